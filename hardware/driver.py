@@ -1,0 +1,123 @@
+"""The one interface every cell controller is driven through, whatever the wire: lifecycle and job calls."""
+from __future__ import annotations
+
+import abc
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class DriverState(str, enum.Enum):
+    """Lifecycle of a driver (after ros2_control): configured -> active -> faulted -> recovered -> active."""
+
+    CONFIGURED = "configured"
+    ACTIVE = "active"
+    FAULTED = "faulted"
+    RECOVERED = "recovered"
+    CLOSED = "closed"
+
+
+class DriverError(RuntimeError):
+    """A controller could not be reached or answered outside its protocol."""
+
+
+class DriverTimeout(DriverError):
+    """A controller did not answer within the allowed time (never returned as short data)."""
+
+
+class JobRejected(DriverError):
+    """The controller refused the job (bad parameters, interlock, alarm)."""
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """One scheduled operation sent to one cell: the id is what makes a re-send idempotent."""
+
+    job_id: str
+    cell: str
+    operation: str
+    duration_s: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: str
+    ok: bool
+    detail: str = ""
+    started_at: float = field(default_factory=time.time)
+    finished_at: float = field(default_factory=time.time)
+    duplicate: bool = False  # the controller had already executed this job id and did not run it again
+
+
+class Driver(abc.ABC):
+    """Async driver for one controller. Subclasses implement the underscore hooks; the
+    public methods keep the lifecycle honest so that every driver behaves the same."""
+
+    scheme: str = ""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self.url = url
+        self.options = options
+        self.state = DriverState.CONFIGURED
+
+    async def connect(self) -> None:
+        try:
+            await self._connect()
+        except Exception:
+            self.state = DriverState.FAULTED
+            raise
+        self.state = DriverState.ACTIVE if self.state != DriverState.FAULTED else DriverState.RECOVERED
+
+    async def close(self) -> None:
+        await self._close()
+        self.state = DriverState.CLOSED
+
+    async def execute(self, job: CellJob, timeout: float) -> JobResult:
+        if self.state not in (DriverState.ACTIVE, DriverState.RECOVERED):
+            raise DriverError(f"{self.url}: cannot execute in state {self.state.value}")
+        try:
+            return await self._execute(job, timeout)
+        except DriverTimeout:
+            self.state = DriverState.FAULTED
+            raise
+        except JobRejected:
+            raise
+        except DriverError:
+            self.state = DriverState.FAULTED
+            raise
+
+    async def status(self) -> dict[str, Any]:
+        return {"url": self.url, "state": self.state.value, **(await self._status())}
+
+    async def abort(self, job_id: str | None = None) -> None:
+        await self._abort(job_id)
+
+    async def heartbeat(self) -> bool:
+        return await self._heartbeat()
+
+    async def __aenter__(self) -> "Driver":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def _connect(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _execute(self, job: CellJob, timeout: float) -> JobResult: ...
+
+    async def _status(self) -> dict[str, Any]:
+        return {}
+
+    async def _abort(self, job_id: str | None) -> None:
+        return None
+
+    async def _heartbeat(self) -> bool:
+        return self.state in (DriverState.ACTIVE, DriverState.RECOVERED)
