@@ -1,0 +1,3 @@
+from gwf.cli import main
+
+main()

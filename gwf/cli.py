@@ -1,0 +1,62 @@
+"""The `gwf` command line: one Typer app; each command lives in its own module under
+gwf/commands and registers itself here. Errors from outside input print one line, exit 2."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="gwf",
+    help="gwfactory: plan, prove and drive a floor that adds 1 GW of AI data-center capacity a week.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines `register(app)`; kept as a list so a new command is one new module.
+COMMAND_MODULES = [
+    "gwf.commands.schedule",
+    "gwf.commands.fjsp",
+    "gwf.commands.twin",
+    "gwf.commands.dispatch",
+    "gwf.commands.serve",
+    "gwf.commands.demo",
+]
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # command not built yet on this branch
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def fail(message: str, code: int = 2) -> "typer.Exit":
+    """Print one line on stderr and return the Exit to raise (2 = bad input, 1 = failure)."""
+    typer.echo(f"gwf: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        app()
+    except ValueError as exc:  # outside input: one line, exit 2, never a traceback
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        print(f"gwf: error: {first}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("gwf: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Reads a factory spec file (YAML or JSON) into a FactorySpec, turning every problem into one
+line that names the field path and what would be valid."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from plant.spec import FactorySpec
+
+DEFAULT_CATALOG = Path(__file__).parent / "catalogs" / "gw1.yaml"
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be used; the message is one line: `path: what is wrong`."""
+
+
+def load_spec(path: str | Path | None = None) -> FactorySpec:
+    """The spec at `path`, or the built-in 1 GW/week catalog when `path` is None."""
+    path = Path(path) if path is not None else DEFAULT_CATALOG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read spec file ({exc.__class__.__name__}: {exc})") from None
+    return parse_spec(text, source=str(path))
+
+
+def parse_spec(text: str, source: str = "<spec>") -> FactorySpec:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{source}: not valid YAML at {where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: the spec must be a mapping with keys products, cell_types, cells, demand, target")
+    return spec_from_dict(raw, source)
+
+
+def spec_from_dict(raw: dict[str, Any], source: str = "<spec>") -> FactorySpec:
+    try:
+        return FactorySpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first error as `field.path[2]: message`, plus how many more there are."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    message = _clean(first["msg"])
+    path = format_loc(first["loc"])
+    if first["type"] == "extra_forbidden":
+        message = "unknown field" + _valid_fields(first["loc"])
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    # Cross-reference errors raised inside model validators carry their own path relative
+    # to the model that raised them.
+    match = re.match(r"^([A-Za-z_][\w.\[\]-]*): (.*)$", message)
+    if match and first["type"] == "value_error":
+        path = ".".join(p for p in (path, match.group(1)) if p)
+        message = match.group(2)
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return f"{path or '(top level)'}: {message}{more}"
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith("function-"):
+            continue  # pydantic's name for a BeforeValidator step, not a field
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _clean(msg: str) -> str:
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _valid_fields(loc: tuple[Any, ...]) -> str:
+    """`; valid: a, b, c` for the model that holds the unknown field."""
+    from typing import get_args, get_origin
+
+    model: Any = FactorySpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return ""
+        annotation = field.annotation
+        while get_origin(annotation) is not None:
+            args = [a for a in get_args(annotation) if hasattr(a, "model_fields")]
+            annotation = args[0] if args else get_args(annotation)[-1]
+        model = annotation
+    fields = getattr(model, "model_fields", None)
+    return f"; valid: {', '.join(fields)}" if fields else ""

@@ -1,0 +1,120 @@
+"""The scheduling problem as plain indexed data: cells grouped into pools of identical cells,
+jobs (one per order), and tasks (one per operation of a job) with their eligible pools."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from plant.demand import Order
+from plant.spec import FactorySpec, Window
+
+
+@dataclass(slots=True)
+class Cell:
+    id: str
+    pool: int
+    capacity: int = 1
+    setup: int = 0  # seconds to change product family
+    unavailable: list[tuple[int, int]] = field(default_factory=list)  # [start, end) windows
+
+
+@dataclass(slots=True)
+class Pool:
+    """Identical cells: a task eligible for the pool may run on any of them at the same duration."""
+
+    name: str
+    cells: list[int]
+
+
+@dataclass(slots=True)
+class Task:
+    job: int
+    op: str
+    modes: list[tuple[int, int]]  # (pool index, duration in seconds)
+    predecessors: list[int]  # task indices
+    capability: str = ""
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    product: str = ""
+    family: str = ""
+    category: str = ""
+    mw: float = 0.0
+    release: int = 0
+    due: int | None = None
+    weight: float = 1.0
+    tasks: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Problem:
+    cells: list[Cell]
+    pools: list[Pool]
+    jobs: list[Job]
+    tasks: list[Task]
+    horizon: int
+    name: str = "problem"
+
+    def __post_init__(self) -> None:
+        for t, task in enumerate(self.tasks):
+            if not task.modes:
+                raise ValueError(f"task {t} ({self.jobs[task.job].id}/{task.op}): no eligible cell")
+            for pool, duration in task.modes:
+                if not 0 <= pool < len(self.pools) or duration < 0:
+                    raise ValueError(f"task {t}: mode ({pool}, {duration}) is not a valid pool/duration")
+
+    @property
+    def n_operations(self) -> int:
+        return len(self.tasks)
+
+    def cells_for(self, task: Task) -> list[tuple[int, int]]:
+        """Every (cell, duration) the task may run as."""
+        return [(c, d) for pool, d in task.modes for c in self.pools[pool].cells]
+
+
+def build_problem(spec: FactorySpec, orders: list[Order], horizon: int) -> Problem:
+    """One job per order, one task per routing operation; each cell type becomes a pool."""
+    pools = [Pool(t.name, []) for t in spec.cell_types]
+    pool_of_type = {t.name: i for i, t in enumerate(spec.cell_types)}
+    cells: list[Cell] = []
+    for cell in spec.all_cells:
+        ctype = spec.cell_type_index[cell.type]
+        pool = pool_of_type[cell.type]
+        pools[pool].cells.append(len(cells))
+        cells.append(Cell(cell.id, pool, ctype.capacity, int(round(ctype.setup)), expand_windows(ctype.unavailable, horizon)))
+    modes_by_capability: dict[tuple[str, float], list[tuple[int, int]]] = {}
+    jobs: list[Job] = []
+    tasks: list[Task] = []
+    for order in orders:
+        product = spec.product_index[order.product]
+        job = Job(order.id, product.name, product.family, product.category, product.mw, order.release, order.due)
+        local: dict[str, int] = {}
+        for op in product.routing:
+            key = (op.capability, op.duration)
+            if key not in modes_by_capability:
+                modes_by_capability[key] = [
+                    (pool_of_type[t.name], max(1, int(round(op.duration * t.capabilities[op.capability]))))
+                    for t in spec.cell_types
+                    if op.capability in t.capabilities and pools[pool_of_type[t.name]].cells
+                ]
+            local[op.id] = len(tasks)
+            job.tasks.append(len(tasks))
+            tasks.append(Task(len(jobs), op.id, modes_by_capability[key], [], op.capability))
+        for op in product.routing:
+            tasks[local[op.id]].predecessors = [local[p] for p in op.predecessors]
+        jobs.append(job)
+    return Problem(cells, [p for p in pools], jobs, tasks, horizon, spec.name)
+
+
+def expand_windows(windows: list[Window], horizon: int) -> list[tuple[int, int]]:
+    """Concrete [start, end) unavailability intervals inside [0, horizon)."""
+    out: list[tuple[int, int]] = []
+    for w in windows:
+        start = w.start
+        while start < horizon:
+            out.append((int(start), int(min(horizon, start + w.duration))))
+            if w.every is None:
+                break
+            start += w.every
+    return sorted(out)
