@@ -32,6 +32,7 @@ class Task:
     modes: list[tuple[int, int]]  # (pool index, duration in seconds)
     predecessors: list[int]  # task indices
     capability: str = ""
+    release: int = 0  # earliest start of this task alone (e.g. a fixed predecessor outside an LNS window)
 
 
 @dataclass(slots=True)

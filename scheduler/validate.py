@@ -83,8 +83,9 @@ def _check_precedence_and_release(problem: Problem, placed: dict[int, _Placed], 
             if complete:
                 out.append(f"{_name(problem, t)}: not scheduled")
             continue
-        if p.start < problem.jobs[task.job].release:
-            out.append(f"{_name(problem, t)}: starts at {p.start} before its job's release {problem.jobs[task.job].release}")
+        release = max(problem.jobs[task.job].release, task.release)
+        if p.start < release:
+            out.append(f"{_name(problem, t)}: starts at {p.start} before its release {release}")
         for pred in task.predecessors:
             q = placed.get(pred)
             if q is None:
