@@ -51,6 +51,7 @@ class CellDriver(LinkDriver):
         super().__init__(url, **options)
         if self.settings["window"] > 128:
             raise ValueError(f"driver {url!r}: window={self.settings['window']}; at most 128 (half the 8-bit sequence space)")
+        self.pipeline_depth = self.settings["window"]
         self._decoder = f.FrameDecoder()
         self._seq = 0
         self._by_id: dict[str, _Outstanding] = {}

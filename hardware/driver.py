@@ -57,6 +57,7 @@ class Driver(abc.ABC):
     public methods keep the lifecycle honest so that every driver behaves the same."""
 
     scheme: str = ""
+    pipeline_depth: int = 1  # jobs execute_many keeps in flight; pipelining drivers raise it
 
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url
@@ -90,9 +91,16 @@ class Driver(abc.ABC):
             raise
 
     async def execute_many(self, jobs: list[CellJob], timeout: float) -> list[JobResult | DriverError]:
-        """Runs `jobs` concurrently, so a driver with a window of frames in flight can pipeline them;
-        each entry is the job's result or the DriverError it ended with, in the order given."""
-        outcomes = await asyncio.gather(*(self.execute(job, timeout) for job in jobs), return_exceptions=True)
+        """Runs `jobs` with up to `pipeline_depth` in flight, so a driver with a window of frames can
+        pipeline them; `timeout` counts for each job from when it is handed to the driver, not from
+        the call. Each entry is the job's result or the DriverError it ended with, in the order given."""
+        depth = asyncio.Semaphore(self.pipeline_depth)
+
+        async def one(job: CellJob) -> JobResult:
+            async with depth:
+                return await self.execute(job, timeout)
+
+        outcomes = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, DriverError):
                 raise outcome
