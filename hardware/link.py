@@ -196,8 +196,17 @@ class SerialLink:
             except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
                 # TypeError/AttributeError: pyserial's socket handler after close() races the read.
                 if not self._stop.is_set():
-                    loop.call_soon_threadsafe(self._lost, LinkLost(f"{self.endpoint.url}: read failed: {exc}"))
+                    self._hand_over(loop, self._lost, LinkLost(f"{self.endpoint.url}: read failed: {exc}"))
                 return
             if data:
                 self.bytes_in += len(data)
-                loop.call_soon_threadsafe(self._on_data, data)
+                if not self._hand_over(loop, self._on_data, data):
+                    return
+
+    @staticmethod
+    def _hand_over(loop: asyncio.AbstractEventLoop, callback: Callable[[Any], None], arg: Any) -> bool:
+        try:
+            loop.call_soon_threadsafe(callback, arg)
+        except RuntimeError:
+            return False  # the loop is closed: its owner is gone without closing us, stop reading
+        return True
