@@ -14,12 +14,12 @@ time are still planned (next week's work in progress) and are simply not counted
 """
 from __future__ import annotations
 
-import bisect
 import heapq
 import random
 import time
 from collections.abc import Callable
 
+from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
@@ -32,31 +32,6 @@ _LOOKAHEAD = 16
 
 _TASK_READY = 0
 _LANE_FREE = 1
-
-
-class _Windows:
-    """A cell's merged, sorted unavailability windows with O(log n) overlap tests."""
-
-    __slots__ = ("starts", "ends")
-
-    def __init__(self, windows: list[tuple[int, int]]) -> None:
-        merged: list[list[int]] = []
-        for s, e in sorted(windows):
-            if e <= s:
-                continue
-            if merged and s <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], e)
-            else:
-                merged.append([s, e])
-        self.starts = [m[0] for m in merged]
-        self.ends = [m[1] for m in merged]
-
-    def blocking(self, start: int, end: int) -> int:
-        """Index of the first window overlapping [start, end), or -1."""
-        i = bisect.bisect_right(self.ends, start)
-        if i < len(self.starts) and self.starts[i] < end:
-            return i
-        return -1
 
 
 def task_tails(problem: Problem) -> list[int]:
@@ -146,7 +121,7 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
     lane_cell: list[int] = []
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
-    windows = [_Windows(cell.unavailable) for cell in cells]
+    windows = [CellCalendar(cell.unavailable) for cell in cells]
     has_windows = [bool(w.starts) for w in windows]
     # Setups only exist on single-job cells (that is how validate reads them).
     lane_setup = [cells[c].setup if cells[c].capacity == 1 else 0 for c in lane_cell]
