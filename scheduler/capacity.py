@@ -23,7 +23,7 @@ from scipy.optimize import linprog
 from plant.demand import Order, orders_for
 from plant.spec import FactorySpec
 from scheduler.calendars import CellCalendar
-from scheduler.construct import topological_order
+from scheduler.precedence import task_heads, task_tails, topological_order
 from scheduler.problem import Problem, build_problem
 
 
@@ -165,12 +165,8 @@ def _earliest_finish(problem: Problem, calendars: list[CellCalendar]) -> list[in
         for c in pool.cells:
             seen.setdefault((tuple(calendars[c].starts), tuple(calendars[c].ends)), calendars[c])
         distinct.append(list(seen.values()))
-    successors: list[list[int]] = [[] for _ in problem.tasks]
-    for t, task in enumerate(problem.tasks):
-        for p in task.predecessors:
-            successors[p].append(t)
     end = [0] * len(problem.tasks)
-    for t in topological_order(problem, successors):
+    for t in topological_order(problem):
         task = problem.tasks[t]
         ready = max([problem.jobs[task.job].release, task.release] + [end[p] for p in task.predecessors])
         end[t] = min(cal.earliest_fit(ready, d) + d for pool, d in task.modes for cal in distinct[pool])
@@ -180,8 +176,6 @@ def _earliest_finish(problem: Problem, calendars: list[CellCalendar]) -> list[in
 def _useful_span(problem: Problem, finish: list[int]) -> dict[int, tuple[int, int]]:
     """Per pool, the time span in which work of units that can finish may run on it: not before
     the earliest such work could reach it, not after the horizon minus the shortest tail."""
-    from scheduler.construct import task_heads, task_tails
-
     heads, tails = task_heads(problem), task_tails(problem)
     span: dict[int, list[int]] = {}
     for t, task in enumerate(problem.tasks):

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
+from scheduler.precedence import successors_of, task_tails
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
@@ -32,52 +33,6 @@ _LOOKAHEAD = 16
 
 _TASK_READY = 0
 _LANE_FREE = 1
-
-
-def task_tails(problem: Problem) -> list[int]:
-    """Each task's remaining work: the longest chain from its start to its job's end, at the
-    fastest eligible duration (a lower bound on how long after its start the job can finish)."""
-    n = len(problem.tasks)
-    successors: list[list[int]] = [[] for _ in range(n)]
-    for t, task in enumerate(problem.tasks):
-        for p in task.predecessors:
-            successors[p].append(t)
-    order = topological_order(problem, successors)
-    tails = [0] * n
-    for t in reversed(order):
-        fastest = min(d for _, d in problem.tasks[t].modes)
-        tails[t] = fastest + max((tails[s] for s in successors[t]), default=0)
-    return tails
-
-
-def task_heads(problem: Problem) -> list[int]:
-    """Earliest start of each task from releases and precedence alone (ignoring cells)."""
-    successors: list[list[int]] = [[] for _ in problem.tasks]
-    for t, task in enumerate(problem.tasks):
-        for p in task.predecessors:
-            successors[p].append(t)
-    heads = [0] * len(problem.tasks)
-    for t in topological_order(problem, successors):
-        task = problem.tasks[t]
-        release = max(problem.jobs[task.job].release, task.release)
-        heads[t] = max([release] + [heads[p] + min(d for _, d in problem.tasks[p].modes) for p in task.predecessors])
-    return heads
-
-
-def topological_order(problem: Problem, successors: list[list[int]]) -> list[int]:
-    indegree = [len(task.predecessors) for task in problem.tasks]
-    stack = [t for t, k in enumerate(indegree) if k == 0]
-    order: list[int] = []
-    while stack:
-        t = stack.pop()
-        order.append(t)
-        for s in successors[t]:
-            indegree[s] -= 1
-            if indegree[s] == 0:
-                stack.append(s)
-    if len(order) != len(problem.tasks):
-        raise ValueError(f"{problem.name}: task predecessors form a cycle; a plan needs a DAG")
-    return order
 
 
 def _priority(problem: Problem, rule: str, tails: list[int]) -> Callable[[int], float]:
@@ -135,10 +90,7 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
 
     duration = [dict(reversed(task.modes)) for task in tasks]  # first mode per pool wins, as in validate
     family = [jobs[task.job].family for task in tasks]
-    successors: list[list[int]] = [[] for _ in range(n)]
-    for t, task in enumerate(tasks):
-        for p in task.predecessors:
-            successors[p].append(t)
+    successors = successors_of(problem)
     waiting = [len(task.predecessors) for task in tasks]
     ready_at = [max(jobs[task.job].release, task.release) for task in tasks]
     placed: list[tuple[int, int, int] | None] = [None] * n
