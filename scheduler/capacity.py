@@ -23,7 +23,7 @@ from scipy.optimize import linprog
 from plant.demand import Order, orders_for
 from plant.spec import FactorySpec
 from scheduler.calendars import CellCalendar
-from scheduler.precedence import task_heads, task_tails, topological_order
+from scheduler.bounds import heads_and_tails, topological_order
 from scheduler.problem import Problem, build_problem
 
 
@@ -176,7 +176,9 @@ def _earliest_finish(problem: Problem, calendars: list[CellCalendar]) -> list[in
 def _useful_span(problem: Problem, finish: list[int]) -> dict[int, tuple[int, int]]:
     """Per pool, the time span in which work of units that can finish may run on it: not before
     the earliest such work could reach it, not after the horizon minus the shortest tail."""
-    heads, tails = task_heads(problem), task_tails(problem)
+    precedence = heads_and_tails(problem)
+    heads = precedence.head
+    tails = [s + q for s, q in zip(precedence.shortest, precedence.tail)]
     span: dict[int, list[int]] = {}
     for t, task in enumerate(problem.tasks):
         if finish[task.job] > problem.horizon:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
-from scheduler.precedence import successors_of, task_tails
+from scheduler.bounds import heads_and_tails
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
@@ -33,6 +33,13 @@ _LOOKAHEAD = 16
 
 _TASK_READY = 0
 _LANE_FREE = 1
+
+
+def task_tails(problem: Problem) -> list[int]:
+    """Each task's remaining work including itself, at the fastest durations: a job cannot
+    finish sooner than this after the task starts."""
+    heads = heads_and_tails(problem)
+    return [s + q for s, q in zip(heads.shortest, heads.tail)]
 
 
 def _priority(problem: Problem, rule: str, tails: list[int]) -> Callable[[int], float]:
@@ -90,7 +97,10 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
 
     duration = [dict(reversed(task.modes)) for task in tasks]  # first mode per pool wins, as in validate
     family = [jobs[task.job].family for task in tasks]
-    successors = successors_of(problem)
+    successors: list[list[int]] = [[] for _ in range(n)]
+    for t, task in enumerate(tasks):
+        for p in task.predecessors:
+            successors[p].append(t)
     waiting = [len(task.predecessors) for task in tasks]
     ready_at = [max(jobs[task.job].release, task.release) for task in tasks]
     placed: list[tuple[int, int, int] | None] = [None] * n
