@@ -14,13 +14,14 @@ time are still planned (next week's work in progress) and are simply not counted
 """
 from __future__ import annotations
 
-import bisect
 import heapq
 import random
 import time
 from collections.abc import Callable
 
+from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
+from scheduler.bounds import heads_and_tails
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
@@ -34,75 +35,11 @@ _TASK_READY = 0
 _LANE_FREE = 1
 
 
-class _Windows:
-    """A cell's merged, sorted unavailability windows with O(log n) overlap tests."""
-
-    __slots__ = ("starts", "ends")
-
-    def __init__(self, windows: list[tuple[int, int]]) -> None:
-        merged: list[list[int]] = []
-        for s, e in sorted(windows):
-            if e <= s:
-                continue
-            if merged and s <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], e)
-            else:
-                merged.append([s, e])
-        self.starts = [m[0] for m in merged]
-        self.ends = [m[1] for m in merged]
-
-    def blocking(self, start: int, end: int) -> int:
-        """Index of the first window overlapping [start, end), or -1."""
-        i = bisect.bisect_right(self.ends, start)
-        if i < len(self.starts) and self.starts[i] < end:
-            return i
-        return -1
-
-
 def task_tails(problem: Problem) -> list[int]:
-    """Each task's remaining work: the longest chain from its start to its job's end, at the
-    fastest eligible duration (a lower bound on how long after its start the job can finish)."""
-    n = len(problem.tasks)
-    successors: list[list[int]] = [[] for _ in range(n)]
-    for t, task in enumerate(problem.tasks):
-        for p in task.predecessors:
-            successors[p].append(t)
-    order = topological_order(problem, successors)
-    tails = [0] * n
-    for t in reversed(order):
-        fastest = min(d for _, d in problem.tasks[t].modes)
-        tails[t] = fastest + max((tails[s] for s in successors[t]), default=0)
-    return tails
-
-
-def task_heads(problem: Problem) -> list[int]:
-    """Earliest start of each task from releases and precedence alone (ignoring cells)."""
-    successors: list[list[int]] = [[] for _ in problem.tasks]
-    for t, task in enumerate(problem.tasks):
-        for p in task.predecessors:
-            successors[p].append(t)
-    heads = [0] * len(problem.tasks)
-    for t in topological_order(problem, successors):
-        task = problem.tasks[t]
-        release = max(problem.jobs[task.job].release, task.release)
-        heads[t] = max([release] + [heads[p] + min(d for _, d in problem.tasks[p].modes) for p in task.predecessors])
-    return heads
-
-
-def topological_order(problem: Problem, successors: list[list[int]]) -> list[int]:
-    indegree = [len(task.predecessors) for task in problem.tasks]
-    stack = [t for t, k in enumerate(indegree) if k == 0]
-    order: list[int] = []
-    while stack:
-        t = stack.pop()
-        order.append(t)
-        for s in successors[t]:
-            indegree[s] -= 1
-            if indegree[s] == 0:
-                stack.append(s)
-    if len(order) != len(problem.tasks):
-        raise ValueError(f"{problem.name}: task predecessors form a cycle; a plan needs a DAG")
-    return order
+    """Each task's remaining work including itself, at the fastest durations: a job cannot
+    finish sooner than this after the task starts."""
+    heads = heads_and_tails(problem)
+    return [s + q for s, q in zip(heads.shortest, heads.tail)]
 
 
 def _priority(problem: Problem, rule: str, tails: list[int]) -> Callable[[int], float]:
@@ -146,7 +83,7 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
     lane_cell: list[int] = []
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
-    windows = [_Windows(cell.unavailable) for cell in cells]
+    windows = [CellCalendar(cell.unavailable) for cell in cells]
     has_windows = [bool(w.starts) for w in windows]
     # Setups only exist on single-job cells (that is how validate reads them).
     lane_setup = [cells[c].setup if cells[c].capacity == 1 else 0 for c in lane_cell]
