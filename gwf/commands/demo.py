@@ -73,8 +73,8 @@ def run_demo(spec: FactorySpec, out_dir: Path, replications: int, workers: int, 
     update(1.0, "done")
     return DemoResult(
         planned_gw=deployable_gw(planned_mw, spec.target), planned_mw=planned_mw, plan_operations=len(schedule.assignments),
-        plan_seconds=plan_seconds, twin_gw=report.gw_per_week.mean, twin_ci=(report.gw_per_week.low, report.gw_per_week.high),
-        p_meets_target=report.p_meets_target, bottleneck=str(report.bottleneck.get("cell_type", report.bottleneck)),
+        plan_seconds=plan_seconds, twin_gw=report.gw_per_week.mean, twin_ci=(report.gw_per_week.ci_low, report.gw_per_week.ci_high),
+        p_meets_target=report.p_meets_target, bottleneck=str(report.bottleneck["type"]),
         twin_seconds=twin_seconds, dispatched=len(shift.assignments), dispatch_counts=counts,
         dispatch_seconds=dispatch_seconds, target_gw=spec.target.facility_gw,
     )
