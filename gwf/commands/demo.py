@@ -22,7 +22,6 @@ from scheduler.delivery import mw_finished_between
 from scheduler.problem import build_problem
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
-from sim import Twin
 
 PLAN_WEEKS = 2  # week 1 fills an empty floor; week 2 is the steady state we measure
 SHIFT_S = 8 * 3600
@@ -61,6 +60,8 @@ def run_demo(spec: FactorySpec, out_dir: Path, replications: int, workers: int, 
     schedule.to_json(out_dir / "demo-schedule.json")
     planned_mw = mw_finished_between(problem, schedule, WEEK_S, 2 * WEEK_S)
     update(0.30, f"twin: {replications} replications of a week")
+    from sim import Twin  # numpy/scipy/simpy: loaded only by the commands that simulate
+
     started = time.monotonic()
     twin = Twin(spec, weeks=1, replications=replications, seed=0, workers=workers,
                 progress=lambda done, total: update(0.30 + 0.55 * done / total, f"twin: replication {done}/{total}"))
