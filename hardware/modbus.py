@@ -103,6 +103,8 @@ class ModbusGripperDriver(Driver):
                     reply = await asyncio.wait_for(call(self._client), max(0.001, deadline - loop.time()))  # type: ignore[arg-type]
                 except (ModbusException, DriverError, OSError, asyncio.TimeoutError) as exc:
                     last = str(exc) or type(exc).__name__
+                    if self.state in (DriverState.ACTIVE, DriverState.RECOVERED):
+                        self.state = DriverState.FAULTED  # until the reopened port answers
                     self._drop()
                     await asyncio.sleep(min(backoff, max(0.0, deadline - loop.time())))
                     backoff = min(backoff * 2, self.settings["reconnect_max"])
