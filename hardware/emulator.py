@@ -20,15 +20,13 @@ import dataclasses
 import json
 import os
 import random
-import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import TextIO
 
 from hardware import frames as f
-from hardware.pty_port import PtyPort
+from hardware.pty_port import PtyPort, announce_and_wait, device_path
 
 QUEUE_LIMIT = 256  # jobs a controller holds; more are NAKed QUEUE_FULL
 
@@ -224,23 +222,19 @@ async def serve(args: argparse.Namespace) -> None:
     faults = Faults(args.corrupt, args.drop, args.disconnect_every, args.down, args.seed)
     if args.time_scale < 0 or args.delay < 0:
         raise ValueError("--time-scale and --delay: must be >= 0")
-    link = args.link or os.path.join(tempfile.mkdtemp(prefix="gwf-cell-"), "cell")
+    link = device_path(args.link, "cell")
     journal = Journal(args.journal)
     controller = CellController(link, args.baud, args.time_scale, journal, faults, args.delay)
     controller.port.open()
-    print(link, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     worker = asyncio.create_task(controller.run_jobs())
-    try:
-        await stop.wait()
-    finally:
+
+    async def cleanup() -> None:
         worker.cancel()
         controller.port.close()
         controller.port.remove_path()
         journal.close()
+
+    await announce_and_wait(link, cleanup)
 
 
 def main(argv: list[str] | None = None) -> None:

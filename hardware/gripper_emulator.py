@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import tempfile
 import time
 
 from pymodbus import FramerType
@@ -22,7 +19,7 @@ from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from hardware import gripper as gr
-from hardware.pty_port import PtyBridge
+from hardware.pty_port import PtyBridge, announce_and_wait, device_path
 
 # Orders of magnitude of the vendor's datasheet (85 mm stroke, 20-150 mm/s; activation ~ seconds),
 # kept here because they shape only the emulator's timing, not any decision of the driver.
@@ -97,26 +94,21 @@ def gripper_device(unit: int, model: GripperModel) -> SimDevice:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    folder = tempfile.mkdtemp(prefix="gwf-gripper-")
-    host_path = args.link or os.path.join(folder, "gripper")
-    bridge = PtyBridge(os.path.join(folder, "device-side"), host_path, args.baud)
+    host_path = device_path(args.link, "gripper")
+    bridge = PtyBridge(f"{host_path}.device-side", host_path, args.baud)
     bridge.open()
     model = GripperModel(args.time_scale, args.object_at)
     server = ModbusSerialServer(
         gripper_device(args.unit, model), framer=FramerType.RTU, port=bridge.device.path, baudrate=args.baud
     )
     task = asyncio.create_task(server.serve_forever())
-    print(host_path, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
+
+    async def cleanup() -> None:
         await server.shutdown()
         task.cancel()
         bridge.close()
+
+    await announce_and_wait(host_path, cleanup)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import tempfile
 import tty
-from typing import Callable
+from typing import Awaitable, Callable
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 
@@ -142,3 +144,22 @@ class PtyBridge:
         for port in (self.device, self.host):
             port.close()
             port.remove_path()
+
+
+def device_path(requested: str | None, name: str) -> str:
+    """The path an emulator's device appears at: the one asked for, or a fresh one in a temp folder."""
+    return requested or os.path.join(tempfile.mkdtemp(prefix=f"gwf-{name}-"), name)
+
+
+async def announce_and_wait(path: str, cleanup: Callable[[], Awaitable[None]]) -> None:
+    """Print the device path as the first line (the contract with tests and the dispatcher's
+    tooling), then serve until SIGTERM or SIGINT, then run `cleanup`."""
+    print(path, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await cleanup()

@@ -91,7 +91,7 @@ def test_a_job_longer_than_its_timeout_raises_driver_timeout_and_the_link_recove
                 await driver.execute(CellJob("SLOW", "cell-7", "burn_in", 3600), timeout=0.3)
             assert driver.state in (DriverState.FAULTED, DriverState.RECOVERED)
             await driver.abort("SLOW")
-            for _ in range(100):  # recovery checks the link with a heartbeat, without reopening it
+            for _ in range(250):  # recovery checks the link with a heartbeat, without reopening it
                 if driver.state is DriverState.RECOVERED:
                     break
                 await asyncio.sleep(0.02)
@@ -107,7 +107,8 @@ def test_abort_drops_queued_jobs():
     async def scenario(path: str) -> list:
         async with driver_for_url(f"serial://{path}") as driver:
             running = asyncio.ensure_future(driver.execute_many(jobs(4, "Q", duration=10), timeout=10))
-            await asyncio.sleep(0.2)
+            while (await driver.status())["queued"] < 3:  # one running, three waiting
+                await asyncio.sleep(0.02)
             await driver.abort()
             return await running
 

@@ -131,4 +131,4 @@ def restart_later(link: str) -> None:
 
     time.sleep(0.3)
     with run_emulator("hardware.gripper_emulator", "--time-scale", "0.05", "--link", link):
-        time.sleep(2.0)
+        time.sleep(1.0)
