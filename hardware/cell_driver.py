@@ -60,7 +60,7 @@ class CellDriver(LinkDriver):
         self._slots = asyncio.Semaphore(self.settings["window"])
         self._status_waiters: list[asyncio.Future[f.Status]] = []
         self._ticker: asyncio.Task[None] | None = None
-        self.counters = {"resent": 0, "bad_frames": 0, "naks": 0}
+        self.counters = {"resent": 0, "bad_frames": 0, "unexpected": 0, "naks": 0}
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -170,9 +170,11 @@ class CellDriver(LinkDriver):
                 for waiter in waiters:
                     if not waiter.done():
                         waiter.set_result(msg)
-            else:
+            elif isinstance(msg, f.ProtocolError):
                 # Damaged frames are not answered: whatever they carried is repaired by gap or timer re-sends.
                 self.counters["bad_frames"] += 1
+            else:
+                self.counters["unexpected"] += 1  # a driver-bound type (JOB, ...): an echoing line, or a second driver
 
     def _on_ack(self, msg: f.Ack) -> None:
         item = self._by_seq.get(msg.acked_seq)

@@ -148,3 +148,44 @@ def test_bad_jobs_and_urls_are_rejected_with_the_field_named():
 
     with run_emulator("hardware.emulator") as path:
         asyncio.run(scenario(path))
+
+
+def test_socket_transport_through_a_serial_gateway(journal_path):
+    """socket://host:port, as with a serial-over-Ethernet gateway: a TCP relay in front of the emulator's pty.
+    This is the threaded read path of hardware/link.py (pyserial URL handlers have no usable fd)."""
+
+    async def scenario(path: str) -> list:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        import tty
+
+        tty.setraw(fd)
+        loop = asyncio.get_running_loop()
+
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            loop.add_reader(fd, lambda: writer.write(os.read(fd, 65536)))
+            try:
+                while data := await reader.read(65536):
+                    os.write(fd, data)
+            finally:
+                loop.remove_reader(fd)
+
+        server = await asyncio.start_server(relay, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with driver_for_url(f"socket://127.0.0.1:{port}?window=8") as driver:
+                return await driver.execute_many(jobs(100, "S"), timeout=10)
+        finally:
+            server.close()
+            os.close(fd)
+
+    with run_emulator("hardware.emulator", "--journal", journal_path) as path:
+        outcomes = asyncio.run(scenario(path))
+    assert all(r.ok and not r.duplicate for r in outcomes)
+    assert journal_ids(journal_path) == [j.job_id for j in jobs(100, "S")]
+
+
+def test_loop_transport_echoes_and_is_not_mistaken_for_a_controller():
+    """pyserial's loop:// sends our own frames back; JOB and STATUS_REQ are not answers, so connect must fail cleanly."""
+    driver = driver_for_url("loop://?connect_timeout=0.3")
+    with pytest.raises(DriverError, match="no STATUS answer"):
+        asyncio.run(driver.connect())

@@ -106,3 +106,16 @@ def test_overlong_garbage_without_delimiter_is_bounded():
     assert list(decoder.feed(b"\x01" * (f.MAX_FRAME + 10))) == []
     items = list(decoder.feed(b"\x01\x00" + f.encode(f.StatusReq(3))))
     assert isinstance(items[0], f.FrameCorrupt) and items[-1] == f.StatusReq(3)
+
+
+def test_every_example_frame_in_the_protocol_document_decodes_and_re_encodes():
+    import pathlib
+    import re
+
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+    frames = [bytes.fromhex(hex_) for hex_ in re.findall(r"wire: ([0-9a-f ]+)", doc.read_text())]
+    assert len(frames) >= 10
+    for wire in frames:
+        (msg,) = f.FrameDecoder().feed(wire)
+        assert not isinstance(msg, f.ProtocolError), (wire.hex(" "), msg)
+        assert f.encode(msg) == wire
