@@ -49,7 +49,7 @@ class Faults:
 
 
 class Journal:
-    """Append-only record of executed jobs, one `job_id<TAB>ok<TAB>started<TAB>finished` line each.
+    """Append-only record of executed jobs, one `job_id<TAB>ok<TAB>started<TAB>finished<TAB>detail` line each.
 
     Read back at start, so a restarted controller still recognises ids it executed before."""
 
@@ -62,14 +62,15 @@ class Journal:
         if os.path.exists(path):
             with open(path, encoding="utf-8") as existing:
                 for line in existing:
-                    job_id, ok, started, finished = line.rstrip("\n").split("\t")
-                    self.results[job_id] = f.Result(0, job_id, ok == "1", True, float(started), float(finished))
+                    job_id, ok, started, finished, detail = line.rstrip("\n").split("\t", 4)
+                    self.results[job_id] = f.Result(0, job_id, ok == "1", True, float(started), float(finished), detail)
         self._file = open(path, "a", encoding="utf-8")
 
     def record(self, result: f.Result) -> None:
         self.results[result.job_id] = result
         if self._file is not None:
-            self._file.write(f"{result.job_id}\t{int(result.ok)}\t{result.started_at:.6f}\t{result.finished_at:.6f}\n")
+            detail = " ".join(result.detail.split())  # tabs and newlines would break the line format
+            self._file.write(f"{result.job_id}\t{int(result.ok)}\t{result.started_at:.6f}\t{result.finished_at:.6f}\t{detail}\n")
             self._file.flush()  # a crash of the emulator must not lose the evidence of what it executed
 
     def close(self) -> None:

@@ -133,6 +133,10 @@ class ModbusGripperDriver(Driver):
 
     # --- lifecycle ---------------------------------------------------------------------
 
+    def _accepting(self) -> bool:
+        # Every transaction reopens the port itself when needed, so a faulted gripper driver may still try.
+        return super()._accepting() or self.state is DriverState.FAULTED
+
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings["connect_timeout"]
