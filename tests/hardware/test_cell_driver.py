@@ -96,6 +96,8 @@ def test_a_job_longer_than_its_timeout_raises_driver_timeout_and_the_link_recove
                     break
                 await asyncio.sleep(0.02)
             assert driver.state is DriverState.RECOVERED and driver.reconnects == 0
+            while (await driver.status())["controller_state"] != "idle":  # the abort has reached the controller,
+                await asyncio.sleep(0.02)  # and its RESULT for the first SLOW, sent before the STATUS, is in
             retried = await driver.execute(CellJob("SLOW", "cell-7", "burn_in", 0), timeout=5)
             assert retried.duplicate and not retried.ok and "aborted" in retried.detail
 
