@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ class _Outstanding:
     last_sent: float = 0.0
     progress_at: float = 0.0  # last transmission or acknowledgement: what the ticker measures silence from
     acked: bool = False
-    accepted: bool = False  # this controller took it as new from us: it cannot be someone else's earlier run
+    accepted: bool = False  # queued as new on our frame: its RESULT comes in queue order
     wait: float = 0.0  # seconds without progress before the next re-send
     resends: int = 0
     queue_full: bool = False
@@ -125,7 +126,8 @@ class CellDriver(LinkDriver):
         self._seq = (self._seq + 1) & 0xFF
         try:
             params = json.dumps(job.params, separators=(",", ":")).encode() if job.params else b""
-            wire = f.encode(f.Job(self._seq, job.job_id, job.operation, round(job.duration_s * 1000), params))
+            submission = random.getrandbits(32)
+            wire = f.encode(f.Job(self._seq, job.job_id, job.operation, round(job.duration_s * 1000), params, submission))
         except (f.ProtocolError, TypeError) as exc:
             raise JobRejected(f"{self.url}: job {job.job_id} cannot be framed: {exc}") from None
         item = _Outstanding(job, self._seq, wire, loop.create_future(), wait=self.settings["retry"])
@@ -198,8 +200,7 @@ class CellDriver(LinkDriver):
         item = self._by_id.get(msg.job_id)
         if item is None or item.future.done():
             return
-        duplicate = msg.duplicate and not item.accepted
-        item.future.set_result(JobResult(msg.job_id, msg.ok, msg.detail, msg.started_at, msg.finished_at, duplicate))
+        item.future.set_result(JobResult(msg.job_id, msg.ok, msg.detail, msg.started_at, msg.finished_at, msg.duplicate))
         for other in list(self._by_id.values()):
             # Queued before this job (last sent before this one was first sent) and executed in order:
             # its RESULT, or the answer to its last re-send, would have come first. It was lost.

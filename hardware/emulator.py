@@ -49,28 +49,32 @@ class Faults:
 
 
 class Journal:
-    """Append-only record of executed jobs, one `job_id<TAB>ok<TAB>started<TAB>finished<TAB>detail` line each.
+    """Append-only record of executed jobs, one `job_id<TAB>ok<TAB>started<TAB>finished<TAB>submission<TAB>detail` line each.
 
     Read back at start, so a restarted controller still recognises ids it executed before."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.results: dict[str, f.Result] = {}
+        self.submissions: dict[str, int] = {}  # which request ran each job, to tell re-sends from duplicates
         self._file: TextIO | None = None
         if path is None:
             return
         if os.path.exists(path):
             with open(path, encoding="utf-8") as existing:
                 for line in existing:
-                    job_id, ok, started, finished, detail = line.rstrip("\n").split("\t", 4)
+                    job_id, ok, started, finished, submission, detail = line.rstrip("\n").split("\t", 5)
                     self.results[job_id] = f.Result(0, job_id, ok == "1", True, float(started), float(finished), detail)
+                    self.submissions[job_id] = int(submission)
         self._file = open(path, "a", encoding="utf-8")
 
-    def record(self, result: f.Result) -> None:
+    def record(self, result: f.Result, submission: int) -> None:
         self.results[result.job_id] = result
+        self.submissions[result.job_id] = submission
         if self._file is not None:
             detail = " ".join(result.detail.split())  # tabs and newlines would break the line format
-            self._file.write(f"{result.job_id}\t{int(result.ok)}\t{result.started_at:.6f}\t{result.finished_at:.6f}\t{detail}\n")
+            times = f"{result.started_at:.6f}\t{result.finished_at:.6f}"
+            self._file.write(f"{result.job_id}\t{int(result.ok)}\t{times}\t{submission}\t{detail}\n")
             self._file.flush()  # a crash of the emulator must not lose the evidence of what it executed
 
     def close(self) -> None:
@@ -144,7 +148,8 @@ class CellController:
         done = self.journal.results.get(job.job_id)
         if done is not None:
             self.send(f.Ack(0, job.seq, f.Disposition.DONE))
-            self.send(f.Result(0, done.job_id, done.ok, True, done.started_at, done.finished_at, done.detail))
+            duplicate = self.journal.submissions.get(job.job_id) != job.submission
+            self.send(f.Result(0, done.job_id, done.ok, duplicate, done.started_at, done.finished_at, done.detail))
         elif job.job_id in self.queue or (self.current and self.current.job_id == job.job_id):
             self.send(f.Ack(0, job.seq, f.Disposition.IN_PROGRESS))
         elif len(self.queue) >= QUEUE_LIMIT:
@@ -177,7 +182,7 @@ class CellController:
             ok, detail = await self._perform(job)
             result = f.Result(0, job.job_id, ok, False, started, time.time(), detail)
             self.current = None
-            self.journal.record(result)
+            self.journal.record(result, job.submission)
             self.send(result)
             self.executed_since_disconnect += 1
             if self.faults.disconnect_every and self.executed_since_disconnect >= self.faults.disconnect_every:

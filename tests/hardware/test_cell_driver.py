@@ -66,6 +66,8 @@ def faulty_run(journal_path: str, n: int, disconnect_every: int, seed: int) -> d
 
 def check_exactly_once(run: dict, journal_path: str, n: int, disconnect_every: int) -> None:
     assert all(getattr(r, "ok", False) for r in run["outcomes"]), [r for r in run["outcomes"] if not getattr(r, "ok", False)][:3]
+    # Every id was asked for once: our own re-sends after lost frames must not come back as duplicates.
+    assert not any(r.duplicate for r in run["outcomes"])
     counts = collections.Counter(journal_ids(journal_path))
     assert set(counts) == {j.job_id for j in jobs(n)}
     assert max(counts.values()) == 1
