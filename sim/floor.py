@@ -27,10 +27,11 @@ _EPS = 1e-9
 class Unit:
     """One order on the floor (a rack, a CDU ...): where each of its operations stands."""
 
-    __slots__ = ("key", "product", "due", "released", "pending", "status", "ops_left", "reworks")
+    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks")
 
-    def __init__(self, key: int, product: ProductDef, due: float, now: float) -> None:
+    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
         self.key = key
+        self.name = name
         self.product = product
         self.due = due
         self.released = now
@@ -64,7 +65,9 @@ class Station:
         self.heap: list = []
         self.seq = 0
         self.waiting: deque = deque()
-        self.places_free = math.inf if defn.places is None else defn.places
+        # A place is a buffer place or a cell: a unit holds one from entering the station until
+        # its cell passes it on, so a cell blocked downstream still fills its own place.
+        self.places_free = math.inf if defn.places is None else defn.places + defn.slots
         self.place_waiters: deque = deque()
         self.engaged = 0  # slots holding a unit (working, changing over, down with it, blocked)
         self.slots = defn.slots
@@ -73,11 +76,12 @@ class Station:
 class CellRun:
     """The run-time state of one cell slot."""
 
-    __slots__ = ("name", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
+    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "waiting_for", "plan", "setup")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
+        self.cell_id = name.split("/", 1)[0]
         self.station = station
         self.obs_id = obs_id
         self.times: Stream | None = None
@@ -133,6 +137,7 @@ class Floor:
         vehicles, travel, cv = transport
         self.fleet = Fleet(vehicles, travel, cv, streams("transport")) if vehicles > 0 else None
         self.plan = plan
+        self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         # Planned operations already started (or voided by rework): routed as unplanned from now on.
         self._consumed: set[tuple[int, int]] = set()
         self.planned_ready: dict[tuple[int, int], Task] = {}
@@ -173,8 +178,9 @@ class Floor:
                 self.cells[name] = cell
 
     # ----------------------------------------------------------------- units
-    def new_unit(self, product: int, due: float) -> Unit:
-        unit = Unit(self.next_key, self.layout.products[product], due, self.env.now)
+    def new_unit(self, product: int, due: float, name: str | None = None) -> Unit:
+        defn = self.layout.products[product]
+        unit = Unit(self.next_key, name or f"{defn.name}#{self.next_key + 1:05d}", defn, due, self.env.now)
         self.next_key += 1
         return unit
 
@@ -332,8 +338,6 @@ class Floor:
         op = unit.product.ops[task.op]
         station.engaged += 1
         obs.waited(station.index, env.now - task.since)
-        if task.has_place:
-            self._give_place(station)
         if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
             self.on_first_start(unit)
         family = unit.product.family
@@ -345,10 +349,16 @@ class Floor:
         duration = op.duration * op.factor[station.index]
         if op.shape.kind:
             duration *= cell.times.multiplier(op.shape)
+        started = env.now
         yield from self._run(cell, duration, BUSY)
+        if self.executed is not None:
+            self.executed.append((unit.name, op.id, cell.cell_id, started, env.now))
         ready, rework = self._complete(unit, op)
+        kept = False
         if ready:
-            yield from self._pass_on(cell, unit, ready, rework)
+            kept = yield from self._pass_on(cell, unit, ready, rework, task.has_place)
+        if task.has_place and not kept:
+            self._give_place(station)
         station.engaged -= 1
 
     def _run(self, cell: CellRun, work: float, state: int):
@@ -427,16 +437,21 @@ class Floor:
         if self.on_finish is not None:
             self.on_finish(unit)
 
-    def _pass_on(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool):
-        """Blocking after service: hold the unit until each next station has a free place
-        (moves inside the same station and rework lanes need none), then wait for an AGV."""
+    def _pass_on(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool):
+        """Blocking after service: hold the unit until each next station has a free place, then
+        wait for an AGV. A next operation in the same station keeps the unit's place; rework
+        travels in its own lane and needs none (so a rework loop cannot deadlock the line).
+        Returns whether the unit's place here was kept."""
         env = self.env
         here = cell.station
         moves = []
+        kept = False
         for op in ready:
             station = self._route(unit, op)
             has_place = False
-            if station.places_free != math.inf and station is not here and not rework:
+            if station is here and holds_place and not kept:
+                kept = has_place = True
+            elif station.places_free != math.inf and station is not here and not rework:
                 if station.places_free > 0:
                     station.places_free -= 1
                 else:
@@ -460,6 +475,7 @@ class Floor:
         else:
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
+        return kept
 
     def _deliver(self, unit: Unit, moves: list, _event=None) -> None:
         now = self.env.now

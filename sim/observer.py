@@ -34,13 +34,14 @@ class Trace:
     active: list[tuple[int, float, float]]  # (station, start, end): every cell of the station active
     start_delays: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (planned start, delay) for executed plans
     last_end_s: float = 0.0  # when the last unit finished
+    executed: list | None = None  # (job, op, cell, start, end) per operation, when recorded
     wall_s: float = 0.0
 
 
 class Observer:
     __slots__ = ("env", "bin_s", "n_bins", "state_time", "cell_state", "cell_since", "cell_station", "inactive",
                  "station_size", "active_since", "active", "completed", "released", "cycle_sum", "wip", "wip_since",
-                 "wip_area", "queue_len", "queue_since", "queue_area", "wait_sum", "wait_n", "delays", "last_end")
+                 "_wip_rows", "queue_len", "queue_since", "queue_area", "wait_sum", "wait_n", "delays", "last_end")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
         self.env = env
@@ -60,7 +61,7 @@ class Observer:
         self.cycle_sum = [[0.0] * n_products for _ in range(self.n_bins)]
         self.wip = 0
         self.wip_since = 0.0
-        self.wip_area = [0.0] * self.n_bins
+        self._wip_rows = [[0.0] for _ in range(self.n_bins)]
         self.queue_len = [0] * n_st
         self.queue_since = [0.0] * n_st
         self.queue_area = [[0.0] * n_st for _ in range(self.n_bins)]
@@ -83,18 +84,19 @@ class Observer:
 
     def _spread(self, rows: list, col: int, t0: float, t1: float, level: float) -> None:
         """Add level x time over [t0, t1) into the bins it spans."""
-        bin_s = self.bin_s
+        bin_s, last = self.bin_s, self.n_bins - 1
+        b = int(t0 / bin_s)
         while t0 < t1:
-            b = int(t0 / bin_s)
-            if b >= self.n_bins:
-                b = self.n_bins - 1
-                rows[b][col] += level * (t1 - t0)
+            if b >= last:
+                rows[last][col] += level * (t1 - t0)
                 return
-            edge = (b + 1) * bin_s
+            edge = (b + 1) * bin_s  # counting bins, not dividing times: float edges never stall
             if edge > t1:
                 edge = t1
-            rows[b][col] += level * (edge - t0)
-            t0 = edge
+            if edge > t0:
+                rows[b][col] += level * (edge - t0)
+                t0 = edge
+            b += 1
 
     def state(self, cell: int, state: int) -> None:
         old = self.cell_state[cell]
@@ -127,16 +129,8 @@ class Observer:
         self.wip += delta
 
     def _wip_spread(self, now: float) -> None:
-        t0, level, bin_s = self.wip_since, float(self.wip), self.bin_s
-        area = self.wip_area
-        while t0 < now:
-            b = int(t0 / bin_s)
-            if b >= self.n_bins:
-                area[-1] += level * (now - t0)
-                break
-            edge = min((b + 1) * bin_s, now)
-            area[b] += level * (edge - t0)
-            t0 = edge
+        if now > self.wip_since and self.wip:
+            self._spread(self._wip_rows, 0, self.wip_since, now, float(self.wip))
         self.wip_since = now
 
     def released_unit(self, product: int) -> None:
@@ -188,7 +182,7 @@ class Observer:
             completed=np.array(self.completed, dtype=float),
             released=np.array(self.released, dtype=float),
             cycle_sum=np.array(self.cycle_sum),
-            wip_area=np.array(self.wip_area),
+            wip_area=np.array(self._wip_rows)[:, 0],
             queue_area=np.array(self.queue_area),
             wait_sum=np.array(self.wait_sum),
             wait_n=np.array(self.wait_n, dtype=float),

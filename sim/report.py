@@ -35,6 +35,7 @@ class TwinReport:
     mw_by_category: dict[str, Interval]
     target_mw: dict[str, float]
     units_per_hour: dict[str, Interval]
+    units_per_hour_by_replication: dict[str, list[float]]
     cycle_time_h: dict[str, Interval]
     p_meets_target: float
     p_meets_target_normal: float
@@ -170,6 +171,7 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         mw_by_category={c: t_interval([m[c] for m in mw_cat]) for c in need},
         target_mw=dict(need),
         units_per_hour={p.name: t_interval([u[p.index] for u in units_h]) for p in products},
+        units_per_hour_by_replication={p.name: [float(u[p.index]) for u in units_h] for p in products},
         cycle_time_h={p.name: t_interval([c[p.index] for c in cycle]) for p in products},
         p_meets_target=float(np.mean([g >= target_gw for g in gw])),
         p_meets_target_normal=p_normal,
