@@ -44,13 +44,14 @@ class Unit:
 class Task:
     """One operation of one unit waiting for (or on) a cell."""
 
-    __slots__ = ("unit", "op", "since", "has_place")
+    __slots__ = ("unit", "op", "since", "has_place", "planned")
 
     def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
         self.unit = unit
         self.op = op
         self.since = since
         self.has_place = has_place
+        self.planned: float | None = None  # planned start, when executing a plan
 
 
 class Station:
@@ -128,6 +129,12 @@ class Floor:
         self.obs = observer
         self.policy = policy
         self.stations = [Station(d) for d in layout.stations]
+        if plan is not None:
+            # A plan fixes each cell's order; with finite buffers a late unit holding the place a
+            # cell's next planned unit needs deadlocks the line. The plan owns its WIP: executing
+            # one, buffers are not enforced (and blocking is not modelled).
+            for station in self.stations:
+                station.places_free = math.inf
         self.yields = streams("yield")
         self.wip = 0
         self.units_done = 0
@@ -288,18 +295,20 @@ class Floor:
                 key_unit, op, start = cell.plan[i]
                 key = (key_unit, op)
                 task = self.planned_ready.get(key)
-                if task is not None and env.now >= start - _EPS:
+                # The plan's start is when work begins; a changeover comes before it.
+                begin = start - (cell.setup if task is not None and cell.family not in (None, task.unit.product.family) else 0.0)
+                if task is not None and env.now >= begin - _EPS:
                     del self.planned_ready[key]
                     self._consumed.add(key)
                     i += 1
-                    self.obs.start_delay(start, env.now - start)
+                    task.planned = start
                 else:
                     self.obs.state(cell.obs_id, IDLE if task is not None else STARVED)
                     ev = env.event()
                     cell.wait_ev, cell.waiting_for = ev, key
                     station.waiting.append(cell)
                     if task is not None:
-                        env.timeout(start - env.now).callbacks.append(partial(_wake, cell, ev))
+                        env.timeout(begin - env.now).callbacks.append(partial(_wake, cell, ev))
                     got = yield ev
                     cell.wait_ev, cell.waiting_for = None, None
                     if got is WAKE:
@@ -350,6 +359,8 @@ class Floor:
         if op.shape.kind:
             duration *= cell.times.multiplier(op.shape)
         started = env.now
+        if task.planned is not None:
+            obs.start_delay(task.planned, started - task.planned)
         yield from self._run(cell, duration, BUSY)
         if self.executed is not None:
             self.executed.append((unit.name, op.id, cell.cell_id, started, env.now))

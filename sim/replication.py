@@ -99,7 +99,9 @@ def plan_from_schedule(schedule: Schedule, layout: Layout, spec: FactorySpec):
         missing = set(op_index) - {a.op for a in assignments}
         if missing:
             raise ValueError(f"schedule job {job}: operations {', '.join(sorted(missing))} are not planned; the twin executes whole units")
-        jobs.append((product, float(min(a.start for a in assignments)), job))
+        # The unit arrives in time for its first cell's changeover, which the plan puts before the start.
+        setup = {t.name: t.setup for t in spec.cell_types}
+        jobs.append((product, float(min(a.start - setup[cells[a.cell].type] for a in assignments)), job))
     _spread_over_slots(plan, ends, layout, cells)
     return plan, jobs
 

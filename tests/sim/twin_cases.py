@@ -3,6 +3,7 @@ overrides, run it, and check the invariants every run must satisfy."""
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,11 @@ def apply(raw: dict, overrides: dict[str, Any]) -> dict:
 
 
 def mini_floor(scale: float = 1 / 20, **overrides: Any) -> FactorySpec:
-    """The default 1 GW catalog shrunk (cells and demand divided alike): every feature of the real
+    """The default 1 GW catalog shrunk (demand divided, cells divided with 20% spare): every feature of the real
     floor (failures, setups, windows, buffers, bays, rework, AGVs) at a size a test can run."""
     raw = yaml.safe_load(DEFAULT_CATALOG.read_text())
     for group in raw["cells"]:
-        group["count"] = max(1, round(group["count"] * scale))
+        group["count"] = max(1, math.ceil(group["count"] * scale * 1.2))  # small pools queue more: 20% spare
     raw["demand"] = {k: v * scale for k, v in raw["demand"].items()}
     raw["target"]["facility_gw"] *= scale
     raw["target"]["mw"] = {k: v * scale for k, v in raw["target"]["mw"].items()}
@@ -62,7 +63,10 @@ def check_invariants(report: TwinReport, spec: FactorySpec) -> None:
     lucky replication can be faster than the mean-based bound, so there the whole interval
     must not lie above it."""
     little = report.littles_law
-    assert little["relative_error"] < 0.03, f"Little's law: L={little['L']:.4f} but lambda*W={little['lambda_per_h'] * little['W_h']:.4f}"
+    # A finite window cuts through units already on the floor at its start and still on it at its
+    # end; that edge effect is of order W/T, so the tolerance grows with cycle time over window.
+    tolerance = 0.02 + little["W_h"] / report.measured_h
+    assert little["relative_error"] < tolerance, f"Little's law: L={little['L']:.4f} but lambda*W={little['lambda_per_h'] * little['W_h']:.4f}"
     for name, units in spec.demand.items():
         if units <= 0:
             continue
