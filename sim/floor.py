@@ -184,6 +184,14 @@ class Floor:
                     cell.ttf_left = d.mttf * failures.exponential()
                 self.cells[name] = cell
 
+    def close(self) -> None:
+        """Tell the observer about operations still waiting when the run stops."""
+        for station in self.stations:
+            for _, _, task in station.heap:
+                self.obs.still_waiting(station.index, task.since)
+        for task in self.planned_ready.values():
+            self.obs.still_waiting(self._route(task.unit, task.op).index, task.since)
+
     # ----------------------------------------------------------------- units
     def new_unit(self, product: int, due: float, name: str | None = None) -> Unit:
         defn = self.layout.products[product]
@@ -258,12 +266,10 @@ class Floor:
         station.seq += 1
         order = task.unit.due if self.policy == "edd" else station.seq
         heapq.heappush(station.heap, (order, station.seq, task))
-        self.obs.queue_change(station.index, 1)
 
     def _take(self, station: Station) -> Task | None:
         if not station.heap:
             return None
-        self.obs.queue_change(station.index, -1)
         return heapq.heappop(station.heap)[2]
 
     def _give_place(self, station: Station) -> None:
@@ -279,9 +285,15 @@ class Floor:
         while True:
             task = self._take(station)
             if task is None:
-                task = yield from self._wait_for_work(cell)
-                if task is None:
-                    continue
+                if cell.calendar is None:  # the common case, inline: wait to be handed a task
+                    self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
+                    cell.wait_ev = ev = self.env.event()
+                    station.waiting.append(cell)
+                    task = yield ev
+                else:
+                    task = yield from self._wait_for_work(cell)
+                    if task is None:
+                        continue
             yield from self._process(cell, task)
 
     def _planned_cell(self, cell: CellRun):
@@ -346,7 +358,7 @@ class Floor:
         unit = task.unit
         op = unit.product.ops[task.op]
         station.engaged += 1
-        obs.waited(station.index, env.now - task.since)
+        obs.waited(station.index, task.since)
         if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
             self.on_first_start(unit)
         family = unit.product.family
@@ -356,18 +368,29 @@ class Floor:
         cell.family = family
         obs.state(cell.obs_id, BUSY)
         duration = op.duration * op.factor[station.index]
-        if op.shape.kind:
-            duration *= cell.times.multiplier(op.shape)
+        shape = op.shape
+        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
+            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
+        elif shape.kind:
+            duration *= cell.times.multiplier(shape)
         started = env.now
         if task.planned is not None:
             obs.start_delay(task.planned, started - task.planned)
-        yield from self._run(cell, duration, BUSY)
+        if cell.calendar is None and duration < cell.ttf_left:
+            # The common case, without a generator frame: no window ahead, no failure due.
+            yield env.timeout(duration)
+            if cell.failures is not None:
+                cell.ttf_left -= duration
+        else:
+            yield from self._run(cell, duration, BUSY)
         if self.executed is not None:
             self.executed.append((unit.name, op.id, cell.cell_id, started, env.now))
         ready, rework = self._complete(unit, op)
         kept = False
         if ready:
-            kept = yield from self._pass_on(cell, unit, ready, rework, task.has_place)
+            kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
+            if kept is None:  # something downstream is full or no AGV is free: the cell blocks
+                kept = yield from self._pass_on(cell, unit, ready, rework, task.has_place)
         if task.has_place and not kept:
             self._give_place(station)
         station.engaged -= 1
@@ -448,6 +471,40 @@ class Floor:
         if self.on_finish is not None:
             self.on_finish(unit)
 
+    def _pass_on_now(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool) -> bool | None:
+        """`_pass_on` without a generator when nothing has to wait (most of the time); None when
+        something would, having changed nothing."""
+        here = cell.station
+        kept = leaves = False
+        moves = []
+        direct = self.plan is None and self.policy != "sq"
+        for op in ready:
+            station = self.stations[unit.product.ops[op].options[0][0]] if direct else self._route(unit, op)
+            has_place = False
+            if station is here and holds_place and not kept:
+                kept = has_place = True
+            elif station.places_free != math.inf and station is not here and not rework:
+                if station.places_free < 1 + sum(1 for m in moves if m[0] is station and m[2]):
+                    return None
+                has_place = True
+            moves.append((station, op, has_place))
+            leaves = leaves or station is not here
+        fleet = self.fleet
+        if fleet is not None and leaves and fleet.free <= 0:
+            return None
+        for station, op, has_place in moves:
+            if has_place and station is not here:
+                station.places_free -= 1
+        if fleet is not None and leaves:
+            fleet.free -= 1
+            travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
+            self.env.timeout(travel).callbacks.append(partial(self._deliver, unit, moves))
+        else:
+            now = self.env.now
+            for station, op, has_place in moves:
+                self._enqueue(station, Task(unit, op, now, has_place))
+        return kept
+
     def _pass_on(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool):
         """Blocking after service: hold the unit until each next station has a free place, then
         wait for an AGV. A next operation in the same station keeps the unit's place; rework
@@ -456,7 +513,7 @@ class Floor:
         env = self.env
         here = cell.station
         moves = []
-        kept = False
+        kept = leaves = False
         for op in ready:
             station = self._route(unit, op)
             has_place = False
@@ -472,8 +529,9 @@ class Floor:
                     yield ev
                 has_place = True
             moves.append((station, op, has_place))
+            leaves = leaves or station is not here
         fleet = self.fleet
-        if fleet is not None and any(m[0] is not here for m in moves):
+        if fleet is not None and leaves:
             if fleet.free > 0:
                 fleet.free -= 1
             else:

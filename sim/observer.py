@@ -41,7 +41,7 @@ class Trace:
 class Observer:
     __slots__ = ("env", "bin_s", "n_bins", "state_time", "cell_state", "cell_since", "cell_station", "inactive",
                  "station_size", "active_since", "active", "completed", "released", "cycle_sum", "wip", "wip_since",
-                 "_wip_rows", "queue_len", "queue_since", "queue_area", "wait_sum", "wait_n", "delays", "last_end")
+                 "_wip_rows", "queue_area", "wait_sum", "wait_n", "delays", "last_end")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
         self.env = env
@@ -62,8 +62,6 @@ class Observer:
         self.wip = 0
         self.wip_since = 0.0
         self._wip_rows = [[0.0] for _ in range(self.n_bins)]
-        self.queue_len = [0] * n_st
-        self.queue_since = [0.0] * n_st
         self.queue_area = [[0.0] * n_st for _ in range(self.n_bins)]
         self.wait_sum = [[0.0] * n_st for _ in range(self.n_bins)]
         self.wait_n = [[0] * n_st for _ in range(self.n_bins)]
@@ -106,10 +104,17 @@ class Observer:
         station = self.cell_station[cell]
         since = self.cell_since[cell]
         if now > since:
-            if int(since / self.bin_s) == int(now / self.bin_s) and now < self.n_bins * self.bin_s:
-                self.state_time[int(now / self.bin_s)][station * N_STATES + old] += now - since
+            b0 = int(since / self.bin_s)
+            b1 = int(now / self.bin_s)
+            col = station * N_STATES + old
+            if b1 < self.n_bins and b0 == b1:
+                self.state_time[b1][col] += now - since
+            elif b1 < self.n_bins and b1 == b0 + 1:  # one bin edge crossed: split there
+                edge = b1 * self.bin_s
+                self.state_time[b0][col] += edge - since
+                self.state_time[b1][col] += now - edge
             else:
-                self._spread(self.state_time, station * N_STATES + old, since, now, 1.0)
+                self._spread(self.state_time, col, since, now, 1.0)
         self.cell_state[cell] = state
         self.cell_since[cell] = now
         if ACTIVE[old] != ACTIVE[state]:
@@ -144,18 +149,26 @@ class Observer:
         self.last_end = self.env.now
         self.wip_change(-1)
 
-    def queue_change(self, station: int, delta: int) -> None:
+    def waited(self, station: int, since: float) -> None:
+        """An operation leaves the queue for a cell. Its wait [since, now) is also its share of
+        the queue-length integral, so the queue needs no bookkeeping of its own (Lq = lambda Wq
+        holds by construction, bin by bin)."""
         now = self.env.now
-        since = self.queue_since[station]
-        if now > since and self.queue_len[station]:
-            self._spread(self.queue_area, station, since, now, float(self.queue_len[station]))
-        self.queue_since[station] = now
-        self.queue_len[station] += delta
-
-    def waited(self, station: int, wait: float) -> None:
-        b = self._bin(self.env.now)
-        self.wait_sum[b][station] += wait
+        b = int(now / self.bin_s)
+        if b >= self.n_bins:
+            b = self.n_bins - 1
+        self.wait_sum[b][station] += now - since
         self.wait_n[b][station] += 1
+        if now > since:
+            if int(since / self.bin_s) == b:
+                self.queue_area[b][station] += now - since
+            else:
+                self._spread(self.queue_area, station, since, now, 1.0)
+
+    def still_waiting(self, station: int, since: float) -> None:
+        """At the end of the run: an operation still queued adds its wait so far to the queue."""
+        if self.env.now > since:
+            self._spread(self.queue_area, station, since, self.env.now, 1.0)
 
     def start_delay(self, planned: float, delay: float) -> None:
         self.delays.append((planned, delay))
@@ -172,9 +185,7 @@ class Observer:
             if self.inactive[st] == 0:
                 self.active.append((st, since, now))
         self._wip_spread(now)
-        for st in range(len(self.queue_len)):
-            self.queue_change(st, 0)
-        n_st = len(self.queue_len)
+        n_st = len(self.station_size)
         return Trace(
             bin_s=self.bin_s,
             end_s=now,

@@ -62,6 +62,7 @@ def run_replication(config: RunConfig, replication: int) -> Trace:
         done = env.event()
         floor.on_finish = lambda _u: (floor.units_done == len(units) and not done.triggered and done.succeed())
         env.run(until=simpy.events.AnyOf(env, [done, env.timeout(config.end_s)]))
+    floor.close()
     trace = observer.close(time.perf_counter() - started)
     trace.executed = floor.executed
     return trace

@@ -60,7 +60,7 @@ def test_mini_floor_invariants_and_welch_warmup():
 
 
 def test_a_plan_made_by_the_twin_is_valid_and_replays_exactly():
-    spec = mini_floor(**DETERMINISTIC, **NO_FAILURES, **PERFECT_YIELD, **{"cell_types[7].unavailable": [], "transport.vehicles": 0})
+    spec = mini_floor(**DETERMINISTIC, **NO_FAILURES, **PERFECT_YIELD, **{"cell_types[7].unavailable": [], "transport.vehicles": 0, "release.load": 1.0})
     twin = Twin(spec, weeks=60 / 168, warmup_h=0, replications=2, seed=1)
     config = twin.config()
     trace = run_replication(type(config)(**{**config.__dict__, "record": True}), 0)
