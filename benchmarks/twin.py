@@ -73,6 +73,15 @@ def bare_simpy(spec, operations: int) -> tuple[float, int]:
     return time.process_time() - started, done[0]
 
 
+def without_failures_and_agvs(spec):
+    from plant.loader import spec_from_dict
+
+    raw = spec.model_dump(mode="json")
+    raw["cell_types"] = [dict(t, mttf=None) for t in raw["cell_types"]]
+    raw["transport"] = {"vehicles": 0}
+    return spec_from_dict(raw, f"{spec.name} without failures and AGVs")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--replications", type=int, default=30)
@@ -93,6 +102,12 @@ def main() -> int:
           f"{twin_s / ops * 1e6:.1f} us/operation)  target <= 10 s: {'OK' if twin_s <= 10 else 'MISSED'}")
     print(f"bare SimPy loop, same {bare_ops} operations through {slots} slots: {bare_s:.2f} CPU s ({bare_s / bare_ops * 1e6:.1f} us/operation)")
     print(f"twin / bare = {twin_s / bare_s:.2f}x  target <= 3x: {'OK' if twin_s / bare_s <= 3 else 'MISSED'}")
+    # What the ratio pays for: the bare loop has no failures and no AGVs; the twin without them
+    # shows the cost of its own machinery (queues, buffers, setups, windows, statistics).
+    plain = without_failures_and_agvs(spec)
+    plain_s = min(twin_week(plain)[0] for _ in range(3))
+    print(f"twin without failures and AGVs: {plain_s:.2f} CPU s = {plain_s / bare_s:.2f}x bare; "
+          f"failures and AGVs add {twin_s - plain_s:.2f} s ({(twin_s - plain_s) / twin_s:.0%} of the twin's time)")
 
     reps = args.replications
     timings = {}
@@ -104,6 +119,10 @@ def main() -> int:
         print(f"{reps} replications on {workers} process(es): {timings[workers]:.1f} s")
     same = reports[1].gw_per_replication == reports[2].gw_per_replication
     print(f"speed-up 2 processes / 1: {timings[1] / timings[2]:.2f}x (ideal 2.00x); identical numbers: {same}")
+    for workers in (1, 2):
+        cpu = reports[workers].cpu_seconds_per_replication * reps
+        print(f"  {workers} process(es): {cpu:.1f} CPU s of replications in {timings[workers]:.1f} s wall = "
+              f"{cpu / timings[workers]:.2f} cores obtained of {workers} asked (load average now {os.getloadavg()[0]:.1f})")
 
     r = reports[1]
     gw = r.gw_per_week

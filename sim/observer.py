@@ -36,6 +36,7 @@ class Trace:
     last_end_s: float = 0.0  # when the last unit finished
     executed: list | None = None  # (job, op, cell, start, end) per operation, when recorded
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the replication (wall time counts other work on a shared host)
 
 
 class Observer:

@@ -38,6 +38,7 @@ class RunConfig:
 
 def run_replication(config: RunConfig, replication: int) -> Trace:
     started = time.perf_counter()
+    cpu_started = time.process_time()
     spec = config.spec
     layout = compile_layout(spec)
     env = simpy.Environment()
@@ -65,6 +66,7 @@ def run_replication(config: RunConfig, replication: int) -> Trace:
     floor.close()
     trace = observer.close(time.perf_counter() - started)
     trace.executed = floor.executed
+    trace.cpu_s = time.process_time() - cpu_started
     return trace
 
 

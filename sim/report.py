@@ -48,6 +48,7 @@ class TwinReport:
     littles_law: dict[str, float]
     schedule: dict[str, Any] | None
     seconds_per_replication: float
+    cpu_seconds_per_replication: float
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +84,7 @@ class TwinReport:
             "littles_law": {k: round(v, 6) for k, v in self.littles_law.items()},
             "schedule": self.schedule,
             "seconds_per_replication": round(self.seconds_per_replication, 3),
+            "cpu_seconds_per_replication": round(self.cpu_seconds_per_replication, 3),
             "warnings": self.warnings,
         }
 
@@ -185,6 +187,7 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         littles_law=littles,
         schedule=_lateness(traces, plan_makespan) if plan_makespan is not None else None,
         seconds_per_replication=float(np.mean([t.wall_s for t in traces])),
+        cpu_seconds_per_replication=float(np.mean([t.cpu_s for t in traces])),
         warnings=warnings,
     )
 
