@@ -28,11 +28,13 @@ from ortools.sat.python import cp_model
 
 from scheduler.cpsat.model import BuiltModel, add_hint, extract
 from scheduler.cpsat.objective import MAXIMISED, objective_value
+from scheduler.problem import Problem
 from scheduler.schedule import Schedule
 from scheduler.validate import violations
 
-KINDS = ("jobs", "cells", "window")
+KINDS = ("jobs", "cells", "window", "critical_window", "critical_jobs")
 COMPACT = True
+TRACE = False
 STEP_SECONDS = (0.3, 2.0)  # a step's time limit, scaled with the neighbourhood size
 
 
@@ -77,6 +79,8 @@ def improve(
                     stats[f"{kind}_improvements"] += 1
                 if key <= best_key:
                     best, best_key = candidate, key
+                if TRACE:
+                    print(f"{time.perf_counter():.1f} {kind} share={share:.2f} {code} key={key} best={best_key}", flush=True)
     stats["final_share_percent"] = round(100 * share)
     return best, dict(stats)
 
@@ -136,10 +140,24 @@ def _neighbourhood(built: BuiltModel, schedule: Schedule, tasks_of: dict, kind: 
             free.update(on_cell[cell])
             if len(free) >= target:
                 break
-    else:
+    elif kind == "window":
         ordered = sorted(placed, key=lambda item: item[1].start)
         first = rng.randrange(max(1, len(ordered) - target + 1))
         free.update(t for t, _ in ordered[first : first + target])
+    else:
+        critical = sorted(critical_operations(problem, schedule, tasks_of))
+        if not critical:
+            return _neighbourhood(built, schedule, tasks_of, "window", share, rng)
+        if kind == "critical_window":  # the operations nearest in time to one critical operation
+            pick = rng.choice(critical)
+            centre = next(a for t, a in placed if t == pick)
+            ordered = sorted(placed, key=lambda item: abs(item[1].start + item[1].end - centre.start - centre.end))
+            free.update(t for t, _ in ordered[:target])
+        else:  # whole jobs that hold critical operations
+            for t in rng.sample(critical, len(critical)):
+                free.update(problem.jobs[problem.tasks[t].job].tasks)
+                if len(free) >= target:
+                    break
     if built.goal.name in MAXIMISED:  # give a few left-out tasks a chance to join
         left_out = set(range(n_tasks)) - {t for t, _ in placed}
         free.update(rng.sample(sorted(left_out), min(len(left_out), target // 2)))
@@ -184,3 +202,34 @@ def _compacting_makespan(built: BuiltModel, sub: cp_model.CpModel, best: int) ->
     weight = len(ends) * built.variables.upper + 1
     sub.add(built.goal.makespan <= best)
     sub.minimize(weight * built.goal.makespan + sum(ends))
+
+
+def critical_operations(problem: Problem, schedule: Schedule, tasks_of: dict) -> set[int]:
+    """Operations on a longest path of the schedule's precedence + cell-sequence graph: the ones
+    whose move can shorten the makespan. Heads are recomputed left-justified on the same cell
+    sequences, so idle gaps the solver left do not hide the path. Setups and windows are ignored:
+    this only steers the choice of neighbourhood."""
+    placed = {tasks_of[(a.job, a.op)]: a for a in schedule.assignments}
+    duration = {t: a.end - a.start for t, a in placed.items()}
+    cell_next: dict[int, int] = {}
+    cell_prev: dict[int, int] = {}
+    for sequence in schedule.by_cell().values():
+        ids = [tasks_of[(a.job, a.op)] for a in sequence]
+        for before, after in zip(ids, ids[1:]):
+            cell_next[before], cell_prev[after] = after, before
+    job_next: dict[int, list[int]] = defaultdict(list)
+    for t in placed:
+        for p in problem.tasks[t].predecessors:
+            job_next[p].append(t)
+    order = sorted(placed, key=lambda t: (placed[t].start, placed[t].end))
+    head: dict[int, int] = {}
+    for t in order:
+        release = max(problem.jobs[problem.tasks[t].job].release, problem.tasks[t].release)
+        preds = [p for p in problem.tasks[t].predecessors if p in head] + ([cell_prev[t]] if cell_prev.get(t) in head else [])
+        head[t] = max([release] + [head[p] + duration[p] for p in preds])
+    tail: dict[int, int] = {}
+    for t in reversed(order):
+        succs = [s for s in job_next[t] if s in tail] + ([cell_next[t]] if cell_next.get(t) in tail else [])
+        tail[t] = max([0] + [duration[s] + tail[s] for s in succs])
+    makespan = max((head[t] + duration[t] for t in order), default=0)
+    return {t for t in order if head[t] + duration[t] + tail[t] == makespan}

@@ -63,7 +63,10 @@ def solve(
     solver.parameters.random_seed = seed
     solver.parameters.log_search_progress = log
     for key, value in (parameters or {}).items():
-        setattr(solver.parameters, key, value)
+        if isinstance(value, list):  # repeated fields cannot be assigned, only extended
+            getattr(solver.parameters, key).extend(value)
+        else:
+            setattr(solver.parameters, key, value)
     code = solver.solve(built.model)
     status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
