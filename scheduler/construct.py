@@ -134,10 +134,10 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
             for lane in bucket:
                 setup = lane_setup[lane] if bucket_family not in (None, fam) else 0
                 c = lane_cell[lane]
-                end = now + setup + d
-                if not has_windows[c] or d + setup == 0:
+                if not has_windows[c]:
                     return lane, now + setup
-                w = windows[c].blocking(now, end)
+                # Even zero-length work keeps out of windows: a sub-problem's windows are other work.
+                w = windows[c].blocking(now, now + setup + max(d, 1))
                 if w < 0:
                     return lane, now + setup
                 wake = windows[c].ends[w]
