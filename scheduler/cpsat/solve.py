@@ -14,6 +14,7 @@ from scheduler.bounds import Bounds, compute_bounds, objective_bound
 from scheduler.cpsat.constraints import Constraints
 from scheduler.cpsat.objective import MAXIMISED, ObjectiveVars, check_objective, objective_value, set_objective
 from scheduler.cpsat.variables import Variables, create_variables
+from scheduler.cpsat.warmstart import warm_start
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 from scheduler.validate import validate, violations
@@ -35,15 +36,17 @@ def solve(
     seed: int = 0,
     hint: Schedule | None = None,
     log: bool = False,
+    parameters: dict[str, object] | None = None,
 ) -> Schedule:
     """Best schedule CP-SAT finds within `time_limit` seconds, warm-started from `hint` (or from
-    the list scheduler when none is given), with its bound and gap."""
+    the list scheduler when none is given), with its bound and gap. `parameters` overrides
+    CP-SAT parameters by name (for experiments; the defaults are the measured best)."""
     check_objective(objective)
     began = time.perf_counter()
     bounds = compute_bounds(problem)
     own_bound = objective_bound(problem, objective, bounds)
     complete = objective not in MAXIMISED
-    hint, hint_note = _usable_hint(problem, hint, objective, complete)
+    hint, hint_note = _usable_hint(problem, hint, objective, complete, time_limit)
     upper = _upper_bound(problem, objective, hint)
 
     model = cp_model.CpModel()
@@ -59,6 +62,8 @@ def solve(
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     solver.parameters.log_search_progress = log
+    for key, value in (parameters or {}).items():
+        setattr(solver.parameters, key, value)
     code = solver.solve(model)
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the model: {model.validate()}")
@@ -100,6 +105,12 @@ def solve(
     return schedule
 
 
+def status_name(code: int) -> str:
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError("CP-SAT rejected the model as invalid")
+    return _STATUS[code]
+
+
 def _gap(objective: str, value: float, bound: float) -> float:
     """Relative distance to the bound, >= 0 for both senses: (value-bound)/value when minimising,
     (bound-value)/bound when maximising."""
@@ -132,16 +143,13 @@ def _upper_bound(problem: Problem, objective: str, hint: Schedule | None) -> int
     return max(problem.horizon, serial_upper_bound(problem), hint.makespan if hint else 0)
 
 
-def _usable_hint(problem: Problem, hint: Schedule | None, objective: str, complete: bool) -> tuple[Schedule | None, str]:
-    """The given hint or a list schedule, checked by the validator; for `mw`, trimmed to the
-    jobs it completes by the horizon end."""
+def _usable_hint(problem: Problem, hint: Schedule | None, objective: str, complete: bool, time_limit: float) -> tuple[Schedule | None, str]:
+    """The given hint or the best list schedule, checked by the validator; for `mw`, trimmed to
+    the jobs it completes by the horizon end."""
     note = "given"
     if hint is None:
-        try:
-            from scheduler.construct import list_schedule
-        except ImportError:
-            return None, "no list scheduler available"
-        hint, note = list_schedule(problem), "list schedule"
+        hint = warm_start(problem, objective, time_limit)
+        note = f"list schedule ({hint.kpis.get('rule')})"
     if not complete:
         hint = _trim_to_horizon(problem, hint)
     found = violations(problem, hint, complete=complete)
@@ -177,7 +185,7 @@ def _add_hint(model: cp_model.CpModel, problem: Problem, variables: Variables, g
         if a is None:
             for mode in tv.modes:
                 _hint_literal(model, mode.chosen, False)
-                for ch in mode.cells:
+                for ch in mode.cells if len(mode.cells) > 1 else []:
                     _hint_literal(model, ch.chosen, False)
             continue
         cell = cell_index[a.cell]
@@ -187,7 +195,7 @@ def _add_hint(model: cp_model.CpModel, problem: Problem, variables: Variables, g
         job_end[job] = max(job_end.get(job, 0), a.end)
         for mode in tv.modes:
             _hint_literal(model, mode.chosen, mode.pool == problem.cells[cell].pool)
-            for ch in mode.cells:
+            for ch in mode.cells if len(mode.cells) > 1 else []:  # a lone cell shares the mode's literal
                 _hint_literal(model, ch.chosen, ch.cell == cell)
     for j, end in enumerate(variables.job_end):
         if end is not None and j in job_end:
