@@ -46,6 +46,13 @@ def add_hint(built: BuiltModel, model: cp_model.CpModel, hint: Schedule) -> None
     placed = {tasks_of[(a.job, a.op)]: a for a in hint.assignments}
     job_end: dict[int, int] = {}
     model.clear_hints()
+    hinted: set[int] = set()  # a job's presence literal is shared by its tasks: CP-SAT rejects a variable hinted twice
+
+    def _hint_literal(model: cp_model.CpModel, literal: Literal, value: bool) -> None:
+        if not isinstance(literal, int) and literal.index not in hinted:
+            hinted.add(literal.index)
+            model.add_hint(literal, value)
+
     for t, tv in enumerate(variables.tasks):
         if tv is None:
             continue
