@@ -17,6 +17,10 @@ DEFAULT_CATALOG = Path(__file__).parent / "catalogs" / "gw1.yaml"
 class SpecError(ValueError):
     """A spec file that cannot be used; the message is one line: `path: what is wrong`."""
 
+    def __init__(self, message: str) -> None:
+        # Values quoted from the file may hold newlines; the message must stay one line.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
 
 def load_spec(path: str | Path | None = None) -> FactorySpec:
     """The spec at `path`, or the built-in 1 GW/week catalog when `path` is None."""
@@ -60,7 +64,7 @@ def describe_validation_error(exc: ValidationError) -> str:
         message = "required field is missing"
     # Cross-reference errors raised inside model validators carry their own path relative
     # to the model that raised them.
-    match = re.match(r"^([A-Za-z_][\w.\[\]-]*): (.*)$", message)
+    match = re.match(r"^([A-Za-z_][\w.\[\]-]*): (.*)$", message, re.S)
     if match and first["type"] == "value_error":
         path = ".".join(p for p in (path, match.group(1)) if p)
         message = match.group(2)
