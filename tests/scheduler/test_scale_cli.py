@@ -1,0 +1,104 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plant import load_spec, orders_for
+from scheduler.problem import build_problem
+from scheduler.schedule import Schedule
+from scheduler.validate import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = """
+name: tiny
+target: {facility_gw: 0.001, mw: {compute: 0.5, power: 0.5}}
+demand: {rack: 168, skid: 21}
+products:
+  - name: rack
+    family: rack
+    category: compute
+    mw: 0.01
+    routing:
+      - {id: build, capability: build, duration: 30m}
+      - {id: test, capability: test, duration: 2h, predecessors: [build]}
+  - name: skid
+    family: power
+    category: power
+    mw: 0.2
+    routing:
+      - {id: build, capability: build, duration: 2h}
+      - {id: wire, capability: wire, duration: 3h, predecessors: [build]}
+cell_types:
+  - {name: builder, capabilities: {build: 1.0, wire: 1.5}, setup: 10m, unavailable: [{start: 6h, duration: 30m, every: 24h}]}
+  - {name: tester, capabilities: {test: 1.0}, capacity: 4}
+  - {name: wirer, capabilities: {wire: 1.0}}
+cells:
+  - {type: builder, count: 2}
+  - {type: tester, count: 1}
+  - {type: wirer, count: 1}
+"""
+
+
+def gwf(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "gwf", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("plan")
+    spec = tmp / "tiny.yaml"
+    spec.write_text(TINY)
+    run = gwf("schedule", str(spec), "--horizon", "1d", "--time-limit", "3", "--workers", "1", "--json", "--out-dir", str(tmp / "out"))
+    assert run.returncode == 0, run.stderr
+    return spec, tmp / "out", run
+
+
+def test_schedule_json_is_one_object_with_the_promised_fields(planned):
+    spec, out, run = planned
+    summary = json.loads(run.stdout)  # exactly one JSON document on stdout
+    for key in ("mw_by_category", "bound_mw_by_category", "gap_to_bound", "deployable_gw", "seconds", "operations", "status"):
+        assert key in summary
+    assert set(summary["mw_by_category"]) == {"compute", "power"}
+    for cat, mw in summary["mw_by_category"].items():
+        assert mw <= summary["bound_mw_by_category"][cat] + 1e-6
+    assert 0.0 <= summary["gap_to_bound"] <= 1.0
+    assert {p.name for p in out.iterdir()} >= {"schedule.json", "schedule.csv", "gantt.html"}
+
+
+def test_written_plan_is_valid_for_the_spec(planned):
+    spec_path, out, run = planned
+    spec = load_spec(spec_path)
+    problem = build_problem(spec, orders_for(spec, 24), 86400)
+    schedule = Schedule.from_json(out / "schedule.json")
+    validate(problem, schedule)
+    assert len(schedule.assignments) == json.loads(run.stdout)["operations"]
+    assert "<script>" in (out / "gantt.html").read_text() and "http" not in (out / "gantt.html").read_text().split("<script>")[1]
+
+
+def test_repair_from_the_command_line(planned):
+    spec, out, _ = planned
+    run = gwf("schedule", "--repair", str(out / "schedule.json"), "--down", "builder-001@4h+2h", "--now", "3h", "--json", "--out-dir", str(out / "repaired"))
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert 0 <= result["moved"] <= result["unstarted"]
+    assert result["seconds"] >= 0
+
+
+@pytest.mark.parametrize("text", ["products: [", "name: x\nproducts: []\n"])
+def test_malformed_spec_is_one_line_and_exit_2(tmp_path, text):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    run = gwf("schedule", str(bad), "--json")
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1 and "bad.yaml" in run.stderr
+
+
+def test_bad_down_argument_is_one_line_and_exit_2(planned):
+    _, out, _ = planned
+    run = gwf("schedule", "--repair", str(out / "schedule.json"), "--down", "nonsense")
+    assert run.returncode == 2 and "CELL@TIME+DURATION" in run.stderr
