@@ -66,6 +66,8 @@ def plan(
     best.seconds = time.perf_counter() - began
     best.objective = objective
     best.bound = _bound(problem, objective)
+    if (best.value >= best.bound - 1e-9) if objective == "mw" else (best.value <= best.bound):
+        best.status = "optimal"  # the plan meets a proven bound
     best.kpis.update({"method": method, "start_value": start_value, "operations": problem.n_operations})
     report(1.0, "done")
     return best
