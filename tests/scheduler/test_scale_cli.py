@@ -88,17 +88,28 @@ def test_repair_from_the_command_line(planned):
     assert result["seconds"] >= 0
 
 
+def gwf_in_process(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """The real entry point (gwf.cli.main: one line, exit 2 for bad input) without a new interpreter."""
+    from gwf.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["gwf", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
 @pytest.mark.parametrize("text", ["products: [", "name: x\nproducts: []\n"])
-def test_malformed_spec_is_one_line_and_exit_2(tmp_path, text):
+def test_malformed_spec_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, text):
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    run = gwf("schedule", str(bad), "--json")
-    assert run.returncode == 2
-    assert run.stdout == ""
-    assert len(run.stderr.strip().splitlines()) == 1 and "bad.yaml" in run.stderr
+    code, out, err = gwf_in_process(monkeypatch, capsys, "schedule", str(bad), "--json")
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "bad.yaml" in err
 
 
-def test_bad_down_argument_is_one_line_and_exit_2(planned):
-    _, out, _ = planned
-    run = gwf("schedule", "--repair", str(out / "schedule.json"), "--down", "nonsense")
-    assert run.returncode == 2 and "CELL@TIME+DURATION" in run.stderr
+def test_bad_down_argument_is_one_line_and_exit_2(planned, monkeypatch, capsys):
+    _, out_dir, _ = planned
+    code, _, err = gwf_in_process(monkeypatch, capsys, "schedule", "--repair", str(out_dir / "schedule.json"), "--down", "nonsense")
+    assert code == 2 and "CELL@TIME+DURATION" in err and len(err.strip().splitlines()) == 1
