@@ -55,18 +55,21 @@ def plan(
     report(0.0, f"dispatching {problem.n_operations} operations")
     best = _best_start(problem, objective, deadline, time_limit, report)
     start_value = best.value
-    if problem.n_operations <= DIRECT_MAX_OPERATIONS:
+    bound = _bound(problem, objective)
+    if _meets(objective, best.value, bound):
+        method = "dispatch"  # nothing left to gain: do not spend the time limit
+    elif problem.n_operations <= DIRECT_MAX_OPERATIONS:
         best = _direct(problem, best, objective, deadline, workers, seed, report)
         method = "cp-sat"
     else:
-        best = _improve_end(problem, best, objective, deadline, workers, seed, report)
+        best = _improve_end(problem, best, objective, deadline, workers, seed, report, bound)
         method = "lns"
     report(0.98, "validating")
     validate(problem, best)
     best.seconds = time.perf_counter() - began
     best.objective = objective
-    best.bound = _bound(problem, objective)
-    if (best.value >= best.bound - 1e-9) if objective == "mw" else (best.value <= best.bound):
+    best.bound = bound
+    if _meets(objective, best.value, bound):
         best.status = "optimal"  # the plan meets a proven bound
     best.kpis.update({"method": method, "start_value": start_value, "operations": problem.n_operations})
     report(1.0, "done")
@@ -75,6 +78,10 @@ def plan(
 
 def value_of(problem: Problem, schedule: Schedule, objective: str) -> float:
     return delivered_mw(problem, schedule) if objective == "mw" else float(schedule.makespan)
+
+
+def _meets(objective: str, value: float, bound: float) -> bool:
+    return value >= bound - 1e-9 if objective == "mw" else value <= bound
 
 
 def better(objective: str, a: float, b: float) -> bool:
@@ -137,7 +144,7 @@ def complete(problem: Problem, partial: Schedule) -> Schedule:
     return Schedule(glue(problem, fixed, sub, rest), problem.horizon, partial.status, partial.objective, name=partial.name)
 
 
-def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress) -> Schedule:
+def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress, bound: float) -> Schedule:
     """LNS on suffixes of the plan: free every operation starting after a cut (for MW, only of
     units that can still finish), re-plan them with CP-SAT, keep the result if better."""
     from scheduler.cpsat import solve
@@ -147,7 +154,7 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
     began = time.perf_counter()
     total = max(1e-9, deadline - began)
     iterations = improved = 0
-    while deadline - time.perf_counter() > 2.0:
+    while deadline - time.perf_counter() > 2.0 and not _meets(objective, current.value, bound):
         fixed = placements(problem, current)
         if objective == "makespan" and iterations % 2:
             free, cut = _busiest_cells_suffix(problem, fixed, size, rng)
