@@ -10,36 +10,9 @@ from plant import load_spec, orders_for
 from scheduler.problem import build_problem
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
+from tests.scheduler.scale_problems import TINY_SPEC as TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = """
-name: tiny
-target: {facility_gw: 0.001, mw: {compute: 0.5, power: 0.5}}
-demand: {rack: 168, skid: 21}
-products:
-  - name: rack
-    family: rack
-    category: compute
-    mw: 0.01
-    routing:
-      - {id: build, capability: build, duration: 30m}
-      - {id: test, capability: test, duration: 2h, predecessors: [build]}
-  - name: skid
-    family: power
-    category: power
-    mw: 0.2
-    routing:
-      - {id: build, capability: build, duration: 2h}
-      - {id: wire, capability: wire, duration: 3h, predecessors: [build]}
-cell_types:
-  - {name: builder, capabilities: {build: 1.0, wire: 1.5}, setup: 10m, unavailable: [{start: 6h, duration: 30m, every: 24h}]}
-  - {name: tester, capabilities: {test: 1.0}, capacity: 4}
-  - {name: wirer, capabilities: {wire: 1.0}}
-cells:
-  - {type: builder, count: 2}
-  - {type: tester, count: 1}
-  - {type: wirer, count: 1}
-"""
 
 
 def gwf(*args: str) -> subprocess.CompletedProcess:
