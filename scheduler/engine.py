@@ -14,12 +14,13 @@ import random
 import time
 from collections.abc import Callable
 
+from scheduler.bounds import Heads, heads_and_tails
 from scheduler.capacity import problem_capacity_bound
 from scheduler.construct import list_schedule
 from scheduler.delivery import delivered_mw
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
-from scheduler.subproblem import Placement, close_under_successors, glue, placements, restrict
+from scheduler.subproblem import Placement, SubProblem, close_under_successors, glue, placements, restrict
 from scheduler.validate import validate
 
 Progress = Callable[[float, str], None]
@@ -150,6 +151,7 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
     from scheduler.cpsat import solve
 
     rng = random.Random(seed)
+    heads = heads_and_tails(problem)
     size = NEIGHBOURHOOD_OPERATIONS
     began = time.perf_counter()
     total = max(1e-9, deadline - began)
@@ -159,7 +161,7 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
         if objective == "makespan" and iterations % 2:
             free, cut = _busiest_cells_suffix(problem, fixed, size, rng)
         else:
-            free, cut = _suffix(problem, fixed, objective, size, rng)
+            free, cut = _suffix(problem, fixed, objective, size, rng, heads)
         if not free:
             break
         for t in free:
@@ -183,7 +185,7 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
     return current
 
 
-def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size: int, rng: random.Random) -> tuple[set[int], int]:
+def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size: int, rng: random.Random, heads: Heads) -> tuple[set[int], int]:
     """About `size` operations that start last, cut at a randomly jittered point, and the cut.
     Closed under successors, since a successor never starts before its predecessor."""
     horizon = problem.horizon
@@ -193,7 +195,7 @@ def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size:
     cut = starts[max(0, len(starts) - int(size * (0.5 + rng.random())))]
     free = {t for t, (_, s, _) in fixed.items() if s >= cut}
     if objective == "mw":
-        free = _drop_hopeless_units(problem, fixed, free)
+        free = _drop_hopeless_units(problem, fixed, free, cut, heads)
     return free, cut
 
 
@@ -213,22 +215,19 @@ def _busiest_cells_suffix(problem: Problem, fixed: dict[int, Placement], size: i
     return close_under_successors(problem, seeds), cut
 
 
-def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: set[int]) -> set[int]:
+def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: set[int], cut: int, heads: Heads) -> set[int]:
     """For MW, leave out whole units that cannot finish by the horizon even alone on the floor
     from where their fixed part leaves them (a burn-in of 24 h started late, say): re-planning
     them only costs model size."""
-    from scheduler.bounds import heads_and_tails
-
-    heads = heads_and_tails(problem)
     hopeless_jobs = set()
     for t in free:
-        ready = max([problem.tasks[t].release, problem.jobs[problem.tasks[t].job].release] + [fixed[p][2] for p in problem.tasks[t].predecessors if p in fixed and p not in free])
+        ready = max([cut, problem.tasks[t].release, problem.jobs[problem.tasks[t].job].release] + [fixed[p][2] for p in problem.tasks[t].predecessors if p in fixed and p not in free])
         if ready + heads.shortest[t] + heads.tail[t] > problem.horizon:
             hopeless_jobs.add(problem.tasks[t].job)
     return {t for t in free if problem.tasks[t].job not in hopeless_jobs}
 
 
-def _local_hint(current: Schedule, sub) -> Schedule:
+def _local_hint(current: Schedule, sub: SubProblem) -> Schedule:
     """The current plan's assignments of the free operations, on the sub-problem's cells (a lane
     of a multi-job cell is picked later by the model; only single-job cells carry over)."""
     keys = {(j.id, sub.problem.tasks[t].op) for j in sub.problem.jobs for t in j.tasks}
