@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable
 
-from scheduler.bounds import Heads, heads_and_tails
+from scheduler.bounds import Heads, compute_bounds, heads_and_tails
 from scheduler.capacity import problem_capacity_bound
 from scheduler.construct import list_schedule
 from scheduler.delivery import delivered_mw
@@ -93,7 +93,6 @@ def better(objective: str, a: float, b: float) -> bool:
 def _bound(problem: Problem, objective: str) -> float:
     if objective == "mw":
         return sum(problem_capacity_bound(problem).mw_by_category.values())
-    from scheduler.bounds import compute_bounds
 
     bounds = compute_bounds(problem)
     return float(max(bounds.path, bounds.load))
