@@ -93,7 +93,6 @@ def better(objective: str, a: float, b: float) -> bool:
 def _bound(problem: Problem, objective: str) -> float:
     if objective == "mw":
         return sum(problem_capacity_bound(problem).mw_by_category.values())
-
     bounds = compute_bounds(problem)
     return float(max(bounds.path, bounds.load))
 
