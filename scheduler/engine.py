@@ -18,6 +18,7 @@ from scheduler.bounds import Heads, compute_bounds, heads_and_tails
 from scheduler.capacity import problem_capacity_bound
 from scheduler.construct import list_schedule
 from scheduler.delivery import delivered_mw
+from scheduler.mirror import forward_backward, mirrorable
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
 from scheduler.subproblem import Placement, SubProblem, close_under_successors, glue, placements, restrict
@@ -34,6 +35,9 @@ NEIGHBOURHOOD_OPERATIONS = 400
 # CP-SAT time per neighbourhood: measured on generated 10k-operation shops, a 400-operation
 # suffix improves within 3-10 s and rarely after; shorter steps mean more neighbourhoods.
 LNS_STEP_SECONDS = 6.0
+# Share of the time limit that forward-backward passes may use before LNS takes over: on
+# generated shops they cut the dispatch gap by a third within a few passes, then stall.
+FORWARD_BACKWARD_SHARE = 0.35
 # (rule, work weight) pairs tried for the starting plan, best first; later ones only run while
 # they take a small share of the time limit.
 STARTS = (("slack", 4.0), ("fifo", 4.0), ("slack", 2.0), ("slack", 8.0), ("edd", 4.0), ("mwkr", 1.0))
@@ -63,8 +67,12 @@ def plan(
         best = _direct(problem, best, objective, deadline, workers, seed, report)
         method = "cp-sat"
     else:
-        best = _improve_end(problem, best, objective, deadline, workers, seed, report, bound)
         method = "lns"
+        if objective == "makespan" and mirrorable(problem):
+            report(0.2, "forward-backward passes")
+            best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit)
+            method = "forward-backward + lns"
+        best = _improve_end(problem, best, objective, deadline, workers, seed, report, bound)
     report(0.98, "validating")
     validate(problem, best)
     best.seconds = time.perf_counter() - began
@@ -173,6 +181,7 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
             plan_part = complete(sub.problem, found) if objective == "mw" else found
             candidate = Schedule(glue(problem, fixed, sub, plan_part), problem.horizon, "heuristic", objective, name=current.name)
             candidate.value = value_of(problem, candidate, objective)
+            candidate.kpis = current.kpis
             if better(objective, candidate.value, current.value):
                 current, improved = candidate, improved + 1
             # A neighbourhood CP-SAT closes quickly can grow; one it cannot finish should shrink.
