@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
@@ -69,12 +69,21 @@ def _priority(problem: Problem, rule: str, tails: list[int]) -> Callable[[int], 
     raise ValueError(f"rule: {rule!r} is not a dispatching rule; valid: {', '.join(RULES)}")
 
 
-def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objective: str = "mw", work_weight: float = WORK_WEIGHT) -> Schedule:
+def list_schedule(
+    problem: Problem,
+    rule: str = "slack",
+    seed: int = 0,
+    objective: str = "mw",
+    work_weight: float = WORK_WEIGHT,
+    priority: Sequence[float] | None = None,
+) -> Schedule:
     """A complete, valid schedule built by dispatching. `seed` > 0 breaks priority ties at
-    random (for multi-start); `objective` only labels the result's value (MW or makespan)."""
+    random (for multi-start); `objective` only labels the result's value (MW or makespan);
+    `priority` (one number per task, smaller first) replaces the rule, e.g. times from an
+    earlier plan."""
     began = time.perf_counter()
     tails = task_tails(problem)
-    key_of = _priority(problem, rule, tails)
+    key_of = priority.__getitem__ if priority is not None else _priority(problem, rule, tails)
     horizon = problem.horizon
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.

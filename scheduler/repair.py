@@ -57,7 +57,9 @@ def with_downtime(problem: Problem, down: list[Downtime], now: int = 0, running_
     return replace(problem, cells=cells)
 
 
-def repair(problem: Problem, plan: Schedule, down: list[Downtime], now: int) -> RepairResult:
+def repair(problem: Problem, plan: Schedule, down: list[Downtime], now: int, time_limit: float = 5.0, workers: int = 2) -> RepairResult:
+    """Right-shift repair; then, if units that the plan finished in time no longer do, CP-SAT
+    re-plans just those units' unstarted work around everything else (up to `time_limit` s)."""
     began = time.perf_counter()
     placed = placements(problem, plan)
     running_until: dict[int, int] = {}
@@ -133,6 +135,9 @@ def repair(problem: Problem, plan: Schedule, down: list[Downtime], now: int) -> 
     assignments = [Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, repaired.cells[c].id, s, e) for t, (c, s, e) in new.items()]
     schedule = Schedule(assignments, plan.horizon, "repaired", plan.objective, name=f"{plan.name}/repaired")
     validate(repaired, schedule)
+    if time_limit > 0:
+        schedule = _recover_lost_units(repaired, plan, schedule, now, time_limit, workers)
+        moved = _count_moved(plan, schedule, now)
     schedule.seconds = time.perf_counter() - began
     schedule.kpis = {**plan.kpis, "moved": moved, "unstarted": unstarted, "repair_now": now}
     return RepairResult(schedule, moved, unstarted, schedule.seconds, repaired)
@@ -153,3 +158,36 @@ def _lanes_from_plan(problem: Problem, placed: dict[int, tuple[int, int, int]]) 
             ends[k] = max(e, s)
             out[t] = (c, k)
     return out
+
+
+def _count_moved(plan: Schedule, schedule: Schedule, now: int) -> int:
+    after = {(a.job, a.op): (a.cell, a.start) for a in schedule.assignments}
+    return sum(1 for a in plan.assignments if a.start >= now and after.get((a.job, a.op)) != (a.cell, a.start))
+
+
+def _recover_lost_units(problem: Problem, plan: Schedule, shifted: Schedule, now: int, time_limit: float, workers: int) -> Schedule:
+    """Local CP-SAT: the units the shift pushed past the horizon, their unstarted work free
+    (closed under successors: a unit's work only waits for its own), everything else fixed."""
+    from scheduler.cpsat import solve
+    from scheduler.delivery import delivered_mw, finished_jobs
+    from scheduler.engine import complete
+    from scheduler.subproblem import glue, restrict
+
+    lost = finished_jobs(problem, plan) - finished_jobs(problem, shifted)
+    if not lost:
+        return shifted
+    fixed = placements(problem, shifted)
+    free = {t for j in lost for t in problem.jobs[j].tasks if fixed[t][1] >= now}
+    for t in free:
+        del fixed[t]
+    if not free:
+        return shifted
+    sub = restrict(problem, fixed, free, name=f"{problem.name}/repair", not_before=now)
+    found = solve(sub.problem, objective="mw", time_limit=time_limit, workers=workers)
+    if not found.assignments:
+        return shifted
+    candidate = Schedule(glue(problem, fixed, sub, complete(sub.problem, found)), shifted.horizon, "repaired", shifted.objective, name=shifted.name)
+    if delivered_mw(problem, candidate) <= delivered_mw(problem, shifted) + 1e-9:
+        return shifted
+    validate(problem, candidate)
+    return candidate

@@ -47,15 +47,17 @@ def close_under_successors(problem: Problem, free: set[int]) -> set[int]:
     return out
 
 
-def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "") -> SubProblem:
+def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:
     """The free tasks as a Problem around the `fixed` placements. `cells_allowed` may narrow a
-    pool to some of its cells (a restriction keeps every sub-plan valid for the whole)."""
+    pool to some of its cells, and `not_before` keeps free work after a time (restrictions keep
+    every sub-plan valid for the whole); fixed work that ends by then is left out of the model."""
     tasks = sorted(free)
     local = {t: i for i, t in enumerate(tasks)}
     families = {problem.jobs[problem.tasks[t].job].family for t in tasks}
     fixed_on: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     for t, (c, s, e) in fixed.items():
-        fixed_on[c].append((s, e, problem.jobs[problem.tasks[t].job].family))
+        if e + problem.cells[c].setup >= not_before:
+            fixed_on[c].append((s, e, problem.jobs[problem.tasks[t].job].family))
 
     pools_used = sorted({pool for t in tasks for pool, _ in problem.tasks[t].modes})
     sub_cells: list[Cell] = []
@@ -69,7 +71,8 @@ def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cell
             for lane_id, busy in _lanes(cell, fixed_on.get(c, []), families):
                 ids.append(len(sub_cells))
                 capacity, setup = (1, 0) if cell.capacity > 1 else (1, cell.setup)
-                sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, sorted(cell.unavailable + busy)))
+                windows = [w for w in cell.unavailable if w[1] > not_before] + busy
+                sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, sorted(windows)))
                 cell_of[lane_id] = cell.id
         if ids:
             pool_map[pool] = len(sub_pools)
@@ -84,7 +87,7 @@ def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cell
             job = problem.jobs[task.job]
             job_map[task.job] = len(jobs)
             jobs.append(Job(job.id, job.product, job.family, job.category, job.mw, job.release, job.due, job.weight))
-        release = task.release
+        release = max(task.release, not_before)
         preds = []
         for p in task.predecessors:
             if p in local:

@@ -47,3 +47,26 @@ def test_unknown_cell_names_a_valid_one():
     problem = random_problem(3)
     with pytest.raises(ValueError, match="down\\[0\\].cell"):
         repair(problem, list_schedule(problem), [Downtime("nope", 0, 10)], 0)
+
+
+def test_local_cp_sat_recovers_a_unit_the_shift_would_lose():
+    from scheduler.delivery import delivered_mw
+    from scheduler.problem import Cell, Job, Pool, Problem, Task
+    from scheduler.schedule import Assignment, Schedule
+
+    # Two twin cells; A goes down under J1, and B is busy at J1's planned start, so a pure
+    # right shift pushes J1 past the horizon while B could still take it a little later.
+    problem = Problem(
+        [Cell("A", 0), Cell("B", 0)],
+        [Pool("P", [0, 1])],
+        [Job("J1", mw=1.0, category="power", tasks=[0]), Job("J2", mw=1.0, category="power", tasks=[1])],
+        [Task(0, "op", [(0, 30)], []), Task(1, "op", [(0, 60)], [])],
+        horizon=100,
+    )
+    plan = Schedule([Assignment("J1", "op", "A", 50, 80), Assignment("J2", "op", "B", 0, 60)], 100)
+    validate(problem, plan)
+    shifted = repair(problem, plan, [Downtime("A", 40, 60)], now=0, time_limit=0)
+    assert delivered_mw(problem, shifted.schedule) == 1.0
+    result = repair(problem, plan, [Downtime("A", 40, 60)], now=0, time_limit=2.0, workers=1)
+    assert delivered_mw(problem, result.schedule) == 2.0
+    assert result.moved == 1
