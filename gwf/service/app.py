@@ -1,0 +1,108 @@
+"""Builds the FastAPI app: routes, the dashboard's static files, and the error answers that
+turn every bad input into one line naming the field (422), unknown ids into 404, and
+components missing from this build into 503."""
+from __future__ import annotations
+
+import re
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gwf.service.domain import Unavailable
+from gwf.service.routes import router
+from gwf.service.settings import ServiceSettings
+from gwf.service.state import Service
+from plant.loader import describe_validation_error, format_loc
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+_LEADING_PATH = re.compile(r"^([A-Za-z_][\w.\[\]-]*): ")
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    service = Service.start(settings or ServiceSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.stop()
+
+    app = FastAPI(
+        title="gwfactory",
+        summary="Plan, prove and drive a floor that adds 1 GW of AI data-center capacity a week.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(ValueError, _bad_input)
+    app.add_exception_handler(Unavailable, _unavailable)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    return app
+
+
+def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
+    if field is None:
+        match = _LEADING_PATH.match(detail)
+        field = match.group(1) if match else None
+    return JSONResponse({"detail": detail, "field": field}, status_code=status)
+
+
+async def _bad_input(request: Request, exc: Exception) -> JSONResponse:
+    # SpecError and every other ValueError from outside data: the CLI's one-line message.
+    text = str(exc)
+    return problem(422, text.splitlines()[0] if text else exc.__class__.__name__)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return problem(503, str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, str(exc.detail))
+
+
+async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    """pydantic's errors about a request, in the same `field.path: message` form as spec errors;
+    paths inside the body drop the leading `body`."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [dict(e) for e in exc.errors()]
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "JSON decode error")
+        return problem(422, f"body: not valid JSON at character {first['loc'][-1]} ({reason})", "body")
+    in_body = bool(first["loc"]) and first["loc"][0] == "body"
+    for error in errors:
+        if error["loc"] and error["loc"][0] == "body":
+            error["loc"] = tuple(error["loc"][1:])
+    detail = describe_validation_error(_Errors(errors), root=_body_model(request) if in_body else None)  # type: ignore[arg-type]
+    return problem(422, detail, format_loc(first["loc"]) or ("body" if in_body else None))
+
+
+class _Errors:
+    """Gives request errors the `.errors()` face of a pydantic ValidationError, so the spec
+    loader's formatter describes both."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self._errors = errors
+
+    def errors(self, include_url: bool = False) -> list[dict[str, Any]]:
+        return self._errors
+
+
+def _body_model(request: Request) -> Any:
+    route = request.scope.get("route")
+    params = getattr(getattr(route, "dependant", None), "body_params", [])
+    return params[0].field_info.annotation if len(params) == 1 else None

@@ -1,0 +1,51 @@
+"""What one running service holds: its settings, the default spec, the event bus, the job
+runner and the schedule store; and how a request's optional spec becomes a FactorySpec."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gwf.service.events import EventBus
+from gwf.service.jobs import JobRunner
+from gwf.service.settings import ServiceSettings
+from gwf.service.store import ScheduleStore
+from plant import DEFAULT_CATALOG, FactorySpec, load_spec, parse_spec
+from plant.loader import SpecError, spec_from_dict
+
+
+@dataclass
+class Service:
+    settings: ServiceSettings
+    spec: FactorySpec
+    spec_source: str
+    bus: EventBus
+    runner: JobRunner
+    store: ScheduleStore
+
+    @classmethod
+    def start(cls, settings: ServiceSettings) -> "Service":
+        """Loads the default spec first, so a bad GWF_SPEC fails at start-up with its one-line error."""
+        spec = load_spec(settings.spec)
+        bus = EventBus()
+        return cls(settings, spec, str(settings.spec or DEFAULT_CATALOG), bus, JobRunner(bus, settings.job_threads),
+                   ScheduleStore(Path(settings.data_dir) / "schedules"))
+
+    def spec_for(self, body: dict[str, Any] | str | None) -> FactorySpec:
+        """The request's spec (YAML text or JSON object) or the default; SpecError names the field."""
+        if body is None:
+            return self.spec
+        if isinstance(body, str):
+            return parse_spec(body, source="spec")
+        return spec_from_dict(body, source="spec")
+
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.settings.data_dir) / "journal.sqlite"
+
+    def stop(self) -> None:
+        self.runner.shutdown()
+        self.bus.close()
+
+
+__all__ = ["Service", "SpecError"]
