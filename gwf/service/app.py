@@ -21,6 +21,8 @@ from gwf.service.state import Service
 from plant.loader import describe_validation_error, format_loc
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# FastAPI's 400 for a body it cannot decode; we answer it like every other bad body.
+_FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 _LEADING_PATH = re.compile(r"^([A-Za-z_][\w.\[\]-]*): ")
 
 
@@ -53,6 +55,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
 
 def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
+    # Field names and values quoted from the request may hold newlines; the answer stays one line.
+    detail = detail.replace("\r", "\\r").replace("\n", "\\n")
     if field is None:
         match = _LEADING_PATH.match(detail)
         field = match.group(1) if match else None
@@ -71,6 +75,8 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_PARSE_ERROR:
+        return problem(422, "body: not valid JSON (the bytes are not UTF-8 text)", "body")
     return problem(exc.status_code, str(exc.detail))
 
 
@@ -84,6 +90,8 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
         reason = (first.get("ctx") or {}).get("error", "JSON decode error")
         return problem(422, f"body: not valid JSON at character {first['loc'][-1]} ({reason})", "body")
     in_body = bool(first["loc"]) and first["loc"][0] == "body"
+    if tuple(first["loc"]) == ("body",) and first.get("type") == "missing":
+        return problem(422, "body: required; send a JSON object", "body")
     for error in errors:
         if error["loc"] and error["loc"][0] == "body":
             error["loc"] = tuple(error["loc"][1:])

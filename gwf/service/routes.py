@@ -71,7 +71,7 @@ async def validate_spec(request: Request, svc: Service = Depends(service)) -> Sp
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("spec: the body is not UTF-8 text") from None
-    return SpecSummary(**views.spec_summary(svc.spec_for(text)))
+    return SpecSummary(**views.spec_summary(svc.spec_from_text(text, request.headers.get("content-type", ""))))
 
 
 @router.post("/schedules", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE})

@@ -2,6 +2,7 @@
 runner and the schedule store; and how a request's optional spec becomes a FactorySpec."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,19 @@ class Service:
         if isinstance(body, str):
             return parse_spec(body, source="spec")
         return spec_from_dict(body, source="spec")
+
+    def spec_from_text(self, text: str, media_type: str) -> FactorySpec:
+        """A spec sent as a request's whole body: JSON when the client says so (YAML readers
+        mangle JSON's escaped surrogate pairs), YAML otherwise."""
+        if media_type.split(";")[0].strip().lower() in ("application/json", "text/json"):
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SpecError(f"spec: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            if not isinstance(raw, (dict, str)):
+                raise SpecError("spec: the body must be a JSON object (or a string holding YAML)")
+            return self.spec_for(raw)
+        return self.spec_for(text)
 
     @property
     def journal_path(self) -> Path:

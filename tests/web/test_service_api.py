@@ -111,6 +111,8 @@ def test_body_that_is_not_json_or_not_an_object_answers_422(client: TestClient) 
     assert listed.status_code == 422 and listed.json()["field"] == "body"
     assert client.post("/api/spec/validate", content=b"\xff\xfe").json()["detail"] == "spec: the body is not UTF-8 text"
     assert client.get("/api/schedules/x?limit=0").json()["field"] == "query.limit"
+    assert client.post("/api/schedules", content=b"\xff{", headers={"content-type": "application/json"}).json()["field"] == "body"
+    assert client.post("/api/dispatch").json()["detail"] == "body: required; send a JSON object"
 
 
 def test_unknown_ids_answer_404(client: TestClient) -> None:
