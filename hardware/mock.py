@@ -30,6 +30,7 @@ class MockDriver(Driver):
         self.fail_every = int(merged.get("fail_every", 0))
         self.hang_every = int(merged.get("hang_every", 0))
         self.ledger = merged.get("ledger")
+        self.pipeline_depth = 64  # an in-process mock has no window; let execute_many overlap its sleeps
         self.executed: dict[str, JobResult] = {}
         self.count = 0
         self._connected = False

@@ -1,0 +1,4 @@
+"""Plans: problem building, CP-SAT model, bounds, decomposition, repair, validation."""
+from scheduler.cpsat import solve
+
+__all__ = ["solve"]

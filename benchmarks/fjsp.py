@@ -1,0 +1,140 @@
+"""FJSP benchmark: our CP-SAT model against the textbook reference model, same instances, same
+limits, same run; each against the best known makespans and against our own bound.
+
+    PYTHONPATH=. python benchmarks/fjsp.py                      # Brandimarte mk01-mk10, 10 s
+    PYTHONPATH=. python benchmarks/fjsp.py --set hurink --time-limit 30
+    PYTHONPATH=. python benchmarks/fjsp.py --instances 'Brandimarte1993/mk0[1-3].txt' --json
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from scheduler import solve
+from scheduler.cpsat.reference import solve_reference
+from scheduler.fjsplib import read_fjsp
+
+ROOT = Path("/work/shared/benchmarks/fjsp")
+SETS = {
+    "brandimarte": [f"Brandimarte1993/mk{i:02d}.txt" for i in range(1, 11)],
+    "hurink": None,  # every file of HurinkJurischThole1994/edata
+}
+
+
+def best_known(root: Path) -> dict[str, int]:
+    with open(root / "bks.csv") as f:
+        return {row["path"]: int(row["best_known_makespan"]) for row in csv.DictReader(f)}
+
+
+def instances(root: Path, name: str, pattern: str | None) -> list[str]:
+    if pattern:
+        return sorted(str(p.relative_to(root)) for p in root.glob(pattern))
+    if name == "hurink":
+        return sorted(str(p.relative_to(root)) for p in (root / "HurinkJurischThole1994/edata").glob("*.txt"))
+    return SETS[name]
+
+
+def gap(value: float, reference: float) -> float:
+    return (value - reference) / reference if reference else 0.0
+
+
+def run(paths: list[str], root: Path, time_limit: float, workers: int, seed: int, reference: bool) -> list[dict]:
+    bks = best_known(root)
+    rows = []
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("fjsp", total=len(paths))
+        for rel in paths:
+            problem = read_fjsp(root / rel)
+            ours = solve(problem, time_limit=time_limit, workers=workers, seed=seed)
+            row = {
+                "instance": rel,
+                "operations": problem.n_operations,
+                "best_known": bks.get(rel),
+                "makespan": ours.makespan,
+                "bound": ours.bound,
+                "status": ours.status,
+                "seconds": round(ours.seconds, 2),
+                "gap_best_known": gap(ours.makespan, bks[rel]) if rel in bks else None,
+                "gap_bound": ours.gap,
+                "hint": ours.kpis.get("hint_value"),
+            }
+            if reference:
+                ref = solve_reference(problem, time_limit=time_limit, workers=workers, seed=seed)
+                row.update(
+                    ref_makespan=ref.makespan if ref.assignments else None,
+                    ref_status=ref.status,
+                    ref_seconds=round(ref.seconds, 2),
+                    ref_gap_best_known=gap(ref.makespan, bks[rel]) if rel in bks and ref.assignments else None,
+                )
+            rows.append(row)
+            progress.advance(bar)
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        return statistics.mean(values) if values else None
+
+    return {
+        "instances": len(rows),
+        "mean_gap_best_known": mean("gap_best_known"),
+        "mean_gap_bound": mean("gap_bound"),
+        "mean_seconds": mean("seconds"),
+        "ref_mean_gap_best_known": mean("ref_gap_best_known"),
+        "ref_mean_seconds": mean("ref_seconds"),
+        "ref_missing": sum(1 for r in rows if "ref_status" in r and r["ref_makespan"] is None),
+    }
+
+
+def print_table(rows: list[dict], totals: dict, args: argparse.Namespace) -> None:
+    pct = lambda v: "   -  " if v is None else f"{100 * v:5.2f}%"  # noqa: E731
+    print(f"FJSP {args.set or args.instances}: time limit {args.time_limit:g} s, {args.workers} workers, seed {args.seed}")
+    print(f"{'instance':34} {'ops':>5} {'bks':>6} | {'ours':>6} {'gap bks':>7} {'bound':>6} {'gap bnd':>7} {'s':>6} | {'ref':>6} {'gap bks':>7} {'s':>6}")
+    for r in rows:
+        ref = f"{r.get('ref_makespan') or '-':>6} {pct(r.get('ref_gap_best_known')):>7} {r.get('ref_seconds', 0):6.1f}" if "ref_status" in r else ""
+        print(
+            f"{r['instance']:34} {r['operations']:5d} {r['best_known'] or '-':>6} | {r['makespan']:6d} {pct(r['gap_best_known']):>7} "
+            f"{r['bound']:6.0f} {pct(r['gap_bound']):>7} {r['seconds']:6.1f} | {ref}"
+        )
+    print(
+        f"mean gap to best known: ours {pct(totals['mean_gap_best_known'])}, reference {pct(totals['ref_mean_gap_best_known'])}"
+        f" (reference found nothing on {totals['ref_missing']}); mean gap to our bound {pct(totals['mean_gap_bound'])}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=sorted(SETS), default=None, help="instance set (default brandimarte)")
+    parser.add_argument("--instances", help="glob under the benchmark root, e.g. 'Brandimarte1993/mk1*.txt'")
+    parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-reference", action="store_true", help="skip the textbook model")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = parser.parse_args(argv)
+    if args.set is None and args.instances is None:
+        args.set = "brandimarte"
+    paths = instances(args.root, args.set, args.instances)
+    if not paths:
+        print(f"no instances match {args.instances!r} under {args.root}", file=sys.stderr)
+        return 2
+    rows = run(paths, args.root, args.time_limit, args.workers, args.seed, not args.no_reference)
+    totals = summary(rows)
+    if args.json:
+        print(json.dumps({"time_limit": args.time_limit, "workers": args.workers, "seed": args.seed, "summary": totals, "instances": rows}))
+    else:
+        print_table(rows, totals, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

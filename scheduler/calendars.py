@@ -1,0 +1,43 @@
+"""A cell's calendar: its merged unavailability windows, with O(log n) questions about them."""
+from __future__ import annotations
+
+import bisect
+
+
+class CellCalendar:
+    __slots__ = ("starts", "ends")
+
+    def __init__(self, windows: list[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for s, e in sorted(windows):
+            if e <= s:
+                continue
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        self.starts = [m[0] for m in merged]
+        self.ends = [m[1] for m in merged]
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
+
+    def blocking(self, start: int, end: int) -> int:
+        """Index of the first window overlapping [start, end), or -1."""
+        i = bisect.bisect_right(self.ends, start)
+        if i < len(self.starts) and self.starts[i] < end:
+            return i
+        return -1
+
+    def earliest_fit(self, ready: int, duration: int) -> int:
+        """First start >= ready at which `duration` seconds of work cross no window."""
+        if duration <= 0:
+            return ready
+        start = ready
+        while (w := self.blocking(start, start + duration)) >= 0:
+            start = self.ends[w]
+        return start
+
+    def down_time(self, start: int, end: int) -> int:
+        """Seconds of [start, end) the cell is unavailable."""
+        return sum(max(0, min(e, end) - max(s, start)) for s, e in zip(self.starts, self.ends))

@@ -1,0 +1,41 @@
+"""Random small problems with every feature the validator checks, shared by the scale tests."""
+from __future__ import annotations
+
+import random
+
+from scheduler.problem import Cell, Job, Pool, Problem, Task
+
+
+def random_problem(seed: int, jobs: int = 6, pools: int = 3, horizon: int = 2_000) -> Problem:
+    """Pools of 1-3 cells (some multi-slot, some with setups and windows), jobs with a random
+    DAG of 1-5 tasks, flexible modes, job and task releases."""
+    rng = random.Random(seed)
+    cells: list[Cell] = []
+    pool_list: list[Pool] = []
+    for p in range(pools):
+        capacity = rng.choice([1, 1, 1, 2, 3])
+        setup = rng.choice([0, 0, 5, 20]) if capacity == 1 else 0
+        windows = []
+        if rng.random() < 0.4:
+            start = rng.randrange(0, 200)
+            while start < horizon:
+                windows.append((start, min(horizon, start + rng.randrange(5, 40))))
+                start += rng.randrange(80, 300)
+        ids = []
+        for k in range(rng.randint(1, 3)):
+            ids.append(len(cells))
+            cells.append(Cell(f"P{p}-{k}", p, capacity, setup, list(windows)))
+        pool_list.append(Pool(f"P{p}", ids))
+    job_list: list[Job] = []
+    tasks: list[Task] = []
+    for j in range(jobs):
+        family = rng.choice("ABC")
+        job = Job(f"J{j}", family=family, category=rng.choice(["compute", "power"]), mw=rng.choice([0.5, 1.0, 2.0]), release=rng.randrange(0, 100))
+        first = len(tasks)
+        for k in range(rng.randint(1, 5)):
+            modes = [(p, rng.randrange(0, 60)) for p in rng.sample(range(pools), rng.randint(1, min(2, pools)))]
+            preds = [first + i for i in range(k) if rng.random() < 0.5]
+            job.tasks.append(len(tasks))
+            tasks.append(Task(j, f"op{k}", modes, preds, release=rng.choice([0, 0, rng.randrange(0, 150)])))
+        job_list.append(job)
+    return Problem(cells, pool_list, job_list, tasks, horizon, name=f"random{seed}")
