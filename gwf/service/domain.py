@@ -56,15 +56,20 @@ def mw_by_category(problem: Problem, schedule: Schedule) -> dict[str, float] | N
 
 
 def twin_name() -> str | None:
-    return "sim.run_experiment" if _optional("sim", "run_experiment") else None
+    return "sim.Twin" if _optional("sim", "Twin") else None
 
 
-def run_twin(spec: Any, *, weeks: float, replications: int, seed: int, progress: Progress) -> dict[str, Any]:
-    run_experiment = _optional("sim", "run_experiment")
-    if run_experiment is None:
+def run_twin(spec: Any, *, weeks: float, replications: int, seed: int, progress: Progress, schedule: Schedule | None = None) -> dict[str, Any]:
+    """The twin's report (deployable GW/week and MW per category with 95% intervals, bottleneck,
+    time shares) for the spec run under its release policy, or executing `schedule`."""
+    twin_class = _optional("sim", "Twin")
+    if twin_class is None:
         raise Unavailable("twin not available in this build")
-    report = run_experiment(spec, weeks=weeks, replications=replications, seed=seed, progress=progress)
-    return report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    # One process: forking replication workers out of a threaded web server is not safe.
+    twin = twin_class(spec, weeks=weeks, replications=replications, seed=seed, workers=1,
+                      progress=lambda done, total: progress(done / total, f"replication {done}/{total}"))
+    progress(0.0, f"running {replications} replications of {weeks:g} week(s)")
+    return twin.run(schedule).to_dict()
 
 
 def gantt_renderer() -> Callable[[Schedule], str] | None:

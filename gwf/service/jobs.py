@@ -4,10 +4,10 @@ on the event bus. Knows nothing of HTTP."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal
@@ -60,7 +60,12 @@ class JobRunner:
         self.bus = bus
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gwf-job")
+        self._queue: queue.Queue[tuple[Job, Work] | None] = queue.Queue()
+        # Daemon threads: stopping the server abandons a running solve instead of waiting for
+        # it (jobs live in memory; dispatch resumes from its journal).
+        self._threads = [threading.Thread(target=self._worker, name=f"gwf-job-{i}", daemon=True) for i in range(threads)]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, kind: str, work: Work, params: dict[str, Any], job_id: str | None = None) -> Job:
         """Queue `work(progress)`; it returns the job's result or raises. Returns at once."""
@@ -68,7 +73,7 @@ class JobRunner:
         with self._lock:
             self._jobs[job.id] = job
         self._publish(job)
-        self._pool.submit(self._run, job, work)
+        self._queue.put((job, work))
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -81,7 +86,12 @@ class JobRunner:
         return [j for j in jobs if kind is None or j.kind == kind]
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self._threads:
+            self._queue.put(None)
+
+    def _worker(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._run(*item)
 
     def _run(self, job: Job, work: Work) -> None:
         job.status, job.started, job.message = "running", _now(), "started"

@@ -27,8 +27,9 @@ class ScheduleRequest(Request):
 
 class TwinRequest(Request):
     spec: SpecBody = None
+    schedule_id: str | None = Field(None, min_length=1, max_length=64, description="run this stored plan on the twin (its own spec) instead of the release policy")
     weeks: float = Field(1.0, gt=0, le=52)
-    replications: int = Field(5, ge=1, le=1000)
+    replications: int = Field(5, ge=2, le=1000, description="independent runs; at least 2 for a confidence interval")
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 

@@ -140,12 +140,15 @@ def get_job(job_id: str, svc: Service = Depends(service)) -> dict[str, Any]:
 @router.post("/twin", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE})
 def start_twin(body: TwinRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Run the digital twin for `weeks` x `replications` in the background."""
-    spec = svc.spec_for(body.spec)
+    if body.schedule_id is not None and body.spec is not None:
+        raise ValueError("spec: give a spec or a schedule_id (a plan brings its own spec), not both")
+    stored = _schedule(svc, body.schedule_id) if body.schedule_id is not None else None
+    spec = stored.spec if stored is not None else svc.spec_for(body.spec)
     if domain.twin_name() is None:
         raise domain.Unavailable("twin not available in this build")
     params = {**body.model_dump(exclude={"spec"}), "spec": _spec_params(body.spec)}
     job = svc.runner.submit("twin", lambda progress: work.run_twin(
-        spec, weeks=body.weeks, replications=body.replications, seed=body.seed, progress=progress), params)
+        spec, weeks=body.weeks, replications=body.replications, seed=body.seed, progress=progress, stored=stored), params)
     return job.to_dict()
 
 

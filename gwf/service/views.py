@@ -38,14 +38,14 @@ def schedule_summary(stored: StoredSchedule, horizon_hours: float | None = None)
         "value": schedule.value, "bound": schedule.bound, "gap": schedule.gap, "seconds": schedule.seconds,
         "makespan_s": schedule.makespan, "horizon_s": schedule.horizon, "assignments": len(schedule.assignments),
         "jobs": len({a.job for a in schedule.assignments}), "cells_used": len({a.cell for a in schedule.assignments}),
-        "created": stored.created, "kpis": _jsonable(schedule.kpis),
+        "created": stored.created, "kpis": jsonable(schedule.kpis),
         "delivered_mw": delivered, "deployable_gw": None, "weekly_rate_gw": None,
     }
-    if delivered is not None:
+    if delivered is not None and delivered:
         gw = deployable_gw(delivered, stored.spec.target)
         # A plan covers a slice of the week; its rate scaled to a week is what compares with the target.
         out.update(deployable_gw=gw, weekly_rate_gw=gw * WEEK_H / hours if hours > 0 else None)
-    return out
+    return jsonable(out)
 
 
 def assignment_page(
@@ -122,12 +122,12 @@ def gantt_html(stored: StoredSchedule) -> str:
     )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """KPIs as JSON: numbers that are not finite become None (JSON has no inf/NaN)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None
     if isinstance(value, (str, int, float, bool)) or value is None:

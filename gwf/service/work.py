@@ -11,7 +11,7 @@ from typing import Any, Callable
 from gwf.commands.dispatch import _first as first_assignments  # the CLI's own prefix rule: one definition
 from gwf.service import domain
 from gwf.service.store import ScheduleStore, StoredSchedule
-from gwf.service.views import schedule_summary
+from gwf.service.views import jsonable, schedule_summary
 from plant import orders_for
 from plant.spec import FactorySpec
 from robots import Dispatcher, Fleet, Journal
@@ -48,8 +48,13 @@ def plan_schedule(
     return {"schedule_id": schedule_id, "planner": domain.planner_name(), "orders": len(orders), **schedule_summary(stored, horizon_hours)}
 
 
-def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress) -> dict[str, Any]:
-    return domain.run_twin(spec, weeks=weeks, replications=replications, seed=seed, progress=progress)
+def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,
+             stored: StoredSchedule | None = None) -> dict[str, Any]:
+    """The twin on the spec's own release policy, or executing a stored plan."""
+    report = domain.run_twin(spec, weeks=weeks, replications=replications, seed=seed, progress=progress,
+                             schedule=stored.schedule if stored is not None else None)
+    # Intervals over too few finished units are NaN; JSON has no NaN.
+    return jsonable({**report, "schedule_id": stored.id if stored is not None else None})
 
 
 def dispatch_schedule(
