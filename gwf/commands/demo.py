@@ -22,7 +22,6 @@ from scheduler.delivery import mw_finished_between
 from scheduler.problem import build_problem
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
-from sim import Twin
 
 PLAN_WEEKS = 2  # week 1 fills an empty floor; week 2 is the steady state we measure
 SHIFT_S = 8 * 3600
@@ -61,6 +60,8 @@ def run_demo(spec: FactorySpec, out_dir: Path, replications: int, workers: int, 
     schedule.to_json(out_dir / "demo-schedule.json")
     planned_mw = mw_finished_between(problem, schedule, WEEK_S, 2 * WEEK_S)
     update(0.30, f"twin: {replications} replications of a week")
+    from sim import Twin  # numpy/scipy/simpy: loaded only by the commands that simulate
+
     started = time.monotonic()
     twin = Twin(spec, weeks=1, replications=replications, seed=0, workers=workers,
                 progress=lambda done, total: update(0.30 + 0.55 * done / total, f"twin: replication {done}/{total}"))
@@ -73,8 +74,8 @@ def run_demo(spec: FactorySpec, out_dir: Path, replications: int, workers: int, 
     update(1.0, "done")
     return DemoResult(
         planned_gw=deployable_gw(planned_mw, spec.target), planned_mw=planned_mw, plan_operations=len(schedule.assignments),
-        plan_seconds=plan_seconds, twin_gw=report.gw_per_week.mean, twin_ci=(report.gw_per_week.low, report.gw_per_week.high),
-        p_meets_target=report.p_meets_target, bottleneck=str(report.bottleneck.get("cell_type", report.bottleneck)),
+        plan_seconds=plan_seconds, twin_gw=report.gw_per_week.mean, twin_ci=(report.gw_per_week.ci_low, report.gw_per_week.ci_high),
+        p_meets_target=report.p_meets_target, bottleneck=str(report.bottleneck["type"]),
         twin_seconds=twin_seconds, dispatched=len(shift.assignments), dispatch_counts=counts,
         dispatch_seconds=dispatch_seconds, target_gw=spec.target.facility_gw,
     )

@@ -7,7 +7,6 @@ from typing import Any
 
 import typer
 
-from scheduler import solve
 from scheduler.fjsplib import machine_number, read_fjsp
 
 
@@ -15,6 +14,8 @@ def solve_fjsp(path: str | Path, *, time_limit: float = 10.0, workers: int = 2, 
     """Read, solve for makespan, optionally write the assignments; the summary as a dict.
     The one function the command wraps, so another engine can be routed in here by size."""
     problem = read_fjsp(Path(path))
+    from scheduler.cpsat import solve  # OR-Tools loads only when a command solves
+
     schedule = solve(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
     if out is not None:
         rows = [
