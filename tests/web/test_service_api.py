@@ -198,14 +198,30 @@ def test_missing_planner_answers_503(client: TestClient, monkeypatch: pytest.Mon
     assert response.status_code == 503 and response.json()["detail"] == "planner not available in this build"
 
 
-def test_twin_route_runs_or_says_it_is_missing(client: TestClient) -> None:
-    response = client.post("/api/twin", json={"weeks": 0.05, "replications": 2})
+def test_twin_job_reports_throughput_with_an_interval_or_says_it_is_missing(client: TestClient, planner: str) -> None:
+    assert client.post("/api/twin", json={"replications": 1}).json()["field"] == "replications"
+    assert client.post("/api/twin", json={"schedule_id": "nope"}).status_code == 404
+    body = {"weeks": 0.5, "replications": 3, "seed": 7}
+    response = client.post("/api/twin", json=body)
     if domain.twin_name() is None:
         assert response.status_code == 503 and response.json()["detail"] == "twin not available in this build"
-    else:
-        assert response.status_code == 202
-        assert wait_for_job(client, response.json()["id"], timeout_s=60)["status"] == "done"
-    assert client.post("/api/twin", json={"replications": 0}).json()["field"] == "replications"
+        return
+    assert response.status_code == 202
+    report = wait_for_job(client, response.json()["id"], timeout_s=20)
+    assert report["status"] == "done", report
+    result = report["result"]
+    assert result["replications"] == 3 and result["schedule_id"] is None
+    gw = result["gw_per_week"]
+    assert gw["ci_low"] <= gw["mean"] <= gw["ci_high"]
+    assert set(result["mw_by_category"]) == set(load_spec(TINY).target.mw)
+    again = wait_for_job(client, client.post("/api/twin", json=body).json()["id"], timeout_s=20)["result"]
+    assert again["gw_per_week"] == gw  # same seed, same numbers
+
+    schedule_id = planned(client)["id"]
+    both = client.post("/api/twin", json={"schedule_id": schedule_id, "spec": TINY_TEXT})
+    assert both.status_code == 422 and both.json()["field"] == "spec"
+    on_plan = wait_for_job(client, client.post("/api/twin", json={"schedule_id": schedule_id, "replications": 2}).json()["id"], timeout_s=20)
+    assert on_plan["status"] == "done" and on_plan["result"]["schedule_id"] == schedule_id
 
 
 def test_dispatch_job_completes_every_operation_and_streams_transitions(client: TestClient, planner: str) -> None:
