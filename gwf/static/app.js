@@ -36,7 +36,12 @@ function fmt(x, digits = 1) {
   return Number(x).toLocaleString(undefined, { maximumFractionDigits: digits });
 }
 
-function fmtAuto(x) { return fmt(x, Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 1 ? 1 : 3); }
+// Three significant digits below 1 (a tiny test floor's 0.000931 GW), fewer decimals above.
+function fmtAuto(x) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "–";
+  if (Math.abs(x) < 1 && x !== 0) return String(Number(Number(x).toPrecision(3)));
+  return fmt(x, Math.abs(x) >= 100 ? 0 : 1);
+}
 
 function hours(seconds) { return `${fmt(seconds / 3600, 1)} h`; }
 
@@ -232,7 +237,8 @@ async function renderSchedule(id) {
   const delivered = s.delivered_mw ? Object.values(s.delivered_mw).reduce((a, b) => a + b, 0) : null;
   const kpis = [
     ["status", s.status], ["makespan", hours(s.makespan_s)], ["horizon", hours(s.horizon_s)],
-    [s.objective, objectiveText(s.objective, s.value)], ["bound", objectiveText(s.objective, s.bound)], ["gap to bound", `${fmt(100 * s.gap, 1)} %`],
+    [s.objective, objectiveText(s.objective, s.value)],
+    ["bound", s.bound > 0 ? objectiveText(s.objective, s.bound) : "–"], ["gap to bound", s.bound > 0 ? `${fmt(100 * s.gap, 1)} %` : "–"],
     ["operations", fmt(s.assignments, 0)], ["units", fmt(s.jobs, 0)], ["cells used", fmt(s.cells_used, 0)],
     ["delivered MW", fmt(delivered, 2)], ["weekly rate", s.weekly_rate_gw === null ? "–" : `${fmt(s.weekly_rate_gw, 3)} GW`],
   ];
@@ -308,16 +314,47 @@ async function drill(pool, bucket) {
 }
 
 // ---------- twin ----------
-// The twin's report: throughput per category with a confidence interval, against the target.
+const TIME_STATE_COLOUR = { busy: "#16a34a", setup: "#84cc16", blocked: "#f59e0b", starved: "#93c5fd", idle: "#e5e7eb", down: "#dc2626", off: "#6b7280" };
+
+// The twin's report: deployable GW and MW per category with 95% intervals against the target,
+// and how each cell type spends its time (where the floor chokes).
 function renderTwin(report) {
-  const fig = $("#twin-result");
-  fig.hidden = false;
-  const mean = report.mw_per_week || report.mw || {}, lo = report.mw_ci_low || {}, hi = report.mw_ci_high || {};
-  const target = report.target_mw || {};
-  const cats = Object.keys(Object.keys(target).length ? target : mean);
-  groupedChart($("#twin-chart"), cats, [{ name: "twin", values: mean, lo, hi }], { target });
-  const gw = report.deployable_gw, ci = report.deployable_gw_ci;
-  $("#twin-verdict").textContent = gw === undefined ? "" : `${fmt(gw, 3)} GW/week deployable${ci ? ` (CI ${fmt(ci[0], 3)}–${fmt(ci[1], 3)})` : ""}`;
+  $("#twin-result").hidden = false;
+  const byCat = report.mw_by_category || {}, cats = Object.keys(byCat);
+  const pick = key => Object.fromEntries(cats.map(c => [c, byCat[c][key]]));
+  groupedChart($("#twin-chart"), cats, [{ name: "twin mean", values: pick("mean"), lo: pick("ci_low"), hi: pick("ci_high") }], { target: pick("target") });
+  const gw = report.gw_per_week || {};
+  const meets = gw.ci_low >= report.target_gw ? "meets" : gw.ci_high < report.target_gw ? "misses" : "may miss";
+  const bottleneck = report.bottleneck && report.bottleneck.type ? `; bottleneck: ${report.bottleneck.type}` : "";
+  $("#twin-verdict").textContent = `${fmtAuto(gw.mean)} GW/week deployable (95% CI ${fmtAuto(gw.ci_low)}–${fmtAuto(gw.ci_high)}): ${meets} the ${fmtAuto(report.target_gw)} GW target; `
+    + `P(week ≥ target) ${fmt(100 * report.p_meets_target, 0)} %${bottleneck}` + (report.schedule_id ? ` (plan ${report.schedule_id})` : "");
+  $("#twin-warnings").textContent = (report.warnings || []).join("; ");
+  timeShares($("#twin-shares"), report.time_shares || {}, report.bottleneck && report.bottleneck.type);
+}
+
+function timeShares(svg, shares, bottleneck) {
+  clear(svg);
+  const types = Object.keys(shares), label = 130, rowH = 18, width = 420;
+  svg.setAttribute("width", width);
+  types.forEach((type, i) => {
+    const y = i * rowH;
+    svg.appendChild(el("text", { x: label - 6, y: y + 13, "text-anchor": "end", "font-weight": type === bottleneck ? "bold" : "normal" }, type));
+    let x = label;
+    for (const [stateName, share] of Object.entries(shares[type])) {
+      const w = (width - label - 10) * share;
+      if (w <= 0) continue;
+      svg.appendChild(titled(el("rect", { x, y: y + 3, width: w, height: rowH - 6, fill: TIME_STATE_COLOUR[stateName] || "#64748b" }), `${type} ${stateName}: ${fmt(100 * share, 1)} %`));
+      x += w;
+    }
+  });
+  let lx = label, ly = types.length * rowH + 14;
+  svg.setAttribute("height", ly + 20);
+  for (const [name, colour] of Object.entries(TIME_STATE_COLOUR)) {
+    if (lx + 18 + 7 * name.length > width) { lx = label; ly += 16; }
+    svg.appendChild(el("rect", { x: lx, y: ly - 9, width: 10, height: 10, fill: colour }));
+    svg.appendChild(el("text", { x: lx + 13, y: ly }, name));
+    lx += 18 + 7 * name.length;
+  }
 }
 
 // ---------- dispatch ----------
@@ -351,8 +388,10 @@ function wire() {
   twinForm.addEventListener("submit", e => {
     e.preventDefault();
     const body = formBody(twinForm, ["weeks", "replications", "seed"]);
+    const onPlan = body.on_plan; delete body.on_plan;
     const spec = planForm.elements.spec.value.trim();
-    if (spec) body.spec = spec;
+    if (onPlan) body.schedule_id = $("#schedule-picker").value;
+    else if (spec) body.spec = spec;
     submitJob(twinForm, "twin", "/api/twin", body);
   });
   const dispatchForm = $("#dispatch-form");

@@ -3,6 +3,7 @@ factory, plans the tiny floor with live progress, draws the utilisation overview
 drill-down, dispatches to mock cells, and names a bad field inline."""
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import Iterator
 import pytest
 import uvicorn
 
-from gwf.service import ServiceSettings, create_app
+from gwf.service import ServiceSettings, create_app, domain
 from plant import load_spec
 
 from conftest import TINY
@@ -66,8 +67,8 @@ def test_dashboard_plans_draws_and_dispatches(server_url: str, tmp_path: Path) -
             page.wait_for_selector("#chip-live:text-is('live')")
 
             # A schedule started from the form runs to done and is drawn.
-            page.fill("input[name=horizon_hours]", "168")
-            page.fill("input[name=demand_hours]", "168")
+            page.fill("#plan-form input[name=horizon_hours]", "168")
+            page.fill("#plan-form input[name=demand_hours]", "168")
             page.click("#start-plan")
             page.wait_for_selector("#plan-job.done .status:text-is('done')")
             page.wait_for_selector("#schedule-body:not([hidden])")
@@ -93,14 +94,29 @@ def test_dashboard_plans_draws_and_dispatches(server_url: str, tmp_path: Path) -
             counts = page.text_content("#dispatch-counts") or ""
             assert "completed" in counts and "20" in counts
 
+            # The twin on the tiny floor: throughput against the target with intervals, or a clear 503.
+            page.fill("#twin-form input[name=weeks]", "0.5")
+            page.fill("#twin-form input[name=replications]", "3")
+            page.click("#start-twin")
+            if domain.twin_name() is None:
+                page.wait_for_selector("[data-error-for=twin]:has-text('twin not available in this build')")
+            else:
+                page.wait_for_selector("#twin-job.done .status:text-is('done')")
+                page.wait_for_selector("#twin-result:not([hidden])")
+                assert page.locator("#twin-chart rect").count() >= len(spec.target.mw)
+                assert "GW/week deployable (95% CI" in page.inner_text("#twin-verdict")
+                assert page.locator("#twin-shares rect").count() >= len(spec.cell_types)
+
             # A bad field is named inline and the input is marked.
-            page.fill("input[name=horizon_hours]", "-1")
+            page.fill("#plan-form input[name=horizon_hours]", "-1")
             page.click("#start-plan")
             page.wait_for_selector("[data-error-for=plan]:has-text('horizon_hours: Input should be greater than 0')")
             assert "invalid" in (page.get_attribute("input[name=horizon_hours]", "class") or "")
 
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
+            if os.environ.get("GWF_DASHBOARD_SCREENSHOT"):  # keep a copy to look at
+                page.screenshot(path=os.environ["GWF_DASHBOARD_SCREENSHOT"], full_page=True)
             assert shot.stat().st_size > 10_000
         finally:
             browser.close()
