@@ -5,6 +5,8 @@ Gantt renderer (`gwf.gantt`) and delivered-MW accounting. Each answers `Unavaila
 from __future__ import annotations
 
 import importlib
+import tempfile
+from pathlib import Path
 from typing import Any, Callable
 
 from scheduler.problem import Problem
@@ -72,5 +74,17 @@ def run_twin(spec: Any, *, weeks: float, replications: int, seed: int, progress:
     return twin.run(schedule).to_dict()
 
 
-def gantt_renderer() -> Callable[[Schedule], str] | None:
-    return _optional("gwf.gantt", "render_html")
+def gantt_html(problem: Problem, schedule: Schedule) -> str | None:
+    """The plan as the Gantt module's self-contained HTML page, or None without that module."""
+    write_gantt = _optional("gwf.gantt", "write_gantt")
+    if write_gantt is None:
+        return None
+    # The module writes files (what the CLI wants); a private temporary file turns that into text.
+    with tempfile.TemporaryDirectory(prefix="gwf-gantt-") as folder:
+        path = Path(folder) / "gantt.html"
+        write_gantt(problem, schedule, path)
+        return path.read_text(encoding="utf-8")
+
+
+def has_gantt() -> bool:
+    return _optional("gwf.gantt", "write_gantt") is not None

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # A spec in a request: YAML text, a JSON object, or omitted for the server's default spec.
 SpecBody = dict[str, Any] | str | None
-Objective = Literal["makespan", "weighted_tardiness", "mw"]
+# What the planning engine optimises: MW finished inside the horizon, or the makespan.
+Objective = Literal["mw", "makespan"]
 WEEK_H = 168.0
 
 
@@ -21,7 +22,7 @@ class ScheduleRequest(Request):
     horizon_hours: float = Field(8.0, gt=0, le=4 * WEEK_H, description="length of the plan")
     demand_hours: float | None = Field(None, gt=0, le=4 * WEEK_H, description="hours of weekly demand to plan; default = horizon_hours")
     time_limit: float = Field(10.0, gt=0, le=3600, description="seconds the planner may search")
-    objective: Objective = "makespan"
+    objective: Objective = "mw"
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 

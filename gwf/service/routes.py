@@ -49,7 +49,7 @@ def health(svc: Service = Depends(service)) -> Health:
     except metadata.PackageNotFoundError:
         version = "unknown"
     return Health(version=version, spec=svc.spec_source, planner=domain.planner_name(), twin=domain.twin_name(),
-                  gantt=domain.gantt_renderer() is not None)
+                  gantt=domain.has_gantt())
 
 
 @router.get("/spec", response_model=SpecOut)

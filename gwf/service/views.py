@@ -97,9 +97,9 @@ def utilisation(stored: StoredSchedule, buckets: int = 48) -> dict[str, Any]:
 def gantt_html(stored: StoredSchedule) -> str:
     """The plan as one self-contained HTML page: the Gantt renderer when this build has it,
     else a per-pool utilisation heat map drawn as inline SVG."""
-    render = domain.gantt_renderer()
-    if render is not None:
-        return render(stored.schedule)
+    page = domain.gantt_html(stored.problem, stored.schedule)
+    if page is not None:
+        return page
     view = utilisation(stored, buckets=96)
     row_h, label_w, cell_w = 22, 160, 8
     rows = []
