@@ -21,8 +21,16 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port, "spec": spec, "data_dir": data_dir}.items() if v is not None}
     settings = ServiceSettings(**overrides)
     app = create_app(settings)  # a bad spec fails here, as one line, before the port opens
-    # Open live-event streams would otherwise hold shutdown until every browser tab closes.
-    uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=3, log_level="info")
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            # End the live-event streams first: open browser tabs would otherwise hold the
+            # shutdown until the graceful timeout.
+            app.state.service.bus.close()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=3, log_level="info")
+    Server(config).run()
 
 
 def register(app: typer.Typer) -> None:

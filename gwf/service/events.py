@@ -44,6 +44,7 @@ class EventBus:
         self._recent: deque[Event] = deque(maxlen=keep)
         self._seq = 0
         self._subscribers: set[Subscription] = set()
+        self._closed = False
 
     def publish(self, kind: str, data: dict[str, Any]) -> Event:
         """Callable from any thread; readers get the event on their own loop."""
@@ -73,7 +74,10 @@ class EventBus:
         """Call from inside the reader's event loop."""
         sub = Subscription(asyncio.get_running_loop())
         with self._lock:
-            self._subscribers.add(sub)
+            if self._closed:  # a stream that starts during shutdown ends at once
+                sub.offer(None)
+            else:
+                self._subscribers.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -83,6 +87,7 @@ class EventBus:
     def close(self) -> None:
         """End every open stream (server shutdown)."""
         with self._lock:
+            self._closed = True
             subscribers, self._subscribers = list(self._subscribers), set()
         for sub in subscribers:
             try:

@@ -44,6 +44,7 @@ def server_url(tmp_path: Path, planner: str) -> Iterator[str]:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
+    app.state.service.bus.close()  # ends the page's live-event stream so uvicorn stops at once
     server.should_exit = True
     thread.join(10)
 
