@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from plant.loader import spec_from_dict
 from plant.spec import FactorySpec
@@ -26,6 +27,7 @@ class StoredSchedule:
     schedule: Schedule
     created: str
     problem_given: Problem | None = None
+    summary: dict[str, Any] | None = None  # computed once: listing plans must not re-count 70k assignments each time
 
     @cached_property
     def problem(self) -> Problem:
@@ -45,7 +47,8 @@ class ScheduleStore:
 
     def put(self, stored: StoredSchedule) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        body = {"id": stored.id, "created": stored.created, "spec": stored.spec.model_dump(mode="json"), "schedule": stored.schedule.to_dict()}
+        body = {"id": stored.id, "created": stored.created, "summary": stored.summary,
+                "spec": stored.spec.model_dump(mode="json"), "schedule": stored.schedule.to_dict()}
         tmp = self.directory / f".{stored.id}.json.tmp"
         tmp.write_text(json.dumps(body))
         tmp.replace(self.directory / f"{stored.id}.json")  # readers never see half a file
@@ -62,7 +65,8 @@ class ScheduleStore:
         if not path.is_file():
             return None
         raw = json.loads(path.read_text())
-        stored = StoredSchedule(schedule_id, spec_from_dict(raw["spec"], str(path)), Schedule.from_dict(raw["schedule"]), raw.get("created", ""))
+        stored = StoredSchedule(schedule_id, spec_from_dict(raw["spec"], str(path)), Schedule.from_dict(raw["schedule"]),
+                                raw.get("created", ""), summary=raw.get("summary"))
         with self._lock:
             self._memory[schedule_id] = stored
         return stored

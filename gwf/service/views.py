@@ -30,6 +30,13 @@ def spec_summary(spec: FactorySpec) -> dict[str, Any]:
 
 
 def schedule_summary(stored: StoredSchedule, horizon_hours: float | None = None) -> dict[str, Any]:
+    """KPIs of a stored plan, computed once and kept with it."""
+    if stored.summary is None:
+        stored.summary = _summarise(stored, horizon_hours)
+    return stored.summary
+
+
+def _summarise(stored: StoredSchedule, horizon_hours: float | None) -> dict[str, Any]:
     schedule = stored.schedule
     delivered = domain.mw_by_category(stored.problem, schedule)
     hours = horizon_hours or schedule.horizon / 3600

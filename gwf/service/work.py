@@ -44,8 +44,9 @@ def plan_schedule(
     # Plans that maximise MW may leave units out; every other objective places every operation.
     validate(problem, schedule, complete=objective != "mw")
     stored = StoredSchedule(schedule_id, spec, schedule, _now(), problem_given=problem)
+    summary = schedule_summary(stored, horizon_hours)
     store.put(stored)
-    return {"schedule_id": schedule_id, "planner": domain.planner_name(), "orders": len(orders), **schedule_summary(stored, horizon_hours)}
+    return {"schedule_id": schedule_id, "planner": domain.planner_name(), "orders": len(orders), **summary}
 
 
 def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,
