@@ -238,7 +238,7 @@ async function renderSchedule(id) {
   const kpis = [
     ["status", s.status], ["makespan", hours(s.makespan_s)], ["horizon", hours(s.horizon_s)],
     [s.objective, objectiveText(s.objective, s.value)],
-    ["bound", s.bound > 0 ? objectiveText(s.objective, s.bound) : "–"], ["gap to bound", s.bound > 0 ? `${fmt(100 * s.gap, 1)} %` : "–"],
+    ["bound", s.bound > 0 ? objectiveText(s.objective, s.bound) : "–"], ["gap to bound", s.gap === null ? "–" : `${fmt(100 * s.gap, 1)} %`],
     ["operations", fmt(s.assignments, 0)], ["units", fmt(s.jobs, 0)], ["cells used", fmt(s.cells_used, 0)],
     ["delivered MW", fmt(delivered, 2)], ["weekly rate", s.weekly_rate_gw === null ? "–" : `${fmt(s.weekly_rate_gw, 3)} GW`],
   ];

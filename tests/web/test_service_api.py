@@ -133,6 +133,7 @@ def test_schedule_job_runs_to_a_valid_stored_plan(client: TestClient, planner: s
     assert job["status"] == "done" and job["progress"]["fraction"] == 1.0 and job["error"] is None
     result = job["result"]
     assert result["schedule_id"] == job["id"] and result["planner"] == planner
+    assert result["gap"] is None or result["gap"] >= 0
 
     spec = load_spec(TINY)
     problem = build_problem(spec, orders_for(spec, 168), 168 * 3600)
@@ -297,3 +298,14 @@ def test_bad_default_spec_fails_at_start_with_one_line(tmp_path) -> None:
     bad.write_text(tiny_with(["cells", 2, "count"], -3))
     with pytest.raises(SpecError, match=r"bad.yaml: cells\[2\]\.count: Input should be greater than or equal to 1$"):
         create_app(ServiceSettings(spec=bad, data_dir=tmp_path))
+
+
+@pytest.mark.parametrize(("objective", "value", "bound", "gap"), [("mw", 59.9, 61.25, (61.25 - 59.9) / 61.25), ("makespan", 120.0, 100.0, 20 / 120), ("mw", 3.0, 0.0, None)])
+def test_gap_to_the_bound_is_never_negative_for_either_sense(objective: str, value: float, bound: float, gap) -> None:
+    from gwf.service.store import StoredSchedule
+    from gwf.service.views import schedule_summary
+
+    spec = load_spec(TINY)
+    plan = Schedule([], 3600, "feasible", objective, value=value, bound=bound)
+    summary = schedule_summary(StoredSchedule("s", spec, plan, "", problem_given=build_problem(spec, [], 3600)))
+    assert summary["gap"] == (pytest.approx(gap) if gap is not None else None)
