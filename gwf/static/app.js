@@ -43,6 +43,9 @@ function fmtAuto(x) {
   return fmt(x, Math.abs(x) >= 100 ? 0 : 1);
 }
 
+// GW figures are compared with a target to a few MW: four significant digits.
+function fmtGw(x) { return x === null || x === undefined || Number.isNaN(x) ? "–" : String(Number(Number(x).toPrecision(4))); }
+
 function hours(seconds) { return `${fmt(seconds / 3600, 1)} h`; }
 
 function hue(text) {
@@ -205,8 +208,8 @@ async function loadSpec() {
   barsChart($("#cells-chart"), Object.entries(s.cells_per_type).map(([label, value]) => ({ label, value, colour: "#475569" })));
   const cats = Object.keys(s.target_mw);
   groupedChart($("#mw-chart"), cats, [{ name: "demand", values: s.demand_mw }], { target: s.target_mw });
-  $("#demand-gw").textContent = fmt(s.demand_deployable_gw, 3);
-  $("#target-gw").textContent = fmt(s.facility_gw, 3);
+  $("#demand-gw").textContent = fmtGw(s.demand_deployable_gw);
+  $("#target-gw").textContent = fmtGw(s.facility_gw);
 }
 
 function chip(sel, text, on) { const c = $(sel); c.textContent = text; c.className = `chip ${on ? "on" : "off"}`; }
@@ -237,10 +240,10 @@ async function renderSchedule(id) {
   const delivered = s.delivered_mw ? Object.values(s.delivered_mw).reduce((a, b) => a + b, 0) : null;
   const kpis = [
     ["status", s.status], ["makespan", hours(s.makespan_s)], ["horizon", hours(s.horizon_s)],
-    [s.objective, objectiveText(s.objective, s.value)],
+    [s.objective === "mw" ? "MW finished (objective)" : `${s.objective} (objective)`, objectiveText(s.objective, s.value)],
     ["bound", s.bound > 0 ? objectiveText(s.objective, s.bound) : "–"], ["gap to bound", s.gap === null ? "–" : `${fmt(100 * s.gap, 1)} %`],
     ["operations", fmt(s.assignments, 0)], ["units", fmt(s.jobs, 0)], ["cells used", fmt(s.cells_used, 0)],
-    ["delivered MW", fmt(delivered, 2)], ["weekly rate", s.weekly_rate_gw === null ? "–" : `${fmt(s.weekly_rate_gw, 3)} GW`],
+    ["delivered MW", fmt(delivered, 2)], ["deployable, weekly rate", s.weekly_rate_gw === null ? "–" : `${fmtGw(s.weekly_rate_gw)} GW`],
   ];
   const box = clear($("#kpis"));
   for (const [label, value] of kpis) {
@@ -326,7 +329,7 @@ function renderTwin(report) {
   const gw = report.gw_per_week || {};
   const meets = gw.ci_low >= report.target_gw ? "meets" : gw.ci_high < report.target_gw ? "misses" : "may miss";
   const bottleneck = report.bottleneck && report.bottleneck.type ? `; bottleneck: ${report.bottleneck.type}` : "";
-  $("#twin-verdict").textContent = `${fmtAuto(gw.mean)} GW/week deployable (95% CI ${fmtAuto(gw.ci_low)}–${fmtAuto(gw.ci_high)}): ${meets} the ${fmtAuto(report.target_gw)} GW target; `
+  $("#twin-verdict").textContent = `${fmtGw(gw.mean)} GW/week deployable (95% CI ${fmtGw(gw.ci_low)}–${fmtGw(gw.ci_high)}): ${meets} the ${fmtGw(report.target_gw)} GW target; `
     + `P(week ≥ target) ${fmt(100 * report.p_meets_target, 0)} %${bottleneck}` + (report.schedule_id ? ` (plan ${report.schedule_id})` : "");
   $("#twin-warnings").textContent = (report.warnings || []).join("; ");
   timeShares($("#twin-shares"), report.time_shares || {}, report.bottleneck && report.bottleneck.type);
