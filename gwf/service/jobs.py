@@ -45,6 +45,7 @@ class Job:
     created: str = field(default_factory=_now)
     started: str | None = None
     finished: str | None = None
+    exclusive: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,14 @@ class Job:
             "params": self.params, "result": self.result, "error": self.error,
             "created": self.created, "started": self.started, "finished": self.finished,
         }
+
+
+class JobConflict(RuntimeError):
+    """Another job holds the same exclusive key (e.g. the same plan is already being dispatched)."""
+
+    def __init__(self, holder: Job) -> None:
+        self.holder = holder
+        super().__init__(f"job {holder.id} ({holder.kind}) is still {holder.status}")
 
 
 class JobRunner:
@@ -67,10 +76,15 @@ class JobRunner:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, kind: str, work: Work, params: dict[str, Any], job_id: str | None = None) -> Job:
-        """Queue `work(progress)`; it returns the job's result or raises. Returns at once."""
-        job = Job(job_id or new_job_id(), kind, params)
+    def submit(self, kind: str, work: Work, params: dict[str, Any], job_id: str | None = None, exclusive: str | None = None) -> Job:
+        """Queue `work(progress)`; it returns the job's result or raises. Returns at once.
+        Jobs sharing an `exclusive` key never run side by side: a second one raises JobConflict."""
+        job = Job(job_id or new_job_id(), kind, params, exclusive=exclusive)
         with self._lock:
+            if exclusive is not None:
+                for other in self._jobs.values():
+                    if other.exclusive == exclusive and other.status in ("queued", "running"):
+                        raise JobConflict(other)
             self._jobs[job.id] = job
         self._publish(job)
         self._queue.put((job, work))

@@ -13,7 +13,7 @@ from gwf.service.models import (
     AssignmentPage, DispatchRequest, Health, JobOut, Problem, ScheduleRequest, SpecOut, SpecSummary,
     TwinRequest, Utilisation,
 )
-from gwf.service.jobs import new_job_id
+from gwf.service.jobs import JobConflict, new_job_id
 from gwf.service.state import Service
 from gwf.service.store import StoredSchedule
 from hardware.registry import driver_for_url
@@ -152,7 +152,7 @@ def start_twin(body: TwinRequest, svc: Service = Depends(service)) -> dict[str, 
     return job.to_dict()
 
 
-@router.post("/dispatch", status_code=202, response_model=JobOut, responses=ERRORS)
+@router.post("/dispatch", status_code=202, response_model=JobOut, responses={**ERRORS, 409: {"model": Problem, "description": "the plan is already being dispatched"}})
 def start_dispatch(body: DispatchRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Send a stored plan's jobs to the cells' controllers in the background, journaled."""
     stored = _schedule(svc, body.schedule_id)
@@ -169,7 +169,12 @@ def start_dispatch(body: DispatchRequest, svc: Service = Depends(service)) -> di
             progress=progress, publish=lambda data: svc.bus.publish("dispatch", data), run_id=dispatch_id,
         )
 
-    return svc.runner.submit("dispatch", job, body.model_dump(), job_id=dispatch_id).to_dict()
+    try:
+        # Two runs of one plan at once would race for the same journal rows and controllers.
+        submitted = svc.runner.submit("dispatch", job, body.model_dump(), job_id=dispatch_id, exclusive=f"dispatch:{stored.id}")
+    except JobConflict as exc:
+        raise HTTPException(409, f"schedule_id: plan {stored.id!r} is already being dispatched by job {exc.holder.id}; wait for it or follow GET /api/jobs/{exc.holder.id}") from None
+    return submitted.to_dict()
 
 
 @router.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})

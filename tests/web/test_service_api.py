@@ -244,6 +244,19 @@ def test_dispatch_job_completes_every_operation_and_streams_transitions(client: 
     assert bad_scheme.status_code == 422 and bad_scheme.json()["field"] == "url"
 
 
+def test_one_plan_is_never_dispatched_twice_at_once(client: TestClient, planner: str) -> None:
+    schedule_id = planned(client)["id"]
+    slow = {"schedule_id": schedule_id, "url": "mock://{id}?time_scale=0.002", "first": 2}  # ~1 s of mock work
+    first = client.post("/api/dispatch", json=slow)
+    second = client.post("/api/dispatch", json=slow)
+    assert first.status_code == 202
+    assert second.status_code == 409 and first.json()["id"] in second.json()["detail"]
+    assert wait_for_job(client, first.json()["id"])["status"] == "done"
+    again = client.post("/api/dispatch", json=slow)  # once it is over, the plan may be sent again (resumes)
+    assert again.status_code == 202
+    assert wait_for_job(client, again.json()["id"])["result"]["sent"] == 0  # the journal knows both are done
+
+
 def _events(text: str) -> list[dict]:
     out, current = [], {}
     for line in text.splitlines():
@@ -288,9 +301,19 @@ def test_openapi_documents_every_route_and_the_docs_page_loads(client: TestClien
                  "/api/schedules/{schedule_id}/gantt", "/api/jobs/{job_id}", "/api/twin", "/api/dispatch", "/api/events"):
         assert path in schema["paths"], path
     assert schema["paths"]["/api/schedules"]["post"]["responses"]["422"]
+    refs = _refs(schema)
+    assert refs and all(ref.removeprefix("#/components/schemas/") in schema["components"]["schemas"] for ref in refs)
     assert client.get("/docs").status_code == 200
     assert client.get("/").text.count("<script") == 1 and "/static/app.js" in client.get("/").text
     assert client.get("/static/app.js").status_code == 200
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        return {node["$ref"]} if "$ref" in node else set().union(*map(_refs, node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*map(_refs, node)) if node else set()
+    return set()
 
 
 def test_bad_default_spec_fails_at_start_with_one_line(tmp_path) -> None:

@@ -29,7 +29,7 @@ def quiet_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClien
     """An app whose accepted jobs are recorded, not run: this test is about parsing input."""
     app = create_app(ServiceSettings(data_dir=tmp_path_factory.mktemp("fuzz"), spec=TINY))
     runner = app.state.service.runner
-    runner.submit = lambda kind, work, params, job_id=None: Job(job_id or "fuzz", kind, params)  # type: ignore[method-assign]
+    runner.submit = lambda kind, work, params, job_id=None, **options: Job(job_id or "fuzz", kind, params)  # type: ignore[method-assign]
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
