@@ -408,8 +408,18 @@ function wire() {
   $("#schedule-picker").addEventListener("change", e => renderSchedule(e.target.value));
 }
 
+// A reloaded page (or a second tab) picks up the latest job of each kind, running or finished.
+async function resumeJobs() {
+  const r = await api("GET", "/api/jobs");
+  if (!r.ok) return;
+  const panel = { schedule: "plan", twin: "twin", dispatch: "dispatch" };
+  for (const job of r.data) if (panel[job.kind]) state.watched[panel[job.kind]] = job.id;  // oldest first: the last wins
+  for (const job of r.data) updateJob(job);
+}
+
 wire();
 loadSpec();
 loadSchedules();
 startLiveFeed();
+resumeJobs();
 setInterval(pollWatched, 2000);

@@ -113,6 +113,13 @@ def test_dashboard_plans_draws_and_dispatches(page: Any, tmp_path: Path) -> None
     page.wait_for_selector("[data-error-for=plan]:has-text('horizon_hours: Input should be greater than 0')")
     assert "invalid" in (page.get_attribute("#plan-form input[name=horizon_hours]", "class") or "")
 
+    # A reloaded page shows the latest jobs and their results again.
+    page.reload()
+    page.wait_for_selector("#dispatch-job.done .status:text-is('done')")
+    page.wait_for_selector("#plan-job.done")
+    assert "20" in (page.text_content("#dispatch-counts") or "")
+    page.wait_for_selector("#schedule-body:not([hidden])")
+
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
