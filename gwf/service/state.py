@@ -36,9 +36,9 @@ class Service:
         """The request's spec (YAML text or JSON object) or the default; SpecError names the field."""
         if body is None:
             return self.spec
-        if isinstance(body, str):
-            return parse_spec(body, source="spec")
-        return spec_from_dict(body, source="spec")
+        spec = parse_spec(body, source="spec") if isinstance(body, str) else spec_from_dict(body, source="spec")
+        _check_unicode(spec)
+        return spec
 
     def spec_from_text(self, text: str, media_type: str) -> FactorySpec:
         """A spec sent as a request's whole body: JSON when the client says so (YAML readers
@@ -60,6 +60,15 @@ class Service:
     def stop(self) -> None:
         self.runner.shutdown()
         self.bus.close()
+
+
+def _check_unicode(spec: FactorySpec) -> None:
+    """JSON and YAML may escape half a surrogate pair (`"\\ud800"`): text no file, report or
+    answer can hold. Refuse it here rather than fail later while writing the plan."""
+    try:
+        json.dumps(spec.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SpecError(f"spec: contains text that is not valid Unicode ({exc.reason} at character {exc.start})") from None
 
 
 __all__ = ["Service", "SpecError"]

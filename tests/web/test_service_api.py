@@ -104,6 +104,17 @@ def test_bad_request_fields_answer_422_naming_the_field(client: TestClient, plan
     assert response.json()["field"] == detail.split(":")[0]
 
 
+def test_a_spec_with_half_a_surrogate_pair_answers_422(client: TestClient) -> None:
+    raw = yaml.safe_load(TINY_TEXT)
+    raw["name"] = "\ud800"
+    as_yaml = TINY_TEXT.replace("name: tiny", 'name: "\\ud800"')
+    for response in (client.post("/api/spec/validate", content=json.dumps(raw), headers={"content-type": "application/json"}),
+                     client.post("/api/spec/validate", content=as_yaml),
+                     client.post("/api/schedules", content=json.dumps({"spec": raw}), headers={"content-type": "application/json"})):
+        assert response.status_code == 422
+        assert response.json()["detail"].startswith("spec: contains text that is not valid Unicode")
+
+
 def test_body_that_is_not_json_or_not_an_object_answers_422(client: TestClient) -> None:
     broken = client.post("/api/schedules", content=b'{"horizon_hours": ', headers={"content-type": "application/json"})
     assert broken.status_code == 422 and broken.json()["detail"].startswith("body: not valid JSON at character")
