@@ -3,6 +3,7 @@ turn every bad input into one line naming the field (422), unknown ids into 404,
 components missing from this build into 503."""
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gwf.service.domain import Unavailable
@@ -20,6 +22,7 @@ from gwf.service.settings import ServiceSettings
 from gwf.service.state import Service
 from plant.loader import describe_validation_error, format_loc
 
+log = logging.getLogger("gwf.service")
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # FastAPI's 400 for a body it cannot decode; we answer it like every other bad body.
 _FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
@@ -65,6 +68,9 @@ def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
 
 async def _bad_input(request: Request, exc: Exception) -> JSONResponse:
     # SpecError and every other ValueError from outside data: the CLI's one-line message.
+    if isinstance(exc, PydanticSerializationError):  # a ValueError too, but ours to fix, not the caller's
+        log.error("cannot serialise the answer to %s: %s", request.url.path, exc)
+        return problem(500, f"internal error: the answer could not be written ({exc.__class__.__name__})")
     text = str(exc)
     return problem(422, text.splitlines()[0] if text else exc.__class__.__name__)
 

@@ -16,7 +16,6 @@ from gwf.service.models import (
 from gwf.service.jobs import JobConflict, new_job_id
 from gwf.service.state import Service
 from gwf.service.store import StoredSchedule
-from hardware.registry import driver_for_url
 
 router = APIRouter(prefix="/api")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -157,10 +156,7 @@ def start_dispatch(body: DispatchRequest, svc: Service = Depends(service)) -> di
     """Send a stored plan's jobs to the cells' controllers in the background, journaled."""
     stored = _schedule(svc, body.schedule_id)
     if body.url is not None:
-        try:  # an unknown scheme is the caller's mistake: 422 now, not a failed job later
-            driver_for_url(body.url.replace("{id}", "probe"))
-        except ValueError as exc:
-            raise ValueError(f"url: {exc}") from None
+        work.check_driver_url(body.url)  # an unknown scheme is the caller's mistake: 422 now, not a failed job later
     dispatch_id = new_job_id()
 
     def job(progress: work.Progress) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
 from plant import orders_for
 from plant.spec import FactorySpec
+from hardware.registry import driver_for_url
 from robots import Dispatcher, Fleet, Journal
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
@@ -83,6 +84,14 @@ def dispatch_schedule(
         "duplicates": report.duplicates, "retries": report.retries, "seconds": round(report.seconds, 3),
         "all_terminal": report.all_terminal,
     }
+
+
+def check_driver_url(template: str) -> None:
+    """ValueError on `url` when no driver handles the template's scheme."""
+    try:
+        driver_for_url(template.replace("{id}", "probe"))
+    except ValueError as exc:
+        raise ValueError(f"url: {exc}") from None
 
 
 class _DispatchFeed:
