@@ -11,7 +11,8 @@ from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -41,10 +42,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="gwfactory",
         summary="Plan, prove and drive a floor that adds 1 GW of AI data-center capacity a week.",
         lifespan=lifespan,
+        docs_url=None if _SWAGGER_ASSETS else "/docs",
     )
     app.state.service = service
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if _SWAGGER_ASSETS:
+        _offline_docs(app, _SWAGGER_ASSETS)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
@@ -55,6 +59,30 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     return app
+
+
+def _swagger_assets() -> Path | None:
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+_SWAGGER_ASSETS = _swagger_assets()
+
+
+def _offline_docs(app: FastAPI, assets: Path) -> None:
+    """Swagger UI from the installed bundle: FastAPI's default page loads it from a CDN, which
+    a factory network cannot reach."""
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:

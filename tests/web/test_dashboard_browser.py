@@ -127,6 +127,14 @@ def test_dashboard_plans_draws_and_dispatches(page: Any, tmp_path: Path) -> None
         page.screenshot(path=os.environ["GWF_DASHBOARD_SCREENSHOT"], full_page=True)
 
 
+def test_api_docs_render_without_internet(page: Any, server_url: str) -> None:
+    """Swagger UI comes from the installed bundle (this browser cannot reach any CDN)."""
+    page.goto(server_url + "/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() >= 10
+    assert "/api/schedules" in page.inner_text("body")
+
+
 def test_dashboard_runs_the_twin_on_a_plan(page: Any) -> None:
     """Throughput against the target with intervals and time shares, or a clear 503 inline."""
     spec = load_spec(TINY)
