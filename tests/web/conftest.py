@@ -2,16 +2,14 @@
 tiny floor, and a planner (the build's own, or the serial test schedule when this build has none)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from gwf.service import ServiceSettings, create_app, domain
-
-TINY = Path(__file__).resolve().parent.parent / "specs" / "tiny.yaml"
+from web_support import TINY
 
 
 @pytest.fixture
@@ -37,13 +35,3 @@ def settings(tmp_path: Path) -> ServiceSettings:
 def client(settings: ServiceSettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def wait_for_job(client: TestClient, job_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
-    """Poll until the job is done or failed (a generous cap only to fail rather than hang)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.02)

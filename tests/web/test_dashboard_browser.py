@@ -16,7 +16,7 @@ import uvicorn
 from gwf.service import ServiceSettings, create_app, domain
 from plant import load_spec
 
-from conftest import TINY
+from web_support import TINY
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a sandboxed CI box without a GPU or internet; Playwright's own browser download is never used.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import TINY
+from web_support import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from conftest import TINY, wait_for_job
+from web_support import TINY, wait_for_job
 from gwf.service import ServiceSettings, create_app, domain
 from plant import SpecError, load_spec, orders_for, parse_spec
 from scheduler.problem import build_problem

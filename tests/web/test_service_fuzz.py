@@ -11,7 +11,7 @@ import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import TINY
+from web_support import TINY
 from gwf.service import ServiceSettings, create_app
 from gwf.service.jobs import Job
 
@@ -41,13 +41,13 @@ def _check(response: Any) -> None:
         assert isinstance(body["detail"], str) and body["detail"] and "\n" not in body["detail"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(route=st.sampled_from(ROUTES), body=json_values | request_like)
 def test_random_json_bodies_never_answer_500(quiet_client: TestClient, route: str, body: Any) -> None:
     _check(quiet_client.post(route, content=json.dumps(body), headers={"content-type": "application/json"}))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(route=st.sampled_from(ROUTES), raw=st.binary(max_size=64))
 def test_random_bytes_never_answer_500(quiet_client: TestClient, route: str, raw: bytes) -> None:
     _check(quiet_client.post(route, content=raw, headers={"content-type": "application/json"}))
@@ -72,7 +72,7 @@ spec_scalars = st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.flo
 spec_values = st.recursive(spec_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(spec_text, inner, max_size=4), max_leaves=12)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(path=st.sampled_from(SPEC_PATHS), value=spec_values)
 def test_a_spec_with_one_random_field_is_accepted_or_named(quiet_client: TestClient, path: tuple, value: Any) -> None:
     raw = copy.deepcopy(TINY_RAW)
