@@ -80,13 +80,14 @@ def start_schedule(body: ScheduleRequest, svc: Service = Depends(service)) -> di
     if domain.planner_name() is None:
         raise domain.Unavailable("planner not available in this build")
     demand_hours = body.demand_hours or body.horizon_hours
+    orders = work.orders_for_slice(spec, demand_hours)
     params = {**body.model_dump(exclude={"spec"}), "demand_hours": demand_hours, "spec": _spec_params(body.spec)}
 
     schedule_id = new_job_id()
 
     def job(progress: work.Progress) -> dict[str, Any]:
         return work.plan_schedule(
-            svc.store, schedule_id, spec, horizon_hours=body.horizon_hours, demand_hours=demand_hours,
+            svc.store, schedule_id, spec, orders, horizon_hours=body.horizon_hours,
             objective=body.objective, time_limit=body.time_limit, workers=svc.settings.workers, seed=body.seed, progress=progress,
         )
 

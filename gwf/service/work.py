@@ -12,7 +12,7 @@ from gwf.commands.dispatch import _first as first_assignments  # the CLI's own p
 from gwf.service import domain
 from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
-from plant import orders_for
+from plant import Order, orders_for
 from plant.spec import FactorySpec
 from hardware.registry import driver_for_url
 from robots import Dispatcher, Fleet, Journal
@@ -29,15 +29,20 @@ _DISPATCH_FLUSH_S = 0.25
 _RECENT_TRANSITIONS = 25
 
 
-def plan_schedule(
-    store: ScheduleStore, schedule_id: str, spec: FactorySpec, *, horizon_hours: float, demand_hours: float,
-    objective: str, time_limit: float, workers: int, seed: int, progress: Progress,
-) -> dict[str, Any]:
-    """Orders for `demand_hours` of weekly demand, planned over `horizon_hours`, validated, stored."""
-    progress(0.01, "building problem")
+def orders_for_slice(spec: FactorySpec, demand_hours: float) -> list[Order]:
+    """The orders `demand_hours` of weekly demand make; ValueError on `demand_hours` when none."""
     orders = orders_for(spec, demand_hours)
     if not orders:
-        raise ValueError(f"demand_hours: {demand_hours} h of demand is less than one unit of any product; ask for more hours")
+        raise ValueError(f"demand_hours: {demand_hours:g} h of demand is less than one unit of any product; ask for more hours")
+    return orders
+
+
+def plan_schedule(
+    store: ScheduleStore, schedule_id: str, spec: FactorySpec, orders: list[Order], *, horizon_hours: float,
+    objective: str, time_limit: float, workers: int, seed: int, progress: Progress,
+) -> dict[str, Any]:
+    """The orders planned over `horizon_hours`, validated, stored under `schedule_id`."""
+    progress(0.01, "building problem")
     problem = build_problem(spec, orders, int(round(horizon_hours * 3600)))
     progress(0.03, f"planning {len(problem.tasks)} operations on {len(problem.cells)} cells")
     schedule = domain.plan(problem, objective=objective, time_limit=time_limit, workers=workers, seed=seed, progress=progress)

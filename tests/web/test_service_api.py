@@ -198,10 +198,23 @@ def test_gantt_page_is_self_contained_html(client: TestClient, planner: str) -> 
     assert "src=\"http" not in response.text and "href=\"http" not in response.text  # no CDN: the floor has no internet
 
 
-def test_a_failing_job_reports_its_one_line_error(client: TestClient, planner: str) -> None:
+def test_too_little_demand_answers_422_at_once(client: TestClient, planner: str) -> None:
     response = client.post("/api/schedules", json={"horizon_hours": 1, "demand_hours": 0.01})
-    job = wait_for_job(client, response.json()["id"])
-    assert job["status"] == "failed" and job["error"].startswith("demand_hours: ") and job["result"] is None
+    assert response.status_code == 422 and response.json()["field"] == "demand_hours"
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (ValueError("objective: 'speed' is not one of mw, makespan"), "objective: 'speed' is not one of mw, makespan"),
+    (RuntimeError("CP-SAT rejected the model\nsecond line"), "RuntimeError: CP-SAT rejected the model"),
+])
+def test_a_failing_job_reports_one_line_and_the_server_stays_up(client: TestClient, monkeypatch: pytest.MonkeyPatch, planner: str, error, expected) -> None:
+    def broken(problem, **options):
+        raise error
+
+    monkeypatch.setattr(domain, "plan", broken)
+    job = wait_for_job(client, client.post("/api/schedules", json={"horizon_hours": 168, "demand_hours": 168}).json()["id"])
+    assert job["status"] == "failed" and job["error"] == expected and job["result"] is None
+    assert client.get("/api/health").status_code == 200
 
 
 def test_missing_planner_answers_503(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
