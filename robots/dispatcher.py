@@ -11,7 +11,7 @@ from typing import Callable
 
 from hardware.driver import CellJob, DriverError
 from robots.fleet import CellHandle, Fleet
-from robots.journal import CANCELED, COMPLETED, FAILED, QUEUED, TERMINAL, UNDERWAY, Journal
+from robots.journal import CANCELED, COMPLETED, FAILED, TERMINAL, UNDERWAY, Journal
 from robots.packml import State
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule

@@ -27,10 +27,11 @@ _EPS = 1e-9
 class Unit:
     """One order on the floor (a rack, a CDU ...): where each of its operations stands."""
 
-    __slots__ = ("key", "product", "due", "released", "pending", "status", "ops_left", "reworks")
+    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks")
 
-    def __init__(self, key: int, product: ProductDef, due: float, now: float) -> None:
+    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
         self.key = key
+        self.name = name
         self.product = product
         self.due = due
         self.released = now
@@ -43,13 +44,14 @@ class Unit:
 class Task:
     """One operation of one unit waiting for (or on) a cell."""
 
-    __slots__ = ("unit", "op", "since", "has_place")
+    __slots__ = ("unit", "op", "since", "has_place", "planned")
 
     def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
         self.unit = unit
         self.op = op
         self.since = since
         self.has_place = has_place
+        self.planned: float | None = None  # planned start, when executing a plan
 
 
 class Station:
@@ -64,7 +66,9 @@ class Station:
         self.heap: list = []
         self.seq = 0
         self.waiting: deque = deque()
-        self.places_free = math.inf if defn.places is None else defn.places
+        # A place is a buffer place or a cell: a unit holds one from entering the station until
+        # its cell passes it on, so a cell blocked downstream still fills its own place.
+        self.places_free = math.inf if defn.places is None else defn.places + defn.slots
         self.place_waiters: deque = deque()
         self.engaged = 0  # slots holding a unit (working, changing over, down with it, blocked)
         self.slots = defn.slots
@@ -73,11 +77,12 @@ class Station:
 class CellRun:
     """The run-time state of one cell slot."""
 
-    __slots__ = ("name", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
+    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "waiting_for", "plan", "setup")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
+        self.cell_id = name.split("/", 1)[0]
         self.station = station
         self.obs_id = obs_id
         self.times: Stream | None = None
@@ -124,6 +129,12 @@ class Floor:
         self.obs = observer
         self.policy = policy
         self.stations = [Station(d) for d in layout.stations]
+        if plan is not None:
+            # A plan fixes each cell's order; with finite buffers a late unit holding the place a
+            # cell's next planned unit needs deadlocks the line. The plan owns its WIP: executing
+            # one, buffers are not enforced (and blocking is not modelled).
+            for station in self.stations:
+                station.places_free = math.inf
         self.yields = streams("yield")
         self.wip = 0
         self.units_done = 0
@@ -133,6 +144,7 @@ class Floor:
         vehicles, travel, cv = transport
         self.fleet = Fleet(vehicles, travel, cv, streams("transport")) if vehicles > 0 else None
         self.plan = plan
+        self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         # Planned operations already started (or voided by rework): routed as unplanned from now on.
         self._consumed: set[tuple[int, int]] = set()
         self.planned_ready: dict[tuple[int, int], Task] = {}
@@ -172,9 +184,18 @@ class Floor:
                     cell.ttf_left = d.mttf * failures.exponential()
                 self.cells[name] = cell
 
+    def close(self) -> None:
+        """Tell the observer about operations still waiting when the run stops."""
+        for station in self.stations:
+            for _, _, task in station.heap:
+                self.obs.still_waiting(station.index, task.since)
+        for task in self.planned_ready.values():
+            self.obs.still_waiting(self._route(task.unit, task.op).index, task.since)
+
     # ----------------------------------------------------------------- units
-    def new_unit(self, product: int, due: float) -> Unit:
-        unit = Unit(self.next_key, self.layout.products[product], due, self.env.now)
+    def new_unit(self, product: int, due: float, name: str | None = None) -> Unit:
+        defn = self.layout.products[product]
+        unit = Unit(self.next_key, name or f"{defn.name}#{self.next_key + 1:05d}", defn, due, self.env.now)
         self.next_key += 1
         return unit
 
@@ -245,12 +266,10 @@ class Floor:
         station.seq += 1
         order = task.unit.due if self.policy == "edd" else station.seq
         heapq.heappush(station.heap, (order, station.seq, task))
-        self.obs.queue_change(station.index, 1)
 
     def _take(self, station: Station) -> Task | None:
         if not station.heap:
             return None
-        self.obs.queue_change(station.index, -1)
         return heapq.heappop(station.heap)[2]
 
     def _give_place(self, station: Station) -> None:
@@ -266,9 +285,15 @@ class Floor:
         while True:
             task = self._take(station)
             if task is None:
-                task = yield from self._wait_for_work(cell)
-                if task is None:
-                    continue
+                if cell.calendar is None:  # the common case, inline: wait to be handed a task
+                    self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
+                    cell.wait_ev = ev = self.env.event()
+                    station.waiting.append(cell)
+                    task = yield ev
+                else:
+                    task = yield from self._wait_for_work(cell)
+                    if task is None:
+                        continue
             yield from self._process(cell, task)
 
     def _planned_cell(self, cell: CellRun):
@@ -282,18 +307,20 @@ class Floor:
                 key_unit, op, start = cell.plan[i]
                 key = (key_unit, op)
                 task = self.planned_ready.get(key)
-                if task is not None and env.now >= start - _EPS:
+                # The plan's start is when work begins; a changeover comes before it.
+                begin = start - (cell.setup if task is not None and cell.family not in (None, task.unit.product.family) else 0.0)
+                if task is not None and env.now >= begin - _EPS:
                     del self.planned_ready[key]
                     self._consumed.add(key)
                     i += 1
-                    self.obs.start_delay(start, env.now - start)
+                    task.planned = start
                 else:
                     self.obs.state(cell.obs_id, IDLE if task is not None else STARVED)
                     ev = env.event()
                     cell.wait_ev, cell.waiting_for = ev, key
                     station.waiting.append(cell)
                     if task is not None:
-                        env.timeout(start - env.now).callbacks.append(partial(_wake, cell, ev))
+                        env.timeout(begin - env.now).callbacks.append(partial(_wake, cell, ev))
                     got = yield ev
                     cell.wait_ev, cell.waiting_for = None, None
                     if got is WAKE:
@@ -331,9 +358,7 @@ class Floor:
         unit = task.unit
         op = unit.product.ops[task.op]
         station.engaged += 1
-        obs.waited(station.index, env.now - task.since)
-        if task.has_place:
-            self._give_place(station)
+        obs.waited(station.index, task.since)
         if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
             self.on_first_start(unit)
         family = unit.product.family
@@ -343,12 +368,31 @@ class Floor:
         cell.family = family
         obs.state(cell.obs_id, BUSY)
         duration = op.duration * op.factor[station.index]
-        if op.shape.kind:
-            duration *= cell.times.multiplier(op.shape)
-        yield from self._run(cell, duration, BUSY)
+        shape = op.shape
+        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
+            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
+        elif shape.kind:
+            duration *= cell.times.multiplier(shape)
+        started = env.now
+        if task.planned is not None:
+            obs.start_delay(task.planned, started - task.planned)
+        if cell.calendar is None and duration < cell.ttf_left:
+            # The common case, without a generator frame: no window ahead, no failure due.
+            yield env.timeout(duration)
+            if cell.failures is not None:
+                cell.ttf_left -= duration
+        else:
+            yield from self._run(cell, duration, BUSY)
+        if self.executed is not None:
+            self.executed.append((unit.name, op.id, cell.cell_id, started, env.now))
         ready, rework = self._complete(unit, op)
+        kept = False
         if ready:
-            yield from self._pass_on(cell, unit, ready, rework)
+            kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
+            if kept is None:  # something downstream is full or no AGV is free: the cell blocks
+                kept = yield from self._pass_on(cell, unit, ready, rework, task.has_place)
+        if task.has_place and not kept:
+            self._give_place(station)
         station.engaged -= 1
 
     def _run(self, cell: CellRun, work: float, state: int):
@@ -427,16 +471,55 @@ class Floor:
         if self.on_finish is not None:
             self.on_finish(unit)
 
-    def _pass_on(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool):
-        """Blocking after service: hold the unit until each next station has a free place
-        (moves inside the same station and rework lanes need none), then wait for an AGV."""
+    def _pass_on_now(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool) -> bool | None:
+        """`_pass_on` without a generator when nothing has to wait (most of the time); None when
+        something would, having changed nothing."""
+        here = cell.station
+        kept = leaves = False
+        moves = []
+        direct = self.plan is None and self.policy != "sq"
+        for op in ready:
+            station = self.stations[unit.product.ops[op].options[0][0]] if direct else self._route(unit, op)
+            has_place = False
+            if station is here and holds_place and not kept:
+                kept = has_place = True
+            elif station.places_free != math.inf and station is not here and not rework:
+                if station.places_free < 1 + sum(1 for m in moves if m[0] is station and m[2]):
+                    return None
+                has_place = True
+            moves.append((station, op, has_place))
+            leaves = leaves or station is not here
+        fleet = self.fleet
+        if fleet is not None and leaves and fleet.free <= 0:
+            return None
+        for station, op, has_place in moves:
+            if has_place and station is not here:
+                station.places_free -= 1
+        if fleet is not None and leaves:
+            fleet.free -= 1
+            travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
+            self.env.timeout(travel).callbacks.append(partial(self._deliver, unit, moves))
+        else:
+            now = self.env.now
+            for station, op, has_place in moves:
+                self._enqueue(station, Task(unit, op, now, has_place))
+        return kept
+
+    def _pass_on(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool):
+        """Blocking after service: hold the unit until each next station has a free place, then
+        wait for an AGV. A next operation in the same station keeps the unit's place; rework
+        travels in its own lane and needs none (so a rework loop cannot deadlock the line).
+        Returns whether the unit's place here was kept."""
         env = self.env
         here = cell.station
         moves = []
+        kept = leaves = False
         for op in ready:
             station = self._route(unit, op)
             has_place = False
-            if station.places_free != math.inf and station is not here and not rework:
+            if station is here and holds_place and not kept:
+                kept = has_place = True
+            elif station.places_free != math.inf and station is not here and not rework:
                 if station.places_free > 0:
                     station.places_free -= 1
                 else:
@@ -446,8 +529,9 @@ class Floor:
                     yield ev
                 has_place = True
             moves.append((station, op, has_place))
+            leaves = leaves or station is not here
         fleet = self.fleet
-        if fleet is not None and any(m[0] is not here for m in moves):
+        if fleet is not None and leaves:
             if fleet.free > 0:
                 fleet.free -= 1
             else:
@@ -460,6 +544,7 @@ class Floor:
         else:
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
+        return kept
 
     def _deliver(self, unit: Unit, moves: list, _event=None) -> None:
         now = self.env.now

@@ -34,13 +34,15 @@ class Trace:
     active: list[tuple[int, float, float]]  # (station, start, end): every cell of the station active
     start_delays: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (planned start, delay) for executed plans
     last_end_s: float = 0.0  # when the last unit finished
+    executed: list | None = None  # (job, op, cell, start, end) per operation, when recorded
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the replication (wall time counts other work on a shared host)
 
 
 class Observer:
     __slots__ = ("env", "bin_s", "n_bins", "state_time", "cell_state", "cell_since", "cell_station", "inactive",
                  "station_size", "active_since", "active", "completed", "released", "cycle_sum", "wip", "wip_since",
-                 "wip_area", "queue_len", "queue_since", "queue_area", "wait_sum", "wait_n", "delays", "last_end")
+                 "_wip_rows", "queue_area", "wait_sum", "wait_n", "delays", "last_end")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
         self.env = env
@@ -60,9 +62,7 @@ class Observer:
         self.cycle_sum = [[0.0] * n_products for _ in range(self.n_bins)]
         self.wip = 0
         self.wip_since = 0.0
-        self.wip_area = [0.0] * self.n_bins
-        self.queue_len = [0] * n_st
-        self.queue_since = [0.0] * n_st
+        self._wip_rows = [[0.0] for _ in range(self.n_bins)]
         self.queue_area = [[0.0] * n_st for _ in range(self.n_bins)]
         self.wait_sum = [[0.0] * n_st for _ in range(self.n_bins)]
         self.wait_n = [[0] * n_st for _ in range(self.n_bins)]
@@ -83,18 +83,19 @@ class Observer:
 
     def _spread(self, rows: list, col: int, t0: float, t1: float, level: float) -> None:
         """Add level x time over [t0, t1) into the bins it spans."""
-        bin_s = self.bin_s
+        bin_s, last = self.bin_s, self.n_bins - 1
+        b = int(t0 / bin_s)
         while t0 < t1:
-            b = int(t0 / bin_s)
-            if b >= self.n_bins:
-                b = self.n_bins - 1
-                rows[b][col] += level * (t1 - t0)
+            if b >= last:
+                rows[last][col] += level * (t1 - t0)
                 return
-            edge = (b + 1) * bin_s
+            edge = (b + 1) * bin_s  # counting bins, not dividing times: float edges never stall
             if edge > t1:
                 edge = t1
-            rows[b][col] += level * (edge - t0)
-            t0 = edge
+            if edge > t0:
+                rows[b][col] += level * (edge - t0)
+                t0 = edge
+            b += 1
 
     def state(self, cell: int, state: int) -> None:
         old = self.cell_state[cell]
@@ -104,10 +105,17 @@ class Observer:
         station = self.cell_station[cell]
         since = self.cell_since[cell]
         if now > since:
-            if int(since / self.bin_s) == int(now / self.bin_s) and now < self.n_bins * self.bin_s:
-                self.state_time[int(now / self.bin_s)][station * N_STATES + old] += now - since
+            b0 = int(since / self.bin_s)
+            b1 = int(now / self.bin_s)
+            col = station * N_STATES + old
+            if b1 < self.n_bins and b0 == b1:
+                self.state_time[b1][col] += now - since
+            elif b1 < self.n_bins and b1 == b0 + 1:  # one bin edge crossed: split there
+                edge = b1 * self.bin_s
+                self.state_time[b0][col] += edge - since
+                self.state_time[b1][col] += now - edge
             else:
-                self._spread(self.state_time, station * N_STATES + old, since, now, 1.0)
+                self._spread(self.state_time, col, since, now, 1.0)
         self.cell_state[cell] = state
         self.cell_since[cell] = now
         if ACTIVE[old] != ACTIVE[state]:
@@ -127,16 +135,8 @@ class Observer:
         self.wip += delta
 
     def _wip_spread(self, now: float) -> None:
-        t0, level, bin_s = self.wip_since, float(self.wip), self.bin_s
-        area = self.wip_area
-        while t0 < now:
-            b = int(t0 / bin_s)
-            if b >= self.n_bins:
-                area[-1] += level * (now - t0)
-                break
-            edge = min((b + 1) * bin_s, now)
-            area[b] += level * (edge - t0)
-            t0 = edge
+        if now > self.wip_since and self.wip:
+            self._spread(self._wip_rows, 0, self.wip_since, now, float(self.wip))
         self.wip_since = now
 
     def released_unit(self, product: int) -> None:
@@ -150,18 +150,26 @@ class Observer:
         self.last_end = self.env.now
         self.wip_change(-1)
 
-    def queue_change(self, station: int, delta: int) -> None:
+    def waited(self, station: int, since: float) -> None:
+        """An operation leaves the queue for a cell. Its wait [since, now) is also its share of
+        the queue-length integral, so the queue needs no bookkeeping of its own (Lq = lambda Wq
+        holds by construction, bin by bin)."""
         now = self.env.now
-        since = self.queue_since[station]
-        if now > since and self.queue_len[station]:
-            self._spread(self.queue_area, station, since, now, float(self.queue_len[station]))
-        self.queue_since[station] = now
-        self.queue_len[station] += delta
-
-    def waited(self, station: int, wait: float) -> None:
-        b = self._bin(self.env.now)
-        self.wait_sum[b][station] += wait
+        b = int(now / self.bin_s)
+        if b >= self.n_bins:
+            b = self.n_bins - 1
+        self.wait_sum[b][station] += now - since
         self.wait_n[b][station] += 1
+        if now > since:
+            if int(since / self.bin_s) == b:
+                self.queue_area[b][station] += now - since
+            else:
+                self._spread(self.queue_area, station, since, now, 1.0)
+
+    def still_waiting(self, station: int, since: float) -> None:
+        """At the end of the run: an operation still queued adds its wait so far to the queue."""
+        if self.env.now > since:
+            self._spread(self.queue_area, station, since, self.env.now, 1.0)
 
     def start_delay(self, planned: float, delay: float) -> None:
         self.delays.append((planned, delay))
@@ -178,9 +186,7 @@ class Observer:
             if self.inactive[st] == 0:
                 self.active.append((st, since, now))
         self._wip_spread(now)
-        for st in range(len(self.queue_len)):
-            self.queue_change(st, 0)
-        n_st = len(self.queue_len)
+        n_st = len(self.station_size)
         return Trace(
             bin_s=self.bin_s,
             end_s=now,
@@ -188,7 +194,7 @@ class Observer:
             completed=np.array(self.completed, dtype=float),
             released=np.array(self.released, dtype=float),
             cycle_sum=np.array(self.cycle_sum),
-            wip_area=np.array(self.wip_area),
+            wip_area=np.array(self._wip_rows)[:, 0],
             queue_area=np.array(self.queue_area),
             wait_sum=np.array(self.wait_sum),
             wait_n=np.array(self.wait_n, dtype=float),

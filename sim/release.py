@@ -57,14 +57,14 @@ def _weekly_demand(env, floor: Floor, spec: FactorySpec, layout: Layout, load: f
     """The week's orders (plant.demand.orders_for), evenly spread, repeated every week; `load`
     compresses the week to offer more (or less) than demand. A full first buffer holds the
     release back (the backlog waits off the floor)."""
-    pattern = [(layout.product_index[o.product], o.release, o.due - o.release) for o in orders_for(spec, WEEK_S / 3600)]
+    pattern = [(layout.product_index[o.product], o.release, o.due - o.release, o.id) for o in orders_for(spec, WEEK_S / 3600)]
     week = 0
     while True:
-        for product, offset, lead in pattern:
+        for product, offset, lead, name in pattern:
             at = (week * WEEK_S + offset) / load
             if at > env.now:
                 yield env.timeout(at - env.now)
-            yield from floor.enter(floor.new_unit(product, env.now + lead))
+            yield from floor.enter(floor.new_unit(product, env.now + lead, name if week == 0 else f"{name}@w{week + 1}"))
         week += 1
 
 

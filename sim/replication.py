@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import simpy
 
 from plant.spec import FactorySpec
-from scheduler.schedule import Schedule
+from scheduler.schedule import Assignment, Schedule
 from sim.floor import Floor, Unit
 from sim.layout import Layout, compile_layout
 from sim.observer import Observer, Trace
@@ -27,6 +27,7 @@ class RunConfig:
     seed: int = 0
     policy: str = "fifo"
     schedule: Schedule | None = None
+    record: bool = False  # keep every executed operation (job, op, cell, start, end) in the trace
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -37,6 +38,7 @@ class RunConfig:
 
 def run_replication(config: RunConfig, replication: int) -> Trace:
     started = time.perf_counter()
+    cpu_started = time.process_time()
     spec = config.spec
     layout = compile_layout(spec)
     env = simpy.Environment()
@@ -48,18 +50,32 @@ def run_replication(config: RunConfig, replication: int) -> Trace:
     transport = (spec.transport.vehicles, spec.transport.travel_time, spec.transport.travel_cv)
     if config.schedule is None:
         floor = Floor(env, layout, observer, streams, config.policy, transport)
+        floor.executed = [] if config.record else None
         start_release(env, floor, spec, layout, streams("arrivals"))
         env.run(until=config.end_s)
     else:
         plan, jobs = plan_from_schedule(config.schedule, layout, spec)
         floor = Floor(env, layout, observer, streams, "fifo", transport, plan)
-        units = [floor.new_unit(product, math.inf) for product, _ in jobs]
-        start_plan_release(env, floor, [(release, unit) for (_, release), unit in zip(jobs, units)])
+        floor.executed = [] if config.record else None
+        units = [floor.new_unit(product, math.inf, job) for product, _, job in jobs]
+        start_plan_release(env, floor, [(release, unit) for (_, release, _), unit in zip(jobs, units)])
         # Run until every planned unit is finished (or the cap, if the floor cannot finish it).
         done = env.event()
         floor.on_finish = lambda _u: (floor.units_done == len(units) and not done.triggered and done.succeed())
         env.run(until=simpy.events.AnyOf(env, [done, env.timeout(config.end_s)]))
-    return observer.close(time.perf_counter() - started)
+    floor.close()
+    trace = observer.close(time.perf_counter() - started)
+    trace.executed = floor.executed
+    trace.cpu_s = time.process_time() - cpu_started
+    return trace
+
+
+def executed_schedule(trace: Trace, name: str = "twin") -> Schedule:
+    """What a replication actually did, as a Schedule (integer seconds, as plans are)."""
+    if trace.executed is None:
+        raise ValueError("the replication was run without record=True")
+    assignments = [Assignment(job, op, cell, int(round(start)), int(round(end))) for job, op, cell, start, end in trace.executed]
+    return Schedule(assignments, horizon=int(math.ceil(trace.end_s)), status="simulated", name=name)
 
 
 def plan_from_schedule(schedule: Schedule, layout: Layout, spec: FactorySpec):
@@ -72,7 +88,7 @@ def plan_from_schedule(schedule: Schedule, layout: Layout, spec: FactorySpec):
         by_job.setdefault(a.job, []).append(a)
     plan: dict[tuple[int, int], tuple[str, float]] = {}
     ends: dict[tuple[int, int], float] = {}
-    jobs: list[tuple[int, float]] = []
+    jobs: list[tuple[int, float, str]] = []
     for key, (job, assignments) in enumerate(by_job.items()):
         product = _product_of(job, {a.op for a in assignments}, layout)
         op_index = {op.id: op.index for op in layout.products[product].ops}
@@ -86,7 +102,9 @@ def plan_from_schedule(schedule: Schedule, layout: Layout, spec: FactorySpec):
         missing = set(op_index) - {a.op for a in assignments}
         if missing:
             raise ValueError(f"schedule job {job}: operations {', '.join(sorted(missing))} are not planned; the twin executes whole units")
-        jobs.append((product, float(min(a.start for a in assignments))))
+        # The unit arrives in time for its first cell's changeover, which the plan puts before the start.
+        setup = {t.name: t.setup for t in spec.cell_types}
+        jobs.append((product, float(min(a.start - setup[cells[a.cell].type] for a in assignments)), job))
     _spread_over_slots(plan, ends, layout, cells)
     return plan, jobs
 

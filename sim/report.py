@@ -35,6 +35,7 @@ class TwinReport:
     mw_by_category: dict[str, Interval]
     target_mw: dict[str, float]
     units_per_hour: dict[str, Interval]
+    units_per_hour_by_replication: dict[str, list[float]]
     cycle_time_h: dict[str, Interval]
     p_meets_target: float
     p_meets_target_normal: float
@@ -47,6 +48,7 @@ class TwinReport:
     littles_law: dict[str, float]
     schedule: dict[str, Any] | None
     seconds_per_replication: float
+    cpu_seconds_per_replication: float
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +84,7 @@ class TwinReport:
             "littles_law": {k: round(v, 6) for k, v in self.littles_law.items()},
             "schedule": self.schedule,
             "seconds_per_replication": round(self.seconds_per_replication, 3),
+            "cpu_seconds_per_replication": round(self.cpu_seconds_per_replication, 3),
             "warnings": self.warnings,
         }
 
@@ -170,6 +173,7 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         mw_by_category={c: t_interval([m[c] for m in mw_cat]) for c in need},
         target_mw=dict(need),
         units_per_hour={p.name: t_interval([u[p.index] for u in units_h]) for p in products},
+        units_per_hour_by_replication={p.name: [float(u[p.index]) for u in units_h] for p in products},
         cycle_time_h={p.name: t_interval([c[p.index] for c in cycle]) for p in products},
         p_meets_target=float(np.mean([g >= target_gw for g in gw])),
         p_meets_target_normal=p_normal,
@@ -183,6 +187,7 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         littles_law=littles,
         schedule=_lateness(traces, plan_makespan) if plan_makespan is not None else None,
         seconds_per_replication=float(np.mean([t.wall_s for t in traces])),
+        cpu_seconds_per_replication=float(np.mean([t.cpu_s for t in traces])),
         warnings=warnings,
     )
 

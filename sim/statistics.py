@@ -45,22 +45,26 @@ def t_interval(values, confidence: float = 0.95) -> Interval:
 
 def welch_warmup(series: np.ndarray, max_share: float = 0.5) -> tuple[int, bool]:
     """Welch's method on per-bin output [replication, bin]: average across replications, smooth
-    with a centred moving average, and cut where the curve enters (and stays in) the band
-    around its level over the second half of the run. Returns (bins to delete, whether the cut
-    hit the cap, i.e. the run is too short to show a steady state)."""
+    with a centred moving average (shrinking at the start), and cut where the curve enters the
+    band around its level over the second half of the run and stays there for a while.
+    Returns (bins to delete, whether no cut was found in the first `max_share` of the run,
+    i.e. the run is too short to show a steady state)."""
     mean = np.asarray(series, dtype=float).mean(axis=0)
     n = mean.size
     if n < 8:
         return 0, False
     window = max(1, n // 40)
-    smooth = np.array([mean[max(0, i - min(i, window)): i + min(i, window) + 1].mean() for i in range(n)])
+    smooth = np.array([mean[i - min(i, window): i + min(i, window) + 1].mean() for i in range(n)])
     tail = smooth[n // 2:]
     level = float(tail.mean())
-    band = max(2.0 * float(tail.std()), 0.05 * abs(level), 1e-12)
+    band = max(3.0 * float(tail.std()), 0.05 * abs(level), 1e-12)
+    inside = np.abs(smooth - level) <= band
+    stay = max(3, n // 20)
     cap = int(n * max_share)
-    outside = np.nonzero(np.abs(smooth[:cap] - level) > band)[0]
-    cut = int(outside[-1]) + 1 if outside.size else 0
-    return min(cut, cap), bool(outside.size and cut >= cap)
+    for i in range(cap):
+        if inside[i: i + stay].all():
+            return i, False
+    return cap, True
 
 
 def momentary_bottleneck(active: list[tuple[int, float, float]], n_stations: int, start: float, end: float) -> np.ndarray:

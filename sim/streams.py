@@ -94,7 +94,7 @@ class Shape:
     @classmethod
     def of(cls, distribution: str, cv: float) -> "Shape":
         # An exponential time has cv 1 whatever the spec says; the others need cv > 0 to vary.
-        if distribution == "exponential":
+        if distribution == "exponential" or (distribution == "gamma" and cv == 1.0):
             return cls(1)
         if distribution == "deterministic" or cv <= 0:
             return cls(0)

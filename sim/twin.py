@@ -15,7 +15,7 @@ from sim.observer import Trace
 from sim.replication import RunConfig, run_replication
 from sim.report import TwinReport, summarize
 
-_BINS = 500  # statistics bins per replication: fine enough for Welch, cheap to ship between processes
+_BINS = 250  # statistics bins per replication: fine enough for Welch (an hour for a week's run), cheap to keep
 
 
 class Twin:
