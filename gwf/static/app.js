@@ -4,7 +4,8 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const SVG_NS = "http://www.w3.org/2000/svg";
 const CATEGORY_COLOUR = { compute: "#2563eb", cooling: "#0891b2", power: "#d97706" };
-const STATE_COLOUR = { queued: "#9ca3af", underway: "#2563eb", completed: "#16a34a", failed: "#dc2626", canceled: "#7c2d12" };
+// The journal's states; `blocked` = the controller could not be reached, outcome unknown, re-sent next run.
+const STATE_COLOUR = { queued: "#9ca3af", underway: "#2563eb", completed: "#16a34a", blocked: "#d97706", failed: "#dc2626", canceled: "#7c2d12" };
 const state = { jobs: {}, watched: {}, finished: {}, schedule: null, util: null, liveOk: false };
 
 // ---------- small helpers ----------
@@ -362,10 +363,14 @@ function timeShares(svg, shares, bottleneck) {
 
 // ---------- dispatch ----------
 function renderDispatch(data) {
-  const order = ["queued", "underway", "completed", "failed", "canceled"];
+  const order = Object.keys(STATE_COLOUR);
   barsChart($("#dispatch-counts"), order.map(s => ({ label: s, value: (data.counts || {})[s] || 0, colour: STATE_COLOUR[s] })), { width: 360 });
-  if (!data.recent) return;
-  const body = clear($("#transitions tbody"));
+  const body = $("#transitions tbody");
+  if (!data.recent) {
+    if (!body.firstChild) body.innerHTML = '<tr><td colspan="5" class="muted">transitions appear here live while a dispatch runs</td></tr>';
+    return;
+  }
+  clear(body);
   for (const t of data.recent.slice(-12).reverse()) {
     const tr = document.createElement("tr");
     const cells = [new Date(t.at * 1000).toLocaleTimeString(), t.cell, t.job_id.split(":").slice(1).join(":"), t.state, t.detail];
