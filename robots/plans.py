@@ -21,3 +21,10 @@ def problem_for_schedule(spec: FactorySpec, schedule: Schedule) -> Problem:
             )
         orders[a.job] = Order(a.job, product, 0, 0)
     return build_problem(spec, list(orders.values()), max(schedule.horizon, schedule.makespan))
+
+
+def first_assignments(schedule: Schedule, n: int) -> Schedule:
+    """The first n assignments by start, closed under predecessors of the same job (a job's
+    earlier operations start earlier in a valid plan, so a start-time prefix is closed)."""
+    kept = sorted(schedule.assignments, key=lambda a: (a.start, a.end))[:n]
+    return Schedule(kept, schedule.horizon, schedule.status, name=schedule.name)

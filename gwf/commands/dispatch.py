@@ -11,7 +11,7 @@ import typer
 from gwf.progress import progress_bar
 from plant import load_spec
 from robots import Dispatcher, Fleet, Journal
-from robots.plans import problem_for_schedule
+from robots.plans import first_assignments, problem_for_schedule
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
 
@@ -29,7 +29,7 @@ def dispatch(
     factory = load_spec(spec)
     schedule = Schedule.from_json(plan)
     if jobs is not None:
-        schedule = _first(schedule, jobs)
+        schedule = first_assignments(schedule, jobs)
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
     journal.parent.mkdir(parents=True, exist_ok=True)
@@ -49,13 +49,6 @@ def dispatch(
     typer.echo(json.dumps(summary) if as_json else "  ".join(f"{k}={v}" for k, v in summary.items()))
     if not report.all_terminal or report.counts.get("failed") or report.counts.get("canceled"):
         raise typer.Exit(1)
-
-
-def _first(schedule: Schedule, n: int) -> Schedule:
-    """The first n assignments by start, closed under predecessors of the same job (a job's
-    earlier operations start earlier in a valid plan, so a start-time prefix is closed)."""
-    kept = sorted(schedule.assignments, key=lambda a: (a.start, a.end))[:n]
-    return Schedule(kept, schedule.horizon, schedule.status, name=schedule.name)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from gwf.commands.dispatch import _first as first_assignments  # the CLI's own prefix rule: one definition
+from robots.plans import first_assignments
 from gwf.service import domain
 from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
