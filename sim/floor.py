@@ -294,7 +294,20 @@ class Floor:
                     task = yield from self._wait_for_work(cell)
                     if task is None:
                         continue
-            yield from self._process(cell, task)
+            # The common case inline (no changeover, no window, no failure due, room downstream),
+            # sparing a generator per operation; anything else goes the general way.
+            setup = self._take_up(cell, task)
+            duration = None if setup else self._work_time(cell, task)
+            if duration is not None and cell.calendar is None and duration < cell.ttf_left:
+                started = self.env.now
+                yield self.env.timeout(duration)
+                if cell.failures is not None:
+                    cell.ttf_left -= duration
+                blocked = self._finish(cell, task, started)
+                if blocked is not None:
+                    yield from self._blocked(cell, task, blocked)
+            else:
+                yield from self._process_rest(cell, task, setup, duration)
 
     def _planned_cell(self, cell: CellRun):
         """Plan mode: follow the planned sequence in order, never ahead of the planned start;
@@ -354,46 +367,75 @@ class Floor:
         return None if got is WAKE else got
 
     def _process(self, cell: CellRun, task: Task):
-        env, obs, station = self.env, self.obs, cell.station
-        unit = task.unit
-        op = unit.product.ops[task.op]
-        station.engaged += 1
-        obs.waited(station.index, task.since)
-        if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
-            self.on_first_start(unit)
-        family = unit.product.family
-        if cell.setup > 0 and cell.family is not None and cell.family != family:
-            obs.state(cell.obs_id, SETUP)
+        """One operation on one cell: take it up, change over, work, pass the unit on."""
+        yield from self._process_rest(cell, task, self._take_up(cell, task), None)
+
+    def _process_rest(self, cell: CellRun, task: Task, setup: bool, duration: float | None):
+        env = self.env
+        if setup:
+            self.obs.state(cell.obs_id, SETUP)
             yield from self._run(cell, cell.setup, SETUP)
-        cell.family = family
-        obs.state(cell.obs_id, BUSY)
-        duration = op.duration * op.factor[station.index]
-        shape = op.shape
-        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
-            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
-        elif shape.kind:
-            duration *= cell.times.multiplier(shape)
+        if duration is None:
+            duration = self._work_time(cell, task)
         started = env.now
-        if task.planned is not None:
-            obs.start_delay(task.planned, started - task.planned)
         if cell.calendar is None and duration < cell.ttf_left:
-            # The common case, without a generator frame: no window ahead, no failure due.
             yield env.timeout(duration)
             if cell.failures is not None:
                 cell.ttf_left -= duration
         else:
             yield from self._run(cell, duration, BUSY)
+        blocked = self._finish(cell, task, started)
+        if blocked is not None:
+            yield from self._blocked(cell, task, blocked)
+
+    def _take_up(self, cell: CellRun, task: Task) -> bool:
+        """The cell takes the task; whether it must change over first."""
+        station, unit = cell.station, task.unit
+        station.engaged += 1
+        self.obs.waited(station.index, task.since)
+        if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
+            self.on_first_start(unit)
+        return cell.setup > 0 and cell.family is not None and cell.family != unit.product.family
+
+    def _work_time(self, cell: CellRun, task: Task) -> float:
+        """Start the work proper (after any changeover); its duration on this cell."""
+        unit = task.unit
+        op = unit.product.ops[task.op]
+        cell.family = unit.product.family
+        self.obs.state(cell.obs_id, BUSY)
+        duration = op.duration * op.factor[cell.station.index]
+        shape = op.shape
+        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
+            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
+        elif shape.kind:
+            duration *= cell.times.multiplier(shape)
+        if task.planned is not None:
+            self.obs.start_delay(task.planned, self.env.now - task.planned)
+        return duration
+
+    def _finish(self, cell: CellRun, task: Task, started: float) -> tuple[list[int], bool] | None:
+        """Complete the operation and pass the unit on; (ready, rework) when that must wait."""
+        unit = task.unit
+        op = unit.product.ops[task.op]
         if self.executed is not None:
-            self.executed.append((unit.name, op.id, cell.cell_id, started, env.now))
+            self.executed.append((unit.name, op.id, cell.cell_id, started, self.env.now))
         ready, rework = self._complete(unit, op)
         kept = False
         if ready:
             kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
-                kept = yield from self._pass_on(cell, unit, ready, rework, task.has_place)
+                return ready, rework
+        self._release(cell, task, kept)
+        return None
+
+    def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
+        kept = yield from self._pass_on(cell, task.unit, blocked[0], blocked[1], task.has_place)
+        self._release(cell, task, kept)
+
+    def _release(self, cell: CellRun, task: Task, kept: bool) -> None:
         if task.has_place and not kept:
-            self._give_place(station)
-        station.engaged -= 1
+            self._give_place(cell.station)
+        cell.station.engaged -= 1
 
     def _run(self, cell: CellRun, work: float, state: int):
         """Work for `work` seconds of the cell's time: preempted by failures while working
@@ -432,7 +474,7 @@ class Floor:
         unit.status[op.index] = DONE
         unit.ops_left -= 1
         if unit.ops_left == 0:
-            self._finish(unit)
+            self._unit_done(unit)
             return [], False
         ready = []
         for s in op.succs:
@@ -464,7 +506,7 @@ class Floor:
             self._consumed.update((unit.key, o) for o in redo)
         return [target]
 
-    def _finish(self, unit: Unit) -> None:
+    def _unit_done(self, unit: Unit) -> None:
         self.wip -= 1
         self.units_done += 1
         self.obs.finished_unit(unit.product.index, self.env.now - unit.released)
