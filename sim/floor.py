@@ -453,18 +453,22 @@ class Floor:
                     continue
                 if start - env.now < chunk:
                     chunk = start - env.now
-            fails = chunk >= cell.ttf_left
-            if fails:
-                chunk = cell.ttf_left
-            yield env.timeout(chunk)
+            if chunk < cell.ttf_left:
+                yield env.timeout(chunk)
+                work -= chunk
+                if cell.failures is not None:
+                    cell.ttf_left -= chunk
+                continue
+            # Works until the failure, then is repaired: one event for both, the observer told
+            # afterwards when the repair began (working and in repair are both active states,
+            # so no other cell's record depends on the moment).
+            chunk = cell.ttf_left
+            repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
+            yield env.timeout(chunk + repair)
             work -= chunk
-            if cell.failures is not None:
-                cell.ttf_left -= chunk
-                if fails:
-                    obs.state(cell.obs_id, DOWN)
-                    yield env.timeout(cell.mttr * cell.failures.multiplier(cell.repair_shape))
-                    cell.ttf_left = cell.mttf * cell.failures.exponential()
-                    obs.state(cell.obs_id, state)
+            obs.state(cell.obs_id, DOWN, at=env.now - repair)
+            obs.state(cell.obs_id, state)
+            cell.ttf_left = cell.mttf * cell.failures.exponential()
 
     def _complete(self, unit: Unit, op: OpDef) -> tuple[list[int], bool]:
         """Mark the operation done (or failed: back to its rework target); the operations that
