@@ -27,7 +27,8 @@ def render_html(report: TwinReport) -> str:
         f"Bottleneck: <b>{escape(str(r.bottleneck['type']))}</b> ({escape(r.bottleneck['method'])}).</p>",
         f"<p class=note>{r.replications} replications, {escape(r.mode)}, release {escape(r.release)}, seed {r.seed}; "
         f"{r.run_h:.0f} h simulated each, first {r.warmup_h:.1f} h deleted as warm-up ({escape(r.warmup_method)}); "
-        f"offered {r.offered_gw_per_week:.3f} GW/week; {r.seconds_per_replication:.1f} s per replication.</p>",
+        f"offered {r.offered_gw_per_week:.3f} GW/week; analytic best case at the demand mix "
+        f"{r.capacity_bound_gw_per_week:.3f} GW/week; {r.seconds_per_replication:.1f} s per replication.</p>",
     ]
     parts += [f"<p class=bad>⚠ {escape(w)}</p>" for w in r.warnings]
     parts += ["<h2>Output against target</h2>", _throughput_svg(r), _category_table(r)]
