@@ -31,7 +31,7 @@ BAUD = 115200
 
 
 async def drive(path: str, n: int, window: int) -> dict:
-    driver = driver_for_url(f"serial://{path}?baudrate={BAUD}&window={window}&retry=0.1")
+    driver = driver_for_url(f"serial://{path}?baudrate={BAUD}&window={window}")
     await driver.connect()
     before = await driver.status()
     jobs = [CellJob(f"J{i:06d}", "cell-1", "insert_tray", 0.0) for i in range(n)]

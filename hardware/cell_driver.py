@@ -4,7 +4,7 @@ Jobs are pipelined: up to `window` jobs are outstanding at once, so the controll
 the next job queued and the line never waits for a round trip (a USB adapter's 16 ms latency
 timer would otherwise cap a request/response loop at ~60 jobs/s). Losses are repaired by
 re-sending the JOB frame, which is always safe because the controller recognises job ids:
-  - a NAK(CRC) re-sends every unacknowledged job at once;
+  - a NAK(CRC) re-sends the oldest unacknowledged job, the one the damaged frame must have been;
   - the controller acknowledges and executes in order, so an ACK or RESULT for a later job
     proves the earlier job's ACK or RESULT was lost: it is re-sent at once (gap repair);
   - a ticker re-sends what saw no progress for `retry` seconds (tail losses), backing off
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +32,13 @@ class _Outstanding:
     seq: int
     wire: bytes
     future: asyncio.Future[JobResult]
-    sent_at: float = 0.0
+    # Loss repair compares transmission times: a frame sent before another reaches the controller first,
+    # and the controller answers in arrival order. first_sent/last_sent are transmissions only.
+    first_sent: float = 0.0
+    last_sent: float = 0.0
+    progress_at: float = 0.0  # last transmission or acknowledgement: what the ticker measures silence from
     acked: bool = False
-    accepted: bool = False  # this controller took it as new from us: it cannot be someone else's earlier run
-    ack_order: int = 0
+    accepted: bool = False  # queued as new on our frame: its RESULT comes in queue order
     wait: float = 0.0  # seconds without progress before the next re-send
     resends: int = 0
     queue_full: bool = False
@@ -56,11 +60,10 @@ class CellDriver(LinkDriver):
         self._seq = 0
         self._by_id: dict[str, _Outstanding] = {}
         self._by_seq: dict[int, _Outstanding] = {}
-        self._acks = 0
         self._slots = asyncio.Semaphore(self.settings["window"])
         self._status_waiters: list[asyncio.Future[f.Status]] = []
         self._ticker: asyncio.Task[None] | None = None
-        self.counters = {"resent": 0, "bad_frames": 0, "naks": 0}
+        self.counters = {"resent": 0, "bad_frames": 0, "unexpected": 0, "naks": 0}
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -123,7 +126,8 @@ class CellDriver(LinkDriver):
         self._seq = (self._seq + 1) & 0xFF
         try:
             params = json.dumps(job.params, separators=(",", ":")).encode() if job.params else b""
-            wire = f.encode(f.Job(self._seq, job.job_id, job.operation, round(job.duration_s * 1000), params))
+            submission = random.getrandbits(32)
+            wire = f.encode(f.Job(self._seq, job.job_id, job.operation, round(job.duration_s * 1000), params, submission))
         except (f.ProtocolError, TypeError) as exc:
             raise JobRejected(f"{self.url}: job {job.job_id} cannot be framed: {exc}") from None
         item = _Outstanding(job, self._seq, wire, loop.create_future(), wait=self.settings["retry"])
@@ -147,7 +151,9 @@ class CellDriver(LinkDriver):
             ) from None
 
     def _send(self, item: _Outstanding) -> None:
-        item.sent_at = asyncio.get_running_loop().time()
+        now = asyncio.get_running_loop().time()
+        item.first_sent = item.first_sent or now
+        item.last_sent = item.progress_at = now
         self._write(item.wire)
 
     def _resend(self, item: _Outstanding) -> None:
@@ -170,9 +176,11 @@ class CellDriver(LinkDriver):
                 for waiter in waiters:
                     if not waiter.done():
                         waiter.set_result(msg)
-            else:
+            elif isinstance(msg, f.ProtocolError):
                 # Damaged frames are not answered: whatever they carried is repaired by gap or timer re-sends.
                 self.counters["bad_frames"] += 1
+            else:
+                self.counters["unexpected"] += 1  # a driver-bound type (JOB, ...): an echoing line, or a second driver
 
     def _on_ack(self, msg: f.Ack) -> None:
         item = self._by_seq.get(msg.acked_seq)
@@ -180,30 +188,33 @@ class CellDriver(LinkDriver):
             return
         item.acked = True
         item.accepted = msg.disposition is f.Disposition.ACCEPTED
-        self._acks += 1
-        item.ack_order = self._acks
-        sent, item.sent_at = item.sent_at, asyncio.get_running_loop().time()
+        item.progress_at = asyncio.get_running_loop().time()
         for other in list(self._by_id.values()):
-            if not other.acked and other.sent_at < sent and not other.queue_full:
-                self._resend(other)  # sent before the acknowledged one, still unacknowledged: lost on the way
+            # Its last transmission preceded every transmission of the acknowledged job, so its answer would
+            # have come first: the frame or its ACK was lost. (Comparing with the acknowledged job's *first*
+            # send keeps a late ACK to an earlier copy from condemning frames still on their way.)
+            if not other.acked and other.last_sent < item.first_sent and not other.queue_full:
+                self._resend(other)
 
     def _on_result(self, msg: f.Result) -> None:
         item = self._by_id.get(msg.job_id)
         if item is None or item.future.done():
             return
-        duplicate = msg.duplicate and not item.accepted
-        item.future.set_result(JobResult(msg.job_id, msg.ok, msg.detail, msg.started_at, msg.finished_at, duplicate))
-        if item.accepted:
-            for other in list(self._by_id.values()):
-                if other.accepted and other.ack_order < item.ack_order and not other.future.done():
-                    self._resend(other)  # executed in order: its RESULT was lost
+        item.future.set_result(JobResult(msg.job_id, msg.ok, msg.detail, msg.started_at, msg.finished_at, msg.duplicate))
+        for other in list(self._by_id.values()):
+            # Queued before this job (last sent before this one was first sent) and executed in order:
+            # its RESULT, or the answer to its last re-send, would have come first. It was lost.
+            if other.accepted and not other.future.done() and other.last_sent < item.first_sent:
+                self._resend(other)
 
     def _on_nak(self, msg: f.Nak) -> None:
         self.counters["naks"] += 1
         if msg.reason is f.NakReason.CRC:
-            for item in list(self._by_id.values()):
-                if not item.acked:
-                    self._resend(item)
+            # The controller answers frames in arrival order, so the damaged frame is the oldest one it had
+            # not yet answered: the oldest unacknowledged job (or a STATUS_REQ, which is re-asked anyway).
+            unacked = [item for item in self._by_id.values() if not item.acked and not item.future.done()]
+            if unacked:
+                self._resend(min(unacked, key=lambda item: item.last_sent))
             return
         item = self._by_seq.get(msg.nak_seq)
         if item is None or item.future.done():
@@ -224,7 +235,7 @@ class CellDriver(LinkDriver):
                 continue
             now = loop.time()
             for item in list(self._by_id.values()):
-                if item.future.done() or now - item.sent_at < item.wait:
+                if item.future.done() or now - item.progress_at < item.wait:
                     continue
                 item.queue_full = False
                 if item.acked:

@@ -20,15 +20,13 @@ import dataclasses
 import json
 import os
 import random
-import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import TextIO
 
 from hardware import frames as f
-from hardware.pty_port import PtyPort
+from hardware.pty_port import PtyPort, announce_and_wait, device_path
 
 QUEUE_LIMIT = 256  # jobs a controller holds; more are NAKed QUEUE_FULL
 
@@ -51,27 +49,32 @@ class Faults:
 
 
 class Journal:
-    """Append-only record of executed jobs, one `job_id<TAB>ok<TAB>started<TAB>finished` line each.
+    """Append-only record of executed jobs, one `job_id<TAB>ok<TAB>started<TAB>finished<TAB>submission<TAB>detail` line each.
 
     Read back at start, so a restarted controller still recognises ids it executed before."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.results: dict[str, f.Result] = {}
+        self.submissions: dict[str, int] = {}  # which request ran each job, to tell re-sends from duplicates
         self._file: TextIO | None = None
         if path is None:
             return
         if os.path.exists(path):
             with open(path, encoding="utf-8") as existing:
                 for line in existing:
-                    job_id, ok, started, finished = line.rstrip("\n").split("\t")
-                    self.results[job_id] = f.Result(0, job_id, ok == "1", True, float(started), float(finished))
+                    job_id, ok, started, finished, submission, detail = line.rstrip("\n").split("\t", 5)
+                    self.results[job_id] = f.Result(0, job_id, ok == "1", True, float(started), float(finished), detail)
+                    self.submissions[job_id] = int(submission)
         self._file = open(path, "a", encoding="utf-8")
 
-    def record(self, result: f.Result) -> None:
+    def record(self, result: f.Result, submission: int) -> None:
         self.results[result.job_id] = result
+        self.submissions[result.job_id] = submission
         if self._file is not None:
-            self._file.write(f"{result.job_id}\t{int(result.ok)}\t{result.started_at:.6f}\t{result.finished_at:.6f}\n")
+            detail = " ".join(result.detail.split())  # tabs and newlines would break the line format
+            times = f"{result.started_at:.6f}\t{result.finished_at:.6f}"
+            self._file.write(f"{result.job_id}\t{int(result.ok)}\t{times}\t{submission}\t{detail}\n")
             self._file.flush()  # a crash of the emulator must not lose the evidence of what it executed
 
     def close(self) -> None:
@@ -145,7 +148,8 @@ class CellController:
         done = self.journal.results.get(job.job_id)
         if done is not None:
             self.send(f.Ack(0, job.seq, f.Disposition.DONE))
-            self.send(f.Result(0, done.job_id, done.ok, True, done.started_at, done.finished_at, done.detail))
+            duplicate = self.journal.submissions.get(job.job_id) != job.submission
+            self.send(f.Result(0, done.job_id, done.ok, duplicate, done.started_at, done.finished_at, done.detail))
         elif job.job_id in self.queue or (self.current and self.current.job_id == job.job_id):
             self.send(f.Ack(0, job.seq, f.Disposition.IN_PROGRESS))
         elif len(self.queue) >= QUEUE_LIMIT:
@@ -178,7 +182,7 @@ class CellController:
             ok, detail = await self._perform(job)
             result = f.Result(0, job.job_id, ok, False, started, time.time(), detail)
             self.current = None
-            self.journal.record(result)
+            self.journal.record(result, job.submission)
             self.send(result)
             self.executed_since_disconnect += 1
             if self.faults.disconnect_every and self.executed_since_disconnect >= self.faults.disconnect_every:
@@ -224,23 +228,19 @@ async def serve(args: argparse.Namespace) -> None:
     faults = Faults(args.corrupt, args.drop, args.disconnect_every, args.down, args.seed)
     if args.time_scale < 0 or args.delay < 0:
         raise ValueError("--time-scale and --delay: must be >= 0")
-    link = args.link or os.path.join(tempfile.mkdtemp(prefix="gwf-cell-"), "cell")
+    link = device_path(args.link, "cell")
     journal = Journal(args.journal)
     controller = CellController(link, args.baud, args.time_scale, journal, faults, args.delay)
     controller.port.open()
-    print(link, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     worker = asyncio.create_task(controller.run_jobs())
-    try:
-        await stop.wait()
-    finally:
+
+    async def cleanup() -> None:
         worker.cancel()
         controller.port.close()
         controller.port.remove_path()
         journal.close()
+
+    await announce_and_wait(link, cleanup)
 
 
 def main(argv: list[str] | None = None) -> None:

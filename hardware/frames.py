@@ -75,6 +75,9 @@ class Job:
     operation: str
     duration_ms: int
     params: bytes = b""  # opaque to the codec; the driver puts JSON here
+    # Random per execute() call, the same in its re-sends: lets the controller tell our own re-send of a
+    # job (not a duplicate) from a second request for an id it already ran (a duplicate).
+    submission: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class Abort:
 Message = Union[Job, Ack, Nak, Result, StatusReq, Status, Abort]
 
 _RESULT_TIMES = struct.Struct("<dd")
+_JOB_HEAD = struct.Struct("<II")
 _STATUS_HEAD = struct.Struct("<BHI")
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
@@ -174,9 +178,11 @@ def _text(value: str, field: str, limit: int = 255) -> bytes:
 def _body(msg: Message) -> tuple[MsgType, bytes]:
     if isinstance(msg, Job):
         job_id, op = _text(msg.job_id, "job_id"), _text(msg.operation, "operation")
-        if not 0 <= msg.duration_ms <= 0xFFFFFFFF:
-            raise ProtocolError(f"duration_ms: {msg.duration_ms} outside 0..{0xFFFFFFFF}")
-        body = _U32.pack(msg.duration_ms) + bytes([len(job_id)]) + job_id + bytes([len(op)]) + op
+        for name in ("duration_ms", "submission"):
+            if not 0 <= getattr(msg, name) <= 0xFFFFFFFF:
+                raise ProtocolError(f"{name}: {getattr(msg, name)} outside 0..{0xFFFFFFFF}")
+        head = _JOB_HEAD.pack(msg.duration_ms, msg.submission)
+        body = head + bytes([len(job_id)]) + job_id + bytes([len(op)]) + op
         return MsgType.JOB, body + _U16.pack(len(msg.params)) + msg.params
     if isinstance(msg, Ack):
         return MsgType.ACK, bytes([msg.acked_seq, msg.disposition])
@@ -270,11 +276,11 @@ def _message(type_byte: int, seq: int, r: _Reader) -> Message:
     kind = _enum(MsgType, type_byte, "type")
     msg: Message
     if kind is MsgType.JOB:
-        duration = _U32.unpack(r.take(4, "duration_ms"))[0]
+        duration, submission = _JOB_HEAD.unpack(r.take(_JOB_HEAD.size, "duration_ms, submission"))
         job_id = r.text("job_id", r.u8("job_id length"))
         op = r.text("operation", r.u8("operation length"))
         params = r.take(_U16.unpack(r.take(2, "params length"))[0], "params")
-        msg = Job(seq, job_id, op, duration, params)
+        msg = Job(seq, job_id, op, duration, params, submission)
     elif kind is MsgType.ACK:
         msg = Ack(seq, r.u8("acked_seq"), _enum(Disposition, r.u8("disposition"), "disposition"))  # type: ignore[arg-type]
     elif kind is MsgType.NAK:

@@ -66,6 +66,7 @@ class GrblDriver(LinkDriver):
         self._in_flight: collections.deque[_Line] = collections.deque()
         self._in_flight_bytes = 0
         self._status_waiters: list[asyncio.Future[g.StatusReport]] = []
+        self._gated: _Line | None = None  # the `$G` whose `ok` only counts after its `[GC:…]` line
         self.counters = {"unparsed_lines": 0, "stray_replies": 0}
 
     # --- streaming ---------------------------------------------------------------------
@@ -103,7 +104,7 @@ class GrblDriver(LinkDriver):
                 self.counters["unparsed_lines"] += 1
                 continue
             if isinstance(msg, (g.Ok, g.Error)):
-                if not self._in_flight:
+                if not self._in_flight or (self._gated is self._in_flight[0] and "GC" not in self.feedback):
                     self.counters["stray_replies"] += 1  # e.g. an answer to a line sent before a reconnect
                     continue
                 item = self._in_flight.popleft()
@@ -140,19 +141,39 @@ class GrblDriver(LinkDriver):
     # --- lifecycle ---------------------------------------------------------------------
 
     async def _handshake(self) -> None:
+        loop = asyncio.get_running_loop()
         timeout = self.settings["connect_timeout"]
-        if await self._query_status(timeout) is None:
-            raise DriverError(f"{self.url}: no status report to '?' within {timeout}s; is a GRBL 1.1 controller there?")
-        await self._read_parser_state(timeout)
+        deadline = loop.time() + timeout
+        # Lines sent before a reconnect may still be in GRBL's buffers and answer `ok` on the new link, and
+        # replies carry no id. Wait for motion to end (their answers go out meanwhile and are stray), then
+        # take as the answer to `$G` only the `ok` that follows a `[GC:…]` line.
+        while True:
+            report = await self._query_status(max(0.0, deadline - loop.time()))
+            if report is None:
+                raise DriverError(f"{self.url}: no status report to '?' within {timeout}s; is a GRBL 1.1 controller there?")
+            if report.state not in ("Run", "Jog", "Home"):
+                break
+        await self._read_parser_state(max(0.0, deadline - loop.time()))
 
     async def _read_parser_state(self, timeout: float) -> None:
-        (item,) = self._submit(["$G"])
-        try:
-            reply = await asyncio.wait_for(asyncio.shield(item.future), timeout)
-        except asyncio.TimeoutError:
-            raise DriverError(f"{self.url}: no answer to $G within {timeout}s") from None
-        if isinstance(reply, g.Ok):
-            self.parser_state = self.feedback.get("GC", "")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self.feedback.pop("GC", None)
+            (item,) = self._submit(["$G"])
+            self._gated = item
+            try:
+                reply = await asyncio.wait_for(asyncio.shield(item.future), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise DriverError(f"{self.url}: no answer to $G within {timeout:.3f}s") from None
+            finally:
+                self._gated = None
+            if isinstance(reply, g.Ok):
+                self.parser_state = self.feedback["GC"]
+                return
+            if not (isinstance(reply, _Interrupted) and not reply.link_lost):
+                raise DriverError(f"{self.url}: $G answered {reply}")
+            # A reset (the power-up banner of a board that reboots when the port opens) ate it: ask again.
 
     def _on_link_down(self) -> None:
         self._splitter = g.LineSplitter()

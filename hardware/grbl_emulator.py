@@ -16,14 +16,11 @@ import argparse
 import asyncio
 import collections
 import math
-import os
 import re
-import signal
-import tempfile
 from dataclasses import dataclass
 
 from hardware import grbl_protocol as g
-from hardware.pty_port import PtyPort
+from hardware.pty_port import PtyPort, announce_and_wait, device_path
 
 PLANNER_BLOCKS = 15  # GRBL's 16-block ring buffer holds 15
 RAPID_MM_PER_MIN = 1000.0  # stands in for the $110–$112 max rates
@@ -73,6 +70,12 @@ class GrblEmulator:
         self.port.open()
         self._say(f"\r\n{BANNER}")  # printed at power-up, as the real board does
         self._start_tasks()
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self.port.close()
+        self.port.remove_path()
 
     def _start_tasks(self) -> None:
         loop = asyncio.get_running_loop()
@@ -293,21 +296,14 @@ def _words(line: str) -> list[tuple[str, float]]:
 async def serve(args: argparse.Namespace) -> None:
     if args.time_scale < 0:
         raise SystemExit("--time-scale: must be >= 0")
-    link = args.link or os.path.join(tempfile.mkdtemp(prefix="gwf-grbl-"), "grbl")
+    link = device_path(args.link, "grbl")
     emulator = GrblEmulator(link, args.baud, args.time_scale, args.disconnect_every, args.down)
     emulator.start()
-    print(link, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for task in emulator._tasks:
-            task.cancel()
-        emulator.port.close()
-        emulator.port.remove_path()
+
+    async def cleanup() -> None:
+        emulator.stop()
+
+    await announce_and_wait(link, cleanup)
 
 
 def main(argv: list[str] | None = None) -> None:

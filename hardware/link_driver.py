@@ -49,6 +49,7 @@ class LinkDriver(Driver):
         self._link: SerialLink | None = None
         self._link_up = asyncio.Event()
         self._recovery: asyncio.Task[None] | None = None
+        self._relost = False
         self._closing = False
 
     # --- hooks for the protocol --------------------------------------------------------
@@ -119,6 +120,7 @@ class LinkDriver(Driver):
     def _lost(self, exc: Exception) -> None:
         self._link_up.clear()
         self.state = DriverState.FAULTED
+        self._relost = True  # seen by a recovery already running: the link it is opening went away again
         self._start_recovery(str(exc))
 
     def _start_recovery(self, reason: str) -> None:
@@ -132,15 +134,20 @@ class LinkDriver(Driver):
             self.state = DriverState.RECOVERED  # the line answers: the timeout was the job's, not the link's
             return
         self._link_up.clear()
-        await self._drop_link()
         delay = FIRST_BACKOFF_S
         while not self._closing:
+            await self._drop_link()
+            self._relost = False
             try:
                 await self._open_and_handshake()
-                break
             except DriverError:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings["reconnect_max"])
+                continue
+            if not self._relost:
+                break
+        if self._closing:
+            return
         self.reconnects += 1
         self.state = DriverState.RECOVERED
         self._link_up.set()

@@ -57,12 +57,13 @@ class MockDriver(Driver):
             previous = self.executed[job.job_id]
             return JobResult(job.job_id, previous.ok, previous.detail, previous.started_at, previous.finished_at, duplicate=True)
         self.count += 1
+        number = self.count  # taken before the await: concurrent jobs move self.count meanwhile
         started = time.time()
-        if self.hang_every and self.count % self.hang_every == 0:
+        if self.hang_every and number % self.hang_every == 0:
             await asyncio.sleep(timeout)
             raise DriverTimeout(f"{self.url}: job {job.job_id} got no answer within {timeout:.3f}s")
         await asyncio.sleep(job.duration_s * self.time_scale)
-        ok = not (self.fail_every and self.count % self.fail_every == 0)
+        ok = not (self.fail_every and number % self.fail_every == 0)
         result = JobResult(job.job_id, ok, "" if ok else "mock fault", started, time.time())
         self.executed[job.job_id] = result
         if self.ledger:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import tempfile
 import tty
-from typing import Callable
+from typing import Awaitable, Callable
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 
@@ -38,9 +40,13 @@ class LineClock:
 class PtyPort:
     """A pty whose slave is reachable at `path`; `send` writes after line time, `on_data` gets what arrives."""
 
-    def __init__(self, path: str, baud: int, on_data: Callable[[bytes], None], latency: float = 0.0) -> None:
+    def __init__(
+        self, path: str, baud: int, on_data: Callable[[bytes], None], latency: float = 0.0, clock: LineClock | None = None
+    ) -> None:
         self.path = path
-        self.clock = LineClock(baud)
+        # A shared clock with receive charging off lets two ports form one line (see PtyBridge).
+        self.clock = clock or LineClock(baud)
+        self.charge_rx = clock is None
         self.latency = latency  # fixed extra delay per write, like a USB adapter's latency timer
         self._on_data = on_data
         self._master: int | None = None
@@ -110,10 +116,50 @@ class PtyPort:
             return
         except OSError:
             return  # EIO while no slave is open: nothing to read
-        if data:
+        if data and not self.charge_rx:
+            self._on_data(data)
+        elif data:
             ready = self.clock.reserve(len(data), self._loop.time())
             self._loop.call_at(ready, self._deliver, data, self._generation)
 
     def _deliver(self, data: bytes, generation: int) -> None:
         if generation == self._generation and self._master is not None:
             self._on_data(data)  # bytes still on the wire when the cable was pulled are lost
+
+
+class PtyBridge:
+    """Two ptys joined like a cable (what `socat pty pty` does), for a device that must open its own port
+    by path, such as pymodbus's serial server. One clock charges every byte once: a half-duplex line."""
+
+    def __init__(self, device_path: str, host_path: str, baud: int) -> None:
+        clock = LineClock(baud)
+        self.device = PtyPort(device_path, baud, lambda data: self.host.send(data), clock=clock)
+        self.host = PtyPort(host_path, baud, lambda data: self.device.send(data), clock=clock)
+
+    def open(self) -> None:
+        self.device.open()
+        self.host.open()
+
+    def close(self) -> None:
+        for port in (self.device, self.host):
+            port.close()
+            port.remove_path()
+
+
+def device_path(requested: str | None, name: str) -> str:
+    """The path an emulator's device appears at: the one asked for, or a fresh one in a temp folder."""
+    return requested or os.path.join(tempfile.mkdtemp(prefix=f"gwf-{name}-"), name)
+
+
+async def announce_and_wait(path: str, cleanup: Callable[[], Awaitable[None]]) -> None:
+    """Print the device path as the first line (the contract with tests and the dispatcher's
+    tooling), then serve until SIGTERM or SIGINT, then run `cleanup`."""
+    print(path, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await cleanup()

@@ -52,14 +52,15 @@ def spec_from_dict(raw: dict[str, Any], source: str = "<spec>") -> FactorySpec:
         raise SpecError(f"{source}: {describe_validation_error(exc)}") from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first error as `field.path[2]: message`, plus how many more there are."""
+def describe_validation_error(exc: ValidationError, root: Any = FactorySpec) -> str:
+    """The first error as `field.path[2]: message`, plus how many more there are; `root` is
+    the model the paths start from (for the list of valid fields after an unknown one)."""
     errors = exc.errors(include_url=False)
     first = errors[0]
     message = _clean(first["msg"])
     path = format_loc(first["loc"])
     if first["type"] == "extra_forbidden":
-        message = "unknown field" + _valid_fields(first["loc"])
+        message = "unknown field" + _valid_fields(first["loc"], root)
     elif first["type"] == "missing":
         message = "required field is missing"
     # Cross-reference errors raised inside model validators carry their own path relative
@@ -88,11 +89,11 @@ def _clean(msg: str) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def _valid_fields(loc: tuple[Any, ...]) -> str:
+def _valid_fields(loc: tuple[Any, ...], root: Any = FactorySpec) -> str:
     """`; valid: a, b, c` for the model that holds the unknown field."""
     from typing import get_args, get_origin
 
-    model: Any = FactorySpec
+    model: Any = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue

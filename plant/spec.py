@@ -186,7 +186,7 @@ class Target(Strict):
     """What one week must deliver: MW per category that together make `facility_gw` deployable."""
 
     facility_gw: float = Field(gt=0)
-    mw: dict[Category, float] = Field(description="MW per category per week")
+    mw: dict[Category, float] = Field(min_length=1, description="MW per category per week")
 
     @model_validator(mode="after")
     def _positive(self) -> "Target":

@@ -11,7 +11,7 @@ from typing import Callable
 
 from hardware.driver import CellJob, DriverError
 from robots.fleet import CellHandle, Fleet
-from robots.journal import CANCELED, COMPLETED, FAILED, QUEUED, TERMINAL, UNDERWAY, Journal
+from robots.journal import BLOCKED, CANCELED, COMPLETED, FAILED, TERMINAL, UNDERWAY, Journal
 from robots.packml import State
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
@@ -103,9 +103,12 @@ class _Run:
             if self.done[jid].is_set():
                 continue
             await asyncio.gather(*(self.done[p].wait() for p in self.predecessors[jid]))
-            blocked = [p for p in self.predecessors[jid] if self.state.get(p) != COMPLETED]
-            if blocked:
-                self._record(jid, a.cell, CANCELED, f"predecessor {blocked[0]} did not complete")
+            unfinished = [p for p in self.predecessors[jid] if self.state.get(p) != COMPLETED]
+            if unfinished:
+                # A failed predecessor dooms this job; an unreachable one only postpones it.
+                waiting = [p for p in unfinished if self.state.get(p) == BLOCKED]
+                state = BLOCKED if len(waiting) == len(unfinished) else CANCELED
+                self._record(jid, a.cell, state, f"predecessor {unfinished[0]} did not complete")
                 continue
             await capacity.acquire()
             running.append(asyncio.create_task(self._run_one(handle, a, jid, capacity)))
@@ -114,6 +117,7 @@ class _Run:
     async def _run_one(self, handle: CellHandle, a: Assignment, jid: str, capacity: asyncio.Semaphore) -> None:
         try:
             job = CellJob(jid, a.cell, a.op, float(a.end - a.start), {"job": a.job})
+            last_error = "no attempt made"
             for attempt in range(1, self.owner.max_attempts + 1):
                 try:
                     await self.owner.fleet.ensure_connected(handle)
@@ -134,17 +138,18 @@ class _Run:
                     self._record(jid, a.cell, COMPLETED, "duplicate" if result.duplicate else "")
                     self.completion_order.append(jid)
                     return
-                last_error = result.detail or "controller reported failure"
                 self._packml(handle, "abort")
-                break  # the controller ran it and it failed: a rework decision, not a blind retry
-            self._record(jid, a.cell, FAILED, last_error)
+                # The controller ran it and it failed: a rework decision, not a blind retry.
+                self._record(jid, a.cell, FAILED, result.detail or "controller reported failure")
+                return
+            self._record(jid, a.cell, BLOCKED, f"controller unreachable, outcome unknown: {last_error}")
         finally:
             capacity.release()
 
     def _record(self, jid: str, cell: str, state: str, detail: str) -> None:
         self.owner.journal.transition(jid, state, detail)
         self.state[jid] = state
-        if state in TERMINAL:
+        if state in TERMINAL or state == BLOCKED:  # settled for this run; BLOCKED resumes next run
             self.done[jid].set()
         self.owner.on_event({"job_id": jid, "cell": cell, "state": state, "detail": detail, "at": time.time()})
 

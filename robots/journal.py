@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Fleet task vocabulary (open robot-fleet middleware): queued -> underway -> completed |
-# failed | canceled.
-QUEUED, UNDERWAY, COMPLETED, FAILED, CANCELED = "queued", "underway", "completed", "failed", "canceled"
+# failed | canceled, or blocked when the controller could not be reached (outcome unknown:
+# not terminal, so the next run re-sends it under the same id and the controller de-duplicates).
+QUEUED, UNDERWAY, COMPLETED, FAILED, CANCELED, BLOCKED = "queued", "underway", "completed", "failed", "canceled", "blocked"
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
 
 _SCHEMA = """

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
@@ -30,6 +30,10 @@ RULES = ("slack", "fifo", "edd", "mwkr", "spt", "lpt")
 # How many queued operations a freed cell looks past the head of its queue for one that fits
 # before its next maintenance window; beyond this it waits for the window to end.
 _LOOKAHEAD = 16
+
+# How much a slower alternative's extra seconds weigh against finishing sooner (measured on
+# generated job shops, see docs/scheduling.md "Scale").
+WORK_WEIGHT = 4.0
 
 _TASK_READY = 0
 _LANE_FREE = 1
@@ -65,12 +69,21 @@ def _priority(problem: Problem, rule: str, tails: list[int]) -> Callable[[int], 
     raise ValueError(f"rule: {rule!r} is not a dispatching rule; valid: {', '.join(RULES)}")
 
 
-def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objective: str = "mw") -> Schedule:
+def list_schedule(
+    problem: Problem,
+    rule: str = "slack",
+    seed: int = 0,
+    objective: str = "mw",
+    work_weight: float = WORK_WEIGHT,
+    priority: Sequence[float] | None = None,
+) -> Schedule:
     """A complete, valid schedule built by dispatching. `seed` > 0 breaks priority ties at
-    random (for multi-start); `objective` only labels the result's value (MW or makespan)."""
+    random (for multi-start); `objective` only labels the result's value (MW or makespan);
+    `priority` (one number per task, smaller first) replaces the rule, e.g. times from an
+    earlier plan."""
     began = time.perf_counter()
     tails = task_tails(problem)
-    key_of = _priority(problem, rule, tails)
+    key_of = priority.__getitem__ if priority is not None else _priority(problem, rule, tails)
     horizon = problem.horizon
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
@@ -97,6 +110,7 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
 
     duration = [dict(reversed(task.modes)) for task in tasks]  # first mode per pool wins, as in validate
     family = [jobs[task.job].family for task in tasks]
+    shortest = [min(d for _, d in task.modes) for task in tasks]
     successors: list[list[int]] = [[] for _ in range(n)]
     for t, task in enumerate(tasks):
         for p in task.predecessors:
@@ -105,6 +119,7 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
     ready_at = [max(jobs[task.job].release, task.release) for task in tasks]
     placed: list[tuple[int, int, int] | None] = [None] * n
     queues: list[list[tuple[int, float, float, int]]] = [[] for _ in problem.pools]
+    busy: list[list[tuple[int, int]]] = [[] for _ in problem.pools]  # (end, lane) of work handed out
 
     events: list[tuple[int, int, int]] = []
     for t in range(n):
@@ -128,10 +143,10 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
             for lane in bucket:
                 setup = lane_setup[lane] if bucket_family not in (None, fam) else 0
                 c = lane_cell[lane]
-                end = now + setup + d
-                if not has_windows[c] or d + setup == 0:
+                if not has_windows[c]:
                     return lane, now + setup
-                w = windows[c].blocking(now, end)
+                # Even zero-length work keeps out of windows: a sub-problem's windows are other work.
+                w = windows[c].blocking(now, now + setup + max(d, 1))
                 if w < 0:
                     return lane, now + setup
                 wake = windows[c].ends[w]
@@ -150,6 +165,7 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
             lane_family[lane] = family[t]
         end = start + duration[t][pool]
         placed[t] = (c, start, end)
+        heapq.heappush(busy[pool], (end, lane))
         lane_busy_until[lane] = end
         heapq.heappush(events, (end, _LANE_FREE, lane))
         for s in successors[t]:
@@ -158,6 +174,23 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
                 ready_at[s] = end
             if waiting[s] == 0:
                 heapq.heappush(events, (ready_at[s], _TASK_READY, s))
+
+    def free_from(pool: int, now: int) -> int:
+        """When the pool's first lane is free: now if one is idle, else its earliest end."""
+        if any(idle[pool].values()):
+            return now
+        heap = busy[pool]
+        while heap and lane_busy_until[heap[0][1]] != heap[0][0]:
+            heapq.heappop(heap)  # the lane has been given later work since
+        return max(now, heap[0][0]) if heap else now
+
+    def finishes_sooner_elsewhere(t: int, pool: int, now: int) -> bool:
+        """Earliest-finish choice for flexible operations: leave t to another eligible pool
+        that will finish it earlier, even if that pool is busy right now. Extra duration on a
+        slower cell counts `work_weight` times more, since it is capacity lost to everyone."""
+        fastest = shortest[t]
+        mine = now + duration[t][pool] + work_weight * (duration[t][pool] - fastest)
+        return any(other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine for other, d in tasks[t].modes)
 
     def dispatch(pool: int, now: int) -> None:
         queue = queues[pool]
@@ -170,24 +203,31 @@ def list_schedule(problem: Problem, rule: str = "slack", seed: int = 0, objectiv
             if demote_lost and not entry[0] and now + tails[t] > horizon:
                 heapq.heappush(queue, (1, *entry[1:]))
                 continue
-            choice = find_lane(pool, t, now)
-            best_pool = pool
-            # A flexible operation goes where it finishes first among cells idle right now.
-            for other, d in tasks[t].modes:
-                if other != pool and d < duration[t][best_pool] and any(idle[other].values()):
-                    alt = find_lane(other, t, now)
-                    if alt is not None:
-                        choice, best_pool = alt, other
+            choice = None
+            if not (eft and len(tasks[t].modes) > 1 and finishes_sooner_elsewhere(t, pool, now)):
+                choice = find_lane(pool, t, now)
             if choice is None:
                 deferred.append(entry)
                 if len(deferred) >= _LOOKAHEAD:
                     break
                 continue
-            assign(t, choice[0], choice[1], best_pool)
+            assign(t, choice[0], choice[1], pool)
         for entry in deferred:
             heapq.heappush(queue, entry)
 
-    while events:
+    eft = True
+    while True:
+        if not events:
+            # Every cell is idle yet work waits: it was all left to pools that never came back
+            # for it. Dispatch it plainly to whichever eligible cell takes it.
+            stranded = [p for p, q in enumerate(queues) if any(placed[e[3]] is None for e in q)]
+            if not stranded:
+                break
+            eft = False
+            now = max(lane_busy_until)
+            for pool in stranded:
+                dispatch(pool, now)
+            continue
         now = events[0][0]
         touched: set[int] = set()
         while events and events[0][0] == now:

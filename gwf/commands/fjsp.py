@@ -10,13 +10,21 @@ import typer
 from scheduler.fjsplib import machine_number, read_fjsp
 
 
+ENGINE_ABOVE_OPERATIONS = 5_000  # larger instances go to the decomposition in scheduler.engine
+
+
 def solve_fjsp(path: str | Path, *, time_limit: float = 10.0, workers: int = 2, seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
     """Read, solve for makespan, optionally write the assignments; the summary as a dict.
     The one function the command wraps, so another engine can be routed in here by size."""
     problem = read_fjsp(Path(path))
-    from scheduler.cpsat import solve  # OR-Tools loads only when a command solves
+    if problem.n_operations > ENGINE_ABOVE_OPERATIONS:  # one CP-SAT model finds nothing at this size
+        from scheduler.engine import plan
 
-    schedule = solve(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
+        schedule = plan(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
+    else:
+        from scheduler.cpsat import solve  # OR-Tools loads only when a command solves
+
+        schedule = solve(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
     if out is not None:
         rows = [
             {"job": int(a.job), "op": int(a.op), "machine": machine_number(a.cell), "start": a.start, "end": a.end}

@@ -4,16 +4,14 @@ The returned schedule has always passed `scheduler.validate` (partial plans with
 in the `mw` objective, where unfinished jobs are left out)."""
 from __future__ import annotations
 
-import heapq
 import time
 from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
 from scheduler.bounds import Bounds, compute_bounds, objective_bound
-from scheduler.cpsat.constraints import Constraints
-from scheduler.cpsat.objective import MAXIMISED, ObjectiveVars, check_objective, objective_value, set_objective
-from scheduler.cpsat.variables import Variables, create_variables
+from scheduler.cpsat.model import add_hint, build_model, extract
+from scheduler.cpsat.objective import MAXIMISED, check_objective, objective_value
 from scheduler.cpsat.warmstart import warm_start
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
@@ -49,28 +47,23 @@ def solve(
     hint, hint_note = _usable_hint(problem, hint, objective, complete, time_limit)
     upper = _upper_bound(problem, objective, hint)
 
-    model = cp_model.CpModel()
-    variables = create_variables(model, problem, bounds, upper, optional_jobs=not complete)
-    constraints = Constraints(model, problem, variables)
-    constraints.add_all()
-    goal = set_objective(model, problem, variables, objective, bounds.makespan)
+    built = build_model(problem, objective, bounds, upper)
     if hint is not None:
-        _add_hint(model, problem, variables, goal, hint)
-
+        add_hint(built, built.model, hint)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.0, time_limit - (time.perf_counter() - began))
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     solver.parameters.log_search_progress = log
     for key, value in (parameters or {}).items():
-        setattr(solver.parameters, key, value)
-    code = solver.solve(model)
-    if code == cp_model.MODEL_INVALID:
-        raise RuntimeError(f"CP-SAT rejected the model: {model.validate()}")
-
-    status = _STATUS[code]
+        if isinstance(value, list):  # repeated fields cannot be assigned, only extended
+            getattr(solver.parameters, key).extend(value)
+        else:
+            setattr(solver.parameters, key, value)
+    code = solver.solve(built.model)
+    status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        schedule = Schedule(_extract(problem, variables, solver), upper, status, objective, name=problem.name)
+        schedule = Schedule(extract(built, solver), upper, status, objective, name=problem.name)
         source = "cp-sat"
     elif hint is not None:  # the solver found nothing better in time: the warm start still stands
         schedule = Schedule(list(hint.assignments), upper, "feasible", objective, name=problem.name)
@@ -78,25 +71,37 @@ def solve(
     else:
         schedule = Schedule([], upper, status, objective, name=problem.name)
         source = "none"
+    solver_bound = solver.best_objective_bound / built.goal.scale if code != cp_model.INFEASIBLE else None
+    # Campaigns restrict the problem: the solver's bound (and its "optimal", its "infeasible")
+    # then hold for the restricted model only, so only our own bound may be reported.
+    restricted = "campaigns" in built.constraints.setup_models.values()
+    if restricted and status in ("optimal", "infeasible"):
+        status = "feasible" if schedule.assignments else "unknown"
+        schedule.status = status
+    combined = _combine_bounds(objective, own_bound, None if restricted else solver_bound)
     if schedule.assignments:
         validate(problem, schedule, complete=complete)
 
-    solver_bound = solver.best_objective_bound / goal.scale if code != cp_model.INFEASIBLE else None
     schedule.value = objective_value(problem, schedule, objective)
-    schedule.bound = _combine_bounds(objective, own_bound, solver_bound)
+    schedule.bound = combined
+    if schedule.assignments and schedule.value == combined:
+        schedule.status = "optimal"  # our own bound can close what the solver left open
     schedule.seconds = time.perf_counter() - began
     schedule.kpis = {
         "objective": objective,
-        "lower_bound" if complete else "upper_bound": own_bound,
+        # For mw (maximised) the plan itself is the lower bound and ours is an upper bound.
+        "lower_bound": own_bound if complete else schedule.value,
+        "upper_bound": None if complete else own_bound,
         "solver_bound": solver_bound,
+        "solver_bound_restricted": restricted,
         "path_bound": bounds.path,
         "load_bound": bounds.load,
         "gap": _gap(objective, schedule.value, schedule.bound),
         "source": source,
         "hint": hint_note,
         "hint_value": objective_value(problem, hint, objective) if hint is not None else None,
-        "pooled_pools": len(variables.pooled),
-        "setup_models": constraints.setup_models,
+        "pooled_pools": len(built.variables.pooled),
+        "setup_models": built.constraints.setup_models,
         "branches": solver.num_branches,
         "conflicts": solver.num_conflicts,
         "operations": problem.n_operations,
@@ -169,90 +174,3 @@ def _trim_to_horizon(problem: Problem, schedule: Schedule) -> Schedule:
         for a in by_job[job.id]
     ]
     return Schedule(keep, problem.horizon, schedule.status, schedule.objective, name=schedule.name)
-
-
-def _add_hint(model: cp_model.CpModel, problem: Problem, variables: Variables, goal: ObjectiveVars, hint: Schedule) -> None:
-    task_index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
-    cell_index = {c.id: i for i, c in enumerate(problem.cells)}
-    placed = {task_index[(a.job, a.op)]: a for a in hint.assignments}
-    job_end: dict[int, int] = {}
-    for t, tv in enumerate(variables.tasks):
-        if tv is None:
-            continue
-        a = placed.get(t)
-        if not isinstance(tv.present, int):
-            model.add_hint(tv.present, a is not None)
-        if a is None:
-            for mode in tv.modes:
-                _hint_literal(model, mode.chosen, False)
-                for ch in mode.cells if len(mode.cells) > 1 else []:
-                    _hint_literal(model, ch.chosen, False)
-            continue
-        cell = cell_index[a.cell]
-        model.add_hint(tv.start, a.start)
-        model.add_hint(tv.end, a.end)
-        job = problem.tasks[t].job
-        job_end[job] = max(job_end.get(job, 0), a.end)
-        for mode in tv.modes:
-            _hint_literal(model, mode.chosen, mode.pool == problem.cells[cell].pool)
-            for ch in mode.cells if len(mode.cells) > 1 else []:  # a lone cell shares the mode's literal
-                _hint_literal(model, ch.chosen, ch.cell == cell)
-    for j, end in enumerate(variables.job_end):
-        if end is not None and j in job_end:
-            model.add_hint(end, job_end[j])
-    if goal.makespan is not None:
-        model.add_hint(goal.makespan, hint.makespan)
-
-
-def _hint_literal(model: cp_model.CpModel, literal, value: bool) -> None:
-    if not isinstance(literal, int):
-        model.add_hint(literal, value)
-
-
-def _extract(problem: Problem, variables: Variables, solver: cp_model.CpSolver) -> list[Assignment]:
-    out: list[Assignment] = []
-    pooled: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-    for t, tv in enumerate(variables.tasks):
-        if tv is None or not _true(solver, tv.present):
-            continue
-        start, end = solver.value(tv.start), solver.value(tv.end)
-        mode = next(m for m in tv.modes if _true(solver, m.chosen))
-        if mode.cells:
-            cell = next(ch.cell for ch in mode.cells if _true(solver, ch.chosen))
-            out.append(_assignment(problem, t, cell, start, end))
-        else:
-            pooled[mode.pool].append((start, end, t))
-    for pool, items in pooled.items():
-        for t, cell, start, end in colour_pool(problem, pool, items):
-            out.append(_assignment(problem, t, cell, start, end))
-    return out
-
-
-def _true(solver: cp_model.CpSolver, literal) -> bool:
-    return bool(literal) if isinstance(literal, int) else solver.boolean_value(literal)
-
-
-def _assignment(problem: Problem, t: int, cell: int, start: int, end: int) -> Assignment:
-    task = problem.tasks[t]
-    return Assignment(problem.jobs[task.job].id, task.op, problem.cells[cell].id, start, end)
-
-
-def colour_pool(problem: Problem, pool: int, items: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """Hand the pool's (start, end, task) items to its identical cells: in start order, each goes
-    to a cell with a free slot. The pool-wide cumulative guarantees one exists (interval graphs
-    are perfect), so this never fails on a solver result."""
-    cells = problem.pools[pool].cells
-    capacity = problem.cells[cells[0]].capacity
-    running: list[list[int]] = [[] for _ in cells]  # per cell: min-heap of end times
-    out = []
-    for start, end, t in sorted(items):
-        for k, ends in enumerate(running):
-            while ends and ends[0] <= start:
-                heapq.heappop(ends)
-            if len(ends) < capacity:
-                heapq.heappush(ends, end)
-                out.append((t, cells[k], start, end))
-                break
-        else:
-            raise RuntimeError(f"pool {problem.pools[pool].name}: more than its capacity at time {start}")
-    return out

@@ -66,6 +66,8 @@ def faulty_run(journal_path: str, n: int, disconnect_every: int, seed: int) -> d
 
 def check_exactly_once(run: dict, journal_path: str, n: int, disconnect_every: int) -> None:
     assert all(getattr(r, "ok", False) for r in run["outcomes"]), [r for r in run["outcomes"] if not getattr(r, "ok", False)][:3]
+    # Every id was asked for once: our own re-sends after lost frames must not come back as duplicates.
+    assert not any(r.duplicate for r in run["outcomes"])
     counts = collections.Counter(journal_ids(journal_path))
     assert set(counts) == {j.job_id for j in jobs(n)}
     assert max(counts.values()) == 1
@@ -91,11 +93,13 @@ def test_a_job_longer_than_its_timeout_raises_driver_timeout_and_the_link_recove
                 await driver.execute(CellJob("SLOW", "cell-7", "burn_in", 3600), timeout=0.3)
             assert driver.state in (DriverState.FAULTED, DriverState.RECOVERED)
             await driver.abort("SLOW")
-            for _ in range(100):  # recovery checks the link with a heartbeat, without reopening it
+            for _ in range(250):  # recovery checks the link with a heartbeat, without reopening it
                 if driver.state is DriverState.RECOVERED:
                     break
                 await asyncio.sleep(0.02)
             assert driver.state is DriverState.RECOVERED and driver.reconnects == 0
+            while (await driver.status())["controller_state"] != "idle":  # the abort has reached the controller,
+                await asyncio.sleep(0.02)  # and its RESULT for the first SLOW, sent before the STATUS, is in
             retried = await driver.execute(CellJob("SLOW", "cell-7", "burn_in", 0), timeout=5)
             assert retried.duplicate and not retried.ok and "aborted" in retried.detail
 
@@ -107,7 +111,8 @@ def test_abort_drops_queued_jobs():
     async def scenario(path: str) -> list:
         async with driver_for_url(f"serial://{path}") as driver:
             running = asyncio.ensure_future(driver.execute_many(jobs(4, "Q", duration=10), timeout=10))
-            await asyncio.sleep(0.2)
+            while (await driver.status())["queued"] < 3:  # one running, three waiting
+                await asyncio.sleep(0.02)
             await driver.abort()
             return await running
 
@@ -147,3 +152,44 @@ def test_bad_jobs_and_urls_are_rejected_with_the_field_named():
 
     with run_emulator("hardware.emulator") as path:
         asyncio.run(scenario(path))
+
+
+def test_socket_transport_through_a_serial_gateway(journal_path):
+    """socket://host:port, as with a serial-over-Ethernet gateway: a TCP relay in front of the emulator's pty.
+    This is the threaded read path of hardware/link.py (pyserial URL handlers have no usable fd)."""
+
+    async def scenario(path: str) -> list:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        import tty
+
+        tty.setraw(fd)
+        loop = asyncio.get_running_loop()
+
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            loop.add_reader(fd, lambda: writer.write(os.read(fd, 65536)))
+            try:
+                while data := await reader.read(65536):
+                    os.write(fd, data)
+            finally:
+                loop.remove_reader(fd)
+
+        server = await asyncio.start_server(relay, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with driver_for_url(f"socket://127.0.0.1:{port}?window=8") as driver:
+                return await driver.execute_many(jobs(100, "S"), timeout=10)
+        finally:
+            server.close()
+            os.close(fd)
+
+    with run_emulator("hardware.emulator", "--journal", journal_path) as path:
+        outcomes = asyncio.run(scenario(path))
+    assert all(r.ok and not r.duplicate for r in outcomes)
+    assert journal_ids(journal_path) == [j.job_id for j in jobs(100, "S")]
+
+
+def test_loop_transport_echoes_and_is_not_mistaken_for_a_controller():
+    """pyserial's loop:// sends our own frames back; JOB and STATUS_REQ are not answers, so connect must fail cleanly."""
+    driver = driver_for_url("loop://?connect_timeout=0.3")
+    with pytest.raises(DriverError, match="no STATUS answer"):
+        asyncio.run(driver.connect())

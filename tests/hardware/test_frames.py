@@ -14,7 +14,7 @@ text = st.text(max_size=40).filter(lambda s: len(s.encode()) <= 255)
 seq = st.integers(0, 255)
 times = st.floats(allow_nan=False, allow_infinity=False)
 messages = st.one_of(
-    st.builds(f.Job, seq, text, text, st.integers(0, 2**32 - 1), st.binary(max_size=300)),
+    st.builds(f.Job, seq, text, text, st.integers(0, 2**32 - 1), st.binary(max_size=300), st.integers(0, 2**32 - 1)),
     st.builds(f.Ack, seq, seq, st.sampled_from(f.Disposition)),
     st.builds(f.Nak, seq, seq, st.sampled_from(f.NakReason)),
     st.builds(f.Result, seq, text, st.booleans(), st.booleans(), times, times, text),
@@ -40,8 +40,8 @@ def test_cobs_round_trips_any_bytes(data):
 
 def test_documented_example_frames():
     # The same bytes as in docs/protocol.md: a change of wire format must change the document too.
-    job = f.Job(1, "J1", "screw", 1500, b"")
-    assert f.encode(job).hex(" ") == "05 01 01 dc 05 01 0a 02 4a 31 05 73 63 72 65 77 01 05 3b f1 83 cc 00"
+    job = f.Job(1, "J1", "screw", 1500, b"", submission=0x1A2B3C4D)
+    assert f.encode(job).hex(" ") == "05 01 01 dc 05 01 0e 4d 3c 2b 1a 02 4a 31 05 73 63 72 65 77 01 05 d6 a7 75 53 00"
     assert f.encode(f.Ack(1, 1, f.Disposition.ACCEPTED)).hex(" ") == "04 02 01 01 05 e1 4c 94 93 00"
 
 
@@ -106,3 +106,16 @@ def test_overlong_garbage_without_delimiter_is_bounded():
     assert list(decoder.feed(b"\x01" * (f.MAX_FRAME + 10))) == []
     items = list(decoder.feed(b"\x01\x00" + f.encode(f.StatusReq(3))))
     assert isinstance(items[0], f.FrameCorrupt) and items[-1] == f.StatusReq(3)
+
+
+def test_every_example_frame_in_the_protocol_document_decodes_and_re_encodes():
+    import pathlib
+    import re
+
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+    frames = [bytes.fromhex(hex_) for hex_ in re.findall(r"wire: ([0-9a-f ]+)", doc.read_text())]
+    assert len(frames) >= 10
+    for wire in frames:
+        (msg,) = f.FrameDecoder().feed(wire)
+        assert not isinstance(msg, f.ProtocolError), (wire.hex(" "), msg)
+        assert f.encode(msg) == wire

@@ -161,7 +161,11 @@ def test_bad_durations(text):
 
 
 CLI_WITH_SPEC = [
+    ["schedule", "{bad}"],
+    ["twin", "{bad}"],
+    ["plan", "{bad}"],
     ["dispatch", "{plan}", "--spec", "{bad}"],
+    ["demo", "--spec", "{bad}"],
 ]
 
 

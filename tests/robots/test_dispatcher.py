@@ -82,6 +82,19 @@ def test_timeouts_are_retried_with_the_same_job_id(tiny, tmp_path):
     assert max(e.attempts for e in entries) >= 2
 
 
+def test_unreachable_controller_blocks_and_the_next_run_finishes_each_job_once(tiny, tmp_path):
+    spec, problem, schedule = tiny
+    ledger = tmp_path / "ledger.txt"
+    first, entries = _dispatch(spec, problem, schedule, tmp_path / "j.sqlite", url=f"mock://{{id}}?hang_every=3&ledger={ledger}",
+                               timeout=0.05, max_attempts=1)
+    assert not first.all_terminal and first.counts.get("blocked", 0) >= 1
+    assert "failed" not in first.counts and "canceled" not in first.counts  # unknown outcome is never given up
+    again, _ = _dispatch(spec, problem, schedule, tmp_path / "j.sqlite", url=f"mock://{{id}}?ledger={ledger}")
+    assert again.counts == {"completed": len(schedule.assignments)}
+    executed = Counter(line.split(" ", 1)[1] for line in ledger.read_text().splitlines())
+    assert len(executed) == len(schedule.assignments) and set(executed.values()) == {1}
+
+
 def test_packml_follows_the_standard():
     machine = PackML()
     machine.command("reset")

@@ -39,3 +39,35 @@ def random_problem(seed: int, jobs: int = 6, pools: int = 3, horizon: int = 2_00
             tasks.append(Task(j, f"op{k}", modes, preds, release=rng.choice([0, 0, rng.randrange(0, 150)])))
         job_list.append(job)
     return Problem(cells, pool_list, job_list, tasks, horizon, name=f"random{seed}")
+
+
+# A floor small enough to plan to optimality in a test: setups, a daily window, a 4-slot cell,
+# and a capability two cell types share.
+TINY_SPEC = """
+name: tiny
+target: {facility_gw: 0.001, mw: {compute: 0.5, power: 0.5}}
+demand: {rack: 168, skid: 21}
+products:
+  - name: rack
+    family: rack
+    category: compute
+    mw: 0.01
+    routing:
+      - {id: build, capability: build, duration: 30m}
+      - {id: test, capability: test, duration: 2h, predecessors: [build]}
+  - name: skid
+    family: power
+    category: power
+    mw: 0.2
+    routing:
+      - {id: build, capability: build, duration: 2h}
+      - {id: wire, capability: wire, duration: 3h, predecessors: [build]}
+cell_types:
+  - {name: builder, capabilities: {build: 1.0, wire: 1.5}, setup: 10m, unavailable: [{start: 6h, duration: 30m, every: 24h}]}
+  - {name: tester, capabilities: {test: 1.0}, capacity: 4}
+  - {name: wirer, capabilities: {wire: 1.0}}
+cells:
+  - {type: builder, count: 2}
+  - {type: tester, count: 1}
+  - {type: wirer, count: 1}
+"""

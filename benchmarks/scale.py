@@ -1,0 +1,117 @@
+"""Scheduling at gigawatt scale: three measurements, each against a bound or a baseline taken in
+the same run.
+
+1. The default 1 GW floor for a week: MW per category the plan delivers vs the capacity bound
+   (target >= 98 % in every category), wall seconds (target <= 120 s), peak memory (<= 4 GB).
+   Baseline: the first dispatching rule alone.
+2. A generated flexible job shop with a known optimal makespan (100,000 operations on 1,000
+   machines by default): gap to the optimum after the time limit (target <= 3 % in 600 s).
+   Baseline: the dispatcher's start.
+3. Repair of the week's plan after one cell goes down for 4 h mid-week: seconds (<= 10 s) and
+   share of not-yet-started assignments moved (<= 10 %), for one cell of each pool.
+
+    python benchmarks/scale.py            # all three, full size (about 15 minutes on 2 cores)
+    python benchmarks/scale.py --quick    # 10,000 operations / 100 machines, 60 s
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from plant import load_spec, orders_for  # noqa: E402
+from plant.spec import deployable_gw  # noqa: E402
+from scheduler.capacity import capacity_bound  # noqa: E402
+from scheduler.construct import list_schedule  # noqa: E402
+from scheduler.delivery import mw_by_category  # noqa: E402
+from scheduler.engine import plan  # noqa: E402
+from scheduler.generate import generate_fjsp  # noqa: E402
+from scheduler.problem import build_problem  # noqa: E402
+from scheduler.repair import Downtime, repair  # noqa: E402
+from scheduler.validate import validate  # noqa: E402
+
+WEEK_S = 7 * 86400
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # ru_maxrss is KiB on Linux
+
+
+def week(time_limit: float, workers: int):
+    print(f"== 1. default 1 GW floor, one week (plan time limit {time_limit:g} s, {workers} workers)")
+    began = time.perf_counter()
+    spec = load_spec()
+    orders = orders_for(spec, 168)
+    problem = build_problem(spec, orders, WEEK_S)
+    baseline = list_schedule(problem, rule="slack")
+    schedule = plan(problem, objective="mw", time_limit=time_limit, workers=workers)
+    bound = capacity_bound(spec, WEEK_S, orders, availability=False)
+    validate(problem, schedule)
+    wall = time.perf_counter() - began
+    got, base = mw_by_category(problem, schedule), mw_by_category(problem, baseline)
+    print(f"   {problem.n_operations:,} operations, {len(problem.cells)} cells, {len(problem.pools)} pools; method {schedule.kpis['method']} ({schedule.kpis.get('lns_iterations', 0)} neighbourhoods, {schedule.kpis.get('lns_improvements', 0)} improvements)")
+    print(f"   {'category':<10}{'plan MW':>10}{'bound MW':>10}{'plan/bound':>12}{'dispatch-only':>15}")
+    worst = 1.0
+    for cat, b in bound.mw_by_category.items():
+        ratio = got.get(cat, 0.0) / b if b else 1.0
+        worst = min(worst, ratio)
+        print(f"   {cat:<10}{got.get(cat, 0.0):>10.1f}{b:>10.1f}{ratio:>11.2%}{base.get(cat, 0.0) / b if b else 1.0:>14.2%}")
+    print(f"   deployable {deployable_gw(got, spec.target):.3f} GW of bound {bound.deployable_gw:.3f} GW; bottleneck {bound.bottleneck}, busiest pool {bound.busiest_pool}")
+    print(f"   worst category {worst:.2%} of bound (target >= 98%); wall {wall:.1f} s (target <= 120 s); peak memory {peak_gb():.2f} GB (target <= 4 GB)")
+    return problem, schedule
+
+
+def known_optimum(operations: int, machines: int, time_limit: float, workers: int) -> None:
+    print(f"== 2. generated flexible job shop, {operations:,} operations on {machines:,} machines, known optimum (time limit {time_limit:g} s)")
+    began = time.perf_counter()
+    known = generate_fjsp(operations, machines, seed=1)
+    problem = known.problem
+    schedule = plan(problem, objective="makespan", time_limit=time_limit, workers=workers)
+    validate(problem, schedule)
+    wall = time.perf_counter() - began
+    start = schedule.kpis["start_value"]
+    print(f"   optimum {known.optimum}; dispatch start {start:.0f} (gap {start / known.optimum - 1:.2%}); final {schedule.makespan} (gap {schedule.makespan / known.optimum - 1:.2%}, target <= 3%)")
+    print(f"   {schedule.kpis.get('lns_iterations', 0)} LNS neighbourhoods, {schedule.kpis.get('lns_improvements', 0)} improvements; wall {wall:.1f} s; peak memory {peak_gb():.2f} GB")
+
+
+def repairs(problem, schedule) -> None:
+    now = WEEK_S // 2
+    print(f"== 3. repair: one cell down for 4 h from {now / 86400:g} d (now = the breakdown)")
+    worst_share = worst_seconds = 0.0
+    for pool in problem.pools:
+        cell = problem.cells[pool.cells[len(pool.cells) // 2]].id
+        result = repair(problem, schedule, [Downtime(cell, now, 4 * 3600)], now)
+        share = result.moved / result.unstarted if result.unstarted else 0.0
+        lost = sum(mw_by_category(problem, schedule).values()) - sum(mw_by_category(problem, result.schedule).values())
+        worst_share, worst_seconds = max(worst_share, share), max(worst_seconds, result.seconds)
+        print(f"   {cell:<22} moved {result.moved:>5} of {result.unstarted:,} unstarted ({share:.2%}), {result.seconds:.2f} s, MW lost {lost:.1f}")
+    print(f"   worst: {worst_share:.2%} moved (target <= 10%), {worst_seconds:.2f} s (target <= 10 s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10,000 operations / 100 machines for 60 s in part 2")
+    parser.add_argument("--week-time-limit", type=float, default=60.0)
+    parser.add_argument("--fjsp-time-limit", type=float, default=None)
+    parser.add_argument("--operations", type=int, default=None)
+    parser.add_argument("--machines", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", choices=["week", "fjsp", "repair"], default=None)
+    args = parser.parse_args()
+    operations = args.operations or (10_000 if args.quick else 100_000)
+    machines = args.machines or (100 if args.quick else 1_000)
+    fjsp_limit = args.fjsp_time_limit or (60.0 if args.quick else 600.0)
+    if args.only in (None, "week", "repair"):
+        problem, schedule = week(args.week_time_limit, args.workers)
+        if args.only in (None, "repair"):
+            repairs(problem, schedule)
+    if args.only in (None, "fjsp"):
+        known_optimum(operations, machines, fjsp_limit, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Cut a Problem down to a set of free operations around a fixed plan, and glue the result back.
+
+The sub-problem is an ordinary Problem, so the core CP-SAT model and the list scheduler solve
+it unchanged. Fixed work becomes cell unavailability: on single-job cells its interval, widened
+by the cell's setup when a free job of another family could sit next to it; on a capacity-k
+cell the fixed jobs are packed onto k lanes and each lane becomes a single-job cell of its own.
+A free operation whose predecessor is fixed gets that predecessor's end as its release. Free
+sets must be closed under successors (nothing fixed may wait for free work), so any plan of
+the sub-problem, glued to the fixed work, is a valid plan of the whole.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from scheduler.problem import Cell, Job, Pool, Problem, Task
+from scheduler.schedule import Assignment, Schedule
+
+Placement = tuple[int, int, int]  # (cell index, start, end)
+
+
+@dataclass
+class SubProblem:
+    problem: Problem
+    task_of: list[int]  # sub task index -> task index in the whole problem
+    cell_of: dict[str, str]  # sub cell id -> cell id in the whole problem
+
+
+def placements(problem: Problem, schedule: Schedule) -> dict[int, Placement]:
+    """Task index -> (cell index, start, end) of every assignment in `schedule`."""
+    task_index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
+    cell_index = {c.id: i for i, c in enumerate(problem.cells)}
+    return {task_index[(a.job, a.op)]: (cell_index[a.cell], a.start, a.end) for a in schedule.assignments}
+
+
+def close_under_successors(problem: Problem, free: set[int]) -> set[int]:
+    successors: list[list[int]] = [[] for _ in problem.tasks]
+    for t, task in enumerate(problem.tasks):
+        for p in task.predecessors:
+            successors[p].append(t)
+    stack, out = list(free), set(free)
+    while stack:
+        for s in successors[stack.pop()]:
+            if s not in out:
+                out.add(s)
+                stack.append(s)
+    return out
+
+
+def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:
+    """The free tasks as a Problem around the `fixed` placements. `cells_allowed` may narrow a
+    pool to some of its cells, and `not_before` keeps free work after a time (restrictions keep
+    every sub-plan valid for the whole); fixed work that ends by then is left out of the model."""
+    tasks = sorted(free)
+    local = {t: i for i, t in enumerate(tasks)}
+    families = {problem.jobs[problem.tasks[t].job].family for t in tasks}
+    fixed_on: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for t, (c, s, e) in fixed.items():
+        if e + problem.cells[c].setup >= not_before:
+            fixed_on[c].append((s, e, problem.jobs[problem.tasks[t].job].family))
+
+    pools_used = sorted({pool for t in tasks for pool, _ in problem.tasks[t].modes})
+    sub_cells: list[Cell] = []
+    sub_pools: list[Pool] = []
+    pool_map: dict[int, int] = {}
+    cell_of: dict[str, str] = {}
+    for pool in pools_used:
+        ids: list[int] = []
+        for c in (cells_allowed or {}).get(pool, problem.pools[pool].cells):
+            cell = problem.cells[c]
+            for lane_id, busy in _lanes(cell, fixed_on.get(c, []), families):
+                ids.append(len(sub_cells))
+                capacity, setup = (1, 0) if cell.capacity > 1 else (1, cell.setup)
+                windows = [w for w in cell.unavailable if w[1] > not_before] + busy
+                sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, sorted(windows)))
+                cell_of[lane_id] = cell.id
+        if ids:
+            pool_map[pool] = len(sub_pools)
+            sub_pools.append(Pool(problem.pools[pool].name, ids))
+
+    jobs: list[Job] = []
+    job_map: dict[int, int] = {}
+    sub_tasks: list[Task] = []
+    for t in tasks:
+        task = problem.tasks[t]
+        if task.job not in job_map:
+            job = problem.jobs[task.job]
+            job_map[task.job] = len(jobs)
+            jobs.append(Job(job.id, job.product, job.family, job.category, job.mw, job.release, job.due, job.weight))
+        release = max(task.release, not_before)
+        preds = []
+        for p in task.predecessors:
+            if p in local:
+                preds.append(local[p])
+            elif p in fixed:
+                release = max(release, fixed[p][2])
+            else:
+                raise ValueError(f"restrict: predecessor {p} of free task {t} is neither free nor fixed")
+        modes = [(pool_map[pool], d) for pool, d in task.modes if pool in pool_map]
+        jobs[job_map[task.job]].tasks.append(len(sub_tasks))
+        sub_tasks.append(Task(job_map[task.job], task.op, modes, preds, task.capability, release))
+    sub = Problem(sub_cells, sub_pools, jobs, sub_tasks, problem.horizon, name or f"{problem.name}/sub")
+    return SubProblem(sub, tasks, cell_of)
+
+
+def _lanes(cell: Cell, busy: list[tuple[int, int, str]], free_families: set[str]) -> list[tuple[str, list[tuple[int, int]]]]:
+    """(sub cell id, fixed intervals) for each lane of a cell."""
+    if cell.capacity <= 1:
+        out = []
+        for s, e, family in busy:
+            # A free job of another family could follow or precede this work: keep a setup clear.
+            pad = cell.setup if cell.setup and (free_families - {family}) else 0
+            # Zero-length work still may not sit inside other work on a single-job cell.
+            out.append((max(0, s - pad), max(e + pad, s + 1)))
+        return [(cell.id, out)]
+    lanes: list[list[tuple[int, int]]] = [[] for _ in range(cell.capacity)]
+    for s, e, _ in sorted(busy):
+        if e <= s:
+            continue
+        # Interval graphs colour greedily in start order: a lane whose last job has ended exists
+        # whenever the cell never held more than its capacity.
+        lane = next(k for k, items in enumerate(lanes) if not items or items[-1][1] <= s)
+        lanes[lane].append((s, e))
+    return [(f"{cell.id}#{k}", items) for k, items in enumerate(lanes)]
+
+
+def glue(problem: Problem, fixed: dict[int, Placement], sub: SubProblem, sub_plan: Schedule) -> list[Assignment]:
+    """Fixed assignments plus the sub-plan's, with lane cells mapped back to their cells."""
+    out = [Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, problem.cells[c].id, s, e) for t, (c, s, e) in fixed.items()]
+    for a in sub_plan.assignments:
+        out.append(Assignment(a.job, a.op, sub.cell_of[a.cell], a.start, a.end))
+    return out
