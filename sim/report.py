@@ -56,7 +56,7 @@ class TwinReport:
         def iv(x: Interval, d: int = 6) -> dict:
             return x.to_dict(d)
 
-        return {
+        return _json_safe({
             "spec": self.spec_name,
             "mode": self.mode,
             "release": self.release,
@@ -88,7 +88,19 @@ class TwinReport:
             "seconds_per_replication": round(self.seconds_per_replication, 3),
             "cpu_seconds_per_replication": round(self.cpu_seconds_per_replication, 3),
             "warnings": self.warnings,
-        }
+        })
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (a product nobody finished, a bound without load) become null: strict
+    JSON readers (browsers, the service) reject them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: str, seed: int,

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
             report_path.parent.mkdir(parents=True, exist_ok=True)
             report_path.write_text(render_html(report), encoding="utf-8")
         if as_json:
-            typer.echo(json.dumps(report.to_dict()))
+            typer.echo(json.dumps(report.to_dict(), allow_nan=False))
             return
         _print_twin(report)
 
