@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from functools import partial
 from typing import Callable
 
@@ -15,106 +14,13 @@ import simpy
 
 from sim.calendar import DOWN as CAL_DOWN
 from sim.calendar import Calendar, failure_windows, planned_windows
-from sim.layout import Layout, OpDef, ProductDef, StationDef
+from sim.entities import DONE, QUEUED, WAITING, CellRun, Fleet, Station, Task, Unit
+from sim.layout import Layout, OpDef
 from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observer
 from sim.streams import Shape, Stream
 
-WAITING, QUEUED, DONE = 0, 1, 2
 WAKE = object()  # a waiting cell is woken to look again (window starts, planned start reached)
 _EPS = 1e-9
-
-
-class Unit:
-    """One order on the floor (a rack, a CDU ...): where each of its operations stands."""
-
-    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks")
-
-    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
-        self.key = key
-        self.name = name
-        self.product = product
-        self.due = due
-        self.released = now
-        self.pending = [len(op.preds) for op in product.ops]
-        self.status = [WAITING] * len(product.ops)
-        self.ops_left = len(product.ops)
-        self.reworks = 0
-
-
-class Task:
-    """One operation of one unit waiting for (or on) a cell."""
-
-    __slots__ = ("unit", "op", "since", "has_place", "planned")
-
-    def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
-        self.unit = unit
-        self.op = op
-        self.since = since
-        self.has_place = has_place
-        self.planned: float | None = None  # planned start, when executing a plan
-
-
-class Station:
-    """The cells of one type: one shared input queue (a heap ordered by the dispatch rule), the
-    free places of its input buffer, and the cells waiting for work."""
-
-    __slots__ = ("defn", "index", "heap", "seq", "waiting", "places_free", "place_waiters", "engaged", "slots")
-
-    def __init__(self, defn: StationDef) -> None:
-        self.defn = defn
-        self.index = defn.index
-        self.heap: list = []
-        self.seq = 0
-        self.waiting: deque = deque()
-        # A place is a buffer place or a cell: a unit holds one from entering the station until
-        # its cell passes it on, so a cell blocked downstream still fills its own place.
-        self.places_free = math.inf if defn.places is None else defn.places + defn.slots
-        self.place_waiters: deque = deque()
-        self.engaged = 0  # slots holding a unit (working, changing over, down with it, blocked)
-        self.slots = defn.slots
-
-
-class CellRun:
-    """The run-time state of one cell slot."""
-
-    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
-                 "calendar", "family", "wait_ev", "waiting_for", "plan", "setup")
-
-    def __init__(self, name: str, station: Station, obs_id: int) -> None:
-        self.name = name
-        self.cell_id = name.split("/", 1)[0]
-        self.station = station
-        self.obs_id = obs_id
-        self.times: Stream | None = None
-        self.failures: Stream | None = None
-        self.ttf_left = math.inf
-        self.mttf = 0.0
-        self.mttr = 0.0
-        self.repair_shape = Shape(0)
-        self.calendar: Calendar | None = None
-        self.family: str | None = None
-        self.wait_ev: simpy.Event | None = None
-        self.waiting_for: tuple[int, int] | None = None
-        self.plan: list[tuple[int, int, float]] = []
-        self.setup = defn_setup(station.defn)
-
-
-def defn_setup(defn: StationDef) -> float:
-    # Setups apply to single-job cells; a bay holding many units has no one product on it.
-    return defn.setup if defn.capacity == 1 else 0.0
-
-
-class Fleet:
-    """The AGV pool: a count of free vehicles and the cells waiting for one."""
-
-    __slots__ = ("free", "waiters", "travel", "shape", "stream")
-
-    def __init__(self, vehicles: int, travel: float, cv: float, stream: Stream) -> None:
-        self.free = vehicles
-        self.waiters: deque = deque()
-        self.travel = travel
-        self.shape = Shape.of("lognormal", cv)
-        self.stream = stream
 
 
 class Floor:
@@ -294,7 +200,20 @@ class Floor:
                     task = yield from self._wait_for_work(cell)
                     if task is None:
                         continue
-            yield from self._process(cell, task)
+            # The common case inline (no changeover, no window, no failure due, room downstream),
+            # sparing a generator per operation; anything else goes the general way.
+            setup = self._take_up(cell, task)
+            duration = None if setup else self._work_time(cell, task)
+            if duration is not None and cell.calendar is None and duration < cell.ttf_left:
+                started = self.env.now
+                yield self.env.timeout(duration)
+                if cell.failures is not None:
+                    cell.ttf_left -= duration
+                blocked = self._finish(cell, task, started)
+                if blocked is not None:
+                    yield from self._blocked(cell, task, blocked)
+            else:
+                yield from self._process_rest(cell, task, setup, duration)
 
     def _planned_cell(self, cell: CellRun):
         """Plan mode: follow the planned sequence in order, never ahead of the planned start;
@@ -354,46 +273,75 @@ class Floor:
         return None if got is WAKE else got
 
     def _process(self, cell: CellRun, task: Task):
-        env, obs, station = self.env, self.obs, cell.station
-        unit = task.unit
-        op = unit.product.ops[task.op]
-        station.engaged += 1
-        obs.waited(station.index, task.since)
-        if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
-            self.on_first_start(unit)
-        family = unit.product.family
-        if cell.setup > 0 and cell.family is not None and cell.family != family:
-            obs.state(cell.obs_id, SETUP)
+        """One operation on one cell: take it up, change over, work, pass the unit on."""
+        yield from self._process_rest(cell, task, self._take_up(cell, task), None)
+
+    def _process_rest(self, cell: CellRun, task: Task, setup: bool, duration: float | None):
+        env = self.env
+        if setup:
+            self.obs.state(cell.obs_id, SETUP)
             yield from self._run(cell, cell.setup, SETUP)
-        cell.family = family
-        obs.state(cell.obs_id, BUSY)
-        duration = op.duration * op.factor[station.index]
-        shape = op.shape
-        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
-            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
-        elif shape.kind:
-            duration *= cell.times.multiplier(shape)
+        if duration is None:
+            duration = self._work_time(cell, task)
         started = env.now
-        if task.planned is not None:
-            obs.start_delay(task.planned, started - task.planned)
         if cell.calendar is None and duration < cell.ttf_left:
-            # The common case, without a generator frame: no window ahead, no failure due.
             yield env.timeout(duration)
             if cell.failures is not None:
                 cell.ttf_left -= duration
         else:
             yield from self._run(cell, duration, BUSY)
+        blocked = self._finish(cell, task, started)
+        if blocked is not None:
+            yield from self._blocked(cell, task, blocked)
+
+    def _take_up(self, cell: CellRun, task: Task) -> bool:
+        """The cell takes the task; whether it must change over first."""
+        station, unit = cell.station, task.unit
+        station.engaged += 1
+        self.obs.waited(station.index, task.since)
+        if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
+            self.on_first_start(unit)
+        return cell.setup > 0 and cell.family is not None and cell.family != unit.product.family
+
+    def _work_time(self, cell: CellRun, task: Task) -> float:
+        """Start the work proper (after any changeover); its duration on this cell."""
+        unit = task.unit
+        op = unit.product.ops[task.op]
+        cell.family = unit.product.family
+        self.obs.state(cell.obs_id, BUSY)
+        duration = op.duration * op.factor[cell.station.index]
+        shape = op.shape
+        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
+            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
+        elif shape.kind:
+            duration *= cell.times.multiplier(shape)
+        if task.planned is not None:
+            self.obs.start_delay(task.planned, self.env.now - task.planned)
+        return duration
+
+    def _finish(self, cell: CellRun, task: Task, started: float) -> tuple[list[int], bool] | None:
+        """Complete the operation and pass the unit on; (ready, rework) when that must wait."""
+        unit = task.unit
+        op = unit.product.ops[task.op]
         if self.executed is not None:
-            self.executed.append((unit.name, op.id, cell.cell_id, started, env.now))
+            self.executed.append((unit.name, op.id, cell.cell_id, started, self.env.now))
         ready, rework = self._complete(unit, op)
         kept = False
         if ready:
             kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
-                kept = yield from self._pass_on(cell, unit, ready, rework, task.has_place)
+                return ready, rework
+        self._release(cell, task, kept)
+        return None
+
+    def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
+        kept = yield from self._pass_on(cell, task.unit, blocked[0], blocked[1], task.has_place)
+        self._release(cell, task, kept)
+
+    def _release(self, cell: CellRun, task: Task, kept: bool) -> None:
         if task.has_place and not kept:
-            self._give_place(station)
-        station.engaged -= 1
+            self._give_place(cell.station)
+        cell.station.engaged -= 1
 
     def _run(self, cell: CellRun, work: float, state: int):
         """Work for `work` seconds of the cell's time: preempted by failures while working
@@ -411,18 +359,22 @@ class Floor:
                     continue
                 if start - env.now < chunk:
                     chunk = start - env.now
-            fails = chunk >= cell.ttf_left
-            if fails:
-                chunk = cell.ttf_left
-            yield env.timeout(chunk)
+            if chunk < cell.ttf_left:
+                yield env.timeout(chunk)
+                work -= chunk
+                if cell.failures is not None:
+                    cell.ttf_left -= chunk
+                continue
+            # Works until the failure, then is repaired: one event for both, the observer told
+            # afterwards when the repair began (working and in repair are both active states,
+            # so no other cell's record depends on the moment).
+            chunk = cell.ttf_left
+            repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
+            yield env.timeout(chunk + repair)
             work -= chunk
-            if cell.failures is not None:
-                cell.ttf_left -= chunk
-                if fails:
-                    obs.state(cell.obs_id, DOWN)
-                    yield env.timeout(cell.mttr * cell.failures.multiplier(cell.repair_shape))
-                    cell.ttf_left = cell.mttf * cell.failures.exponential()
-                    obs.state(cell.obs_id, state)
+            obs.state(cell.obs_id, DOWN, at=env.now - repair)
+            obs.state(cell.obs_id, state)
+            cell.ttf_left = cell.mttf * cell.failures.exponential()
 
     def _complete(self, unit: Unit, op: OpDef) -> tuple[list[int], bool]:
         """Mark the operation done (or failed: back to its rework target); the operations that
@@ -432,7 +384,7 @@ class Floor:
         unit.status[op.index] = DONE
         unit.ops_left -= 1
         if unit.ops_left == 0:
-            self._finish(unit)
+            self._unit_done(unit)
             return [], False
         ready = []
         for s in op.succs:
@@ -464,7 +416,7 @@ class Floor:
             self._consumed.update((unit.key, o) for o in redo)
         return [target]
 
-    def _finish(self, unit: Unit) -> None:
+    def _unit_done(self, unit: Unit) -> None:
         self.wip -= 1
         self.units_done += 1
         self.obs.finished_unit(unit.product.index, self.env.now - unit.released)

@@ -27,7 +27,8 @@ def render_html(report: TwinReport) -> str:
         f"Bottleneck: <b>{escape(str(r.bottleneck['type']))}</b> ({escape(r.bottleneck['method'])}).</p>",
         f"<p class=note>{r.replications} replications, {escape(r.mode)}, release {escape(r.release)}, seed {r.seed}; "
         f"{r.run_h:.0f} h simulated each, first {r.warmup_h:.1f} h deleted as warm-up ({escape(r.warmup_method)}); "
-        f"offered {r.offered_gw_per_week:.3f} GW/week; {r.seconds_per_replication:.1f} s per replication.</p>",
+        f"offered {r.offered_gw_per_week:.3f} GW/week; analytic best case at the demand mix "
+        f"{r.capacity_bound_gw_per_week:.3f} GW/week; {r.seconds_per_replication:.1f} s per replication.</p>",
     ]
     parts += [f"<p class=bad>⚠ {escape(w)}</p>" for w in r.warnings]
     parts += ["<h2>Output against target</h2>", _throughput_svg(r), _category_table(r)]
@@ -49,8 +50,9 @@ def _throughput_svg(r: TwinReport) -> str:
         rows.append((f"{cat} MW", iv.mean / need, iv.ci_low / need, iv.ci_high / need))
     hi = max(1.2, max(row[3] for row in rows) * 1.05)
     width, left, row_h = 760, 130, 30
-    x = lambda v: left + (width - left - 20) * max(0.0, v) / hi  # noqa: E731
-    svg = [f'<svg width="{width}" height="{row_h * len(rows) + 40}" role="img" aria-label="output against target">']
+    x = lambda v: left + (width - left - 190) * max(0.0, v) / hi  # noqa: E731 (room on the right for the labels)
+    svg = [f'<svg width="{width}" height="{row_h * len(rows) + 40}" role="img" aria-label="output against target">',
+           '<text x="0" y="12" fill="#666">each bar: delivered / target, with its 95% interval</text>']
     for i, (label, mean, lo, high) in enumerate(rows):
         y = 20 + i * row_h
         svg.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')

@@ -97,11 +97,13 @@ class Observer:
                 t0 = edge
             b += 1
 
-    def state(self, cell: int, state: int) -> None:
+    def state(self, cell: int, state: int, at: float | None = None) -> None:
+        """The cell enters `state` now (or at `at`, a moment since its last change, when the
+        change does not alter whether the cell is active)."""
         old = self.cell_state[cell]
         if old == state:
             return
-        now = self.env.now
+        now = self.env.now if at is None else at
         station = self.cell_station[cell]
         since = self.cell_since[cell]
         if now > since:

@@ -6,7 +6,8 @@ import bisect
 
 from plant.demand import WEEK_S, orders_for
 from plant.spec import FactorySpec
-from sim.floor import Floor, Unit
+from sim.entities import Unit
+from sim.floor import Floor
 from sim.layout import Layout
 from sim.streams import Stream
 

@@ -10,7 +10,7 @@ import simpy
 
 from plant.spec import FactorySpec
 from scheduler.schedule import Assignment, Schedule
-from sim.floor import Floor, Unit
+from sim.floor import Floor
 from sim.layout import Layout, compile_layout
 from sim.observer import Observer, Trace
 from sim.release import start_plan_release, start_release

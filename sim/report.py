@@ -32,6 +32,7 @@ class TwinReport:
     gw_per_week: Interval
     gw_per_replication: list[float]
     offered_gw_per_week: float
+    capacity_bound_gw_per_week: float  # analytic best case at the demand mix: no run may beat it
     mw_by_category: dict[str, Interval]
     target_mw: dict[str, float]
     units_per_hour: dict[str, Interval]
@@ -55,7 +56,7 @@ class TwinReport:
         def iv(x: Interval, d: int = 6) -> dict:
             return x.to_dict(d)
 
-        return {
+        return _json_safe({
             "spec": self.spec_name,
             "mode": self.mode,
             "release": self.release,
@@ -69,6 +70,7 @@ class TwinReport:
             "gw_per_week": iv(self.gw_per_week),
             "gw_per_replication": [round(g, 6) for g in self.gw_per_replication],
             "offered_gw_per_week": round(self.offered_gw_per_week, 6),
+            "capacity_bound_gw_per_week": round(self.capacity_bound_gw_per_week, 6),
             "mw_by_category": {c: {**iv(v, 3), "target": self.target_mw.get(c)} for c, v in self.mw_by_category.items()},
             "units_per_hour": {p: iv(v) for p, v in self.units_per_hour.items()},
             "cycle_time_h": {p: iv(v, 4) for p, v in self.cycle_time_h.items()},
@@ -86,7 +88,19 @@ class TwinReport:
             "seconds_per_replication": round(self.seconds_per_replication, 3),
             "cpu_seconds_per_replication": round(self.cpu_seconds_per_replication, 3),
             "warnings": self.warnings,
-        }
+        })
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (a product nobody finished, a bound without load) become null: strict
+    JSON readers (browsers, the service) reject them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: str, seed: int,
@@ -151,6 +165,14 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
     lam = float(np.mean([x[1] for x in little]))
     W = float(np.nanmean([x[2] for x in little]))
     littles = {"L": L, "lambda_per_h": lam, "W_h": W, "relative_error": abs(L - lam * W) / L if L > 0 else 0.0}
+    window_h = (float(np.mean([t.end_s for t in traces])) - warm) / 3600
+    # A finite window cuts through the units on the floor at its edges: an error of order W/T.
+    if not math.isnan(W) and littles["relative_error"] > 0.02 + W / max(window_h, 1e-9):
+        warnings.append(f"Little's law is off by {littles['relative_error']:.1%} (L={L:.1f}, lambda*W={lam * W:.1f}): "
+                        "the floor is not in steady state over the window (WIP still growing?)")
+    bound = capacity_bound_gw(spec, layout)
+    if gw_iv.ci_low > bound * (1 + 1e-9) and mode != "schedule":
+        warnings.append(f"deployable output {gw_iv.ci_low:.4f} GW/week lies above the analytic best case {bound:.4f}")
     run_end = max(t.end_s for t in traces)
     measured_h = (float(np.mean([t.end_s for t in traces])) - warm) / 3600
     if warmup_s is None and measured_h * 3600 < 10 * warm:
@@ -170,6 +192,7 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         gw_per_week=gw_iv,
         gw_per_replication=gw,
         offered_gw_per_week=float(np.mean(offered)),
+        capacity_bound_gw_per_week=bound,
         mw_by_category={c: t_interval([m[c] for m in mw_cat]) for c in need},
         target_mw=dict(need),
         units_per_hour={p.name: t_interval([u[p.index] for u in units_h]) for p in products},
@@ -190,6 +213,17 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         cpu_seconds_per_replication=float(np.mean([t.cpu_s for t in traces])),
         warnings=warnings,
     )
+
+
+def capacity_bound_gw(spec: FactorySpec, layout: Layout) -> float:
+    """Best case: scale the weekly demand mix until the busiest cell type has no spare available
+    time (sim.capacity); the deployable GW/week of that much output."""
+    from sim.capacity import type_loads
+
+    busiest = max((t.utilisation for t in type_loads(spec, layout)), default=0.0)
+    if busiest <= 0:
+        return math.inf
+    return deployable_gw(spec.demand_mw(), spec.target) / busiest
 
 
 def _bottleneck(names: list[str], roser: np.ndarray, shares: np.ndarray) -> dict[str, Any]:

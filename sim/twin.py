@@ -107,7 +107,7 @@ def _on_dask(cluster: str | object, config: RunConfig, reps: list[int], tick: Ca
     else:
         address = cluster if isinstance(cluster, str) else cluster.scheduler_address
         try:
-            client, own = Client(address, timeout="10s"), True
+            client, own = Client(address, timeout="5s"), True
         except OSError as exc:
             raise ValueError(f"--cluster: cannot reach a Dask scheduler at {address} ({exc})") from None
     try:

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
             report_path.parent.mkdir(parents=True, exist_ok=True)
             report_path.write_text(render_html(report), encoding="utf-8")
         if as_json:
-            typer.echo(json.dumps(report.to_dict()))
+            typer.echo(json.dumps(report.to_dict(), allow_nan=False))
             return
         _print_twin(report)
 
@@ -108,7 +108,8 @@ def _print_twin(report) -> None:
     gw = r.gw_per_week
     console.print(f"[b]{r.spec_name}[/b]: {gw.mean:.3f} GW/week deployable, 95% CI [{gw.ci_low:.3f}, {gw.ci_high:.3f}] "
                   f"against {r.target_gw:g} GW; P(week >= target) {r.p_meets_target:.0%} of replications "
-                  f"(normal approx. {r.p_meets_target_normal:.0%}); offered {r.offered_gw_per_week:.3f} GW/week")
+                  f"(normal approx. {r.p_meets_target_normal:.0%}); offered {r.offered_gw_per_week:.3f} GW/week; "
+                  f"analytic best case {r.capacity_bound_gw_per_week:.3f} GW/week")
     console.print(f"bottleneck: [b]{r.bottleneck['type']}[/b] ({r.bottleneck['method']}, share {r.bottleneck['share']:.0%}); "
                   f"warm-up {r.warmup_h:.1f} h ({r.warmup_method}); WIP {r.wip.mean:.0f}; {r.seconds_per_replication:.1f} s/replication")
     table = Table("cell type", "cells", "busy", "setup", "blocked", "starved", "idle", "down", "off", "util. of avail.")

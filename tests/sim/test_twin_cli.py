@@ -23,7 +23,8 @@ def test_twin_json_is_one_object_with_the_promised_fields(tmp_path):
     result = gwf("twin", str(SPECS / "mmc.yaml"), "--weeks", "2", "--warmup", "10", "--replications", "3",
                  "--seed", "4", "--json", "--report", str(out))
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)  # the whole of stdout is one object; the progress bar went to stderr
+    # The whole of stdout is one strict JSON object (no NaN); the progress bar went to stderr.
+    report = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     for key in ("gw_per_week", "mw_by_category", "bottleneck", "p_meets_target", "seconds_per_replication"):
         assert key in report
     assert set(report["gw_per_week"]) >= {"mean", "ci_low", "ci_high"}

@@ -46,3 +46,26 @@ def test_planned_windows_take_their_duty_cycle():
     report = run(spec, weeks=4, warmup_h=4, replications=3, seed=7)
     assert report.units_per_hour["job"].mean == pytest.approx(0.75, abs=0.01)
     assert report.time_shares["machine"]["off"] == pytest.approx(0.25, abs=0.01)
+
+
+def test_effective_process_time_variability_under_breakdowns():
+    # Each job's time on the machine, repairs included, is an effective process time: mean
+    # t_e = 1.1 h and squared cv c_e^2 = c0^2 + (1 + cr^2) A (1 - A) mr / t0 = 1.6529. Failures are
+    # rare (one per 100 jobs), so the squared cv needs long runs to settle.
+    import dataclasses
+
+    import numpy as np
+
+    from sim import Twin
+    from sim.replication import run_replication
+    from sim.statistics import t_interval
+
+    spec = load_case("breakdowns")
+    config = dataclasses.replace(Twin(spec, weeks=100, warmup_h=0, replications=10, seed=5).config(), record=True)
+    means, scvs = [], []
+    for r in range(10):
+        times = np.array([(end - start) / 3600 for _, _, _, start, end in run_replication(config, r).executed])
+        means.append(times.mean())
+        scvs.append(times.var() / times.mean() ** 2)
+    assert t_interval(means).contains(1.1), t_interval(means)
+    assert t_interval(scvs).contains(1.6529), t_interval(scvs)

@@ -77,6 +77,8 @@ def check_invariants(report: TwinReport, spec: FactorySpec) -> None:
             assert worst <= bound * (1 + 1e-9), f"{name}: a replication made {worst:.4f}/h, above the best case {bound:.4f}/h"
         interval = report.units_per_hour[name]
         assert interval.ci_low <= bound, f"{name}: {interval} lies above the best case {bound:.4f}/h"
+    assert report.gw_per_week.ci_low <= report.capacity_bound_gw_per_week * (1 + 1e-9)
+    assert not [w for w in report.warnings if "Little" in w or "best case" in w], report.warnings
 
 
 def _deterministic(spec: FactorySpec) -> bool:

@@ -1,0 +1,108 @@
+"""What the floor model moves and works with: units (orders on the floor), tasks (one
+operation waiting for a cell), stations (a cell type's shared queue and buffer), cell slots
+and the AGV pool. Plain records with slots; behaviour lives in sim.floor."""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import simpy
+
+from sim.calendar import Calendar
+from sim.layout import ProductDef, StationDef
+from sim.streams import Shape, Stream
+
+WAITING, QUEUED, DONE = 0, 1, 2
+
+
+class Unit:
+    """One order on the floor (a rack, a CDU ...): where each of its operations stands."""
+
+    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks")
+
+    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
+        self.key = key
+        self.name = name
+        self.product = product
+        self.due = due
+        self.released = now
+        self.pending = [len(op.preds) for op in product.ops]
+        self.status = [WAITING] * len(product.ops)
+        self.ops_left = len(product.ops)
+        self.reworks = 0
+
+
+class Task:
+    """One operation of one unit waiting for (or on) a cell."""
+
+    __slots__ = ("unit", "op", "since", "has_place", "planned")
+
+    def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
+        self.unit = unit
+        self.op = op
+        self.since = since
+        self.has_place = has_place
+        self.planned: float | None = None  # planned start, when executing a plan
+
+
+class Station:
+    """The cells of one type: one shared input queue (a heap ordered by the dispatch rule), the
+    free places of its input buffer, and the cells waiting for work."""
+
+    __slots__ = ("defn", "index", "heap", "seq", "waiting", "places_free", "place_waiters", "engaged", "slots")
+
+    def __init__(self, defn: StationDef) -> None:
+        self.defn = defn
+        self.index = defn.index
+        self.heap: list = []
+        self.seq = 0
+        self.waiting: deque = deque()
+        # A place is a buffer place or a cell: a unit holds one from entering the station until
+        # its cell passes it on, so a cell blocked downstream still fills its own place.
+        self.places_free = math.inf if defn.places is None else defn.places + defn.slots
+        self.place_waiters: deque = deque()
+        self.engaged = 0  # slots holding a unit (working, changing over, down with it, blocked)
+        self.slots = defn.slots
+
+
+class CellRun:
+    """The run-time state of one cell slot."""
+
+    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
+                 "calendar", "family", "wait_ev", "waiting_for", "plan", "setup")
+
+    def __init__(self, name: str, station: Station, obs_id: int) -> None:
+        self.name = name
+        self.cell_id = name.split("/", 1)[0]
+        self.station = station
+        self.obs_id = obs_id
+        self.times: Stream | None = None
+        self.failures: Stream | None = None
+        self.ttf_left = math.inf
+        self.mttf = 0.0
+        self.mttr = 0.0
+        self.repair_shape = Shape(0)
+        self.calendar: Calendar | None = None
+        self.family: str | None = None
+        self.wait_ev: simpy.Event | None = None
+        self.waiting_for: tuple[int, int] | None = None
+        self.plan: list[tuple[int, int, float]] = []
+        self.setup = _setup_of(station.defn)
+
+
+def _setup_of(defn: StationDef) -> float:
+    # Setups apply to single-job cells; a bay holding many units has no one product on it.
+    return defn.setup if defn.capacity == 1 else 0.0
+
+
+class Fleet:
+    """The AGV pool: a count of free vehicles and the cells waiting for one."""
+
+    __slots__ = ("free", "waiters", "travel", "shape", "stream")
+
+    def __init__(self, vehicles: int, travel: float, cv: float, stream: Stream) -> None:
+        self.free = vehicles
+        self.waiters: deque = deque()
+        self.travel = travel
+        self.shape = Shape.of("lognormal", cv)
+        self.stream = stream
