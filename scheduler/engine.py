@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 
 from scheduler.bounds import Heads, compute_bounds, heads_and_tails
-from scheduler.capacity import problem_capacity_bound
+from scheduler.calendars import CellCalendar
+from scheduler.capacity import earliest_finish, problem_capacity_bound
 from scheduler.construct import list_schedule
-from scheduler.delivery import delivered_mw
+from scheduler.delivery import delivered_mw, finished_jobs
 from scheduler.mirror import forward_backward, mirrorable
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
@@ -158,14 +159,18 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
 
     rng = random.Random(seed)
     heads = heads_and_tails(problem)
+    in_reach = _units_in_reach(problem) if objective == "mw" else set()
     size = NEIGHBOURHOOD_OPERATIONS
     began = time.perf_counter()
     total = max(1e-9, deadline - began)
     iterations = improved = 0
     while deadline - time.perf_counter() > 2.0 and not _meets(objective, current.value, bound):
         fixed = placements(problem, current)
+        lost = _lost_in_reach(problem, current, in_reach) if objective == "mw" else []
         if objective == "makespan" and iterations % 2:
             free, cut = _busiest_cells_suffix(problem, fixed, size, rng)
+        elif lost and iterations % 2:
+            free, cut = _lost_unit_and_neighbours(problem, fixed, rng.choice(lost), size)
         else:
             free, cut = _suffix(problem, fixed, objective, size, rng, heads)
         if not free:
@@ -203,6 +208,38 @@ def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size:
     free = {t for t, (_, s, _) in fixed.items() if s >= cut}
     if objective == "mw":
         free = _drop_hopeless_units(problem, fixed, free, cut, heads)
+    return free, cut
+
+
+def _units_in_reach(problem: Problem) -> set[int]:
+    """Jobs that could finish by the horizon with the floor to themselves."""
+    calendars = [CellCalendar(c.unavailable) for c in problem.cells]
+    return {j for j, end in enumerate(earliest_finish(problem, calendars)) if end <= problem.horizon and problem.jobs[j].tasks}
+
+
+def _lost_in_reach(problem: Problem, schedule: Schedule, in_reach: set[int]) -> list[int]:
+    return sorted(in_reach - finished_jobs(problem, schedule))
+
+
+def _lost_unit_and_neighbours(problem: Problem, fixed: dict[int, Placement], unit: int, size: int) -> tuple[set[int], int]:
+    """For MW: a unit that could finish in time but does not, from its first operation on, with
+    the units that use the same cells after that point, nearest in time first, so CP-SAT can
+    reorder them (a setup saved or a queue jumped). Closed under successors: each unit is freed
+    from the cut to its end, and a unit's work waits only for its own."""
+    own = problem.jobs[unit].tasks
+    cut = min(fixed[t][1] for t in own)
+    cells = {fixed[t][0] for t in own}
+    until = max(fixed[t][2] for t in own)
+    nearby: dict[int, int] = {}
+    for t, (c, s, _) in fixed.items():
+        job = problem.tasks[t].job
+        if c in cells and cut <= s <= until and job != unit:
+            nearby[job] = min(nearby.get(job, s), s)
+    free = {t for t in own}
+    for job in sorted(nearby, key=nearby.get):
+        if len(free) >= size:
+            break
+        free.update(t for t in problem.jobs[job].tasks if fixed[t][1] >= cut)
     return free, cut
 
 
