@@ -23,7 +23,7 @@ from scheduler.mirror import forward_backward, mirrorable
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
 from scheduler.subproblem import Placement, SubProblem, close_under_successors, glue, placements, restrict
-from scheduler.validate import validate
+from scheduler.validate import validate, violations
 
 Progress = Callable[[float, str], None]
 
@@ -271,10 +271,13 @@ def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: se
     return {t for t in free if problem.tasks[t].job not in hopeless_jobs}
 
 
-def _local_hint(current: Schedule, sub: SubProblem) -> Schedule:
+def _local_hint(current: Schedule, sub: SubProblem) -> Schedule | None:
     """The current plan's assignments of the free operations, on the sub-problem's cells (a lane
     of a multi-job cell is picked later by the model; only single-job cells carry over)."""
     keys = {(j.id, sub.problem.tasks[t].op) for j in sub.problem.jobs for t in j.tasks}
     cells = {cell.id for cell in sub.problem.cells}
     assignments = [a for a in current.assignments if (a.job, a.op) in keys and a.cell in cells]
-    return Schedule(assignments, sub.problem.horizon, name="hint")
+    hint = Schedule(assignments, sub.problem.horizon, name="hint")
+    # Setup padding around fixed work can clash with where the plan has a free operation (same
+    # family, no setup needed); then let the core model build its own warm start.
+    return hint if not violations(sub.problem, hint, complete=False) else None
