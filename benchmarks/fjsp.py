@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-reference", action="store_true", help="skip the textbook model")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--save", type=Path, help="also write the JSON object to this file")
     args = parser.parse_args(argv)
     if args.set is None and args.instances is None:
         args.set = "brandimarte"
@@ -129,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = run(paths, args.root, args.time_limit, args.workers, args.seed, not args.no_reference)
     totals = summary(rows)
+    record = json.dumps({"time_limit": args.time_limit, "workers": args.workers, "seed": args.seed, "summary": totals, "instances": rows})
+    if args.save:
+        args.save.write_text(record)
     if args.json:
-        print(json.dumps({"time_limit": args.time_limit, "workers": args.workers, "seed": args.seed, "summary": totals, "instances": rows}))
+        print(record)
     else:
         print_table(rows, totals, args)
     return 0

@@ -15,6 +15,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """gwfactory: plan, prove and drive a floor that adds 1 GW of AI data-center capacity a week."""
+
+
 # Each module defines `register(app)`; kept as a list so a new command is one new module.
 COMMAND_MODULES = [
     "gwf.commands.schedule",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class Driver(abc.ABC):
     public methods keep the lifecycle honest so that every driver behaves the same."""
 
     scheme: str = ""
+    pipeline_depth: int = 1  # jobs execute_many keeps in flight; pipelining drivers raise it
 
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url
@@ -75,7 +77,7 @@ class Driver(abc.ABC):
         self.state = DriverState.CLOSED
 
     async def execute(self, job: CellJob, timeout: float) -> JobResult:
-        if self.state not in (DriverState.ACTIVE, DriverState.RECOVERED):
+        if not self._accepting():
             raise DriverError(f"{self.url}: cannot execute in state {self.state.value}")
         try:
             return await self._execute(job, timeout)
@@ -87,6 +89,22 @@ class Driver(abc.ABC):
         except DriverError:
             self.state = DriverState.FAULTED
             raise
+
+    async def execute_many(self, jobs: list[CellJob], timeout: float) -> list[JobResult | DriverError]:
+        """Runs `jobs` with up to `pipeline_depth` in flight, so a driver with a window of frames can
+        pipeline them; `timeout` counts for each job from when it is handed to the driver, not from
+        the call. Each entry is the job's result or the DriverError it ended with, in the order given."""
+        depth = asyncio.Semaphore(self.pipeline_depth)
+
+        async def one(job: CellJob) -> JobResult:
+            async with depth:
+                return await self.execute(job, timeout)
+
+        outcomes = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, DriverError):
+                raise outcome
+        return outcomes  # type: ignore[return-value]
 
     async def status(self) -> dict[str, Any]:
         return {"url": self.url, "state": self.state.value, **(await self._status())}
@@ -112,6 +130,10 @@ class Driver(abc.ABC):
 
     @abc.abstractmethod
     async def _execute(self, job: CellJob, timeout: float) -> JobResult: ...
+
+    def _accepting(self) -> bool:
+        """Whether execute() may be called now; drivers that reconnect on their own also accept while recovering."""
+        return self.state in (DriverState.ACTIVE, DriverState.RECOVERED)
 
     async def _status(self) -> dict[str, Any]:
         return {}

@@ -49,4 +49,4 @@ def _load_builtin() -> None:
                 raise
 
 
-_BUILTIN_MODULES = ["hardware.mock"]
+_BUILTIN_MODULES = ["hardware.mock", "hardware.cell_driver", "hardware.grbl", "hardware.modbus"]

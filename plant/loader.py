@@ -17,6 +17,10 @@ DEFAULT_CATALOG = Path(__file__).parent / "catalogs" / "gw1.yaml"
 class SpecError(ValueError):
     """A spec file that cannot be used; the message is one line: `path: what is wrong`."""
 
+    def __init__(self, message: str) -> None:
+        # Values quoted from the file may hold newlines; the message must stay one line.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
 
 def load_spec(path: str | Path | None = None) -> FactorySpec:
     """The spec at `path`, or the built-in 1 GW/week catalog when `path` is None."""
@@ -48,19 +52,20 @@ def spec_from_dict(raw: dict[str, Any], source: str = "<spec>") -> FactorySpec:
         raise SpecError(f"{source}: {describe_validation_error(exc)}") from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first error as `field.path[2]: message`, plus how many more there are."""
+def describe_validation_error(exc: ValidationError, root: Any = FactorySpec) -> str:
+    """The first error as `field.path[2]: message`, plus how many more there are; `root` is
+    the model the paths start from (for the list of valid fields after an unknown one)."""
     errors = exc.errors(include_url=False)
     first = errors[0]
     message = _clean(first["msg"])
     path = format_loc(first["loc"])
     if first["type"] == "extra_forbidden":
-        message = "unknown field" + _valid_fields(first["loc"])
+        message = "unknown field" + _valid_fields(first["loc"], root)
     elif first["type"] == "missing":
         message = "required field is missing"
     # Cross-reference errors raised inside model validators carry their own path relative
     # to the model that raised them.
-    match = re.match(r"^([A-Za-z_][\w.\[\]-]*): (.*)$", message)
+    match = re.match(r"^([A-Za-z_][\w.\[\]-]*): (.*)$", message, re.S)
     if match and first["type"] == "value_error":
         path = ".".join(p for p in (path, match.group(1)) if p)
         message = match.group(2)
@@ -84,11 +89,11 @@ def _clean(msg: str) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def _valid_fields(loc: tuple[Any, ...]) -> str:
+def _valid_fields(loc: tuple[Any, ...], root: Any = FactorySpec) -> str:
     """`; valid: a, b, c` for the model that holds the unknown field."""
     from typing import get_args, get_origin
 
-    model: Any = FactorySpec
+    model: Any = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue

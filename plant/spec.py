@@ -161,11 +161,32 @@ class Transport(Strict):
     travel_cv: float = Field(0.0, ge=0.0)
 
 
+class Release(Strict):
+    """How the twin lets orders onto the floor when it runs a dispatch policy (no plan).
+    The scheduler ignores it. Defaults keep every existing spec valid: weekly demand, evenly."""
+
+    mode: Literal["demand", "poisson", "conwip", "saturate"] = Field(
+        "demand",
+        description="demand: the weekly demand released evenly; poisson: exponential interarrival times; "
+        "conwip: a new unit enters each time one leaves, keeping `wip` on the floor; "
+        "saturate: the first operations never run out of work (infinite supply)",
+    )
+    units_per_hour: float | None = Field(None, gt=0, description="poisson arrival rate; None = the weekly demand rate")
+    wip: int | None = Field(None, ge=1, description="units kept on the floor in conwip mode")
+    load: float = Field(1.0, gt=0, le=10.0, description="multiplier on the demand rate (1.1 offers 10% more than demand)")
+
+    @model_validator(mode="after")
+    def _mode_has_its_parameter(self) -> "Release":
+        if self.mode == "conwip" and self.wip is None:
+            raise ValueError("wip: conwip release needs the number of units to keep on the floor")
+        return self
+
+
 class Target(Strict):
     """What one week must deliver: MW per category that together make `facility_gw` deployable."""
 
     facility_gw: float = Field(gt=0)
-    mw: dict[Category, float] = Field(description="MW per category per week")
+    mw: dict[Category, float] = Field(min_length=1, description="MW per category per week")
 
     @model_validator(mode="after")
     def _positive(self) -> "Target":
@@ -185,6 +206,7 @@ class FactorySpec(Strict):
     demand: dict[str, float] = Field(description="units per week of each product")
     target: Target
     transport: Transport = Transport()
+    release: Release = Release()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "FactorySpec":

@@ -34,3 +34,18 @@ def mw_by_category(problem: Problem, schedule: Schedule) -> dict[str, float]:
 
 def delivered_mw(problem: Problem, schedule: Schedule) -> float:
     return sum(mw_by_category(problem, schedule).values())
+
+
+def mw_finished_between(problem: Problem, schedule: Schedule, start: int, end: int) -> dict[str, float]:
+    """MW per category of units whose last operation ends in [start, end): a plan's output in
+    one window, e.g. its second week, once the floor is full."""
+    last_end: dict[str, int] = {}
+    placed: dict[str, int] = {}
+    for a in schedule.assignments:
+        last_end[a.job] = max(last_end.get(a.job, 0), a.end)
+        placed[a.job] = placed.get(a.job, 0) + 1
+    out = {job.category: 0.0 for job in problem.jobs if job.category}
+    for job in problem.jobs:
+        if job.category and placed.get(job.id) == len(job.tasks) and start <= last_end[job.id] < end:
+            out[job.category] += job.mw
+    return out

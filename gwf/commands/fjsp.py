@@ -7,7 +7,6 @@ from typing import Any
 
 import typer
 
-from scheduler import solve
 from scheduler.fjsplib import machine_number, read_fjsp
 
 
@@ -23,6 +22,8 @@ def solve_fjsp(path: str | Path, *, time_limit: float = 10.0, workers: int = 2, 
 
         schedule = plan(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
     else:
+        from scheduler.cpsat import solve  # OR-Tools loads only when a command solves
+
         schedule = solve(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
     if out is not None:
         rows = [

@@ -2,16 +2,26 @@
 
 Setups between product families (capacity-1 cells only) -- the trade-off, measured:
 an exact sequencing model needs a successor literal for every ordered pair of operations that
-may share a cell, O(n^2) per cell: 400 candidate operations on one cell already mean 160,000
-arcs, and the model stops finding first solutions in seconds. So:
+may share a cell, O(n^2) per cell. `benchmarks/setups.py` (one cell, 3 families, setup 20 s,
+random releases, 5 s, 2 workers; our list schedule as hint) gave makespans:
 
+    n    circuit  campaigns   (hint)
+    6      155       155       188    circuit proves optimality, campaigns cannot
+   10      215       215       246
+   15      337       337       451
+   20      443       386       548    circuit no longer finds the campaign plans
+   40     1108       841      1120
+   80     2160      1683      2160    circuit model alone took 20 s to build and solve
+
+So:
 * a cell whose candidate operations number at most CIRCUIT_LIMIT gets the exact model
   (AddCircuit over its candidates with "setup if the families differ" on each arc);
 * a larger cell runs each product family as ONE campaign: the family's operations on the cell
   lie inside a campaign interval, campaigns never overlap and each is followed by the setup.
   That is O(n + families) literals. It is a restriction (a family cannot come back to a cell
-  later), never a relaxation, so every schedule it yields passes the validator; on the floor it
-  is what planners do anyway (batch by family to avoid changeovers).
+  later), never a relaxation, so every schedule it yields passes the validator -- but the
+  solver's bound then holds for the restricted model only and `solve` does not report it. On
+  the floor it is what planners do anyway: batch by family to avoid changeovers.
 """
 from __future__ import annotations
 
@@ -22,7 +32,7 @@ from ortools.sat.python import cp_model
 from scheduler.cpsat.variables import CellChoice, TaskVars, Variables
 from scheduler.problem import Problem
 
-CIRCUIT_LIMIT = 40
+CIRCUIT_LIMIT = 15
 
 
 class Constraints:

@@ -47,17 +47,11 @@ def add_hint(built: BuiltModel, model: cp_model.CpModel, hint: Schedule) -> None
     job_end: dict[int, int] = {}
     model.clear_hints()
     hinted: set[int] = set()  # a job's presence literal is shared by its tasks: CP-SAT rejects a variable hinted twice
-
-    def _hint_literal(model: cp_model.CpModel, literal: Literal, value: bool) -> None:
-        if not isinstance(literal, int) and literal.index not in hinted:
-            hinted.add(literal.index)
-            model.add_hint(literal, value)
-
     for t, tv in enumerate(variables.tasks):
         if tv is None:
             continue
         a = placed.get(t)
-        _hint_literal(model, tv.present, a is not None)
+        _hint_literal(model, hinted, tv.present, a is not None)
         cell = cell_index[a.cell] if a is not None else -1
         if a is not None:
             model.add_hint(tv.start, a.start)
@@ -65,9 +59,9 @@ def add_hint(built: BuiltModel, model: cp_model.CpModel, hint: Schedule) -> None
             job = problem.tasks[t].job
             job_end[job] = max(job_end.get(job, 0), a.end)
         for mode in tv.modes:
-            _hint_literal(model, mode.chosen, a is not None and mode.pool == problem.cells[cell].pool)
-            for ch in mode.cells if len(mode.cells) > 1 else []:  # a lone cell shares the mode's literal
-                _hint_literal(model, ch.chosen, ch.cell == cell)
+            _hint_literal(model, hinted, mode.chosen, a is not None and mode.pool == problem.cells[cell].pool)
+            for ch in mode.cells:  # a lone cell shares the mode's literal: hinted once
+                _hint_literal(model, hinted, ch.chosen, ch.cell == cell)
     for j, end in enumerate(variables.job_end):
         if end is not None and j in job_end:
             model.add_hint(end, job_end[j])
@@ -75,8 +69,9 @@ def add_hint(built: BuiltModel, model: cp_model.CpModel, hint: Schedule) -> None
         model.add_hint(built.goal.makespan, hint.makespan)
 
 
-def _hint_literal(model: cp_model.CpModel, literal: Literal, value: bool) -> None:
-    if not isinstance(literal, int):
+def _hint_literal(model: cp_model.CpModel, hinted: set[int], literal: Literal, value: bool) -> None:
+    if not isinstance(literal, int) and literal.index not in hinted:
+        hinted.add(literal.index)
         model.add_hint(literal, value)
 
 

@@ -10,15 +10,12 @@ from collections import defaultdict
 from ortools.sat.python import cp_model
 
 from scheduler.bounds import Bounds, compute_bounds, objective_bound
-from scheduler.cpsat.lns import improve
 from scheduler.cpsat.model import add_hint, build_model, extract
 from scheduler.cpsat.objective import MAXIMISED, check_objective, objective_value
 from scheduler.cpsat.warmstart import warm_start
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 from scheduler.validate import validate, violations
-
-FULL_MODEL_SHARE = 0.3  # of the time limit for the full model; the rest goes to LNS
 
 _STATUS = {
     cp_model.OPTIMAL: "optimal",
@@ -53,17 +50,16 @@ def solve(
     built = build_model(problem, objective, bounds, upper)
     if hint is not None:
         add_hint(built, built.model, hint)
-    deadline = began + time_limit
-    # Full model first (it proves optimality on the easy instances and sets the solver bound),
-    # then our LNS for the rest of the budget if a gap remains.
-    full_share = FULL_MODEL_SHARE if hint is not None else 1.0
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.0, full_share * (deadline - time.perf_counter()))
+    solver.parameters.max_time_in_seconds = max(0.0, time_limit - (time.perf_counter() - began))
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     solver.parameters.log_search_progress = log
     for key, value in (parameters or {}).items():
-        setattr(solver.parameters, key, value)
+        if isinstance(value, list):  # repeated fields cannot be assigned, only extended
+            getattr(solver.parameters, key).extend(value)
+        else:
+            setattr(solver.parameters, key, value)
     code = solver.solve(built.model)
     status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -76,24 +72,28 @@ def solve(
         schedule = Schedule([], upper, status, objective, name=problem.name)
         source = "none"
     solver_bound = solver.best_objective_bound / built.goal.scale if code != cp_model.INFEASIBLE else None
-    combined = _combine_bounds(objective, own_bound, solver_bound)
-    lns_stats: dict[str, int] = {}
-    if schedule.assignments and code != cp_model.OPTIMAL and time.perf_counter() < deadline - 0.1:
-        improved, lns_stats = improve(built, schedule, deadline, workers=workers, seed=seed, lower=combined)
-        if objective_value(problem, improved, objective) != objective_value(problem, schedule, objective):
-            schedule, source = improved, "lns"
-        if objective_value(problem, schedule, objective) == combined:
-            schedule.status = "optimal"  # reached the bound: proven
+    # Campaigns restrict the problem: the solver's bound (and its "optimal", its "infeasible")
+    # then hold for the restricted model only, so only our own bound may be reported.
+    restricted = "campaigns" in built.constraints.setup_models.values()
+    if restricted and status in ("optimal", "infeasible"):
+        status = "feasible" if schedule.assignments else "unknown"
+        schedule.status = status
+    combined = _combine_bounds(objective, own_bound, None if restricted else solver_bound)
     if schedule.assignments:
         validate(problem, schedule, complete=complete)
 
     schedule.value = objective_value(problem, schedule, objective)
     schedule.bound = combined
+    if schedule.assignments and schedule.value == combined:
+        schedule.status = "optimal"  # our own bound can close what the solver left open
     schedule.seconds = time.perf_counter() - began
     schedule.kpis = {
         "objective": objective,
-        "lower_bound" if complete else "upper_bound": own_bound,
+        # For mw (maximised) the plan itself is the lower bound and ours is an upper bound.
+        "lower_bound": own_bound if complete else schedule.value,
+        "upper_bound": None if complete else own_bound,
         "solver_bound": solver_bound,
+        "solver_bound_restricted": restricted,
         "path_bound": bounds.path,
         "load_bound": bounds.load,
         "gap": _gap(objective, schedule.value, schedule.bound),
@@ -102,7 +102,6 @@ def solve(
         "hint_value": objective_value(problem, hint, objective) if hint is not None else None,
         "pooled_pools": len(built.variables.pooled),
         "setup_models": built.constraints.setup_models,
-        "lns": lns_stats,
         "branches": solver.num_branches,
         "conflicts": solver.num_conflicts,
         "operations": problem.n_operations,

@@ -70,10 +70,16 @@ def families_on_pool(problem: Problem) -> list[set[str]]:
     return out
 
 
-def poolable(problem: Problem, pool: int, families: set[str]) -> bool:
+def _instant_pools(problem: Problem) -> set[int]:
+    """Pools some zero-second operation may use. A cumulative ignores such operations, but on a
+    cell they may not sit inside another job, so colouring could fail: these keep per-cell choices."""
+    return {pool for task in problem.tasks for pool, d in task.modes if d == 0}
+
+
+def poolable(problem: Problem, pool: int, families: set[str], instant: set[int] = frozenset()) -> bool:
     """Can the pool's cells be treated as one resource of summed capacity?"""
     cells = [problem.cells[c] for c in problem.pools[pool].cells]
-    if len(cells) < 2:
+    if len(cells) < 2 or pool in instant:
         return False
     first = cells[0]
     identical = all(c.capacity == first.capacity and sorted(c.unavailable) == sorted(first.unavailable) for c in cells)
@@ -87,7 +93,8 @@ def create_variables(model: cp_model.CpModel, problem: Problem, bounds: Bounds, 
     already ends after `upper` are left out."""
     heads = bounds.heads
     families = families_on_pool(problem)
-    pooled = {p for p in range(len(problem.pools)) if poolable(problem, p, families[p])}
+    instant = _instant_pools(problem)
+    pooled = {p for p in range(len(problem.pools)) if poolable(problem, p, families[p], instant)}
     job_present: list[Literal] = []
     job_end: list[cp_model.IntVar | None] = []
     fits = [True] * len(problem.jobs)

@@ -1,0 +1,37 @@
+"""`gwf serve`: the HTTP API and web dashboard on uvicorn."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def serve(
+    host: Optional[str] = typer.Option(None, help="interface to listen on (default: GWF_HOST or 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, help="TCP port (default: GWF_PORT or 8000)"),
+    spec: Optional[Path] = typer.Option(None, help="default factory spec (default: GWF_SPEC or the built-in 1 GW catalog)"),
+    data_dir: Optional[Path] = typer.Option(None, help="where schedules and the dispatch journal are kept (default: GWF_DATA_DIR or out/service)"),
+) -> None:
+    """Serve the HTTP API (/api, OpenAPI at /docs) and the dashboard (/)."""
+    import uvicorn
+
+    from gwf.service import ServiceSettings, create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "spec": spec, "data_dir": data_dir}.items() if v is not None}
+    settings = ServiceSettings(**overrides)
+    app = create_app(settings)  # a bad spec fails here, as one line, before the port opens
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            # End the live-event streams first: open browser tabs would otherwise hold the
+            # shutdown until the graceful timeout.
+            app.state.service.bus.close()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=3, log_level="info")
+    Server(config).run()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

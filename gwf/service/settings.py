@@ -1,0 +1,20 @@
+"""Every knob of the service in one pydantic-settings object, read from `GWF_*` variables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """`GWF_HOST`, `GWF_PORT`, `GWF_DATA_DIR`, `GWF_SPEC`, `GWF_WORKERS`, `GWF_JOB_THREADS`."""
+
+    model_config = SettingsConfigDict(env_prefix="GWF_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(Path("out/service"), description="schedules and the dispatch journal live here")
+    spec: Path | None = Field(None, description="default factory spec; None = the built-in 1 GW catalog")
+    workers: int = Field(2, ge=1, description="solver threads one planning job may use")
+    job_threads: int = Field(2, ge=1, description="background jobs that run at once; more wait queued")

@@ -1,0 +1,156 @@
+"""What the API and dashboard show of a spec or a plan: summaries, filtered pages of
+assignments, and per-pool utilisation over time. Plain functions over plain data."""
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+from typing import Any
+
+from gwf.service import domain
+from gwf.service.store import StoredSchedule
+from plant.spec import FactorySpec, deployable_gw
+from scheduler.schedule import Schedule
+
+WEEK_H = 7 * 24
+
+
+def spec_summary(spec: FactorySpec) -> dict[str, Any]:
+    """The factory at a glance: cells per type and what the weekly demand delivers against the target."""
+    demand_mw = spec.demand_mw()
+    return {
+        "name": spec.name,
+        "products": len(spec.products),
+        "cells": len(spec.all_cells),
+        "cells_per_type": {t.name: spec.cell_count(t.name) for t in spec.cell_types},
+        "demand_mw": demand_mw,
+        "target_mw": dict(spec.target.mw),
+        "facility_gw": spec.target.facility_gw,
+        "demand_deployable_gw": deployable_gw(demand_mw, spec.target),
+        "operations_per_week": round(sum(units * len(spec.product_index[name].routing) for name, units in spec.demand.items())),
+    }
+
+
+def schedule_summary(stored: StoredSchedule, horizon_hours: float | None = None) -> dict[str, Any]:
+    """KPIs of a stored plan, computed once and kept with it."""
+    if stored.summary is None:
+        stored.summary = _summarise(stored, horizon_hours)
+    return stored.summary
+
+
+def _summarise(stored: StoredSchedule, horizon_hours: float | None) -> dict[str, Any]:
+    schedule = stored.schedule
+    delivered = domain.mw_by_category(stored.problem, schedule)
+    hours = horizon_hours or schedule.horizon / 3600
+    out: dict[str, Any] = {
+        "id": stored.id, "name": schedule.name, "status": schedule.status, "objective": schedule.objective,
+        "value": schedule.value, "bound": schedule.bound, "gap": _gap(schedule), "seconds": schedule.seconds,
+        "makespan_s": schedule.makespan, "horizon_s": schedule.horizon, "assignments": len(schedule.assignments),
+        "jobs": len({a.job for a in schedule.assignments}), "cells_used": len({a.cell for a in schedule.assignments}),
+        "created": stored.created, "kpis": jsonable(schedule.kpis),
+        "delivered_mw": delivered, "deployable_gw": None, "weekly_rate_gw": None,
+    }
+    if delivered is not None and delivered:
+        gw = deployable_gw(delivered, stored.spec.target)
+        # A plan covers a slice of the week; its rate scaled to a week is what compares with the target.
+        out.update(deployable_gw=gw, weekly_rate_gw=gw * WEEK_H / hours if hours > 0 else None)
+    return jsonable(out)
+
+
+def assignment_page(
+    stored: StoredSchedule, *, cell: str | None = None, pool: str | None = None, job: str | None = None,
+    start: int | None = None, end: int | None = None, offset: int = 0, limit: int = 1000,
+) -> dict[str, Any]:
+    """Assignments that match every given filter (time window: those overlapping [start, end)),
+    sorted by start, one page of them."""
+    pool_of = stored.pool_of_cell
+    kept = [
+        a for a in stored.schedule.assignments
+        if (cell is None or a.cell == cell)
+        and (pool is None or pool_of.get(a.cell) == pool)
+        and (job is None or a.job == job)
+        and (start is None or a.end > start)
+        and (end is None or a.start < end)
+    ]
+    kept.sort(key=lambda a: (a.start, a.cell, a.job))
+    page = kept[offset: offset + limit]
+    return {"total": len(kept), "offset": offset, "limit": limit, "assignments": [{**asdict(a), "pool": pool_of.get(a.cell)} for a in page]}
+
+
+def utilisation(stored: StoredSchedule, buckets: int = 48) -> dict[str, Any]:
+    """Per pool (cell type), the share of its capacity busy in each of `buckets` equal time
+    slices of the plan: the overview a planner scans for bottlenecks and idle pools."""
+    spec, schedule = stored.spec, stored.schedule
+    span = max(schedule.horizon, schedule.makespan, 1)
+    width = span / buckets
+    cells_of: dict[str, list[str]] = {t.name: [] for t in spec.cell_types}
+    for cell in spec.all_cells:
+        cells_of[cell.type].append(cell.id)
+    busy = {name: [0.0] * buckets for name in cells_of}
+    pool_of = stored.pool_of_cell
+    for a in schedule.assignments:
+        row = busy.get(pool_of.get(a.cell, ""))
+        if row is None:
+            continue
+        first, last = int(a.start // width), min(buckets - 1, int(max(a.start, a.end - 1) // width))
+        for b in range(first, last + 1):
+            row[b] += max(0.0, min(a.end, (b + 1) * width) - max(a.start, b * width))
+    pools = []
+    for name, cells in cells_of.items():
+        capacity = spec.cell_type_index[name].capacity * len(cells)
+        shares = [min(1.0, s / (capacity * width)) if capacity else 0.0 for s in busy[name]]
+        pools.append({"name": name, "cells": cells, "capacity": capacity, "busy": shares, "mean": sum(shares) / buckets})
+    return {"id": stored.id, "span_s": span, "bucket_s": width, "buckets": buckets, "pools": pools}
+
+
+def gantt_html(stored: StoredSchedule) -> str:
+    """The plan as one self-contained HTML page: the Gantt renderer when this build has it,
+    else a per-pool utilisation heat map drawn as inline SVG."""
+    page = domain.gantt_html(stored.problem, stored.schedule)
+    if page is not None:
+        return page
+    view = utilisation(stored, buckets=96)
+    row_h, label_w, cell_w = 22, 160, 8
+    rows = []
+    for i, pool in enumerate(view["pools"]):
+        y = i * row_h
+        rows.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{html.escape(pool["name"])} ({pool["capacity"]})</text>')
+        for b, share in enumerate(pool["busy"]):
+            rows.append(
+                f'<rect x="{label_w + b * cell_w}" y="{y + 2}" width="{cell_w - 1}" height="{row_h - 4}" '
+                f'fill="hsl({210 - 210 * share:.0f},70%,{92 - 47 * share:.0f}%)"><title>{share:.0%}</title></rect>'
+            )
+    width, height = label_w + view["buckets"] * cell_w + 10, len(view["pools"]) * row_h + 10
+    hours = view["span_s"] / 3600
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(stored.schedule.name)}: utilisation</title>"
+        "<style>body{font:13px system-ui,sans-serif;margin:1.5em}svg text{font-size:12px}</style></head><body>"
+        f"<h1>{html.escape(stored.schedule.name)}</h1><p>Busy share of each pool's capacity over {hours:.1f} h "
+        f"in {view['buckets']} slices ({len(stored.schedule.assignments)} assignments). Blue = idle, red = saturated.</p>"
+        f"<svg width='{width}' height='{height}' role='img'>{''.join(rows)}</svg></body></html>"
+    )
+
+
+# Objectives the planner maximises; their bound is an upper bound.
+MAXIMISED = {"mw"}
+
+
+def _gap(schedule: Schedule) -> float | None:
+    """Relative distance to the bound, >= 0 in both senses (Schedule.gap assumes minimising);
+    None when the planner reported no bound."""
+    value, bound = schedule.value, schedule.bound
+    if schedule.objective in MAXIMISED:
+        return (bound - value) / bound if bound > 0 else None
+    return (value - bound) / value if bound > 0 and value > 0 else None
+
+
+def jsonable(value: Any) -> Any:
+    """KPIs as JSON: numbers that are not finite become None (JSON has no inf/NaN)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

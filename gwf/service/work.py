@@ -1,0 +1,132 @@
+"""The long work behind each background job, as plain functions: plan a slice of demand,
+run the twin, dispatch a stored plan to the fleet. No HTTP here."""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from gwf.commands.dispatch import _first as first_assignments  # the CLI's own prefix rule: one definition
+from gwf.service import domain
+from gwf.service.store import ScheduleStore, StoredSchedule
+from gwf.service.views import jsonable, schedule_summary
+from plant import Order, orders_for
+from plant.spec import FactorySpec
+from hardware.registry import driver_for_url
+from robots import Dispatcher, Fleet, Journal
+from robots.journal import TERMINAL
+from robots.plans import problem_for_schedule
+from scheduler.problem import build_problem
+from scheduler.validate import validate
+
+Progress = Callable[[float, str], None]
+
+# Dispatch transitions arrive per operation (tens of thousands); the live feed gets them in
+# batches at most this often, with the latest few listed.
+_DISPATCH_FLUSH_S = 0.25
+_RECENT_TRANSITIONS = 25
+
+
+def orders_for_slice(spec: FactorySpec, demand_hours: float) -> list[Order]:
+    """The orders `demand_hours` of weekly demand make; ValueError on `demand_hours` when none."""
+    orders = orders_for(spec, demand_hours)
+    if not orders:
+        raise ValueError(f"demand_hours: {demand_hours:g} h of demand is less than one unit of any product; ask for more hours")
+    return orders
+
+
+def plan_schedule(
+    store: ScheduleStore, schedule_id: str, spec: FactorySpec, orders: list[Order], *, horizon_hours: float,
+    objective: str, time_limit: float, workers: int, seed: int, progress: Progress,
+) -> dict[str, Any]:
+    """The orders planned over `horizon_hours`, validated, stored under `schedule_id`."""
+    progress(0.01, "building problem")
+    problem = build_problem(spec, orders, int(round(horizon_hours * 3600)))
+    progress(0.03, f"planning {len(problem.tasks)} operations on {len(problem.cells)} cells")
+    schedule = domain.plan(problem, objective=objective, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
+    progress(0.97, "validating")
+    # Plans that maximise MW may leave units out; every other objective places every operation.
+    validate(problem, schedule, complete=objective != "mw")
+    stored = StoredSchedule(schedule_id, spec, schedule, _now(), problem_given=problem)
+    summary = schedule_summary(stored, horizon_hours)
+    store.put(stored)
+    return {"schedule_id": schedule_id, "planner": domain.planner_name(), "orders": len(orders), **summary}
+
+
+def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,
+             stored: StoredSchedule | None = None) -> dict[str, Any]:
+    """The twin on the spec's own release policy, or executing a stored plan."""
+    report = domain.run_twin(spec, weeks=weeks, replications=replications, seed=seed, progress=progress,
+                             schedule=stored.schedule if stored is not None else None)
+    # Intervals over too few finished units are NaN; JSON has no NaN.
+    return jsonable({**report, "schedule_id": stored.id if stored is not None else None})
+
+
+def dispatch_schedule(
+    stored: StoredSchedule, *, url: str | None, first: int | None, timeout: float, journal_path: Path,
+    progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
+) -> dict[str, Any]:
+    """Send the stored plan (or its first N assignments) to the fleet, journaled; live counts
+    and recent transitions go to `publish` in batches."""
+    schedule = first_assignments(stored.schedule, first) if first is not None else stored.schedule
+    problem = problem_for_schedule(stored.spec, schedule)
+    validate(problem, schedule, complete=False)
+    fleet = Fleet.from_spec(stored.spec, cells={a.cell for a in schedule.assignments}, url_template=url)
+    journal_path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(journal_path)
+    total = len(schedule.assignments)
+    feed = _DispatchFeed(run_id, stored.id, total, progress, publish)
+    try:
+        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event).run(problem, schedule))
+        feed.counts = dict(report.counts)
+        feed.flush()
+    finally:
+        journal.close()
+    return {
+        "schedule_id": stored.id, "plan": report.plan, "jobs": total, "counts": report.counts, "sent": report.sent,
+        "duplicates": report.duplicates, "retries": report.retries, "seconds": round(report.seconds, 3),
+        "all_terminal": report.all_terminal,
+    }
+
+
+def check_driver_url(template: str) -> None:
+    """ValueError on `url` when no driver handles the template's scheme."""
+    try:
+        driver_for_url(template.replace("{id}", "probe"))
+    except ValueError as exc:
+        raise ValueError(f"url: {exc}") from None
+
+
+class _DispatchFeed:
+    """Turns per-operation dispatcher events into progress and batched live-feed messages."""
+
+    def __init__(self, run_id: str, schedule_id: str, total: int, progress: Progress, publish: Callable[[dict[str, Any]], None]) -> None:
+        self.run_id, self.schedule_id, self.total = run_id, schedule_id, total
+        self.progress, self.publish = progress, publish
+        self.counts: dict[str, int] = {"queued": total}
+        self.state: dict[str, str] = {}
+        self.recent: list[dict[str, Any]] = []
+        self.finished = 0
+        self.last_flush = 0.0
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        previous = self.state.get(event["job_id"], "queued")
+        self.counts[previous] = self.counts.get(previous, 0) - 1
+        self.state[event["job_id"]] = event["state"]
+        self.counts[event["state"]] = self.counts.get(event["state"], 0) + 1
+        self.finished += event["state"] in TERMINAL and previous not in TERMINAL
+        self.recent = (self.recent + [event])[-_RECENT_TRANSITIONS:]
+        if time.monotonic() - self.last_flush >= _DISPATCH_FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        self.progress(self.finished / self.total if self.total else 1.0, f"{self.finished}/{self.total} operations finished")
+        self.publish({"dispatch_id": self.run_id, "schedule_id": self.schedule_id, "total": self.total,
+                      "counts": {k: v for k, v in self.counts.items() if v}, "recent": self.recent})
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

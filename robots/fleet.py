@@ -1,0 +1,81 @@
+"""The fleet at run time: each cell of the spec bound to a driver chosen by its URL, with
+a PackML state, connected with backoff and reconnected when a controller drops."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from hardware.driver import Driver, DriverError, DriverState
+from hardware.registry import driver_for_url
+from plant.spec import FactorySpec
+from robots.packml import PackML
+
+
+@dataclass
+class CellHandle:
+    cell: str
+    url: str
+    driver: Driver
+    packml: PackML = field(default_factory=PackML)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Fleet:
+    def __init__(self, urls: dict[str, str], backoff: tuple[float, float] = (0.05, 2.0), connect_attempts: int = 6) -> None:
+        self.handles = {cell: CellHandle(cell, url, driver_for_url(url)) for cell, url in urls.items()}
+        self.backoff = backoff
+        self.connect_attempts = connect_attempts
+
+    @classmethod
+    def from_spec(cls, spec: FactorySpec, cells: set[str] | None = None, url_template: str | None = None) -> "Fleet":
+        """Drivers for the spec's cells (all, or only `cells`); `url_template` such as
+        'mock://{id}?time_scale=0.001' overrides every cell's own URL."""
+        urls = {
+            c.id: (url_template.replace("{id}", c.id) if url_template else c.url)
+            for c in spec.all_cells
+            if cells is None or c.id in cells
+        }
+        return cls(urls)
+
+    def __getitem__(self, cell: str) -> CellHandle:
+        return self.handles[cell]
+
+    async def connect_all(self) -> None:
+        await asyncio.gather(*(self.ensure_connected(h) for h in self.handles.values()))
+
+    async def close_all(self) -> None:
+        for handle in self.handles.values():
+            if handle.driver.state != DriverState.CLOSED:
+                await handle.driver.close()
+
+    async def ensure_connected(self, handle: CellHandle) -> None:
+        """Connect (or reconnect a faulted driver) with exponential backoff; PackML goes
+        Stopped -> Resetting -> Idle on success."""
+        if handle.driver.state in (DriverState.ACTIVE, DriverState.RECOVERED):
+            return
+        delay, cap = self.backoff
+        last: Exception | None = None
+        for _ in range(self.connect_attempts):
+            try:
+                if handle.driver.state == DriverState.FAULTED:
+                    await handle.driver.close()
+                    handle.driver.state = DriverState.FAULTED  # close() marks CLOSED; keep the fault for RECOVERED
+                await handle.driver.connect()
+                _bring_to_idle(handle.packml)
+                return
+            except (DriverError, OSError) as exc:
+                last = exc
+                await asyncio.sleep(delay)
+                delay = min(cap, delay * 2)
+        raise DriverError(f"{handle.cell}: cannot connect to {handle.url} after {self.connect_attempts} attempts ({last})")
+
+
+def _bring_to_idle(packml: PackML) -> None:
+    from robots.packml import State
+
+    if packml.state in (State.ABORTED,):
+        packml.command("clear")
+        packml.settle()
+    if packml.state in (State.STOPPED, State.COMPLETE):
+        packml.command("reset")
+        packml.settle()

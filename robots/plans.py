@@ -1,0 +1,23 @@
+"""Rebuilds the problem a saved schedule was made for, so dispatch knows each job's routing."""
+from __future__ import annotations
+
+from plant.demand import Order
+from plant.spec import FactorySpec
+from scheduler.problem import Problem, build_problem
+from scheduler.schedule import Schedule
+
+
+def problem_for_schedule(spec: FactorySpec, schedule: Schedule) -> Problem:
+    """Jobs are named `PRODUCT#N` by `plant.orders_for`; the product gives the routing."""
+    orders: dict[str, Order] = {}
+    for i, a in enumerate(schedule.assignments):
+        if a.job in orders:
+            continue
+        product = a.job.rsplit("#", 1)[0]
+        if product not in spec.product_index:
+            raise ValueError(
+                f"assignments[{i}].job: {a.job!r} does not name a product of spec {spec.name!r} "
+                f"(expected PRODUCT#N with PRODUCT one of {', '.join(spec.product_index)})"
+            )
+        orders[a.job] = Order(a.job, product, 0, 0)
+    return build_problem(spec, list(orders.values()), max(schedule.horizon, schedule.makespan))

@@ -1,0 +1,37 @@
+"""Starts the emulators as subprocesses on real ptys, so tests drive the real serial code."""
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from typing import Iterator
+
+import pytest
+
+
+@contextlib.contextmanager
+def run_emulator(module: str, *args: str) -> Iterator[str]:
+    """Yields the device path an emulator prints on its first line; stops it afterwards."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        path = proc.stdout.readline().strip()
+        assert path, f"{module} printed no device path (exit code {proc.poll()})"
+        yield path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def journal_path(tmp_path) -> str:
+    return str(tmp_path / "journal.tsv")
+
+
+def journal_ids(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as journal:
+        return [line.split("\t", 1)[0] for line in journal]

@@ -1,0 +1,86 @@
+"""The dispatcher against emulated cell controllers on real ptys, through our serial protocol,
+with a noisy line: a dispatcher SIGKILLed mid-run and restarted still executes every job on
+its controller exactly once (the controllers' own journals are the judge)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from plant import load_spec
+from plant.demand import Order
+from scheduler.problem import build_problem
+from tests.helpers import serial_schedule
+
+ROOT = Path(__file__).parents[2]
+
+
+@contextlib.contextmanager
+def emulators(tmp_path: Path, cells: list[str], *fault_args: str):
+    procs, paths = [], {}
+    try:
+        for cell in cells:
+            journal = tmp_path / f"{cell}.journal"
+            proc = subprocess.Popen([sys.executable, "-m", "hardware.emulator", "--time-scale", "0.0001",
+                                     "--journal", str(journal), *fault_args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            procs.append(proc)
+            paths[cell] = (proc.stdout.readline().strip(), journal)
+        yield paths
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_killed_dispatcher_over_noisy_serial_lines_runs_each_job_once(tmp_path, tiny_spec_path):
+    raw = yaml.safe_load(tiny_spec_path.read_text())
+    cells = ["arm-a", "arm-b", "cabler", "bay"]
+    with emulators(tmp_path, cells, "--corrupt", "0.01", "--drop", "0.01", "--seed", "7") as devices:
+        raw["cells"] = [
+            {"type": "arm", "prefix": "arm-a", "url": f"serial://{devices['arm-a'][0]}?baudrate=115200"},
+            {"type": "arm", "prefix": "arm-b", "url": f"serial://{devices['arm-b'][0]}?baudrate=115200"},
+            {"type": "cabler", "prefix": "cabler", "url": f"serial://{devices['cabler'][0]}?baudrate=115200"},
+            {"type": "bay", "prefix": "bay", "url": f"serial://{devices['bay'][0]}?baudrate=115200"},
+        ]
+        spec_path = tmp_path / "serial.yaml"
+        spec_path.write_text(yaml.safe_dump(raw))
+        spec = load_spec(spec_path)
+        problem = build_problem(spec, [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(4)] + [Order("cdu#0", "cdu", 0, 10**7)], 10**7)
+        schedule = serial_schedule(problem)
+        plan = tmp_path / "plan.json"
+        schedule.to_json(plan)
+        journal = tmp_path / "dispatch.sqlite"
+        cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal), "--timeout", "20", "--json"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _completed(journal) < 5:
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert 5 <= _completed(journal) < len(schedule.assignments), "the kill must land mid-run"
+        second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert json.loads(second.stdout)["counts"] == {"completed": len(schedule.assignments)}
+        executed = Counter()
+        for _, controller_journal in devices.values():
+            executed.update(line.split("\t", 1)[0] for line in controller_journal.read_text().splitlines())
+        assert len(executed) == len(schedule.assignments)
+        assert set(executed.values()) == {1}, "a controller executed a job twice"
+
+
+def _completed(journal: Path) -> int:
+    try:
+        with sqlite3.connect(journal) as db:
+            return db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

@@ -1,0 +1,154 @@
+"""The dashboard in a real headless Chromium against a real uvicorn server: it shows the
+factory, plans the tiny floor with live progress, draws the utilisation overview and the
+drill-down, dispatches to mock cells, and names a bad field inline."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import uvicorn
+
+from gwf.service import ServiceSettings, create_app, domain
+from plant import load_spec
+
+from web_support import TINY
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for a sandboxed CI box without a GPU or internet; Playwright's own browser download is never used.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium (CI installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server_url(tmp_path: Path, planner: str) -> Iterator[str]:
+    port = _free_port()
+    app = create_app(ServiceSettings(data_dir=tmp_path / "data", spec=TINY, job_threads=2))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    app.state.service.bus.close()  # ends the page's live-event stream so uvicorn stops at once
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(server_url: str) -> Iterator[Any]:
+    """A fresh Chromium page on the dashboard; fails the test on any uncaught script error."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    errors: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1300, "height": 1200})
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            tab.set_default_timeout(30_000)
+            tab.goto(server_url + "/")
+            tab.wait_for_selector("#spec-name:has-text('tiny')")
+            yield tab
+        finally:
+            browser.close()
+    assert errors == []
+
+
+def _plan_the_tiny_week(page: Any) -> None:
+    page.fill("#plan-form input[name=horizon_hours]", "168")
+    page.fill("#plan-form input[name=demand_hours]", "168")
+    page.click("#start-plan")
+    page.wait_for_selector("#plan-job.done .status:text-is('done')")
+    page.wait_for_selector("#schedule-body:not([hidden])")
+
+
+def test_dashboard_plans_draws_and_dispatches(page: Any, tmp_path: Path) -> None:
+    spec = load_spec(TINY)
+    # The factory at a glance: one bar per cell type, target vs demand, a live feed.
+    assert page.locator("#cells-chart rect").count() == len(spec.cell_types)
+    assert page.locator("#mw-chart rect").count() >= len(spec.target.mw)
+    page.wait_for_selector("#chip-live:text-is('live')")
+
+    # A schedule started from the form runs to done and is drawn.
+    _plan_the_tiny_week(page)
+    kpis = page.inner_text("#kpis")
+    assert "operations" in kpis and "20" in kpis  # tiny: 4 racks x 4 + 2 CDUs x 2 operations
+    heat = page.locator("#util-chart rect")
+    assert heat.count() == len(spec.cell_types) * 96
+    busiest = page.evaluate("""() => {
+        const rects = [...document.querySelectorAll('#util-chart rect')];
+        return rects.findIndex(r => !r.getAttribute('fill').startsWith('hsl(210,'));
+    }""")
+    assert busiest >= 0, "no busy slice drawn"
+    heat.nth(busiest).click()
+    page.wait_for_selector("#drill:not([hidden])")
+    assert page.locator("#drill-chart rect").count() >= 1
+    assert "operations between" in page.inner_text("#drill-title")
+
+    # Dispatch the plan to mock cells; counts and transitions arrive live.
+    page.fill("input[name=url]", "mock://{id}?time_scale=0.00002")
+    page.click("#start-dispatch")
+    page.wait_for_selector("#dispatch-job.done .status:text-is('done')")
+    page.wait_for_selector("#transitions td.state-completed")
+    counts = page.text_content("#dispatch-counts") or ""
+    assert "completed" in counts and "20" in counts
+
+    # A bad field is named inline and the input is marked.
+    page.fill("#plan-form input[name=horizon_hours]", "-1")
+    page.click("#start-plan")
+    page.wait_for_selector("[data-error-for=plan]:has-text('horizon_hours: Input should be greater than 0')")
+    assert "invalid" in (page.get_attribute("#plan-form input[name=horizon_hours]", "class") or "")
+
+    # A reloaded page shows the latest jobs and their results again.
+    page.reload()
+    page.wait_for_selector("#dispatch-job.done .status:text-is('done')")
+    page.wait_for_selector("#plan-job.done")
+    assert "20" in (page.text_content("#dispatch-counts") or "")
+    page.wait_for_selector("#schedule-body:not([hidden])")
+
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("GWF_DASHBOARD_SCREENSHOT"):  # keep a copy to look at
+        page.screenshot(path=os.environ["GWF_DASHBOARD_SCREENSHOT"], full_page=True)
+
+
+def test_api_docs_render_without_internet(page: Any, server_url: str) -> None:
+    """Swagger UI comes from the installed bundle (this browser cannot reach any CDN)."""
+    page.goto(server_url + "/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() >= 10
+    assert "/api/schedules" in page.inner_text("body")
+
+
+def test_dashboard_runs_the_twin_on_a_plan(page: Any) -> None:
+    """Throughput against the target with intervals and time shares, or a clear 503 inline."""
+    spec = load_spec(TINY)
+    _plan_the_tiny_week(page)
+    page.fill("#twin-form input[name=weeks]", "0.5")
+    page.fill("#twin-form input[name=replications]", "3")
+    page.check("#twin-form input[name=on_plan]")
+    page.click("#start-twin")
+    if domain.twin_name() is None:
+        page.wait_for_selector("[data-error-for=twin]:has-text('twin not available in this build')")
+        return
+    page.wait_for_selector("#twin-job.done .status:text-is('done')")
+    page.wait_for_selector("#twin-result:not([hidden])")
+    assert page.locator("#twin-chart rect").count() >= len(spec.target.mw)
+    verdict = page.inner_text("#twin-verdict")
+    assert "GW/week deployable (95% CI" in verdict and "(plan " in verdict
+    assert page.locator("#twin-shares rect").count() >= len(spec.cell_types)
