@@ -5,7 +5,8 @@ nothing in minutes. Every returned plan is complete and has passed `scheduler.va
 
 Why the end: a dispatcher's losses gather where the horizon cuts (units that just miss it) and
 where the makespan is set (the last busy cells); a suffix of the plan is also closed under
-successors, so it can be re-planned without touching anything that waits for it.
+successors, so it can be re-planned without touching anything that waits for it. Idle time in
+the middle of a makespan plan is reached first by forward-backward passes (scheduler.mirror).
 See docs/scheduling.md, "Scale", for the measurements behind the numbers below.
 """
 from __future__ import annotations
