@@ -33,9 +33,9 @@ def best_known(root: Path) -> dict[str, int]:
         return {row["path"]: int(row["best_known_makespan"]) for row in csv.DictReader(f)}
 
 
-def instances(root: Path, name: str, pattern: str | None) -> list[str]:
-    if pattern:
-        return sorted(str(p.relative_to(root)) for p in root.glob(pattern))
+def instances(root: Path, name: str, patterns: list[str] | None) -> list[str]:
+    if patterns:
+        return sorted({str(p.relative_to(root)) for pattern in patterns for p in root.glob(pattern)})
     if name == "hurink":
         return sorted(str(p.relative_to(root)) for p in (root / "HurinkJurischThole1994/edata").glob("*.txt"))
     return SETS[name]
@@ -113,7 +113,7 @@ def print_table(rows: list[dict], totals: dict, args: argparse.Namespace) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=sorted(SETS), default=None, help="instance set (default brandimarte)")
-    parser.add_argument("--instances", help="glob under the benchmark root, e.g. 'Brandimarte1993/mk1*.txt'")
+    parser.add_argument("--instances", nargs="+", help="globs under the benchmark root, e.g. 'Brandimarte1993/mk1*.txt'")
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)

@@ -151,5 +151,5 @@ def objective_bound(problem: Problem, objective: str, bounds: Bounds | None = No
     if objective == "weighted_tardiness":
         return float(sum(job.weight * max(0, completion[j] - job.due) for j, job in enumerate(problem.jobs) if job.due is not None))
     if objective == "mw":
-        return float(sum(job.mw for j, job in enumerate(problem.jobs) if completion[j] <= problem.horizon))
+        return float(sum(job.mw for j, job in enumerate(problem.jobs) if job.tasks and completion[j] <= problem.horizon))
     raise ValueError(f"objective: {objective!r} is not one of makespan, weighted_tardiness, mw")

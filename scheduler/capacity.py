@@ -50,7 +50,7 @@ def problem_capacity_bound(problem: Problem, pool_availability: dict[str, float]
     by product; jobs of one product share a routing)."""
     horizon = problem.horizon
     calendars = [CellCalendar(c.unavailable) for c in problem.cells]
-    finish = _earliest_finish(problem, calendars)
+    finish = earliest_finish(problem, calendars)
     in_reach: dict[str, int] = defaultdict(int)
     sample: dict[str, int] = {}
     for j, job in enumerate(problem.jobs):
@@ -155,7 +155,7 @@ def deployable_gw_of(mw_by_category: dict[str, float], target: dict[str, float])
     return min((mw_by_category.get(c, 0.0) / need for c, need in target.items() if need > 0), default=0.0)
 
 
-def _earliest_finish(problem: Problem, calendars: list[CellCalendar]) -> list[int]:
+def earliest_finish(problem: Problem, calendars: list[CellCalendar]) -> list[int]:
     """Each job's earliest possible end with the whole floor to itself: precedence, releases
     and every eligible cell's windows, no competition and no setups."""
     # Cells of a pool often share one calendar; test each distinct calendar once.

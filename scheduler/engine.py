@@ -5,7 +5,8 @@ nothing in minutes. Every returned plan is complete and has passed `scheduler.va
 
 Why the end: a dispatcher's losses gather where the horizon cuts (units that just miss it) and
 where the makespan is set (the last busy cells); a suffix of the plan is also closed under
-successors, so it can be re-planned without touching anything that waits for it.
+successors, so it can be re-planned without touching anything that waits for it. Idle time in
+the middle of a makespan plan is reached first by forward-backward passes (scheduler.mirror).
 See docs/scheduling.md, "Scale", for the measurements behind the numbers below.
 """
 from __future__ import annotations
@@ -15,14 +16,15 @@ import time
 from collections.abc import Callable
 
 from scheduler.bounds import Heads, compute_bounds, heads_and_tails
-from scheduler.capacity import problem_capacity_bound
+from scheduler.calendars import CellCalendar
+from scheduler.capacity import earliest_finish, problem_capacity_bound
 from scheduler.construct import list_schedule
-from scheduler.delivery import delivered_mw
+from scheduler.delivery import delivered_mw, finished_jobs
 from scheduler.mirror import forward_backward, mirrorable
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
 from scheduler.subproblem import Placement, SubProblem, close_under_successors, glue, placements, restrict
-from scheduler.validate import validate
+from scheduler.validate import validate, violations
 
 Progress = Callable[[float, str], None]
 
@@ -158,14 +160,18 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
 
     rng = random.Random(seed)
     heads = heads_and_tails(problem)
+    in_reach = _units_in_reach(problem) if objective == "mw" else set()
     size = NEIGHBOURHOOD_OPERATIONS
     began = time.perf_counter()
     total = max(1e-9, deadline - began)
     iterations = improved = 0
     while deadline - time.perf_counter() > 2.0 and not _meets(objective, current.value, bound):
         fixed = placements(problem, current)
+        lost = _lost_in_reach(problem, current, in_reach) if objective == "mw" else []
         if objective == "makespan" and iterations % 2:
             free, cut = _busiest_cells_suffix(problem, fixed, size, rng)
+        elif lost and iterations % 2:
+            free, cut = _lost_unit_and_neighbours(problem, fixed, rng.choice(lost), size)
         else:
             free, cut = _suffix(problem, fixed, objective, size, rng, heads)
         if not free:
@@ -184,6 +190,8 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
             candidate.kpis = current.kpis
             if better(objective, candidate.value, current.value):
                 current, improved = candidate, improved + 1
+            elif objective == "makespan" and candidate.value == current.value and _tail_load(candidate) < _tail_load(current):
+                current = candidate  # same makespan, fewer cells near it: the next step has less to move
             # A neighbourhood CP-SAT closes quickly can grow; one it cannot finish should shrink.
             size = int(size * 1.3) if found.status == "optimal" else max(100, int(size * 0.8))
         fraction = 0.2 + 0.75 * min(1.0, (time.perf_counter() - began) / total)
@@ -203,6 +211,48 @@ def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size:
     free = {t for t, (_, s, _) in fixed.items() if s >= cut}
     if objective == "mw":
         free = _drop_hopeless_units(problem, fixed, free, cut, heads)
+    return free, cut
+
+
+def _tail_load(schedule: Schedule) -> int:
+    """Sum over cells of how close their last operation ends to the makespan: lower means the
+    makespan rests on fewer cells, so a plateau of equal makespans can still make progress."""
+    last: dict[str, int] = {}
+    for a in schedule.assignments:
+        last[a.cell] = max(last.get(a.cell, 0), a.end)
+    makespan = max(last.values(), default=0)
+    return sum(max(0, end - int(0.99 * makespan)) for end in last.values())
+
+
+def _units_in_reach(problem: Problem) -> set[int]:
+    """Jobs that could finish by the horizon with the floor to themselves."""
+    calendars = [CellCalendar(c.unavailable) for c in problem.cells]
+    return {j for j, end in enumerate(earliest_finish(problem, calendars)) if end <= problem.horizon and problem.jobs[j].tasks}
+
+
+def _lost_in_reach(problem: Problem, schedule: Schedule, in_reach: set[int]) -> list[int]:
+    return sorted(in_reach - finished_jobs(problem, schedule))
+
+
+def _lost_unit_and_neighbours(problem: Problem, fixed: dict[int, Placement], unit: int, size: int) -> tuple[set[int], int]:
+    """For MW: a unit that could finish in time but does not, from its first operation on, with
+    the units that use the same cells after that point, nearest in time first, so CP-SAT can
+    reorder them (a setup saved or a queue jumped). Closed under successors: each unit is freed
+    from the cut to its end, and a unit's work waits only for its own."""
+    own = problem.jobs[unit].tasks
+    cut = min(fixed[t][1] for t in own)
+    cells = {fixed[t][0] for t in own}
+    until = max(fixed[t][2] for t in own)
+    nearby: dict[int, int] = {}
+    for t, (c, s, _) in fixed.items():
+        job = problem.tasks[t].job
+        if c in cells and cut <= s <= until and job != unit:
+            nearby[job] = min(nearby.get(job, s), s)
+    free = {t for t in own}
+    for job in sorted(nearby, key=nearby.get):
+        if len(free) >= size:
+            break
+        free.update(t for t in problem.jobs[job].tasks if fixed[t][1] >= cut)
     return free, cut
 
 
@@ -234,10 +284,13 @@ def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: se
     return {t for t in free if problem.tasks[t].job not in hopeless_jobs}
 
 
-def _local_hint(current: Schedule, sub: SubProblem) -> Schedule:
+def _local_hint(current: Schedule, sub: SubProblem) -> Schedule | None:
     """The current plan's assignments of the free operations, on the sub-problem's cells (a lane
     of a multi-job cell is picked later by the model; only single-job cells carry over)."""
     keys = {(j.id, sub.problem.tasks[t].op) for j in sub.problem.jobs for t in j.tasks}
     cells = {cell.id for cell in sub.problem.cells}
     assignments = [a for a in current.assignments if (a.job, a.op) in keys and a.cell in cells]
-    return Schedule(assignments, sub.problem.horizon, name="hint")
+    hint = Schedule(assignments, sub.problem.horizon, name="hint")
+    # Setup padding around fixed work can clash with where the plan has a free operation (same
+    # family, no setup needed); then let the core model build its own warm start.
+    return hint if not violations(sub.problem, hint, complete=False) else None

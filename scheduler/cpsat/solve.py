@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
-from scheduler.bounds import Bounds, compute_bounds, objective_bound
+from scheduler.bounds import compute_bounds, objective_bound
 from scheduler.cpsat.model import add_hint, build_model, extract
 from scheduler.cpsat.objective import MAXIMISED, check_objective, objective_value
 from scheduler.cpsat.warmstart import warm_start
@@ -63,13 +63,13 @@ def solve(
     code = solver.solve(built.model)
     status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        schedule = Schedule(extract(built, solver), upper, status, objective, name=problem.name)
+        schedule = Schedule(extract(built, solver), problem.horizon, status, objective, name=problem.name)
         source = "cp-sat"
     elif hint is not None:  # the solver found nothing better in time: the warm start still stands
-        schedule = Schedule(list(hint.assignments), upper, "feasible", objective, name=problem.name)
+        schedule = Schedule(list(hint.assignments), problem.horizon, "feasible", objective, name=problem.name)
         source = "hint"
     else:
-        schedule = Schedule([], upper, status, objective, name=problem.name)
+        schedule = Schedule([], problem.horizon, status, objective, name=problem.name)
         source = "none"
     solver_bound = solver.best_objective_bound / built.goal.scale if code != cp_model.INFEASIBLE else None
     # Campaigns restrict the problem: the solver's bound (and its "optimal", its "infeasible")

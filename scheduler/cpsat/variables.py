@@ -103,7 +103,7 @@ def create_variables(model: cp_model.CpModel, problem: Problem, bounds: Bounds, 
             fits[task.job] = False
     for j, job in enumerate(problem.jobs):
         if optional_jobs:
-            job_present.append(model.new_bool_var(f"present_{j}") if fits[j] else 0)
+            job_present.append(model.new_bool_var(f"present_{j}") if fits[j] and job.tasks else 0)
         else:
             job_present.append(1)
         job_end.append(model.new_int_var(0, upper, f"job_end_{j}") if not is_false(job_present[j]) and job.tasks else None)
