@@ -25,3 +25,36 @@ def serial_schedule(problem: Problem) -> Schedule:
             clock += duration + max(c.setup for c in problem.cells)
             done.add(t)
     return Schedule(out, horizon=max(problem.horizon, clock), status="heuristic", value=clock)
+
+
+def completed_in_journal(journal) -> int:
+    """Jobs the dispatch journal (an SQLite file another process writes) marks completed."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(journal) as db:
+            return db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def kill_mid_run_then_resume(cmd: list[str], cwd, journal, kill_after: int, total: int, wait_s: float = 90) -> dict:
+    """Run a dispatch command, SIGKILL it once `kill_after` jobs are completed (asserting the
+    kill lands mid-run), run it again to the end, and return the second run's JSON summary."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    first = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and completed_in_journal(journal) < kill_after:
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert kill_after <= completed_in_journal(journal) < total, "the kill must land mid-run"
+    second = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr[-2000:]
+    return json.loads(second.stdout)

@@ -4,13 +4,8 @@ its controller exactly once (the controllers' own journals are the judge)."""
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +14,7 @@ import yaml
 from plant import load_spec
 from plant.demand import Order
 from scheduler.problem import build_problem
-from tests.helpers import serial_schedule
+from tests.helpers import kill_mid_run_then_resume, serial_schedule
 
 ROOT = Path(__file__).parents[2]
 
@@ -60,27 +55,10 @@ def test_killed_dispatcher_over_noisy_serial_lines_runs_each_job_once(tmp_path, 
         schedule.to_json(plan)
         journal = tmp_path / "dispatch.sqlite"
         cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal), "--timeout", "20", "--json"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _completed(journal) < 5:
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-        assert 5 <= _completed(journal) < len(schedule.assignments), "the kill must land mid-run"
-        second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-        assert second.returncode == 0, second.stderr[-2000:]
-        assert json.loads(second.stdout)["counts"] == {"completed": len(schedule.assignments)}
+        summary = kill_mid_run_then_resume(cmd, ROOT, journal, kill_after=5, total=len(schedule.assignments))
+        assert summary["counts"] == {"completed": len(schedule.assignments)}
         executed = Counter()
         for _, controller_journal in devices.values():
             executed.update(line.split("\t", 1)[0] for line in controller_journal.read_text().splitlines())
         assert len(executed) == len(schedule.assignments)
         assert set(executed.values()) == {1}, "a controller executed a job twice"
-
-
-def _completed(journal: Path) -> int:
-    try:
-        with sqlite3.connect(journal) as db:
-            return db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0

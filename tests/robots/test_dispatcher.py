@@ -3,13 +3,7 @@ resumes, failures cancel dependents, and a SIGKILLed dispatcher neither loses no
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import sqlite3
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +14,7 @@ from plant.demand import Order
 from robots import Dispatcher, Fleet, Journal
 from robots.packml import InvalidTransition, PackML, State
 from scheduler.problem import build_problem
-from tests.helpers import serial_schedule
+from tests.helpers import kill_mid_run_then_resume, serial_schedule
 
 ROOT = Path(__file__).parents[2]
 
@@ -123,29 +117,8 @@ def test_sigkilled_dispatcher_neither_loses_nor_repeats(tiny, tmp_path, tiny_spe
     ledger = tmp_path / "ledger.txt"  # the controllers' own record of what they executed
     cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(tiny_spec_path), "--journal", str(journal),
            "--url", f"mock://{{id}}?time_scale=0.0002&ledger={ledger}", "--json"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if journal.exists() and _completed(journal) >= 4:
-            break
-        time.sleep(0.02)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    done_before = _completed(journal)
-    assert 4 <= done_before < len(schedule.assignments), "the kill must land mid-run"
-    second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert second.returncode == 0, second.stderr
-    summary = json.loads(second.stdout)
+    summary = kill_mid_run_then_resume(cmd, ROOT, journal, kill_after=4, total=len(schedule.assignments))
     assert summary["counts"] == {"completed": len(schedule.assignments)}
     executed = Counter(line.split(" ", 1)[1] for line in ledger.read_text().splitlines())
     assert len(executed) == len(schedule.assignments)
     assert set(executed.values()) == {1}, "a job ran twice on a controller"
-
-
-def _completed(journal: Path) -> int:
-    try:
-        with sqlite3.connect(journal) as db:
-            return db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
