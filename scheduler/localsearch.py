@@ -42,7 +42,7 @@ def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: i
     if not applies(problem) or not start.assignments or seconds <= 0:
         return start
     search = _Search(problem, start, random.Random(seed))
-    if search.best_makespan <= lower_bound:
+    if search.starts is None or search.best_makespan <= lower_bound:
         return start
     search.run(time.perf_counter() + seconds, lower_bound)
     if search.best_makespan >= start.makespan:
@@ -72,16 +72,17 @@ class _Search:
         self.succs = [tuple(s) for s in succs]
         self.release = [max(t.release, problem.jobs[t.job].release) for t in problem.tasks]
         cell = [0] * n
-        placed: list[list[tuple[int, int]]] = [[] for _ in problem.cells]
+        placed: list[list[tuple[int, int, int]]] = [[] for _ in problem.cells]
         for a in start.assignments:
             t = task_index[(a.job, a.op)]
             cell[t] = cell_index[a.cell]
-            placed[cell[t]].append((a.start, t))
+            placed[cell[t]].append((a.start, a.end, t))
         self.cell = cell
-        self.seq = [[t for _, t in sorted(p)] for p in placed]
+        self.seq = [[t for _, _, t in sorted(p)] for p in placed]
+        # None when zero-length operations tie so that the cell order contradicts a precedence:
+        # the start plan is then returned unchanged rather than guessed at.
         evaluated = self.evaluate(self.cell, self.seq)
-        assert evaluated is not None, "the start plan's cell orders contradict its precedences"
-        self.starts, self.makespan = evaluated
+        self.starts, self.makespan = evaluated if evaluated is not None else (None, start.makespan)
         self.best_cell, self.best_seq, self.best_makespan = list(cell), [list(s) for s in self.seq], self.makespan
 
     def evaluate(self, cell: list[int], seq: list[list[int]]) -> tuple[list[int], int] | None:

@@ -18,7 +18,7 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 @st.composite
 def job_shops(draw) -> Problem:
     """Capacity-1 cells in pools of 1-2, jobs of 1-5 operations with random DAG precedences,
-    job and task releases, 1-3 eligible pools per operation."""
+    job and task releases, 1-3 eligible pools per operation, zero-length operations included."""
     cells, pools = [], []
     for p in range(draw(st.integers(1, 4))):
         members = []
@@ -34,7 +34,7 @@ def job_shops(draw) -> Problem:
             eligible = draw(st.lists(st.integers(0, len(pools) - 1), min_size=1, max_size=min(3, len(pools)), unique=True))
             preds = [first + i for i in range(k) if draw(st.booleans())] if draw(st.booleans()) else ([len(tasks) - 1] if k else [])
             job.tasks.append(len(tasks))
-            tasks.append(Task(j, f"op{k}", [(p, draw(st.integers(1, 9))) for p in eligible], preds,
+            tasks.append(Task(j, f"op{k}", [(p, draw(st.integers(0, 9))) for p in eligible], preds,
                               release=draw(st.sampled_from([0, 0, 6]))))
         jobs.append(job)
     return Problem(cells, pools, jobs, tasks, 1_000, "random")
