@@ -44,7 +44,7 @@ def solve(
     bounds = compute_bounds(problem)
     own_bound = objective_bound(problem, objective, bounds)
     complete = objective not in MAXIMISED
-    hint, hint_note = _usable_hint(problem, hint, objective, complete, time_limit)
+    hint, hint_note = _usable_hint(problem, hint, objective, complete, time_limit, int(own_bound) if objective == "makespan" else 0, seed)
     upper = _upper_bound(problem, objective, hint)
 
     built = build_model(problem, objective, bounds, upper)
@@ -148,12 +148,14 @@ def _upper_bound(problem: Problem, objective: str, hint: Schedule | None) -> int
     return max(problem.horizon, serial_upper_bound(problem), hint.makespan if hint else 0)
 
 
-def _usable_hint(problem: Problem, hint: Schedule | None, objective: str, complete: bool, time_limit: float) -> tuple[Schedule | None, str]:
+def _usable_hint(
+    problem: Problem, hint: Schedule | None, objective: str, complete: bool, time_limit: float, lower_bound: int, seed: int
+) -> tuple[Schedule | None, str]:
     """The given hint or the best list schedule, checked by the validator; for `mw`, trimmed to
     the jobs it completes by the horizon end."""
     note = "given"
     if hint is None:
-        hint = warm_start(problem, objective, time_limit)
+        hint = warm_start(problem, objective, time_limit, lower_bound, seed)
         note = f"list schedule ({hint.kpis.get('rule')})"
     if not complete:
         hint = _trim_to_horizon(problem, hint)
