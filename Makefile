@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/gwf demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2 -m "not slow" -rfE
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
