@@ -61,8 +61,7 @@ def test_every_plan_is_valid_and_respects_the_bound(problem, objective):
 def test_same_optimum_as_the_textbook_model(problem):
     ours = solve(problem, time_limit=3.0, workers=1)
     reference = solve_reference(problem, time_limit=3.0, workers=1)
-    if reference.status == "optimal":
-        # Known issue (open): on some flexible instances the reference model proves an
-        # optimum one above ours (ours is valid, so the reference is over-constrained); until
-        # that is found, only "never worse than a proven optimum" is asserted.
-        assert ours.value <= reference.value
+    if reference.status == "optimal" and ours.status == "optimal":
+        assert ours.value == reference.value
+    elif reference.status == "optimal":
+        assert ours.value >= reference.value
