@@ -1,24 +1,28 @@
 """Tabu search on the critical path for the makespan of a flexible job shop: improves the warm
 start before CP-SAT sees it.
 
-Why: on larger job-shop-like instances CP-SAT's LNS spends much of a short budget climbing from
-the list schedule; a few thousand cheap critical-path moves get there first, and CP-SAT then
-improves and proves from the better hint.
+Why: on flexible job shops CP-SAT's LNS with two workers makes few, slow steps; what closes
+these instances in the literature is a tabu search over critical operations. A few tens of
+thousands of cheap moves get near the best known plans, and CP-SAT then improves and proves
+from that hint.
 
 Scope: makespan on floors where every cell holds one job at a time, without family setups and
 without unavailability windows (`applies`); anything else is returned unchanged. Precedences
 may form any DAG and releases (job and task) are kept.
 
 The plan is a cell per operation plus an order on each cell; its schedule is the earliest
-(semi-active) one for that order, computed over the graph of precedence and cell-order arcs.
-Neighbourhood of the current plan's critical path:
-  - N5-style swaps: the first two and the last two operations of every critical block;
-  - reassignment: a critical operation moved to another eligible cell, inserted where its
-    current start falls in that cell's order (and one slot either side).
-A move that would close a cycle is discarded. The best non-tabu neighbour is taken even when
-worse (the tabu list forbids undoing it for a few iterations), a move that beats the best
-plan so far is always allowed, and after a run without improvement the search goes back to
-the best plan. The result is never worse than the start."""
+(semi-active) one for that order. Each iteration computes every operation's head r (earliest
+start) and tail q (longest chain after it), takes one critical path and scores its neighbours
+by estimate, in O(1) each, from r and q (Dauzere-Peres & Paulli 1997, Mastrolilli &
+Gambardella 2000):
+  - swaps of the first two and the last two operations of every critical block (N5);
+  - reassignment: a critical operation moved to another eligible cell, at every position of
+    that cell's order where it cannot close a cycle: after the operations that cannot follow
+    it (r[x] < r[v] + p[v]) and before those that cannot precede it (q[x] < q[v] + p[v]).
+The best-scored neighbour that is not tabu (or would beat the best plan) is made, even when
+worse, and evaluated exactly; undoing it is tabu for a random tenure. After a long run without
+a new best, the search restarts from the best plan with a few random moves (a kick). The result
+is never worse than the start."""
 from __future__ import annotations
 
 import random
@@ -27,8 +31,9 @@ import time
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
-_STALL = 300  # iterations without a new best before the search returns to the best plan
-_REASSIGN_SAMPLE = 24  # reassignment moves tried per iteration (all swaps are always tried)
+_STALL = 400  # iterations without a new best before the kick
+_KICK = 3  # random reassignments applied to the best plan by a kick
+_TENURE = (6, 14)  # tabu tenure range, in iterations
 
 
 def applies(problem: Problem) -> bool:
@@ -42,12 +47,22 @@ def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: i
     if not applies(problem) or not start.assignments or seconds <= 0:
         return start
     search = _Search(problem, start, random.Random(seed))
-    if search.starts is None or search.best_makespan <= lower_bound:
+    if search.plan is None or search.best.makespan <= lower_bound:
         return start
     search.run(time.perf_counter() + seconds, lower_bound)
-    if search.best_makespan >= start.makespan:
+    if search.best.makespan >= start.makespan:
         return start
     return search.schedule(start)
+
+
+class _Plan:
+    """A cell per operation and an order per cell, with the heads, tails and makespan of its
+    earliest schedule."""
+
+    __slots__ = ("cell", "seq", "head", "tail", "makespan")
+
+    def __init__(self, cell: list[int], seq: list[list[int]], head: list[int], tail: list[int], makespan: int) -> None:
+        self.cell, self.seq, self.head, self.tail, self.makespan = cell, seq, head, tail, makespan
 
 
 class _Search:
@@ -57,8 +72,7 @@ class _Search:
         n = len(problem.tasks)
         cell_index = {c.id: i for i, c in enumerate(problem.cells)}
         task_index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
-        # Each (cell, duration) option of a task, keyed by cell.
-        self.options: list[dict[int, int]] = []
+        self.options: list[dict[int, int]] = []  # per task: cell -> duration (the fastest mode on it)
         for t in problem.tasks:
             fastest: dict[int, int] = {}
             for c, d in problem.cells_for(t):
@@ -77,16 +91,13 @@ class _Search:
             t = task_index[(a.job, a.op)]
             cell[t] = cell_index[a.cell]
             placed[cell[t]].append((a.start, a.end, t))
-        self.cell = cell
-        self.seq = [[t for _, _, t in sorted(p)] for p in placed]
-        # None when zero-length operations tie so that the cell order contradicts a precedence:
+        # None when zero-length operations tie so that a cell order contradicts a precedence:
         # the start plan is then returned unchanged rather than guessed at.
-        evaluated = self.evaluate(self.cell, self.seq)
-        self.starts, self.makespan = evaluated if evaluated is not None else (None, start.makespan)
-        self.best_cell, self.best_seq, self.best_makespan = list(cell), [list(s) for s in self.seq], self.makespan
+        self.plan = self.evaluate(cell, [[t for _, _, t in sorted(p)] for p in placed])
+        self.best = self.plan if self.plan is not None else _Plan(cell, [], [], [], start.makespan)
 
-    def evaluate(self, cell: list[int], seq: list[list[int]]) -> tuple[list[int], int] | None:
-        """Earliest starts for these cell orders, or None when the orders close a cycle."""
+    def evaluate(self, cell: list[int], seq: list[list[int]]) -> _Plan | None:
+        """Heads, tails and makespan of these cell orders, or None when they close a cycle."""
         n = len(cell)
         cell_pred = [-1] * n
         cell_succ = [-1] * n
@@ -94,136 +105,207 @@ class _Search:
             for a, b in zip(order, order[1:]):
                 cell_pred[b] = a
                 cell_succ[a] = b
-        waiting = [len(self.preds[t]) + (cell_pred[t] >= 0) for t in range(n)]
+        options, succs, preds = self.options, self.succs, self.preds
+        duration = [options[t][cell[t]] for t in range(n)]
+        waiting = [len(preds[t]) + (cell_pred[t] >= 0) for t in range(n)]
         ready = [t for t in range(n) if waiting[t] == 0]
-        starts = list(self.release)
-        ends = [0] * n
-        options, succs = self.options, self.succs
-        done = 0
+        head = list(self.release)
+        order = []
         while ready:
             t = ready.pop()
-            done += 1
-            end = starts[t] + options[t][cell[t]]
-            ends[t] = end
-            for s in succs[t]:
-                if end > starts[s]:
-                    starts[s] = end
-                waiting[s] -= 1
-                if waiting[s] == 0:
-                    ready.append(s)
+            order.append(t)
+            end = head[t] + duration[t]
             s = cell_succ[t]
-            if s >= 0:
-                if end > starts[s]:
-                    starts[s] = end
-                waiting[s] -= 1
-                if waiting[s] == 0:
-                    ready.append(s)
-        if done < n:
+            for u in succs[t] if s < 0 else succs[t] + (s,):
+                if end > head[u]:
+                    head[u] = end
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    ready.append(u)
+        if len(order) < n:
             return None
-        return starts, max(ends, default=0)
+        tail = [0] * n
+        for t in reversed(order):
+            s = cell_succ[t]
+            best = duration[s] + tail[s] if s >= 0 else 0
+            for u in succs[t]:
+                after = duration[u] + tail[u]
+                if after > best:
+                    best = after
+            tail[t] = best
+        makespan = max((head[t] + duration[t] + tail[t] for t in range(n)), default=0)
+        return _Plan(cell, seq, head, tail, makespan)
 
-    def critical_path(self) -> list[int]:
-        """One longest chain, first operation first: from an operation ending at the makespan,
-        back through whichever predecessor (job or cell) ends exactly at its start."""
-        starts, cell, options = self.starts, self.cell, self.options
-        cell_pred: dict[int, int] = {}
-        for order in self.seq:
-            for a, b in zip(order, order[1:]):
-                cell_pred[b] = a
-        ends = [starts[t] + options[t][cell[t]] for t in range(len(starts))]
+    def duration(self, plan: _Plan, t: int) -> int:
+        return self.options[t][plan.cell[t]]
+
+    def critical_path(self, plan: _Plan) -> tuple[list[int], list[bool]]:
+        """One longest chain, first operation first, and for each step whether it is a cell arc
+        (same cell, adjacent in its order) rather than a routing arc."""
+        head, cell = plan.head, plan.cell
+        ends = [head[t] + self.options[t][cell[t]] for t in range(len(head))]
+        cell_pred = {b: a for order in plan.seq for a, b in zip(order, order[1:])}
         t = max(range(len(ends)), key=lambda i: (ends[i], self.rng.random()))
-        path = [t]
+        path, links = [t], []  # links[i]: is the step from path[i + 1] to path[i] a cell arc?
         while True:
-            previous = [p for p in self.preds[t] if ends[p] == starts[t]]
+            previous = [(p, False) for p in self.preds[t] if ends[p] == head[t]]
             m = cell_pred.get(t)
-            if m is not None and ends[m] == starts[t]:
-                previous.append(m)
+            if m is not None and ends[m] == head[t]:
+                previous.append((m, True))
             if not previous:
                 break
-            t = self.rng.choice(previous)
+            t, arc = self.rng.choice(previous)
             path.append(t)
+            links.append(arc)
         path.reverse()
-        return path
+        links.reverse()
+        return path, [False] + links
 
-    def moves(self, path: list[int]) -> list[tuple[tuple, int, int, int]]:
-        """(tabu key, task, new cell, new position) for each neighbour of the critical path."""
+    def routing_head(self, plan: _Plan, t: int) -> int:
+        """Earliest start of t from its release and routing predecessors alone."""
+        best = self.release[t]
+        for p in self.preds[t]:
+            end = plan.head[p] + self.duration(plan, p)
+            if end > best:
+                best = end
+        return best
+
+    def routing_tail(self, plan: _Plan, t: int) -> int:
+        best = 0
+        for s in self.succs[t]:
+            after = self.duration(plan, s) + plan.tail[s]
+            if after > best:
+                best = after
+        return best
+
+    def moves(self, plan: _Plan) -> list[tuple[int, float, tuple, tuple]]:
+        """(estimated makespan, tie-break, tabu key, move) for the neighbours of one critical path."""
+        path, by_cell = self.critical_path(plan)
         found = []
         blocks: list[list[int]] = []
-        for t in path:
-            if blocks and self.cell[blocks[-1][-1]] == self.cell[t]:
+        for t, arc in zip(path, by_cell):
+            if arc:
                 blocks[-1].append(t)
             else:
                 blocks.append([t])
         for block in blocks:
             if len(block) < 2:
                 continue
-            pairs = {(block[0], block[1]), (block[-2], block[-1])}
-            for a, b in pairs:  # b moves in front of a
-                position = self.seq[self.cell[b]].index(a)
-                found.append((("swap", a, b), b, self.cell[b], position))
-        reassign = []
-        for t in path:
-            for c in self.options[t]:
-                if c == self.cell[t]:
-                    continue
-                order = self.seq[c]
-                at = sum(1 for u in order if self.starts[u] < self.starts[t])
-                for position in {max(0, at - 1), at, min(len(order), at + 1)}:
-                    reassign.append((("cell", t, c), t, c, position))
-        if len(reassign) > _REASSIGN_SAMPLE:
-            reassign = self.rng.sample(reassign, _REASSIGN_SAMPLE)
-        return found + reassign
+            for u, v in {(block[0], block[1]), (block[-2], block[-1])}:
+                found.append((self.swap_estimate(plan, u, v), self.rng.random(), ("swap", v, u), ("swap", u, v)))
+        for v in path:
+            for k in self.options[v]:
+                if k != plan.cell[v]:
+                    found.extend(self.reassignments(plan, v, k))
+        return found
 
-    def apply(self, task: int, cell: int, position: int) -> tuple[list[int], list[list[int]]]:
-        new_cell = list(self.cell)
-        new_seq = list(self.seq)
-        old = self.cell[task]
-        new_seq[old] = [u for u in self.seq[old] if u != task]
-        target = list(new_seq[cell]) if cell != old else new_seq[old]
-        target.insert(min(position, len(target)), task)
-        new_seq[cell] = target
-        new_cell[task] = cell
-        return new_cell, new_seq
+    def swap_estimate(self, plan: _Plan, u: int, v: int) -> int:
+        """Makespan estimate after v moves in front of its cell predecessor u."""
+        head, tail = plan.head, plan.tail
+        order = plan.seq[plan.cell[u]]
+        i = order.index(u)
+        a = order[i - 1] if i > 0 else -1
+        b = order[i + 2] if i + 2 < len(order) else -1
+        pu, pv = self.duration(plan, u), self.duration(plan, v)
+        head_v = max(self.routing_head(plan, v), head[a] + self.duration(plan, a) if a >= 0 else 0)
+        head_u = max(self.routing_head(plan, u), head_v + pv)
+        tail_u = max(self.routing_tail(plan, u), self.duration(plan, b) + tail[b] if b >= 0 else 0)
+        tail_v = max(self.routing_tail(plan, v), tail_u + pu)
+        return max(head_v + pv + tail_v, head_u + pu + tail_u)
+
+    def reassignments(self, plan: _Plan, v: int, k: int) -> list[tuple[int, float, tuple, tuple]]:
+        """Moves of v onto cell k at each position that cannot close a cycle, with estimates."""
+        head, tail, order = plan.head, plan.tail, plan.seq[k]
+        pv = self.duration(plan, v)
+        # Along a cell's order heads rise and tails fall, so both sets are a prefix / suffix.
+        latest = 0
+        while latest < len(order) and head[order[latest]] < head[v] + pv:
+            latest += 1
+        earliest = len(order)
+        while earliest > 0 and tail[order[earliest - 1]] < tail[v] + pv:
+            earliest -= 1
+        if earliest > latest:
+            return []
+        own_head, own_tail, new_pv = self.routing_head(plan, v), self.routing_tail(plan, v), self.options[v][k]
+        out = []
+        for i in range(earliest, latest + 1):
+            start = own_head
+            if i > 0:
+                x = order[i - 1]
+                start = max(start, head[x] + self.duration(plan, x))
+            after = own_tail
+            if i < len(order):
+                y = order[i]
+                after = max(after, self.duration(plan, y) + tail[y])
+            out.append((start + new_pv + after, self.rng.random(), ("cell", v, k), ("cell", v, k, i)))
+        return out
+
+    def apply(self, plan: _Plan, move: tuple) -> _Plan | None:
+        cell, seq = list(plan.cell), list(plan.seq)
+        if move[0] == "swap":
+            _, u, v = move
+            order = list(seq[cell[u]])
+            i = order.index(u)
+            order[i], order[i + 1] = v, u
+            seq[cell[u]] = order
+        else:
+            _, v, k, i = move
+            seq[cell[v]] = [u for u in seq[cell[v]] if u != v]
+            target = list(seq[k])
+            target.insert(i, v)
+            seq[k] = target
+            cell[v] = k
+        return self.evaluate(cell, seq)
+
+    def step(self, plan: _Plan, tabu: dict[tuple, int], iteration: int) -> tuple[_Plan, tuple] | None:
+        """The best-estimated admissible neighbour that does not close a cycle, and its undo key."""
+        for estimate, _, key, move in sorted(self.moves(plan)):
+            if tabu.get(key, 0) >= iteration and estimate >= self.best.makespan:
+                continue
+            moved = self.apply(plan, move)
+            if moved is None:
+                continue
+            undo = ("swap", move[1], move[2]) if move[0] == "swap" else ("cell", move[1], plan.cell[move[1]])
+            return moved, undo
+        return None
+
+    def kick(self, plan: _Plan) -> _Plan:
+        """The plan after a few random reassignments of critical operations (a diversification)."""
+        for _ in range(_KICK):
+            candidates = [move for _, _, _, move in self.moves(plan) if move[0] == "cell"]
+            if not candidates:
+                break
+            moved = self.apply(plan, self.rng.choice(candidates))
+            if moved is not None:
+                plan = moved
+        return plan
 
     def run(self, deadline: float, lower_bound: int) -> None:
         tabu: dict[tuple, int] = {}
+        plan = self.plan
         iteration = stall = 0
-        while time.perf_counter() < deadline and self.best_makespan > lower_bound:
+        while time.perf_counter() < deadline and self.best.makespan > lower_bound:
             iteration += 1
-            chosen = None
-            for key, task, cell, position in self.moves(self.critical_path()):
-                new_cell, new_seq = self.apply(task, cell, position)
-                evaluated = self.evaluate(new_cell, new_seq)
-                if evaluated is None:
-                    continue
-                makespan = evaluated[1]
-                allowed = tabu.get(key, 0) < iteration or makespan < self.best_makespan
-                if allowed and (chosen is None or makespan < chosen[0]):
-                    chosen = (makespan, key, new_cell, new_seq, evaluated[0])
-            if chosen is None:
-                break  # every neighbour is tabu or cyclic: nothing left to explore
-            makespan, key, new_cell, new_seq, starts = chosen
-            # Forbid undoing the move: the swapped pair, or the operation back to its old cell.
-            undo = ("swap", key[2], key[1]) if key[0] == "swap" else ("cell", key[1], self.cell[key[1]])
-            tabu[undo] = iteration + 8 + self.rng.randrange(8)
-            self.cell, self.seq, self.starts, self.makespan = new_cell, new_seq, starts, makespan
-            if makespan < self.best_makespan:
-                self.best_cell, self.best_seq, self.best_makespan = list(new_cell), [list(s) for s in new_seq], makespan
-                stall = 0
+            stepped = self.step(plan, tabu, iteration)
+            if stepped is None:
+                stall = _STALL  # every neighbour is tabu or cyclic: kick
             else:
-                stall += 1
+                plan, undo = stepped
+                tabu[undo] = iteration + self.rng.randint(*_TENURE)
+                if plan.makespan < self.best.makespan:
+                    self.best, stall = plan, 0
+                else:
+                    stall += 1
             if stall >= _STALL:
-                self.cell, self.seq = list(self.best_cell), [list(s) for s in self.best_seq]
-                self.starts, self.makespan = self.evaluate(self.cell, self.seq)  # type: ignore[misc]
+                plan, stall = self.kick(self.best), 0
                 tabu.clear()
-                stall = 0
+        self.iterations = iteration
 
     def schedule(self, like: Schedule) -> Schedule:
-        starts, _ = self.evaluate(self.best_cell, self.best_seq)  # type: ignore[misc]
-        problem = self.problem
+        problem, best = self.problem, self.best
         assignments = [
-            Assignment(problem.jobs[t.job].id, t.op, problem.cells[self.best_cell[i]].id, starts[i],
-                       starts[i] + self.options[i][self.best_cell[i]])
+            Assignment(problem.jobs[t.job].id, t.op, problem.cells[best.cell[i]].id, best.head[i],
+                       best.head[i] + self.duration(best, i))
             for i, t in enumerate(problem.tasks)
         ]
         result = Schedule(assignments, like.horizon, like.status, like.objective, name=like.name)

@@ -5,8 +5,10 @@ improve around it instead of spending the budget finding a first solution.
 
 For the makespan on floors the disjunctive graph models exactly (capacity-1 cells, no setups,
 no windows), the winner then goes through the critical-path tabu search
-(`scheduler.localsearch`) for LOCAL_SEARCH_SHARE of the budget (measured in docs/scheduling.md
-"Core model")."""
+(`scheduler.localsearch`) for a share of the budget that grows with the share of operations
+that have a choice of cell (`local_search_share`): CP-SAT's disjunctive propagation is at its
+best where there is little choice (job shops), the tabu search's reassignment moves where there
+is much (measured in docs/scheduling.md "Core model")."""
 from __future__ import annotations
 
 import time
@@ -19,7 +21,7 @@ from scheduler.schedule import Schedule
 
 BUDGET_SHARE = 0.03  # of the solve's time limit; restarts stop once it is spent
 MAX_RESTARTS = 32
-LOCAL_SEARCH_SHARE = 0.25  # of the time limit, makespan only
+LOCAL_SEARCH_SHARE = (0.2, 0.6)  # of the time limit (makespan only): no flexible operation .. all flexible
 
 
 def warm_start(problem: Problem, objective: str, time_limit: float, lower_bound: int = 0, seed: int = 0) -> Schedule:
@@ -33,15 +35,25 @@ def warm_start(problem: Problem, objective: str, time_limit: float, lower_bound:
     tried = [(score(s), i, s) for i, s in enumerate(list_schedule(problem, rule=rule, objective=label) for rule in RULES)]
     best_score, _, best = min(tried, key=lambda item: item[:2])
     rule = best.kpis.get("rule", RULES[0])
-    for seed in range(1, MAX_RESTARTS + 1):
+    for restart in range(1, MAX_RESTARTS + 1):
         if time.perf_counter() - began > BUDGET_SHARE * time_limit:
             break
-        candidate = list_schedule(problem, rule=rule, seed=seed, objective=label)
+        candidate = list_schedule(problem, rule=rule, seed=seed * 1000 + restart, objective=label)
         if score(candidate) < best_score:
             best_score, best = score(candidate), candidate
     if objective == "makespan":
         listed = best.makespan
-        best = improve(problem, best, LOCAL_SEARCH_SHARE * time_limit, lower_bound=lower_bound, seed=seed)
+        best = improve(problem, best, local_search_share(problem) * time_limit, lower_bound=lower_bound, seed=seed)
         best.kpis["list_makespan"] = listed
     best.kpis["warm_start_seconds"] = time.perf_counter() - began
     return best
+
+
+def local_search_share(problem: Problem) -> float:
+    """Share of the time limit for the tabu search: from LOCAL_SEARCH_SHARE[0] when no operation
+    has a choice of cell to LOCAL_SEARCH_SHARE[1] when every operation has one."""
+    if not problem.tasks:
+        return LOCAL_SEARCH_SHARE[0]
+    flexible = sum(len(problem.cells_for(t)) > 1 for t in problem.tasks) / len(problem.tasks)
+    low, high = LOCAL_SEARCH_SHARE
+    return low + (high - low) * flexible
