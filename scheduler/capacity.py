@@ -46,45 +46,46 @@ def capacity_bound(spec: FactorySpec, horizon_s: int, orders: list[Order] | None
 
 
 def problem_capacity_bound(problem: Problem, pool_availability: dict[str, float] | None = None, spec: FactorySpec | None = None) -> CapacityBound:
-    """The bound on any Problem whose jobs carry a product, category and MW (the LP groups jobs
-    by product; jobs of one product share a routing)."""
+    """The bound on any Problem whose jobs carry a product, category and MW. The LP groups jobs
+    that share a product and a list of operations; a group's work per unit is the least any of
+    its jobs needs (jobs carried in from a previous plan have partly run operations), which
+    keeps the bound valid and the LP small."""
     horizon = problem.horizon
     calendars = [CellCalendar(c.unavailable) for c in problem.cells]
     finish = earliest_finish(problem, calendars)
-    in_reach: dict[str, int] = defaultdict(int)
-    sample: dict[str, int] = {}
-    for j, job in enumerate(problem.jobs):
-        sample.setdefault(job.product or job.id, j)
-        if job.tasks and finish[j] <= horizon:
-            in_reach[job.product or job.id] += 1
-    products = list(sample)
+    groups = _routing_groups(problem)
+    products = list(groups)
+    in_reach = {name: sum(1 for j in jobs if problem.jobs[j].tasks and finish[j] <= horizon) for name, jobs in groups.items()}
+    units_in_reach: dict[str, int] = defaultdict(int)
+    for name, jobs in groups.items():
+        units_in_reach[problem.jobs[jobs[0]].product or problem.jobs[jobs[0]].id] += in_reach[name]
+    sample = {name: jobs[0] for name, jobs in groups.items()}
     span = _useful_span(problem, finish)
 
-    # Variables: x[product] units, then y[(product, op, pool)] units of that op done on that pool.
-    columns: list[tuple[str, int, int]] = []
-    for k, product in enumerate(products):
-        job = problem.jobs[sample[product]]
-        for t in job.tasks:
-            for pool, _ in dict(reversed(problem.tasks[t].modes)).items():
-                columns.append((product, t, pool))
+    # Variables: x[group] units, then y[(group, op, pool)] units of that op done on that pool.
+    columns: list[tuple[int, int, int, int]] = []  # (group, position in routing, pool, seconds)
+    for k, name in enumerate(products):
+        for position, work in enumerate(_least_work(problem, groups[name])):
+            for pool, seconds in work.items():
+                columns.append((k, position, pool, seconds))
     n_x = len(products)
     n = n_x + len(columns)
+    eq_index: dict[tuple[int, int], int] = {}
     eq_rows, eq_rhs = [], []
-    for k, product in enumerate(products):
-        for t in problem.jobs[sample[product]].tasks:
+    for c, (k, position, _, _) in enumerate(columns):
+        if (k, position) not in eq_index:
+            eq_index[(k, position)] = len(eq_rows)
             row = np.zeros(n)
             row[k] = -1.0
-            for c, (prod, task, _) in enumerate(columns):
-                if prod == product and task == t:
-                    row[n_x + c] = 1.0
             eq_rows.append(row)
             eq_rhs.append(0.0)
+        eq_rows[eq_index[(k, position)]][n_x + c] = 1.0
     pool_rows, pool_rhs, pool_names = [], [], []
     for p, pool in enumerate(problem.pools):
         row = np.zeros(n)
-        for c, (_, task, tp) in enumerate(columns):
+        for c, (_, _, tp, seconds) in enumerate(columns):
             if tp == p:
-                row[n_x + c] = dict(reversed(problem.tasks[task].modes))[p]
+                row[n_x + c] = seconds
         if not row.any():
             continue
         lo, hi = span.get(p, (0, 0))
@@ -131,7 +132,8 @@ def problem_capacity_bound(problem: Problem, pool_availability: dict[str, float]
         share_rhs.append(0.0)
     z_objective = np.zeros(n + 1)
     z_objective[n] = 1.0
-    res = solve(z_objective, share_rows, share_rhs, [(0, None)])
+    # With no category to balance (no jobs, no spec) the share is 0, not unbounded.
+    res = solve(z_objective, share_rows, share_rhs, [(0, None if share_rows else 0)])
     share = float(res.x[n])
     # Prices come from the balanced LP; loads from the same mix pushed to the most total MW
     # (otherwise categories with slack sit at an arbitrary vertex).
@@ -148,7 +150,37 @@ def problem_capacity_bound(problem: Problem, pool_availability: dict[str, float]
     facility = spec.target.facility_gw if spec is not None else 1.0
     gw = facility * share if spec is not None else deployable_gw_of(mw_by_category, target)
     busiest = max(utilisation, key=lambda k: utilisation[k], default="")
-    return CapacityBound(mw_by_category, gw, bottleneck, utilisation, dict(in_reach), {k: v * facility for k, v in prices.items()}, busiest)
+    reach = {product: units for product, units in units_in_reach.items() if units}
+    return CapacityBound(mw_by_category, gw, bottleneck, utilisation, reach, {k: v * facility for k, v in prices.items()}, busiest)
+
+
+def _routing_groups(problem: Problem) -> dict[str, list[int]]:
+    """Jobs by (product, operations left); a product's longest list keeps the product's name,
+    shorter ones (units carried in part-built) are named after their first operation left."""
+    by_key: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
+    for j, job in enumerate(problem.jobs):
+        by_key[(job.product or job.id, tuple(problem.tasks[t].op for t in job.tasks))].append(j)
+    longest: dict[str, int] = {}
+    for product, ops in by_key:
+        longest[product] = max(longest.get(product, 0), len(ops))
+    named: dict[str, list[int]] = {}
+    for (product, ops), jobs in by_key.items():
+        name = product if len(ops) == longest[product] else f"{product} from {ops[0] if ops else 'done'}"
+        while name in named:
+            name += "'"
+        named[name] = jobs
+    return named
+
+
+def _least_work(problem: Problem, jobs: list[int]) -> list[dict[int, int]]:
+    """Per operation of the group's routing, pool -> the fewest seconds any job of the group
+    needs there (the first mode per pool counts, as in validate)."""
+    work: list[dict[int, int]] = [{} for _ in problem.jobs[jobs[0]].tasks]
+    for j in jobs:
+        for position, t in enumerate(problem.jobs[j].tasks):
+            for pool, seconds in dict(reversed(problem.tasks[t].modes)).items():
+                work[position][pool] = min(seconds, work[position].get(pool, seconds))
+    return work
 
 
 def deployable_gw_of(mw_by_category: dict[str, float], target: dict[str, float]) -> float:

@@ -74,8 +74,13 @@ class Problem:
         return [(c, d) for pool, d in task.modes for c in self.pools[pool].cells]
 
 
-def build_problem(spec: FactorySpec, orders: list[Order], horizon: int) -> Problem:
-    """One job per order, one task per routing operation; each cell type becomes a pool."""
+def build_problem(spec: FactorySpec, orders: list[Order], horizon: int, *, clock: int = 0, calendar_until: int | None = None) -> Problem:
+    """One job per order, one task per routing operation; each cell type becomes a pool.
+
+    `clock` is the floor time (seconds since the spec's week start) at the problem's time 0,
+    so repeating windows keep their phase when one plan follows another; cells carry their
+    windows up to `calendar_until` (default: the horizon), which lets work planned across the
+    horizon avoid the windows just after it."""
     pools = [Pool(t.name, []) for t in spec.cell_types]
     pool_of_type = {t.name: i for i, t in enumerate(spec.cell_types)}
     cells: list[Cell] = []
@@ -83,7 +88,8 @@ def build_problem(spec: FactorySpec, orders: list[Order], horizon: int) -> Probl
         ctype = spec.cell_type_index[cell.type]
         pool = pool_of_type[cell.type]
         pools[pool].cells.append(len(cells))
-        cells.append(Cell(cell.id, pool, ctype.capacity, int(round(ctype.setup)), expand_windows(ctype.unavailable, horizon)))
+        windows = expand_windows(ctype.unavailable, calendar_until if calendar_until is not None else horizon, clock)
+        cells.append(Cell(cell.id, pool, ctype.capacity, int(round(ctype.setup)), windows))
     modes_by_capability: dict[tuple[str, float], list[tuple[int, int]]] = {}
     jobs: list[Job] = []
     tasks: list[Task] = []
@@ -108,14 +114,29 @@ def build_problem(spec: FactorySpec, orders: list[Order], horizon: int) -> Probl
     return Problem(cells, [p for p in pools], jobs, tasks, horizon, spec.name)
 
 
-def expand_windows(windows: list[Window], horizon: int) -> list[tuple[int, int]]:
-    """Concrete [start, end) unavailability intervals inside [0, horizon)."""
+def expand_windows(windows: list[Window], horizon: int, clock: int = 0) -> list[tuple[int, int]]:
+    """Concrete [start, end) unavailability intervals inside [0, horizon) of a problem whose
+    time 0 is floor time `clock`; before the week's start (clock < 0, e.g. a warm-up plan of
+    the week before) a repeating window is taken to have repeated back in time."""
     out: list[tuple[int, int]] = []
+    end_of_view = clock + horizon
     for w in windows:
+        starts: list[float] = []
         start = w.start
-        while start < horizon:
-            out.append((int(start), int(min(horizon, start + w.duration))))
+        if w.every is not None and start + w.duration <= clock:
+            start += ((clock - start - w.duration) // w.every + 1) * w.every  # skip whole periods
+        while start < end_of_view:
+            starts.append(start)
             if w.every is None:
                 break
             start += w.every
+        if w.every is not None and clock < 0:
+            back = w.start - w.every
+            while back + w.duration > clock:
+                if back + w.duration <= 0:
+                    starts.append(back)
+                back -= w.every
+        for s in starts:
+            if s + w.duration > clock and s < end_of_view:
+                out.append((int(max(0, s - clock)), int(min(horizon, s + w.duration - clock))))
     return sorted(out)

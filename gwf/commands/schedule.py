@@ -34,31 +34,58 @@ def parse_down(text: str) -> tuple[str, int, int]:
     return match.group(1), parse_span(match.group(2), "--down TIME"), parse_span(match.group(3), "--down DURATION")
 
 
-def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None) -> dict[str, Any]:
+MODES = ("steady-state", "from-empty")
+
+
+def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None, from_empty: bool = False) -> dict[str, Any]:
     """Load, build, plan, bound: the summary dict plus the problem and schedule (keys 'problem',
-    'schedule', 'spec') for writing files."""
+    'schedule') for writing files. By default the horizon opens on a running floor (the work in
+    progress a warm-up leaves, see scheduler/steady.py); `from_empty` plans it from an empty one."""
     from plant import load_spec, orders_for
     from plant.spec import deployable_gw
-    from scheduler.capacity import capacity_bound
+    from scheduler.capacity import capacity_bound, problem_capacity_bound
     from scheduler.delivery import mw_by_category
     from scheduler.engine import plan
-    from scheduler.problem import build_problem
 
     began = time.perf_counter()
+    report = progress or (lambda fraction, message: None)
     spec = load_spec(spec_path)
     orders = orders_for(spec, demand_hours)
-    problem = build_problem(spec, orders, horizon_s)
-    schedule = plan(problem, objective="mw", time_limit=time_limit, workers=workers, seed=seed, progress=progress)
-    bound = capacity_bound(spec, horizon_s, orders, availability=False)
+    mode = "from-empty" if from_empty else "steady-state"
+    if not from_empty:
+        report(0.0, "warm-up: filling the pipeline")
+    carried, problem = floor_problem(spec, horizon_s, demand_hours, mode)
+
+    def planner(p):
+        left = max(1.0, time_limit - (time.perf_counter() - began))
+        return plan(p, objective="mw", time_limit=left, workers=workers, seed=seed, progress=progress)
+
+    if carried is None:
+        schedule = planner(problem)
+        bound = capacity_bound(spec, horizon_s, orders, availability=False)
+    else:
+        from scheduler.carryin import plan_around
+
+        schedule = plan_around(carried, planner)
+        # The carried-in problem's own bound: carried units count, so it has no pipeline fill,
+        # and it stays an upper bound on any valid plan of this problem.
+        bound = problem_capacity_bound(problem, None, spec)
+        schedule.bound = sum(bound.mw_by_category.values())
     delivered = mw_by_category(problem, schedule)
     for cat in bound.mw_by_category:
         delivered.setdefault(cat, 0.0)
     total_bound = sum(bound.mw_by_category.values())
-    schedule.kpis.update({"spec": spec_path, "horizon_s": horizon_s, "demand_hours": demand_hours})
+    warmup_s = carried.cut if carried is not None else 0
+    schedule.kpis.update({"spec": spec_path, "horizon_s": horizon_s, "demand_hours": demand_hours, "mode": mode, "warmup_s": warmup_s})
     summary = {
         "spec": spec.name,
+        "mode": mode,
         "horizon_s": horizon_s,
         "demand_hours": demand_hours,
+        "warmup_h": round(warmup_s / 3600, 2),
+        "carried_jobs": len(carried.carried_jobs) if carried is not None else 0,
+        "carried_operations": carried.carried_operations if carried is not None else 0,
+        "running_operations": len(carried.pinned) if carried is not None else 0,
         "status": schedule.status,
         "operations": problem.n_operations,
         "cells": len(problem.cells),
@@ -66,8 +93,8 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         "bound_mw_by_category": {k: round(v, 3) for k, v in bound.mw_by_category.items()},
         "gap_to_bound": round((total_bound - sum(delivered.values())) / total_bound, 6) + 0.0 if total_bound > 0 else 0.0,
         "gap_by_category": {k: round((b - delivered[k]) / b, 6) + 0.0 if b > 0 else 0.0 for k, b in bound.mw_by_category.items()},
-        "deployable_gw": round(deployable_gw(delivered, spec.target), 4),
-        "bound_deployable_gw": round(bound.deployable_gw, 4),
+        "deployable_gw": round(deployable_gw(delivered, spec.target), 4) + 0.0,
+        "bound_deployable_gw": round(bound.deployable_gw, 4) + 0.0,
         "bottleneck": bound.bottleneck,
         "busiest_pool": bound.busiest_pool,
         "makespan_h": round(schedule.makespan / 3600, 2),
@@ -75,6 +102,22 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         "seconds": round(time.perf_counter() - began, 2),
     }
     return {**summary, "problem": problem, "schedule": schedule}
+
+
+def floor_problem(spec, horizon_s: int, demand_hours: float, mode: str, warmup_s: int | None = None):
+    """(carried-in work or None, the problem) that `plan_floor` plans in `mode`; rebuilt the same
+    way for a saved plan, since the warm-up is deterministic."""
+    from plant import orders_for
+    from scheduler.problem import build_problem
+    from scheduler.steady import running_floor
+
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+    orders = orders_for(spec, demand_hours)
+    if mode == "from-empty":
+        return None, build_problem(spec, orders, horizon_s)
+    carried = running_floor(spec, orders, horizon_s, demand_hours, warmup_s)
+    return carried, carried.problem
 
 
 def write_outputs(out_dir: Path, problem, schedule) -> dict[str, str]:
@@ -89,8 +132,7 @@ def write_outputs(out_dir: Path, problem, schedule) -> dict[str, str]:
 
 
 def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_text: str | None) -> dict[str, Any]:
-    from plant import load_spec, orders_for
-    from scheduler.problem import build_problem
+    from plant import load_spec
     from scheduler.repair import Downtime, repair
     from scheduler.schedule import Schedule
 
@@ -99,7 +141,8 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
     spec = load_spec(spec_path if spec_path is not None else recorded.get("spec"))
     horizon_s = int(recorded.get("horizon_s", plan.horizon))
     demand_hours = float(recorded.get("demand_hours", horizon_s / 3600))
-    problem = build_problem(spec, orders_for(spec, demand_hours), horizon_s)
+    warmup_s = recorded.get("warmup_s")
+    problem = floor_problem(spec, horizon_s, demand_hours, recorded.get("mode", "from-empty"), int(warmup_s) if warmup_s else None)[1]
     down = [Downtime(*parse_down(d)) for d in downs]
     now = parse_span(now_text, "--now") if now_text is not None else min(d.start for d in down)
     result = repair(problem, plan, down, now)
@@ -128,11 +171,14 @@ def register(app: typer.Typer) -> None:
         repair_from: Path | None = typer.Option(None, "--repair", help="a plan (schedule.json) to repair instead of planning"),
         down: list[str] = typer.Option([], "--down", help="CELL@TIME+DURATION a cell is down, e.g. mech-cell-001@3d12h+4h (repeatable)"),
         now: str | None = typer.Option(None, "--now", help="time of the repair; operations started before it stay (default: first downtime)"),
+        from_empty: bool = typer.Option(False, "--from-empty", help="plan from an empty floor (pipeline fill included) instead of a running one"),
     ) -> None:
         """Plan the floor and compare it with the capacity bound; or repair a plan after downtime."""
         if repair_from is not None:
             if not down:
                 raise ValueError("--repair needs at least one --down CELL@TIME+DURATION")
+            if from_empty:
+                raise ValueError("--from-empty: a repair keeps the mode its plan was made in")
             result = repair_plan(repair_from, spec, down, now)
             files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
             _emit({**result, "files": files}, as_json, "Repair")
@@ -146,7 +192,7 @@ def register(app: typer.Typer) -> None:
         if hours <= 0:
             raise ValueError(f"--demand-hours: must be > 0, got {hours}")
         with _progress(not as_json) as progress:
-            result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
+            result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty)
         files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
         _emit({**result, "files": files}, as_json, "Plan")
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plant import load_spec, orders_for
-from scheduler.problem import build_problem
+from plant import load_spec
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
 from tests.scheduler.scale_problems import TINY_SPEC as TINY
@@ -44,9 +43,13 @@ def test_schedule_json_is_one_object_with_the_promised_fields(planned):
 
 def test_written_plan_is_valid_for_the_spec(planned):
     spec_path, out, run = planned
+    from gwf.commands.schedule import floor_problem
+
     spec = load_spec(spec_path)
-    problem = build_problem(spec, orders_for(spec, 24), 86400)
     schedule = Schedule.from_json(out / "schedule.json")
+    # The plan records how it was made; the problem it was made for is rebuilt from that.
+    assert schedule.kpis["mode"] == "steady-state"
+    _, problem = floor_problem(spec, 86400, 24, schedule.kpis["mode"], schedule.kpis["warmup_s"])
     validate(problem, schedule)
     assert len(schedule.assignments) == json.loads(run.stdout)["operations"]
     assert "<script>" in (out / "gantt.html").read_text() and "http" not in (out / "gantt.html").read_text().split("<script>")[1]
