@@ -10,11 +10,15 @@ running at the cut sits in one of them.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from plant.demand import Order, critical_path_s, orders_for
 from plant.spec import FactorySpec
 from scheduler.carryin import CarriedIn, carry_in
 from scheduler.construct import list_schedule
-from scheduler.problem import build_problem
+from scheduler.problem import Problem, build_problem
+
+MODES = ("steady-state", "from-empty")
 
 # A loaded floor's queues stretch a unit's flow time past its critical path; two of the
 # longest critical paths let short horizons (a shift) start from a full pipeline too.
@@ -40,3 +44,26 @@ def running_floor(spec: FactorySpec, orders: list[Order], horizon: int, demand_h
     # the warm-up's end, which a running floor would not do either.
     warm_plan = list_schedule(previous, objective="makespan")
     return carry_in(previous, warm_plan, warmup, build_problem(spec, orders, horizon))
+
+
+def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: str = "steady-state", warmup: int | None = None) -> tuple[CarriedIn | None, Problem]:
+    """(the carried-in work or None, the problem) for planning `demand_hours` of weekly demand
+    over `horizon` on a running floor or, in mode "from-empty", an empty one. Deterministic, so
+    the problem a saved plan was made for can be rebuilt from what the plan records."""
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+    orders = orders_for(spec, demand_hours)
+    if mode == "from-empty":
+        return None, build_problem(spec, orders, horizon)
+    carried = running_floor(spec, orders, horizon, demand_hours, warmup)
+    return carried, carried.problem
+
+
+def recorded_problem(spec: FactorySpec, kpis: dict[str, Any]) -> Problem | None:
+    """The problem a plan was made for, from the mode, horizon, demand and warm-up its KPIs
+    record (`gwf schedule` writes them); None when they do not say."""
+    if kpis.get("mode") not in MODES or "horizon_s" not in kpis:
+        return None
+    horizon = int(kpis["horizon_s"])
+    warmup = kpis.get("warmup_s")
+    return horizon_problem(spec, horizon, float(kpis.get("demand_hours", horizon / 3600)), kpis["mode"], int(warmup) if warmup else None)[1]

@@ -34,9 +34,6 @@ def parse_down(text: str) -> tuple[str, int, int]:
     return match.group(1), parse_span(match.group(2), "--down TIME"), parse_span(match.group(3), "--down DURATION")
 
 
-MODES = ("steady-state", "from-empty")
-
-
 def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None, from_empty: bool = False) -> dict[str, Any]:
     """Load, build, plan, bound: the summary dict plus the problem and schedule (keys 'problem',
     'schedule') for writing files. By default the horizon opens on a running floor (the work in
@@ -46,6 +43,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     from scheduler.capacity import capacity_bound, problem_capacity_bound
     from scheduler.delivery import mw_by_category
     from scheduler.engine import plan
+    from scheduler.steady import horizon_problem
 
     began = time.perf_counter()
     report = progress or (lambda fraction, message: None)
@@ -54,7 +52,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     mode = "from-empty" if from_empty else "steady-state"
     if not from_empty:
         report(0.0, "warm-up: filling the pipeline")
-    carried, problem = floor_problem(spec, horizon_s, demand_hours, mode)
+    carried, problem = horizon_problem(spec, horizon_s, demand_hours, mode)
 
     def planner(p):
         left = max(1.0, time_limit - (time.perf_counter() - began))
@@ -104,22 +102,6 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     return {**summary, "problem": problem, "schedule": schedule}
 
 
-def floor_problem(spec, horizon_s: int, demand_hours: float, mode: str, warmup_s: int | None = None):
-    """(carried-in work or None, the problem) that `plan_floor` plans in `mode`; rebuilt the same
-    way for a saved plan, since the warm-up is deterministic."""
-    from plant import orders_for
-    from scheduler.problem import build_problem
-    from scheduler.steady import running_floor
-
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
-    orders = orders_for(spec, demand_hours)
-    if mode == "from-empty":
-        return None, build_problem(spec, orders, horizon_s)
-    carried = running_floor(spec, orders, horizon_s, demand_hours, warmup_s)
-    return carried, carried.problem
-
-
 def write_outputs(out_dir: Path, problem, schedule) -> dict[str, str]:
     from gwf.gantt import write_gantt
 
@@ -135,14 +117,15 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
     from plant import load_spec
     from scheduler.repair import Downtime, repair
     from scheduler.schedule import Schedule
+    from scheduler.steady import recorded_problem
 
     plan = Schedule.from_json(plan_path)
     recorded = plan.kpis or {}
     spec = load_spec(spec_path if spec_path is not None else recorded.get("spec"))
     horizon_s = int(recorded.get("horizon_s", plan.horizon))
     demand_hours = float(recorded.get("demand_hours", horizon_s / 3600))
-    warmup_s = recorded.get("warmup_s")
-    problem = floor_problem(spec, horizon_s, demand_hours, recorded.get("mode", "from-empty"), int(warmup_s) if warmup_s else None)[1]
+    # Plans written before modes existed were all made from an empty floor.
+    problem = recorded_problem(spec, {"mode": "from-empty", **recorded, "horizon_s": horizon_s, "demand_hours": demand_hours})
     down = [Downtime(*parse_down(d)) for d in downs]
     now = parse_span(now_text, "--now") if now_text is not None else min(d.start for d in down)
     result = repair(problem, plan, down, now)

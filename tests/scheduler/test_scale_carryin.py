@@ -168,3 +168,13 @@ def test_schedule_command_says_which_mode_and_what_was_carried(tmp_path, monkeyp
     written = json.loads((tmp_path / "steady" / "schedule.json").read_text())
     assert written["kpis"]["mode"] == "steady-state"
     assert sum(1 for a in written["assignments"] if a["start"] == 0 and a["job"].endswith("-wip")) >= steady["running_operations"]
+    # Dispatch and repair rebuild the problem the plan was made for from what it records.
+    from robots.plans import first_assignments, problem_for_schedule
+    from scheduler.schedule import Schedule
+
+    saved = Schedule.from_json(tmp_path / "steady" / "schedule.json")
+    validate(problem_for_schedule(load_spec(spec), saved), saved)
+    shift = first_assignments(saved, 15)
+    validate(problem_for_schedule(load_spec(spec), shift), shift, complete=False)
+    repaired = gwf_json(monkeypatch, capsys, "schedule", "--repair", str(tmp_path / "steady" / "schedule.json"), "--down", "arm-001@1h+2h", "--now", "1h", "--out-dir", str(tmp_path / "repaired"))
+    assert 0 <= repaired["moved"] <= repaired["unstarted"]

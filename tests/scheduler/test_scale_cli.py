@@ -43,13 +43,13 @@ def test_schedule_json_is_one_object_with_the_promised_fields(planned):
 
 def test_written_plan_is_valid_for_the_spec(planned):
     spec_path, out, run = planned
-    from gwf.commands.schedule import floor_problem
+    from scheduler.steady import recorded_problem
 
     spec = load_spec(spec_path)
     schedule = Schedule.from_json(out / "schedule.json")
     # The plan records how it was made; the problem it was made for is rebuilt from that.
     assert schedule.kpis["mode"] == "steady-state"
-    _, problem = floor_problem(spec, 86400, 24, schedule.kpis["mode"], schedule.kpis["warmup_s"])
+    problem = recorded_problem(spec, schedule.kpis)
     validate(problem, schedule)
     assert len(schedule.assignments) == json.loads(run.stdout)["operations"]
     assert "<script>" in (out / "gantt.html").read_text() and "http" not in (out / "gantt.html").read_text().split("<script>")[1]
