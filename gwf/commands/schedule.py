@@ -41,7 +41,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     from plant import load_spec, orders_for
     from plant.spec import deployable_gw
     from scheduler.capacity import capacity_bound, problem_capacity_bound
-    from scheduler.delivery import mw_by_category
+    from scheduler.delivery import finished_jobs, mw_by_category
     from scheduler.engine import plan
     from scheduler.steady import horizon_problem
 
@@ -70,6 +70,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         bound = problem_capacity_bound(problem, None, spec)
         schedule.bound = sum(bound.mw_by_category.values())
     delivered = mw_by_category(problem, schedule)
+    finished = finished_jobs(problem, schedule)
     for cat in bound.mw_by_category:
         delivered.setdefault(cat, 0.0)
     total_bound = sum(bound.mw_by_category.values())
@@ -84,6 +85,10 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         "carried_jobs": len(carried.carried_jobs) if carried is not None else 0,
         "carried_operations": carried.carried_operations if carried is not None else 0,
         "running_operations": len(carried.pinned) if carried is not None else 0,
+        # How much of the horizon's output is work carried in, and how much is left open at its
+        # end: in a steady state the floor hands on about as much as it was given.
+        "carried_mw_delivered": round(sum(problem.jobs[j].mw for j in finished & set(carried.carried_jobs)), 3) if carried is not None else 0.0,
+        "open_jobs_at_end": len(problem.jobs) - len(finished),
         "status": schedule.status,
         "operations": problem.n_operations,
         "cells": len(problem.cells),

@@ -156,7 +156,9 @@ def test_schedule_command_says_which_mode_and_what_was_carried(tmp_path, monkeyp
     assert steady["mode"] == "steady-state" and empty["mode"] == "from-empty"
     assert steady["carried_jobs"] > 0 and steady["carried_operations"] >= steady["carried_jobs"]
     assert 0 < steady["running_operations"] <= steady["carried_operations"]
-    assert empty["carried_jobs"] == empty["carried_operations"] == empty["running_operations"] == 0
+    assert empty["carried_jobs"] == empty["carried_operations"] == empty["running_operations"] == empty["carried_mw_delivered"] == 0
+    assert 0 < steady["carried_mw_delivered"] <= sum(steady["mw_by_category"].values()) + 1e-6
+    assert steady["open_jobs_at_end"] > 0  # a 6 h burn-in: the floor hands work on to the next horizon
     assert steady["operations"] == empty["operations"] + steady["carried_operations"]
     assert steady["warmup_h"] >= 10 and empty["warmup_h"] == 0
     for summary in (steady, empty):
