@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from scheduler.delivery import delivered_mw
-from scheduler.problem import Job, Problem, Task
+from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.schedule import Assignment, Schedule
 from scheduler.subproblem import Placement, glue, placements, restrict
 from scheduler.validate import validate, violations
@@ -35,8 +35,8 @@ class CarriedIn:
     pinned: dict[int, Placement]  # task -> (cell, 0, end): the remaining part of running work
     carried_jobs: list[int]  # indices in `problem` of the carried units
     finished_before_cut: list[str]  # ids (in the previous plan) of units finished by the cut
-    source: dict[str, str] = field(default_factory=dict)  # carried job id -> its id in the previous plan
-    cut: int = 0  # the cut, in the previous plan's time
+    source: dict[str, str]  # carried job id -> its id in the previous plan
+    cut: int  # the cut, in the previous plan's time
 
     @property
     def carried_operations(self) -> int:
@@ -52,7 +52,7 @@ def carry_in(previous: Problem, plan: Schedule, cut: int, following: Problem) ->
         raise ValueError("following: not the same floor as the previous plan (its cells or pools differ)")
     placed = placements(previous, plan)
     cells = [replace(c, unavailable=list(c.unavailable)) for c in following.cells]
-    _keep_changeovers_clear(previous, placed, cut, cells)
+    _keep_changeovers_clear(placed, cut, cells)
 
     jobs: list[Job] = []
     tasks: list[Task] = []
@@ -100,7 +100,7 @@ def carry_in(previous: Problem, plan: Schedule, cut: int, following: Problem) ->
     return CarriedIn(problem, pinned, carried_jobs, finished, source, cut)
 
 
-def _keep_changeovers_clear(previous: Problem, placed: dict[int, Placement], cut: int, cells: list) -> None:
+def _keep_changeovers_clear(placed: dict[int, Placement], cut: int, cells: list[Cell]) -> None:
     """A single-job cell that finished work just before the cut may still owe the setup after
     it (the next unit could be of another family); the finished work is no longer in the
     problem, so keep the cell clear for that setup. Conservative: a same-family unit would
