@@ -37,13 +37,17 @@ def running_floor(spec: FactorySpec, orders: list[Order], horizon: int, demand_h
     warmup = warmup_length(spec, horizon) if warmup is None else int(warmup)
     if warmup <= 0:
         raise ValueError(f"warmup: must be longer than 0 seconds, got {warmup}")
-    warm_orders = orders_for(spec, demand_hours * warmup / horizon)
-    # Floor time -warmup to 0, cell windows laid out to the horizon's end.
-    previous = build_problem(spec, warm_orders, warmup, clock=-warmup, calendar_until=warmup + horizon)
+    previous = warmup_problem(spec, orders_for(spec, demand_hours * warmup / horizon), warmup, horizon)
     # "makespan" only labels the value; it keeps the dispatcher from demoting units that miss
     # the warm-up's end, which a running floor would not do either.
     warm_plan = list_schedule(previous, objective="makespan")
     return carry_in(previous, warm_plan, warmup, build_problem(spec, orders, horizon))
+
+
+def warmup_problem(spec: FactorySpec, orders: list[Order], warmup: int, horizon: int) -> Problem:
+    """The warm-up as a problem: floor time -warmup to 0, its cells' windows laid out to the
+    horizon's end, so work it leaves running at the cut avoids the horizon's windows."""
+    return build_problem(spec, orders, warmup, clock=-warmup, calendar_until=warmup + horizon)
 
 
 def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: str = "steady-state", warmup: int | None = None) -> tuple[CarriedIn | None, Problem]:

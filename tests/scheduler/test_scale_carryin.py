@@ -18,7 +18,7 @@ from scheduler.construct import RULES, list_schedule
 from scheduler.delivery import finished_jobs, mw_by_category
 from scheduler.engine import plan
 from scheduler.problem import Problem, build_problem, expand_windows
-from scheduler.steady import running_floor
+from scheduler.steady import running_floor, warmup_problem
 from scheduler.validate import validate
 from tests.scheduler.scale_problems import random_problem
 
@@ -180,3 +180,16 @@ def test_schedule_command_says_which_mode_and_what_was_carried(tmp_path, monkeyp
     validate(problem_for_schedule(load_spec(spec), shift), shift, complete=False)
     repaired = gwf_json(monkeypatch, capsys, "schedule", "--repair", str(tmp_path / "steady" / "schedule.json"), "--down", "arm-001@1h+2h", "--now", "1h", "--out-dir", str(tmp_path / "repaired"))
     assert 0 <= repaired["moved"] <= repaired["unstarted"]
+
+
+@pytest.mark.parametrize("spec_name", ["pipeline.yaml", "tiny.yaml"])
+@pytest.mark.parametrize("warmup_h,hours", [(14, 8), (20, 20), (37, 5)])
+def test_warmup_calendar_lines_up_with_the_week(spec_name, warmup_h, hours):
+    # Work the warm-up leaves running at the cut must avoid the week's windows: the warm-up's
+    # cells see the same windows, at the same floor times, from the cut on.
+    spec = load_spec(SPECS / spec_name)
+    warmup, horizon = warmup_h * 3600, hours * 3600
+    before = warmup_problem(spec, [], warmup, horizon)
+    week = build_problem(spec, [], horizon)
+    for early, late in zip(before.cells, week.cells):
+        assert [(max(0, s - warmup), e - warmup) for s, e in early.unavailable if e > warmup] == late.unavailable
