@@ -4,18 +4,21 @@ The returned schedule has always passed `scheduler.validate` (partial plans with
 in the `mw` objective, where unfinished jobs are left out)."""
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
 from scheduler.bounds import compute_bounds, objective_bound
-from scheduler.cpsat.model import add_hint, build_model, extract
+from scheduler.cpsat.model import BuiltModel, add_hint, build_model, extract
 from scheduler.cpsat.objective import MAXIMISED, check_objective, objective_value
-from scheduler.cpsat.warmstart import warm_start
+from scheduler.cpsat.warmstart import improve_makespan, tabu_applies, warm_start
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 from scheduler.validate import validate, violations
+
+PROBE_SHARE = 0.05  # of the time limit: CP-SAT from the list schedule before the tabu search
 
 _STATUS = {
     cp_model.OPTIMAL: "optimal",
@@ -44,14 +47,12 @@ def solve(
     bounds = compute_bounds(problem)
     own_bound = objective_bound(problem, objective, bounds)
     complete = objective not in MAXIMISED
-    hint, hint_note = _usable_hint(problem, hint, objective, complete, time_limit, int(own_bound) if objective == "makespan" else 0, seed)
+    given = hint is not None
+    hint, hint_note = _usable_hint(problem, hint, objective, complete, time_limit, seed)
     upper = _upper_bound(problem, objective, hint)
 
     built = build_model(problem, objective, bounds, upper)
-    if hint is not None:
-        add_hint(built, built.model, hint)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.0, time_limit - (time.perf_counter() - began))
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     solver.parameters.log_search_progress = log
@@ -60,7 +61,14 @@ def solve(
             getattr(solver.parameters, key).extend(value)
         else:
             setattr(solver.parameters, key, value)
-    code = solver.solve(built.model)
+    code = None
+    if hint is not None and not given and tabu_applies(problem, objective):
+        code, hint, hint_note = _probe_then_tabu(built, solver, hint, hint_note, time_limit, int(own_bound), seed)
+    if code != cp_model.OPTIMAL:
+        if hint is not None:
+            add_hint(built, built.model, hint)
+        solver.parameters.max_time_in_seconds = max(0.0, time_limit - (time.perf_counter() - began))
+        code = solver.solve(built.model)
     status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule = Schedule(extract(built, solver), problem.horizon, status, objective, name=problem.name)
@@ -110,6 +118,34 @@ def solve(
     return schedule
 
 
+def _probe_then_tabu(
+    built: BuiltModel, solver: cp_model.CpSolver, hint: Schedule, note: str, time_limit: float, lower_bound: int, seed: int
+) -> tuple[int, Schedule, str]:
+    """A short CP-SAT run from the list schedule, then the tabu search from the better plan.
+
+    The probe returns at once where CP-SAT proves the optimum quickly (small job shops: the
+    tabu search would only delay that proof); elsewhere its plan and bound feed the tabu
+    search, whose result then caps the makespan of the main run."""
+    problem = built.problem
+    add_hint(built, built.model, hint)
+    solver.parameters.max_time_in_seconds = PROBE_SHARE * time_limit
+    code = solver.solve(built.model)
+    if code == cp_model.OPTIMAL:
+        return code, hint, f"{note}; optimum proved by the CP-SAT probe"
+    start = hint
+    if code == cp_model.FEASIBLE:
+        probed = Schedule(extract(built, solver), problem.horizon, "feasible", "makespan", name=problem.name)
+        if probed.makespan < hint.makespan and not violations(problem, probed):
+            start = probed
+    proved = math.ceil(solver.best_objective_bound - 1e-9) if code == cp_model.FEASIBLE else 0
+    improved = improve_makespan(problem, start, time_limit, max(lower_bound, proved), seed)
+    if violations(problem, improved):  # never expected: the search builds plans from the disjunctive graph
+        improved = start
+    built.model.add(built.goal.makespan <= improved.makespan)  # a plan this good exists
+    improved.kpis = {**hint.kpis, "probe_makespan": start.makespan, "tabu_makespan": improved.makespan}
+    return code, improved, f"{note} ({hint.makespan}); CP-SAT probe {start.makespan}; tabu search {improved.makespan}"
+
+
 def status_name(code: int) -> str:
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError("CP-SAT rejected the model as invalid")
@@ -149,13 +185,13 @@ def _upper_bound(problem: Problem, objective: str, hint: Schedule | None) -> int
 
 
 def _usable_hint(
-    problem: Problem, hint: Schedule | None, objective: str, complete: bool, time_limit: float, lower_bound: int, seed: int
+    problem: Problem, hint: Schedule | None, objective: str, complete: bool, time_limit: float, seed: int
 ) -> tuple[Schedule | None, str]:
     """The given hint or the best list schedule, checked by the validator; for `mw`, trimmed to
     the jobs it completes by the horizon end."""
     note = "given"
     if hint is None:
-        hint = warm_start(problem, objective, time_limit, lower_bound, seed)
+        hint = warm_start(problem, objective, time_limit, seed)
         note = f"list schedule ({hint.kpis.get('rule')})"
     if not complete:
         hint = _trim_to_horizon(problem, hint)

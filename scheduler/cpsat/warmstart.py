@@ -1,5 +1,6 @@
 """The warm start handed to CP-SAT: the best of the list scheduler's dispatching rules, then a
-few random tie-breaking restarts of the best rule while a small share of the time budget lasts.
+few random tie-breaking restarts of the best rule while a small share of the time budget lasts;
+and the tabu search step `solve` runs after its short CP-SAT probe.
 A good first incumbent matters more than anything else on short limits: CP-SAT's LNS workers
 improve around it instead of spending the budget finding a first solution.
 
@@ -15,7 +16,7 @@ import time
 
 from scheduler.construct import RULES, list_schedule
 from scheduler.cpsat.objective import MAXIMISED, objective_value
-from scheduler.localsearch import improve
+from scheduler.localsearch import applies, improve
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
 
@@ -24,7 +25,8 @@ MAX_RESTARTS = 32
 LOCAL_SEARCH_SHARE = (0.2, 0.6)  # of the time limit (makespan only): no flexible operation .. all flexible
 
 
-def warm_start(problem: Problem, objective: str, time_limit: float, lower_bound: int = 0, seed: int = 0) -> Schedule:
+def warm_start(problem: Problem, objective: str, time_limit: float, seed: int = 0) -> Schedule:
+    """The best list schedule for the objective (rules, then tie-breaking restarts)."""
     began = time.perf_counter()
     sign = -1.0 if objective in MAXIMISED else 1.0
     label = "mw" if objective == "mw" else "makespan"
@@ -41,12 +43,17 @@ def warm_start(problem: Problem, objective: str, time_limit: float, lower_bound:
         candidate = list_schedule(problem, rule=rule, seed=seed * 1000 + restart, objective=label)
         if score(candidate) < best_score:
             best_score, best = score(candidate), candidate
-    if objective == "makespan":
-        listed = best.makespan
-        best = improve(problem, best, local_search_share(problem) * time_limit, lower_bound=lower_bound, seed=seed)
-        best.kpis["list_makespan"] = listed
     best.kpis["warm_start_seconds"] = time.perf_counter() - began
     return best
+
+
+def tabu_applies(problem: Problem, objective: str) -> bool:
+    return objective == "makespan" and applies(problem)
+
+
+def improve_makespan(problem: Problem, start: Schedule, time_limit: float, lower_bound: int, seed: int) -> Schedule:
+    """`start` after the tabu search's share of `time_limit` (the caller checks `tabu_applies`)."""
+    return improve(problem, start, local_search_share(problem) * time_limit, lower_bound=lower_bound, seed=seed)
 
 
 def local_search_share(problem: Problem) -> float:

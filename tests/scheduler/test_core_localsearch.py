@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.construct import list_schedule
+from scheduler.cpsat.warmstart import LOCAL_SEARCH_SHARE, local_search_share
 from scheduler.localsearch import applies, improve
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.validate import validate
@@ -68,3 +69,16 @@ def test_out_of_scope_floors_are_left_alone():
         assert not applies(problem)
         start = list_schedule(problem, rule="fifo")
         assert improve(problem, start, 0.5) is start
+
+
+@SETTINGS
+@given(job_shops())
+def test_tabu_share_grows_with_flexibility_within_its_range(problem):
+    low, high = LOCAL_SEARCH_SHARE
+    share = local_search_share(problem)
+    assert low <= share <= high
+    rigid = Problem(problem.cells, problem.pools, problem.jobs,
+                    [Task(t.job, t.op, t.modes[:1], t.predecessors, release=t.release) for t in problem.tasks], problem.horizon)
+    if all(len(problem.pools[p].cells) == 1 for p in range(len(problem.pools))):
+        assert local_search_share(rigid) == low
+    assert local_search_share(rigid) <= share
