@@ -165,17 +165,25 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
     began = time.perf_counter()
     total = max(1e-9, deadline - began)
     iterations = improved = 0
+    turn = empty = 0  # neighbourhood kinds alternate by turn; empty ones are drawn again
     while deadline - time.perf_counter() > 2.0 and not _meets(objective, current.value, bound):
         fixed = placements(problem, current)
         lost = _lost_in_reach(problem, current, in_reach) if objective == "mw" else []
-        if objective == "makespan" and iterations % 2:
+        if objective == "makespan" and turn % 2:
             free, cut = _busiest_cells_suffix(problem, fixed, size, rng)
-        elif lost and iterations % 2:
+        elif lost and turn % 2:
             free, cut = _lost_unit_and_neighbours(problem, fixed, rng.choice(lost), size)
         else:
             free, cut = _suffix(problem, fixed, objective, size, rng, heads)
+        turn += 1
         if not free:
-            break
+            # A suffix can be all hopeless units (measured: a running floor's week, 2nd draw);
+            # another draw or the other kind usually is not, so give up only after many.
+            empty += 1
+            if empty > 20:
+                break
+            continue
+        empty = 0
         for t in free:
             del fixed[t]
         sub = restrict(problem, fixed, free, name=f"{problem.name}/lns{iterations}", not_before=cut)
