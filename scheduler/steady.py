@@ -10,13 +10,14 @@ running at the cut sits in one of them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from plant.demand import Order, critical_path_s, orders_for
 from plant.spec import FactorySpec
-from scheduler.carryin import CarriedIn, carry_in
+from scheduler.carryin import CarriedIn, carry_in, plan_around
 from scheduler.construct import list_schedule
 from scheduler.problem import Problem, build_problem
+from scheduler.schedule import Schedule
 
 MODES = ("steady-state", "from-empty")
 
@@ -61,6 +62,18 @@ def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: 
         return None, build_problem(spec, orders, horizon)
     carried = running_floor(spec, orders, horizon, demand_hours, warmup)
     return carried, carried.problem
+
+
+def plan_horizon(
+    spec: FactorySpec, horizon: int, demand_hours: float, mode: str, planner: Callable[[Problem], Schedule]
+) -> tuple[CarriedIn | None, Problem, Schedule]:
+    """The horizon's problem in `mode`, planned by `planner` (around the pinned running work on
+    a running floor); the plan's KPIs record what `recorded_problem` needs to rebuild it."""
+    carried, problem = horizon_problem(spec, horizon, demand_hours, mode)
+    schedule = planner(problem) if carried is None else plan_around(carried, planner)
+    schedule.kpis.update({"horizon_s": horizon, "demand_hours": demand_hours, "mode": mode,
+                          "warmup_s": carried.cut if carried is not None else 0})
+    return carried, problem, schedule
 
 
 def recorded_problem(spec: FactorySpec, kpis: dict[str, Any]) -> Problem | None:

@@ -43,7 +43,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     from scheduler.capacity import capacity_bound, problem_capacity_bound
     from scheduler.delivery import finished_jobs, mw_by_category
     from scheduler.engine import plan
-    from scheduler.steady import horizon_problem
+    from scheduler.steady import plan_horizon
 
     began = time.perf_counter()
     report = progress or (lambda fraction, message: None)
@@ -52,19 +52,15 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     mode = "from-empty" if from_empty else "steady-state"
     if not from_empty:
         report(0.0, "warm-up: filling the pipeline")
-    carried, problem = horizon_problem(spec, horizon_s, demand_hours, mode)
 
     def planner(p):
         left = max(1.0, time_limit - (time.perf_counter() - began))
         return plan(p, objective="mw", time_limit=left, workers=workers, seed=seed, progress=progress)
 
+    carried, problem, schedule = plan_horizon(spec, horizon_s, demand_hours, mode, planner)
     if carried is None:
-        schedule = planner(problem)
         bound = capacity_bound(spec, horizon_s, orders, availability=False)
     else:
-        from scheduler.carryin import plan_around
-
-        schedule = plan_around(carried, planner)
         # The carried-in problem's own bound: carried units count, so it has no pipeline fill,
         # and it stays an upper bound on any valid plan of this problem.
         bound = problem_capacity_bound(problem, None, spec)
@@ -75,7 +71,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         delivered.setdefault(cat, 0.0)
     total_bound = sum(bound.mw_by_category.values())
     warmup_s = carried.cut if carried is not None else 0
-    schedule.kpis.update({"spec": spec_path, "horizon_s": horizon_s, "demand_hours": demand_hours, "mode": mode, "warmup_s": warmup_s})
+    schedule.kpis["spec"] = spec_path
     summary = {
         "spec": spec.name,
         "mode": mode,

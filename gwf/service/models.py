@@ -23,6 +23,8 @@ class ScheduleRequest(Request):
     demand_hours: float | None = Field(None, gt=0, le=4 * WEEK_H, description="hours of weekly demand to plan; default = horizon_hours")
     time_limit: float = Field(10.0, gt=0, le=3600, description="seconds the planner may search")
     objective: Objective = "mw"
+    mode: Literal["steady-state", "from-empty"] = Field(
+        "steady-state", description="plan a running floor (work in progress carried in from a warm-up) or an empty one")
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 

@@ -87,8 +87,9 @@ def start_schedule(body: ScheduleRequest, svc: Service = Depends(service)) -> di
 
     def job(progress: work.Progress) -> dict[str, Any]:
         return work.plan_schedule(
-            svc.store, schedule_id, spec, orders, horizon_hours=body.horizon_hours,
-            objective=body.objective, time_limit=body.time_limit, workers=svc.settings.workers, seed=body.seed, progress=progress,
+            svc.store, schedule_id, spec, orders, horizon_hours=body.horizon_hours, demand_hours=demand_hours,
+            objective=body.objective, mode=body.mode, time_limit=body.time_limit, workers=svc.settings.workers, seed=body.seed,
+            progress=progress,
         )
 
     return svc.runner.submit("schedule", job, params, job_id=schedule_id).to_dict()

@@ -18,7 +18,9 @@ from hardware.registry import driver_for_url
 from robots import Dispatcher, Fleet, Journal
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
-from scheduler.problem import build_problem
+from scheduler.problem import Problem
+from scheduler.schedule import Schedule
+from scheduler.steady import plan_horizon
 from scheduler.validate import validate
 
 Progress = Callable[[float, str], None]
@@ -39,20 +41,25 @@ def orders_for_slice(spec: FactorySpec, demand_hours: float) -> list[Order]:
 
 def plan_schedule(
     store: ScheduleStore, schedule_id: str, spec: FactorySpec, orders: list[Order], *, horizon_hours: float,
-    objective: str, time_limit: float, workers: int, seed: int, progress: Progress,
+    demand_hours: float, objective: str, mode: str, time_limit: float, workers: int, seed: int, progress: Progress,
 ) -> dict[str, Any]:
-    """The orders planned over `horizon_hours`, validated, stored under `schedule_id`."""
-    progress(0.01, "building problem")
-    problem = build_problem(spec, orders, int(round(horizon_hours * 3600)))
-    progress(0.03, f"planning {len(problem.tasks)} operations on {len(problem.cells)} cells")
-    schedule = domain.plan(problem, objective=objective, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
+    """The orders (`demand_hours` of weekly demand) planned over `horizon_hours` on a running
+    floor (work in progress carried in from a warm-up) or an empty one, validated, stored
+    under `schedule_id`."""
+    progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
+
+    def planner(problem: Problem) -> Schedule:
+        progress(0.03, f"planning {len(problem.tasks)} operations on {len(problem.cells)} cells")
+        return domain.plan(problem, objective=objective, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
+
+    _, problem, schedule = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, planner)
     progress(0.97, "validating")
     # Plans that maximise MW may leave units out; every other objective places every operation.
     validate(problem, schedule, complete=objective != "mw")
     stored = StoredSchedule(schedule_id, spec, schedule, _now(), problem_given=problem)
     summary = schedule_summary(stored, horizon_hours)
     store.put(stored)
-    return {"schedule_id": schedule_id, "planner": domain.planner_name(), "orders": len(orders), **summary}
+    return {"schedule_id": schedule_id, "planner": domain.planner_name(), "mode": mode, "orders": len(orders), **summary}
 
 
 def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,

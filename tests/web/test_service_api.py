@@ -13,6 +13,7 @@ from gwf.service import ServiceSettings, create_app, domain
 from plant import SpecError, load_spec, orders_for, parse_spec
 from scheduler.problem import build_problem
 from scheduler.schedule import Schedule
+from scheduler.steady import horizon_problem
 from scheduler.validate import validate
 
 TINY_TEXT = TINY.read_text()
@@ -91,7 +92,7 @@ def test_malformed_spec_answers_422_with_the_clis_one_line_message(client: TestC
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        ({"horizon_hour": 4}, "horizon_hour: unknown field; valid: spec, horizon_hours, demand_hours, time_limit, objective, seed"),
+        ({"horizon_hour": 4}, "horizon_hour: unknown field; valid: spec, horizon_hours, demand_hours, time_limit, objective, mode, seed"),
         ({"horizon_hours": -1}, "horizon_hours: Input should be greater than 0"),
         ({"objective": "speed"}, "objective: Input should be 'mw' or 'makespan'"),
         ({"seed": "x", "time_limit": 0}, "time_limit: Input should be greater than 0 (and 1 more problem)"),
@@ -136,7 +137,7 @@ def test_unknown_ids_answer_404(client: TestClient) -> None:
 
 
 def test_schedule_job_runs_to_a_valid_stored_plan(client: TestClient, planner: str) -> None:
-    response = client.post("/api/schedules", json={"horizon_hours": 168, "demand_hours": 168, "time_limit": 2})
+    response = client.post("/api/schedules", json={"horizon_hours": 168, "demand_hours": 168, "time_limit": 2, "mode": "from-empty"})
     assert response.status_code == 202
     first = response.json()
     assert first["status"] in ("queued", "running", "done") and first["kind"] == "schedule"
@@ -155,6 +156,22 @@ def test_schedule_job_runs_to_a_valid_stored_plan(client: TestClient, planner: s
     starts = [a["start"] for a in page["assignments"]]
     assert starts == sorted(starts)
     assert [s["id"] for s in client.get("/api/schedules").json()] == [job["id"]]
+
+
+PIPELINE = TINY.parent / "pipeline.yaml"  # a 6 h burn-in: a running floor has work in progress
+
+
+@pytest.mark.parametrize("hours", [12, 48])
+def test_schedule_job_plans_a_running_floor_by_default(client: TestClient, planner: str, hours: int) -> None:
+    body = {"spec": PIPELINE.read_text(), "horizon_hours": hours, "time_limit": 2}
+    job = wait_for_job(client, client.post("/api/schedules", json=body).json()["id"])
+    assert job["status"] == "done" and job["result"]["mode"] == "steady-state"
+    carried, problem = horizon_problem(load_spec(PIPELINE), hours * 3600, hours, "steady-state")
+    assert carried.pinned  # the case is only a test if work runs across the cut
+    page = client.get(f"/api/schedules/{job['id']}", params={"limit": 10000}).json()
+    assert page["total"] == len(problem.tasks)
+    # Valid against the carried-in problem: running work pinned, finished work not re-planned.
+    validate(problem, Schedule.from_dict({"assignments": page["assignments"], "horizon": hours * 3600}))
 
 
 def test_assignment_filters_and_pages_partition_the_plan(client: TestClient, planner: str) -> None:
