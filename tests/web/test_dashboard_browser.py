@@ -71,6 +71,7 @@ def page(server_url: str) -> Iterator[Any]:
 def _plan_the_tiny_week(page: Any) -> None:
     page.fill("#plan-form input[name=horizon_hours]", "168")
     page.fill("#plan-form input[name=demand_hours]", "168")
+    assert page.input_value("#plan-form select[name=mode]") == "steady-state"  # a running floor unless asked
     page.click("#start-plan")
     page.wait_for_selector("#plan-job.done .status:text-is('done')")
     page.wait_for_selector("#schedule-body:not([hidden])")
