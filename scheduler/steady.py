@@ -24,12 +24,16 @@ MODES = ("steady-state", "from-empty")
 # A loaded floor's queues stretch a unit's flow time past its critical path; two of the
 # longest critical paths let short horizons (a shift) start from a full pipeline too.
 WARMUP_CRITICAL_PATHS = 2
+# The fill is capped: a spec whose units take months to build (valid, if unusual) would
+# otherwise ask for months of warm-up orders and calendar windows, which exhausts memory (the
+# service's spec fuzz test found it). Such a floor opens with a partly filled pipeline.
+MAX_FILL_S = 4 * 7 * 24 * 3600
 
 
 def warmup_length(spec: FactorySpec, horizon: int) -> int:
-    """One horizon, or two of the longest unit critical paths if that is longer."""
+    """One horizon, or two of the longest unit critical paths (at most MAX_FILL_S) if longer."""
     longest = max((critical_path_s(spec, name) for name, units in spec.demand.items() if units > 0), default=0)
-    return max(int(horizon), WARMUP_CRITICAL_PATHS * longest)
+    return max(int(horizon), min(WARMUP_CRITICAL_PATHS * longest, MAX_FILL_S))
 
 
 def running_floor(spec: FactorySpec, orders: list[Order], horizon: int, demand_hours: float, warmup: int | None = None) -> CarriedIn:

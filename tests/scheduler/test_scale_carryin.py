@@ -193,3 +193,16 @@ def test_warmup_calendar_lines_up_with_the_week(spec_name, warmup_h, hours):
     week = build_problem(spec, [], horizon)
     for early, late in zip(before.cells, week.cells):
         assert [(max(0, s - warmup), e - warmup) for s, e in early.unavailable if e > warmup] == late.unavailable
+
+
+def test_warmup_of_a_floor_with_very_long_routings_stays_bounded():
+    import yaml
+
+    from plant.spec import FactorySpec
+    from scheduler.steady import MAX_FILL_S, warmup_length
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "specs" / "tiny.yaml").read_text())
+    raw["products"][0]["routing"][0]["duration"] = 10**9  # about 32 years for one operation
+    spec = FactorySpec.model_validate(raw)
+    assert warmup_length(spec, 8 * 3600) == MAX_FILL_S
+    assert warmup_length(spec, 2 * MAX_FILL_S) == 2 * MAX_FILL_S  # never shorter than the horizon
