@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from plant.demand import Order, critical_path_s, orders_for
+from plant.demand import WEEK_S, Order, critical_path_s, orders_for
 from plant.spec import FactorySpec
 from scheduler.carryin import CarriedIn, carry_in, plan_around
 from scheduler.construct import list_schedule
@@ -27,7 +27,7 @@ WARMUP_CRITICAL_PATHS = 2
 # The fill is capped: a spec whose units take months to build (valid, if unusual) would
 # otherwise ask for months of warm-up orders and calendar windows, which exhausts memory (the
 # service's spec fuzz test found it). Such a floor opens with a partly filled pipeline.
-MAX_FILL_S = 4 * 7 * 24 * 3600
+MAX_FILL_S = 4 * WEEK_S
 
 
 def warmup_length(spec: FactorySpec, horizon: int) -> int:

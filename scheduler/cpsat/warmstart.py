@@ -1,15 +1,14 @@
 """The warm start handed to CP-SAT: the best of the list scheduler's dispatching rules, then a
-few random tie-breaking restarts of the best rule while a small share of the time budget lasts;
-and the tabu search step `solve` runs after its short CP-SAT probe.
+few random tie-breaking restarts of the best rule while a small share of the time budget lasts.
 A good first incumbent matters more than anything else on short limits: CP-SAT's LNS workers
 improve around it instead of spending the budget finding a first solution.
 
-For the makespan on floors the disjunctive graph models exactly (capacity-1 cells, no setups,
-no windows), the winner then goes through the critical-path tabu search
-(`scheduler.localsearch`) for a share of the budget that grows with the share of operations
-that have a choice of cell (`local_search_share`): CP-SAT's disjunctive propagation is at its
-best where there is little choice (job shops), the tabu search's reassignment moves where there
-is much (measured in docs/scheduling.md "Core model")."""
+Also the tabu search step `solve` runs after its short CP-SAT probe, for the makespan on floors
+the disjunctive graph models exactly (capacity-1 cells, no setups, no windows): it gets a share
+of the budget that grows with the share of operations that have a choice of cell
+(`local_search_share`). CP-SAT's disjunctive propagation is at its best where there is little
+choice (job shops), the tabu search's reassignment moves where there is much (measured in
+docs/scheduling.md "Core model")."""
 from __future__ import annotations
 
 import time
