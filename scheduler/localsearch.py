@@ -51,7 +51,9 @@ def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: i
         return start
     search.run(time.perf_counter() + seconds, lower_bound)
     if search.best.makespan >= start.makespan:
-        return start
+        kept = Schedule(list(start.assignments), start.horizon, start.status, start.objective, start.value, name=start.name)
+        kept.kpis = {**start.kpis, "tabu_iterations": search.iterations}
+        return kept
     return search.schedule(start)
 
 
@@ -95,6 +97,7 @@ class _Search:
         # the start plan is then returned unchanged rather than guessed at.
         self.plan = self.evaluate(cell, [[t for _, _, t in sorted(p)] for p in placed])
         self.best = self.plan if self.plan is not None else _Plan(cell, [], [], [], start.makespan)
+        self.iterations = 0
 
     def evaluate(self, cell: list[int], seq: list[list[int]]) -> _Plan | None:
         """Heads, tails and makespan of these cell orders, or None when they close a cycle."""
@@ -308,6 +311,6 @@ class _Search:
                        best.head[i] + self.duration(best, i))
             for i, t in enumerate(problem.tasks)
         ]
-        result = Schedule(assignments, like.horizon, like.status, like.objective, name=like.name)
-        result.kpis = dict(like.kpis)
+        result = Schedule(assignments, like.horizon, like.status, like.objective, float(best.makespan), name=like.name)
+        result.kpis = {**like.kpis, "tabu_iterations": self.iterations}
         return result
