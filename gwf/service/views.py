@@ -9,7 +9,6 @@ from typing import Any
 from gwf.service import domain
 from gwf.service.store import StoredSchedule
 from plant.spec import FactorySpec, deployable_gw
-from scheduler.schedule import Schedule
 
 WEEK_H = 7 * 24
 
@@ -43,7 +42,7 @@ def _summarise(stored: StoredSchedule, horizon_hours: float | None) -> dict[str,
     hours = horizon_hours or schedule.horizon / 3600
     out: dict[str, Any] = {
         "id": stored.id, "name": schedule.name, "status": schedule.status, "objective": schedule.objective,
-        "value": schedule.value, "bound": schedule.bound, "gap": _gap(schedule), "seconds": schedule.seconds,
+        "value": schedule.value, "bound": schedule.bound, "gap": schedule.gap, "seconds": schedule.seconds,
         "makespan_s": schedule.makespan, "horizon_s": schedule.horizon, "assignments": len(schedule.assignments),
         "jobs": len({a.job for a in schedule.assignments}), "cells_used": len({a.cell for a in schedule.assignments}),
         "created": stored.created, "kpis": jsonable(schedule.kpis),
@@ -128,19 +127,6 @@ def gantt_html(stored: StoredSchedule) -> str:
         f"in {view['buckets']} slices ({len(stored.schedule.assignments)} assignments). Blue = idle, red = saturated.</p>"
         f"<svg width='{width}' height='{height}' role='img'>{''.join(rows)}</svg></body></html>"
     )
-
-
-# Objectives the planner maximises; their bound is an upper bound.
-MAXIMISED = {"mw"}
-
-
-def _gap(schedule: Schedule) -> float | None:
-    """Relative distance to the bound, >= 0 in both senses (Schedule.gap assumes minimising);
-    None when the planner reported no bound."""
-    value, bound = schedule.value, schedule.bound
-    if schedule.objective in MAXIMISED:
-        return (bound - value) / bound if bound > 0 else None
-    return (value - bound) / value if bound > 0 and value > 0 else None
 
 
 def jsonable(value: Any) -> Any:

@@ -18,8 +18,7 @@ from hardware.registry import driver_for_url
 from robots import Dispatcher, Fleet, Journal
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
-from scheduler.problem import Problem
-from scheduler.schedule import Schedule
+from scheduler.planning import Limits
 from scheduler.steady import plan_horizon
 from scheduler.validate import validate
 
@@ -48,11 +47,9 @@ def plan_schedule(
     under `schedule_id`."""
     progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
 
-    def planner(problem: Problem) -> Schedule:
-        progress(0.03, f"planning {len(problem.tasks)} operations on {len(problem.cells)} cells")
-        return domain.plan(problem, objective=objective, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
-
-    _, problem, schedule = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, planner)
+    _, problem, result = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, objective,
+                                      Limits(time_limit, workers, seed), planner=domain.plan, progress=progress)
+    schedule = result.schedule
     progress(0.97, "validating")
     # Plans that maximise MW may leave units out; every other objective places every operation.
     validate(problem, schedule, complete=objective != "mw")
