@@ -8,9 +8,10 @@ from typing import Annotated
 from pydantic import BeforeValidator, WithJsonSchema
 
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PATTERN = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*([a-z]+)?\s*$")
-# What editors check a duration string against (the JSON Schema of the spec).
-DURATION_PATTERN = r"^\s*\+?\d+(\.\d+)?\s*(s|sec|m|min|h|d|w)?\s*$"
+_PATTERN = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([a-z]+)?\s*$")
+# What editors check a duration string against (the JSON Schema of the spec): the same strings
+# parse_duration reads, less the negative ones (ECMA regexes have no case flag, hence the classes).
+DURATION_PATTERN = r"^\s*\+?\d+(\.\d+)?\s*([sS]|[sS][eE][cC]|[mM]|[mM][iI][nN]|[hH]|[dD]|[wW])?\s*$"
 
 
 def parse_duration(value: object, low: float = 0.0, high: float = float("inf")) -> float:
