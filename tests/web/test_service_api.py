@@ -364,7 +364,7 @@ def _refs(node) -> set[str]:
 def test_bad_default_spec_fails_at_start_with_one_line(tmp_path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(tiny_with(["cells", 2, "count"], -3))
-    with pytest.raises(SpecError, match=r"bad.yaml: cells\[2\]\.count: Input should be greater than or equal to 1$"):
+    with pytest.raises(SpecError, match=r"bad.yaml: cells\[2\]\.count: -3 is outside the allowed range \(1 ≤ value ≤ 50,000\)$"):
         create_app(ServiceSettings(spec=bad, data_dir=tmp_path))
 
 
