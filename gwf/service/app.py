@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gwf.service import auth_http
 from gwf.service.domain import Unavailable
 from gwf.service.routes import router
 from gwf.service.settings import ServiceSettings
@@ -58,6 +59,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_exception_handler(ValueError, _bad_input)
     app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    auth_http.install(app, service.settings)  # last: it checks that every route has an access rule
     return app
 
 

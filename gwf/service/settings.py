@@ -18,3 +18,7 @@ class ServiceSettings(BaseSettings):
     spec: Path | None = Field(None, description="default factory spec; None = the built-in 1 GW catalog")
     workers: int = Field(2, ge=1, description="solver threads one planning job may use")
     job_threads: int = Field(2, ge=1, description="background jobs that run at once; more wait queued")
+    # Access (gwf/service/auth.py): names this server answers to, and token-only mode.
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host names requests may carry; empty = loopback names and GWF_HOST")
+    require_tokens: bool = Field(False, description="require a token even on loopback with no token issued (no local-development mode)")
+    dispatch_url: str | None = Field(None, description="driver URL template replacing every cell's URL, '{id}' = cell id (demos on mock cells); requests never choose URLs")
