@@ -81,10 +81,11 @@ def _offline_docs(app: FastAPI, assets: Path) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
+        page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css",
                                    swagger_favicon_url="/docs-assets/favicon-32x32.png")
+        return auth_http.html_page(page.body.decode(), inline_scripts=1)  # Swagger UI's start-up script, hashed
 
 
 def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:

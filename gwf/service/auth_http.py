@@ -12,8 +12,8 @@ import re
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request, Security, routing
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -83,21 +83,27 @@ def rule_of(route: APIRoute) -> Role | str | None:
 def check_rules(app: FastAPI) -> None:
     """Every route under /api says who may call it (a new one without a rule stops the app),
     and the refusals a protected route can answer are in its OpenAPI description."""
-    from gwf.service.models import Problem
-
     missing = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api"):
+    for context in routing.iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not context.path.startswith("/api"):
             continue
         rule = rule_of(route)
         if rule is None:
-            missing.append(f"{','.join(sorted(route.methods))} {route.path}")
+            missing.append(f"{','.join(sorted(route.methods))} {context.path}")
         elif isinstance(rule, Role):
-            route.responses.setdefault(401, {"model": Problem, "description": "no token, or an unknown or revoked one"})
+            refusals = {401: _refusal("no token, or an unknown or revoked one")}
             if rule is not Role.viewer:
-                route.responses.setdefault(403, {"model": Problem, "description": f"the token's role is below {rule.value}"})
+                refusals[403] = _refusal(f"the token's role is below {rule.value}")
+            for responses in {id(r): r for r in (route.responses, getattr(context, "responses", None)) if r is not None}.values():
+                for status, answer in refusals.items():
+                    responses.setdefault(status, answer)
     if missing:
         raise RuntimeError(f"routes without an access rule (add dependencies=[require(Role.x)] or [public()]): {'; '.join(missing)}")
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
 def allowed_hosts(settings: ServiceSettings) -> frozenset[str]:
@@ -131,19 +137,27 @@ async def _answer(send: Send, status: int, detail: str, field: str | None) -> No
 
 
 # ---------- Content-Security-Policy ----------
-_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I)
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I)
 _BASE_POLICY = ("default-src 'none'; connect-src 'self'; img-src 'self' data:; font-src 'self'; "
                 "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
+# The dashboard's: scripts and styles only from files this server ships.
+DEFAULT_POLICY = f"{_BASE_POLICY}; script-src 'self'; style-src 'self'"
 
 
-def content_policy(html: bytes, *, inline_styles: bool) -> str:
-    """Scripts only from this server, or inline ones whose exact text is hashed here: an
-    injected `<img onerror=…>` or `<script>` never runs. The dashboard has no inline style
-    either; generated pages (Gantt, Swagger UI) style elements inline, which cannot run code."""
-    hashes = sorted({"'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'"
-                     for m in _INLINE_SCRIPT.finditer(html)})
-    style = "style-src 'self' 'unsafe-inline'" if inline_styles else "style-src 'self'"
-    return f"{_BASE_POLICY}; script-src 'self' {' '.join(hashes)}".rstrip() + f"; {style}"
+def content_policy(html: str, *, inline_scripts: int) -> str:
+    """A policy for a page this server generates: scripts from this server plus the page's
+    first `inline_scripts` inline scripts, each allowed by the hash of its exact text. Only
+    the expected number is hashed, so markup smuggled into the page's data (a product named
+    `</script><script>…`) adds a script block that never runs, and `<img onerror=…>` never
+    runs either (inline handlers are not hashes). Generated pages style elements inline,
+    which cannot run code."""
+    blocks = [m.group(1) for m in _INLINE_SCRIPT.finditer(html)][:inline_scripts]
+    hashes = "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks)
+    return f"{_BASE_POLICY}; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'"
+
+
+def html_page(html: str, *, inline_scripts: int) -> HTMLResponse:
+    return HTMLResponse(html, headers={"Content-Security-Policy": content_policy(html, inline_scripts=inline_scripts)})
 
 
 _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
@@ -153,7 +167,7 @@ _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy
 class Door:
     """Plain ASGI in front of the app: refuses foreign `Host`s (DNS rebinding) and cross-site
     writes (a page elsewhere posting to this server through the user's browser), and adds the
-    security headers and the CSP to every answer."""
+    security headers to every answer, with the strict policy unless a route set its own."""
 
     def __init__(self, app: ASGIApp, *, hosts: frozenset[str]) -> None:
         self.app, self.hosts = app, hosts
@@ -171,26 +185,13 @@ class Door:
             site = headers.get(b"sec-fetch-site")
             if (origin is not None and urlsplit(origin).netloc.lower() != host.lower()) or site in ("cross-site", "same-site"):
                 return await _answer(send, 403, f"origin: a cross-site request ({origin or site}) may not change anything here", "origin")
-        inline_styles = scope["path"] != "/"
-        held: dict[str, Any] = {}
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", [])) + _SECURITY_HEADERS
-                if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-                    # Hold the page until its inline scripts are hashed (pages are small and built whole).
-                    held.update(start={**message, "headers": [(k, v) for k, v in headers if k.lower() != b"content-length"]}, body=b"")
-                    return
-                return await send({**message, "headers": headers})
-            if message["type"] == "http.response.body" and held:
-                held["body"] += message.get("body", b"")
-                if message.get("more_body"):
-                    return
-                body, start = held.pop("body"), held.pop("start")
-                policy = content_policy(body, inline_styles=inline_styles).encode()
-                start["headers"] += [(b"content-security-policy", policy), (b"content-length", str(len(body)).encode())]
-                await send(start)
-                return await send({"type": "http.response.body", "body": body})
+                out = list(message.get("headers", [])) + _SECURITY_HEADERS
+                if not any(k.lower() == b"content-security-policy" for k, _ in out):
+                    out.append((b"content-security-policy", DEFAULT_POLICY.encode()))
+                message = {**message, "headers": out}
             await send(message)
 
         await self.app(scope, receive, secured)

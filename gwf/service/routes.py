@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from gwf.service import domain, sse, views, work
 from gwf.service.auth import Role
-from gwf.service.auth_http import identity_of, public, require
+from gwf.service.auth_http import html_page, identity_of, public, require
 from gwf.service.models import (
     AssignmentPage, DispatchRequest, Health, JobOut, Problem, ScheduleRequest, SpecOut, SpecSummary,
     TwinRequest, Utilisation,
@@ -127,7 +127,8 @@ def get_utilisation(schedule_id: str, buckets: int = Query(48, ge=1, le=1000), s
 
 @router.get("/schedules/{schedule_id}/gantt", response_class=HTMLResponse, responses=ERRORS, dependencies=VIEWER)
 def get_gantt(schedule_id: str, svc: Service = Depends(service)) -> HTMLResponse:
-    return HTMLResponse(views.gantt_html(_schedule(svc, schedule_id)))
+    # Its own policy: the page's one inline script, hashed (gwf/service/auth_http.py).
+    return html_page(views.gantt_html(_schedule(svc, schedule_id)), inline_scripts=1)
 
 
 @router.get("/jobs", response_model=list[JobOut], dependencies=VIEWER)
