@@ -117,7 +117,8 @@ class AssignmentPage(BaseModel):
 class PoolUtilisation(BaseModel):
     name: str
     cells: list[str]
-    capacity: int
+    capacity: int = Field(description="jobs the pool holds at once: cells x per_cell")
+    per_cell: int = Field(description="jobs one cell holds at once (a burn-in bay holds many racks; it is still one bay)")
     busy: list[float]
     mean: float
 
