@@ -353,7 +353,7 @@ def test_openapi_documents_every_route_and_the_docs_page_loads(client: TestClien
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text  # served here, not from a CDN
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
-    assert client.get("/").text.count("<script") == 1 and "/static/app.js" in client.get("/").text
+    assert client.get("/").text.count("<script") == 2 and "/static/app.js" in client.get("/").text
     assert client.get("/static/app.js").status_code == 200
 
 
