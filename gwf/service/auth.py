@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -20,6 +21,7 @@ from typing import Protocol
 # `gwf_` makes a leaked token easy to spot in logs and secret scanners; the id lets the server
 # find the row without comparing the secret against every stored hash.
 TOKEN_PREFIX = "gwf_"
+_TOUCH_EVERY_S = 60.0
 _SECRET_BYTES = 32  # 256 bits: a plain SHA-256 of it cannot be brute-forced, so no slow KDF is needed
 
 
@@ -142,6 +144,7 @@ class Authenticator:
         self.tokens = tokens
         self.loopback = loopback
         self.require_tokens = require_tokens
+        self._touched: dict[str, float] = {}  # token id -> monotonic time its last use was written
 
     def local_mode(self) -> bool:
         """Every request is the local administrator: loopback only, and no token ever issued."""
@@ -167,7 +170,9 @@ class Authenticator:
             raise Unauthenticated("authorization: unknown token")
         if record.revoked is not None:
             raise Unauthenticated(f"authorization: token {record.id} ({record.name}) was revoked at {record.revoked}")
-        if now:
+        # "Last used" to the minute: a write per request would serialise every reader on the file.
+        if now and time.monotonic() - self._touched.get(record.id, -_TOUCH_EVERY_S) >= _TOUCH_EVERY_S:
+            self._touched[record.id] = time.monotonic()
             self.tokens.touch(record.id, now)
         return Identity(record.name, record.role, record.id)
 

@@ -66,6 +66,7 @@ class SqliteAuthStore:
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash of the process loses nothing committed
             self._db.executescript(_SCHEMA)
 
     # ---- tokens ----
