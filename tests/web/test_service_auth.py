@@ -230,3 +230,22 @@ def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClie
     time.sleep(0.1)
     assert len(steps) == seen < 3000  # the work really stopped
     assert client.get(f"/api/schedules/{job['id']}").status_code == 404  # nothing half-made was stored
+
+
+def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(settings: ServiceSettings, planner: str) -> None:
+    slow_cells = settings.model_copy(update={"dispatch_url": "mock://{id}?time_scale=0.002"})  # a 10-minute operation: 1.2 s
+    with TestClient(create_app(slow_cells)) as client:
+        schedule_id = wait_for_job(client, client.post("/api/schedules", json={"horizon_hours": 168}).json()["id"])["id"]
+        job = client.post("/api/dispatch", json={"schedule_id": schedule_id}).json()
+        while client.get(f"/api/jobs/{job['id']}").json()["status"] != "running":
+            time.sleep(0.01)
+        client.post(f"/api/jobs/{job['id']}/cancel")
+        stopped = wait_for_job(client, job["id"])
+        assert stopped["status"] == "cancelled" and stopped["progress"]["fraction"] < 1.0
+        journal = sqlite3.connect(Path(settings.data_dir) / "journal.sqlite")
+        states = dict(journal.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+        journal.close()
+        total = sum(states.values())
+        assert states.get("completed", 0) < total  # it really stopped before the end
+        again = wait_for_job(client, client.post("/api/dispatch", json={"schedule_id": schedule_id, "first": 1}).json()["id"], timeout_s=60)
+        assert again["status"] == "done"
