@@ -3,6 +3,8 @@ run the twin, dispatch a stored plan to the fleet. No HTTP here."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,7 +16,6 @@ from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
 from plant import Order, orders_for
 from plant.spec import FactorySpec
-from hardware.registry import driver_for_url
 from robots import Dispatcher, Fleet, Journal
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
@@ -69,15 +70,17 @@ def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, p
 
 
 def dispatch_schedule(
-    stored: StoredSchedule, *, url: str | None, first: int | None, timeout: float, journal_path: Path,
-    progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
+    stored: StoredSchedule, *, floor: FactorySpec, url_template: str | None, first: int | None, timeout: float,
+    journal_path: Path, progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
 ) -> dict[str, Any]:
-    """Send the stored plan (or its first N assignments) to the fleet, journaled; live counts
-    and recent transitions go to `publish` in batches."""
+    """Send the stored plan (or its first N assignments) to the cells of `floor`, the server's
+    own spec (at their URLs, or all at the operator-configured `url_template`), journaled;
+    live counts and recent transitions go to `publish` in batches."""
+    check_dispatchable(stored, floor)
     schedule = first_assignments(stored.schedule, first) if first is not None else stored.schedule
-    problem = problem_for_schedule(stored.spec, schedule)
+    problem = problem_for_schedule(floor, schedule)
     validate(problem, schedule, complete=False)
-    fleet = Fleet.from_spec(stored.spec, cells={a.cell for a in schedule.assignments}, url_template=url)
+    fleet = Fleet.from_spec(floor, cells={a.cell for a in schedule.assignments}, url_template=url_template)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path)
     total = len(schedule.assignments)
@@ -95,12 +98,17 @@ def dispatch_schedule(
     }
 
 
-def check_driver_url(template: str) -> None:
-    """ValueError on `url` when no driver handles the template's scheme."""
-    try:
-        driver_for_url(template.replace("{id}", "probe"))
-    except ValueError as exc:
-        raise ValueError(f"url: {exc}") from None
+def check_dispatchable(stored: StoredSchedule, floor: FactorySpec) -> None:
+    """ValueError on `schedule_id` unless the plan was made for `floor` itself: a plan made for
+    a spec sent with a request would carry that caller's cells, URLs and product names to the
+    controllers."""
+    if spec_digest(stored.spec) != spec_digest(floor):
+        raise ValueError(f"schedule_id: plan {stored.id} was made for a spec sent with the request ({stored.spec.name!r}), "
+                         f"not for this server's floor ({floor.name!r}); plan it on the server's spec to dispatch it")
+
+
+def spec_digest(spec: FactorySpec) -> str:
+    return hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
 class _DispatchFeed:
