@@ -42,6 +42,9 @@ class DispatchReport:
     others: int = 0  # jobs another dispatcher held that this one followed to their end instead of sending
     release: str = "predecessors"
     decisions: list[tuple] = field(default_factory=list)  # (kind, job_id, from cell, to cell, reason)
+    # MW per category of units whose every operation completed by the plan's horizon (plan
+    # seconds / speed after the first dispatch), by the controllers' own completion times.
+    delivered_mw_by_category: dict[str, float] = field(default_factory=dict)
 
     @property
     def all_terminal(self) -> bool:
@@ -106,8 +109,11 @@ class Dispatcher:
         finally:
             renewer.cancel()
             await self.fleet.close_all()
+        delivered = delivered_by_horizon(problem, schedule, plan, self.journal.finished(plan),
+                                         self.journal.epoch(plan) + schedule.horizon / self.speed)
         return DispatchReport(plan, self.journal.counts(plan), time.monotonic() - started, run.sent, run.duplicates,
-                              run.retries, run.completion_order, run.others, self.release, self.journal.decisions(plan))
+                              run.retries, run.completion_order, run.others, self.release, self.journal.decisions(plan),
+                              delivered)
 
     async def _renew_claims(self) -> None:
         # A claim outlives a long job only while its dispatcher lives: renewed well inside the lease.
@@ -316,6 +322,22 @@ class _Run:
         elif what == "abort" and machine.state not in (State.ABORTING, State.ABORTED):
             machine.command("abort")
             machine.settle()
+
+
+def delivered_by_horizon(problem: Problem, schedule: Schedule, plan: str, finished: dict[str, float], deadline: float) -> dict[str, float]:
+    """MW per category of the plan's units whose operations all completed by `deadline` (wall time)."""
+    last: dict[str, float] = {}
+    count: dict[str, int] = collections.Counter()
+    for a in schedule.assignments:
+        at = finished.get(job_id(plan, a))
+        if at is not None:
+            last[a.job] = max(last.get(a.job, 0.0), at)
+            count[a.job] += 1
+    out = {job.category: 0.0 for job in problem.jobs if job.category}
+    for job in problem.jobs:
+        if job.category and job.tasks and count.get(job.id) == len(job.tasks) and last[job.id] <= deadline:
+            out[job.category] += job.mw
+    return out
 
 
 def _no_ids(handle: CellHandle) -> str:

@@ -8,9 +8,11 @@ from typing import Any, Optional
 
 import typer
 
+from gwf.drivers import register_all
 from gwf.progress import progress_bar
 from plant import load_spec
 from plant.spec import FactorySpec
+from sim.driver import use_spec
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.dispatcher import RELEASE_RULES
 from robots.plans import first_assignments, problem_for_schedule
@@ -41,17 +43,20 @@ def dispatch(
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
     timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer"),
     release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
-    speed: float = typer.Option(1.0, help="with --release planned: plan seconds per wall-clock second"),
+    speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned and for measuring delivery by the horizon (default: a sim:// URL's speed, else 1)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would go to which cell and controller; send nothing"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Dispatch a schedule to the fleet; every job ends completed, failed or canceled, never twice."""
     if release not in RELEASE_RULES:
         raise ValueError(f"--release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
+    register_all()
+    speed = speed if speed is not None else _url_speed(url)
     if speed <= 0:
         raise ValueError(f"--speed: must be > 0 plan seconds per wall second, got {speed}")
     whole = Schedule.from_json(plan)
     factory, spec_source = spec_for_plan(plan, whole, spec)
+    use_spec(factory)  # sim:// cells model the plan's floor
     schedule = first_assignments(whole, jobs) if jobs is not None else whole
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
@@ -75,7 +80,9 @@ def dispatch(
         store.close()
     summary = {"plan": report.plan, "spec": spec_source, "jobs": len(schedule.assignments), "counts": report.counts,
                "sent": report.sent, "duplicates": report.duplicates, "retries": report.retries,
-               "followed": report.others, "release": release, "seconds": round(report.seconds, 3)}
+               "followed": report.others, "release": release, "speed": speed,
+               "delivered_mw_by_category": {k: round(v, 6) for k, v in sorted(report.delivered_mw_by_category.items())},
+               "decisions": len(report.decisions), "seconds": round(report.seconds, 3)}
     if as_json:
         typer.echo(json.dumps({**summary, "release_rule": RELEASE_RULES[release]}))
     else:
@@ -100,6 +107,15 @@ def _print_dry_run(schedule: Schedule, fleet: Fleet, content: str, spec_source: 
     for cell, row in cells.items():
         typer.echo(f"{cell:<{width}}  {row['jobs']:>6} jobs  {_hours(row['first_start_s'])} .. {_hours(row['last_end_s'])}  "
                    f"first {row['first']}  -> {row['url']}")
+
+
+def _url_speed(url: str | None) -> float:
+    """A sim:// template's own speed, so planned release and delivery are measured on its clock."""
+    if url is None or not url.startswith("sim:"):
+        return 1.0
+    from urllib.parse import parse_qs, urlsplit
+
+    return float(parse_qs(urlsplit(url.replace("{id}", "x")).query).get("speed", ["1"])[-1])
 
 
 def _hours(seconds: int) -> str:
