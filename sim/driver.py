@@ -39,7 +39,7 @@ _EPS = 1e-9
 _OPTIONS = ("speed", "seed", "replication", "spec")
 _default_spec: FactorySpec | None = None
 _layouts: dict[object, tuple[FactorySpec, Layout]] = {}
-_clock: dict[str, float] = {}
+_clocks: dict[tuple, float] = {}  # per simulated floor (spec, seed, replication): when it started
 
 
 def use_spec(spec: FactorySpec) -> None:
@@ -48,9 +48,8 @@ def use_spec(spec: FactorySpec) -> None:
     _default_spec = spec
 
 
-def plan_time(wall: float, speed: float) -> float:
-    """Plan seconds since the simulated floor started, at wall time `wall`."""
-    return (wall - _clock.setdefault("epoch", wall)) * speed
+def _epoch(floor: tuple, wall: float) -> float:
+    return _clocks.setdefault(floor, wall)
 
 
 @dataclass
@@ -121,7 +120,8 @@ class SimDriver(Driver):
                 slot.ttf_left = station.mttf * slot.failures.exponential()
             self.cell.slots.append(slot)
         self.yields = stream(f"yield/{self.cell_id}")
-        plan_time(time.time(), self.speed)  # starts the floor's clock with the first cell
+        # The floor's clock starts with its first cell; all cells of one floor share it.
+        self.epoch = _epoch((self.spec_path or id(spec), self.seed, self.replication), time.time())
 
     async def _close(self) -> None:
         return None
@@ -138,8 +138,8 @@ class SimDriver(Driver):
         slot.busy = True
         try:
             started = time.time()
-            t = plan_time(started, self.speed)
-            epoch = _clock["epoch"]
+            epoch = self.epoch
+            t = (started - epoch) * self.speed
             station = self.cell.station
             if station.setup > 0 and slot.family is not None and slot.family != family:
                 t = _work(slot, station, t, station.setup)
