@@ -1,8 +1,10 @@
-"""Driver schemes that live above hardware/: importing this registers them with the URL registry.
-`sim://` is the twin's cell model (sim/driver.py); hardware/ cannot import sim/, so the front
-door wires it in."""
+"""Driver schemes that live above hardware/, announced to its URL registry. `sim://` is the
+twin's cell model (sim/driver.py): hardware/ cannot import sim/, so the front door wires it in,
+and the module is imported only when a sim:// URL is opened."""
 from __future__ import annotations
+
+from hardware.registry import add_scheme
 
 
 def register_all() -> None:
-    import sim.driver  # noqa: F401  (registers sim://)
+    add_scheme("sim", "sim.driver")

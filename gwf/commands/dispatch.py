@@ -12,7 +12,6 @@ from gwf.drivers import register_all
 from gwf.progress import progress_bar
 from plant import load_spec
 from plant.spec import FactorySpec
-from sim.driver import use_spec
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.dispatcher import RELEASE_RULES
 from robots.plans import first_assignments, problem_for_schedule
@@ -56,11 +55,14 @@ def dispatch(
         raise ValueError(f"--speed: must be > 0 plan seconds per wall second, got {speed}")
     whole = Schedule.from_json(plan)
     factory, spec_source = spec_for_plan(plan, whole, spec)
-    use_spec(factory)  # sim:// cells model the plan's floor
     schedule = first_assignments(whole, jobs) if jobs is not None else whole
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
     fleet = Fleet.from_spec(factory, cells={a.cell for a in schedule.assignments}, url_template=url)
+    if any(h.url.startswith("sim:") for h in fleet.handles.values()):
+        from sim.driver import use_spec
+
+        use_spec(factory)  # sim:// cells model the plan's floor
     content = plan_id(whole)
     rule = f"release: {release} — {RELEASE_RULES[release]}" + (f" at speed {speed:g}" if release == "planned" else "")
     if dry_run:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).parents[2]
 
 @contextlib.contextmanager
 def grbl_emulators(n: int, *args: str):
-    procs = [subprocess.Popen([sys.executable, "-m", "hardware.grbl_emulator", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "hardware.grbl.emulator", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
              for _ in range(n)]
     try:
         yield [p.stdout.readline().strip() for p in procs]
