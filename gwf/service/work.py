@@ -16,7 +16,7 @@ from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
 from plant import Order, orders_for
 from plant.spec import FactorySpec
-from robots import Dispatcher, Fleet, Journal
+from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
 from scheduler.planning import Limits
@@ -86,7 +86,8 @@ def dispatch_schedule(
     total = len(schedule.assignments)
     feed = _DispatchFeed(run_id, stored.id, total, progress, publish)
     try:
-        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event).run(problem, schedule))
+        # Claims are keyed by the whole plan's content: a part of it, or another stored copy, shares them.
+        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event).run(problem, schedule, content=plan_id(stored.schedule)))
         feed.counts = dict(report.counts)
         feed.flush()
     finally:
