@@ -23,6 +23,7 @@ from typing import Any
 from scheduler.bounds import Heads, heads_and_tails
 from scheduler.calendars import CellCalendar
 from scheduler.capacity import earliest_finish
+from scheduler import insertion
 from scheduler.construct import list_schedule
 from scheduler.delivery import delivered_mw
 from scheduler.localsearch import applies as tabu_fits
@@ -93,7 +94,10 @@ def search(problem: Problem, objective: str, bound: float, *, time_limit: float,
         method = "lns"
         if objective == "makespan" and mirrorable(problem):
             report(0.2, "forward-backward passes")
-            best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit)
+            # Passes rebuild the plan the way its start was built: insertion keeps the waits a
+            # dispatcher would fill (measured on the long 100k job shop, docs/scheduling.md).
+            build = insertion.serial_schedule if best.kpis.get("builder") == "insertion" else None
+            best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit, build=build)
             method = "forward-backward + lns"
         if objective == "makespan" and tabu_fits(problem) and not meets(objective, best.value, bound):
             report(0.3, "tabu search on the critical path")
@@ -117,16 +121,24 @@ def _valued(problem: Problem, schedule: Schedule, objective: str) -> Schedule:
 
 
 def _best_start(problem: Problem, objective: str, deadline: float, time_limit: float, report: Progress) -> Schedule:
+    """The best of the dispatching starts and, for the makespan on single-job cells without
+    setups, the insertion starts (scheduler/insertion.py: chains without slack need them)."""
     best: Schedule | None = None
-    for k, (rule, weight) in enumerate(STARTS):
+    builders = [("dispatch", rule, lambda rule=rule, weight=weight: list_schedule(problem, rule=rule, objective=objective, work_weight=weight)) for rule, weight in STARTS]
+    if objective == "makespan" and insertion.applies(problem):
+        # Insertion by earliest start and by latest start, right after the first dispatch.
+        builders[1:1] = [("insertion", "earliest start", lambda: insertion.serial_schedule(problem, insertion.earliest_start_priority(problem))),
+                         ("insertion", "latest start", lambda: insertion.serial_schedule(problem, insertion.latest_start_priority(problem)))]
+    for k, (kind, rule, build) in enumerate(builders):
         spent = time_limit - (deadline - time.perf_counter())
         # Later starts only while dispatching stays a small share of the budget.
         if best is not None and spent + best.seconds > 0.25 * time_limit:
             break
-        candidate = list_schedule(problem, rule=rule, objective=objective, work_weight=weight)
+        candidate = build()
+        candidate.kpis["builder"] = kind
         if best is None or better(objective, candidate.value, best.value):
             best = candidate
-        report(0.05 + 0.15 * (k + 1) / len(STARTS), f"dispatch {rule}/{weight:g}: {best.value:,.1f}")
+        report(0.05 + 0.15 * (k + 1) / len(builders), f"{kind} {rule}: {best.value:,.1f}")
     assert best is not None
     best.kpis["start"] = best.name
     return best
