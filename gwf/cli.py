@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "gwf.commands.serve",
     "gwf.commands.demo",
     "gwf.commands.spec",
+    "gwf.commands.token",
 ]
 
 

@@ -27,7 +27,7 @@ request_like = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=5)
 @pytest.fixture(scope="module")
 def quiet_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """An app whose accepted jobs are recorded, not run: this test is about parsing input."""
-    app = create_app(ServiceSettings(data_dir=tmp_path_factory.mktemp("fuzz"), spec=TINY))
+    app = create_app(ServiceSettings(data_dir=tmp_path_factory.mktemp("fuzz"), spec=TINY, allowed_hosts=["testserver"]))
     runner = app.state.service.runner
     runner.submit = lambda kind, work, params, job_id=None, **options: Job(job_id or "fuzz", kind, params)  # type: ignore[method-assign]
     with TestClient(app, raise_server_exceptions=False) as client:
