@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "gwf.commands.dispatch",
     "gwf.commands.serve",
     "gwf.commands.demo",
+    "gwf.commands.opcua",
 ]
 
 
