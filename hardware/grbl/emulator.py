@@ -1,6 +1,6 @@
 """GRBL 1.1h on a pty, written from the firmware's source (gnea/grbl) as the specification.
 
-    python -m hardware.grbl.emulator [--baud 115200] [--time-scale X] [--disconnect-every N] [--down S] [--probe-z Z]
+    python -m hardware.grbl.emulator [--baud 115200] [--time-scale X] [--delay S] [--disconnect-every N] [--down S] [--probe-z Z]
 
 Prints the device path on its first line. What it models, and where in the firmware it comes from:
 - serial.c: a 128-byte receive buffer holding 127 (bytes beyond are lost); realtime bytes `?` `!` `~`
@@ -47,8 +47,8 @@ _DOUBLE = ("$", "G", "C", "X")
 
 class GrblEmulator:
     def __init__(self, path: str, baud: int, time_scale: float, disconnect_every: int = 0, down_s: float = 0.2,
-                 probe_z: float | None = None) -> None:
-        self.port = PtyPort(path, baud, self._on_bytes)
+                 probe_z: float | None = None, delay: float = 0.0) -> None:
+        self.port = PtyPort(path, baud, self._on_bytes, latency=delay)
         self.time_scale = time_scale
         self.disconnect_every = disconnect_every
         self.down_s = down_s
@@ -571,7 +571,9 @@ async def serve(args: argparse.Namespace) -> None:
     if args.time_scale < 0:
         raise SystemExit("--time-scale: must be >= 0")
     link = device_path(args.link, "grbl")
-    emulator = GrblEmulator(link, args.baud, args.time_scale, args.disconnect_every, args.down, args.probe_z)
+    if args.delay < 0:
+        raise SystemExit("--delay: must be >= 0")
+    emulator = GrblEmulator(link, args.baud, args.time_scale, args.disconnect_every, args.down, args.probe_z, args.delay)
     emulator.start()
 
     async def cleanup() -> None:
@@ -586,6 +588,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-scale", type=float, default=1.0, help="real seconds per emulated second (0.001: 1000x faster)")
     parser.add_argument("--disconnect-every", type=int, default=0, help="close the pty after every N answered lines")
     parser.add_argument("--down", type=float, default=0.2, help="seconds the device stays away on a disconnect")
+    parser.add_argument("--delay", type=float, default=0.0, help="extra latency in seconds on every write (FTDI: 0.016)")
     parser.add_argument("--probe-z", type=float, default=None, help="the probe input triggers at or below this Z")
     parser.add_argument("--link", default=None, help="device path to create (default: a fresh temp path)")
     asyncio.run(serve(parser.parse_args(argv)))
