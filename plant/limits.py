@@ -98,10 +98,21 @@ def check_text(text: str) -> None:
     the recursive composer sees it, and an alias is charged the full size of its anchor."""
     if len(text) > MAX_SPEC_BYTES or len(text) * 4 > MAX_SPEC_BYTES:
         check_size(len(text.encode("utf-8", "surrogatepass")))
+    try:
+        _scan(text, _EVENTS)
+    except yaml.YAMLError:
+        if _EVENTS is yaml.SafeLoader:
+            raise
+        # libyaml refuses a few documents the pure parser reads (an escaped half surrogate pair);
+        # the loader is the pure one, so its parser has the last word.
+        _scan(text, yaml.SafeLoader)
+
+
+def _scan(text: str, loader: Any) -> None:
     open_nodes: list[list[Any]] = []  # per open collection: [nodes before it, anchor, is_mapping, key or index, expects key]
     anchored: dict[str, int] = {}
     nodes = 0
-    for event in yaml.parse(text, Loader=_EVENTS):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             _child(open_nodes)
             if len(open_nodes) >= MAX_DEPTH:
