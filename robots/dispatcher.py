@@ -10,7 +10,7 @@ import collections
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from hardware.driver import CellJob, DriverError, JobRejected, JobResult
 from robots.fleet import CellHandle, Fleet
@@ -148,6 +148,7 @@ class _Run:
         self.taken: set[str] = set()  # handed to a sender in this process: never handed twice
         self.unsettled = len(self.assignment)
         self.all_settled = asyncio.Event()
+        self.error: BaseException | None = None  # raised by an event observer (e.g. a cancelled job); ends the run
         for jid, state in self.journal.states(plan).items():
             if jid in self.done and state in TERMINAL:
                 self._settle(jid, state)
@@ -155,9 +156,11 @@ class _Run:
     async def execute(self) -> None:
         if self.unsettled == 0:
             return
-        workers = [asyncio.ensure_future(self.cell_worker(cell)) for cell in self.queues]
+        workers = [asyncio.ensure_future(self._guarded(self.cell_worker(cell))) for cell in self.queues]
         try:
             await self.all_settled.wait()
+            if self.error is not None:
+                raise self.error
             for event in self.changed.values():
                 event.set()
             await asyncio.gather(*workers)
@@ -209,9 +212,19 @@ class _Run:
             if wait > 0:
                 await asyncio.sleep(wait)
 
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """Run `work`; an exception (an observer's, e.g. a cancelled service job) ends the whole
+        run instead of dying unseen in a task while the other cells carry on."""
+        try:
+            await work
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+            self.all_settled.set()
+
     async def _send(self, handle: CellHandle, jid: str, capacity: asyncio.Semaphore) -> None:
         try:
-            await self._send_claimed(handle, jid)
+            await self._guarded(self._send_claimed(handle, jid))
         finally:
             capacity.release()
 
