@@ -66,6 +66,7 @@ class SqliteAuthStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.audit_keep = path, audit_keep
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+        path.chmod(0o600)  # token digests and who did what: for the server's account only
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
