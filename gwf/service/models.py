@@ -54,9 +54,10 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     spec: str
-    planner: str | None
-    twin: str | None
+    planner: str
+    twin: str
     gantt: bool
+    database: str = Field(description="sqlite or postgresql")
 
 
 class SpecSummary(BaseModel):
@@ -85,7 +86,7 @@ class JobProgress(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "interrupted"]
     progress: JobProgress
     params: dict[str, Any]
     result: dict[str, Any] | None

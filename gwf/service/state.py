@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from gwf.service import limits, tasks
+from gwf.service.db import Database, database_url
 from gwf.service.events import EventBus
 from gwf.service.jobs import JobRunner
 from gwf.service.settings import ServiceSettings
@@ -21,37 +25,53 @@ class Service:
     spec: FactorySpec
     spec_source: str
     bus: EventBus
-    runner: JobRunner
+    db: Database
     store: ScheduleStore
+    runner: JobRunner
 
     @classmethod
     def start(cls, settings: ServiceSettings) -> "Service":
-        """Loads the default spec first, so a bad GWF_SPEC fails at start-up with its one-line error."""
+        """Loads the default spec first, so a bad GWF_SPEC fails at start-up with its one-line
+        error; then brings the database schema up to date, moves plan files of earlier versions
+        into it, takes over jobs a dead server left behind, and starts the workers."""
         spec = load_spec(settings.spec)
         bus = EventBus()
-        return cls(settings, spec, str(settings.spec or DEFAULT_CATALOG), bus, JobRunner(bus, settings.job_threads),
-                   ScheduleStore(Path(settings.data_dir) / "schedules"))
+        db = Database(database_url(settings.database_url, Path(settings.data_dir)))
+        db.migrate()
+        store = ScheduleStore(db, cache=settings.plan_cache)
+        store.import_files(Path(settings.data_dir) / "schedules")
+        runner = JobRunner(db, bus, {}, threads=settings.job_threads, max_queued=settings.max_queued_jobs,
+                           retry_after_s=settings.retry_after_s, lease_s=settings.job_lease_s, attempts=settings.job_attempts)
+        service = cls(settings, spec, str(settings.spec or DEFAULT_CATALOG), bus, db, store, runner)
+        runner.handlers.update(tasks.handlers(service))
+        runner.start()
+        return service
 
     def spec_for(self, body: dict[str, Any] | str | None) -> FactorySpec:
         """The request's spec (YAML text or JSON object) or the default; SpecError names the field."""
         if body is None:
             return self.spec
-        spec = parse_spec(body, source="spec") if isinstance(body, str) else spec_from_dict(body, source="spec")
+        raw: Any = body
+        if isinstance(body, str):
+            limits.check_yaml(body)
+            try:
+                raw = yaml.safe_load(body)
+            except yaml.YAMLError:
+                raw = None
+            if not isinstance(raw, dict):
+                return parse_spec(body, source="spec")  # raises the loader's one-line message
+        limits.check_raw(raw)
+        spec = spec_from_dict(raw, source="spec")
         _check_unicode(spec)
         return spec
 
     def spec_from_text(self, text: str, media_type: str) -> FactorySpec:
         """A spec sent as a request's whole body: JSON when the client says so (YAML readers
         mangle JSON's escaped surrogate pairs), YAML otherwise."""
-        if media_type.split(";")[0].strip().lower() in ("application/json", "text/json"):
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise SpecError(f"spec: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-            if not isinstance(raw, (dict, str)):
-                raise SpecError("spec: the body must be a JSON object (or a string holding YAML)")
-            return self.spec_for(raw)
-        return self.spec_for(text)
+        raw = limits.parse_spec_text(text, media_type)
+        if raw is not text and not isinstance(raw, (dict, str)):
+            raise SpecError("spec: the body must be a JSON object (or a string holding YAML)")
+        return self.spec_for(raw)
 
     @property
     def journal_path(self) -> Path:

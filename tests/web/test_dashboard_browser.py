@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 import uvicorn
 
-from gwf.service import ServiceSettings, create_app, domain
+from gwf.service import ServiceSettings, create_app
 from plant import load_spec
 
 from web_support import TINY
@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server_url(tmp_path: Path, planner: str) -> Iterator[str]:
+def server_url(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     app = create_app(ServiceSettings(data_dir=tmp_path / "data", spec=TINY, job_threads=2))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
@@ -137,16 +137,13 @@ def test_api_docs_render_without_internet(page: Any, server_url: str) -> None:
 
 
 def test_dashboard_runs_the_twin_on_a_plan(page: Any) -> None:
-    """Throughput against the target with intervals and time shares, or a clear 503 inline."""
+    """Throughput against the target with intervals and time shares."""
     spec = load_spec(TINY)
     _plan_the_tiny_week(page)
     page.fill("#twin-form input[name=weeks]", "0.5")
     page.fill("#twin-form input[name=replications]", "3")
     page.check("#twin-form input[name=on_plan]")
     page.click("#start-twin")
-    if domain.twin_name() is None:
-        page.wait_for_selector("[data-error-for=twin]:has-text('twin not available in this build')")
-        return
     page.wait_for_selector("#twin-job.done .status:text-is('done')")
     page.wait_for_selector("#twin-result:not([hidden])")
     assert page.locator("#twin-chart rect").count() >= len(spec.target.mw)
