@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 
@@ -177,17 +177,41 @@ def start_dispatch(body: DispatchRequest, svc: Service = Depends(service)) -> di
         raise HTTPException(409, f"schedule_id: plan {stored.id!r} is already being dispatched by job {holder}; wait for it or follow GET /api/jobs/{holder}") from None
 
 
-@router.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+# One event of the stream (`id:`, `event:`, `data:` lines): the data is JSON text holding the
+# sequence number, kind, time and `data`, a job record (`job`) or a dispatch run's counts (`dispatch`).
+_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "id": {"type": "string", "pattern": "^[0-9]+$"},
+    "event": {"type": "string", "enum": ["job", "dispatch"]},
+    "retry": {"type": "integer"},
+    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {
+        "type": "object", "required": ["seq", "kind", "at", "data"], "properties": {
+            "seq": {"type": "integer", "minimum": 1}, "kind": {"type": "string", "enum": ["job", "dispatch"]},
+            "at": {"type": "string", "description": "ISO-8601 UTC"}, "data": {"type": "object"}}}}}}
+# Declared by hand: a header is text, never `null`, which is what `int | None` would document.
+_LAST_EVENT_ID = {"name": "last-event-id", "in": "header", "required": False, "description": "what browsers send on reconnect: replay after this",
+                  "schema": {"type": "integer", "minimum": 0}}
+
+
+@router.get("/events", response_class=StreamingResponse, openapi_extra={"parameters": [_LAST_EVENT_ID]},
+            responses={200: {"content": {"text/event-stream": {"schema": _EVENT}}}})
 async def events(
     request: Request,
     since: int | None = Query(None, ge=0, description="replay kept events after this sequence number"),
     limit: int | None = Query(None, ge=1, description="end the stream after this many events"),
     wait: float | None = Query(None, gt=0, le=3600, description="end the stream after this many seconds"),
-    last_event_id: int | None = Header(None, ge=0),
     svc: Service = Depends(service),
 ) -> StreamingResponse:
     """Server-Sent Events: `job` (status and progress of every background job) and `dispatch`
     (counts per state and recent transitions of a dispatch run)."""
+    last_event_id = _event_id(request.headers.get("last-event-id"))
     stream = sse.stream(svc.bus, since=last_event_id if last_event_id is not None else since, limit=limit, wait=wait,
                         disconnected=request.is_disconnected)
     return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _event_id(header: str | None) -> int | None:
+    if header is None:
+        return None
+    if not header.strip().isdigit():
+        raise ValueError(f"header.last-event-id: {header[:40]!r} is not an event number; send a whole number >= 0")
+    return int(header)
