@@ -16,7 +16,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from gwf.service.guard import ClientBudget, Guard
 from gwf.service.jobs import QueueFull
@@ -132,12 +131,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\0"})  # a method no route has: path matches are PARTIAL
-        if match is Match.PARTIAL:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    path = request.scope["path"]
+    return sorted({method for route in _leaf_routes(request.app.router.routes) if route.path_regex.match(path)
+                   for method in getattr(route, "methods", None) or ()})
+
+
+def _leaf_routes(routes: Any) -> Any:
+    """Every route with a path, also those of included routers (FastAPI wraps them)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _leaf_routes(inner.routes)
+        elif hasattr(route, "path_regex"):
+            yield route
 
 
 async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -49,7 +49,9 @@ class Served:
     def wait_job(self, job_id: str, until: tuple[str, ...] = ("done", "failed", "interrupted"), timeout_s: float = 120) -> dict:
         deadline = time.monotonic() + timeout_s
         while True:
-            job = self.client.get(f"/api/jobs/{job_id}").json()
+            response = self.client.get(f"/api/jobs/{job_id}")
+            assert response.status_code == 200, f"{response.status_code} {response.text}\n{self.log.read_text()[-4000:]}"
+            job = response.json()
             if job["status"] in until or time.monotonic() > deadline:
                 return job
             time.sleep(0.05)

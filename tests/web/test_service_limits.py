@@ -211,3 +211,5 @@ def test_spec_checking_runs_off_the_event_loop(client: TestClient, monkeypatch: 
 def test_405_says_which_methods_are_allowed(client: TestClient) -> None:
     response = client.delete("/api/health")
     assert response.status_code == 405 and response.headers["allow"] == "GET"
+    both = client.request("PUT", "/api/schedules")  # two routes share the path: both methods are listed
+    assert both.status_code == 405 and {"GET", "POST"} <= set(both.headers["allow"].split(", "))
