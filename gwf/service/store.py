@@ -10,10 +10,10 @@ import logging
 import threading
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -26,6 +26,8 @@ from scheduler.problem import Problem
 from scheduler.schedule import Schedule
 
 log = logging.getLogger("gwf.service")
+_VIEWS_PER_PLAN = 8
+_VIEWS_LOCK = threading.Lock()
 
 
 class DamagedPlan(RuntimeError):
@@ -45,6 +47,7 @@ class StoredSchedule:
     created: str
     problem_given: Problem | None = None
     summary: dict[str, Any] | None = None  # computed once: listing plans must not re-count 70k assignments each time
+    views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def problem(self) -> Problem:
@@ -54,6 +57,23 @@ class StoredSchedule:
     @cached_property
     def pool_of_cell(self) -> dict[str, str]:
         return {cell.id: cell.type for cell in self.spec.all_cells}
+
+    @cached_property
+    def by_start(self) -> list[Any]:
+        """The assignments in the order pages list them, sorted once."""
+        return sorted(self.schedule.assignments, key=lambda a: (a.start, a.cell, a.job))
+
+    def remember(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """A view of this (unchanging) plan, computed once; at most a few kept per plan."""
+        with _VIEWS_LOCK:
+            if key in self.views:
+                return self.views[key]
+        answer = compute()  # outside the lock: two threads may both compute it once, never wait on each other
+        with _VIEWS_LOCK:
+            if key not in self.views and len(self.views) >= _VIEWS_PER_PLAN:
+                self.views.pop(next(iter(self.views)))
+            self.views[key] = answer
+        return answer
 
 
 class ScheduleStore:

@@ -66,21 +66,25 @@ def assignment_page(
     sorted by start, one page of them."""
     pool_of = stored.pool_of_cell
     kept = [
-        a for a in stored.schedule.assignments
+        a for a in stored.by_start
         if (cell is None or a.cell == cell)
         and (pool is None or pool_of.get(a.cell) == pool)
         and (job is None or a.job == job)
         and (start is None or a.end > start)
         and (end is None or a.start < end)
     ]
-    kept.sort(key=lambda a: (a.start, a.cell, a.job))
     page = kept[offset: offset + limit]
     return {"total": len(kept), "offset": offset, "limit": limit, "assignments": [{**asdict(a), "pool": pool_of.get(a.cell)} for a in page]}
 
 
 def utilisation(stored: StoredSchedule, buckets: int = 48) -> dict[str, Any]:
     """Per pool (cell type), the share of its capacity busy in each of `buckets` equal time
-    slices of the plan: the overview a planner scans for bottlenecks and idle pools."""
+    slices of the plan: the overview a planner scans for bottlenecks and idle pools. A plan
+    never changes, so each answer is kept with it (the dashboard asks for the same one often)."""
+    return stored.remember(("utilisation", buckets), lambda: _utilisation(stored, buckets))
+
+
+def _utilisation(stored: StoredSchedule, buckets: int) -> dict[str, Any]:
     spec, schedule = stored.spec, stored.schedule
     span = max(schedule.horizon, schedule.makespan, 1)
     width = span / buckets
