@@ -80,6 +80,7 @@ class Service:
     def stop(self) -> None:
         self.runner.shutdown()
         self.bus.close()
+        self.db.dispose()  # close pooled connections now; a job still finishing opens its own
 
 
 def _check_unicode(spec: FactorySpec) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from dask import distributed
 from fastapi.testclient import TestClient
 
 from gwf.service import ServiceSettings, create_app
 from web_support import TINY, wait_for_job
 
-distributed = pytest.importorskip("dask.distributed")
 
 
 def test_a_long_twin_job_runs_on_the_cluster_with_the_same_numbers(tmp_path: Path) -> None:

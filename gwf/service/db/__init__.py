@@ -35,7 +35,9 @@ class Database:
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # Short transactions: a few connections serve the request threads and the job workers,
+            # and several servers fit in PostgreSQL's default 100 connections.
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
