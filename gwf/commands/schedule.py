@@ -38,40 +38,27 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     """Load, build, plan, bound: the summary dict plus the problem and schedule (keys 'problem',
     'schedule') for writing files. By default the horizon opens on a running floor (the work in
     progress a warm-up leaves, see scheduler/steady.py); `from_empty` plans it from an empty one."""
-    from plant import load_spec, orders_for
+    from plant import load_spec
     from plant.spec import deployable_gw
-    from scheduler.capacity import capacity_bound, problem_capacity_bound
     from scheduler.delivery import finished_jobs, mw_by_category
-    from scheduler.engine import plan
+    from scheduler.planning import Limits
+    from scheduler.result import gap
     from scheduler.steady import plan_horizon
 
     began = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     spec = load_spec(spec_path)
-    orders = orders_for(spec, demand_hours)
     mode = "from-empty" if from_empty else "steady-state"
     if not from_empty:
         report(0.0, "warm-up: filling the pipeline")
-
-    def planner(p):
-        left = max(1.0, time_limit - (time.perf_counter() - began))
-        return plan(p, objective="mw", time_limit=left, workers=workers, seed=seed, progress=progress)
-
-    carried, problem, schedule = plan_horizon(spec, horizon_s, demand_hours, mode, planner)
-    if carried is None:
-        bound = capacity_bound(spec, horizon_s, orders, availability=False)
-    else:
-        # The carried-in problem's own bound: carried units count, so it has no pipeline fill,
-        # and it stays an upper bound on any valid plan of this problem.
-        bound = problem_capacity_bound(problem, None, spec)
-        schedule.bound = sum(bound.mw_by_category.values())
+    carried, problem, result = plan_horizon(spec, horizon_s, demand_hours, mode, "mw", Limits(time_limit, workers, seed),
+                                            record={"spec": spec_path}, progress=progress)
+    schedule, bound = result.schedule, result.capacity
     delivered = mw_by_category(problem, schedule)
     finished = finished_jobs(problem, schedule)
     for cat in bound.mw_by_category:
         delivered.setdefault(cat, 0.0)
-    total_bound = sum(bound.mw_by_category.values())
     warmup_s = carried.cut if carried is not None else 0
-    schedule.kpis["spec"] = spec_path
     summary = {
         "spec": spec.name,
         "mode": mode,
@@ -90,17 +77,22 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         "cells": len(problem.cells),
         "mw_by_category": {k: round(v, 3) + 0.0 for k, v in delivered.items()},
         "bound_mw_by_category": {k: round(v, 3) + 0.0 for k, v in bound.mw_by_category.items()},
-        "gap_to_bound": round((total_bound - sum(delivered.values())) / total_bound, 6) + 0.0 if total_bound > 0 else 0.0,
-        "gap_by_category": {k: round((b - delivered[k]) / b, 6) + 0.0 if b > 0 else 0.0 for k, b in bound.mw_by_category.items()},
+        "bound_mw": round(result.bound, 3) + 0.0,
+        "gap_to_bound": _rounded(result.gap),
+        "gap_by_category": {k: _rounded(gap("mw", delivered[k], b)) for k, b in bound.mw_by_category.items()},
         "deployable_gw": round(deployable_gw(delivered, spec.target), 4) + 0.0,
         "bound_deployable_gw": round(bound.deployable_gw, 4) + 0.0,
         "bottleneck": bound.bottleneck,
         "busiest_pool": bound.busiest_pool,
         "makespan_h": round(schedule.makespan / 3600, 2),
-        "method": schedule.kpis.get("method"),
+        "method": result.method,
         "seconds": round(time.perf_counter() - began, 2),
     }
     return {**summary, "problem": problem, "schedule": schedule}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6) + 0.0  # + 0.0: no -0.0 in JSON
 
 
 def write_outputs(out_dir: Path, problem, schedule) -> dict[str, str]:
@@ -115,8 +107,12 @@ def write_outputs(out_dir: Path, problem, schedule) -> dict[str, str]:
 
 
 def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_text: str | None) -> dict[str, Any]:
+    """Repair a saved plan after downtime and say what it cost against the original. Downtimes
+    that cannot touch the plan (after its horizon, or over before `now`) become notices; with
+    none left, nothing is repaired ('schedule' is None)."""
     from plant import load_spec
     from scheduler.repair import Downtime, repair
+    from scheduler.repair_cost import outside_horizon, repair_cost, repaired_schedule
     from scheduler.schedule import Schedule
     from scheduler.steady import recorded_problem
 
@@ -129,16 +125,33 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
     problem = recorded_problem(spec, {"mode": "from-empty", **recorded, "horizon_s": horizon_s, "demand_hours": demand_hours})
     down = [Downtime(*parse_down(d)) for d in downs]
     now = parse_span(now_text, "--now") if now_text is not None else min(d.start for d in down)
-    result = repair(problem, plan, down, now)
-    return {
-        "moved": result.moved,
-        "unstarted": result.unstarted,
-        "moved_share": round(result.moved / result.unstarted, 6) if result.unstarted else 0.0,
-        "seconds": round(result.seconds, 3),
-        "now_s": now,
-        "schedule": result.schedule,
-        "problem": result.problem,
-    }
+    outside = outside_horizon(down, horizon_s, now)
+    notices = list(outside.values())
+    effective = [d for k, d in enumerate(down) if k not in outside]
+    if not effective:
+        return {"notices": notices, "repaired": False, "now_s": now, "schedule": None, "problem": None}
+    result = repair(problem, plan, effective, now)
+    cost = repair_cost(spec, problem, plan, result)
+    return {"notices": notices, "repaired": True, "now_s": now, "seconds": round(result.seconds, 3),
+            "moved_share": round(result.moved / result.unstarted, 6) if result.unstarted else 0.0,
+            **cost.summary(), "schedule": repaired_schedule(result, cost), "problem": result.problem}
+
+
+def write_repair(plan_path: Path, out_dir: Path | None, problem, schedule) -> dict[str, str]:
+    """The repaired plan beside the original (or in `out_dir`) as STEM.repaired.json/.csv/.html;
+    never over the original."""
+    from gwf.gantt import write_gantt
+
+    folder = out_dir if out_dir is not None else plan_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = plan_path.stem
+    files = {"json": folder / f"{stem}.repaired.json", "csv": folder / f"{stem}.repaired.csv", "gantt": folder / f"{stem}.repaired.html"}
+    if any(p.resolve() == plan_path.resolve() for p in files.values()):
+        raise ValueError(f"--out-dir: the repaired plan would overwrite {plan_path}; choose another folder")
+    schedule.to_json(files["json"])
+    schedule.to_csv(files["csv"])
+    write_gantt(problem, schedule, files["gantt"])
+    return {k: str(v) for k, v in files.items()}
 
 
 def register(app: typer.Typer) -> None:
@@ -150,7 +163,7 @@ def register(app: typer.Typer) -> None:
         time_limit: float = typer.Option(60.0, "--time-limit", help="seconds for planning"),
         workers: int = typer.Option(2, "--workers", help="CP-SAT search workers"),
         seed: int = typer.Option(0, "--seed", help="random seed"),
-        out_dir: Path = typer.Option(Path("out"), "--out-dir", help="where schedule.json, schedule.csv and gantt.html go"),
+        out_dir: Path | None = typer.Option(None, "--out-dir", help="where schedule.json, schedule.csv and gantt.html go (default: out/; with --repair: beside the plan)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
         repair_from: Path | None = typer.Option(None, "--repair", help="a plan (schedule.json) to repair instead of planning"),
         down: list[str] = typer.Option([], "--down", help="CELL@TIME+DURATION a cell is down, e.g. mech-cell-001@3d12h+4h (repeatable)"),
@@ -164,7 +177,10 @@ def register(app: typer.Typer) -> None:
             if from_empty:
                 raise ValueError("--from-empty: a repair keeps the mode its plan was made in")
             result = repair_plan(repair_from, spec, down, now)
-            files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
+            for notice in result["notices"]:
+                typer.echo(f"gwf: notice: {notice}", err=True)
+            problem, repaired = result.pop("problem"), result.pop("schedule")
+            files = write_repair(repair_from, out_dir, problem, repaired) if repaired is not None else {}
             _emit({**result, "files": files}, as_json, "Repair")
             return
         if down or now is not None:
@@ -177,7 +193,7 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"--demand-hours: must be > 0, got {hours}")
         with _progress(not as_json) as progress:
             result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty)
-        files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
+        files = write_outputs(out_dir if out_dir is not None else Path("out"), result.pop("problem"), result.pop("schedule"))
         _emit({**result, "files": files}, as_json, "Plan")
 
 

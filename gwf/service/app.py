@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gwf.service import auth_http
 from gwf.service.guard import ClientBudget, Guard
 from gwf.service.jobs import QueueFull
 from gwf.service.routes import router
@@ -64,6 +65,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = service.settings
     app.add_middleware(Guard, max_body=settings.max_body_bytes, budget=ClientBudget(settings.client_rate, settings.client_burst),
                        yaml_paths={"/api/spec/validate"})
+    auth_http.install(app, settings)  # last: it checks every route has an access rule; its door and audit wrap the guard
     return app
 
 
@@ -85,10 +87,11 @@ def _offline_docs(app: FastAPI, assets: Path) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
+        page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css",
                                    swagger_favicon_url="/docs-assets/favicon-32x32.png")
+        return auth_http.html_page(page.body.decode(), inline_scripts=1)  # Swagger UI's start-up script, hashed
 
 
 def problem(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -24,7 +24,7 @@ from gwf.service.db import Database
 from gwf.service.db.tables import JobRow
 from gwf.service.events import EventBus
 
-Status = Literal["queued", "running", "done", "failed", "interrupted"]
+Status = Literal["queued", "running", "done", "failed", "interrupted", "cancelled"]
 Progress = Callable[[float, str], None]
 
 
@@ -83,6 +83,18 @@ class QueueFull(RuntimeError):
         super().__init__(f"{waiting} jobs are already waiting; retry in {retry_after} s")
 
 
+class JobCancelled(Exception):
+    """Raised inside a job's work from its progress callback once someone cancelled it."""
+
+
+class JobFinished(RuntimeError):
+    """A job that has already ended cannot be cancelled."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
+        super().__init__(f"job_id: job {job['id']} already ended ({job['status']}); nothing to cancel")
+
+
 class JobRunner:
     def __init__(self, db: Database, bus: EventBus, handlers: dict[str, Handler], *, threads: int = 2,
                  max_queued: int = 16, retry_after_s: int = 5, lease_s: float = 30.0, attempts: int = 2) -> None:
@@ -92,6 +104,7 @@ class JobRunner:
         self._submit_lock = threading.Lock()
         self._wake = threading.Condition()
         self._stopping = threading.Event()
+        self._cancelled: dict[str, str] = {}  # job id -> who asked, for jobs running here (seen at every progress step)
         self._threads = [threading.Thread(target=self._worker, name=f"gwf-job-{i}", daemon=True) for i in range(threads)]
         self._threads.append(threading.Thread(target=self._keep_leases, name="gwf-job-lease", daemon=True))
 
@@ -136,6 +149,27 @@ class JobRunner:
         with self.db.session() as session:
             return [to_dict(row) for row in session.scalars(query)]
 
+    def cancel(self, job_id: str, by: str) -> dict[str, Any] | None:
+        """A queued job never starts; a running one stops at its next progress report
+        (cooperative: planning, twin replications and dispatch transitions all report), on
+        whichever server runs it (it reads the row's `cancel_by` when it writes progress).
+        None for an unknown id; JobFinished when it already ended."""
+        with self.db.session() as session:
+            row = session.scalars(select(JobRow).where(JobRow.id == job_id).with_for_update()).first()
+            if row is None:
+                return None
+            if row.status not in ACTIVE:
+                raise JobFinished(to_dict(row))
+            row.cancel_by = by
+            if row.status == "queued":
+                row.status, row.finished, row.message = "cancelled", _now(), f"cancelled by {by}"
+            else:
+                row.message = f"cancelling (asked by {by})"
+                self._cancelled[job_id] = by
+            record = to_dict(row)
+        self.bus.publish("job", record)
+        return record
+
     def shutdown(self) -> None:
         """Stop taking jobs. Running ones are abandoned (daemon threads): the next server to
         start re-queues them."""
@@ -157,7 +191,10 @@ class JobRunner:
                 if row.owner == self.owner or not _gone(row.owner, row.heartbeat, now, self.lease_s):
                     continue
                 taken.append(row.id)
-                if row.attempts < self.attempts:
+                if row.cancel_by is not None:  # its server died while it was being cancelled: done with it
+                    row.status, row.finished, row.owner = "cancelled", _now(), None
+                    row.message = f"cancelled by {row.cancel_by}"
+                elif row.attempts < self.attempts:
                     row.status, row.fraction, row.owner, row.heartbeat = "queued", 0.0, None, None
                     row.message = f"re-queued: the server running it stopped (attempt {row.attempts} of {self.attempts})"
                 else:
@@ -227,6 +264,8 @@ class JobRunner:
         state = {"fraction": 0.0, "message": "started", "event": 0.0, "write": 0.0}
 
         def progress(fraction: float, message: str = "") -> None:
+            if work.id in self._cancelled:
+                raise JobCancelled(self._cancelled[work.id])
             state["fraction"] = min(1.0, max(state["fraction"], float(fraction)))  # progress never runs backwards
             changed = bool(message) and message != state["message"]
             state["message"] = message or state["message"]
@@ -237,12 +276,16 @@ class JobRunner:
                 if write:
                     state["write"] = now
                 self._update(work.id, write, fraction=state["fraction"], message=state["message"])
+                if write:  # a cancel asked of another server sharing the database
+                    self._check_cancelled(work.id)
 
         handler = self.handlers.get(work.kind)
         try:
             if handler is None:
                 raise RuntimeError(f"no handler for jobs of kind {work.kind!r} in this server")
             result = handler(work, progress)
+        except JobCancelled as exc:
+            values = {"status": "cancelled", "message": f"cancelled by {exc}"}
         except ValueError as exc:  # bad outside input found late (e.g. a schedule the validator rejects)
             values = {"status": "failed", "error": _one_line(exc), "message": "failed"}
         except Exception as exc:  # a bug: keep the server up, say what broke
@@ -251,6 +294,14 @@ class JobRunner:
         else:
             values = {"status": "done", "result": result, "fraction": 1.0, "message": "done"}
         self._update(work.id, True, finished=_now(), **values)
+        self._cancelled.pop(work.id, None)
+
+    def _check_cancelled(self, job_id: str) -> None:
+        with self.db.session() as session:
+            by = session.scalar(select(JobRow.cancel_by).where(JobRow.id == job_id))
+        if by is not None:
+            self._cancelled[job_id] = by
+            raise JobCancelled(by)
 
     def _update(self, job_id: str, write: bool, **values: Any) -> None:
         """Publish the job's new state; also write it when `write` (always for the outcome).
@@ -289,4 +340,4 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
-__all__ = ["ACTIVE", "Handler", "JobConflict", "JobRunner", "JobWork", "Progress", "QueueFull", "Status", "new_job_id", "to_dict"]
+__all__ = ["ACTIVE", "Handler", "JobCancelled", "JobConflict", "JobFinished", "JobRunner", "JobWork", "Progress", "QueueFull", "Status", "new_job_id", "to_dict"]

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
@@ -19,6 +20,11 @@ class ServiceSettings(BaseSettings):
     spec: Path | None = Field(None, description="default factory spec; None = the built-in 1 GW catalog")
     workers: int = Field(2, ge=1, description="solver threads one planning job may use")
     job_threads: int = Field(2, ge=1, description="background jobs that run at once; more wait queued")
+    # Access (gwf/service/auth.py): names this server answers to, and token-only mode.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names requests may carry (GWF_ALLOWED_HOSTS=a.example,b.example); empty = loopback names and GWF_HOST")
+    require_tokens: bool = Field(False, description="require a token even on loopback with no token issued (no local-development mode)")
+    dispatch_url: str | None = Field(None, description="driver URL template replacing every cell's URL, '{id}' = cell id (demos on mock cells); requests never choose URLs")
     database_url: str | None = Field(None, description="SQLAlchemy URL (postgresql+psycopg://...); None = DATA_DIR/gwf.sqlite")
     dask_scheduler: str | None = Field(None, description="tcp://host:8786 of a Dask cluster for long twin runs; None = run here")
 
@@ -34,3 +40,8 @@ class ServiceSettings(BaseSettings):
     job_lease_s: float = Field(30.0, gt=0, description="a running job whose server has not renewed it for this long is taken over")
     job_attempts: int = Field(2, ge=1, description="times a job interrupted by a server dying is re-queued before it is marked interrupted")
     plan_cache: int = Field(4, ge=1, description="parsed plans kept in memory; the rest are read from the database on demand")
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [h.strip() for h in value.split(",") if h.strip()] if isinstance(value, str) else value

@@ -7,15 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gwf.service import limits, tasks
+from gwf.service import tasks
 from gwf.service.db import Database, database_url
 from gwf.service.events import EventBus
 from gwf.service.jobs import JobRunner
 from gwf.service.settings import ServiceSettings
 from gwf.service.store import ScheduleStore
-from plant import DEFAULT_CATALOG, FactorySpec, load_spec, parse_spec
+from plant import DEFAULT_CATALOG, FactorySpec, limits, load_spec, parse_spec
 from plant.loader import SpecError, spec_from_dict
 
 
@@ -48,30 +46,28 @@ class Service:
         return service
 
     def spec_for(self, body: dict[str, Any] | str | None) -> FactorySpec:
-        """The request's spec (YAML text or JSON object) or the default; SpecError names the field."""
+        """The request's spec (YAML text or JSON object) or the default; SpecError names the field.
+        The loader checks plant's limits (size, nesting, aliases, cells, demand) before building it."""
         if body is None:
             return self.spec
-        raw: Any = body
-        if isinstance(body, str):
-            limits.check_yaml(body)
-            try:
-                raw = yaml.safe_load(body)
-            except yaml.YAMLError:
-                raw = None
-            if not isinstance(raw, dict):
-                return parse_spec(body, source="spec")  # raises the loader's one-line message
-        limits.check_raw(raw)
-        spec = spec_from_dict(raw, source="spec")
+        spec = parse_spec(body, source="spec") if isinstance(body, str) else spec_from_dict(body, source="spec")
         _check_unicode(spec)
         return spec
 
     def spec_from_text(self, text: str, media_type: str) -> FactorySpec:
         """A spec sent as a request's whole body: JSON when the client says so (YAML readers
         mangle JSON's escaped surrogate pairs), YAML otherwise."""
-        raw = limits.parse_spec_text(text, media_type)
-        if raw is not text and not isinstance(raw, (dict, str)):
-            raise SpecError("spec: the body must be a JSON object (or a string holding YAML)")
-        return self.spec_for(raw)
+        if media_type.split(";")[0].strip().lower() in ("application/json", "text/json"):
+            try:
+                raw = limits.load_json(text)  # depth checked first: the decoder recurses (RecursionError, not 422)
+            except limits.LimitError as exc:
+                raise SpecError(f"spec: {exc}") from None
+            except json.JSONDecodeError as exc:
+                raise SpecError(f"spec: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            if not isinstance(raw, (dict, str)):
+                raise SpecError("spec: the body must be a JSON object (or a string holding YAML)")
+            return self.spec_for(raw)
+        return self.spec_for(text)
 
     @property
     def journal_path(self) -> Path:

@@ -58,7 +58,9 @@ def _twin(svc: "Service", job: JobWork, progress: Progress) -> dict[str, Any]:
 
 def _dispatch(svc: "Service", job: JobWork, progress: Progress) -> dict[str, Any]:
     p = job.params
+    # The server's own floor and its configured URLs: a request never chooses where cells are.
     return work.dispatch_schedule(
-        _stored(svc, p["schedule_id"]), url=p["url"], first=p["first"], timeout=p["timeout"], journal_path=svc.journal_path,
-        progress=progress, publish=lambda data: svc.bus.publish("dispatch", data), run_id=job.id,
+        _stored(svc, p["schedule_id"]), floor=svc.spec, url_template=svc.settings.dispatch_url, first=p["first"],
+        timeout=p["timeout"], journal_path=svc.journal_path, progress=progress,
+        publish=lambda data: svc.bus.publish("dispatch", data), run_id=job.id,
     )

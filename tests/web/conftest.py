@@ -21,8 +21,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> ServiceSettings:
     # A generous client budget: these tests are about the routes, test_service_limits about the budget.
+    # TestClient sends `Host: testserver`; a real server answers only to the names it is configured with.
     return ServiceSettings(data_dir=tmp_path / "data", spec=TINY, workers=1, job_threads=2, database_url=database_url,
-                           client_rate=1000, client_burst=1000)
+                           client_rate=1000, client_burst=1000, allowed_hosts=["testserver"])
 
 
 @pytest.fixture

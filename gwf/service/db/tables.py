@@ -49,5 +49,6 @@ class JobRow(Base):
     owner: Mapped[str | None] = mapped_column(String(128))  # host:pid:nonce of the server running it
     heartbeat: Mapped[float | None] = mapped_column(Float)  # Unix time the owner last said it is alive
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_by: Mapped[str | None] = mapped_column(String(128))  # who cancelled it; the running server stops at its next step
 
     __table_args__ = (Index("ix_jobs_status_created", "status", "created"), Index("ix_jobs_exclusive", "exclusive"))

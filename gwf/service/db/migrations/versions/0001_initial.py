@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(128), nullable=True),
         sa.Column("heartbeat", sa.Float(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("cancel_by", sa.String(128), nullable=True),
     )
     op.create_index("ix_jobs_status_created", "jobs", ["status", "created"])
     op.create_index("ix_jobs_exclusive", "jobs", ["exclusive"])
