@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from gwf.service import ServiceSettings, domain
+from gwf.service import ServiceSettings, work
 from gwf.service.auth import Role
 from gwf.service.auth_store import issue_token, open_store
 
@@ -23,7 +23,7 @@ SECTIONS = {"plan": Role.planner, "twin": Role.planner, "dispatch": Role.operato
 
 
 @pytest.fixture
-def tokens_and_url(tmp_path: Path, planner: str) -> Iterator[tuple[dict[Role, str], str]]:
+def tokens_and_url(tmp_path: Path) -> Iterator[tuple[dict[Role, str], str]]:
     data = tmp_path / "data"
     store = open_store(data)
     tokens = {role: issue_token(store, f"{role.value}-anna", role.value)[1] for role in Role}
@@ -107,7 +107,7 @@ def test_cancel_is_offered_to_operators_and_stops_the_job(dashboard, monkeypatch
             time.sleep(0.01)
         raise AssertionError("never cancelled")
 
-    monkeypatch.setattr(domain, "run_twin", long_twin)
+    monkeypatch.setattr(work, "run_twin", long_twin)
     page, tokens = dashboard
     _sign_in(page, tokens[Role.operator])
     page.click("#start-twin")
@@ -118,7 +118,7 @@ def test_cancel_is_offered_to_operators_and_stops_the_job(dashboard, monkeypatch
     assert page.is_hidden("#twin-job .cancel")
 
 
-def test_markup_in_names_is_shown_as_text_and_never_runs(tmp_path: Path, planner: str) -> None:
+def test_markup_in_names_is_shown_as_text_and_never_runs(tmp_path: Path) -> None:
     raw = yaml.safe_load(TINY.read_text())
     raw["name"] = XSS
     raw["products"][0]["name"] = XSS

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gwf.service import ServiceSettings, create_app, domain
+from gwf.service import ServiceSettings, create_app
 from gwf.service.auth import Role
 from gwf.service.auth_store import issue_token
 from web_support import wait_for_job
@@ -163,7 +163,7 @@ def test_local_development_mode_until_the_first_token(settings: ServiceSettings)
         assert client.get("/api/auth/me").status_code == 401
 
 
-def test_every_state_changing_request_is_audited_with_who_what_and_outcome(secured, planner: str) -> None:
+def test_every_state_changing_request_is_audited_with_who_what_and_outcome(secured) -> None:
     client, tokens = secured
     admin = _auth(tokens[Role.admin])
     job = client.post("/api/schedules", json={"horizon_hours": 168}, headers=_auth(tokens[Role.planner])).json()
@@ -185,7 +185,7 @@ def test_every_state_changing_request_is_audited_with_who_what_and_outcome(secur
     assert only["total"] == 1 and only["records"][0]["action"] == "POST /api/dispatch"
 
 
-def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, planner: str) -> None:
+def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     release, ran = threading.Event(), []
 
     def blocking(problem, **options):
@@ -209,7 +209,7 @@ def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatc
         assert client.post("/api/jobs/nope/cancel").status_code == 404
 
 
-def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClient, monkeypatch: pytest.MonkeyPatch, planner: str) -> None:
+def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     steps: list[int] = []
 
     def searching(problem, *, progress, **options):
@@ -232,7 +232,7 @@ def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClie
     assert client.get(f"/api/schedules/{job['id']}").status_code == 404  # nothing half-made was stored
 
 
-def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(settings: ServiceSettings, planner: str) -> None:
+def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(settings: ServiceSettings) -> None:
     slow_cells = settings.model_copy(update={"dispatch_url": "mock://{id}?time_scale=0.002"})  # a 10-minute operation: 1.2 s
     with TestClient(create_app(slow_cells)) as client:
         schedule_id = wait_for_job(client, client.post("/api/schedules", json={"horizon_hours": 168}).json()["id"])["id"]
