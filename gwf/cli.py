@@ -30,6 +30,9 @@ COMMAND_MODULES = [
     "gwf.commands.dispatch",
     "gwf.commands.serve",
     "gwf.commands.demo",
+    "gwf.commands.export",
+    "gwf.commands.compare",
+    "gwf.commands.why",
 ]
 
 

@@ -103,15 +103,23 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     return {**summary, "problem": problem, "schedule": schedule}
 
 
-def write_outputs(out_dir: Path, problem, schedule) -> dict[str, str]:
+def write_outputs(out_dir: Path, problem, schedule, start: str | None = None) -> dict[str, str]:
+    """schedule.json, then CSV/XLSX with dates and the Gantt (gwf.plans.export): the plan records
+    its wall-clock start (`kpis.start_at`) so every later reader shows the same dates."""
     from gwf.gantt import write_gantt
+    from gwf.plans.export import write_plan_files
+    from gwf.plans.loaded import LoadedPlan, plan_start
+    from plant import load_spec
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"json": out_dir / "schedule.json", "csv": out_dir / "schedule.csv", "gantt": out_dir / "gantt.html"}
+    began = plan_start(schedule, start)
+    schedule.kpis["start_at"] = began.isoformat()
+    files = {"json": out_dir / "schedule.json", "gantt": out_dir / "gantt.html"}
     schedule.to_json(files["json"])
-    schedule.to_csv(files["csv"])
-    write_gantt(problem, schedule, files["gantt"])
-    return {k: str(v) for k, v in files.items()}
+    spec = load_spec(schedule.kpis.get("spec"))
+    written = write_plan_files(LoadedPlan(str(files["json"]), spec, problem, schedule, began), out_dir)
+    write_gantt(problem, schedule, files["gantt"], began)
+    return {**{k: str(v) for k, v in files.items()}, **written}
 
 
 def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_text: str | None) -> dict[str, Any]:
@@ -156,6 +164,7 @@ def register(app: typer.Typer) -> None:
         down: list[str] = typer.Option([], "--down", help="CELL@TIME+DURATION a cell is down, e.g. mech-cell-001@3d12h+4h (repeatable)"),
         now: str | None = typer.Option(None, "--now", help="time of the repair; operations started before it stay (default: first downtime)"),
         from_empty: bool = typer.Option(False, "--from-empty", help="plan from an empty floor (pipeline fill included) instead of a running one"),
+        start: str | None = typer.Option(None, "--start", help="wall-clock time of the plan's start, ISO-8601 with zone, for the CSV/XLSX/Gantt dates (default: next Monday 00:00 UTC; a repair keeps its plan's)"),
     ) -> None:
         """Plan the floor and compare it with the capacity bound; or repair a plan after downtime."""
         if repair_from is not None:
@@ -164,7 +173,7 @@ def register(app: typer.Typer) -> None:
             if from_empty:
                 raise ValueError("--from-empty: a repair keeps the mode its plan was made in")
             result = repair_plan(repair_from, spec, down, now)
-            files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
+            files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"), start)
             _emit({**result, "files": files}, as_json, "Repair")
             return
         if down or now is not None:
@@ -177,7 +186,7 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"--demand-hours: must be > 0, got {hours}")
         with _progress(not as_json) as progress:
             result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty)
-        files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
+        files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"), start)
         _emit({**result, "files": files}, as_json, "Plan")
 
 
