@@ -14,7 +14,9 @@ h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:coll
 th:first-child,td:first-child{text-align:left}.ok{color:#2e7d32}.bad{color:#c62828}.note{color:#666;font-size:.9em}svg text{font:12px system-ui,sans-serif}"""
 
 
-def render_html(report: TwinReport) -> str:
+def render_html(report: TwinReport, limits=None, sensitivity=None) -> str:
+    """`limits` (sim.limits.Limits) adds what the floor can make against what it is offered;
+    `sensitivity` (sim.sensitivity.Sensitivity) adds the ranked table and tornado chart."""
     r = report
     verdict_ok = r.gw_per_week.ci_low >= r.target_gw
     verdict = ("meets" if verdict_ok else ("may miss" if r.gw_per_week.ci_high >= r.target_gw else "misses")) + " the target"
@@ -30,6 +32,12 @@ def render_html(report: TwinReport) -> str:
         f"offered {r.offered_gw_per_week:.3f} GW/week; analytic best case at the demand mix "
         f"{r.capacity_bound_gw_per_week:.3f} GW/week; {r.seconds_per_replication:.1f} s per replication.</p>",
     ]
+    if limits is not None:
+        parts += ["<h2>Capacity or demand?</h2>", "<ul>" + "".join(f"<li>{escape(s)}</li>" for s in limits.sentences()) + "</ul>"]
+    if sensitivity is not None:
+        from sim.sensitivity_html import sensitivity_section
+
+        parts += sensitivity_section(sensitivity)
     parts += [f"<p class=bad>⚠ {escape(w)}</p>" for w in r.warnings]
     parts += ["<h2>Output against target</h2>", _throughput_svg(r), _category_table(r)]
     parts += ["<h2>Where the time of each cell type goes</h2>", _stack_svg(r)]

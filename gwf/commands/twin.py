@@ -42,8 +42,9 @@ def register(app: typer.Typer) -> None:
         cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://HOST:8786"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
         report_path: Path | None = typer.Option(None, "--report", help="write a self-contained HTML report here"),
+        capacity: bool = typer.Option(True, "--capacity/--no-capacity", help="also run the floor offered more than it can take, to tell capacity from demand (not with --schedule)"),
     ) -> None:
-        """Simulate the floor: deployable GW/week with a 95% CI, bottleneck, P(target)."""
+        """Simulate the floor: deployable output with a 95% CI, what it can make against what it is offered, bottleneck, P(target)."""
         from gwf.progress import progress_bar
         from sim import Twin
 
@@ -58,15 +59,28 @@ def register(app: typer.Typer) -> None:
         with progress_bar("twin replications", replications) as advance:
             twin.progress = lambda done, total: advance(1)
             report = twin.run(schedule)
+        limits = None
+        if schedule is None:
+            from sim.limits import assess, capacity_run
+
+            full = None
+            if capacity:
+                with progress_bar("capacity run (offered more than it can take)", replications) as advance:
+                    full = capacity_run(spec, progress=lambda done, total: advance(1), weeks=weeks, warmup_h=warmup,
+                                        replications=replications, seed=seed, policy=policy, workers=workers, cluster=cluster)
+            limits = assess(spec, report, full)
         if report_path is not None:
             from sim.html import render_html
 
             report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(render_html(report), encoding="utf-8")
+            report_path.write_text(render_html(report, limits=limits), encoding="utf-8")
         if as_json:
-            typer.echo(json.dumps(report.to_dict(), allow_nan=False))
+            out = report.to_dict()
+            if limits is not None:
+                out["limits"] = limits.to_dict()
+            typer.echo(json.dumps(out, allow_nan=False))
             return
-        _print_twin(report)
+        _print_twin(report, limits)
 
     @app.command("plan")
     def plan_command(
@@ -100,16 +114,21 @@ def _stderr():
     return Console(file=sys.stderr)
 
 
-def _print_twin(report) -> None:
+def _print_twin(report, limits=None) -> None:
     from rich.table import Table
+
+    from sim.units import power, power_interval
 
     r = report
     console = _console()
     gw = r.gw_per_week
-    console.print(f"[b]{r.spec_name}[/b]: {gw.mean:.3f} GW/week deployable, 95% CI [{gw.ci_low:.3f}, {gw.ci_high:.3f}] "
-                  f"against {r.target_gw:g} GW; P(week >= target) {r.p_meets_target:.0%} of replications "
-                  f"(normal approx. {r.p_meets_target_normal:.0%}); offered {r.offered_gw_per_week:.3f} GW/week; "
-                  f"analytic best case {r.capacity_bound_gw_per_week:.3f} GW/week")
+    ref = r.target_gw  # figures at the scale of the floor: MW below 1 GW
+    console.print(f"[b]{r.spec_name}[/b]: {power_interval(gw.mean, gw.ci_low, gw.ci_high, ref)} deployable (95% CI) "
+                  f"against a target of {power(r.target_gw, ref)}; P(week >= target) {r.p_meets_target:.0%} of replications "
+                  f"(normal approx. {r.p_meets_target_normal:.0%}); offered {power(r.offered_gw_per_week, ref)}; "
+                  f"analytic best case {power(r.capacity_bound_gw_per_week, ref)}")
+    for sentence in (limits.sentences() if limits is not None else []):
+        console.print(f"  {sentence}")
     console.print(f"bottleneck: [b]{r.bottleneck['type']}[/b] ({r.bottleneck['method']}, share {r.bottleneck['share']:.0%}); "
                   f"warm-up {r.warmup_h:.1f} h ({r.warmup_method}); WIP {r.wip.mean:.0f}; {r.seconds_per_replication:.1f} s/replication")
     table = Table("cell type", "cells", "busy", "setup", "blocked", "starved", "idle", "down", "off", "util. of avail.")
