@@ -120,6 +120,10 @@ class CellType(Strict):
     setup: Duration = Field(0.0, description="changeover time when the product family changes")
     buffer: int | None = Field(None, ge=0, description="input buffer places; None for unlimited")
     unavailable: list[Window] = Field(default_factory=list)
+    # Optional economics, read only by `gwf plan` (cheapest floor) and its reports.
+    cost: float | None = Field(None, ge=0, description="capital cost of one cell, installed (USD); None: unknown")
+    footprint_m2: float | None = Field(None, ge=0, description="floor area of one cell in square metres")
+    power_kw: float | None = Field(None, ge=0, description="electrical power one cell draws while working, kW")
 
     @model_validator(mode="after")
     def _factors_positive(self) -> "CellType":

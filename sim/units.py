@@ -29,6 +29,16 @@ def power(gw: float, reference_gw: float | None = None, per_week: bool = True) -
 
 def power_interval(mean: float, low: float, high: float, reference_gw: float | None = None) -> str:
     """'71.2 MW/week [70.9, 71.5]'."""
-    scale, _ = _unit(reference_gw if reference_gw is not None else mean)
+    ref = reference_gw if reference_gw is not None else mean
+    return f"{power(mean, ref)} [{interval_numbers(mean, low, high, ref).split(' [')[1]}"
+
+
+def interval_numbers(mean: float, low: float, high: float, reference_gw: float) -> str:
+    """'71.20 [70.90, 71.50]': the numbers alone, in the unit `unit_of(reference_gw)` names."""
+    scale, _ = _unit(reference_gw)
     d = _digits(mean * scale)
-    return f"{power(mean, reference_gw if reference_gw is not None else mean)} [{low * scale:,.{d}f}, {high * scale:,.{d}f}]"
+    return f"{mean * scale:,.{d}f} [{low * scale:,.{d}f}, {high * scale:,.{d}f}]"
+
+
+def unit_of(reference_gw: float) -> str:
+    return _unit(reference_gw)[1]

@@ -36,7 +36,7 @@ def dispatch(
     fleet = Fleet.from_spec(factory, cells={a.cell for a in schedule.assignments}, url_template=url)
     store = Journal(journal)
     try:
-        with progress_bar("dispatching", total=len(schedule.assignments), quiet=as_json) as advance:
+        with progress_bar("dispatching", total=len(schedule.assignments)) as advance:  # stderr, also with --json
             def on_event(event: dict) -> None:
                 if event["state"] in ("completed", "failed", "canceled"):
                     advance(1)

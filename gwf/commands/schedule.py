@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from gwf.options import resolve_spec, spec_alias_option, spec_argument
 
 _UNIT_S = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
@@ -152,7 +153,8 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
 def register(app: typer.Typer) -> None:
     @app.command("schedule")
     def schedule_command(
-        spec: str | None = typer.Argument(None, help="factory spec (YAML/JSON); the default 1 GW catalog when omitted"),
+        spec: str | None = spec_argument(),
+        spec_alias: str | None = spec_alias_option(),
         horizon: str = typer.Option("7d", "--horizon", help="planning horizon, e.g. 7d, 8h, 3d12h"),
         demand_hours: float | None = typer.Option(None, "--demand-hours", help="hours of weekly demand to plan (default: the horizon)"),
         time_limit: float = typer.Option(60.0, "--time-limit", help="seconds for planning"),
@@ -167,6 +169,7 @@ def register(app: typer.Typer) -> None:
         start: str | None = typer.Option(None, "--start", help="wall-clock time of the plan's start, ISO-8601 with zone, for the CSV/XLSX/Gantt dates (default: next Monday 00:00 UTC; a repair keeps its plan's)"),
     ) -> None:
         """Plan the floor and compare it with the capacity bound; or repair a plan after downtime."""
+        spec = resolve_spec(spec, spec_alias)
         if repair_from is not None:
             if not down:
                 raise ValueError("--repair needs at least one --down CELL@TIME+DURATION")
@@ -184,33 +187,12 @@ def register(app: typer.Typer) -> None:
         hours = demand_hours if demand_hours is not None else horizon_s / 3600
         if hours <= 0:
             raise ValueError(f"--demand-hours: must be > 0, got {hours}")
-        with _progress(not as_json) as progress:
+        from gwf.progress import fraction_bar
+
+        with fraction_bar("planning") as progress:  # stderr, also with --json and when piped
             result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty)
         files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"), start)
         _emit({**result, "files": files}, as_json, "Plan")
-
-
-class _progress:
-    """A rich progress bar on stderr (stdout stays free for --json); a no-op when hidden."""
-
-    def __init__(self, visible: bool) -> None:
-        self.visible = visible
-        self.bar = None
-
-    def __enter__(self):
-        if not self.visible:
-            return lambda fraction, message: None
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task("planning", total=1.0)
-        return lambda fraction, message: self.bar.update(task, completed=fraction, description=message)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
 
 
 def _emit(summary: dict[str, Any], as_json: bool, title: str) -> None:

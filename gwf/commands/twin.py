@@ -1,6 +1,5 @@
 """`gwf twin [SPEC]`: does this floor make its target? Replications of the digital twin, with
-confidence intervals, the bottleneck and an HTML report. `gwf plan [SPEC]`: the fewest cells of
-each type that make the target with 95% confidence."""
+confidence intervals, the bottleneck and an HTML report. (`gwf plan` lives in gwf/commands/plan.py.)"""
 from __future__ import annotations
 
 import json
@@ -8,6 +7,8 @@ import sys
 from pathlib import Path
 
 import typer
+
+from gwf.options import resolve_spec, spec_alias_option, spec_argument
 
 
 def _load(spec_path: Path | None, load: float | None):
@@ -30,7 +31,8 @@ def _console():
 def register(app: typer.Typer) -> None:
     @app.command("twin")
     def twin_command(
-        spec_path: Path | None = typer.Argument(None, metavar="[SPEC]", help="factory spec (YAML); default: the built-in 1 GW catalog"),
+        spec_path: Path | None = spec_argument(),
+        spec_alias: Path | None = spec_alias_option(),
         schedule_path: Path | None = typer.Option(None, "--schedule", help="execute this plan (Schedule JSON) instead of a dispatch policy"),
         weeks: float = typer.Option(1.0, "--weeks", help="weeks measured after the warm-up"),
         warmup: float | None = typer.Option(None, "--warmup", help="warm-up hours to delete; default: Welch's method"),
@@ -48,7 +50,7 @@ def register(app: typer.Typer) -> None:
         from gwf.progress import progress_bar
         from sim import Twin
 
-        spec = _load(spec_path, load)
+        spec = _load(resolve_spec(spec_path, spec_alias), load)
         schedule = None
         if schedule_path is not None:
             from scheduler.schedule import Schedule
@@ -82,37 +84,6 @@ def register(app: typer.Typer) -> None:
             return
         _print_twin(report, limits)
 
-    @app.command("plan")
-    def plan_command(
-        spec_path: Path | None = typer.Argument(None, metavar="[SPEC]", help="factory spec (YAML); default: the built-in 1 GW catalog"),
-        load: float = typer.Option(1.05, "--load", help="offered load as a multiple of demand while confirming"),
-        weeks: float = typer.Option(1.0, "--weeks", help="weeks measured per twin run"),
-        warmup: float | None = typer.Option(None, "--warmup", help="warm-up hours; default: Welch's method"),
-        replications: int = typer.Option(5, "--replications", help="replications per twin run"),
-        iterations: int = typer.Option(6, "--iterations", help="most twin runs"),
-        seed: int = typer.Option(0, "--seed"),
-        workers: int = typer.Option(1, "--workers", help="local processes for the replications"),
-        cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://HOST:8786"),
-        as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
-    ) -> None:
-        """Fewest cells per type that reach the target with 95% confidence (bound, then twin)."""
-        from sim.plan import plan_capacity
-
-        spec = _load(spec_path, None)
-        err = _stderr()
-        plan = plan_capacity(spec, load=load, max_iterations=iterations, progress=lambda msg: err.print(msg),
-                             weeks=weeks, warmup_h=warmup, replications=replications, seed=seed, workers=workers, cluster=cluster)
-        if as_json:
-            typer.echo(json.dumps(plan.to_dict()))
-            return
-        _print_plan(plan)
-
-
-def _stderr():
-    from rich.console import Console
-
-    return Console(file=sys.stderr)
-
 
 def _print_twin(report, limits=None) -> None:
     from rich.table import Table
@@ -138,17 +109,3 @@ def _print_twin(report, limits=None) -> None:
     console.print(table)
     for warning in r.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
-
-
-def _print_plan(plan) -> None:
-    from rich.table import Table
-
-    console = _console()
-    gw = plan.gw_per_week
-    state = "confirmed" if plan.confirmed else "NOT confirmed within the iterations"
-    console.print(f"target {plan.target_gw:g} GW/week at {plan.load:g}x demand offered: {gw['mean']:.3f} GW/week "
-                  f"[{gw['ci_low']:.3f}, {gw['ci_high']:.3f}] — {state}; bottleneck {plan.bottleneck}")
-    table = Table("type", "cells now", "analytic bound", "cells needed", "utilisation")
-    for row in plan.rows:
-        table.add_row(row.cell_type, str(row.cells_now), str(row.cells_bound), str(row.cells_needed), f"{row.utilisation:.1%}")
-    console.print(table)

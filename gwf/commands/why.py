@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("why")
     def why_command(
         plan: Path = typer.Argument(..., metavar="PLAN", help="schedule.json written by `gwf schedule`"),
-        unit: str | None = typer.Argument(None, metavar="[UNIT]", help="unit id, e.g. rack#00042; omitted: list the late and open units"),
+        unit: str | None = typer.Argument(None, metavar="UNIT", help="unit id, e.g. rack#00042; omitted: list the late and open units"),
         spec: str | None = typer.Option(None, "--spec", help="spec the plan was made for (default: the one it records)"),
         start: str | None = typer.Option(None, "--start", help="wall-clock time of the plan's start, ISO-8601 with zone (default: recorded, else next Monday 00:00 UTC)"),
         limit: int = typer.Option(50, "--limit", help="most units listed without UNIT"),
