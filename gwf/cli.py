@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "gwf.commands.compare",
     "gwf.commands.why",
     "gwf.commands.plan",
+    "gwf.commands.sensitivity",
 ]
 
 
