@@ -49,7 +49,7 @@ async def drive(path: str, n: int, window: int) -> dict:
 
 def run(n: int, window: int, faults: bool, latency: float = 0.0) -> dict:
     journal = os.path.join(tempfile.mkdtemp(prefix="gwf-bench-"), "journal.tsv")
-    args = [sys.executable, "-m", "hardware.emulator", "--baud", str(BAUD), "--journal", journal, "--delay", str(latency)]
+    args = [sys.executable, "-m", "hardware.cellproto.emulator", "--baud", str(BAUD), "--journal", journal, "--delay", str(latency)]
     if faults:
         args += ["--corrupt", "0.01", "--drop", "0.01", "--disconnect-every", "300", "--down", "0.05", "--seed", "7"]
     emulator = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from hardware.driver import CellJob, DriverError, DriverState, JobRejected
-from hardware.grbl import GrblDriver
+from hardware.grbl.driver import GrblDriver
 from hardware.registry import driver_for_url
 from tests.hardware.conftest import run_emulator
 
@@ -34,7 +34,7 @@ def test_programs_stream_through_the_128_byte_buffer_and_errors_name_the_line():
         assert status["machine_state"] == "Idle" and status["parser_state"].startswith("G0 G54")
         assert status["mpos"] == (1.0, 1.0, 2.0)  # the last good move of B1 (Z stays from M1's last row: 61 % 3)
 
-    with run_emulator("hardware.grbl_emulator", "--time-scale", "0.001") as path:
+    with run_emulator("hardware.grbl.emulator", "--time-scale", "0.001") as path:
         asyncio.run(scenario(path))
 
 
@@ -64,7 +64,7 @@ def test_feed_hold_resume_and_reset_alarm_unlock():
             assert after.ok
             assert driver.state is DriverState.ACTIVE
 
-    with run_emulator("hardware.grbl_emulator", "--time-scale", "1") as path:
+    with run_emulator("hardware.grbl.emulator", "--time-scale", "1") as path:
         asyncio.run(scenario(path))
 
 
@@ -79,7 +79,7 @@ def test_abort_stops_without_losing_position():
             assert driver.alarm is None  # held before the reset: no ALARM:3
             assert (await driver.execute(job("A2", ["G1 X1 F60000"]), timeout=5)).ok
 
-    with run_emulator("hardware.grbl_emulator", "--time-scale", "1") as path:
+    with run_emulator("hardware.grbl.emulator", "--time-scale", "1") as path:
         asyncio.run(scenario(path))
 
 
@@ -100,7 +100,7 @@ def test_reconnect_rereads_state_and_never_replays_moves():
             assert driver.parser_state.startswith("G1 ")  # $G re-read after the reconnect shows the last modal motion
         return ok, lost, driver.reconnects
 
-    with run_emulator("hardware.grbl_emulator", "--time-scale", "0.01", "--disconnect-every", "7", "--down", "0.1") as path:
+    with run_emulator("hardware.grbl.emulator", "--time-scale", "0.01", "--disconnect-every", "7", "--down", "0.1") as path:
         ok, lost, reconnects = asyncio.run(scenario(path))
     assert reconnects >= 2 and lost >= 1 and ok + lost == 12
 
@@ -154,6 +154,6 @@ def test_character_counting_never_overfills_the_receive_buffer():
 
 
 def g_rx_limit() -> int:
-    from hardware.grbl_protocol import RX_BUFFER_SIZE
+    from hardware.grbl.protocol import RX_BUFFER_SIZE
 
     return RX_BUFFER_SIZE - 1

@@ -27,7 +27,7 @@ def drain(port: serial.Serial) -> None:
 
 
 def test_replies_and_error_codes_follow_the_reference():
-    with run_emulator("hardware.grbl_emulator", "--time-scale", "0.001") as path, serial.Serial(path, 115200, timeout=0.1) as port:
+    with run_emulator("hardware.grbl.emulator", "--time-scale", "0.001") as path, serial.Serial(path, 115200, timeout=0.1) as port:
         drain(port)
         assert exchange(port, b"$I\n") == ["[VER:1.1h.20190830:]", "[OPT:V,15,128]", "ok"]
         assert exchange(port, b"$G\n") == ["[GC:G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0]", "ok"]
@@ -43,7 +43,7 @@ def test_replies_and_error_codes_follow_the_reference():
 
 
 def test_check_mode_and_alarm_lock():
-    with run_emulator("hardware.grbl_emulator", "--time-scale", "1") as path, serial.Serial(path, 115200, timeout=0.1) as port:
+    with run_emulator("hardware.grbl.emulator", "--time-scale", "1") as path, serial.Serial(path, 115200, timeout=0.1) as port:
         drain(port)
         assert exchange(port, b"$C\n") == ["[MSG:Enabled]", "ok"]
         assert exchange(port, b"G1 X500 F10\n") == ["ok"]  # parsed, not executed
@@ -62,7 +62,7 @@ def test_check_mode_and_alarm_lock():
 def test_a_sender_that_ignores_the_buffer_loses_bytes():
     """Why character counting matters: 300 bytes at once overflow the 128-byte receive buffer."""
     lines = b"".join(b"G1 X%d F60000\n" % i for i in range(25))
-    with run_emulator("hardware.grbl_emulator", "--time-scale", "0.001") as path, serial.Serial(path, 115200, timeout=0.1) as port:
+    with run_emulator("hardware.grbl.emulator", "--time-scale", "0.001") as path, serial.Serial(path, 115200, timeout=0.1) as port:
         drain(port)
         port.write(lines)
         time.sleep(0.5)

@@ -18,7 +18,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from hardware import frames as f
+from hardware.cellproto import frames as f
+from hardware.backoff import Backoff
 from hardware.driver import CellJob, DriverError, DriverTimeout, JobRejected, JobResult
 from hardware.link_driver import LinkDriver, _positive
 from hardware.registry import register
@@ -39,7 +40,7 @@ class _Outstanding:
     progress_at: float = 0.0  # last transmission or acknowledgement: what the ticker measures silence from
     acked: bool = False
     accepted: bool = False  # queued as new on our frame: its RESULT comes in queue order
-    wait: float = 0.0  # seconds without progress before the next re-send
+    wait: Backoff = field(default_factory=Backoff)  # its delay: seconds without progress before the next re-send
     resends: int = 0
     queue_full: bool = False
 
@@ -130,7 +131,8 @@ class CellDriver(LinkDriver):
             wire = f.encode(f.Job(self._seq, job.job_id, job.operation, round(job.duration_s * 1000), params, submission))
         except (f.ProtocolError, TypeError) as exc:
             raise JobRejected(f"{self.url}: job {job.job_id} cannot be framed: {exc}") from None
-        item = _Outstanding(job, self._seq, wire, loop.create_future(), wait=self.settings["retry"])
+        retry = self.settings["retry"]
+        item = _Outstanding(job, self._seq, wire, loop.create_future(), wait=Backoff(retry, max(POLL_BACKOFF_MAX_S, retry)))
         stale = self._by_seq.get(self._seq)
         if stale is not None and not stale.future.done():
             raise JobRejected(f"{self.url}: sequence number {self._seq} still outstanding; lower the window")
@@ -235,12 +237,12 @@ class CellDriver(LinkDriver):
                 continue
             now = loop.time()
             for item in list(self._by_id.values()):
-                if item.future.done() or now - item.progress_at < item.wait:
+                if item.future.done() or now - item.progress_at < item.wait.delay:
                     continue
                 item.queue_full = False
                 if item.acked:
                     # Accepted and running: ask again, less often the longer it runs.
-                    item.wait = min(item.wait * 2, max(POLL_BACKOFF_MAX_S, retry))
+                    item.wait.grow()
                 self._resend(item)
 
     # --- status, heartbeat, abort ------------------------------------------------------

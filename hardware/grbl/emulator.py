@@ -1,6 +1,6 @@
 """GRBL 1.1's serial behaviour on a pty, written from the reference, for testing the GRBL driver.
 
-    python -m hardware.grbl_emulator [--baud 115200] [--time-scale X] [--disconnect-every N] [--down S]
+    python -m hardware.grbl.emulator [--baud 115200] [--time-scale X] [--disconnect-every N] [--down S]
 
 Prints the device path on its first line. What it models: the 128-byte receive buffer (bytes
 beyond it are lost, as on the real controller, which is why senders count characters); one
@@ -19,7 +19,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from hardware import grbl_protocol as g
+from hardware.grbl import protocol as g
 from hardware.pty_port import PtyPort, announce_and_wait, device_path
 
 PLANNER_BLOCKS = 15  # GRBL's 16-block ring buffer holds 15
@@ -307,7 +307,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hardware.grbl_emulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hardware.grbl.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--baud", type=int, default=115200)
     parser.add_argument("--time-scale", type=float, default=1.0, help="emulated seconds per real second of motion")
     parser.add_argument("--disconnect-every", type=int, default=0, help="close the pty after every N answered lines")

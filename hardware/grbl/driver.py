@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from hardware import grbl_protocol as g
+from hardware.grbl import protocol as g
 from hardware.driver import CellJob, DriverError, DriverTimeout, JobRejected, JobResult
 from hardware.link_driver import LinkDriver, _positive
 from hardware.registry import register

@@ -15,10 +15,11 @@ from typing import Any, Awaitable, Callable
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 
-from hardware import gripper as gr
+from hardware.modbus import gripper as gr
+from hardware.backoff import Backoff
 from hardware.driver import CellJob, Driver, DriverError, DriverState, DriverTimeout, JobRejected, JobResult
 from hardware.link import parse_endpoint
-from hardware.link_driver import FIRST_BACKOFF_S, _positive
+from hardware.link_driver import _positive
 from hardware.registry import register
 
 REQUEST_TIMEOUT_S = 0.3  # one transaction; a gripper answers within a few ms at 115200 baud
@@ -90,7 +91,7 @@ class ModbusGripperDriver(Driver):
     async def _transaction(self, what: str, call: Callable[[AsyncModbusSerialClient], Awaitable[Any]], deadline: float) -> Any:
         """One request, repeated (reopening the port with backoff) until it is answered or `deadline` passes."""
         loop = asyncio.get_running_loop()
-        backoff = FIRST_BACKOFF_S
+        backoff = Backoff(cap=self.settings["reconnect_max"])
         last = "no attempt"
         async with self._lock:
             while loop.time() < deadline:
@@ -106,8 +107,7 @@ class ModbusGripperDriver(Driver):
                     if self.state in (DriverState.ACTIVE, DriverState.RECOVERED):
                         self.state = DriverState.FAULTED  # until the reopened port answers
                     self._drop()
-                    await asyncio.sleep(min(backoff, max(0.0, deadline - loop.time())))
-                    backoff = min(backoff * 2, self.settings["reconnect_max"])
+                    await backoff.sleep(deadline)
                     continue
                 if reply.isError():
                     raise DriverError(f"{self.url}: unit {self.unit} refused {what}: {reply}")

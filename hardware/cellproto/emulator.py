@@ -1,6 +1,6 @@
 """A cell controller speaking our protocol on a pty, with scaled job time, a journal and injected line faults.
 
-    python -m hardware.emulator [--baud 115200] [--time-scale X] [--journal PATH]
+    python -m hardware.cellproto.emulator [--baud 115200] [--time-scale X] [--journal PATH]
         [--corrupt 0.01] [--drop 0.01] [--disconnect-every N] [--down S] [--delay S] [--seed N]
 
 Prints the device path on its first line, then serves until SIGTERM/SIGINT. Faults:
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from hardware import frames as f
+from hardware.cellproto import frames as f
 from hardware.pty_port import PtyPort, announce_and_wait, device_path
 
 QUEUE_LIMIT = 256  # jobs a controller holds; more are NAKed QUEUE_FULL
@@ -210,7 +210,7 @@ def _with_seq(msg: f.Message, seq: int) -> f.Message:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m hardware.emulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hardware.cellproto.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--baud", type=int, default=115200, help="line rate whose byte time is emulated")
     parser.add_argument("--time-scale", type=float, default=0.0, help="job seconds per nominal second (0: instant)")
     parser.add_argument("--journal", default=None, help="append-only file of executed job ids")

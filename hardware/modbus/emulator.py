@@ -1,6 +1,6 @@
 """A two-finger Modbus RTU gripper on a pty: pymodbus's serial server plus a model of how the gripper moves.
 
-    python -m hardware.gripper_emulator [--unit 9] [--baud 115200] [--time-scale X] [--object-at POS]
+    python -m hardware.modbus.emulator [--unit 9] [--baud 115200] [--time-scale X] [--object-at POS]
 
 Prints the device path (for `modbus+serial://PATH?unit=9`) on its first line. pymodbus's server
 opens its port by path, so it sits on one end of a PtyBridge and the driver opens the other.
@@ -18,7 +18,7 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from hardware import gripper as gr
+from hardware.modbus import gripper as gr
 from hardware.pty_port import PtyBridge, announce_and_wait, device_path
 
 # Orders of magnitude of the vendor's datasheet (85 mm stroke, 20-150 mm/s; activation ~ seconds),
@@ -112,7 +112,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hardware.gripper_emulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hardware.modbus.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--unit", type=int, default=9)
     parser.add_argument("--baud", type=int, default=115200)
     parser.add_argument("--time-scale", type=float, default=1.0)
