@@ -67,14 +67,16 @@ class Limits:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target_gw": self.target_gw, "demand_gw": round(self.demand_gw, 6), "offered_gw": round(self.offered_gw, 6),
+        from sim.report import _json_safe
+
+        return _json_safe({"target_gw": self.target_gw, "demand_gw": round(self.demand_gw, 6), "offered_gw": round(self.offered_gw, 6),
                 "delivered_gw": self.delivered.to_dict(6),
                 "capacity_gw": self.capacity.to_dict(6) if self.capacity is not None else None,
                 "capacity_method": "twin, offered more than it can take" if self.capacity is not None else "analytic best case",
                 "capacity_offered_gw": round(self.capacity_offered_gw, 6), "capacity_bound_gw": round(self.capacity_bound_gw, 6),
                 "capacity_bottleneck": self.capacity_bottleneck, "demand_met": round(self.demand_met, 4),
                 "offered_taken": round(self.offered_taken, 4), "limited_by": self.limited_by, "meets_target": self.meets_target,
-                "summary": self.sentences()}
+                "summary": self.sentences()})
 
 
 def overload_spec(spec: FactorySpec, factor: float = OVERLOAD) -> tuple[FactorySpec, float]:
