@@ -111,8 +111,8 @@ def spec_yaml(spec: FactorySpec, note: str = "") -> str:
 
 
 def scaled_spec(spec: FactorySpec, target_gw: float) -> FactorySpec:
-    """The same floor design for another weekly target: demand, target MW and cell counts all
-    scaled by target_gw / the spec's target (counts rounded up)."""
+    """The same floor design for another weekly target: demand, target MW, cell counts and AGVs
+    all scaled by target_gw / the spec's target (counts rounded up)."""
     from plant.loader import spec_from_dict
 
     if not target_gw > 0:
@@ -124,6 +124,8 @@ def scaled_spec(spec: FactorySpec, target_gw: float) -> FactorySpec:
     raw["demand"] = {p: u * k for p, u in raw["demand"].items()}
     for group in raw["cells"]:
         group["count"] = max(1, math.ceil(group["count"] * k))
+    if raw.get("transport", {}).get("vehicles"):
+        raw["transport"]["vehicles"] = max(1, math.ceil(raw["transport"]["vehicles"] * k))
     return spec_from_dict(raw, f"{spec.name} x{k:g}")
 
 

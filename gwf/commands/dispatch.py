@@ -18,7 +18,7 @@ from scheduler.validate import validate
 
 def dispatch(
     plan: Path = typer.Argument(..., help="schedule JSON written by `gwf schedule`"),
-    spec: Optional[Path] = typer.Option(None, help="factory spec (default: built-in 1 GW catalog)"),
+    spec: Optional[Path] = typer.Option(None, help="spec the plan was made for (default: the one it records, else the built-in 1 GW catalog)"),
     journal: Path = typer.Option(Path("out/journal.sqlite"), help="SQLite journal; re-running resumes from it"),
     url: Optional[str] = typer.Option(None, help="override every cell's driver URL, e.g. 'mock://{id}?time_scale=0.001'"),
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
@@ -26,8 +26,8 @@ def dispatch(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Dispatch a schedule to the fleet; every job ends completed, failed or canceled, never twice."""
-    factory = load_spec(spec)
     schedule = Schedule.from_json(plan)
+    factory = load_spec(spec if spec is not None else (schedule.kpis or {}).get("spec"))
     if jobs is not None:
         schedule = first_assignments(schedule, jobs)
     problem = problem_for_schedule(factory, schedule)

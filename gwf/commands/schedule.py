@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
         time_limit: float = typer.Option(60.0, "--time-limit", help="seconds for planning"),
         workers: int = typer.Option(2, "--workers", help="CP-SAT search workers"),
         seed: int = typer.Option(0, "--seed", help="random seed"),
-        out_dir: Path = typer.Option(Path("out"), "--out-dir", help="where schedule.json, schedule.csv and gantt.html go"),
+        out_dir: Path = typer.Option(Path("out"), "--out-dir", help="where schedule.json, schedule.csv, schedule.xlsx and gantt.html go"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
         repair_from: Path | None = typer.Option(None, "--repair", help="a plan (schedule.json) to repair instead of planning"),
         down: list[str] = typer.Option([], "--down", help="CELL@TIME+DURATION a cell is down, e.g. mech-cell-001@3d12h+4h (repeatable)"),

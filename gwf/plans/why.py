@@ -3,6 +3,7 @@ what held each operation back — its own predecessor, the cell (busy with which
 changing over), a planned window, or the unit's release — followed back until nothing did."""
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,28 +50,40 @@ class Explanation:
 
 
 class _Index:
-    """The plan indexed for walking back: assignment by (job, op), each cell's sequence."""
+    """The plan indexed for walking back: assignment by (job, op); each cell's assignments by
+    end time, and its sorted starts and ends (how many it holds at an instant, in log time)."""
 
     def __init__(self, problem: Problem, schedule: Schedule) -> None:
         self.problem = problem
         self.by_key = {(a.job, a.op): a for a in schedule.assignments}
-        self.by_cell: dict[str, list[Assignment]] = schedule.by_cell()
-        self.ends = {c: sorted(a.end for a in seq) for c, seq in self.by_cell.items()}
+        self.by_end: dict[str, list[Assignment]] = {}
+        for a in schedule.assignments:
+            self.by_end.setdefault(a.cell, []).append(a)
+        for seq in self.by_end.values():
+            seq.sort(key=lambda a: a.end)
+        self.ends = {c: [a.end for a in seq] for c, seq in self.by_end.items()}
+        self.starts = {c: sorted(a.start for a in seq) for c, seq in self.by_end.items()}
         self.job_index = {job.id: j for j, job in enumerate(problem.jobs)}
         self.task_of = {(problem.jobs[t.job].id, t.op): t for t in problem.tasks}
         self.cell = {c.id: c for c in problem.cells}
+        self.max_setup = max((c.setup for c in problem.cells), default=0)
 
     def family(self, job_id: str) -> str:
         return self.problem.jobs[self.job_index[job_id]].family
 
     def cell_holder(self, a: Assignment) -> tuple[Assignment | None, int]:
         """The assignment on a's cell that freed the place a started in, and when a could start
-        after it (its end, plus a changeover when the family differs); (None, 0) if none."""
+        after it (its end, plus a changeover when the family differs); (None, 0) if none. Only
+        assignments ending within a changeover of a's start can have held it."""
         cell = self.cell.get(a.cell)
         capacity = cell.capacity if cell else 1
+        ends = self.ends.get(a.cell, [])
+        seq = self.by_end.get(a.cell, [])
+        lo = bisect.bisect_left(ends, a.start - self.max_setup - _TOLERANCE_S)
+        hi = bisect.bisect_right(ends, a.start)
         best, ready = None, -10**18
-        for b in self.by_cell.get(a.cell, []):
-            if b is a or b.end > a.start or b.start >= a.start:
+        for b in seq[lo:hi]:
+            if b is a or b.start >= a.start:
                 continue
             if capacity > 1 and self._active(a.cell, b.end - 1) < capacity:
                 continue  # the cell had a free place before b ended: b did not hold a back
@@ -80,7 +93,8 @@ class _Index:
         return best, ready if best is not None else 0
 
     def _active(self, cell: str, t: int) -> int:
-        return sum(1 for b in self.by_cell.get(cell, []) if b.start <= t < b.end)
+        """Assignments on the cell at instant t: started by t and not yet ended."""
+        return bisect.bisect_right(self.starts[cell], t) - bisect.bisect_right(self.ends[cell], t)
 
 
 def _step(index: _Index, a: Assignment) -> tuple[Link, Assignment | None]:

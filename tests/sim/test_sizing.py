@@ -90,3 +90,5 @@ def test_scaled_spec_scales_demand_target_and_cells() -> None:
     big = scaled_spec(spec, 0.5)
     assert big.target.facility_gw == 0.5 and big.demand["unit"] == pytest.approx(5000)
     assert big.cell_count("finish-cell") == 90
+    catalog = load_spec(None)
+    assert scaled_spec(catalog, 10.0).transport.vehicles == 10 * catalog.transport.vehicles  # AGVs scale too
