@@ -106,7 +106,7 @@ canvas{display:block}
 <header><b>__TITLE__</b><button id="reset">whole plan</button><button id="all">open all pools</button><button id="none">close all pools</button>
 <select id="unit"><option value="">why is a unit late or open?</option></select><span>wheel: zoom · drag: pan · click a pool: its cells</span></header>
 <div id="legend"></div><div id="range"></div>
-<div id="wrap"><canvas id="c"></canvas></div><div id="tip"></div><div id="why"><b id="why-title"></b><div id="why-summary"></div><ol id="why-chain"></ol></div>
+<div id="wrap"><canvas id="c"></canvas></div><div id="tip"></div><div id="why"><button id="why-close" style="float:right">close</button><b id="why-title"></b><div id="why-summary"></div><ol id="why-chain"></ol></div>
 <script>
 const D=__DATA__;
 const LABEL=170, POOL_H=22, CELL_H=12, AXIS=22;
@@ -208,6 +208,7 @@ SEL.onchange=()=>{
   if(chain[3].length){for(const link of chain[3])open.add(D.cells[link[0]][1]);const s=Math.min(...chain[3].map(l=>l[1])),e=Math.max(...chain[3].map(l=>l[2]));const m=Math.max(600,(e-s)*0.1);t0=Math.max(0,s-m);t1=Math.min(end,e+m);}
   draw();
 };
+document.getElementById('why-close').onclick=()=>{SEL.value='';SEL.onchange();};
 window.addEventListener('resize',draw);
 draw();
 </script></body></html>

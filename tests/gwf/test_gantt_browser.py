@@ -81,3 +81,5 @@ def test_why_panel_shows_a_critical_chain(page: Any, tmp_path: Path) -> None:
     keep = os.environ.get("GWF_SCREENSHOT_DIR")
     if keep:
         page.screenshot(path=str(Path(keep) / "gantt-why.png"))
+    page.click("#why-close")
+    assert page.is_hidden("#why") and page.input_value("#unit") == ""
