@@ -4,22 +4,12 @@ spec written out (`--write`). `--target 10GW` sizes the same design for another 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 import typer
 
-from gwf.options import resolve_spec, spec_alias_option, spec_argument
-
-
-def parse_target(text: str) -> float:
-    """GW from '10GW', '500MW', '0.05' (GW); ValueError names --target."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(gw|mw)?\s*", text.lower())
-    if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"--target: {text!r} is not a positive power; write e.g. 10GW, 500MW or 0.05 (GW)")
-    value = float(match.group(1))
-    return value / 1000 if match.group(2) == "mw" else value
+from gwf.options import load_for_target, resolve_spec, spec_alias_option, spec_argument, target_option
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +17,7 @@ def register(app: typer.Typer) -> None:
     def plan_command(
         spec_path: Path | None = spec_argument(),
         spec_alias: Path | None = spec_alias_option(),
-        target: str | None = typer.Option(None, "--target", help="size for this weekly target instead of the spec's, e.g. 10GW or 50MW (demand, target and counts scaled)"),
+        target: str | None = target_option(),
         p_required: float = typer.Option(0.95, "--p", help="required probability that a week meets the target"),
         load: float = typer.Option(1.05, "--load", help="offered load as a multiple of demand while sizing"),
         weeks: float = typer.Option(1.0, "--weeks", help="weeks measured per twin run"),
@@ -41,12 +31,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
         """Cheapest floor that meets the target with >= 95% probability; cost vs P(target); writes the spec."""
-        from plant import load_spec
-        from sim.sizing import cheapest_floor, scaled_spec, spec_yaml
+        from sim.sizing import cheapest_floor, spec_yaml
 
-        spec = load_spec(resolve_spec(spec_path, spec_alias))
-        if target is not None:
-            spec = scaled_spec(spec, parse_target(target))
+        spec = load_for_target(resolve_spec(spec_path, spec_alias), target)
         from gwf.progress import line_printer
 
         sizing = cheapest_floor(spec, load=load, p_required=p_required, max_runs=runs, seed=seed, progress=line_printer(),

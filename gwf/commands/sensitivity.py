@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from gwf.options import resolve_spec, spec_alias_option, spec_argument
+from gwf.options import load_for_target, resolve_spec, spec_alias_option, spec_argument, target_option
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     def sensitivity_command(
         spec_path: Path | None = spec_argument(),
         spec_alias: Path | None = spec_alias_option(),
+        target: str | None = target_option(),
         change: float = typer.Option(0.1, "--change", help="relative change of each input, both ways (0.1 = ±10%)"),
         inputs: str = typer.Option("duration,mttf,mttr,cells,yield", "--inputs", help="kinds of input, comma-separated"),
         types: str | None = typer.Option(None, "--types", help="only these cell types, comma-separated (default: all that work)"),
@@ -32,10 +33,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Which input moves GW/week most: ±10% in each, common random numbers, ranked, tornado chart."""
         from gwf.progress import line_printer
-        from plant import load_spec
         from sim.sensitivity import sensitivity
 
-        spec = load_spec(resolve_spec(spec_path, spec_alias))
+        spec = load_for_target(resolve_spec(spec_path, spec_alias), target)
         kinds = tuple(k.strip() for k in inputs.split(",") if k.strip())
         chosen = {t.strip() for t in types.split(",") if t.strip()} if types else None
         result = sensitivity(spec, change=change, kinds=kinds, types=chosen, offered=offered, seed=seed, progress=line_printer(),

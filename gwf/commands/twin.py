@@ -8,13 +8,11 @@ from pathlib import Path
 
 import typer
 
-from gwf.options import resolve_spec, spec_alias_option, spec_argument
+from gwf.options import load_for_target, resolve_spec, spec_alias_option, spec_argument, target_option
 
 
-def _load(spec_path: Path | None, load: float | None):
-    from plant import load_spec
-
-    spec = load_spec(spec_path)
+def _load(spec_path: Path | None, load: float | None, target: str | None = None):
+    spec = load_for_target(spec_path, target)
     if load is not None:
         from plant.spec import Release
 
@@ -33,6 +31,7 @@ def register(app: typer.Typer) -> None:
     def twin_command(
         spec_path: Path | None = spec_argument(),
         spec_alias: Path | None = spec_alias_option(),
+        target: str | None = target_option(),
         schedule_path: Path | None = typer.Option(None, "--schedule", help="execute this plan (Schedule JSON) instead of a dispatch policy"),
         weeks: float = typer.Option(1.0, "--weeks", help="weeks measured after the warm-up"),
         warmup: float | None = typer.Option(None, "--warmup", help="warm-up hours to delete; default: Welch's method"),
@@ -50,7 +49,7 @@ def register(app: typer.Typer) -> None:
         from gwf.progress import progress_bar
         from sim import Twin
 
-        spec = _load(resolve_spec(spec_path, spec_alias), load)
+        spec = _load(resolve_spec(spec_path, spec_alias), load, target)
         schedule = None
         if schedule_path is not None:
             from scheduler.schedule import Schedule

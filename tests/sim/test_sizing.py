@@ -92,3 +92,12 @@ def test_scaled_spec_scales_demand_target_and_cells() -> None:
     assert big.cell_count("finish-cell") == 90
     catalog = load_spec(None)
     assert scaled_spec(catalog, 10.0).transport.vehicles == 10 * catalog.transport.vehicles  # AGVs scale too
+
+
+def test_sizing_on_a_dask_cluster_chooses_the_same_floor(sized) -> None:
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster:
+        on_dask = cheapest_floor(load_spec(SPEC), max_runs=12, cluster=cluster.scheduler_address, **RUN)
+    assert on_dask.chosen.counts == sized.chosen.counts
+    assert on_dask.chosen.gw_per_replication == sized.chosen.gw_per_replication
