@@ -136,6 +136,7 @@ class _Search:
         self.max_runs, self.progress, self.twin_kwargs = max_runs, progress, twin_kwargs
         self.evaluated: list[Candidate] = []
         self.target = spec.target.facility_gw
+        self.last_report: TwinReport | None = None
 
     @property
     def budget_left(self) -> int:

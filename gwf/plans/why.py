@@ -119,8 +119,7 @@ def _step(index: _Index, a: Assignment) -> tuple[Link, Assignment | None]:
     ready_at, _, kind, nxt = max(candidates, key=lambda c: (c[0], c[1]))
     if ready_at < a.start - _TOLERANCE_S:
         return Link(a.job, a.op, a.cell, a.start, a.end, "nothing", ready_s=ready_at), None
-    by = nxt if nxt is not None else None
-    link = Link(a.job, a.op, a.cell, a.start, a.end, kind, by.job if by else "", by.op if by else "", ready_at)
+    link = Link(a.job, a.op, a.cell, a.start, a.end, kind, nxt.job if nxt else "", nxt.op if nxt else "", ready_at)
     return link, nxt
 
 
