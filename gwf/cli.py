@@ -35,6 +35,9 @@ COMMAND_MODULES = [
     "gwf.commands.why",
     "gwf.commands.plan",
     "gwf.commands.sensitivity",
+    "gwf.commands.spec",
+    "gwf.commands.token",
+    "gwf.commands.opcua",
 ]
 
 

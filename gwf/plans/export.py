@@ -83,12 +83,12 @@ def write_xlsx(plan: LoadedPlan, path: str | Path) -> None:
     book.save(str(path))
 
 
-def write_plan_files(plan: LoadedPlan, out_dir: str | Path, xlsx: bool = True) -> dict[str, str]:
+def write_plan_files(plan: LoadedPlan, out_dir: str | Path, xlsx: bool = True, stem: str = "schedule") -> dict[str, str]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"csv": out / "schedule.csv"}
+    files = {"csv": out / f"{stem}.csv"}
     write_csv(plan, files["csv"])
     if xlsx:
-        files["xlsx"] = out / "schedule.xlsx"
+        files["xlsx"] = out / f"{stem}.xlsx"
         write_xlsx(plan, files["xlsx"])
     return {k: str(v) for k, v in files.items()}
