@@ -183,7 +183,9 @@ class _Search:
         runs are spent. Each tried floor is also a point of the cost/P(target) trade-off."""
         types = self.spec.cell_type_index
         unit_cost = {t: types[t].cost if types[t].cost is not None else 1.0 for t in best.counts}
-        failed: set[tuple] = set()  # floors already seen to miss
+        # The fewest cells of each type seen to miss: taking cells elsewhere never makes a type's
+        # removal succeed where it failed before, so such removals are not tried again.
+        missed_at: dict[str, int] = {}
         improved = True
         while improved and self.budget_left > 0:
             improved = False
@@ -196,8 +198,7 @@ class _Search:
                     continue
                 for k in sorted({max(spare(t), 1), max(1, spare(t) // 2), 1}, reverse=True):
                     trial = dict(best.counts, **{t: best.counts[t] - k})
-                    key = tuple(sorted(trial.items()))
-                    if key in failed:
+                    if trial[t] <= missed_at.get(t, 0):
                         continue
                     if self.budget_left <= 0:
                         return best
@@ -205,7 +206,7 @@ class _Search:
                     if c.feasible:
                         best, improved = c, True
                         break
-                    failed.add(key)
+                    missed_at[t] = max(missed_at.get(t, 0), trial[t])
                 if improved:
                     break  # utilisations changed: rank the types again
         return best
