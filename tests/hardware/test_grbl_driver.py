@@ -173,6 +173,7 @@ def test_connect_recovers_a_held_controller_and_explains_an_alarmed_one():
         raw(path, b"\x18", settle=0.1)  # reset while moving: ALARM:3 before we connect
         driver = await connect(path)
         assert "controller in Alarm" in driver.connect_note and "unlock() ($X)" in driver.connect_note
+        assert (await driver.status())["connect_note"] == driver.connect_note
         with pytest.raises(JobRejected, match=r"alarm \(code not seen\); unlock"):
             await driver.execute(job("C2", ["G1 X1 F600"]), timeout=5)
         await driver.unlock()
