@@ -49,6 +49,8 @@ class _Outstanding:
 class CellDriver(LinkDriver):
     """Driver for controllers speaking our framed protocol; see the module docstring for the loss repair."""
 
+    idempotent_job_ids = True  # docs/protocol.md, rule 1: the job id is the idempotency key
+
     OPTIONS = {**LinkDriver.OPTIONS, "window": _positive(int), "retry": _positive(float)}
     DEFAULTS = {**LinkDriver.DEFAULTS, "window": 8, "retry": 0.25}
 

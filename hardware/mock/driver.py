@@ -21,6 +21,8 @@ class MockDriver(Driver):
     is recognised and not run twice, like a real controller speaking our protocol.
     """
 
+    idempotent_job_ids = True
+
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(url, **options)
         query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}

@@ -41,6 +41,7 @@ def _byte_param(job: CellJob, name: str, default: int) -> int:
 
 @register("modbus+serial")
 class ModbusGripperDriver(Driver):
+    idempotent_job_ids = True  # a move to an absolute position: repeating it lands in the same place
     OPTIONS = {
         "unit": _unit,
         "poll": _positive(float),  # seconds between status reads while the fingers move
