@@ -56,6 +56,7 @@ def test_a_reset_during_motion_is_never_a_success_even_with_the_late_ok():
     async def scenario(path: str) -> None:
         driver = driver_for_url(f"grbl+serial://{path}")
         assert isinstance(driver, GrblDriver)
+        assert not driver.idempotent_job_ids  # GRBL has no job ids: a re-send would replay motion
         async with driver:
             running = await moving(driver, "R1")
             driver.soft_reset()
