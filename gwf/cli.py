@@ -43,13 +43,7 @@ COMMAND_MODULES = [
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # command not built yet on this branch
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_all()

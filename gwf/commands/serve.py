@@ -26,6 +26,7 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port, "spec": spec, "data_dir": data_dir, "allowed_hosts": allowed_host or None}.items() if v is not None}
     settings = ServiceSettings(**overrides)
     app = create_app(settings)  # a bad spec fails here, as one line, before the port opens
+    typer.echo(app.state.auth.describe(), err=True)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:

@@ -56,9 +56,10 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     spec: str
-    planner: str | None
-    twin: str | None
+    planner: str
+    twin: str
     gantt: bool
+    database: str = Field(description="sqlite or postgresql")
 
 
 class SpecSummary(BaseModel):
@@ -87,7 +88,7 @@ class JobProgress(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    status: Literal["queued", "running", "done", "failed", "interrupted", "cancelled"]
     progress: JobProgress
     params: dict[str, Any]
     result: dict[str, Any] | None

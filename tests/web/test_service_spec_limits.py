@@ -11,7 +11,7 @@ from web_support import TINY
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
-    app = create_app(ServiceSettings(data_dir=tmp_path_factory.mktemp("limits"), spec=TINY))
+    app = create_app(ServiceSettings(data_dir=tmp_path_factory.mktemp("limits"), spec=TINY, allowed_hosts=["testserver"]))
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
