@@ -71,7 +71,7 @@ def dispatch(
     journal.parent.mkdir(parents=True, exist_ok=True)
     store = Journal(journal)
     try:
-        with progress_bar("dispatching", total=len(schedule.assignments), quiet=as_json) as advance:
+        with progress_bar("dispatching", total=len(schedule.assignments)) as advance:  # stderr, also with --json
             def on_event(event: dict) -> None:
                 if event["state"] in ("completed", "failed", "canceled"):
                     advance(1)

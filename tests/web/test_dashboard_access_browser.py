@@ -73,6 +73,13 @@ def test_sign_in_shows_only_what_the_role_may_do(dashboard) -> None:
             page.click("#start-plan")
             page.wait_for_selector("#plan-job.done")
             page.wait_for_selector("#schedule-body:not([hidden])")
+        if role is Role.operator:
+            # A new tab could not carry the token: the Gantt page is fetched with it and saved.
+            page.wait_for_selector("#gantt-link:not([hidden])")
+            with page.expect_download() as download:
+                page.click("#gantt-link")
+            saved = Path(download.value.path()).read_text()
+            assert download.value.suggested_filename.startswith("gantt-") and "<canvas" in saved
         if role is Role.viewer:
             # The server refuses what the page hides, whatever the page does.
             status = page.evaluate("""async () => (await fetch('/api/schedules', {method: 'POST',

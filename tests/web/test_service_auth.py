@@ -249,3 +249,16 @@ def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(setti
         assert states.get("completed", 0) < total  # it really stopped before the end
         again = wait_for_job(client, client.post("/api/dispatch", json={"schedule_id": schedule_id, "first": 1}).json()["id"], timeout_s=60)
         assert again["status"] == "done"
+
+
+def test_the_audit_log_keeps_the_latest_records(tmp_path: Path) -> None:
+    """A flood of refused requests must not fill the disk: the oldest records go first."""
+    from gwf.service.auth_store import AuditRecord, SqliteAuthStore
+
+    log = SqliteAuthStore(tmp_path / "auth.sqlite", audit_keep=1500)
+    for n in range(1, 3001):
+        log.record(AuditRecord(at=f"{n:06d}", who="anonymous", action="POST /api/twin", status=401, outcome="denied"))
+    total, newest = log.list(limit=1)
+    assert newest[0].at == "003000" and 1500 <= total <= 1500 + 1000  # trimmed every thousand writes
+    _, oldest = log.list(limit=1, offset=total - 1)
+    assert int(oldest[0].at) == 3001 - total
