@@ -69,7 +69,7 @@ class CellRun:
     """The run-time state of one cell slot."""
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
-                 "calendar", "family", "wait_ev", "waiting_for", "plan", "setup")
+                 "calendar", "family", "wait_ev", "setup")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -85,8 +85,6 @@ class CellRun:
         self.calendar: Calendar | None = None
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
-        self.waiting_for: tuple[int, int] | None = None
-        self.plan: list[tuple[int, int, float]] = []
         self.setup = _setup_of(station.defn)
 
 
