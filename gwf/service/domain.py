@@ -61,14 +61,15 @@ def twin_name() -> str | None:
     return "sim.Twin" if _optional("sim", "Twin") else None
 
 
-def run_twin(spec: Any, *, weeks: float, replications: int, seed: int, progress: Progress, schedule: Schedule | None = None) -> dict[str, Any]:
+def run_twin(spec: Any, *, weeks: float, replications: int, seed: int, progress: Progress, schedule: Schedule | None = None,
+             control: str = "repair") -> dict[str, Any]:
     """The twin's report (deployable GW/week and MW per category with 95% intervals, bottleneck,
     time shares) for the spec run under its release policy, or executing `schedule`."""
     twin_class = _optional("sim", "Twin")
     if twin_class is None:
         raise Unavailable("twin not available in this build")
     # One process: forking replication workers out of a threaded web server is not safe.
-    twin = twin_class(spec, weeks=weeks, replications=replications, seed=seed, workers=1,
+    twin = twin_class(spec, weeks=weeks, replications=replications, seed=seed, workers=1, control=control,
                       progress=lambda done, total: progress(done / total, f"replication {done}/{total}"))
     progress(0.0, f"running {replications} replications of {weeks:g} week(s)")
     return twin.run(schedule).to_dict()

@@ -149,7 +149,8 @@ def start_twin(body: TwinRequest, svc: Service = Depends(service)) -> dict[str, 
         raise domain.Unavailable("twin not available in this build")
     params = {**body.model_dump(exclude={"spec"}), "spec": _spec_params(body.spec)}
     job = svc.runner.submit("twin", lambda progress: work.run_twin(
-        spec, weeks=body.weeks, replications=body.replications, seed=body.seed, progress=progress, stored=stored), params)
+        spec, weeks=body.weeks, replications=body.replications, seed=body.seed, progress=progress, stored=stored,
+        control=body.control), params)
     return job.to_dict()
 
 

@@ -63,10 +63,10 @@ def plan_schedule(
 
 
 def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,
-             stored: StoredSchedule | None = None) -> dict[str, Any]:
-    """The twin on the spec's own release policy, or executing a stored plan."""
+             stored: StoredSchedule | None = None, control: str = "repair") -> dict[str, Any]:
+    """The twin on the spec's own release policy, or executing a stored plan under `control`."""
     report = domain.run_twin(spec, weeks=weeks, replications=replications, seed=seed, progress=progress,
-                             schedule=stored.schedule if stored is not None else None)
+                             schedule=stored.schedule if stored is not None else None, control=control)
     # Intervals over too few finished units are NaN; JSON has no NaN.
     return jsonable({**report, "schedule_id": stored.id if stored is not None else None})
 
