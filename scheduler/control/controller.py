@@ -176,6 +176,10 @@ class FloorController:
         self.arrived[t] = True
         pool = self.pool_of(t)
         self.waiting_in_pool[pool].add(t)
+        self._dispatch_task(t)
+
+    def _dispatch_task(self, t: int) -> None:
+        pool = self.pool_of(t)
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool)
         else:
@@ -192,10 +196,12 @@ class FloorController:
     def _completed(self, t: int, c: int) -> None:
         self.status[t] = DONE
         self.running[c] -= 1
-        status, left = self.status, self.preds_left
+        status, left, arrived = self.status, self.preds_left, self.arrived
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
                 left[s] -= 1
+                if left[s] == 0 and arrived[s]:  # reported there before its last predecessor completed
+                    self._dispatch_task(s)
         self._dispatch(c)
 
     def _failed(self, t: int, c: int) -> None:
