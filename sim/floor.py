@@ -105,12 +105,14 @@ class Floor:
             station = self._route(unit, op)
             has_place = False
             if station.places_free != math.inf:
-                if station.places_free > 0:
-                    station.places_free -= 1
-                else:
-                    ev = self.env.event()
-                    self._wait_for_place(station, ev)
-                    yield ev
+                if not unit.held.get(station.index):
+                    if station.places_free > 0:
+                        station.places_free -= 1
+                    else:
+                        ev = self.env.event()
+                        self._wait_for_place(station, ev)
+                        yield ev
+                unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             tasks.append((station, Task(unit, op, self.env.now, has_place)))
         for station, task in tasks:
@@ -311,7 +313,12 @@ class Floor:
 
     def _release(self, cell: CellRun, task: Task, kept: bool) -> None:
         if task.has_place and not kept:
-            self._give_place(cell.station)
+            held = task.unit.held
+            index = cell.station.index
+            held[index] -= 1
+            if not held[index]:  # the unit's last operation here is done: its place is free
+                del held[index]
+                self._give_place(cell.station)
         cell.station.engaged -= 1
 
     def _run(self, cell: CellRun, work: float, state: int):
@@ -391,10 +398,13 @@ class Floor:
         for o in redo:
             unit.status[o] = WAITING
             unit.pending[o] = sum(1 for p in ops[o].preds if p in inside)
-        target = redo[0]
-        unit.pending[target] = 0
-        unit.status[target] = QUEUED
-        return [target]
+        unit.pending[redo[0]] = 0
+        # The target, and any redone operation not after it (a rework_to that is not an
+        # ancestor of the failed step leaves the failed step waiting on nothing redone).
+        ready = [o for o in redo if unit.pending[o] == 0]
+        for o in ready:
+            unit.status[o] = QUEUED
+        return ready
 
     def _unit_done(self, unit: Unit) -> None:
         self.wip -= 1
@@ -410,23 +420,31 @@ class Floor:
         kept = leaves = False
         moves = []
         direct = self.control is None and self.policy != "sq"
+        takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
             station = self.stations[unit.product.ops[op].options[0][0]] if direct else self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
-            elif station.places_free != math.inf and station is not here and not rework:
-                if station.places_free < 1 + sum(1 for m in moves if m[0] is station and m[2]):
-                    return None
-                has_place = True
+            elif station.places_free != math.inf and not rework:
+                if unit.held.get(station.index) or any(s is station for s, _ in takes):
+                    has_place = True  # one unit, one place: its parallel operations there share it
+                    takes.append((station, False))
+                elif station is not here:
+                    if station.places_free < 1:
+                        return None
+                    has_place = True
+                    takes.append((station, True))
             moves.append((station, op, has_place))
             leaves = leaves or station is not here
         fleet = self.fleet
         if fleet is not None and leaves and fleet.free <= 0:
             return None
-        for station, op, has_place in moves:
-            if has_place and station is not here:
+        held = unit.held
+        for station, new in takes:
+            if new:
                 station.places_free -= 1
+            held[station.index] = held.get(station.index, 0) + 1
         if fleet is not None and leaves:
             fleet.free -= 1
             travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
@@ -451,14 +469,16 @@ class Floor:
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
-            elif station.places_free != math.inf and station is not here and not rework:
-                if station.places_free > 0:
-                    station.places_free -= 1
-                else:
-                    self.obs.state(cell.obs_id, BLOCKED)
-                    ev = env.event()
-                    self._wait_for_place(station, ev)
-                    yield ev
+            elif station.places_free != math.inf and not rework and (station is not here or unit.held.get(station.index)):
+                if not unit.held.get(station.index):
+                    if station.places_free > 0:
+                        station.places_free -= 1
+                    else:
+                        self.obs.state(cell.obs_id, BLOCKED)
+                        ev = env.event()
+                        self._wait_for_place(station, ev)
+                        yield ev
+                unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             moves.append((station, op, has_place))
             leaves = leaves or station is not here
