@@ -10,6 +10,7 @@ running at the cut sits in one of them.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from plant.demand import WEEK_S, Order, critical_path_s, orders_for
@@ -55,28 +56,36 @@ def warmup_problem(spec: FactorySpec, orders: list[Order], warmup: int, horizon:
     return build_problem(spec, orders, warmup, clock=-warmup, calendar_until=warmup + horizon)
 
 
-def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: str = "steady-state", warmup: int | None = None) -> tuple[CarriedIn | None, Problem]:
+def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: str = "steady-state", warmup: int | None = None,
+                    availability: bool = False) -> tuple[CarriedIn | None, Problem]:
     """(the carried-in work or None, the problem) for planning `demand_hours` of weekly demand
-    over `horizon` on a running floor or, in mode "from-empty", an empty one. Deterministic, so
-    the problem a saved plan was made for can be rebuilt from what the plan records."""
+    over `horizon` on a running floor or, in mode "from-empty", an empty one; with
+    `availability`, at durations derated for the cells' failures (scheduler.availability).
+    Deterministic, so the problem a saved plan was made for can be rebuilt from what the plan records."""
+    from scheduler.availability import derate
+
     if mode not in MODES:
         raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
     orders = orders_for(spec, demand_hours)
     if mode == "from-empty":
-        return None, build_problem(spec, orders, horizon)
+        problem = build_problem(spec, orders, horizon)
+        return None, derate(problem, spec) if availability else problem
     carried = running_floor(spec, orders, horizon, demand_hours, warmup)
+    if availability:
+        carried = replace(carried, problem=derate(carried.problem, spec, keep=set(carried.pinned)))
     return carried, carried.problem
 
 
 def plan_horizon(
-    spec: FactorySpec, horizon: int, demand_hours: float, mode: str, planner: Callable[[Problem], Schedule]
+    spec: FactorySpec, horizon: int, demand_hours: float, mode: str, planner: Callable[[Problem], Schedule],
+    availability: bool = False,
 ) -> tuple[CarriedIn | None, Problem, Schedule]:
     """The horizon's problem in `mode`, planned by `planner` (around the pinned running work on
     a running floor); the plan's KPIs record what `recorded_problem` needs to rebuild it."""
-    carried, problem = horizon_problem(spec, horizon, demand_hours, mode)
+    carried, problem = horizon_problem(spec, horizon, demand_hours, mode, availability=availability)
     schedule = planner(problem) if carried is None else plan_around(carried, planner)
     schedule.kpis.update({"horizon_s": horizon, "demand_hours": demand_hours, "mode": mode,
-                          "warmup_s": carried.cut if carried is not None else 0})
+                          "warmup_s": carried.cut if carried is not None else 0, "availability": availability})
     return carried, problem, schedule
 
 
@@ -87,4 +96,5 @@ def recorded_problem(spec: FactorySpec, kpis: dict[str, Any]) -> Problem | None:
         return None
     horizon = int(kpis["horizon_s"])
     warmup = kpis.get("warmup_s")
-    return horizon_problem(spec, horizon, float(kpis.get("demand_hours", horizon / 3600)), kpis["mode"], int(warmup) if warmup else None)[1]
+    return horizon_problem(spec, horizon, float(kpis.get("demand_hours", horizon / 3600)), kpis["mode"], int(warmup) if warmup else None,
+                           availability=bool(kpis.get("availability", False)))[1]

@@ -34,7 +34,8 @@ def parse_down(text: str) -> tuple[str, int, int]:
     return match.group(1), parse_span(match.group(2), "--down TIME"), parse_span(match.group(3), "--down DURATION")
 
 
-def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None, from_empty: bool = False) -> dict[str, Any]:
+def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None, from_empty: bool = False,
+               availability: bool = False) -> dict[str, Any]:
     """Load, build, plan, bound: the summary dict plus the problem and schedule (keys 'problem',
     'schedule') for writing files. By default the horizon opens on a running floor (the work in
     progress a warm-up leaves, see scheduler/steady.py); `from_empty` plans it from an empty one."""
@@ -57,7 +58,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         left = max(1.0, time_limit - (time.perf_counter() - began))
         return plan(p, objective="mw", time_limit=left, workers=workers, seed=seed, progress=progress)
 
-    carried, problem, schedule = plan_horizon(spec, horizon_s, demand_hours, mode, planner)
+    carried, problem, schedule = plan_horizon(spec, horizon_s, demand_hours, mode, planner, availability=availability)
     if carried is None:
         bound = capacity_bound(spec, horizon_s, orders, availability=False)
     else:
@@ -100,6 +101,11 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         "method": schedule.kpis.get("method"),
         "seconds": round(time.perf_counter() - began, 2),
     }
+    if availability:  # both planned figures: for the floor's real availability (above) and nominal
+        from scheduler.availability import nominal_mw_by_category
+
+        summary["availability"] = True
+        summary["nominal_mw_by_category"] = {k: round(v, 3) + 0.0 for k, v in nominal_mw_by_category(spec, horizon_s, demand_hours, mode).items()}
     return {**summary, "problem": problem, "schedule": schedule}
 
 
@@ -156,6 +162,7 @@ def register(app: typer.Typer) -> None:
         down: list[str] = typer.Option([], "--down", help="CELL@TIME+DURATION a cell is down, e.g. mech-cell-001@3d12h+4h (repeatable)"),
         now: str | None = typer.Option(None, "--now", help="time of the repair; operations started before it stay (default: first downtime)"),
         from_empty: bool = typer.Option(False, "--from-empty", help="plan from an empty floor (pipeline fill included) instead of a running one"),
+        availability: bool = typer.Option(False, "--availability", help="plan at durations derated for the cells' MTTF/MTTR (a promise the floor can keep; also reports the nominal figure)"),
     ) -> None:
         """Plan the floor and compare it with the capacity bound; or repair a plan after downtime."""
         if repair_from is not None:
@@ -176,7 +183,8 @@ def register(app: typer.Typer) -> None:
         if hours <= 0:
             raise ValueError(f"--demand-hours: must be > 0, got {hours}")
         with _progress(not as_json) as progress:
-            result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty)
+            result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty,
+                                availability=availability)
         files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
         _emit({**result, "files": files}, as_json, "Plan")
 
