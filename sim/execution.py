@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from functools import partial
 
 from scheduler.control import CellDown, CellUp, Completed, ControlPlan, Failed, FloorController, PoolFull, Ready, Tick
 from scheduler.control.events import START
@@ -119,9 +120,11 @@ class ControlBridge:
         wake = self.ctrl.next_wake
         if wake < self._wake_at:
             self._wake_at = wake
-            self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(self._tick)
+            self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
 
-    def _tick(self, _event=None) -> None:
+    def _tick(self, at: float, _event=None) -> None:
+        if at != self._wake_at:  # superseded by an earlier wake-up that has already run
+            return
         self._wake_at = math.inf
         self._handle(Tick(self.env.now))
 

@@ -11,7 +11,7 @@ import simpy
 from plant.spec import FactorySpec
 from scheduler.schedule import Assignment, Schedule
 from scheduler.control import POLICIES as CONTROLS
-from scheduler.control import ControlConfig, ControlPlan, FloorController, control_plan
+from scheduler.control import ControlConfig, ControlPlan, FloorController, cached_control_plan
 from sim.execution import ControlBridge, plan_units
 from sim.floor import Floor
 from sim.layout import compile_layout
@@ -67,7 +67,7 @@ def run_replication(config: RunConfig, replication: int) -> Trace:
         start_release(env, floor, spec, layout, streams("arrivals"))
         env.run(until=config.end_s)
     else:
-        plan = control_plan(spec, config.schedule)
+        plan = cached_control_plan(spec, config.schedule)
         if config.control != "rule":
             control = ControlBridge(plan, FloorController(plan, config.control_config()), layout)
         floor = Floor(env, layout, observer, streams, config.policy, transport, control)

@@ -13,7 +13,7 @@ from scipy import stats
 
 from plant.demand import WEEK_S
 from plant.spec import FactorySpec
-from scheduler.control import control_plan
+from scheduler.control import cached_control_plan
 from scheduler.schedule import Schedule
 from sim.execution import execution_summary
 from sim.layout import compile_layout
@@ -97,7 +97,7 @@ class Twin:
 
     def run(self, schedule: Schedule | None = None) -> TwinReport:
         config = self.config(schedule)
-        plan = control_plan(self.spec, schedule) if schedule is not None else None  # refuses a plan that does not fit, before any run
+        plan = cached_control_plan(self.spec, schedule) if schedule is not None else None  # refuses a plan that does not fit, before any run
         traces = self.traces(config)
         warmup = self.warmup_h * 3600 if self.warmup_h is not None else (0.0 if schedule is not None else None)
         report = summarize(traces, self.spec, self.layout, mode="schedule" if schedule else f"policy:{self.policy}",

@@ -7,6 +7,9 @@ Rules (docs/loop.md):
 - Look-ahead. If the head is not ready, the cell takes the first ready task among its next
   `lookahead` planned tasks whose start has come, rather than idle behind a late unit. Only a
   task whose every predecessor has completed can start, so no rule here breaks precedence.
+- Twin cells help. A free cell with nothing of its own to start takes the ready task of its
+  pool whose planned start is earliest, once that start has come (its planned cell is busy,
+  down or working through other late work): the plan's order, the pool's flexibility.
 - Rework first. A task that fails its check sends its rework set back to the floor; those tasks
   are in no sequence and any free cell of their pool takes them first.
 - Full buffer. While a pool's input buffer is full and units wait to enter it, a free cell of
@@ -44,8 +47,9 @@ _LATENESS_ALPHA = 1 / 50
 class ControlConfig:
     lookahead: int = 4
     early_s: float = 0.0
+    pool_help: bool = True
     repair: bool = True
-    move_threshold_s: float = 3600.0
+    move_threshold_s: float = 2 * 3600.0
     repair_window_s: float = 8 * 3600.0
     repair_time_limit: float = 0.0  # CP-SAT seconds for units the repair would lose (0: right-shift and twin cells only)
     replan_every_s: float | None = None
@@ -69,7 +73,7 @@ class ControlConfig:
         """blind: the plan as written (head of sequence only, no repair); repair: look-ahead and
         moving a down cell's work; replan: repair plus a rolling re-plan."""
         if name == "blind":
-            base = cls(lookahead=1, repair=False)
+            base = cls(lookahead=1, pool_help=False, repair=False)
         elif name == "repair":
             base = cls()
         elif name == "replan":
@@ -103,6 +107,8 @@ class FloorController:
         self.rework_queue = [deque() for _ in plan.pool_names]
         self.full = [False] * len(plan.pool_names)
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
+        self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
+        self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self._wakes: list[tuple[float, int]] = []
         self._stamps = 0
         for t in sorted((t for t in range(n) if self.cell[t] >= 0 and self.status[t] == WAITING), key=lambda t: self.start[t]):
@@ -137,6 +143,7 @@ class FloorController:
             self._down(event.cell, event.expected_up)
         elif kind is CellUp:
             self.up[event.cell] = True
+            self._freed(event.cell)
             self._dispatch(event.cell)
         elif kind is PoolFull:
             self.full[event.pool] = event.full
@@ -176,7 +183,13 @@ class FloorController:
         self.arrived[t] = True
         pool = self.pool_of(t)
         self.waiting_in_pool[pool].add(t)
-        self._dispatch_task(t)
+        if self.config.pool_help and not self.in_rework[t]:
+            heapq.heappush(self.ready_heap[pool], (self.start[t], t))
+            self._dispatch_task(t)
+            if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now:
+                self._dispatch_pool(pool)  # due and its cell cannot take it: a free twin cell may
+        else:
+            self._dispatch_task(t)
 
     def _dispatch_task(self, t: int) -> None:
         pool = self.pool_of(t)
@@ -193,9 +206,14 @@ class FloorController:
                 self._assign(t, c, self.start[t])
             self._begin(t, c, "reported: the cell started it")
 
+    def _freed(self, c: int) -> None:
+        if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
+            self.idle[self.plan.cell_pool[c]].add(c)
+
     def _completed(self, t: int, c: int) -> None:
         self.status[t] = DONE
         self.running[c] -= 1
+        self._freed(c)
         status, left, arrived = self.status, self.preds_left, self.arrived
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
@@ -208,6 +226,7 @@ class FloorController:
         """The spec's rework routing: every task on a path from the rework target to the failed
         one is redone; they leave their sequences and go to their pool's rework queue."""
         self.running[c] -= 1
+        self._freed(c)
         plan = self.plan
         redo = plan.t_rework[t]
         inside = set(redo)
@@ -232,6 +251,7 @@ class FloorController:
 
     def _down(self, c: int, expected_up: float) -> None:
         self.up[c] = False
+        self.idle[self.plan.cell_pool[c]].discard(c)
         self.down_until[c] = expected_up
         cfg = self.config
         if cfg.repair and expected_up - self.now >= cfg.move_threshold_s:
@@ -262,9 +282,8 @@ class FloorController:
 
     # ------------------------------------------------------------------ dispatching
     def _dispatch_pool(self, pool: int) -> None:
-        for c in self.plan.pool_cells[pool]:
-            if self.running[c] < self.plan.cell_capacity[c] and self.up[c]:
-                self._dispatch(c)
+        for c in list(self.idle[pool]):
+            self._dispatch(c)
 
     def _dispatch(self, c: int) -> None:
         cap = self.plan.cell_capacity[c]
@@ -292,23 +311,47 @@ class FloorController:
         self.ptr[c] = i
         now, early = self.now, self.config.early_s
         setup, fam = plan.cell_setup[c], self.family[c]
-        seen, wake, head = 0, INF, -1
+        seen, wake, head, stale = 0, INF, -1, 0
         lookahead = self.config.lookahead
         while i < n and seen < lookahead:
             s, st, t = seq[i]
             i += 1
             if stamp[t] != st:
+                stale += 1
                 continue
             seen += 1
             if head < 0:
                 head = t
             if arrived[t] and left[t] == 0:
-                gate = s - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
+                # The gate is the plan's own start (when the unit may begin, as planned); a
+                # repair or re-plan reorders and re-assigns, it does not hold work back.
+                gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
                 if gate <= now:
                     stamp[t] = 0
                     self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
                     return True
                 wake = min(wake, gate)
+        if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
+            k = self.ptr[c]
+            seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+        if self.config.pool_help:
+            heap, status, in_rework = self.ready_heap[pool], self.status, self.in_rework
+            while heap:
+                s, t = heap[0]
+                if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or self.pool_of(t) != pool:
+                    heapq.heappop(heap)
+                    continue
+                if plan.t_start[t] - early <= now and left[t] == 0:
+                    heapq.heappop(heap)
+                    frm = self.cell[t]
+                    self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": plan.cell_ids[frm]})
+                    self.cell[t] = c
+                    stamp[t] = 0
+                    self._begin(t, c, "help: earliest due ready task of the pool")
+                    return True
+                if plan.t_start[t] - early > now:
+                    wake = min(wake, plan.t_start[t] - early)
+                break
         if wake < INF:
             heapq.heappush(self._wakes, (wake, c))
         if self.full[pool]:
@@ -331,6 +374,8 @@ class FloorController:
     def _begin(self, t: int, c: int, reason: str) -> None:
         self.status[t] = RUNNING
         self.running[c] += 1
+        if self.running[c] >= self.plan.cell_capacity[c]:
+            self.idle[self.plan.cell_pool[c]].discard(c)
         self.family[c] = self.plan.t_family[t]
         self.started_at[t] = self.now
         self.ran_on[t] = c

@@ -80,6 +80,21 @@ class ControlPlan:
         return out
 
 
+_CACHE: list = []  # (schedule, spec, plan) of the last few plans built in this process
+
+
+def cached_control_plan(spec: FactorySpec, schedule: Schedule) -> ControlPlan:
+    """control_plan, built once per (spec, schedule) object in a process: each replication and
+    each policy of a benchmark reads the same plan (the controller copies what it changes)."""
+    for sched, sp, plan in _CACHE:
+        if sched is schedule and sp is spec:
+            return plan
+    plan = control_plan(spec, schedule)
+    _CACHE.insert(0, (schedule, spec, plan))
+    del _CACHE[4:]
+    return plan
+
+
 def rework_sets(preds: list[list[int]], targets: list[int]) -> list[list[int]]:
     """For each operation i failing and going back to targets[i]: every operation on a path from
     the target to i (both included), target first, then in routing order."""
@@ -120,8 +135,9 @@ def product_of(spec: FactorySpec, job: str, ops: set[str]) -> str:
 def control_plan(spec: FactorySpec, schedule: Schedule) -> ControlPlan:
     """Index a plan of `spec` for the controller; ValueError names what does not fit the spec."""
     horizon = int(schedule.kpis.get("horizon_s", schedule.horizon) or schedule.horizon or schedule.makespan)
-    # Windows far enough past the plan for execution running late (the twin's run cap is 4x).
-    floor = build_problem(spec, [], max(horizon, 1), calendar_until=4 * max(horizon, schedule.makespan, 1))
+    # Cell windows up to the horizon, as the planner saw them (work it put beyond the horizon
+    # may cross a later window; the floor pauses it there).
+    floor = build_problem(spec, [], max(horizon, 1))
     cell_index = {c.id: i for i, c in enumerate(floor.cells)}
     pool_index = {p.name: i for i, p in enumerate(floor.pools)}
     ctypes = {t.name: t for t in spec.cell_types}

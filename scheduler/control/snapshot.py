@@ -59,8 +59,13 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, dict[int, int]]:
         task = base.tasks[plan.t_problem[t]]
         local[t] = len(tasks)
         jobs[job_new[j]].tasks.append(len(tasks))
-        tasks.append(Task(job_new[j], task.op, task.modes, [], task.capability))
+        modes = task.modes
+        if ctrl.arrived[t]:  # the unit waits in this pool's buffer: it stays in the pool
+            modes = [m for m in modes if m[0] == ctrl.pool_of(t)] or modes
+        tasks.append(Task(job_new[j], task.op, modes, [], task.capability))
         if status[t] == RUNNING:
+            # A unit may start a little before its plan (a changeover's lead, a free twin cell).
+            jobs[job_new[j]].release = min(jobs[job_new[j]].release, int(ctrl.started_at[t]))
             cell = ctrl.ran_on[t]
             pool = plan.cell_pool[cell]
             duration = next((d for p, d in task.modes if p == pool), task.modes[0][1])
