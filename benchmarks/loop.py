@@ -118,7 +118,9 @@ def run(spec, schedule, args, control: str, policy: str = "fifo"):
     started = time.perf_counter()
     report = Twin(spec, replications=args.replications, seed=args.seed, workers=args.workers, policy=policy,
                   control=control).run(schedule)
-    print(f"  {control}{':' + policy if control == 'rule' else ''}: {args.replications} replications in "
+    gw = report.gw_per_week
+    print(f"  {control}{':' + policy if control == 'rule' else ''}: {gw.mean:.4f} GW/week [{gw.ci_low:.4f}, {gw.ci_high:.4f}], "
+          f"delivered/planned {report.execution['delivered_over_planned']['mean']:.1%}; {args.replications} replications in "
           f"{time.perf_counter() - started:.0f} s wall, {report.cpu_seconds_per_replication:.1f} CPU s each", flush=True)
     return report
 
