@@ -74,13 +74,13 @@ def bare_simpy(spec, operations: int) -> tuple[float, int]:
 
 
 def controlled_week(spec, control: str) -> tuple[float, int, float]:
-    """CPU seconds of one replication executing a week's steady-state plan (list scheduler, for
+    """CPU seconds of one replication executing a week's steady-state plan (10 s of planning, for
     real availability) under `control`, its operations, and the bare loop's CPU seconds for as many."""
-    from scheduler.construct import list_schedule
     from scheduler.control import cached_control_plan
+    from scheduler.planning import Limits
     from scheduler.steady import plan_horizon
 
-    _, _, schedule = plan_horizon(spec, int(WEEK_S), 168, "steady-state", list_schedule, availability=True)
+    schedule = plan_horizon(spec, int(WEEK_S), 168, "steady-state", "mw", Limits(time_limit=10, workers=1), availability=True)[2].schedule
     cached_control_plan(spec, schedule)  # built once per plan, not per replication: not timed
     end = 4.0 * schedule.makespan
     best = None

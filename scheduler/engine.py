@@ -1,7 +1,10 @@
-"""plan(problem) -> Schedule at any size: small problems go to the core CP-SAT model warm-started
-by the best dispatching schedule; large ones keep that schedule and improve its end with CP-SAT
-on sub-problems (large neighbourhood search), because one model of 70k-100k operations finds
-nothing in minutes. Every returned plan is complete and has passed `scheduler.validate`.
+"""search(problem) -> the best plan found, at any size, for the front door `scheduler.plan`
+(scheduler/planning.py), which measures it against its bound once. Small problems go to the
+core model's portfolio (warm start, CP-SAT probe, tabu search, CP-SAT) on the whole problem;
+large ones keep the best dispatching schedule and improve it with forward-backward passes, the
+tabu search (where the disjunctive graph models the floor exactly) and CP-SAT on sub-problems
+(large neighbourhood search), because one model of 70k-100k operations finds nothing in
+minutes. Every returned plan is complete.
 
 Why the end: a dispatcher's losses gather where the horizon cuts (units that just miss it) and
 where the makespan is set (the last busy cells); a suffix of the plan is also closed under
@@ -14,17 +17,23 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from scheduler.bounds import Heads, compute_bounds, heads_and_tails
+from scheduler.bounds import Heads, heads_and_tails
 from scheduler.calendars import CellCalendar
-from scheduler.capacity import earliest_finish, problem_capacity_bound
+from scheduler.capacity import earliest_finish
+from scheduler import insertion
 from scheduler.construct import list_schedule
-from scheduler.delivery import delivered_mw, finished_jobs
+from scheduler.delivery import delivered_mw
+from scheduler.localsearch import applies as tabu_fits
+from scheduler.localsearch import improve
 from scheduler.mirror import forward_backward, mirrorable
 from scheduler.problem import Problem
-from scheduler.schedule import Schedule
-from scheduler.subproblem import Placement, SubProblem, close_under_successors, glue, placements, restrict
-from scheduler.validate import validate, violations
+from scheduler.result import better, meets
+from scheduler.schedule import Assignment, Schedule
+from scheduler.subproblem import Placement, SubProblem, glue, placements, restrict
+from scheduler.validate import violations
 
 Progress = Callable[[float, str], None]
 
@@ -42,103 +51,121 @@ LNS_STEP_SECONDS = 6.0
 FORWARD_BACKWARD_SHARE = 0.35
 # (rule, work weight) pairs tried for the starting plan, best first; later ones only run while
 # they take a small share of the time limit.
+# Share of the time left after forward-backward passes that the tabu search gets on large
+# problems where it applies (makespan, capacity-1 cells, no setups or windows).
+LARGE_TABU_SHARE = 0.3
+# The LNS stops when this share of the time limit has passed without a better plan and at
+# least STALL_NEIGHBOURHOODS neighbourhoods in a row brought nothing.
+STALL_SHARE = 0.3
+STALL_NEIGHBOURHOODS = 8
 STARTS = (("slack", 4.0), ("fifo", 4.0), ("slack", 2.0), ("slack", 8.0), ("edd", 4.0), ("mwkr", 1.0))
 
 
-def plan(
-    problem: Problem,
-    *,
-    objective: str = "mw",
-    time_limit: float = 60.0,
-    workers: int = 2,
-    seed: int = 0,
-    progress: Progress | None = None,
-) -> Schedule:
-    if objective not in ("mw", "makespan"):
-        raise ValueError(f"objective: {objective!r} is not one of mw, makespan")
+@dataclass
+class Found:
+    """What a search route hands back to the front door: a complete plan of the problem (not yet
+    measured against the bound: `scheduler.planning` does that once) and how it was found."""
+
+    schedule: Schedule
+    method: str
+    status: str  # optimal when CP-SAT proved it on the whole problem, else feasible / heuristic
+    solver_bound: float | None  # a bound CP-SAT proved on the whole problem, if it ran on it
+    kpis: dict[str, Any] = field(default_factory=dict)
+
+
+def search(problem: Problem, objective: str, bound: float, *, time_limit: float, workers: int, seed: int, progress: Progress | None = None) -> Found:
+    """The best plan of `problem` within `time_limit`, routed by size once: the whole-problem
+    portfolio up to DIRECT_MAX_OPERATIONS, else dispatching, forward-backward passes, the tabu
+    search and LNS. Stops early when the plan meets `bound` or the LNS stops improving."""
     began = time.perf_counter()
     deadline = began + time_limit
     report = progress or (lambda fraction, message: None)
     report(0.0, f"dispatching {problem.n_operations} operations")
     best = _best_start(problem, objective, deadline, time_limit, report)
-    start_value = best.value
-    bound = _bound(problem, objective)
-    if _meets(objective, best.value, bound):
+    kpis: dict[str, Any] = {"start": best.name, "start_value": best.value, "operations": problem.n_operations}
+    status, solver_bound = "heuristic", None
+    if meets(objective, best.value, bound):
         method = "dispatch"  # nothing left to gain: do not spend the time limit
     elif problem.n_operations <= DIRECT_MAX_OPERATIONS:
-        best = _direct(problem, best, objective, deadline, workers, seed, report)
+        best, status, solver_bound = _direct(problem, best, objective, deadline, workers, seed, report)
         method = "cp-sat"
+        kpis.update({k: best.kpis[k] for k in ("hint", "probe_makespan", "tabu_makespan", "tabu_iterations") if k in best.kpis})
     else:
         method = "lns"
         if objective == "makespan" and mirrorable(problem):
             report(0.2, "forward-backward passes")
-            best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit)
+            # Passes rebuild the plan the way its start was built: insertion keeps the waits a
+            # dispatcher would fill (measured on the long 100k job shop, docs/scheduling.md).
+            build = insertion.serial_schedule if best.kpis.get("builder") == "insertion" else None
+            best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit, build=build)
             method = "forward-backward + lns"
-        best = _improve_end(problem, best, objective, deadline, workers, seed, report, bound)
+        if objective == "makespan" and tabu_fits(problem) and not meets(objective, best.value, bound):
+            report(0.3, "tabu search on the critical path")
+            searched = improve(problem, best, LARGE_TABU_SHARE * (deadline - time.perf_counter()), lower_bound=int(bound), seed=seed)
+            kpis.update(tabu_makespan=searched.makespan, tabu_iterations=searched.kpis.get("tabu_iterations", 0))
+            best = _valued(problem, searched, objective)
+            method = method.replace("lns", "tabu + lns")
+        best, lns = _improve_end(problem, best, objective, deadline, workers, seed, report, bound, time_limit)
+        kpis.update(lns)
     report(0.98, "validating")
-    validate(problem, best)
-    best.seconds = time.perf_counter() - began
-    best.objective = objective
-    best.bound = bound
-    if _meets(objective, best.value, bound):
-        best.status = "optimal"  # the plan meets a proven bound
-    best.kpis.update({"method": method, "start_value": start_value, "operations": problem.n_operations})
-    report(1.0, "done")
-    return best
+    return Found(best, method, status, solver_bound, kpis)
 
 
 def value_of(problem: Problem, schedule: Schedule, objective: str) -> float:
     return delivered_mw(problem, schedule) if objective == "mw" else float(schedule.makespan)
 
 
-def _meets(objective: str, value: float, bound: float) -> bool:
-    return value >= bound - 1e-9 if objective == "mw" else value <= bound
-
-
-def better(objective: str, a: float, b: float) -> bool:
-    """Is value a strictly better than b?"""
-    return a > b + 1e-9 if objective == "mw" else a < b
-
-
-def _bound(problem: Problem, objective: str) -> float:
-    if objective == "mw":
-        return sum(problem_capacity_bound(problem).mw_by_category.values())
-    bounds = compute_bounds(problem)
-    return float(max(bounds.path, bounds.load))
+def _valued(problem: Problem, schedule: Schedule, objective: str) -> Schedule:
+    schedule.value = value_of(problem, schedule, objective)
+    return schedule
 
 
 def _best_start(problem: Problem, objective: str, deadline: float, time_limit: float, report: Progress) -> Schedule:
+    """The best of the dispatching starts and, for the makespan on single-job cells without
+    setups, the insertion starts (scheduler/insertion.py: chains without slack need them)."""
     best: Schedule | None = None
-    for k, (rule, weight) in enumerate(STARTS):
+    builders = [("dispatch", rule, lambda rule=rule, weight=weight: list_schedule(problem, rule=rule, objective=objective, work_weight=weight)) for rule, weight in STARTS]
+    if objective == "makespan" and insertion.applies(problem):
+        # Insertion by earliest start and by latest start, right after the first dispatch.
+        builders[1:1] = [("insertion", "earliest start", lambda: insertion.serial_schedule(problem, insertion.earliest_start_priority(problem))),
+                         ("insertion", "latest start", lambda: insertion.serial_schedule(problem, insertion.latest_start_priority(problem)))]
+    for k, (kind, rule, build) in enumerate(builders):
         spent = time_limit - (deadline - time.perf_counter())
         # Later starts only while dispatching stays a small share of the budget.
         if best is not None and spent + best.seconds > 0.25 * time_limit:
             break
-        candidate = list_schedule(problem, rule=rule, objective=objective, work_weight=weight)
+        candidate = build()
+        candidate.kpis["builder"] = kind
         if best is None or better(objective, candidate.value, best.value):
             best = candidate
-        report(0.05 + 0.15 * (k + 1) / len(STARTS), f"dispatch {rule}/{weight:g}: {best.value:,.1f}")
+        report(0.05 + 0.15 * (k + 1) / len(builders), f"{kind} {rule}: {best.value:,.1f}")
     assert best is not None
     best.kpis["start"] = best.name
     return best
 
 
-def _direct(problem: Problem, start: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress) -> Schedule:
+def _direct(problem: Problem, start: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress) -> tuple[Schedule, str, float | None]:
+    """The whole problem through the core model's portfolio (CP-SAT probe, tabu search where it
+    applies, CP-SAT), warm-started by the better of the best dispatching start and the core
+    model's own warm start (every rule, tie-breaking restarts); (plan, status, CP-SAT's bound
+    on the whole problem)."""
     from scheduler.cpsat import solve
+    from scheduler.cpsat.warmstart import warm_start
 
     remaining = deadline - time.perf_counter()
     if remaining <= 0.5:
-        return start
+        return start, "heuristic", None
+    own = _valued(problem, warm_start(problem, objective, remaining, seed), objective)
+    hint = own if better(objective, own.value, start.value) else start
     report(0.25, "CP-SAT on the whole problem")
-    found = solve(problem, objective=objective, time_limit=remaining, workers=workers, seed=seed, hint=start)
+    found = solve(problem, objective=objective, time_limit=deadline - time.perf_counter(), workers=workers, seed=seed, hint=hint)
     if not found.assignments:
-        return start
-    full = complete(problem, found) if objective == "mw" else found
-    full.value = value_of(problem, full, objective)
-    if better(objective, full.value, start.value) or (full.value == start.value and found.status == "optimal"):
-        full.status = found.status if len(found.assignments) == problem.n_operations or objective == "mw" else "feasible"
-        return full
-    return start
+        return hint, "heuristic", found.bound
+    full = _valued(problem, complete(problem, found) if objective == "mw" else found, objective)
+    if better(objective, hint.value, full.value):
+        return hint, "heuristic", found.bound
+    status = found.status if len(found.assignments) == problem.n_operations or objective == "mw" else "feasible"
+    return full, status, found.bound
 
 
 def complete(problem: Problem, partial: Schedule) -> Schedule:
@@ -153,24 +180,42 @@ def complete(problem: Problem, partial: Schedule) -> Schedule:
     return Schedule(glue(problem, fixed, sub, rest), problem.horizon, partial.status, partial.objective, name=partial.name)
 
 
-def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress, bound: float) -> Schedule:
+def _improve_end(
+    problem: Problem, current: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress, bound: float, time_limit: float
+) -> tuple[Schedule, dict[str, Any]]:
     """LNS on suffixes of the plan: free every operation starting after a cut (for MW, only of
-    units that can still finish), re-plan them with CP-SAT, keep the result if better."""
+    units that can still finish), re-plan them with CP-SAT, keep the result if better. Stops at
+    the bound, or when STALL_SHARE of the time limit (and STALL_NEIGHBOURHOODS in a row) brought
+    nothing better: a plan at an optimum its bound cannot see should not burn the clock."""
     from scheduler.cpsat import solve
 
     rng = random.Random(seed)
     heads = heads_and_tails(problem)
     in_reach = _units_in_reach(problem) if objective == "mw" else set()
+    successors = _successors(problem)
+    cell_index = {c.id: i for i, c in enumerate(problem.cells)}
+    # The plan lives as task -> (cell, start, end) between steps; a Schedule of 100k assignments
+    # is built once at the end (rebuilding and gluing it every step cost more than CP-SAT did).
+    plan = placements(problem, current)
+    value = current.value
     size = NEIGHBOURHOOD_OPERATIONS
     began = time.perf_counter()
     total = max(1e-9, deadline - began)
     iterations = improved = 0
     turn = empty = 0  # neighbourhood kinds alternate by turn; empty ones are drawn again
-    while deadline - time.perf_counter() > 2.0 and not _meets(objective, current.value, bound):
-        fixed = placements(problem, current)
-        lost = _lost_in_reach(problem, current, in_reach) if objective == "mw" else []
+    last_gain, since_gain = began, 0
+    stopped = "time limit"
+    while deadline - time.perf_counter() > 2.0:
+        if meets(objective, value, bound):
+            stopped = "bound"
+            break
+        if since_gain >= STALL_NEIGHBOURHOODS and time.perf_counter() - last_gain > STALL_SHARE * time_limit:
+            stopped = "stalled"
+            break
+        fixed = dict(plan)
+        lost = sorted(in_reach - _finished(problem, plan)) if objective == "mw" else []
         if objective == "makespan" and turn % 2:
-            free, cut = _busiest_cells_suffix(problem, fixed, size, rng)
+            free, cut = _busiest_cells_suffix(problem, fixed, size, rng, successors)
         elif lost and turn % 2:
             free, cut = _lost_unit_and_neighbours(problem, fixed, rng.choice(lost), size)
         else:
@@ -181,6 +226,7 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
             # another draw or the other kind usually is not, so give up only after many.
             empty += 1
             if empty > 20:
+                stopped = "no neighbourhood"
                 break
             continue
         empty = 0
@@ -188,24 +234,58 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
             del fixed[t]
         sub = restrict(problem, fixed, free, name=f"{problem.name}/lns{iterations}", not_before=cut)
         budget = min(LNS_STEP_SECONDS, deadline - time.perf_counter() - 1.0)
-        hint = _local_hint(current, sub)
-        found = solve(sub.problem, objective=objective, time_limit=budget, workers=workers, seed=seed + iterations, hint=hint)
+        hint = _local_hint(problem, plan, sub)
+        found = solve(sub.problem, objective=objective, time_limit=budget, workers=workers, seed=seed + iterations, hint=hint, local_search=False)
         iterations += 1
+        since_gain += 1
         if found.assignments:
-            plan_part = complete(sub.problem, found) if objective == "mw" else found
-            candidate = Schedule(glue(problem, fixed, sub, plan_part), problem.horizon, "heuristic", objective, name=current.name)
-            candidate.value = value_of(problem, candidate, objective)
-            candidate.kpis = current.kpis
-            if better(objective, candidate.value, current.value):
-                current, improved = candidate, improved + 1
-            elif objective == "makespan" and candidate.value == current.value and _tail_load(candidate) < _tail_load(current):
-                current = candidate  # same makespan, fewer cells near it: the next step has less to move
+            part = complete(sub.problem, found) if objective == "mw" else found
+            candidate = _merged(problem, fixed, sub, part, cell_index)
+            candidate_value = _value(problem, candidate, objective)
+            if better(objective, candidate_value, value):
+                plan, value, improved = candidate, candidate_value, improved + 1
+                last_gain, since_gain = time.perf_counter(), 0
+            elif objective == "makespan" and candidate_value == value and _tail_load(candidate) < _tail_load(plan):
+                plan = candidate  # same makespan, fewer cells near it: the next step has less to move
             # A neighbourhood CP-SAT closes quickly can grow; one it cannot finish should shrink.
             size = int(size * 1.3) if found.status == "optimal" else max(100, int(size * 0.8))
         fraction = 0.2 + 0.75 * min(1.0, (time.perf_counter() - began) / total)
-        report(fraction, f"LNS {iterations}: {current.value:,.1f} ({improved} improvements)")
-    current.kpis.update({"lns_iterations": iterations, "lns_improvements": improved})
-    return current
+        report(fraction, f"LNS {iterations}: {value:,.1f} ({improved} improvements)")
+    result = Schedule(_assignments(problem, plan), problem.horizon, "heuristic", objective, value, name=current.name)
+    return result, {"lns_iterations": iterations, "lns_improvements": improved, "lns_stopped": stopped}
+
+
+def _successors(problem: Problem) -> list[list[int]]:
+    out: list[list[int]] = [[] for _ in problem.tasks]
+    for t, task in enumerate(problem.tasks):
+        for p in task.predecessors:
+            out[p].append(t)
+    return out
+
+
+def _merged(problem: Problem, fixed: dict[int, Placement], sub: SubProblem, part: Schedule, cell_index: dict[str, int]) -> dict[int, Placement]:
+    """The fixed placements plus a sub-plan's, in the whole problem's task and cell indices."""
+    local = {(sub.problem.jobs[task.job].id, task.op): sub.task_of[i] for i, task in enumerate(sub.problem.tasks)}
+    out = dict(fixed)
+    for a in part.assignments:
+        out[local[(a.job, a.op)]] = (cell_index[sub.cell_of[a.cell]], a.start, a.end)
+    return out
+
+
+def _assignments(problem: Problem, plan: dict[int, Placement]) -> list[Assignment]:
+    return [Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, problem.cells[c].id, s, e) for t, (c, s, e) in sorted(plan.items())]
+
+
+def _finished(problem: Problem, plan: dict[int, Placement]) -> set[int]:
+    """Jobs whose every operation is placed and ends by the horizon (as scheduler.delivery counts)."""
+    horizon = problem.horizon
+    return {j for j, job in enumerate(problem.jobs) if job.tasks and all(t in plan and plan[t][2] <= horizon for t in job.tasks)}
+
+
+def _value(problem: Problem, plan: dict[int, Placement], objective: str) -> float:
+    if objective == "mw":
+        return sum(problem.jobs[j].mw for j in _finished(problem, plan))
+    return float(max((e for _, _, e in plan.values()), default=0))
 
 
 def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size: int, rng: random.Random, heads: Heads) -> tuple[set[int], int]:
@@ -222,12 +302,13 @@ def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size:
     return free, cut
 
 
-def _tail_load(schedule: Schedule) -> int:
+def _tail_load(plan: dict[int, Placement]) -> int:
     """Sum over cells of how close their last operation ends to the makespan: lower means the
     makespan rests on fewer cells, so a plateau of equal makespans can still make progress."""
-    last: dict[str, int] = {}
-    for a in schedule.assignments:
-        last[a.cell] = max(last.get(a.cell, 0), a.end)
+    last: dict[int, int] = {}
+    for c, _, e in plan.values():
+        if e > last.get(c, 0):
+            last[c] = e
     makespan = max(last.values(), default=0)
     return sum(max(0, end - int(0.99 * makespan)) for end in last.values())
 
@@ -236,10 +317,6 @@ def _units_in_reach(problem: Problem) -> set[int]:
     """Jobs that could finish by the horizon with the floor to themselves."""
     calendars = [CellCalendar(c.unavailable) for c in problem.cells]
     return {j for j, end in enumerate(earliest_finish(problem, calendars)) if end <= problem.horizon and problem.jobs[j].tasks}
-
-
-def _lost_in_reach(problem: Problem, schedule: Schedule, in_reach: set[int]) -> list[int]:
-    return sorted(in_reach - finished_jobs(problem, schedule))
 
 
 def _lost_unit_and_neighbours(problem: Problem, fixed: dict[int, Placement], unit: int, size: int) -> tuple[set[int], int]:
@@ -264,7 +341,7 @@ def _lost_unit_and_neighbours(problem: Problem, fixed: dict[int, Placement], uni
     return free, cut
 
 
-def _busiest_cells_suffix(problem: Problem, fixed: dict[int, Placement], size: int, rng: random.Random) -> tuple[set[int], int]:
+def _busiest_cells_suffix(problem: Problem, fixed: dict[int, Placement], size: int, rng: random.Random, successors: list[list[int]]) -> tuple[set[int], int]:
     """For makespan: the cells that finish last, cut deeper than a global suffix can (their
     work may move to cells that finish early), plus everything that waits for it."""
     last_end: dict[int, int] = {}
@@ -276,8 +353,14 @@ def _busiest_cells_suffix(problem: Problem, fixed: dict[int, Placement], size: i
     chosen = ranked[: max(1, int(len(ranked) * 0.02 * (0.5 + rng.random())))]
     per_cell = max(2, size // len(chosen))
     cut = min(sorted(by_cell[c])[-min(per_cell, len(by_cell[c]))][0] for c in chosen)
-    seeds = {t for c in chosen for s, t in by_cell[c] if s >= cut}
-    return close_under_successors(problem, seeds), cut
+    free = {t for c in chosen for s, t in by_cell[c] if s >= cut}
+    stack = list(free)
+    while stack:  # everything that waits for freed work is freed too
+        for u in successors[stack.pop()]:
+            if u not in free:
+                free.add(u)
+                stack.append(u)
+    return free, cut
 
 
 def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: set[int], cut: int, heads: Heads) -> set[int]:
@@ -292,12 +375,15 @@ def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: se
     return {t for t in free if problem.tasks[t].job not in hopeless_jobs}
 
 
-def _local_hint(current: Schedule, sub: SubProblem) -> Schedule | None:
-    """The current plan's assignments of the free operations, on the sub-problem's cells (a lane
+def _local_hint(problem: Problem, plan: dict[int, Placement], sub: SubProblem) -> Schedule | None:
+    """The current plan's placements of the free operations, on the sub-problem's cells (a lane
     of a multi-job cell is picked later by the model; only single-job cells carry over)."""
-    keys = {(j.id, sub.problem.tasks[t].op) for j in sub.problem.jobs for t in j.tasks}
     cells = {cell.id for cell in sub.problem.cells}
-    assignments = [a for a in current.assignments if (a.job, a.op) in keys and a.cell in cells]
+    assignments = []
+    for t in sub.task_of:
+        c, s, e = plan[t]
+        if problem.cells[c].id in cells:
+            assignments.append(Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, problem.cells[c].id, s, e))
     hint = Schedule(assignments, sub.problem.horizon, name="hint")
     # Setup padding around fixed work can clash with where the plan has a free operation (same
     # family, no setup needed); then let the core model build its own warm start.

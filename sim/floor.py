@@ -95,10 +95,9 @@ class Floor:
 
     def enter(self, unit: Unit, ops: list[int] | None = None):
         """Generator: let a unit onto the floor, waiting for room at its first stations (`ops`:
-        the operations it starts with, when not the routing's roots: a unit carried in)."""
-        self.wip += 1
-        unit.released = self.env.now
-        self.obs.released_unit(unit.product.index)
+        the operations it starts with, when not the routing's roots: a unit carried in). A unit
+        held back by a full first buffer waits off the floor: it counts in WIP and cycle time
+        only from when it has its places."""
         tasks = []
         for op in (unit.product.roots if ops is None else ops):
             unit.status[op] = QUEUED
@@ -114,9 +113,12 @@ class Floor:
                         yield ev
                 unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
-            tasks.append((station, Task(unit, op, self.env.now, has_place)))
-        for station, task in tasks:
-            self._enqueue(station, task)
+            tasks.append((station, op, has_place))
+        self.wip += 1
+        unit.released = self.env.now
+        self.obs.released_unit(unit.product.index)
+        for station, op, has_place in tasks:
+            self._enqueue(station, Task(unit, op, unit.released, has_place))
 
     def enter_now(self, unit: Unit) -> None:
         """Let a unit on from a callback: at once when there is room, else by a short process."""

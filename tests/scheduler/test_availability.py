@@ -5,7 +5,7 @@ from pathlib import Path
 
 from plant import load_spec
 from scheduler.availability import derate, nominal_mw_by_category, pool_availability
-from scheduler.construct import list_schedule
+from scheduler.planning import Limits
 from scheduler.delivery import mw_by_category
 from scheduler.steady import horizon_problem, plan_horizon, recorded_problem
 from scheduler.validate import validate
@@ -29,7 +29,8 @@ def test_durations_are_derated_by_each_types_availability_and_pinned_work_is_kep
 
 def test_an_availability_plan_promises_less_and_records_how_it_was_made():
     spec = load_spec(str(LOOP))
-    _, problem, schedule = plan_horizon(spec, 30 * H, 30, "steady-state", list_schedule, availability=True)
+    _, problem, result = plan_horizon(spec, 30 * H, 30, "steady-state", "mw", Limits(time_limit=2, workers=1), availability=True)
+    schedule = result.schedule
     assert schedule.kpis["availability"] is True
     rebuilt = recorded_problem(spec, schedule.kpis)
     validate(rebuilt, schedule)  # the saved plan's problem is the derated one

@@ -16,7 +16,7 @@ from scheduler.capacity import capacity_bound, problem_capacity_bound
 from scheduler.carryin import carry_in, plan_around
 from scheduler.construct import RULES, list_schedule
 from scheduler.delivery import finished_jobs, mw_by_category
-from scheduler.engine import plan
+from scheduler.planning import Limits, plan
 from scheduler.problem import Problem, build_problem, expand_windows
 from scheduler.steady import running_floor, warmup_problem
 from scheduler.validate import validate
@@ -98,8 +98,11 @@ def test_bound_of_a_carried_in_problem_covers_its_plans(seed):
 @settings(max_examples=40, deadline=None)
 @given(start=st.integers(0, 30), duration=st.integers(1, 9), every=st.sampled_from([None, 10, 24]), clock=st.integers(-60, 60), horizon=st.integers(1, 80))
 def test_windows_keep_their_phase_on_the_floor_clock(start, duration, every, clock, horizon):
-    window = Window(start=start, duration=duration, every=every)
-    shifted = expand_windows([window], horizon, clock)
+    # Drawn in minutes (the spec refuses windows repeating more often than once a minute),
+    # checked at every minute: every window edge falls on one.
+    m = 60
+    window = Window(start=start * m, duration=duration * m, every=every and every * m)
+    shifted = [(s / m, e / m) for s, e in expand_windows([window], horizon * m, clock * m)]
     # A repeating window runs every period from its start on and, before the week's start
     # (floor time < 0), back in time as well.
     if every is None:
@@ -120,15 +123,22 @@ def test_running_floor_delivers_at_least_what_an_empty_floor_does(spec_name, hou
     horizon = hours * 3600
     orders = orders_for(spec, hours)
     empty = build_problem(spec, orders, horizon)
-    from_empty = plan(empty, objective="mw", time_limit=2.0, workers=1)
+    from_empty = plan(empty, "mw", Limits(2.0, 1)).schedule
     carried = running_floor(spec, orders, horizon, hours)
-    steady = plan_around(carried, lambda p: plan(p, objective="mw", time_limit=2.0, workers=1))
+    result = plan(carried.problem, "mw", Limits(2.0, 1), pinned=carried.pinned, spec=spec)
+    steady = result.schedule
     validate(carried.problem, steady)
+    # The running work stays exactly where it runs.
+    placed = {(a.job, a.op): (a.cell, a.start, a.end) for a in steady.assignments}
+    for t, (c, s, e) in carried.pinned.items():
+        task = carried.problem.tasks[t]
+        assert placed[(carried.problem.jobs[task.job].id, task.op)] == (carried.problem.cells[c].id, s, e)
     delivered, before = mw_by_category(carried.problem, steady), mw_by_category(empty, from_empty)
     assert sum(delivered.values()) >= sum(before.values()) - 1e-9
     # Valid against the bound of the problem it was planned for; the empty floor's bound
     # charges pipeline fill, so the running floor may pass it.
     bound = problem_capacity_bound(carried.problem, None, spec)
+    assert result.capacity == bound and result.bound == pytest.approx(sum(bound.mw_by_category.values()))
     for category, mw in delivered.items():
         assert mw <= bound.mw_by_category[category] + 1e-6
     assert sum(bound.mw_by_category.values()) >= sum(capacity_bound(spec, horizon, orders, availability=False).mw_by_category.values()) - 1e-6
@@ -202,7 +212,8 @@ def test_warmup_of_a_floor_with_very_long_routings_stays_bounded():
     from scheduler.steady import MAX_FILL_S, warmup_length
 
     raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "specs" / "tiny.yaml").read_text())
-    raw["products"][0]["routing"][0]["duration"] = 10**9  # about 32 years for one operation
+    for step in raw["products"][0]["routing"]:
+        step["duration"] = "1w"  # a unit takes weeks: two critical paths exceed the cap
     spec = FactorySpec.model_validate(raw)
     assert warmup_length(spec, 8 * 3600) == MAX_FILL_S
     assert warmup_length(spec, 2 * MAX_FILL_S) == 2 * MAX_FILL_S  # never shorter than the horizon

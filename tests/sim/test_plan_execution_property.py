@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from plant.loader import spec_from_dict
 from scheduler.control import control_plan
-from scheduler.engine import plan
+from scheduler.planning import Limits
 from scheduler.steady import plan_horizon
 from sim.replication import RunConfig, run_replication
 
@@ -80,7 +80,7 @@ def check_execution(spec, schedule, trace) -> None:
 @given(spec=small_specs(), mode=st.sampled_from(["steady-state", "from-empty"]), horizon_h=st.sampled_from([8, 24]),
        control=st.sampled_from(["blind", "repair", "replan", "rule"]), seed=st.integers(0, 5))
 def test_every_scheduler_plan_runs_to_the_last_unit(spec, mode, horizon_h, control, seed):
-    _, _, schedule = plan_horizon(spec, horizon_h * H, horizon_h, mode, lambda p: plan(p, time_limit=1, workers=1))
+    schedule = plan_horizon(spec, horizon_h * H, horizon_h, mode, "mw", Limits(time_limit=1, workers=1))[2].schedule
     end = 4.0 * max(schedule.makespan, horizon_h * H) + 30 * 24 * H
     config = RunConfig(spec, end_s=end, bin_s=end / 50, seed=seed, schedule=schedule, record=True, control=control,
                        control_options=(("replan_every_s", 4 * H),) if control == "replan" else ())

@@ -14,11 +14,12 @@ LOOP = Path(__file__).resolve().parents[1] / "specs" / "loop.yaml"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> ServiceSettings:
-    return ServiceSettings(data_dir=tmp_path / "data", spec=LOOP, workers=1, job_threads=2)
+def settings(tmp_path: Path, database_url: str | None) -> ServiceSettings:
+    return ServiceSettings(data_dir=tmp_path / "data", spec=LOOP, workers=1, job_threads=2, database_url=database_url,
+                           client_rate=1000, client_burst=1000, allowed_hosts=["testserver"])
 
 
-def test_a_running_floor_plan_is_checked_on_the_twin(client: TestClient, planner: str) -> None:
+def test_a_running_floor_plan_is_checked_on_the_twin(client: TestClient) -> None:
     made = client.post("/api/schedules", json={"horizon_hours": 30, "demand_hours": 30, "time_limit": 2})
     assert made.status_code == 202, made.text
     plan = wait_for_job(client, made.json()["id"], timeout_s=60)
