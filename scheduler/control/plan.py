@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from plant.rework import rework_set
 from plant.spec import FactorySpec
 from scheduler.problem import Job, Problem, Task, build_problem
 from scheduler.schedule import Schedule
@@ -95,31 +96,6 @@ def cached_control_plan(spec: FactorySpec, schedule: Schedule) -> ControlPlan:
     return plan
 
 
-def rework_sets(preds: list[list[int]], targets: list[int]) -> list[list[int]]:
-    """For each operation i failing and going back to targets[i]: every operation on a path from
-    the target to i (both included), target first, then in routing order."""
-    succs: list[list[int]] = [[] for _ in preds]
-    for i, ps in enumerate(preds):
-        for p in ps:
-            succs[p].append(i)
-    out = []
-    for failed, target in enumerate(targets):
-        between = sorted((_reach(succs, target) & _reach(preds, failed)) | {target, failed})
-        between.remove(target)
-        out.append([target] + between)
-    return out
-
-
-def _reach(step: list[list[int]], start: int) -> set[int]:
-    seen, todo = {start}, [start]
-    while todo:
-        for nxt in step[todo.pop()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
 def product_of(spec: FactorySpec, job: str, ops: set[str]) -> str:
     """The product a planned job builds: its id prefix before '#' (plant.demand's naming, kept
     by carried units), or else the one product whose routing has exactly these operations."""
@@ -176,7 +152,7 @@ def control_plan(spec: FactorySpec, schedule: Schedule) -> ControlPlan:
         starts = [a.start for a in planned.values()]
         job = Job(job_id, product.name, product.family, product.category, product.mw, min(starts) if starts else 0)
         preds = [[index[p] for p in op.predecessors] for op in routing]
-        rework = rework_sets(preds, [index[op.rework_to] if op.rework_to is not None else k for k, op in enumerate(routing)])
+        rework = [rework_set(routing, k) for k in range(len(routing))]
         for k, op in enumerate(routing):
             t = first + k
             pools = [pool_index[tn] for tn, _ in sorted(((tn, ctypes[tn].capabilities[op.capability]) for tn in pool_index
