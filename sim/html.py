@@ -44,6 +44,8 @@ def render_html(report: TwinReport, limits=None, sensitivity=None) -> str:
     parts += ["<h2>Output against target</h2>", _throughput_svg(r), _category_table(r)]
     parts += ["<h2>Where the time of each cell type goes</h2>", _stack_svg(r)]
     parts += ["<h2>Work in progress</h2>", _wip_svg(r), _flow_table(r)]
+    if r.execution:
+        parts += ["<h2>The plan: planned against delivered by its horizon</h2>", _execution(r.execution)]
     if r.schedule:
         parts += ["<h2>Executing the plan</h2>", _dict_table(r.schedule)]
     parts += ["<h2>Consistency</h2>", f"<p>Little's law: L = {r.littles_law['L']:.2f} units, λW = "
@@ -132,6 +134,19 @@ def _flow_table(r: TwinReport) -> str:
     return (f"<p>Mean WIP {r.wip.mean:.1f} units (95% CI {r.wip.ci_low:.1f}–{r.wip.ci_high:.1f}).</p>"
             f"<table><tr><th>product</th><th>units/week</th><th>cycle time h</th></tr>{rows}</table><br>"
             f"<table><tr><th>cell type</th><th>queue (units)</th><th>wait h</th><th>utilisation of available time</th></tr>{queues}</table>")
+
+
+def _execution(x: dict) -> str:
+    d = x["delivered_gw_per_week"]
+    rows = "".join(f"<tr><td>{escape(c)}</td><td>{mw:.2f}</td><td>{x['delivered_mw_by_category'][c]:.2f}</td>"
+                   f"<td>{x['delivered_mw_by_category_ci'][c]['ci_low']:.2f}–{x['delivered_mw_by_category_ci'][c]['ci_high']:.2f}</td></tr>"
+                   for c, mw in x["planned_mw_by_category"].items())
+    head = (f"<p>Control <b>{escape(x['control'])}</b>, horizon {x['horizon_h']:g} h: delivered {x['delivered_over_planned']['mean']:.1%} "
+            f"of the planned MW; {d['mean']:.4f} GW/week deployable (95% CI {d['ci_low']:.4f}–{d['ci_high']:.4f}) against "
+            f"{x['planned_gw_per_week']:.4f} planned (horizon: {x['delivered_gw_horizon']['mean']:.5f} of {x['planned_gw_horizon']:.5f} GW).</p>")
+    table = f"<table><tr><th>category</th><th>planned MW</th><th>delivered MW</th><th>95% CI</th></tr>{rows}</table>"
+    rest = {k: v for k, v in x.items() if k not in ("planned_mw_by_category", "delivered_mw_by_category", "delivered_mw_by_category_ci")}
+    return head + table + "<br>" + _dict_table(rest)
 
 
 def _dict_table(values: dict) -> str:

@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         spec_alias: Path | None = spec_alias_option(),
         target: str | None = target_option(),
         schedule_path: Path | None = typer.Option(None, "--schedule", help="execute this plan (Schedule JSON) instead of a dispatch policy"),
+        control: str = typer.Option("repair", "--control", help="executing a plan: blind (as written) | repair (look-ahead, move a down cell's work) | replan (repair + rolling re-plan) | rule (the --policy on the plan's units)"),
         weeks: float = typer.Option(1.0, "--weeks", help="weeks measured after the warm-up"),
         warmup: float | None = typer.Option(None, "--warmup", help="warm-up hours to delete; default: Welch's method"),
         replications: int = typer.Option(10, "--replications", help="independent replications (>= 2)"),
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
 
             schedule = Schedule.from_json(schedule_path)
         twin = Twin(spec, weeks=weeks, warmup_h=warmup, replications=replications, seed=seed, policy=policy,
-                    workers=workers, cluster=cluster)
+                    workers=workers, cluster=cluster, control=control)
         with progress_bar("twin replications", replications) as advance:
             twin.progress = lambda done, total: advance(1)
             report = twin.run(schedule)
@@ -106,5 +107,27 @@ def _print_twin(report, limits=None) -> None:
         table.add_row(name, str(r.slots[name]), *[f"{shares[s]:.1%}" for s in ("busy", "setup", "blocked", "starved", "idle", "down", "off")],
                       f"{r.bottleneck['utilisation_of_available_time'][name]:.1%}")
     console.print(table)
+    if r.execution:
+        _print_execution(console, r.execution)
     for warning in r.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _print_execution(console, x: dict) -> None:
+    from rich.table import Table
+
+    d, p = x["delivered_gw_per_week"], x["planned_gw_per_week"]
+    console.print(f"plan executed with control [b]{x['control']}[/b] over its {x['horizon_h']:g} h horizon: delivered "
+                  f"{x['delivered_gw_horizon']['mean']:.4f} GW ({d['mean']:.3f} GW/week [{d['ci_low']:.3f}, {d['ci_high']:.3f}]) "
+                  f"against {x['planned_gw_horizon']:.4f} GW planned ({p:.3f} GW/week); delivered/planned MW "
+                  f"{x['delivered_over_planned']['mean']:.1%}")
+    table = Table("category", "planned MW", "delivered MW", "95% CI")
+    for cat, mw in x["planned_mw_by_category"].items():
+        ci = x["delivered_mw_by_category_ci"][cat]
+        table.add_row(cat, f"{mw:.1f}", f"{x['delivered_mw_by_category'][cat]:.1f}", f"[{ci['ci_low']:.1f}, {ci['ci_high']:.1f}]")
+    console.print(table)
+    if "decisions_per_replication" in x:
+        console.print(f"on planned cell {x['share_on_planned_cell']['mean']:.1%}; decisions per replication "
+                      f"{x['decisions_per_replication']}; re-plans {x['replans_per_replication']:g} "
+                      f"({x['replan_cpu_s_per_replication']:.2f} CPU s); decision time p95 {x['decision_ms']['p95']} ms")
+

@@ -53,7 +53,7 @@ def _twin(svc: "Service", job: JobWork, progress: Progress) -> dict[str, Any]:
     long_run = p["weeks"] * p["replications"] >= settings.dask_min_replication_weeks
     cluster = settings.dask_scheduler if long_run else None
     return work.run_twin(spec, weeks=p["weeks"], replications=p["replications"], seed=p["seed"], progress=progress,
-                         stored=stored, cluster=cluster)
+                         stored=stored, cluster=cluster, control=p.get("control", "repair"))
 
 
 def _dispatch(svc: "Service", job: JobWork, progress: Progress) -> dict[str, Any]:

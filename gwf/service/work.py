@@ -63,12 +63,13 @@ def plan_schedule(
 
 
 def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,
-             stored: StoredSchedule | None = None, cluster: str | None = None) -> dict[str, Any]:
+             stored: StoredSchedule | None = None, cluster: str | None = None, control: str = "repair") -> dict[str, Any]:
     """The twin's report (deployable GW/week and MW per category with 95% intervals, bottleneck,
-    time shares) on the spec's own release policy, or executing a stored plan; on the Dask
+    time shares) on the spec's own release policy, or executing a stored plan under the floor
+    controller's `control` policy (docs/loop.md); on the Dask
     cluster at `cluster` when given."""
     # Without a cluster, one process: forking replication workers out of a threaded web server is not safe.
-    twin = Twin(spec, weeks=weeks, replications=replications, seed=seed, workers=1, cluster=cluster,
+    twin = Twin(spec, weeks=weeks, replications=replications, seed=seed, workers=1, cluster=cluster, control=control,
                 progress=lambda done, total: progress(done / total, f"replication {done}/{total}"))
     where = f" on the Dask cluster at {cluster}" if cluster else ""
     progress(0.0, f"running {replications} replications of {weeks:g} week(s){where}")
