@@ -9,29 +9,13 @@ from typing import Any, Optional
 import typer
 
 from gwf.drivers import register_all
+from gwf.plans.loaded import recorded_spec
 from gwf.progress import progress_bar
-from plant import load_spec
-from plant.spec import FactorySpec
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.dispatcher import RELEASE_RULES
 from robots.plans import first_assignments, problem_for_schedule
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
-
-
-def spec_for_plan(plan_path: Path, schedule: Schedule, override: Path | None) -> tuple[FactorySpec, str]:
-    """The spec the plan was made for: `--spec` if given, else the one the plan records (a path
-    as written when planning, tried from here and then beside the plan), else the built-in
-    catalog when the plan was made from it. Returns the spec and where it came from."""
-    if override is not None:
-        return load_spec(override), str(override)
-    recorded = (schedule.kpis or {}).get("spec")
-    if recorded is None:
-        return load_spec(None), "built-in catalog"
-    for candidate in (Path(recorded), plan_path.parent / recorded, plan_path.parent / Path(recorded).name):
-        if candidate.is_file():
-            return load_spec(candidate), str(candidate)
-    raise ValueError(f"{plan_path}: kpis.spec names {recorded!r}, which is not found here or beside the plan; pass --spec PATH")
 
 
 def dispatch(
@@ -54,7 +38,7 @@ def dispatch(
     if speed <= 0:
         raise ValueError(f"--speed: must be > 0 plan seconds per wall second, got {speed}")
     whole = Schedule.from_json(plan)
-    factory, spec_source = spec_for_plan(plan, whole, spec)
+    factory, spec_source = recorded_spec(plan, whole, spec)
     schedule = first_assignments(whole, jobs) if jobs is not None else whole
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)

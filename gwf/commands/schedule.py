@@ -46,6 +46,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     from scheduler.planning import Limits
     from scheduler.result import gap
     from scheduler.steady import plan_horizon
+    from gwf.plans.loaded import spec_to_record
 
     began = time.perf_counter()
     report = progress or (lambda fraction, message: None)
@@ -54,7 +55,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     if not from_empty:
         report(0.0, "warm-up: filling the pipeline")
     carried, problem, result = plan_horizon(spec, horizon_s, demand_hours, mode, "mw", Limits(time_limit, workers, seed),
-                                            record={"spec": spec_path}, progress=progress, availability=availability)
+                                            record={"spec": spec_to_record(spec_path)}, progress=progress, availability=availability)
     schedule, bound = result.schedule, result.capacity
     delivered = mw_by_category(problem, schedule)
     finished = finished_jobs(problem, schedule)
@@ -108,15 +109,14 @@ def write_outputs(out_dir: Path, problem, schedule, start: str | None = None, st
     its wall-clock start (`kpis.start_at`) so every later reader shows the same dates."""
     from gwf.gantt import write_gantt
     from gwf.plans.export import write_plan_files
-    from gwf.plans.loaded import LoadedPlan, plan_start
-    from plant import load_spec
+    from gwf.plans.loaded import LoadedPlan, plan_start, recorded_spec
 
     out_dir.mkdir(parents=True, exist_ok=True)
     began = plan_start(schedule, start)
     schedule.kpis["start_at"] = began.isoformat()
     files = {"json": out_dir / f"{stem}.json", "gantt": out_dir / gantt_name}
     schedule.to_json(files["json"])
-    spec = load_spec(schedule.kpis.get("spec"))
+    spec, _ = recorded_spec(files["json"], schedule)
     written = write_plan_files(LoadedPlan(str(files["json"]), spec, problem, schedule, began), out_dir, stem=stem)
     write_gantt(problem, schedule, files["gantt"], began)
     return {**{k: str(v) for k, v in files.items()}, **written}
@@ -126,7 +126,7 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
     """Repair a saved plan after downtime and say what it cost against the original. Downtimes
     that cannot touch the plan (after its horizon, or over before `now`) become notices; with
     none left, nothing is repaired ('schedule' is None)."""
-    from plant import load_spec
+    from gwf.plans.loaded import recorded_spec, spec_to_record
     from scheduler.repair import Downtime, repair
     from scheduler.repair_cost import outside_horizon, repair_cost, repaired_schedule
     from scheduler.schedule import Schedule
@@ -134,7 +134,7 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
 
     plan = Schedule.from_json(plan_path)
     recorded = plan.kpis or {}
-    spec = load_spec(spec_path if spec_path is not None else recorded.get("spec"))
+    spec, source = recorded_spec(plan_path, plan, spec_path)
     horizon_s = int(recorded.get("horizon_s", plan.horizon))
     demand_hours = float(recorded.get("demand_hours", horizon_s / 3600))
     # Plans written before modes existed were all made from an empty floor.
@@ -148,9 +148,13 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
         return {"notices": notices, "repaired": False, "now_s": now, "schedule": None, "problem": None}
     result = repair(problem, plan, effective, now)
     cost = repair_cost(spec, problem, plan, result)
+    repaired = repaired_schedule(result, cost)
+    if recorded.get("spec") is not None or spec_path is not None:
+        # The spec as found now, absolute: the repaired plan may be written to another folder.
+        repaired.kpis["spec"] = spec_to_record(source)
     return {"notices": notices, "repaired": True, "now_s": now, "seconds": round(result.seconds, 3),
             "moved_share": round(result.moved / result.unstarted, 6) if result.unstarted else 0.0,
-            **cost.summary(), "schedule": repaired_schedule(result, cost), "problem": result.problem}
+            **cost.summary(), "schedule": repaired, "problem": result.problem}
 
 
 def write_repair(plan_path: Path, out_dir: Path | None, problem, schedule, start: str | None = None) -> dict[str, str]:

@@ -50,12 +50,16 @@ def register(app: typer.Typer) -> None:
         from gwf.progress import progress_bar
         from sim import Twin
 
-        spec = _load(resolve_spec(spec_path, spec_alias), load, target)
+        spec_path = resolve_spec(spec_path, spec_alias)
         schedule = None
         if schedule_path is not None:
+            from gwf.plans.loaded import recorded_spec_path
             from scheduler.schedule import Schedule
 
             schedule = Schedule.from_json(schedule_path)
+            if spec_path is None:  # a plan brings its own spec, as for every other command that reads one
+                spec_path = recorded_spec_path(schedule_path, schedule)
+        spec = _load(spec_path, load, target)
         twin = Twin(spec, weeks=weeks, warmup_h=warmup, replications=replications, seed=seed, policy=policy,
                     workers=workers, cluster=cluster, control=control)
         with progress_bar("twin replications", replications) as advance:

@@ -56,15 +56,43 @@ def plan_start(schedule: Schedule, start: str | None) -> datetime:
     return default_start()
 
 
+def recorded_spec_path(plan_path: str | Path, schedule: Schedule) -> Path | None:
+    """The spec file a saved plan records (`kpis.spec`), tried as written, then beside the plan,
+    then by its name beside the plan (a plan and its spec moved together); None when the plan
+    was made for the built-in catalog. ValueError when the file is nowhere to be found."""
+    recorded = (schedule.kpis or {}).get("spec")
+    if recorded is None:
+        return None
+    folder = Path(plan_path).parent
+    for candidate in (Path(recorded), folder / recorded, folder / Path(recorded).name):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"{plan_path}: kpis.spec names {recorded!r}, which is not found here or beside the plan; pass --spec PATH")
+
+
+def recorded_spec(plan_path: str | Path, schedule: Schedule, override: str | Path | None = None) -> tuple[FactorySpec, str]:
+    """The spec a saved plan was made for and where it came from: `override` if given, else the
+    one it records. Every command that reads a plan finds its spec here, so none disagree."""
+    from plant import load_spec
+
+    path = override if override is not None else recorded_spec_path(plan_path, schedule)
+    return load_spec(path), "built-in catalog" if path is None else str(path)
+
+
+def spec_to_record(spec_path: str | Path | None) -> str | None:
+    """What a new plan records as its spec: the file's absolute path, so the plan can be read
+    from any directory (None: the built-in catalog)."""
+    return None if spec_path is None else str(Path(spec_path).resolve())
+
+
 def load_plan(path: str | Path, spec_path: str | Path | None = None, start: str | None = None) -> LoadedPlan:
     """Read a plan and rebuild the problem it was made for from what it records (spec, mode,
     horizon, demand, warm-up; `gwf schedule` writes them). ValueError when it cannot."""
-    from plant import load_spec
     from scheduler.steady import recorded_problem
 
     schedule = Schedule.from_json(path)
     kpis = schedule.kpis or {}
-    spec = load_spec(spec_path if spec_path is not None else kpis.get("spec"))
+    spec, _ = recorded_spec(path, schedule, spec_path)
     horizon = int(kpis.get("horizon_s", schedule.horizon))
     # Plans written before modes existed were all made from an empty floor.
     recorded = {"mode": "from-empty", "demand_hours": horizon / 3600, **kpis, "horizon_s": horizon}
