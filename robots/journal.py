@@ -119,11 +119,19 @@ class Journal:
         self.db.close()
 
     def enqueue(self, plan: str, rows: list[tuple[str, str, str, str]]) -> int:
-        """Add (job_id, cell, job, op) rows as queued; rows already known keep their state
-        (and their cell: a job moved to another cell stays moved). Returns how many were new."""
+        """Add (job_id, cell, job, op) rows as queued; rows already known keep their state.
+        A known job never sent (queued, no attempt) goes to the cell these rows name: a plan
+        and its repair share job ids, and the repair moves unsent work off a down cell. Only a
+        job a decision moved stays where the decision put it. Returns how many were new."""
         now = time.time()
         with self._tx():
             before = self._count(plan)
+            unsent = dict(self.db.execute("SELECT job_id, cell FROM jobs WHERE plan=? AND state=? AND attempts=0", (plan, QUEUED)))
+            decided = {row[0] for row in self.db.execute("SELECT job_id FROM decisions WHERE plan=? AND target IS NOT NULL", (plan,))}
+            self.db.executemany(
+                "UPDATE jobs SET cell=?, updated=? WHERE job_id=?",
+                [(cell, now, job_id) for job_id, cell, _, _ in rows if unsent.get(job_id, cell) != cell and job_id not in decided],
+            )
             self.db.executemany(
                 "INSERT OR IGNORE INTO jobs(job_id, plan, cell, job, op, state, updated) VALUES (?,?,?,?,?,?,?)",
                 [(job_id, plan, cell, job, op, QUEUED, now) for job_id, cell, job, op in rows],
