@@ -12,6 +12,7 @@ from scheduler.delivery import mw_by_category
 from scheduler.problem import Problem
 from scheduler.repair import Downtime, RepairResult
 from scheduler.schedule import Schedule
+from scheduler.units import unit_states
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,8 @@ class RepairCost:
     mw_after: dict[str, float]
     gw_before: float
     gw_after: float
-    late_units: list[str]  # on time in the original plan, late (or unfinished) in the repair
+    late_units: list[str]  # done on time in the original plan, finished after their due date in the repair
+    open_units: list[str]  # finished inside the horizon in the original plan, open at it in the repair
     moved: int
     unstarted: int
     value: float  # the repaired plan's delivered MW
@@ -47,8 +49,11 @@ class RepairCost:
             "gw_lost": r(self.gw_before - self.gw_after),
             "deployable_gw_before": r(self.gw_before),
             "deployable_gw_after": r(self.gw_after),
+            # Late and open as `gwf compare` counts them (scheduler.units), so the two agree.
             "units_now_late": len(self.late_units),
             "late_units": self.late_units[:20],
+            "units_now_open": len(self.open_units),
+            "open_units": self.open_units[:20],
             "moved": self.moved,
             "unstarted": self.unstarted,
             "value_mw": r(self.value),
@@ -78,14 +83,16 @@ def repair_cost(spec: FactorySpec, problem: Problem, plan: Schedule, result: Rep
     for cat in set(before) | set(after) | set(spec.target.mw):
         before.setdefault(cat, 0.0)
         after.setdefault(cat, 0.0)
-    late_before = _late_units(problem, plan)
-    late_after = _late_units(repaired_problem, result.schedule)
+    before_states = unit_states(problem, plan)
+    after_states = unit_states(repaired_problem, result.schedule)
+    newly = lambda state: sorted(u for u, s in after_states.items() if s == state and before_states.get(u) != state)  # noqa: E731
     return RepairCost(
         mw_before=before,
         mw_after=after,
         gw_before=deployable_gw(before, spec.target),
         gw_after=deployable_gw(after, spec.target),
-        late_units=sorted(late_after - late_before),
+        late_units=newly("late"),
+        open_units=newly("open"),
         moved=result.moved,
         unstarted=result.unstarted,
         value=sum(after.values()),
@@ -100,18 +107,3 @@ def repaired_schedule(result: RepairResult, cost: RepairCost) -> Schedule:
     s = result.schedule
     return Schedule(s.assignments, s.horizon, s.status, "mw", cost.value, cost.bound, s.seconds,
                     {**s.kpis, "repair": cost.summary()}, s.name)
-
-
-def _late_units(problem: Problem, schedule: Schedule) -> set[str]:
-    """Units that do not finish by their due time (the horizon when they have none)."""
-    end: dict[str, int] = {}
-    placed: dict[str, int] = {}
-    for a in schedule.assignments:
-        end[a.job] = max(end.get(a.job, 0), a.end)
-        placed[a.job] = placed.get(a.job, 0) + 1
-    late = set()
-    for job in problem.jobs:
-        due = job.due if job.due is not None else problem.horizon
-        if placed.get(job.id, 0) < len(job.tasks) or end.get(job.id, 0) > min(due, problem.horizon):
-            late.add(job.id)
-    return late
