@@ -1,0 +1,107 @@
+"""A cell whose controller goes away for good mid-run (emulator with --disconnect-every N and a
+--down longer than the test): its queued work moves to the other cell of its pool, each move
+journaled with its reason, also when the dispatcher is SIGKILLed as the cell is declared down.
+The job in flight when the link died may have run there (here it did: the emulator journals it),
+so it is never moved: it waits for a person's decision, and after `--decide JOB=done` every job
+of the plan has run exactly once across all controllers (their own journals are the judge)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from plant import load_spec
+from plant.demand import Order
+from scheduler.problem import build_problem
+from tests.helpers import serial_schedule
+
+ROOT = Path(__file__).parents[2]
+
+
+@contextlib.contextmanager
+def controllers(tmp_path: Path, faults: dict[str, list[str]]):
+    procs, out = [], {}
+    try:
+        for cell, args in faults.items():
+            journal = tmp_path / f"{cell}.tsv"
+            proc = subprocess.Popen([sys.executable, "-m", "hardware.cellproto.emulator", "--time-scale", "0.0001",
+                                     "--journal", str(journal), *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            procs.append(proc)
+            out[cell] = (proc.stdout.readline().strip(), journal)
+        yield out
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _decisions(journal: Path) -> list[tuple]:
+    try:
+        with sqlite3.connect(journal) as db:
+            return db.execute("SELECT kind, job_id, cell, target, reason FROM decisions ORDER BY seq").fetchall()
+    except sqlite3.OperationalError:
+        return []
+
+
+def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(tmp_path, tiny_spec_path):
+    raw = yaml.safe_load(tiny_spec_path.read_text())
+    faults = {"arm-a": ["--disconnect-every", "4", "--down", "100000"], "arm-b": [], "cabler": [], "bay": []}
+    with controllers(tmp_path, faults) as devices:
+        raw["cells"] = [{"type": t, "prefix": cell, "url": f"serial://{devices[cell][0]}"}
+                        for cell, t in (("arm-a", "arm"), ("arm-b", "arm"), ("cabler", "cabler"), ("bay", "bay"))]
+        spec_path = tmp_path / "floor.yaml"
+        spec_path.write_text(yaml.safe_dump(raw))
+        problem = build_problem(load_spec(spec_path), [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(5)]
+                                + [Order("cdu#0", "cdu", 0, 10**7)], 10**7)
+        schedule = serial_schedule(problem)  # every arm operation planned on arm-a, the first cell of the pool
+        assert {a.cell for a in schedule.assignments if a.op in ("frame", "power")} == {"arm-a"}
+        plan = tmp_path / "plan.json"
+        schedule.to_json(plan)
+        journal = tmp_path / "dispatch.sqlite"
+        cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal),
+               "--timeout", "1", "--down-after", "1", "--json"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+        first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(d[0] == "cell-down" for d in _decisions(journal)):
+            time.sleep(0.005)
+        first.send_signal(signal.SIGKILL)  # as the cell is declared down: before, during or just after its moves
+        first.wait()
+        assert [d[2] for d in _decisions(journal) if d[0] == "cell-down"] == ["arm-a"]
+
+        resumed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert resumed.returncode == 1, resumed.stderr[-2000:]  # one job waits for a decision
+        decisions = _decisions(journal)
+        moves = [d for d in decisions if d[0] == "move"]
+        assert moves and all(d[2] == "arm-a" and d[3] == "arm-b" and d[4] for d in moves)
+        assert len({d[1] for d in moves}) == len(moves), "a job was moved twice"
+        with sqlite3.connect(journal) as db:
+            held = db.execute("SELECT job_id, detail FROM jobs WHERE state='attention'").fetchall()
+        assert len(held) == 1 and "may have run there" in held[0][1]
+
+        executed = Counter()
+        for _, controller_journal in devices.values():
+            executed.update(line.split("\t", 1)[0] for line in controller_journal.read_text().splitlines())
+        ran_on_a = {line.split("\t", 1)[0] for line in devices["arm-a"][1].read_text().splitlines()}
+        assert held[0][0] in ran_on_a  # it did run before the link died: moving it would have run it twice
+
+        # The operator reads the dead controller's record and says it ran.
+        decided = subprocess.run(cmd + ["--decide", f"{held[0][0]}=done"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert decided.returncode == 0, decided.stderr[-2000:]
+        assert json.loads(decided.stdout)["counts"] == {"completed": len(schedule.assignments)}
+        executed = Counter()
+        for _, controller_journal in devices.values():
+            executed.update(line.split("\t", 1)[0] for line in controller_journal.read_text().splitlines())
+        assert len(executed) == len(schedule.assignments) and set(executed.values()) == {1}, "a job ran twice or never"
+        ran_on_b = {line.split("\t", 1)[0] for line in devices["arm-b"][1].read_text().splitlines()}
+        assert {d[1] for d in moves} <= ran_on_b  # every moved job ran on the other cell of its pool
