@@ -151,7 +151,8 @@ class _Run:
         cells = {c.id: c for c in problem.cells}
         # Each cell's queue in planned order, on the cell the journal binds the job to now
         # (a job a decision moved, in this run or an earlier one, stays moved).
-        self.cell_of = {jid: self.journal.cells(plan).get(jid, a.cell) for jid, a in self.assignment.items()}
+        bound = self.journal.cells(plan)
+        self.cell_of = {jid: bound.get(jid, a.cell) for jid, a in self.assignment.items()}
         self.queues: dict[str, collections.deque[str]] = {cell: collections.deque() for cell in owner.fleet.handles}
         for jid in sorted(self.assignment, key=lambda j: (self.assignment[j].start, self.assignment[j].end)):
             self.queues.setdefault(self.cell_of[jid], collections.deque()).append(jid)
