@@ -15,10 +15,11 @@ from typing import Callable
 from hardware.driver import CellJob, DriverError, JobRejected, JobResult
 from robots.fleet import CellHandle, Fleet
 from robots.journal import (
-    ATTENTION, BLOCKED, BUSY, CANCELED, COMPLETED, DONE, FAILED, HELD, SETTLED, TERMINAL, UNDERWAY, UNKNOWN,
+    ATTENTION, BLOCKED, BUSY, CANCELED, COMPLETED, DONE, FAILED, HELD, REWORKED, SETTLED, TERMINAL, UNDERWAY, UNKNOWN,
     Journal, new_owner, owner_alive,
 )
 from robots.packml import State
+from robots.rework import MAX_ROUNDS
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
@@ -79,9 +80,13 @@ class Dispatcher:
         lease_s: float = 30.0,
         poll_s: float = 0.05,
         down_after: float | None = None,
+        rework: dict[tuple[str, str], list[str]] | None = None,
     ) -> None:
         """`down_after`: seconds a cell may stay unreachable before it is declared down and its
-        queued work moves to other cells of its pool (None: never; its jobs wait, `blocked`)."""
+        queued work moves to other cells of its pool (None: never; its jobs wait, `blocked`).
+        `rework`: (product, operation) -> operations to redo when a controller reports that the
+        operation failed its check (robots.rework.rework_sets(spec)); without it a failure
+        cancels the unit's remaining work."""
         if release not in RELEASE_RULES:
             raise ValueError(f"release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
         if speed <= 0:
@@ -98,6 +103,7 @@ class Dispatcher:
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.down_after = down_after
+        self.rework = rework or {}
         self.owner = new_owner()
 
     async def run(self, problem: Problem, schedule: Schedule, *, content: str | None = None) -> DispatchReport:
@@ -115,7 +121,7 @@ class Dispatcher:
         finally:
             renewer.cancel()
             await self.fleet.close_all()
-        delivered = delivered_by_horizon(problem, schedule, plan, self.journal.finished(plan),
+        delivered = delivered_by_horizon(problem, run.current(), self.journal.finished(plan),
                                          self.journal.epoch(plan) + schedule.horizon / self.speed)
         return DispatchReport(plan, self.journal.counts(plan), time.monotonic() - started, run.sent, run.duplicates,
                               run.retries, run.completion_order, run.others, self.release, self.journal.decisions(plan),
@@ -166,9 +172,20 @@ class _Run:
         self.reassigner = None
         # Cells an earlier run declared down stay down (a restarted dispatcher does not retry them).
         self.down = {cell for kind, _, cell, _, _ in self.journal.decisions(plan) if kind == "cell-down"}
+        self.latest: dict[str, str] = {}  # a job id -> its latest rework copy
+        self._rebuild_rework(problem)
         for jid, state in self.journal.states(plan).items():
             if jid in self.done and (state in TERMINAL or state == ATTENTION):
                 self._settle(jid, state)
+
+    def current(self) -> dict[str, Assignment]:
+        """Each planned operation's job id now: the original, or its latest rework copy."""
+        out = {}
+        for jid, a in self.assignment.items():
+            if "~r" not in jid:
+                latest = self.latest.get(jid, jid)
+                out[latest] = self.assignment[latest]
+        return out
 
     async def execute(self) -> None:
         if self.unsettled == 0:
@@ -367,14 +384,7 @@ class _Run:
                 self._record(m.job_id, cell, ATTENTION, f"{cell} is down and {m.reason}: decide")
                 continue
             self.cell_of[m.job_id] = m.target
-            target = self.queues[m.target]
-            # Keep every queue in planned-start order: then the earliest unsettled job anywhere is
-            # at the head of its queue, so moved work can never deadlock a sequence.
-            target.append(m.job_id)
-            ordered = sorted(target, key=lambda j: (self.assignment[j].start, self.assignment[j].end))
-            target.clear()
-            target.extend(ordered)
-            self.changed[m.target].set()
+            self._enqueue(m.job_id)
             self.owner.on_event({"job_id": m.job_id, "cell": m.target, "state": "moved", "detail": m.reason, "at": time.time()})
 
     def _finish(self, handle: CellHandle, jid: str, result: JobResult) -> None:
@@ -385,8 +395,113 @@ class _Run:
             self.completion_order.append(jid)
             return
         self._packml(handle, "abort")
-        # The controller ran it and it failed: a rework decision, not a blind retry.
-        self._record(jid, handle.cell, FAILED, result.detail or "controller reported failure")
+        # The controller ran it and it failed its check: the spec's rework routing, not a blind retry.
+        detail = result.detail or "controller reported failure"
+        redo = self._rework(jid, detail)
+        if redo:
+            self._record(jid, handle.cell, REWORKED, f"{detail}; rework: {', '.join(redo)}")
+        else:
+            self._record(jid, handle.cell, FAILED, detail)
+
+    def _rework(self, jid: str, detail: str) -> list[str]:
+        """Queue the unit's rework set as new jobs (journaled with the decision before the failure
+        is recorded, so a restart finds them); the failed job's successors wait for its redo."""
+        a = self.assignment[jid]
+        ops = self.owner.rework.get((a.job.rsplit("#", 1)[0], a.op))
+        base, _, rounds = jid.partition("~r")
+        n = int(rounds or 0) + 1
+        if not ops or n > MAX_ROUNDS:
+            return []
+        rows = self._add_rework_copies(a.job, a.op, n, ops, None)
+        if not rows:
+            return []
+        reason = f"{a.job}/{a.op} failed its check ({detail}): redo {', '.join(ops)} (round {n})"
+        self.journal.add_rework(self.plan, rows, reason, jid)
+        for new, cell, _, _ in rows:
+            self.owner.on_event({"job_id": new, "cell": cell, "state": "queued", "detail": reason, "at": time.time()})
+        return [new for new, *_ in rows]
+
+    def _add_rework_copies(self, job: str, failed_op: str, n: int, ops: list[str], cells: dict[str, str] | None) -> list[tuple[str, str, str, str]]:
+        """Round `n` of rework for one unit: a copy of each operation in `ops`, wired after its
+        copied predecessors; the failed operation's successors wait for its copy. Returns the
+        journal rows (job id, cell, job, op)."""
+        copies: dict[str, str] = {}
+        rows = []
+        for op in ops:
+            original = f"{self.plan}:{job}/{op}"
+            latest = self.latest.get(original, original)
+            if latest not in self.assignment:
+                continue  # not part of this plan (carried-in work done before it)
+            new = f"{original}~r{n}"
+            src = self.assignment[latest]
+            cell = cells[new] if cells is not None else self._live_cell(self.cell_of[latest])
+            self.assignment[new] = Assignment(job, op, cell, src.start, src.end)
+            self.done[new] = asyncio.Event()
+            self.cell_of[new] = cell
+            self.unsettled += 1
+            self.all_settled.clear()
+            copies[op] = new
+            rows.append((new, cell, job, op))
+        for op, new in copies.items():
+            latest = self.latest.get(f"{self.plan}:{job}/{op}", f"{self.plan}:{job}/{op}")
+            # Inside the set, a copy waits for the copies of its predecessors; the target's own
+            # predecessors are done (the unit is past them).
+            self.predecessors[new] = [copies[self.assignment[p].op] for p in self.predecessors.get(latest, [])
+                                      if self.assignment[p].op in copies]
+            for p in self.predecessors[new]:
+                self.successors[p].append(new)
+        failed_latest = self.latest.get(f"{self.plan}:{job}/{failed_op}", f"{self.plan}:{job}/{failed_op}")
+        failed_copy = copies.get(failed_op)
+        if failed_copy is not None:
+            for successor in self.successors.get(failed_latest, []):
+                if successor in copies.values():
+                    continue
+                self.predecessors[successor] = [failed_copy if p == failed_latest else p for p in self.predecessors[successor]]
+                self.successors[failed_copy].append(successor)
+        for op, new in copies.items():
+            self.latest[f"{self.plan}:{job}/{op}"] = new
+            self._enqueue(new)
+        return rows
+
+    def _rebuild_rework(self, problem: Problem) -> None:
+        """A restarted dispatcher finds the rework an earlier run queued, round by round."""
+        extra = [e for e in self.journal.entries(self.plan) if "~r" in e.job_id and e.job_id not in self.assignment]
+        rounds: dict[tuple[str, int], list] = collections.defaultdict(list)
+        for e in extra:
+            rounds[(e.job, int(e.job_id.rsplit("~r", 1)[1]))].append(e)
+        for (job, n), entries in sorted(rounds.items(), key=lambda item: item[0][1]):
+            key = job.rsplit("#", 1)[0]
+            ops_here = {e.op for e in entries}
+            failed = next((op for (product, op), ops in self.owner.rework.items()
+                           if product == key and set(ops) >= ops_here and op in ops_here), None)
+            if failed is None:
+                continue
+            ops = self.owner.rework[(key, failed)]
+            self._add_rework_copies(job, failed, n, [o for o in ops if o in ops_here], {e.job_id: e.cell for e in entries})
+
+    def _live_cell(self, cell: str) -> str:
+        """The cell itself, or (when it is down) a live cell of its pool."""
+        if cell not in self.down:
+            return cell
+        pool = next((p for p in self.problem.pools if any(self.problem.cells[k].id == cell for k in p.cells)), None)
+        alive = [self.problem.cells[k].id for k in (pool.cells if pool else []) if self.problem.cells[k].id not in self.down
+                 and self.problem.cells[k].id in self.queues]
+        return alive[0] if alive else cell
+
+    def _enqueue(self, jid: str) -> None:
+        """Put a job into its cell's queue, keeping the queue in planned-start order: then the
+        earliest unsettled job anywhere is at the head of its queue, so no sequence deadlocks."""
+        target = self.queues.setdefault(self.cell_of[jid], collections.deque())
+        target.append(jid)
+        if len(target) > 1 and self._order(target[-2]) > self._order(jid):
+            ordered = sorted(target, key=self._order)
+            target.clear()
+            target.extend(ordered)
+        self.changed.setdefault(self.cell_of[jid], asyncio.Event()).set()
+
+    def _order(self, jid: str) -> tuple[int, int, int]:
+        a = self.assignment[jid]
+        return a.start, a.end, jid.count("~r")
 
     async def _follow(self, jid: str) -> bool:
         """Another live dispatcher holds the job: wait for it to settle there (True), or for that
@@ -432,12 +547,13 @@ class _Run:
             machine.settle()
 
 
-def delivered_by_horizon(problem: Problem, schedule: Schedule, plan: str, finished: dict[str, float], deadline: float) -> dict[str, float]:
-    """MW per category of the plan's units whose operations all completed by `deadline` (wall time)."""
+def delivered_by_horizon(problem: Problem, current: dict[str, Assignment], finished: dict[str, float], deadline: float) -> dict[str, float]:
+    """MW per category of the plan's units whose operations all completed by `deadline` (wall
+    time); `current` holds each operation's job id once (its latest rework copy, if any)."""
     last: dict[str, float] = {}
     count: dict[str, int] = collections.Counter()
-    for a in schedule.assignments:
-        at = finished.get(job_id(plan, a))
+    for jid, a in current.items():
+        at = finished.get(jid)
         if at is not None:
             last[a.job] = max(last.get(a.job, 0.0), at)
             count[a.job] += 1

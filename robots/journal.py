@@ -17,9 +17,10 @@ from pathlib import Path
 # not terminal, so the next run re-sends it under the same id and the controller de-duplicates).
 # `attention`: the outcome is unknown and the driver cannot promise that a re-send is harmless
 # (GRBL has no job ids): it waits for a person's decision and is never re-sent by itself.
-QUEUED, UNDERWAY, COMPLETED, FAILED, CANCELED, BLOCKED, ATTENTION = (
-    "queued", "underway", "completed", "failed", "canceled", "blocked", "attention")
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
+# `reworked`: it failed its check and the spec's rework routing was queued in its place.
+QUEUED, UNDERWAY, COMPLETED, FAILED, CANCELED, BLOCKED, ATTENTION, REWORKED = (
+    "queued", "underway", "completed", "failed", "canceled", "blocked", "attention", "reworked")
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELED, REWORKED})
 SETTLED = TERMINAL | {BLOCKED, ATTENTION}  # nothing more happens to it in this run
 
 # What a claim found.
@@ -208,6 +209,18 @@ class Journal:
             self._move(job_id, ATTENTION, target, f"{who}: {outcome}", time.time())
             self.db.execute("INSERT INTO decisions(plan, at, kind, job_id, reason) VALUES (?,?,?,?,?)",
                             (plan, time.time(), "resolve", job_id, f"{who}: {outcome}"))
+
+    def add_rework(self, plan: str, rows: list[tuple[str, str, str, str]], reason: str, failed: str) -> None:
+        """New queued jobs (job_id, cell, job, op) a failed check sends back, with the decision,
+        in one transaction."""
+        now = time.time()
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO jobs(job_id, plan, cell, job, op, state, updated, detail) VALUES (?,?,?,?,?,?,?,?)",
+                [(job_id, plan, cell, job, op, QUEUED, now, "rework") for job_id, cell, job, op in rows],
+            )
+            self.db.execute("INSERT INTO decisions(plan, at, kind, job_id, reason) VALUES (?,?,?,?,?)",
+                            (plan, now, "rework", failed, reason))
 
     def decide(self, plan: str, kind: str, reason: str, job_id: str | None = None, cell: str | None = None, target: str | None = None) -> None:
         with self._tx():

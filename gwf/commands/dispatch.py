@@ -15,6 +15,7 @@ from plant.spec import FactorySpec
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.dispatcher import RELEASE_RULES
 from robots.plans import first_assignments, problem_for_schedule
+from robots.rework import rework_sets
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
 
@@ -87,7 +88,7 @@ def dispatch(
                     advance(1)
 
             dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
-                                    down_after=down_after)
+                                    down_after=down_after, rework=rework_sets(factory))
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
@@ -101,7 +102,7 @@ def dispatch(
     else:
         typer.echo(rule)
         typer.echo("  ".join(f"{k}={v}" for k, v in summary.items()))
-    if not report.all_terminal or report.counts.get("failed") or report.counts.get("canceled"):
+    if not report.all_terminal or report.counts.get("failed") or report.counts.get("canceled"):  # reworked is not a failure
         raise typer.Exit(1)
 
 
