@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from plant import load_spec, orders_for  # noqa: E402
 from plant.spec import deployable_gw  # noqa: E402
-from scheduler.capacity import capacity_bound  # noqa: E402
 from scheduler.construct import list_schedule  # noqa: E402
 from scheduler.delivery import mw_by_category  # noqa: E402
-from scheduler.engine import plan  # noqa: E402
+from scheduler.planning import Limits, plan  # noqa: E402
 from scheduler.generate import generate_fjsp  # noqa: E402
 from scheduler.problem import build_problem  # noqa: E402
 from scheduler.repair import Downtime, repair  # noqa: E402
@@ -48,12 +47,12 @@ def week(time_limit: float, workers: int):
     orders = orders_for(spec, 168)
     problem = build_problem(spec, orders, WEEK_S)
     baseline = list_schedule(problem, rule="slack")
-    schedule = plan(problem, objective="mw", time_limit=time_limit, workers=workers)
-    bound = capacity_bound(spec, WEEK_S, orders, availability=False)
+    result = plan(problem, "mw", Limits(time_limit, workers), spec=spec)
+    schedule, bound = result.schedule, result.capacity
     validate(problem, schedule)
     wall = time.perf_counter() - began
     got, base = mw_by_category(problem, schedule), mw_by_category(problem, baseline)
-    print(f"   {problem.n_operations:,} operations, {len(problem.cells)} cells, {len(problem.pools)} pools; method {schedule.kpis['method']} ({schedule.kpis.get('lns_iterations', 0)} neighbourhoods, {schedule.kpis.get('lns_improvements', 0)} improvements)")
+    print(f"   {problem.n_operations:,} operations, {len(problem.cells)} cells, {len(problem.pools)} pools; method {result.method} ({schedule.kpis.get('lns_iterations', 0)} neighbourhoods, {schedule.kpis.get('lns_improvements', 0)} improvements)")
     print(f"   {'category':<10}{'plan MW':>10}{'bound MW':>10}{'plan/bound':>12}{'dispatch-only':>15}")
     worst = 1.0
     for cat, b in bound.mw_by_category.items():
@@ -70,7 +69,7 @@ def known_optimum(operations: int, machines: int, time_limit: float, workers: in
     began = time.perf_counter()
     known = generate_fjsp(operations, machines, seed=1)
     problem = known.problem
-    schedule = plan(problem, objective="makespan", time_limit=time_limit, workers=workers)
+    schedule = plan(problem, "makespan", Limits(time_limit, workers)).schedule
     validate(problem, schedule)
     wall = time.perf_counter() - began
     start = schedule.kpis["start_value"]

@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "gwf.commands.dispatch",
     "gwf.commands.serve",
     "gwf.commands.demo",
+    "gwf.commands.spec",
+    "gwf.commands.token",
 ]
 
 

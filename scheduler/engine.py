@@ -1,7 +1,10 @@
-"""plan(problem) -> Schedule at any size: small problems go to the core CP-SAT model warm-started
-by the best dispatching schedule; large ones keep that schedule and improve its end with CP-SAT
-on sub-problems (large neighbourhood search), because one model of 70k-100k operations finds
-nothing in minutes. Every returned plan is complete and has passed `scheduler.validate`.
+"""search(problem) -> the best plan found, at any size, for the front door `scheduler.plan`
+(scheduler/planning.py), which measures it against its bound once. Small problems go to the
+core model's portfolio (warm start, CP-SAT probe, tabu search, CP-SAT) on the whole problem;
+large ones keep the best dispatching schedule and improve it with forward-backward passes, the
+tabu search (where the disjunctive graph models the floor exactly) and CP-SAT on sub-problems
+(large neighbourhood search), because one model of 70k-100k operations finds nothing in
+minutes. Every returned plan is complete.
 
 Why the end: a dispatcher's losses gather where the horizon cuts (units that just miss it) and
 where the makespan is set (the last busy cells); a suffix of the plan is also closed under
@@ -14,17 +17,22 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from scheduler.bounds import Heads, compute_bounds, heads_and_tails
+from scheduler.bounds import Heads, heads_and_tails
 from scheduler.calendars import CellCalendar
-from scheduler.capacity import earliest_finish, problem_capacity_bound
+from scheduler.capacity import earliest_finish
 from scheduler.construct import list_schedule
 from scheduler.delivery import delivered_mw, finished_jobs
+from scheduler.localsearch import applies as tabu_fits
+from scheduler.localsearch import improve
 from scheduler.mirror import forward_backward, mirrorable
 from scheduler.problem import Problem
+from scheduler.result import better, meets
 from scheduler.schedule import Schedule
 from scheduler.subproblem import Placement, SubProblem, close_under_successors, glue, placements, restrict
-from scheduler.validate import validate, violations
+from scheduler.validate import violations
 
 Progress = Callable[[float, str], None]
 
@@ -42,69 +50,70 @@ LNS_STEP_SECONDS = 6.0
 FORWARD_BACKWARD_SHARE = 0.35
 # (rule, work weight) pairs tried for the starting plan, best first; later ones only run while
 # they take a small share of the time limit.
+# Share of the time left after forward-backward passes that the tabu search gets on large
+# problems where it applies (makespan, capacity-1 cells, no setups or windows).
+LARGE_TABU_SHARE = 0.3
+# The LNS stops when this share of the time limit has passed without a better plan and at
+# least STALL_NEIGHBOURHOODS neighbourhoods in a row brought nothing.
+STALL_SHARE = 0.3
+STALL_NEIGHBOURHOODS = 8
 STARTS = (("slack", 4.0), ("fifo", 4.0), ("slack", 2.0), ("slack", 8.0), ("edd", 4.0), ("mwkr", 1.0))
 
 
-def plan(
-    problem: Problem,
-    *,
-    objective: str = "mw",
-    time_limit: float = 60.0,
-    workers: int = 2,
-    seed: int = 0,
-    progress: Progress | None = None,
-) -> Schedule:
-    if objective not in ("mw", "makespan"):
-        raise ValueError(f"objective: {objective!r} is not one of mw, makespan")
+@dataclass
+class Found:
+    """What a search route hands back to the front door: a complete plan of the problem (not yet
+    measured against the bound: `scheduler.planning` does that once) and how it was found."""
+
+    schedule: Schedule
+    method: str
+    status: str  # optimal when CP-SAT proved it on the whole problem, else feasible / heuristic
+    solver_bound: float | None  # a bound CP-SAT proved on the whole problem, if it ran on it
+    kpis: dict[str, Any] = field(default_factory=dict)
+
+
+def search(problem: Problem, objective: str, bound: float, *, time_limit: float, workers: int, seed: int, progress: Progress | None = None) -> Found:
+    """The best plan of `problem` within `time_limit`, routed by size once: the whole-problem
+    portfolio up to DIRECT_MAX_OPERATIONS, else dispatching, forward-backward passes, the tabu
+    search and LNS. Stops early when the plan meets `bound` or the LNS stops improving."""
     began = time.perf_counter()
     deadline = began + time_limit
     report = progress or (lambda fraction, message: None)
     report(0.0, f"dispatching {problem.n_operations} operations")
     best = _best_start(problem, objective, deadline, time_limit, report)
-    start_value = best.value
-    bound = _bound(problem, objective)
-    if _meets(objective, best.value, bound):
+    kpis: dict[str, Any] = {"start": best.name, "start_value": best.value, "operations": problem.n_operations}
+    status, solver_bound = "heuristic", None
+    if meets(objective, best.value, bound):
         method = "dispatch"  # nothing left to gain: do not spend the time limit
     elif problem.n_operations <= DIRECT_MAX_OPERATIONS:
-        best = _direct(problem, best, objective, deadline, workers, seed, report)
+        best, status, solver_bound = _direct(problem, best, objective, deadline, workers, seed, report)
         method = "cp-sat"
+        kpis.update({k: best.kpis[k] for k in ("hint", "probe_makespan", "tabu_makespan", "tabu_iterations") if k in best.kpis})
     else:
         method = "lns"
         if objective == "makespan" and mirrorable(problem):
             report(0.2, "forward-backward passes")
             best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit)
             method = "forward-backward + lns"
-        best = _improve_end(problem, best, objective, deadline, workers, seed, report, bound)
+        if objective == "makespan" and tabu_fits(problem) and not meets(objective, best.value, bound):
+            report(0.3, "tabu search on the critical path")
+            searched = improve(problem, best, LARGE_TABU_SHARE * (deadline - time.perf_counter()), lower_bound=int(bound), seed=seed)
+            kpis.update(tabu_makespan=searched.makespan, tabu_iterations=searched.kpis.get("tabu_iterations", 0))
+            best = _valued(problem, searched, objective)
+            method = method.replace("lns", "tabu + lns")
+        best, lns = _improve_end(problem, best, objective, deadline, workers, seed, report, bound, time_limit)
+        kpis.update(lns)
     report(0.98, "validating")
-    validate(problem, best)
-    best.seconds = time.perf_counter() - began
-    best.objective = objective
-    best.bound = bound
-    if _meets(objective, best.value, bound):
-        best.status = "optimal"  # the plan meets a proven bound
-    best.kpis.update({"method": method, "start_value": start_value, "operations": problem.n_operations})
-    report(1.0, "done")
-    return best
+    return Found(best, method, status, solver_bound, kpis)
 
 
 def value_of(problem: Problem, schedule: Schedule, objective: str) -> float:
     return delivered_mw(problem, schedule) if objective == "mw" else float(schedule.makespan)
 
 
-def _meets(objective: str, value: float, bound: float) -> bool:
-    return value >= bound - 1e-9 if objective == "mw" else value <= bound
-
-
-def better(objective: str, a: float, b: float) -> bool:
-    """Is value a strictly better than b?"""
-    return a > b + 1e-9 if objective == "mw" else a < b
-
-
-def _bound(problem: Problem, objective: str) -> float:
-    if objective == "mw":
-        return sum(problem_capacity_bound(problem).mw_by_category.values())
-    bounds = compute_bounds(problem)
-    return float(max(bounds.path, bounds.load))
+def _valued(problem: Problem, schedule: Schedule, objective: str) -> Schedule:
+    schedule.value = value_of(problem, schedule, objective)
+    return schedule
 
 
 def _best_start(problem: Problem, objective: str, deadline: float, time_limit: float, report: Progress) -> Schedule:
@@ -123,22 +132,28 @@ def _best_start(problem: Problem, objective: str, deadline: float, time_limit: f
     return best
 
 
-def _direct(problem: Problem, start: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress) -> Schedule:
+def _direct(problem: Problem, start: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress) -> tuple[Schedule, str, float | None]:
+    """The whole problem through the core model's portfolio (CP-SAT probe, tabu search where it
+    applies, CP-SAT), warm-started by the better of the best dispatching start and the core
+    model's own warm start (every rule, tie-breaking restarts); (plan, status, CP-SAT's bound
+    on the whole problem)."""
     from scheduler.cpsat import solve
+    from scheduler.cpsat.warmstart import warm_start
 
     remaining = deadline - time.perf_counter()
     if remaining <= 0.5:
-        return start
+        return start, "heuristic", None
+    own = _valued(problem, warm_start(problem, objective, remaining, seed), objective)
+    hint = own if better(objective, own.value, start.value) else start
     report(0.25, "CP-SAT on the whole problem")
-    found = solve(problem, objective=objective, time_limit=remaining, workers=workers, seed=seed, hint=start)
+    found = solve(problem, objective=objective, time_limit=deadline - time.perf_counter(), workers=workers, seed=seed, hint=hint)
     if not found.assignments:
-        return start
-    full = complete(problem, found) if objective == "mw" else found
-    full.value = value_of(problem, full, objective)
-    if better(objective, full.value, start.value) or (full.value == start.value and found.status == "optimal"):
-        full.status = found.status if len(found.assignments) == problem.n_operations or objective == "mw" else "feasible"
-        return full
-    return start
+        return hint, "heuristic", found.bound
+    full = _valued(problem, complete(problem, found) if objective == "mw" else found, objective)
+    if better(objective, hint.value, full.value):
+        return hint, "heuristic", found.bound
+    status = found.status if len(found.assignments) == problem.n_operations or objective == "mw" else "feasible"
+    return full, status, found.bound
 
 
 def complete(problem: Problem, partial: Schedule) -> Schedule:
@@ -153,9 +168,13 @@ def complete(problem: Problem, partial: Schedule) -> Schedule:
     return Schedule(glue(problem, fixed, sub, rest), problem.horizon, partial.status, partial.objective, name=partial.name)
 
 
-def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress, bound: float) -> Schedule:
+def _improve_end(
+    problem: Problem, current: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress, bound: float, time_limit: float
+) -> tuple[Schedule, dict[str, Any]]:
     """LNS on suffixes of the plan: free every operation starting after a cut (for MW, only of
-    units that can still finish), re-plan them with CP-SAT, keep the result if better."""
+    units that can still finish), re-plan them with CP-SAT, keep the result if better. Stops at
+    the bound, or when STALL_SHARE of the time limit (and STALL_NEIGHBOURHOODS in a row) brought
+    nothing better: a plan at an optimum its bound cannot see should not burn the clock."""
     from scheduler.cpsat import solve
 
     rng = random.Random(seed)
@@ -166,7 +185,15 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
     total = max(1e-9, deadline - began)
     iterations = improved = 0
     turn = empty = 0  # neighbourhood kinds alternate by turn; empty ones are drawn again
-    while deadline - time.perf_counter() > 2.0 and not _meets(objective, current.value, bound):
+    last_gain, since_gain = began, 0
+    stopped = "time limit"
+    while deadline - time.perf_counter() > 2.0:
+        if meets(objective, current.value, bound):
+            stopped = "bound"
+            break
+        if since_gain >= STALL_NEIGHBOURHOODS and time.perf_counter() - last_gain > STALL_SHARE * time_limit:
+            stopped = "stalled"
+            break
         fixed = placements(problem, current)
         lost = _lost_in_reach(problem, current, in_reach) if objective == "mw" else []
         if objective == "makespan" and turn % 2:
@@ -181,6 +208,7 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
             # another draw or the other kind usually is not, so give up only after many.
             empty += 1
             if empty > 20:
+                stopped = "no neighbourhood"
                 break
             continue
         empty = 0
@@ -189,23 +217,23 @@ def _improve_end(problem: Problem, current: Schedule, objective: str, deadline: 
         sub = restrict(problem, fixed, free, name=f"{problem.name}/lns{iterations}", not_before=cut)
         budget = min(LNS_STEP_SECONDS, deadline - time.perf_counter() - 1.0)
         hint = _local_hint(current, sub)
-        found = solve(sub.problem, objective=objective, time_limit=budget, workers=workers, seed=seed + iterations, hint=hint)
+        found = solve(sub.problem, objective=objective, time_limit=budget, workers=workers, seed=seed + iterations, hint=hint, local_search=False)
         iterations += 1
+        since_gain += 1
         if found.assignments:
             plan_part = complete(sub.problem, found) if objective == "mw" else found
             candidate = Schedule(glue(problem, fixed, sub, plan_part), problem.horizon, "heuristic", objective, name=current.name)
             candidate.value = value_of(problem, candidate, objective)
-            candidate.kpis = current.kpis
             if better(objective, candidate.value, current.value):
                 current, improved = candidate, improved + 1
+                last_gain, since_gain = time.perf_counter(), 0
             elif objective == "makespan" and candidate.value == current.value and _tail_load(candidate) < _tail_load(current):
                 current = candidate  # same makespan, fewer cells near it: the next step has less to move
             # A neighbourhood CP-SAT closes quickly can grow; one it cannot finish should shrink.
             size = int(size * 1.3) if found.status == "optimal" else max(100, int(size * 0.8))
         fraction = 0.2 + 0.75 * min(1.0, (time.perf_counter() - began) / total)
         report(fraction, f"LNS {iterations}: {current.value:,.1f} ({improved} improvements)")
-    current.kpis.update({"lns_iterations": iterations, "lns_improvements": improved})
-    return current
+    return current, {"lns_iterations": iterations, "lns_improvements": improved, "lns_stopped": stopped}
 
 
 def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size: int, rng: random.Random, heads: Heads) -> tuple[set[int], int]:

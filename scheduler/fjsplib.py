@@ -6,6 +6,7 @@ file, from 1); job j (from 0, file order) is job id "<j>"; its operations are ta
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from scheduler.problem import Cell, Job, Pool, Problem, Task
@@ -44,17 +45,25 @@ def read_fjsp(source: str | Path, name: str | None = None) -> Problem:
     return _parse(source, name or "fjsp", "")
 
 
+# A plain decimal integer of ASCII digits that fits 64 bits: int() would also take Unicode
+# digits, underscores and thousands of digits (Python refuses those with its own message).
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
+# Longest operation time accepted, in the file's time unit: CP-SAT works in 64-bit integers and
+# sums many times into one horizon, so absurd values are refused here rather than overflowing there.
+MAX_TIME = 10**9
+
+
 def _ints(tokens: list[str], line_no: int, what: str, source: str) -> list[int]:
-    try:
-        return [int(tok) for tok in tokens]
-    except ValueError:
-        bad = next(tok for tok in tokens if not tok.lstrip("-").isdigit())
-        raise FjspFormatError(line_no, f"expected integers ({what}), found {bad!r}", source) from None
+    for tok in tokens:
+        if not _INTEGER.fullmatch(tok):
+            raise FjspFormatError(line_no, f"expected integers ({what}), found {tok[:20]!r}", source)
+    return [int(tok) for tok in tokens]
 
 
 def _parse(text: str, name: str, source: str) -> Problem:
-    # Only non-blank lines carry data; keep their 1-based file line numbers for messages.
-    lines = [(i + 1, ln.split()) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+    # Only non-blank lines carry data; keep their 1-based file line numbers for messages. Lines
+    # are split on newlines only, so the numbers match what an editor shows.
+    lines = [(i + 1, ln.split()) for i, ln in enumerate(text.split("\n")) if ln.strip()]
     if not lines:
         raise FjspFormatError(1, "expected a header '<jobs> <machines> [<average alternatives>]', found an empty file", source)
     header_no, header = lines[0]
@@ -63,49 +72,66 @@ def _parse(text: str, name: str, source: str) -> Problem:
     n_jobs, n_machines = _ints(header[:2], header_no, "number of jobs and machines", source)
     if n_jobs < 1 or n_machines < 1:
         raise FjspFormatError(header_no, f"expected at least one job and one machine, found {n_jobs} jobs and {n_machines} machines", source)
+    # Sizes are checked against what the file holds before anything is allocated for them.
     if len(lines) - 1 < n_jobs:
         last = lines[-1][0]
         raise FjspFormatError(last + 1, f"expected {n_jobs} job lines after the header, found {len(lines) - 1}", source)
     if len(lines) - 1 > n_jobs:
         raise FjspFormatError(lines[n_jobs + 1][0], f"expected end of file after {n_jobs} job lines", source)
 
+    # Files may declare machines no operation uses (Brandimarte mk06 declares 15 and names 10),
+    # so the count cannot be checked against the machines named; but a cell per machine must be
+    # paid for by the file's own size, or a one-line header could ask for ten million of them.
+    numbers = sum(len(tokens) for _, tokens in lines)
+    if n_machines > numbers:
+        raise FjspFormatError(header_no, f"expected at most {numbers} machines (one per number in the file), found {n_machines}", source)
+
+    chains = [_job(j, line_no, tokens, n_machines, source) for j, (line_no, tokens) in enumerate(lines[1:])]
     cells = [Cell(machine_id(m + 1), m) for m in range(n_machines)]
     pools = [Pool(machine_id(m + 1), [m]) for m in range(n_machines)]
     jobs: list[Job] = []
     tasks: list[Task] = []
     horizon = 0
-    for j, (line_no, tokens) in enumerate(lines[1:]):
-        values = _ints(tokens, line_no, f"job {j}", source)
+    for j, chain in enumerate(chains):
         job = Job(str(j))
-        n_ops, pos = values[0], 1
-        if n_ops < 1:
-            raise FjspFormatError(line_no, f"expected a positive number of operations for job {j}, found {n_ops}", source)
-        for o in range(n_ops):
-            if pos >= len(values):
-                raise FjspFormatError(line_no, f"expected operation {o} of job {j} (line ends after {o} of {n_ops})", source)
-            k = values[pos]
-            if k < 1:
-                raise FjspFormatError(line_no, f"expected at least one alternative for job {j} operation {o}, found {k}", source)
-            pairs = values[pos + 1 : pos + 1 + 2 * k]
-            if len(pairs) < 2 * k:
-                raise FjspFormatError(line_no, f"expected {k} (machine, time) pairs for job {j} operation {o}, line ends early", source)
-            modes: dict[int, int] = {}
-            for machine, duration in zip(pairs[::2], pairs[1::2]):
-                if not 1 <= machine <= n_machines:
-                    raise FjspFormatError(line_no, f"expected a machine in 1..{n_machines} for job {j} operation {o}, found {machine}", source)
-                if duration < 0:
-                    raise FjspFormatError(line_no, f"expected a non-negative time for job {j} operation {o}, found {duration}", source)
-                # A machine listed twice keeps its shorter time: that is the alternative a planner would pick.
-                modes[machine - 1] = min(duration, modes.get(machine - 1, duration))
-            pos += 1 + 2 * k
+        for o, modes in enumerate(chain):
             t = len(tasks)
             tasks.append(Task(j, str(o), list(modes.items()), [t - 1] if o else []))
             job.tasks.append(t)
             horizon += max(modes.values())
-        if pos != len(values):
-            raise FjspFormatError(line_no, f"expected end of line after {n_ops} operations of job {j}, found {len(values) - pos} more numbers", source)
         jobs.append(job)
     return Problem(cells, pools, jobs, tasks, max(horizon, 1), name)
+
+
+def _job(j: int, line_no: int, tokens: list[str], n_machines: int, source: str) -> list[dict[int, int]]:
+    """One job line: per operation, machine index (from 0) -> time."""
+    values = _ints(tokens, line_no, f"job {j}", source)
+    n_ops, pos = values[0], 1
+    if n_ops < 1:
+        raise FjspFormatError(line_no, f"expected a positive number of operations for job {j}, found {n_ops}", source)
+    chain: list[dict[int, int]] = []
+    for o in range(n_ops):
+        if pos >= len(values):
+            raise FjspFormatError(line_no, f"expected operation {o} of job {j} (line ends after {o} of {n_ops})", source)
+        k = values[pos]
+        if k < 1:
+            raise FjspFormatError(line_no, f"expected at least one alternative for job {j} operation {o}, found {k}", source)
+        pairs = values[pos + 1 : pos + 1 + 2 * k]
+        if len(pairs) < 2 * k:
+            raise FjspFormatError(line_no, f"expected {k} (machine, time) pairs for job {j} operation {o}, line ends early", source)
+        modes: dict[int, int] = {}
+        for machine, duration in zip(pairs[::2], pairs[1::2]):
+            if not 1 <= machine <= n_machines:
+                raise FjspFormatError(line_no, f"expected a machine in 1..{n_machines} for job {j} operation {o}, found {machine}", source)
+            if not 0 <= duration <= MAX_TIME:
+                raise FjspFormatError(line_no, f"expected a time in 0..{MAX_TIME} for job {j} operation {o}, found {duration}", source)
+            # A machine listed twice keeps its shorter time: that is the alternative a planner would pick.
+            modes[machine - 1] = min(duration, modes.get(machine - 1, duration))
+        pos += 1 + 2 * k
+        chain.append(modes)
+    if pos != len(values):
+        raise FjspFormatError(line_no, f"expected end of line after {n_ops} operations of job {j}, found {len(values) - pos} more numbers", source)
+    return chain
 
 
 def write_fjsp(problem: Problem) -> str:

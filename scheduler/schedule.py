@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scheduler.result import gap
+
 
 @dataclass(slots=True)
 class Assignment:
@@ -27,7 +29,7 @@ class Schedule:
     status: str = "unknown"  # optimal | feasible | heuristic | infeasible
     objective: str = "makespan"
     value: float = 0.0  # the objective's value
-    bound: float = 0.0  # best lower bound on the objective (ours or the solver's, whichever is higher)
+    bound: float = 0.0  # best proven bound on the objective: lower when minimised, upper when maximised
     seconds: float = 0.0
     kpis: dict[str, Any] = field(default_factory=dict)
     name: str = "schedule"
@@ -37,9 +39,10 @@ class Schedule:
         return max((a.end for a in self.assignments), default=0)
 
     @property
-    def gap(self) -> float:
-        """(value - bound) / value: 0 when proven optimal."""
-        return (self.value - self.bound) / self.value if self.value > 0 else 0.0
+    def gap(self) -> float | None:
+        """Distance to the bound in the objective's sense (scheduler.result.gap): 0 when the plan
+        meets it, None when there is no bound to measure against."""
+        return gap(self.objective, self.value, self.bound)
 
     def by_cell(self) -> dict[str, list[Assignment]]:
         out: dict[str, list[Assignment]] = {}

@@ -10,14 +10,17 @@ running at the cut sits in one of them.
 """
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from plant.demand import WEEK_S, Order, critical_path_s, orders_for
 from plant.spec import FactorySpec
-from scheduler.carryin import CarriedIn, carry_in, plan_around
+from scheduler.carryin import CarriedIn, carry_in
 from scheduler.construct import list_schedule
+from scheduler.planning import Limits, Progress, plan
 from scheduler.problem import Problem, build_problem
-from scheduler.schedule import Schedule
+from scheduler.result import Result
 
 MODES = ("steady-state", "from-empty")
 
@@ -69,15 +72,21 @@ def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: 
 
 
 def plan_horizon(
-    spec: FactorySpec, horizon: int, demand_hours: float, mode: str, planner: Callable[[Problem], Schedule]
-) -> tuple[CarriedIn | None, Problem, Schedule]:
-    """The horizon's problem in `mode`, planned by `planner` (around the pinned running work on
-    a running floor); the plan's KPIs record what `recorded_problem` needs to rebuild it."""
+    spec: FactorySpec, horizon: int, demand_hours: float, mode: str, objective: str = "mw", limits: Limits = Limits(),
+    *, record: dict[str, Any] | None = None, progress: Progress | None = None, planner: Callable[..., Result] = plan,
+) -> tuple[CarriedIn | None, Problem, Result]:
+    """The horizon's problem in `mode`, planned by the front door `scheduler.plan` (around the
+    pinned running work on a running floor) within `limits`, warm-up included; the plan's KPIs
+    record what `recorded_problem` needs to rebuild the problem. `planner` is the front door
+    itself unless a caller wraps it (the service's adapter)."""
+    began = time.perf_counter()
     carried, problem = horizon_problem(spec, horizon, demand_hours, mode)
-    schedule = planner(problem) if carried is None else plan_around(carried, planner)
-    schedule.kpis.update({"horizon_s": horizon, "demand_hours": demand_hours, "mode": mode,
-                          "warmup_s": carried.cut if carried is not None else 0})
-    return carried, problem, schedule
+    left = max(1.0, limits.time_limit - (time.perf_counter() - began))
+    kpis = {**(record or {}), "horizon_s": horizon, "demand_hours": demand_hours, "mode": mode,
+            "warmup_s": carried.cut if carried is not None else 0}
+    result = planner(problem, objective=objective, limits=replace(limits, time_limit=left),
+                     pinned=carried.pinned if carried is not None else None, spec=spec, record=kpis, progress=progress)
+    return carried, problem, result
 
 
 def recorded_problem(spec: FactorySpec, kpis: dict[str, Any]) -> Problem | None:

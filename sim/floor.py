@@ -106,10 +106,9 @@ class Floor:
         return unit
 
     def enter(self, unit: Unit):
-        """Generator: let a unit onto the floor, waiting for room at its first stations."""
-        self.wip += 1
-        unit.released = self.env.now
-        self.obs.released_unit(unit.product.index)
+        """Generator: let a unit onto the floor, waiting for room at its first stations. A unit
+        held back by a full first buffer waits off the floor: it counts in WIP and cycle time
+        only from when it has its places."""
         tasks = []
         for op in unit.product.roots:
             unit.status[op] = QUEUED
@@ -123,9 +122,12 @@ class Floor:
                     station.place_waiters.append(ev)
                     yield ev
                 has_place = True
-            tasks.append((station, Task(unit, op, self.env.now, has_place)))
-        for station, task in tasks:
-            self._enqueue(station, task)
+            tasks.append((station, op, has_place))
+        self.wip += 1
+        unit.released = self.env.now
+        self.obs.released_unit(unit.product.index)
+        for station, op, has_place in tasks:
+            self._enqueue(station, Task(unit, op, unit.released, has_place))
 
     def enter_now(self, unit: Unit) -> None:
         """Let a unit on from a callback: at once when there is room, else by a short process."""

@@ -17,13 +17,15 @@ from gwf.progress import fraction_bar
 from plant import FactorySpec, deployable_gw, load_spec, orders_for
 from plant.demand import WEEK_S
 from robots import Dispatcher, Fleet, Journal
-from scheduler.construct import list_schedule
+from scheduler.planning import Limits, plan
 from scheduler.delivery import mw_finished_between
 from scheduler.problem import build_problem
 from scheduler.schedule import Schedule
-from scheduler.validate import validate
 
 PLAN_WEEKS = 2  # week 1 fills an empty floor; week 2 is the steady state we measure
+# The demo's planning budget: the front door stops sooner when the plan meets its bound or
+# stops improving; the twin and dispatch need the rest of the demo's two minutes.
+PLAN_SECONDS = 15.0
 SHIFT_S = 8 * 3600
 
 
@@ -85,8 +87,7 @@ def _plan(spec: FactorySpec):
     started = time.monotonic()
     horizon = PLAN_WEEKS * WEEK_S
     problem = build_problem(spec, orders_for(spec, PLAN_WEEKS * 168), horizon)
-    schedule = list_schedule(problem)
-    validate(problem, schedule, complete=False)
+    schedule = plan(problem, "mw", Limits(time_limit=PLAN_SECONDS)).schedule
     return problem, schedule, time.monotonic() - started
 
 

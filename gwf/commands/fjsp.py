@@ -10,21 +10,14 @@ import typer
 from scheduler.fjsplib import machine_number, read_fjsp
 
 
-ENGINE_ABOVE_OPERATIONS = 5_000  # larger instances go to the decomposition in scheduler.engine
-
-
 def solve_fjsp(path: str | Path, *, time_limit: float = 10.0, workers: int = 2, seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
-    """Read, solve for makespan, optionally write the assignments; the summary as a dict.
-    The one function the command wraps, so another engine can be routed in here by size."""
+    """Read, plan for makespan through the front door (`scheduler.plan`, which routes by size),
+    optionally write the assignments; the summary as a dict."""
+    from scheduler.planning import Limits, plan  # OR-Tools loads only when a command solves
+
     problem = read_fjsp(Path(path))
-    if problem.n_operations > ENGINE_ABOVE_OPERATIONS:  # one CP-SAT model finds nothing at this size
-        from scheduler.engine import plan
-
-        schedule = plan(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
-    else:
-        from scheduler.cpsat import solve  # OR-Tools loads only when a command solves
-
-        schedule = solve(problem, objective="makespan", time_limit=time_limit, workers=workers, seed=seed)
+    result = plan(problem, "makespan", Limits(time_limit, workers, seed))
+    schedule = result.schedule
     if out is not None:
         rows = [
             {"job": int(a.job), "op": int(a.op), "machine": machine_number(a.cell), "start": a.start, "end": a.end}
@@ -34,11 +27,12 @@ def solve_fjsp(path: str | Path, *, time_limit: float = 10.0, workers: int = 2, 
     return {
         "instance": problem.name,
         "makespan": schedule.makespan if schedule.assignments else None,
-        "lower_bound": schedule.bound,
-        "status": schedule.status,
-        "seconds": round(schedule.seconds, 3),
-        "gap": round(schedule.gap, 6),
+        "lower_bound": result.bound,
+        "status": result.status,
+        "seconds": round(result.seconds, 3),
+        "gap": None if result.gap is None else round(result.gap, 6),
         "operations": problem.n_operations,
+        "method": result.method,
     }
 
 

@@ -38,40 +38,27 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     """Load, build, plan, bound: the summary dict plus the problem and schedule (keys 'problem',
     'schedule') for writing files. By default the horizon opens on a running floor (the work in
     progress a warm-up leaves, see scheduler/steady.py); `from_empty` plans it from an empty one."""
-    from plant import load_spec, orders_for
+    from plant import load_spec
     from plant.spec import deployable_gw
-    from scheduler.capacity import capacity_bound, problem_capacity_bound
     from scheduler.delivery import finished_jobs, mw_by_category
-    from scheduler.engine import plan
+    from scheduler.planning import Limits
+    from scheduler.result import gap
     from scheduler.steady import plan_horizon
 
     began = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     spec = load_spec(spec_path)
-    orders = orders_for(spec, demand_hours)
     mode = "from-empty" if from_empty else "steady-state"
     if not from_empty:
         report(0.0, "warm-up: filling the pipeline")
-
-    def planner(p):
-        left = max(1.0, time_limit - (time.perf_counter() - began))
-        return plan(p, objective="mw", time_limit=left, workers=workers, seed=seed, progress=progress)
-
-    carried, problem, schedule = plan_horizon(spec, horizon_s, demand_hours, mode, planner)
-    if carried is None:
-        bound = capacity_bound(spec, horizon_s, orders, availability=False)
-    else:
-        # The carried-in problem's own bound: carried units count, so it has no pipeline fill,
-        # and it stays an upper bound on any valid plan of this problem.
-        bound = problem_capacity_bound(problem, None, spec)
-        schedule.bound = sum(bound.mw_by_category.values())
+    carried, problem, result = plan_horizon(spec, horizon_s, demand_hours, mode, "mw", Limits(time_limit, workers, seed),
+                                            record={"spec": spec_path}, progress=progress)
+    schedule, bound = result.schedule, result.capacity
     delivered = mw_by_category(problem, schedule)
     finished = finished_jobs(problem, schedule)
     for cat in bound.mw_by_category:
         delivered.setdefault(cat, 0.0)
-    total_bound = sum(bound.mw_by_category.values())
     warmup_s = carried.cut if carried is not None else 0
-    schedule.kpis["spec"] = spec_path
     summary = {
         "spec": spec.name,
         "mode": mode,
@@ -90,17 +77,22 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
         "cells": len(problem.cells),
         "mw_by_category": {k: round(v, 3) + 0.0 for k, v in delivered.items()},
         "bound_mw_by_category": {k: round(v, 3) + 0.0 for k, v in bound.mw_by_category.items()},
-        "gap_to_bound": round((total_bound - sum(delivered.values())) / total_bound, 6) + 0.0 if total_bound > 0 else 0.0,
-        "gap_by_category": {k: round((b - delivered[k]) / b, 6) + 0.0 if b > 0 else 0.0 for k, b in bound.mw_by_category.items()},
+        "bound_mw": round(result.bound, 3) + 0.0,
+        "gap_to_bound": _rounded(result.gap),
+        "gap_by_category": {k: _rounded(gap("mw", delivered[k], b)) for k, b in bound.mw_by_category.items()},
         "deployable_gw": round(deployable_gw(delivered, spec.target), 4) + 0.0,
         "bound_deployable_gw": round(bound.deployable_gw, 4) + 0.0,
         "bottleneck": bound.bottleneck,
         "busiest_pool": bound.busiest_pool,
         "makespan_h": round(schedule.makespan / 3600, 2),
-        "method": schedule.kpis.get("method"),
+        "method": result.method,
         "seconds": round(time.perf_counter() - began, 2),
     }
     return {**summary, "problem": problem, "schedule": schedule}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6) + 0.0  # + 0.0: no -0.0 in JSON
 
 
 def write_outputs(out_dir: Path, problem, schedule) -> dict[str, str]:

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gwf.service import auth_http
 from gwf.service.domain import Unavailable
 from gwf.service.routes import router
 from gwf.service.settings import ServiceSettings
@@ -58,6 +59,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_exception_handler(ValueError, _bad_input)
     app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    auth_http.install(app, service.settings)  # last: it checks that every route has an access rule
     return app
 
 
@@ -79,10 +81,11 @@ def _offline_docs(app: FastAPI, assets: Path) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
+        page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css",
                                    swagger_favicon_url="/docs-assets/favicon-32x32.png")
+        return auth_http.html_page(page.body.decode(), inline_scripts=1)  # Swagger UI's start-up script, hashed
 
 
 def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:

@@ -1,5 +1,5 @@
 """The one adapter between the service and engines still being built on other branches:
-the planner (`scheduler.engine.plan`, else the list scheduler), the twin (`sim`), the
+the planner's name (plans are made by the front door `scheduler.plan`), the twin (`sim`), the
 Gantt renderer (`gwf.gantt`) and delivered-MW accounting. Each answers `Unavailable`
 (HTTP 503) when this build lacks it, so the rest of the service never guesses."""
 from __future__ import annotations
@@ -32,23 +32,15 @@ def _optional(module: str, name: str) -> Any | None:
 
 
 def planner_name() -> str | None:
-    if _optional("scheduler.engine", "plan"):
-        return "scheduler.engine.plan"
-    if _optional("scheduler.construct", "list_schedule"):
-        return "scheduler.construct.list_schedule"
-    return None
+    return "scheduler.plan" if _optional("scheduler.planning", "plan") else None
 
 
-def plan(problem: Problem, *, objective: str, time_limit: float, workers: int, seed: int, progress: Progress) -> Schedule:
-    """The best plan this build can make: the engine when present, else one list-scheduling pass."""
-    engine = _optional("scheduler.engine", "plan")
-    if engine is not None:
-        return engine(problem, objective=objective, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
-    list_schedule = _optional("scheduler.construct", "list_schedule")
-    if list_schedule is not None:
-        progress(0.05, "list scheduling (planning engine not in this build)")
-        return list_schedule(problem, seed=seed, objective=objective)
-    raise Unavailable("planner not available in this build")
+def plan(problem: Problem, **options: Any) -> Any:
+    """The planner's front door `scheduler.plan` (a scheduler.result.Result)."""
+    front = _optional("scheduler.planning", "plan")
+    if front is None:
+        raise Unavailable("planner not available in this build")
+    return front(problem, **options)
 
 
 def mw_by_category(problem: Problem, schedule: Schedule) -> dict[str, float] | None:

@@ -14,7 +14,8 @@ from typing import Any, Callable, Literal
 
 from gwf.service.events import EventBus
 
-Status = Literal["queued", "running", "done", "failed"]
+Status = Literal["queued", "running", "done", "failed", "cancelled"]
+FINISHED = ("done", "failed", "cancelled")
 Progress = Callable[[float, str], None]
 Work = Callable[[Progress], dict[str, Any]]
 
@@ -46,6 +47,7 @@ class Job:
     started: str | None = None
     finished: str | None = None
     exclusive: str | None = None
+    cancel_by: str | None = None  # set by cancel(); the work stops at its next progress report
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,18 @@ class JobConflict(RuntimeError):
     def __init__(self, holder: Job) -> None:
         self.holder = holder
         super().__init__(f"job {holder.id} ({holder.kind}) is still {holder.status}")
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's work from its progress callback once someone cancelled it."""
+
+
+class JobFinished(RuntimeError):
+    """A job that has already ended cannot be cancelled."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        super().__init__(f"job_id: job {job.id} already ended ({job.status}); nothing to cancel")
 
 
 class JobRunner:
@@ -99,6 +113,24 @@ class JobRunner:
             jobs = list(self._jobs.values())
         return [j for j in jobs if kind is None or j.kind == kind]
 
+    def cancel(self, job_id: str, by: str) -> Job | None:
+        """A queued job never starts; a running one stops at its next progress report
+        (cooperative: planning, twin replications and dispatch transitions all report).
+        None for an unknown id; JobFinished when it already ended."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            if job.status in FINISHED:
+                raise JobFinished(job)
+            job.cancel_by = by
+            if job.status == "queued":
+                job.status, job.finished, job.message = "cancelled", _now(), f"cancelled by {by}"
+            else:
+                job.message = f"cancelling (asked by {by})"
+        self._publish(job)
+        return job
+
     def shutdown(self) -> None:
         for _ in self._threads:
             self._queue.put(None)
@@ -108,11 +140,16 @@ class JobRunner:
             self._run(*item)
 
     def _run(self, job: Job, work: Work) -> None:
-        job.status, job.started, job.message = "running", _now(), "started"
+        with self._lock:
+            if job.status == "cancelled":  # cancelled while it waited in the queue
+                return
+            job.status, job.started, job.message = "running", _now(), "started"
         self._publish(job)
         last = [0.0]
 
         def progress(fraction: float, message: str = "") -> None:
+            if job.cancel_by is not None:
+                raise JobCancelled(job.cancel_by)
             job.fraction = min(1.0, max(job.fraction, float(fraction)))  # progress never runs backwards
             changed = bool(message) and message != job.message
             job.message = message or job.message
@@ -123,6 +160,8 @@ class JobRunner:
 
         try:
             result = work(progress)
+        except JobCancelled as exc:
+            job.status, job.message = "cancelled", f"cancelled by {exc}"
         except ValueError as exc:  # bad outside input found late (e.g. a schedule the validator rejects)
             job.status, job.error = "failed", _one_line(exc)
         except Exception as exc:  # a bug or an unavailable component: keep the server up, say what broke

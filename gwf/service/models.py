@@ -37,8 +37,10 @@ class TwinRequest(Request):
 
 
 class DispatchRequest(Request):
+    """Names a stored plan, never a target: its cells are reached at the URLs of the spec the
+    server was started with (a caller choosing URLs could write files or scan the network)."""
+
     schedule_id: str = Field(min_length=1, max_length=64)
-    url: str | None = Field("mock://{id}", description="driver URL template, '{id}' = cell id; null = each cell's URL from the spec")
     first: int | None = Field(None, ge=1, description="dispatch only the first N assignments by start time")
     timeout: float = Field(30.0, gt=0, le=3600, description="seconds to wait for a controller's answer")
 
@@ -85,7 +87,7 @@ class JobProgress(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     progress: JobProgress
     params: dict[str, Any]
     result: dict[str, Any] | None
@@ -115,7 +117,8 @@ class AssignmentPage(BaseModel):
 class PoolUtilisation(BaseModel):
     name: str
     cells: list[str]
-    capacity: int
+    capacity: int = Field(description="jobs the pool holds at once: cells x per_cell")
+    per_cell: int = Field(description="jobs one cell holds at once (a burn-in bay holds many racks; it is still one bay)")
     busy: list[float]
     mean: float
 

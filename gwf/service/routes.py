@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from gwf.service import domain, sse, views, work
+from gwf.service.auth import Role
+from gwf.service.auth_http import html_page, identity_of, public, require
 from gwf.service.models import (
     AssignmentPage, DispatchRequest, Health, JobOut, Problem, ScheduleRequest, SpecOut, SpecSummary,
     TwinRequest, Utilisation,
 )
-from gwf.service.jobs import JobConflict, new_job_id
+from gwf.service.jobs import JobConflict, JobFinished, new_job_id
 from gwf.service.state import Service
 from gwf.service.store import StoredSchedule
 
@@ -22,6 +24,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "no such id"},
     422: {"model": Problem, "description": "bad input: `field.path: what is wrong`"},
 }
+# Who may call what (gwf/service/auth.py): each route names its least role; a route without one stops the app.
+PUBLIC, VIEWER, PLANNER, OPERATOR = [public()], [require(Role.viewer)], [require(Role.planner)], [require(Role.operator)]
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "component not in this build"}}
 
 
@@ -41,7 +45,7 @@ def _spec_params(body: Any) -> str:
     return "default" if body is None else "request"
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, dependencies=PUBLIC)
 def health(svc: Service = Depends(service)) -> Health:
     try:
         version = metadata.version("gwfactory")
@@ -51,7 +55,7 @@ def health(svc: Service = Depends(service)) -> Health:
                   gantt=domain.has_gantt())
 
 
-@router.get("/spec", response_model=SpecOut)
+@router.get("/spec", response_model=SpecOut, dependencies=VIEWER)
 def get_spec(svc: Service = Depends(service)) -> SpecOut:
     return SpecOut(source=svc.spec_source, summary=SpecSummary(**views.spec_summary(svc.spec)), spec=svc.spec.model_dump(mode="json"))
 
@@ -62,6 +66,7 @@ def get_spec(svc: Service = Depends(service)) -> SpecOut:
         "application/yaml": {"schema": {"type": "string"}, "example": "name: tiny\nproducts: [...]"},
         "application/json": {"schema": {"type": "object"}},
     }}},
+    dependencies=PLANNER,
 )
 async def validate_spec(request: Request, svc: Service = Depends(service)) -> SpecSummary:
     """Body: a spec as YAML or JSON text. 200 with its summary, or 422 with the first problem."""
@@ -73,7 +78,7 @@ async def validate_spec(request: Request, svc: Service = Depends(service)) -> Sp
     return SpecSummary(**views.spec_summary(svc.spec_from_text(text, request.headers.get("content-type", ""))))
 
 
-@router.post("/schedules", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE})
+@router.post("/schedules", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE}, dependencies=PLANNER)
 def start_schedule(body: ScheduleRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Plan a slice of demand in the background; the job's id is also the schedule's id."""
     spec = svc.spec_for(body.spec)  # a bad spec is the caller's to fix whatever this build holds
@@ -95,13 +100,13 @@ def start_schedule(body: ScheduleRequest, svc: Service = Depends(service)) -> di
     return svc.runner.submit("schedule", job, params, job_id=schedule_id).to_dict()
 
 
-@router.get("/schedules", response_model=list[dict[str, Any]])
+@router.get("/schedules", response_model=list[dict[str, Any]], dependencies=VIEWER)
 def list_schedules(svc: Service = Depends(service)) -> list[dict[str, Any]]:
     """Every stored plan's summary, oldest first."""
     return [views.schedule_summary(stored) for stored in map(svc.store.get, svc.store.ids()) if stored is not None]
 
 
-@router.get("/schedules/{schedule_id}", response_model=AssignmentPage, responses=ERRORS)
+@router.get("/schedules/{schedule_id}", response_model=AssignmentPage, responses=ERRORS, dependencies=VIEWER)
 def get_schedule(
     schedule_id: str,
     cell: str | None = None, pool: str | None = None, job: str | None = None,
@@ -115,22 +120,23 @@ def get_schedule(
     return {"schedule": views.schedule_summary(stored), **page}
 
 
-@router.get("/schedules/{schedule_id}/utilisation", response_model=Utilisation, responses=ERRORS)
+@router.get("/schedules/{schedule_id}/utilisation", response_model=Utilisation, responses=ERRORS, dependencies=VIEWER)
 def get_utilisation(schedule_id: str, buckets: int = Query(48, ge=1, le=1000), svc: Service = Depends(service)) -> dict[str, Any]:
     return views.utilisation(_schedule(svc, schedule_id), buckets)
 
 
-@router.get("/schedules/{schedule_id}/gantt", response_class=HTMLResponse, responses=ERRORS)
+@router.get("/schedules/{schedule_id}/gantt", response_class=HTMLResponse, responses=ERRORS, dependencies=VIEWER)
 def get_gantt(schedule_id: str, svc: Service = Depends(service)) -> HTMLResponse:
-    return HTMLResponse(views.gantt_html(_schedule(svc, schedule_id)))
+    # Its own policy: the page's one inline script, hashed (gwf/service/auth_http.py).
+    return html_page(views.gantt_html(_schedule(svc, schedule_id)), inline_scripts=1)
 
 
-@router.get("/jobs", response_model=list[JobOut])
+@router.get("/jobs", response_model=list[JobOut], dependencies=VIEWER)
 def list_jobs(kind: str | None = None, svc: Service = Depends(service)) -> list[dict[str, Any]]:
     return [job.to_dict() for job in svc.runner.list(kind)]
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS, dependencies=VIEWER)
 def get_job(job_id: str, svc: Service = Depends(service)) -> dict[str, Any]:
     job = svc.runner.get(job_id)
     if job is None:
@@ -138,7 +144,22 @@ def get_job(job_id: str, svc: Service = Depends(service)) -> dict[str, Any]:
     return job.to_dict()
 
 
-@router.post("/twin", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE})
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=OPERATOR,
+             responses={**ERRORS, 409: {"model": Problem, "description": "the job already ended"}})
+def cancel_job(job_id: str, request: Request, svc: Service = Depends(service)) -> dict[str, Any]:
+    """Cancel a job: a queued one never starts, a running one stops at its next progress step
+    (status `cancelled`; a dispatch leaves its journal to resume from)."""
+    who = identity_of(request)
+    try:
+        job = svc.runner.cancel(job_id, by=who.name if who else "anonymous")
+    except JobFinished as exc:
+        raise HTTPException(409, str(exc)) from None
+    if job is None:
+        raise HTTPException(404, f"job_id: no job {job_id!r}; GET /api/jobs lists them")
+    return job.to_dict()
+
+
+@router.post("/twin", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE}, dependencies=PLANNER)
 def start_twin(body: TwinRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Run the digital twin for `weeks` x `replications` in the background."""
     if body.schedule_id is not None and body.spec is not None:
@@ -153,17 +174,16 @@ def start_twin(body: TwinRequest, svc: Service = Depends(service)) -> dict[str, 
     return job.to_dict()
 
 
-@router.post("/dispatch", status_code=202, response_model=JobOut, responses={**ERRORS, 409: {"model": Problem, "description": "the plan is already being dispatched"}})
+@router.post("/dispatch", status_code=202, response_model=JobOut, responses={**ERRORS, 409: {"model": Problem, "description": "the plan is already being dispatched"}}, dependencies=OPERATOR)
 def start_dispatch(body: DispatchRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Send a stored plan's jobs to the cells' controllers in the background, journaled."""
     stored = _schedule(svc, body.schedule_id)
-    if body.url is not None:
-        work.check_driver_url(body.url)  # an unknown scheme is the caller's mistake: 422 now, not a failed job later
+    work.check_dispatchable(stored, svc.spec)  # only plans of the configured floor reach its cells
     dispatch_id = new_job_id()
 
     def job(progress: work.Progress) -> dict[str, Any]:
         return work.dispatch_schedule(
-            stored, url=body.url, first=body.first, timeout=body.timeout, journal_path=svc.journal_path,
+            stored, floor=svc.spec, url_template=svc.settings.dispatch_url, first=body.first, timeout=body.timeout, journal_path=svc.journal_path,
             progress=progress, publish=lambda data: svc.bus.publish("dispatch", data), run_id=dispatch_id,
         )
 
@@ -175,7 +195,7 @@ def start_dispatch(body: DispatchRequest, svc: Service = Depends(service)) -> di
     return submitted.to_dict()
 
 
-@router.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+@router.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}}, dependencies=VIEWER)
 async def events(
     request: Request,
     since: int | None = Query(None, ge=0, description="replay kept events after this sequence number"),

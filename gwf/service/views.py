@@ -9,7 +9,9 @@ from typing import Any
 from gwf.service import domain
 from gwf.service.store import StoredSchedule
 from plant.spec import FactorySpec, deployable_gw
-from scheduler.schedule import Schedule
+from scheduler.bounds import compute_bounds
+from scheduler.capacity import problem_capacity_bound
+from scheduler.result import gap
 
 WEEK_H = 7 * 24
 
@@ -43,7 +45,7 @@ def _summarise(stored: StoredSchedule, horizon_hours: float | None) -> dict[str,
     hours = horizon_hours or schedule.horizon / 3600
     out: dict[str, Any] = {
         "id": stored.id, "name": schedule.name, "status": schedule.status, "objective": schedule.objective,
-        "value": schedule.value, "bound": schedule.bound, "gap": _gap(schedule), "seconds": schedule.seconds,
+        "value": schedule.value, "seconds": schedule.seconds,
         "makespan_s": schedule.makespan, "horizon_s": schedule.horizon, "assignments": len(schedule.assignments),
         "jobs": len({a.job for a in schedule.assignments}), "cells_used": len({a.cell for a in schedule.assignments}),
         "created": stored.created, "kpis": jsonable(schedule.kpis),
@@ -52,8 +54,29 @@ def _summarise(stored: StoredSchedule, horizon_hours: float | None) -> dict[str,
     if delivered is not None and delivered:
         gw = deployable_gw(delivered, stored.spec.target)
         # A plan covers a slice of the week; its rate scaled to a week is what compares with the target.
-        out.update(deployable_gw=gw, weekly_rate_gw=gw * WEEK_H / hours if hours > 0 else None)
+        out.update(deployable_gw=gw, weekly_rate_gw=gw * WEEK_H / hours if hours > 0 else None,
+                   weekly_rate_mw={c: mw * WEEK_H / hours for c, mw in delivered.items()} if hours > 0 else None)
+    out["target_mw"] = dict(stored.spec.target.mw)  # per week, per category: MW of one kind never stands in for another
+    out.update(_bound(stored))
+    out["gap"] = gap(schedule.objective, schedule.value, out["bound"])
     return jsonable(out)
+
+
+def _bound(stored: StoredSchedule) -> dict[str, Any]:
+    """The bound the plan is measured against: the planner's own when it reported one, else
+    the same kind of bound computed here (a plan carried across a running floor's cut loses
+    its planner's bound), so the gap is never left blank for want of one. For MW, also each
+    category's own maximum: MW of compute, cooling and power are not interchangeable."""
+    schedule, problem = stored.schedule, stored.problem
+    out: dict[str, Any] = {"bound": schedule.bound, "bound_source": "planner", "bound_mw": None}
+    if schedule.objective == "mw" and problem.jobs:
+        capacity = problem_capacity_bound(problem)
+        out["bound_mw"] = dict(capacity.mw_by_category)
+        if not schedule.bound > 0:
+            out.update(bound=sum(capacity.mw_by_category.values()), bound_source="capacity LP (service)")
+    elif schedule.objective == "makespan" and not schedule.bound > 0 and problem.tasks:
+        out.update(bound=float(compute_bounds(problem).makespan), bound_source="path and load (service)")
+    return out
 
 
 def assignment_page(
@@ -98,7 +121,8 @@ def utilisation(stored: StoredSchedule, buckets: int = 48) -> dict[str, Any]:
     for name, cells in cells_of.items():
         capacity = spec.cell_type_index[name].capacity * len(cells)
         shares = [min(1.0, s / (capacity * width)) if capacity else 0.0 for s in busy[name]]
-        pools.append({"name": name, "cells": cells, "capacity": capacity, "busy": shares, "mean": sum(shares) / buckets})
+        pools.append({"name": name, "cells": cells, "capacity": capacity, "per_cell": spec.cell_type_index[name].capacity,
+                      "busy": shares, "mean": sum(shares) / buckets})
     return {"id": stored.id, "span_s": span, "bucket_s": width, "buckets": buckets, "pools": pools}
 
 
@@ -128,19 +152,6 @@ def gantt_html(stored: StoredSchedule) -> str:
         f"in {view['buckets']} slices ({len(stored.schedule.assignments)} assignments). Blue = idle, red = saturated.</p>"
         f"<svg width='{width}' height='{height}' role='img'>{''.join(rows)}</svg></body></html>"
     )
-
-
-# Objectives the planner maximises; their bound is an upper bound.
-MAXIMISED = {"mw"}
-
-
-def _gap(schedule: Schedule) -> float | None:
-    """Relative distance to the bound, >= 0 in both senses (Schedule.gap assumes minimising);
-    None when the planner reported no bound."""
-    value, bound = schedule.value, schedule.bound
-    if schedule.objective in MAXIMISED:
-        return (bound - value) / bound if bound > 0 else None
-    return (value - bound) / value if bound > 0 and value > 0 else None
 
 
 def jsonable(value: Any) -> Any:

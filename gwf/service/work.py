@@ -3,6 +3,8 @@ run the twin, dispatch a stored plan to the fleet. No HTTP here."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,12 +16,10 @@ from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
 from plant import Order, orders_for
 from plant.spec import FactorySpec
-from hardware.registry import driver_for_url
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
-from scheduler.problem import Problem
-from scheduler.schedule import Schedule
+from scheduler.planning import Limits
 from scheduler.steady import plan_horizon
 from scheduler.validate import validate
 
@@ -48,11 +48,9 @@ def plan_schedule(
     under `schedule_id`."""
     progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
 
-    def planner(problem: Problem) -> Schedule:
-        progress(0.03, f"planning {len(problem.tasks)} operations on {len(problem.cells)} cells")
-        return domain.plan(problem, objective=objective, time_limit=time_limit, workers=workers, seed=seed, progress=progress)
-
-    _, problem, schedule = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, planner)
+    _, problem, result = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, objective,
+                                      Limits(time_limit, workers, seed), planner=domain.plan, progress=progress)
+    schedule = result.schedule
     progress(0.97, "validating")
     # Plans that maximise MW may leave units out; every other objective places every operation.
     validate(problem, schedule, complete=objective != "mw")
@@ -72,15 +70,17 @@ def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, p
 
 
 def dispatch_schedule(
-    stored: StoredSchedule, *, url: str | None, first: int | None, timeout: float, journal_path: Path,
-    progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
+    stored: StoredSchedule, *, floor: FactorySpec, url_template: str | None, first: int | None, timeout: float,
+    journal_path: Path, progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
 ) -> dict[str, Any]:
-    """Send the stored plan (or its first N assignments) to the fleet, journaled; live counts
-    and recent transitions go to `publish` in batches."""
+    """Send the stored plan (or its first N assignments) to the cells of `floor`, the server's
+    own spec (at their URLs, or all at the operator-configured `url_template`), journaled;
+    live counts and recent transitions go to `publish` in batches."""
+    check_dispatchable(stored, floor)
     schedule = first_assignments(stored.schedule, first) if first is not None else stored.schedule
-    problem = problem_for_schedule(stored.spec, schedule)
+    problem = problem_for_schedule(floor, schedule)
     validate(problem, schedule, complete=False)
-    fleet = Fleet.from_spec(stored.spec, cells={a.cell for a in schedule.assignments}, url_template=url)
+    fleet = Fleet.from_spec(floor, cells={a.cell for a in schedule.assignments}, url_template=url_template)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path)
     total = len(schedule.assignments)
@@ -99,12 +99,17 @@ def dispatch_schedule(
     }
 
 
-def check_driver_url(template: str) -> None:
-    """ValueError on `url` when no driver handles the template's scheme."""
-    try:
-        driver_for_url(template.replace("{id}", "probe"))
-    except ValueError as exc:
-        raise ValueError(f"url: {exc}") from None
+def check_dispatchable(stored: StoredSchedule, floor: FactorySpec) -> None:
+    """ValueError on `schedule_id` unless the plan was made for `floor` itself: a plan made for
+    a spec sent with a request would carry that caller's cells, URLs and product names to the
+    controllers."""
+    if spec_digest(stored.spec) != spec_digest(floor):
+        raise ValueError(f"schedule_id: plan {stored.id} was made for a spec sent with the request ({stored.spec.name!r}), "
+                         f"not for this server's floor ({floor.name!r}); plan it on the server's spec to dispatch it")
+
+
+def spec_digest(spec: FactorySpec) -> str:
+    return hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
 class _DispatchFeed:

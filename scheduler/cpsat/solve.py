@@ -15,6 +15,7 @@ from scheduler.cpsat.model import BuiltModel, add_hint, build_model, extract
 from scheduler.cpsat.objective import MAXIMISED, check_objective, objective_value
 from scheduler.cpsat.warmstart import improve_makespan, tabu_applies, warm_start
 from scheduler.problem import Problem
+from scheduler.result import gap, meets, tighter
 from scheduler.schedule import Assignment, Schedule
 from scheduler.validate import validate, violations
 
@@ -36,18 +37,21 @@ def solve(
     workers: int = 2,
     seed: int = 0,
     hint: Schedule | None = None,
+    local_search: bool = True,
     log: bool = False,
     parameters: dict[str, object] | None = None,
 ) -> Schedule:
     """Best schedule CP-SAT finds within `time_limit` seconds, warm-started from `hint` (or from
-    the list scheduler when none is given), with its bound and gap. `parameters` overrides
-    CP-SAT parameters by name (for experiments; the defaults are the measured best)."""
+    the list scheduler when none is given), with its bound and gap. For the makespan on floors
+    the tabu search models exactly, a short CP-SAT probe and the tabu search run first from the
+    warm start (`local_search=False` skips both: LNS steps, whose sub-problems are too short-lived
+    for them). `parameters` overrides CP-SAT parameters by name (for experiments; the defaults
+    are the measured best)."""
     check_objective(objective)
     began = time.perf_counter()
     bounds = compute_bounds(problem)
     own_bound = objective_bound(problem, objective, bounds)
     complete = objective not in MAXIMISED
-    given = hint is not None
     hint, hint_note = _usable_hint(problem, hint, objective, complete, time_limit, seed)
     upper = _upper_bound(problem, objective, hint)
 
@@ -62,7 +66,7 @@ def solve(
         else:
             setattr(solver.parameters, key, value)
     code = None
-    if hint is not None and not given and tabu_applies(problem, objective):
+    if hint is not None and local_search and tabu_applies(problem, objective):
         code, hint, hint_note = _probe_then_tabu(built, solver, hint, hint_note, time_limit, int(own_bound), seed)
     if code != cp_model.OPTIMAL:
         if hint is not None:
@@ -71,40 +75,34 @@ def solve(
         code = solver.solve(built.model)
     status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        schedule = Schedule(extract(built, solver), problem.horizon, status, objective, name=problem.name)
-        source = "cp-sat"
+        assignments, source = extract(built, solver), "cp-sat"
     elif hint is not None:  # the solver found nothing better in time: the warm start still stands
-        schedule = Schedule(list(hint.assignments), problem.horizon, "feasible", objective, name=problem.name)
-        source = "hint"
+        assignments, source, status = list(hint.assignments), "hint", "feasible"
     else:
-        schedule = Schedule([], problem.horizon, status, objective, name=problem.name)
-        source = "none"
+        assignments, source = [], "none"
     solver_bound = solver.best_objective_bound / built.goal.scale if code != cp_model.INFEASIBLE else None
     # Campaigns restrict the problem: the solver's bound (and its "optimal", its "infeasible")
     # then hold for the restricted model only, so only our own bound may be reported.
     restricted = "campaigns" in built.constraints.setup_models.values()
     if restricted and status in ("optimal", "infeasible"):
-        status = "feasible" if schedule.assignments else "unknown"
-        schedule.status = status
-    combined = _combine_bounds(objective, own_bound, None if restricted else solver_bound)
-    if schedule.assignments:
-        validate(problem, schedule, complete=complete)
-
-    schedule.value = objective_value(problem, schedule, objective)
-    schedule.bound = combined
-    if schedule.assignments and schedule.value == combined:
-        schedule.status = "optimal"  # our own bound can close what the solver left open
-    schedule.seconds = time.perf_counter() - began
-    schedule.kpis = {
+        status = "feasible" if assignments else "unknown"
+    bound = tighter(objective, own_bound, None if restricted else solver_bound)
+    plan = Schedule(assignments, problem.horizon, status, objective, name=problem.name)
+    if assignments:
+        validate(problem, plan, complete=complete)
+    value = objective_value(problem, plan, objective)
+    if assignments and meets(objective, value, bound):
+        status = "optimal"  # our own bound can close what the solver left open
+    kpis = {
         "objective": objective,
         # For mw (maximised) the plan itself is the lower bound and ours is an upper bound.
-        "lower_bound": own_bound if complete else schedule.value,
+        "lower_bound": own_bound if complete else value,
         "upper_bound": None if complete else own_bound,
         "solver_bound": solver_bound,
         "solver_bound_restricted": restricted,
         "path_bound": bounds.path,
         "load_bound": bounds.load,
-        "gap": _gap(objective, schedule.value, schedule.bound),
+        "gap": gap(objective, value, bound),
         "source": source,
         "hint": hint_note,
         "hint_value": objective_value(problem, hint, objective) if hint is not None else None,
@@ -113,9 +111,10 @@ def solve(
         "branches": solver.num_branches,
         "conflicts": solver.num_conflicts,
         "operations": problem.n_operations,
-        "scheduled": len(schedule.assignments),
+        "scheduled": len(assignments),
+        **{k: hint.kpis[k] for k in ("probe_makespan", "tabu_makespan", "tabu_iterations") if hint is not None and k in hint.kpis},
     }
-    return schedule
+    return Schedule(assignments, problem.horizon, status, objective, value, bound, time.perf_counter() - began, kpis, problem.name)
 
 
 def _probe_then_tabu(
@@ -142,7 +141,8 @@ def _probe_then_tabu(
     if violations(problem, improved):  # never expected: the search builds plans from the disjunctive graph
         improved = start
     built.model.add(built.goal.makespan <= improved.makespan)  # a plan this good exists
-    improved.kpis = {**hint.kpis, "probe_makespan": start.makespan, "tabu_makespan": improved.makespan}
+    improved.kpis = {**hint.kpis, "probe_makespan": start.makespan, "tabu_makespan": improved.makespan,
+                     "tabu_iterations": improved.kpis.get("tabu_iterations", 0)}
     return code, improved, f"{note} ({hint.makespan}); CP-SAT probe {start.makespan}; tabu search {improved.makespan}"
 
 
@@ -150,20 +150,6 @@ def status_name(code: int) -> str:
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError("CP-SAT rejected the model as invalid")
     return _STATUS[code]
-
-
-def _gap(objective: str, value: float, bound: float) -> float:
-    """Relative distance to the bound, >= 0 for both senses: (value-bound)/value when minimising,
-    (bound-value)/bound when maximising."""
-    if objective in MAXIMISED:
-        return (bound - value) / bound if bound > 0 else 0.0
-    return (value - bound) / value if value > 0 else 0.0
-
-
-def _combine_bounds(objective: str, own: float, solver: float | None) -> float:
-    if solver is None:
-        return own
-    return min(own, solver) if objective in MAXIMISED else max(own, solver)
 
 
 def serial_upper_bound(problem: Problem) -> int:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from gwf.cli import app
@@ -34,9 +35,16 @@ def test_solve_prints_one_json_object_and_writes_assignments(tmp_path: Path):
         assert first["end"] <= second["start"]
 
 
-def test_malformed_file_exits_2_with_one_line(tmp_path: Path):
+@pytest.mark.parametrize("text, line", [
+    ("1 2\n1 1 3 4\n", 2),
+    # Found by fuzzing: these raised StopIteration (a traceback) or allocated until MemoryError.
+    ("1 3\n1 1 2 \u00b2\n", 2),
+    ("1 3\n1 1 2 --5\n", 2),
+    ("1 10000000\n1 1 1 5\n", 1),
+])
+def test_malformed_file_exits_2_with_one_line(tmp_path: Path, text: str, line: int):
     path = tmp_path / "bad.txt"
-    path.write_text("1 2\n1 1 3 4\n")
+    path.write_text(text)
     result = subprocess.run([sys.executable, "-m", "gwf", "fjsp", "solve", str(path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.count("\n") == 1 and "line 2" in result.stderr
+    assert result.stderr.count("\n") == 1 and f"line {line}:" in result.stderr

@@ -74,7 +74,15 @@ MALFORMED = [
     ("1 2\n0\n", 2, "positive number of operations"),
     ("1 2\n1 0\n", 2, "at least one alternative"),
     ("1 2\n1 1 3 4\n", 2, "machine in 1..2"),
-    ("1 2\n1 1 1 -4\n", 2, "non-negative time"),
+    ("1 2\n1 1 1 -4\n", 2, "time in 0..1000000000"),
+    ("1 2\n1 1 1 99999999999\n", 2, "time in 0..1000000000"),
+    # Hostile inputs found by fuzzing: Unicode digits, doubled signs, a header that asks for
+    # ten million machines (it allocated until MemoryError), an integer of 5,000 digits.
+    ("1 3\n1 1 2 \u00b2\n", 2, "found '\u00b2'"),
+    ("1 3\n1 1 2 --5\n", 2, "found '--5'"),
+    ("1 3\n1 1 2 \u0663\n", 2, "integers"),
+    ("1 10000000\n1 1 1 5\n", 1, "at most 6 machines"),
+    ("1 2\n1 1 1 " + "9" * 5000 + "\n", 2, "integers"),
     ("1 2\n2 1 1 3\n", 2, "operation 1 of job 0"),
     ("1 2\n1 2 1 3 2\n", 2, "pairs"),
     ("1 2\n1 1 1 3 7\n", 2, "end of line"),
@@ -90,3 +98,64 @@ def test_malformed_file_names_the_line(text, line, words):
     message = str(info.value)
     assert f"line {line}:" in message and words in message and "\n" not in message
     assert info.value.line == line and isinstance(info.value, ValueError)
+
+
+REAL = Path("/work/shared/benchmarks/fjsp")
+SEEDS = ["KacemHammadiBorne2002", "FattahiMehrabadJolai2007", "Brandimarte1993/mk01.txt"]
+HOSTILE_TOKENS = ["\u00b2", "--5", "-0", "+3", "1e3", "3.5", "0x1f", "\u0663", "1_000", "9" * 40, "-1", "0", "10000000", "\x00", "\u00a0", "\t", "\r"]
+
+
+def _real_texts() -> list[str]:
+    files = []
+    for seed in SEEDS:
+        path = REAL / seed
+        files += sorted(path.glob("*.txt"))[:3] if path.is_dir() else [path]
+    return [f.read_text() for f in files if f.is_file()]
+
+
+@st.composite
+def mutated_instances(draw) -> str:
+    """A real instance with a few random edits: tokens replaced by hostile ones, deleted or
+    duplicated, lines dropped, duplicated or swapped, the text truncated."""
+    texts = _real_texts()
+    if not texts:
+        return "1 1\n1 1 1 5\n"
+    lines = [ln.split() for ln in draw(st.sampled_from(texts)).split("\n")]
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(lines) - 1))
+        kind = draw(st.sampled_from(["replace", "delete", "duplicate", "drop line", "copy line", "swap lines", "truncate"]))
+        if kind in ("replace", "delete", "duplicate") and lines[i]:
+            k = draw(st.integers(0, len(lines[i]) - 1))
+            if kind == "replace":
+                lines[i][k] = draw(st.sampled_from(HOSTILE_TOKENS) | st.integers(-10**6, 10**8).map(str))
+            elif kind == "delete":
+                del lines[i][k]
+            else:
+                lines[i].insert(k, lines[i][k])
+        elif kind == "drop line" and len(lines) > 1:
+            del lines[i]
+        elif kind == "copy line":
+            lines.insert(i, list(lines[i]))
+        elif kind == "swap lines":
+            j = draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif kind == "truncate":
+            lines = lines[: i + 1]
+    return "\n".join(" ".join(tokens) for tokens in lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated_instances())
+def test_mutated_real_instances_read_or_refuse_in_one_line(text):
+    n_lines = text.count("\n") + 1
+    try:
+        problem = read_fjsp(text + "\n", name="fuzz")
+    except FjspFormatError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.startswith(f"line {exc.line}: expected")
+        assert 1 <= exc.line <= n_lines + 1
+        return
+    # Whatever is accepted is a sound instance: chains in file order, machines as declared.
+    assert problem.n_operations == sum(len(j.tasks) for j in problem.jobs) >= len(problem.jobs) >= 1
+    for task in problem.tasks:
+        assert task.modes and all(0 <= pool < len(problem.pools) and 0 <= d for pool, d in task.modes)

@@ -32,13 +32,13 @@ def test_less_available_cells_never_raise_the_bound(seed):
 def test_spec_bound_covers_the_best_plan_we_can_find(hours):
     from plant import orders_for, parse_spec
     from scheduler.capacity import capacity_bound
-    from scheduler.engine import plan
+    from scheduler.planning import Limits, plan
     from scheduler.problem import build_problem
 
     spec = parse_spec(TINY_SPEC)
     orders = orders_for(spec, hours)
     problem = build_problem(spec, orders, hours * 3600)
-    schedule = plan(problem, objective="mw", time_limit=2.0, workers=1)
+    schedule = plan(problem, "mw", Limits(2.0, 1)).schedule
     strict = capacity_bound(spec, hours * 3600, orders, availability=False)
     expected = capacity_bound(spec, hours * 3600, orders, availability=True)
     for category, mw in mw_by_category(problem, schedule).items():

@@ -16,7 +16,7 @@ from scheduler.capacity import capacity_bound, problem_capacity_bound
 from scheduler.carryin import carry_in, plan_around
 from scheduler.construct import RULES, list_schedule
 from scheduler.delivery import finished_jobs, mw_by_category
-from scheduler.engine import plan
+from scheduler.planning import Limits, plan
 from scheduler.problem import Problem, build_problem, expand_windows
 from scheduler.steady import running_floor, warmup_problem
 from scheduler.validate import validate
@@ -120,15 +120,22 @@ def test_running_floor_delivers_at_least_what_an_empty_floor_does(spec_name, hou
     horizon = hours * 3600
     orders = orders_for(spec, hours)
     empty = build_problem(spec, orders, horizon)
-    from_empty = plan(empty, objective="mw", time_limit=2.0, workers=1)
+    from_empty = plan(empty, "mw", Limits(2.0, 1)).schedule
     carried = running_floor(spec, orders, horizon, hours)
-    steady = plan_around(carried, lambda p: plan(p, objective="mw", time_limit=2.0, workers=1))
+    result = plan(carried.problem, "mw", Limits(2.0, 1), pinned=carried.pinned, spec=spec)
+    steady = result.schedule
     validate(carried.problem, steady)
+    # The running work stays exactly where it runs.
+    placed = {(a.job, a.op): (a.cell, a.start, a.end) for a in steady.assignments}
+    for t, (c, s, e) in carried.pinned.items():
+        task = carried.problem.tasks[t]
+        assert placed[(carried.problem.jobs[task.job].id, task.op)] == (carried.problem.cells[c].id, s, e)
     delivered, before = mw_by_category(carried.problem, steady), mw_by_category(empty, from_empty)
     assert sum(delivered.values()) >= sum(before.values()) - 1e-9
     # Valid against the bound of the problem it was planned for; the empty floor's bound
     # charges pipeline fill, so the running floor may pass it.
     bound = problem_capacity_bound(carried.problem, None, spec)
+    assert result.capacity == bound and result.bound == pytest.approx(sum(bound.mw_by_category.values()))
     for category, mw in delivered.items():
         assert mw <= bound.mw_by_category[category] + 1e-6
     assert sum(bound.mw_by_category.values()) >= sum(capacity_bound(spec, horizon, orders, availability=False).mw_by_category.values()) - 1e-6

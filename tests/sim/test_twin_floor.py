@@ -49,7 +49,7 @@ def test_mini_floor_invariants_and_welch_warmup():
     # The floor starts empty and burn-in alone takes 24 h: nothing deployable comes out before,
     # so Welch's cut must lie beyond it (and within the first half of the run).
     assert 24 <= report.warmup_h <= report.run_h / 2
-    assert report.warmup_method == "welch"
+    assert report.warmup_method in ("welch-output", "mser5-wip")  # the later of the two cuts
     for cell_type, shares in report.time_shares.items():
         assert sum(shares.values()) == pytest.approx(1.0)
     assert report.time_shares["qa-pack-cell"]["setup"] > 0  # crating serves every product family

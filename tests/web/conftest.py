@@ -28,7 +28,8 @@ def planner(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> ServiceSettings:
-    return ServiceSettings(data_dir=tmp_path / "data", spec=TINY, workers=1, job_threads=2)
+    # TestClient sends `Host: testserver`; a real server answers only to the names it is configured with.
+    return ServiceSettings(data_dir=tmp_path / "data", spec=TINY, workers=1, job_threads=2, allowed_hosts=["testserver"])
 
 
 @pytest.fixture

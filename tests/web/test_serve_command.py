@@ -62,4 +62,4 @@ def test_serve_with_a_bad_spec_prints_one_line_and_exits_2(tmp_path: Path) -> No
     bad.write_text(TINY.read_text().replace("count: 2", "count: -2"))
     done = subprocess.run([sys.executable, "-m", "gwf", "serve", "--spec", str(bad)], env=_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"gwf: error: {bad}: cells[0].count: Input should be greater than or equal to 1"]
+    assert done.stderr.strip().splitlines() == [f"gwf: error: {bad}: cells[0].count: -2 is outside the allowed range (1 ≤ value ≤ 50,000)"]
