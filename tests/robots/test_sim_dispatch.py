@@ -16,7 +16,7 @@ from plant import load_spec
 from robots import Dispatcher, Fleet, Journal
 from robots.plans import problem_for_schedule
 from plant.demand import Order
-from scheduler.engine import plan
+from scheduler.planning import Limits, plan
 from scheduler.problem import build_problem
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
@@ -42,7 +42,7 @@ def floor(tmp_path_factory):
     # planned makespan, so a slow replication misses it and a fast one does not.
     orders = [Order(f"rack#{k}", "rack", 0, 10 * 86400) for k in range(12)] + [Order(f"cdu#{k}", "cdu", 0, 10 * 86400) for k in range(5)]
     problem = build_problem(spec, orders, 10 * 86400)
-    made = plan(problem, objective="makespan", time_limit=3, workers=1, seed=0)
+    made = plan(problem, "makespan", Limits(time_limit=3, workers=1, seed=0)).schedule
     validate(problem, made)
     return spec_path, Schedule(made.assignments, made.makespan, made.status, "makespan")
 
