@@ -169,6 +169,7 @@ class _Run:
         self.unsettled = len(self.assignment)
         self.all_settled = asyncio.Event()
         self.unreachable_since: dict[str, float] = {}
+        self.comebacks: dict[str, int] = collections.Counter()
         self.reassigner = None
         # Cells an earlier run declared down stay down (a restarted dispatcher does not retry them).
         self.down = {cell for kind, _, cell, _, _ in self.journal.decisions(plan) if kind == "cell-down"}
@@ -315,6 +316,11 @@ class _Run:
         if owner.down_after is None:
             self._record(jid, cell, BLOCKED, f"controller unreachable, outcome unknown: {last_error}")
             return
+        self.comebacks[jid] += 1
+        if self.comebacks[jid] > owner.max_attempts:
+            # The controller answers but never with this job's result: not a dead cell, a stuck job.
+            self._record(jid, cell, BLOCKED, f"no result after {owner.max_attempts} rounds of retries on a live controller: {last_error}")
+            return
         if await self._comes_back(handle):
             self.taken.discard(jid)
             self.queues[cell].appendleft(jid)  # sent again (same id) by its cell's worker
@@ -330,16 +336,18 @@ class _Run:
         self._cell_down(cell, f"unreachable for {owner.down_after:g} s: {last_error}")
 
     async def _comes_back(self, handle: CellHandle) -> bool:
-        """Keep trying the cell until `down_after` seconds since it was first unreachable."""
+        """Whether the cell answers again (a slow job timing out is not a dead cell), trying
+        until `down_after` seconds since it was first unreachable."""
         since = self.unreachable_since.setdefault(handle.cell, time.monotonic())
-        while time.monotonic() - since < self.owner.down_after:
+        while True:
             try:
                 await self.owner.fleet.ensure_connected(handle)
             except DriverError:
+                if time.monotonic() - since >= self.owner.down_after:
+                    return False
                 continue
             self.unreachable_since.pop(handle.cell, None)
             return True
-        return False
 
     def _cell_down(self, cell: str, reason: str) -> None:
         if cell in self.down:

@@ -6,7 +6,6 @@ so it is never moved: it waits for a person's decision, and after `--decide JOB=
 of the plan has run exactly once across all controllers (their own journals are the judge)."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -14,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -22,26 +20,9 @@ import yaml
 from plant import load_spec
 from plant.demand import Order
 from scheduler.problem import build_problem
-from tests.helpers import serial_schedule
+from tests.helpers import cell_controllers, executed_by_controllers, serial_schedule
 
 ROOT = Path(__file__).parents[2]
-
-
-@contextlib.contextmanager
-def controllers(tmp_path: Path, faults: dict[str, list[str]]):
-    procs, out = [], {}
-    try:
-        for cell, args in faults.items():
-            journal = tmp_path / f"{cell}.tsv"
-            proc = subprocess.Popen([sys.executable, "-m", "hardware.cellproto.emulator", "--time-scale", "0.0001",
-                                     "--journal", str(journal), *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-            procs.append(proc)
-            out[cell] = (proc.stdout.readline().strip(), journal)
-        yield out
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
 
 
 def _decisions(journal: Path) -> list[tuple]:
@@ -55,7 +36,7 @@ def _decisions(journal: Path) -> list[tuple]:
 def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(tmp_path, tiny_spec_path):
     raw = yaml.safe_load(tiny_spec_path.read_text())
     faults = {"arm-a": ["--disconnect-every", "4", "--down", "100000"], "arm-b": [], "cabler": [], "bay": []}
-    with controllers(tmp_path, faults) as devices:
+    with cell_controllers(tmp_path, faults, ROOT) as devices:
         raw["cells"] = [{"type": t, "prefix": cell, "url": f"serial://{devices[cell][0]}"}
                         for cell, t in (("arm-a", "arm"), ("arm-b", "arm"), ("cabler", "cabler"), ("bay", "bay"))]
         spec_path = tmp_path / "floor.yaml"
@@ -68,7 +49,7 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
         schedule.to_json(plan)
         journal = tmp_path / "dispatch.sqlite"
         cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal),
-               "--timeout", "1", "--down-after", "1", "--json"]
+               "--timeout", "2", "--down-after", "1", "--json"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
         first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -89,9 +70,7 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
             held = db.execute("SELECT job_id, detail FROM jobs WHERE state='attention'").fetchall()
         assert len(held) == 1 and "may have run there" in held[0][1]
 
-        executed = Counter()
-        for _, controller_journal in devices.values():
-            executed.update(line.split("\t", 1)[0] for line in controller_journal.read_text().splitlines())
+        assert executed_by_controllers(devices)[held[0][0]] == 1
         ran_on_a = {line.split("\t", 1)[0] for line in devices["arm-a"][1].read_text().splitlines()}
         assert held[0][0] in ran_on_a  # it did run before the link died: moving it would have run it twice
 
@@ -99,9 +78,7 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
         decided = subprocess.run(cmd + ["--decide", f"{held[0][0]}=done"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
         assert decided.returncode == 0, decided.stderr[-2000:]
         assert json.loads(decided.stdout)["counts"] == {"completed": len(schedule.assignments)}
-        executed = Counter()
-        for _, controller_journal in devices.values():
-            executed.update(line.split("\t", 1)[0] for line in controller_journal.read_text().splitlines())
+        executed = executed_by_controllers(devices)
         assert len(executed) == len(schedule.assignments) and set(executed.values()) == {1}, "a job ran twice or never"
         ran_on_b = {line.split("\t", 1)[0] for line in devices["arm-b"][1].read_text().splitlines()}
         assert {d[1] for d in moves} <= ran_on_b  # every moved job ran on the other cell of its pool
