@@ -365,8 +365,9 @@ class _Run:
         for jid in queue:
             if self.done[jid].is_set() or jid in self.taken:
                 continue
-            if self.journal.attempts(jid):
-                # Sent before (an earlier run left it blocked): it may have run there.
+            if self.journal.holder(jid)[0] == BLOCKED and self.journal.attempts(jid):
+                # Sent before and left blocked by an earlier run: it may have run there. (A job a
+                # person sent back with --decide =redo is queued, and moves.)
                 self._record(jid, cell, ATTENTION, f"outcome unknown: {cell} is down and this job was sent to it before; "
                                                    f"not moved, it may have run there: decide rework or operator")
                 continue

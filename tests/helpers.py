@@ -76,11 +76,12 @@ def cell_controllers(tmp_path, faults: dict[str, list[str]], cwd):
                 proc = subprocess.Popen([sys.executable, "-m", "hardware.cellproto.emulator", "--time-scale", "0.0001",
                                          "--journal", str(journal), *args], stdout=subprocess.PIPE, text=True, cwd=cwd)
                 procs.append(proc)
-                out[cell] = (proc.stdout.readline().strip(), journal)
+                out[cell] = (proc.stdout.readline().strip(), journal, proc)
             yield out
         finally:
             for proc in procs:
-                proc.terminate()
+                if proc.poll() is None:
+                    proc.terminate()
                 proc.wait(10)
 
     return run()
@@ -91,6 +92,6 @@ def executed_by_controllers(devices: dict) -> "Counter[str]":
     from collections import Counter
 
     executed: Counter[str] = Counter()
-    for _, journal in devices.values():
+    for _, journal, _ in devices.values():
         executed.update(line.split("\t", 1)[0] for line in journal.read_text().splitlines())
     return executed
