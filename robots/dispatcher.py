@@ -174,6 +174,7 @@ class _Run:
         # Cells an earlier run declared down stay down (a restarted dispatcher does not retry them).
         self.down = {cell for kind, _, cell, _, _ in self.journal.decisions(plan) if kind == "cell-down"}
         self.latest: dict[str, str] = {}  # a job id -> its latest rework copy
+        self.rounds: dict[str, int] = collections.Counter()  # unit -> rework rounds queued
         self._rebuild_rework(problem)
         for jid, state in self.journal.states(plan).items():
             if jid in self.done and (state in TERMINAL or state == ATTENTION):
@@ -417,8 +418,8 @@ class _Run:
         is recorded, so a restart finds them); the failed job's successors wait for its redo."""
         a = self.assignment[jid]
         ops = self.owner.rework.get((a.job.rsplit("#", 1)[0], a.op))
-        base, _, rounds = jid.partition("~r")
-        n = int(rounds or 0) + 1
+        # Rounds count per unit (two checks of one unit can fail in turn): each copy's id is new.
+        n = self.rounds[a.job] + 1
         if not ops or n > MAX_ROUNDS:
             return []
         rows = self._add_rework_copies(a.job, a.op, n, ops, None)
@@ -436,6 +437,7 @@ class _Run:
         journal rows (job id, cell, job, op)."""
         copies: dict[str, str] = {}
         rows = []
+        self.rounds[job] = max(self.rounds[job], n)
         for op in ops:
             original = f"{self.plan}:{job}/{op}"
             latest = self.latest.get(original, original)
@@ -481,8 +483,11 @@ class _Run:
         for (job, n), entries in sorted(rounds.items(), key=lambda item: item[0][1]):
             key = job.rsplit("#", 1)[0]
             ops_here = {e.op for e in entries}
-            failed = next((op for (product, op), ops in self.owner.rework.items()
-                           if product == key and set(ops) >= ops_here and op in ops_here), None)
+            # The round's failed operation: the rework set closest to the round's copies (operations
+            # outside the plan have no copy).
+            candidates = [(len(ops), op) for (product, op), ops in self.owner.rework.items()
+                          if product == key and set(ops) >= ops_here and op in ops_here]
+            failed = min(candidates)[1] if candidates else None
             if failed is None:
                 continue
             ops = self.owner.rework[(key, failed)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from plant.rework import rework_set
 from plant.spec import FactorySpec
 
-MAX_ROUNDS = 3  # a unit that fails the same check this often is a person's problem, not the routing's
+MAX_ROUNDS = 3  # a unit sent back this often is a person's problem, not the routing's
 
 
 def rework_sets(spec: FactorySpec) -> dict[tuple[str, str], list[str]]:

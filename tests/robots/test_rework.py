@@ -17,10 +17,11 @@ from scheduler.problem import build_problem
 from tests.helpers import serial_schedule
 
 
-def _floor(tmp_path, tiny_spec_path):
+def _floor(tmp_path, tiny_spec_path, cable_yield=1.0):
     raw = yaml.safe_load(tiny_spec_path.read_text())
     rack = raw["products"][0]["routing"]
-    rack[3].update(first_pass_yield=0.6, rework_to="cable")  # test fails half the time: cable and test again
+    rack[3].update(first_pass_yield=0.6, rework_to="cable")  # test fails often: cable and test again
+    rack[1].update(first_pass_yield=cable_yield)  # cable's own check: cable again
     path = tmp_path / "rework.yaml"
     path.write_text(yaml.safe_dump(raw))
     spec = load_spec(path)
@@ -76,3 +77,16 @@ def test_a_restart_finds_the_rework_an_earlier_run_queued(tmp_path, tiny_spec_pa
     assert again.sent == 0 and again.counts == first.counts
     assert len(entries_again) == len(entries)
 
+
+
+def test_two_checks_of_one_unit_failing_in_turn_each_get_their_own_round(tmp_path, tiny_spec_path):
+    path, spec, problem, schedule = _floor(tmp_path, tiny_spec_path, cable_yield=0.6)
+    report, entries, _ = _dispatch(spec, path, problem, schedule, tmp_path / "j.sqlite", seed=11)
+    assert report.all_terminal  # before rounds were counted per unit, a second failure reused a copy's id and hung
+    assert len({e.job_id for e in entries}) == len(entries)
+    for unit in {e.job for e in entries}:
+        rows = [e for e in entries if e.job == unit]
+        rounds = sorted({int(e.job_id.rsplit("~r", 1)[1]) for e in rows if "~r" in e.job_id})
+        assert rounds == list(range(1, len(rounds) + 1))  # one failed check per round, numbered per unit
+        if any(e.state in ("failed", "canceled") for e in rows):
+            assert len(rounds) == MAX_ROUNDS
