@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "gwf.commands.demo",
     "gwf.commands.spec",
     "gwf.commands.token",
+    "gwf.commands.opcua",
 ]
 
 

@@ -19,7 +19,10 @@ Name = Annotated[str, Field(min_length=1, max_length=L.MAX_NAME_CHARS)]
 # the calendar (the shorter, the more events a week holds).
 WorkDuration = duration_type(0.0, L.MAX_WORK_S)
 CalendarDuration = duration_type(0.0, L.MAX_CALENDAR_S)
-Units = Annotated[float, Field(ge=0, le=L.MAX_UNITS_PER_WEEK)]
+PeriodDuration = duration_type(L.MIN_PERIOD_S, L.MAX_CALENDAR_S)
+FailureDuration = duration_type(L.MIN_MTTF_S, L.MAX_CALENDAR_S)
+UnitsPerWeek = Annotated[float, Field(ge=0, le=L.MAX_UNITS_PER_WEEK)]
+DurationFactor = Annotated[float, Field(gt=0, le=L.MAX_FACTOR)]
 
 
 class Strict(BaseModel):
@@ -127,7 +130,7 @@ class Window(Strict):
 
     start: CalendarDuration
     duration: WorkDuration = Field(description="how long the cell is unavailable")
-    every: duration_type(L.MIN_PERIOD_S, L.MAX_CALENDAR_S) | None = Field(None, description="repeat period; None for a one-off window")  # type: ignore[valid-type]
+    every: PeriodDuration | None = Field(None, description="repeat period; None for a one-off window")
 
     @model_validator(mode="after")
     def _fits_period(self) -> "Window":
@@ -140,24 +143,16 @@ class CellType(Strict):
     """A kind of robotic cell: what it can do, how fast, how reliable, how many jobs at once."""
 
     name: Name
-    capabilities: dict[Name, float] = Field(min_length=1, max_length=L.MAX_CAPABILITIES,
-                                            description="capability -> duration factor (1.0 = nominal)")
+    capabilities: dict[Name, DurationFactor] = Field(min_length=1, max_length=L.MAX_CAPABILITIES,
+                                                     description="capability -> duration factor (1.0 = nominal)")
     capacity: int = Field(1, ge=1, le=L.MAX_CAPACITY, description="jobs held at once (a burn-in bay holds many racks)")
-    mttf: duration_type(L.MIN_MTTF_S, L.MAX_CALENDAR_S) | None = Field(  # type: ignore[valid-type]
-        None, description="mean time to failure; None for a cell that does not fail")
+    mttf: FailureDuration | None = Field(None, description="mean time to failure; None for a cell that does not fail")
     mttr: WorkDuration = Field(0.0, description="mean time to repair")
     repair_cv: float = Field(1.0, ge=0.0, le=L.MAX_CV, description="coefficient of variation of repair times")
     fails_when: Literal["working", "always"] = "working"
     setup: WorkDuration = Field(0.0, description="changeover time when the product family changes")
     buffer: int | None = Field(None, ge=0, le=L.MAX_WIP, description="input buffer places per cell; None for unlimited")
     unavailable: list[Window] = Field(default_factory=list, max_length=L.MAX_WINDOWS)
-
-    @model_validator(mode="after")
-    def _factors_positive(self) -> "CellType":
-        for cap, factor in self.capabilities.items():
-            if not 0 < factor <= L.MAX_FACTOR:
-                raise ValueError(f"capabilities.{cap}: duration factor must be > 0 and at most {L.MAX_FACTOR:g}, got {factor}")
-        return self
 
     @property
     def availability(self) -> float:
@@ -232,7 +227,7 @@ class FactorySpec(Strict):
     products: list[Product] = Field(min_length=1, max_length=L.MAX_PRODUCTS)
     cell_types: list[CellType] = Field(min_length=1, max_length=L.MAX_CELL_TYPES)
     cells: list[CellGroup] = Field(min_length=1, max_length=L.MAX_CELL_GROUPS)
-    demand: dict[str, Units] = Field(max_length=L.MAX_PRODUCTS, description="units per week of each product")
+    demand: dict[str, UnitsPerWeek] = Field(max_length=L.MAX_PRODUCTS, description="units per week of each product")
     target: Target
     transport: Transport = Transport()
     release: Release = Release()

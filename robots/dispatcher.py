@@ -10,7 +10,7 @@ import collections
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from hardware.driver import CellJob, DriverError, JobRejected, JobResult
 from robots.fleet import CellHandle, Fleet
@@ -168,6 +168,7 @@ class _Run:
         self.taken: set[str] = set()  # handed to a sender in this process: never handed twice
         self.unsettled = len(self.assignment)
         self.all_settled = asyncio.Event()
+        self.error: BaseException | None = None  # raised by an event observer (e.g. a cancelled job); ends the run
         self.unreachable_since: dict[str, float] = {}
         self.comebacks: dict[str, int] = collections.Counter()
         self.reassigner = None
@@ -194,9 +195,11 @@ class _Run:
             return
         for cell in sorted(self.down):
             self._move_queue(cell)  # a kill between the decision and its moves leaves them to do
-        workers = [asyncio.ensure_future(self.cell_worker(cell)) for cell in self.queues if cell not in self.down]
+        workers = [asyncio.ensure_future(self._guarded(self.cell_worker(cell))) for cell in self.queues if cell not in self.down]
         try:
             await self.all_settled.wait()
+            if self.error is not None:
+                raise self.error
             for event in self.changed.values():
                 event.set()
             await asyncio.gather(*workers)
@@ -251,9 +254,19 @@ class _Run:
             if wait > 0:
                 await asyncio.sleep(wait)
 
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """Run `work`; an exception (an observer's, e.g. a cancelled service job) ends the whole
+        run instead of dying unseen in a task while the other cells carry on."""
+        try:
+            await work
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+            self.all_settled.set()
+
     async def _send(self, handle: CellHandle, jid: str, capacity: asyncio.Semaphore) -> None:
         try:
-            await self._send_claimed(handle, jid)
+            await self._guarded(self._send_claimed(handle, jid))
         finally:
             capacity.release()
 
@@ -450,7 +463,6 @@ class _Run:
             self.done[new] = asyncio.Event()
             self.cell_of[new] = cell
             self.unsettled += 1
-            self.all_settled.clear()
             copies[op] = new
             rows.append((new, cell, job, op))
         for op, new in copies.items():

@@ -106,10 +106,16 @@ def load_bound(problem: Problem, heads: Heads) -> int:
         candidates.update(distinct)
     if len(distinct) <= _MAX_SETS_FOR_UNIONS:
         candidates.update(a | b for i, a in enumerate(distinct) for b in distinct[i + 1 :] if a & b)
+    # A set's members are the groups whose every pool lies in it; indexing groups by their
+    # lowest pool visits each group once per candidate pool instead of once per candidate
+    # (100k-operation shops have ~one group per operation and ~1,700 candidates: 45 s -> <1 s).
+    by_lowest: dict[int, list[frozenset[int]]] = defaultdict(list)
+    for key in groups:
+        by_lowest[min(key)].append(key)
     best = 0
     for pools in candidates:
         slots = _slots(problem, pools)
-        members = [t for key, ts in groups.items() if key <= pools for t in ts]
+        members = [t for p in pools for key in by_lowest.get(p, ()) if key <= pools for t in groups[key]]
         if not members or slots == 0:
             continue
         items = [(heads.head[t], heads.shortest[t], heads.tail[t]) for t in members]

@@ -23,15 +23,16 @@ from typing import Any
 from scheduler.bounds import Heads, heads_and_tails
 from scheduler.calendars import CellCalendar
 from scheduler.capacity import earliest_finish
+from scheduler import insertion
 from scheduler.construct import list_schedule
-from scheduler.delivery import delivered_mw, finished_jobs
+from scheduler.delivery import delivered_mw
 from scheduler.localsearch import applies as tabu_fits
 from scheduler.localsearch import improve
 from scheduler.mirror import forward_backward, mirrorable
 from scheduler.problem import Problem
 from scheduler.result import better, meets
-from scheduler.schedule import Schedule
-from scheduler.subproblem import Placement, SubProblem, close_under_successors, glue, placements, restrict
+from scheduler.schedule import Assignment, Schedule
+from scheduler.subproblem import Placement, SubProblem, glue, placements, restrict
 from scheduler.validate import violations
 
 Progress = Callable[[float, str], None]
@@ -93,7 +94,10 @@ def search(problem: Problem, objective: str, bound: float, *, time_limit: float,
         method = "lns"
         if objective == "makespan" and mirrorable(problem):
             report(0.2, "forward-backward passes")
-            best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit)
+            # Passes rebuild the plan the way its start was built: insertion keeps the waits a
+            # dispatcher would fill (measured on the long 100k job shop, docs/scheduling.md).
+            build = insertion.serial_schedule if best.kpis.get("builder") == "insertion" else None
+            best = forward_backward(problem, best, began + FORWARD_BACKWARD_SHARE * time_limit, build=build)
             method = "forward-backward + lns"
         if objective == "makespan" and tabu_fits(problem) and not meets(objective, best.value, bound):
             report(0.3, "tabu search on the critical path")
@@ -117,16 +121,24 @@ def _valued(problem: Problem, schedule: Schedule, objective: str) -> Schedule:
 
 
 def _best_start(problem: Problem, objective: str, deadline: float, time_limit: float, report: Progress) -> Schedule:
+    """The best of the dispatching starts and, for the makespan on single-job cells without
+    setups, the insertion starts (scheduler/insertion.py: chains without slack need them)."""
     best: Schedule | None = None
-    for k, (rule, weight) in enumerate(STARTS):
+    builders = [("dispatch", rule, lambda rule=rule, weight=weight: list_schedule(problem, rule=rule, objective=objective, work_weight=weight)) for rule, weight in STARTS]
+    if objective == "makespan" and insertion.applies(problem):
+        # Insertion by earliest start and by latest start, right after the first dispatch.
+        builders[1:1] = [("insertion", "earliest start", lambda: insertion.serial_schedule(problem, insertion.earliest_start_priority(problem))),
+                         ("insertion", "latest start", lambda: insertion.serial_schedule(problem, insertion.latest_start_priority(problem)))]
+    for k, (kind, rule, build) in enumerate(builders):
         spent = time_limit - (deadline - time.perf_counter())
         # Later starts only while dispatching stays a small share of the budget.
         if best is not None and spent + best.seconds > 0.25 * time_limit:
             break
-        candidate = list_schedule(problem, rule=rule, objective=objective, work_weight=weight)
+        candidate = build()
+        candidate.kpis["builder"] = kind
         if best is None or better(objective, candidate.value, best.value):
             best = candidate
-        report(0.05 + 0.15 * (k + 1) / len(STARTS), f"dispatch {rule}/{weight:g}: {best.value:,.1f}")
+        report(0.05 + 0.15 * (k + 1) / len(builders), f"{kind} {rule}: {best.value:,.1f}")
     assert best is not None
     best.kpis["start"] = best.name
     return best
@@ -180,6 +192,12 @@ def _improve_end(
     rng = random.Random(seed)
     heads = heads_and_tails(problem)
     in_reach = _units_in_reach(problem) if objective == "mw" else set()
+    successors = _successors(problem)
+    cell_index = {c.id: i for i, c in enumerate(problem.cells)}
+    # The plan lives as task -> (cell, start, end) between steps; a Schedule of 100k assignments
+    # is built once at the end (rebuilding and gluing it every step cost more than CP-SAT did).
+    plan = placements(problem, current)
+    value = current.value
     size = NEIGHBOURHOOD_OPERATIONS
     began = time.perf_counter()
     total = max(1e-9, deadline - began)
@@ -188,16 +206,16 @@ def _improve_end(
     last_gain, since_gain = began, 0
     stopped = "time limit"
     while deadline - time.perf_counter() > 2.0:
-        if meets(objective, current.value, bound):
+        if meets(objective, value, bound):
             stopped = "bound"
             break
         if since_gain >= STALL_NEIGHBOURHOODS and time.perf_counter() - last_gain > STALL_SHARE * time_limit:
             stopped = "stalled"
             break
-        fixed = placements(problem, current)
-        lost = _lost_in_reach(problem, current, in_reach) if objective == "mw" else []
+        fixed = dict(plan)
+        lost = sorted(in_reach - _finished(problem, plan)) if objective == "mw" else []
         if objective == "makespan" and turn % 2:
-            free, cut = _busiest_cells_suffix(problem, fixed, size, rng)
+            free, cut = _busiest_cells_suffix(problem, fixed, size, rng, successors)
         elif lost and turn % 2:
             free, cut = _lost_unit_and_neighbours(problem, fixed, rng.choice(lost), size)
         else:
@@ -216,24 +234,58 @@ def _improve_end(
             del fixed[t]
         sub = restrict(problem, fixed, free, name=f"{problem.name}/lns{iterations}", not_before=cut)
         budget = min(LNS_STEP_SECONDS, deadline - time.perf_counter() - 1.0)
-        hint = _local_hint(current, sub)
+        hint = _local_hint(problem, plan, sub)
         found = solve(sub.problem, objective=objective, time_limit=budget, workers=workers, seed=seed + iterations, hint=hint, local_search=False)
         iterations += 1
         since_gain += 1
         if found.assignments:
-            plan_part = complete(sub.problem, found) if objective == "mw" else found
-            candidate = Schedule(glue(problem, fixed, sub, plan_part), problem.horizon, "heuristic", objective, name=current.name)
-            candidate.value = value_of(problem, candidate, objective)
-            if better(objective, candidate.value, current.value):
-                current, improved = candidate, improved + 1
+            part = complete(sub.problem, found) if objective == "mw" else found
+            candidate = _merged(problem, fixed, sub, part, cell_index)
+            candidate_value = _value(problem, candidate, objective)
+            if better(objective, candidate_value, value):
+                plan, value, improved = candidate, candidate_value, improved + 1
                 last_gain, since_gain = time.perf_counter(), 0
-            elif objective == "makespan" and candidate.value == current.value and _tail_load(candidate) < _tail_load(current):
-                current = candidate  # same makespan, fewer cells near it: the next step has less to move
+            elif objective == "makespan" and candidate_value == value and _tail_load(candidate) < _tail_load(plan):
+                plan = candidate  # same makespan, fewer cells near it: the next step has less to move
             # A neighbourhood CP-SAT closes quickly can grow; one it cannot finish should shrink.
             size = int(size * 1.3) if found.status == "optimal" else max(100, int(size * 0.8))
         fraction = 0.2 + 0.75 * min(1.0, (time.perf_counter() - began) / total)
-        report(fraction, f"LNS {iterations}: {current.value:,.1f} ({improved} improvements)")
-    return current, {"lns_iterations": iterations, "lns_improvements": improved, "lns_stopped": stopped}
+        report(fraction, f"LNS {iterations}: {value:,.1f} ({improved} improvements)")
+    result = Schedule(_assignments(problem, plan), problem.horizon, "heuristic", objective, value, name=current.name)
+    return result, {"lns_iterations": iterations, "lns_improvements": improved, "lns_stopped": stopped}
+
+
+def _successors(problem: Problem) -> list[list[int]]:
+    out: list[list[int]] = [[] for _ in problem.tasks]
+    for t, task in enumerate(problem.tasks):
+        for p in task.predecessors:
+            out[p].append(t)
+    return out
+
+
+def _merged(problem: Problem, fixed: dict[int, Placement], sub: SubProblem, part: Schedule, cell_index: dict[str, int]) -> dict[int, Placement]:
+    """The fixed placements plus a sub-plan's, in the whole problem's task and cell indices."""
+    local = {(sub.problem.jobs[task.job].id, task.op): sub.task_of[i] for i, task in enumerate(sub.problem.tasks)}
+    out = dict(fixed)
+    for a in part.assignments:
+        out[local[(a.job, a.op)]] = (cell_index[sub.cell_of[a.cell]], a.start, a.end)
+    return out
+
+
+def _assignments(problem: Problem, plan: dict[int, Placement]) -> list[Assignment]:
+    return [Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, problem.cells[c].id, s, e) for t, (c, s, e) in sorted(plan.items())]
+
+
+def _finished(problem: Problem, plan: dict[int, Placement]) -> set[int]:
+    """Jobs whose every operation is placed and ends by the horizon (as scheduler.delivery counts)."""
+    horizon = problem.horizon
+    return {j for j, job in enumerate(problem.jobs) if job.tasks and all(t in plan and plan[t][2] <= horizon for t in job.tasks)}
+
+
+def _value(problem: Problem, plan: dict[int, Placement], objective: str) -> float:
+    if objective == "mw":
+        return sum(problem.jobs[j].mw for j in _finished(problem, plan))
+    return float(max((e for _, _, e in plan.values()), default=0))
 
 
 def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size: int, rng: random.Random, heads: Heads) -> tuple[set[int], int]:
@@ -250,12 +302,13 @@ def _suffix(problem: Problem, fixed: dict[int, Placement], objective: str, size:
     return free, cut
 
 
-def _tail_load(schedule: Schedule) -> int:
+def _tail_load(plan: dict[int, Placement]) -> int:
     """Sum over cells of how close their last operation ends to the makespan: lower means the
     makespan rests on fewer cells, so a plateau of equal makespans can still make progress."""
-    last: dict[str, int] = {}
-    for a in schedule.assignments:
-        last[a.cell] = max(last.get(a.cell, 0), a.end)
+    last: dict[int, int] = {}
+    for c, _, e in plan.values():
+        if e > last.get(c, 0):
+            last[c] = e
     makespan = max(last.values(), default=0)
     return sum(max(0, end - int(0.99 * makespan)) for end in last.values())
 
@@ -264,10 +317,6 @@ def _units_in_reach(problem: Problem) -> set[int]:
     """Jobs that could finish by the horizon with the floor to themselves."""
     calendars = [CellCalendar(c.unavailable) for c in problem.cells]
     return {j for j, end in enumerate(earliest_finish(problem, calendars)) if end <= problem.horizon and problem.jobs[j].tasks}
-
-
-def _lost_in_reach(problem: Problem, schedule: Schedule, in_reach: set[int]) -> list[int]:
-    return sorted(in_reach - finished_jobs(problem, schedule))
 
 
 def _lost_unit_and_neighbours(problem: Problem, fixed: dict[int, Placement], unit: int, size: int) -> tuple[set[int], int]:
@@ -292,7 +341,7 @@ def _lost_unit_and_neighbours(problem: Problem, fixed: dict[int, Placement], uni
     return free, cut
 
 
-def _busiest_cells_suffix(problem: Problem, fixed: dict[int, Placement], size: int, rng: random.Random) -> tuple[set[int], int]:
+def _busiest_cells_suffix(problem: Problem, fixed: dict[int, Placement], size: int, rng: random.Random, successors: list[list[int]]) -> tuple[set[int], int]:
     """For makespan: the cells that finish last, cut deeper than a global suffix can (their
     work may move to cells that finish early), plus everything that waits for it."""
     last_end: dict[int, int] = {}
@@ -304,8 +353,14 @@ def _busiest_cells_suffix(problem: Problem, fixed: dict[int, Placement], size: i
     chosen = ranked[: max(1, int(len(ranked) * 0.02 * (0.5 + rng.random())))]
     per_cell = max(2, size // len(chosen))
     cut = min(sorted(by_cell[c])[-min(per_cell, len(by_cell[c]))][0] for c in chosen)
-    seeds = {t for c in chosen for s, t in by_cell[c] if s >= cut}
-    return close_under_successors(problem, seeds), cut
+    free = {t for c in chosen for s, t in by_cell[c] if s >= cut}
+    stack = list(free)
+    while stack:  # everything that waits for freed work is freed too
+        for u in successors[stack.pop()]:
+            if u not in free:
+                free.add(u)
+                stack.append(u)
+    return free, cut
 
 
 def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: set[int], cut: int, heads: Heads) -> set[int]:
@@ -320,12 +375,15 @@ def _drop_hopeless_units(problem: Problem, fixed: dict[int, Placement], free: se
     return {t for t in free if problem.tasks[t].job not in hopeless_jobs}
 
 
-def _local_hint(current: Schedule, sub: SubProblem) -> Schedule | None:
-    """The current plan's assignments of the free operations, on the sub-problem's cells (a lane
+def _local_hint(problem: Problem, plan: dict[int, Placement], sub: SubProblem) -> Schedule | None:
+    """The current plan's placements of the free operations, on the sub-problem's cells (a lane
     of a multi-job cell is picked later by the model; only single-job cells carry over)."""
-    keys = {(j.id, sub.problem.tasks[t].op) for j in sub.problem.jobs for t in j.tasks}
     cells = {cell.id for cell in sub.problem.cells}
-    assignments = [a for a in current.assignments if (a.job, a.op) in keys and a.cell in cells]
+    assignments = []
+    for t in sub.task_of:
+        c, s, e = plan[t]
+        if problem.cells[c].id in cells:
+            assignments.append(Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, problem.cells[c].id, s, e))
     hint = Schedule(assignments, sub.problem.horizon, name="hint")
     # Setup padding around fixed work can clash with where the plan has a free operation (same
     # family, no setup needed); then let the core model build its own warm start.

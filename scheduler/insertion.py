@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from scheduler.bounds import heads_and_tails
@@ -44,7 +44,16 @@ def latest_start_priority(problem: Problem) -> list[float]:
     return [horizon - q - s + h / (horizon + 1.0) for h, s, q in zip(heads.head, heads.shortest, heads.tail)]
 
 
-def serial_schedule(problem: Problem, priority: Sequence[float], *, objective: str = "makespan", work_weight: float = WORK_WEIGHT, name: str = "") -> Schedule:
+def earliest_start_priority(problem: Problem) -> list[float]:
+    """Per operation: its earliest start along its chain, ties by latest start. Where chains
+    are nearly as long as the optimum (no slack), this is nearly the optimum's own order on
+    every cell (the long 100k job shop: no cell order by it needs idle time)."""
+    heads = heads_and_tails(problem)
+    horizon = max((h + s + q for h, s, q in zip(heads.head, heads.shortest, heads.tail)), default=0)
+    return [h + (horizon - q - s) / (horizon + 1.0) for h, s, q in zip(heads.head, heads.shortest, heads.tail)]
+
+
+def serial_schedule(problem: Problem, priority: Sequence[float], objective: str = "makespan", *, work_weight: float = WORK_WEIGHT, name: str = "") -> Schedule:
     """A complete, valid schedule: operations in `priority` order (smaller first) among those
     whose predecessors are placed, each inserted at its earliest fit on its best cell."""
     if not applies(problem):
@@ -76,7 +85,9 @@ def serial_schedule(problem: Problem, priority: Sequence[float], *, objective: s
             if best is None or score < best[0]:
                 best = (score, c, s, d)
         _, c, s, d = best  # type: ignore[misc]
-        i = bisect_right(starts[c], s)
+        # Zero-length work goes before an interval starting at the same time, so that the
+        # cell's ends stay in order too.
+        i = (bisect_left if d == 0 else bisect_right)(starts[c], s)
         starts[c].insert(i, s)
         ends[c].insert(i, s + d)
         placed[t] = (c, s, s + d)

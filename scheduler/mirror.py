@@ -11,6 +11,7 @@ unavailability windows (setups between families are symmetric, so they may stay)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from scheduler.construct import list_schedule
 from scheduler.problem import Problem, Task
@@ -40,11 +41,15 @@ def mirrored(schedule: Schedule) -> Schedule:
     return Schedule([Assignment(a.job, a.op, a.cell, end - a.end, end - a.start) for a in schedule.assignments], schedule.horizon, name=schedule.name)
 
 
-def forward_backward(problem: Problem, schedule: Schedule, deadline: float, patience: int = 3) -> Schedule:
+def forward_backward(problem: Problem, schedule: Schedule, deadline: float, patience: int = 3,
+                     build: Callable[[Problem, list[float]], Schedule] | None = None) -> Schedule:
     """Best plan over forward-backward passes until `deadline` or `patience` passes in a row
-    bring nothing; the input when the problem is not mirrorable."""
+    bring nothing; the input when the problem is not mirrorable. `build(problem, priority)`
+    makes each pass's plan (default: the dispatcher with that priority)."""
     if not mirrorable(problem):
         return schedule
+    if build is None:
+        build = lambda p, priority: list_schedule(p, objective="makespan", priority=priority)  # noqa: E731
     backward = reversed_problem(problem)
     index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
     best = current = schedule
@@ -56,11 +61,11 @@ def forward_backward(problem: Problem, schedule: Schedule, deadline: float, pati
         finish_order = [0] * len(problem.tasks)
         for a in current.assignments:
             finish_order[index[(a.job, a.op)]] = makespan - a.end  # latest-finishing first when mirrored
-        back = mirrored(list_schedule(backward, objective="makespan", priority=finish_order))
+        back = mirrored(build(backward, finish_order))
         start_order = [0] * len(problem.tasks)
         for a in back.assignments:
             start_order[index[(a.job, a.op)]] = a.start
-        forth = list_schedule(problem, objective="makespan", priority=start_order)
+        forth = build(problem, start_order)
         current = min((back, forth), key=lambda s: s.makespan)
         passes += 1
         if current.makespan < best.makespan:

@@ -11,7 +11,8 @@ from gwf.service.auth_models import AuditPage, Me, TokenCreated, TokenOut, Token
 from gwf.service.auth_store import SqliteAuthStore, UnknownToken, issue_token, revoke_token
 from gwf.service.models import Problem
 
-router = APIRouter(prefix="/api", tags=["access"])
+# Bad input answers like everywhere else: one line naming the field.
+router = APIRouter(prefix="/api", tags=["access"], responses={422: {"model": Problem, "description": "bad input: `field.path: what is wrong`"}})
 DENIED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no token, or an unknown or revoked one"},
     403: {"model": Problem, "description": "the token's role is below what the route needs"},
@@ -41,7 +42,7 @@ def list_tokens(store: SqliteAuthStore = Depends(_store)) -> list[dict[str, Any]
     return [record.public() for record in store.all()]
 
 
-@router.post("/tokens", status_code=201, response_model=TokenCreated, responses={**DENIED, 422: {"model": Problem}},
+@router.post("/tokens", status_code=201, response_model=TokenCreated, responses=DENIED,
              dependencies=[require(Role.admin)])
 def create_token(body: TokenRequest, response: Response, store: SqliteAuthStore = Depends(_store)) -> dict[str, Any]:
     """A new token; its secret is in this answer and nowhere else."""

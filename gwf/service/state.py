@@ -11,7 +11,7 @@ from gwf.service.events import EventBus
 from gwf.service.jobs import JobRunner
 from gwf.service.settings import ServiceSettings
 from gwf.service.store import ScheduleStore
-from plant import DEFAULT_CATALOG, FactorySpec, load_spec, parse_spec
+from plant import DEFAULT_CATALOG, FactorySpec, limits, load_spec, parse_spec
 from plant.loader import SpecError, spec_from_dict
 
 
@@ -45,7 +45,9 @@ class Service:
         mangle JSON's escaped surrogate pairs), YAML otherwise."""
         if media_type.split(";")[0].strip().lower() in ("application/json", "text/json"):
             try:
-                raw = json.loads(text)
+                raw = limits.load_json(text)  # depth checked first: the decoder recurses (RecursionError, not 422)
+            except limits.LimitError as exc:
+                raise SpecError(f"spec: {exc}") from None
             except json.JSONDecodeError as exc:
                 raise SpecError(f"spec: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
             if not isinstance(raw, (dict, str)):

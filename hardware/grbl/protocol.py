@@ -9,35 +9,72 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-RX_BUFFER_SIZE = 128  # GRBL's serial receive buffer; character counting keeps the sum below this
-LINE_LIMIT = 80  # characters GRBL's line buffer holds after spaces and comments are stripped
+RX_BUFFER_SIZE = 128  # GRBL's serial receive buffer (serial.h); one slot stays free, so it holds 127 bytes
+LINE_BUFFER_SIZE = 80  # protocol.c's line[]: characters after spaces and comments are stripped, plus the terminator
+LINE_LIMIT = LINE_BUFFER_SIZE - 1  # 79: the 80th character sets the overflow flag and the line gets error:11
 MAX_LINE = 256  # longest line the splitter keeps; longer runs are noise and are cut
 
-# Realtime one-byte commands: they bypass the line buffer and are acted on at once.
+# Realtime one-byte commands (config.h CMD_*): they bypass the line buffer and are acted on at once.
 STATUS_QUERY = b"?"
 FEED_HOLD = b"!"
 CYCLE_START = b"~"
 SOFT_RESET = b"\x18"
+SAFETY_DOOR = b"\x84"
 JOG_CANCEL = b"\x85"
-OVERRIDE_FIRST, OVERRIDE_LAST = 0x90, 0x9D
+OVERRIDE_FIRST, OVERRIDE_LAST = 0x90, 0xA1  # feed 0x90-0x94, rapid 0x95-0x97, spindle 0x99-0x9E, coolant 0xA0-0xA1
 
 STATES = ("Idle", "Run", "Hold", "Jog", "Alarm", "Door", "Check", "Home", "Sleep")
 
-# The codes this project's drivers explain in their messages; GRBL's doc/csv/error_codes_en_US.csv has all.
+# GRBL 1.1's doc/csv/error_codes_en_US.csv (report.h STATUS_* numbers).
 ERRORS = {
     1: "G-code words consist of a letter and a value. Letter was not found.",
     2: "Numeric value format is not valid or missing an expected value.",
     3: "Grbl '$' system command was not recognized or supported.",
-    9: "G-code locked out during alarm or jog state.",
+    4: "Negative value received for an expected positive value.",
+    5: "Homing cycle is not enabled via settings.",
+    6: "Minimum step pulse time must be greater than 3usec",
+    7: "EEPROM read failed. Reset and restored to default values.",
+    8: "Grbl '$' command cannot be used unless Grbl is IDLE. Ensures smooth operation during a job.",
+    9: "G-code locked out during alarm or jog state",
+    10: "Soft limits cannot be enabled without homing also enabled.",
     11: "Max characters per line exceeded. Line was not processed and executed.",
+    12: "(Compile Option) Grbl '$' setting value exceeds the maximum step rate supported.",
+    13: "Safety door detected as opened and door state initiated.",
+    14: "(Grbl-Mega Only) Build info or startup line exceeded EEPROM line length limit.",
+    15: "Jog target exceeds machine travel. Command ignored.",
+    16: "Jog command with no '=' or contains prohibited g-code.",
+    17: "Laser mode requires PWM output.",
     20: "Unsupported or invalid g-code command found in block.",
+    21: "More than one g-code command from same modal group found in block.",
     22: "Feed rate has not yet been set or is undefined.",
+    23: "G-code command in block requires an integer value.",
+    24: "Two G-code commands that both require the use of the XYZ axis words were detected in the block.",
+    25: "A G-code word was repeated in the block.",
+    26: "A G-code command implicitly or explicitly requires XYZ axis words in the block, but none were detected.",
+    27: "N line number value is not within the valid range of 1 - 9,999,999.",
+    28: "A G-code command was sent, but is missing some required P or L value words in the line.",
+    29: "Grbl supports six work coordinate systems G54-G59. G59.1, G59.2, and G59.3 are not supported.",
+    30: "The G53 G-code command requires either a G0 seek or G1 feed motion mode to be active.",
+    31: "There are unused axis words in the block and G80 motion mode cancel is active.",
+    32: "A G2 or G3 arc was commanded but there are no XYZ axis words in the selected plane to trace the arc.",
+    33: "The motion command has an invalid target.",
+    34: "A G2 or G3 arc, traced with the radius definition, had a mathematical error when computing the arc geometry.",
+    35: "A G2 or G3 arc, traced with the offset definition, is missing the IJK offset word in the selected plane.",
+    36: "There are unused, leftover G-code words that aren't used by any command in the block.",
+    37: "The G43.1 dynamic tool length offset command cannot apply an offset to an axis other than its configured axis.",
+    38: "Tool number greater than max supported value.",
 }
+# GRBL 1.1's doc/csv/alarm_codes_en_US.csv.
 ALARMS = {
-    1: "Hard limit triggered.",
-    2: "Soft limit alarm.",
-    3: "Reset while in motion. Position lost; re-homing is highly recommended.",
-    9: "Homing fail.",
+    1: "Hard limit triggered. Machine position is likely lost due to sudden and immediate halt.",
+    2: "G-code motion target exceeds machine travel. Machine position safely retained.",
+    3: "Reset while in motion. Grbl cannot guarantee position. Lost steps are likely.",
+    4: "Probe fail. The probe is not in the expected initial state before starting probe cycle.",
+    5: "Probe fail. Probe did not contact the workpiece within the programmed travel for G38.2 and G38.4.",
+    6: "Homing fail. Reset during active homing cycle.",
+    7: "Homing fail. Safety door was opened during active homing cycle.",
+    8: "Homing fail. Cycle failed to clear limit switch when pulling off.",
+    9: "Homing fail. Could not find limit switch within search distance.",
 }
 
 
@@ -56,7 +93,7 @@ class Error:
 
     @property
     def meaning(self) -> str:
-        return ERRORS.get(self.code, "see GRBL's error_codes_en_US.csv")
+        return ERRORS.get(self.code, "not a GRBL 1.1 error code")
 
 
 @dataclass(frozen=True)
@@ -65,7 +102,7 @@ class Alarm:
 
     @property
     def meaning(self) -> str:
-        return ALARMS.get(self.code, "see GRBL's alarm_codes_en_US.csv")
+        return ALARMS.get(self.code, "not a GRBL 1.1 alarm code")
 
 
 @dataclass(frozen=True)
@@ -194,7 +231,8 @@ class LineSplitter:
 
 
 def clean_gcode(line: str) -> str:
-    """What GRBL's parser sees of a line: spaces and comments (`(…)`, `;…`) removed, upper case."""
+    """What GRBL's parser sees of a line (protocol.c's main loop): bytes up to and including space and the
+    block-delete `/` dropped, `(…)` and `;…` comments dropped, lower case raised."""
     out = []
     in_paren = False
     for char in line:
@@ -204,6 +242,6 @@ def clean_gcode(line: str) -> str:
             in_paren = True
         elif char == ";":
             break
-        elif not char.isspace():
-            out.append(char.upper())
+        elif char > " " and char != "/":
+            out.append(char.upper() if "a" <= char <= "z" else char)
     return "".join(out)

@@ -137,7 +137,7 @@ def test_deep_yaml_is_refused_before_the_recursive_composer():
 
 def test_deep_json_is_refused_before_the_recursive_decoder():
     text = '{"products": ' + "[" * 5000 + "]" * 5000 + "}"
-    with pytest.raises(SpecError, match=r"^spec: \(document\): nesting deeper than 32 levels"):
+    with pytest.raises(SpecError, match=r"^spec: products(\[0\]){31}: nesting deeper than 32 levels at character 44 \(allowed: at most 32\)$"):
         parse_json_spec(text, source="spec")
     deep = {"products": []}
     node = deep["products"]
@@ -200,3 +200,4 @@ def test_the_cli_answers_a_deep_spec_with_one_line_and_exit_2(tmp_path):
 def test_copying_a_spec_keeps_it_valid():
     raw = copy.deepcopy(tiny())
     assert spec_from_dict(raw).name == "tiny"
+

@@ -88,7 +88,7 @@ MALFORMED = [
     ("products[0].routing[2].duration", "5 parsecs", "products[0].routing[2].duration", "unit"),
     ("products[0].routing[0].predecessors", ["test"], "products[0].routing", "cycle (cable -> test -> frame -> cable)"),
     ("cells[0].type", "tray-cel", "cells[0].type", "not a cell type; valid: arm, cabler, bay"),
-    ("cell_types[0].capabilities.assemble", 0, "cell_types[0].capabilities.assemble", "> 0"),
+    ("cell_types[0].capabilities.assemble", 0, "cell_types[0].capabilities.assemble", "allowed range (0 < value ≤ 1,000)"),
     ("cell_types[2].capacity", 0, "cell_types[2].capacity", "allowed range (1 ≤ value ≤ 1,000)"),
     ("cells[1].type", "welder", "cells[1].type", "valid: arm, cabler, bay"),
     ("demand.robot", 3, "demand.robot", "not a product"),

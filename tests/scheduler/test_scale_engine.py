@@ -41,7 +41,8 @@ def test_decomposition_is_valid_and_never_beats_the_bound(monkeypatch, objective
     monkeypatch.setattr(engine, "NEIGHBOURHOOD_OPERATIONS", 12)
     problem = random_problem(7, 14, 3, horizon=250)
     start = min((engine.list_schedule(problem, rule=r, objective=objective, work_weight=w) for r, w in engine.STARTS), key=lambda s: -s.value if objective == "mw" else s.value)
-    result = plan(problem, objective, Limits(4.0, 1))
+    # Generous: the LNS stops at the bound, and a loaded machine must still reach one step.
+    result = plan(problem, objective, Limits(12.0, 1))
     validate(problem, result.schedule)
     assert "lns" in result.method and result.kpis["lns_iterations"] >= 1
     if objective == "mw":

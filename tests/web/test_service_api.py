@@ -113,7 +113,9 @@ def test_a_spec_with_half_a_surrogate_pair_answers_422(client: TestClient) -> No
                      client.post("/api/spec/validate", content=as_yaml),
                      client.post("/api/schedules", content=json.dumps({"spec": raw}), headers={"content-type": "application/json"})):
         assert response.status_code == 422
-        assert response.json()["detail"].startswith("spec: contains text that is not valid Unicode")
+        detail = response.json()["detail"]
+        # JSON decodes the escape and the spec check refuses the text; YAML refuses the escape itself.
+        assert detail.startswith("spec: ") and "Unicode" in detail, detail
 
 
 def test_body_that_is_not_json_or_not_an_object_answers_422(client: TestClient) -> None:
