@@ -272,7 +272,8 @@ class _Run:
 
     async def _send_claimed(self, handle: CellHandle, jid: str) -> None:
         a, cell, owner = self.assignment[jid], handle.cell, self.owner
-        job = CellJob(jid, cell, a.op, float(a.end - a.start), {"job": a.job})
+        # Work a plan carries in already running (start < 0) has only its remainder left to do.
+        job = CellJob(jid, cell, a.op, float(a.end - max(a.start, 0)), {"job": a.job})
         last_error = "no attempt made"
         attempt = 0
         claimed = False
