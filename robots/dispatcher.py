@@ -370,7 +370,6 @@ class _Run:
         self.down.add(cell)
         # The decision first, in its own transaction: a restart that finds it moves the queue.
         self.journal.decide(self.plan, "cell-down", reason, cell=cell)
-        self.owner.on_event({"job_id": None, "cell": cell, "state": "down", "detail": reason, "at": time.time()})
         self._move_queue(cell)
 
     def _move_queue(self, cell: str) -> None:
@@ -409,7 +408,7 @@ class _Run:
                 continue
             self.cell_of[m.job_id] = m.target
             self._enqueue(m.job_id)
-            self.owner.on_event({"job_id": m.job_id, "cell": m.target, "state": "moved", "detail": m.reason, "at": time.time()})
+            self.owner.on_event({"job_id": m.job_id, "cell": m.target, "state": "queued", "detail": f"moved from {cell}: {m.reason}", "at": time.time()})
 
     def _finish(self, handle: CellHandle, jid: str, result: JobResult) -> None:
         self.duplicates += int(result.duplicate)
@@ -441,8 +440,6 @@ class _Run:
             return []
         reason = f"{a.job}/{a.op} failed its check ({detail}): redo {', '.join(ops)} (round {n})"
         self.journal.add_rework(self.plan, rows, reason, jid)
-        for new, cell, _, _ in rows:
-            self.owner.on_event({"job_id": new, "cell": cell, "state": "queued", "detail": reason, "at": time.time()})
         return [new for new, *_ in rows]
 
     def _add_rework_copies(self, job: str, failed_op: str, n: int, ops: list[str], cells: dict[str, str] | None) -> list[tuple[str, str, str, str]]:

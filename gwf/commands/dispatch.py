@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
@@ -96,7 +97,7 @@ def dispatch(
                "sent": report.sent, "duplicates": report.duplicates, "retries": report.retries,
                "followed": report.others, "release": release, "speed": speed,
                "delivered_mw_by_category": {k: round(v, 6) for k, v in sorted(report.delivered_mw_by_category.items())},
-               "decisions": len(report.decisions), "seconds": round(report.seconds, 3)}
+               "decisions": dict(Counter(d[0] for d in report.decisions)), "seconds": round(report.seconds, 3)}
     if as_json:
         typer.echo(json.dumps({**summary, "release_rule": RELEASE_RULES[release]}))
     else:
