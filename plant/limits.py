@@ -9,7 +9,8 @@ fits in memory. Each refusal is a `LimitError` (a ValueError) whose message is
 `field.path: ... (allowed ...)`; `plant.loader` prefixes the source.
 
 The service uses this module directly: `MAX_SPEC_BYTES` for its request bodies (413),
-`check_text` / `check_tree` / `load_json` on what it reads, `check_plan_size` for a horizon.
+`check_text` / `check_tree` / `load_json` on what it reads; `plant.demand.orders_for` calls
+`check_plan_size` before it makes a horizon's orders.
 """
 from __future__ import annotations
 
@@ -56,8 +57,9 @@ MIN_MTTF_S = 60.0  # a failure every minute of work already means ~90x the catal
 MIN_PERIOD_S = 60.0  # repeat period of a planned window
 MAX_CALENDAR_S = 520 * WEEK_S  # mttf, window start and period: ten years is "never"
 
-# Planning a horizon: a 10 GW floor over the service's longest horizon (4 weeks) is ~3 million.
-MAX_PLAN_OPERATIONS = 4_000_000
+# Planning: the orders of one plan (a 10 GW floor over the service's longest horizon, 4 weeks,
+# is ~3 million operations); as many as the largest week a spec may hold, so one week always fits.
+MAX_PLAN_OPERATIONS = MAX_OPERATIONS_PER_WEEK
 
 
 # libyaml's parser (when PyYAML has it) reads the events 20x faster; both keep their own stacks.
@@ -98,10 +100,21 @@ def check_text(text: str) -> None:
     the recursive composer sees it, and an alias is charged the full size of its anchor."""
     if len(text) > MAX_SPEC_BYTES or len(text) * 4 > MAX_SPEC_BYTES:
         check_size(len(text.encode("utf-8", "surrogatepass")))
+    try:
+        _scan(text, _EVENTS)
+    except yaml.YAMLError:
+        if _EVENTS is yaml.SafeLoader:
+            raise
+        # libyaml refuses a few documents the pure parser reads (an escaped half surrogate pair);
+        # the loader is the pure one, so its parser has the last word.
+        _scan(text, yaml.SafeLoader)
+
+
+def _scan(text: str, loader: Any) -> None:
     open_nodes: list[list[Any]] = []  # per open collection: [nodes before it, anchor, is_mapping, key or index, expects key]
     anchored: dict[str, int] = {}
     nodes = 0
-    for event in yaml.parse(text, Loader=_EVENTS):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             _child(open_nodes)
             if len(open_nodes) >= MAX_DEPTH:
@@ -208,7 +221,6 @@ def load_json(text: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- the floor
-def check_plan_size(operations_per_week: float, hours: float) -> None:
-    """A plan of `hours` holds about operations_per_week x hours / 168 operations."""
-    at_most("horizon", operations_per_week * hours / 168, MAX_PLAN_OPERATIONS,
-            f"operations in {hours:g} h of this floor's demand")
+def check_plan_size(operations: float, hours: float) -> None:
+    """The orders of `hours` of demand hold `operations` operations: one plan may hold so many."""
+    at_most("demand_hours", operations, MAX_PLAN_OPERATIONS, f"operations to plan in {hours:g} h of demand")

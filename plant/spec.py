@@ -153,6 +153,10 @@ class CellType(Strict):
     setup: WorkDuration = Field(0.0, description="changeover time when the product family changes")
     buffer: int | None = Field(None, ge=0, le=L.MAX_WIP, description="input buffer places per cell; None for unlimited")
     unavailable: list[Window] = Field(default_factory=list, max_length=L.MAX_WINDOWS)
+    # Optional economics, read only by `gwf plan` (cheapest floor) and its reports.
+    cost: float | None = Field(None, ge=0, le=1e10, description="capital cost of one cell, installed (USD); None: unknown")
+    footprint_m2: float | None = Field(None, ge=0, le=1e6, description="floor area of one cell in square metres")
+    power_kw: float | None = Field(None, ge=0, le=1e6, description="electrical power one cell draws while working, kW")
 
     @property
     def availability(self) -> float:

@@ -52,6 +52,7 @@ class TwinReport:
     seconds_per_replication: float
     cpu_seconds_per_replication: float
     warnings: list[str] = field(default_factory=list)
+    execution: dict[str, Any] | None = None  # executing a plan: planned vs delivered by its horizon (sim.execution)
 
     def to_dict(self) -> dict[str, Any]:
         def iv(x: Interval, d: int = 6) -> dict:
@@ -90,6 +91,9 @@ class TwinReport:
             "seconds_per_replication": round(self.seconds_per_replication, 3),
             "cpu_seconds_per_replication": round(self.cpu_seconds_per_replication, 3),
             "warnings": self.warnings,
+            **({"planned_mw_by_category": self.execution["planned_mw_by_category"],
+                "delivered_mw_by_category": self.execution["delivered_mw_by_category"],
+                "execution": self.execution} if self.execution else {}),
         })
 
 

@@ -83,7 +83,7 @@ def dispatch(
         for item in decide:
             jid, _, outcome = item.partition("=")
             store.resolve(content, jid.strip(), outcome.strip())
-        with progress_bar("dispatching", total=len(schedule.assignments), quiet=as_json) as advance:
+        with progress_bar("dispatching", total=len(schedule.assignments)) as advance:  # stderr, also with --json
             def on_event(event: dict) -> None:
                 if event["state"] in ("completed", "failed", "canceled"):
                     advance(1)

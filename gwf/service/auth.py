@@ -150,6 +150,13 @@ class Authenticator:
         """Every request is the local administrator: loopback only, and no token ever issued."""
         return self.loopback and not self.require_tokens and not self.tokens.ever_issued()
 
+    def describe(self) -> str:
+        """One line for the operator starting the server: who will be let in."""
+        if self.local_mode():
+            return ("access: local-development mode: no token was ever issued, so every request from this machine is the "
+                    "administrator; `gwf token create --role admin --name NAME` ends it")
+        return f"access: tokens required ({self.tokens.active()} active); `gwf token list` shows them"
+
     def identify(self, token: str | None, *, proxied: bool = False, now: str = "") -> Identity:
         if token:
             return self._verify(token, now)

@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request, Security, routing
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -223,7 +224,8 @@ class Audit:
         try:
             await self.app(scope, receive, watch)
         finally:
-            self.log.record(_audit_record(scope, seen["status"], seen["body"]))
+            # A file write: on a worker thread, so the event loop never waits for the log's lock.
+            await run_in_threadpool(self.log.record, _audit_record(scope, seen["status"], seen["body"]))
 
 
 def _audit_record(scope: Scope, status: int, body: bytes) -> AuditRecord:

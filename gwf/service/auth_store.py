@@ -25,6 +25,9 @@ CREATE INDEX IF NOT EXISTS audit_who ON audit (who);
 """
 # A detail is one line of a refusal or an error; more would let a caller fill the disk.
 _DETAIL_MAX = 300
+# The log keeps the latest records: a flood of refused requests must not fill the disk either.
+AUDIT_KEEP = 1_000_000
+_TRIM_EVERY = 1000
 
 
 def now_iso() -> str:
@@ -59,10 +62,11 @@ class AuditLog(Protocol):
 class SqliteAuthStore:
     """`auth.TokenStore` and `AuditLog` over one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, audit_keep: int = AUDIT_KEEP) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path, self.audit_keep = path, audit_keep
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+        path.chmod(0o600)  # token digests and who did what: for the server's account only
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -111,6 +115,9 @@ class SqliteAuthStore:
                 "INSERT INTO audit (at, who, token_id, role, action, target, status, outcome, detail, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (entry.at, entry.who[:64], entry.token_id, entry.role, entry.action[:200], (entry.target or None) and entry.target[:200],
                  entry.status, entry.outcome, detail, entry.client))
+            seq = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if seq % _TRIM_EVERY == 0:
+                self._db.execute("DELETE FROM audit WHERE seq <= ?", (seq - self.audit_keep,))
 
     def list(self, *, limit: int = 100, offset: int = 0, who: str | None = None) -> tuple[int, list[AuditRecord]]:
         """Newest first; the total counts every matching record."""

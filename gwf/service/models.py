@@ -31,6 +31,8 @@ class ScheduleRequest(Request):
 class TwinRequest(Request):
     spec: SpecBody = None
     schedule_id: str | None = Field(None, min_length=1, max_length=64, description="run this stored plan on the twin (its own spec) instead of the release policy")
+    control: Literal["blind", "repair", "replan", "rule"] = Field(
+        "repair", description="executing a plan: the floor controller's policy (docs/loop.md); rule = the dispatch rule on the plan's units")
     weeks: float = Field(1.0, gt=0, le=52)
     replications: int = Field(5, ge=2, le=1000, description="independent runs; at least 2 for a confidence interval")
     seed: int = Field(0, ge=0, le=2**31 - 1)
@@ -56,9 +58,10 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     spec: str
-    planner: str | None
-    twin: str | None
+    planner: str
+    twin: str
     gantt: bool
+    database: str = Field(description="sqlite or postgresql")
 
 
 class SpecSummary(BaseModel):
@@ -87,7 +90,7 @@ class JobProgress(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    status: Literal["queued", "running", "done", "failed", "interrupted", "cancelled"]
     progress: JobProgress
     params: dict[str, Any]
     result: dict[str, Any] | None

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from robots.plans import first_assignments
-from gwf.service import domain
 from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
 from plant import Order, orders_for
@@ -20,7 +19,8 @@ from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
 from robots.rework import rework_sets
-from scheduler.planning import Limits
+from scheduler.planning import Limits, plan
+from sim import Twin
 from scheduler.steady import plan_horizon
 from scheduler.validate import validate
 
@@ -30,6 +30,8 @@ Progress = Callable[[float, str], None]
 # batches at most this often, with the latest few listed.
 _DISPATCH_FLUSH_S = 0.25
 _RECENT_TRANSITIONS = 25
+PLANNER = "scheduler.plan"
+TWIN = "sim.Twin"
 
 
 def orders_for_slice(spec: FactorySpec, demand_hours: float) -> list[Order]:
@@ -50,7 +52,7 @@ def plan_schedule(
     progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
 
     _, problem, result = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, objective,
-                                      Limits(time_limit, workers, seed), planner=domain.plan, progress=progress)
+                                      Limits(time_limit, workers, seed), planner=plan, progress=progress)
     schedule = result.schedule
     progress(0.97, "validating")
     # Plans that maximise MW may leave units out; every other objective places every operation.
@@ -58,14 +60,21 @@ def plan_schedule(
     stored = StoredSchedule(schedule_id, spec, schedule, _now(), problem_given=problem)
     summary = schedule_summary(stored, horizon_hours)
     store.put(stored)
-    return {"schedule_id": schedule_id, "planner": domain.planner_name(), "mode": mode, "orders": len(orders), **summary}
+    return {"schedule_id": schedule_id, "planner": PLANNER, "mode": mode, "orders": len(orders), **summary}
 
 
 def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,
-             stored: StoredSchedule | None = None) -> dict[str, Any]:
-    """The twin on the spec's own release policy, or executing a stored plan."""
-    report = domain.run_twin(spec, weeks=weeks, replications=replications, seed=seed, progress=progress,
-                             schedule=stored.schedule if stored is not None else None)
+             stored: StoredSchedule | None = None, cluster: str | None = None, control: str = "repair") -> dict[str, Any]:
+    """The twin's report (deployable GW/week and MW per category with 95% intervals, bottleneck,
+    time shares) on the spec's own release policy, or executing a stored plan under the floor
+    controller's `control` policy (docs/loop.md); on the Dask
+    cluster at `cluster` when given."""
+    # Without a cluster, one process: forking replication workers out of a threaded web server is not safe.
+    twin = Twin(spec, weeks=weeks, replications=replications, seed=seed, workers=1, cluster=cluster, control=control,
+                progress=lambda done, total: progress(done / total, f"replication {done}/{total}"))
+    where = f" on the Dask cluster at {cluster}" if cluster else ""
+    progress(0.0, f"running {replications} replications of {weeks:g} week(s){where}")
+    report = twin.run(stored.schedule if stored is not None else None).to_dict()
     # Intervals over too few finished units are NaN; JSON has no NaN.
     return jsonable({**report, "schedule_id": stored.id if stored is not None else None})
 

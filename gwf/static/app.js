@@ -342,6 +342,7 @@ const TIME_STATE_COLOUR = { busy: "#16a34a", setup: "#84cc16", blocked: "#f59e0b
 // and how each cell type spends its time (where the floor chokes).
 function renderTwin(report) {
   $("#twin-result").hidden = false;
+  if (report.execution) return renderExecution(report, report.execution);
   const byCat = report.mw_by_category || {}, cats = Object.keys(byCat);
   const pick = key => Object.fromEntries(cats.map(c => [c, byCat[c][key]]));
   groupedChart($("#twin-chart"), cats, [{ name: "twin mean", values: pick("mean"), lo: pick("ci_low"), hi: pick("ci_high") }], { target: pick("target") });
@@ -350,6 +351,20 @@ function renderTwin(report) {
   const bottleneck = report.bottleneck && report.bottleneck.type ? `; bottleneck: ${report.bottleneck.type}` : "";
   $("#twin-verdict").textContent = `${fmtGw(gw.mean)} GW/week deployable (95% CI ${fmtGw(gw.ci_low)}–${fmtGw(gw.ci_high)}): ${meets} the ${fmtGw(report.target_gw)} GW target; `
     + `P(week ≥ target) ${fmt(100 * report.p_meets_target, 0)} %${bottleneck}` + (report.schedule_id ? ` (plan ${report.schedule_id})` : "");
+  $("#twin-warnings").textContent = (report.warnings || []).join("; ");
+  timeShares($("#twin-shares"), report.time_shares || {}, report.bottleneck && report.bottleneck.type);
+}
+
+// A plan checked on the twin: MW it planned against MW the floor delivered by the plan's horizon.
+function renderExecution(report, x) {
+  const cats = Object.keys(x.planned_mw_by_category), ci = x.delivered_mw_by_category_ci;
+  const pick = key => Object.fromEntries(cats.map(c => [c, ci[c][key]]));
+  groupedChart($("#twin-chart"), cats, [{ name: "planned", values: x.planned_mw_by_category, opacity: 0.45 },
+    { name: "delivered", values: x.delivered_mw_by_category, lo: pick("ci_low"), hi: pick("ci_high") }], {});
+  const d = x.delivered_gw_per_week;
+  $("#twin-verdict").textContent = `plan ${report.schedule_id || ""} under ${x.control} control, ${fmt(x.horizon_h, 1)} h horizon: delivered `
+    + `${fmt(100 * x.delivered_over_planned.mean, 1)} % of the planned MW; ${fmtGw(d.mean)} GW/week (95% CI ${fmtGw(d.ci_low)}–${fmtGw(d.ci_high)}) `
+    + `against ${fmtGw(x.planned_gw_per_week)} planned` + (x.share_on_planned_cell ? `; ${fmt(100 * x.share_on_planned_cell.mean, 1)} % of operations on their planned cell` : "");
   $("#twin-warnings").textContent = (report.warnings || []).join("; ");
   timeShares($("#twin-shares"), report.time_shares || {}, report.bottleneck && report.bottleneck.type);
 }

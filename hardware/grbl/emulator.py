@@ -575,6 +575,9 @@ async def serve(args: argparse.Namespace) -> None:
         raise SystemExit("--delay: must be >= 0")
     emulator = GrblEmulator(link, args.baud, args.time_scale, args.disconnect_every, args.down, args.probe_z, args.delay)
     emulator.start()
+    # The banner goes out after its line time; announce the path only once it is in the pty, so a driver that
+    # opens the port at once does not take a late banner for a reset.
+    await asyncio.sleep(max(0.0, emulator.port.clock.free_at - asyncio.get_running_loop().time()) + 0.01)
 
     async def cleanup() -> None:
         emulator.stop()

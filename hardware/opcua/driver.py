@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -24,18 +23,14 @@ from asyncua import Client, ua
 
 from hardware.backoff import Backoff
 from hardware.driver import CellJob, Driver, DriverError, DriverState, DriverTimeout, JobRejected, JobResult
+from hardware.link_driver import _positive
 from hardware.opcua.packml import PACKML_NS
 from hardware.registry import register
 
 
-def _positive(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise ValueError("must be > 0")
-    return number
-
-
-OPTIONS: dict[str, Callable[[str], Any]] = {"unit": str, "connect_timeout": _positive, "reconnect_max": _positive, "poll": _positive}
+OPTIONS: dict[str, Callable[[str], Any]] = {
+    "unit": str, "connect_timeout": _positive(float), "reconnect_max": _positive(float), "poll": _positive(float),
+}
 DEFAULTS: dict[str, Any] = {"unit": "Cell", "connect_timeout": 2.0, "reconnect_max": 2.0, "poll": 0.5}
 
 
@@ -64,6 +59,7 @@ class _Subscription:
 @register("opcua")
 class OpcUaDriver(Driver):
     pipeline_depth = 16  # StartJob only queues on the controller: many jobs may be open at once
+    idempotent_job_ids = True  # StartJob de-duplicates by job id: re-calling it never runs a job twice
 
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(url, **options)

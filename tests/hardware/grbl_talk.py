@@ -14,8 +14,10 @@ class Talk:
     def __init__(self, port: serial.Serial) -> None:
         self.port = port
         self.buffer = b""
-        time.sleep(0.1)
-        port.reset_input_buffer()  # the power-up banner races the open
+        # pyserial flushes input when it opens the port, so the power-up banner may be there, gone, or cut.
+        # An empty line is answered `ok` (protocol.c): once it is back, the conversation is in step.
+        port.write(b"\n")
+        self.lines(lambda line: line.endswith("ok"))
 
     def lines(self, until, limit: float = 10.0) -> list[str]:
         """Read lines until `until(line)` is true for one; all lines read. `limit` bounds a hang, it is no assertion."""

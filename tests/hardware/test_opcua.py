@@ -14,7 +14,7 @@ import pytest
 
 from hardware.driver import CellJob, DriverError, DriverTimeout
 from hardware.registry import driver_for_url
-from tests.hardware.conftest import run_emulator
+from tests.hardware.conftest import free_port, run_emulator
 
 
 def jobs(n: int, prefix: str = "U", duration: float = 0.0) -> list[CellJob]:
@@ -34,6 +34,7 @@ def executed(journal: str) -> list[str]:
 def test_jobs_run_once_and_a_new_submission_of_an_id_is_a_duplicate(journal_path):
     async def scenario(endpoint: str) -> None:
         async with driver_for_url(url(endpoint)) as driver:
+            assert driver.idempotent_job_ids  # the dispatcher may re-send after an unknown outcome
             results = await driver.execute_many(jobs(30), timeout=10)
             failed = await driver.execute(CellJob("F1", "press-1", "press_fit", 0, {"fail": "force out of range"}), timeout=10)
             status = await driver.status()
@@ -50,7 +51,7 @@ def test_jobs_run_once_and_a_new_submission_of_an_id_is_a_duplicate(journal_path
 
 
 def test_a_server_killed_and_restarted_mid_run_executes_every_job_exactly_once(journal_path):
-    port = str(_free_port())
+    port = str(free_port())
     args = [sys.executable, "-m", "hardware.opcua.emulator", "--port", port, "--journal", journal_path, "--time-scale", "0.02"]
 
     def start() -> tuple[subprocess.Popen, str]:
@@ -115,10 +116,3 @@ def test_bad_urls_and_units_are_named():
     with run_emulator("hardware.opcua.emulator") as endpoint:
         asyncio.run(scenario(endpoint))
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 
@@ -15,13 +14,9 @@ from plant import load_spec
 from plant.demand import Order
 from robots import Dispatcher, Fleet, Journal
 from scheduler.problem import build_problem
+from tests.hardware.conftest import free_port
 from tests.helpers import serial_schedule
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def unit_values(client: Client, cell: str) -> dict:

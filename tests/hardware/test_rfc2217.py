@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from typing import Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from hardware.driver import CellJob, DriverState, DriverTimeout
 from hardware.registry import driver_for_url
-from tests.hardware.conftest import journal_ids, run_emulator
+from tests.hardware.conftest import free_port, journal_ids, run_emulator
 from tests.hardware.test_cell_driver import check_exactly_once, jobs
 
 
@@ -34,11 +33,6 @@ def gateway(device: str, port: int = 0) -> Iterator[tuple[str, subprocess.Popen]
             proc.kill()
         proc.wait()
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_jobs_through_corruption_drops_and_unplugging_run_exactly_once_over_rfc2217(journal_path):

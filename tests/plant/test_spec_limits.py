@@ -184,8 +184,16 @@ def test_the_limits_are_one_small_api():
     assert table["MAX_CELLS"] == limits.MAX_CELLS and table["MAX_SPEC_BYTES"] == limits.MAX_SPEC_BYTES
     assert all(isinstance(v, (int, float)) and v > 0 for v in table.values())
     limits.check_plan_size(75_000, 168)
-    with pytest.raises(limits.LimitError, match=r"^horizon: .* operations in 672 h .*allowed: at most 4,000,000"):
-        limits.check_plan_size(5_000_000, 672)
+
+
+def test_a_horizon_is_refused_before_its_orders_exist():
+    from plant import orders_for
+
+    big = spec_from_dict(_set(_long_routing(10), ("demand",), {"rack": 100_000, "cdu": 400_000}))  # 4.4 million operations a week
+    assert len(orders_for(big, 24)) == round(500_000 * 24 / 168)
+    with pytest.raises(limits.LimitError, match=r"^demand_hours: 8,800,000 operations to plan in 336 h of demand is above the limit \(allowed: at most 5,000,000\)$"):
+        orders_for(big, 336)
+    assert len(orders_for(spec_from_dict(scaled_catalog(10)), 4 * 168)) > 250_000  # a 10 GW floor plans four weeks
 
 
 def test_the_cli_answers_a_deep_spec_with_one_line_and_exit_2(tmp_path):

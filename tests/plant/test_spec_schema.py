@@ -84,10 +84,11 @@ def test_the_schema_refuses_a_malformed_spec_at_its_field(validator, path, value
         assert at[:len(path)] == path or at == path[:-1], (at, error.message)
 
 
-def test_the_cli_prints_the_schema(tmp_path):
+def test_the_cli_prints_the_schema_and_the_checked_in_copy_is_current(tmp_path):
     done = _gwf("spec", "schema")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == json.loads(json.dumps(spec_schema()))
+    assert (ROOT / "docs" / "spec.schema.json").read_text() == done.stdout, "regenerate: gwf spec schema > docs/spec.schema.json"
 
 
 def test_the_documented_example_is_a_valid_floor_without_warnings(validator):

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from gwf.service import ServiceSettings, domain
+from gwf.service import ServiceSettings
 from plant import load_spec
 
 from browser_support import chromium, needs_chromium, new_tab, running_server
@@ -19,7 +19,7 @@ pytestmark = needs_chromium
 
 
 @pytest.fixture
-def server_url(tmp_path: Path, planner: str) -> Iterator[str]:
+def server_url(tmp_path: Path) -> Iterator[str]:
     # The operator, not the page, picks where dispatch goes: fast mock cells for this test.
     settings = ServiceSettings(data_dir=tmp_path / "data", spec=TINY, job_threads=2, dispatch_url="mock://{id}?time_scale=0.00002")
     with running_server(settings) as url:
@@ -107,16 +107,13 @@ def test_api_docs_render_without_internet(page: Any, server_url: str) -> None:
 
 
 def test_dashboard_runs_the_twin_on_a_plan(page: Any) -> None:
-    """Throughput against the target with intervals and time shares, or a clear 503 inline."""
+    """Throughput against the target with intervals and time shares."""
     spec = load_spec(TINY)
     _plan_the_tiny_week(page)
     page.fill("#twin-form input[name=weeks]", "0.5")
     page.fill("#twin-form input[name=replications]", "3")
     page.check("#twin-form input[name=on_plan]")
     page.click("#start-twin")
-    if domain.twin_name() is None:
-        page.wait_for_selector("[data-error-for=twin]:has-text('twin not available in this build')")
-        return
     page.wait_for_selector("#twin-job.done .status:text-is('done')")
     page.wait_for_selector("#twin-result:not([hidden])")
     assert page.locator("#twin-chart rect").count() >= len(spec.target.mw)

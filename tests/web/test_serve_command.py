@@ -50,6 +50,7 @@ def test_serve_answers_and_stops_on_interrupt_with_a_stream_open(tmp_path: Path)
             assert "".join(stream.iter_text()).startswith("retry:")  # the server ends the stream itself
         assert server.wait(timeout=20) in (0, 130)  # 130: the CLI's code for an interrupted command
         log = server.stdout.read() if server.stdout else ""
+        assert "access: local-development mode" in log  # a fresh data dir on loopback: said at start
         assert "Application shutdown complete" in log and "Traceback" not in log and "timeout graceful shutdown exceeded" not in log
     finally:
         if server.poll() is None:

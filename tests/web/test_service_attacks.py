@@ -57,7 +57,7 @@ def _nobody_connected(server: socket.socket) -> bool:
 
 
 @pytest.mark.parametrize("url", ["mock://{id}?ledger=LEDGER", "socket://127.0.0.1:PORT", "serial:///dev/ttyS0", None])
-def test_a_dispatch_request_cannot_name_a_driver_url(client: TestClient, planner: str, tmp_path: Path, listener, url) -> None:
+def test_a_dispatch_request_cannot_name_a_driver_url(client: TestClient, tmp_path: Path, listener, url) -> None:
     ledger = tmp_path / "written-by-the-caller.txt"
     schedule_id = _plan(client)
     if url is not None:
@@ -70,7 +70,7 @@ def test_a_dispatch_request_cannot_name_a_driver_url(client: TestClient, planner
 
 
 @pytest.mark.parametrize("url", ["mock://{id}?ledger=LEDGER", "socket://127.0.0.1:PORT", "serial:///dev/ttyS0"])
-def test_a_plan_made_on_a_callers_spec_is_never_dispatched(client: TestClient, planner: str, tmp_path: Path, listener, url) -> None:
+def test_a_plan_made_on_a_callers_spec_is_never_dispatched(client: TestClient, tmp_path: Path, listener, url) -> None:
     """The old `url: null` path: each cell's URL from the spec, which the caller had sent."""
     ledger = tmp_path / "written-by-the-caller.txt"
     spec = _spec_with_urls(url.replace("LEDGER", str(ledger)).replace("PORT", str(listener.getsockname()[1])))
@@ -81,7 +81,7 @@ def test_a_plan_made_on_a_callers_spec_is_never_dispatched(client: TestClient, p
     assert not ledger.exists() and _nobody_connected(listener)
 
 
-def test_dispatch_reaches_the_configured_floor_only(settings: ServiceSettings, planner: str, tmp_path: Path) -> None:
+def test_dispatch_reaches_the_configured_floor_only(settings: ServiceSettings, tmp_path: Path) -> None:
     """The operator chooses targets when starting the server; a product name with a newline
     (sent in a caller's spec) can no longer reach the configured ledger either."""
     ledger = tmp_path / "ledger.txt"
@@ -129,7 +129,7 @@ def test_configured_host_names_are_served(tmp_path: Path) -> None:
     {"Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"},
     {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:8001", "Content-Type": "application/json"},
 ])
-def test_a_cross_site_post_is_refused(client: TestClient, planner: str, headers: dict[str, str]) -> None:
+def test_a_cross_site_post_is_refused(client: TestClient, headers: dict[str, str]) -> None:
     """A form on another site posting through the user's browser (text/plain needs no CORS
     preflight) must not start work, even in local-development mode where no token is asked."""
     response = client.post("/api/schedules", content=b'{"horizon_hours": 8}', headers=headers)
@@ -152,7 +152,7 @@ def test_the_dashboard_runs_no_script_it_did_not_ship(client: TestClient) -> Non
 
 
 @pytest.mark.parametrize("name", [XSS, "</script><script>alert(document.domain)</script>"])
-def test_a_product_name_with_markup_cannot_run_in_the_gantt_page(client: TestClient, planner: str, name: str) -> None:
+def test_a_product_name_with_markup_cannot_run_in_the_gantt_page(client: TestClient, name: str) -> None:
     """Whatever the page does with the name, the policy runs only the page's own script: no
     inline handlers (`onerror`), and a smuggled script block is not among the hashes."""
     raw = yaml.safe_load(TINY.read_text())

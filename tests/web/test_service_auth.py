@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gwf.service import ServiceSettings, create_app, domain
+from gwf.service import ServiceSettings, create_app, work
 from gwf.service.auth import Role
 from gwf.service.auth_store import issue_token
 from web_support import wait_for_job
@@ -163,7 +163,7 @@ def test_local_development_mode_until_the_first_token(settings: ServiceSettings)
         assert client.get("/api/auth/me").status_code == 401
 
 
-def test_every_state_changing_request_is_audited_with_who_what_and_outcome(secured, planner: str) -> None:
+def test_every_state_changing_request_is_audited_with_who_what_and_outcome(secured) -> None:
     client, tokens = secured
     admin = _auth(tokens[Role.admin])
     job = client.post("/api/schedules", json={"horizon_hours": 168}, headers=_auth(tokens[Role.planner])).json()
@@ -185,7 +185,7 @@ def test_every_state_changing_request_is_audited_with_who_what_and_outcome(secur
     assert only["total"] == 1 and only["records"][0]["action"] == "POST /api/dispatch"
 
 
-def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, planner: str) -> None:
+def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     release, ran = threading.Event(), []
 
     def blocking(problem, **options):
@@ -193,7 +193,7 @@ def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatc
         release.wait(30)
         raise RuntimeError("released")
 
-    monkeypatch.setattr(domain, "plan", blocking)
+    monkeypatch.setattr(work, "plan", blocking)
     with TestClient(create_app(settings.model_copy(update={"job_threads": 1}))) as client:
         first = client.post("/api/schedules", json={"horizon_hours": 168}).json()
         second = client.post("/api/schedules", json={"horizon_hours": 168}).json()
@@ -209,7 +209,7 @@ def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatc
         assert client.post("/api/jobs/nope/cancel").status_code == 404
 
 
-def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClient, monkeypatch: pytest.MonkeyPatch, planner: str) -> None:
+def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     steps: list[int] = []
 
     def searching(problem, *, progress, **options):
@@ -219,7 +219,7 @@ def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClie
             time.sleep(0.01)
         raise AssertionError("the cancel flag was never seen")
 
-    monkeypatch.setattr(domain, "plan", searching)
+    monkeypatch.setattr(work, "plan", searching)
     job = client.post("/api/schedules", json={"horizon_hours": 168}).json()
     while client.get(f"/api/jobs/{job['id']}").json()["status"] != "running" or len(steps) < 3:
         time.sleep(0.01)
@@ -232,7 +232,7 @@ def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClie
     assert client.get(f"/api/schedules/{job['id']}").status_code == 404  # nothing half-made was stored
 
 
-def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(settings: ServiceSettings, planner: str) -> None:
+def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(settings: ServiceSettings) -> None:
     slow_cells = settings.model_copy(update={"dispatch_url": "mock://{id}?time_scale=0.002"})  # a 10-minute operation: 1.2 s
     with TestClient(create_app(slow_cells)) as client:
         schedule_id = wait_for_job(client, client.post("/api/schedules", json={"horizon_hours": 168}).json()["id"])["id"]
@@ -249,3 +249,16 @@ def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(setti
         assert states.get("completed", 0) < total  # it really stopped before the end
         again = wait_for_job(client, client.post("/api/dispatch", json={"schedule_id": schedule_id, "first": 1}).json()["id"], timeout_s=60)
         assert again["status"] == "done"
+
+
+def test_the_audit_log_keeps_the_latest_records(tmp_path: Path) -> None:
+    """A flood of refused requests must not fill the disk: the oldest records go first."""
+    from gwf.service.auth_store import AuditRecord, SqliteAuthStore
+
+    log = SqliteAuthStore(tmp_path / "auth.sqlite", audit_keep=1500)
+    for n in range(1, 3001):
+        log.record(AuditRecord(at=f"{n:06d}", who="anonymous", action="POST /api/twin", status=401, outcome="denied"))
+    total, newest = log.list(limit=1)
+    assert newest[0].at == "003000" and 1500 <= total <= 1500 + 1000  # trimmed every thousand writes
+    _, oldest = log.list(limit=1, offset=total - 1)
+    assert int(oldest[0].at) == 3001 - total

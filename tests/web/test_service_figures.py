@@ -13,7 +13,7 @@ PIPELINE = TINY.parent / "pipeline.yaml"
 
 
 @pytest.mark.parametrize("mode", ["steady-state", "from-empty"])
-def test_every_mw_plan_has_a_bound_a_gap_and_mw_per_category(client: TestClient, planner: str, mode: str) -> None:
+def test_every_mw_plan_has_a_bound_a_gap_and_mw_per_category(client: TestClient, mode: str) -> None:
     body = {"spec": PIPELINE.read_text(), "horizon_hours": 24, "time_limit": 1, "mode": mode}
     job = wait_for_job(client, client.post("/api/schedules", json=body).json()["id"])
     assert job["status"] == "done", job
@@ -29,7 +29,7 @@ def test_every_mw_plan_has_a_bound_a_gap_and_mw_per_category(client: TestClient,
     assert s["target_mw"] == dict(spec.target.mw)
 
 
-def test_bays_are_counted_as_bays(client: TestClient, planner: str) -> None:
+def test_bays_are_counted_as_bays(client: TestClient) -> None:
     job = wait_for_job(client, client.post("/api/schedules", json={"horizon_hours": 168}).json()["id"])
     spec = load_spec(TINY)
     view = client.get(f"/api/schedules/{job['id']}/utilisation", params={"buckets": 4}).json()

@@ -60,3 +60,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     ]:
         done = gwf("token", *args, "--data-dir", str(tmp_path))
         assert done.returncode == 2 and done.stderr.strip().splitlines() == [message], done.stderr
+
+
+def test_the_token_file_is_for_the_servers_account_only(tmp_path: Path) -> None:
+    assert gwf("token", "create", "--role", "viewer", "--name", "wall", "--data-dir", str(tmp_path)).returncode == 0
+    assert (tmp_path / "auth.sqlite").stat().st_mode & 0o077 == 0
