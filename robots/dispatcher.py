@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from hardware.driver import CellJob, DriverError, JobRejected, JobResult
+from plant.spec import FactorySpec
 from robots.fleet import CellHandle, Fleet
 from robots.journal import (
     ATTENTION, BLOCKED, BUSY, CANCELED, COMPLETED, DONE, FAILED, HELD, REWORKED, SETTLED, TERMINAL, UNDERWAY, UNKNOWN,
@@ -81,12 +82,14 @@ class Dispatcher:
         poll_s: float = 0.05,
         down_after: float | None = None,
         rework: dict[tuple[str, str], list[str]] | None = None,
+        spec: FactorySpec | None = None,
     ) -> None:
         """`down_after`: seconds a cell may stay unreachable before it is declared down and its
         queued work moves to other cells of its pool (None: never; its jobs wait, `blocked`).
         `rework`: (product, operation) -> operations to redo when a controller reports that the
         operation failed its check (robots.rework.rework_sets(spec)); without it a failure
-        cancels the unit's remaining work."""
+        cancels the unit's remaining work. `spec`: the floor controller moves a down cell's work
+        (robots.reassign.ControllerReassigner); without it, the pool rule alone."""
         if release not in RELEASE_RULES:
             raise ValueError(f"release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
         if speed <= 0:
@@ -104,6 +107,7 @@ class Dispatcher:
         self.poll_s = poll_s
         self.down_after = down_after
         self.rework = rework or {}
+        self.spec = spec
         self.owner = new_owner()
 
     async def run(self, problem: Problem, schedule: Schedule, *, content: str | None = None) -> DispatchReport:
@@ -382,16 +386,22 @@ class _Run(ReworkRounds):
         if not queued:
             return
         if self.reassigner is None:
-            from robots.reassign import PoolReassigner
+            from robots.reassign import ControllerReassigner, PoolReassigner
 
-            self.reassigner = PoolReassigner(self.problem, self.horizon)
+            spec = self.owner.spec
+            self.reassigner = (ControllerReassigner(spec, self.problem, self.horizon) if spec is not None
+                               else PoolReassigner(self.problem, self.horizon))
         now = int((time.time() - self.epoch) * self.owner.speed)
         current = [Assignment(a.job, a.op, self.cell_of[jid], a.start, a.end) for jid, a in self.assignment.items()]
         alive = {c for c in self.owner.fleet.handles if c not in self.down}
         load: dict[str, float] = collections.Counter()
         for c, q in self.queues.items():
             load[c] = sum(self.assignment[j].end - self.assignment[j].start for j in q)
-        moves = self.reassigner.moves(cell, now, queued, current, alive, load)
+        latest = self.current()
+        open_work = [Assignment(a.job, a.op, self.cell_of[jid], a.start, a.end) for jid, a in latest.items() if not self.done[jid].is_set()]
+        running = {(latest[jid].job, latest[jid].op) for jid in self.taken if jid in latest and not self.done[jid].is_set()}
+        extra = {"open_work": open_work, "running": running} if self.owner.spec is not None else {}
+        moves = self.reassigner.moves(cell, now, queued, current, alive, load, **extra)
         self.journal.reassign(self.plan, [(m.job_id, m.source, m.target, m.reason) for m in moves if m.target is not None])
         for m in moves:
             if m.target is None:

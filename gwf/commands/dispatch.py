@@ -89,7 +89,7 @@ def dispatch(
                     advance(1)
 
             dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
-                                    down_after=down_after, rework=rework_sets(factory))
+                                    down_after=down_after, rework=rework_sets(factory), spec=factory)
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
