@@ -13,7 +13,7 @@ def test_unsent_jobs_follow_the_plan_being_dispatched(tmp_path):
         original = [(f"p:u#{k}/op", "arm-001", f"u#{k}", "op") for k in range(4)]
         journal.enqueue("p", original)
         journal.claim("p:u#0/op", new_owner(), 60.0)  # sent to arm-001 before the dispatcher died
-        journal.reassign("p", [("p:u#1/op", "arm-001", "arm-003")], "move", "operator moved it")
+        journal.reassign("p", [("p:u#1/op", "arm-001", "arm-003", "arm-001 went down")])
         repaired = [(jid, "arm-002", job, op) for jid, _, job, op in original]
         assert journal.enqueue("p", repaired) == 0  # no new jobs: the same work
         cells = journal.cells("p")
