@@ -28,7 +28,7 @@ def dispatch(
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
     timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer"),
     release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
-    speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned and for measuring delivery by the horizon (default: a sim:// URL's speed, else 1)"),
+    speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned and for measuring delivery by the horizon (default: a sim:// URL's speed, 1/time_scale for a URL with one, else 1)"),
     down_after: float = typer.Option(60.0, "--down-after", help="seconds a cell may stay unreachable before its queued work moves to other cells of its pool (0: at once)"),
     decide: list[str] = typer.Option([], "--decide", help="JOB_ID=done|redo: a person's decision on a job waiting in 'attention' (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would go to which cell and controller; send nothing"),
@@ -109,12 +109,18 @@ def _print_dry_run(schedule: Schedule, fleet: Fleet, content: str, spec_source: 
 
 
 def _url_speed(url: str | None) -> float:
-    """A sim:// template's own speed, so planned release and delivery are measured on its clock."""
-    if url is None or not url.startswith("sim:"):
+    """The clock a --url template's cells run on, so planned release and delivery by the horizon
+    are measured on it: a sim:// template's `speed`; a template with `time_scale=T` (mock://,
+    grbl+…: wall seconds per plan second) runs at 1/T; otherwise (or T = 0, instant) real time."""
+    if url is None:
         return 1.0
     from urllib.parse import parse_qs, urlsplit
 
-    return float(parse_qs(urlsplit(url.replace("{id}", "x")).query).get("speed", ["1"])[-1])
+    query = parse_qs(urlsplit(url.replace("{id}", "x")).query)
+    if url.startswith("sim:"):
+        return float(query.get("speed", ["1"])[-1])
+    scale = float(query.get("time_scale", ["0"])[-1])
+    return 1.0 / scale if scale > 0 else 1.0
 
 
 def _hours(seconds: int) -> str:

@@ -112,23 +112,27 @@ def _print_twin(report, limits=None) -> None:
                       f"{r.bottleneck['utilisation_of_available_time'][name]:.1%}")
     console.print(table)
     if r.execution:
-        _print_execution(console, r.execution)
+        _print_execution(console, r.execution, ref)
     for warning in r.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
-def _print_execution(console, x: dict) -> None:
+def _print_execution(console, x: dict, ref: float) -> None:
     from rich.table import Table
 
-    d, p = x["delivered_gw_per_week"], x["planned_gw_per_week"]
+    from sim.units import interval_numbers, power, power_interval
+
+    # At the floor's scale (sim.units), like the headline: a small floor's plan is not 0.000 GW.
+    d, p, h = x["delivered_gw_per_week"], x["planned_gw_per_week"], x["delivered_gw_horizon"]
     console.print(f"plan executed with control [b]{x['control']}[/b] over its {x['horizon_h']:g} h horizon: delivered "
-                  f"{x['delivered_gw_horizon']['mean']:.4f} GW ({d['mean']:.3f} GW/week [{d['ci_low']:.3f}, {d['ci_high']:.3f}]) "
-                  f"against {x['planned_gw_horizon']:.4f} GW planned ({p:.3f} GW/week); delivered/planned MW "
+                  f"{power(h['mean'], ref, per_week=False)} ({power_interval(d['mean'], d['ci_low'], d['ci_high'], ref)}) "
+                  f"against {power(x['planned_gw_horizon'], ref, per_week=False)} planned ({power(p, ref)}); delivered/planned MW "
                   f"{x['delivered_over_planned']['mean']:.1%}")
-    table = Table("category", "planned MW", "delivered MW", "95% CI")
+    table = Table("category", "planned MW", "delivered MW (95% CI)")
     for cat, mw in x["planned_mw_by_category"].items():
         ci = x["delivered_mw_by_category_ci"][cat]
-        table.add_row(cat, f"{mw:.1f}", f"{x['delivered_mw_by_category'][cat]:.1f}", f"[{ci['ci_low']:.1f}, {ci['ci_high']:.1f}]")
+        table.add_row(cat, interval_numbers(mw / 1000, mw / 1000, mw / 1000, 0).split(" [")[0],
+                      interval_numbers(x["delivered_mw_by_category"][cat] / 1000, ci["ci_low"] / 1000, ci["ci_high"] / 1000, 0))
     console.print(table)
     if "decisions_per_replication" in x:
         console.print(f"on planned cell {x['share_on_planned_cell']['mean']:.1%}; decisions per replication "
