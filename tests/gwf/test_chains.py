@@ -1,0 +1,162 @@
+"""Chains, not parts: every file one command writes is accepted by the next one a user runs.
+
+`gwf schedule` -> `gwf twin --schedule` -> `gwf schedule --repair` -> `gwf compare` / `gwf why` /
+`gwf export` -> `gwf dispatch` (an interrupted dispatch of the plan, then its repair), as real
+processes on a small spec, in each planning mode; the commands after the first run from another
+directory than the plan was made in (a plan names its spec; it must still be found). Then the
+same chain through the HTTP API. Properties only: exit codes, files accepted, the repaired plan
+validates, nothing delivered above the capacity bound, figures that two commands report for the
+same plan agree, and the dispatch journal holds every job exactly once, sent at most once."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gwf.plans.loaded import load_plan
+from scheduler.validate import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "tests" / "specs" / "chain.yaml"
+EPS = 1e-6
+
+
+def gwf(cwd: Path, *args: str) -> dict:
+    """Run `gwf ARGS --json` in `cwd`; exit 0 and one JSON object on stdout, or the test fails."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "gwf", *args, "--json"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, f"gwf {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}"
+    return json.loads(done.stdout)
+
+
+def journal_rows(path: Path) -> list[tuple[str, str, str, str, int]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT job, op, cell, state, attempts FROM jobs").fetchall()
+
+
+def wait_for_job(client, job_id: str) -> dict:
+    """Poll until the job has ended (a cap only to fail rather than hang)."""
+    deadline = time.monotonic() + 120
+    while True:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed", "cancelled", "interrupted") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.02)
+
+
+def assert_valid_plan(path: Path) -> None:
+    loaded = load_plan(path)
+    validate(loaded.problem, loaded.schedule, complete=False)
+
+
+@pytest.mark.parametrize("mode", [[], ["--from-empty"], pytest.param(["--availability"], marks=pytest.mark.slow)],
+                         ids=["steady-state", "from-empty", "availability"])
+def test_cli_chain(tmp_path: Path, mode: list[str]) -> None:
+    made, elsewhere = tmp_path / "made", tmp_path / "elsewhere"
+    (made / "specs").mkdir(parents=True)
+    elsewhere.mkdir()
+    (made / "specs" / "chain.yaml").write_text(SPEC.read_text())
+
+    # 1. plan, with the spec named relative to where it is made
+    plan = gwf(made, "schedule", "specs/chain.yaml", "--horizon", "12h", "--time-limit", "3", "--out-dir", "out", *mode)
+    plan_path = made / plan["files"]["json"]
+    for written in plan["files"].values():
+        assert (made / written).is_file()
+    assert_valid_plan(plan_path)
+    for cat, mw in plan["mw_by_category"].items():
+        assert mw <= plan["bound_mw_by_category"][cat] + 1e-3
+    original = plan_path.read_bytes()
+
+    # 2. the twin executes the plan, from another directory, on the plan's own spec
+    twin = gwf(elsewhere, "twin", "--schedule", str(plan_path), "--replications", "2", "--weeks", "0.2")
+    assert twin["spec"] == "chain"
+    run = twin["execution"]
+    assert run["planned_mw_by_category"] == pytest.approx(plan["mw_by_category"], abs=1e-3)
+    for cat, mw in run["delivered_mw_by_category"].items():  # durations are deterministic: no run beats the bound
+        assert mw <= plan["bound_mw_by_category"][cat] + 1e-3
+
+    # 3. repair after an arm goes down: a new file beside the plan, which validates
+    repair = gwf(elsewhere, "schedule", "--repair", str(plan_path), "--down", "arm-001@2h+3h")
+    repaired_path = Path(repair["files"]["json"])
+    assert plan_path.read_bytes() == original, "the repair wrote over its plan"
+    assert repaired_path.parent == plan_path.parent and repaired_path != plan_path
+    assert_valid_plan(repaired_path)
+    assert repair["value_mw"] <= repair["bound_mw"] + EPS
+    assert repair["mw_before_by_category"] == pytest.approx(plan["mw_by_category"], abs=1e-3)
+
+    # 4. compare, why and export read both plans and agree with what the repair said
+    compared = gwf(elsewhere, "compare", str(plan_path), str(repaired_path))
+    assert compared["a"]["mw_by_category"] == pytest.approx(repair["mw_before_by_category"], abs=EPS)
+    assert compared["b"]["mw_by_category"] == pytest.approx(repair["mw_after_by_category"], abs=EPS)
+    assert compared["b"]["deployable_gw"] == pytest.approx(repair["deployable_gw_after"], abs=1e-6)
+    # the repair names the units it made late or left open; compare's counts cannot grow by more
+    assert compared["delta"]["units_late"] <= repair["units_now_late"]
+    assert compared["delta"]["units_open"] <= repair["units_now_open"]
+    why = gwf(elsewhere, "why", str(repaired_path))
+    assert isinstance(why, dict)
+    exported = gwf(elsewhere, "export", str(repaired_path), "--out-dir", "export")
+    assert all(Path(elsewhere, f).is_file() or Path(f).is_file() for f in exported["files"].values())
+
+    # 5. dispatch the plan, interrupted after a few jobs, then its repair on the same journal
+    journal = elsewhere / "journal.sqlite"
+    first = gwf(elsewhere, "dispatch", str(plan_path), "--url", "mock://{id}", "--journal", str(journal), "--jobs", "6")
+    sent_first = {(job, op): cell for job, op, cell, state, _ in journal_rows(journal) if state != "queued"}
+    assert first["counts"] == {"completed": 6} and len(sent_first) == 6
+    second = gwf(elsewhere, "dispatch", str(repaired_path), "--url", "mock://{id}", "--journal", str(journal))
+    repaired_ops = {(a["job"], a["op"]): a["cell"] for a in json.loads(repaired_path.read_text())["assignments"]}
+    rows = journal_rows(journal)
+    assert second["counts"] == {"completed": len(repaired_ops)}
+    assert sorted((job, op) for job, op, *_ in rows) == sorted(repaired_ops)  # every job, exactly once
+    assert all(attempts == 1 for *_, attempts in rows)  # none sent twice
+    assert first["sent"] + second["sent"] == len(repaired_ops)
+    for job, op, cell, _, _ in rows:  # what was not sent before the repair went where the repair put it
+        assert cell == sent_first.get((job, op), repaired_ops[(job, op)])
+
+
+@pytest.mark.parametrize("mode", ["steady-state", "from-empty"])
+def test_api_chain_agrees_with_the_cli(tmp_path: Path, mode: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from gwf.service import ServiceSettings, create_app
+
+    cli = gwf(tmp_path, "schedule", str(SPEC), "--horizon", "12h", "--time-limit", "3", "--out-dir", "out",
+              *(["--from-empty"] if mode == "from-empty" else []))
+    settings = ServiceSettings(data_dir=tmp_path / "data", spec=SPEC, workers=1, job_threads=2, client_rate=1000,
+                               client_burst=1000, allowed_hosts=["testserver"], dispatch_url="mock://{id}")
+    with TestClient(create_app(settings)) as client:
+        accepted = client.post("/api/schedules", json={"horizon_hours": 12, "time_limit": 3, "mode": mode})
+        assert accepted.status_code == 202, accepted.text
+        job = wait_for_job(client, accepted.json()["id"])
+        assert job["status"] == "done", job
+        schedule_id = job["result"]["schedule_id"]
+        summary = client.get(f"/api/schedules/{schedule_id}").json()["schedule"]
+        # one plan of one problem: the bound and MW per category the API shows are the CLI's
+        assert summary["bound"] == pytest.approx(cli["bound_mw"], abs=1e-3)
+        assert summary["bound_mw"] == pytest.approx(cli["bound_mw_by_category"], abs=1e-3)
+        if cli["status"] == summary["status"] == "optimal":
+            assert summary["delivered_mw"] == pytest.approx(cli["mw_by_category"], abs=1e-3)
+            assert summary["gap"] == pytest.approx(cli["gap_to_bound"], abs=1e-6)
+        assert summary["value"] <= summary["bound"] + EPS
+
+        twin = client.post("/api/twin", json={"schedule_id": schedule_id, "replications": 2, "weeks": 0.2})
+        assert twin.status_code == 202, twin.text
+        job = wait_for_job(client, twin.json()["id"])
+        assert job["status"] == "done", job
+        run = job["result"]["execution"]
+        assert run["planned_mw_by_category"] == pytest.approx(summary["delivered_mw"], abs=1e-3)
+        for cat, mw in run["delivered_mw_by_category"].items():
+            assert mw <= summary["bound_mw"][cat] + 1e-3
+
+        dispatch = client.post("/api/dispatch", json={"schedule_id": schedule_id})
+        assert dispatch.status_code == 202, dispatch.text
+        job = wait_for_job(client, dispatch.json()["id"])
+        assert job["status"] == "done", job
+        assert job["result"]["counts"] == {"completed": summary["assignments"]}
+        assert job["result"]["sent"] == summary["assignments"] and job["result"]["duplicates"] == 0
