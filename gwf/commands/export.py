@@ -13,17 +13,18 @@ def register(app: typer.Typer) -> None:
         plan: Path = typer.Argument(..., metavar="PLAN", help="schedule.json written by `gwf schedule`"),
         spec: str | None = typer.Option(None, "--spec", help="spec the plan was made for (default: the one it records)"),
         start: str | None = typer.Option(None, "--start", help="wall-clock time of the plan's start, ISO-8601 with zone (default: recorded, else next Monday 00:00 UTC)"),
-        out_dir: Path = typer.Option(Path("out"), "--out-dir", help="where schedule.csv, schedule.xlsx and gantt.html go"),
+        out_dir: Path = typer.Option(Path("out"), "--out-dir", help="where PLAN's CSV, XLSX and Gantt go, named after it (schedule.json: schedule.csv, schedule.xlsx, gantt.html; X.json: X.csv, X.xlsx, X.html)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object naming the files"),
     ) -> None:
         """Write a plan as CSV, XLSX and Gantt with dates, product, unit, category, MW and due date."""
         from gwf.gantt import write_gantt
-        from gwf.plans.export import write_plan_files
+        from gwf.plans.export import gantt_name, write_plan_files
         from gwf.plans.loaded import load_plan
 
         loaded = load_plan(plan, spec, start)
-        files = write_plan_files(loaded, out_dir)
-        files["gantt"] = str(out_dir / "gantt.html")
+        # Named after the plan: exporting a repair beside its original leaves the original's files alone.
+        files = write_plan_files(loaded, out_dir, stem=plan.stem)
+        files["gantt"] = str(out_dir / gantt_name(plan.stem))
         write_gantt(loaded.problem, loaded.schedule, files["gantt"], loaded.start)
         if as_json:
             typer.echo(json.dumps({"start": loaded.start.isoformat(), "files": files}))

@@ -103,18 +103,17 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6) + 0.0  # + 0.0: no -0.0 in JSON
 
 
-def write_outputs(out_dir: Path, problem, schedule, start: str | None = None, stem: str = "schedule",
-                  gantt_name: str = "gantt.html") -> dict[str, str]:
+def write_outputs(out_dir: Path, problem, schedule, start: str | None = None, stem: str = "schedule") -> dict[str, str]:
     """STEM.json, then CSV/XLSX with dates and the Gantt (gwf.plans.export): the plan records
     its wall-clock start (`kpis.start_at`) so every later reader shows the same dates."""
     from gwf.gantt import write_gantt
-    from gwf.plans.export import write_plan_files
+    from gwf.plans.export import gantt_name, write_plan_files
     from gwf.plans.loaded import LoadedPlan, plan_start, recorded_spec
 
     out_dir.mkdir(parents=True, exist_ok=True)
     began = plan_start(schedule, start)
     schedule.kpis["start_at"] = began.isoformat()
-    files = {"json": out_dir / f"{stem}.json", "gantt": out_dir / gantt_name}
+    files = {"json": out_dir / f"{stem}.json", "gantt": out_dir / gantt_name(stem)}
     schedule.to_json(files["json"])
     spec, _ = recorded_spec(files["json"], schedule)
     written = write_plan_files(LoadedPlan(str(files["json"]), spec, problem, schedule, began), out_dir, stem=stem)
@@ -164,7 +163,7 @@ def write_repair(plan_path: Path, out_dir: Path | None, problem, schedule, start
     stem = f"{plan_path.stem}.repaired"
     if any((folder / f"{stem}{ext}").resolve() == plan_path.resolve() for ext in (".json", ".csv", ".xlsx", ".html")):
         raise ValueError(f"--out-dir: the repaired plan would overwrite {plan_path}; choose another folder")
-    return write_outputs(folder, problem, schedule, start, stem=stem, gantt_name=f"{stem}.html")
+    return write_outputs(folder, problem, schedule, start, stem=stem)
 
 
 def register(app: typer.Typer) -> None:

@@ -83,6 +83,13 @@ def write_xlsx(plan: LoadedPlan, path: str | Path) -> None:
     book.save(str(path))
 
 
+def gantt_name(stem: str) -> str:
+    """The Gantt's file name for a plan file STEM.json: `gantt.html` beside `gwf schedule`'s
+    schedule.json, STEM.html for any other plan (a repair, an exported copy), so files of two
+    plans in one folder never overwrite each other."""
+    return "gantt.html" if stem == "schedule" else f"{stem}.html"
+
+
 def write_plan_files(plan: LoadedPlan, out_dir: str | Path, xlsx: bool = True, stem: str = "schedule") -> dict[str, str]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

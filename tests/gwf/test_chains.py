@@ -73,6 +73,7 @@ def test_cli_chain(tmp_path: Path, mode: list[str]) -> None:
     for cat, mw in plan["mw_by_category"].items():
         assert mw <= plan["bound_mw_by_category"][cat] + 1e-3
     original = plan_path.read_bytes()
+    assert plan["files"]["gantt"].endswith("gantt.html")  # the README's out/gantt.html
 
     # 2. the twin executes the plan, from another directory, on the plan's own spec
     twin = gwf(elsewhere, "twin", "--schedule", str(plan_path), "--replications", "2", "--weeks", "0.2")
@@ -101,8 +102,10 @@ def test_cli_chain(tmp_path: Path, mode: list[str]) -> None:
     assert compared["delta"]["units_open"] <= repair["units_now_open"]
     why = gwf(elsewhere, "why", str(repaired_path))
     assert isinstance(why, dict)
-    exported = gwf(elsewhere, "export", str(repaired_path), "--out-dir", "export")
-    assert all(Path(elsewhere, f).is_file() or Path(f).is_file() for f in exported["files"].values())
+    beside = {name: (plan_path.parent / name).read_bytes() for name in ("schedule.csv", "schedule.xlsx", "gantt.html")}
+    exported = gwf(elsewhere, "export", str(repaired_path), "--out-dir", str(plan_path.parent))
+    assert all(Path(f).is_file() for f in exported["files"].values())
+    assert {name: (plan_path.parent / name).read_bytes() for name in beside} == beside, "export wrote over another plan's files"
 
     # 5. dispatch the plan, interrupted after a few jobs, then its repair on the same journal
     journal = elsewhere / "journal.sqlite"
