@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from scheduler.bounds import objective_bound
 from scheduler.capacity import CapacityBound, problem_capacity_bound
+from scheduler.distributed import Tasks
 from scheduler.engine import Found, search, value_of
 from scheduler.problem import Problem
 from scheduler.result import Result, gap, meets, tighter
@@ -39,11 +40,13 @@ OBJECTIVES = ("mw", "makespan")
 
 @dataclass(frozen=True)
 class Limits:
-    """How long and how wide the planner may search: wall seconds, CP-SAT workers, seed."""
+    """How long and how wide the planner may search: wall seconds, CP-SAT workers, seed, and
+    optionally a Dask cluster (address or object) for independent search tasks on large plans."""
 
     time_limit: float = 60.0
     workers: int = 2
     seed: int = 0
+    cluster: str | object | None = None
 
     def __post_init__(self) -> None:
         if not self.time_limit > 0:
@@ -93,7 +96,8 @@ def plan(
         inner, inner_bound = problem, bound
     if free:
         left = max(0.5, limits.time_limit - (time.perf_counter() - began))
-        found = search(inner, objective, inner_bound, time_limit=left, workers=limits.workers, seed=limits.seed, progress=report)
+        with Tasks(limits.cluster) as tasks:
+            found = search(inner, objective, inner_bound, time_limit=left, workers=limits.workers, seed=limits.seed, progress=report, tasks=tasks)
     else:
         found = Found(Schedule([], problem.horizon), "pinned", "heuristic", None)
     assignments = glue(problem, fixed, sub, found.schedule) if fixed else list(found.schedule.assignments)

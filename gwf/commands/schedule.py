@@ -34,7 +34,8 @@ def parse_down(text: str) -> tuple[str, int, int]:
     return match.group(1), parse_span(match.group(2), "--down TIME"), parse_span(match.group(3), "--down DURATION")
 
 
-def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None, from_empty: bool = False) -> dict[str, Any]:
+def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None, from_empty: bool = False,
+               cluster: str | None = None) -> dict[str, Any]:
     """Load, build, plan, bound: the summary dict plus the problem and schedule (keys 'problem',
     'schedule') for writing files. By default the horizon opens on a running floor (the work in
     progress a warm-up leaves, see scheduler/steady.py); `from_empty` plans it from an empty one."""
@@ -51,7 +52,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     mode = "from-empty" if from_empty else "steady-state"
     if not from_empty:
         report(0.0, "warm-up: filling the pipeline")
-    carried, problem, result = plan_horizon(spec, horizon_s, demand_hours, mode, "mw", Limits(time_limit, workers, seed),
+    carried, problem, result = plan_horizon(spec, horizon_s, demand_hours, mode, "mw", Limits(time_limit, workers, seed, cluster),
                                             record={"spec": spec_path}, progress=progress)
     schedule, bound = result.schedule, result.capacity
     delivered = mw_by_category(problem, schedule)
@@ -148,6 +149,7 @@ def register(app: typer.Typer) -> None:
         down: list[str] = typer.Option([], "--down", help="CELL@TIME+DURATION a cell is down, e.g. mech-cell-001@3d12h+4h (repeatable)"),
         now: str | None = typer.Option(None, "--now", help="time of the repair; operations started before it stay (default: first downtime)"),
         from_empty: bool = typer.Option(False, "--from-empty", help="plan from an empty floor (pipeline fill included) instead of a running one"),
+        cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler (tcp://host:8786) for independent search tasks"),
     ) -> None:
         """Plan the floor and compare it with the capacity bound; or repair a plan after downtime."""
         if repair_from is not None:
@@ -168,7 +170,7 @@ def register(app: typer.Typer) -> None:
         if hours <= 0:
             raise ValueError(f"--demand-hours: must be > 0, got {hours}")
         with _progress(not as_json) as progress:
-            result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty)
+            result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty, cluster=cluster)
         files = write_outputs(out_dir, result.pop("problem"), result.pop("schedule"))
         _emit({**result, "files": files}, as_json, "Plan")
 
