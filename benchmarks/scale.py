@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument("--operations", type=int, default=None)
     parser.add_argument("--machines", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="generator seeds for part 2")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3], help="generator seeds for part 2 (none: public shops only)")
     parser.add_argument("--no-public", action="store_true", help="part 2 without the three public 100k job shops")
     parser.add_argument("--cluster-workers", type=int, nargs="*", default=None, help="part 4: compare these Dask worker counts (e.g. 1 2)")
     parser.add_argument("--only", choices=["week", "fjsp", "repair", "cluster"], default=None)
