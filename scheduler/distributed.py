@@ -39,7 +39,8 @@ class Tasks:
         """function(*args, **kwargs) for each (args, kwargs), results in call order."""
         if self.client is None:
             return [function(*args, **kwargs) for args, kwargs in calls]
-        futures = [self.client.submit(function, *args, pure=False, **kwargs) for args, kwargs in calls]
+        # Through _call: the task's own keywords (CP-SAT's `workers`) must not reach submit().
+        futures = [self.client.submit(_call, function, args, kwargs, pure=False) for args, kwargs in calls]
         return self.client.gather(futures)
 
     def close(self) -> None:
@@ -52,3 +53,7 @@ class Tasks:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _call(function: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    return function(*args, **kwargs)

@@ -156,9 +156,10 @@ def test_search_tasks_on_a_dask_cluster_give_the_same_kind_of_result(monkeypatch
     monkeypatch.setattr(engine, "NEIGHBOURHOOD_OPERATIONS", 20)
     known = generate_fjsp(300, 6, job_length=20, seed=0)
     with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster:
-        result = plan(known.problem, "makespan", Limits(12.0, 1, cluster=cluster))
+        result = plan(known.problem, "makespan", Limits(20.0, 1, cluster=cluster))
     validate(known.problem, result.schedule)
     assert result.kpis["lns_width"] == 2 and "tabu" in result.method
+    assert result.kpis["lns_iterations"] >= 2  # at least one round of two neighbourhood tasks
     assert known.optimum <= result.schedule.makespan <= result.kpis["start_value"]
     assert result.bound == compute_bounds(known.problem).makespan and result.gap == gap("makespan", result.value, result.bound)
 
