@@ -30,18 +30,20 @@ COMMAND_MODULES = [
     "gwf.commands.dispatch",
     "gwf.commands.serve",
     "gwf.commands.demo",
+    "gwf.commands.export",
+    "gwf.commands.compare",
+    "gwf.commands.why",
+    "gwf.commands.plan",
+    "gwf.commands.sensitivity",
+    "gwf.commands.spec",
+    "gwf.commands.token",
+    "gwf.commands.opcua",
 ]
 
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # command not built yet on this branch
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_all()
@@ -53,9 +55,34 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
     return typer.Exit(code)
 
 
+def _flags_without_type(command) -> None:
+    """Show on/off flags as `--json`, not `--json <bool>` (typer 0.2x prints a flag's type): an
+    empty metavar hides it, for every command's flags and for --help."""
+    for sub in [command, *getattr(command, "commands", {}).values()]:
+        for param in sub.params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        original = sub.get_help_option
+
+        def help_option(ctx, _original=original):
+            option = _original(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        sub.get_help_option = help_option
+
+
+def command():
+    """The click command behind `gwf`, as the entry point runs it."""
+    built = typer.main.get_command(app)
+    _flags_without_type(built)
+    return built
+
+
 def main() -> None:
     try:
-        app()
+        command()(prog_name="gwf")
     except ValueError as exc:  # outside input: one line, exit 2, never a traceback
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         print(f"gwf: error: {first}", file=sys.stderr)

@@ -58,6 +58,11 @@ class Driver(abc.ABC):
 
     scheme: str = ""
     pipeline_depth: int = 1  # jobs execute_many keeps in flight; pipelining drivers raise it
+    # What the driver can promise about a job whose outcome is unknown (a lost link, a timeout):
+    # True when the controller recognises a re-sent job id and never runs it twice, so the
+    # dispatcher may re-send; False (the safe default, e.g. GRBL) means a re-send could replay
+    # work already done in part, so such a job is reported for a decision instead.
+    idempotent_job_ids: bool = False
 
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url

@@ -12,10 +12,9 @@ import abc
 import asyncio
 from typing import Any, Callable
 
+from hardware.backoff import Backoff
 from hardware.driver import Driver, DriverError, DriverState
 from hardware.link import LinkLost, SerialLink, parse_endpoint
-
-FIRST_BACKOFF_S = 0.05
 
 
 def _positive(convert: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -134,15 +133,14 @@ class LinkDriver(Driver):
             self.state = DriverState.RECOVERED  # the line answers: the timeout was the job's, not the link's
             return
         self._link_up.clear()
-        delay = FIRST_BACKOFF_S
+        backoff = Backoff(cap=self.settings["reconnect_max"])
         while not self._closing:
             await self._drop_link()
             self._relost = False
             try:
                 await self._open_and_handshake()
             except DriverError:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings["reconnect_max"])
+                await backoff.sleep()
                 continue
             if not self._relost:
                 break

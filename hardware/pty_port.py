@@ -90,6 +90,10 @@ class PtyPort:
             os.unlink(self.path)
 
     async def disconnect(self, down_s: float) -> None:
+        # The path goes with the pty, as a udev by-id link does when a USB adapter is pulled:
+        # left in place it would name a freed pty number that the next openpty() anywhere on the
+        # machine may take, and a driver reconnecting in between would talk to that stranger.
+        self.remove_path()
         self.close()
         await asyncio.sleep(down_s)
         self.open()

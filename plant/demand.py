@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from plant import limits
 from plant.spec import FactorySpec
 
 WEEK_S = 7 * 24 * 3600
@@ -29,6 +30,8 @@ def orders_for(spec: FactorySpec, hours: float, due_slack_hours: float | None = 
     share = hours * 3600 / WEEK_S
     wanted = {name: units * share for name, units in spec.demand.items() if units > 0}
     counts = _largest_remainder(wanted)
+    # Refused before the orders exist: a long horizon of a big floor is millions of operations.
+    limits.check_plan_size(sum(count * len(spec.product_index[name].routing) for name, count in counts.items()), hours)
     slice_s = int(round(hours * 3600))
     orders: list[Order] = []
     for name, count in counts.items():

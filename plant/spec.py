@@ -3,19 +3,31 @@ cells), and the weekly target it must meet. Models validate themselves on constr
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from plant.units import Duration
+from plant import limits as L
+from plant.rework import expected_visits, graph
+from plant.units import duration_type
 
 Category = Literal["compute", "cooling", "power"]
 CATEGORIES: tuple[Category, ...] = ("compute", "cooling", "power")
 Distribution = Literal["deterministic", "exponential", "lognormal", "gamma"]
+Name = Annotated[str, Field(min_length=1, max_length=L.MAX_NAME_CHARS)]
+# Durations the twin works through (their length sets how long a run must be) and durations on
+# the calendar (the shorter, the more events a week holds).
+WorkDuration = duration_type(0.0, L.MAX_WORK_S)
+CalendarDuration = duration_type(0.0, L.MAX_CALENDAR_S)
+PeriodDuration = duration_type(L.MIN_PERIOD_S, L.MAX_CALENDAR_S)
+FailureDuration = duration_type(L.MIN_MTTF_S, L.MAX_CALENDAR_S)
+UnitsPerWeek = Annotated[float, Field(ge=0, le=L.MAX_UNITS_PER_WEEK)]
+DurationFactor = Annotated[float, Field(gt=0, le=L.MAX_FACTOR)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinities and NaN (YAML's .inf, .nan) are no quantity of a floor.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Variability(Strict):
@@ -28,23 +40,23 @@ class Variability(Strict):
 class Operation(Strict):
     """One step of a product's routing, done by a cell that offers its capability."""
 
-    id: str = Field(min_length=1)
-    capability: str = Field(min_length=1)
-    duration: Duration = Field(description="nominal duration on a cell with duration factor 1")
-    predecessors: list[str] = Field(default_factory=list)
+    id: Name
+    capability: Name
+    duration: WorkDuration = Field(description="nominal duration on a cell with duration factor 1")
+    predecessors: list[Name] = Field(default_factory=list, max_length=L.MAX_ROUTING)
     variability: Variability = Variability()
     first_pass_yield: float = Field(1.0, gt=0.0, le=1.0, description="share of units that pass this step first time")
-    rework_to: str | None = Field(None, description="operation a failed unit goes back to; None scraps nothing and just repeats this step")
+    rework_to: Name | None = Field(None, description="operation a failed unit goes back to; None scraps nothing and just repeats this step")
 
 
 class Product(Strict):
     """Something the floor ships: a rack, a CDU, a power skid, a prefab module."""
 
-    name: str = Field(min_length=1)
-    family: str = Field(min_length=1, description="setup family: a cell changing family pays a setup")
+    name: Name
+    family: Name = Field(description="setup family: a cell changing family pays a setup")
     category: Category
     mw: float = Field(gt=0, description="MW of IT load this unit serves in its category")
-    routing: list[Operation] = Field(min_length=1)
+    routing: list[Operation] = Field(min_length=1, max_length=L.MAX_ROUTING)
 
     @model_validator(mode="after")
     def _routing_is_a_dag(self) -> "Product":
@@ -64,7 +76,8 @@ class Product(Strict):
                 raise ValueError(f"routing[{i}].rework_to: {op.rework_to!r} is not an operation of this product; valid: {', '.join(ids)}")
         order = topological_order(self.routing)
         if order is None:
-            raise ValueError("routing: predecessors form a cycle; a routing must be a DAG")
+            cycle = " -> ".join(find_cycle(self.routing))
+            raise ValueError(f"routing: predecessors form a cycle ({cycle}); a routing must be a DAG")
         return self
 
     @cached_property
@@ -92,13 +105,32 @@ def topological_order(routing: list[Operation]) -> list[str] | None:
     return order if len(order) == len(routing) else None
 
 
+def find_cycle(routing: list[Operation]) -> list[str]:
+    """One cycle of a routing that is not a DAG, as ids with the first repeated at the end:
+    walk backwards along predecessors until an operation comes round again."""
+    _, preds, _ = graph(routing)
+    ids = [op.id for op in routing]
+    order = topological_order(routing) or []
+    done = set(order)
+    start = next((i for i, op_id in enumerate(ids) if op_id not in done), None)
+    if start is None:
+        return []
+    walk, seen, current = [], {}, start
+    while current not in seen:
+        seen[current] = len(walk)
+        walk.append(current)
+        current = next(p for p in preds[current] if ids[p] not in done)  # an op on or behind a cycle has such a predecessor
+    cycle = walk[seen[current]:]
+    return [ids[i] for i in reversed(cycle)] + [ids[cycle[-1]]]
+
+
 class Window(Strict):
     """A time a cell is unavailable (maintenance, shift break), counted from the week's start,
     optionally repeating (e.g. every 24h)."""
 
-    start: Duration
-    duration: Duration = Field(description="how long the cell is unavailable")
-    every: Duration | None = Field(None, description="repeat period; None for a one-off window")
+    start: CalendarDuration
+    duration: WorkDuration = Field(description="how long the cell is unavailable")
+    every: PeriodDuration | None = Field(None, description="repeat period; None for a one-off window")
 
     @model_validator(mode="after")
     def _fits_period(self) -> "Window":
@@ -110,25 +142,21 @@ class Window(Strict):
 class CellType(Strict):
     """A kind of robotic cell: what it can do, how fast, how reliable, how many jobs at once."""
 
-    name: str = Field(min_length=1)
-    capabilities: dict[str, float] = Field(min_length=1, description="capability -> duration factor (1.0 = nominal)")
-    capacity: int = Field(1, ge=1, description="jobs held at once (a burn-in bay holds many racks)")
-    mttf: Duration | None = Field(None, description="mean time to failure; None for a cell that does not fail")
-    mttr: Duration = Field(0.0, description="mean time to repair")
-    repair_cv: float = Field(1.0, ge=0.0, description="coefficient of variation of repair times")
+    name: Name
+    capabilities: dict[Name, DurationFactor] = Field(min_length=1, max_length=L.MAX_CAPABILITIES,
+                                                     description="capability -> duration factor (1.0 = nominal)")
+    capacity: int = Field(1, ge=1, le=L.MAX_CAPACITY, description="jobs held at once (a burn-in bay holds many racks)")
+    mttf: FailureDuration | None = Field(None, description="mean time to failure; None for a cell that does not fail")
+    mttr: WorkDuration = Field(0.0, description="mean time to repair")
+    repair_cv: float = Field(1.0, ge=0.0, le=L.MAX_CV, description="coefficient of variation of repair times")
     fails_when: Literal["working", "always"] = "working"
-    setup: Duration = Field(0.0, description="changeover time when the product family changes")
-    buffer: int | None = Field(None, ge=0, description="input buffer places; None for unlimited")
-    unavailable: list[Window] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _factors_positive(self) -> "CellType":
-        for cap, factor in self.capabilities.items():
-            if not factor > 0:
-                raise ValueError(f"capabilities.{cap}: duration factor must be > 0, got {factor}")
-        if self.mttf is not None and self.mttf <= 0:
-            raise ValueError("mttf: must be > 0 (or omitted for a cell that does not fail)")
-        return self
+    setup: WorkDuration = Field(0.0, description="changeover time when the product family changes")
+    buffer: int | None = Field(None, ge=0, le=L.MAX_WIP, description="input buffer places per cell; None for unlimited")
+    unavailable: list[Window] = Field(default_factory=list, max_length=L.MAX_WINDOWS)
+    # Optional economics, read only by `gwf plan` (cheapest floor) and its reports.
+    cost: float | None = Field(None, ge=0, le=1e10, description="capital cost of one cell, installed (USD); None: unknown")
+    footprint_m2: float | None = Field(None, ge=0, le=1e6, description="floor area of one cell in square metres")
+    power_kw: float | None = Field(None, ge=0, le=1e6, description="electrical power one cell draws while working, kW")
 
     @property
     def availability(self) -> float:
@@ -141,10 +169,10 @@ class CellType(Strict):
 class CellGroup(Strict):
     """`count` identical cells of one type; ids are `prefix-001`…, URLs fill `{id}` in `url`."""
 
-    type: str = Field(min_length=1)
-    count: int = Field(1, ge=1)
-    prefix: str | None = Field(None, min_length=1)
-    url: str = Field("mock://{id}", description="driver URL; '{id}' is replaced by the cell id")
+    type: Name
+    count: int = Field(1, ge=1, le=L.MAX_CELLS)
+    prefix: Name | None = None
+    url: str = Field("mock://{id}", max_length=L.MAX_URL_CHARS, description="driver URL; '{id}' is replaced by the cell id")
 
 
 class Cell(Strict):
@@ -156,9 +184,9 @@ class Cell(Strict):
 class Transport(Strict):
     """AGVs moving units between cells (the twin uses it; the scheduler folds it into lags)."""
 
-    vehicles: int = Field(0, ge=0, description="0 means transport is not modelled")
-    travel_time: Duration = 0.0
-    travel_cv: float = Field(0.0, ge=0.0)
+    vehicles: int = Field(0, ge=0, le=L.MAX_VEHICLES, description="0 means transport is not modelled")
+    travel_time: WorkDuration = 0.0
+    travel_cv: float = Field(0.0, ge=0.0, le=L.MAX_CV)
 
 
 class Release(Strict):
@@ -171,8 +199,8 @@ class Release(Strict):
         "conwip: a new unit enters each time one leaves, keeping `wip` on the floor; "
         "saturate: the first operations never run out of work (infinite supply)",
     )
-    units_per_hour: float | None = Field(None, gt=0, description="poisson arrival rate; None = the weekly demand rate")
-    wip: int | None = Field(None, ge=1, description="units kept on the floor in conwip mode")
+    units_per_hour: float | None = Field(None, gt=0, le=L.MAX_UNITS_PER_HOUR, description="poisson arrival rate; None = the weekly demand rate")
+    wip: int | None = Field(None, ge=1, le=L.MAX_WIP, description="units kept on the floor in conwip mode")
     load: float = Field(1.0, gt=0, le=10.0, description="multiplier on the demand rate (1.1 offers 10% more than demand)")
 
     @model_validator(mode="after")
@@ -200,20 +228,31 @@ class FactorySpec(Strict):
     """A whole floor: the root of every spec file."""
 
     name: str = "factory"
-    products: list[Product] = Field(min_length=1)
-    cell_types: list[CellType] = Field(min_length=1)
-    cells: list[CellGroup] = Field(min_length=1)
-    demand: dict[str, float] = Field(description="units per week of each product")
+    products: list[Product] = Field(min_length=1, max_length=L.MAX_PRODUCTS)
+    cell_types: list[CellType] = Field(min_length=1, max_length=L.MAX_CELL_TYPES)
+    cells: list[CellGroup] = Field(min_length=1, max_length=L.MAX_CELL_GROUPS)
+    demand: dict[str, UnitsPerWeek] = Field(max_length=L.MAX_PRODUCTS, description="units per week of each product")
     target: Target
     transport: Transport = Transport()
     release: Release = Release()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "FactorySpec":
+        # Sizes first: nothing below may build per-cell or per-unit data for a spec beyond them.
         _check_unique("products", [p.name for p in self.products], "name")
         _check_unique("cell_types", [t.name for t in self.cell_types], "name")
+        L.at_most("products", sum(len(p.routing) for p in self.products), L.MAX_OPERATIONS, "operations over all routings")
+        type_index = {t.name: t for t in self.cell_types}
+        type_names = list(type_index)
+        # A cell group of an unknown type is blamed on the group, not on the routing steps that
+        # then find no cell (a typo `tray-cel` must point at cells[i].type).
+        for i, group in enumerate(self.cells):
+            if group.type not in type_index:
+                raise ValueError(f"cells[{i}].type: {group.type!r} is not a cell type; valid: {', '.join(type_names)}")
+        L.at_most("cells", sum(g.count for g in self.cells), L.MAX_CELLS, "cells in total")
+        L.at_most("cells", sum(g.count * type_index[g.type].capacity for g in self.cells), L.MAX_SLOTS,
+                  "cell slots in total (count x capacity)")
         offered = {cap for t in self.cell_types for cap in t.capabilities}
-        type_names = [t.name for t in self.cell_types]
         cells_by_type = {g.type for g in self.cells}
         for i, product in enumerate(self.products):
             for j, op in enumerate(product.routing):
@@ -221,9 +260,6 @@ class FactorySpec(Strict):
                     raise ValueError(f"products[{i}].routing[{j}].capability: {op.capability!r} is not offered by any cell type; offered: {', '.join(sorted(offered))}")
                 if not any(op.capability in t.capabilities for t in self.cell_types if t.name in cells_by_type):
                     raise ValueError(f"products[{i}].routing[{j}].capability: {op.capability!r} is offered by no cell on the floor (add cells of a type that offers it)")
-        for i, group in enumerate(self.cells):
-            if group.type not in type_names:
-                raise ValueError(f"cells[{i}].type: {group.type!r} is not a cell type; valid: {', '.join(type_names)}")
         seen_ids: set[str] = set()
         for i, group in enumerate(self.cells):
             for cell in _expand(group):
@@ -231,15 +267,39 @@ class FactorySpec(Strict):
                     raise ValueError(f"cells[{i}].prefix: cell id {cell.id!r} is used by another group; give each group its own prefix")
                 seen_ids.add(cell.id)
         names = [p.name for p in self.products]
-        for product, units in self.demand.items():
+        for product in self.demand:
             if product not in names:
                 raise ValueError(f"demand.{product}: not a product; valid: {', '.join(names)}")
-            if units < 0:
-                raise ValueError(f"demand.{product}: units per week must be >= 0, got {units}")
+        L.at_most("demand", sum(self.demand.values()), L.MAX_UNITS_PER_WEEK, "units per week in total")
+        self._check_work()
         for cat in self.target.mw:
             if not any(p.category == cat for p in self.products):
                 raise ValueError(f"target.mw.{cat}: no product delivers this category")
         return self
+
+    def _check_work(self) -> None:
+        """How long one unit takes at best (the twin runs twice that before it measures) and how
+        many operations a week of demand holds, rework included."""
+        fastest = {}
+        for t in self.cell_types:
+            for cap, factor in t.capabilities.items():
+                fastest[cap] = min(factor, fastest.get(cap, factor))
+        per_week, heaviest = 0.0, (0.0, "")
+        for i, product in enumerate(self.products):
+            finish: dict[str, float] = {}
+            for op_id in topological_order(product.routing) or []:
+                op = product.operation_index[op_id]
+                finish[op_id] = max((finish[p] for p in op.predecessors), default=0.0) + op.duration * fastest[op.capability]
+            L.at_most(f"products[{i}].routing", max(finish.values()) / 3600, L.MAX_FLOW_S / 3600, "hours of shortest flow time for one unit")
+            visits = expected_visits(product.routing)
+            if visits is None:
+                raise ValueError(f"products[{i}].routing: rework never ends on average (first_pass_yield too low for what "
+                                 "rework_to sends back); raise first_pass_yield or send failed units back a shorter way")
+            runs = sum(visits)
+            per_week += self.demand.get(product.name, 0.0) * runs
+            heaviest = max(heaviest, (self.demand.get(product.name, 0.0) * runs, f"products[{i}] {product.name!r}: {L.number(runs)} operation runs per unit"))
+        L.at_most("demand", per_week, L.MAX_OPERATIONS_PER_WEEK,
+                  f"operations per week (demand x operation runs per unit, rework included; most from {heaviest[1]})")
 
     @cached_property
     def all_cells(self) -> list[Cell]:

@@ -1,22 +1,33 @@
 """Sends a validated schedule's jobs to the fleet: each cell follows its planned sequence,
-a job leaves only when its predecessors are complete, and every transition is journaled
-before and after it happens so a crash never loses or repeats a job."""
+a job leaves when its predecessors are complete (or, with `release="planned"`, also not before
+its planned start), every job is claimed in the journal before it is sent, and every
+transition is journaled before and after it happens, so neither a crash nor a second
+dispatcher ever loses or repeats a job."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
-from hardware.driver import CellJob, DriverError
+from hardware.driver import CellJob, DriverError, JobRejected, JobResult
 from robots.fleet import CellHandle, Fleet
-from robots.journal import BLOCKED, CANCELED, COMPLETED, FAILED, TERMINAL, UNDERWAY, Journal
+from robots.journal import (
+    ATTENTION, BLOCKED, BUSY, CANCELED, COMPLETED, DONE, FAILED, HELD, SETTLED, TERMINAL, UNDERWAY, UNKNOWN,
+    Journal, new_owner, owner_alive,
+)
 from robots.packml import State
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
 EventSink = Callable[[dict], None]
+
+RELEASE_RULES = {
+    "predecessors": "a job leaves as soon as its predecessors are complete and its cell is free (planned times are not waited for)",
+    "planned": "a job leaves when its predecessors are complete, its cell is free and its planned start has come (plan seconds / speed after the first dispatch)",
+}
 
 
 @dataclass
@@ -28,6 +39,12 @@ class DispatchReport:
     duplicates: int = 0
     retries: int = 0
     completion_order: list[str] = field(default_factory=list)
+    others: int = 0  # jobs another dispatcher held that this one followed to their end instead of sending
+    release: str = "predecessors"
+    decisions: list[tuple] = field(default_factory=list)  # (kind, job_id, from cell, to cell, reason)
+    # MW per category of units whose every operation completed by the plan's horizon (plan
+    # seconds / speed after the first dispatch), by the controllers' own completion times.
+    delivered_mw_by_category: dict[str, float] = field(default_factory=dict)
 
     @property
     def all_terminal(self) -> bool:
@@ -35,10 +52,12 @@ class DispatchReport:
 
 
 def plan_id(schedule: Schedule) -> str:
-    """A stable id for a schedule's content, so a restarted dispatch finds its own journal rows."""
+    """The plan's content: which operations of which units it runs (product, unit, operation),
+    not where or when, and not the id a store gave one copy of it. Two stored copies of a plan,
+    or a plan and its repair, are the same work and share their journal claims."""
     digest = hashlib.sha256()
-    for a in sorted(schedule.assignments, key=lambda a: (a.job, a.op)):
-        digest.update(f"{a.job}\x1f{a.op}\x1f{a.cell}\x1f{a.start}\x1f{a.end}\n".encode())
+    for job, op in sorted({(a.job, a.op) for a in schedule.assignments}):
+        digest.update(f"{job.rsplit('#', 1)[0]}\x1f{job}\x1f{op}\n".encode())
     return digest.hexdigest()[:12]
 
 
@@ -55,103 +74,252 @@ class Dispatcher:
         timeout: float = 30.0,
         max_attempts: int = 3,
         on_event: EventSink | None = None,
+        release: str = "predecessors",
+        speed: float = 1.0,
+        lease_s: float = 30.0,
+        poll_s: float = 0.05,
     ) -> None:
+        if release not in RELEASE_RULES:
+            raise ValueError(f"release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
+        if speed <= 0:
+            raise ValueError(f"speed: must be > 0 plan seconds per wall second, got {speed}")
         self.fleet = fleet
         self.journal = journal
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.on_event = on_event or (lambda event: None)
+        self.release = release
+        self.speed = speed
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self.owner = new_owner()
 
-    async def run(self, problem: Problem, schedule: Schedule) -> DispatchReport:
-        """Dispatch every assignment of `schedule` (a plan for `problem`); resumable."""
+    async def run(self, problem: Problem, schedule: Schedule, *, content: str | None = None) -> DispatchReport:
+        """Dispatch every assignment of `schedule` (a plan for `problem`); resumable. `content`
+        names the work for the journal's claims (default: `plan_id(schedule)`; pass the whole
+        plan's when `schedule` is a part of it)."""
         started = time.monotonic()
-        plan = plan_id(schedule)
-        run = _Run(plan, self, problem, schedule)
+        plan = content or plan_id(schedule)
         self.journal.enqueue(plan, [(job_id(plan, a), a.cell, a.job, a.op) for a in schedule.assignments])
-        run.load_states(self.journal.states(plan))
+        run = _Run(plan, self, problem, schedule)
         await self.fleet.connect_all()
+        renewer = asyncio.ensure_future(self._renew_claims())
         try:
-            await asyncio.gather(*(run.cell_worker(self.fleet[cell], seq) for cell, seq in schedule.by_cell().items()))
+            await run.execute()
         finally:
+            renewer.cancel()
             await self.fleet.close_all()
-        return DispatchReport(plan, self.journal.counts(plan), time.monotonic() - started, run.sent, run.duplicates, run.retries, run.completion_order)
+        delivered = delivered_by_horizon(problem, schedule, plan, self.journal.finished(plan),
+                                         self.journal.epoch(plan) + schedule.horizon / self.speed)
+        return DispatchReport(plan, self.journal.counts(plan), time.monotonic() - started, run.sent, run.duplicates,
+                              run.retries, run.completion_order, run.others, self.release, self.journal.decisions(plan),
+                              delivered)
+
+    async def _renew_claims(self) -> None:
+        # A claim outlives a long job only while its dispatcher lives: renewed well inside the lease.
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            self.journal.renew(self.owner, self.lease_s)
 
 
 class _Run:
-    """The state of one dispatch run: completion events per job and counters."""
+    """The state of one dispatch run: each cell's queue, completion events per job, counters."""
 
     def __init__(self, plan: str, owner: Dispatcher, problem: Problem, schedule: Schedule) -> None:
         self.plan = plan
         self.owner = owner
+        self.journal = owner.journal
+        self.assignment = {job_id(plan, a): a for a in schedule.assignments}
         self.predecessors = _predecessor_ids(plan, problem, schedule)
-        self.done: dict[str, asyncio.Event] = {job_id(plan, a): asyncio.Event() for a in schedule.assignments}
+        self.done: dict[str, asyncio.Event] = {jid: asyncio.Event() for jid in self.assignment}
         self.state: dict[str, str] = {}
-        self.sent = self.duplicates = self.retries = 0
+        self.sent = self.duplicates = self.retries = self.others = 0
         self.completion_order: list[str] = []
+        self.epoch = self.journal.epoch(plan)
+        # Each cell's queue in planned order, on the cell the journal binds the job to now
+        # (a job a decision moved in an earlier run stays moved).
+        bound = self.journal.cells(plan)
+        self.queues: dict[str, collections.deque[str]] = {cell: collections.deque() for cell in owner.fleet.handles}
+        for a in sorted(schedule.assignments, key=lambda a: (a.start, a.end)):
+            jid = job_id(plan, a)
+            self.queues.setdefault(bound.get(jid, a.cell), collections.deque()).append(jid)
+        self.capacity = {cell: max(1, _capacity_of([self.assignment[j] for j in queue])) for cell, queue in self.queues.items()}
+        self.changed = {cell: asyncio.Event() for cell in self.queues}
+        self.taken: set[str] = set()  # handed to a sender in this process: never handed twice
+        self.unsettled = len(self.assignment)
+        self.all_settled = asyncio.Event()
+        self.error: BaseException | None = None  # raised by an event observer (e.g. a cancelled job); ends the run
+        for jid, state in self.journal.states(plan).items():
+            if jid in self.done and state in TERMINAL:
+                self._settle(jid, state)
 
-    def load_states(self, states: dict[str, str]) -> None:
-        self.state.update(states)
-        for jid, state in states.items():
-            if state in TERMINAL:
-                self.done[jid].set()
+    async def execute(self) -> None:
+        if self.unsettled == 0:
+            return
+        workers = [asyncio.ensure_future(self._guarded(self.cell_worker(cell))) for cell in self.queues]
+        try:
+            await self.all_settled.wait()
+            if self.error is not None:
+                raise self.error
+            for event in self.changed.values():
+                event.set()
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
 
-    async def cell_worker(self, handle: CellHandle, sequence: list[Assignment]) -> None:
-        capacity = asyncio.Semaphore(max(1, _capacity_of(handle, sequence)))
-        running: list[asyncio.Task] = []
-        for a in sequence:
-            jid = job_id(self.plan, a)
-            if self.done[jid].is_set():
+    async def cell_worker(self, cell: str) -> None:
+        handle = self.owner.fleet[cell]
+        queue = self.queues[cell]
+        capacity = asyncio.Semaphore(self.capacity[cell])
+        running: set[asyncio.Task] = set()
+        while not self.all_settled.is_set():
+            if not queue:
+                self.changed[cell].clear()
+                await self.changed[cell].wait()
+                continue
+            jid = queue[0]
+            if self.done[jid].is_set() or jid in self.taken:
+                queue.popleft()
                 continue
             await asyncio.gather(*(self.done[p].wait() for p in self.predecessors[jid]))
+            if not queue or queue[0] != jid:
+                continue  # moved to another cell while it waited
             unfinished = [p for p in self.predecessors[jid] if self.state.get(p) != COMPLETED]
             if unfinished:
-                # A failed predecessor dooms this job; an unreachable one only postpones it.
-                waiting = [p for p in unfinished if self.state.get(p) == BLOCKED]
+                queue.popleft()
+                # A failed predecessor dooms this job; an unreachable one, or one waiting for a
+                # person's decision, only postpones it.
+                waiting = [p for p in unfinished if self.state.get(p) in (BLOCKED, ATTENTION)]
                 state = BLOCKED if len(waiting) == len(unfinished) else CANCELED
-                self._record(jid, a.cell, state, f"predecessor {unfinished[0]} did not complete")
+                self._record(jid, cell, state, f"predecessor {unfinished[0]} did not complete")
                 continue
+            await self._release_gate(self.assignment[jid])
             await capacity.acquire()
-            running.append(asyncio.create_task(self._run_one(handle, a, jid, capacity)))
+            if not queue or queue[0] != jid:
+                capacity.release()
+                continue
+            queue.popleft()
+            self.taken.add(jid)
+            task = asyncio.ensure_future(self._send(handle, jid, capacity))
+            running.add(task)
+            task.add_done_callback(running.discard)
         await asyncio.gather(*running)
 
-    async def _run_one(self, handle: CellHandle, a: Assignment, jid: str, capacity: asyncio.Semaphore) -> None:
+    async def _release_gate(self, a: Assignment) -> None:
+        if self.owner.release == "planned":
+            wait = self.epoch + a.start / self.owner.speed - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """Run `work`; an exception (an observer's, e.g. a cancelled service job) ends the whole
+        run instead of dying unseen in a task while the other cells carry on."""
         try:
-            job = CellJob(jid, a.cell, a.op, float(a.end - a.start), {"job": a.job})
-            last_error = "no attempt made"
-            for attempt in range(1, self.owner.max_attempts + 1):
-                try:
-                    await self.owner.fleet.ensure_connected(handle)
-                    self._record(jid, a.cell, UNDERWAY, f"attempt {attempt}")
-                    self._packml(handle, "start")
-                    self.sent += 1
-                    result = await handle.driver.execute(job, self.owner.timeout)
-                except DriverError as exc:
-                    # Unknown outcome: the controller may or may not have run it. Re-sending
-                    # the same job id is safe because controllers de-duplicate by id.
-                    self.retries += 1
-                    self._packml(handle, "abort")
-                    last_error = str(exc)
-                    continue
-                self.duplicates += int(result.duplicate)
-                if result.ok:
-                    self._packml(handle, "complete")
-                    self._record(jid, a.cell, COMPLETED, "duplicate" if result.duplicate else "")
-                    self.completion_order.append(jid)
-                    return
-                self._packml(handle, "abort")
-                # The controller ran it and it failed: a rework decision, not a blind retry.
-                self._record(jid, a.cell, FAILED, result.detail or "controller reported failure")
-                return
-            self._record(jid, a.cell, BLOCKED, f"controller unreachable, outcome unknown: {last_error}")
+            await work
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+            self.all_settled.set()
+
+    async def _send(self, handle: CellHandle, jid: str, capacity: asyncio.Semaphore) -> None:
+        try:
+            await self._guarded(self._send_claimed(handle, jid))
         finally:
             capacity.release()
 
-    def _record(self, jid: str, cell: str, state: str, detail: str) -> None:
-        self.owner.journal.transition(jid, state, detail)
-        self.state[jid] = state
-        if state in TERMINAL or state == BLOCKED:  # settled for this run; BLOCKED resumes next run
-            self.done[jid].set()
+    async def _send_claimed(self, handle: CellHandle, jid: str) -> None:
+        a, cell, owner = self.assignment[jid], handle.cell, self.owner
+        job = CellJob(jid, cell, a.op, float(a.end - a.start), {"job": a.job})
+        last_error = "no attempt made"
+        attempt = 0
+        claimed = False
+        while attempt < owner.max_attempts:
+            attempt += 1
+            try:
+                # Connected before the claim: a job whose cell cannot be reached is never marked sent.
+                await owner.fleet.ensure_connected(handle)
+            except DriverError as exc:
+                last_error = str(exc)
+                continue
+            if not claimed:
+                outcome, seen = self.journal.claim(jid, owner.owner, owner.lease_s)
+                if outcome == DONE or outcome == HELD:
+                    self._settle(jid, seen if outcome == DONE else ATTENTION)
+                    return
+                if outcome == BUSY:
+                    self.others += 1
+                    if await self._follow(jid):
+                        return
+                    attempt = 0  # its holder is gone: the job is ours to finish
+                    continue
+                if outcome == UNKNOWN:
+                    if not handle.driver.idempotent_job_ids:
+                        self._record(jid, cell, ATTENTION, f"was {seen} when a dispatcher stopped; {_no_ids(handle)}")
+                        return
+                    self._record(jid, cell, UNDERWAY, f"was {seen}, outcome unknown: re-sent under the same id")
+                claimed = True
+            else:
+                self._record(jid, cell, UNDERWAY, f"attempt {attempt}")
+            self._packml(handle, "start")
+            self.sent += 1
+            try:
+                result = await handle.driver.execute(job, owner.timeout)
+            except JobRejected as exc:
+                # Refused before it ran (bad parameters, interlock, alarm): not re-sent blindly.
+                self._packml(handle, "abort")
+                self._record(jid, cell, FAILED, f"rejected: {exc}")
+                return
+            except DriverError as exc:
+                self._packml(handle, "abort")
+                if not handle.driver.idempotent_job_ids:
+                    # The job may have run in part; only a person (or a rework decision) may redo it.
+                    self._record(jid, cell, ATTENTION, f"interrupted: {exc}; {_no_ids(handle)}")
+                    return
+                # Unknown outcome; re-sending the same job id is safe: the controller de-duplicates.
+                self.retries += 1
+                last_error = str(exc)
+                continue
+            self._finish(handle, jid, result)
+            return
+        self._record(jid, cell, BLOCKED, f"controller unreachable, outcome unknown: {last_error}")
+
+    def _finish(self, handle: CellHandle, jid: str, result: JobResult) -> None:
+        self.duplicates += int(result.duplicate)
+        if result.ok:
+            self._packml(handle, "complete")
+            self._record(jid, handle.cell, COMPLETED, "duplicate" if result.duplicate else "", result.finished_at)
+            self.completion_order.append(jid)
+            return
+        self._packml(handle, "abort")
+        # The controller ran it and it failed: a rework decision, not a blind retry.
+        self._record(jid, handle.cell, FAILED, result.detail or "controller reported failure")
+
+    async def _follow(self, jid: str) -> bool:
+        """Another live dispatcher holds the job: wait for it to settle there (True), or for that
+        dispatcher to vanish (False: the caller claims it)."""
+        while True:
+            await asyncio.sleep(self.owner.poll_s)
+            state, holder, lease = self.journal.db.execute("SELECT state, owner, lease FROM jobs WHERE job_id=?", (jid,)).fetchone()
+            if state in SETTLED and state != BLOCKED:
+                self._settle(jid, state)
+                return True
+            if state != UNDERWAY or lease < time.time() or not owner_alive(holder):
+                return False
+
+    def _record(self, jid: str, cell: str, state: str, detail: str, finished: float | None = None) -> None:
+        self.journal.transition(jid, state, detail, finished)
         self.owner.on_event({"job_id": jid, "cell": cell, "state": state, "detail": detail, "at": time.time()})
+        if state in SETTLED:  # settled for this run; BLOCKED resumes next run
+            self._settle(jid, state)
+
+    def _settle(self, jid: str, state: str) -> None:
+        self.state[jid] = state
+        if not self.done[jid].is_set():
+            self.done[jid].set()
+            self.unsettled -= 1
+            if self.unsettled == 0:
+                self.all_settled.set()
 
     @staticmethod
     def _packml(handle: CellHandle, what: str) -> None:
@@ -169,7 +337,28 @@ class _Run:
             machine.settle()
 
 
-def _capacity_of(handle: CellHandle, sequence: list[Assignment]) -> int:
+def delivered_by_horizon(problem: Problem, schedule: Schedule, plan: str, finished: dict[str, float], deadline: float) -> dict[str, float]:
+    """MW per category of the plan's units whose operations all completed by `deadline` (wall time)."""
+    last: dict[str, float] = {}
+    count: dict[str, int] = collections.Counter()
+    for a in schedule.assignments:
+        at = finished.get(job_id(plan, a))
+        if at is not None:
+            last[a.job] = max(last.get(a.job, 0.0), at)
+            count[a.job] += 1
+    out = {job.category: 0.0 for job in problem.jobs if job.category}
+    for job in problem.jobs:
+        if job.category and job.tasks and count.get(job.id) == len(job.tasks) and last[job.id] <= deadline:
+            out[job.category] += job.mw
+    return out
+
+
+def _no_ids(handle: CellHandle) -> str:
+    return (f"{handle.driver.scheme or 'this'} driver has no idempotent job ids, so it is not re-sent: "
+            f"decide rework or operator")
+
+
+def _capacity_of(sequence: list[Assignment]) -> int:
     """Most jobs the plan runs on this cell at once (burn-in bays run many)."""
     events = sorted([(a.start, 1) for a in sequence] + [(a.end, -1) for a in sequence], key=lambda e: (e[0], e[1]))
     load = peak = 0

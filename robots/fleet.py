@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from hardware.driver import Driver, DriverError, DriverState
 from hardware.registry import driver_for_url
@@ -20,8 +21,45 @@ class CellHandle:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+class FleetError(ValueError):
+    """A cell's URL names a controller that cannot be used (refused before any job is sent)."""
+
+
+# In-process transports: every URL opens its own instance, so cells never share one.
+_PRIVATE_SCHEMES = {"loop"}
+# Network transports: the host and port are the controller; a path after them is not.
+_NETWORK_SCHEMES = {"socket", "rfc2217"}
+
+
+def endpoint(url: str) -> tuple[str, str, str] | None:
+    """The device or host a URL reaches, whatever protocol runs over it: `grbl+serial:///dev/x`
+    and `serial:///dev/x` are one port. None for in-process transports."""
+    parts = urlsplit(url)
+    transport = parts.scheme.rsplit("+", 1)[-1]
+    if transport in _PRIVATE_SCHEMES:
+        return None
+    return transport, parts.netloc.lower(), "" if transport in _NETWORK_SCHEMES else parts.path.rstrip("/")
+
+
+def check_distinct_endpoints(urls: dict[str, str], field_name: str) -> None:
+    """FleetError when two cells would be sent to one port or host: their jobs would interleave
+    on one controller (e.g. a URL template without `{id}`)."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for cell, url in urls.items():
+        key = endpoint(url)
+        if key is None:
+            continue
+        if key in seen:
+            raise FleetError(
+                f"{field_name}: {url!r} sends cells {seen[key]} and {cell} to one controller "
+                f"({key[0]} {key[1] + key[2]}); give each cell its own port or host, e.g. put {{id}} in the template"
+            )
+        seen[key] = cell
+
+
 class Fleet:
     def __init__(self, urls: dict[str, str], backoff: tuple[float, float] = (0.05, 2.0), connect_attempts: int = 6) -> None:
+        check_distinct_endpoints(urls, "url")
         self.handles = {cell: CellHandle(cell, url, driver_for_url(url)) for cell, url in urls.items()}
         self.backoff = backoff
         self.connect_attempts = connect_attempts
@@ -35,13 +73,22 @@ class Fleet:
             for c in spec.all_cells
             if cells is None or c.id in cells
         }
+        check_distinct_endpoints(urls, "url" if url_template else "cells[].url")
         return cls(urls)
 
     def __getitem__(self, cell: str) -> CellHandle:
         return self.handles[cell]
 
     async def connect_all(self) -> None:
-        await asyncio.gather(*(self.ensure_connected(h) for h in self.handles.values()))
+        """Open every cell's controller; FleetError naming the first cell that cannot be opened
+        (a wrong port is a configuration error, found before any job leaves)."""
+        outcomes = await asyncio.gather(*(self.ensure_connected(h) for h in self.handles.values()), return_exceptions=True)
+        for handle, outcome in zip(self.handles.values(), outcomes):
+            if isinstance(outcome, (DriverError, OSError)):
+                await self.close_all()
+                raise FleetError(f"{str(outcome).splitlines()[0]}; check the cell's port or --url") from None
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def close_all(self) -> None:
         for handle in self.handles.values():

@@ -58,32 +58,41 @@ def warmup_problem(spec: FactorySpec, orders: list[Order], warmup: int, horizon:
     return build_problem(spec, orders, warmup, clock=-warmup, calendar_until=warmup + horizon)
 
 
-def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: str = "steady-state", warmup: int | None = None) -> tuple[CarriedIn | None, Problem]:
+def horizon_problem(spec: FactorySpec, horizon: int, demand_hours: float, mode: str = "steady-state", warmup: int | None = None,
+                    availability: bool = False) -> tuple[CarriedIn | None, Problem]:
     """(the carried-in work or None, the problem) for planning `demand_hours` of weekly demand
-    over `horizon` on a running floor or, in mode "from-empty", an empty one. Deterministic, so
-    the problem a saved plan was made for can be rebuilt from what the plan records."""
+    over `horizon` on a running floor or, in mode "from-empty", an empty one; with
+    `availability`, at durations derated for the cells' failures (scheduler.availability).
+    Deterministic, so the problem a saved plan was made for can be rebuilt from what the plan records."""
+    from scheduler.availability import derate
+
     if mode not in MODES:
         raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
     orders = orders_for(spec, demand_hours)
     if mode == "from-empty":
-        return None, build_problem(spec, orders, horizon)
+        problem = build_problem(spec, orders, horizon)
+        return None, derate(problem, spec) if availability else problem
     carried = running_floor(spec, orders, horizon, demand_hours, warmup)
+    if availability:
+        carried = replace(carried, problem=derate(carried.problem, spec, keep=set(carried.pinned)))
     return carried, carried.problem
 
 
 def plan_horizon(
     spec: FactorySpec, horizon: int, demand_hours: float, mode: str, objective: str = "mw", limits: Limits = Limits(),
     *, record: dict[str, Any] | None = None, progress: Progress | None = None, planner: Callable[..., Result] = plan,
+    availability: bool = False,
 ) -> tuple[CarriedIn | None, Problem, Result]:
     """The horizon's problem in `mode`, planned by the front door `scheduler.plan` (around the
     pinned running work on a running floor) within `limits`, warm-up included; the plan's KPIs
     record what `recorded_problem` needs to rebuild the problem. `planner` is the front door
-    itself unless a caller wraps it (the service's adapter)."""
+    itself unless a caller wraps it (the service's adapter). With `availability`, durations are
+    derated for the cells' failures (scheduler.availability)."""
     began = time.perf_counter()
-    carried, problem = horizon_problem(spec, horizon, demand_hours, mode)
+    carried, problem = horizon_problem(spec, horizon, demand_hours, mode, availability=availability)
     left = max(1.0, limits.time_limit - (time.perf_counter() - began))
     kpis = {**(record or {}), "horizon_s": horizon, "demand_hours": demand_hours, "mode": mode,
-            "warmup_s": carried.cut if carried is not None else 0}
+            "warmup_s": carried.cut if carried is not None else 0, "availability": availability}
     result = planner(problem, objective=objective, limits=replace(limits, time_limit=left),
                      pinned=carried.pinned if carried is not None else None, spec=spec, record=kpis, progress=progress)
     return carried, problem, result
@@ -96,4 +105,5 @@ def recorded_problem(spec: FactorySpec, kpis: dict[str, Any]) -> Problem | None:
         return None
     horizon = int(kpis["horizon_s"])
     warmup = kpis.get("warmup_s")
-    return horizon_problem(spec, horizon, float(kpis.get("demand_hours", horizon / 3600)), kpis["mode"], int(warmup) if warmup else None)[1]
+    return horizon_problem(spec, horizon, float(kpis.get("demand_hours", horizon / 3600)), kpis["mode"], int(warmup) if warmup else None,
+                           availability=bool(kpis.get("availability", False)))[1]

@@ -18,7 +18,7 @@ WAITING, QUEUED, DONE = 0, 1, 2
 class Unit:
     """One order on the floor (a rack, a CDU ...): where each of its operations stands."""
 
-    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks")
+    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks", "held")
 
     def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
         self.key = key
@@ -30,6 +30,7 @@ class Unit:
         self.status = [WAITING] * len(product.ops)
         self.ops_left = len(product.ops)
         self.reworks = 0
+        self.held: dict[int, int] = {}  # station index -> this unit's operations sharing its one place there
 
 
 class Task:
@@ -69,7 +70,7 @@ class CellRun:
     """The run-time state of one cell slot."""
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
-                 "calendar", "family", "wait_ev", "waiting_for", "plan", "setup")
+                 "calendar", "family", "wait_ev", "setup")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -85,8 +86,6 @@ class CellRun:
         self.calendar: Calendar | None = None
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
-        self.waiting_for: tuple[int, int] | None = None
-        self.plan: list[tuple[int, int, float]] = []
         self.setup = _setup_of(station.defn)
 
 

@@ -1,6 +1,6 @@
 """The floor as SimPy processes: every cell (every slot of a multi-job cell) is one long-lived
-process that takes the next operation from its station's shared queue (or its planned
-sequence), changes over, works through failures and planned windows, then passes the unit on:
+process that takes the next operation from its station's shared queue (or, executing a plan,
+what the floor controller hands it), changes over, works through failures and planned windows, then passes the unit on:
 waiting for room in the next station's input buffer (blocked) and for an AGV. Units are data,
 not processes; statistics go to the observer at every state change."""
 from __future__ import annotations
@@ -24,23 +24,16 @@ _EPS = 1e-9
 
 
 class Floor:
-    """The floor model for one replication. `policy` is fifo | edd | sq; `plan` maps
-    (unit key, op index) -> (cell name, planned start) when a schedule is executed."""
+    """The floor model for one replication. `policy` is fifo | edd | sq; `control` (a
+    sim.execution.ControlBridge) hands the cells their work when a plan is executed."""
 
     def __init__(self, env: simpy.Environment, layout: Layout, observer: Observer, streams: Callable[[str], Stream],
-                 policy: str = "fifo", transport: tuple[int, float, float] = (0, 0.0, 0.0),
-                 plan: dict[tuple[int, int], tuple[str, float]] | None = None) -> None:
+                 policy: str = "fifo", transport: tuple[int, float, float] = (0, 0.0, 0.0), control=None) -> None:
         self.env = env
         self.layout = layout
         self.obs = observer
         self.policy = policy
         self.stations = [Station(d) for d in layout.stations]
-        if plan is not None:
-            # A plan fixes each cell's order; with finite buffers a late unit holding the place a
-            # cell's next planned unit needs deadlocks the line. The plan owns its WIP: executing
-            # one, buffers are not enforced (and blocking is not modelled).
-            for station in self.stations:
-                station.places_free = math.inf
         self.yields = streams("yield")
         self.wip = 0
         self.units_done = 0
@@ -49,21 +42,15 @@ class Floor:
         self.on_first_start: Callable[[Unit], None] | None = None
         vehicles, travel, cv = transport
         self.fleet = Fleet(vehicles, travel, cv, streams("transport")) if vehicles > 0 else None
-        self.plan = plan
+        self.control = control
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
-        # Planned operations already started (or voided by rework): routed as unplanned from now on.
-        self._consumed: set[tuple[int, int]] = set()
-        self.planned_ready: dict[tuple[int, int], Task] = {}
         self.cells: dict[str, CellRun] = {}
         for station in self.stations:
             self._build_cells(station, streams)
-        if plan is not None:
-            for (key, op), (cell_name, start) in plan.items():
-                self.cells[cell_name].plan.append((key, op, start))
-            for cell in self.cells.values():
-                cell.plan.sort(key=lambda p: p[2])
+        if control is not None:
+            control.attach(self)
         for cell in self.cells.values():
-            env.process(self._planned_cell(cell) if plan is not None else self._cell(cell))
+            env.process(self._controlled_cell(cell) if control is not None else self._cell(cell))
 
     # ----------------------------------------------------------------- construction
     def _build_cells(self, station: Station, streams: Callable[[str], Stream]) -> None:
@@ -95,8 +82,9 @@ class Floor:
         for station in self.stations:
             for _, _, task in station.heap:
                 self.obs.still_waiting(station.index, task.since)
-        for task in self.planned_ready.values():
-            self.obs.still_waiting(self._route(task.unit, task.op).index, task.since)
+        if self.control is not None:
+            for task in self.control.ready_tasks.values():
+                self.obs.still_waiting(self._route(task.unit, task.op).index, task.since)
 
     # ----------------------------------------------------------------- units
     def new_unit(self, product: int, due: float, name: str | None = None) -> Unit:
@@ -105,27 +93,32 @@ class Floor:
         self.next_key += 1
         return unit
 
-    def enter(self, unit: Unit):
-        """Generator: let a unit onto the floor, waiting for room at its first stations."""
-        self.wip += 1
-        unit.released = self.env.now
-        self.obs.released_unit(unit.product.index)
+    def enter(self, unit: Unit, ops: list[int] | None = None):
+        """Generator: let a unit onto the floor, waiting for room at its first stations (`ops`:
+        the operations it starts with, when not the routing's roots: a unit carried in). A unit
+        held back by a full first buffer waits off the floor: it counts in WIP and cycle time
+        only from when it has its places."""
         tasks = []
-        for op in unit.product.roots:
+        for op in (unit.product.roots if ops is None else ops):
             unit.status[op] = QUEUED
             station = self._route(unit, op)
             has_place = False
             if station.places_free != math.inf:
-                if station.places_free > 0:
-                    station.places_free -= 1
-                else:
-                    ev = self.env.event()
-                    station.place_waiters.append(ev)
-                    yield ev
+                if not unit.held.get(station.index):
+                    if station.places_free > 0:
+                        station.places_free -= 1
+                    else:
+                        ev = self.env.event()
+                        self._wait_for_place(station, ev)
+                        yield ev
+                unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
-            tasks.append((station, Task(unit, op, self.env.now, has_place)))
-        for station, task in tasks:
-            self._enqueue(station, task)
+            tasks.append((station, op, has_place))
+        self.wip += 1
+        unit.released = self.env.now
+        self.obs.released_unit(unit.product.index)
+        for station, op, has_place in tasks:
+            self._enqueue(station, Task(unit, op, unit.released, has_place))
 
     def enter_now(self, unit: Unit) -> None:
         """Let a unit on from a callback: at once when there is room, else by a short process."""
@@ -137,10 +130,8 @@ class Floor:
 
     # ----------------------------------------------------------------- queues
     def _route(self, unit: Unit, op: int) -> Station:
-        if self.plan is not None:
-            planned = self.plan.get((unit.key, op))
-            if planned is not None and (unit.key, op) not in self._consumed:
-                return self.cells[planned[0]].station
+        if self.control is not None:
+            return self.control.station(unit, op)
         options = unit.product.ops[op].options
         if len(options) == 1 or self.policy != "sq":
             return self.stations[options[0][0]]
@@ -155,13 +146,8 @@ class Floor:
         return best
 
     def _enqueue(self, station: Station, task: Task) -> None:
-        key = (task.unit.key, task.op)
-        if self.plan is not None and key in self.plan and key not in self._consumed:
-            self.planned_ready[key] = task
-            cell = self.cells[self.plan[key][0]]
-            if cell.waiting_for == key and cell.wait_ev is not None:
-                ev, cell.wait_ev = cell.wait_ev, None
-                ev.succeed(WAKE)
+        if self.control is not None:
+            self.control.ready(task)
             return
         while station.waiting:
             cell = station.waiting.popleft()
@@ -181,8 +167,15 @@ class Floor:
     def _give_place(self, station: Station) -> None:
         if station.place_waiters:
             station.place_waiters.popleft().succeed()
+            if not station.place_waiters and self.control is not None:
+                self.control.full(station, False)
         else:
             station.places_free += 1
+
+    def _wait_for_place(self, station: Station, ev) -> None:
+        station.place_waiters.append(ev)
+        if len(station.place_waiters) == 1 and self.control is not None:
+            self.control.full(station, True)
 
     # ----------------------------------------------------------------- cells
     def _cell(self, cell: CellRun):
@@ -215,40 +208,18 @@ class Floor:
             else:
                 yield from self._process_rest(cell, task, setup, duration)
 
-    def _planned_cell(self, cell: CellRun):
-        """Plan mode: follow the planned sequence in order, never ahead of the planned start;
-        rework (not in any plan) is served first, from the station's shared queue."""
-        env, station = self.env, cell.station
-        i = 0
+    def _controlled_cell(self, cell: CellRun):
+        """Plan mode: run what the floor controller hands this cell (its planned sequence, with
+        look-ahead, rework and moved work), in the order handed."""
+        pending = self.control.pending[cell.cell_id]
         while True:
-            task = self._take(station)
-            if task is None and i < len(cell.plan):
-                key_unit, op, start = cell.plan[i]
-                key = (key_unit, op)
-                task = self.planned_ready.get(key)
-                # The plan's start is when work begins; a changeover comes before it.
-                begin = start - (cell.setup if task is not None and cell.family not in (None, task.unit.product.family) else 0.0)
-                if task is not None and env.now >= begin - _EPS:
-                    del self.planned_ready[key]
-                    self._consumed.add(key)
-                    i += 1
-                    task.planned = start
-                else:
-                    self.obs.state(cell.obs_id, IDLE if task is not None else STARVED)
-                    ev = env.event()
-                    cell.wait_ev, cell.waiting_for = ev, key
-                    station.waiting.append(cell)
-                    if task is not None:
-                        env.timeout(begin - env.now).callbacks.append(partial(_wake, cell, ev))
-                    got = yield ev
-                    cell.wait_ev, cell.waiting_for = None, None
-                    if got is WAKE:
-                        continue
-                    task = got
-            elif task is None:
-                task = yield from self._wait_for_work(cell)
-                if task is None:
-                    continue
+            if pending:
+                task = pending.popleft()
+            else:
+                self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
+                cell.wait_ev = ev = self.env.event()
+                task = yield ev
+                cell.wait_ev = None
             yield from self._process(cell, task)
 
     def _wait_for_work(self, cell: CellRun):
@@ -317,6 +288,8 @@ class Floor:
             duration *= cell.times.multiplier(shape)
         if task.planned is not None:
             self.obs.start_delay(task.planned, self.env.now - task.planned)
+            if self.control is not None:
+                duration *= self.control.work_share(task)
         return duration
 
     def _finish(self, cell: CellRun, task: Task, started: float) -> tuple[list[int], bool] | None:
@@ -326,6 +299,8 @@ class Floor:
         if self.executed is not None:
             self.executed.append((unit.name, op.id, cell.cell_id, started, self.env.now))
         ready, rework = self._complete(unit, op)
+        if self.control is not None:
+            self.control.finished(cell, task, rework)
         kept = False
         if ready:
             kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
@@ -340,7 +315,12 @@ class Floor:
 
     def _release(self, cell: CellRun, task: Task, kept: bool) -> None:
         if task.has_place and not kept:
-            self._give_place(cell.station)
+            held = task.unit.held
+            index = cell.station.index
+            held[index] -= 1
+            if not held[index]:  # the unit's last operation here is done: its place is free
+                del held[index]
+                self._give_place(cell.station)
         cell.station.engaged -= 1
 
     def _run(self, cell: CellRun, work: float, state: int):
@@ -370,6 +350,17 @@ class Floor:
             # so no other cell's record depends on the moment).
             chunk = cell.ttf_left
             repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
+            if self.control is not None and repair >= self.control.notice_s:
+                # A long stop: the controller hears of it when it happens (with the real repair
+                # end as the technician's estimate) and may move the cell's waiting work.
+                env.timeout(chunk).callbacks.append(partial(self.control.cell_down, cell, env.now + chunk + repair))
+                yield env.timeout(chunk + repair)
+                self.control.cell_up(cell)
+                work -= chunk
+                obs.state(cell.obs_id, DOWN, at=env.now - repair)
+                obs.state(cell.obs_id, state)
+                cell.ttf_left = cell.mttf * cell.failures.exponential()
+                continue
             yield env.timeout(chunk + repair)
             work -= chunk
             obs.state(cell.obs_id, DOWN, at=env.now - repair)
@@ -409,12 +400,13 @@ class Floor:
         for o in redo:
             unit.status[o] = WAITING
             unit.pending[o] = sum(1 for p in ops[o].preds if p in inside)
-        target = redo[0]
-        unit.pending[target] = 0
-        unit.status[target] = QUEUED
-        if self.plan is not None:
-            self._consumed.update((unit.key, o) for o in redo)
-        return [target]
+        unit.pending[redo[0]] = 0
+        # The target, and any redone operation not after it (a rework_to that is not an
+        # ancestor of the failed step leaves the failed step waiting on nothing redone).
+        ready = [o for o in redo if unit.pending[o] == 0]
+        for o in ready:
+            unit.status[o] = QUEUED
+        return ready
 
     def _unit_done(self, unit: Unit) -> None:
         self.wip -= 1
@@ -429,24 +421,32 @@ class Floor:
         here = cell.station
         kept = leaves = False
         moves = []
-        direct = self.plan is None and self.policy != "sq"
+        direct = self.control is None and self.policy != "sq"
+        takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
             station = self.stations[unit.product.ops[op].options[0][0]] if direct else self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
-            elif station.places_free != math.inf and station is not here and not rework:
-                if station.places_free < 1 + sum(1 for m in moves if m[0] is station and m[2]):
-                    return None
-                has_place = True
+            elif station.places_free != math.inf and not rework:
+                if unit.held.get(station.index) or any(s is station for s, _ in takes):
+                    has_place = True  # one unit, one place: its parallel operations there share it
+                    takes.append((station, False))
+                elif station is not here:
+                    if station.places_free < 1:
+                        return None
+                    has_place = True
+                    takes.append((station, True))
             moves.append((station, op, has_place))
             leaves = leaves or station is not here
         fleet = self.fleet
         if fleet is not None and leaves and fleet.free <= 0:
             return None
-        for station, op, has_place in moves:
-            if has_place and station is not here:
+        held = unit.held
+        for station, new in takes:
+            if new:
                 station.places_free -= 1
+            held[station.index] = held.get(station.index, 0) + 1
         if fleet is not None and leaves:
             fleet.free -= 1
             travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
@@ -471,14 +471,16 @@ class Floor:
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
-            elif station.places_free != math.inf and station is not here and not rework:
-                if station.places_free > 0:
-                    station.places_free -= 1
-                else:
-                    self.obs.state(cell.obs_id, BLOCKED)
-                    ev = env.event()
-                    station.place_waiters.append(ev)
-                    yield ev
+            elif station.places_free != math.inf and not rework and (station is not here or unit.held.get(station.index)):
+                if not unit.held.get(station.index):
+                    if station.places_free > 0:
+                        station.places_free -= 1
+                    else:
+                        self.obs.state(cell.obs_id, BLOCKED)
+                        ev = env.event()
+                        self._wait_for_place(station, ev)
+                        yield ev
+                unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             moves.append((station, op, has_place))
             leaves = leaves or station is not here

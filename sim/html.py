@@ -6,6 +6,7 @@ from html import escape
 
 from sim.observer import STATES
 from sim.report import TwinReport
+from sim.units import interval_numbers, power
 
 COLOURS = {"busy": "#2e7d32", "setup": "#9ccc65", "blocked": "#f9a825", "starved": "#90a4ae", "idle": "#cfd8dc",
            "down": "#c62828", "off": "#6d4c41"}
@@ -14,26 +15,37 @@ h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:coll
 th:first-child,td:first-child{text-align:left}.ok{color:#2e7d32}.bad{color:#c62828}.note{color:#666;font-size:.9em}svg text{font:12px system-ui,sans-serif}"""
 
 
-def render_html(report: TwinReport) -> str:
+def render_html(report: TwinReport, limits=None, sensitivity=None) -> str:
+    """`limits` (sim.limits.Limits) adds what the floor can make against what it is offered;
+    `sensitivity` (sim.sensitivity.Sensitivity) adds the ranked table and tornado chart."""
     r = report
     verdict_ok = r.gw_per_week.ci_low >= r.target_gw
     verdict = ("meets" if verdict_ok else ("may miss" if r.gw_per_week.ci_high >= r.target_gw else "misses")) + " the target"
     parts = [
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Twin: {escape(r.spec_name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Digital twin: {escape(r.spec_name)}</h1>",
-        f"<p class={'ok' if verdict_ok else 'bad'}><b>{r.gw_per_week.mean:.3f} GW/week deployable</b> "
-        f"(95% CI {r.gw_per_week.ci_low:.3f}–{r.gw_per_week.ci_high:.3f}) against {r.target_gw:g} GW: {verdict}. "
+        f"<p class={'ok' if verdict_ok else 'bad'}><b>{power(r.gw_per_week.mean, r.target_gw)} deployable</b> "
+        f"(95% CI {interval_numbers(r.gw_per_week.mean, r.gw_per_week.ci_low, r.gw_per_week.ci_high, r.target_gw).split(' ', 1)[1]}) "
+        f"against {power(r.target_gw, r.target_gw)}: {verdict}. "
         f"P(week ≥ target) = {r.p_meets_target:.0%} of replications (normal approximation {r.p_meets_target_normal:.0%}). "
         f"Bottleneck: <b>{escape(str(r.bottleneck['type']))}</b> ({escape(r.bottleneck['method'])}).</p>",
         f"<p class=note>{r.replications} replications, {escape(r.mode)}, release {escape(r.release)}, seed {r.seed}; "
         f"{r.run_h:.0f} h simulated each, first {r.warmup_h:.1f} h deleted as warm-up ({escape(r.warmup_method)}); "
-        f"offered {r.offered_gw_per_week:.3f} GW/week; analytic best case at the demand mix "
-        f"{r.capacity_bound_gw_per_week:.3f} GW/week; {r.seconds_per_replication:.1f} s per replication.</p>",
+        f"offered {power(r.offered_gw_per_week, r.target_gw)}; analytic best case at the demand mix "
+        f"{power(r.capacity_bound_gw_per_week, r.target_gw)}; {r.seconds_per_replication:.1f} s per replication.</p>",
     ]
+    if limits is not None:
+        parts += ["<h2>Capacity or demand?</h2>", "<ul>" + "".join(f"<li>{escape(s)}</li>" for s in limits.sentences()) + "</ul>"]
+    if sensitivity is not None:
+        from sim.sensitivity_html import sensitivity_section
+
+        parts += sensitivity_section(sensitivity)
     parts += [f"<p class=bad>⚠ {escape(w)}</p>" for w in r.warnings]
     parts += ["<h2>Output against target</h2>", _throughput_svg(r), _category_table(r)]
     parts += ["<h2>Where the time of each cell type goes</h2>", _stack_svg(r)]
     parts += ["<h2>Work in progress</h2>", _wip_svg(r), _flow_table(r)]
+    if r.execution:
+        parts += ["<h2>The plan: planned against delivered by its horizon</h2>", _execution(r.execution)]
     if r.schedule:
         parts += ["<h2>Executing the plan</h2>", _dict_table(r.schedule)]
     parts += ["<h2>Consistency</h2>", f"<p>Little's law: L = {r.littles_law['L']:.2f} units, λW = "
@@ -122,6 +134,19 @@ def _flow_table(r: TwinReport) -> str:
     return (f"<p>Mean WIP {r.wip.mean:.1f} units (95% CI {r.wip.ci_low:.1f}–{r.wip.ci_high:.1f}).</p>"
             f"<table><tr><th>product</th><th>units/week</th><th>cycle time h</th></tr>{rows}</table><br>"
             f"<table><tr><th>cell type</th><th>queue (units)</th><th>wait h</th><th>utilisation of available time</th></tr>{queues}</table>")
+
+
+def _execution(x: dict) -> str:
+    d = x["delivered_gw_per_week"]
+    rows = "".join(f"<tr><td>{escape(c)}</td><td>{mw:.2f}</td><td>{x['delivered_mw_by_category'][c]:.2f}</td>"
+                   f"<td>{x['delivered_mw_by_category_ci'][c]['ci_low']:.2f}–{x['delivered_mw_by_category_ci'][c]['ci_high']:.2f}</td></tr>"
+                   for c, mw in x["planned_mw_by_category"].items())
+    head = (f"<p>Control <b>{escape(x['control'])}</b>, horizon {x['horizon_h']:g} h: delivered {x['delivered_over_planned']['mean']:.1%} "
+            f"of the planned MW; {d['mean']:.4f} GW/week deployable (95% CI {d['ci_low']:.4f}–{d['ci_high']:.4f}) against "
+            f"{x['planned_gw_per_week']:.4f} planned (horizon: {x['delivered_gw_horizon']['mean']:.5f} of {x['planned_gw_horizon']:.5f} GW).</p>")
+    table = f"<table><tr><th>category</th><th>planned MW</th><th>delivered MW</th><th>95% CI</th></tr>{rows}</table>"
+    rest = {k: v for k, v in x.items() if k not in ("planned_mw_by_category", "delivered_mw_by_category", "delivered_mw_by_category_ci")}
+    return head + table + "<br>" + _dict_table(rest)
 
 
 def _dict_table(values: dict) -> str:

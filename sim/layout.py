@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from plant.demand import critical_path_s
+from plant.rework import rework_set
 from plant.spec import FactorySpec
 from sim.streams import Shape
 
@@ -99,31 +100,9 @@ def _compile_product(spec: FactorySpec, p_index: int, stations: list[StationDef]
     for op in ops:
         for p in op.preds:
             ops[p].succs.append(op.index)
-    for i, op in enumerate(product.routing):
-        target = index[op.rework_to] if op.rework_to is not None else i
-        ops[i].rework = _rework_set(ops, target, i)
+    for i in range(len(product.routing)):
+        ops[i].rework = rework_set(product.routing, i)
         ops[i].in_rework = set(ops[i].rework)
     roots = [op.index for op in ops if not op.preds]
     return ProductDef(p_index, product.name, product.family, product.category, product.mw, ops, roots,
                       float(critical_path_s(spec, product.name)), spec.demand.get(product.name, 0.0))
-
-
-def _rework_set(ops: list[OpDef], target: int, failed: int) -> list[int]:
-    """Operations a unit redoes when `failed` fails and goes back to `target`: every operation on
-    a path from target to failed (both included), target first, in routing order."""
-    downstream = _reach(ops, target, lambda o: o.succs)
-    upstream = _reach(ops, failed, lambda o: o.preds)
-    between = sorted((downstream & upstream) | {target, failed})
-    between.remove(target)
-    return [target] + between
-
-
-def _reach(ops: list[OpDef], start: int, step) -> set[int]:
-    seen = {start}
-    todo = [start]
-    while todo:
-        for nxt in step(ops[todo.pop()]):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen

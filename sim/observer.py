@@ -134,7 +134,20 @@ class Observer:
     def wip_change(self, delta: int) -> None:
         now = self.env.now
         self._wip_spread(now)
+        before = self.wip
         self.wip += delta
+        if (before == 0) != (self.wip == 0):
+            self._waiting_cells_follow(now)
+
+    def _waiting_cells_follow(self, now: float) -> None:
+        """The floor just emptied or got its first unit: every waiting cell changes between
+        starved (units on the floor) and idle (none) now, not only when it next starts waiting.
+        Rare on a loaded floor (its WIP seldom reaches zero), so a scan over the cells is cheap."""
+        old, new = (STARVED, IDLE) if self.wip == 0 else (IDLE, STARVED)
+        states = self.cell_state
+        for cell in range(len(states)):
+            if states[cell] == old:
+                self.state(cell, new, now)
 
     def _wip_spread(self, now: float) -> None:
         if now > self.wip_since and self.wip:

@@ -1,5 +1,5 @@
 """How units get onto the floor: the spec's `release` model in dispatch mode (weekly demand
-repeated, Poisson arrivals, CONWIP, infinite supply) or the plan's own release times."""
+repeated, Poisson arrivals, CONWIP, infinite supply); a plan's units enter by sim.execution."""
 from __future__ import annotations
 
 import bisect
@@ -100,15 +100,3 @@ def _saturate(floor: Floor, layout: Layout, shares) -> None:
         first = layout.products[product].ops[layout.products[product].roots[0]]
         for _ in range(layout.stations[first.options[0][0]].slots):
             floor.enter_now(floor.new_unit(product, _due(layout, product, 0.0)))
-
-
-def start_plan_release(env, floor: Floor, releases: list[tuple[float, Unit]]):
-    """Executing a plan: each unit enters at its first planned start."""
-
-    def run():
-        for at, unit in sorted(releases, key=lambda r: (r[0], r[1].key)):
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            yield from floor.enter(unit)
-
-    env.process(run())

@@ -14,7 +14,7 @@ from plant.demand import WEEK_S
 from plant.spec import FactorySpec, deployable_gw
 from sim.layout import Layout
 from sim.observer import BUSY, DOWN, OFF, SETUP, STATES, Trace
-from sim.statistics import Interval, momentary_bottleneck, t_interval, welch_warmup
+from sim.statistics import Interval, momentary_bottleneck, mser_warmup, t_interval, welch_warmup
 
 
 @dataclass
@@ -41,6 +41,7 @@ class TwinReport:
     p_meets_target: float
     p_meets_target_normal: float
     time_shares: dict[str, dict[str, float]]  # cell type -> state -> share of slot time
+    time_share_ci: dict[str, dict[str, Interval]]  # the same with its interval across replications
     slots: dict[str, int]
     bottleneck: dict[str, Any]
     wip: Interval
@@ -51,6 +52,7 @@ class TwinReport:
     seconds_per_replication: float
     cpu_seconds_per_replication: float
     warnings: list[str] = field(default_factory=list)
+    execution: dict[str, Any] | None = None  # executing a plan: planned vs delivered by its horizon (sim.execution)
 
     def to_dict(self) -> dict[str, Any]:
         def iv(x: Interval, d: int = 6) -> dict:
@@ -80,6 +82,7 @@ class TwinReport:
             "p_meets_target_normal_method": "P(one replication >= target) under a normal fit of the replications",
             "bottleneck": self.bottleneck,
             "time_shares": {t: {s: round(v, 5) for s, v in shares.items()} for t, shares in self.time_shares.items()},
+            "time_share_ci": {t: {s: iv(v, 5) for s, v in shares.items()} for t, shares in self.time_share_ci.items()},
             "slots": self.slots,
             "wip": iv(self.wip, 3),
             "queues": {t: {k: iv(v, 5) for k, v in q.items()} for t, q in self.queues.items()},
@@ -88,6 +91,9 @@ class TwinReport:
             "seconds_per_replication": round(self.seconds_per_replication, 3),
             "cpu_seconds_per_replication": round(self.cpu_seconds_per_replication, 3),
             "warnings": self.warnings,
+            **({"planned_mw_by_category": self.execution["planned_mw_by_category"],
+                "delivered_mw_by_category": self.execution["delivered_mw_by_category"],
+                "execution": self.execution} if self.execution else {}),
         })
 
 
@@ -115,10 +121,9 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
     # Per-bin output in "targets": a unit adds its MW over its category's weekly need.
     weight = np.array([p.mw / need[p.category] if p.category in need else 0.0 for p in products])
     if warmup_s is None:
-        cut, capped = welch_warmup(np.stack([t.completed @ weight for t in traces]))
-        method = "welch"
-        if capped:
-            warnings.append("Welch's curve never settled in the first half of the run: run longer (--weeks)")
+        cut, method, warning = detect_warmup(traces, weight)
+        if warning:
+            warnings.append(warning)
     else:
         cut = min(int(math.ceil(warmup_s / bin_s - 1e-9)), n_bins - 1)
         method = "configured"
@@ -201,6 +206,7 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         p_meets_target=float(np.mean([g >= target_gw for g in gw])),
         p_meets_target_normal=p_normal,
         time_shares=time_shares,
+        time_share_ci={name: {STATES[k]: t_interval([sh[i, k] for sh in shares]) for k in range(len(STATES))} for i, name in enumerate(names)},
         slots={s.name: s.slots for s in layout.stations},
         bottleneck=bottleneck,
         wip=t_interval(wip),
@@ -213,6 +219,19 @@ def summarize(traces: list[Trace], spec: FactorySpec, layout: Layout, *, mode: s
         cpu_seconds_per_replication=float(np.mean([t.cpu_s for t in traces])),
         warnings=warnings,
     )
+
+
+def detect_warmup(traces: list[Trace], weight: np.ndarray) -> tuple[int, str, str | None]:
+    """Bins to delete, the method that set the cut, and a warning when the run never settles.
+    Output alone cannot see a queue filling on an open line (there output equals arrivals from
+    the start); the number on the floor can: MSER-5 on WIP. Output still shows a closed or
+    saturated floor's pipeline filling while its WIP stays flat: Welch's method on output.
+    The later cut wins."""
+    by_output, output_capped = welch_warmup(np.stack([t.completed @ weight for t in traces]))
+    by_wip, wip_capped = mser_warmup(np.stack([t.wip_area / t.bin_s for t in traces]))
+    if by_wip > by_output:
+        return by_wip, "mser5-wip", "the number on the floor was still rising at mid-run: run longer (--weeks)" if wip_capped else None
+    return by_output, "welch-output", "Welch's curve never settled in the first half of the run: run longer (--weeks)" if output_capped else None
 
 
 def capacity_bound_gw(spec: FactorySpec, layout: Layout) -> float:

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Callable
+
+import numpy as np
+from scipy import stats
 
 from plant.demand import WEEK_S
 from plant.spec import FactorySpec
+from scheduler.control import cached_control_plan
 from scheduler.schedule import Schedule
+from sim.execution import execution_summary
 from sim.layout import compile_layout
+from sim.statistics import t_interval
 from sim.observer import Trace
 from sim.replication import RunConfig, run_replication
 from sim.report import TwinReport, summarize
@@ -21,7 +28,8 @@ _BINS = 250  # statistics bins per replication: fine enough for Welch (an hour f
 class Twin:
     def __init__(self, spec: FactorySpec, *, weeks: float = 1.0, warmup_h: float | None = None, replications: int = 10,
                  seed: int = 0, policy: str = "fifo", workers: int = 1, cluster: str | object | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, control: str = "repair",
+                 control_options: dict | None = None) -> None:
         if not weeks > 0:
             raise ValueError(f"weeks: must be > 0, got {weeks}")
         if replications < 2:
@@ -40,6 +48,8 @@ class Twin:
         self.workers = workers
         self.cluster = cluster
         self.progress = progress
+        self.control = control
+        self.control_options = tuple(sorted((control_options or {}).items()))
 
     def warmup_allowance_s(self) -> float:
         """Extra simulated time ahead of the measured weeks: the configured warm-up, or for
@@ -56,7 +66,8 @@ class Twin:
         else:
             # A plan runs until its last unit is done; the cap only stops a floor that cannot.
             end = max(self.weeks * WEEK_S, 4.0 * max(schedule.makespan, 1))
-        return RunConfig(self.spec, end_s=end, bin_s=end / _BINS, seed=self.seed, policy=self.policy, schedule=schedule)
+        return RunConfig(self.spec, end_s=end, bin_s=end / _BINS, seed=self.seed, policy=self.policy, schedule=schedule,
+                         control=self.control, control_options=self.control_options)
 
     def traces(self, config: RunConfig) -> list[Trace]:
         reps = list(range(self.replications))
@@ -86,6 +97,7 @@ class Twin:
 
     def run(self, schedule: Schedule | None = None) -> TwinReport:
         config = self.config(schedule)
+        plan = cached_control_plan(self.spec, schedule) if schedule is not None else None  # refuses a plan that does not fit, before any run
         traces = self.traces(config)
         warmup = self.warmup_h * 3600 if self.warmup_h is not None else (0.0 if schedule is not None else None)
         report = summarize(traces, self.spec, self.layout, mode="schedule" if schedule else f"policy:{self.policy}",
@@ -94,7 +106,21 @@ class Twin:
             unfinished = [t for t in traces if t.last_end_s >= config.end_s - 1e-6]
             if unfinished:
                 report.warnings.append(f"{len(unfinished)} replication(s) did not finish the plan within {config.end_s / 3600:.0f} h")
+            report = _judged_by_horizon(report, execution_summary(plan, traces, self.spec, self.control))
         return report
+
+
+def _judged_by_horizon(report: TwinReport, execution: dict) -> TwinReport:
+    """A plan is judged by what it delivers by its horizon, as a weekly rate (an 8 h plan is
+    not a week): GW/week and P(week >= target) come from that, not from the run's length."""
+    weekly = execution["delivered_gw_per_week"]
+    per_rep = execution.pop("_gw_per_replication")
+    target = report.target_gw
+    sd = float(np.std(per_rep, ddof=1)) if len(per_rep) > 1 else 0.0
+    p_normal = float(1 - stats.norm.cdf((target - weekly["mean"]) / sd)) if sd > 0 else float(weekly["mean"] >= target)
+    return replace(report, gw_per_week=t_interval(per_rep), gw_per_replication=per_rep,
+                   p_meets_target=float(np.mean([g >= target for g in per_rep])), p_meets_target_normal=p_normal,
+                   execution=execution)
 
 
 def _on_dask(cluster: str | object, config: RunConfig, reps: list[int], tick: Callable[[], None]) -> list[Trace]:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gwf.options import resolve_spec, spec_alias_option, spec_argument
 from gwf.progress import fraction_bar
 from plant import FactorySpec, deployable_gw, load_spec, orders_for
 from plant.demand import WEEK_S
@@ -120,15 +121,16 @@ def render(result: DemoResult, console: Console) -> None:
 
 
 def demo(
-    spec: Optional[Path] = typer.Option(None, help="factory spec (default: built-in 1 GW catalog)"),
+    spec: Optional[Path] = spec_argument(),
+    spec_alias: Optional[Path] = spec_alias_option(),
     out_dir: Path = typer.Option(Path("out"), help="where the plan, twin report and journal go"),
     replications: int = typer.Option(4, help="twin replications (>= 2)"),
     workers: int = typer.Option(2, help="processes for the twin's replications"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of the table"),
 ) -> None:
     """Plan, simulate and dispatch the default 1 GW floor; print the verdict."""
-    factory = load_spec(spec)
-    with fraction_bar("demo", quiet=as_json) as update:
+    factory = load_spec(resolve_spec(spec, spec_alias))
+    with fraction_bar("demo") as update:  # stderr, also with --json
         result = run_demo(factory, out_dir, replications, workers, update)
     if as_json:
         typer.echo(json.dumps({**result.__dict__, "verdict": result.verdict}))

@@ -4,51 +4,124 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
+from gwf.drivers import register_all
 from gwf.progress import progress_bar
 from plant import load_spec
-from robots import Dispatcher, Fleet, Journal
+from plant.spec import FactorySpec
+from robots import Dispatcher, Fleet, Journal, plan_id
+from robots.dispatcher import RELEASE_RULES
 from robots.plans import first_assignments, problem_for_schedule
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
 
 
+def spec_for_plan(plan_path: Path, schedule: Schedule, override: Path | None) -> tuple[FactorySpec, str]:
+    """The spec the plan was made for: `--spec` if given, else the one the plan records (a path
+    as written when planning, tried from here and then beside the plan), else the built-in
+    catalog when the plan was made from it. Returns the spec and where it came from."""
+    if override is not None:
+        return load_spec(override), str(override)
+    recorded = (schedule.kpis or {}).get("spec")
+    if recorded is None:
+        return load_spec(None), "built-in catalog"
+    for candidate in (Path(recorded), plan_path.parent / recorded, plan_path.parent / Path(recorded).name):
+        if candidate.is_file():
+            return load_spec(candidate), str(candidate)
+    raise ValueError(f"{plan_path}: kpis.spec names {recorded!r}, which is not found here or beside the plan; pass --spec PATH")
+
+
 def dispatch(
     plan: Path = typer.Argument(..., help="schedule JSON written by `gwf schedule`"),
-    spec: Optional[Path] = typer.Option(None, help="factory spec (default: built-in 1 GW catalog)"),
+    spec: Optional[Path] = typer.Option(None, help="factory spec (default: the one the plan records)"),
     journal: Path = typer.Option(Path("out/journal.sqlite"), help="SQLite journal; re-running resumes from it"),
     url: Optional[str] = typer.Option(None, help="override every cell's driver URL, e.g. 'mock://{id}?time_scale=0.001'"),
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
     timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer"),
+    release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
+    speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned and for measuring delivery by the horizon (default: a sim:// URL's speed, else 1)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what would go to which cell and controller; send nothing"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Dispatch a schedule to the fleet; every job ends completed, failed or canceled, never twice."""
-    factory = load_spec(spec)
-    schedule = Schedule.from_json(plan)
-    if jobs is not None:
-        schedule = first_assignments(schedule, jobs)
+    if release not in RELEASE_RULES:
+        raise ValueError(f"--release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
+    register_all()
+    speed = speed if speed is not None else _url_speed(url)
+    if speed <= 0:
+        raise ValueError(f"--speed: must be > 0 plan seconds per wall second, got {speed}")
+    whole = Schedule.from_json(plan)
+    factory, spec_source = spec_for_plan(plan, whole, spec)
+    schedule = first_assignments(whole, jobs) if jobs is not None else whole
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
-    journal.parent.mkdir(parents=True, exist_ok=True)
     fleet = Fleet.from_spec(factory, cells={a.cell for a in schedule.assignments}, url_template=url)
+    if any(h.url.startswith("sim:") for h in fleet.handles.values()):
+        from sim.driver import use_spec
+
+        use_spec(factory)  # sim:// cells model the plan's floor
+    content = plan_id(whole)
+    rule = f"release: {release} — {RELEASE_RULES[release]}" + (f" at speed {speed:g}" if release == "planned" else "")
+    if dry_run:
+        _print_dry_run(schedule, fleet, content, spec_source, rule, as_json)
+        return
+    journal.parent.mkdir(parents=True, exist_ok=True)
     store = Journal(journal)
     try:
-        with progress_bar("dispatching", total=len(schedule.assignments), quiet=as_json) as advance:
+        with progress_bar("dispatching", total=len(schedule.assignments)) as advance:  # stderr, also with --json
             def on_event(event: dict) -> None:
                 if event["state"] in ("completed", "failed", "canceled"):
                     advance(1)
 
-            report = asyncio.run(Dispatcher(fleet, store, timeout=timeout, on_event=on_event).run(problem, schedule))
+            dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed)
+            report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
-    summary = {"plan": report.plan, "jobs": len(schedule.assignments), "counts": report.counts, "sent": report.sent,
-               "duplicates": report.duplicates, "retries": report.retries, "seconds": round(report.seconds, 3)}
-    typer.echo(json.dumps(summary) if as_json else "  ".join(f"{k}={v}" for k, v in summary.items()))
+    summary = {"plan": report.plan, "spec": spec_source, "jobs": len(schedule.assignments), "counts": report.counts,
+               "sent": report.sent, "duplicates": report.duplicates, "retries": report.retries,
+               "followed": report.others, "release": release, "speed": speed,
+               "delivered_mw_by_category": {k: round(v, 6) for k, v in sorted(report.delivered_mw_by_category.items())},
+               "decisions": len(report.decisions), "seconds": round(report.seconds, 3)}
+    if as_json:
+        typer.echo(json.dumps({**summary, "release_rule": RELEASE_RULES[release]}))
+    else:
+        typer.echo(rule)
+        typer.echo("  ".join(f"{k}={v}" for k, v in summary.items()))
     if not report.all_terminal or report.counts.get("failed") or report.counts.get("canceled"):
         raise typer.Exit(1)
+
+
+def _print_dry_run(schedule: Schedule, fleet: Fleet, content: str, spec_source: str, rule: str, as_json: bool) -> None:
+    cells: dict[str, dict[str, Any]] = {}
+    for cell, sequence in sorted(schedule.by_cell().items()):
+        cells[cell] = {"url": fleet[cell].url, "jobs": len(sequence), "first_start_s": sequence[0].start,
+                       "last_end_s": max(a.end for a in sequence), "first": f"{sequence[0].job}/{sequence[0].op}"}
+    if as_json:
+        typer.echo(json.dumps({"dry_run": True, "plan": content, "spec": spec_source, "jobs": len(schedule.assignments),
+                               "release": rule, "cells": cells}))
+        return
+    typer.echo(f"plan {content} ({spec_source}): {len(schedule.assignments)} jobs on {len(cells)} cells; nothing sent")
+    typer.echo(rule)
+    width = max((len(c) for c in cells), default=4)
+    for cell, row in cells.items():
+        typer.echo(f"{cell:<{width}}  {row['jobs']:>6} jobs  {_hours(row['first_start_s'])} .. {_hours(row['last_end_s'])}  "
+                   f"first {row['first']}  -> {row['url']}")
+
+
+def _url_speed(url: str | None) -> float:
+    """A sim:// template's own speed, so planned release and delivery are measured on its clock."""
+    if url is None or not url.startswith("sim:"):
+        return 1.0
+    from urllib.parse import parse_qs, urlsplit
+
+    return float(parse_qs(urlsplit(url.replace("{id}", "x")).query).get("speed", ["1"])[-1])
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds // 3600:>4}h{seconds % 3600 // 60:02d}"
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,6 @@
 """Builds the FastAPI app: routes, the dashboard's static files, and the error answers that
-turn every bad input into one line naming the field (422), unknown ids into 404, and
-components missing from this build into 503."""
+turn every bad input into one line naming the field (422), unknown ids into 404, a full job
+queue into 429 with Retry-After; and the door (`guard`) in front of them all."""
 from __future__ import annotations
 
 import logging
@@ -17,10 +17,13 @@ from fastapi.staticfiles import StaticFiles
 from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gwf.service.domain import Unavailable
+from gwf.service import auth_http
+from gwf.service.guard import ClientBudget, Guard
+from gwf.service.jobs import QueueFull
 from gwf.service.routes import router
 from gwf.service.settings import ServiceSettings
 from gwf.service.state import Service
+from gwf.service.store import DamagedPlan
 from plant.loader import describe_validation_error, format_loc
 
 log = logging.getLogger("gwf.service")
@@ -56,8 +59,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(ValueError, _bad_input)
-    app.add_exception_handler(Unavailable, _unavailable)
+    app.add_exception_handler(QueueFull, _queue_full)
+    app.add_exception_handler(DamagedPlan, _damaged)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    settings = service.settings
+    app.add_middleware(Guard, max_body=settings.max_body_bytes, budget=ClientBudget(settings.client_rate, settings.client_burst),
+                       yaml_paths={"/api/spec/validate"})
+    auth_http.install(app, settings)  # last: it checks every route has an access rule; its door and audit wrap the guard
     return app
 
 
@@ -79,19 +87,20 @@ def _offline_docs(app: FastAPI, assets: Path) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
+        page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="gwfactory API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css",
                                    swagger_favicon_url="/docs-assets/favicon-32x32.png")
+        return auth_http.html_page(page.body.decode(), inline_scripts=1)  # Swagger UI's start-up script, hashed
 
 
-def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
+def problem(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     # Field names and values quoted from the request may hold newlines; the answer stays one line.
     detail = detail.replace("\r", "\\r").replace("\n", "\\n")
     if field is None:
         match = _LEADING_PATH.match(detail)
         field = match.group(1) if match else None
-    return JSONResponse({"detail": detail, "field": field}, status_code=status)
+    return JSONResponse({"detail": detail, "field": field}, status_code=status, headers=headers)
 
 
 async def _bad_input(request: Request, exc: Exception) -> JSONResponse:
@@ -103,15 +112,41 @@ async def _bad_input(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, text.splitlines()[0] if text else exc.__class__.__name__)
 
 
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    return problem(503, str(exc))
+async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QueueFull)
+    return problem(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+
+async def _damaged(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s", exc)
+    return problem(500, str(exc), "schedule_id")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_PARSE_ERROR:
         return problem(422, "body: not valid JSON (the bytes are not UTF-8 text)", "body")
-    return problem(exc.status_code, str(exc.detail))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Starlette names only the methods of the first route on the path; list every one.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem(exc.status_code, str(exc.detail), headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    path = request.scope["path"]
+    return sorted({method for route in _leaf_routes(request.app.router.routes) if route.path_regex.match(path)
+                   for method in getattr(route, "methods", None) or ()})
+
+
+def _leaf_routes(routes: Any) -> Any:
+    """Every route with a path, also those of included routers (FastAPI wraps them)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _leaf_routes(inner.routes)
+        elif hasattr(route, "path_regex"):
+            yield route
 
 
 async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -31,14 +31,18 @@ class ScheduleRequest(Request):
 class TwinRequest(Request):
     spec: SpecBody = None
     schedule_id: str | None = Field(None, min_length=1, max_length=64, description="run this stored plan on the twin (its own spec) instead of the release policy")
+    control: Literal["blind", "repair", "replan", "rule"] = Field(
+        "repair", description="executing a plan: the floor controller's policy (docs/loop.md); rule = the dispatch rule on the plan's units")
     weeks: float = Field(1.0, gt=0, le=52)
     replications: int = Field(5, ge=2, le=1000, description="independent runs; at least 2 for a confidence interval")
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
 class DispatchRequest(Request):
+    """Names a stored plan, never a target: its cells are reached at the URLs of the spec the
+    server was started with (a caller choosing URLs could write files or scan the network)."""
+
     schedule_id: str = Field(min_length=1, max_length=64)
-    url: str | None = Field("mock://{id}", description="driver URL template, '{id}' = cell id; null = each cell's URL from the spec")
     first: int | None = Field(None, ge=1, description="dispatch only the first N assignments by start time")
     timeout: float = Field(30.0, gt=0, le=3600, description="seconds to wait for a controller's answer")
 
@@ -54,9 +58,10 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     spec: str
-    planner: str | None
-    twin: str | None
+    planner: str
+    twin: str
     gantt: bool
+    database: str = Field(description="sqlite or postgresql")
 
 
 class SpecSummary(BaseModel):
@@ -85,7 +90,7 @@ class JobProgress(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "interrupted", "cancelled"]
     progress: JobProgress
     params: dict[str, Any]
     result: dict[str, Any] | None
@@ -115,7 +120,8 @@ class AssignmentPage(BaseModel):
 class PoolUtilisation(BaseModel):
     name: str
     cells: list[str]
-    capacity: int
+    capacity: int = Field(description="jobs the pool holds at once: cells x per_cell")
+    per_cell: int = Field(description="jobs one cell holds at once (a burn-in bay holds many racks; it is still one bay)")
     busy: list[float]
     mean: float
 

@@ -5,24 +5,41 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from gwf.service import domain, sse, views, work
+from gwf.service import limits, sse, views, work
+from gwf.service.auth import Role
+from gwf.service.auth_http import html_page, identity_of, public, require
 from gwf.service.models import (
     AssignmentPage, DispatchRequest, Health, JobOut, Problem, ScheduleRequest, SpecOut, SpecSummary,
     TwinRequest, Utilisation,
 )
-from gwf.service.jobs import JobConflict, new_job_id
+from gwf.service.jobs import JobConflict, JobFinished
 from gwf.service.state import Service
 from gwf.service.store import StoredSchedule
 
-router = APIRouter(prefix="/api")
+# Answers any route may give: bad input (including business rules such as too little demand or
+# a plan over the size limit), a body too large or of the wrong type, a client over its budget
+# or a full job queue. Every one is a Problem, documented as JSON.
+_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+COMMON: dict[int | str, dict[str, Any]] = {
+    413: {"content": _PROBLEM, "description": "the body is larger than the server accepts"},
+    415: {"content": _PROBLEM, "description": "a body of a type other than JSON (or YAML where accepted)"},
+    422: {"content": _PROBLEM, "description": "bad input, by the schema or a business rule (demand, size limits): `field.path: what is wrong`"},
+    429: {"content": _PROBLEM, "description": "too many requests from this client, or too many jobs waiting; see Retry-After",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
+}
+router = APIRouter(prefix="/api", responses=COMMON)
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "no such id"},
-    422: {"model": Problem, "description": "bad input: `field.path: what is wrong`"},
+    500: {"model": Problem, "description": "the stored plan is damaged (reported for that plan alone)"},
 }
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "component not in this build"}}
+# Who may call what (gwf/service/auth.py): each route names its least role; a route without one stops the app.
+PUBLIC, VIEWER, PLANNER, OPERATOR = [public()], [require(Role.viewer)], [require(Role.planner)], [require(Role.operator)]
+# The same for a route that answers HTML: its errors are still JSON.
+HTML_ERRORS = {code: {"content": _PROBLEM, "description": answer["description"]} for code, answer in ERRORS.items()}
 
 
 def service(request: Request) -> Service:
@@ -41,17 +58,22 @@ def _spec_params(body: Any) -> str:
     return "default" if body is None else "request"
 
 
-@router.get("/health", response_model=Health)
+def _payload(body: Any, spec: Any) -> dict[str, Any]:
+    """What a worker needs besides the params: the request's spec as checked, or None for the server's."""
+    return {"spec": None if body is None else spec.model_dump(mode="json")}
+
+
+@router.get("/health", response_model=Health, dependencies=PUBLIC)
 def health(svc: Service = Depends(service)) -> Health:
     try:
         version = metadata.version("gwfactory")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    return Health(version=version, spec=svc.spec_source, planner=domain.planner_name(), twin=domain.twin_name(),
-                  gantt=domain.has_gantt())
+    return Health(version=version, spec=svc.spec_source, planner=work.PLANNER, twin=work.TWIN, gantt=True,
+                  database=svc.db.dialect)
 
 
-@router.get("/spec", response_model=SpecOut)
+@router.get("/spec", response_model=SpecOut, dependencies=VIEWER)
 def get_spec(svc: Service = Depends(service)) -> SpecOut:
     return SpecOut(source=svc.spec_source, summary=SpecSummary(**views.spec_summary(svc.spec)), spec=svc.spec.model_dump(mode="json"))
 
@@ -62,46 +84,41 @@ def get_spec(svc: Service = Depends(service)) -> SpecOut:
         "application/yaml": {"schema": {"type": "string"}, "example": "name: tiny\nproducts: [...]"},
         "application/json": {"schema": {"type": "object"}},
     }}},
+    dependencies=PLANNER,
 )
 async def validate_spec(request: Request, svc: Service = Depends(service)) -> SpecSummary:
     """Body: a spec as YAML or JSON text. 200 with its summary, or 422 with the first problem."""
-    raw = await request.body()
+    raw = await request.body()  # bounded by the body-size limit while it arrives
+    return SpecSummary(**await run_in_threadpool(_validate, svc, raw, request.headers.get("content-type", "")))
+
+
+def _validate(svc: Service, raw: bytes, media_type: str) -> dict[str, Any]:
+    """Parsing and checking a spec is CPU work: it runs on a worker thread, never on the event loop."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("spec: the body is not UTF-8 text") from None
-    return SpecSummary(**views.spec_summary(svc.spec_from_text(text, request.headers.get("content-type", ""))))
+    return views.spec_summary(svc.spec_from_text(text, media_type))
 
 
-@router.post("/schedules", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE})
+@router.post("/schedules", status_code=202, response_model=JobOut, responses=ERRORS, dependencies=PLANNER)
 def start_schedule(body: ScheduleRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Plan a slice of demand in the background; the job's id is also the schedule's id."""
-    spec = svc.spec_for(body.spec)  # a bad spec is the caller's to fix whatever this build holds
-    if domain.planner_name() is None:
-        raise domain.Unavailable("planner not available in this build")
+    spec = svc.spec_for(body.spec)
     demand_hours = body.demand_hours or body.horizon_hours
-    orders = work.orders_for_slice(spec, demand_hours)
+    limits.check_plan_size(spec, demand_hours, svc.settings.max_plan_operations)
+    work.orders_for_slice(spec, demand_hours)  # too little demand is the caller's to fix: 422 now
     params = {**body.model_dump(exclude={"spec"}), "demand_hours": demand_hours, "spec": _spec_params(body.spec)}
-
-    schedule_id = new_job_id()
-
-    def job(progress: work.Progress) -> dict[str, Any]:
-        return work.plan_schedule(
-            svc.store, schedule_id, spec, orders, horizon_hours=body.horizon_hours, demand_hours=demand_hours,
-            objective=body.objective, mode=body.mode, time_limit=body.time_limit, workers=svc.settings.workers, seed=body.seed,
-            progress=progress,
-        )
-
-    return svc.runner.submit("schedule", job, params, job_id=schedule_id).to_dict()
+    return svc.runner.submit("schedule", params, _payload(body.spec, spec))
 
 
-@router.get("/schedules", response_model=list[dict[str, Any]])
+@router.get("/schedules", response_model=list[dict[str, Any]], dependencies=VIEWER)
 def list_schedules(svc: Service = Depends(service)) -> list[dict[str, Any]]:
     """Every stored plan's summary, oldest first."""
-    return [views.schedule_summary(stored) for stored in map(svc.store.get, svc.store.ids()) if stored is not None]
+    return svc.store.summaries()
 
 
-@router.get("/schedules/{schedule_id}", response_model=AssignmentPage, responses=ERRORS)
+@router.get("/schedules/{schedule_id}", response_model=AssignmentPage, responses=ERRORS, dependencies=VIEWER)
 def get_schedule(
     schedule_id: str,
     cell: str | None = None, pool: str | None = None, job: str | None = None,
@@ -115,77 +132,106 @@ def get_schedule(
     return {"schedule": views.schedule_summary(stored), **page}
 
 
-@router.get("/schedules/{schedule_id}/utilisation", response_model=Utilisation, responses=ERRORS)
+@router.get("/schedules/{schedule_id}/utilisation", response_model=Utilisation, responses=ERRORS, dependencies=VIEWER)
 def get_utilisation(schedule_id: str, buckets: int = Query(48, ge=1, le=1000), svc: Service = Depends(service)) -> dict[str, Any]:
     return views.utilisation(_schedule(svc, schedule_id), buckets)
 
 
-@router.get("/schedules/{schedule_id}/gantt", response_class=HTMLResponse, responses=ERRORS)
+@router.get("/schedules/{schedule_id}/gantt", response_class=HTMLResponse, responses=HTML_ERRORS, dependencies=VIEWER)
 def get_gantt(schedule_id: str, svc: Service = Depends(service)) -> HTMLResponse:
-    return HTMLResponse(views.gantt_html(_schedule(svc, schedule_id)))
+    # Its own policy: the page's one inline script, hashed (gwf/service/auth_http.py).
+    return html_page(views.gantt_html(_schedule(svc, schedule_id)), inline_scripts=1)
 
 
-@router.get("/jobs", response_model=list[JobOut])
+@router.get("/jobs", response_model=list[JobOut], dependencies=VIEWER)
 def list_jobs(kind: str | None = None, svc: Service = Depends(service)) -> list[dict[str, Any]]:
-    return [job.to_dict() for job in svc.runner.list(kind)]
+    return svc.runner.list(kind)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS, dependencies=VIEWER)
 def get_job(job_id: str, svc: Service = Depends(service)) -> dict[str, Any]:
     job = svc.runner.get(job_id)
     if job is None:
         raise HTTPException(404, f"job_id: no job {job_id!r}; GET /api/jobs lists them")
-    return job.to_dict()
+    return job
 
 
-@router.post("/twin", status_code=202, response_model=JobOut, responses={**ERRORS, **UNAVAILABLE})
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=OPERATOR,
+             responses={**ERRORS, 409: {"model": Problem, "description": "the job already ended"}})
+def cancel_job(job_id: str, request: Request, svc: Service = Depends(service)) -> dict[str, Any]:
+    """Cancel a job: a queued one never starts, a running one stops at its next progress step
+    (status `cancelled`; a dispatch leaves its journal to resume from)."""
+    who = identity_of(request)
+    try:
+        job = svc.runner.cancel(job_id, by=who.name if who else "anonymous")
+    except JobFinished as exc:
+        raise HTTPException(409, str(exc)) from None
+    if job is None:
+        raise HTTPException(404, f"job_id: no job {job_id!r}; GET /api/jobs lists them")
+    return job
+
+
+@router.post("/twin", status_code=202, response_model=JobOut, responses=ERRORS, dependencies=PLANNER)
 def start_twin(body: TwinRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Run the digital twin for `weeks` x `replications` in the background."""
     if body.schedule_id is not None and body.spec is not None:
         raise ValueError("spec: give a spec or a schedule_id (a plan brings its own spec), not both")
-    stored = _schedule(svc, body.schedule_id) if body.schedule_id is not None else None
-    spec = stored.spec if stored is not None else svc.spec_for(body.spec)
-    if domain.twin_name() is None:
-        raise domain.Unavailable("twin not available in this build")
+    limits.check_twin_size(body.weeks, body.replications, svc.settings.max_twin_replication_weeks)
+    if body.schedule_id is not None:
+        _schedule(svc, body.schedule_id)
+    spec = svc.spec_for(body.spec)
     params = {**body.model_dump(exclude={"spec"}), "spec": _spec_params(body.spec)}
-    job = svc.runner.submit("twin", lambda progress: work.run_twin(
-        spec, weeks=body.weeks, replications=body.replications, seed=body.seed, progress=progress, stored=stored), params)
-    return job.to_dict()
+    return svc.runner.submit("twin", params, _payload(body.spec, spec))
 
 
-@router.post("/dispatch", status_code=202, response_model=JobOut, responses={**ERRORS, 409: {"model": Problem, "description": "the plan is already being dispatched"}})
+@router.post("/dispatch", status_code=202, response_model=JobOut, responses={**ERRORS, 409: {"model": Problem, "description": "the plan is already being dispatched"}}, dependencies=OPERATOR)
 def start_dispatch(body: DispatchRequest, svc: Service = Depends(service)) -> dict[str, Any]:
     """Send a stored plan's jobs to the cells' controllers in the background, journaled."""
     stored = _schedule(svc, body.schedule_id)
-    if body.url is not None:
-        work.check_driver_url(body.url)  # an unknown scheme is the caller's mistake: 422 now, not a failed job later
-    dispatch_id = new_job_id()
-
-    def job(progress: work.Progress) -> dict[str, Any]:
-        return work.dispatch_schedule(
-            stored, url=body.url, first=body.first, timeout=body.timeout, journal_path=svc.journal_path,
-            progress=progress, publish=lambda data: svc.bus.publish("dispatch", data), run_id=dispatch_id,
-        )
-
+    work.check_dispatchable(stored, svc.spec)  # only plans of the configured floor reach its cells
     try:
         # Two runs of one plan at once would race for the same journal rows and controllers.
-        submitted = svc.runner.submit("dispatch", job, body.model_dump(), job_id=dispatch_id, exclusive=f"dispatch:{stored.id}")
+        return svc.runner.submit("dispatch", body.model_dump(), exclusive=f"dispatch:{stored.id}")
     except JobConflict as exc:
-        raise HTTPException(409, f"schedule_id: plan {stored.id!r} is already being dispatched by job {exc.holder.id}; wait for it or follow GET /api/jobs/{exc.holder.id}") from None
-    return submitted.to_dict()
+        holder = exc.holder["id"]
+        raise HTTPException(409, f"schedule_id: plan {stored.id!r} is already being dispatched by job {holder}; wait for it or follow GET /api/jobs/{holder}") from None
 
 
-@router.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+# One event of the stream (`id:`, `event:`, `data:` lines): the data is JSON text holding the
+# sequence number, kind, time and `data`, a job record (`job`) or a dispatch run's counts (`dispatch`).
+_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "id": {"type": "string", "pattern": "^[0-9]+$"},
+    "event": {"type": "string", "enum": ["job", "dispatch"]},
+    "retry": {"type": "integer"},
+    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {
+        "type": "object", "required": ["seq", "kind", "at", "data"], "properties": {
+            "seq": {"type": "integer", "minimum": 1}, "kind": {"type": "string", "enum": ["job", "dispatch"]},
+            "at": {"type": "string", "description": "ISO-8601 UTC"}, "data": {"type": "object"}}}}}}
+# Declared by hand: a header is text, never `null`, which is what `int | None` would document.
+_LAST_EVENT_ID = {"name": "last-event-id", "in": "header", "required": False, "description": "what browsers send on reconnect: replay after this",
+                  "schema": {"type": "integer", "minimum": 0}}
+
+
+@router.get("/events", response_class=StreamingResponse, openapi_extra={"parameters": [_LAST_EVENT_ID]},
+            responses={200: {"content": {"text/event-stream": {"schema": _EVENT}}}}, dependencies=VIEWER)
 async def events(
     request: Request,
     since: int | None = Query(None, ge=0, description="replay kept events after this sequence number"),
     limit: int | None = Query(None, ge=1, description="end the stream after this many events"),
     wait: float | None = Query(None, gt=0, le=3600, description="end the stream after this many seconds"),
-    last_event_id: int | None = Header(None, ge=0),
     svc: Service = Depends(service),
 ) -> StreamingResponse:
     """Server-Sent Events: `job` (status and progress of every background job) and `dispatch`
     (counts per state and recent transitions of a dispatch run)."""
+    last_event_id = _event_id(request.headers.get("last-event-id"))
     stream = sse.stream(svc.bus, since=last_event_id if last_event_id is not None else since, limit=limit, wait=wait,
                         disconnected=request.is_disconnected)
     return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _event_id(header: str | None) -> int | None:
+    if header is None:
+        return None
+    if not header.strip().isdigit():
+        raise ValueError(f"header.last-event-id: {header[:40]!r} is not an event number; send a whole number >= 0")
+    return int(header)

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gwf.service import tasks
+from gwf.service.db import Database, database_url
 from gwf.service.events import EventBus
 from gwf.service.jobs import JobRunner
 from gwf.service.settings import ServiceSettings
 from gwf.service.store import ScheduleStore
-from plant import DEFAULT_CATALOG, FactorySpec, load_spec, parse_spec
+from plant import DEFAULT_CATALOG, FactorySpec, limits, load_spec, parse_spec
 from plant.loader import SpecError, spec_from_dict
 
 
@@ -21,19 +23,31 @@ class Service:
     spec: FactorySpec
     spec_source: str
     bus: EventBus
-    runner: JobRunner
+    db: Database
     store: ScheduleStore
+    runner: JobRunner
 
     @classmethod
     def start(cls, settings: ServiceSettings) -> "Service":
-        """Loads the default spec first, so a bad GWF_SPEC fails at start-up with its one-line error."""
+        """Loads the default spec first, so a bad GWF_SPEC fails at start-up with its one-line
+        error; then brings the database schema up to date, moves plan files of earlier versions
+        into it, takes over jobs a dead server left behind, and starts the workers."""
         spec = load_spec(settings.spec)
         bus = EventBus()
-        return cls(settings, spec, str(settings.spec or DEFAULT_CATALOG), bus, JobRunner(bus, settings.job_threads),
-                   ScheduleStore(Path(settings.data_dir) / "schedules"))
+        db = Database(database_url(settings.database_url, Path(settings.data_dir)))
+        db.migrate()
+        store = ScheduleStore(db, cache=settings.plan_cache)
+        store.import_files(Path(settings.data_dir) / "schedules")
+        runner = JobRunner(db, bus, {}, threads=settings.job_threads, max_queued=settings.max_queued_jobs,
+                           retry_after_s=settings.retry_after_s, lease_s=settings.job_lease_s, attempts=settings.job_attempts)
+        service = cls(settings, spec, str(settings.spec or DEFAULT_CATALOG), bus, db, store, runner)
+        runner.handlers.update(tasks.handlers(service))
+        runner.start()
+        return service
 
     def spec_for(self, body: dict[str, Any] | str | None) -> FactorySpec:
-        """The request's spec (YAML text or JSON object) or the default; SpecError names the field."""
+        """The request's spec (YAML text or JSON object) or the default; SpecError names the field.
+        The loader checks plant's limits (size, nesting, aliases, cells, demand) before building it."""
         if body is None:
             return self.spec
         spec = parse_spec(body, source="spec") if isinstance(body, str) else spec_from_dict(body, source="spec")
@@ -45,7 +59,9 @@ class Service:
         mangle JSON's escaped surrogate pairs), YAML otherwise."""
         if media_type.split(";")[0].strip().lower() in ("application/json", "text/json"):
             try:
-                raw = json.loads(text)
+                raw = limits.load_json(text)  # depth checked first: the decoder recurses (RecursionError, not 422)
+            except limits.LimitError as exc:
+                raise SpecError(f"spec: {exc}") from None
             except json.JSONDecodeError as exc:
                 raise SpecError(f"spec: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
             if not isinstance(raw, (dict, str)):
@@ -60,6 +76,7 @@ class Service:
     def stop(self) -> None:
         self.runner.shutdown()
         self.bus.close()
+        self.db.dispose()  # close pooled connections now; a job still finishing opens its own
 
 
 def _check_unicode(spec: FactorySpec) -> None:

@@ -2,13 +2,18 @@
 assignments, and per-pool utilisation over time. Plain functions over plain data."""
 from __future__ import annotations
 
-import html
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from gwf.service import domain
+from gwf.gantt import write_gantt
 from gwf.service.store import StoredSchedule
 from plant.spec import FactorySpec, deployable_gw
+from scheduler.bounds import compute_bounds
+from scheduler.capacity import problem_capacity_bound
+from scheduler.delivery import mw_by_category
+from scheduler.result import gap
 
 WEEK_H = 7 * 24
 
@@ -38,11 +43,11 @@ def schedule_summary(stored: StoredSchedule, horizon_hours: float | None = None)
 
 def _summarise(stored: StoredSchedule, horizon_hours: float | None) -> dict[str, Any]:
     schedule = stored.schedule
-    delivered = domain.mw_by_category(stored.problem, schedule)
+    delivered = mw_by_category(stored.problem, schedule)
     hours = horizon_hours or schedule.horizon / 3600
     out: dict[str, Any] = {
         "id": stored.id, "name": schedule.name, "status": schedule.status, "objective": schedule.objective,
-        "value": schedule.value, "bound": schedule.bound, "gap": schedule.gap, "seconds": schedule.seconds,
+        "value": schedule.value, "seconds": schedule.seconds,
         "makespan_s": schedule.makespan, "horizon_s": schedule.horizon, "assignments": len(schedule.assignments),
         "jobs": len({a.job for a in schedule.assignments}), "cells_used": len({a.cell for a in schedule.assignments}),
         "created": stored.created, "kpis": jsonable(schedule.kpis),
@@ -51,8 +56,29 @@ def _summarise(stored: StoredSchedule, horizon_hours: float | None) -> dict[str,
     if delivered is not None and delivered:
         gw = deployable_gw(delivered, stored.spec.target)
         # A plan covers a slice of the week; its rate scaled to a week is what compares with the target.
-        out.update(deployable_gw=gw, weekly_rate_gw=gw * WEEK_H / hours if hours > 0 else None)
+        out.update(deployable_gw=gw, weekly_rate_gw=gw * WEEK_H / hours if hours > 0 else None,
+                   weekly_rate_mw={c: mw * WEEK_H / hours for c, mw in delivered.items()} if hours > 0 else None)
+    out["target_mw"] = dict(stored.spec.target.mw)  # per week, per category: MW of one kind never stands in for another
+    out.update(_bound(stored))
+    out["gap"] = gap(schedule.objective, schedule.value, out["bound"])
     return jsonable(out)
+
+
+def _bound(stored: StoredSchedule) -> dict[str, Any]:
+    """The bound the plan is measured against: the planner's own when it reported one, else
+    the same kind of bound computed here (a plan carried across a running floor's cut loses
+    its planner's bound), so the gap is never left blank for want of one. For MW, also each
+    category's own maximum: MW of compute, cooling and power are not interchangeable."""
+    schedule, problem = stored.schedule, stored.problem
+    out: dict[str, Any] = {"bound": schedule.bound, "bound_source": "planner", "bound_mw": None}
+    if schedule.objective == "mw" and problem.jobs:
+        capacity = problem_capacity_bound(problem)
+        out["bound_mw"] = dict(capacity.mw_by_category)
+        if not schedule.bound > 0:
+            out.update(bound=sum(capacity.mw_by_category.values()), bound_source="capacity LP (service)")
+    elif schedule.objective == "makespan" and not schedule.bound > 0 and problem.tasks:
+        out.update(bound=float(compute_bounds(problem).makespan), bound_source="path and load (service)")
+    return out
 
 
 def assignment_page(
@@ -63,21 +89,25 @@ def assignment_page(
     sorted by start, one page of them."""
     pool_of = stored.pool_of_cell
     kept = [
-        a for a in stored.schedule.assignments
+        a for a in stored.by_start
         if (cell is None or a.cell == cell)
         and (pool is None or pool_of.get(a.cell) == pool)
         and (job is None or a.job == job)
         and (start is None or a.end > start)
         and (end is None or a.start < end)
     ]
-    kept.sort(key=lambda a: (a.start, a.cell, a.job))
     page = kept[offset: offset + limit]
     return {"total": len(kept), "offset": offset, "limit": limit, "assignments": [{**asdict(a), "pool": pool_of.get(a.cell)} for a in page]}
 
 
 def utilisation(stored: StoredSchedule, buckets: int = 48) -> dict[str, Any]:
     """Per pool (cell type), the share of its capacity busy in each of `buckets` equal time
-    slices of the plan: the overview a planner scans for bottlenecks and idle pools."""
+    slices of the plan: the overview a planner scans for bottlenecks and idle pools. A plan
+    never changes, so each answer is kept with it (the dashboard asks for the same one often)."""
+    return stored.remember(("utilisation", buckets), lambda: _utilisation(stored, buckets))
+
+
+def _utilisation(stored: StoredSchedule, buckets: int) -> dict[str, Any]:
     spec, schedule = stored.spec, stored.schedule
     span = max(schedule.horizon, schedule.makespan, 1)
     width = span / buckets
@@ -97,36 +127,18 @@ def utilisation(stored: StoredSchedule, buckets: int = 48) -> dict[str, Any]:
     for name, cells in cells_of.items():
         capacity = spec.cell_type_index[name].capacity * len(cells)
         shares = [min(1.0, s / (capacity * width)) if capacity else 0.0 for s in busy[name]]
-        pools.append({"name": name, "cells": cells, "capacity": capacity, "busy": shares, "mean": sum(shares) / buckets})
+        pools.append({"name": name, "cells": cells, "capacity": capacity, "per_cell": spec.cell_type_index[name].capacity,
+                      "busy": shares, "mean": sum(shares) / buckets})
     return {"id": stored.id, "span_s": span, "bucket_s": width, "buckets": buckets, "pools": pools}
 
 
 def gantt_html(stored: StoredSchedule) -> str:
-    """The plan as one self-contained HTML page: the Gantt renderer when this build has it,
-    else a per-pool utilisation heat map drawn as inline SVG."""
-    page = domain.gantt_html(stored.problem, stored.schedule)
-    if page is not None:
-        return page
-    view = utilisation(stored, buckets=96)
-    row_h, label_w, cell_w = 22, 160, 8
-    rows = []
-    for i, pool in enumerate(view["pools"]):
-        y = i * row_h
-        rows.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{html.escape(pool["name"])} ({pool["capacity"]})</text>')
-        for b, share in enumerate(pool["busy"]):
-            rows.append(
-                f'<rect x="{label_w + b * cell_w}" y="{y + 2}" width="{cell_w - 1}" height="{row_h - 4}" '
-                f'fill="hsl({210 - 210 * share:.0f},70%,{92 - 47 * share:.0f}%)"><title>{share:.0%}</title></rect>'
-            )
-    width, height = label_w + view["buckets"] * cell_w + 10, len(view["pools"]) * row_h + 10
-    hours = view["span_s"] / 3600
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(stored.schedule.name)}: utilisation</title>"
-        "<style>body{font:13px system-ui,sans-serif;margin:1.5em}svg text{font-size:12px}</style></head><body>"
-        f"<h1>{html.escape(stored.schedule.name)}</h1><p>Busy share of each pool's capacity over {hours:.1f} h "
-        f"in {view['buckets']} slices ({len(stored.schedule.assignments)} assignments). Blue = idle, red = saturated.</p>"
-        f"<svg width='{width}' height='{height}' role='img'>{''.join(rows)}</svg></body></html>"
-    )
+    """The plan as the Gantt module's self-contained HTML page."""
+    # The module writes files (what the CLI wants); a private temporary file turns that into text.
+    with tempfile.TemporaryDirectory(prefix="gwf-gantt-") as folder:
+        path = Path(folder) / "gantt.html"
+        write_gantt(stored.problem, stored.schedule, path)
+        return path.read_text(encoding="utf-8")
 
 
 def jsonable(value: Any) -> Any:

@@ -3,22 +3,23 @@ run the twin, dispatch a stored plan to the fleet. No HTTP here."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from robots.plans import first_assignments
-from gwf.service import domain
 from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
 from plant import Order, orders_for
 from plant.spec import FactorySpec
-from hardware.registry import driver_for_url
-from robots import Dispatcher, Fleet, Journal
+from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
-from scheduler.planning import Limits
+from scheduler.planning import Limits, plan
+from sim import Twin
 from scheduler.steady import plan_horizon
 from scheduler.validate import validate
 
@@ -28,6 +29,8 @@ Progress = Callable[[float, str], None]
 # batches at most this often, with the latest few listed.
 _DISPATCH_FLUSH_S = 0.25
 _RECENT_TRANSITIONS = 25
+PLANNER = "scheduler.plan"
+TWIN = "sim.Twin"
 
 
 def orders_for_slice(spec: FactorySpec, demand_hours: float) -> list[Order]:
@@ -48,7 +51,7 @@ def plan_schedule(
     progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
 
     _, problem, result = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, objective,
-                                      Limits(time_limit, workers, seed), planner=domain.plan, progress=progress)
+                                      Limits(time_limit, workers, seed), planner=plan, progress=progress)
     schedule = result.schedule
     progress(0.97, "validating")
     # Plans that maximise MW may leave units out; every other objective places every operation.
@@ -56,34 +59,44 @@ def plan_schedule(
     stored = StoredSchedule(schedule_id, spec, schedule, _now(), problem_given=problem)
     summary = schedule_summary(stored, horizon_hours)
     store.put(stored)
-    return {"schedule_id": schedule_id, "planner": domain.planner_name(), "mode": mode, "orders": len(orders), **summary}
+    return {"schedule_id": schedule_id, "planner": PLANNER, "mode": mode, "orders": len(orders), **summary}
 
 
 def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,
-             stored: StoredSchedule | None = None) -> dict[str, Any]:
-    """The twin on the spec's own release policy, or executing a stored plan."""
-    report = domain.run_twin(spec, weeks=weeks, replications=replications, seed=seed, progress=progress,
-                             schedule=stored.schedule if stored is not None else None)
+             stored: StoredSchedule | None = None, cluster: str | None = None, control: str = "repair") -> dict[str, Any]:
+    """The twin's report (deployable GW/week and MW per category with 95% intervals, bottleneck,
+    time shares) on the spec's own release policy, or executing a stored plan under the floor
+    controller's `control` policy (docs/loop.md); on the Dask
+    cluster at `cluster` when given."""
+    # Without a cluster, one process: forking replication workers out of a threaded web server is not safe.
+    twin = Twin(spec, weeks=weeks, replications=replications, seed=seed, workers=1, cluster=cluster, control=control,
+                progress=lambda done, total: progress(done / total, f"replication {done}/{total}"))
+    where = f" on the Dask cluster at {cluster}" if cluster else ""
+    progress(0.0, f"running {replications} replications of {weeks:g} week(s){where}")
+    report = twin.run(stored.schedule if stored is not None else None).to_dict()
     # Intervals over too few finished units are NaN; JSON has no NaN.
     return jsonable({**report, "schedule_id": stored.id if stored is not None else None})
 
 
 def dispatch_schedule(
-    stored: StoredSchedule, *, url: str | None, first: int | None, timeout: float, journal_path: Path,
-    progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
+    stored: StoredSchedule, *, floor: FactorySpec, url_template: str | None, first: int | None, timeout: float,
+    journal_path: Path, progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
 ) -> dict[str, Any]:
-    """Send the stored plan (or its first N assignments) to the fleet, journaled; live counts
-    and recent transitions go to `publish` in batches."""
+    """Send the stored plan (or its first N assignments) to the cells of `floor`, the server's
+    own spec (at their URLs, or all at the operator-configured `url_template`), journaled;
+    live counts and recent transitions go to `publish` in batches."""
+    check_dispatchable(stored, floor)
     schedule = first_assignments(stored.schedule, first) if first is not None else stored.schedule
-    problem = problem_for_schedule(stored.spec, schedule)
+    problem = problem_for_schedule(floor, schedule)
     validate(problem, schedule, complete=False)
-    fleet = Fleet.from_spec(stored.spec, cells={a.cell for a in schedule.assignments}, url_template=url)
+    fleet = Fleet.from_spec(floor, cells={a.cell for a in schedule.assignments}, url_template=url_template)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path)
     total = len(schedule.assignments)
     feed = _DispatchFeed(run_id, stored.id, total, progress, publish)
     try:
-        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event).run(problem, schedule))
+        # Claims are keyed by the whole plan's content: a part of it, or another stored copy, shares them.
+        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event).run(problem, schedule, content=plan_id(stored.schedule)))
         feed.counts = dict(report.counts)
         feed.flush()
     finally:
@@ -95,12 +108,17 @@ def dispatch_schedule(
     }
 
 
-def check_driver_url(template: str) -> None:
-    """ValueError on `url` when no driver handles the template's scheme."""
-    try:
-        driver_for_url(template.replace("{id}", "probe"))
-    except ValueError as exc:
-        raise ValueError(f"url: {exc}") from None
+def check_dispatchable(stored: StoredSchedule, floor: FactorySpec) -> None:
+    """ValueError on `schedule_id` unless the plan was made for `floor` itself: a plan made for
+    a spec sent with a request would carry that caller's cells, URLs and product names to the
+    controllers."""
+    if spec_digest(stored.spec) != spec_digest(floor):
+        raise ValueError(f"schedule_id: plan {stored.id} was made for a spec sent with the request ({stored.spec.name!r}), "
+                         f"not for this server's floor ({floor.name!r}); plan it on the server's spec to dispatch it")
+
+
+def spec_digest(spec: FactorySpec) -> str:
+    return hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
 class _DispatchFeed:

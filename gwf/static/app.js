@@ -10,7 +10,7 @@ const state = { jobs: {}, watched: {}, finished: {}, schedule: null, util: null,
 
 // ---------- small helpers ----------
 async function api(method, path, body) {
-  const init = { method, headers: {} };
+  const init = { method, headers: authHeaders() };
   if (body !== undefined) {
     init.headers["content-type"] = typeof body === "string" ? "application/yaml" : "application/json";
     init.body = typeof body === "string" ? body : JSON.stringify(body);
@@ -18,6 +18,7 @@ async function api(method, path, body) {
   const response = await fetch(path, init);
   let data = null;
   try { data = await response.json(); } catch (_) { /* HTML or empty */ }
+  if (response.status === 401) showSignIn((data && data.detail) || "sign in");
   return { ok: response.ok, status: response.status, data };
 }
 
@@ -149,13 +150,17 @@ function drawJob(kind, job) {
   $(".status", box).textContent = job.status;
   const message = job.status === "failed" ? job.error : job.progress.message;
   $(".message", box).textContent = message === job.status ? "" : message;
+  const cancel = $(".cancel", box);
+  cancel.hidden = !may("cancel") || !(job.status === "queued" || job.status === "running");
+  cancel.onclick = async () => { cancel.disabled = true; const r = await api("POST", `/api/jobs/${job.id}/cancel`); if (r.ok) updateJob(r.data); cancel.disabled = false; };
   if (job.status === "done" && state.finished[kind] !== job.id) {
     state.finished[kind] = job.id;
     onDone(kind, job);
   }
 }
 
-function rank(status) { return { queued: 0, running: 1, done: 2, failed: 2 }[status] ?? 0; }
+function rank(status) { return { queued: 0, running: 1, done: 2, failed: 2, cancelled: 2 }[status] ?? 0; }
+function finished(status) { return rank(status) === 2; }
 
 function onDone(kind, job) {
   if (kind === "plan") loadSchedules(job.result.schedule_id);
@@ -164,22 +169,23 @@ function onDone(kind, job) {
 }
 
 function startLiveFeed() {
-  const source = new EventSource("/api/events");
   const chip = $("#chip-live");
-  source.onopen = () => { state.liveOk = true; chip.textContent = "live"; chip.className = "chip on"; };
-  source.onerror = () => { state.liveOk = false; chip.textContent = "live feed lost, polling"; chip.className = "chip off"; };
-  source.addEventListener("job", e => updateJob(JSON.parse(e.data).data));
-  source.addEventListener("dispatch", e => {
-    const data = JSON.parse(e.data).data;
-    if (data.dispatch_id === state.watched.dispatch) renderDispatch(data);
-  });
+  state.feed = true;
+  liveFeed({
+    job: updateJob,
+    dispatch: data => { if (data.dispatch_id === state.watched.dispatch) renderDispatch(data); },
+  }, ok => {
+    state.liveOk = ok;
+    chip.textContent = ok ? "live" : "live feed lost, polling";
+    chip.className = `chip ${ok ? "on" : "off"}`;
+  }).finally(() => { state.feed = false; });  // ends only when signed out; a new sign-in restarts it
 }
 
 // Polling backs the live feed up: a job whose events were missed still finishes on screen.
 async function pollWatched() {
   for (const id of Object.values(state.watched)) {
     const job = state.jobs[id];
-    if (job && (job.status === "done" || job.status === "failed")) continue;
+    if (job && finished(job.status)) continue;
     const r = await api("GET", `/api/jobs/${id}`);
     if (r.ok) updateJob(r.data);
   }
@@ -238,14 +244,20 @@ async function renderSchedule(id) {
   state.schedule = s; state.util = util.data;
   $("#schedule-empty").hidden = true; $("#schedule-body").hidden = false;
   const link = $("#gantt-link"); link.hidden = false; link.href = `/api/schedules/${id}/gantt`;
-  const delivered = s.delivered_mw ? Object.values(s.delivered_mw).reduce((a, b) => a + b, 0) : null;
   const kpis = [
     ["status", s.status], ["makespan", hours(s.makespan_s)], ["horizon", hours(s.horizon_s)],
-    [s.objective === "mw" ? "MW finished (objective)" : `${s.objective} (objective)`, objectiveText(s.objective, s.value)],
-    ["bound", s.bound > 0 ? objectiveText(s.objective, s.bound) : "–"], ["gap to bound", s.gap === null ? "–" : `${fmt(100 * s.gap, 1)} %`],
-    ["operations", fmt(s.assignments, 0)], ["units", fmt(s.jobs, 0)], ["cells used", fmt(s.cells_used, 0)],
-    ["delivered MW", fmt(delivered, 2)], ["deployable, weekly rate", s.weekly_rate_gw === null ? "–" : `${fmtGw(s.weekly_rate_gw)} GW`],
+    [s.objective === "mw" ? "objective: MW finished, all categories" : `objective: ${s.objective}`, objectiveText(s.objective, s.value)],
+    [`bound (${s.bound_source || "planner"})`, s.bound > 0 ? objectiveText(s.objective, s.bound) : "none"],
+    ["gap to bound", s.gap === null || s.gap === undefined ? "no bound" : `${fmt(100 * s.gap, 1)} %`],
+    ["operations", fmt(s.assignments, 0)], ["units", fmt(s.jobs, 0)], ["cells used (a bay is one cell)", fmt(s.cells_used, 0)],
+    ["deployable, weekly rate", s.weekly_rate_gw === null ? "–" : `${fmtGw(s.weekly_rate_gw)} GW/week`],
   ];
+  // MW of compute, cooling and power are not interchangeable: one tile each, against that
+  // category's own bound in the plan and its weekly target.
+  for (const cat of Object.keys(s.target_mw || s.delivered_mw || {})) {
+    const done = (s.delivered_mw || {})[cat] ?? 0, bound = (s.bound_mw || {})[cat], rate = (s.weekly_rate_mw || {})[cat];
+    kpis.push([`${cat}: MW finished${bound !== undefined ? ` of ≤ ${fmtMw(bound)} MW possible` : ""}; ${rate !== undefined ? `${fmtMw(rate)} MW/week` : "–"} vs target ${fmtMw(s.target_mw[cat])} MW/week`, `${fmtMw(done)} MW`]);
+  }
   const box = clear($("#kpis"));
   for (const [label, value] of kpis) {
     const div = document.createElement("div");
@@ -260,9 +272,12 @@ async function renderSchedule(id) {
 
 function objectiveText(objective, value) {
   if (objective === "makespan") return hours(value);
-  if (objective === "mw") return `${fmt(value, 2)} MW`;
+  if (objective === "mw") return `${fmtMw(value)} MW`;
   return fmt(value, 1);
 }
+
+// MW to a tenth above 10 MW, three significant digits below (a test floor's 0.35 MW).
+function fmtMw(x) { return x === null || x === undefined || Number.isNaN(x) ? "–" : Math.abs(x) >= 10 ? fmt(x, 1) : fmtAuto(x); }
 
 function renderUtilisation(view) {
   const svg = clear($("#util-chart"));
@@ -271,7 +286,10 @@ function renderUtilisation(view) {
   svg.setAttribute("height", view.pools.length * rowH + 22);
   view.pools.forEach((pool, i) => {
     const y = i * rowH;
-    svg.appendChild(el("text", { x: label - 6, y: y + 14, "text-anchor": "end" }, `${pool.name} ×${pool.capacity}`));
+    // Cells, not slots: 42 burn-in bays of 24 racks are 42 bays.
+    const cells = pool.cells.length, each = pool.per_cell || 1;
+    svg.appendChild(titled(el("text", { x: label - 6, y: y + 14, "text-anchor": "end" }, each > 1 ? `${pool.name} ${cells} × ${each}` : `${pool.name} ×${cells}`),
+      each > 1 ? `${cells} cells holding ${each} jobs each (${pool.capacity} at once)` : `${cells} cells`));
     pool.busy.forEach((share, b) => {
       const rect = el("rect", { x: label + b * cellW, y: y + 2, width: cellW - (cellW > 4 ? 1 : 0), height: rowH - 4, fill: heat(share), class: "clickable" });
       titled(rect, `${pool.name}, ${hours(b * view.bucket_s)}–${hours((b + 1) * view.bucket_s)}: ${fmt(100 * share, 0)} % busy`);
@@ -324,6 +342,7 @@ const TIME_STATE_COLOUR = { busy: "#16a34a", setup: "#84cc16", blocked: "#f59e0b
 // and how each cell type spends its time (where the floor chokes).
 function renderTwin(report) {
   $("#twin-result").hidden = false;
+  if (report.execution) return renderExecution(report, report.execution);
   const byCat = report.mw_by_category || {}, cats = Object.keys(byCat);
   const pick = key => Object.fromEntries(cats.map(c => [c, byCat[c][key]]));
   groupedChart($("#twin-chart"), cats, [{ name: "twin mean", values: pick("mean"), lo: pick("ci_low"), hi: pick("ci_high") }], { target: pick("target") });
@@ -332,6 +351,20 @@ function renderTwin(report) {
   const bottleneck = report.bottleneck && report.bottleneck.type ? `; bottleneck: ${report.bottleneck.type}` : "";
   $("#twin-verdict").textContent = `${fmtGw(gw.mean)} GW/week deployable (95% CI ${fmtGw(gw.ci_low)}–${fmtGw(gw.ci_high)}): ${meets} the ${fmtGw(report.target_gw)} GW target; `
     + `P(week ≥ target) ${fmt(100 * report.p_meets_target, 0)} %${bottleneck}` + (report.schedule_id ? ` (plan ${report.schedule_id})` : "");
+  $("#twin-warnings").textContent = (report.warnings || []).join("; ");
+  timeShares($("#twin-shares"), report.time_shares || {}, report.bottleneck && report.bottleneck.type);
+}
+
+// A plan checked on the twin: MW it planned against MW the floor delivered by the plan's horizon.
+function renderExecution(report, x) {
+  const cats = Object.keys(x.planned_mw_by_category), ci = x.delivered_mw_by_category_ci;
+  const pick = key => Object.fromEntries(cats.map(c => [c, ci[c][key]]));
+  groupedChart($("#twin-chart"), cats, [{ name: "planned", values: x.planned_mw_by_category, opacity: 0.45 },
+    { name: "delivered", values: x.delivered_mw_by_category, lo: pick("ci_low"), hi: pick("ci_high") }], {});
+  const d = x.delivered_gw_per_week;
+  $("#twin-verdict").textContent = `plan ${report.schedule_id || ""} under ${x.control} control, ${fmt(x.horizon_h, 1)} h horizon: delivered `
+    + `${fmt(100 * x.delivered_over_planned.mean, 1)} % of the planned MW; ${fmtGw(d.mean)} GW/week (95% CI ${fmtGw(d.ci_low)}–${fmtGw(d.ci_high)}) `
+    + `against ${fmtGw(x.planned_gw_per_week)} planned` + (x.share_on_planned_cell ? `; ${fmt(100 * x.share_on_planned_cell.mean, 1)} % of operations on their planned cell` : "");
   $("#twin-warnings").textContent = (report.warnings || []).join("; ");
   timeShares($("#twin-shares"), report.time_shares || {}, report.bottleneck && report.bottleneck.type);
 }
@@ -411,6 +444,12 @@ function wire() {
     submitJob(dispatchForm, "dispatch", "/api/dispatch", body);
   });
   $("#schedule-picker").addEventListener("change", e => renderSchedule(e.target.value));
+  $("#gantt-link").addEventListener("click", e => {
+    if (!access.token) return;  // local mode: the link opens as it is
+    e.preventDefault();
+    downloadPage(e.currentTarget.href, `gantt-${$("#schedule-picker").value}.html`);
+  });
+  wireAdmin();
 }
 
 // A reloaded page (or a second tab) picks up the latest job of each kind, running or finished.
@@ -422,9 +461,25 @@ async function resumeJobs() {
   for (const job of r.data) updateJob(job);
 }
 
-wire();
-loadSpec();
-loadSchedules();
-startLiveFeed();
-resumeJobs();
-setInterval(pollWatched, 2000);
+// Sign in (or find the local-development mode), then load everything the role may see.
+let started = false;
+function start(me) {
+  applyRole(me);
+  loadSpec();
+  loadSchedules();
+  resumeJobs();
+  loadAdmin();
+  if (!state.feed) startLiveFeed();
+  if (started) return;
+  started = true;
+  setInterval(pollWatched, 2000);
+}
+
+async function boot() {
+  wire();
+  wireSignIn(start);
+  const { me, reason } = await whoAmI();
+  if (me) start(me); else showSignIn(reason);
+}
+
+boot();

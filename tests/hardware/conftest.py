@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 from typing import Iterator
@@ -35,3 +36,10 @@ def journal_path(tmp_path) -> str:
 def journal_ids(path: str) -> list[str]:
     with open(path, encoding="utf-8") as journal:
         return [line.split("\t", 1)[0] for line in journal]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now (for servers that must restart on the same port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -30,7 +30,7 @@ def test_jobs_run_once_and_a_resent_id_is_answered_as_duplicate(journal_path):
         assert status["controller_state"] == "idle" and status["executed"] == 2
         assert driver.state is DriverState.CLOSED
 
-    with run_emulator("hardware.emulator", "--journal", journal_path, "--time-scale", "0.1") as path:
+    with run_emulator("hardware.cellproto.emulator", "--journal", journal_path, "--time-scale", "0.1") as path:
         asyncio.run(scenario(path))
     assert journal_ids(journal_path) == ["A1", "A2"]
 
@@ -40,9 +40,9 @@ def test_a_restarted_controller_still_recognises_journaled_ids(journal_path):
         async with driver_for_url(f"serial://{path}") as driver:
             return await driver.execute_many(batch, timeout=10)
 
-    with run_emulator("hardware.emulator", "--journal", journal_path) as path:
+    with run_emulator("hardware.cellproto.emulator", "--journal", journal_path) as path:
         first = asyncio.run(run(path, jobs(20)))
-    with run_emulator("hardware.emulator", "--journal", journal_path) as path:
+    with run_emulator("hardware.cellproto.emulator", "--journal", journal_path) as path:
         second = asyncio.run(run(path, jobs(25)))
     assert all(r.ok and not r.duplicate for r in first)
     assert [r.duplicate for r in second] == [True] * 20 + [False] * 5
@@ -60,7 +60,7 @@ def faulty_run(journal_path: str, n: int, disconnect_every: int, seed: int) -> d
 
     args = ["--journal", journal_path, "--corrupt", "0.01", "--drop", "0.01", "--seed", str(seed),
             "--disconnect-every", str(disconnect_every), "--down", "0.05"]
-    with run_emulator("hardware.emulator", *args) as path:
+    with run_emulator("hardware.cellproto.emulator", *args) as path:
         return asyncio.run(scenario(path))
 
 
@@ -103,7 +103,7 @@ def test_a_job_longer_than_its_timeout_raises_driver_timeout_and_the_link_recove
             retried = await driver.execute(CellJob("SLOW", "cell-7", "burn_in", 0), timeout=5)
             assert retried.duplicate and not retried.ok and "aborted" in retried.detail
 
-    with run_emulator("hardware.emulator", "--journal", journal_path, "--time-scale", "1") as path:
+    with run_emulator("hardware.cellproto.emulator", "--journal", journal_path, "--time-scale", "1") as path:
         asyncio.run(scenario(path))
 
 
@@ -116,7 +116,7 @@ def test_abort_drops_queued_jobs():
             await driver.abort()
             return await running
 
-    with run_emulator("hardware.emulator", "--time-scale", "1") as path:
+    with run_emulator("hardware.cellproto.emulator", "--time-scale", "1") as path:
         outcomes = asyncio.run(scenario(path))
     assert [r.ok for r in outcomes] == [False] * 4
     assert outcomes[0].detail == "aborted while executing" and outcomes[-1].detail == "aborted before start"
@@ -150,7 +150,7 @@ def test_bad_jobs_and_urls_are_rejected_with_the_field_named():
                 await driver.execute(CellJob("x" * 300, "cell-7", "screw", 0), timeout=1)
             assert driver.state is DriverState.ACTIVE  # a refused job is not a link fault
 
-    with run_emulator("hardware.emulator") as path:
+    with run_emulator("hardware.cellproto.emulator") as path:
         asyncio.run(scenario(path))
 
 
@@ -182,7 +182,7 @@ def test_socket_transport_through_a_serial_gateway(journal_path):
             server.close()
             os.close(fd)
 
-    with run_emulator("hardware.emulator", "--journal", journal_path) as path:
+    with run_emulator("hardware.cellproto.emulator", "--journal", journal_path) as path:
         outcomes = asyncio.run(scenario(path))
     assert all(r.ok and not r.duplicate for r in outcomes)
     assert journal_ids(journal_path) == [j.job_id for j in jobs(100, "S")]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardware import frames as f
+from hardware.cellproto import frames as f
 
 text = st.text(max_size=40).filter(lambda s: len(s.encode()) <= 255)
 seq = st.integers(0, 255)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardware import grbl_protocol as g
+from hardware.grbl import protocol as g
 
 
 def test_reference_lines_are_classified():

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardware import gripper as gr
-from hardware import modbus_rtu as rtu
+from hardware.modbus import gripper as gr
+from tests.hardware import modbus_rtu as rtu
 from hardware.driver import CellJob, DriverError, DriverTimeout, JobRejected
-from hardware.modbus import ModbusGripperDriver
+from hardware.modbus.driver import ModbusGripperDriver
 from hardware.registry import driver_for_url
 from tests.hardware.conftest import run_emulator
 
@@ -69,7 +69,7 @@ def test_gripper_activates_grips_a_part_and_releases():
         assert again.ok
         assert status["gripper"] == "ready" and status["position"] == 0
 
-    with run_emulator("hardware.gripper_emulator", "--time-scale", "0.05", "--object-at", "200") as path:
+    with run_emulator("hardware.modbus.emulator", "--time-scale", "0.05", "--object-at", "200") as path:
         asyncio.run(scenario(path))
 
 
@@ -78,7 +78,7 @@ def test_missing_part_fails_the_job_when_one_is_expected():
         async with driver_for_url(f"modbus+serial://{path}") as driver:
             return await driver.execute(CellJob("G1", "gripper-3", "grip_tray", 1.0, {"expect_part": True}), timeout=5)
 
-    with run_emulator("hardware.gripper_emulator", "--time-scale", "0.05") as path:
+    with run_emulator("hardware.modbus.emulator", "--time-scale", "0.05") as path:
         result = asyncio.run(scenario(path))
     assert not result.ok and result.detail == "at position 255, no part touched"
 
@@ -102,7 +102,7 @@ def test_an_exception_reply_is_reported_not_retried():
             await driver.connect()
         await driver.close()
 
-    with run_emulator("hardware.gripper_emulator") as path:
+    with run_emulator("hardware.modbus.emulator") as path:
         asyncio.run(scenario(path))
 
 
@@ -111,7 +111,7 @@ def test_the_driver_reconnects_when_the_gripper_comes_back(tmp_path):
     job = CellJob("R1", "gripper-3", "grip", 1.0, {"position": 100})
 
     async def scenario() -> None:
-        with run_emulator("hardware.gripper_emulator", "--time-scale", "0.05", "--link", link):
+        with run_emulator("hardware.modbus.emulator", "--time-scale", "0.05", "--link", link):
             driver = driver_for_url(f"modbus+serial://{link}")
             await driver.connect()
             assert (await driver.execute(job, timeout=5)).ok
@@ -130,5 +130,5 @@ def restart_later(link: str) -> None:
     import time
 
     time.sleep(0.3)
-    with run_emulator("hardware.gripper_emulator", "--time-scale", "0.05", "--link", link):
+    with run_emulator("hardware.modbus.emulator", "--time-scale", "0.05", "--link", link):
         time.sleep(1.0)

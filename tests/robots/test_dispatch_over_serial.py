@@ -25,7 +25,7 @@ def emulators(tmp_path: Path, cells: list[str], *fault_args: str):
     try:
         for cell in cells:
             journal = tmp_path / f"{cell}.journal"
-            proc = subprocess.Popen([sys.executable, "-m", "hardware.emulator", "--time-scale", "0.0001",
+            proc = subprocess.Popen([sys.executable, "-m", "hardware.cellproto.emulator", "--time-scale", "0.0001",
                                      "--journal", str(journal), *fault_args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
             procs.append(proc)
             paths[cell] = (proc.stdout.readline().strip(), journal)

@@ -98,8 +98,11 @@ def test_bound_of_a_carried_in_problem_covers_its_plans(seed):
 @settings(max_examples=40, deadline=None)
 @given(start=st.integers(0, 30), duration=st.integers(1, 9), every=st.sampled_from([None, 10, 24]), clock=st.integers(-60, 60), horizon=st.integers(1, 80))
 def test_windows_keep_their_phase_on_the_floor_clock(start, duration, every, clock, horizon):
-    window = Window(start=start, duration=duration, every=every)
-    shifted = expand_windows([window], horizon, clock)
+    # Drawn in minutes (the spec refuses windows repeating more often than once a minute),
+    # checked at every minute: every window edge falls on one.
+    m = 60
+    window = Window(start=start * m, duration=duration * m, every=every and every * m)
+    shifted = [(s / m, e / m) for s, e in expand_windows([window], horizon * m, clock * m)]
     # A repeating window runs every period from its start on and, before the week's start
     # (floor time < 0), back in time as well.
     if every is None:
@@ -209,7 +212,8 @@ def test_warmup_of_a_floor_with_very_long_routings_stays_bounded():
     from scheduler.steady import MAX_FILL_S, warmup_length
 
     raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "specs" / "tiny.yaml").read_text())
-    raw["products"][0]["routing"][0]["duration"] = 10**9  # about 32 years for one operation
+    for step in raw["products"][0]["routing"]:
+        step["duration"] = "1w"  # a unit takes weeks: two critical paths exceed the cap
     spec = FactorySpec.model_validate(raw)
     assert warmup_length(spec, 8 * 3600) == MAX_FILL_S
     assert warmup_length(spec, 2 * MAX_FILL_S) == 2 * MAX_FILL_S  # never shorter than the horizon

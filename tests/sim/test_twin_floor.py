@@ -49,7 +49,7 @@ def test_mini_floor_invariants_and_welch_warmup():
     # The floor starts empty and burn-in alone takes 24 h: nothing deployable comes out before,
     # so Welch's cut must lie beyond it (and within the first half of the run).
     assert 24 <= report.warmup_h <= report.run_h / 2
-    assert report.warmup_method == "welch"
+    assert report.warmup_method in ("welch-output", "mser5-wip")  # the later of the two cuts
     for cell_type, shares in report.time_shares.items():
         assert sum(shares.values()) == pytest.approx(1.0)
     assert report.time_shares["qa-pack-cell"]["setup"] > 0  # crating serves every product family
@@ -73,8 +73,9 @@ def test_a_plan_made_by_the_twin_is_valid_and_replays_exactly():
     replay = twin.run(schedule=plan)
     assert replay.schedule["start_delay_max_s"] == pytest.approx(0.0, abs=1e-6)
     assert replay.schedule["makespan_ratio"] == pytest.approx(1.0, abs=1e-9)
-    # The same plan on the real, random floor starts late and finishes later.
-    noisy = Twin(mini_floor(), weeks=60 / 168, replications=3, seed=1).run(schedule=plan)
+    # The same plan on the real, random floor (same maintenance windows: the plan must fit the
+    # floor it runs on) starts late and finishes later.
+    noisy = Twin(mini_floor(**{"cell_types[7].unavailable": []}), weeks=60 / 168, replications=3, seed=1).run(schedule=plan)
     assert noisy.schedule["share_started_late"] > 0.2
     assert noisy.schedule["makespan_h"]["mean"] > plan.makespan / 3600
 

@@ -1,5 +1,5 @@
 """Fixtures for the service tests: an app on a temporary data dir whose default spec is the
-tiny floor, and a planner (the build's own, or the serial test schedule when this build has none)."""
+tiny floor, on each database the service supports (SQLite file, PostgreSQL)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,27 +8,22 @@ from typing import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gwf.service import ServiceSettings, create_app, domain
+from db_support import BACKENDS, database_url_for
+from gwf.service import ServiceSettings, create_app
 from web_support import TINY
 
 
-@pytest.fixture
-def planner(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The planner the service will use. Until an engine lands in this build, the service's job
-    machinery is exercised with the trivially valid serial schedule from tests/helpers."""
-    name = domain.planner_name()
-    if name is not None:
-        return name
-    from tests.helpers import serial_schedule
-
-    monkeypatch.setattr(domain, "planner_name", lambda: "tests.helpers.serial_schedule")
-    monkeypatch.setattr(domain, "plan", lambda problem, **options: serial_schedule(problem))
-    return "tests.helpers.serial_schedule"
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    yield from database_url_for(request.param, tmp_path)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> ServiceSettings:
-    return ServiceSettings(data_dir=tmp_path / "data", spec=TINY, workers=1, job_threads=2)
+def settings(tmp_path: Path, database_url: str | None) -> ServiceSettings:
+    # A generous client budget: these tests are about the routes, test_service_limits about the budget.
+    # TestClient sends `Host: testserver`; a real server answers only to the names it is configured with.
+    return ServiceSettings(data_dir=tmp_path / "data", spec=TINY, workers=1, job_threads=2, database_url=database_url,
+                           client_rate=1000, client_burst=1000, allowed_hosts=["testserver"])
 
 
 @pytest.fixture

@@ -4,67 +4,37 @@ drill-down, dispatches to mock cells, and names a bad field inline."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import uvicorn
 
-from gwf.service import ServiceSettings, create_app, domain
+from gwf.service import ServiceSettings
 from plant import load_spec
 
+from browser_support import chromium, needs_chromium, new_tab, running_server
 from web_support import TINY
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Flags for a sandboxed CI box without a GPU or internet; Playwright's own browser download is never used.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium (CI installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-def server_url(tmp_path: Path, planner: str) -> Iterator[str]:
-    port = _free_port()
-    app = create_app(ServiceSettings(data_dir=tmp_path / "data", spec=TINY, job_threads=2))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    app.state.service.bus.close()  # ends the page's live-event stream so uvicorn stops at once
-    server.should_exit = True
-    thread.join(10)
+def server_url(tmp_path: Path) -> Iterator[str]:
+    # The operator, not the page, picks where dispatch goes: fast mock cells for this test.
+    settings = ServiceSettings(data_dir=tmp_path / "data", spec=TINY, job_threads=2, dispatch_url="mock://{id}?time_scale=0.00002")
+    with running_server(settings) as url:
+        yield url
 
 
 @pytest.fixture
 def page(server_url: str) -> Iterator[Any]:
     """A fresh Chromium page on the dashboard; fails the test on any uncaught script error."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     errors: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1300, "height": 1200})
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            tab.set_default_timeout(30_000)
-            tab.goto(server_url + "/")
-            tab.wait_for_selector("#spec-name:has-text('tiny')")
-            yield tab
-        finally:
-            browser.close()
+    with chromium() as browser:
+        tab = new_tab(browser, errors)
+        tab.goto(server_url + "/")
+        tab.wait_for_selector("#spec-name:has-text('tiny')")
+        yield tab
     assert errors == []
 
 
@@ -100,8 +70,8 @@ def test_dashboard_plans_draws_and_dispatches(page: Any, tmp_path: Path) -> None
     assert page.locator("#drill-chart rect").count() >= 1
     assert "operations between" in page.inner_text("#drill-title")
 
-    # Dispatch the plan to mock cells; counts and transitions arrive live.
-    page.fill("input[name=url]", "mock://{id}?time_scale=0.00002")
+    # Dispatch the plan to the server's (mock) cells; counts and transitions arrive live.
+    assert page.locator("#dispatch-form input[name=url]").count() == 0  # the page never names a target
     page.click("#start-dispatch")
     page.wait_for_selector("#dispatch-job.done .status:text-is('done')")
     page.wait_for_selector("#transitions td.state-completed")
@@ -137,16 +107,13 @@ def test_api_docs_render_without_internet(page: Any, server_url: str) -> None:
 
 
 def test_dashboard_runs_the_twin_on_a_plan(page: Any) -> None:
-    """Throughput against the target with intervals and time shares, or a clear 503 inline."""
+    """Throughput against the target with intervals and time shares."""
     spec = load_spec(TINY)
     _plan_the_tiny_week(page)
     page.fill("#twin-form input[name=weeks]", "0.5")
     page.fill("#twin-form input[name=replications]", "3")
     page.check("#twin-form input[name=on_plan]")
     page.click("#start-twin")
-    if domain.twin_name() is None:
-        page.wait_for_selector("[data-error-for=twin]:has-text('twin not available in this build')")
-        return
     page.wait_for_selector("#twin-job.done .status:text-is('done')")
     page.wait_for_selector("#twin-result:not([hidden])")
     assert page.locator("#twin-chart rect").count() >= len(spec.target.mw)

@@ -50,6 +50,7 @@ def test_serve_answers_and_stops_on_interrupt_with_a_stream_open(tmp_path: Path)
             assert "".join(stream.iter_text()).startswith("retry:")  # the server ends the stream itself
         assert server.wait(timeout=20) in (0, 130)  # 130: the CLI's code for an interrupted command
         log = server.stdout.read() if server.stdout else ""
+        assert "access: local-development mode" in log  # a fresh data dir on loopback: said at start
         assert "Application shutdown complete" in log and "Traceback" not in log and "timeout graceful shutdown exceeded" not in log
     finally:
         if server.poll() is None:
@@ -62,4 +63,4 @@ def test_serve_with_a_bad_spec_prints_one_line_and_exits_2(tmp_path: Path) -> No
     bad.write_text(TINY.read_text().replace("count: 2", "count: -2"))
     done = subprocess.run([sys.executable, "-m", "gwf", "serve", "--spec", str(bad)], env=_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"gwf: error: {bad}: cells[0].count: Input should be greater than or equal to 1"]
+    assert done.stderr.strip().splitlines() == [f"gwf: error: {bad}: cells[0].count: -2 is outside the allowed range (1 ≤ value ≤ 50,000)"]

@@ -11,10 +11,10 @@ TINY = Path(__file__).resolve().parent.parent / "specs" / "tiny.yaml"
 
 
 def wait_for_job(client: TestClient, job_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
-    """Poll until the job is done or failed (a generous cap only to fail rather than hang)."""
+    """Poll until the job has ended (a generous cap only to fail rather than hang)."""
     deadline = time.monotonic() + timeout_s
     while True:
         job = client.get(f"/api/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+        if job["status"] in ("done", "failed", "cancelled", "interrupted") or time.monotonic() > deadline:
             return job
         time.sleep(0.02)

@@ -1,0 +1,79 @@
+"""A saved plan (schedule.json) together with the spec and problem it was made for, and the
+wall-clock instant its time 0 stands for: what every reader of a plan file needs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from plant.spec import FactorySpec
+from scheduler.problem import Problem
+from scheduler.schedule import Schedule
+
+
+@dataclass
+class LoadedPlan:
+    path: str
+    spec: FactorySpec
+    problem: Problem
+    schedule: Schedule
+    start: datetime  # wall-clock time of the plan's second 0, with its time zone
+
+    def at(self, seconds: float) -> datetime:
+        return self.start + timedelta(seconds=float(seconds))
+
+
+def parse_start(text: str, what: str = "--start") -> datetime:
+    """An ISO-8601 instant with a time zone ('2026-12-07T06:00+01:00', '...Z'); a bare date is
+    midnight UTC. A time without a zone is refused: a plan shipped to another site would shift."""
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not an ISO-8601 time; write e.g. 2026-12-07T06:00+01:00 or 2026-12-07") from None
+    if value.tzinfo is None:
+        if len(raw) == 10:  # a date alone
+            return value.replace(tzinfo=timezone.utc)
+        raise ValueError(f"{what}: {text!r} has no time zone; add one, e.g. {raw}Z or {raw}+01:00")
+    return value
+
+
+def default_start(now: datetime | None = None) -> datetime:
+    """The coming Monday 00:00 UTC: the week a plan made today is usually for."""
+    now = now or datetime.now(timezone.utc)
+    monday = (now + timedelta(days=(7 - now.weekday()) % 7 or 7)).date()
+    return datetime(monday.year, monday.month, monday.day, tzinfo=timezone.utc)
+
+
+def plan_start(schedule: Schedule, start: str | None) -> datetime:
+    """--start if given, else the start the plan records (`gwf schedule --start`), else the
+    coming Monday."""
+    if start is not None:
+        return parse_start(start)
+    recorded = (schedule.kpis or {}).get("start_at")
+    if recorded:
+        return parse_start(str(recorded), "kpis.start_at")
+    return default_start()
+
+
+def load_plan(path: str | Path, spec_path: str | Path | None = None, start: str | None = None) -> LoadedPlan:
+    """Read a plan and rebuild the problem it was made for from what it records (spec, mode,
+    horizon, demand, warm-up; `gwf schedule` writes them). ValueError when it cannot."""
+    from plant import load_spec
+    from scheduler.steady import recorded_problem
+
+    schedule = Schedule.from_json(path)
+    kpis = schedule.kpis or {}
+    spec = load_spec(spec_path if spec_path is not None else kpis.get("spec"))
+    horizon = int(kpis.get("horizon_s", schedule.horizon))
+    # Plans written before modes existed were all made from an empty floor.
+    recorded = {"mode": "from-empty", "demand_hours": horizon / 3600, **kpis, "horizon_s": horizon}
+    problem = recorded_problem(spec, recorded)
+    if problem is None:
+        raise ValueError(f"{path}: kpis.mode {kpis.get('mode')!r} is not one this version can rebuild (steady-state, from-empty)")
+    known = {(job.id, problem.tasks[t].op) for job in problem.jobs for t in job.tasks}
+    for i, a in enumerate(schedule.assignments):
+        if (a.job, a.op) not in known:
+            raise ValueError(f"{path}: assignments[{i}] ({a.job}/{a.op}) is not an operation of the problem this plan "
+                             f"records (spec {kpis.get('spec')!r}); pass the spec it was made for")
+    return LoadedPlan(str(path), spec, problem, schedule, plan_start(schedule, start))

@@ -1,0 +1,450 @@
+"""The floor controller: events in, decisions out, no I/O and no clock of its own.
+
+Rules (docs/loop.md):
+- Sequence. Each cell works through its planned sequence. A free cell takes the head of its
+  sequence when the unit is there (every predecessor completed and the unit arrived) and its
+  planned start, less `early_s` and any changeover, has come.
+- Look-ahead. If the head is not ready, the cell takes the first ready task among its next
+  `lookahead` planned tasks whose start has come, rather than idle behind a late unit. Only a
+  task whose every predecessor has completed can start, so no rule here breaks precedence.
+- Twin cells help. A free cell with nothing of its own to start takes the ready task of its
+  pool whose planned start is earliest, once that start has come (its planned cell is busy,
+  down or working through other late work): the plan's order, the pool's flexibility.
+- Rework first. A task that fails its check sends its rework set back to the floor; those tasks
+  are in no sequence and any free cell of their pool takes them first.
+- Full buffer. While a pool's input buffer is full and units wait to enter it, a free cell of
+  that pool takes any ready task of the pool, earliest planned first: with finite buffers a
+  fixed sequence could otherwise wait for a unit that cannot enter (deadlock).
+- Cell down. A stop expected to last `move_threshold_s` or more moves the cell's unstarted
+  work inside `repair_window_s` to other cells of its pool with scheduler.repair.
+- Re-plan. Every `replan_every_s`, or when the mean start lateness (moving average over about
+  50 starts) exceeds `replan_lateness_s`, the open work inside `replan_window_s` is planned
+  again from the current state; running work stays pinned (scheduler.carryin).
+Every decision goes to `log` with its reason. The host calls `handle(event)`, carries out the
+returned decisions, and calls `handle(Tick(t))` at `next_wake`.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+
+from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, Failed, PoolFull,
+                                      Ready, Started, Tick)
+from scheduler.control.plan import ControlPlan
+
+WAITING, RUNNING, DONE = 0, 1, 2
+INF = math.inf
+# Start reasons (interned: a week of the 1 GW floor records ~75,000 starts)
+PLAN = "plan: next in the cell's sequence"
+REWORK_FIRST = "rework: failed check, served first by any cell of the pool"
+_LATENESS_ALPHA = 1 / 50
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    lookahead: int = 4
+    early_s: float = 0.0
+    pool_help: bool = True
+    repair: bool = True
+    move_threshold_s: float = 2 * 3600.0
+    repair_window_s: float = 8 * 3600.0
+    repair_time_limit: float = 0.0  # CP-SAT seconds for units the repair would lose (0: right-shift and twin cells only)
+    replan_every_s: float | None = None
+    replan_lateness_s: float | None = None
+    replan_window_s: float = 24 * 3600.0
+    replan_min_gap_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.lookahead < 1:
+            raise ValueError(f"lookahead: must be >= 1 (1 follows the sequence strictly), got {self.lookahead}")
+        for name in ("early_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "repair_time_limit"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        for name in ("replan_every_s", "replan_lateness_s"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name}: must be > 0 seconds or None (off), got {value}")
+
+    @classmethod
+    def policy(cls, name: str, **overrides) -> "ControlConfig":
+        """blind: the plan as written (head of sequence only, no repair); repair: look-ahead and
+        moving a down cell's work; replan: repair plus a rolling re-plan."""
+        if name == "blind":
+            base = cls(lookahead=1, pool_help=False, repair=False)
+        elif name == "repair":
+            base = cls()
+        elif name == "replan":
+            base = cls(replan_every_s=8 * 3600.0, replan_lateness_s=2 * 3600.0)
+        else:
+            raise ValueError(f"control: {name!r} is not a control policy; valid: blind, repair, replan")
+        return replace(base, **overrides)
+
+
+class FloorController:
+    def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
+        self.plan = plan
+        self.config = config or ControlConfig()
+        n = plan.n_tasks
+        self.status = [DONE if d else WAITING for d in plan.t_done]
+        self.preds_left = [sum(1 for p in plan.t_preds[t] if not plan.t_done[p]) for t in range(n)]
+        self.arrived = [False] * n
+        self.cell = list(plan.t_cell)
+        self.start = list(plan.t_start)
+        self.started_at = [0.0] * n
+        self.ran_on = [-1] * n
+        self.in_rework = [False] * n
+        self.stamp = [0] * n
+        n_cells = len(plan.cell_ids)
+        self.running = [0] * n_cells
+        self.up = [True] * n_cells
+        self.family: list[str | None] = [None] * n_cells
+        self.down_until = [0.0] * n_cells
+        self.seq: list[list[tuple[float, int, int]]] = [[] for _ in range(n_cells)]
+        self.ptr = [0] * n_cells
+        self.rework_queue = [deque() for _ in plan.pool_names]
+        self.full = [False] * len(plan.pool_names)
+        self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
+        self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
+        self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
+        self._wakes: list[tuple[float, int]] = []
+        self._stamps = 0
+        for t in sorted((t for t in range(n) if self.cell[t] >= 0 and self.status[t] == WAITING), key=lambda t: self.start[t]):
+            self._stamps += 1
+            self.stamp[t] = self._stamps
+            self.seq[self.cell[t]].append((self.start[t], self._stamps, t))
+        self.lateness = 0.0
+        self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
+        self.last_replan = -INF
+        self.replan_cpu_s = 0.0
+        self.log: list[Decision] = []
+        self._out: list[Decision] = []
+        self.now = 0.0
+        self.starts = 0
+        self.on_planned_cell = 0
+
+    # ------------------------------------------------------------------ the interface
+    def handle(self, event) -> list[Decision]:
+        """Take one event, return the decisions it causes (also appended to `log`)."""
+        self._out = out = []
+        self.now = now = event.time
+        kind = type(event)
+        if kind is Ready:
+            self._ready(event.task)
+        elif kind is Completed:
+            self._completed(event.task, event.cell)
+        elif kind is Failed:
+            self._failed(event.task, event.cell)
+        elif kind is Tick:
+            self._tick()
+        elif kind is CellDown:
+            self._down(event.cell, event.expected_up)
+        elif kind is CellUp:
+            self.up[event.cell] = True
+            self._freed(event.cell)
+            self._dispatch(event.cell)
+        elif kind is PoolFull:
+            self.full[event.pool] = event.full
+            if event.full:
+                self._dispatch_pool(event.pool)
+        elif kind is Started:
+            self._started(event.task, event.cell)
+        else:
+            raise TypeError(f"not a controller event: {event!r}")
+        if now >= self.next_replan or (self.config.replan_lateness_s is not None and self.lateness > self.config.replan_lateness_s
+                                       and now - self.last_replan >= self.config.replan_min_gap_s):
+            self._replan("interval" if now >= self.next_replan else "lateness")
+        return out
+
+    @property
+    def next_wake(self) -> float:
+        """When the host should send Tick next (inf: only events can change anything)."""
+        return min(self._wakes[0][0] if self._wakes else INF, self.next_replan)
+
+    def pool_of(self, t: int) -> int:
+        """The pool (cell type) the task is to run in: its cell's, or for unsequenced rework the fastest."""
+        c = self.cell[t]
+        return self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
+
+    def summary(self) -> dict:
+        counts: dict[str, int] = {}
+        reasons: dict[str, int] = {}
+        for d in self.log:
+            counts[d.kind] = counts.get(d.kind, 0) + 1
+            key = d.reason.split(":", 1)[0]
+            reasons[f"{d.kind}/{key}"] = reasons.get(f"{d.kind}/{key}", 0) + 1
+        return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
+                "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell}
+
+    # ------------------------------------------------------------------ events
+    def _ready(self, t: int) -> None:
+        self.arrived[t] = True
+        pool = self.pool_of(t)
+        self.waiting_in_pool[pool].add(t)
+        if self.config.pool_help and not self.in_rework[t]:
+            heapq.heappush(self.ready_heap[pool], (self.start[t], t))
+            self._dispatch_task(t)
+            if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now:
+                self._dispatch_pool(pool)  # due and its cell cannot take it: a free twin cell may
+        else:
+            self._dispatch_task(t)
+
+    def _dispatch_task(self, t: int) -> None:
+        pool = self.pool_of(t)
+        if self.in_rework[t] or self.full[pool]:
+            self._dispatch_pool(pool)
+        else:
+            c = self.cell[t]
+            if self.running[c] < self.plan.cell_capacity[c] and self.up[c]:
+                self._dispatch(c)
+
+    def _started(self, t: int, c: int) -> None:
+        if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
+            if self.cell[t] != c:
+                self._assign(t, c, self.start[t])
+            self._begin(t, c, "reported: the cell started it")
+
+    def _freed(self, c: int) -> None:
+        if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
+            self.idle[self.plan.cell_pool[c]].add(c)
+
+    def _completed(self, t: int, c: int) -> None:
+        self.status[t] = DONE
+        self.running[c] -= 1
+        self._freed(c)
+        status, left, arrived = self.status, self.preds_left, self.arrived
+        for s in self.plan.t_succs[t]:
+            if status[s] == WAITING:
+                left[s] -= 1
+                if left[s] == 0 and arrived[s]:  # reported there before its last predecessor completed
+                    self._dispatch_task(s)
+        self._dispatch(c)
+
+    def _failed(self, t: int, c: int) -> None:
+        """The spec's rework routing: every task on a path from the rework target to the failed
+        one is redone; they leave their sequences and go to their pool's rework queue."""
+        self.running[c] -= 1
+        self._freed(c)
+        plan = self.plan
+        redo = plan.t_rework[t]
+        inside = set(redo)
+        status, left = self.status, self.preds_left
+        for o in redo:
+            if status[o] == DONE:
+                for s in plan.t_succs[o]:
+                    if s not in inside and status[s] == WAITING:
+                        left[s] += 1
+        for o in redo:
+            status[o] = WAITING
+            left[o] = sum(1 for p in plan.t_preds[o] if p in inside)
+            self.arrived[o] = False
+            self.stamp[o] = -1  # out of any sequence
+            self.in_rework[o] = True
+            self.waiting_in_pool[self.pool_of(o)].discard(o)
+            self.rework_queue[self.pool_of(o)].append(o)
+        left[redo[0]] = 0
+        self._emit(REWORK, f"rework: {plan.t_op[t]} failed its check; redo {len(redo)} operation(s) from {plan.t_op[redo[0]]}",
+                   t, c, [plan.t_op[o] for o in redo])
+        self._dispatch(c)
+
+    def _down(self, c: int, expected_up: float) -> None:
+        self.up[c] = False
+        self.idle[self.plan.cell_pool[c]].discard(c)
+        self.down_until[c] = expected_up
+        cfg = self.config
+        if cfg.repair and expected_up - self.now >= cfg.move_threshold_s:
+            from scheduler.control.snapshot import repair_cell
+
+            began = time.process_time()
+            try:
+                moves = repair_cell(self, c, expected_up)
+            except ValueError as exc:  # a controller never stops the floor: record why nothing moved
+                self._emit(MOVE, f"repair failed: {exc}", -1, c)
+                return
+            seconds = time.process_time() - began
+            for t, to, start in moves:
+                frm = self.cell[t]
+                self._assign(t, to, start)
+                self._emit(MOVE, f"repair: {self.plan.cell_ids[frm]} down until {expected_up:.0f}s", t, to,
+                           {"from": self.plan.cell_ids[frm], "cpu_s": round(seconds, 4)})
+            for to in {to for _, to, _ in moves}:
+                self._dispatch(to)
+
+    def _tick(self) -> None:
+        wakes, now = self._wakes, self.now
+        cells = set()
+        while wakes and wakes[0][0] <= now:
+            cells.add(heapq.heappop(wakes)[1])
+        for c in cells:
+            self._dispatch(c)
+
+    # ------------------------------------------------------------------ dispatching
+    def _dispatch_pool(self, pool: int) -> None:
+        for c in list(self.idle[pool]):
+            self._dispatch(c)
+
+    def _dispatch(self, c: int) -> None:
+        cap = self.plan.cell_capacity[c]
+        while self.up[c] and self.running[c] < cap:
+            if not self._pick(c):
+                return
+
+    def _pick(self, c: int) -> bool:
+        """Start one task on free cell c if the rules allow one; False when none may start."""
+        plan = self.plan
+        pool = plan.cell_pool[c]
+        arrived, left = self.arrived, self.preds_left
+        queue = self.rework_queue[pool]
+        if queue:
+            for t in queue:
+                if arrived[t] and left[t] == 0 and self.status[t] == WAITING:
+                    queue.remove(t)
+                    self.cell[t] = c
+                    self._begin(t, c, REWORK_FIRST)
+                    return True
+        seq, stamp = self.seq[c], self.stamp
+        i, n = self.ptr[c], len(seq)
+        while i < n and stamp[seq[i][2]] != seq[i][1]:
+            i += 1
+        self.ptr[c] = i
+        now, early = self.now, self.config.early_s
+        setup, fam = plan.cell_setup[c], self.family[c]
+        seen, wake, head, stale = 0, INF, -1, 0
+        lookahead = self.config.lookahead
+        while i < n and seen < lookahead:
+            s, st, t = seq[i]
+            i += 1
+            if stamp[t] != st:
+                stale += 1
+                continue
+            seen += 1
+            if head < 0:
+                head = t
+            if arrived[t] and left[t] == 0:
+                # The gate is the plan's own start (when the unit may begin, as planned); a
+                # repair or re-plan reorders and re-assigns, it does not hold work back.
+                gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
+                if gate <= now:
+                    stamp[t] = 0
+                    self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                    return True
+                wake = min(wake, gate)
+        if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
+            k = self.ptr[c]
+            seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+        if self.config.pool_help:
+            heap, status, in_rework = self.ready_heap[pool], self.status, self.in_rework
+            while heap:
+                s, t = heap[0]
+                if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or self.pool_of(t) != pool:
+                    heapq.heappop(heap)
+                    continue
+                if plan.t_start[t] - early <= now and left[t] == 0:
+                    heapq.heappop(heap)
+                    frm = self.cell[t]
+                    self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": plan.cell_ids[frm]})
+                    self.cell[t] = c
+                    stamp[t] = 0
+                    self._begin(t, c, "help: earliest due ready task of the pool")
+                    return True
+                if plan.t_start[t] - early > now:
+                    wake = min(wake, plan.t_start[t] - early)
+                break
+        if wake < INF:
+            heapq.heappush(self._wakes, (wake, c))
+        if self.full[pool]:
+            best = min((t for t in self.waiting_in_pool[pool] if left[t] == 0 and self.status[t] == WAITING),
+                       key=lambda t: self.start[t], default=-1)
+            if best >= 0:
+                frm = self.cell[best]
+                if frm != c:
+                    self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
+                               best, c, {"from": plan.cell_ids[frm] if frm >= 0 else None})
+                if self.in_rework[best]:
+                    self.rework_queue[pool].remove(best)
+                self.cell[best] = c
+                self.stamp[best] = 0
+                self.in_rework[best] = False
+                self._begin(best, c, "buffer full: earliest planned ready task of the pool")
+                return True
+        return False
+
+    def _begin(self, t: int, c: int, reason: str) -> None:
+        self.status[t] = RUNNING
+        self.running[c] += 1
+        if self.running[c] >= self.plan.cell_capacity[c]:
+            self.idle[self.plan.cell_pool[c]].discard(c)
+        self.family[c] = self.plan.t_family[t]
+        self.started_at[t] = self.now
+        self.ran_on[t] = c
+        self.waiting_in_pool[self.plan.cell_pool[c]].discard(t)
+        self.starts += 1
+        if c == self.plan.t_cell[t]:
+            self.on_planned_cell += 1
+        if not self.in_rework[t]:
+            self.lateness += _LATENESS_ALPHA * (max(0.0, self.now - self.start[t]) - self.lateness)
+        self._emit(START, reason, t, c)
+
+    def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
+        d = Decision(self.now, kind, reason, t, c, detail)
+        self.log.append(d)
+        self._out.append(d)
+
+    def _assign(self, t: int, c: int, start: float) -> None:
+        """Put an unstarted task into cell c's sequence at its (new) planned start."""
+        import bisect
+
+        self.cell[t] = c
+        self.start[t] = start
+        self._stamps += 1
+        self.stamp[t] = self._stamps
+        self.in_rework[t] = False
+        seq = self.seq[c]
+        k = bisect.bisect_left(seq, (start, self._stamps, t))
+        seq.insert(max(k, self.ptr[c]), (start, self._stamps, t))
+
+    def rebuild_sequences(self) -> None:
+        """Every cell's sequence again from the current assignments (after a re-plan)."""
+        for c in range(len(self.seq)):
+            self.seq[c] = []
+            self.ptr[c] = 0
+        for t in range(self.plan.n_tasks):
+            if self.status[t] == WAITING and self.stamp[t] > 0:
+                self.seq[self.cell[t]].append((self.start[t], self.stamp[t], t))
+        for s in self.seq:
+            s.sort()
+
+    def _replan(self, trigger: str) -> None:
+        from scheduler.control.snapshot import replan
+
+        cfg = self.config
+        self.last_replan = self.now
+        if cfg.replan_every_s:
+            self.next_replan = self.now + cfg.replan_every_s
+        else:
+            self.next_replan = INF
+        began = time.process_time()
+        try:
+            changes, figures = replan(self)
+        except ValueError as exc:
+            self._emit(REPLAN, f"replan failed ({trigger}): {exc}")
+            return
+        moved = 0
+        for t, c, start in changes:
+            if c != self.cell[t]:
+                moved += 1
+            self.cell[t] = c
+            self.start[t] = start
+            self._stamps += 1
+            self.stamp[t] = self._stamps
+        self.rebuild_sequences()
+        seconds = time.process_time() - began
+        self.replan_cpu_s += seconds
+        self.lateness = 0.0
+        why = "every %.0f h" % (cfg.replan_every_s / 3600) if trigger == "interval" else f"mean start lateness above {cfg.replan_lateness_s:.0f}s"
+        self._emit(REPLAN, f"replan: {why}", detail={**figures, "moved": moved, "cpu_s": round(seconds, 4)})
+        for c in range(len(self.seq)):
+            if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
+                self._dispatch(c)

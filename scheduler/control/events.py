@@ -1,0 +1,96 @@
+"""What goes into the floor controller and what comes out: plain records, no behaviour, the
+same for the twin (SimPy time) and the dispatcher (asyncio, wall-clock seconds since the
+plan's start). Tasks and cells are the indices of a ControlPlan."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The unit is at the operation's station: its predecessors are done and it has arrived."""
+    time: float
+    task: int
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A cell reports it began a task (confirms a Start decision, or work a person started)."""
+    time: float
+    task: int
+    cell: int
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The task is done and passed its check; the cell takes new work."""
+    time: float
+    task: int
+    cell: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The task is done but failed its check: the unit follows the spec's rework routing."""
+    time: float
+    task: int
+    cell: int
+
+
+@dataclass(frozen=True, slots=True)
+class CellDown:
+    """The cell stopped; `expected_up` is when it should work again (a technician's or the
+    fault code's estimate; the controller only moves work for long stops)."""
+    time: float
+    cell: int
+    expected_up: float
+
+
+@dataclass(frozen=True, slots=True)
+class CellUp:
+    time: float
+    cell: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolFull:
+    """A pool's input buffer is full and units wait to enter it (True), or no longer (False)."""
+    time: float
+    pool: int
+    full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed: the host calls this at `controller.next_wake` (planned starts, re-plans)."""
+    time: float
+
+
+Event = Ready | Started | Completed | Failed | CellDown | CellUp | PoolFull | Tick
+
+# Decision kinds
+START = "start"  # a cell runs a task now
+MOVE = "move"  # a task goes to another cell of its pool (repair, or a full buffer)
+REWORK = "rework"  # a failed task's rework set goes back to the floor
+REPLAN = "replan"  # the open work was planned again from the current state
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    time: float
+    kind: str
+    reason: str
+    task: int = -1
+    cell: int = -1
+    detail: Any = None  # kind-specific: moved-from cell, rework set, re-plan figures
+
+    def to_dict(self, plan=None) -> dict[str, Any]:
+        out: dict[str, Any] = {"time_s": round(self.time, 3), "kind": self.kind, "reason": self.reason}
+        if self.task >= 0:
+            out["task"] = plan.task_name(self.task) if plan is not None else self.task
+        if self.cell >= 0:
+            out["cell"] = plan.cell_ids[self.cell] if plan is not None else self.cell
+        if self.detail is not None:
+            out["detail"] = self.detail
+        return out

@@ -1,0 +1,249 @@
+"""Executing a plan in the twin: the plan's units (carried-in ones half built) released at their
+planned times, and the bridge between the SimPy floor and the floor controller
+(scheduler.control), which decides what every cell runs. The bridge turns floor happenings
+into controller events and Start decisions into work handed to cell slots; it keeps what the
+report needs per replication (delivered by the horizon, decisions, decision times)."""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from functools import partial
+
+from scheduler.control import CellDown, CellUp, Completed, ControlPlan, Failed, FloorController, PoolFull, Ready, Tick
+from scheduler.control.events import START
+from sim.entities import DONE, Unit
+from sim.layout import Layout
+
+
+class ControlBridge:
+    def __init__(self, plan: ControlPlan, controller: FloorController, layout: Layout) -> None:
+        self.plan = plan
+        self.ctrl = controller
+        self.layout = layout
+        # The controller only acts on stops at least this long; shorter ones are not reported
+        # (it would record them and do nothing: a failed single-job cell is busy anyway).
+        self.notice_s = controller.config.move_threshold_s if controller.config.repair else math.inf
+        self.ready_tasks: dict[int, object] = {}
+        self.pending: dict[str, deque] = {cid: deque() for cid in plan.cell_ids}
+        self.cell_index = {cid: i for i, cid in enumerate(plan.cell_ids)}
+        self.handle_s: list[float] = []
+        self.down_s: list[float] = []
+        self.min_places_free = math.inf
+        self._scale_used: set[int] = set()
+        self._started_once: set[int] = set()
+        self._wake_at = math.inf
+        self.floor = None
+
+    def attach(self, floor) -> None:
+        self.floor = floor
+        self.env = floor.env
+        by_name = {st.defn.name: st for st in floor.stations}
+        self.station_of_pool = [by_name.get(name) for name in self.plan.pool_names]
+        self.pool_of_station = {st.index: self.plan.pool_names.index(st.defn.name) for st in floor.stations}
+        self.slots: list[list] = [[] for _ in self.plan.cell_ids]
+        for cell in floor.cells.values():
+            self.slots[self.cell_index[cell.cell_id]].append(cell)
+        if self.notice_s < math.inf:
+            for cell in floor.cells.values():
+                d = cell.station.defn
+                wall_clock = d.mttf is not None and (d.fails_when == "always" or d.capacity > 1)
+                if wall_clock and cell.name in (cell.cell_id, f"{cell.cell_id}/1"):  # one watcher per cell: slots share its calendar
+                    self.env.process(self._watch_calendar(cell))
+
+    # ------------------------------------------------------------------ floor -> controller
+    def task_id(self, unit: Unit, op: int) -> int:
+        return self.plan.job_first[unit.key] + op
+
+    def station(self, unit: Unit, op: int):
+        return self.station_of_pool[self.ctrl.pool_of(self.plan.job_first[unit.key] + op)]
+
+    def ready(self, task) -> None:
+        tid = self.plan.job_first[task.unit.key] + task.op
+        self.ready_tasks[tid] = task
+        free = self.station_of_pool[self.ctrl.pool_of(tid)].places_free
+        if free < self.min_places_free:
+            self.min_places_free = free
+        self._handle(Ready(self.env.now, tid))
+
+    def finished(self, cell, task, rework: bool) -> None:
+        tid = self.plan.job_first[task.unit.key] + task.op
+        c = self.cell_index[cell.cell_id]
+        self._handle(Failed(self.env.now, tid, c) if rework else Completed(self.env.now, tid, c))
+
+    def full(self, station, is_full: bool) -> None:
+        self._handle(PoolFull(self.env.now, self.pool_of_station[station.index], is_full))
+
+    def cell_down(self, cell, up_at: float, _event=None) -> None:
+        began = time.perf_counter()
+        self._handle(CellDown(self.env.now, self.cell_index[cell.cell_id], up_at))
+        self.down_s.append(time.perf_counter() - began)
+
+    def cell_up(self, cell) -> None:
+        self._handle(CellUp(self.env.now, self.cell_index[cell.cell_id]))
+
+    def work_share(self, task) -> float:
+        """Share of the nominal work the task still needs: < 1 only for work running at the cut, once."""
+        tid = self.plan.job_first[task.unit.key] + task.op
+        share = self.plan.t_scale[tid]
+        if share < 1.0 and tid not in self._scale_used:
+            self._scale_used.add(tid)
+            return share
+        return 1.0
+
+    def _watch_calendar(self, slot):
+        """Wall-clock failures (bays): tell the controller of each long stop as it begins."""
+        from sim.calendar import DOWN
+
+        env, calendar = self.env, slot.calendar
+        while True:
+            start, end, kind = calendar.block(env.now)
+            if start == math.inf:
+                return
+            if start > env.now:
+                yield env.timeout(start - env.now)
+            if kind == DOWN and end - start >= self.notice_s:
+                self.cell_down(slot, end)
+                yield env.timeout(end - env.now)
+                self.cell_up(slot)
+            else:
+                yield env.timeout(max(end - env.now, 1e-6))
+
+    # ------------------------------------------------------------------ controller -> floor
+    def _handle(self, event) -> None:
+        began = time.perf_counter()
+        decisions = self.ctrl.handle(event)
+        self.handle_s.append(time.perf_counter() - began)
+        for d in decisions:
+            if d.kind is START:
+                self._start(d.task, d.cell)
+        wake = self.ctrl.next_wake
+        if wake < self._wake_at:
+            self._wake_at = wake
+            self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
+
+    def _tick(self, at: float, _event=None) -> None:
+        if at != self._wake_at:  # superseded by an earlier wake-up that has already run
+            return
+        self._wake_at = math.inf
+        self._handle(Tick(self.env.now))
+
+    def _start(self, tid: int, c: int) -> None:
+        task = self.ready_tasks.pop(tid)
+        # First execution only: a re-run after a failed check is rework, not the plan's start.
+        task.planned = self.plan.t_start[tid] if tid not in self._started_once else None
+        self._started_once.add(tid)
+        for slot in self.slots[c]:
+            if slot.wait_ev is not None:
+                ev, slot.wait_ev = slot.wait_ev, None
+                ev.succeed(task)
+                return
+        self.pending[self.plan.cell_ids[c]].append(task)
+
+    def record(self) -> dict:
+        """This replication's controller figures, for the report."""
+        out = self.ctrl.summary()
+        out["decision_s"] = self.handle_s
+        out["cell_down_decision_s"] = self.down_s
+        out["min_places_free"] = self.min_places_free
+        return out
+
+
+def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
+    """Create the plan's units in plan order (unit key = job index), mark what a carried-in unit
+    had done before the plan, and let each onto the floor at the planned start of its first open
+    operations (less the changeover the plan puts before it)."""
+    setup = {st.name: st.setup for st in layout.stations}
+    units, releases = [], []
+    for j, job in enumerate(plan.jobs):
+        product = layout.products[layout.product_index[plan.job_product[j]]]
+        first = plan.job_first[j]
+        ops = range(len(product.ops))
+        due = max(plan.t_end[first + k] for k in ops if not plan.t_done[first + k])
+        unit = floor.new_unit(product.index, due, job)
+        if unit.key != j:
+            raise AssertionError("plan units must be the floor's first units")
+        for k in ops:
+            if plan.t_done[first + k]:
+                unit.status[k] = DONE
+                unit.ops_left -= 1
+                for s in product.ops[k].succs:
+                    unit.pending[s] -= 1
+        start_ops = [k for k in ops if unit.status[k] != DONE and unit.pending[k] == 0]
+        at = min(plan.t_start[first + k] - setup[plan.pool_names[plan.cell_pool[plan.t_cell[first + k]]]] for k in start_ops)
+        units.append(unit)
+        releases.append((max(0.0, at), unit, start_ops))
+
+    def run():
+        for at, unit, start_ops in sorted(releases, key=lambda r: (r[0], r[1].key)):
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            yield from floor.enter(unit, start_ops)
+
+    env.process(run())
+    return units
+
+
+def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> dict:
+    """What the replications say about the plan: planned against delivered MW per category by
+    the horizon, deployable GW for the horizon and as a weekly rate, controller figures."""
+    import numpy as np
+
+    from plant.demand import WEEK_S
+    from plant.spec import deployable_gw
+    from sim.statistics import t_interval
+
+    horizon = max(plan.horizon, 1)
+    per_week = WEEK_S / horizon
+    planned = plan.planned_mw_by_category()
+    cats = sorted(set(planned) | set(spec.target.mw))
+    delivered = [{c: t.control["delivered_mw_by_category"].get(c, 0.0) for c in cats} for t in traces]
+
+    def gw(mw: dict) -> float:  # deployable GW/week of what a horizon delivers, at the weekly rate
+        return deployable_gw({c: v * per_week for c, v in mw.items()}, spec.target)
+
+    weekly = [gw(d) for d in delivered]
+    total_planned = sum(planned.values())
+    ratio = [sum(d.values()) / total_planned for d in delivered] if total_planned > 0 else [math.nan] * len(traces)
+    handle = np.concatenate([np.asarray(t.control.get("decision_s", []), dtype=float) for t in traces]) * 1000
+    down = np.concatenate([np.asarray(t.control.get("cell_down_decision_s", []), dtype=float) for t in traces]) * 1000
+    out = {
+        "control": control,
+        "horizon_h": round(horizon / 3600, 3),
+        "planned_mw_by_category": {c: round(planned.get(c, 0.0), 4) for c in cats},
+        "delivered_mw_by_category": {c: round(float(np.mean([d[c] for d in delivered])), 4) for c in cats},
+        "delivered_mw_by_category_ci": {c: t_interval([d[c] for d in delivered]).to_dict(4) for c in cats},
+        "delivered_over_planned": t_interval(ratio).to_dict(4),
+        "planned_gw_horizon": round(gw(planned) / per_week, 6),
+        "planned_gw_per_week": round(gw(planned), 6),
+        "delivered_gw_horizon": t_interval([g / per_week for g in weekly]).to_dict(6),
+        "delivered_gw_per_week": t_interval(weekly).to_dict(6),
+        "_gw_per_replication": weekly,
+        "units": traces[0].control["units"],
+        "units_finished": t_interval([t.control["units_finished"] for t in traces]).to_dict(2),
+        "finish_h": t_interval([t.control["last_finish_s"] / 3600 for t in traces]).to_dict(3),
+    }
+    if control != "rule":
+        starts = [t.control["starts"] for t in traces]
+        out.update({
+            "share_on_planned_cell": t_interval([t.control["on_planned_cell"] / max(s, 1) for t, s in zip(traces, starts)]).to_dict(4),
+            "decisions_per_replication": _mean_counts([t.control["decisions"] for t in traces]),
+            "decision_reasons_per_replication": _mean_counts([t.control["reasons"] for t in traces]),
+            "replans_per_replication": float(np.mean([t.control["replans"] for t in traces])),
+            "replan_cpu_s_per_replication": round(float(np.mean([t.control["replan_cpu_s"] for t in traces])), 4),
+            "decision_ms": {"p50": _pct(handle, 50), "p95": _pct(handle, 95), "max": _pct(handle, 100), "n": int(handle.size)},
+            "cell_down_decision_ms": {"p50": _pct(down, 50), "p95": _pct(down, 95), "max": _pct(down, 100), "n": int(down.size)},
+            "buffers_respected": bool(min(t.control["min_places_free"] for t in traces) >= 0),
+        })
+    return out
+
+
+def _pct(values, q: float) -> float | None:
+    import numpy as np
+
+    return round(float(np.percentile(values, q)), 4) if len(values) else None
+
+
+def _mean_counts(counts: list[dict]) -> dict:
+    keys = sorted({k for c in counts for k in c})
+    return {k: round(sum(c.get(k, 0) for c in counts) / len(counts), 2) for k in keys}

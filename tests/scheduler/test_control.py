@@ -1,0 +1,252 @@
+"""The floor controller on small hand-made floors: a down cell's work moves to a twin cell,
+a failed check inserts its rework, look-ahead never breaks precedence, a re-plan keeps started
+work where it runs. The controller is driven here by a tiny event host (no SimPy), as the
+dispatcher will drive it."""
+from __future__ import annotations
+
+import heapq
+import random
+
+import pytest
+
+from plant.demand import orders_for
+from plant.loader import spec_from_dict
+from scheduler.construct import list_schedule
+from scheduler.control import (CellDown, CellUp, Completed, ControlConfig, Failed, FloorController, Ready, Tick,
+                               control_plan)
+from scheduler.control.events import MOVE, REPLAN, REWORK, START
+from scheduler.problem import build_problem
+from scheduler.schedule import Assignment, Schedule
+
+H = 3600
+
+
+def floor_spec(**extra):
+    raw = {
+        "name": "hand",
+        "target": {"facility_gw": 0.001, "mw": {"compute": 1.0}},
+        "demand": {"rack": 10},
+        "products": [{"name": "rack", "family": "rack", "category": "compute", "mw": 0.1, "routing": [
+            {"id": "build", "capability": "assemble", "duration": "1h"},
+            {"id": "test", "capability": "test", "duration": "1h", "predecessors": ["build"], "first_pass_yield": 0.5,
+             "rework_to": "build"},
+        ]}],
+        "cell_types": [{"name": "arm", "capabilities": {"assemble": 1.0}}, {"name": "tester", "capabilities": {"test": 1.0}}],
+        "cells": [{"type": "arm", "count": 2}, {"type": "tester", "count": 1}],
+    }
+    raw.update(extra)
+    return spec_from_dict(raw)
+
+
+def sequence_plan(spec, jobs: int) -> Schedule:
+    """Every build on arm-001 back to back (arm-002 left free), tests after, on the tester."""
+    rows = []
+    for k in range(jobs):
+        job = f"rack#{k + 1:05d}"
+        rows.append(Assignment(job, "build", "arm-001", k * H, (k + 1) * H))
+        rows.append(Assignment(job, "test", "tester-001", (k + 1) * H, (k + 2) * H))
+    return Schedule(rows, horizon=24 * H)
+
+
+def starts(decisions):
+    return [d for d in decisions if d.kind == START]
+
+
+def test_a_down_cell_moves_its_waiting_work_to_a_twin_cell():
+    spec = floor_spec()
+    plan = control_plan(spec, sequence_plan(spec, 3))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", move_threshold_s=H))
+    first = [ctrl.handle(Ready(0, plan.task_of(f"rack#{k:05d}", "build"))) for k in (1, 2, 3)]
+    assert [plan.cell_ids[d.cell] for d in starts(first[0])] == ["arm-001"] and not starts(first[1] + first[2])
+    out = ctrl.handle(CellDown(600, plan.cell_ids.index("arm-001"), expected_up=10 * H))
+    moved = [d for d in out if d.kind == MOVE]
+    assert {plan.task_name(d.task) for d in moved} == {"rack#00002/build", "rack#00003/build"}
+    assert all(plan.cell_ids[d.cell] == "arm-002" and "arm-001 down" in d.reason for d in moved)
+    # The twin cell runs them, in order, when their (re-planned) start comes.
+    ran = []
+    now = 600
+    while ctrl.next_wake < 10 * H and len(ran) < 2:
+        now = ctrl.next_wake
+        for d in starts(ctrl.handle(Tick(now))):
+            ran.append((plan.task_name(d.task), plan.cell_ids[d.cell]))
+            ctrl.handle(Completed(now + H, d.task, d.cell))
+    assert ran[0] == ("rack#00002/build", "arm-002")
+
+
+def test_a_short_stop_moves_nothing_and_the_cell_resumes():
+    spec = floor_spec()
+    plan = control_plan(spec, sequence_plan(spec, 2))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", move_threshold_s=H))
+    t1, t2 = plan.task_of("rack#00001", "build"), plan.task_of("rack#00002", "build")
+    ctrl.handle(Ready(0, t1))
+    ctrl.handle(Ready(0, t2))
+    arm1 = plan.cell_ids.index("arm-001")
+    assert not [d for d in ctrl.handle(CellDown(60, arm1, expected_up=900)) if d.kind == MOVE]
+    assert not starts(ctrl.handle(Completed(H, t1, arm1)))  # still down: nothing starts on it
+    assert [d.task for d in starts(ctrl.handle(CellUp(H + 60, arm1)))] == [t2]
+
+
+def test_a_failed_check_inserts_its_rework_before_the_unit_goes_on():
+    spec = floor_spec()
+    plan = control_plan(spec, sequence_plan(spec, 1))
+    ctrl = FloorController(plan, ControlConfig.policy("repair"))
+    build, test = plan.task_of("rack#00001", "build"), plan.task_of("rack#00001", "test")
+    arm, tester = plan.cell_ids.index("arm-001"), plan.cell_ids.index("tester-001")
+    ctrl.handle(Ready(0, build))
+    ctrl.handle(Completed(H, build, arm))
+    assert [d.task for d in starts(ctrl.handle(Ready(H, test)))] == [test]
+    out = ctrl.handle(Failed(2 * H, test, tester))
+    [rework] = [d for d in out if d.kind == REWORK]
+    assert rework.detail == ["build", "test"] and "test failed its check" in rework.reason
+    # The test cannot start again before its rework is done (precedence), whatever says ready.
+    assert not starts(ctrl.handle(Ready(2 * H, test)))
+    redo = starts(ctrl.handle(Ready(2 * H, build)))
+    assert [d.task for d in redo] == [build] and redo[0].reason.startswith("rework")
+    assert [d.task for d in starts(ctrl.handle(Completed(3 * H, build, redo[0].cell)))] == [test]
+
+
+def test_look_ahead_passes_a_late_head_but_never_a_waiting_predecessor():
+    spec = floor_spec()
+    plan = control_plan(spec, sequence_plan(spec, 3))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", lookahead=3))
+    arm = plan.cell_ids.index("arm-001")
+    b2, b3 = plan.task_of("rack#00002", "build"), plan.task_of("rack#00003", "build")
+    # Unit 1 is late (not here); unit 2's build is due at 1 h and ready: the cell does not idle.
+    assert not starts(ctrl.handle(Ready(0, b2)))  # not yet: its planned start is 1 h
+    out = starts(ctrl.handle(Tick(H)))
+    assert [d.task for d in out] == [b2] and "look-ahead: head rack#00001/build not ready" in out[0].reason
+    # Strictly following the plan, the same cell waits for its head.
+    blind = FloorController(plan, ControlConfig.policy("blind"))
+    blind.handle(Ready(0, b2))
+    blind.handle(Ready(0, b3))
+    assert not starts(blind.handle(Tick(3 * H)))
+    # A successor reported ready before its predecessor completed is never started.
+    t3 = plan.task_of("rack#00003", "test")
+    assert not starts(ctrl.handle(Ready(H, t3)))
+    assert ctrl.status[t3] == 0 and arm >= 0
+
+
+def random_host(spec, schedule, config, seed: int, downs: bool = True):
+    """Drive a controller with random durations, failed checks and stops; check on every
+    decision that precedence and capacity hold and nothing runs twice at once."""
+    rng = random.Random(seed)
+    plan = control_plan(spec, schedule)
+    ctrl = FloorController(plan, config)
+    done: set[int] = {t for t in range(plan.n_tasks) if plan.t_done[t]}
+    running: dict[int, int] = {}
+    per_cell = [0] * len(plan.cell_ids)
+    down_until = [0.0] * len(plan.cell_ids)
+    events: list = []
+    seq = 0
+
+    def push(at, ev):
+        nonlocal seq
+        seq += 1
+        heapq.heappush(events, (at, seq, ev))
+
+    def ready_if_due(t, at):
+        if t not in done and t not in running and all(p in done for p in plan.t_preds[t]):
+            push(at + rng.uniform(0, 600), Ready(at, t))
+
+    def apply(decisions, now):
+        for d in decisions:
+            if d.kind != START:
+                continue
+            t, c = d.task, d.cell
+            assert all(p in done for p in plan.t_preds[t]), f"{plan.task_name(t)} started before a predecessor"
+            assert t not in running and t not in done
+            assert plan.cell_pool[c] in plan.t_pools[t]
+            per_cell[c] += 1
+            assert per_cell[c] <= plan.cell_capacity[c]
+            assert down_until[c] <= now
+            running[t] = c
+            fails = rng.random() > 0.8
+            push(now + (plan.t_end[t] - plan.t_start[t]) * rng.uniform(0.7, 1.6), ("fail" if fails else "done", t, c))
+
+    for j in range(len(plan.jobs)):
+        for t in range(plan.job_first[j], plan.n_tasks if j + 1 == len(plan.jobs) else plan.job_first[j + 1]):
+            if not plan.t_done[t] and all(p in done for p in plan.t_preds[t]):
+                push(max(0.0, plan.t_start[t]), Ready(max(0.0, plan.t_start[t]), t))
+    if downs:
+        for c in range(len(plan.cell_ids)):
+            at = rng.uniform(0, 6 * H)
+            push(at, ("down", c, at + rng.uniform(0.5, 5) * H))
+    now = 0.0
+    for _ in range(100000):
+        wake = ctrl.next_wake
+        if not events and wake == float("inf"):
+            break
+        if events and events[0][0] <= wake:
+            now, _, ev = heapq.heappop(events)
+        else:
+            now, ev = wake, Tick(wake)
+        if isinstance(ev, tuple):
+            kind, a, b = ev
+            if kind == "down":
+                down_until[a] = b
+                apply(ctrl.handle(CellDown(now, a, b)), now)
+                push(b, ("up", a, 0))
+                continue
+            if kind == "up":
+                apply(ctrl.handle(CellUp(now, a)), now)
+                continue
+            t, c = a, b
+            del running[t]
+            per_cell[c] -= 1
+            if kind == "fail":
+                redo = plan.t_rework[t]
+                for o in redo:
+                    done.discard(o)
+                apply(ctrl.handle(Failed(now, t, c)), now)
+                ready_if_due(redo[0], now)
+            else:
+                done.add(t)
+                apply(ctrl.handle(Completed(now, t, c)), now)
+                for s in plan.t_succs[t]:
+                    ready_if_due(s, now)
+        else:
+            if isinstance(ev, Ready) and (ev.task in done or ev.task in running):
+                continue
+            apply(ctrl.handle(ev if not isinstance(ev, Ready) else Ready(now, ev.task)), now)
+    return plan, ctrl, done
+
+
+def loop_floor():
+    from pathlib import Path
+
+    from plant import load_spec
+
+    return load_spec(str(Path(__file__).resolve().parents[1] / "specs" / "loop.yaml"))
+
+
+@pytest.mark.parametrize("policy", ["blind", "repair", "replan"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_floors_finish_every_task_without_breaking_precedence_or_capacity(policy, seed):
+    spec = loop_floor()
+    problem = build_problem(spec, orders_for(spec, 36), 36 * H)
+    schedule = list_schedule(problem)
+    config = ControlConfig.policy(policy, move_threshold_s=H, replan_every_s=3 * H if policy == "replan" else None)
+    plan, ctrl, done = random_host(spec, schedule, config, seed)
+    assert done == set(range(plan.n_tasks))  # every operation of every unit, rework included
+    if policy == "replan":
+        assert any(d.kind == REPLAN and "replan:" in d.reason for d in ctrl.log)
+    if policy != "blind":
+        assert any(d.kind == MOVE for d in ctrl.log)  # stops of hours moved some work
+
+
+def test_a_replan_keeps_started_work_where_it_runs():
+    spec = loop_floor()
+    problem = build_problem(spec, orders_for(spec, 24), 24 * H)
+    plan = control_plan(spec, list_schedule(problem))
+    ctrl = FloorController(plan, ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None))
+    for t in sorted(range(plan.n_tasks), key=lambda t: plan.t_start[t]):
+        if not plan.t_preds[t] and plan.t_start[t] < 2 * H:
+            ctrl.handle(Ready(plan.t_start[t], t))
+    running = {t: ctrl.ran_on[t] for t in range(plan.n_tasks) if ctrl.status[t] == 1}
+    assert running
+    out = ctrl.handle(Tick(2 * H))
+    [replan] = [d for d in out if d.kind == REPLAN]
+    assert replan.detail["pinned"] == len(running) and replan.detail["tasks"] > 0
+    for t, c in running.items():
+        assert ctrl.status[t] == 1 and ctrl.ran_on[t] == c  # pinned: still running, same cell
+    assert all(d.task not in running for d in out if d.kind == START)
