@@ -21,11 +21,11 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -69,15 +69,14 @@ def wait_job(base: str, job_id: str, until: tuple[str, ...], timeout_s: float = 
         time.sleep(0.2)
 
 
-async def readers(base: str, clients: int, seconds: float, schedule_id: str, pools: list[str]) -> tuple[list[float], int]:
-    """Latencies (ms) of every read and the number of errors (non-200 or transport failures)."""
+async def readers(base: str, clients: int, seconds: float, schedule_id: str, pools: list[str]) -> tuple[list[float], Counter]:
+    """Latencies (ms) of every read and the errors by kind (HTTP status, or the transport failure)."""
     latencies: list[float] = []
-    errors = 0
+    errors: Counter = Counter()
     stop = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         async def one(k: int) -> None:
-            nonlocal errors
             reads = [("/api/schedules", None), (f"/api/schedules/{schedule_id}/utilisation", None),
                      (f"/api/schedules/{schedule_id}", {"pool": pools[k % len(pools)], "limit": 200})]
             i = k
@@ -87,11 +86,11 @@ async def readers(base: str, clients: int, seconds: float, schedule_id: str, poo
                 started = time.perf_counter()
                 try:
                     response = await client.get(path, params=params)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    if response.status_code != 200:
+                        errors[f"{path.split('/')[-1] or path} {response.status_code}"] += 1
+                except httpx.HTTPError as exc:
+                    errors[exc.__class__.__name__] += 1
                 latencies.append((time.perf_counter() - started) * 1000)
-                errors += not ok
 
         await asyncio.gather(*(one(k) for k in range(clients)))
     return latencies, errors
@@ -179,10 +178,10 @@ class Attacker:
         return status
 
 
-def report(label: str, latencies: list[float], errors: int, seconds: float) -> tuple[float, float]:
+def report(label: str, latencies: list[float], errors: Counter, seconds: float) -> tuple[float, float]:
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(f"{label:>7}: {len(latencies):6d} reads in {seconds:.0f} s ({len(latencies) / seconds:6.0f}/s)  "
-          f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  errors {errors}", flush=True)
+          f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  errors {sum(errors.values())} {dict(errors) or ''}", flush=True)
     return p50, p99
 
 
@@ -231,6 +230,7 @@ def main() -> int:
 
     worst_hostile = max(d for _, _, d in delays)
     refused = all(status in (0, 413, 422) for _, status, _ in delays)
+    idle_errors, loaded_errors = sum(idle_errors.values()), sum(loaded_errors.values())
     met = (idle_errors == 0 and loaded_errors == 0 and loaded_p99 <= TARGET_P99_MS and worst_hostile <= TARGET_HOSTILE_MS and refused)
     print(f"targets: errors 0 (got {idle_errors + loaded_errors}); p99 under load {loaded_p99:.1f} ms / {TARGET_P99_MS:.0f} ms "
           f"= {loaded_p99 / TARGET_P99_MS:.2f}; worst hostile delay {worst_hostile:.1f} ms / {TARGET_HOSTILE_MS:.0f} ms "

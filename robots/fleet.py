@@ -79,11 +79,12 @@ class Fleet:
     def __getitem__(self, cell: str) -> CellHandle:
         return self.handles[cell]
 
-    async def connect_all(self) -> None:
-        """Open every cell's controller; FleetError naming the first cell that cannot be opened
-        (a wrong port is a configuration error, found before any job leaves)."""
-        outcomes = await asyncio.gather(*(self.ensure_connected(h) for h in self.handles.values()), return_exceptions=True)
-        for handle, outcome in zip(self.handles.values(), outcomes):
+    async def connect_all(self, skip: set[str] = frozenset()) -> None:
+        """Open every cell's controller (but those in `skip`); FleetError naming the first cell
+        that cannot be opened (a wrong port is a configuration error, found before any job leaves)."""
+        handles = [h for cell, h in self.handles.items() if cell not in skip]
+        outcomes = await asyncio.gather(*(self.ensure_connected(h) for h in handles), return_exceptions=True)
+        for handle, outcome in zip(handles, outcomes):
             if isinstance(outcome, (DriverError, OSError)):
                 await self.close_all()
                 raise FleetError(f"{str(outcome).splitlines()[0]}; check the cell's port or --url") from None

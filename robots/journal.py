@@ -17,9 +17,10 @@ from pathlib import Path
 # not terminal, so the next run re-sends it under the same id and the controller de-duplicates).
 # `attention`: the outcome is unknown and the driver cannot promise that a re-send is harmless
 # (GRBL has no job ids): it waits for a person's decision and is never re-sent by itself.
-QUEUED, UNDERWAY, COMPLETED, FAILED, CANCELED, BLOCKED, ATTENTION = (
-    "queued", "underway", "completed", "failed", "canceled", "blocked", "attention")
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
+# `reworked`: it failed its check and the spec's rework routing was queued in its place.
+QUEUED, UNDERWAY, COMPLETED, FAILED, CANCELED, BLOCKED, ATTENTION, REWORKED = (
+    "queued", "underway", "completed", "failed", "canceled", "blocked", "attention", "reworked")
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELED, REWORKED})
 SETTLED = TERMINAL | {BLOCKED, ATTENTION}  # nothing more happens to it in this run
 
 # What a claim found.
@@ -181,15 +182,45 @@ class Journal:
                 raise KeyError(f"job {job_id!r} is not in the journal")
             self._move(job_id, row[0], to_state, detail, now, finished)
 
-    def reassign(self, plan: str, moves: list[tuple[str, str, str]], kind: str, reason: str) -> None:
-        """Move queued jobs to other cells — (job_id, from_cell, to_cell) — and record the decision,
-        in one transaction: a dispatcher killed mid-reassignment finds all of it or none."""
+    def reassign(self, plan: str, moves: list[tuple[str, str, str, str]]) -> None:
+        """Move queued jobs to other cells — (job_id, from_cell, to_cell, reason) — each recorded as
+        a `move` decision, in one transaction: a dispatcher killed mid-reassignment finds all of
+        it or none."""
         now = time.time()
         with self._tx():
-            for job_id, source, target in moves:
+            for job_id, source, target, reason in moves:
                 self.db.execute("UPDATE jobs SET cell=?, updated=? WHERE job_id=?", (target, now, job_id))
                 self.db.execute("INSERT INTO decisions(plan, at, kind, job_id, cell, target, reason) VALUES (?,?,?,?,?,?,?)",
-                                (plan, now, kind, job_id, source, target, reason))
+                                (plan, now, "move", job_id, source, target, reason))
+
+    def resolve(self, plan: str, job_id: str, outcome: str, who: str = "operator") -> None:
+        """A person's decision on a job waiting for one (`attention`): 'done' (it ran: its
+        dependents go on) or 'redo' (it did not, or must run again: queued, sent again)."""
+        if outcome not in ("done", "redo"):
+            raise ValueError(f"--decide {job_id}: {outcome!r} is not a decision; valid: done, redo")
+        with self._tx():
+            row = self.db.execute("SELECT state FROM jobs WHERE job_id=? AND plan=?", (job_id, plan)).fetchone()
+            if row is None:
+                raise ValueError(f"--decide: job {job_id!r} is not in this plan's journal")
+            if row[0] != ATTENTION:
+                raise ValueError(f"--decide {job_id}: it is {row[0]}, not waiting for a decision")
+            target = COMPLETED if outcome == "done" else QUEUED
+            self.db.execute("UPDATE jobs SET owner=NULL, lease=0 WHERE job_id=?", (job_id,))
+            self._move(job_id, ATTENTION, target, f"{who}: {outcome}", time.time())
+            self.db.execute("INSERT INTO decisions(plan, at, kind, job_id, reason) VALUES (?,?,?,?,?)",
+                            (plan, time.time(), "resolve", job_id, f"{who}: {outcome}"))
+
+    def add_rework(self, plan: str, rows: list[tuple[str, str, str, str]], reason: str, failed: str) -> None:
+        """New queued jobs (job_id, cell, job, op) a failed check sends back, with the decision,
+        in one transaction."""
+        now = time.time()
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO jobs(job_id, plan, cell, job, op, state, updated, detail) VALUES (?,?,?,?,?,?,?,?)",
+                [(job_id, plan, cell, job, op, QUEUED, now, "rework") for job_id, cell, job, op in rows],
+            )
+            self.db.execute("INSERT INTO decisions(plan, at, kind, job_id, reason) VALUES (?,?,?,?,?)",
+                            (plan, now, "rework", failed, reason))
 
     def decide(self, plan: str, kind: str, reason: str, job_id: str | None = None, cell: str | None = None, target: str | None = None) -> None:
         with self._tx():
@@ -208,8 +239,13 @@ class Journal:
     def states(self, plan: str) -> dict[str, str]:
         return dict(self.db.execute("SELECT job_id, state FROM jobs WHERE plan=?", (plan,)).fetchall())
 
-    def state(self, job_id: str) -> str:
-        return self.db.execute("SELECT state FROM jobs WHERE job_id=?", (job_id,)).fetchone()[0]
+    def attempts(self, job_id: str) -> int:
+        """How often the job was handed to a controller."""
+        return self.db.execute("SELECT attempts FROM jobs WHERE job_id=?", (job_id,)).fetchone()[0]
+
+    def holder(self, job_id: str) -> tuple[str, str | None, float]:
+        """(state, owner, lease) of one job."""
+        return self.db.execute("SELECT state, owner, lease FROM jobs WHERE job_id=?", (job_id,)).fetchone()
 
     def cells(self, plan: str) -> dict[str, str]:
         """The cell each job is bound to now (the plan's, or where a decision moved it)."""

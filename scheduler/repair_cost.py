@@ -11,6 +11,7 @@ from scheduler.capacity import problem_capacity_bound
 from scheduler.delivery import mw_by_category
 from scheduler.problem import Problem
 from scheduler.repair import Downtime, RepairResult
+from scheduler.result import gap
 from scheduler.schedule import Schedule
 
 
@@ -33,10 +34,9 @@ class RepairCost:
         return {c: self.mw_before.get(c, 0.0) - self.mw_after.get(c, 0.0) for c in sorted(set(self.mw_before) | set(self.mw_after))}
 
     @property
-    def gap(self) -> float:
-        """How far below the bound the repaired plan delivers, as a share of the bound (MW is
-        maximised, so the bound is above the value)."""
-        return (self.bound - self.value) / self.bound if self.bound > 0 else 0.0
+    def gap(self) -> float | None:
+        """How far below its bound the repaired plan delivers (scheduler.result.gap; MW is maximised)."""
+        return gap("mw", self.value, self.bound)
 
     def summary(self) -> dict:
         r = lambda x: round(x, 6) + 0.0  # noqa: E731 (-0.0 reads badly in JSON)
@@ -53,7 +53,7 @@ class RepairCost:
             "unstarted": self.unstarted,
             "value_mw": r(self.value),
             "bound_mw": r(self.bound),
-            "gap": r(self.gap),
+            "gap": None if self.gap is None else r(self.gap),
             "bound_mw_without_downtime": r(self.bound_before),
         }
 

@@ -144,7 +144,10 @@ class SimDriver(Driver):
             if station.setup > 0 and slot.family is not None and slot.family != family:
                 t = _work(slot, station, t, station.setup)
             slot.family = family
-            nominal = op.duration * op.factor[station.index] if op is not None else job.duration_s
+            # The job's own duration when it is shorter: the remainder of work a plan carries in
+            # already running. Never longer: a plan made for derated availability stretches its
+            # durations, and the failures that stretch them are drawn here.
+            nominal = min(op.duration * op.factor[station.index], job.duration_s) if op is not None else job.duration_s
             shape = op.shape if op is not None else Shape(0)
             t = _work(slot, station, t, nominal * slot.times.multiplier(shape))
             finish_wall = epoch + t / self.speed

@@ -58,3 +58,40 @@ def kill_mid_run_then_resume(cmd: list[str], cwd, journal, kill_after: int, tota
     second = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stderr[-2000:]
     return json.loads(second.stdout)
+
+
+def cell_controllers(tmp_path, faults: dict[str, list[str]], cwd):
+    """Context manager: one emulated cell controller (our protocol, on a pty, journaling what it
+    executes) per cell, with that cell's fault options; yields cell -> (device path, journal)."""
+    import contextlib
+    import subprocess
+    import sys
+
+    @contextlib.contextmanager
+    def run():
+        procs, out = [], {}
+        try:
+            for cell, args in faults.items():
+                journal = tmp_path / f"{cell}.journal"
+                proc = subprocess.Popen([sys.executable, "-m", "hardware.cellproto.emulator", "--time-scale", "0.0001",
+                                         "--journal", str(journal), *args], stdout=subprocess.PIPE, text=True, cwd=cwd)
+                procs.append(proc)
+                out[cell] = (proc.stdout.readline().strip(), journal, proc)
+            yield out
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+                proc.wait(10)
+
+    return run()
+
+
+def executed_by_controllers(devices: dict) -> "Counter[str]":
+    """How often each job id appears in the emulated controllers' own journals."""
+    from collections import Counter
+
+    executed: Counter[str] = Counter()
+    for _, journal, _ in devices.values():
+        executed.update(line.split("\t", 1)[0] for line in journal.read_text().splitlines())
+    return executed

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,6 +16,7 @@ from plant.spec import FactorySpec
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.dispatcher import RELEASE_RULES
 from robots.plans import first_assignments, problem_for_schedule
+from robots.rework import rework_sets
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
 
@@ -43,6 +45,8 @@ def dispatch(
     timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer"),
     release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
     speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned and for measuring delivery by the horizon (default: a sim:// URL's speed, else 1)"),
+    down_after: float = typer.Option(60.0, "--down-after", help="seconds a cell may stay unreachable before its queued work moves to other cells of its pool (0: at once)"),
+    decide: list[str] = typer.Option([], "--decide", help="JOB_ID=done|redo: a person's decision on a job waiting in 'attention' (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would go to which cell and controller; send nothing"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
@@ -51,6 +55,8 @@ def dispatch(
         raise ValueError(f"--release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
     register_all()
     speed = speed if speed is not None else _url_speed(url)
+    if down_after < 0:
+        raise ValueError(f"--down-after: must be >= 0 seconds, got {down_after}")
     if speed <= 0:
         raise ValueError(f"--speed: must be > 0 plan seconds per wall second, got {speed}")
     whole = Schedule.from_json(plan)
@@ -58,7 +64,10 @@ def dispatch(
     schedule = first_assignments(whole, jobs) if jobs is not None else whole
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
-    fleet = Fleet.from_spec(factory, cells={a.cell for a in schedule.assignments}, url_template=url)
+    planned_cells = {a.cell for a in schedule.assignments}
+    # The other cells of each pool the plan uses are where a down cell's work can go.
+    pools = {c.pool for c in problem.cells if c.id in planned_cells}
+    fleet = Fleet.from_spec(factory, cells={c.id for c in problem.cells if c.pool in pools}, url_template=url)
     if any(h.url.startswith("sim:") for h in fleet.handles.values()):
         from sim.driver import use_spec
 
@@ -71,12 +80,16 @@ def dispatch(
     journal.parent.mkdir(parents=True, exist_ok=True)
     store = Journal(journal)
     try:
+        for item in decide:
+            jid, _, outcome = item.partition("=")
+            store.resolve(content, jid.strip(), outcome.strip())
         with progress_bar("dispatching", total=len(schedule.assignments)) as advance:  # stderr, also with --json
             def on_event(event: dict) -> None:
                 if event["state"] in ("completed", "failed", "canceled"):
                     advance(1)
 
-            dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed)
+            dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
+                                    down_after=down_after, rework=rework_sets(factory), spec=factory)
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
@@ -84,19 +97,19 @@ def dispatch(
                "sent": report.sent, "duplicates": report.duplicates, "retries": report.retries,
                "followed": report.others, "release": release, "speed": speed,
                "delivered_mw_by_category": {k: round(v, 6) for k, v in sorted(report.delivered_mw_by_category.items())},
-               "decisions": len(report.decisions), "seconds": round(report.seconds, 3)}
+               "decisions": dict(Counter(d[0] for d in report.decisions)), "seconds": round(report.seconds, 3)}
     if as_json:
         typer.echo(json.dumps({**summary, "release_rule": RELEASE_RULES[release]}))
     else:
         typer.echo(rule)
         typer.echo("  ".join(f"{k}={v}" for k, v in summary.items()))
-    if not report.all_terminal or report.counts.get("failed") or report.counts.get("canceled"):
+    if not report.all_terminal or report.counts.get("failed") or report.counts.get("canceled"):  # reworked is not a failure
         raise typer.Exit(1)
 
 
 def _print_dry_run(schedule: Schedule, fleet: Fleet, content: str, spec_source: str, rule: str, as_json: bool) -> None:
     cells: dict[str, dict[str, Any]] = {}
-    for cell, sequence in sorted(schedule.by_cell().items()):
+    for cell, sequence in sorted(schedule.by_cell().items()):  # cells only standing by for moved work are not listed
         cells[cell] = {"url": fleet[cell].url, "jobs": len(sequence), "first_start_s": sequence[0].start,
                        "last_end_s": max(a.end for a in sequence), "first": f"{sequence[0].job}/{sequence[0].op}"}
     if as_json:

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         target: str | None = target_option(),
         p_required: float = typer.Option(0.95, "--p", help="required probability that a week meets the target"),
         load: float = typer.Option(1.05, "--load", help="offered load as a multiple of demand while sizing"),
+        policy: str = typer.Option("fifo", "--policy", help="dispatch policy: fifo | edd | sq (sq spreads an operation over every type that can do it)"),
         weeks: float = typer.Option(1.0, "--weeks", help="weeks measured per twin run"),
         warmup: float | None = typer.Option(None, "--warmup", help="warm-up hours; default: Welch's method"),
         replications: int = typer.Option(5, "--replications", help="replications per twin run"),
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from gwf.progress import line_printer
 
         sizing = cheapest_floor(spec, load=load, p_required=p_required, max_runs=runs, seed=seed, progress=line_printer(),
-                                weeks=weeks, warmup_h=warmup, replications=replications, workers=workers, cluster=cluster)
+                                weeks=weeks, warmup_h=warmup, replications=replications, policy=policy, workers=workers, cluster=cluster)
         if write is not None and sizing.chosen is not None:
             write.parent.mkdir(parents=True, exist_ok=True)
             c = sizing.chosen

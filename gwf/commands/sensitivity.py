@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
         inputs: str = typer.Option("duration,mttf,mttr,cells,yield", "--inputs", help="kinds of input, comma-separated"),
         types: str | None = typer.Option(None, "--types", help="only these cell types, comma-separated (default: all that work)"),
         offered: str = typer.Option("capacity", "--offered", help="capacity: offer more than the floor can take (what it can make); spec: the spec's release"),
+        policy: str = typer.Option("fifo", "--policy", help="dispatch policy: fifo | edd | sq (sq spreads an operation over every type that can do it)"),
         weeks: float = typer.Option(1.0, "--weeks", help="weeks measured per run"),
         warmup: float | None = typer.Option(None, "--warmup", help="warm-up hours; default: Welch's method"),
         replications: int = typer.Option(3, "--replications", help="replications per variant (paired across variants)"),
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
         kinds = tuple(k.strip() for k in inputs.split(",") if k.strip())
         chosen = {t.strip() for t in types.split(",") if t.strip()} if types else None
         result = sensitivity(spec, change=change, kinds=kinds, types=chosen, offered=offered, seed=seed, progress=line_printer(),
-                             weeks=weeks, warmup_h=warmup, replications=replications, workers=workers, cluster=cluster)
+                             weeks=weeks, warmup_h=warmup, replications=replications, policy=policy, workers=workers, cluster=cluster)
         if report_path is not None:
             from sim.html import render_html
 

@@ -63,7 +63,7 @@ def delete_token(token_id: str, store: SqliteAuthStore = Depends(_store)) -> dic
 
 @router.get("/audit", response_model=AuditPage, responses=DENIED, dependencies=[require(Role.admin)])
 def audit(
-    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=2**62),  # databases hold 64-bit integers
     who: str | None = Query(None, max_length=64, description="only this identity (a token's name, `local` or `anonymous`)"),
     store: SqliteAuthStore = Depends(_store),
 ) -> dict[str, Any]:

@@ -20,6 +20,7 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 JSON_TYPES = frozenset({"application/json"})
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ADDRESS_SHARE = 4  # one address may spend this many clients' budgets
 
 
 class BodyTooLarge(HTTPException):
@@ -58,6 +59,10 @@ def client_key(headers: dict[bytes, bytes], scope: Scope) -> str:
     auth = headers.get(b"authorization", b"")
     if auth[:7].lower() == b"bearer ":
         return "token:" + hashlib.sha256(auth[7:].strip()).hexdigest()[:16]
+    return address_key(scope)
+
+
+def address_key(scope: Scope) -> str:
     client = scope.get("client")
     return f"addr:{client[0] if client else '?'}"
 
@@ -65,6 +70,7 @@ def client_key(headers: dict[bytes, bytes], scope: Scope) -> str:
 class Guard:
     def __init__(self, app: ASGIApp, *, max_body: int, budget: ClientBudget, yaml_paths: Iterable[str] = ()) -> None:
         self.app, self.max_body, self.budget = app, max_body, budget
+        self.address_budget = ClientBudget(budget.rate * ADDRESS_SHARE, budget.burst * ADDRESS_SHARE)
         self.yaml_paths = frozenset(yaml_paths)
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]) -> None:
@@ -79,7 +85,9 @@ class Guard:
             refused = self._refuse_type(headers, path, length)
             if refused is not None:
                 return await _answer(send, 415, refused, "content-type")
-            wait = self.budget.take(client_key(headers, scope))
+            # The token's own budget, and its address's (a few times larger: several people may share
+            # one address), so a client cannot escape its budget by sending made-up tokens.
+            wait = max(self.budget.take(client_key(headers, scope)), self.address_budget.take(address_key(scope)))
             if wait > 0:
                 return await _answer(send, 429, f"too many requests from this client; retry in {math.ceil(wait)} s", None,
                                      retry_after=math.ceil(wait))

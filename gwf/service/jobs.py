@@ -219,7 +219,7 @@ class JobRunner:
                     with self._wake:
                         self._wake.notify_all()
             except Exception:  # the database is away for a moment: try again next round
-                log.exception("renewing job leases failed")
+                log.warning("renewing job leases failed", exc_info=True)
 
     # -- the workers' side ------------------------------------------------------------------
 
@@ -248,15 +248,19 @@ class JobRunner:
         return work
 
     def _worker(self) -> None:
+        failures = 0
         while not self._stopping.is_set():
             try:
                 work = self.claim()
-            except Exception:
-                log.exception("claiming a job failed")
+                failures = 0
+            except Exception:  # the database is away: say so once, then wait longer each time
+                if failures == 0:
+                    log.exception("claiming a job failed; retrying")
+                failures += 1
                 work = None
             if work is None:
                 with self._wake:
-                    self._wake.wait(_IDLE_POLL_S)
+                    self._wake.wait(min(_IDLE_POLL_S * 2 ** failures, 30.0))
                 continue
             self.run(work)
 
@@ -293,7 +297,10 @@ class JobRunner:
             values = {"status": "failed", "error": f"{exc.__class__.__name__}: {_one_line(exc)}", "message": "failed"}
         else:
             values = {"status": "done", "result": result, "fraction": 1.0, "message": "done"}
-        self._update(work.id, True, finished=_now(), **values)
+        try:
+            self._update(work.id, True, finished=_now(), **values)
+        except Exception:  # the outcome cannot be written: the lease runs out and another server re-runs it
+            log.exception("job %s: writing its outcome (%s) failed", work.id, values["status"])
         self._cancelled.pop(work.id, None)
 
     def _check_cancelled(self, job_id: str) -> None:

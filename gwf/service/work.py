@@ -18,6 +18,7 @@ from plant.spec import FactorySpec
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
+from robots.rework import rework_sets
 from scheduler.planning import Limits, plan
 from sim import Twin
 from scheduler.steady import plan_horizon
@@ -96,7 +97,7 @@ def dispatch_schedule(
     feed = _DispatchFeed(run_id, stored.id, total, progress, publish)
     try:
         # Claims are keyed by the whole plan's content: a part of it, or another stored copy, shares them.
-        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event).run(problem, schedule, content=plan_id(stored.schedule)))
+        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event, rework=rework_sets(stored.spec)).run(problem, schedule, content=plan_id(stored.schedule)))
         feed.counts = dict(report.counts)
         feed.flush()
     finally:

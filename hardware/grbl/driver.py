@@ -357,6 +357,7 @@ class GrblDriver(LinkDriver):
             else {"machine_state": "unreachable"}
         )
         return {**machine, "alarm": self.alarm, "parser_state": self.parser_state, "resets": self.resets,
+                "connect_note": self.connect_note,
                 "in_flight_bytes": self._in_flight_bytes, **self.counters, **self._link_stats()}
 
     async def _heartbeat(self) -> bool:

@@ -59,6 +59,7 @@ class _Subscription:
 @register("opcua")
 class OpcUaDriver(Driver):
     pipeline_depth = 16  # StartJob only queues on the controller: many jobs may be open at once
+    idempotent_job_ids = True  # StartJob de-duplicates by job id: re-calling it never runs a job twice
 
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(url, **options)

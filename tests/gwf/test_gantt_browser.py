@@ -11,12 +11,9 @@ from typing import Any, Iterator
 import pytest
 
 from plan_support import XSS, plan_queue
+from tests.web.browser_support import chromium, needs_chromium, new_tab
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium (CI installs it)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -26,21 +23,15 @@ def gantt(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def page(gantt: Path) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
     errors: list[str] = []
     dialogs: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1280, "height": 720})
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            tab.goto(gantt.as_uri())
-            tab.wait_for_selector("#legend .item")
-            yield tab
-            tab.wait_for_timeout(200)  # an injected onerror would fire by now
-        finally:
-            browser.close()
+    with chromium() as browser:
+        tab = new_tab(browser, errors, dialogs)
+        tab.set_viewport_size({"width": 1280, "height": 720})
+        tab.goto(gantt.as_uri())
+        tab.wait_for_selector("#legend .item")
+        yield tab
+        tab.wait_for_timeout(200)  # an injected onerror would fire by now
     assert errors == [] and dialogs == []
 
 

@@ -56,6 +56,7 @@ def test_a_reset_during_motion_is_never_a_success_even_with_the_late_ok():
     async def scenario(path: str) -> None:
         driver = driver_for_url(f"grbl+serial://{path}")
         assert isinstance(driver, GrblDriver)
+        assert not driver.idempotent_job_ids  # GRBL has no job ids: a re-send would replay motion
         async with driver:
             running = await moving(driver, "R1")
             driver.soft_reset()
@@ -173,6 +174,7 @@ def test_connect_recovers_a_held_controller_and_explains_an_alarmed_one():
         raw(path, b"\x18", settle=0.1)  # reset while moving: ALARM:3 before we connect
         driver = await connect(path)
         assert "controller in Alarm" in driver.connect_note and "unlock() ($X)" in driver.connect_note
+        assert (await driver.status())["connect_note"] == driver.connect_note
         with pytest.raises(JobRejected, match=r"alarm \(code not seen\); unlock"):
             await driver.execute(job("C2", ["G1 X1 F600"]), timeout=5)
         await driver.unlock()

@@ -3,10 +3,7 @@ with a noisy line: a dispatcher SIGKILLed mid-run and restarted still executes e
 its controller exactly once (the controllers' own journals are the judge)."""
 from __future__ import annotations
 
-import contextlib
-import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -14,32 +11,16 @@ import yaml
 from plant import load_spec
 from plant.demand import Order
 from scheduler.problem import build_problem
-from tests.helpers import kill_mid_run_then_resume, serial_schedule
+from tests.helpers import cell_controllers, executed_by_controllers, kill_mid_run_then_resume, serial_schedule
 
 ROOT = Path(__file__).parents[2]
-
-
-@contextlib.contextmanager
-def emulators(tmp_path: Path, cells: list[str], *fault_args: str):
-    procs, paths = [], {}
-    try:
-        for cell in cells:
-            journal = tmp_path / f"{cell}.journal"
-            proc = subprocess.Popen([sys.executable, "-m", "hardware.cellproto.emulator", "--time-scale", "0.0001",
-                                     "--journal", str(journal), *fault_args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-            procs.append(proc)
-            paths[cell] = (proc.stdout.readline().strip(), journal)
-        yield paths
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
 
 
 def test_killed_dispatcher_over_noisy_serial_lines_runs_each_job_once(tmp_path, tiny_spec_path):
     raw = yaml.safe_load(tiny_spec_path.read_text())
     cells = ["arm-a", "arm-b", "cabler", "bay"]
-    with emulators(tmp_path, cells, "--corrupt", "0.01", "--drop", "0.01", "--seed", "7") as devices:
+    noisy = ["--corrupt", "0.01", "--drop", "0.01", "--seed", "7"]
+    with cell_controllers(tmp_path, {cell: noisy for cell in cells}, ROOT) as devices:
         raw["cells"] = [
             {"type": "arm", "prefix": "arm-a", "url": f"serial://{devices['arm-a'][0]}?baudrate=115200"},
             {"type": "arm", "prefix": "arm-b", "url": f"serial://{devices['arm-b'][0]}?baudrate=115200"},
@@ -57,8 +38,6 @@ def test_killed_dispatcher_over_noisy_serial_lines_runs_each_job_once(tmp_path, 
         cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal), "--timeout", "20", "--json"]
         summary = kill_mid_run_then_resume(cmd, ROOT, journal, kill_after=5, total=len(schedule.assignments))
         assert summary["counts"] == {"completed": len(schedule.assignments)}
-        executed = Counter()
-        for _, controller_journal in devices.values():
-            executed.update(line.split("\t", 1)[0] for line in controller_journal.read_text().splitlines())
+        executed = executed_by_controllers(devices)
         assert len(executed) == len(schedule.assignments)
         assert set(executed.values()) == {1}, "a controller executed a job twice"

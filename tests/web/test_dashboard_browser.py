@@ -118,5 +118,6 @@ def test_dashboard_runs_the_twin_on_a_plan(page: Any) -> None:
     page.wait_for_selector("#twin-result:not([hidden])")
     assert page.locator("#twin-chart rect").count() >= len(spec.target.mw)
     verdict = page.inner_text("#twin-verdict")
-    assert "GW/week deployable (95% CI" in verdict and "(plan " in verdict
+    # A plan executed by the twin: delivered against planned, with the interval.
+    assert "GW/week (95% CI" in verdict and "planned" in verdict and verdict.startswith("plan ")
     assert page.locator("#twin-shares rect").count() >= len(spec.cell_types)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gwf.service import ServiceSettings, create_app
+from gwf.service import ServiceSettings, create_app, work
 from gwf.service.auth import Role
 from gwf.service.auth_store import issue_token
 from web_support import wait_for_job
@@ -193,7 +193,7 @@ def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatc
         release.wait(30)
         raise RuntimeError("released")
 
-    monkeypatch.setattr(domain, "plan", blocking)
+    monkeypatch.setattr(work, "plan", blocking)
     with TestClient(create_app(settings.model_copy(update={"job_threads": 1}))) as client:
         first = client.post("/api/schedules", json={"horizon_hours": 168}).json()
         second = client.post("/api/schedules", json={"horizon_hours": 168}).json()
@@ -219,7 +219,7 @@ def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClie
             time.sleep(0.01)
         raise AssertionError("the cancel flag was never seen")
 
-    monkeypatch.setattr(domain, "plan", searching)
+    monkeypatch.setattr(work, "plan", searching)
     job = client.post("/api/schedules", json={"horizon_hours": 168}).json()
     while client.get(f"/api/jobs/{job['id']}").json()["status"] != "running" or len(steps) < 3:
         time.sleep(0.01)

@@ -12,16 +12,19 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from gwf.service import ServiceSettings, create_app, state, views
+from gwf.service import ServiceSettings, create_app, views
+from gwf.service.auth_store import issue_token
+from plant.spec import FactorySpec
 from web_support import TINY
 
 TINY_RAW = yaml.safe_load(TINY.read_text())
 JSON = {"content-type": "application/json"}
 YAML = {"content-type": "application/yaml"}
+HOSTS = ["testserver"]  # the name TestClient sends in Host
 
 
 def _never_built(*args, **kwargs):
-    raise AssertionError("a spec was built: the limit must refuse the request before any work")
+    raise AssertionError("the spec was built (or its cells made): the limit must refuse the request before that work")
 
 
 def _tiny(**changes) -> dict:
@@ -40,8 +43,7 @@ def test_a_small_spec_asking_for_millions_of_cells_is_refused_before_it_is_built
         client: TestClient, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     text = yaml.safe_dump(_tiny(**{"cells.0.count": count}))
     assert len(text) < 1200
-    monkeypatch.setattr(state, "spec_from_dict", _never_built)
-    monkeypatch.setattr(state, "parse_spec", _never_built)
+    monkeypatch.setattr(FactorySpec, "all_cells", property(_never_built))  # the costly part: one object per cell
     for response in (client.post("/api/spec/validate", content=text, headers=YAML),
                      client.post("/api/spec/validate", content=json.dumps(_tiny(**{"cells.0.count": count})), headers=JSON),
                      client.post("/api/schedules", json={"spec": text}),
@@ -72,15 +74,18 @@ def test_deep_nesting_answers_422_not_500(client: TestClient, depth: int) -> Non
         assert response.json()["field"] in ("spec", "body")
 
 
-def test_yaml_aliases_are_refused(client: TestClient) -> None:
-    bomb = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n"
-    response = client.post("/api/spec/validate", content=bomb, headers=YAML)
-    assert response.status_code == 422 and "aliases" in response.json()["detail"]
+def test_a_yaml_alias_bomb_is_refused_before_it_is_built(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A billion values from 300 bytes: aliases expand by reference, so counting them must not expand them."""
+    monkeypatch.setattr(FactorySpec, "model_validate", _never_built)
+    bomb = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    for response in (client.post("/api/spec/validate", content=bomb, headers=YAML), client.post("/api/schedules", json={"spec": bomb})):
+        assert response.status_code == 422 and response.json()["field"] == "spec", response.text
 
 
 @pytest.fixture
 def small_body_client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, spec=TINY, max_body_bytes=64 * 1024))) as client:
+    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, spec=TINY, max_body_bytes=64 * 1024, allowed_hosts=HOSTS))) as client:
         yield client
 
 
@@ -145,7 +150,7 @@ def test_a_twin_run_longer_than_the_cap_is_refused(client: TestClient) -> None:
 
 @pytest.fixture
 def queue_client(tmp_path: Path, database_url: str | None) -> Iterator[TestClient]:
-    settings = ServiceSettings(data_dir=tmp_path, spec=TINY, job_threads=1, max_queued_jobs=5, client_rate=1000, client_burst=1000,
+    settings = ServiceSettings(data_dir=tmp_path, spec=TINY, job_threads=1, max_queued_jobs=5, client_rate=1000, client_burst=1000, allowed_hosts=HOSTS,
                                database_url=database_url)
     with TestClient(create_app(settings)) as client:
         client.app.state.service.runner.shutdown()  # nothing leaves the queue: the test is about its bound
@@ -175,20 +180,24 @@ def test_fifty_concurrent_plan_requests_fill_the_queue_and_the_rest_get_429(queu
 
 @pytest.fixture
 def budget_client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = ServiceSettings(data_dir=tmp_path, spec=TINY, client_rate=0.01, client_burst=3)
+    settings = ServiceSettings(data_dir=tmp_path, spec=TINY, client_rate=0.01, client_burst=3, allowed_hosts=HOSTS)
     with TestClient(create_app(settings)) as client:
         yield client
 
 
 def test_each_client_has_its_own_budget_of_state_changing_requests(budget_client: TestClient) -> None:
-    mine = {"authorization": "Bearer one", **YAML}
+    one, two = (issue_token(budget_client.app.state.audit, name, "planner")[1] for name in ("one", "two"))
+    mine = {"authorization": f"Bearer {one}", **YAML}
     codes = [budget_client.post("/api/spec/validate", content=TINY.read_text(), headers=mine).status_code for _ in range(5)]
     assert codes == [200, 200, 200, 429, 429]
     refused = budget_client.post("/api/spec/validate", content=TINY.read_text(), headers=mine)
     assert int(refused.headers["retry-after"]) >= 1
-    other = budget_client.post("/api/spec/validate", content=TINY.read_text(), headers={"authorization": "Bearer two", **YAML})
+    other = budget_client.post("/api/spec/validate", content=TINY.read_text(), headers={"authorization": f"Bearer {two}", **YAML})
     assert other.status_code == 200
     assert all(budget_client.get("/api/health").status_code == 200 for _ in range(10))  # reads are not budgeted
+    guesses = [budget_client.post("/api/spec/validate", content="x", headers={"authorization": f"Bearer guess{k}", **YAML}).status_code
+               for k in range(12)]
+    assert guesses[-1] == 429  # made-up tokens spend the address's budget (4 clients' worth), then stop
 
 
 def test_spec_checking_runs_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
