@@ -125,7 +125,7 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
     """Repair a saved plan after downtime and say what it cost against the original. Downtimes
     that cannot touch the plan (after its horizon, or over before `now`) become notices; with
     none left, nothing is repaired ('schedule' is None)."""
-    from gwf.plans.loaded import recorded_spec, spec_to_record
+    from gwf.plans.loaded import downtime_added, recorded_spec, spec_to_record, with_recorded_downtime
     from scheduler.repair import Downtime, repair
     from scheduler.repair_cost import outside_horizon, repair_cost, repaired_schedule
     from scheduler.schedule import Schedule
@@ -137,7 +137,9 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
     horizon_s = int(recorded.get("horizon_s", plan.horizon))
     demand_hours = float(recorded.get("demand_hours", horizon_s / 3600))
     # Plans written before modes existed were all made from an empty floor.
-    problem = recorded_problem(spec, {"mode": "from-empty", **recorded, "horizon_s": horizon_s, "demand_hours": demand_hours})
+    base = recorded_problem(spec, {"mode": "from-empty", **recorded, "horizon_s": horizon_s, "demand_hours": demand_hours})
+    # A repaired plan's earlier downtime still holds: repairing it again keeps off those cells.
+    problem = with_recorded_downtime(base, recorded)
     down = [Downtime(*parse_down(d)) for d in downs]
     now = parse_span(now_text, "--now") if now_text is not None else min(d.start for d in down)
     outside = outside_horizon(down, horizon_s, now)
@@ -148,6 +150,7 @@ def repair_plan(plan_path: Path, spec_path: str | None, downs: list[str], now_te
     result = repair(problem, plan, effective, now)
     cost = repair_cost(spec, problem, plan, result)
     repaired = repaired_schedule(result, cost)
+    repaired.kpis["down"] = downtime_added(base, result.problem or problem)
     if recorded.get("spec") is not None or spec_path is not None:
         # The spec as found now, absolute: the repaired plan may be written to another folder.
         repaired.kpis["spec"] = spec_to_record(source)

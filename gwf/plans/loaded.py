@@ -85,6 +85,30 @@ def spec_to_record(spec_path: str | Path | None) -> str | None:
     return None if spec_path is None else str(Path(spec_path).resolve())
 
 
+def downtime_added(base: Problem, repaired: Problem) -> dict[str, list[list[int]]]:
+    """The unavailability windows a repair added to `base`'s cells, per cell id: what a repaired
+    plan records (`kpis.down`) so the problem it was made for can be rebuilt, and a later repair
+    of it still keeps off a cell that is down."""
+    added: dict[str, list[list[int]]] = {}
+    for before, after in zip(base.cells, repaired.cells):
+        extra = [list(w) for w in after.unavailable if tuple(w) not in {tuple(x) for x in before.unavailable}]
+        if extra:
+            added[after.id] = extra
+    return added
+
+
+def with_recorded_downtime(problem: Problem, kpis: dict) -> Problem:
+    """`problem` with the downtime windows a repaired plan records (`kpis.down`) on its cells."""
+    from dataclasses import replace
+
+    down = kpis.get("down") or {}
+    if not down:
+        return problem
+    cells = [replace(c, unavailable=sorted(list(c.unavailable) + [(int(s), int(e)) for s, e in down.get(c.id, [])]))
+             if c.id in down else c for c in problem.cells]
+    return replace(problem, cells=cells)
+
+
 def load_plan(path: str | Path, spec_path: str | Path | None = None, start: str | None = None) -> LoadedPlan:
     """Read a plan and rebuild the problem it was made for from what it records (spec, mode,
     horizon, demand, warm-up; `gwf schedule` writes them). ValueError when it cannot."""
@@ -99,6 +123,7 @@ def load_plan(path: str | Path, spec_path: str | Path | None = None, start: str 
     problem = recorded_problem(spec, recorded)
     if problem is None:
         raise ValueError(f"{path}: kpis.mode {kpis.get('mode')!r} is not one this version can rebuild (steady-state, from-empty)")
+    problem = with_recorded_downtime(problem, kpis)
     known = {(job.id, problem.tasks[t].op) for job in problem.jobs for t in job.tasks}
     for i, a in enumerate(schedule.assignments):
         if (a.job, a.op) not in known:

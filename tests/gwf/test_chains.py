@@ -163,3 +163,23 @@ def test_api_chain_agrees_with_the_cli(tmp_path: Path, mode: str) -> None:
         assert job["status"] == "done", job
         assert job["result"]["counts"] == {"completed": summary["assignments"]}
         assert job["result"]["sent"] == summary["assignments"] and job["result"]["duplicates"] == 0
+
+
+def test_a_repair_of_a_repair_keeps_the_earlier_downtime(tmp_path: Path) -> None:
+    """A repaired plan records the downtime it was made around (kpis.down): repairing it again
+    keeps off the cell that is still down, and readers rebuild the problem with it."""
+    from gwf.commands.schedule import plan_floor, repair_plan, write_outputs, write_repair
+
+    made = plan_floor(str(SPEC), 12 * 3600, 12.0, time_limit=3, workers=1, seed=0)
+    plan_path = Path(write_outputs(tmp_path, made["problem"], made["schedule"])["json"])
+    first = repair_plan(plan_path, None, ["arm-001@2h+6h"], None)
+    once = Path(write_repair(plan_path, None, first["problem"], first["schedule"])["json"])
+    second = repair_plan(once, None, ["arm-002@3h+2h"], "3h")
+    twice = Path(write_repair(once, None, second["problem"], second["schedule"])["json"])
+    for path in (once, twice):
+        assert_valid_plan(path)  # on the problem rebuilt with the recorded downtime
+        loaded = load_plan(path)
+        windows = [w for c in loaded.problem.cells if c.id == "arm-001" for w in c.unavailable]
+        assert any(end == 8 * 3600 for _, end in windows), "the repaired plan forgot arm-001's downtime"
+        assert not [a for a in loaded.schedule.assignments
+                    if a.cell == "arm-001" and a.start >= 3 * 3600 and a.start < 8 * 3600]
