@@ -32,6 +32,8 @@ def _print(result, name_a: str, name_b: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sim.units import unit_of
+
     a, b, d = result.a, result.b, result.delta
     table = Table("figure", name_a, name_b, "B − A", title="plan comparison")
 
@@ -40,7 +42,10 @@ def _print(result, name_a: str, name_b: str) -> None:
 
     for cat in d["mw_by_category"]:
         row(f"{cat} MW", a["mw_by_category"].get(cat, 0.0), b["mw_by_category"].get(cat, 0.0), d["mw_by_category"][cat], ",.3f")
-    row("deployable GW", a["deployable_gw"], b["deployable_gw"], d["deployable_gw"], ".4f")
+    # At the plans' scale (sim.units), as the twin says it: a small floor's plan is not 0.0000 GW.
+    unit = unit_of(max(a["deployable_gw"], b["deployable_gw"]))
+    k = 1.0 if unit == "GW" else 1000.0
+    row(f"deployable {unit}", a["deployable_gw"] * k, b["deployable_gw"] * k, d["deployable_gw"] * k, ",.4f" if unit == "GW" else ",.3f")
     row("units late", a["units_late"], b["units_late"], d["units_late"], "d")
     row("lateness, total h", a["lateness_h_total"], b["lateness_h_total"], d["lateness_h_total"], ",.1f")
     row("lateness, max h", a["lateness_h_max"], b["lateness_h_max"], d["lateness_h_max"], ",.1f")

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         spec_path: Path | None = spec_argument(),
         spec_alias: Path | None = spec_alias_option(),
         target: str | None = target_option(),
-        schedule_path: Path | None = typer.Option(None, "--schedule", help="execute this plan (Schedule JSON) instead of a dispatch policy"),
+        schedule_path: Path | None = typer.Option(None, "--schedule", help="execute this plan (schedule.json) instead of a dispatch policy, on the spec the plan records unless SPEC is given"),
         control: str = typer.Option("repair", "--control", help="executing a plan: blind (as written) | repair (look-ahead, move a down cell's work) | replan (repair + rolling re-plan) | rule (the --policy on the plan's units)"),
         weeks: float = typer.Option(1.0, "--weeks", help="weeks measured after the warm-up"),
         warmup: float | None = typer.Option(None, "--warmup", help="warm-up hours to delete; default: Welch's method"),
