@@ -117,9 +117,17 @@ def _url_speed(url: str | None) -> float:
     from urllib.parse import parse_qs, urlsplit
 
     query = parse_qs(urlsplit(url.replace("{id}", "x")).query)
+
+    def number(name: str, default: str) -> float:
+        text = query.get(name, [default])[-1]
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"--url: {name}={text!r} is not a number; write e.g. {name}=0.001") from None
+
     if url.startswith("sim:"):
-        return float(query.get("speed", ["1"])[-1])
-    scale = float(query.get("time_scale", ["0"])[-1])
+        return number("speed", "1")
+    scale = number("time_scale", "0")
     return 1.0 / scale if scale > 0 else 1.0
 
 

@@ -183,3 +183,15 @@ def test_a_repair_of_a_repair_keeps_the_earlier_downtime(tmp_path: Path) -> None
         assert any(end == 8 * 3600 for _, end in windows), "the repaired plan forgot arm-001's downtime"
         assert not [a for a in loaded.schedule.assignments
                     if a.cell == "arm-001" and a.start >= 3 * 3600 and a.start < 8 * 3600]
+
+
+def test_dispatch_measures_delivery_on_the_clock_of_its_url() -> None:
+    """Delivery by the horizon is judged in plan seconds: a time_scale URL runs 1/time_scale
+    plan seconds per wall second (else a fast mock 'delivers' every unit, past the horizon too)."""
+    from gwf.commands.dispatch import _url_speed
+
+    assert _url_speed("mock://{id}?time_scale=0.001") == pytest.approx(1000)
+    assert _url_speed("sim://{id}?speed=500") == 500
+    assert _url_speed("mock://{id}") == _url_speed(None) == 1.0  # instant, or real time
+    with pytest.raises(ValueError, match=r"--url: time_scale="):
+        _url_speed("mock://{id}?time_scale=fast")
