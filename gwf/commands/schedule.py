@@ -230,6 +230,6 @@ def _emit(summary: dict[str, Any], as_json: bool, title: str) -> None:
     table = Table(title=title, show_header=False)
     for key, value in summary.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}: {v:,.2f}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items())
+            value = ", ".join(f"{k}: {v:,.5g}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items())
         table.add_row(key, str(value))
     Console().print(table)
