@@ -89,7 +89,7 @@ class TokenRecord:
 
 
 class TokenStore(Protocol):
-    """Where tokens live (SQLite today: auth_store.SqliteAuthStore)."""
+    """Where tokens live: the service's database (auth_store.DatabaseAuthStore)."""
 
     def add(self, record: TokenRecord) -> None: ...
     def get(self, token_id: str) -> TokenRecord | None: ...
