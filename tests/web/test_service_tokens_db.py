@@ -1,5 +1,5 @@
 """Tokens and the audit log live in the service's database: two servers on one PostgreSQL
-(and `gwf token` in its own process) share tokens, revocations, the local-development rule
+(one a real `gwf serve` process; and `gwf token` in its own process) share tokens, revocations, the local-development rule
 and one audit log; a token file of an earlier version moves in once; text PostgreSQL cannot
 hold (NUL) never breaks the audit."""
 from __future__ import annotations
@@ -9,12 +9,14 @@ import sqlite3
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from db_support import fresh_postgres_schema
 from gwf.service import ServiceSettings, create_app
 from gwf.service.auth import Role, digest, new_token
+from serve_support import Served
 from test_token_command import gwf
 from web_support import TINY
 
@@ -34,43 +36,52 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def test_two_servers_on_one_postgresql_share_tokens_revocation_and_audit(tmp_path: Path, shared_postgres: str) -> None:
-    with TestClient(create_app(_settings(tmp_path / "a", shared_postgres))) as a, \
-            TestClient(create_app(_settings(tmp_path / "b", shared_postgres))) as b:
-        # No token anywhere yet: both are in local-development mode.
-        assert a.get("/api/auth/me").json()["mode"] == "local" and b.get("/api/auth/me").json()["mode"] == "local"
-        made = a.post("/api/tokens", json={"name": "ops", "role": "admin"})
-        assert made.status_code == 201
-        ops = made.json()["token"]
-        # The first token, issued through A, ends the mode on B too (B had already answered "local").
-        assert b.get("/api/auth/me").status_code == 401
-        assert b.get("/api/auth/me", headers=_auth(ops)).json() == {
-            "name": "ops", "role": "admin", "token_id": made.json()["id"], "mode": "token",
-            "may": {"plan": True, "twin": True, "dispatch": True, "cancel": True, "admin": True}}
+    """Server A in this process, server B a real `gwf serve` process, the CLI a third one."""
+    b = Served(tmp_path / "b", TINY, database_url=shared_postgres, client_rate=1000, client_burst=1000)
+    try:
+        with TestClient(create_app(_settings(tmp_path / "a", shared_postgres))) as a:
+            _share(a, b.client, tmp_path, shared_postgres)
+    finally:
+        b.stop()
 
-        # A token from the CLI, in a process of its own, on the same database.
-        cli = gwf("token", "create", "--role", "viewer", "--name", "wall", "--data-dir", str(tmp_path / "c"), "--json",
-                  database_url=shared_postgres)
-        assert cli.returncode == 0, cli.stderr
-        wall = json.loads(cli.stdout)
-        assert b.get("/api/auth/me", headers=_auth(wall["token"])).json()["role"] == "viewer"
-        assert a.get("/api/auth/me", headers=_auth(wall["token"])).json()["role"] == "viewer"
 
-        anna = a.post("/api/tokens", json={"name": "anna", "role": "planner"}, headers=_auth(ops)).json()
-        assert b.get("/api/auth/me", headers=_auth(anna["token"])).json()["role"] == "planner"
-        assert a.delete(f"/api/tokens/{anna['id']}", headers=_auth(ops)).status_code == 200
-        refused = b.get("/api/auth/me", headers=_auth(anna["token"]))
-        assert refused.status_code == 401 and f"token {anna['id']} (anna) was revoked" in refused.json()["detail"]
-        assert b.post("/api/jobs/nope/cancel", headers=_auth(ops)).status_code == 404
-        assert b.post("/api/schedules", json={}, headers=_auth(wall["token"])).status_code == 403
+def _share(a: TestClient, b: httpx.Client, tmp_path: Path, shared_postgres: str) -> None:
+    # No token anywhere yet: both are in local-development mode.
+    assert a.get("/api/auth/me").json()["mode"] == "local" and b.get("/api/auth/me").json()["mode"] == "local"
+    made = a.post("/api/tokens", json={"name": "ops", "role": "admin"})
+    assert made.status_code == 201
+    ops = made.json()["token"]
+    # The first token, issued through A, ends the mode on B too (B had already answered "local").
+    assert b.get("/api/auth/me").status_code == 401
+    assert b.get("/api/auth/me", headers=_auth(ops)).json() == {
+        "name": "ops", "role": "admin", "token_id": made.json()["id"], "mode": "token",
+        "may": {"plan": True, "twin": True, "dispatch": True, "cancel": True, "admin": True}}
 
-        logs = [client.get("/api/audit", headers=_auth(ops)).json() for client in (a, b)]
-        assert logs[0] == logs[1]  # one log, whichever server is asked
-        actions = [(r["who"], r["action"], r["status"]) for r in reversed(logs[0]["records"])]
-        assert actions[0] == ("local", "POST /api/tokens", 201)                      # on A
-        assert actions[1][1] == "cli: token create" and actions[1][0].startswith("cli:")  # the CLI
-        assert actions[2:] == [("ops", "POST /api/tokens", 201), ("ops", "DELETE /api/tokens/{token_id}", 200),  # on A
-                               ("ops", "POST /api/jobs/{job_id}/cancel", 404), ("wall", "POST /api/schedules", 403)]  # on B
-        assert len({r["seq"] for r in logs[0]["records"]}) == logs[0]["total"] == 6
+    # A token from the CLI, in a process of its own, on the same database.
+    cli = gwf("token", "create", "--role", "viewer", "--name", "wall", "--data-dir", str(tmp_path / "c"), "--json",
+              database_url=shared_postgres)
+    assert cli.returncode == 0, cli.stderr
+    wall = json.loads(cli.stdout)
+    assert b.get("/api/auth/me", headers=_auth(wall["token"])).json()["role"] == "viewer"
+    assert a.get("/api/auth/me", headers=_auth(wall["token"])).json()["role"] == "viewer"
+
+    anna = a.post("/api/tokens", json={"name": "anna", "role": "planner"}, headers=_auth(ops)).json()
+    assert b.get("/api/auth/me", headers=_auth(anna["token"])).json()["role"] == "planner"
+    assert a.delete(f"/api/tokens/{anna['id']}", headers=_auth(ops)).status_code == 200
+    refused = b.get("/api/auth/me", headers=_auth(anna["token"]))
+    assert refused.status_code == 401 and f"token {anna['id']} (anna) was revoked" in refused.json()["detail"]
+    assert b.post("/api/jobs/nope/cancel", headers=_auth(ops)).status_code == 404
+    assert b.post("/api/schedules", json={}, headers=_auth(wall["token"])).status_code == 403
+
+    logs = [client.get("/api/audit", headers=_auth(ops)).json() for client in (a, b)]
+    assert logs[0] == logs[1]  # one log, whichever server is asked
+    actions = [(r["who"], r["action"], r["status"]) for r in reversed(logs[0]["records"])]
+    assert actions[0] == ("local", "POST /api/tokens", 201)                      # on A
+    assert actions[1][1] == "cli: token create" and actions[1][0].startswith("cli:")  # the CLI
+    assert actions[2:] == [("ops", "POST /api/tokens", 201), ("ops", "DELETE /api/tokens/{token_id}", 200),  # on A
+                           ("ops", "POST /api/jobs/{job_id}/cancel", 404), ("wall", "POST /api/schedules", 403)]  # on B
+    assert [r["client"] for r in reversed(logs[0]["records"])][4:] == ["127.0.0.1", "127.0.0.1"]  # B's requests came over TCP
+    assert len({r["seq"] for r in logs[0]["records"]}) == logs[0]["total"] == 6
 
 
 def _legacy_file(path: Path) -> tuple[str, str]:
