@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -73,15 +74,19 @@ def _share(a: TestClient, b: httpx.Client, tmp_path: Path, shared_postgres: str)
     assert b.post("/api/jobs/nope/cancel", headers=_auth(ops)).status_code == 404
     assert b.post("/api/schedules", json={}, headers=_auth(wall["token"])).status_code == 403
 
-    logs = [client.get("/api/audit", headers=_auth(ops)).json() for client in (a, b)]
-    assert logs[0] == logs[1]  # one log, whichever server is asked
-    actions = [(r["who"], r["action"], r["status"]) for r in reversed(logs[0]["records"])]
+    # B writes a record after its answer has gone out (off the event loop): wait for both.
+    deadline = time.monotonic() + 10
+    while (log := a.get("/api/audit", headers=_auth(ops)).json())["total"] < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b.get("/api/audit", headers=_auth(ops)).json() == log  # one log, whichever server is asked
+    records = list(reversed(log["records"]))
+    actions = [(r["who"], r["action"], r["status"]) for r in records]
     assert actions[0] == ("local", "POST /api/tokens", 201)                      # on A
     assert actions[1][1] == "cli: token create" and actions[1][0].startswith("cli:")  # the CLI
-    assert actions[2:] == [("ops", "POST /api/tokens", 201), ("ops", "DELETE /api/tokens/{token_id}", 200),  # on A
-                           ("ops", "POST /api/jobs/{job_id}/cancel", 404), ("wall", "POST /api/schedules", 403)]  # on B
-    assert [r["client"] for r in reversed(logs[0]["records"])][4:] == ["127.0.0.1", "127.0.0.1"]  # B's requests came over TCP
-    assert len({r["seq"] for r in logs[0]["records"]}) == logs[0]["total"] == 6
+    assert actions[2:4] == [("ops", "POST /api/tokens", 201), ("ops", "DELETE /api/tokens/{token_id}", 200)]  # on A
+    assert sorted(actions[4:]) == [("ops", "POST /api/jobs/{job_id}/cancel", 404), ("wall", "POST /api/schedules", 403)]  # on B
+    assert [r["client"] for r in records[4:]] == ["127.0.0.1", "127.0.0.1"]  # B's requests came over TCP
+    assert len({r["seq"] for r in records}) == log["total"] == 6
 
 
 def _legacy_file(path: Path) -> tuple[str, str]:
@@ -162,3 +167,15 @@ def test_token_digests_are_sha256_of_the_whole_secret(client: TestClient) -> Non
     made = client.post("/api/tokens", json={"name": "ops", "role": "admin"}).json()
     stored = client.app.state.audit.get(made["id"])
     assert stored is not None and stored.digest == digest(made["token"]) and made["token"] not in repr(stored)
+
+
+def test_last_use_is_written_at_most_once_a_minute_per_server(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = client.app.state.audit
+    made = client.post("/api/tokens", json={"name": "wall", "role": "viewer"}).json()
+    writes: list[str] = []
+    real_touch = store.touch
+    monkeypatch.setattr(store, "touch", lambda token_id, at: (writes.append(token_id), real_touch(token_id, at)))
+    for _ in range(5):
+        assert client.get("/api/auth/me", headers=_auth(made["token"])).status_code == 200
+    assert writes == [made["id"]]  # a read is not a database write
+    assert store.get(made["id"]).last_used is not None
