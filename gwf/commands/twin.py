@@ -106,7 +106,8 @@ def _print_twin(report, limits=None) -> None:
         console.print(f"  {sentence}")
     console.print(f"bottleneck: [b]{r.bottleneck['type']}[/b] ({r.bottleneck['method']}, share {r.bottleneck['share']:.0%}); "
                   f"warm-up {r.warmup_h:.1f} h ({r.warmup_method}); WIP {r.wip.mean:.0f}; {r.seconds_per_replication:.1f} s/replication")
-    table = Table("cell type", "cells", "busy", "setup", "blocked", "starved", "idle", "down", "off", "util. of avail.")
+    # Places, not cells: a burn-in bay holding 8 units is 8 places (the report's `slots`).
+    table = Table("cell type", "places", "busy", "setup", "blocked", "starved", "idle", "down", "off", "util. of avail.")
     for name, shares in r.time_shares.items():
         table.add_row(name, str(r.slots[name]), *[f"{shares[s]:.1%}" for s in ("busy", "setup", "blocked", "starved", "idle", "down", "off")],
                       f"{r.bottleneck['utilisation_of_available_time'][name]:.1%}")
