@@ -25,6 +25,7 @@ class ScheduleRequest(Request):
     objective: Objective = "mw"
     mode: Literal["steady-state", "from-empty"] = Field(
         "steady-state", description="plan a running floor (work in progress carried in from a warm-up) or an empty one")
+    availability: bool = Field(False, description="plan at durations derated for the cells' MTTF/MTTR, as `gwf schedule --availability`")
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 

@@ -45,6 +45,7 @@ def orders_for_slice(spec: FactorySpec, demand_hours: float) -> list[Order]:
 def plan_schedule(
     store: ScheduleStore, schedule_id: str, spec: FactorySpec, orders: list[Order], *, horizon_hours: float,
     demand_hours: float, objective: str, mode: str, time_limit: float, workers: int, seed: int, progress: Progress,
+    availability: bool = False,
 ) -> dict[str, Any]:
     """The orders (`demand_hours` of weekly demand) planned over `horizon_hours` on a running
     floor (work in progress carried in from a warm-up) or an empty one, validated, stored
@@ -52,7 +53,8 @@ def plan_schedule(
     progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
 
     _, problem, result = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, objective,
-                                      Limits(time_limit, workers, seed), planner=plan, progress=progress)
+                                      Limits(time_limit, workers, seed), planner=plan, progress=progress,
+                                      availability=availability)
     schedule = result.schedule
     progress(0.97, "validating")
     # Plans that maximise MW may leave units out; every other objective places every operation.

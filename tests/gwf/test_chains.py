@@ -123,23 +123,24 @@ def test_cli_chain(tmp_path: Path, mode: list[str]) -> None:
         assert cell == sent_first.get((job, op), repaired_ops[(job, op)])
 
 
-@pytest.mark.parametrize("mode", ["steady-state", "from-empty"])
-def test_api_chain_agrees_with_the_cli(tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize("mode, availability", [("steady-state", False), ("from-empty", False), ("steady-state", True)])
+def test_api_chain_agrees_with_the_cli(tmp_path: Path, mode: str, availability: bool) -> None:
     from fastapi.testclient import TestClient
 
     from gwf.service import ServiceSettings, create_app
 
     cli = gwf(tmp_path, "schedule", str(SPEC), "--horizon", "12h", "--time-limit", "3", "--out-dir", "out",
-              *(["--from-empty"] if mode == "from-empty" else []))
+              *(["--from-empty"] if mode == "from-empty" else []), *(["--availability"] if availability else []))
     settings = ServiceSettings(data_dir=tmp_path / "data", spec=SPEC, workers=1, job_threads=2, client_rate=1000,
                                client_burst=1000, allowed_hosts=["testserver"], dispatch_url="mock://{id}")
     with TestClient(create_app(settings)) as client:
-        accepted = client.post("/api/schedules", json={"horizon_hours": 12, "time_limit": 3, "mode": mode})
+        accepted = client.post("/api/schedules", json={"horizon_hours": 12, "time_limit": 3, "mode": mode, "availability": availability})
         assert accepted.status_code == 202, accepted.text
         job = wait_for_job(client, accepted.json()["id"])
         assert job["status"] == "done", job
         schedule_id = job["result"]["schedule_id"]
         summary = client.get(f"/api/schedules/{schedule_id}").json()["schedule"]
+        assert summary["kpis"]["availability"] is availability and summary["kpis"]["mode"] == mode
         # one plan of one problem: the bound and MW per category the API shows are the CLI's
         assert summary["bound"] == pytest.approx(cli["bound_mw"], abs=1e-3)
         assert summary["bound_mw"] == pytest.approx(cli["bound_mw_by_category"], abs=1e-3)

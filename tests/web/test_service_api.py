@@ -93,7 +93,7 @@ def test_malformed_spec_answers_422_with_the_clis_one_line_message(client: TestC
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        ({"horizon_hour": 4}, "horizon_hour: unknown field; valid: spec, horizon_hours, demand_hours, time_limit, objective, mode, seed"),
+        ({"horizon_hour": 4}, "horizon_hour: unknown field; valid: spec, horizon_hours, demand_hours, time_limit, objective, mode, availability, seed"),
         ({"horizon_hours": -1}, "horizon_hours: Input should be greater than 0"),
         ({"objective": "speed"}, "objective: Input should be 'mw' or 'makespan'"),
         ({"seed": "x", "time_limit": 0}, "time_limit: Input should be greater than 0 (and 1 more problem)"),
