@@ -96,6 +96,23 @@ async def readers(base: str, clients: int, seconds: float, schedule_id: str, poo
     return latencies, errors
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the server process itself has used: a cost per read that the
+    load other programs put on a shared machine does not inflate the way it inflates latency.
+    Worker processes the server starts are not counted (they are not the read path)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, base: str, clients: int, seconds: float, schedule_id: str, pools: list[str]) -> tuple[list[float], Counter, tuple[float, float]]:
+    """`readers`, plus the server's and this client's CPU milliseconds per read over the phase
+    (the client's own cost bounds the rate it can measure on a small machine)."""
+    before, client_before = cpu_seconds(pid), time.process_time()
+    latencies, errors = asyncio.run(readers(base, clients, seconds, schedule_id, pools))
+    reads = max(1, len(latencies))
+    return latencies, errors, ((cpu_seconds(pid) - before) * 1000 / reads, (time.process_time() - client_before) * 1000 / reads)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -178,10 +195,11 @@ class Attacker:
         return status
 
 
-def report(label: str, latencies: list[float], errors: Counter, seconds: float) -> tuple[float, float]:
+def report(label: str, latencies: list[float], errors: Counter, seconds: float, cpu_ms: tuple[float, float]) -> tuple[float, float]:
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(f"{label:>7}: {len(latencies):6d} reads in {seconds:.0f} s ({len(latencies) / seconds:6.0f}/s)  "
-          f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  errors {sum(errors.values())} {dict(errors) or ''}", flush=True)
+          f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  CPU/read server {cpu_ms[0]:5.2f} ms client {cpu_ms[1]:5.2f} ms  "
+          f"errors {sum(errors.values())} {dict(errors) or ''}", flush=True)
     return p50, p99
 
 
@@ -205,16 +223,16 @@ def main() -> int:
             print(f"plan {schedule_id}: {planned['result']['assignments']} assignments; {args.clients} clients, "
                   f"{args.seconds:.0f} s per phase; database {httpx.get(f'{base}/api/health').json()['database']}", flush=True)
 
-            idle, idle_errors = asyncio.run(readers(base, args.clients, args.seconds, schedule_id, pools))
-            idle_p50, idle_p99 = report("idle", idle, idle_errors, args.seconds)
+            idle, idle_errors, idle_cpu = measured(server.pid, base, args.clients, args.seconds, schedule_id, pools)
+            idle_p50, idle_p99 = report("idle", idle, idle_errors, args.seconds, idle_cpu)
             delays = asyncio.run(hostile(base, Path(folder)))  # on the idle server: only the attack adds load
 
             # A planning job that outlasts the phase: a day of the 1 GW catalog with a long search.
             job = httpx.post(f"{base}/api/schedules", json={"horizon_hours": 24, "time_limit": args.seconds * 2}, timeout=60).json()
             wait_job(base, job["id"], ("running", "done", "failed"))
-            loaded, loaded_errors = asyncio.run(readers(base, args.clients, args.seconds, schedule_id, pools))
+            loaded, loaded_errors, loaded_cpu = measured(server.pid, base, args.clients, args.seconds, schedule_id, pools)
             running = httpx.get(f"{base}/api/jobs/{job['id']}", timeout=30).json()["status"]
-            _, loaded_p99 = report("loaded", loaded, loaded_errors, args.seconds)
+            _, loaded_p99 = report("loaded", loaded, loaded_errors, args.seconds, loaded_cpu)
             print(f"planning job {job['id']} was {running} at the end of the loaded phase; "
                   f"p99 loaded / idle = {loaded_p99 / idle_p99:.2f}", flush=True)
 
