@@ -40,7 +40,7 @@ def _schedule(svc: "Service", job: JobWork, progress: Progress) -> dict[str, Any
     return work.plan_schedule(
         svc.store, job.id, spec, orders, horizon_hours=p["horizon_hours"], demand_hours=p["demand_hours"],
         objective=p["objective"], mode=p["mode"], time_limit=p["time_limit"], workers=svc.settings.workers, seed=p["seed"],
-        progress=progress,
+        progress=progress, in_child=svc.settings.plan_in_process,
     )
 
 
