@@ -10,9 +10,12 @@ the same run.
    of Da Col and Teppan (optimum 600000; target <= 3 %). Baseline: the best start.
 3. Repair of the week's plan after one cell goes down for 4 h mid-week: seconds (<= 10 s) and
    share of not-yet-started assignments moved (<= 10 %), for one cell of each pool.
+4. (on request) LNS neighbourhoods and tabu restarts as tasks on a Dask LocalCluster of 1 and 2
+   worker processes: gap to the optimum at equal wall time.
 
     python benchmarks/scale.py            # all three, full size (about 15 minutes on 2 cores)
     python benchmarks/scale.py --quick    # 10,000 operations / 100 machines, 60 s
+    python benchmarks/scale.py --only cluster --quick --cluster-workers 1 2   # Dask tasks, equal wall time
 """
 from __future__ import annotations
 
@@ -103,6 +106,23 @@ def shops(time_limit: float, workers: int, operations: int, machines: int, seeds
               f"{row['neighbourhoods']:>7}{row['wall_s']:>8.0f}{row['peak_gb']:>9.2f}  {row['method']}", flush=True)
 
 
+def cluster_workers(time_limit: float, operations: int, machines: int, counts: list[int]) -> None:
+    """Quality at equal wall time with LNS neighbourhoods and tabu restarts as tasks on a local
+    Dask cluster of 1, 2, ... worker processes (one thread and one CP-SAT worker each)."""
+    from dask.distributed import LocalCluster
+
+    print(f"== 4. search tasks on a Dask LocalCluster: generated {operations:,}/{machines:,}, {time_limit:g} s each")
+    known = generate_fjsp(operations, machines, seed=1)
+    for count in counts:
+        with LocalCluster(n_workers=count, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+            began = time.perf_counter()
+            result = plan(known.problem, "makespan", Limits(time_limit, 1, cluster=cluster))
+            wall = time.perf_counter() - began
+        validate(known.problem, result.schedule)
+        print(f"   {count} worker process(es): makespan {result.schedule.makespan} (gap to optimum {result.schedule.makespan / known.optimum - 1:.2%}), "
+              f"{result.kpis.get('lns_iterations', 0)} neighbourhoods, {result.kpis.get('lns_improvements', 0)} improvements, wall {wall:.0f} s", flush=True)
+
+
 def repairs(problem, schedule) -> None:
     now = WEEK_S // 2
     print(f"== 3. repair: one cell down for 4 h from {now / 86400:g} d (now = the breakdown)")
@@ -125,9 +145,10 @@ def main() -> None:
     parser.add_argument("--operations", type=int, default=None)
     parser.add_argument("--machines", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="generator seeds for part 2")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3], help="generator seeds for part 2 (none: public shops only)")
     parser.add_argument("--no-public", action="store_true", help="part 2 without the three public 100k job shops")
-    parser.add_argument("--only", choices=["week", "fjsp", "repair"], default=None)
+    parser.add_argument("--cluster-workers", type=int, nargs="*", default=None, help="part 4: compare these Dask worker counts (e.g. 1 2)")
+    parser.add_argument("--only", choices=["week", "fjsp", "repair", "cluster"], default=None)
     args = parser.parse_args()
     operations = args.operations or (10_000 if args.quick else 100_000)
     machines = args.machines or (100 if args.quick else 1_000)
@@ -139,6 +160,8 @@ def main() -> None:
     if args.only in (None, "fjsp"):
         public = [] if args.no_public or args.quick else sorted(DCT.glob("*.fjs"))
         shops(fjsp_limit, args.workers, operations, machines, args.seeds, public)
+    if args.only == "cluster" or (args.only is None and args.cluster_workers):
+        cluster_workers(fjsp_limit if args.quick else 120.0, 10_000, 100, args.cluster_workers or [1, 2])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from scheduler.delivery import delivered_mw
 from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.schedule import Assignment, Schedule
-from scheduler.subproblem import Placement, glue, placements, restrict
+from scheduler.subproblem import Placement, around, placements
 from scheduler.validate import validate, violations
 
 # Carried units keep their id with this mark, so they never clash with the next horizon's
@@ -118,14 +118,19 @@ def _keep_changeovers_clear(placed: dict[int, Placement], cut: int, cells: list[
 
 def plan_around(carried: CarriedIn, planner: Callable[[Problem], Schedule]) -> Schedule:
     """Plan every open operation with `planner` around the pinned running work; the returned
-    plan covers every operation of `carried.problem` and has passed `validate` against it."""
+    plan covers every operation of `carried.problem` and has passed `validate` against it.
+    (`scheduler.plan(problem, pinned=carried.pinned)` does the same with the front door.)"""
     began = time.perf_counter()
     problem = carried.problem
-    free = set(range(problem.n_operations)) - set(carried.pinned)
-    sub = restrict(problem, carried.pinned, free, name=f"{problem.name}/open")
-    part = planner(sub.problem) if free else Schedule([], problem.horizon, status="optimal")
-    schedule = Schedule(glue(problem, carried.pinned, sub, part), problem.horizon, part.status, part.objective,
-                        kpis=dict(part.kpis), name=part.name if free else problem.name)
+    parts: list[Schedule] = []
+
+    def plan_open(open_problem: Problem) -> Schedule:
+        parts.append(planner(open_problem))
+        return parts[-1]
+
+    assignments = around(problem, carried.pinned, plan_open)
+    part = parts[0] if parts else Schedule([], problem.horizon, status="optimal", name=problem.name)
+    schedule = Schedule(assignments, problem.horizon, part.status, part.objective, kpis=dict(part.kpis), name=part.name)
     schedule.value = delivered_mw(problem, schedule) if schedule.objective == "mw" else float(schedule.makespan)
     validate(problem, schedule)
     schedule.seconds = time.perf_counter() - began

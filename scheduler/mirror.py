@@ -11,7 +11,7 @@ unavailability windows (setups between families are symmetric, so they may stay)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from scheduler.construct import list_schedule
 from scheduler.problem import Problem, Task
@@ -42,14 +42,14 @@ def mirrored(schedule: Schedule) -> Schedule:
 
 
 def forward_backward(problem: Problem, schedule: Schedule, deadline: float, patience: int = 3,
-                     build: Callable[[Problem, list[float]], Schedule] | None = None) -> Schedule:
+                     builds: Sequence[Callable[[Problem, list[float]], Schedule]] = ()) -> Schedule:
     """Best plan over forward-backward passes until `deadline` or `patience` passes in a row
-    bring nothing; the input when the problem is not mirrorable. `build(problem, priority)`
-    makes each pass's plan (default: the dispatcher with that priority)."""
+    bring nothing; the input when the problem is not mirrorable. Each `build(problem, priority)`
+    makes a pass of its own from the same plan and the shortest result goes on (default: the
+    dispatcher with that priority)."""
     if not mirrorable(problem):
         return schedule
-    if build is None:
-        build = lambda p, priority: list_schedule(p, objective="makespan", priority=priority)  # noqa: E731
+    builds = list(builds) or [lambda p, priority: list_schedule(p, objective="makespan", priority=priority)]
     backward = reversed_problem(problem)
     index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
     best = current = schedule
@@ -61,12 +61,14 @@ def forward_backward(problem: Problem, schedule: Schedule, deadline: float, pati
         finish_order = [0] * len(problem.tasks)
         for a in current.assignments:
             finish_order[index[(a.job, a.op)]] = makespan - a.end  # latest-finishing first when mirrored
-        back = mirrored(build(backward, finish_order))
-        start_order = [0] * len(problem.tasks)
-        for a in back.assignments:
-            start_order[index[(a.job, a.op)]] = a.start
-        forth = build(problem, start_order)
-        current = min((back, forth), key=lambda s: s.makespan)
+        made = []
+        for build in builds:
+            back = mirrored(build(backward, finish_order))
+            start_order = [0] * len(problem.tasks)
+            for a in back.assignments:
+                start_order[index[(a.job, a.op)]] = a.start
+            made += [back, build(problem, start_order)]
+        current = min(made, key=lambda s: s.makespan)
         passes += 1
         if current.makespan < best.makespan:
             best, stale = current, 0

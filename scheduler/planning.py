@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from scheduler.bounds import objective_bound
 from scheduler.capacity import CapacityBound, problem_capacity_bound
+from scheduler.distributed import Tasks
 from scheduler.engine import Found, search, value_of
 from scheduler.problem import Problem
 from scheduler.result import Result, gap, meets, tighter
 from scheduler.schedule import Schedule
-from scheduler.subproblem import Placement, glue, restrict
+from scheduler.subproblem import Placement, around
 from scheduler.validate import validate
 
 if TYPE_CHECKING:
@@ -39,11 +40,13 @@ OBJECTIVES = ("mw", "makespan")
 
 @dataclass(frozen=True)
 class Limits:
-    """How long and how wide the planner may search: wall seconds, CP-SAT workers, seed."""
+    """How long and how wide the planner may search: wall seconds, CP-SAT workers, seed, and
+    optionally a Dask cluster (address or object) for independent search tasks on large plans."""
 
     time_limit: float = 60.0
     workers: int = 2
     seed: int = 0
+    cluster: str | object | None = None
 
     def __post_init__(self) -> None:
         if not self.time_limit > 0:
@@ -84,19 +87,18 @@ def plan(
     capacity = problem_capacity_bound(problem, None, spec) if objective == "mw" else None
     bound = plan_bound(problem, objective, capacity)
     fixed = dict(pinned or {})
-    free = set(range(problem.n_operations)) - set(fixed)
-    if fixed:
-        sub = restrict(problem, fixed, free, name=f"{problem.name}/open")
-        inner = sub.problem
-        inner_bound = plan_bound(inner, objective) if free else bound
-    else:
-        inner, inner_bound = problem, bound
-    if free:
+    searched: list[Found] = []
+
+    def plan_open(open_problem: Problem) -> Schedule:
+        # The open work's own bound tells the search when to stop; with nothing pinned it is ours.
+        own = bound if open_problem is problem else plan_bound(open_problem, objective)
         left = max(0.5, limits.time_limit - (time.perf_counter() - began))
-        found = search(inner, objective, inner_bound, time_limit=left, workers=limits.workers, seed=limits.seed, progress=report)
-    else:
-        found = Found(Schedule([], problem.horizon), "pinned", "heuristic", None)
-    assignments = glue(problem, fixed, sub, found.schedule) if fixed else list(found.schedule.assignments)
+        with Tasks(limits.cluster) as tasks:
+            searched.append(search(open_problem, objective, own, time_limit=left, workers=limits.workers, seed=limits.seed, progress=report, tasks=tasks))
+        return searched[-1].schedule
+
+    assignments = around(problem, fixed, plan_open) if fixed else list(plan_open(problem).assignments)
+    found = searched[0] if searched else Found(Schedule([], problem.horizon), "pinned", "heuristic", None)
     # CP-SAT's bound holds for the problem it saw: the whole one only when nothing was pinned.
     if not fixed:
         bound = tighter(objective, bound, found.solver_bound)

@@ -11,6 +11,7 @@ the sub-problem, glued to the fixed work, is a valid plan of the whole.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scheduler.problem import Cell, Job, Pool, Problem, Task
@@ -124,9 +125,20 @@ def _lanes(cell: Cell, busy: list[tuple[int, int, str]], free_families: set[str]
     return [(f"{cell.id}#{k}", items) for k, items in enumerate(lanes)]
 
 
-def glue(problem: Problem, fixed: dict[int, Placement], sub: SubProblem, sub_plan: Schedule) -> list[Assignment]:
+def around(problem: Problem, fixed: dict[int, Placement], plan_open: Callable[[Problem], Schedule]) -> list[Assignment]:
+    """Every operation of `problem`: the `fixed` ones where they are, the others planned by
+    `plan_open` as a sub-problem around them (not called when nothing is open). `fixed` must
+    be closed under predecessors (running work and what it waits for)."""
+    free = set(range(problem.n_operations)) - set(fixed)
+    if not free:
+        return glue(problem, fixed, None, Schedule([], problem.horizon))
+    sub = restrict(problem, fixed, free, name=f"{problem.name}/open")
+    return glue(problem, fixed, sub, plan_open(sub.problem))
+
+
+def glue(problem: Problem, fixed: dict[int, Placement], sub: SubProblem | None, sub_plan: Schedule) -> list[Assignment]:
     """Fixed assignments plus the sub-plan's, with lane cells mapped back to their cells."""
     out = [Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, problem.cells[c].id, s, e) for t, (c, s, e) in fixed.items()]
     for a in sub_plan.assignments:
-        out.append(Assignment(a.job, a.op, sub.cell_of[a.cell], a.start, a.end))
+        out.append(Assignment(a.job, a.op, sub.cell_of[a.cell], a.start, a.end))  # type: ignore[union-attr]
     return out

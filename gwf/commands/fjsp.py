@@ -10,13 +10,14 @@ import typer
 from scheduler.fjsplib import machine_number, read_fjsp
 
 
-def solve_fjsp(path: str | Path, *, time_limit: float = 10.0, workers: int = 2, seed: int = 0, out: str | Path | None = None) -> dict[str, Any]:
+def solve_fjsp(path: str | Path, *, time_limit: float = 10.0, workers: int = 2, seed: int = 0, out: str | Path | None = None,
+               cluster: str | None = None) -> dict[str, Any]:
     """Read, plan for makespan through the front door (`scheduler.plan`, which routes by size),
     optionally write the assignments; the summary as a dict."""
     from scheduler.planning import Limits, plan  # OR-Tools loads only when a command solves
 
     problem = read_fjsp(Path(path))
-    result = plan(problem, "makespan", Limits(time_limit, workers, seed))
+    result = plan(problem, "makespan", Limits(time_limit, workers, seed, cluster))
     schedule = result.schedule
     if out is not None:
         rows = [
@@ -46,12 +47,13 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(2, "--workers", help="CP-SAT search workers"),
         seed: int = typer.Option(0, "--seed", help="random seed"),
         out: Path | None = typer.Option(None, "--out", help="write assignments as JSON [{job, op, machine, start, end}]"),
+        cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler (tcp://host:8786) for independent search tasks"),
     ) -> None:
         """Minimise the makespan; prints {instance, makespan, lower_bound, status, seconds}."""
         from gwf.cli import fail
 
         try:
-            summary = solve_fjsp(path, time_limit=time_limit, workers=workers, seed=seed, out=out)
+            summary = solve_fjsp(path, time_limit=time_limit, workers=workers, seed=seed, out=out, cluster=cluster)
         except ValueError as exc:
             raise fail(str(exc).splitlines()[0]) from None
         typer.echo(json.dumps(summary))

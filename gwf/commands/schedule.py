@@ -36,7 +36,7 @@ def parse_down(text: str) -> tuple[str, int, int]:
 
 
 def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, time_limit: float, workers: int, seed: int, progress=None, from_empty: bool = False,
-               availability: bool = False) -> dict[str, Any]:
+               cluster: str | None = None, availability: bool = False) -> dict[str, Any]:
     """Load, build, plan, bound: the summary dict plus the problem and schedule (keys 'problem',
     'schedule') for writing files. By default the horizon opens on a running floor (the work in
     progress a warm-up leaves, see scheduler/steady.py); `from_empty` plans it from an empty one."""
@@ -53,7 +53,7 @@ def plan_floor(spec_path: str | None, horizon_s: int, demand_hours: float, *, ti
     mode = "from-empty" if from_empty else "steady-state"
     if not from_empty:
         report(0.0, "warm-up: filling the pipeline")
-    carried, problem, result = plan_horizon(spec, horizon_s, demand_hours, mode, "mw", Limits(time_limit, workers, seed),
+    carried, problem, result = plan_horizon(spec, horizon_s, demand_hours, mode, "mw", Limits(time_limit, workers, seed, cluster),
                                             record={"spec": spec_path}, progress=progress, availability=availability)
     schedule, bound = result.schedule, result.capacity
     delivered = mw_by_category(problem, schedule)
@@ -179,6 +179,7 @@ def register(app: typer.Typer) -> None:
         down: list[str] = typer.Option([], "--down", help="CELL@TIME+DURATION a cell is down, e.g. mech-cell-001@3d12h+4h (repeatable)"),
         now: str | None = typer.Option(None, "--now", help="time of the repair; operations started before it stay (default: first downtime)"),
         from_empty: bool = typer.Option(False, "--from-empty", help="plan from an empty floor (pipeline fill included) instead of a running one"),
+        cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler (tcp://host:8786) for independent search tasks"),
         availability: bool = typer.Option(False, "--availability", help="plan at durations derated for the cells' MTTF/MTTR (a promise the floor can keep; also reports the nominal figure)"),
         start: str | None = typer.Option(None, "--start", help="wall-clock time of the plan's start, ISO-8601 with zone, for the CSV/XLSX/Gantt dates (default: next Monday 00:00 UTC; a repair keeps its plan's)"),
     ) -> None:
@@ -208,7 +209,7 @@ def register(app: typer.Typer) -> None:
 
         with fraction_bar("planning") as progress:  # stderr, also with --json and when piped
             result = plan_floor(spec, horizon_s, hours, time_limit=time_limit, workers=workers, seed=seed, progress=progress, from_empty=from_empty,
-                                availability=availability)
+                                availability=availability, cluster=cluster)
         files = write_outputs(out_dir if out_dir is not None else Path("out"), result.pop("problem"), result.pop("schedule"), start)
         _emit({**result, "files": files}, as_json, "Plan")
 

@@ -1,5 +1,6 @@
-"""`gwf token create|list|revoke`: API tokens of `gwf serve`, kept (hashed) in the data
-directory's auth.sqlite. Every change is written to the same audit log the server keeps."""
+"""`gwf token create|list|revoke`: API tokens of `gwf serve`, kept (hashed) in the service's
+database: GWF_DATABASE_URL when set, else the SQLite file in the data directory, the one a
+server with the same settings uses. Every change is written to the same audit log the server keeps."""
 from __future__ import annotations
 
 import getpass
@@ -11,7 +12,7 @@ import typer
 
 token_app = typer.Typer(help="API tokens for `gwf serve`: create (the secret is shown once), list, revoke.", no_args_is_help=True)
 
-DATA_DIR = typer.Option(None, "--data-dir", help="the server's data directory (default: GWF_DATA_DIR or out/service)")
+DATA_DIR = typer.Option(None, "--data-dir", help="the server's data directory (default: GWF_DATA_DIR or out/service); its gwf.sqlite unless GWF_DATABASE_URL is set")
 
 
 def _store(data_dir: Optional[Path]):  # noqa: ANN202 - a lazy import keeps `gwf --help` fast
@@ -19,7 +20,7 @@ def _store(data_dir: Optional[Path]):  # noqa: ANN202 - a lazy import keeps `gwf
     from gwf.service.settings import ServiceSettings
 
     settings = ServiceSettings(**({"data_dir": data_dir} if data_dir is not None else {}))
-    return open_store(settings.data_dir)
+    return open_store(settings)  # the server's database (GWF_DATABASE_URL respected), migrated first
 
 
 def _audit(store, action: str, target: str, detail: str | None = None) -> None:  # noqa: ANN001

@@ -2,8 +2,8 @@
 and the one decision every request goes through. No HTTP here: `auth_http` turns these
 answers into 401/403 and OpenAPI security declarations.
 
-Local-development mode: a server that listens on loopback only and whose data directory
-has never held a token treats every request as the local administrator, so `gwf serve`
+Local-development mode: a server that listens on loopback only and whose database (shared
+by every server and `gwf token` on it) has never held a token treats every request as the local administrator, so `gwf serve`
 on a laptop works without ceremony. The first `gwf token create` ends that mode for good
 (revoking every token later locks the server; it never reopens it). A server that listens
 beyond loopback refuses to start without a token."""
@@ -89,7 +89,7 @@ class TokenRecord:
 
 
 class TokenStore(Protocol):
-    """Where tokens live (SQLite today: auth_store.SqliteAuthStore)."""
+    """Where tokens live: the service's database (auth_store.DatabaseAuthStore)."""
 
     def add(self, record: TokenRecord) -> None: ...
     def get(self, token_id: str) -> TokenRecord | None: ...
@@ -177,7 +177,7 @@ class Authenticator:
             raise Unauthenticated("authorization: unknown token")
         if record.revoked is not None:
             raise Unauthenticated(f"authorization: token {record.id} ({record.name}) was revoked at {record.revoked}")
-        # "Last used" to the minute: a write per request would serialise every reader on the file.
+        # "Last used" to the minute: a write per request would make every read a database write.
         if now and time.monotonic() - self._touched.get(record.id, -_TOUCH_EVERY_S) >= _TOUCH_EVERY_S:
             self._touched[record.id] = time.monotonic()
             self.tokens.touch(record.id, now)

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gwf.service.auth import AuthError, Authenticator, Identity, Role, check_exposure, is_loopback
-from gwf.service.auth_store import AuditRecord, now_iso, open_store
+from gwf.service.auth_store import AuditRecord, now_iso
 from gwf.service.settings import ServiceSettings
 
 Scope = dict[str, Any]
@@ -235,7 +235,7 @@ class Audit:
         try:
             await self.app(scope, receive, watch)
         finally:
-            # A file write: on a worker thread, so the event loop never waits for the log's lock.
+            # A database write: on a worker thread, so the event loop never waits for it.
             await run_in_threadpool(self.log.record, _audit_record(scope, seen["status"], seen["body"]))
 
 
@@ -273,7 +273,7 @@ def install(app: FastAPI, settings: ServiceSettings) -> None:
     with nobody able to sign in."""
     from gwf.service.auth_routes import router
 
-    store = open_store(settings.data_dir)
+    store = app.state.service.auth  # the service's database: shared by every server on it
     check_exposure(settings.host, store)
     app.state.auth = Authenticator(store, loopback=is_loopback(settings.host), require_tokens=settings.require_tokens)
     app.state.audit = store

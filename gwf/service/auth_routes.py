@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from gwf.service.auth import Identity, Role
 from gwf.service.auth_http import require
 from gwf.service.auth_models import AuditPage, Me, TokenCreated, TokenOut, TokenRequest
-from gwf.service.auth_store import SqliteAuthStore, UnknownToken, issue_token, revoke_token
+from gwf.service.auth_store import DatabaseAuthStore, UnknownToken, issue_token, revoke_token
 from gwf.service.models import Problem
 
 # Bad input answers like everywhere else: one line naming the field.
@@ -19,7 +19,7 @@ DENIED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store(request: Request) -> SqliteAuthStore:
+def _store(request: Request) -> DatabaseAuthStore:
     return request.app.state.audit
 
 
@@ -37,14 +37,14 @@ def me(request: Request) -> dict[str, Any]:
 
 
 @router.get("/tokens", response_model=list[TokenOut], responses=DENIED, dependencies=[require(Role.admin)])
-def list_tokens(store: SqliteAuthStore = Depends(_store)) -> list[dict[str, Any]]:
+def list_tokens(store: DatabaseAuthStore = Depends(_store)) -> list[dict[str, Any]]:
     """Every token ever issued (never its secret), oldest first."""
     return [record.public() for record in store.all()]
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated, responses=DENIED,
              dependencies=[require(Role.admin)])
-def create_token(body: TokenRequest, response: Response, store: SqliteAuthStore = Depends(_store)) -> dict[str, Any]:
+def create_token(body: TokenRequest, response: Response, store: DatabaseAuthStore = Depends(_store)) -> dict[str, Any]:
     """A new token; its secret is in this answer and nowhere else."""
     record, secret = issue_token(store, body.name, body.role)
     response.headers["Cache-Control"] = "no-store"
@@ -53,7 +53,7 @@ def create_token(body: TokenRequest, response: Response, store: SqliteAuthStore 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, responses={**DENIED, 404: {"model": Problem}},
                dependencies=[require(Role.admin)])
-def delete_token(token_id: str, store: SqliteAuthStore = Depends(_store)) -> dict[str, Any]:
+def delete_token(token_id: str, store: DatabaseAuthStore = Depends(_store)) -> dict[str, Any]:
     """Revoke a token: it answers 401 from now on. The record stays, for the audit."""
     try:
         return revoke_token(store, token_id).public()
@@ -65,7 +65,7 @@ def delete_token(token_id: str, store: SqliteAuthStore = Depends(_store)) -> dic
 def audit(
     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=2**62),  # databases hold 64-bit integers
     who: str | None = Query(None, max_length=64, description="only this identity (a token's name, `local` or `anonymous`)"),
-    store: SqliteAuthStore = Depends(_store),
+    store: DatabaseAuthStore = Depends(_store),
 ) -> dict[str, Any]:
     """State-changing requests, newest first: who, what, when, on what, and the outcome."""
     total, records = store.list(limit=limit, offset=offset, who=who)

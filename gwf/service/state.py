@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gwf.service import tasks
+from gwf.service.auth_store import DatabaseAuthStore, attach
 from gwf.service.db import Database, database_url
 from gwf.service.events import EventBus
 from gwf.service.jobs import JobRunner
@@ -26,21 +27,23 @@ class Service:
     db: Database
     store: ScheduleStore
     runner: JobRunner
+    auth: DatabaseAuthStore  # tokens and the audit log, in the same database
 
     @classmethod
     def start(cls, settings: ServiceSettings) -> "Service":
         """Loads the default spec first, so a bad GWF_SPEC fails at start-up with its one-line
-        error; then brings the database schema up to date, moves plan files of earlier versions
-        into it, takes over jobs a dead server left behind, and starts the workers."""
+        error; then brings the database schema up to date, moves plan files and the
+        token file of earlier versions into it, takes over jobs a dead server left behind, and starts the workers."""
         spec = load_spec(settings.spec)
         bus = EventBus()
         db = Database(database_url(settings.database_url, Path(settings.data_dir)))
         db.migrate()
         store = ScheduleStore(db, cache=settings.plan_cache)
         store.import_files(Path(settings.data_dir) / "schedules")
+        auth = attach(db, Path(settings.data_dir))  # and tokens and audit of DATA_DIR/auth.sqlite
         runner = JobRunner(db, bus, {}, threads=settings.job_threads, max_queued=settings.max_queued_jobs,
                            retry_after_s=settings.retry_after_s, lease_s=settings.job_lease_s, attempts=settings.job_attempts)
-        service = cls(settings, spec, str(settings.spec or DEFAULT_CATALOG), bus, db, store, runner)
+        service = cls(settings, spec, str(settings.spec or DEFAULT_CATALOG), bus, db, store, runner, auth)
         runner.handlers.update(tasks.handlers(service))
         runner.start()
         return service

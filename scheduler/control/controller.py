@@ -186,8 +186,15 @@ class FloorController:
         if self.config.pool_help and not self.in_rework[t]:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
             self._dispatch_task(t)
-            if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now:
-                self._dispatch_pool(pool)  # due and its cell cannot take it: a free twin cell may
+            if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
+                    and self.preds_left[t] == 0:
+                # Due, and its cell cannot take it: a free twin cell does. A free cell has nothing
+                # of its own to start (it would have), so this is what its own pick would choose.
+                c = min(self.idle[pool])
+                self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[self.cell[t]]})
+                self.cell[t] = c
+                self.stamp[t] = 0
+                self._begin(t, c, "help: earliest due ready task of the pool")
         else:
             self._dispatch_task(t)
 

@@ -145,3 +145,25 @@ def test_generated_optimum_equals_the_lower_bound_and_is_never_beaten(seed):
 def test_generator_rejects_impossible_sizes():
     with pytest.raises(ValueError, match="operations"):
         generate_fjsp(3, 10)
+
+
+def test_search_tasks_on_a_dask_cluster_give_the_same_kind_of_result(monkeypatch):
+    # Neighbourhoods and tabu restarts as independent tasks on a LocalCluster of two workers:
+    # a valid plan, measured like a local one, with two tasks per round.
+    from dask.distributed import LocalCluster
+
+    monkeypatch.setattr(engine, "DIRECT_MAX_OPERATIONS", 0)
+    monkeypatch.setattr(engine, "NEIGHBOURHOOD_OPERATIONS", 20)
+    known = generate_fjsp(300, 6, job_length=20, seed=0)
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster:
+        result = plan(known.problem, "makespan", Limits(20.0, 1, cluster=cluster))
+    validate(known.problem, result.schedule)
+    assert result.kpis["lns_width"] == 2 and "tabu" in result.method
+    assert result.kpis["lns_iterations"] >= 2  # at least one round of two neighbourhood tasks
+    assert known.optimum <= result.schedule.makespan <= result.kpis["start_value"]
+    assert result.bound == compute_bounds(known.problem).makespan and result.gap == gap("makespan", result.value, result.bound)
+
+
+def test_an_unreachable_cluster_names_the_field():
+    with pytest.raises(ValueError, match="limits.cluster"):
+        plan(read_fjsp("1 1\n2 1 1 5 1 1 7\n"), "makespan", Limits(1.0, 1, cluster=object()))

@@ -4,6 +4,7 @@ or declaring another role, fails). Plus tokens (hashed, revocable), the local-de
 mode, the audit log and job cancellation."""
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from gwf.service import ServiceSettings, create_app, work
 from gwf.service.auth import Role
@@ -134,8 +136,12 @@ def test_tokens_are_stored_hashed_and_revocation_takes_effect_at_once(secured, s
     assert created.status_code == 201 and created.headers["cache-control"] == "no-store"
     secret, token_id = created.json()["token"], created.json()["id"]
     assert client.get("/api/auth/me", headers=_auth(secret)).json()["role"] == "planner"
-    raw = b"".join(p.read_bytes() for p in Path(settings.data_dir).glob("auth.sqlite*"))
-    assert secret.encode() not in raw and secret.split("_")[-1].encode() not in raw
+    with client.app.state.service.db.engine.connect() as connection:  # every column of every token row, both databases
+        stored = repr(connection.execute(text("SELECT * FROM tokens")).fetchall())
+    assert f"'{token_id}'" in stored and hashlib.sha256(secret.encode()).hexdigest() in stored
+    raw = b"".join(p.read_bytes() for p in Path(settings.data_dir).glob("*.sqlite*"))  # and the SQLite files, WAL included
+    for text_form in (stored.encode(), raw):
+        assert secret.encode() not in text_form and secret.split("_")[-1].encode() not in text_form
     listed = client.get("/api/tokens", headers=_auth(tokens[Role.admin])).json()
     assert all("token" not in t and "digest" not in t for t in listed)
     assert client.delete(f"/api/tokens/{token_id}", headers=_auth(tokens[Role.admin])).json()["revoked"]
@@ -252,14 +258,19 @@ def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(setti
         assert again["status"] == "done"
 
 
-def test_the_audit_log_keeps_the_latest_records(tmp_path: Path) -> None:
+def test_the_audit_log_keeps_the_latest_records(tmp_path: Path, database_url: str | None) -> None:
     """A flood of refused requests must not fill the disk: the oldest records go first."""
-    from gwf.service.auth_store import AuditRecord, SqliteAuthStore
+    from gwf.service.auth_store import AuditRecord, DatabaseAuthStore
+    from gwf.service.db import Database
+    from gwf.service.db import database_url as url_in
 
-    log = SqliteAuthStore(tmp_path / "auth.sqlite", audit_keep=1500)
+    db = Database(url_in(database_url, tmp_path))
+    db.migrate()
+    log = DatabaseAuthStore(db, audit_keep=1500, owns_db=True)
     for n in range(1, 3001):
         log.record(AuditRecord(at=f"{n:06d}", who="anonymous", action="POST /api/twin", status=401, outcome="denied"))
     total, newest = log.list(limit=1)
     assert newest[0].at == "003000" and 1500 <= total <= 1500 + 1000  # trimmed every thousand writes
     _, oldest = log.list(limit=1, offset=total - 1)
     assert int(oldest[0].at) == 3001 - total
+    log.close()

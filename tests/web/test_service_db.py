@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 
 from gwf.service.db import Database
 from gwf.service.db import database_url as url_in
@@ -26,8 +27,10 @@ def test_migrations_make_the_schema_the_tables_describe(tmp_path: Path, database
     db.migrate()  # every start runs them: the second time is a no-op
     with db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        tables = set(inspect(connection).get_table_names())
     db.dispose()
     assert differences == []
+    assert {"plans", "jobs", "tokens", "audit"} <= tables  # tokens and audit moved in from auth.sqlite (0002)
 
 
 def test_plan_files_of_earlier_versions_move_into_the_database(tmp_path: Path, database_url: str | None) -> None:

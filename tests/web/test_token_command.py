@@ -1,12 +1,13 @@
 """`gwf token` as an administrator runs it: the secret printed once (and working against the
-server on the same data directory), never listed again, revocation effective at once, every
-change in the server's audit log, bad input one line and exit 2."""
+server on the same database, SQLite file or PostgreSQL), never listed again, revocation
+effective at once, every change in the server's audit log, bad input one line and exit 2."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -17,33 +18,38 @@ from web_support import TINY
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def gwf(*args: str) -> subprocess.CompletedProcess[str]:
+def gwf(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`gwf` in its own process; with `database_url` it writes where a server on that database reads."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env.pop("GWF_DATABASE_URL", None)
+    if database_url is not None:
+        env["GWF_DATABASE_URL"] = database_url
     return subprocess.run([sys.executable, "-m", "gwf", *args], capture_output=True, text=True, timeout=60, env=env)
 
 
-def test_create_list_revoke_against_a_running_app(tmp_path: Path) -> None:
-    made = gwf("token", "create", "--role", "planner", "--name", "anna", "--data-dir", str(tmp_path))
+def test_create_list_revoke_against_a_running_app(tmp_path: Path, database_url: str | None) -> None:
+    run = partial(gwf, database_url=database_url)
+    made = run("token", "create", "--role", "planner", "--name", "anna", "--data-dir", str(tmp_path))
     assert made.returncode == 0, made.stderr
     secret = made.stdout.strip()
     assert secret.startswith("gwf_") and len(made.stdout.splitlines()) == 1  # scripts can capture it alone
     assert "Shown once" in made.stderr
 
-    listed = gwf("token", "list", "--json", "--data-dir", str(tmp_path))
+    listed = run("token", "list", "--json", "--data-dir", str(tmp_path))
     tokens = json.loads(listed.stdout)
     assert [(t["name"], t["role"], t["revoked"]) for t in tokens] == [("anna", "planner", None)]
     assert secret not in listed.stdout and secret.split("_")[-1] not in listed.stdout
 
-    settings = ServiceSettings(data_dir=tmp_path, spec=TINY, allowed_hosts=["testserver"])
+    settings = ServiceSettings(data_dir=tmp_path, spec=TINY, allowed_hosts=["testserver"], database_url=database_url)
     with TestClient(create_app(settings)) as client:
         auth = {"Authorization": f"Bearer {secret}"}
         assert client.get("/api/auth/me", headers=auth).json()["role"] == "planner"
         assert client.get("/api/auth/me").status_code == 401  # a token exists: no local-development mode
-        revoked = gwf("token", "revoke", tokens[0]["id"], "--data-dir", str(tmp_path))
+        revoked = run("token", "revoke", tokens[0]["id"], "--data-dir", str(tmp_path))
         assert revoked.returncode == 0 and "revoked" in revoked.stdout
         assert client.get("/api/auth/me", headers=auth).status_code == 401  # the running server sees it at once
 
-    admin = gwf("token", "create", "--role", "admin", "--name", "ops", "--data-dir", str(tmp_path), "--json")
+    admin = run("token", "create", "--role", "admin", "--name", "ops", "--data-dir", str(tmp_path), "--json")
     with TestClient(create_app(settings)) as client:
         records = client.get("/api/audit", headers={"Authorization": f"Bearer {json.loads(admin.stdout)['token']}"}).json()["records"]
     actions = [(r["action"], r["target"]) for r in reversed(records)]
@@ -62,6 +68,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert done.returncode == 2 and done.stderr.strip().splitlines() == [message], done.stderr
 
 
-def test_the_token_file_is_for_the_servers_account_only(tmp_path: Path) -> None:
+def test_the_database_file_is_for_the_servers_account_only(tmp_path: Path) -> None:
     assert gwf("token", "create", "--role", "viewer", "--name", "wall", "--data-dir", str(tmp_path)).returncode == 0
-    assert (tmp_path / "auth.sqlite").stat().st_mode & 0o077 == 0
+    files = sorted(tmp_path.glob("gwf.sqlite*"))
+    assert files and all(p.stat().st_mode & 0o077 == 0 for p in files)  # token digests and the audit live here
+    assert not (tmp_path / "auth.sqlite").exists()

@@ -3,6 +3,7 @@ when `GWF_DATABASE_URL` points at one. The schema is brought up to date by the A
 migrations shipped in this package every time the service starts."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -33,6 +34,8 @@ class Database:
         if url.startswith("sqlite"):
             # Threads of one server share the file; WAL lets readers go on while a job writes.
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            if self.engine.url.database not in (None, "", ":memory:"):
+                _private(Path(self.engine.url.database))
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             # Short transactions: a few connections serve the request threads and the job workers,
@@ -62,6 +65,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _private(path: Path) -> None:
+    """The file holds token digests and who did what: for the server's account only. SQLite
+    gives its -wal and -shm files the mode of the database file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,3 +52,44 @@ class JobRow(Base):
     cancel_by: Mapped[str | None] = mapped_column(String(128))  # who cancelled it; the running server stops at its next step
 
     __table_args__ = (Index("ix_jobs_status_created", "status", "created"), Index("ix_jobs_exclusive", "exclusive"))
+
+
+# SQLite numbers rows itself only through an INTEGER primary key; PostgreSQL's BIGINT identity
+# outlives any retention window (the audit log keeps the latest million but never reuses ids).
+AUDIT_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class TokenRow(Base):
+    """An API token: only the SHA-256 of its secret is stored. Rows are never deleted (a
+    revoked token stays, for the audit), so "a token was ever issued" is a monotonic fact."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))  # hex digest of the whole secret
+    created: Mapped[str] = mapped_column(String(40))
+    revoked: Mapped[str | None] = mapped_column(String(40))
+    last_used: Mapped[str | None] = mapped_column(String(40))  # to the minute: written at most once a minute per server
+
+
+class AuditRow(Base):
+    """One state-changing request (or `gwf token` command); ids grow with time, so the newest
+    are the highest and retention deletes from the bottom."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(AUDIT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[str] = mapped_column(String(40))
+    who: Mapped[str] = mapped_column(String(64))
+    token_id: Mapped[str | None] = mapped_column(String(16))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_who", "who"),)
