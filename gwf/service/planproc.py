@@ -11,6 +11,7 @@ is killed and nothing it made is stored."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import multiprocessing.connection
 from typing import Any, Callable
@@ -19,6 +20,9 @@ from plant.spec import FactorySpec
 
 Progress = Callable[[float, str], None]
 _POLL_S = 0.5
+# Planning is background work with a time limit; answering people is not. At this niceness the
+# OS gives the server the CPU first when both want it (CP-SAT still uses every idle cycle).
+PLAN_NICENESS = 10
 _PRELOAD = ["gwf.service.work", "scheduler.planning", "scheduler.steady"]
 
 
@@ -69,6 +73,7 @@ def _run(sender: multiprocessing.connection.Connection, spec: FactorySpec, optio
     from gwf.service import work
 
     try:
+        os.nice(PLAN_NICENESS)
         schedule, summary = work.compute_plan(spec, progress=lambda f, m="": sender.send(("progress", f, m)), **options)
         sender.send(("done", schedule, summary))
     except BaseException as exc:  # every failure goes back to the server, which reports it on the job
