@@ -12,7 +12,11 @@
 
 Targets: 0 errors; p99 under load <= 100 ms; a hostile request delays others by <= 100 ms.
 
-Usage: python benchmarks/service.py [--clients 100] [--seconds 60] [--database-url URL]"""
+The clients are spread over a few processes (--client-processes); every phase reports the CPU
+time the server and the clients spent per read, a figure a loaded machine inflates far less
+than latency.
+
+Usage: python benchmarks/service.py [--clients 100] [--seconds 60] [--client-processes 4] [--database-url URL]"""
 from __future__ import annotations
 
 import argparse
@@ -69,31 +73,89 @@ def wait_job(base: str, job_id: str, until: tuple[str, ...], timeout_s: float = 
         time.sleep(0.2)
 
 
-async def readers(base: str, clients: int, seconds: float, schedule_id: str, pools: list[str]) -> tuple[list[float], Counter]:
-    """Latencies (ms) of every read and the errors by kind (HTTP status, or the transport failure)."""
+async def readers(base: str, clients: int, seconds: float, schedule_id: str, pools: list[str], *, first: int = 0,
+                  start_at: float | None = None) -> tuple[list[float], Counter]:
+    """Latencies (ms) of every read of clients `first`..`first + clients - 1` and the errors by
+    kind (HTTP status, or the transport failure). Each client first opens its connection with one
+    read that is not timed; the timed phase starts at `start_at` (wall clock, the same for every
+    reader process), or when all have opened: opening connections is a one-off cost, not what a
+    reader waits for on a connection it keeps."""
     latencies: list[float] = []
     errors: Counter = Counter()
-    stop = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        warmed, go = [0], asyncio.Event()
+
+        async def read(path: str, params: dict | None) -> None:
+            try:
+                response = await client.get(path, params=params)
+                if response.status_code != 200:
+                    errors[f"{path.split('/')[-1] or path} {response.status_code}"] += 1
+            except httpx.HTTPError as exc:
+                errors[exc.__class__.__name__] += 1
+
         async def one(k: int) -> None:
             reads = [("/api/schedules", None), (f"/api/schedules/{schedule_id}/utilisation", None),
                      (f"/api/schedules/{schedule_id}", {"pool": pools[k % len(pools)], "limit": 200})]
+            await read(*reads[k % len(reads)])
+            warmed[0] += 1
+            if warmed[0] == clients:
+                if start_at is not None:
+                    await asyncio.sleep(max(0.0, start_at - time.time()))
+                go.set()
+            await go.wait()
+            stop = time.monotonic() + seconds
             i = k
             while time.monotonic() < stop:
-                path, params = reads[i % len(reads)]
-                i += 1
                 started = time.perf_counter()
-                try:
-                    response = await client.get(path, params=params)
-                    if response.status_code != 200:
-                        errors[f"{path.split('/')[-1] or path} {response.status_code}"] += 1
-                except httpx.HTTPError as exc:
-                    errors[exc.__class__.__name__] += 1
+                await read(*reads[i % len(reads)])
+                i += 1
                 latencies.append((time.perf_counter() - started) * 1000)
 
-        await asyncio.gather(*(one(k) for k in range(clients)))
+        await asyncio.gather(*(one(k) for k in range(first, first + clients)))
     return latencies, errors
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the server process itself has used: a cost per read that the
+    load other programs put on a shared machine does not inflate the way it inflates latency.
+    Worker processes the server starts (planning) are not counted: they are not the read path."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, base: str, clients: int, processes: int, seconds: float, schedule_id: str,
+             pools: list[str]) -> tuple[list[float], Counter, tuple[float, float]]:
+    """The readers, spread over `processes` client processes (one Python process driving a
+    hundred httpx clients spends more CPU per read than the server and would measure itself),
+    plus the server's and the clients' CPU milliseconds per read over the phase."""
+    start_at = time.time() + 5 + clients / 50  # every process has opened its connections by then
+    share = [clients // processes + (i < clients % processes) for i in range(processes)]
+    before = cpu_seconds(pid)
+    children = [subprocess.Popen([sys.executable, __file__, "--reader", json.dumps(
+                    {"base": base, "clients": n, "first": sum(share[:i]), "seconds": seconds, "schedule_id": schedule_id,
+                     "pools": pools, "start_at": start_at})], stdout=subprocess.PIPE, text=True)
+                for i, n in enumerate(share) if n]
+    latencies: list[float] = []
+    errors: Counter = Counter()
+    client_cpu = 0.0
+    for child in children:
+        out, _ = child.communicate(timeout=seconds + 120)
+        answer = json.loads(out.splitlines()[-1])
+        latencies += answer["latencies"]
+        errors.update(answer["errors"])
+        client_cpu += answer["cpu"]
+    reads = max(1, len(latencies))
+    return latencies, errors, ((cpu_seconds(pid) - before) * 1000 / reads, client_cpu * 1000 / reads)
+
+
+def reader_process(job: dict) -> None:
+    """One client process: its share of the readers; prints latencies, errors and its CPU time
+    (after start-up: opening connections included) as JSON."""
+    began = time.process_time()
+    latencies, errors = asyncio.run(readers(job["base"], job["clients"], job["seconds"], job["schedule_id"], job["pools"],
+                                            first=job["first"], start_at=job["start_at"]))
+    print(json.dumps({"latencies": latencies, "errors": dict(errors), "cpu": time.process_time() - began}))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -178,10 +240,11 @@ class Attacker:
         return status
 
 
-def report(label: str, latencies: list[float], errors: Counter, seconds: float) -> tuple[float, float]:
+def report(label: str, latencies: list[float], errors: Counter, seconds: float, cpu_ms: tuple[float, float]) -> tuple[float, float]:
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(f"{label:>7}: {len(latencies):6d} reads in {seconds:.0f} s ({len(latencies) / seconds:6.0f}/s)  "
-          f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  errors {sum(errors.values())} {dict(errors) or ''}", flush=True)
+          f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  CPU/read server {cpu_ms[0]:5.2f} ms client {cpu_ms[1]:5.2f} ms  "
+          f"errors {sum(errors.values())} {dict(errors) or ''}", flush=True)
     return p50, p99
 
 
@@ -189,8 +252,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--client-processes", type=int, default=4, help="processes the clients are spread over")
     parser.add_argument("--database-url", default=None, help="default: the SQLite file in a temporary data dir")
+    parser.add_argument("--reader", help=argparse.SUPPRESS)  # internal: run as one client process
     args = parser.parse_args()
+    if args.reader:
+        reader_process(json.loads(args.reader))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="gwf-bench-service-") as folder:
         server, base = start_server(Path(folder), args.database_url)
@@ -205,17 +273,19 @@ def main() -> int:
             print(f"plan {schedule_id}: {planned['result']['assignments']} assignments; {args.clients} clients, "
                   f"{args.seconds:.0f} s per phase; database {httpx.get(f'{base}/api/health').json()['database']}", flush=True)
 
-            idle, idle_errors = asyncio.run(readers(base, args.clients, args.seconds, schedule_id, pools))
-            idle_p50, idle_p99 = report("idle", idle, idle_errors, args.seconds)
+            idle, idle_errors, idle_cpu = measured(server.pid, base, args.clients, args.client_processes, args.seconds, schedule_id, pools)
+            idle_p50, idle_p99 = report("idle", idle, idle_errors, args.seconds, idle_cpu)
             delays = asyncio.run(hostile(base, Path(folder)))  # on the idle server: only the attack adds load
 
-            # A planning job that outlasts the phase: a day of the 1 GW catalog with a long search.
-            job = httpx.post(f"{base}/api/schedules", json={"horizon_hours": 24, "time_limit": args.seconds * 2}, timeout=60).json()
-            wait_job(base, job["id"], ("running", "done", "failed"))
-            loaded, loaded_errors = asyncio.run(readers(base, args.clients, args.seconds, schedule_id, pools))
-            running = httpx.get(f"{base}/api/jobs/{job['id']}", timeout=30).json()["status"]
-            _, loaded_p99 = report("loaded", loaded, loaded_errors, args.seconds)
-            print(f"planning job {job['id']} was {running} at the end of the loaded phase; "
+            # Planning throughout the phase: a day of the 1 GW catalog with a long search, and two more
+            # queued behind it (the server runs one job at a time here) in case the search ends early.
+            jobs = [httpx.post(f"{base}/api/schedules", json={"horizon_hours": 24, "time_limit": args.seconds * 2, "seed": seed},
+                               timeout=60).json()["id"] for seed in range(3)]
+            wait_job(base, jobs[0], ("running", "done", "failed"))
+            loaded, loaded_errors, loaded_cpu = measured(server.pid, base, args.clients, args.client_processes, args.seconds, schedule_id, pools)
+            states = [httpx.get(f"{base}/api/jobs/{job}", timeout=30).json()["status"] for job in jobs]
+            _, loaded_p99 = report("loaded", loaded, loaded_errors, args.seconds, loaded_cpu)
+            print(f"planning jobs at the end of the loaded phase: {', '.join(states)} (one running: planned throughout); "
                   f"p99 loaded / idle = {loaded_p99 / idle_p99:.2f}", flush=True)
 
             for name, status, delay in delays:

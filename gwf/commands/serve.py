@@ -9,6 +9,9 @@ import typer
 from gwf.options import resolve_spec, spec_alias_option
 
 
+KEEP_ALIVE_S = 75
+
+
 def serve(
     spec: Optional[Path] = typer.Argument(None, metavar="SPEC", show_default=False, help="default factory spec (default: GWF_SPEC or the built-in 1 GW catalog)"),
     spec_alias: Optional[Path] = spec_alias_option(),
@@ -35,7 +38,11 @@ def serve(
             app.state.service.bus.close()
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=3, log_level="info")
+    # Keep idle connections longer than clients keep them (httpx, browsers: 5 s or more): with
+    # uvicorn's 5 s default a client reusing a connection the server is closing that instant
+    # gets a ReadError / RemoteProtocolError instead of its answer.
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=3, log_level="info",
+                            timeout_keep_alive=KEEP_ALIVE_S)
     Server(config).run()
 
 

@@ -5,10 +5,13 @@ every state-changing request. `install` wires it all into an app and refuses to 
 a route under /api has no access rule."""
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -38,10 +41,18 @@ _RULE = "gwf_access_rule"
 _PROXY_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
 
 
-def _identify(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Identity:
+# Token look-ups (a database read per request, exact: a revoked token is refused at once) run on
+# a thread of their own. Not on the event loop: the database may make them wait. Not on the
+# shared worker pool either: forty threads taking turns with the event loop for the GIL made
+# every read wait seconds behind the queue under load.
+_LOOKUPS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gwf-auth")
+
+
+async def _identify(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Identity:
     auth: Authenticator = request.app.state.auth
     proxied = any(name in _PROXY_HEADERS for name, _ in request.scope["headers"])
-    identity = auth.identify(credentials.credentials if credentials else None, proxied=proxied, now=now_iso())
+    lookup = functools.partial(auth.identify, credentials.credentials if credentials else None, proxied=proxied, now=now_iso())
+    identity = await asyncio.get_running_loop().run_in_executor(_LOOKUPS, lookup)
     request.state.identity = identity  # the audit reads it after the answer
     return identity
 
@@ -49,8 +60,8 @@ def _identify(request: Request, credentials: HTTPAuthorizationCredentials | None
 def require(role: Role) -> Any:
     """`dependencies=[require(Role.planner)]`: the route needs that role or a higher one."""
 
-    def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Identity:
-        identity = _identify(request, credentials)
+    async def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Identity:
+        identity = await _identify(request, credentials)
         route = request.scope.get("route")
         Authenticator.check(identity, role, f"{request.method} {getattr(route, 'path', request.url.path)}")
         return identity
@@ -62,7 +73,7 @@ def require(role: Role) -> Any:
 def public() -> Any:
     """`dependencies=[public()]`: anyone may call the route (health checks)."""
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         return None
 
     setattr(check, _RULE, "public")

@@ -2,14 +2,16 @@
 domain, and returns a model; long work is handed to the job runner and answered with 202."""
 from __future__ import annotations
 
+import time
 from importlib import metadata
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from gwf.service import limits, sse, views, work
+from gwf.service.answers import cached, to_json
 from gwf.service.auth import Role
 from gwf.service.auth_http import html_page, identity_of, public, require
 from gwf.service.models import (
@@ -42,7 +44,8 @@ PUBLIC, VIEWER, PLANNER, OPERATOR = [public()], [require(Role.viewer)], [require
 HTML_ERRORS = {code: {"content": _PROBLEM, "description": answer["description"]} for code, answer in ERRORS.items()}
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: a plain function would be run on a worker thread, a hop per request for an attribute read.
     return request.app.state.service
 
 
@@ -113,28 +116,51 @@ def start_schedule(body: ScheduleRequest, svc: Service = Depends(service)) -> di
 
 
 @router.get("/schedules", response_model=list[dict[str, Any]], dependencies=VIEWER)
-def list_schedules(svc: Service = Depends(service)) -> list[dict[str, Any]]:
+async def list_schedules(svc: Service = Depends(service)) -> Response:
     """Every stored plan's summary, oldest first."""
-    return svc.store.summaries()
+    # Reads are answered from kept bytes on the event loop; only a miss reads the database, on a worker thread.
+    body = svc.store.answers.plan_list()
+    if body is None:
+        read_at = time.monotonic()
+        body = to_json(list[dict[str, Any]], await run_in_threadpool(svc.store.summaries))
+        svc.store.answers.keep_plan_list(body, read_at)
+    return _json(body)
 
 
 @router.get("/schedules/{schedule_id}", response_model=AssignmentPage, responses=ERRORS, dependencies=VIEWER)
-def get_schedule(
+async def get_schedule(
     schedule_id: str,
     cell: str | None = None, pool: str | None = None, job: str | None = None,
     start: int | None = Query(None, description="keep assignments that end after this second"),
     end: int | None = Query(None, description="keep assignments that start before this second"),
     offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10000),
     svc: Service = Depends(service),
-) -> dict[str, Any]:
-    stored = _schedule(svc, schedule_id)
-    page = views.assignment_page(stored, cell=cell, pool=pool, job=job, start=start, end=end, offset=offset, limit=limit)
-    return {"schedule": views.schedule_summary(stored), **page}
+) -> Response:
+    def page() -> bytes:
+        stored = _schedule(svc, schedule_id)
+        found = views.assignment_page(stored, cell=cell, pool=pool, job=job, start=start, end=end, offset=offset, limit=limit)
+        return to_json(AssignmentPage, {"schedule": views.schedule_summary(stored), **found})
+
+    return _json(await _plan_answer(svc, schedule_id, ("page", cell, pool, job, start, end, offset, limit), page))
 
 
 @router.get("/schedules/{schedule_id}/utilisation", response_model=Utilisation, responses=ERRORS, dependencies=VIEWER)
-def get_utilisation(schedule_id: str, buckets: int = Query(48, ge=1, le=1000), svc: Service = Depends(service)) -> dict[str, Any]:
-    return views.utilisation(_schedule(svc, schedule_id), buckets)
+async def get_utilisation(schedule_id: str, buckets: int = Query(48, ge=1, le=1000), svc: Service = Depends(service)) -> Response:
+    return _json(await _plan_answer(svc, schedule_id, ("utilisation", buckets),
+                                    lambda: to_json(Utilisation, views.utilisation(_schedule(svc, schedule_id), buckets))))
+
+
+async def _plan_answer(svc: Service, schedule_id: str, key: Any, compute: Any) -> bytes:
+    """A view of a stored plan as the bytes sent: kept ones at once, others computed on a
+    worker thread (a database read and a filter over the whole plan) and kept."""
+    body = svc.store.answers.get(schedule_id, key)
+    if body is None:
+        body = await run_in_threadpool(cached, svc.store.answers, schedule_id, key, compute)
+    return body
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 @router.get("/schedules/{schedule_id}/gantt", response_class=HTMLResponse, responses=HTML_ERRORS, dependencies=VIEWER)

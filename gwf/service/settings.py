@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     spec: Path | None = Field(None, description="default factory spec; None = the built-in 1 GW catalog")
     workers: int = Field(2, ge=1, description="solver threads one planning job may use")
     job_threads: int = Field(2, ge=1, description="background jobs that run at once; more wait queued")
+    plan_in_process: bool = Field(True, description="plan in a child process, so the server keeps answering while it plans "
+                                                    "(False: in a job thread of the server, e.g. for tests that replace the planner)")
     # Access (gwf/service/auth.py): names this server answers to, and token-only mode.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Host names requests may carry (GWF_ALLOWED_HOSTS=a.example,b.example); empty = loopback names and GWF_HOST")

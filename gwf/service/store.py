@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
+from gwf.service.answers import AnswerCache
 from gwf.service.db import Database
 from gwf.service.db.tables import PlanRow
 from plant.loader import spec_from_dict
@@ -82,6 +83,7 @@ class ScheduleStore:
         self._cache: OrderedDict[str, StoredSchedule] = OrderedDict()
         self._size = cache
         self._lock = threading.Lock()
+        self.answers = AnswerCache()  # read answers computed from plans, as the bytes sent
 
     def put(self, stored: StoredSchedule) -> None:
         text = json.dumps(stored.schedule.to_dict(), separators=(",", ":")).encode()
@@ -90,6 +92,7 @@ class ScheduleStore:
         with self.db.session() as session:
             session.merge(row)
         self._remember(stored)
+        self.answers.forget(stored.id)
 
     def get(self, schedule_id: str) -> StoredSchedule | None:
         """The plan, or None when there is no such id; DamagedPlan when it cannot be read."""

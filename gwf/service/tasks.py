@@ -41,6 +41,7 @@ def _schedule(svc: "Service", job: JobWork, progress: Progress) -> dict[str, Any
         svc.store, job.id, spec, orders, horizon_hours=p["horizon_hours"], demand_hours=p["demand_hours"],
         objective=p["objective"], mode=p["mode"], time_limit=p["time_limit"], workers=svc.settings.workers, seed=p["seed"],
         progress=progress, availability=p.get("availability", False),  # jobs stored before the option plan nominally
+        in_child=svc.settings.plan_in_process,
     )
 
 

@@ -20,6 +20,7 @@ from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule
 from robots.rework import rework_sets
 from scheduler.planning import Limits, plan
+from scheduler.schedule import Schedule
 from sim import Twin
 from scheduler.steady import plan_horizon
 from scheduler.validate import validate
@@ -45,13 +46,30 @@ def orders_for_slice(spec: FactorySpec, demand_hours: float) -> list[Order]:
 def plan_schedule(
     store: ScheduleStore, schedule_id: str, spec: FactorySpec, orders: list[Order], *, horizon_hours: float,
     demand_hours: float, objective: str, mode: str, time_limit: float, workers: int, seed: int, progress: Progress,
-    availability: bool = False,
+    availability: bool = False, in_child: bool = True,
 ) -> dict[str, Any]:
     """The orders (`demand_hours` of weekly demand) planned over `horizon_hours` on a running
     floor (work in progress carried in from a warm-up) or an empty one, validated, stored
-    under `schedule_id`."""
-    progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
+    under `schedule_id`. `in_child`: the planning runs in a process of its own (planproc), so
+    this server's event loop keeps answering; else in the calling thread."""
+    options = dict(schedule_id=schedule_id, horizon_hours=horizon_hours, demand_hours=demand_hours, objective=objective, mode=mode,
+                   time_limit=time_limit, workers=workers, seed=seed, availability=availability)
+    if in_child:
+        from gwf.service.planproc import plan_in_child
 
+        schedule, summary = plan_in_child(spec, options, progress)
+    else:
+        schedule, summary = compute_plan(spec, progress=progress, **options)
+    store.put(StoredSchedule(schedule_id, spec, schedule, summary["created"], summary=summary))
+    return {"schedule_id": schedule_id, "planner": PLANNER, "mode": mode, "orders": len(orders), **summary}
+
+
+def compute_plan(
+    spec: FactorySpec, *, schedule_id: str, horizon_hours: float, demand_hours: float, objective: str, mode: str, time_limit: float,
+    workers: int, seed: int, progress: Progress, availability: bool = False,
+) -> tuple[Schedule, dict[str, Any]]:
+    """The planning itself, with nothing shared with the server: the validated schedule and its summary."""
+    progress(0.01, "warm-up: filling the pipeline" if mode == "steady-state" else "building problem")
     _, problem, result = plan_horizon(spec, int(round(horizon_hours * 3600)), demand_hours, mode, objective,
                                       Limits(time_limit, workers, seed), planner=plan, progress=progress,
                                       availability=availability)
@@ -60,9 +78,7 @@ def plan_schedule(
     # Plans that maximise MW may leave units out; every other objective places every operation.
     validate(problem, schedule, complete=objective != "mw")
     stored = StoredSchedule(schedule_id, spec, schedule, _now(), problem_given=problem)
-    summary = schedule_summary(stored, horizon_hours)
-    store.put(stored)
-    return {"schedule_id": schedule_id, "planner": PLANNER, "mode": mode, "orders": len(orders), **summary}
+    return schedule, schedule_summary(stored, horizon_hours)
 
 
 def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, progress: Progress,

@@ -227,14 +227,15 @@ def test_too_little_demand_answers_422_at_once(client: TestClient) -> None:
     (ValueError("objective: 'speed' is not one of mw, makespan"), "objective: 'speed' is not one of mw, makespan"),
     (RuntimeError("CP-SAT rejected the model\nsecond line"), "RuntimeError: CP-SAT rejected the model"),
 ])
-def test_a_failing_job_reports_one_line_and_the_server_stays_up(client: TestClient, monkeypatch: pytest.MonkeyPatch, error, expected) -> None:
+def test_a_failing_job_reports_one_line_and_the_server_stays_up(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, error, expected) -> None:
     def broken(problem, **options):
         raise error
 
-    monkeypatch.setattr(work, "plan", broken)
-    job = wait_for_job(client, client.post("/api/schedules", json={"horizon_hours": 168, "demand_hours": 168}).json()["id"])
-    assert job["status"] == "failed" and job["error"] == expected and job["result"] is None
-    assert client.get("/api/health").status_code == 200
+    monkeypatch.setattr(work, "plan", broken)  # replaced in this process: planning runs in a job thread here
+    with TestClient(create_app(settings.model_copy(update={"plan_in_process": False}))) as client:
+        job = wait_for_job(client, client.post("/api/schedules", json={"horizon_hours": 168, "demand_hours": 168}).json()["id"])
+        assert job["status"] == "failed" and job["error"] == expected and job["result"] is None
+        assert client.get("/api/health").status_code == 200
 
 
 def test_twin_job_reports_throughput_with_an_interval(client: TestClient) -> None:

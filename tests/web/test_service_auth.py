@@ -199,8 +199,8 @@ def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatc
         release.wait(30)
         raise RuntimeError("released")
 
-    monkeypatch.setattr(work, "plan", blocking)
-    with TestClient(create_app(settings.model_copy(update={"job_threads": 1}))) as client:
+    monkeypatch.setattr(work, "plan", blocking)  # replaced in this process: planning runs in a job thread here
+    with TestClient(create_app(settings.model_copy(update={"job_threads": 1, "plan_in_process": False}))) as client:
         first = client.post("/api/schedules", json={"horizon_hours": 168}).json()
         second = client.post("/api/schedules", json={"horizon_hours": 168}).json()
         cancelled = client.post(f"/api/jobs/{second['id']}/cancel")
@@ -215,7 +215,7 @@ def test_a_queued_job_cancelled_never_runs(settings: ServiceSettings, monkeypatc
         assert client.post("/api/jobs/nope/cancel").status_code == 404
 
 
-def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_running_planning_job_stops_at_its_next_progress_step(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     steps: list[int] = []
 
     def searching(problem, *, progress, **options):
@@ -225,17 +225,18 @@ def test_a_running_planning_job_stops_at_its_next_progress_step(client: TestClie
             time.sleep(0.01)
         raise AssertionError("the cancel flag was never seen")
 
-    monkeypatch.setattr(work, "plan", searching)
-    job = client.post("/api/schedules", json={"horizon_hours": 168}).json()
-    while client.get(f"/api/jobs/{job['id']}").json()["status"] != "running" or len(steps) < 3:
-        time.sleep(0.01)
-    assert client.post(f"/api/jobs/{job['id']}/cancel").json()["status"] == "running"  # asked; stops at the next step
-    done = wait_for_job(client, job["id"])
-    assert done["status"] == "cancelled" and done["result"] is None and done["finished"]
-    seen = len(steps)
-    time.sleep(0.1)
-    assert len(steps) == seen < 3000  # the work really stopped
-    assert client.get(f"/api/schedules/{job['id']}").status_code == 404  # nothing half-made was stored
+    monkeypatch.setattr(work, "plan", searching)  # replaced in this process: planning runs in a job thread here
+    with TestClient(create_app(settings.model_copy(update={"plan_in_process": False}))) as client:
+        job = client.post("/api/schedules", json={"horizon_hours": 168}).json()
+        while client.get(f"/api/jobs/{job['id']}").json()["status"] != "running" or len(steps) < 3:
+            time.sleep(0.01)
+        assert client.post(f"/api/jobs/{job['id']}/cancel").json()["status"] == "running"  # asked; stops at the next step
+        done = wait_for_job(client, job["id"])
+        assert done["status"] == "cancelled" and done["result"] is None and done["finished"]
+        seen = len(steps)
+        time.sleep(0.1)
+        assert len(steps) == seen < 3000  # the work really stopped
+        assert client.get(f"/api/schedules/{job['id']}").status_code == 404  # nothing half-made was stored
 
 
 def test_a_running_dispatch_stops_at_its_next_transition_and_resumes_later(settings: ServiceSettings) -> None:
