@@ -36,3 +36,15 @@ class Backoff:
         if deadline is not None:
             delay = min(delay, max(0.0, deadline - asyncio.get_running_loop().time()))
         await asyncio.sleep(delay)
+
+
+async def wait_until(event: asyncio.Event, deadline: float) -> bool:
+    """Wait until `event` is set or the loop clock passes `deadline`; whether it is set (how a
+    driver waits for its link to come back before it gives up on a job)."""
+    if event.is_set():
+        return True
+    try:
+        await asyncio.wait_for(event.wait(), max(0.0, deadline - asyncio.get_running_loop().time()))
+    except asyncio.TimeoutError:
+        return False
+    return True

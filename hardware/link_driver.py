@@ -12,7 +12,7 @@ import abc
 import asyncio
 from typing import Any, Callable
 
-from hardware.backoff import Backoff
+from hardware.backoff import Backoff, wait_until
 from hardware.driver import Driver, DriverError, DriverState
 from hardware.link import LinkLost, SerialLink, parse_endpoint
 
@@ -92,13 +92,7 @@ class LinkDriver(Driver):
 
     async def _wait_link(self, deadline: float) -> bool:
         """Wait until the link is up or the loop clock passes `deadline`; whether it is up."""
-        if self._link_up.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._link_up.wait(), max(0.0, deadline - asyncio.get_running_loop().time()))
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await wait_until(self._link_up, deadline)
 
     def _write(self, data: bytes) -> bool:
         """Send bytes if a link is open; a failed write starts recovery. Whether the bytes went out."""

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from asyncua import Client, ua
 
-from hardware.backoff import Backoff
+from hardware.backoff import Backoff, wait_until
 from hardware.driver import CellJob, Driver, DriverError, DriverState, DriverTimeout, JobRejected, JobResult
 from hardware.link_driver import _positive
 from hardware.opcua.packml import PACKML_NS
@@ -293,13 +293,7 @@ class OpcUaDriver(Driver):
                     await self._start(item)  # the controller forgot a queued job (restart before it ran)
 
     async def _wait_link(self, deadline: float) -> bool:
-        if self._link_up.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._link_up.wait(), max(0.0, deadline - asyncio.get_running_loop().time()))
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await wait_until(self._link_up, deadline)
 
     # --- status, heartbeat, abort ----------------------------------------------------------
 
