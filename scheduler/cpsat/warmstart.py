@@ -15,6 +15,7 @@ import time
 
 from scheduler.construct import RULES, list_schedule
 from scheduler.cpsat.objective import MAXIMISED, objective_value
+from scheduler.distributed import Tasks
 from scheduler.localsearch import applies, improve
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
@@ -54,9 +55,22 @@ def tabu_applies(problem: Problem, objective: str) -> bool:
     return objective == "makespan" and applies(problem)
 
 
-def improve_makespan(problem: Problem, start: Schedule, time_limit: float, lower_bound: int, seed: int) -> Schedule:
-    """`start` after the tabu search's share of `time_limit` (the caller checks `tabu_applies`)."""
-    return improve(problem, start, local_search_share(problem) * time_limit, lower_bound=lower_bound, seed=seed)
+def improve_makespan(problem: Problem, start: Schedule, time_limit: float, lower_bound: int, seed: int, tasks: Tasks | None = None,
+                     workers: int = 1) -> Schedule:
+    """`start` after the tabu search's share of `time_limit` (the caller checks `tabu_applies`):
+    independent restarts from `start`, one per slot of `tasks` (a cluster's width, or `workers`
+    local processes: CP-SAT's cores are idle meanwhile), each with its own seed; the best stays
+    (ties to the lowest seed, so one slot gives the serial search's plan)."""
+    tasks = tasks or Tasks()
+    count = tasks.slots(workers)
+    seconds = local_search_share(problem) * time_limit
+    shared = tasks.share(problem)
+    calls = [((shared, start, seconds), {"lower_bound": lower_bound, "seed": seed + k}) for k in range(count)]
+    found = tasks.run(improve, calls, processes=count)
+    best = min(range(count), key=lambda k: (found[k].makespan, k))
+    kept = found[best]
+    kept.kpis = {**kept.kpis, "tabu_restarts": count, "tabu_iterations": sum(f.kpis.get("tabu_iterations", 0) for f in found)}
+    return kept
 
 
 def local_search_share(problem: Problem) -> float:
