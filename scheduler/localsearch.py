@@ -48,15 +48,16 @@ def applies(problem: Problem) -> bool:
     return all(c.capacity == 1 and c.setup == 0 and not c.unavailable for c in problem.cells)
 
 
-def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: int = 0, seed: int = 0) -> Schedule:
+def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: int = 0, seed: int = 0, stall_stop: bool = True) -> Schedule:
     """The best plan found within `seconds` from the (valid, complete) `start`; `start` itself
-    when the problem is out of scope or nothing better turns up. Stops early at `lower_bound`."""
+    when the problem is out of scope or nothing better turns up. Stops early at `lower_bound`,
+    and with `stall_stop` once stalled (see _PATIENCE) so the caller's CP-SAT gets the rest."""
     if not applies(problem) or not start.assignments or seconds <= 0:
         return start
     search = _Search(problem, start, random.Random(seed))
     if search.plan is None or search.best.makespan <= lower_bound:
         return start
-    search.run(time.perf_counter() + seconds, lower_bound)
+    search.run(time.perf_counter() + seconds, lower_bound, stall_stop)
     if search.best.makespan >= start.makespan:
         kept = Schedule(list(start.assignments), start.horizon, start.status, start.objective, start.value, name=start.name)
         kept.kpis = {**start.kpis, "tabu_iterations": search.iterations}
@@ -293,13 +294,13 @@ class _Search:
                 plan = moved
         return plan
 
-    def run(self, deadline: float, lower_bound: int) -> None:
+    def run(self, deadline: float, lower_bound: int, stall_stop: bool = True) -> None:
         tabu: dict[tuple, int] = {}
         plan = self.plan
         iteration = stall = 0
         found_at = 0  # iteration of the last new best
         while time.perf_counter() < deadline and self.best.makespan > lower_bound:
-            if iteration - found_at > max(_PATIENCE, found_at):
+            if stall_stop and iteration - found_at > max(_PATIENCE, found_at):
                 break  # stalled for as long as it took to find the best: the rest is CP-SAT's
             iteration += 1
             stepped = self.step(plan, tabu, iteration)

@@ -130,9 +130,11 @@ def _probe_then_tabu(
     tabu search would only delay that proof); elsewhere its plan and bound feed the tabu
     search, whose result then caps the makespan of the main run."""
     problem = built.problem
-    add_hint(built, built.model, hint)
-    solver.parameters.max_time_in_seconds = PROBE_SHARE * time_limit
-    code = solver.solve(built.model)
+    code = cp_model.UNKNOWN
+    if PROBE_SHARE > 0:
+        add_hint(built, built.model, hint)
+        solver.parameters.max_time_in_seconds = PROBE_SHARE * time_limit
+        code = solver.solve(built.model)
     if code == cp_model.OPTIMAL:
         return code, hint, f"{note}; optimum proved by the CP-SAT probe"
     start = hint
