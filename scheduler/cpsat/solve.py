@@ -20,7 +20,9 @@ from scheduler.result import gap, meets, tighter
 from scheduler.schedule import Assignment, Schedule
 from scheduler.validate import validate, violations
 
-PROBE_SHARE = 0.05  # of the time limit: CP-SAT from the list schedule before the tabu search
+# Of the time limit: CP-SAT from the list schedule before the tabu search (0: no probe; measured
+# on eight Hurink job shops at 30 s: 4 proofs with the probe, 3 without).
+PROBE_SHARE = 0.05
 
 _STATUS = {
     cp_model.OPTIMAL: "optimal",
