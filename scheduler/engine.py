@@ -110,9 +110,7 @@ def search(problem: Problem, objective: str, bound: float, *, time_limit: float,
             report(0.3, "tabu search on the critical path")
             seconds = LARGE_TABU_SHARE * (deadline - time.perf_counter())
             # Independent restarts (one per task slot, each its own seed); the best one stays.
-            # The problem and the start go to a cluster once, not once per restart.
-            shared = (tasks.share(problem), tasks.share(best), seconds)
-            restarts = tasks.run(improve, [(shared, {"lower_bound": int(bound), "seed": seed + k}) for k in range(tasks.width)])
+            restarts = tasks.run(improve, [((problem, best, seconds), {"lower_bound": int(bound), "seed": seed + k}) for k in range(tasks.width)])
             searched = min(restarts, key=lambda found: found.makespan)
             kpis.update(tabu_makespan=searched.makespan, tabu_iterations=searched.kpis.get("tabu_iterations", 0))
             best = _valued(problem, searched, objective)
