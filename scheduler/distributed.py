@@ -4,15 +4,20 @@ processes of this machine, or as tasks on a Dask cluster (the one the twin uses:
 of picklable data (a Problem, a Schedule), so a run on the cluster returns the same kind of
 result as a local one, only more of them per round of wall time.
 
-Data every task of a search reads (the whole problem, the plan a round starts from) goes to the
-cluster once (`share`: scattered to every worker, tasks get a reference), not once per task.
+Data every task of a round reads (the whole problem, the plan the round starts from: one object
+passed to several calls) goes to the cluster once (`share`: scattered to every worker, tasks
+get a reference), not once per task; callers need not ask for it.
 """
 from __future__ import annotations
 
 import multiprocessing
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
+
+
+_SCALARS = (int, float, str, bytes, bool, type(None))
 
 
 class Tasks:
@@ -65,6 +70,7 @@ class Tasks:
         cluster, or locally in up to `processes` forked processes at once (in this process
         when 1 or a single call)."""
         if self.client is not None:
+            calls = self._share_repeated(calls)
             # Through _call: the task's own keywords (CP-SAT's `workers`) must not reach submit().
             futures = [self.client.submit(_call, function, args, kwargs, pure=False) for args, kwargs in calls]
             return self.client.gather(futures)
@@ -76,6 +82,17 @@ class Tasks:
             (args, kwargs) = calls[0]
             first = function(*args, **kwargs)
             return [first] + [f.result() for f in futures]
+
+    def _share_repeated(self, calls: Sequence[tuple[tuple, dict]]) -> list[tuple[tuple, dict]]:
+        """The calls with every argument that is one object passed to several of them (the whole
+        problem, a round's start plan) replaced by its shared copy: sent once, not per task."""
+        from dask.distributed import Future
+
+        count = Counter(key for args, _ in calls for key in {id(a) for a in args})
+
+        def swap(a: Any) -> Any:
+            return self.share(a) if count[id(a)] > 1 and not isinstance(a, (*_SCALARS, Future)) else a
+        return [(tuple(swap(a) for a in args), kwargs) for args, kwargs in calls]
 
     def close(self) -> None:
         if self.client is not None:

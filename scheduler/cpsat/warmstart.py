@@ -67,11 +67,10 @@ def improve_makespan(problem: Problem, start: Schedule, time_limit: float, lower
     tasks = tasks or Tasks()
     count = tasks.slots(workers)
     seconds = local_search_share(problem) * time_limit
-    shared = tasks.share(problem)
     # On job shops the time after the tabu search stalls buys CP-SAT's proofs; on flexible shops
     # CP-SAT rarely improves the tabu search's plan in it, so there the search keeps its share
     # (mk06 / mk10 at 60 s, same load: 59 / 207 with the stall stop, 60 / 199 without).
-    calls = [((shared, start, seconds), {"lower_bound": lower_bound, "seed": seed + k, "stall_stop": not flexible_shop(problem)}) for k in range(count)]
+    calls = [((problem, start, seconds), {"lower_bound": lower_bound, "seed": seed + k, "stall_stop": not flexible_shop(problem)}) for k in range(count)]
     found = tasks.run(improve, calls, processes=count)
     best = min(range(count), key=lambda k: (found[k].makespan, k))
     kept = found[best]

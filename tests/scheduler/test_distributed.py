@@ -79,3 +79,15 @@ def test_solve_without_a_cluster_runs_one_restart_per_worker():
     if "tabu_restarts" not in found.kpis:
         pytest.skip("the probe proved the optimum: nothing left for the tabu search")
     assert found.kpis["tabu_restarts"] == 2 and found.makespan >= known.optimum
+
+
+def test_an_object_passed_to_several_tasks_is_scattered_once():
+    # The large route hands every tabu restart the same problem and start plan.
+    from dask.distributed import LocalCluster
+
+    known = generate_fjsp(60, 4, job_length=5, seed=1)
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster, Tasks(cluster) as tasks:
+        assert tasks.run(_size, [((known.problem,), {}), ((known.problem,), {})]) == [60, 60]
+        assert [value for value, _ in tasks._shared.values()] == [known.problem]
+        assert tasks.run(_pid_and, [((7,), {}), ((7,), {})])[0][1] == 7  # scalars travel as they are
+        assert len(tasks._shared) == 1
