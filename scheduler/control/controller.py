@@ -107,6 +107,10 @@ class FloorController:
         self.rework_queue = [deque() for _ in plan.pool_names]
         self.full = [False] * len(plan.pool_names)
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
+        # The same tasks by planned start, for the full-buffer rule (earliest planned first):
+        # entries (start, task) are dropped lazily once the task left the set or was re-timed.
+        self.buffer_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
+        self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self._wakes: list[tuple[float, int]] = []
@@ -182,7 +186,7 @@ class FloorController:
     def _ready(self, t: int) -> None:
         self.arrived[t] = True
         pool = self.pool_of(t)
-        self.waiting_in_pool[pool].add(t)
+        self._wait_in(pool, t)
         if self.config.pool_help and not self.in_rework[t]:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
             self._dispatch_task(t)
@@ -249,7 +253,7 @@ class FloorController:
             self.arrived[o] = False
             self.stamp[o] = -1  # out of any sequence
             self.in_rework[o] = True
-            self.waiting_in_pool[self.pool_of(o)].discard(o)
+            self._leave_pool(o)
             self.rework_queue[self.pool_of(o)].append(o)
         left[redo[0]] = 0
         self._emit(REWORK, f"rework: {plan.t_op[t]} failed its check; redo {len(redo)} operation(s) from {plan.t_op[redo[0]]}",
@@ -362,8 +366,7 @@ class FloorController:
         if wake < INF:
             heapq.heappush(self._wakes, (wake, c))
         if self.full[pool]:
-            best = min((t for t in self.waiting_in_pool[pool] if left[t] == 0 and self.status[t] == WAITING),
-                       key=lambda t: self.start[t], default=-1)
+            best = self._earliest_waiting(pool)
             if best >= 0:
                 frm = self.cell[best]
                 if frm != c:
@@ -386,7 +389,7 @@ class FloorController:
         self.family[c] = self.plan.t_family[t]
         self.started_at[t] = self.now
         self.ran_on[t] = c
-        self.waiting_in_pool[self.plan.cell_pool[c]].discard(t)
+        self._leave_pool(t)  # started: it waits in no pool (wherever it was reported ready)
         self.starts += 1
         if c == self.plan.t_cell[t]:
             self.on_planned_cell += 1
@@ -399,6 +402,50 @@ class FloorController:
         self.log.append(d)
         self._out.append(d)
 
+    # ------------------------------------------------------------------ waiting units per pool
+    def _wait_in(self, pool: int, t: int) -> None:
+        if self.waiting_pool[t] != pool:
+            self._leave_pool(t)  # one unit waits in one place
+        self.waiting_in_pool[pool].add(t)
+        self.waiting_pool[t] = pool
+        heap = self.buffer_heap[pool]
+        heapq.heappush(heap, (self.start[t], t))
+        if len(heap) > 4 * len(self.waiting_in_pool[pool]) + 256:  # mostly entries of tasks long gone: rebuild
+            start = self.start
+            heap[:] = [(start[w], w) for w in self.waiting_in_pool[pool]]
+            heapq.heapify(heap)
+
+    def _leave_pool(self, t: int) -> None:
+        pool = self.waiting_pool[t]
+        if pool >= 0:
+            self.waiting_in_pool[pool].discard(t)
+            self.waiting_pool[t] = -1
+
+    def _retimed(self, t: int) -> None:
+        """The task's planned start changed: its place in the full-buffer order too."""
+        pool = self.waiting_pool[t]
+        if pool >= 0:
+            heapq.heappush(self.buffer_heap[pool], (self.start[t], t))
+
+    def _earliest_waiting(self, pool: int) -> int:
+        """The ready task waiting in the pool with the earliest planned start (ties: lowest task
+        id), or -1. Tasks still waiting for a predecessor keep their entries."""
+        heap, members, start = self.buffer_heap[pool], self.waiting_in_pool[pool], self.start
+        left, status = self.preds_left, self.status
+        kept, best = [], -1
+        while heap:
+            s, t = heap[0]
+            if t not in members or start[t] != s:
+                heapq.heappop(heap)
+            elif left[t] == 0 and status[t] == WAITING:
+                best = t
+                break
+            else:
+                kept.append(heapq.heappop(heap))
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return best
+
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
         import bisect
@@ -408,6 +455,7 @@ class FloorController:
         self._stamps += 1
         self.stamp[t] = self._stamps
         self.in_rework[t] = False
+        self._retimed(t)
         seq = self.seq[c]
         k = bisect.bisect_left(seq, (start, self._stamps, t))
         seq.insert(max(k, self.ptr[c]), (start, self._stamps, t))
@@ -446,6 +494,7 @@ class FloorController:
             self.start[t] = start
             self._stamps += 1
             self.stamp[t] = self._stamps
+            self._retimed(t)
         self.rebuild_sequences()
         seconds = time.process_time() - began
         self.replan_cpu_s += seconds
