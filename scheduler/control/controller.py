@@ -122,6 +122,8 @@ class FloorController:
         self.lateness = 0.0
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
         self.last_replan = -INF
+        self._late_s = INF if self.config.replan_lateness_s is None else self.config.replan_lateness_s
+        self._wake_of = [INF] * n_cells  # the last wake-up pushed per cell: an equal one is not pushed twice
         self.replan_cpu_s = 0.0
         self.log: list[Decision] = []
         self._out: list[Decision] = []
@@ -157,8 +159,7 @@ class FloorController:
             self._started(event.task, event.cell)
         else:
             raise TypeError(f"not a controller event: {event!r}")
-        if now >= self.next_replan or (self.config.replan_lateness_s is not None and self.lateness > self.config.replan_lateness_s
-                                       and now - self.last_replan >= self.config.replan_min_gap_s):
+        if now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.config.replan_min_gap_s):
             self._replan("interval" if now >= self.next_replan else "lateness")
         return out
 
@@ -185,7 +186,8 @@ class FloorController:
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
         self.arrived[t] = True
-        pool = self.pool_of(t)
+        c = self.cell[t]
+        pool = self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
         self._wait_in(pool, t)
         if self.config.pool_help and not self.in_rework[t]:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
@@ -203,13 +205,12 @@ class FloorController:
             self._dispatch_task(t)
 
     def _dispatch_task(self, t: int) -> None:
-        pool = self.pool_of(t)
+        c = self.cell[t]
+        pool = self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool)
-        else:
-            c = self.cell[t]
-            if self.running[c] < self.plan.cell_capacity[c] and self.up[c]:
-                self._dispatch(c)
+        elif self.running[c] < self.plan.cell_capacity[c] and self.up[c]:
+            self._dispatch(c)
 
     def _started(self, t: int, c: int) -> None:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
@@ -224,7 +225,8 @@ class FloorController:
     def _completed(self, t: int, c: int) -> None:
         self.status[t] = DONE
         self.running[c] -= 1
-        self._freed(c)
+        if self.up[c]:  # _freed, inline: one call fewer on the commonest event
+            self.idle[self.plan.cell_pool[c]].add(c)
         status, left, arrived = self.status, self.preds_left, self.arrived
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
@@ -341,15 +343,16 @@ class FloorController:
                     stamp[t] = 0
                     self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
                     return True
-                wake = min(wake, gate)
+                if gate < wake:
+                    wake = gate
         if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
             k = self.ptr[c]
             seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
         if self.config.pool_help:
-            heap, status, in_rework = self.ready_heap[pool], self.status, self.in_rework
+            heap, status, in_rework, cell_pool, cells = self.ready_heap[pool], self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
-                if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or self.pool_of(t) != pool:
+                if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
                     heapq.heappop(heap)
                     continue
                 if plan.t_start[t] - early <= now and left[t] == 0:
@@ -360,10 +363,13 @@ class FloorController:
                     stamp[t] = 0
                     self._begin(t, c, "help: earliest due ready task of the pool")
                     return True
-                if plan.t_start[t] - early > now:
-                    wake = min(wake, plan.t_start[t] - early)
+                if plan.t_start[t] - early > now and plan.t_start[t] - early < wake:
+                    wake = plan.t_start[t] - early
                 break
-        if wake < INF:
+        if wake < INF and wake != self._wake_of[c]:
+            # Every wake is later than now, so an equal one pushed before is still queued: a
+            # second copy would only wake the same cell at the same tick again.
+            self._wake_of[c] = wake
             heapq.heappush(self._wakes, (wake, c))
         if self.full[pool]:
             best = self._earliest_waiting(pool)
@@ -382,20 +388,27 @@ class FloorController:
         return False
 
     def _begin(self, t: int, c: int, reason: str) -> None:
+        plan, now = self.plan, self.now
         self.status[t] = RUNNING
         self.running[c] += 1
-        if self.running[c] >= self.plan.cell_capacity[c]:
-            self.idle[self.plan.cell_pool[c]].discard(c)
-        self.family[c] = self.plan.t_family[t]
-        self.started_at[t] = self.now
+        if self.running[c] >= plan.cell_capacity[c]:
+            self.idle[plan.cell_pool[c]].discard(c)
+        self.family[c] = plan.t_family[t]
+        self.started_at[t] = now
         self.ran_on[t] = c
-        self._leave_pool(t)  # started: it waits in no pool (wherever it was reported ready)
+        pool = self.waiting_pool[t]
+        if pool >= 0:  # started: it waits in no pool (wherever it was reported ready)
+            self.waiting_in_pool[pool].discard(t)
+            self.waiting_pool[t] = -1
         self.starts += 1
-        if c == self.plan.t_cell[t]:
+        if c == plan.t_cell[t]:
             self.on_planned_cell += 1
         if not self.in_rework[t]:
-            self.lateness += _LATENESS_ALPHA * (max(0.0, self.now - self.start[t]) - self.lateness)
-        self._emit(START, reason, t, c)
+            late = now - self.start[t]
+            self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
+        d = Decision(now, START, reason, t, c)
+        self.log.append(d)
+        self._out.append(d)
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         d = Decision(self.now, kind, reason, t, c, detail)
