@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from time import perf_counter
 from collections import deque
 from functools import partial
 
@@ -31,7 +32,7 @@ class ControlBridge:
         self.down_s: list[float] = []
         self.min_places_free = math.inf
         self._scale_used: set[int] = set()
-        self._started_once: set[int] = set()
+        self._started_once = bytearray(plan.n_tasks)  # 1: started before (a re-run is rework, not the plan's start)
         self._wake_at = math.inf
         self.floor = None
 
@@ -111,13 +112,14 @@ class ControlBridge:
 
     # ------------------------------------------------------------------ controller -> floor
     def _handle(self, event) -> None:
-        began = time.perf_counter()
-        decisions = self.ctrl.handle(event)
-        self.handle_s.append(time.perf_counter() - began)
+        ctrl = self.ctrl
+        began = perf_counter()
+        decisions = ctrl.handle(event)
+        self.handle_s.append(perf_counter() - began)
         for d in decisions:
             if d.kind is START:
                 self._start(d.task, d.cell)
-        wake = self.ctrl.next_wake
+        wake = ctrl.next_wake
         if wake < self._wake_at:
             self._wake_at = wake
             self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
@@ -131,8 +133,11 @@ class ControlBridge:
     def _start(self, tid: int, c: int) -> None:
         task = self.ready_tasks.pop(tid)
         # First execution only: a re-run after a failed check is rework, not the plan's start.
-        task.planned = self.plan.t_start[tid] if tid not in self._started_once else None
-        self._started_once.add(tid)
+        if self._started_once[tid]:
+            task.planned = None
+        else:
+            task.planned = self.plan.t_start[tid]
+            self._started_once[tid] = 1
         for slot in self.slots[c]:
             if slot.wait_ev is not None:
                 ev, slot.wait_ev = slot.wait_ev, None

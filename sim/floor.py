@@ -212,15 +212,28 @@ class Floor:
         """Plan mode: run what the floor controller hands this cell (its planned sequence, with
         look-ahead, rework and moved work), in the order handed."""
         pending = self.control.pending[cell.cell_id]
+        env = self.env
         while True:
             if pending:
                 task = pending.popleft()
             else:
                 self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
-                cell.wait_ev = ev = self.env.event()
+                cell.wait_ev = ev = env.event()
                 task = yield ev
                 cell.wait_ev = None
-            yield from self._process(cell, task)
+            # As in _cell: the common case inline, sparing two generators per operation.
+            setup = self._take_up(cell, task)
+            duration = None if setup else self._work_time(cell, task)
+            if duration is not None and cell.calendar is None and duration < cell.ttf_left:
+                started = env.now
+                yield env.timeout(duration)
+                if cell.failures is not None:
+                    cell.ttf_left -= duration
+                blocked = self._finish(cell, task, started)
+                if blocked is not None:
+                    yield from self._blocked(cell, task, blocked)
+            else:
+                yield from self._process_rest(cell, task, setup, duration)
 
     def _wait_for_work(self, cell: CellRun):
         """Wait for the station to hand this cell a task; sleep through planned windows and
@@ -243,11 +256,9 @@ class Floor:
         cell.wait_ev = None
         return None if got is WAKE else got
 
-    def _process(self, cell: CellRun, task: Task):
-        """One operation on one cell: take it up, change over, work, pass the unit on."""
-        yield from self._process_rest(cell, task, self._take_up(cell, task), None)
-
     def _process_rest(self, cell: CellRun, task: Task, setup: bool, duration: float | None):
+        """One operation taken up (`_take_up`): change over, work through failures and windows,
+        pass the unit on (`duration` when the work has already started)."""
         env = self.env
         if setup:
             self.obs.state(cell.obs_id, SETUP)

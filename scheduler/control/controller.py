@@ -31,8 +31,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 
-from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, Failed, PoolFull,
-                                      Ready, Started, Tick)
+from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
+                                      PoolFull, Ready, Started, Tick)
 from scheduler.control.plan import ControlPlan
 
 WAITING, RUNNING, DONE = 0, 1, 2
@@ -83,26 +83,48 @@ class ControlConfig:
         return replace(base, **overrides)
 
 
+def _initial_state(plan: ControlPlan) -> tuple:
+    """Status, open predecessors, sequence stamps and per-cell sequences at the plan's start:
+    the same for every replication of a plan, so built once per plan and copied."""
+    if plan.start_state is None:
+        done = plan.t_done
+        status = [DONE if d else WAITING for d in done]
+        preds_left = [0] * plan.n_tasks
+        for t, preds in enumerate(plan.t_preds):
+            for p in preds:
+                if not done[p]:
+                    preds_left[t] += 1
+        stamp = [0] * plan.n_tasks
+        seq: list[list[tuple[float, int, int]]] = [[] for _ in plan.cell_ids]
+        start, cell = plan.t_start, plan.t_cell
+        for k, t in enumerate(sorted((t for t in range(plan.n_tasks) if cell[t] >= 0 and not done[t]), key=start.__getitem__)):
+            stamp[t] = k + 1
+            seq[cell[t]].append((start[t], k + 1, t))
+        plan.start_state = (status, preds_left, stamp, seq)
+    return plan.start_state
+
+
 class FloorController:
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
         self.config = config or ControlConfig()
         n = plan.n_tasks
-        self.status = [DONE if d else WAITING for d in plan.t_done]
-        self.preds_left = [sum(1 for p in plan.t_preds[t] if not plan.t_done[p]) for t in range(n)]
+        status, preds_left, stamp, seq = _initial_state(plan)
+        self.status = list(status)
+        self.preds_left = list(preds_left)
         self.arrived = [False] * n
         self.cell = list(plan.t_cell)
         self.start = list(plan.t_start)
         self.started_at = [0.0] * n
         self.ran_on = [-1] * n
         self.in_rework = [False] * n
-        self.stamp = [0] * n
+        self.stamp = list(stamp)
         n_cells = len(plan.cell_ids)
         self.running = [0] * n_cells
         self.up = [True] * n_cells
         self.family: list[str | None] = [None] * n_cells
         self.down_until = [0.0] * n_cells
-        self.seq: list[list[tuple[float, int, int]]] = [[] for _ in range(n_cells)]
+        self.seq: list[list[tuple[float, int, int]]] = [list(s) for s in seq]
         self.ptr = [0] * n_cells
         self.rework_queue = [deque() for _ in plan.pool_names]
         self.full = [False] * len(plan.pool_names)
@@ -114,18 +136,14 @@ class FloorController:
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self._wakes: list[tuple[float, int]] = []
-        self._stamps = 0
-        for t in sorted((t for t in range(n) if self.cell[t] >= 0 and self.status[t] == WAITING), key=lambda t: self.start[t]):
-            self._stamps += 1
-            self.stamp[t] = self._stamps
-            self.seq[self.cell[t]].append((self.start[t], self._stamps, t))
+        self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
         self.last_replan = -INF
         self._late_s = INF if self.config.replan_lateness_s is None else self.config.replan_lateness_s
         self._wake_of = [INF] * n_cells  # the last wake-up pushed per cell: an equal one is not pushed twice
         self.replan_cpu_s = 0.0
-        self.log: list[Decision] = []
+        self.log = DecisionLog()
         self._out: list[Decision] = []
         self.now = 0.0
         self.starts = 0
@@ -176,10 +194,10 @@ class FloorController:
     def summary(self) -> dict:
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}
-        for d in self.log:
-            counts[d.kind] = counts.get(d.kind, 0) + 1
-            key = d.reason.split(":", 1)[0]
-            reasons[f"{d.kind}/{key}"] = reasons.get(f"{d.kind}/{key}", 0) + 1
+        for _, kind, reason, *_ in self.log.rows:
+            counts[kind] = counts.get(kind, 0) + 1
+            key = f"{kind}/{reason.split(':', 1)[0]}"
+            reasons[key] = reasons.get(key, 0) + 1
         return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
                 "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell}
 
@@ -406,9 +424,8 @@ class FloorController:
         if not self.in_rework[t]:
             late = now - self.start[t]
             self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
-        d = Decision(now, START, reason, t, c)
-        self.log.append(d)
-        self._out.append(d)
+        self.log.rows.append((now, START, reason, t, c, None))
+        self._out.append(Decision(now, START, reason, t, c))
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         d = Decision(self.now, kind, reason, t, c, detail)

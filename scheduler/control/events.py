@@ -97,3 +97,29 @@ class Decision:
         if self.detail is not None:
             out["detail"] = self.detail
         return out
+
+
+class DecisionLog:
+    """Every decision taken, oldest first, read back as Decisions (iterate, index, slice, len).
+    Kept as plain tuples: a week of the 1 GW floor logs 80,000-140,000 decisions, and the
+    garbage collector stops tracing a tuple of plain values after one look, while it would trace
+    every Decision object at each collection."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []  # (time, kind, reason, task, cell, detail)
+
+    def append(self, d: Decision) -> None:
+        self.rows.append((d.time, d.kind, d.reason, d.task, d.cell, d.detail))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return (Decision(*row) for row in self.rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [Decision(*row) for row in self.rows[i]]
+        return Decision(*self.rows[i])
