@@ -86,6 +86,29 @@ class Floor:
             for task in self.control.ready_tasks.values():
                 self.obs.still_waiting(self._route(task.unit, task.op).index, task.since)
 
+    def dismantle(self) -> None:
+        """After the run (and `close`): end every process still suspended and drop the pending
+        events. Processes, their events and the floor refer to each other, so without this the
+        whole floor is left to a full garbage collection, which on a 10 GW floor costs seconds
+        (more than ten times the 1 GW floor's); broken up, it is freed as its last reference goes."""
+        env = self.env
+        pending = [entry[-1] for entry in env._queue]  # SimPy keeps scheduled events in Environment._queue
+        pending += [cell.wait_ev for cell in self.cells.values() if cell.wait_ev is not None]
+        for station in self.stations:
+            pending += station.place_waiters
+        if self.fleet is not None:
+            pending += self.fleet.waiters
+        for ev in pending:
+            callbacks, ev.callbacks = ev.callbacks, None
+            for callback in callbacks or ():
+                process = getattr(callback, "__self__", None)
+                if isinstance(process, simpy.events.Process) and process.is_alive:
+                    process._generator.close()
+        env._queue.clear()
+        if self.control is not None:
+            self.control.floor = None
+        self.on_finish = self.on_first_start = None
+
     # ----------------------------------------------------------------- units
     def new_unit(self, product: int, due: float, name: str | None = None) -> Unit:
         defn = self.layout.products[product]

@@ -100,6 +100,7 @@ def _replication(config: RunConfig, replication: int) -> Trace:
     trace.executed = floor.executed
     trace.cpu_s = time.process_time() - cpu_started
     trace.control = record if config.schedule is not None else None
+    floor.dismantle()
     return trace
 
 

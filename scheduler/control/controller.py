@@ -135,6 +135,7 @@ class FloorController:
         self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
+        self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
         self._wakes: list[tuple[float, int]] = []
         self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
@@ -214,7 +215,7 @@ class FloorController:
                     and self.preds_left[t] == 0:
                 # Due, and its cell cannot take it: a free twin cell does. A free cell has nothing
                 # of its own to start (it would have), so this is what its own pick would choose.
-                c = min(self.idle[pool])
+                c = self._first_idle(pool)
                 self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[self.cell[t]]})
                 self.cell[t] = c
                 self.stamp[t] = 0
@@ -238,13 +239,30 @@ class FloorController:
 
     def _freed(self, c: int) -> None:
         if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
-            self.idle[self.plan.cell_pool[c]].add(c)
+            self._idle(self.plan.cell_pool[c], c)
+
+    def _idle(self, pool: int, c: int) -> None:
+        idle = self.idle[pool]
+        if c not in idle:
+            idle.add(c)
+            heap = self.idle_heap[pool]
+            heapq.heappush(heap, c)
+            if len(heap) > 4 * len(idle) + 64:  # mostly cells busy again: rebuild
+                heap[:] = sorted(idle)
+
+    def _first_idle(self, pool: int) -> int:
+        """The lowest-numbered idle cell of the pool (which must have one), without a scan: on a
+        10 GW floor a pool has hundreds of cells."""
+        heap, idle = self.idle_heap[pool], self.idle[pool]
+        while heap[0] not in idle:
+            heapq.heappop(heap)
+        return heap[0]
 
     def _completed(self, t: int, c: int) -> None:
         self.status[t] = DONE
         self.running[c] -= 1
-        if self.up[c]:  # _freed, inline: one call fewer on the commonest event
-            self.idle[self.plan.cell_pool[c]].add(c)
+        if self.up[c]:  # _freed: after a completion the cell has a free slot
+            self._idle(self.plan.cell_pool[c], c)
         status, left, arrived = self.status, self.preds_left, self.arrived
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:

@@ -79,6 +79,8 @@ def check_indexes(ctrl: FloorController) -> None:
             assert ctrl.waiting_pool[t] == pool, "a task in a pool's waiting set is recorded elsewhere"
             assert status[t] == WAITING, "a started or finished task still waits in a pool"
         assert ctrl._earliest_waiting(pool) == scan_earliest(ctrl, pool), "the full-buffer heap disagrees with a scan"
+    for pool, idle in enumerate(ctrl.idle):
+        assert not idle or ctrl._first_idle(pool) == min(idle), "the idle-cell heap disagrees with the idle set"
     for t, pool in enumerate(ctrl.waiting_pool):
         assert pool < 0 or t in ctrl.waiting_in_pool[pool]
     queued = set(ctrl._wakes)
