@@ -50,7 +50,7 @@ class Floor:
         if control is not None:
             control.attach(self)
         for cell in self.cells.values():
-            env.process(self._controlled_cell(cell) if control is not None else self._cell(cell))
+            env.process(self._cell(cell))
 
     # ----------------------------------------------------------------- construction
     def _build_cells(self, station: Station, streams: Callable[[str], Stream]) -> None:
@@ -202,49 +202,34 @@ class Floor:
 
     # ----------------------------------------------------------------- cells
     def _cell(self, cell: CellRun):
-        """Dispatch mode: take the next unit from the station's queue, forever."""
-        station = cell.station
+        """Take the next operation and run it, forever: from the station's queue (dispatch mode)
+        or, executing a plan, what the floor controller hands this cell (its planned sequence,
+        with look-ahead, rework and moved work), in the order handed."""
+        station, env = cell.station, self.env
+        pending = self.control.pending[cell.cell_id] if self.control is not None else None
         while True:
-            task = self._take(station)
-            if task is None:
-                if cell.calendar is None:  # the common case, inline: wait to be handed a task
-                    self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
-                    cell.wait_ev = ev = self.env.event()
-                    station.waiting.append(cell)
-                    task = yield ev
+            if pending is not None:
+                if pending:
+                    task = pending.popleft()
                 else:
-                    task = yield from self._wait_for_work(cell)
-                    if task is None:
-                        continue
+                    self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
+                    cell.wait_ev = ev = env.event()
+                    task = yield ev
+                    cell.wait_ev = None
+            else:
+                task = self._take(station)
+                if task is None:
+                    if cell.calendar is None:  # the common case, inline: wait to be handed a task
+                        self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
+                        cell.wait_ev = ev = env.event()
+                        station.waiting.append(cell)
+                        task = yield ev
+                    else:
+                        task = yield from self._wait_for_work(cell)
+                        if task is None:
+                            continue
             # The common case inline (no changeover, no window, no failure due, room downstream),
             # sparing a generator per operation; anything else goes the general way.
-            setup = self._take_up(cell, task)
-            duration = None if setup else self._work_time(cell, task)
-            if duration is not None and cell.calendar is None and duration < cell.ttf_left:
-                started = self.env.now
-                yield self.env.timeout(duration)
-                if cell.failures is not None:
-                    cell.ttf_left -= duration
-                blocked = self._finish(cell, task, started)
-                if blocked is not None:
-                    yield from self._blocked(cell, task, blocked)
-            else:
-                yield from self._process_rest(cell, task, setup, duration)
-
-    def _controlled_cell(self, cell: CellRun):
-        """Plan mode: run what the floor controller hands this cell (its planned sequence, with
-        look-ahead, rework and moved work), in the order handed."""
-        pending = self.control.pending[cell.cell_id]
-        env = self.env
-        while True:
-            if pending:
-                task = pending.popleft()
-            else:
-                self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
-                cell.wait_ev = ev = env.event()
-                task = yield ev
-                cell.wait_ev = None
-            # As in _cell: the common case inline, sparing two generators per operation.
             setup = self._take_up(cell, task)
             duration = None if setup else self._work_time(cell, task)
             if duration is not None and cell.calendar is None and duration < cell.ttf_left:
