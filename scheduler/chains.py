@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 
 from scheduler.bounds import Heads, heads_and_tails
-from scheduler.insertion import applies
+from scheduler.insertion import applies, merged_windows
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
@@ -123,7 +123,7 @@ def plan_by_deadline(problem: Problem, target: int, seconds: float, *, heads: He
     start_of, end_of = [], []
     # Per task: (cell, duration, presence literal or None when it has one eligible cell).
     chosen: list[list[tuple[int, int, object]]] = []
-    on_cell: list[list] = [[] for _ in cells]
+    on_cell: list[list[tuple[object, bool]]] = [[] for _ in cells]  # (interval, zero length)
     for t, task in enumerate(tasks):
         head, tail = heads.head[t], heads.tail[t]
         modes = [(c, d) for c, d in problem.cells_for(task) if head + d + tail <= target]
@@ -135,12 +135,12 @@ def plan_by_deadline(problem: Problem, target: int, seconds: float, *, heads: He
         options = []
         if end is None:
             c, d = modes[0]
-            on_cell[c].append(model.NewFixedSizeIntervalVar(start, d, ""))
+            on_cell[c].append((model.NewFixedSizeIntervalVar(start, d, ""), d == 0))
             options.append((c, d, None))
         else:
             for c, d in modes:
                 present = model.NewBoolVar("")
-                on_cell[c].append(model.NewOptionalIntervalVar(start, d, end, present, ""))
+                on_cell[c].append((model.NewOptionalIntervalVar(start, d, end, present, ""), d == 0))
                 options.append((c, d, present))
             model.AddExactlyOne(p for _, _, p in options)
         chosen.append(options)
@@ -148,9 +148,15 @@ def plan_by_deadline(problem: Problem, target: int, seconds: float, *, heads: He
         for p in task.predecessors:
             model.Add(start >= (end_of[p] if end_of[p] is not None else start_of[p] + chosen[p][0][1]))
     for c, cell in enumerate(cells):
-        blocked = [model.NewFixedSizeIntervalVar(s, e - s, "") for s, e in cell.unavailable if e > s]
-        if len(on_cell[c]) + len(blocked) > 1:
-            model.AddNoOverlap(on_cell[c] + blocked)
+        # Zero-length work may sit inside an unavailability window but not inside other work
+        # (as scheduler.validate reads it), so it joins the windows' no-overlap only when it has length.
+        blocked = [model.NewFixedSizeIntervalVar(s, e - s, "") for s, e in merged_windows(cell.unavailable)]
+        work = [x for x, _ in on_cell[c]]
+        if blocked and any(zero for _, zero in on_cell[c]):
+            model.AddNoOverlap(work)
+            model.AddNoOverlap([x for x, zero in on_cell[c] if not zero] + blocked)
+        elif len(work) + len(blocked) > 1:
+            model.AddNoOverlap(work + blocked)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.1, seconds - (time.perf_counter() - began))
     solver.parameters.num_workers = workers
