@@ -44,7 +44,7 @@ CRITICAL_CHAIN_SHARE = 0.5
 # target quickly or not at all.
 TARGET_STEPS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 # Share of the time left that one target may use.
-TARGET_SHARE = 0.4
+TARGET_SHARE = 0.5
 # Bisection stops once the plan is within this share of the highest target that failed.
 BISECT_TOLERANCE = 0.001
 

@@ -60,7 +60,7 @@ LARGE_TABU_SHARE = 0.3
 STALL_SHARE = 0.3
 STALL_NEIGHBOURHOODS = 8
 # Share of the time limit the deadline search may use where chains are critical (scheduler/chains.py).
-DEADLINE_SHARE = 0.5
+DEADLINE_SHARE = 0.4
 STARTS = (("slack", 4.0), ("fifo", 4.0), ("slack", 2.0), ("slack", 8.0), ("edd", 4.0), ("mwkr", 1.0))
 
 
