@@ -8,6 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hardware.backoff import wait_until
+
+
+# While a link is down, how often a waiting job looks whether recovery found another controller.
+CHANGE_POLL_S = 0.1
+
 
 class DriverState(str, enum.Enum):
     """Lifecycle of a driver (after ros2_control): configured -> active -> faulted -> recovered -> active."""
@@ -105,6 +111,17 @@ class Driver(abc.ABC):
     async def close(self) -> None:
         await self._close()
         self.state = DriverState.CLOSED
+
+    async def _until_link(self, link_up: asyncio.Event, deadline: float) -> bool:
+        """Wait until `link_up` is set or the loop clock passes `deadline`; whether it is set.
+        ControllerChanged as soon as a reconnect found another controller (looked at every
+        CHANGE_POLL_S while the link is down, so a waiting job does not sit out its timeout)."""
+        loop = asyncio.get_running_loop()
+        while not link_up.is_set() and self.changed is None and loop.time() < deadline:
+            await wait_until(link_up, min(deadline, loop.time() + CHANGE_POLL_S))
+        if self.changed is not None:
+            raise ControllerChanged(self.changed)
+        return link_up.is_set()
 
     async def execute(self, job: CellJob, timeout: float) -> JobResult:
         if self.changed is not None:

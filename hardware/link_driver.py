@@ -12,7 +12,7 @@ import abc
 import asyncio
 from typing import Any, Callable
 
-from hardware.backoff import Backoff, wait_until
+from hardware.backoff import Backoff
 from hardware.driver import ControllerChanged, Driver, DriverError, DriverState
 from hardware.link import LinkLost, SerialLink, parse_endpoint
 
@@ -25,10 +25,6 @@ def _positive(convert: Callable[[str], Any]) -> Callable[[str], Any]:
         return number
 
     return check
-
-
-# While the link is down, how often a waiting job looks whether recovery found another controller.
-CHANGE_POLL_S = 0.1
 
 
 class LinkDriver(Driver):
@@ -105,12 +101,7 @@ class LinkDriver(Driver):
     async def _wait_link(self, deadline: float) -> bool:
         """Wait until the link is up or the loop clock passes `deadline`; whether it is up.
         ControllerChanged as soon as a reconnect found another controller on the link."""
-        loop = asyncio.get_running_loop()
-        while not self._link_up.is_set() and self.changed is None and loop.time() < deadline:
-            await wait_until(self._link_up, min(deadline, loop.time() + CHANGE_POLL_S))
-        if self.changed is not None:
-            raise ControllerChanged(self.changed)
-        return self._link_up.is_set()
+        return await self._until_link(self._link_up, deadline)
 
     def _write(self, data: bytes) -> bool:
         """Send bytes if a link is open; a failed write starts recovery. Whether the bytes went out."""

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from hardware.driver import CellJob, DriverError, JobRejected, JobResult
+from hardware.driver import CellJob, ControllerChanged, DriverError, JobRejected, JobResult
 from plant.spec import FactorySpec
 from robots.fleet import CellHandle, Fleet
 from robots.journal import (
@@ -280,6 +280,9 @@ class _Run(ReworkRounds):
             try:
                 # Connected before the claim: a job whose cell cannot be reached is never marked sent.
                 await owner.fleet.ensure_connected(handle)
+            except ControllerChanged as exc:  # another controller on the cell's link: nothing goes to it
+                self._record(jid, cell, ATTENTION, str(exc))
+                return
             except DriverError as exc:
                 self.unreachable_since.setdefault(cell, time.monotonic())
                 last_error = str(exc)
@@ -307,6 +310,11 @@ class _Run(ReworkRounds):
             self.sent += 1
             try:
                 result = await handle.driver.execute(job, owner.timeout)
+            except ControllerChanged as exc:
+                # A reconnect reached another controller: not re-sent there; what ran where is a person's call.
+                self._packml(handle, "abort")
+                self._record(jid, cell, ATTENTION, str(exc))
+                return
             except JobRejected as exc:
                 # Refused before it ran (bad parameters, interlock, alarm): not re-sent blindly.
                 self._packml(handle, "abort")

@@ -68,6 +68,9 @@ class CellDriver(LinkDriver):
         self._ticker: asyncio.Task[None] | None = None
         self.counters = {"resent": 0, "bad_frames": 0, "unexpected": 0, "naks": 0}
         self.executed_seen = 0  # highest `executed` count the controller reported (never goes down on one controller)
+        # Jobs it ran for this driver (results of our own submissions) since the first connect: it
+        # executed at least that many, even if no STATUS has been asked since.
+        self.ran_here = 0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -96,9 +99,10 @@ class CellDriver(LinkDriver):
         # what makes re-sending safe), so the count never goes down. After a reconnect, a lower
         # count is another controller, or one that lost its record: re-sending to either could
         # run a job twice. A controller with a higher count cannot be told from ours.
-        if status.executed < self.executed_seen:
+        seen = max(self.executed_seen, self.ran_here)
+        if status.executed < seen:
             self.changed = (f"{self.url}: after a reconnect the controller reports {status.executed} executed jobs, fewer than the "
-                            f"{self.executed_seen} seen before: another controller, or one that lost its record of job ids; "
+                            f"{seen} seen before: another controller, or one that lost its record of job ids; "
                             f"nothing re-sent: check the cable or device path, then decide what ran where")
             raise ControllerChanged(self.changed)
         self.executed_seen = status.executed
@@ -224,6 +228,7 @@ class CellDriver(LinkDriver):
         if item is None or item.future.done():
             return
         item.future.set_result(JobResult(msg.job_id, msg.ok, msg.detail, msg.started_at, msg.finished_at, msg.duplicate))
+        self.ran_here += not msg.duplicate
         for other in list(self._by_id.values()):
             # Queued before this job (last sent before this one was first sent) and executed in order:
             # its RESULT, or the answer to its last re-send, would have come first. It was lost.
