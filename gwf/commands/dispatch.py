@@ -48,7 +48,9 @@ def dispatch(
     register_all()
     speed = speed if speed is not None else _url_speed(url)
     if down_after < 0:
-        raise ValueError(f"--down-after: must be >= 0 seconds, got {down_after}")
+        raise ValueError(f"--down-after: must be >= 0 seconds (0: at once), got {down_after:g}")
+    if not timeout > 0:
+        raise ValueError(f"--timeout: must be > 0 seconds, got {timeout:g}")
     if speed <= 0:
         raise ValueError(f"--speed: must be > 0 plan seconds per wall second, got {speed}")
     whole = Schedule.from_json(plan)

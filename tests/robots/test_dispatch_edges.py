@@ -27,8 +27,8 @@ ROOT = Path(__file__).parents[2]
 SPECS = ROOT / "tests" / "specs"
 
 
-def gwf(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gwf", *args], cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)},
+def gwf(*args: str, cwd: Path, columns: str = "100") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gwf", *args], cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": columns},
                           capture_output=True, text=True, timeout=180)
 
 
@@ -73,14 +73,26 @@ def test_carried_in_work_is_not_sent_unless_asked(steady_plan, tmp_path):
     assert len(_journal_jobs(tmp_path / "send.sqlite")) == len(whole.assignments)
 
 
-def test_plain_output_states_the_carry_in_rule_and_a_bad_rule_is_one_line(steady_plan, tmp_path):
+def test_plain_output_and_help_state_the_carry_in_rule(steady_plan, tmp_path):
     shown = gwf("dispatch", str(steady_plan), "--url", "mock://{id}", "--dry-run", cwd=tmp_path)
     assert shown.returncode == 0 and "carry-in: skip" in shown.stdout and "--carry-in send" in shown.stdout
-    helped = gwf("dispatch", "--help", cwd=tmp_path)
-    assert "--carry-in" in helped.stdout and "-wip" in helped.stdout
-    bad = gwf("dispatch", str(steady_plan), "--url", "mock://{id}", "--carry-in", "maybe", cwd=tmp_path)
+    helped = gwf("dispatch", "--help", cwd=tmp_path, columns="200")
+    for words in ("--carry-in", "-wip", "--down-after", "downtime", "attention", "exit 2"):
+        assert words in helped.stdout, words
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--carry-in", "maybe", "skip, send"),
+    ("--down-after", "-1", ">= 0 seconds"),
+    ("--timeout", "0", "> 0 seconds"),
+    ("--jobs", "0", ">= 1"),
+])
+def test_bad_options_are_one_line_naming_the_option_and_exit_2(steady_plan, tmp_path, option, value, words):
+    bad = gwf("dispatch", str(steady_plan), "--url", "mock://{id}", "--journal", "j.sqlite", option, value, cwd=tmp_path)
     lines = bad.stderr.strip().splitlines()
-    assert bad.returncode == 2 and len(lines) == 1 and "--carry-in" in lines[0] and "skip, send" in lines[0], bad.stderr
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert lines[0].startswith(f"gwf: error: {option}:") and words in lines[0], lines[0]
+    assert not (tmp_path / "j.sqlite").exists()  # refused before anything is journaled
 
 
 def test_first_n_counts_only_what_is_sent(steady_plan):
