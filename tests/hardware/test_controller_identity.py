@@ -10,14 +10,12 @@ What each protocol offers to tell controllers apart:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import serial
@@ -25,26 +23,8 @@ import serial
 from grbl_talk import Talk
 from hardware.driver import CellJob, ControllerChanged, DriverError
 from hardware.registry import driver_for_url
+from conftest import emulator_process as emulator
 from conftest import free_port, journal_ids
-
-
-@contextlib.contextmanager
-def emulator(module: str, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
-    """(process, device path or endpoint) of an emulator; stopped afterwards unless a test killed it."""
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        path = proc.stdout.readline().strip()
-        assert path, f"{module} printed no device path (exit code {proc.poll()})"
-        yield proc, path
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def point(link: Path, target: str) -> None:
