@@ -68,15 +68,20 @@ def test_without_the_record_the_twin_would_use_the_cell(repaired: Path) -> None:
 
 
 def test_gwf_twin_on_a_repaired_plan_reads_its_downtime(repaired: Path, tmp_path: Path) -> None:
-    """The command line reaches the same replications: a repaired plan whose downtime is
-    damaged is refused in one line naming kpis.down, so the twin did read it."""
+    """The command line reaches the same replications and says so; a repaired plan whose
+    downtime is damaged is refused in one line naming kpis.down."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    shown = subprocess.run([sys.executable, "-m", "gwf", "twin", "--schedule", str(repaired), "--replications", "2", "--json"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["downtime"] == json.loads(repaired.read_text())["kpis"]["down"]
     data = json.loads(repaired.read_text())
     cell = next(iter(data["kpis"]["down"]))
     data["kpis"]["down"][cell] = [[5, 1]]
     damaged = tmp_path / "damaged.repaired.json"
     damaged.write_text(json.dumps(data))
     run = subprocess.run([sys.executable, "-m", "gwf", "twin", "--schedule", str(damaged), "--replications", "2", "--json"],
-                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 2 and lines[-1].startswith("gwf: error:") and f"kpis.down.{cell}[0]" in lines[-1], run.stderr
     assert "Traceback" not in run.stderr
