@@ -68,7 +68,7 @@ class CellDriver(LinkDriver):
         self._ticker: asyncio.Task[None] | None = None
         self.counters = {"resent": 0, "bad_frames": 0, "unexpected": 0, "naks": 0}
         self.executed_seen = 0  # highest `executed` count the controller reported (never goes down on one controller)
-        # Jobs it ran for this driver (results of our own submissions) since the first connect: it
+        # Jobs it ran successfully for this driver (our own submissions) since the first connect: it
         # executed at least that many, even if no STATUS has been asked since.
         self.ran_here = 0
 
@@ -228,7 +228,8 @@ class CellDriver(LinkDriver):
         if item is None or item.future.done():
             return
         item.future.set_result(JobResult(msg.job_id, msg.ok, msg.detail, msg.started_at, msg.finished_at, msg.duplicate))
-        self.ran_here += not msg.duplicate
+        # Only a success proves execution: an ABORT answers queued jobs with a failed RESULT it never journals.
+        self.ran_here += msg.ok and not msg.duplicate
         for other in list(self._by_id.values()):
             # Queued before this job (last sent before this one was first sent) and executed in order:
             # its RESULT, or the answer to its last re-send, would have come first. It was lost.
