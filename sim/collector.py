@@ -1,8 +1,8 @@
 """The garbage collector during a replication. A run builds a floor and a plan that live until
 its end (on the 1 GW floor ~700,000 container objects with the spec and the plan) and then
 allocates millions of short-lived ones (events, tasks, decisions). CPython's default settings
-trace the long-lived ones again at every full collection, ~0.7 s each on the 1 GW plan and
-several per run: more than half of the controller's time in the twin. Inside `quiet()` what
+trace the long-lived ones again at every full collection: 0.6-0.9 s each on the 1 GW week plan
+(measured at load 5-7), four of them in a run with cell-down repairs. Inside `quiet()` what
 existed before is frozen out of the collector's generations (gc.freeze), young collections run
 less often, and what the run left in cycles is collected once at the end, before unfreezing,
 so nothing of it outlives the run. Results do not depend on any of this."""
