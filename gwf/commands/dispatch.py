@@ -26,9 +26,11 @@ def dispatch(
     journal: Path = typer.Option(Path("out/journal.sqlite"), help="SQLite journal; re-running resumes from it"),
     url: Optional[str] = typer.Option(None, help="override every cell's driver URL, e.g. 'mock://{id}?time_scale=0.001'"),
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
-    timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer"),
+    timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer beyond the job's own length: a job may take --timeout + 2 x its planned length (at --speed) before its controller counts as not answering, so a 24 h burn-in never times out"),
     release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
     speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned and for measuring delivery by the horizon (default: a sim:// URL's speed, 1/time_scale for a URL with one, else 1)"),
+    control: str = typer.Option("repair", "--control", help="floor controller policy, as `gwf twin --control`: blind (each cell's planned sequence as written) | repair (look-ahead, twin cells help, a lost cell's work moved) | replan (repair + rolling re-plan)"),
+    replan_every: Optional[str] = typer.Option(None, "--replan-every", help="with --control replan: re-plan interval, e.g. 8h (default 8h; a re-plan also comes when starts run 2 h late on average)"),
     down_after: float = typer.Option(60.0, "--down-after", help="seconds a cell may stay unreachable before its queued work moves to other cells of its pool (0: at once)"),
     decide: list[str] = typer.Option([], "--decide", help="JOB_ID=done|redo: a person's decision on a job waiting in 'attention' (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would go to which cell and controller; send nothing"),
@@ -37,6 +39,8 @@ def dispatch(
     """Dispatch a schedule to the fleet; every job ends completed, failed or canceled, never twice."""
     if release not in RELEASE_RULES:
         raise ValueError(f"--release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
+    if control not in ("blind", "repair", "replan"):
+        raise ValueError(f"--control: {control!r} is not a control policy; valid: blind, repair, replan")
     register_all()
     speed = speed if speed is not None else _url_speed(url)
     if down_after < 0:
@@ -73,7 +77,8 @@ def dispatch(
                     advance(1)
 
             dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
-                                    down_after=down_after, rework=rework_sets(factory), spec=factory)
+                                    down_after=down_after, rework=rework_sets(factory), control=control,
+                                    replan_every_s=_replan_every(replan_every))
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
@@ -81,7 +86,8 @@ def dispatch(
                "sent": report.sent, "duplicates": report.duplicates, "retries": report.retries,
                "followed": report.others, "release": release, "speed": speed,
                "delivered_mw_by_category": {k: round(v, 6) for k, v in sorted(report.delivered_mw_by_category.items())},
-               "decisions": dict(Counter(d[0] for d in report.decisions)), "seconds": round(report.seconds, 3)}
+               "decisions": dict(Counter(d[0] for d in report.decisions)), "control": control,
+               "controller": report.controller, "seconds": round(report.seconds, 3)}
     if as_json:
         typer.echo(json.dumps({**summary, "release_rule": RELEASE_RULES[release]}))
     else:
@@ -129,6 +135,17 @@ def _url_speed(url: str | None) -> float:
         return number("speed", "1")
     scale = number("time_scale", "0")
     return 1.0 / scale if scale > 0 else 1.0
+
+
+def _replan_every(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from plant.units import parse_duration
+
+    try:
+        return parse_duration(text, low=1.0)
+    except ValueError as exc:
+        raise ValueError(f"--replan-every: {exc}") from None
 
 
 def _hours(seconds: int) -> str:

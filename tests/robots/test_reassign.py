@@ -49,8 +49,10 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
         plan = tmp_path / "plan.json"
         schedule.to_json(plan)
         journal = tmp_path / "dispatch.sqlite"
+        # The emulators run 10,000 plan seconds a second; released at planned times, arm-b does
+        # not take arm-a's work early (twin-cell help waits for a job to be due).
         cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal),
-               "--timeout", "2", "--down-after", "1", "--json"]
+               "--timeout", "2", "--down-after", "1", "--speed", "10000", "--release", "planned", "--json"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
         first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -73,9 +75,10 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
         assert resumed.returncode == (1 if held else 0), resumed.stderr[-2000:]  # 1: a job waits for a decision
         decisions = _decisions(journal)
         moves = [d for d in decisions if d[0] == "move"]
-        assert moves and all(d[2] == "arm-a" and d[3] == "arm-b" and d[4] for d in moves)
-        assert any(d[4].startswith("controller:") for d in moves)  # the floor controller decided them
-        assert len({d[1] for d in moves}) == len(moves), "a job was moved twice"
+        down_at = next(i for i, d in enumerate(decisions) if d[0] == "cell-down")
+        assert moves and all(d[2] != d[3] and d[4].startswith("controller:") for d in moves)  # the floor controller decided them
+        assert any(d[0] == "move" and d[2] == "arm-a" and d[3] == "arm-b" for d in decisions[down_at:])
+        assert not any(d[3] == "arm-a" for d in decisions[down_at:]), "work moved onto the lost cell"
         assert len(held) <= 1 and all("may have run there" in detail for _, detail in held)
         assert set(executed_by_controllers(devices).values()) == {1}
 
@@ -90,17 +93,3 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
         ran_on_b = {line.split("\t", 1)[0] for line in devices["arm-b"][1].read_text().splitlines()}
         assert ran_on_b and not ran_on_b & ran_on_a
         assert {d[1] for d in moves} <= ran_on_b  # every moved job ran on the other cell of its pool
-
-
-def test_the_pool_rule_spreads_a_dead_cell_s_queue_over_the_live_cells_of_its_pool(tiny_spec_path):
-    from robots.reassign import PoolReassigner
-
-    raw_problem = build_problem(load_spec(tiny_spec_path), [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(4)], 10**7)
-    schedule = serial_schedule(raw_problem)
-    queued = [(f"p:{a.job}/{a.op}", a) for a in schedule.assignments if a.cell == "arm-001"]
-    moves = PoolReassigner(raw_problem, schedule.horizon).moves("arm-001", 0, queued, schedule.assignments,
-                                                                 {"arm-002", "cabler", "bay"}, {})
-    assert {m.job_id for m in moves} == {jid for jid, _ in queued}
-    assert {m.target for m in moves} == {"arm-002"} and all(m.reason for m in moves)  # its only live sibling
-    alone = PoolReassigner(raw_problem, schedule.horizon).moves("arm-001", 0, queued, schedule.assignments, {"cabler", "bay"}, {})
-    assert all(m.target is None for m in alone)  # no live cell of the pool: nothing moves, a person decides
