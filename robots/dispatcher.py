@@ -91,6 +91,7 @@ class Dispatcher:
         rework: dict[tuple[str, str], list[str]] | None = None,
         control: str | ControlConfig = "repair",
         replan_every_s: float | None = None,
+        on_clock: Callable[[float], None] | None = None,
     ) -> None:
         """`timeout`: seconds to wait for a controller's answer beyond the job's own length
         (`answer_timeout`). `down_after`: seconds a cell may stay unreachable before it is
@@ -98,7 +99,9 @@ class Dispatcher:
         `rework`: (product, operation) -> operations redone when a check fails
         (robots.rework.rework_sets(spec)); without it a failed check fails the unit's remaining
         work. `control`: the floor controller's policy, blind | repair | replan (as `gwf twin
-        --control`), or a ControlConfig; `replan_every_s` overrides the re-plan interval."""
+        --control`), or a ControlConfig; `replan_every_s` overrides the re-plan interval.
+        `on_clock(epoch)`: told the wall time of plan time 0 before the first job leaves (a
+        simulated floor runs on the plan's clock: sim.driver.use_clock)."""
         if release not in RELEASE_RULES:
             raise ValueError(f"release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
         if speed <= 0:
@@ -120,6 +123,7 @@ class Dispatcher:
         self.down_after = down_after
         self.rework = rework or {}
         self.control = control_config(control, release, **overrides)
+        self.on_clock = on_clock
         self.owner = new_owner()
 
     def answer_timeout(self, duration_s: float) -> float:
@@ -133,9 +137,19 @@ class Dispatcher:
         plan's when `schedule` is a part of it)."""
         started = time.monotonic()
         plan = content or plan_id(schedule)
+        try:
+            self.journal.epoch(plan)
+            fresh = False
+        except KeyError:
+            fresh = True
         self.journal.enqueue(plan, [(job_id(plan, a), a.cell, a.job, a.op) for a in schedule.assignments])
         run = _Run(plan, self, problem, schedule)
         await self.fleet.connect_all(skip=run.down)
+        if fresh:  # plan time 0 is when the first job may leave, after building the run and connecting
+            self.journal.start_clock(plan, time.time())
+            run.epoch = self.journal.epoch(plan)
+        if self.on_clock is not None:
+            self.on_clock(run.epoch)
         renewer = asyncio.ensure_future(self._renew_claims())
         try:
             await run.execute()

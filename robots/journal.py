@@ -148,6 +148,12 @@ class Journal:
             raise KeyError(f"plan {plan!r} is not in the journal")
         return row[0]
 
+    def start_clock(self, plan: str, at: float) -> None:
+        """Time zero of a plan dispatched for the first time: when its first job may leave (the
+        run's setup before that is not the floor's time)."""
+        with self._tx():
+            self.db.execute("UPDATE runs SET epoch=? WHERE plan=?", (at, plan))
+
     def claim(self, job_id: str, owner: str, lease_s: float, detail: str = "claimed") -> tuple[str, str]:
         """Atomically take the job for `owner` before sending it: (outcome, state seen).
 

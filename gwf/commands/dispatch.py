@@ -56,10 +56,12 @@ def dispatch(
     # The other cells of each pool the plan uses are where a down cell's work can go.
     pools = {c.pool for c in problem.cells if c.id in planned_cells}
     fleet = Fleet.from_spec(factory, cells={c.id for c in problem.cells if c.pool in pools}, url_template=url)
+    on_clock = None
     if any(h.url.startswith("sim:") for h in fleet.handles.values()):
-        from sim.driver import use_spec
+        from sim.driver import use_clock, use_spec
 
         use_spec(factory)  # sim:// cells model the plan's floor
+        on_clock = use_clock  # and run on the plan's clock
     content = plan_id(whole)
     rule = f"release: {release} — {RELEASE_RULES[release]}" + (f" at speed {speed:g}" if release == "planned" else "")
     if dry_run:
@@ -78,7 +80,7 @@ def dispatch(
 
             dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
                                     down_after=down_after, rework=rework_sets(factory), control=control,
-                                    replan_every_s=_replan_every(replan_every))
+                                    replan_every_s=_replan_every(replan_every), on_clock=on_clock)
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
