@@ -94,6 +94,10 @@ class ControlledFloor:
             if jid not in self.taken and jid not in self.state:
                 self._push(Started(now, self._task(jid), self.cell_index[self.cell_of[jid]]))
         self.journal_underway = {}
+        # Cells without a controller in this fleet are never given work (marked down, nothing moved).
+        for c, cell in enumerate(self.cp.cell_ids):
+            if cell not in self.owner.fleet.handles:
+                self._push(CellDown(now, c, now))
         self._drain()
         forever = now + _FOREVER_HORIZONS * max(self.cp.horizon, 1)
         new = cause[1] if cause is not None else None
@@ -132,7 +136,7 @@ class ControlledFloor:
             if jid is None or jid in self.state or jid in self.taken:
                 continue
             cell = self.cp.cell_ids[self.ctrl.cell[t]] if self.ctrl.cell[t] >= 0 else self.cell_of[jid]
-            if cell not in self.down:
+            if cell not in self.down and cell in self.owner.fleet.handles:
                 continue
             pool = self.cp.cell_pool[self.cell_index[cell]]
             live = [c for c in pools[pool] if self.cp.cell_ids[c] not in self.down and self.cp.cell_ids[c] in self.owner.fleet.handles]

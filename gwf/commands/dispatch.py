@@ -52,9 +52,10 @@ def dispatch(
     schedule = first_assignments(whole, jobs) if jobs is not None else whole
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
-    planned_cells = {a.cell for a in schedule.assignments}
-    # The other cells of each pool the plan uses are where a down cell's work can go.
-    pools = {c.pool for c in problem.cells if c.id in planned_cells}
+    planned_ops = {(a.job, a.op) for a in schedule.assignments}
+    # Every cell that can do a planned operation: where the floor controller may move work
+    # (a down cell's, a re-plan's, a free twin cell's help).
+    pools = {pool for t in problem.tasks if (problem.jobs[t.job].id, t.op) in planned_ops for pool, _ in t.modes}
     fleet = Fleet.from_spec(factory, cells={c.id for c in problem.cells if c.pool in pools}, url_template=url)
     on_clock = None
     if any(h.url.startswith("sim:") for h in fleet.handles.values()):

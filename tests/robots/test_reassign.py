@@ -93,3 +93,50 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
         ran_on_b = {line.split("\t", 1)[0] for line in devices["arm-b"][1].read_text().splitlines()}
         assert ran_on_b and not ran_on_b & ran_on_a
         assert {d[1] for d in moves} <= ran_on_b  # every moved job ran on the other cell of its pool
+
+
+def test_a_dispatcher_killed_around_its_re_plans_runs_every_job_once(tmp_path, tiny_spec_path):
+    """Rolling re-plans every 30 plan minutes (0.18 s here), the dispatcher SIGKILLed as soon as
+    each new re-plan is journaled (inside or just after its transaction), restarted each time:
+    every job runs exactly once on the controllers, and what each re-plan moved is journaled
+    with it."""
+    raw = yaml.safe_load(tiny_spec_path.read_text())
+    faults = {"arm-a": [], "arm-b": [], "cabler": [], "bay": []}
+    with cell_controllers(tmp_path, faults, ROOT) as devices:
+        raw["cells"] = [{"type": t, "prefix": cell, "url": f"serial://{devices[cell][0]}"}
+                        for cell, t in (("arm-a", "arm"), ("arm-b", "arm"), ("cabler", "cabler"), ("bay", "bay"))]
+        spec_path = tmp_path / "floor.yaml"
+        spec_path.write_text(yaml.safe_dump(raw))
+        problem = build_problem(load_spec(spec_path), [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(5)]
+                                + [Order("cdu#0", "cdu", 0, 10**7)], 10**7)
+        schedule = serial_schedule(problem)  # arm work all on arm-a: a re-plan spreads it over the pool
+        plan = tmp_path / "plan.json"
+        schedule.to_json(plan)
+        journal = tmp_path / "dispatch.sqlite"
+        cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal),
+               "--timeout", "2", "--speed", "10000", "--release", "planned", "--control", "replan", "--replan-every", "30m", "--json"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        kills = 0
+        for _ in range(4):
+            seen = sum(d[0] == "replan" for d in _decisions(journal))
+            run = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            while run.poll() is None and time.monotonic() < deadline and sum(d[0] == "replan" for d in _decisions(journal)) == seen:
+                time.sleep(0.001)
+            if run.poll() is not None:
+                break
+            run.send_signal(signal.SIGKILL)
+            run.wait()
+            kills += 1
+        assert kills >= 2, "the kills must land mid-run"
+        final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert final.returncode == 0, final.stderr[-2000:]
+        assert json.loads(final.stdout)["counts"] == {"completed": len(schedule.assignments)}
+        executed = executed_by_controllers(devices)
+        assert len(executed) == len(schedule.assignments) and set(executed.values()) == {1}, "a job ran twice or never"
+        decisions = _decisions(journal)
+        assert sum(d[0] == "replan" for d in decisions) >= kills
+        moved = [d for d in decisions if d[0] == "move" and "replan" in d[4]]
+        assert moved and all(d[2] != d[3] for d in moved)
+        ran_on_b = {line.split("\t", 1)[0] for line in devices["arm-b"][1].read_text().splitlines()}
+        assert ran_on_b, "the re-plans put none of arm-a's planned work on arm-b"
