@@ -34,20 +34,29 @@ def _decisions(journal: Path) -> list[tuple]:
         return []
 
 
-def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(tmp_path, tiny_spec_path):
+FAULTS = {"arm-a": [], "arm-b": [], "cabler": [], "bay": []}  # one emulated controller a cell, no injected faults
+
+
+def _emulated_floor(tmp_path, tiny_spec_path, devices):
+    """The tiny floor on emulated controllers (two arms, a cabler, a bay) and a serial plan for
+    five racks and a CDU: every arm operation planned on arm-a, the first cell of its pool."""
     raw = yaml.safe_load(tiny_spec_path.read_text())
-    faults = {"arm-a": [], "arm-b": [], "cabler": [], "bay": []}
-    with cell_controllers(tmp_path, faults, ROOT) as devices:
-        raw["cells"] = [{"type": t, "prefix": cell, "url": f"serial://{devices[cell][0]}"}
-                        for cell, t in (("arm-a", "arm"), ("arm-b", "arm"), ("cabler", "cabler"), ("bay", "bay"))]
-        spec_path = tmp_path / "floor.yaml"
-        spec_path.write_text(yaml.safe_dump(raw))
-        problem = build_problem(load_spec(spec_path), [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(5)]
-                                + [Order("cdu#0", "cdu", 0, 10**7)], 10**7)
-        schedule = serial_schedule(problem)  # every arm operation planned on arm-a, the first cell of the pool
+    raw["cells"] = [{"type": t, "prefix": cell, "url": f"serial://{devices[cell][0]}"}
+                    for cell, t in (("arm-a", "arm"), ("arm-b", "arm"), ("cabler", "cabler"), ("bay", "bay"))]
+    spec_path = tmp_path / "floor.yaml"
+    spec_path.write_text(yaml.safe_dump(raw))
+    problem = build_problem(load_spec(spec_path), [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(5)]
+                            + [Order("cdu#0", "cdu", 0, 10**7)], 10**7)
+    schedule = serial_schedule(problem)
+    plan = tmp_path / "plan.json"
+    schedule.to_json(plan)
+    return spec_path, schedule, plan
+
+
+def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(tmp_path, tiny_spec_path):
+    with cell_controllers(tmp_path, FAULTS, ROOT) as devices:
+        spec_path, schedule, plan = _emulated_floor(tmp_path, tiny_spec_path, devices)
         assert {a.cell for a in schedule.assignments if a.op in ("frame", "power")} == {"arm-a"}
-        plan = tmp_path / "plan.json"
-        schedule.to_json(plan)
         journal = tmp_path / "dispatch.sqlite"
         # The emulators run 10,000 plan seconds a second; released at planned times, arm-b does
         # not take arm-a's work early (twin-cell help waits for a job to be due).
@@ -100,18 +109,8 @@ def test_a_dispatcher_killed_around_its_re_plans_runs_every_job_once(tmp_path, t
     each new re-plan is journaled (inside or just after its transaction), restarted each time:
     every job runs exactly once on the controllers, and what each re-plan moved is journaled
     with it."""
-    raw = yaml.safe_load(tiny_spec_path.read_text())
-    faults = {"arm-a": [], "arm-b": [], "cabler": [], "bay": []}
-    with cell_controllers(tmp_path, faults, ROOT) as devices:
-        raw["cells"] = [{"type": t, "prefix": cell, "url": f"serial://{devices[cell][0]}"}
-                        for cell, t in (("arm-a", "arm"), ("arm-b", "arm"), ("cabler", "cabler"), ("bay", "bay"))]
-        spec_path = tmp_path / "floor.yaml"
-        spec_path.write_text(yaml.safe_dump(raw))
-        problem = build_problem(load_spec(spec_path), [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(5)]
-                                + [Order("cdu#0", "cdu", 0, 10**7)], 10**7)
-        schedule = serial_schedule(problem)  # arm work all on arm-a: a re-plan spreads it over the pool
-        plan = tmp_path / "plan.json"
-        schedule.to_json(plan)
+    with cell_controllers(tmp_path, FAULTS, ROOT) as devices:
+        spec_path, schedule, plan = _emulated_floor(tmp_path, tiny_spec_path, devices)  # a re-plan spreads arm-a's work
         journal = tmp_path / "dispatch.sqlite"
         cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal),
                "--timeout", "2", "--speed", "10000", "--release", "planned", "--control", "replan", "--replan-every", "30m", "--json"]
