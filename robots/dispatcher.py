@@ -206,9 +206,13 @@ class _Run(ReworkRounds, ControlledFloor):
         self.latest: dict[str, str] = {}  # a job id -> its latest rework copy
         self.rounds: dict[str, int] = collections.Counter()  # unit -> rework rounds queued
         self._rebuild_rework(problem)
-        states = self.journal.states(plan)
+        entries = [e for e in self.journal.entries(plan) if e.job_id in self.assignment]
+        states = {e.job_id: e.state for e in entries}
         # Under way when the last dispatcher stopped (or under another one now): reported started.
-        self.journal_underway = {jid: s for jid, s in states.items() if s == UNDERWAY and jid in self.assignment}
+        self.journal_underway = {e.job_id: e.state for e in entries if e.state == UNDERWAY}
+        # Handed to a controller before and not settled: it may have run there, so it is only
+        # ever sent again to that controller, and no decision moves it.
+        self.sent_before = {e.job_id for e in entries if e.attempts and e.state not in TERMINAL}
         self.settling = False
         for jid, state in states.items():
             if jid in self.assignment and (state in TERMINAL or state == ATTENTION):
@@ -365,6 +369,7 @@ class _Run(ReworkRounds, ControlledFloor):
             self.others += 1
             return BUSY
         self.claimed.add(jid)
+        self.sent_before.add(jid)
         if outcome == UNKNOWN:
             self._record(jid, cell, UNDERWAY, f"was {seen}, outcome unknown: re-sent under the same id")
         return outcome

@@ -53,6 +53,7 @@ class ControlledFloor:
         self.wake_changed = asyncio.Event()
         self.tick_at = math.inf
         self.controller_summaries: list[dict] = []
+        self.ctrl_cell: dict[str, str] = {}  # job -> the cell the controller started it on
         self.cause: tuple | None = None  # a decision row to journal with the next moves (cell-down)
 
     # ------------------------------------------------------------------ clock and mapping
@@ -88,6 +89,7 @@ class ControlledFloor:
         self.ctrl = FloorController(restored(self.cp, done, cells), self.owner.control)
         self.tick_at = math.inf
         now = self._now()
+        self.ctrl_cell = {}
         for jid in sorted(self.taken - set(self.state)):
             self._push(Started(now, self._task(jid), self.cell_index[self.target_of[jid]]))
         for jid in sorted(self.journal_underway):
@@ -166,7 +168,7 @@ class ControlledFloor:
             self.wake_changed.set()
 
     def _push_completed(self, jid: str, cell: str) -> None:
-        self._push(Completed(self._now(), self._task(jid), self.cell_index[cell]))
+        self._push(Completed(self._now(), self._task(jid), self.cell_index[self.ctrl_cell.get(jid, cell)]))
 
     def _free(self, jid: str, cell: str) -> None:
         """The job ended here without completing: its cell is free (its successors are never ready)."""
@@ -236,7 +238,7 @@ class ControlledFloor:
         """The journal row for an open, unsent job whose controller cell changed."""
         jid = self._job_of(t)
         c = self.ctrl.cell[t]
-        if jid is None or c < 0 or jid in self.state or jid in self.taken:
+        if jid is None or c < 0 or jid in self.state or jid in self.taken or jid in self.sent_before:
             return []
         target = self.cp.cell_ids[c]
         return [] if target == self.cell_of[jid] else [(jid, self.cell_of[jid], target, reason)]
@@ -245,8 +247,13 @@ class ControlledFloor:
         jid = self._job_of(t)
         if jid is None or jid in self.state or jid in self.taken:
             return  # already on its way (a controller rebuilt around work in flight)
+        # The controller's cell for this start: its completion is reported there, whichever
+        # controller runs it (its own bookkeeping stays whole).
+        self.ctrl_cell[jid] = cell
         move = None
-        if cell != self.cell_of[jid]:
+        if jid in self.sent_before:
+            cell = self.cell_of[jid]  # it may have run there: only that controller can tell (same id)
+        elif cell != self.cell_of[jid]:
             move = (self.cell_of[jid], f"controller: {move_reason or reason}")
         self.taken.add(jid)
         self.target_of[jid] = cell
@@ -279,7 +286,7 @@ class ControlledFloor:
         a = self.assignment[jid]
         if (a.job.rsplit("#", 1)[0], a.op) not in self.owner.rework or self.rounds[a.job] + 1 > MAX_ROUNDS:
             return False
-        self._push(Failed(self._now(), self._task(jid), self.cell_index[cell]))
+        self._push(Failed(self._now(), self._task(jid), self.cell_index[self.ctrl_cell.get(jid, cell)]))
         self._drain()
         return True
 
