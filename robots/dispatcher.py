@@ -18,8 +18,8 @@ from hardware.driver import CellJob, DriverError, JobRejected, JobResult
 from robots.fleet import CellHandle, Fleet
 from robots.floorcontrol import ControlledFloor, control_config
 from robots.journal import (
-    ATTENTION, BLOCKED, BUSY, CANCELED, CLAIMED, COMPLETED, DONE, FAILED, HELD, REWORKED, SETTLED, TERMINAL, UNDERWAY,
-    UNKNOWN, Journal, new_owner, owner_alive,
+    ATTENTION, BLOCKED, BUSY, CANCELED, CLAIMED, COMPLETED, DONE, FAILED, HELD, QUEUED, REWORKED, SETTLED, TERMINAL,
+    UNDERWAY, UNKNOWN, Journal, new_owner, owner_alive,
 )
 from robots.packml import State
 from robots.rework import ReworkRounds
@@ -195,7 +195,7 @@ class _Run(ReworkRounds, ControlledFloor):
         self.cell_of = {jid: bound.get(jid, a.cell) for jid, a in self.assignment.items()}
         self.taken: set[str] = set()  # handed to a sender in this process: never handed twice
         self.target_of: dict[str, str] = {}  # the cell a sender was given the job for
-        self.claimed: set[str] = set()  # claimed by this process: it may have reached its controller
+        self.claimed: set[str] = set()  # claimed by this process
         self.failed_detail: dict[str, str] = {}
         self.unsettled = len(self.assignment)
         self.all_settled = asyncio.Event()
@@ -213,6 +213,7 @@ class _Run(ReworkRounds, ControlledFloor):
         # Handed to a controller before and not settled: it may have run there, so it is only
         # ever sent again to that controller, and no decision moves it.
         self.sent_before = {e.job_id for e in entries if e.attempts and e.state not in TERMINAL}
+        self.handed: set[str] = set()  # given to a driver by this process
         self.settling = False
         for jid, state in states.items():
             if jid in self.assignment and (state in TERMINAL or state == ATTENTION):
@@ -253,8 +254,8 @@ class _Run(ReworkRounds, ControlledFloor):
         out["decisions"], out["reasons"] = dict(out["decisions"]), dict(out["reasons"])
         return out
 
-    def _spawn_send(self, jid: str, cell: str, reason: str, move: tuple[str, str] | None) -> None:
-        task = asyncio.ensure_future(self._guarded(self._send(self.owner.fleet[cell], jid, reason, move)))
+    def _spawn_send(self, jid: str, cell: str, reason: str, move: tuple[str, str] | None, claim: str | None = None) -> None:
+        task = asyncio.ensure_future(self._guarded(self._send(self.owner.fleet[cell], jid, reason, move, claim)))
         self.senders.add(task)
         task.add_done_callback(self.senders.discard)
 
@@ -268,17 +269,22 @@ class _Run(ReworkRounds, ControlledFloor):
                 self.error = exc
             self.all_settled.set()
 
-    async def _send(self, handle: CellHandle, jid: str, reason: str, move: tuple[str, str] | None) -> None:
-        """Send one job the controller started on `handle`'s cell: connected first (a job whose
-        cell cannot be reached is never marked sent), claimed with its decision, retried only as
-        far as the driver can promise."""
+    async def _send(self, handle: CellHandle, jid: str, reason: str, move: tuple[str, str] | None, claim: str | None) -> None:
+        """Send one job the controller started on `handle`'s cell, claimed with its decision
+        (`claim`: already, in the controller's batch, when the cell was connected; else here,
+        once it is: a job whose cell cannot be reached is never marked sent), retried only as far
+        as the driver can promise."""
         a, cell, owner = self.assignment[jid], handle.cell, self.owner
         # Work a plan carries in already running (start < 0) has only its remainder left to do.
         job = CellJob(jid, cell, a.op, float(a.end - max(a.start, 0)), {"job": a.job})
         answer_s = owner.answer_timeout(job.duration_s)
         last_error = "no attempt made"
         attempt = comebacks = 0
-        claimed = False
+        claimed = claim == CLAIMED
+        if claim == BUSY:
+            if await self._follow(jid):
+                self._ended_elsewhere(jid, cell, self.journal.holder(jid)[0])
+                return
         while True:
             while attempt < owner.max_attempts:
                 attempt += 1
@@ -288,7 +294,7 @@ class _Run(ReworkRounds, ControlledFloor):
                     self.unreachable_since.setdefault(cell, time.monotonic())
                     last_error = str(exc)
                     continue
-                if jid not in self.taken:
+                if not self._owns(jid, cell):
                     return  # handed back: its cell was declared down before the job left
                 if not claimed:
                     outcome = self._claim(jid, cell, reason, move)
@@ -304,8 +310,10 @@ class _Run(ReworkRounds, ControlledFloor):
                         self._end(jid, cell, ATTENTION, f"was underway when a dispatcher stopped; {_no_ids(handle)}")
                         return
                     claimed = True
-                else:
+                elif jid in self.handed:
                     self._record(jid, cell, UNDERWAY, f"attempt {attempt}")
+                self.handed.add(jid)
+                self.sent_before.add(jid)  # from here on it may have run there
                 self._packml(handle, "start")
                 self.sent += 1
                 try:
@@ -340,14 +348,21 @@ class _Run(ReworkRounds, ControlledFloor):
             if await self._comes_back(handle):
                 attempt = 0
                 continue
-            if claimed:
+            if not self._owns(jid, cell):
+                return  # handed back meanwhile (another sender declared the cell down): the controller has it
+            if jid in self.sent_before:
                 # It may have run before the link died: moving it could run it twice.
                 self._end(jid, cell, ATTENTION, f"outcome unknown: {cell} went down while it was underway ({last_error}); "
                                                 f"not moved, it may have run there: decide rework or operator")
             else:
-                self.taken.discard(jid)  # never left: the controller moves it with the rest of the cell's work
+                self._hand_back(jid, cell)  # never left: the controller moves it with the rest of the cell's work
             self._cell_down(cell, f"unreachable for {owner.down_after:g} s: {last_error}")
             return
+
+    def _owns(self, jid: str, cell: str) -> bool:
+        """Whether the sender of `jid` for `cell` still holds it (not handed back, or started anew
+        elsewhere after its cell was lost)."""
+        return jid in self.taken and self.target_of.get(jid) == cell and jid not in self.state
 
     def _claim(self, jid: str, cell: str, reason: str, move: tuple[str, str] | None) -> str | None:
         """Claim the job with the decision that sends it (its reason, and the move when it leaves
@@ -369,7 +384,6 @@ class _Run(ReworkRounds, ControlledFloor):
             self.others += 1
             return BUSY
         self.claimed.add(jid)
-        self.sent_before.add(jid)
         if outcome == UNKNOWN:
             self._record(jid, cell, UNDERWAY, f"was {seen}, outcome unknown: re-sent under the same id")
         return outcome
@@ -396,9 +410,17 @@ class _Run(ReworkRounds, ControlledFloor):
         if cell in self.down:
             return
         self.down.add(cell)
-        for jid in [j for j in self.taken if self.target_of.get(j) == cell and j not in self.claimed]:
-            self.taken.discard(jid)
+        for jid in [j for j in self.taken if self.target_of.get(j) == cell and j not in self.sent_before and j not in self.state]:
+            self._hand_back(jid, cell)
         self._build_controller(("cell-down", cell, reason))
+
+    def _hand_back(self, jid: str, cell: str) -> None:
+        """A job given to a sender for `cell` that never reached it goes back to the controller
+        (its claim, if it had one, released: it was never sent)."""
+        if jid in self.claimed:
+            self.claimed.discard(jid)
+            self.journal.transition(jid, QUEUED, f"never sent: {cell} went down")
+        self.taken.discard(jid)
 
     def _finish(self, handle: CellHandle, jid: str, result: JobResult) -> None:
         self.duplicates += int(result.duplicate)
@@ -457,6 +479,8 @@ class _Run(ReworkRounds, ControlledFloor):
                 return False
 
     def _record(self, jid: str, cell: str, state: str, detail: str, finished: float | None = None) -> None:
+        if jid in self.state:
+            raise AssertionError(f"{jid} is already {self.state[jid]}; not recording {state}")  # a bug, never a floor event
         self.journal.transition(jid, state, detail, finished)
         self.owner.on_event({"job_id": jid, "cell": cell, "state": state, "detail": detail, "at": time.time()})
         if state in SETTLED:  # settled for this run; BLOCKED resumes next run

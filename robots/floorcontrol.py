@@ -25,12 +25,14 @@ import collections
 import math
 import time
 
+from hardware.driver import DriverState
 from robots.controlplan import dispatch_control_plan, restored
 from robots.journal import ATTENTION, BLOCKED, COMPLETED, REWORKED, UNDERWAY
 from scheduler.control import CellDown, Completed, ControlConfig, Failed, FloorController, Ready, Started, Tick
 from scheduler.control.events import MOVE, REPLAN, REWORK, START
 
 _FOREVER_HORIZONS = 10  # a cell lost for good is down this many plan horizons: past any work
+_LIVE = (DriverState.ACTIVE, DriverState.RECOVERED)
 
 
 class ControlledFloor:
@@ -158,8 +160,9 @@ class ControlledFloor:
             return
         self.draining = True
         try:
-            while self.events:
-                self._apply(self.ctrl.handle(self.events.popleft()))
+            with self.journal.atomic():  # the batch's decisions, claims and moves: one commit
+                while self.events:
+                    self._apply(self.ctrl.handle(self.events.popleft()))
         finally:
             self.draining = False
         wake = self.ctrl.next_wake
@@ -257,6 +260,12 @@ class ControlledFloor:
             move = (self.cell_of[jid], f"controller: {move_reason or reason}")
         self.taken.add(jid)
         self.target_of[jid] = cell
+        if jid not in self.sent_before and self.owner.fleet[cell].driver.state in _LIVE:
+            # Claimed here, in the batch's transaction (one commit for a burst of starts).
+            claim = self._claim(jid, cell, reason, move)
+            if claim is not None:
+                self._spawn_send(jid, cell, reason, None, claim)
+            return
         self._spawn_send(jid, cell, reason, move)
 
     def _rework_decided(self, d) -> None:
