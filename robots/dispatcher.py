@@ -92,6 +92,7 @@ class Dispatcher:
         control: str | ControlConfig = "repair",
         replan_every_s: float | None = None,
         on_clock: Callable[[float], None] | None = None,
+        downtime: dict[str, list[tuple[float, float]]] | None = None,
     ) -> None:
         """`timeout`: seconds to wait for a controller's answer beyond the job's own length
         (`answer_timeout`). `down_after`: seconds a cell may stay unreachable before it is
@@ -101,7 +102,9 @@ class Dispatcher:
         work. `control`: the floor controller's policy, blind | repair | replan (as `gwf twin
         --control`), or a ControlConfig; `replan_every_s` overrides the re-plan interval.
         `on_clock(epoch)`: told the wall time of plan time 0 before the first job leaves (a
-        simulated floor runs on the plan's clock: sim.driver.use_clock)."""
+        simulated floor runs on the plan's clock: sim.driver.use_clock). `downtime`: cell ->
+        (start, end) plan seconds it is planned down (a repaired plan's): the controller hears
+        each stop as it begins and moves what it would delay."""
         if release not in RELEASE_RULES:
             raise ValueError(f"release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
         if speed <= 0:
@@ -124,6 +127,7 @@ class Dispatcher:
         self.rework = rework or {}
         self.control = control_config(control, release, **overrides)
         self.on_clock = on_clock
+        self.downtime = downtime or {}
         self.owner = new_owner()
 
     def answer_timeout(self, duration_s: float) -> float:
@@ -228,6 +232,7 @@ class _Run(ReworkRounds, ControlledFloor):
         if self.unsettled == 0:
             return
         ticker = asyncio.ensure_future(self._guarded(self._ticker()))
+        windows = asyncio.ensure_future(self._guarded(self._windows(self.owner.downtime)))
         self.senders: set[asyncio.Task] = set()
         try:
             self._build_controller()
@@ -238,6 +243,7 @@ class _Run(ReworkRounds, ControlledFloor):
             await asyncio.gather(*self.senders)
         finally:
             ticker.cancel()
+            windows.cancel()
             for sender in self.senders:
                 sender.cancel()
 

@@ -28,7 +28,7 @@ import time
 from hardware.driver import DriverState
 from robots.controlplan import dispatch_control_plan, restored
 from robots.journal import ATTENTION, BLOCKED, COMPLETED, REWORKED, UNDERWAY
-from scheduler.control import CellDown, Completed, ControlConfig, Failed, FloorController, Ready, Started, Tick
+from scheduler.control import CellDown, CellUp, Completed, ControlConfig, Failed, FloorController, Ready, Started, Tick
 from scheduler.control.events import MOVE, REPLAN, REWORK, START
 
 _FOREVER_HORIZONS = 10  # a cell lost for good is down this many plan horizons: past any work
@@ -194,6 +194,21 @@ class ControlledFloor:
                 except asyncio.TimeoutError:
                     pass
             self._push(Tick(max(self._now(), self.tick_at)))
+            self._drain()
+
+    async def _windows(self, downtime: dict[str, list[tuple[float, float]]]) -> None:
+        """Planned stops (a repaired plan's downtime, plan seconds): the controller hears each as
+        it begins, with its end, and moves what it would delay (as the twin's calendar watcher
+        tells it of a bay's long stops), and hears when it ends."""
+        events = sorted([(s, 0, cell, e) for cell, spans in downtime.items() for s, e in spans if cell in self.cell_index]
+                        + [(e, 1, cell, e) for cell, spans in downtime.items() for s, e in spans if cell in self.cell_index])
+        for at, is_end, cell, end in events:
+            if at / self.owner.speed + self.epoch > time.time():
+                await asyncio.sleep(at / self.owner.speed + self.epoch - time.time())
+            if end <= self._now() and not is_end:
+                continue  # over before the run reached it
+            c = self.cell_index[cell]
+            self._push(CellUp(self._now(), c) if is_end else CellDown(self._now(), c, end))
             self._drain()
 
     # ------------------------------------------------------------------ decisions

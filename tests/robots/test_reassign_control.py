@@ -132,3 +132,26 @@ def test_the_answer_timeout_covers_the_job_s_planned_length(late_unit, tmp_path,
     for duration, timeout in _Probe.seen.values():
         assert timeout >= 30.0 + duration / speed  # never given up before its own length (at the run's speed) has passed
     assert max(t for _, t in _Probe.seen.values()) >= 24 * 3600 / speed
+
+
+def test_a_planned_stop_moves_the_work_it_would_delay_and_nothing_starts_inside_it(tiny_spec_path, tmp_path):
+    spec = load_spec(tiny_spec_path)
+    problem = build_problem(spec, [Order(f"rack#{k}", "rack", 0, 10**7) for k in range(4)], 10**7)
+    schedule = serial_schedule(problem)  # arm work all on arm-001
+    stop = (1000.0, 40000.0)  # plan seconds: long enough (> 2 h) for the controller to move work
+    fleet = Fleet({c.id: f"mock://{c.id}?time_scale={SCALE}" for c in spec.all_cells})
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        report = asyncio.run(Dispatcher(fleet, journal, speed=SPEED, release="planned", downtime={"arm-001": [stop]})
+                             .run(problem, schedule))
+        epoch = journal.epoch(report.plan)
+        claims = journal.db.execute("SELECT t.at, j.cell FROM transitions t JOIN jobs j ON j.job_id = t.job_id "
+                                    "WHERE t.to_state = 'underway'").fetchall()
+    finally:
+        journal.close()
+    assert report.counts == {"completed": len(schedule.assignments)}
+    moved = [d for d in report.decisions if d[0] == "move" and d[2] == "arm-001"]
+    assert all(d[3] == "arm-002" for d in moved) and any("repair: arm-001 down until 40000s" in d[4] for d in moved)
+    # Plan time of each start on arm-001 (a little slack for the event loop's own delay).
+    inside = [(at - epoch) * SPEED for at, cell in claims if cell == "arm-001" and stop[0] + 50 < (at - epoch) * SPEED < stop[1] - 50]
+    assert not inside, f"started on arm-001 while it was planned down: {inside}"
