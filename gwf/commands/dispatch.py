@@ -41,6 +41,7 @@ def dispatch(
         raise ValueError(f"--release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
     if control not in ("blind", "repair", "replan"):
         raise ValueError(f"--control: {control!r} is not a control policy; valid: blind, repair, replan")
+    replan_every_s = _replan_every(replan_every)
     register_all()
     speed = speed if speed is not None else _url_speed(url)
     if down_after < 0:
@@ -81,7 +82,7 @@ def dispatch(
 
             dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
                                     down_after=down_after, rework=rework_sets(factory), control=control,
-                                    replan_every_s=_replan_every(replan_every), on_clock=on_clock)
+                                    replan_every_s=replan_every_s, on_clock=on_clock)
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
