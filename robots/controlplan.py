@@ -80,4 +80,5 @@ def restored(cp: ControlPlan, done: set[int], cells: dict[int, int]) -> ControlP
     t_cell = list(cp.t_cell)
     for t, c in cells.items():
         t_cell[t] = c
-    return replace(cp, t_done=t_done, t_cell=t_cell, _keys=cp._keys)
+    # Its own start state: the controller caches one per plan object (start_state), built from these.
+    return replace(cp, t_done=t_done, t_cell=t_cell, _keys=cp._keys, start_state=None)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from hardware.driver import CellJob, DriverError, JobRejected, JobResult
+from hardware.driver import CellJob, ControllerChanged, DriverError, JobRejected, JobResult
 from robots.fleet import CellHandle, Fleet
 from robots.floorcontrol import ControlledFloor, control_config
 from robots.journal import (
@@ -24,7 +24,7 @@ from robots.journal import (
 from robots.packml import State
 from robots.rework import ReworkRounds
 from scheduler.control import ControlConfig
-from scheduler.problem import Problem
+from scheduler.problem import Problem, recorded_downtime
 from scheduler.schedule import Assignment, Schedule
 
 EventSink = Callable[[dict], None]
@@ -193,6 +193,8 @@ class _Run(ReworkRounds, ControlledFloor):
         self.sent = self.duplicates = self.retries = self.others = 0
         self.completion_order: list[str] = []
         self.epoch = self.journal.epoch(plan)
+        # A repaired plan's downtime (kpis.down) and any given to the dispatcher: planned stops.
+        self.downtime = {**recorded_downtime(schedule.kpis), **owner.downtime}
         # Where each job is bound now: the plan's cell, or where a decision (in this run or an
         # earlier one) moved it.
         bound = self.journal.cells(plan)
@@ -232,7 +234,7 @@ class _Run(ReworkRounds, ControlledFloor):
         if self.unsettled == 0:
             return
         ticker = asyncio.ensure_future(self._guarded(self._ticker()))
-        windows = asyncio.ensure_future(self._guarded(self._windows(self.owner.downtime)))
+        windows = asyncio.ensure_future(self._guarded(self._windows()))
         self.senders: set[asyncio.Task] = set()
         try:
             self._build_controller()
@@ -296,6 +298,9 @@ class _Run(ReworkRounds, ControlledFloor):
                 attempt += 1
                 try:
                     await owner.fleet.ensure_connected(handle)
+                except ControllerChanged as exc:  # another controller on the cell's link: nothing goes to it
+                    self._end(jid, cell, ATTENTION, str(exc))
+                    return
                 except DriverError as exc:
                     self.unreachable_since.setdefault(cell, time.monotonic())
                     last_error = str(exc)
@@ -324,6 +329,11 @@ class _Run(ReworkRounds, ControlledFloor):
                 self.sent += 1
                 try:
                     result = await handle.driver.execute(job, answer_s)
+                except ControllerChanged as exc:
+                    # A reconnect reached another controller: not re-sent there; what ran where is a person's call.
+                    self._packml(handle, "abort")
+                    self._end(jid, cell, ATTENTION, str(exc))
+                    return
                 except JobRejected as exc:
                     # Refused before it ran (bad parameters, interlock, alarm): not re-sent blindly.
                     self._packml(handle, "abort")

@@ -110,6 +110,11 @@ class ControlledFloor:
             self._push(CellDown(now, self.cell_index[cell], forever))
             self._drain()
         self.cause = None
+        for cell, spans in self.downtime.items():  # planned stops under way now (later ones: _windows)
+            for s, e in spans:
+                if s <= now < e and cell in self.cell_index:
+                    self._push(CellDown(now, self.cell_index[cell], e))
+        self._drain()
         for t in range(self.cp.n_tasks):
             jid = self._job_of(t)
             if jid is not None and jid not in self.state and jid not in self.taken and self._preds_completed(jid):
@@ -196,17 +201,23 @@ class ControlledFloor:
             self._push(Tick(max(self._now(), self.tick_at)))
             self._drain()
 
-    async def _windows(self, downtime: dict[str, list[tuple[float, float]]]) -> None:
+    async def _windows(self) -> None:
         """Planned stops (a repaired plan's downtime, plan seconds): the controller hears each as
         it begins, with its end, and moves what it would delay (as the twin's calendar watcher
         tells it of a bay's long stops), and hears when it ends."""
+        downtime = self.downtime
         events = sorted([(s, 0, cell, e) for cell, spans in downtime.items() for s, e in spans if cell in self.cell_index]
                         + [(e, 1, cell, e) for cell, spans in downtime.items() for s, e in spans if cell in self.cell_index])
+        begun = self._now()  # stops under way when the controller was built were told then
         for at, is_end, cell, end in events:
+            if not is_end and at <= begun:
+                continue
             if at / self.owner.speed + self.epoch > time.time():
                 await asyncio.sleep(at / self.owner.speed + self.epoch - time.time())
             if end <= self._now() and not is_end:
                 continue  # over before the run reached it
+            if is_end and end <= begun:
+                continue
             c = self.cell_index[cell]
             self._push(CellUp(self._now(), c) if is_end else CellDown(self._now(), c, end))
             self._drain()
