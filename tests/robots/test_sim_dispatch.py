@@ -120,8 +120,9 @@ def test_a_shift_of_the_default_plan_dispatched_to_sim_cells_delivers_what_the_t
     # a few seconds apart so that their first bursts of sends do not compete for the CPU.
     runs = []
     for r in range(DEFAULT_RUNS):
+        # The simulated floor starts with the warm-up's work in progress, as the twin's does.
         runs.append(gwf("dispatch", plan, "--url", f"sim://{{id}}?speed={DEFAULT_SPEED}&seed=1&replication={r}", "--release",
-                        "planned", "--journal", str(tmp_path / f"j{r}.sqlite"), "--json"))
+                        "planned", "--carry-in", "send", "--journal", str(tmp_path / f"j{r}.sqlite"), "--json"))
         time.sleep(5)
     sim = [sum(last_json(p)["delivered_mw_by_category"].values()) for p in runs]
     planned = sum(twin["planned_mw_by_category"].values())
