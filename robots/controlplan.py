@@ -82,3 +82,11 @@ def restored(cp: ControlPlan, done: set[int], cells: dict[int, int]) -> ControlP
         t_cell[t] = c
     # Its own start state: the controller caches one per plan object (start_state), built from these.
     return replace(cp, t_done=t_done, t_cell=t_cell, _keys=cp._keys, start_state=None)
+
+
+def controller_cells(problem: Problem, schedule: Schedule) -> set[str]:
+    """Every cell that can do an operation the schedule plans: where the floor controller may
+    send work (a lost cell's, a re-plan's, a free twin cell's help), so the fleet opens them all."""
+    planned = {(a.job, a.op) for a in schedule.assignments}
+    pools = {pool for t in problem.tasks if (problem.jobs[t.job].id, t.op) in planned for pool, _ in t.modes}
+    return {c.id for c in problem.cells if c.pool in pools}

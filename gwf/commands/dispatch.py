@@ -13,6 +13,7 @@ from gwf.drivers import register_all
 from gwf.plans.loaded import recorded_spec
 from gwf.progress import progress_bar
 from robots import Dispatcher, Fleet, Journal, plan_id
+from robots.controlplan import controller_cells
 from robots.dispatcher import RELEASE_RULES
 from robots.plans import CarriedIn, problem_for_schedule, to_dispatch
 from robots.rework import rework_sets
@@ -65,11 +66,7 @@ def dispatch(
     schedule, carried = to_dispatch(whole, carry_in, jobs)
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
-    planned_ops = {(a.job, a.op) for a in schedule.assignments}
-    # Every cell that can do a planned operation: where the floor controller may move work
-    # (a down cell's, a re-plan's, a free twin cell's help).
-    pools = {pool for t in problem.tasks if (problem.jobs[t.job].id, t.op) in planned_ops for pool, _ in t.modes}
-    fleet = Fleet.from_spec(factory, cells={c.id for c in problem.cells if c.pool in pools}, url_template=url)
+    fleet = Fleet.from_spec(factory, cells=controller_cells(problem, schedule), url_template=url)
     on_clock = None
     if any(h.url.startswith("sim:") for h in fleet.handles.values()):
         from sim.driver import use_clock, use_spec
