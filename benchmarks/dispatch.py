@@ -1,7 +1,8 @@
 """Dispatcher overhead on the whole default week: every job of `gwf schedule --horizon 7d` sent
-to mock drivers on all cells (instant jobs), journaled and claimed in SQLite. The same jobs are
+to mock drivers on all cells (instant jobs) under the floor controller (policy `repair`: it
+decides every start, look-ahead and twin-cell help, each decision journaled), claimed in SQLite. The same jobs are
 also run through the same mock drivers alone, in the same run; the difference per job is what
-the dispatcher, its journal and claims cost. Target: <= 0.5 ms a job.
+the dispatcher, its controller, its journal and claims cost. Target: <= 0.5 ms a job.
 
     python benchmarks/dispatch.py [--plan out/schedule.json] [--time-limit 60] [--jobs N]
 
@@ -29,6 +30,7 @@ from hardware.registry import driver_for_url  # noqa: E402
 from plant import load_spec  # noqa: E402
 from robots import Dispatcher, Fleet, Journal  # noqa: E402
 from robots.plans import first_assignments, problem_for_schedule  # noqa: E402
+from robots.rework import rework_sets  # noqa: E402
 from scheduler.schedule import Schedule  # noqa: E402
 from scheduler.validate import validate  # noqa: E402
 
@@ -58,15 +60,15 @@ def mocks_alone(schedule: Schedule) -> tuple[float, float]:
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def dispatched(spec, problem, schedule: Schedule, journal_path: Path) -> tuple[float, float, dict]:
+def dispatched(spec, problem, schedule: Schedule, journal_path: Path, control: str) -> tuple[float, float, dict, dict]:
     fleet = Fleet.from_spec(spec, cells={a.cell for a in schedule.assignments}, url_template="mock://{id}")
     journal = Journal(journal_path)
     cpu, wall = time.process_time(), time.perf_counter()
     try:
-        report = asyncio.run(Dispatcher(fleet, journal).run(problem, schedule))
+        report = asyncio.run(Dispatcher(fleet, journal, control=control, rework=rework_sets(spec)).run(problem, schedule))
     finally:
         journal.close()
-    return time.process_time() - cpu, time.perf_counter() - wall, report.counts
+    return time.process_time() - cpu, time.perf_counter() - wall, report.counts, report.controller
 
 
 def main() -> None:
@@ -74,6 +76,7 @@ def main() -> None:
     parser.add_argument("--plan", type=Path, default=None, help="a week's schedule.json (default: make one)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="planning seconds when making the week")
     parser.add_argument("--jobs", type=int, default=None, help="only the first N jobs (a quick look)")
+    parser.add_argument("--control", default="repair", help="floor controller policy: blind | repair | replan")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         plan_path = args.plan or make_week(Path(tmp), args.time_limit)
@@ -85,7 +88,7 @@ def main() -> None:
         validate(problem, schedule, complete=False)
         jobs, cells = len(schedule.assignments), len(schedule.by_cell())
         base_cpu, base_wall = mocks_alone(schedule)
-        cpu, wall, counts = dispatched(spec, problem, schedule, Path(tmp) / "journal.sqlite")
+        cpu, wall, counts, controller = dispatched(spec, problem, schedule, Path(tmp) / "journal.sqlite", args.control)
     assert counts == {"completed": jobs}, counts
     overhead = (cpu - base_cpu) / jobs * 1000
     print(f"{jobs} jobs on {cells} cells: dispatcher {cpu:.2f} s CPU ({wall:.2f} s wall), "
@@ -94,7 +97,9 @@ def main() -> None:
           f"{overhead / 0.5:.2f} of it")
     print(json.dumps({"overhead_ms_per_job": round(overhead, 4), "cells": cells, "jobs": jobs,
                       "dispatch_cpu_s": round(cpu, 3), "mock_cpu_s": round(base_cpu, 3),
-                      "overhead_wall_ms_per_job": round((wall - base_wall) / jobs * 1000, 4), "target_ms": 0.5}))
+                      "overhead_wall_ms_per_job": round((wall - base_wall) / jobs * 1000, 4), "target_ms": 0.5,
+                      "control": args.control, "controller_decisions": controller["decisions"],
+                      "replans": controller["replans"], "replan_cpu_s": round(controller["replan_cpu_s"], 3)}))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Sends a validated schedule's jobs to the fleet: each cell follows its planned sequence,
-a job leaves when its predecessors are complete (or, with `release="planned"`, also not before
-its planned start), every job is claimed in the journal before it is sent, and every
-transition is journaled before and after it happens, so neither a crash nor a second
-dispatcher ever loses or repeats a job."""
+"""Sends a validated schedule's jobs to the fleet under the floor controller
+(scheduler.control, the code that runs the plan in the twin): it decides what each cell runs
+next (the planned sequence with look-ahead, twin cells helping, rework first), moves a lost
+cell's work, re-plans when the floor drifts, and sends a failed check to the spec's rework.
+Every job is claimed in the journal before it is sent and every decision is journaled with its
+reason in the transaction of its effect, so neither a crash nor a second dispatcher ever loses
+or repeats a job (robots.floorcontrol hosts the controller; this module sends and journals)."""
 from __future__ import annotations
 
 import asyncio
@@ -13,24 +15,27 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from hardware.driver import CellJob, ControllerChanged, DriverError, JobRejected, JobResult
-from plant.spec import FactorySpec
 from robots.fleet import CellHandle, Fleet
+from robots.floorcontrol import ControlledFloor, control_config
 from robots.journal import (
-    ATTENTION, BLOCKED, BUSY, CANCELED, COMPLETED, DONE, FAILED, HELD, REWORKED, SETTLED, TERMINAL, UNDERWAY, UNKNOWN,
-    Journal, new_owner, owner_alive,
+    ATTENTION, BLOCKED, BUSY, CANCELED, CLAIMED, COMPLETED, DONE, FAILED, HELD, QUEUED, REWORKED, SETTLED, TERMINAL,
+    UNDERWAY, UNKNOWN, Journal, new_owner, owner_alive,
 )
 from robots.packml import State
-from robots.plans import wait_out_downtime
 from robots.rework import ReworkRounds
+from scheduler.control import ControlConfig
 from scheduler.problem import Problem, recorded_downtime
 from scheduler.schedule import Assignment, Schedule
 
 EventSink = Callable[[dict], None]
 
 RELEASE_RULES = {
-    "predecessors": "a job leaves as soon as its predecessors are complete and its cell is free (planned times are not waited for)",
-    "planned": "a job leaves when its predecessors are complete, its cell is free and its planned start has come (plan seconds / speed after the first dispatch)",
+    "predecessors": "a job leaves as soon as its predecessors are complete and the controller gives it a cell (planned times are not waited for)",
+    "planned": "a job leaves when its predecessors are complete and its planned start, less the changeover it needs, has come (plan seconds / speed after the first dispatch), as the twin runs a plan",
 }
+# A job may take this many times its planned length (at the run's speed) beyond --timeout before
+# its controller counts as not answering: a 24 h burn-in is not a lost link at the 25th hour.
+LENGTH_MARGIN = 2.0
 
 
 @dataclass
@@ -48,6 +53,7 @@ class DispatchReport:
     # MW per category of units whose every operation completed by the plan's horizon (plan
     # seconds / speed after the first dispatch), by the controllers' own completion times.
     delivered_mw_by_category: dict[str, float] = field(default_factory=dict)
+    controller: dict = field(default_factory=dict)  # the floor controller's decisions in this run, by kind and reason
 
     @property
     def all_terminal(self) -> bool:
@@ -83,20 +89,31 @@ class Dispatcher:
         poll_s: float = 0.05,
         down_after: float | None = None,
         rework: dict[tuple[str, str], list[str]] | None = None,
-        spec: FactorySpec | None = None,
+        control: str | ControlConfig = "repair",
+        replan_every_s: float | None = None,
+        on_clock: Callable[[float], None] | None = None,
+        downtime: dict[str, list[tuple[float, float]]] | None = None,
     ) -> None:
-        """`down_after`: seconds a cell may stay unreachable before it is declared down and its
-        queued work moves to other cells of its pool (None: never; its jobs wait, `blocked`).
-        `rework`: (product, operation) -> operations to redo when a controller reports that the
-        operation failed its check (robots.rework.rework_sets(spec)); without it a failure
-        cancels the unit's remaining work. `spec`: the floor controller moves a down cell's work
-        (robots.reassign.ControllerReassigner); without it, the pool rule alone."""
+        """`timeout`: seconds to wait for a controller's answer beyond the job's own length
+        (`answer_timeout`). `down_after`: seconds a cell may stay unreachable before it is
+        declared down and the controller moves its work (None: never; its jobs wait, `blocked`).
+        `rework`: (product, operation) -> operations redone when a check fails
+        (robots.rework.rework_sets(spec)); without it a failed check fails the unit's remaining
+        work. `control`: the floor controller's policy, blind | repair | replan (as `gwf twin
+        --control`), or a ControlConfig; `replan_every_s` overrides the re-plan interval.
+        `on_clock(epoch)`: told the wall time of plan time 0 before the first job leaves (a
+        simulated floor runs on the plan's clock: sim.driver.use_clock). `downtime`: cell ->
+        (start, end) plan seconds it is planned down (a repaired plan's): the controller hears
+        each stop as it begins and moves what it would delay."""
         if release not in RELEASE_RULES:
             raise ValueError(f"release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
         if speed <= 0:
             raise ValueError(f"speed: must be > 0 plan seconds per wall second, got {speed}")
         if down_after is not None and down_after < 0:
             raise ValueError(f"down_after: must be >= 0 seconds, got {down_after}")
+        if timeout <= 0:
+            raise ValueError(f"timeout: must be > 0 seconds, got {timeout}")
+        overrides = {} if replan_every_s is None else {"replan_every_s": replan_every_s}
         self.fleet = fleet
         self.journal = journal
         self.timeout = timeout
@@ -108,8 +125,15 @@ class Dispatcher:
         self.poll_s = poll_s
         self.down_after = down_after
         self.rework = rework or {}
-        self.spec = spec
+        self.control = control_config(control, release, **overrides)
+        self.on_clock = on_clock
+        self.downtime = downtime or {}
         self.owner = new_owner()
+
+    def answer_timeout(self, duration_s: float) -> float:
+        """Seconds to wait for the answer to a job planned to take `duration_s` plan seconds:
+        `timeout` plus LENGTH_MARGIN times its length on the wall clock (at `speed`)."""
+        return self.timeout + LENGTH_MARGIN * max(duration_s, 0.0) / self.speed
 
     async def run(self, problem: Problem, schedule: Schedule, *, content: str | None = None) -> DispatchReport:
         """Dispatch every assignment of `schedule` (a plan for `problem`); resumable. `content`
@@ -117,9 +141,19 @@ class Dispatcher:
         plan's when `schedule` is a part of it)."""
         started = time.monotonic()
         plan = content or plan_id(schedule)
+        try:
+            self.journal.epoch(plan)
+            fresh = False
+        except KeyError:
+            fresh = True
         self.journal.enqueue(plan, [(job_id(plan, a), a.cell, a.job, a.op) for a in schedule.assignments])
         run = _Run(plan, self, problem, schedule)
         await self.fleet.connect_all(skip=run.down)
+        if fresh:  # plan time 0 is when the first job may leave, after building the run and connecting
+            self.journal.start_clock(plan, time.time())
+            run.epoch = self.journal.epoch(plan)
+        if self.on_clock is not None:
+            self.on_clock(run.epoch)
         renewer = asyncio.ensure_future(self._renew_claims())
         try:
             await run.execute()
@@ -130,7 +164,7 @@ class Dispatcher:
                                          self.journal.epoch(plan) + schedule.horizon / self.speed)
         return DispatchReport(plan, self.journal.counts(plan), time.monotonic() - started, run.sent, run.duplicates,
                               run.retries, run.completion_order, run.others, self.release, self.journal.decisions(plan),
-                              delivered)
+                              delivered, run.controller_figures())
 
     async def _renew_claims(self) -> None:
         # A claim outlives a long job only while its dispatcher lives: renewed well inside the lease.
@@ -139,8 +173,9 @@ class Dispatcher:
             self.journal.renew(self.owner, self.lease_s)
 
 
-class _Run(ReworkRounds):
-    """The state of one dispatch run: each cell's queue, completion events per job, counters."""
+class _Run(ReworkRounds, ControlledFloor):
+    """The state of one dispatch run: the jobs and their graph, what settled, what is in flight
+    and where each job is bound; the controller (ControlledFloor) decides what leaves when."""
 
     def __init__(self, plan: str, owner: Dispatcher, problem: Problem, schedule: Schedule) -> None:
         self.plan = plan
@@ -154,103 +189,83 @@ class _Run(ReworkRounds):
         for jid, preds in self.predecessors.items():
             for p in preds:
                 self.successors[p].append(jid)
-        self.done: dict[str, asyncio.Event] = {jid: asyncio.Event() for jid in self.assignment}
-        self.state: dict[str, str] = {}
+        self.state: dict[str, str] = {}  # settled in this run (or before it): the state it settled in
         self.sent = self.duplicates = self.retries = self.others = 0
         self.completion_order: list[str] = []
         self.epoch = self.journal.epoch(plan)
-        self.downtime = recorded_downtime(schedule.kpis)  # a repaired plan's down cells get nothing inside their windows
-        cells = {c.id: c for c in problem.cells}
-        # Each cell's queue in planned order, on the cell the journal binds the job to now
-        # (a job a decision moved, in this run or an earlier one, stays moved).
+        # A repaired plan's downtime (kpis.down) and any given to the dispatcher: planned stops.
+        self.downtime = {**recorded_downtime(schedule.kpis), **owner.downtime}
+        # Where each job is bound now: the plan's cell, or where a decision (in this run or an
+        # earlier one) moved it.
         bound = self.journal.cells(plan)
         self.cell_of = {jid: bound.get(jid, a.cell) for jid, a in self.assignment.items()}
-        self.queues: dict[str, collections.deque[str]] = {cell: collections.deque() for cell in owner.fleet.handles}
-        for jid in sorted(self.assignment, key=lambda j: (self.assignment[j].start, self.assignment[j].end)):
-            self.queues.setdefault(self.cell_of[jid], collections.deque()).append(jid)
-        self.capacity = {cell: max(1, cells[cell].capacity if cell in cells else 1,
-                                    _capacity_of([self.assignment[j] for j in queue])) for cell, queue in self.queues.items()}
-        self.changed = {cell: asyncio.Event() for cell in self.queues}
         self.taken: set[str] = set()  # handed to a sender in this process: never handed twice
+        self.target_of: dict[str, str] = {}  # the cell a sender was given the job for
+        self.claimed: set[str] = set()  # claimed by this process
+        self.failed_detail: dict[str, str] = {}
         self.unsettled = len(self.assignment)
         self.all_settled = asyncio.Event()
         self.error: BaseException | None = None  # raised by an event observer (e.g. a cancelled job); ends the run
         self.unreachable_since: dict[str, float] = {}
-        self.comebacks: dict[str, int] = collections.Counter()
-        self.reassigner = None
         # Cells an earlier run declared down stay down (a restarted dispatcher does not retry them).
         self.down = {cell for kind, _, cell, _, _ in self.journal.decisions(plan) if kind == "cell-down"}
         self.latest: dict[str, str] = {}  # a job id -> its latest rework copy
         self.rounds: dict[str, int] = collections.Counter()  # unit -> rework rounds queued
         self._rebuild_rework(problem)
-        for jid, state in self.journal.states(plan).items():
-            if jid in self.done and (state in TERMINAL or state == ATTENTION):
-                self._settle(jid, state)
+        entries = [e for e in self.journal.entries(plan) if e.job_id in self.assignment]
+        states = {e.job_id: e.state for e in entries}
+        # Under way when the last dispatcher stopped (or under another one now): reported started.
+        self.journal_underway = {e.job_id: e.state for e in entries if e.state == UNDERWAY}
+        # Handed to a controller before and not settled: it may have run there, so it is only
+        # ever sent again to that controller, and no decision moves it.
+        self.sent_before = {e.job_id for e in entries if e.attempts and e.state not in TERMINAL}
+        self.handed: set[str] = set()  # given to a driver by this process
+        self.settling = False
+        for jid, state in states.items():
+            if jid in self.assignment and (state in TERMINAL or state == ATTENTION):
+                self._settle(jid, state, quiet=True)
+        self._setup_control(problem, schedule)
+        # Work behind a job an earlier run left failed, blocked or waiting for a person settles
+        # the same way now (ready work is handed to the controller when it is built).
+        for jid in list(self.state):
+            self._propagate(jid, ready=False)
 
     async def execute(self) -> None:
         if self.unsettled == 0:
             return
-        for cell in sorted(self.down):
-            self._move_queue(cell)  # a kill between the decision and its moves leaves them to do
-        workers = [asyncio.ensure_future(self._guarded(self.cell_worker(cell))) for cell in self.queues if cell not in self.down]
+        ticker = asyncio.ensure_future(self._guarded(self._ticker()))
+        windows = asyncio.ensure_future(self._guarded(self._windows()))
+        self.senders: set[asyncio.Task] = set()
         try:
-            await self.all_settled.wait()
+            self._build_controller()
+            if self.unsettled:
+                await self.all_settled.wait()
             if self.error is not None:
                 raise self.error
-            for event in self.changed.values():
-                event.set()
-            await asyncio.gather(*workers)
+            await asyncio.gather(*self.senders)
         finally:
-            for worker in workers:
-                worker.cancel()
+            ticker.cancel()
+            windows.cancel()
+            for sender in self.senders:
+                sender.cancel()
 
-    async def cell_worker(self, cell: str) -> None:
-        handle = self.owner.fleet[cell]
-        queue = self.queues[cell]
-        wake = self.changed[cell]
-        capacity = asyncio.Semaphore(self.capacity[cell])
-        running: set[asyncio.Task] = set()
-        while not self.all_settled.is_set() and cell not in self.down:
-            if not queue:
-                wake.clear()
-                await wake.wait()
-                continue
-            jid = queue[0]
-            if self.done[jid].is_set() or jid in self.taken:
-                queue.popleft()
-                continue
-            # Woken when a predecessor settles or the queue changes (work moved here may go first).
-            if any(not self.done[p].is_set() for p in self.predecessors[jid]):
-                wake.clear()
-                await wake.wait()
-                continue
-            unfinished = [p for p in self.predecessors[jid] if self.state.get(p) != COMPLETED]
-            if unfinished:
-                queue.popleft()
-                # A failed predecessor dooms this job; an unreachable one, or one waiting for a
-                # person's decision, only postpones it.
-                waiting = [p for p in unfinished if self.state.get(p) in (BLOCKED, ATTENTION)]
-                state = BLOCKED if len(waiting) == len(unfinished) else CANCELED
-                self._record(jid, cell, state, f"predecessor {unfinished[0]} did not complete")
-                continue
-            await self._release_gate(self.assignment[jid])
-            await capacity.acquire()
-            await wait_out_downtime(self.downtime.get(cell, ()), self.epoch, self.owner.speed, self.assignment[jid])
-            if not queue or queue[0] != jid or cell in self.down:
-                capacity.release()
-                continue
-            queue.popleft()
-            self.taken.add(jid)
-            task = asyncio.ensure_future(self._send(handle, jid, capacity))
-            running.add(task)
-            task.add_done_callback(running.discard)
-        await asyncio.gather(*running)
+    def controller_figures(self) -> dict:
+        """The controller's decision counts over the run (summed over rebuilds)."""
+        summaries = self.controller_summaries + ([self.ctrl.summary()] if getattr(self, "ctrl", None) else [])
+        out: dict = {"decisions": collections.Counter(), "reasons": collections.Counter(), "replans": 0, "replan_cpu_s": 0.0,
+                     "controllers": len(summaries)}
+        for s in summaries:
+            out["decisions"].update(s["decisions"])
+            out["reasons"].update(s["reasons"])
+            out["replans"] += s["replans"]
+            out["replan_cpu_s"] += s["replan_cpu_s"]
+        out["decisions"], out["reasons"] = dict(out["decisions"]), dict(out["reasons"])
+        return out
 
-    async def _release_gate(self, a: Assignment) -> None:
-        if self.owner.release == "planned":
-            wait = self.epoch + a.start / self.owner.speed - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+    def _spawn_send(self, jid: str, cell: str, reason: str, move: tuple[str, str] | None, claim: str | None = None) -> None:
+        task = asyncio.ensure_future(self._guarded(self._send(self.owner.fleet[cell], jid, reason, move, claim)))
+        self.senders.add(task)
+        task.add_done_callback(self.senders.discard)
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         """Run `work`; an exception (an observer's, e.g. a cancelled service job) ends the whole
@@ -262,105 +277,138 @@ class _Run(ReworkRounds):
                 self.error = exc
             self.all_settled.set()
 
-    async def _send(self, handle: CellHandle, jid: str, capacity: asyncio.Semaphore) -> None:
-        try:
-            await self._guarded(self._send_claimed(handle, jid))
-        finally:
-            capacity.release()
-
-    async def _send_claimed(self, handle: CellHandle, jid: str) -> None:
+    async def _send(self, handle: CellHandle, jid: str, reason: str, move: tuple[str, str] | None, claim: str | None) -> None:
+        """Send one job the controller started on `handle`'s cell, claimed with its decision
+        (`claim`: already, in the controller's batch, when the cell was connected; else here,
+        once it is: a job whose cell cannot be reached is never marked sent), retried only as far
+        as the driver can promise."""
         a, cell, owner = self.assignment[jid], handle.cell, self.owner
         # Work a plan carries in already running (start < 0) has only its remainder left to do.
         job = CellJob(jid, cell, a.op, float(a.end - max(a.start, 0)), {"job": a.job})
+        answer_s = owner.answer_timeout(job.duration_s)
         last_error = "no attempt made"
-        attempt = 0
-        claimed = False
-        while attempt < owner.max_attempts:
-            attempt += 1
-            try:
-                # Connected before the claim: a job whose cell cannot be reached is never marked sent.
-                await owner.fleet.ensure_connected(handle)
-            except ControllerChanged as exc:  # another controller on the cell's link: nothing goes to it
-                self._record(jid, cell, ATTENTION, str(exc))
+        attempt = comebacks = 0
+        claimed = claim == CLAIMED
+        if claim == BUSY:
+            if await self._follow(jid):
+                self._ended_elsewhere(jid, cell, self.journal.holder(jid)[0])
                 return
-            except DriverError as exc:
-                self.unreachable_since.setdefault(cell, time.monotonic())
-                last_error = str(exc)
-                continue
-            if not claimed:
-                outcome, seen = self.journal.claim(jid, owner.owner, owner.lease_s)
-                if outcome == DONE or outcome == HELD:
-                    self._settle(jid, seen if outcome == DONE else ATTENTION)
+        while True:
+            while attempt < owner.max_attempts:
+                attempt += 1
+                try:
+                    await owner.fleet.ensure_connected(handle)
+                except ControllerChanged as exc:  # another controller on the cell's link: nothing goes to it
+                    self._end(jid, cell, ATTENTION, str(exc))
                     return
-                if outcome == BUSY:
-                    self.others += 1
-                    if await self._follow(jid):
-                        return
-                    attempt = 0  # its holder is gone: the job is ours to finish
+                except DriverError as exc:
+                    self.unreachable_since.setdefault(cell, time.monotonic())
+                    last_error = str(exc)
                     continue
-                if outcome == UNKNOWN:
-                    if not handle.driver.idempotent_job_ids:
-                        self._record(jid, cell, ATTENTION, f"was {seen} when a dispatcher stopped; {_no_ids(handle)}")
+                if not self._owns(jid, cell):
+                    return  # handed back: its cell was declared down before the job left
+                if not claimed:
+                    outcome = self._claim(jid, cell, reason, move)
+                    if outcome is None:
                         return
-                    self._record(jid, cell, UNDERWAY, f"was {seen}, outcome unknown: re-sent under the same id")
-                claimed = True
-            else:
-                self._record(jid, cell, UNDERWAY, f"attempt {attempt}")
-            self._packml(handle, "start")
-            self.sent += 1
-            try:
-                result = await handle.driver.execute(job, owner.timeout)
-            except ControllerChanged as exc:
-                # A reconnect reached another controller: not re-sent there; what ran where is a person's call.
-                self._packml(handle, "abort")
-                self._record(jid, cell, ATTENTION, str(exc))
-                return
-            except JobRejected as exc:
-                # Refused before it ran (bad parameters, interlock, alarm): not re-sent blindly.
-                self._packml(handle, "abort")
-                self._record(jid, cell, FAILED, f"rejected: {exc}")
-                return
-            except DriverError as exc:
-                self._packml(handle, "abort")
-                if not handle.driver.idempotent_job_ids:
-                    # The job may have run in part; only a person (or a rework decision) may redo it.
-                    self._record(jid, cell, ATTENTION, f"interrupted: {exc}; {_no_ids(handle)}")
+                    if outcome == BUSY:
+                        if await self._follow(jid):
+                            self._ended_elsewhere(jid, cell, self.journal.holder(jid)[0])
+                            return
+                        attempt = 0  # its holder is gone: the job is ours to finish
+                        continue
+                    if outcome == UNKNOWN and not handle.driver.idempotent_job_ids:
+                        self._end(jid, cell, ATTENTION, f"was underway when a dispatcher stopped; {_no_ids(handle)}")
+                        return
+                    claimed = True
+                elif jid in self.handed:
+                    self._record(jid, cell, UNDERWAY, f"attempt {attempt}")
+                self.handed.add(jid)
+                self.sent_before.add(jid)  # from here on it may have run there
+                self._packml(handle, "start")
+                self.sent += 1
+                try:
+                    result = await handle.driver.execute(job, answer_s)
+                except ControllerChanged as exc:
+                    # A reconnect reached another controller: not re-sent there; what ran where is a person's call.
+                    self._packml(handle, "abort")
+                    self._end(jid, cell, ATTENTION, str(exc))
                     return
-                # Unknown outcome; re-sending the same job id is safe: the controller de-duplicates.
-                self.unreachable_since.setdefault(cell, time.monotonic())
-                self.retries += 1
-                last_error = str(exc)
+                except JobRejected as exc:
+                    # Refused before it ran (bad parameters, interlock, alarm): not re-sent blindly.
+                    self._packml(handle, "abort")
+                    self._end(jid, cell, FAILED, f"rejected: {exc}")
+                    return
+                except DriverError as exc:
+                    self._packml(handle, "abort")
+                    if not handle.driver.idempotent_job_ids:
+                        # The job may have run in part; only a person (or a rework decision) may redo it.
+                        self._end(jid, cell, ATTENTION, f"interrupted: {exc}; {_no_ids(handle)}")
+                        return
+                    # Unknown outcome; re-sending the same job id is safe: the controller de-duplicates.
+                    self.unreachable_since.setdefault(cell, time.monotonic())
+                    self.retries += 1
+                    last_error = str(exc)
+                    continue
+                self.unreachable_since.pop(cell, None)
+                self._finish(handle, jid, result)
+                return
+            if owner.down_after is None:
+                self._end(jid, cell, BLOCKED, f"controller unreachable, outcome unknown: {last_error}")
+                return
+            comebacks += 1
+            if comebacks > owner.max_attempts:
+                # The controller answers but never with this job's result: not a dead cell, a stuck job.
+                self._end(jid, cell, BLOCKED, f"no result after {owner.max_attempts} rounds of retries on a live controller: {last_error}")
+                return
+            if await self._comes_back(handle):
+                attempt = 0
                 continue
-            self.unreachable_since.pop(cell, None)
-            self._finish(handle, jid, result)
+            if not self._owns(jid, cell):
+                return  # handed back meanwhile (another sender declared the cell down): the controller has it
+            if jid in self.sent_before:
+                # It may have run before the link died: moving it could run it twice.
+                self._end(jid, cell, ATTENTION, f"outcome unknown: {cell} went down while it was underway ({last_error}); "
+                                                f"not moved, it may have run there: decide rework or operator")
+            else:
+                self._hand_back(jid, cell)  # never left: the controller moves it with the rest of the cell's work
+            self._cell_down(cell, f"unreachable for {owner.down_after:g} s: {last_error}")
             return
-        if owner.down_after is None:
-            self._record(jid, cell, BLOCKED, f"controller unreachable, outcome unknown: {last_error}")
-            return
-        self.comebacks[jid] += 1
-        if self.comebacks[jid] > owner.max_attempts:
-            # The controller answers but never with this job's result: not a dead cell, a stuck job.
-            self._record(jid, cell, BLOCKED, f"no result after {owner.max_attempts} rounds of retries on a live controller: {last_error}")
-            return
-        if await self._comes_back(handle):
-            self.taken.discard(jid)
-            self.queues[cell].appendleft(jid)  # sent again (same id) by its cell's worker
-            self.changed[cell].set()
-            return
-        if claimed:
-            # It may have run before the link died: moving it could run it twice.
-            self._record(jid, cell, ATTENTION, f"outcome unknown: {cell} went down while it was underway ({last_error}); "
-                                               f"not moved, it may have run there: decide rework or operator")
-        else:
-            self.taken.discard(jid)
-            self.queues[cell].appendleft(jid)  # never left: it moves with the rest of the queue
-        self._cell_down(cell, f"unreachable for {owner.down_after:g} s: {last_error}")
+
+    def _owns(self, jid: str, cell: str) -> bool:
+        """Whether the sender of `jid` for `cell` still holds it (not handed back, or started anew
+        elsewhere after its cell was lost)."""
+        return jid in self.taken and self.target_of.get(jid) == cell and jid not in self.state
+
+    def _claim(self, jid: str, cell: str, reason: str, move: tuple[str, str] | None) -> str | None:
+        """Claim the job with the decision that sends it (its reason, and the move when it leaves
+        another cell than the one it was bound to) in one transaction. None: nothing to send
+        (done, waiting for a person, or followed to its end under another dispatcher)."""
+        with self.journal.atomic():
+            outcome, seen = self.journal.claim(jid, self.owner.owner, self.owner.lease_s, f"start on {cell}: {reason}")
+            if move is not None and outcome in (CLAIMED, UNKNOWN):
+                self.journal.reassign(self.plan, [(jid, move[0], cell, move[1])])
+        if move is not None and outcome in (CLAIMED, UNKNOWN):
+            self.cell_of[jid] = cell
+        if outcome == DONE:
+            self._ended_elsewhere(jid, cell, seen)
+            return None
+        if outcome == HELD:
+            self._end(jid, cell, ATTENTION, "waits for a decision", journal=False)
+            return None
+        if outcome == BUSY:
+            self.others += 1
+            return BUSY
+        self.claimed.add(jid)
+        if outcome == UNKNOWN:
+            self._record(jid, cell, UNDERWAY, f"was {seen}, outcome unknown: re-sent under the same id")
+        return outcome
 
     async def _comes_back(self, handle: CellHandle) -> bool:
         """Whether the cell answers again (a slow job timing out is not a dead cell), trying
         until `down_after` seconds since it was first unreachable."""
         since = self.unreachable_since.setdefault(handle.cell, time.monotonic())
-        while True:
+        while handle.cell not in self.down:
             try:
                 await self.owner.fleet.ensure_connected(handle)
             except DriverError:
@@ -369,74 +417,62 @@ class _Run(ReworkRounds):
                 continue
             self.unreachable_since.pop(handle.cell, None)
             return True
+        return False
 
     def _cell_down(self, cell: str, reason: str) -> None:
+        """A cell lost for good: work decided for it but never sent goes back, and a controller
+        rebuilt from the journal's state moves its open work (journaled with the cell-down
+        decision in one transaction; a restart finds both or neither and decides again)."""
         if cell in self.down:
             return
         self.down.add(cell)
-        # The decision first, in its own transaction: a restart that finds it moves the queue.
-        self.journal.decide(self.plan, "cell-down", reason, cell=cell)
-        self._move_queue(cell)
+        for jid in [j for j in self.taken if self.target_of.get(j) == cell and j not in self.sent_before and j not in self.state]:
+            self._hand_back(jid, cell)
+        self._build_controller(("cell-down", cell, reason))
 
-    def _move_queue(self, cell: str) -> None:
-        """Move the down cell's unsent jobs to other cells of its pool, journaled in one transaction."""
-        queue = self.queues.get(cell, collections.deque())
-        queued = []
-        for jid in queue:
-            if self.done[jid].is_set() or jid in self.taken:
-                continue
-            if self.journal.holder(jid)[0] == BLOCKED and self.journal.attempts(jid):
-                # Sent before and left blocked by an earlier run: it may have run there. (A job a
-                # person sent back with --decide =redo is queued, and moves.)
-                self._record(jid, cell, ATTENTION, f"outcome unknown: {cell} is down and this job was sent to it before; "
-                                                   f"not moved, it may have run there: decide rework or operator")
-                continue
-            queued.append((jid, self.assignment[jid]))
-        queue.clear()
-        self.changed.setdefault(cell, asyncio.Event()).set()
-        if not queued:
-            return
-        if self.reassigner is None:
-            from robots.reassign import ControllerReassigner, PoolReassigner
-
-            spec = self.owner.spec
-            self.reassigner = (ControllerReassigner(spec, self.problem, self.horizon) if spec is not None
-                               else PoolReassigner(self.problem, self.horizon))
-        now = int((time.time() - self.epoch) * self.owner.speed)
-        current = [Assignment(a.job, a.op, self.cell_of[jid], a.start, a.end) for jid, a in self.assignment.items()]
-        alive = {c for c in self.owner.fleet.handles if c not in self.down}
-        load: dict[str, float] = collections.Counter()
-        for c, q in self.queues.items():
-            load[c] = sum(self.assignment[j].end - self.assignment[j].start for j in q)
-        latest = self.current()
-        open_work = [Assignment(a.job, a.op, self.cell_of[jid], a.start, a.end) for jid, a in latest.items() if not self.done[jid].is_set()]
-        running = {(latest[jid].job, latest[jid].op) for jid in self.taken if jid in latest and not self.done[jid].is_set()}
-        extra = {"open_work": open_work, "running": running} if self.owner.spec is not None else {}
-        moves = self.reassigner.moves(cell, now, queued, current, alive, load, **extra)
-        self.journal.reassign(self.plan, [(m.job_id, m.source, m.target, m.reason) for m in moves if m.target is not None])
-        for m in moves:
-            if m.target is None:
-                self._record(m.job_id, cell, ATTENTION, f"{cell} is down and {m.reason}: decide")
-                continue
-            self.cell_of[m.job_id] = m.target
-            self._enqueue(m.job_id)
-            self.owner.on_event({"job_id": m.job_id, "cell": m.target, "state": "queued", "detail": f"moved from {cell}: {m.reason}", "at": time.time()})
+    def _hand_back(self, jid: str, cell: str) -> None:
+        """A job given to a sender for `cell` that never reached it goes back to the controller
+        (its claim, if it had one, released: it was never sent)."""
+        if jid in self.claimed:
+            self.claimed.discard(jid)
+            self.journal.transition(jid, QUEUED, f"never sent: {cell} went down")
+        self.taken.discard(jid)
 
     def _finish(self, handle: CellHandle, jid: str, result: JobResult) -> None:
         self.duplicates += int(result.duplicate)
         if result.ok:
             self._packml(handle, "complete")
+            # The controller hears first (the cell is free, successors' predecessors done), then
+            # the successors become ready: a free twin cell can take them at once.
+            self._push_completed(jid, handle.cell)
             self._record(jid, handle.cell, COMPLETED, "duplicate" if result.duplicate else "", result.finished_at)
             self.completion_order.append(jid)
+            self._drain()
             return
         self._packml(handle, "abort")
-        # The controller ran it and it failed its check: the spec's rework routing, not a blind retry.
+        # The controller ran it and it failed its check: the spec's rework routing, decided by the floor controller.
         detail = result.detail or "controller reported failure"
-        redo = self._rework(jid, detail)
-        if redo:
-            self._record(jid, handle.cell, REWORKED, f"{detail}; rework: {', '.join(redo)}")
+        self.failed_detail[jid] = detail
+        if not self._failed_check(jid, handle.cell):
+            self.failed_detail.pop(jid, None)
+            self._end(jid, handle.cell, FAILED, detail)
+
+    def _end(self, jid: str, cell: str, state: str, detail: str, journal: bool = True) -> None:
+        """The job ends on `cell` without completing: journaled, its cell freed for the controller."""
+        if journal:
+            self._record(jid, cell, state, detail)
         else:
-            self._record(jid, handle.cell, FAILED, detail)
+            self._settle(jid, state)
+        self._free(jid, cell)
+
+    def _ended_elsewhere(self, jid: str, cell: str, state: str) -> None:
+        """Another dispatcher (or an earlier run) settled the job the controller started here."""
+        if state == COMPLETED:
+            self._push_completed(jid, cell)
+            self._settle(jid, state)
+            self._drain()
+        else:
+            self._end(jid, cell, state, "", journal=False)
 
     def _live_cell(self, cell: str) -> str:
         """The cell itself, or (when it is down) a live cell of its pool."""
@@ -444,23 +480,8 @@ class _Run(ReworkRounds):
             return cell
         pool = next((p for p in self.problem.pools if any(self.problem.cells[k].id == cell for k in p.cells)), None)
         alive = [self.problem.cells[k].id for k in (pool.cells if pool else []) if self.problem.cells[k].id not in self.down
-                 and self.problem.cells[k].id in self.queues]
+                 and self.problem.cells[k].id in self.owner.fleet.handles]
         return alive[0] if alive else cell
-
-    def _enqueue(self, jid: str) -> None:
-        """Put a job into its cell's queue, keeping the queue in planned-start order: then the
-        earliest unsettled job anywhere is at the head of its queue, so no sequence deadlocks."""
-        target = self.queues.setdefault(self.cell_of[jid], collections.deque())
-        target.append(jid)
-        if len(target) > 1 and self._order(target[-2]) > self._order(jid):
-            ordered = sorted(target, key=self._order)
-            target.clear()
-            target.extend(ordered)
-        self.changed.setdefault(self.cell_of[jid], asyncio.Event()).set()
-
-    def _order(self, jid: str) -> tuple[int, int, int]:
-        a = self.assignment[jid]
-        return a.start, a.end, jid.count("~r")
 
     async def _follow(self, jid: str) -> bool:
         """Another live dispatcher holds the job: wait for it to settle there (True), or for that
@@ -469,26 +490,44 @@ class _Run(ReworkRounds):
             await asyncio.sleep(self.owner.poll_s)
             state, holder, lease = self.journal.holder(jid)
             if state in SETTLED and state != BLOCKED:
-                self._settle(jid, state)
                 return True
             if state != UNDERWAY or lease < time.time() or not owner_alive(holder):
                 return False
 
     def _record(self, jid: str, cell: str, state: str, detail: str, finished: float | None = None) -> None:
+        if jid in self.state:
+            raise AssertionError(f"{jid} is already {self.state[jid]}; not recording {state}")  # a bug, never a floor event
         self.journal.transition(jid, state, detail, finished)
         self.owner.on_event({"job_id": jid, "cell": cell, "state": state, "detail": detail, "at": time.time()})
         if state in SETTLED:  # settled for this run; BLOCKED resumes next run
             self._settle(jid, state)
 
-    def _settle(self, jid: str, state: str) -> None:
+    def _settle(self, jid: str, state: str, quiet: bool = False) -> None:
+        """The job is settled for this run. A successor all of whose predecessors settled is
+        ready when they all completed, else settled too: canceled when one failed, blocked when
+        they only wait (unreachable, for a person, or reworked by another dispatcher)."""
+        if jid in self.state:
+            return
         self.state[jid] = state
-        if not self.done[jid].is_set():
-            self.done[jid].set()
-            self.unsettled -= 1
-            for successor in self.successors.get(jid, ()):
-                self.changed[self.cell_of[successor]].set()
-            if self.unsettled == 0:
-                self.all_settled.set()
+        self.unsettled -= 1
+        if self.unsettled == 0:
+            self.all_settled.set()
+        if not quiet:
+            self._propagate(jid, ready=True)
+
+    def _propagate(self, jid: str, ready: bool) -> None:
+        for s in self.successors.get(jid, ()):
+            preds = self.predecessors.get(s, ())
+            if s in self.state or s in self.taken or any(p not in self.state for p in preds):
+                continue
+            unfinished = [p for p in preds if self.state[p] != COMPLETED]
+            if not unfinished:
+                if ready:
+                    self._ready(s)
+                continue
+            waiting = [p for p in unfinished if self.state[p] in (BLOCKED, ATTENTION, REWORKED)]
+            self._record(s, self.cell_of[s], BLOCKED if len(waiting) == len(unfinished) else CANCELED,
+                         f"predecessor {unfinished[0]} did not complete")
 
     @staticmethod
     def _packml(handle: CellHandle, what: str) -> None:
@@ -526,16 +565,6 @@ def delivered_by_horizon(problem: Problem, current: dict[str, Assignment], finis
 def _no_ids(handle: CellHandle) -> str:
     return (f"{handle.driver.scheme or 'this'} driver has no idempotent job ids, so it is not re-sent: "
             f"decide rework or operator")
-
-
-def _capacity_of(sequence: list[Assignment]) -> int:
-    """Most jobs the plan runs on this cell at once (burn-in bays run many)."""
-    events = sorted([(a.start, 1) for a in sequence] + [(a.end, -1) for a in sequence], key=lambda e: (e[0], e[1]))
-    load = peak = 0
-    for _, delta in events:
-        load += delta
-        peak = max(peak, load)
-    return peak
 
 
 def _predecessor_ids(plan: str, problem: Problem, schedule: Schedule) -> dict[str, list[str]]:

@@ -148,14 +148,20 @@ class Journal:
             raise KeyError(f"plan {plan!r} is not in the journal")
         return row[0]
 
-    def claim(self, job_id: str, owner: str, lease_s: float) -> tuple[str, str]:
+    def start_clock(self, plan: str, at: float) -> None:
+        """Time zero of a plan dispatched for the first time: when its first job may leave (the
+        run's setup before that is not the floor's time)."""
+        with self._tx():
+            self.db.execute("UPDATE runs SET epoch=? WHERE plan=?", (at, plan))
+
+    def claim(self, job_id: str, owner: str, lease_s: float, detail: str = "claimed") -> tuple[str, str]:
         """Atomically take the job for `owner` before sending it: (outcome, state seen).
 
         CLAIMED: it is now `underway` under this owner (attempts + 1). DONE: it is terminal.
         BUSY: another live owner has it underway. UNKNOWN: it was underway under an owner that
         is gone, so it may have run: it is now this owner's, but the
         caller must decide whether a re-send is safe (`take_unknown`). HELD: it waits for a
-        person (`attention`)."""
+        person (`attention`). `detail` is the transition's reason (the decision that sent it)."""
         now = time.time()
         with self._tx():
             row = self.db.execute("SELECT state, owner, lease FROM jobs WHERE job_id=?", (job_id,)).fetchone()
@@ -173,7 +179,7 @@ class Journal:
             outcome = UNKNOWN if state == UNDERWAY else CLAIMED
             self.db.execute("UPDATE jobs SET owner=?, lease=? WHERE job_id=?", (owner, now + lease_s, job_id))
             if outcome == CLAIMED:
-                self._move(job_id, state, UNDERWAY, "claimed", now)
+                self._move(job_id, state, UNDERWAY, detail, now)
             return outcome, state
 
     def renew(self, owner: str, lease_s: float) -> None:
@@ -284,16 +290,27 @@ class Journal:
     def _count(self, plan: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM jobs WHERE plan=?", (plan,)).fetchone()[0]
 
+    def atomic(self) -> "_Transaction":
+        """One transaction around several journal calls (a decision and its effect: a claim and
+        the move it makes, a re-plan and its rebinds): a kill finds all of them or none."""
+        return _Transaction(self.db)
+
     def _tx(self) -> "_Transaction":
         return _Transaction(self.db)
 
 
 class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT; inside an open transaction (`Journal.atomic`) it joins it."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self.outer = False
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.outer = not self.db.in_transaction
+        if self.outer:
+            self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if self.outer:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,9 +1,9 @@
 """What a unit redoes when a controller reports that an operation failed its check: the spec's
-rework routing (by plant.rework, the definition the twin and the spec checks share), queued as
-new jobs `UNIT/OP~rN` wired into the dispatch run's job graph."""
+rework routing (by plant.rework, the definition the twin and the spec checks share; the floor
+controller decides it, robots.floorcontrol), queued as new jobs `UNIT/OP~rN` wired into the
+dispatch run's job graph."""
 from __future__ import annotations
 
-import asyncio
 import collections
 
 from plant.rework import rework_set
@@ -26,7 +26,9 @@ def rework_sets(spec: FactorySpec) -> dict[tuple[str, str], list[str]]:
 
 class ReworkRounds:
     """The dispatch run's rework (robots.dispatcher._Run mixes it in): rounds per unit, each a
-    copy of the unit's rework set; `latest` maps a planned job id to its newest copy."""
+    copy of the unit's rework set; `latest` maps a planned job id to its newest copy. Expects
+    from the run: plan, owner, journal, assignment, predecessors, successors, cell_of, latest,
+    rounds, unsettled and `_live_cell`."""
 
     def current(self) -> dict[str, Assignment]:
         """Each planned operation's job id now: the original, or its latest rework copy."""
@@ -36,22 +38,6 @@ class ReworkRounds:
                 latest = self.latest.get(jid, jid)
                 out[latest] = self.assignment[latest]
         return out
-
-    def _rework(self, jid: str, detail: str) -> list[str]:
-        """Queue the unit's rework set as new jobs (journaled with the decision before the failure
-        is recorded, so a restart finds them); the failed job's successors wait for its redo."""
-        a = self.assignment[jid]
-        ops = self.owner.rework.get((a.job.rsplit("#", 1)[0], a.op))
-        # Rounds count per unit (two checks of one unit can fail in turn): each copy's id is new.
-        n = self.rounds[a.job] + 1
-        if not ops or n > MAX_ROUNDS:
-            return []
-        rows = self._add_rework_copies(a.job, a.op, n, ops, None)
-        if not rows:
-            return []
-        reason = f"{a.job}/{a.op} failed its check ({detail}): redo {', '.join(ops)} (round {n})"
-        self.journal.add_rework(self.plan, rows, reason, jid)
-        return [new for new, *_ in rows]
 
     def _add_rework_copies(self, job: str, failed_op: str, n: int, ops: list[str], cells: dict[str, str] | None) -> list[tuple[str, str, str, str]]:
         """Round `n` of rework for one unit: a copy of each operation in `ops`, wired after its
@@ -69,7 +55,6 @@ class ReworkRounds:
             src = self.assignment[latest]
             cell = cells[new] if cells is not None else self._live_cell(self.cell_of[latest])
             self.assignment[new] = Assignment(job, op, cell, src.start, src.end)
-            self.done[new] = asyncio.Event()
             self.cell_of[new] = cell
             self.unsettled += 1
             copies[op] = new
@@ -92,7 +77,6 @@ class ReworkRounds:
                 self.successors[failed_copy].append(successor)
         for op, new in copies.items():
             self.latest[f"{self.plan}:{job}/{op}"] = new
-            self._enqueue(new)
         return rows
 
     def _rebuild_rework(self, problem: Problem) -> None:

@@ -11,8 +11,9 @@ family costs the type's setup, and an operation fails its inspection with probab
 1 - first-pass yield. One difference: the twin draws yield from one floor-wide stream, a sim
 cell from its own (`yield/CELL`), so single runs differ while the distributions agree.
 
-Time: plan seconds run `speed` times faster than the wall clock, from the moment the first
-sim cell of this process connects. Results carry wall-clock times, as a real controller's do,
+Time: plan seconds run `speed` times faster than the wall clock, from plan time 0 as the
+dispatcher tells it (`use_clock`), else from the moment the first sim cell of this process
+connects. Results carry wall-clock times, as a real controller's do,
 so the dispatcher measures both the same way.
 
 Dependency direction: hardware/ cannot import the twin, so this driver lives in sim/ (which may
@@ -40,6 +41,15 @@ _OPTIONS = ("speed", "seed", "replication", "spec")
 _default_spec: FactorySpec | None = None
 _layouts: dict[object, tuple[FactorySpec, Layout]] = {}
 _clocks: dict[tuple, float] = {}  # per simulated floor (spec, seed, replication): when it started
+_plan_epoch: float | None = None  # set by use_clock: every floor's time 0
+
+
+def use_clock(epoch: float) -> None:
+    """Plan time 0 of the sim floors of this process (the dispatcher's, `Dispatcher(on_clock=…)`):
+    a simulated floor runs on the plan's clock, as a real one runs on the wall clock the
+    dispatcher reads. Without it a floor's clock starts when its first cell connects."""
+    global _plan_epoch
+    _plan_epoch = epoch
 
 
 def use_spec(spec: FactorySpec) -> None:
@@ -138,7 +148,7 @@ class SimDriver(Driver):
         slot.busy = True
         try:
             started = time.time()
-            epoch = self.epoch
+            epoch = self.epoch if _plan_epoch is None else _plan_epoch
             t = (started - epoch) * self.speed
             station = self.cell.station
             if station.setup > 0 and slot.family is not None and slot.family != family:

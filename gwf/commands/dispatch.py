@@ -13,6 +13,7 @@ from gwf.drivers import register_all
 from gwf.plans.loaded import recorded_spec
 from gwf.progress import progress_bar
 from robots import Dispatcher, Fleet, Journal, plan_id
+from robots.controlplan import controller_cells
 from robots.dispatcher import RELEASE_RULES
 from robots.plans import CarriedIn, problem_for_schedule, to_dispatch
 from robots.rework import rework_sets
@@ -27,9 +28,11 @@ def dispatch(
     journal: Path = typer.Option(Path("out/journal.sqlite"), help="SQLite journal; re-running resumes from it"),
     url: Optional[str] = typer.Option(None, help="override every cell's driver URL, e.g. 'mock://{id}?time_scale=0.001'"),
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
-    timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer"),
+    timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer beyond the job's own length: a job may take --timeout + 2 x its planned length (at --speed) before its controller counts as not answering, so a 24 h burn-in never times out"),
     release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
     speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned, a repaired plan's downtime and measuring delivery by the horizon (default: a sim:// URL's speed, 1/time_scale for a URL with one, else 1)"),
+    control: str = typer.Option("repair", "--control", help="floor controller policy, as `gwf twin --control`: blind (each cell's planned sequence as written) | repair (look-ahead, twin cells help, a lost cell's work moved) | replan (repair + rolling re-plan)"),
+    replan_every: Optional[str] = typer.Option(None, "--replan-every", help="with --control replan: re-plan interval, e.g. 8h (default 8h; a re-plan also comes when starts run 2 h late on average)"),
     down_after: float = typer.Option(60.0, "--down-after", help="seconds a cell may stay unreachable before its queued work moves to other cells of its pool (0: at once)"),
     carry_in: str = typer.Option("skip", "--carry-in", help="a steady-state plan's units carried in from its warm-up (PRODUCT#N-wip): 'skip' (default: already on the floor, run by the plan that started them) or 'send' (a simulated floor that starts with exactly that work)"),
     decide: list[str] = typer.Option([], "--decide", help="JOB_ID=done|redo: a person's decision on a job waiting in 'attention' (repeatable)"),
@@ -45,6 +48,9 @@ def dispatch(
     'attention' with the reason. Errors in options, the plan or a URL: one line, exit 2."""
     if release not in RELEASE_RULES:
         raise ValueError(f"--release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
+    if control not in ("blind", "repair", "replan"):
+        raise ValueError(f"--control: {control!r} is not a control policy; valid: blind, repair, replan")
+    replan_every_s = _replan_every(replan_every)
     register_all()
     speed = speed if speed is not None else _url_speed(url)
     if down_after < 0:
@@ -60,14 +66,13 @@ def dispatch(
     schedule, carried = to_dispatch(whole, carry_in, jobs)
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
-    planned_cells = {a.cell for a in schedule.assignments}
-    # The other cells of each pool the plan uses are where a down cell's work can go.
-    pools = {c.pool for c in problem.cells if c.id in planned_cells}
-    fleet = Fleet.from_spec(factory, cells={c.id for c in problem.cells if c.pool in pools}, url_template=url)
+    fleet = Fleet.from_spec(factory, cells=controller_cells(problem, schedule), url_template=url)
+    on_clock = None
     if any(h.url.startswith("sim:") for h in fleet.handles.values()):
-        from sim.driver import use_spec
+        from sim.driver import use_clock, use_spec
 
         use_spec(factory)  # sim:// cells model the plan's floor
+        on_clock = use_clock  # and run on the plan's clock
     content = plan_id(whole)
     rule = f"release: {release} — {RELEASE_RULES[release]}" + (f" at speed {speed:g}" if release == "planned" else "")
     stated = [rule, carried.sentence(), *_downtime_lines(whole)]
@@ -86,7 +91,8 @@ def dispatch(
                     advance(1)
 
             dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
-                                    down_after=down_after, rework=rework_sets(factory), spec=factory)
+                                    down_after=down_after, rework=rework_sets(factory), control=control,
+                                    replan_every_s=replan_every_s, on_clock=on_clock)
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
@@ -94,7 +100,8 @@ def dispatch(
                "sent": report.sent, "duplicates": report.duplicates, "retries": report.retries,
                "followed": report.others, "release": release, "speed": speed, "carry_in": _carried_json(carried),
                "delivered_mw_by_category": {k: round(v, 6) for k, v in sorted(report.delivered_mw_by_category.items())},
-               "decisions": dict(Counter(d[0] for d in report.decisions)), "seconds": round(report.seconds, 3)}
+               "decisions": dict(Counter(d[0] for d in report.decisions)), "control": control,
+               "controller": report.controller, "seconds": round(report.seconds, 3)}
     if as_json:
         typer.echo(json.dumps({**summary, "release_rule": RELEASE_RULES[release]}))
     else:
@@ -156,6 +163,17 @@ def _url_speed(url: str | None) -> float:
         return number("speed", "1")
     scale = number("time_scale", "0")
     return 1.0 / scale if scale > 0 else 1.0
+
+
+def _replan_every(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from plant.units import parse_duration
+
+    try:
+        return parse_duration(text, low=1.0)
+    except ValueError as exc:
+        raise ValueError(f"--replan-every: {exc}") from None
 
 
 def _hours(seconds: int) -> str:

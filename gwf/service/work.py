@@ -15,6 +15,7 @@ from gwf.service.views import jsonable, schedule_summary
 from plant import Order, orders_for
 from plant.spec import FactorySpec
 from robots import Dispatcher, Fleet, Journal, plan_id
+from robots.controlplan import controller_cells
 from robots.journal import TERMINAL
 from robots.plans import problem_for_schedule, to_dispatch
 from robots.rework import rework_sets
@@ -110,10 +111,7 @@ def dispatch_schedule(
     schedule, carried = to_dispatch(stored.schedule, carry_in, first)
     problem = problem_for_schedule(floor, schedule)
     validate(problem, schedule, complete=False)
-    planned = {a.cell for a in schedule.assignments}
-    # The other cells of each pool the plan uses are where a down cell's work can go.
-    pools = {c.pool for c in problem.cells if c.id in planned}
-    fleet = Fleet.from_spec(floor, cells={c.id for c in problem.cells if c.pool in pools}, url_template=url_template)
+    fleet = Fleet.from_spec(floor, cells=controller_cells(problem, schedule), url_template=url_template)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path)
     total = len(schedule.assignments)
@@ -121,7 +119,7 @@ def dispatch_schedule(
     try:
         # Claims are keyed by the whole plan's content: a part of it, or another stored copy, shares them.
         report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event, rework=rework_sets(stored.spec),
-                                        down_after=down_after, spec=floor).run(problem, schedule, content=plan_id(stored.schedule)))
+                                        down_after=down_after).run(problem, schedule, content=plan_id(stored.schedule)))
         feed.counts = dict(report.counts)
         feed.flush()
     finally:

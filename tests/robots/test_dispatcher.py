@@ -70,7 +70,9 @@ def test_failed_job_cancels_its_dependents(tiny, tmp_path):
 
 def test_timeouts_are_retried_with_the_same_job_id(tiny, tmp_path):
     spec, problem, schedule = tiny
-    report, entries = _dispatch(spec, problem, schedule, tmp_path / "j.sqlite", url="mock://{id}?hang_every=4", timeout=0.05)
+    # Instant mock jobs: any speed is right for them, and a high one keeps the answer timeout
+    # (--timeout + 2 x the job's length at that speed) short.
+    report, entries = _dispatch(spec, problem, schedule, tmp_path / "j.sqlite", url="mock://{id}?hang_every=4", timeout=0.05, speed=1e6)
     assert report.retries >= 1
     assert report.counts == {"completed": len(schedule.assignments)}
     assert max(e.attempts for e in entries) >= 2
@@ -80,7 +82,7 @@ def test_unreachable_controller_blocks_and_the_next_run_finishes_each_job_once(t
     spec, problem, schedule = tiny
     ledger = tmp_path / "ledger.txt"
     first, entries = _dispatch(spec, problem, schedule, tmp_path / "j.sqlite", url=f"mock://{{id}}?hang_every=3&ledger={ledger}",
-                               timeout=0.05, max_attempts=1)
+                               timeout=0.05, max_attempts=1, speed=1e6)
     assert not first.all_terminal and first.counts.get("blocked", 0) >= 1
     assert "failed" not in first.counts and "canceled" not in first.counts  # unknown outcome is never given up
     again, _ = _dispatch(spec, problem, schedule, tmp_path / "j.sqlite", url=f"mock://{{id}}?ledger={ledger}")
