@@ -1,17 +1,15 @@
 """What dispatch reads from a saved schedule: the problem it was made for (routing, and the
 downtime a repair planned around), the part of it that is really to be sent (carried-in work
-and `--jobs N`), and when a cell that a repair took down may work again."""
+and `--jobs N`)."""
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 
 from plant.demand import Order
 from plant.spec import FactorySpec
 from scheduler.carryin import CARRIED_MARK
 from scheduler.problem import Problem, build_problem, with_recorded_downtime
-from scheduler.schedule import Assignment, Schedule
+from scheduler.schedule import Schedule
 
 # What to do with the units a steady-state plan carries in from its warm-up (`PRODUCT#N-wip`).
 CARRY_IN_RULES = {
@@ -86,26 +84,3 @@ def to_dispatch(schedule: Schedule, carry_in: str = "skip", first: int | None = 
     if first is not None:
         schedule = first_assignments(schedule, first)
     return schedule, info
-
-
-def clear_of_downtime(windows: list[tuple[int, int]], now: float, duration: float) -> float:
-    """The earliest plan time >= `now` at which work of `duration` plan seconds fits between a
-    cell's downtime `windows` (the repair took the cell down there: it gets no work inside them,
-    whatever the release rule; predecessors-done would otherwise run ahead into a window)."""
-    at = now
-    for start, end in sorted(windows):
-        if at < end and at + duration > start:
-            at = end
-    return at
-
-
-async def wait_out_downtime(windows: list[tuple[int, int]], epoch: float, speed: float, a: Assignment) -> None:
-    """Sleep until assignment `a` (its remaining work: a job carried in running has started)
-    fits clear of its cell's downtime `windows` on the plan's clock (plan seconds since `epoch`
-    at `speed` plan seconds per wall second)."""
-    if not windows:
-        return
-    now = (time.time() - epoch) * speed
-    at = clear_of_downtime(windows, now, a.end - max(a.start, 0))
-    if at > now:
-        await asyncio.sleep((at - now) / speed)

@@ -16,7 +16,7 @@ import pytest
 from plant import load_spec
 from plant.demand import Order
 from robots import Dispatcher, Fleet, Journal
-from robots.plans import clear_of_downtime, problem_for_schedule, to_dispatch
+from robots.plans import problem_for_schedule, to_dispatch
 from scheduler.carryin import CARRIED_MARK
 from scheduler.problem import build_problem
 from scheduler.schedule import Assignment, Schedule
@@ -136,17 +136,6 @@ def test_dry_run_states_the_downtime(repaired_plan, tmp_path):
     assert shown.returncode == 0, shown.stderr
     cell = next(iter(Schedule.from_json(repaired_plan).kpis["down"]))
     assert any(line.startswith(f"downtime: {cell} down") for line in json.loads(shown.stdout)["stated"])
-
-
-def test_clear_of_downtime_is_the_first_fit_between_windows():
-    windows = [(100, 200), (250, 400)]
-    assert clear_of_downtime(windows, 0, 100) == 0  # ends exactly as the window begins
-    assert clear_of_downtime(windows, 60, 50) == 200  # fits the 50 s gap after the first window
-    assert clear_of_downtime(windows, 0, 101) == 400  # too long for the gap
-    assert clear_of_downtime(windows, 150, 10) == 200
-    assert clear_of_downtime(windows, 150, 60) == 400  # does not fit in the 50 s gap
-    assert clear_of_downtime(windows, 400, 1000) == 400
-    assert clear_of_downtime([], 7, 1) == 7
 
 
 def test_no_work_reaches_the_down_cell_inside_its_window(tiny_spec_path, tmp_path):
