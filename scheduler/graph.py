@@ -47,79 +47,69 @@ def full_heads_tails(jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext,
         k += 1
         end = head[t] + dur[t]
         for i in range(js_ptr[t], js_ptr[t + 1]):
-            u = js_idx[i]
-            if end > head[u]:
-                head[u] = end
-            indeg[u] -= 1
-            if indeg[u] == 0:
-                stack[top] = u
-                top += 1
-        u = mnext[t]
-        if u >= 0:
-            if end > head[u]:
-                head[u] = end
-            indeg[u] -= 1
-            if indeg[u] == 0:
-                stack[top] = u
-                top += 1
+            top = _release(js_idx[i], end, head, indeg, stack, top)
+        if mnext[t] >= 0:
+            top = _release(mnext[t], end, head, indeg, stack, top)
     if k < n:
         return False
     for i in range(n - 1, -1, -1):
         t = order[i]
-        best = 0
-        s = mnext[t]
-        if s >= 0:
-            best = dur[s] + tail[s]
-        for j in range(js_ptr[t], js_ptr[t + 1]):
-            u = js_idx[j]
-            if dur[u] + tail[u] > best:
-                best = dur[u] + tail[u]
-        tail[t] = best
+        tail[t] = 0  # the floor longest_into starts from (its base is read at t only)
+        tail[t] = longest_into(t, js_ptr, js_idx, mnext, True, tail, dur, tail)
     return True
 
 
 @njit(cache=True)
-def _head_of(t, jp_ptr, jp_idx, release, dur, mprev, head):
-    best = release[t]
-    for i in range(jp_ptr[t], jp_ptr[t + 1]):
-        p = jp_idx[i]
-        if head[p] + dur[p] > best:
-            best = head[p] + dur[p]
-    p = mprev[t]
-    if p >= 0 and head[p] + dur[p] > best:
-        best = head[p] + dur[p]
+def _release(u, end, head, indeg, stack, top):
+    """Kahn's step: u may start after `end`; once its last predecessor is done it is ready."""
+    if end > head[u]:
+        head[u] = end
+    indeg[u] -= 1
+    if indeg[u] == 0:
+        stack[top] = u
+        top += 1
+    return top
+
+
+@njit(cache=True)
+def longest_into(t, ptr, idx, link, use_link, base, dur, value):
+    """max(base[t], value[u] + dur[u] over the neighbours u of t): its routing neighbours
+    idx[ptr[t]:ptr[t + 1]] and, with use_link, its machine neighbour link[t]. Heads read
+    predecessors and tails successors; the two are mirror images of one computation."""
+    best = base[t]
+    for i in range(ptr[t], ptr[t + 1]):
+        u = idx[i]
+        if value[u] + dur[u] > best:
+            best = value[u] + dur[u]
+    if use_link:
+        u = link[t]
+        if u >= 0 and value[u] + dur[u] > best:
+            best = value[u] + dur[u]
     return best
 
 
 @njit(cache=True)
-def _tail_of(t, js_ptr, js_idx, dur, mnext, tail):
-    best = 0
-    for i in range(js_ptr[t], js_ptr[t + 1]):
-        s = js_idx[i]
-        if dur[s] + tail[s] > best:
-            best = dur[s] + tail[s]
-    s = mnext[t]
-    if s >= 0 and dur[s] + tail[s] > best:
-        best = dur[s] + tail[s]
-    return best
+def _push(t, queue, inq, qt, n):
+    if t >= 0 and not inq[t]:
+        inq[t] = True
+        queue[qt] = t
+        return (qt + 1) % n, 1
+    return qt, 0
 
 
 @njit(cache=True)
-def propagate_heads(seeds, nseeds, jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext, head, queue, inq, limit):
-    """Re-compute the heads of `seeds` (nodes whose predecessors or a predecessor's duration
-    changed) and of everything downstream whose head changes as a result. Returns the number of
-    nodes processed, or -1 past `limit` (a cycle never settles)."""
-    n = head.shape[0]
+def propagate(seeds, nseeds, in_ptr, in_idx, in_link, out_ptr, out_idx, out_link, base, dur, value, queue, inq, limit):
+    """Re-compute `value` (heads or tails) at `seeds`, the nodes whose neighbours on the
+    reading side or a neighbour's duration changed, and at everything on the other side whose
+    value changes as a result (label-correcting: a node is read again when a neighbour
+    changed). Returns the number of nodes read, or -1 past `limit` (a cycle never settles)."""
+    n = value.shape[0]
     qh = 0
     qt = 0
     size = 0
     for i in range(nseeds):
-        t = seeds[i]
-        if t >= 0 and not inq[t]:
-            inq[t] = True
-            queue[qt] = t
-            qt = (qt + 1) % n
-            size += 1
+        qt, added = _push(seeds[i], queue, inq, qt, n)
+        size += added
     done = 0
     while size > 0:
         t = queue[qh]
@@ -133,72 +123,42 @@ def propagate_heads(seeds, nseeds, jp_ptr, jp_idx, js_ptr, js_idx, release, dur,
                 qh = (qh + 1) % n
                 size -= 1
             return -1
-        new = _head_of(t, jp_ptr, jp_idx, release, dur, mprev, head)
-        if new == head[t]:
+        new = longest_into(t, in_ptr, in_idx, in_link, True, base, dur, value)
+        if new == value[t]:
             continue
-        head[t] = new
-        for i in range(js_ptr[t], js_ptr[t + 1]):
-            u = js_idx[i]
-            if not inq[u]:
-                inq[u] = True
-                queue[qt] = u
-                qt = (qt + 1) % n
-                size += 1
-        u = mnext[t]
-        if u >= 0 and not inq[u]:
-            inq[u] = True
-            queue[qt] = u
-            qt = (qt + 1) % n
-            size += 1
+        value[t] = new
+        for i in range(out_ptr[t], out_ptr[t + 1]):
+            qt, added = _push(out_idx[i], queue, inq, qt, n)
+            size += added
+        qt, added = _push(out_link[t], queue, inq, qt, n)
+        size += added
     return done
 
 
 @njit(cache=True)
-def propagate_tails(seeds, nseeds, jp_ptr, jp_idx, js_ptr, js_idx, dur, mprev, mnext, tail, queue, inq, limit):
-    """The mirror of propagate_heads: tails of `seeds` (nodes whose successors or a successor's
-    duration changed) and of everything upstream whose tail changes."""
-    n = tail.shape[0]
-    qh = 0
-    qt = 0
-    size = 0
-    for i in range(nseeds):
-        t = seeds[i]
-        if t >= 0 and not inq[t]:
-            inq[t] = True
-            queue[qt] = t
-            qt = (qt + 1) % n
-            size += 1
-    done = 0
-    while size > 0:
-        t = queue[qh]
-        qh = (qh + 1) % n
-        size -= 1
-        inq[t] = False
-        done += 1
-        if done > limit:
-            while size > 0:
-                inq[queue[qh]] = False
-                qh = (qh + 1) % n
-                size -= 1
-            return -1
-        new = _tail_of(t, js_ptr, js_idx, dur, mnext, tail)
-        if new == tail[t]:
-            continue
-        tail[t] = new
-        for i in range(jp_ptr[t], jp_ptr[t + 1]):
-            u = jp_idx[i]
-            if not inq[u]:
-                inq[u] = True
-                queue[qt] = u
-                qt = (qt + 1) % n
-                size += 1
-        u = mprev[t]
-        if u >= 0 and not inq[u]:
-            inq[u] = True
-            queue[qt] = u
-            qt = (qt + 1) % n
-            size += 1
-    return done
+def propagate_heads(seeds, nseeds, jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext, head, queue, inq, limit):
+    """Heads of `seeds` (predecessors or a predecessor's duration changed) and downstream."""
+    return propagate(seeds, nseeds, jp_ptr, jp_idx, mprev, js_ptr, js_idx, mnext, release, dur, head, queue, inq, limit)
+
+
+@njit(cache=True)
+def propagate_tails(seeds, nseeds, jp_ptr, jp_idx, js_ptr, js_idx, zeros, dur, mprev, mnext, tail, queue, inq, limit):
+    """Tails of `seeds` (successors or a successor's duration changed) and upstream; `zeros`
+    stands where heads have releases (a tail has no floor but 0)."""
+    return propagate(seeds, nseeds, js_ptr, js_idx, mnext, jp_ptr, jp_idx, mprev, zeros, dur, tail, queue, inq, limit)
+
+
+@njit(cache=True)
+def _link(a, b, m, mprev, mnext, mfirst, mlast):
+    """Make b follow a on machine m (a = -1: b goes first; b = -1: a goes last)."""
+    if a >= 0:
+        mnext[a] = b
+    else:
+        mfirst[m] = b
+    if b >= 0:
+        mprev[b] = a
+    else:
+        mlast[m] = a
 
 
 @njit(cache=True)
@@ -208,18 +168,9 @@ def swap(u, v, mach, mprev, mnext, mfirst, mlast, head_seeds, tail_seeds):
     a = mprev[u]
     b = mnext[v]
     m = mach[u]
-    if a >= 0:
-        mnext[a] = v
-    else:
-        mfirst[m] = v
-    mprev[v] = a
-    mnext[v] = u
-    mprev[u] = v
-    mnext[u] = b
-    if b >= 0:
-        mprev[b] = u
-    else:
-        mlast[m] = u
+    _link(a, v, m, mprev, mnext, mfirst, mlast)
+    _link(v, u, m, mprev, mnext, mfirst, mlast)
+    _link(u, b, m, mprev, mnext, mfirst, mlast)
     head_seeds[0] = v
     head_seeds[1] = u
     head_seeds[2] = b
@@ -235,26 +186,10 @@ def reassign(v, k, x, new_d, jp_ptr, jp_idx, js_ptr, js_idx, mach, dur, mprev, m
     new_d. Fills head/tail seeds as `swap` does; returns their count (same for both)."""
     a = mprev[v]
     b = mnext[v]
-    m = mach[v]
-    if a >= 0:
-        mnext[a] = b
-    else:
-        mfirst[m] = b
-    if b >= 0:
-        mprev[b] = a
-    else:
-        mlast[m] = a
+    _link(a, b, mach[v], mprev, mnext, mfirst, mlast)
     y = mnext[x] if x >= 0 else mfirst[k]
-    mprev[v] = x
-    mnext[v] = y
-    if x >= 0:
-        mnext[x] = v
-    else:
-        mfirst[k] = v
-    if y >= 0:
-        mprev[y] = v
-    else:
-        mlast[k] = v
+    _link(x, v, k, mprev, mnext, mfirst, mlast)
+    _link(v, y, k, mprev, mnext, mfirst, mlast)
     mach[v] = k
     dur[v] = new_d
     h = 0

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from numba import njit
 
-from scheduler.graph import INT, full_heads_tails, makespan_of, propagate_heads, propagate_tails, reassign, swap
+from scheduler.graph import INT, full_heads_tails, longest_into, makespan_of, propagate_heads, propagate_tails, reassign, swap
 from scheduler.construct import list_schedule
 from scheduler.localsearch import applies
 from scheduler.problem import Problem
@@ -67,6 +67,7 @@ class Graph:
         self.opt_m, self.opt_d = flat[:, 0].copy(), flat[:, 1].copy()
         self.release = np.array([max(t.release, problem.jobs[t.job].release) for t in problem.tasks], INT)
         self.sinks = np.array([t for t in range(n) if not succs[t]], INT)
+        self.zeros = np.zeros(n, INT)
         cell_index = {c.id: i for i, c in enumerate(problem.cells)}
         task_index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
         self.mach = np.zeros(n, INT)
@@ -102,7 +103,7 @@ class Graph:
         return int(makespan_of(self.sinks, self.head, self.dur))
 
     def static(self) -> tuple:
-        return (self.jp_ptr, self.jp_idx, self.js_ptr, self.js_idx, self.opt_ptr, self.opt_m, self.opt_d, self.release, self.sinks)
+        return (self.jp_ptr, self.jp_idx, self.js_ptr, self.js_idx, self.opt_ptr, self.opt_m, self.opt_d, self.release, self.sinks, self.zeros)
 
     def state(self) -> tuple:
         return (self.mach, self.dur, self.mprev, self.mnext, self.mfirst, self.mlast, self.head, self.tail)
@@ -217,26 +218,6 @@ class Search:
 
 
 @njit(cache=True)
-def _routing_head(v, jp_ptr, jp_idx, release, head, dur):
-    best = release[v]
-    for i in range(jp_ptr[v], jp_ptr[v + 1]):
-        p = jp_idx[i]
-        if head[p] + dur[p] > best:
-            best = head[p] + dur[p]
-    return best
-
-
-@njit(cache=True)
-def _routing_tail(v, js_ptr, js_idx, tail, dur):
-    best = 0
-    for i in range(js_ptr[v], js_ptr[v + 1]):
-        s = js_idx[i]
-        if dur[s] + tail[s] > best:
-            best = dur[s] + tail[s]
-    return best
-
-
-@njit(cache=True)
 def _routes_to(u, v, jp_ptr, jp_idx):
     for i in range(jp_ptr[v], jp_ptr[v + 1]):
         if jp_idx[i] == u:
@@ -247,7 +228,7 @@ def _routes_to(u, v, jp_ptr, jp_idx):
 @njit(cache=True)
 def _critical_path(static, state, path):
     """One longest chain into `path`, first operation first; returns its length."""
-    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks = static
+    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks, zeros = static
     mach, dur, mprev, mnext, mfirst, mlast, head, tail = state
     mk = makespan_of(sinks, head, dur)
     t = -1
@@ -285,7 +266,7 @@ def _critical_path(static, state, path):
 def _apply(static, state, work, counters, kind, a, b, c, d):
     """Make a move (kind 0: swap a, b; kind 1: a to machine b after c at duration d) and bring
     heads and tails up to date; False when it closed a cycle (the caller restores the best)."""
-    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks = static
+    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks, zeros = static
     mach, dur, mprev, mnext, mfirst, mlast, head, tail = state
     queue, inq, order, path, head_seeds, tail_seeds = work
     n = head.shape[0]
@@ -297,7 +278,7 @@ def _apply(static, state, work, counters, kind, a, b, c, d):
     done = propagate_heads(head_seeds, count, jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext, head, queue, inq, limit)
     if done >= 0:
         counters[_TOUCHED] += done
-        done = propagate_tails(tail_seeds, count, jp_ptr, jp_idx, js_ptr, js_idx, dur, mprev, mnext, tail, queue, inq, limit)
+        done = propagate_tails(tail_seeds, count, jp_ptr, jp_idx, js_ptr, js_idx, zeros, dur, mprev, mnext, tail, queue, inq, limit)
         counters[_TOUCHED] += max(done, 0)
     if done < 0:
         counters[_FULL] += 1
@@ -313,7 +294,7 @@ def _save(state, best):
 
 @njit(cache=True)
 def _restore(static, state, best, work):
-    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks = static
+    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks, zeros = static
     for i in range(6):
         state[i][:] = best[i]
     full_heads_tails(jp_ptr, jp_idx, js_ptr, js_idx, release, state[1], state[2], state[3], state[6], state[7], work[2])
@@ -347,7 +328,7 @@ def _positions(v, k, static, state, pv, lo_hi):
 
 @njit(cache=True)
 def run_chunk(static, state, best, tabu, work, counters, params, iterations, lower_bound):
-    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks = static
+    jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks, zeros = static
     mach, dur, mprev, mnext, mfirst, mlast, head, tail = state
     queue, inq, order, path, head_seeds, tail_seeds = work
     swap_over, swap_until, cell_back, cell_until = tabu
@@ -387,14 +368,14 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
                     b = mnext[v]
                     pu = dur[u]
                     pv = dur[v]
-                    head_v = _routing_head(v, jp_ptr, jp_idx, release, head, dur)
+                    head_v = longest_into(v, jp_ptr, jp_idx, mprev, False, release, dur, head)
                     if a >= 0 and head[a] + dur[a] > head_v:
                         head_v = head[a] + dur[a]
-                    head_u = max(_routing_head(u, jp_ptr, jp_idx, release, head, dur), head_v + pv)
-                    tail_u = _routing_tail(u, js_ptr, js_idx, tail, dur)
+                    head_u = max(longest_into(u, jp_ptr, jp_idx, mprev, False, release, dur, head), head_v + pv)
+                    tail_u = longest_into(u, js_ptr, js_idx, mnext, False, zeros, dur, tail)
                     if b >= 0 and dur[b] + tail[b] > tail_u:
                         tail_u = dur[b] + tail[b]
-                    tail_v = max(_routing_tail(v, js_ptr, js_idx, tail, dur), tail_u + pu)
+                    tail_v = max(longest_into(v, js_ptr, js_idx, mnext, False, zeros, dur, tail), tail_u + pu)
                     est = max(head_v + pv + tail_v, head_u + pu + tail_u)
                     if swap_over[v] == u and swap_until[v] >= it and est >= best_mk:
                         continue
@@ -411,8 +392,8 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
         for i in range(k):
             v = path[i]
             pv = dur[v]
-            rh = _routing_head(v, jp_ptr, jp_idx, release, head, dur)
-            rt = _routing_tail(v, js_ptr, js_idx, tail, dur)
+            rh = longest_into(v, jp_ptr, jp_idx, mprev, False, release, dur, head)
+            rt = longest_into(v, js_ptr, js_idx, mnext, False, zeros, dur, tail)
             fastest = big
             for o in range(opt_ptr[v], opt_ptr[v + 1]):
                 fastest = min(fastest, opt_d[o])

@@ -95,7 +95,7 @@ def test_swap_and_reassign_by_hand():
         limit = 10 * n
         assert propagate_heads(heads, count, graph.jp_ptr, graph.jp_idx, graph.js_ptr, graph.js_idx, graph.release, graph.dur,
                                graph.mprev, graph.mnext, graph.head, queue, inq, limit) >= 0
-        assert propagate_tails(tails, count, graph.jp_ptr, graph.jp_idx, graph.js_ptr, graph.js_idx, graph.dur,
+        assert propagate_tails(tails, count, graph.jp_ptr, graph.jp_idx, graph.js_ptr, graph.js_idx, graph.zeros, graph.dur,
                                graph.mprev, graph.mnext, graph.tail, queue, inq, limit) >= 0
         assert _consistent(graph)
         moved += 1
