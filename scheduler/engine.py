@@ -98,9 +98,9 @@ def search(problem: Problem, objective: str, bound: float, *, time_limit: float,
     if meets(objective, best.value, bound):
         method = best.kpis.get("builder", "dispatch")  # nothing left to gain: do not spend the time limit
     elif problem.n_operations <= DIRECT_MAX_OPERATIONS:
-        best, status, solver_bound = _direct(problem, best, objective, deadline, workers, seed, report)
+        best, status, solver_bound = _direct(problem, best, objective, deadline, workers, seed, report, tasks)
         method = "cp-sat"
-        kpis.update({k: best.kpis[k] for k in ("hint", "probe_makespan", "tabu_makespan", "tabu_iterations") if k in best.kpis})
+        kpis.update({k: best.kpis[k] for k in ("hint", "probe_makespan", "tabu_makespan", "tabu_iterations", "tabu_restarts") if k in best.kpis})
     else:
         method = "lns"
         graph_tabu = objective == "makespan" and tabu_fits(problem)
@@ -185,7 +185,8 @@ def _best_start(problem: Problem, objective: str, deadline: float, time_limit: f
     return best
 
 
-def _direct(problem: Problem, start: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress) -> tuple[Schedule, str, float | None]:
+def _direct(problem: Problem, start: Schedule, objective: str, deadline: float, workers: int, seed: int, report: Progress,
+            tasks: Tasks) -> tuple[Schedule, str, float | None]:
     """The whole problem through the core model's portfolio (CP-SAT probe, tabu search where it
     applies, CP-SAT), warm-started by the better of the best dispatching start and the core
     model's own warm start (every rule, tie-breaking restarts); (plan, status, CP-SAT's bound
@@ -199,7 +200,7 @@ def _direct(problem: Problem, start: Schedule, objective: str, deadline: float, 
     own = _valued(problem, warm_start(problem, objective, remaining, seed), objective)
     hint = own if better(objective, own.value, start.value) else start
     report(0.25, "CP-SAT on the whole problem")
-    found = solve(problem, objective=objective, time_limit=deadline - time.perf_counter(), workers=workers, seed=seed, hint=hint)
+    found = solve(problem, objective=objective, time_limit=deadline - time.perf_counter(), workers=workers, seed=seed, hint=hint, tasks=tasks)
     if not found.assignments:
         return hint, "heuristic", found.bound
     full = _valued(problem, complete(problem, found) if objective == "mw" else found, objective)

@@ -26,6 +26,7 @@ gone as long without a new best as it took to find it, it stops and leaves the t
 is never worse than the start."""
 from __future__ import annotations
 
+import bisect
 import random
 import time
 
@@ -47,15 +48,16 @@ def applies(problem: Problem) -> bool:
     return all(c.capacity == 1 and c.setup == 0 and not c.unavailable for c in problem.cells)
 
 
-def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: int = 0, seed: int = 0) -> Schedule:
+def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: int = 0, seed: int = 0, stall_stop: bool = True) -> Schedule:
     """The best plan found within `seconds` from the (valid, complete) `start`; `start` itself
-    when the problem is out of scope or nothing better turns up. Stops early at `lower_bound`."""
+    when the problem is out of scope or nothing better turns up. Stops early at `lower_bound`,
+    and with `stall_stop` once stalled (see _PATIENCE) so the caller's CP-SAT gets the rest."""
     if not applies(problem) or not start.assignments or seconds <= 0:
         return start
     search = _Search(problem, start, random.Random(seed))
     if search.plan is None or search.best.makespan <= lower_bound:
         return start
-    search.run(time.perf_counter() + seconds, lower_bound)
+    search.run(time.perf_counter() + seconds, lower_bound, stall_stop)
     if search.best.makespan >= start.makespan:
         kept = Schedule(list(start.assignments), start.horizon, start.status, start.objective, start.value, name=start.name)
         kept.kpis = {**start.kpis, "tabu_iterations": search.iterations}
@@ -152,9 +154,10 @@ class _Search:
         """One longest chain, first operation first, and for each step whether it is a cell arc
         (same cell, adjacent in its order) rather than a routing arc."""
         head, cell = plan.head, plan.cell
-        ends = [head[t] + self.options[t][cell[t]] for t in range(len(head))]
+        ends = [h + options[c] for h, c, options in zip(head, cell, self.options)]
         cell_pred = {b: a for order in plan.seq for a, b in zip(order, order[1:])}
-        t = max(range(len(ends)), key=lambda i: (ends[i], self.rng.random()))
+        last = max(ends)
+        t = self.rng.choice([i for i, end in enumerate(ends) if end == last])
         path, links = [t], []  # links[i]: is the step from path[i + 1] to path[i] a cell arc?
         while True:
             previous = [(p, False) for p in self.preds[t] if ends[p] == head[t]]
@@ -202,10 +205,11 @@ class _Search:
                 continue
             for u, v in {(block[0], block[1]), (block[-2], block[-1])}:
                 found.append((self.swap_estimate(plan, u, v), self.rng.random(), ("swap", v, u), ("swap", u, v)))
+        lines: dict[int, tuple] = {}
         for v in path:
             for k in self.options[v]:
                 if k != plan.cell[v]:
-                    found.extend(self.reassignments(plan, v, k))
+                    found.extend(self.reassignments(plan, v, k, lines))
         return found
 
     def swap_estimate(self, plan: _Plan, u: int, v: int) -> int:
@@ -222,32 +226,33 @@ class _Search:
         tail_v = max(self.routing_tail(plan, v), tail_u + pu)
         return max(head_v + pv + tail_v, head_u + pu + tail_u)
 
-    def reassignments(self, plan: _Plan, v: int, k: int) -> list[tuple[int, float, tuple, tuple]]:
-        """Moves of v onto cell k at each position that cannot close a cycle, with estimates."""
-        head, tail, order = plan.head, plan.tail, plan.seq[k]
+    def reassignments(self, plan: _Plan, v: int, k: int, lines: dict[int, tuple]) -> list[tuple[int, float, tuple, tuple]]:
+        """The best-estimated move of v onto cell k among the positions that cannot close a cycle
+        (all positions share one tabu key, so only the best of them would ever be made).
+        `lines` caches per cell the heads, negated tails, ends and (duration + tail) along its order."""
+        if k not in lines:
+            order = plan.seq[k]
+            head, tail = plan.head, plan.tail
+            durations = [self.duration(plan, x) for x in order]
+            lines[k] = ([head[x] for x in order], [-tail[x] for x in order],
+                        [head[x] + d for x, d in zip(order, durations)], [d + tail[x] for x, d in zip(order, durations)])
+        heads, neg_tails, ends, afters = lines[k]
         pv = self.duration(plan, v)
         # Along a cell's order heads rise and tails fall, so both sets are a prefix / suffix.
-        latest = 0
-        while latest < len(order) and head[order[latest]] < head[v] + pv:
-            latest += 1
-        earliest = len(order)
-        while earliest > 0 and tail[order[earliest - 1]] < tail[v] + pv:
-            earliest -= 1
+        latest = bisect.bisect_left(heads, plan.head[v] + pv)
+        earliest = bisect.bisect_right(neg_tails, -(plan.tail[v] + pv))
         if earliest > latest:
             return []
         own_head, own_tail, new_pv = self.routing_head(plan, v), self.routing_tail(plan, v), self.options[v][k]
-        out = []
+        n = len(heads)
+        best, where = None, earliest
         for i in range(earliest, latest + 1):
-            start = own_head
-            if i > 0:
-                x = order[i - 1]
-                start = max(start, head[x] + self.duration(plan, x))
-            after = own_tail
-            if i < len(order):
-                y = order[i]
-                after = max(after, self.duration(plan, y) + tail[y])
-            out.append((start + new_pv + after, self.rng.random(), ("cell", v, k), ("cell", v, k, i)))
-        return out
+            start = ends[i - 1] if i > 0 and ends[i - 1] > own_head else own_head
+            after = afters[i] if i < n and afters[i] > own_tail else own_tail
+            estimate = start + new_pv + after
+            if best is None or estimate < best:
+                best, where = estimate, i
+        return [(best, self.rng.random(), ("cell", v, k), ("cell", v, k, where))]
 
     def apply(self, plan: _Plan, move: tuple) -> _Plan | None:
         cell, seq = list(plan.cell), list(plan.seq)
@@ -289,13 +294,13 @@ class _Search:
                 plan = moved
         return plan
 
-    def run(self, deadline: float, lower_bound: int) -> None:
+    def run(self, deadline: float, lower_bound: int, stall_stop: bool = True) -> None:
         tabu: dict[tuple, int] = {}
         plan = self.plan
         iteration = stall = 0
         found_at = 0  # iteration of the last new best
         while time.perf_counter() < deadline and self.best.makespan > lower_bound:
-            if iteration - found_at > max(_PATIENCE, found_at):
+            if stall_stop and iteration - found_at > max(_PATIENCE, found_at):
                 break  # stalled for as long as it took to find the best: the rest is CP-SAT's
             iteration += 1
             stepped = self.step(plan, tabu, iteration)
