@@ -62,7 +62,9 @@ class Tasks:
             return value
         key = id(value)
         if key not in self._shared:
-            self._shared[key] = (value, self.client.scatter(value, broadcast=True, hash=False))
+            # Wrapped: Dask scatters a bare list or dict element by element (a list of futures).
+            [future] = self.client.scatter([value], broadcast=True, hash=False)
+            self._shared[key] = (value, future)
         return self._shared[key][1]
 
     def run(self, function: Callable[..., Any], calls: Sequence[tuple[tuple, dict]], *, processes: int = 1) -> list[Any]:

@@ -127,9 +127,7 @@ def search(problem: Problem, objective: str, bound: float, *, time_limit: float,
             # one per task slot, each its own seed; the best one stays.
             starts = [best, least_work_start(problem)] if flexible else [best]
             options = {"lower_bound": int(bound), "patience": STALL_SHARE * time_limit}
-            # A list per task: Tasks.share scatters an object passed to several tasks, and a
-            # scattered list comes back as a list of futures.
-            restarts = tasks.run(improve, [((problem, list(starts), seconds), {**options, "seed": seed + k}) for k in range(tasks.width)])
+            restarts = tasks.run(improve, [((problem, starts, seconds), {**options, "seed": seed + k}) for k in range(tasks.width)])
             searched = min(restarts, key=lambda found: found.makespan)
             kpis.update(tabu_makespan=searched.makespan, tabu_iterations=searched.kpis.get("tabu_iterations", 0))
             best = _valued(problem, searched, objective)

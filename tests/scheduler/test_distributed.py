@@ -91,3 +91,5 @@ def test_an_object_passed_to_several_tasks_is_scattered_once():
         assert [value for value, _ in tasks._shared.values()] == [known.problem]
         assert tasks.run(_pid_and, [((7,), {}), ((7,), {})])[0][1] == 7  # scalars travel as they are
         assert len(tasks._shared) == 1
+        starts = [known.problem, known.problem]  # a list passed whole, as the large route's starts
+        assert tasks.run(len, [((starts,), {}), ((starts,), {})]) == [2, 2]
