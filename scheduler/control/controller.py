@@ -48,6 +48,7 @@ class ControlConfig:
     lookahead: int = 4
     early_s: float = 0.0
     pool_help: bool = True
+    route: bool = True  # a unit bound for a pool that is behind goes to another eligible pool that is not
     repair: bool = True
     move_threshold_s: float = 2 * 3600.0
     repair_window_s: float = 8 * 3600.0
@@ -73,7 +74,7 @@ class ControlConfig:
         """blind: the plan as written (head of sequence only, no repair); repair: look-ahead and
         moving a down cell's work; replan: repair plus a rolling re-plan."""
         if name == "blind":
-            base = cls(lookahead=1, pool_help=False, repair=False)
+            base = cls(lookahead=1, pool_help=False, repair=False, route=False)
         elif name == "repair":
             base = cls()
         elif name == "replan":
@@ -109,6 +110,8 @@ class FloorController:
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
+        self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
+        self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self._wakes: list[tuple[float, int]] = []
         self._stamps = 0
         for t in sorted((t for t in range(n) if self.cell[t] >= 0 and self.status[t] == WAITING), key=lambda t: self.start[t]):
@@ -168,6 +171,20 @@ class FloorController:
         c = self.cell[t]
         return self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
 
+    def queue(self, c: int):
+        """Cell c's open sequence, in order (the tasks it is still to run, as planned now)."""
+        seq, stamp, status = self.seq[c], self.stamp, self.status
+        for k in range(self.ptr[c], len(seq)):
+            s, st, t = seq[k]
+            if stamp[t] == st and status[t] == WAITING:
+                yield t
+
+    def running_tasks(self, cells) -> list[int]:
+        """The tasks running now on any of `cells`."""
+        wanted = set(cells)
+        ran_on = self.ran_on
+        return [t for t, st in enumerate(self.status) if st == RUNNING and ran_on[t] in wanted]
+
     def summary(self) -> dict:
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}
@@ -220,19 +237,55 @@ class FloorController:
     def _completed(self, t: int, c: int) -> None:
         self.status[t] = DONE
         self.running[c] -= 1
+        self.pool_busy[self.plan.cell_pool[c]] -= 1
         self._freed(c)
-        status, left, arrived = self.status, self.preds_left, self.arrived
+        status, left, arrived, pools = self.status, self.preds_left, self.arrived, self.plan.t_pools
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
                 left[s] -= 1
-                if left[s] == 0 and arrived[s]:  # reported there before its last predecessor completed
-                    self._dispatch_task(s)
+                if left[s] == 0:
+                    if arrived[s]:  # reported there before its last predecessor completed
+                        self._dispatch_task(s)
+                    elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
+                        self._route(s)  # the host routes the unit next (it asks pool_of)
         self._dispatch(c)
+
+    def _route(self, t: int) -> None:
+        """Routing: the unit is about to go to task t's station. It goes to its planned pool
+        unless another eligible pool would start it sooner: fewer tasks waiting and running per
+        slot, scaled by how long the task takes there (the join-the-shortest-queue measure)."""
+        plan = self.plan
+        here = self.pool_of(t)
+        modes = plan.problem.tasks[plan.t_problem[t]].modes if plan.t_problem[t] >= 0 else None
+        if not modes:
+            return
+        duration = dict(modes)
+        if here not in duration:
+            return
+
+        def load(pool: int) -> float:
+            return (len(self.waiting_in_pool[pool]) + self.pool_busy[pool] + 1) / self.pool_slots[pool] * duration[pool]
+
+        mine = load(here)
+        best, best_load = here, mine
+        for pool in plan.t_pools[t]:
+            if pool != here and pool in duration and self.idle[pool]:
+                value = load(pool)
+                if value < best_load:
+                    best, best_load = pool, value
+        if best == here:
+            return
+        c = min(self.idle[best])
+        frm = self.cell[t]
+        self._emit(MOVE, f"route: {plan.pool_names[here]} behind ({mine:.0f}), {plan.pool_names[best]} has a free cell",
+                   t, c, {"from": plan.cell_ids[frm]})
+        self._assign(t, c, self.start[t])
 
     def _failed(self, t: int, c: int) -> None:
         """The spec's rework routing: every task on a path from the rework target to the failed
         one is redone; they leave their sequences and go to their pool's rework queue."""
         self.running[c] -= 1
+        self.pool_busy[self.plan.cell_pool[c]] -= 1
         self._freed(c)
         plan = self.plan
         redo = plan.t_rework[t]
@@ -381,6 +434,7 @@ class FloorController:
     def _begin(self, t: int, c: int, reason: str) -> None:
         self.status[t] = RUNNING
         self.running[c] += 1
+        self.pool_busy[self.plan.cell_pool[c]] += 1
         if self.running[c] >= self.plan.cell_capacity[c]:
             self.idle[self.plan.cell_pool[c]].discard(c)
         self.family[c] = self.plan.t_family[t]

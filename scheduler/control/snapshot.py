@@ -18,7 +18,7 @@ from scheduler.calendars import CellCalendar
 from scheduler.carryin import CarriedIn, carry_in, plan_around
 from scheduler.construct import list_schedule
 from scheduler.problem import Cell, Job, Problem, Task
-from scheduler.repair import Downtime, repair
+from scheduler.repair import PoolCell, QueuedTask, repair_pool
 from scheduler.schedule import Assignment, Schedule
 
 RUNNING = 1
@@ -116,23 +116,54 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
 
 
 def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, float]]:
-    """(task, new cell, planned start) for the open tasks scheduler.repair moves off their cell
-    when `cell` stops until `expected_up`."""
-    carried, to_ctrl = open_work(ctrl, ctrl.config.repair_window_s)
-    problem = carried.problem
-    now = int(ctrl.now)
-    projected = _project(ctrl, carried, to_ctrl)
-    down = [Downtime(ctrl.plan.cell_ids[cell], 1, max(1, int(expected_up) - now))]
-    result = repair(problem, projected, down, 1, time_limit=ctrl.config.repair_time_limit)
-    cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
-    index = {(j.id, problem.tasks[t].op): t for j in problem.jobs for t in j.tasks}
-    moves = []
-    for a in result.schedule.assignments:
-        t = index[(a.job, a.op)]
-        c = cell_index[a.cell]
-        if t not in carried.pinned and c != ctrl.cell[to_ctrl[t]]:
-            moves.append((to_ctrl[t], c, float(a.start) + now))
-    return moves
+    """(task, new cell, planned start) for the open tasks of `cell`'s queue that
+    scheduler.repair_pool moves to twin cells when `cell` stops until `expected_up`: only the
+    cell's pool is read (its cells' running work and queues inside the repair window), so the
+    decision costs the pool's queues, not the floor's."""
+    plan, now = ctrl.plan, ctrl.now
+    pool = plan.cell_pool[cell]
+    cells = plan.pool_cells[pool]
+    limit = now + ctrl.config.repair_window_s
+    cut = int(now)
+    pause = max(0, int(expected_up) - cut)
+    free: dict[int, list[int]] = {c: [] for c in cells}
+    for t in ctrl.running_tasks(cells):
+        c = ctrl.ran_on[t]
+        end = int(ctrl.started_at[t] + _duration(plan, t, pool))
+        free[c].append(end + (pause if c == cell else 0))  # work on the stopped cell waits out the stop
+    lanes = []
+    for c in cells:
+        queue = []
+        for t in ctrl.queue(c):
+            if ctrl.start[t] >= limit:
+                break
+            queue.append(QueuedTask(t, int(_ready(ctrl, t)), int(ctrl.start[t]), _duration(plan, t, pool), plan.t_family[t]))
+        windows = [(s, e) for s, e in plan.problem.cells[c].unavailable if e > cut]
+        if c != cell and not ctrl.up[c]:
+            windows.append((cut, max(cut, int(ctrl.down_until[c]))))
+        lanes.append(PoolCell(plan.cell_capacity[c], free[c], queue, int(plan.cell_setup[c]), ctrl.family[c], windows))
+    moves = repair_pool(lanes, cells.index(cell), max(cut, int(expected_up)), cut)
+    return [(t, cells[k], float(start)) for t, k, start in moves]
+
+
+def _duration(plan, t: int, pool: int) -> int:
+    """Planned seconds of task t on a cell of `pool` (the plan's own, for availability if it
+    was planned so)."""
+    modes = plan.problem.tasks[plan.t_problem[t]].modes if plan.t_problem[t] >= 0 else []
+    return next((d for p, d in modes if p == pool), int(plan.t_end[t] - plan.t_start[t]) or 1)
+
+
+def _ready(ctrl, t: int) -> float:
+    """Earliest t may start: now, its planned start (the controller's gate), and its
+    predecessors' expected ends (running: started + planned time; waiting: planned end)."""
+    plan = ctrl.plan
+    at = max(ctrl.now, plan.t_start[t] - ctrl.config.early_s)
+    for p in plan.t_preds[t]:
+        if ctrl.status[p] == RUNNING:
+            at = max(at, ctrl.started_at[p] + _duration(plan, p, plan.cell_pool[ctrl.ran_on[p]]))
+        elif ctrl.status[p] == WAITING:
+            at = max(at, max(ctrl.now, ctrl.start[p]) + _duration(plan, p, ctrl.pool_of(p)))
+    return at
 
 
 def _project(ctrl, carried: CarriedIn, to_ctrl: dict[int, int]) -> Schedule:
