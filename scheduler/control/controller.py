@@ -57,11 +57,13 @@ class ControlConfig:
     replan_lateness_s: float | None = None
     replan_window_s: float = 24 * 3600.0
     replan_min_gap_s: float = 3600.0
+    replan_gain_s: float = 1800.0  # a re-plan moves a task only if its new cell starts it this much sooner
 
     def __post_init__(self) -> None:
         if self.lookahead < 1:
             raise ValueError(f"lookahead: must be >= 1 (1 follows the sequence strictly), got {self.lookahead}")
-        for name in ("early_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "repair_time_limit"):
+        for name in ("early_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "repair_time_limit",
+                     "replan_gain_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         for name in ("replan_every_s", "replan_lateness_s"):
@@ -76,9 +78,9 @@ class ControlConfig:
         if name == "blind":
             base = cls(lookahead=1, pool_help=False, repair=False, route=False)
         elif name == "repair":
-            base = cls()
+            base = cls(early_s=2 * 3600.0)
         elif name == "replan":
-            base = cls(replan_every_s=8 * 3600.0, replan_lateness_s=2 * 3600.0)
+            base = cls(early_s=2 * 3600.0, replan_every_s=8 * 3600.0, replan_lateness_s=2 * 3600.0)
         else:
             raise ValueError(f"control: {name!r} is not a control policy; valid: blind, repair, replan")
         return replace(base, **overrides)
@@ -111,6 +113,7 @@ class FloorController:
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
+        self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self._wakes: list[tuple[float, int]] = []
         self._stamps = 0
@@ -122,6 +125,7 @@ class FloorController:
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
         self.last_replan = -INF
         self.replan_cpu_s = 0.0
+        self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
         self.log: list[Decision] = []
         self._out: list[Decision] = []
         self.now = 0.0
@@ -193,7 +197,8 @@ class FloorController:
             key = d.reason.split(":", 1)[0]
             reasons[f"{d.kind}/{key}"] = reasons.get(f"{d.kind}/{key}", 0) + 1
         return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
-                "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell}
+                "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell,
+                "cell_down_cpu_s": self.down_cpu_s}
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
@@ -228,6 +233,7 @@ class FloorController:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
             if self.cell[t] != c:
                 self._assign(t, c, self.start[t])
+            self.stamp[t] = 0  # out of its sequence: it runs
             self._begin(t, c, "reported: the cell started it")
 
     def _freed(self, c: int) -> None:
@@ -252,15 +258,16 @@ class FloorController:
 
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
-        unless another eligible pool would start it sooner: fewer tasks waiting and running per
-        slot, scaled by how long the task takes there (the join-the-shortest-queue measure)."""
+        unless that pool has no free cell and another eligible pool would start it sooner: fewer
+        tasks waiting and running per slot, scaled by how long the task takes there (the
+        join-the-shortest-queue measure)."""
         plan = self.plan
         here = self.pool_of(t)
         modes = plan.problem.tasks[plan.t_problem[t]].modes if plan.t_problem[t] >= 0 else None
         if not modes:
             return
         duration = dict(modes)
-        if here not in duration:
+        if here not in duration or self.idle[here]:  # a free cell of its own pool: as planned
             return
 
         def load(pool: int) -> float:
@@ -269,15 +276,22 @@ class FloorController:
         mine = load(here)
         best, best_load = here, mine
         for pool in plan.t_pools[t]:
-            if pool != here and pool in duration and self.idle[pool]:
+            if pool != here and pool in duration:
                 value = load(pool)
                 if value < best_load:
                     best, best_load = pool, value
         if best == here:
             return
-        c = min(self.idle[best])
+        # A free cell of that pool if there is one; else its cells in turn (any free cell of the
+        # pool helps with due work, so which one queues it matters little).
+        if self.idle[best]:
+            c = min(self.idle[best])
+        else:
+            cells = plan.pool_cells[best]
+            self._turn[best] = (self._turn[best] + 1) % len(cells)
+            c = cells[self._turn[best]]
         frm = self.cell[t]
-        self._emit(MOVE, f"route: {plan.pool_names[here]} behind ({mine:.0f}), {plan.pool_names[best]} has a free cell",
+        self._emit(MOVE, f"route: {plan.pool_names[here]} more loaded ({mine:.0f} s/slot) than {plan.pool_names[best]} ({best_load:.0f})",
                    t, c, {"from": plan.cell_ids[frm]})
         self._assign(t, c, self.start[t])
 
@@ -323,7 +337,9 @@ class FloorController:
             except ValueError as exc:  # a controller never stops the floor: record why nothing moved
                 self._emit(MOVE, f"repair failed: {exc}", -1, c)
                 return
-            seconds = time.process_time() - began
+            finally:
+                self.down_cpu_s.append(time.process_time() - began)
+            seconds = self.down_cpu_s[-1]
             for t, to, start in moves:
                 frm = self.cell[t]
                 self._assign(t, to, start)
@@ -466,17 +482,6 @@ class FloorController:
         k = bisect.bisect_left(seq, (start, self._stamps, t))
         seq.insert(max(k, self.ptr[c]), (start, self._stamps, t))
 
-    def rebuild_sequences(self) -> None:
-        """Every cell's sequence again from the current assignments (after a re-plan)."""
-        for c in range(len(self.seq)):
-            self.seq[c] = []
-            self.ptr[c] = 0
-        for t in range(self.plan.n_tasks):
-            if self.status[t] == WAITING and self.stamp[t] > 0:
-                self.seq[self.cell[t]].append((self.start[t], self.stamp[t], t))
-        for s in self.seq:
-            s.sort()
-
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan
 
@@ -493,14 +498,10 @@ class FloorController:
             self._emit(REPLAN, f"replan failed ({trigger}): {exc}")
             return
         moved = 0
-        for t, c, start in changes:
-            if c != self.cell[t]:
+        for t, c, start in changes:  # only what the re-plan starts sooner elsewhere moves
+            if self.status[t] == WAITING and not self.in_rework[t]:
+                self._assign(t, c, start)
                 moved += 1
-            self.cell[t] = c
-            self.start[t] = start
-            self._stamps += 1
-            self.stamp[t] = self._stamps
-        self.rebuild_sequences()
         seconds = time.process_time() - began
         self.replan_cpu_s += seconds
         self.lateness = 0.0

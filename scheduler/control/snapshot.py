@@ -60,17 +60,19 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, dict[int, int]]:
         local[t] = len(tasks)
         jobs[job_new[j]].tasks.append(len(tasks))
         modes = task.modes
-        if ctrl.arrived[t]:  # the unit waits in this pool's buffer: it stays in the pool
+        if ctrl.arrived[t] or ctrl.preds_left[t] == 0:  # the unit is (or is on its way) in this pool: it stays there
             modes = [m for m in modes if m[0] == ctrl.pool_of(t)] or modes
         tasks.append(Task(job_new[j], task.op, modes, [], task.capability))
         if status[t] == RUNNING:
+            # Started this very second still counts as running at the cut (pinned), not as open work.
+            began = max(0, min(int(ctrl.started_at[t]), cut - 1))
             # A unit may start a little before its plan (a changeover's lead, a free twin cell).
-            jobs[job_new[j]].release = min(jobs[job_new[j]].release, int(ctrl.started_at[t]))
+            jobs[job_new[j]].release = min(jobs[job_new[j]].release, began)
             cell = ctrl.ran_on[t]
             pool = plan.cell_pool[cell]
             duration = next((d for p, d in task.modes if p == pool), task.modes[0][1])
             end = max(cut + 1, int(ctrl.started_at[t] + duration))
-            history.append(Assignment(jobs[job_new[j]].id, task.op, plan.cell_ids[cell], min(int(ctrl.started_at[t]), cut), end))
+            history.append(Assignment(jobs[job_new[j]].id, task.op, plan.cell_ids[cell], began, end))
     for t, i in local.items():
         tasks[i].predecessors = [local[p] for p in plan.t_preds[t] if p in local]
     previous = Problem(base.cells, base.pools, jobs, tasks, base.horizon, name=f"{base.name}@{cut}")
@@ -78,11 +80,13 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, dict[int, int]]:
     for a in history:
         pinned_end[a.cell] = max(pinned_end.get(a.cell, 0), a.end - cut)
     cells = []
-    for cell in base.cells:
+    for c, cell in enumerate(base.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
         clear = pinned_end.get(cell.id, 0)
         windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)]
+        if not ctrl.up[c] and ctrl.down_until[c] > now:  # a stopped cell takes nothing new before it is back
+            windows.append((clear, max(clear, int(ctrl.down_until[c]) - cut)))
         cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
     following = Problem(cells, base.pools, [], [], max(int(span), base.horizon - cut, 1), name=f"{base.name}@{cut}/next")
     carried = carry_in(previous, Schedule(history, base.horizon), cut, following)
@@ -94,10 +98,16 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, dict[int, int]]:
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
-    """(task, cell, planned start) for every open task in the window, planned again now."""
+    """(task, new cell, planned start) for the open tasks in the window that the re-plan starts
+    sooner elsewhere. The open work is planned again from the floor's state (running work
+    pinned where it runs, stopped cells out until their expected return) by the list scheduler
+    in the old plan's order; a task takes its re-planned cell only when that starts it at least
+    `replan_gain_s` sooner than its current cell's sequence, timed forward the same way, would:
+    a re-plan moves what it gains by and leaves the rest of the plan, and its cells, alone."""
     carried, to_ctrl = open_work(ctrl, ctrl.config.replan_window_s)
+    problem = carried.problem
     now = ctrl.now
-    index = {(j.id, carried.problem.tasks[t].op): t for j in carried.problem.jobs for t in j.tasks}
+    index = {(j.id, problem.tasks[t].op): t for j in problem.jobs for t in j.tasks}
 
     def planner(sub: Problem) -> Schedule:
         # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
@@ -105,14 +115,18 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
         return list_schedule(sub, objective="mw", priority=order)
 
     schedule = plan_around(carried, planner)
+    current = {index[(a.job, a.op)]: a.start for a in _project(ctrl, carried, to_ctrl).assignments}
     cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
+    gain = ctrl.config.replan_gain_s
     changes = []
     for a in schedule.assignments:
         t = index[(a.job, a.op)]
-        if t in carried.pinned:
+        c = cell_index[a.cell]
+        if t in carried.pinned or c == ctrl.cell[to_ctrl[t]]:
             continue
-        changes.append((to_ctrl[t], cell_index[a.cell], float(a.start) + int(now)))
-    return changes, {"tasks": len(changes), "pinned": len(carried.pinned)}
+        if a.start + gain <= current.get(t, a.start):
+            changes.append((to_ctrl[t], c, float(a.start) + int(now)))
+    return changes, {"tasks": len(schedule.assignments) - len(carried.pinned), "pinned": len(carried.pinned)}
 
 
 def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, float]]:
