@@ -124,6 +124,7 @@ class FloorController:
         self.lateness = 0.0
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
         self.last_replan = -INF
+        self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
         self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
         self.log: list[Decision] = []
@@ -161,7 +162,7 @@ class FloorController:
         else:
             raise TypeError(f"not a controller event: {event!r}")
         if now >= self.next_replan or (self.config.replan_lateness_s is not None and self.lateness > self.config.replan_lateness_s
-                                       and now - self.last_replan >= self.config.replan_min_gap_s):
+                                       and now - self.last_replan >= self.replan_gap):
             self._replan("interval" if now >= self.next_replan else "lateness")
         return out
 
@@ -259,8 +260,8 @@ class FloorController:
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
         unless that pool has no free cell and another eligible pool would start it sooner: fewer
-        tasks waiting and running per slot, scaled by how long the task takes there (the
-        join-the-shortest-queue measure)."""
+        tasks due and waiting or running per slot, scaled by how long the task takes there (the
+        join-the-shortest-queue measure, counting only work whose planned start has come)."""
         plan = self.plan
         here = self.pool_of(t)
         modes = plan.problem.tasks[plan.t_problem[t]].modes if plan.t_problem[t] >= 0 else None
@@ -270,8 +271,13 @@ class FloorController:
         if here not in duration or self.idle[here]:  # a free cell of its own pool: as planned
             return
 
+        due = self.now + self.config.early_s
+        start = plan.t_start
+
         def load(pool: int) -> float:
-            return (len(self.waiting_in_pool[pool]) + self.pool_busy[pool] + 1) / self.pool_slots[pool] * duration[pool]
+            # Units waiting there for a later planned start do not compete for its cells yet.
+            waiting = sum(1 for w in self.waiting_in_pool[pool] if start[w] <= due)
+            return (waiting + self.pool_busy[pool] + 1) / self.pool_slots[pool] * duration[pool]
 
         mine = load(here)
         best, best_load = here, mine
@@ -505,6 +511,9 @@ class FloorController:
         seconds = time.process_time() - began
         self.replan_cpu_s += seconds
         self.lateness = 0.0
+        # Fire when it helps: a re-plan that found nothing to gain makes the next lateness
+        # trigger wait twice as long (up to a day); one that moved work resets the wait.
+        self.replan_gap = cfg.replan_min_gap_s if moved else min(2 * self.replan_gap, 24 * 3600.0)
         why = "every %.0f h" % (cfg.replan_every_s / 3600) if trigger == "interval" else f"mean start lateness above {cfg.replan_lateness_s:.0f}s"
         self._emit(REPLAN, f"replan: {why}", detail={**figures, "moved": moved, "cpu_s": round(seconds, 4)})
         for c in range(len(self.seq)):
