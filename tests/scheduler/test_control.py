@@ -332,3 +332,22 @@ def test_a_replan_moves_only_what_it_starts_sooner_and_never_onto_a_stopped_cell
     assert all(ctrl.cell[t] != stopped for t in moved)
     for t in moved:
         assert plan.cell_pool[ctrl.cell[t]] in plan.t_pools[t]
+
+
+def test_a_lateness_replan_that_moves_nothing_waits_longer_before_the_next():
+    spec = loop_floor()
+    problem = build_problem(spec, orders_for(spec, 24), 24 * H)
+    plan = control_plan(spec, list_schedule(problem))
+    ctrl = FloorController(plan, ControlConfig.policy("replan", replan_every_s=None, replan_lateness_s=600.0, replan_min_gap_s=H))
+    for t in sorted(range(plan.n_tasks), key=lambda t: plan.t_start[t]):
+        if not plan.t_preds[t] and plan.t_start[t] < H:
+            ctrl.handle(Ready(plan.t_start[t], t))
+    fired = []
+    for k in range(1, 12):  # the floor keeps drifting: the trigger stays armed
+        ctrl.lateness = 2 * H
+        fired += [(k, d.detail["moved"]) for d in ctrl.handle(Tick(k * H)) if d.kind == REPLAN]
+    assert fired and fired[0][0] == 1, fired
+    assert len(fired) < 11 or all(m for _, m in fired), fired  # not every hour unless every re-plan gained
+    for (k1, moved), (k2, _) in zip(fired, fired[1:]):
+        # after a re-plan that moved nothing the gap doubles; after one that moved work it is back to 1 h
+        assert k2 - k1 >= (1 if moved else 2)
