@@ -241,14 +241,21 @@ def test_random_floors_finish_every_task_without_breaking_precedence_or_capacity
         assert any(d.kind == MOVE for d in ctrl.log)  # stops of hours moved some work
 
 
-def test_a_replan_keeps_started_work_where_it_runs():
+def started_loop_floor(config: ControlConfig, until: float):
+    """The loop floor's 24-unit plan under `config`, every unit's first operations reported
+    ready at their planned start before `until`."""
     spec = loop_floor()
     problem = build_problem(spec, orders_for(spec, 24), 24 * H)
     plan = control_plan(spec, list_schedule(problem))
-    ctrl = FloorController(plan, ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None))
+    ctrl = FloorController(plan, config)
     for t in sorted(range(plan.n_tasks), key=lambda t: plan.t_start[t]):
-        if not plan.t_preds[t] and plan.t_start[t] < 2 * H:
+        if not plan.t_preds[t] and plan.t_start[t] < until:
             ctrl.handle(Ready(plan.t_start[t], t))
+    return plan, ctrl
+
+
+def test_a_replan_keeps_started_work_where_it_runs():
+    plan, ctrl = started_loop_floor(ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None), 2 * H)
     running = {t: ctrl.ran_on[t] for t in range(plan.n_tasks) if ctrl.status[t] == 1}
     assert running
     out = ctrl.handle(Tick(2 * H))
@@ -314,13 +321,7 @@ def test_a_unit_ahead_of_plan_starts_early_within_early_s_and_never_before_its_p
 
 
 def test_a_replan_moves_only_what_it_starts_sooner_and_never_onto_a_stopped_cell():
-    spec = loop_floor()
-    problem = build_problem(spec, orders_for(spec, 24), 24 * H)
-    plan = control_plan(spec, list_schedule(problem))
-    ctrl = FloorController(plan, ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None))
-    for t in sorted(range(plan.n_tasks), key=lambda t: plan.t_start[t]):
-        if not plan.t_preds[t] and plan.t_start[t] < H:
-            ctrl.handle(Ready(plan.t_start[t], t))
+    plan, ctrl = started_loop_floor(ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None), H)
     stopped = next(c for c in range(len(plan.cell_ids)) if ctrl.running[c] == 0 and plan.cell_capacity[c] == 1
                    and any(ctrl.cell[t] == c for t in range(plan.n_tasks) if ctrl.status[t] == 0))
     ctrl.handle(CellDown(H, stopped, expected_up=20 * H))
@@ -335,13 +336,7 @@ def test_a_replan_moves_only_what_it_starts_sooner_and_never_onto_a_stopped_cell
 
 
 def test_a_lateness_replan_that_moves_nothing_waits_longer_before_the_next():
-    spec = loop_floor()
-    problem = build_problem(spec, orders_for(spec, 24), 24 * H)
-    plan = control_plan(spec, list_schedule(problem))
-    ctrl = FloorController(plan, ControlConfig.policy("replan", replan_every_s=None, replan_lateness_s=600.0, replan_min_gap_s=H))
-    for t in sorted(range(plan.n_tasks), key=lambda t: plan.t_start[t]):
-        if not plan.t_preds[t] and plan.t_start[t] < H:
-            ctrl.handle(Ready(plan.t_start[t], t))
+    _, ctrl = started_loop_floor(ControlConfig.policy("replan", replan_every_s=None, replan_lateness_s=600.0, replan_min_gap_s=H), H)
     fired = []
     for k in range(1, 12):  # the floor keeps drifting: the trigger stays armed
         ctrl.lateness = 2 * H
