@@ -3,23 +3,30 @@
 Rules (docs/loop.md):
 - Sequence. Each cell works through its planned sequence. A free cell takes the head of its
   sequence when the unit is there (every predecessor completed and the unit arrived) and its
-  planned start, less `early_s` and any changeover, has come.
+  planned start, less `early_s` and any changeover, has come (a plan made for availability
+  holds repair time as slack: a unit that met no failure is ahead of it and may go on).
 - Look-ahead. If the head is not ready, the cell takes the first ready task among its next
   `lookahead` planned tasks whose start has come, rather than idle behind a late unit. Only a
   task whose every predecessor has completed can start, so no rule here breaks precedence.
 - Twin cells help. A free cell with nothing of its own to start takes the ready task of its
   pool whose planned start is earliest, once that start has come (its planned cell is busy,
   down or working through other late work): the plan's order, the pool's flexibility.
+- Routing. When a task's last predecessor completes (the unit is about to travel), it goes to
+  its planned pool unless that pool has no free cell and another eligible pool would start it
+  sooner (due work waiting and running per slot, times the task's duration there).
 - Rework first. A task that fails its check sends its rework set back to the floor; those tasks
   are in no sequence and any free cell of their pool takes them first.
 - Full buffer. While a pool's input buffer is full and units wait to enter it, a free cell of
   that pool takes any ready task of the pool, earliest planned first: with finite buffers a
   fixed sequence could otherwise wait for a unit that cannot enter (deadlock).
-- Cell down. A stop expected to last `move_threshold_s` or more moves the cell's unstarted
-  work inside `repair_window_s` to other cells of its pool with scheduler.repair.
+- Cell down. A stop expected to last `move_threshold_s` or more moves the tasks of the cell's
+  queue inside `repair_window_s` that the stop delays into gaps of twin cells that start them
+  sooner (scheduler.repair_pool, reading only the cell's pool).
 - Re-plan. Every `replan_every_s`, or when the mean start lateness (moving average over about
   50 starts) exceeds `replan_lateness_s`, the open work inside `replan_window_s` is planned
-  again from the current state; running work stays pinned (scheduler.carryin).
+  again from the current state (running work pinned, scheduler.carryin); a task moves only if
+  its new cell starts it `replan_gain_s` sooner. A lateness re-plan that moved nothing doubles
+  the wait before the next one.
 Every decision goes to `log` with its reason. The host calls `handle(event)`, carries out the
 returned decisions, and calls `handle(Tick(t))` at `next_wake`.
 """
@@ -52,7 +59,6 @@ class ControlConfig:
     repair: bool = True
     move_threshold_s: float = 2 * 3600.0
     repair_window_s: float = 8 * 3600.0
-    repair_time_limit: float = 0.0  # CP-SAT seconds for units the repair would lose (0: right-shift and twin cells only)
     replan_every_s: float | None = None
     replan_lateness_s: float | None = None
     replan_window_s: float = 24 * 3600.0
@@ -62,8 +68,7 @@ class ControlConfig:
     def __post_init__(self) -> None:
         if self.lookahead < 1:
             raise ValueError(f"lookahead: must be >= 1 (1 follows the sequence strictly), got {self.lookahead}")
-        for name in ("early_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "repair_time_limit",
-                     "replan_gain_s"):
+        for name in ("early_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "replan_gain_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         for name in ("replan_every_s", "replan_lateness_s"):

@@ -5,11 +5,12 @@ open task is planned. `open_work` turns the part inside a window into the steady
 carry-in's form (scheduler.carryin): finished work drops out, running work is pinned to its
 cell from time 0 with its expected rest, open tasks keep their eligible pools; time 0 is now.
 - `replan` plans that problem again (the list scheduler, in the old plan's order: fast enough to
-  run inside the twin every few hours on the 1 GW floor) around the pinned work.
-- `repair_cell` projects the current sequences forward, adds the down cell's expected stop and
-  lets scheduler.repair move what the stop would delay into free gaps of twin cells.
+  run inside the twin every few hours on the 1 GW floor) around the pinned work, and keeps a
+  task's new cell only where it starts the task sooner than the current sequences would.
 Tasks beyond the window keep their cells: the controller follows sequences, not clock times, so
 a window only bounds the work (and the decision time) of one call.
+- `repair_cell` needs no problem at all: it reads the stopped cell's pool (running work, queues,
+  windows) into scheduler.repair_pool, so a cell-down decision costs one pool's queues.
 """
 from __future__ import annotations
 
