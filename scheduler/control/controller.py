@@ -47,6 +47,7 @@ INF = math.inf
 # Start reasons (interned: a week of the 1 GW floor records ~75,000 starts)
 PLAN = "plan: next in the cell's sequence"
 REWORK_FIRST = "rework: failed check, served first by any cell of the pool"
+OWN_CELL = "own cell: due and ready beyond the look-ahead, its cell free"
 _LATENESS_ALPHA = 1 / 50
 
 
@@ -216,10 +217,16 @@ class FloorController:
             self._dispatch_task(t)
             if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
                     and self.preds_left[t] == 0:
-                # Due, and its cell cannot take it: a free twin cell does. A free cell has nothing
-                # of its own to start (it would have), so this is what its own pick would choose.
+                # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
+                # cell, when free, takes it out of order (the plan's cell before a twin's); else a
+                # free twin cell does: a free cell has nothing of its own to start (it would have).
+                own = self.cell[t]
+                if own in self.idle[pool]:
+                    self.stamp[t] = 0
+                    self._begin(t, own, OWN_CELL)
+                    return
                 c = min(self.idle[pool])
-                self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[self.cell[t]]})
+                self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[own]})
                 self.cell[t] = c
                 self.stamp[t] = 0
                 self._begin(t, c, "help: earliest due ready task of the pool")
@@ -431,9 +438,12 @@ class FloorController:
                 if plan.t_start[t] - early <= now and left[t] == 0:
                     heapq.heappop(heap)
                     frm = self.cell[t]
+                    stamp[t] = 0
+                    if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
+                        self._begin(t, c, OWN_CELL)
+                        return True
                     self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": plan.cell_ids[frm]})
                     self.cell[t] = c
-                    stamp[t] = 0
                     self._begin(t, c, "help: earliest due ready task of the pool")
                     return True
                 if plan.t_start[t] - early > now:

@@ -346,3 +346,15 @@ def test_a_lateness_replan_that_moves_nothing_waits_longer_before_the_next():
     for (k1, moved), (k2, _) in zip(fired, fired[1:]):
         # after a re-plan that moved nothing the gap doubles; after one that moved work it is back to 1 h
         assert k2 - k1 >= (1 if moved else 2)
+
+
+def test_a_due_task_beyond_the_look_ahead_runs_on_its_own_free_cell_before_a_twin():
+    spec = floor_spec()
+    rows = [Assignment(f"rack#{k + 1:05d}", "build", "arm-002", k * H, (k + 1) * H) for k in range(3)]
+    rows += [Assignment(f"rack#{k + 1:05d}", "test", "tester-001", (k + 1) * H, (k + 2) * H) for k in range(3)]
+    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", lookahead=1, early_s=0.0))
+    b2 = plan.task_of("rack#00002", "build")
+    out = ctrl.handle(Ready(H, b2))  # its head (unit 1) is late; both arms are free
+    [start] = starts(out)
+    assert start.task == b2 and plan.cell_ids[start.cell] == "arm-002" and not [d for d in out if d.kind == MOVE]
