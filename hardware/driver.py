@@ -8,6 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hardware.backoff import wait_until
+
+
+# While a link is down, how often a waiting job looks whether recovery found another controller.
+CHANGE_POLL_S = 0.1
+
 
 class DriverState(str, enum.Enum):
     """Lifecycle of a driver (after ros2_control): configured -> active -> faulted -> recovered -> active."""
@@ -29,6 +35,12 @@ class DriverTimeout(DriverError):
 
 class JobRejected(DriverError):
     """The controller refused the job (bad parameters, interlock, alarm)."""
+
+
+class ControllerChanged(DriverError):
+    """After a reconnect the link reached another controller than the one this driver was talking
+    to (a stale device path, a swapped cable, a gateway port re-assigned): nothing is sent to it,
+    now or later, and whatever was in flight is not re-sent. A person decides what ran where."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,27 @@ class Driver(abc.ABC):
         self.url = url
         self.options = options
         self.state = DriverState.CONFIGURED
+        # What the controller said it is at the first connect (protocol-specific: GRBL's `$I`, an
+        # OPC UA server's ApplicationUri); None when the device offers nothing to tell it apart.
+        self.identity: str | None = None
+        self.changed: str | None = None  # why this driver no longer sends: a reconnect reached another controller
+
+    def check_identity(self, found: str | None) -> None:
+        """Compare what a (re)connected controller says it is with the first answer; raises
+        ControllerChanged (and keeps refusing every job from then on) when they differ."""
+        if found is None:
+            return
+        if self.identity is None:
+            self.identity = found
+            return
+        if found != self.identity:
+            self.changed = (f"{self.url}: after a reconnect another controller answers ({found!r}, not {self.identity!r}); "
+                            f"nothing sent to it: check the cable or device path, then decide what ran where")
+            raise ControllerChanged(self.changed)
 
     async def connect(self) -> None:
+        if self.changed is not None:  # reopening the same path would reach the same wrong controller
+            raise ControllerChanged(self.changed)
         try:
             await self._connect()
         except Exception:
@@ -81,7 +112,20 @@ class Driver(abc.ABC):
         await self._close()
         self.state = DriverState.CLOSED
 
+    async def _until_link(self, link_up: asyncio.Event, deadline: float) -> bool:
+        """Wait until `link_up` is set or the loop clock passes `deadline`; whether it is set.
+        ControllerChanged as soon as a reconnect found another controller (looked at every
+        CHANGE_POLL_S while the link is down, so a waiting job does not sit out its timeout)."""
+        loop = asyncio.get_running_loop()
+        while not link_up.is_set() and self.changed is None and loop.time() < deadline:
+            await wait_until(link_up, min(deadline, loop.time() + CHANGE_POLL_S))
+        if self.changed is not None:
+            raise ControllerChanged(self.changed)
+        return link_up.is_set()
+
     async def execute(self, job: CellJob, timeout: float) -> JobResult:
+        if self.changed is not None:
+            raise ControllerChanged(self.changed)
         if not self._accepting():
             raise DriverError(f"{self.url}: cannot execute in state {self.state.value}")
         try:
@@ -89,7 +133,7 @@ class Driver(abc.ABC):
         except DriverTimeout:
             self.state = DriverState.FAULTED
             raise
-        except JobRejected:
+        except (JobRejected, ControllerChanged):
             raise
         except DriverError:
             self.state = DriverState.FAULTED

@@ -12,8 +12,8 @@ import abc
 import asyncio
 from typing import Any, Callable
 
-from hardware.backoff import Backoff, wait_until
-from hardware.driver import Driver, DriverError, DriverState
+from hardware.backoff import Backoff
+from hardware.driver import ControllerChanged, Driver, DriverError, DriverState
 from hardware.link import LinkLost, SerialLink, parse_endpoint
 
 
@@ -67,6 +67,14 @@ class LinkDriver(Driver):
     def _on_link_up(self) -> None:
         """The link is back after a reconnect: re-send or re-read what the outage may have lost."""
 
+    async def _identify(self) -> str | None:
+        """What the controller on a freshly handshaken link says it is (compared across reconnects
+        by Driver.check_identity); None when the protocol offers nothing to tell two apart."""
+        return None
+
+    def _on_controller_changed(self) -> None:
+        """A reconnect reached another controller: end whatever waits for an answer from the old one."""
+
     # --- lifecycle ---------------------------------------------------------------------
 
     async def _connect(self) -> None:
@@ -91,8 +99,9 @@ class LinkDriver(Driver):
         return super()._accepting() or (self.state is DriverState.FAULTED and recovering)
 
     async def _wait_link(self, deadline: float) -> bool:
-        """Wait until the link is up or the loop clock passes `deadline`; whether it is up."""
-        return await wait_until(self._link_up, deadline)
+        """Wait until the link is up or the loop clock passes `deadline`; whether it is up.
+        ControllerChanged as soon as a reconnect found another controller on the link."""
+        return await self._until_link(self._link_up, deadline)
 
     def _write(self, data: bytes) -> bool:
         """Send bytes if a link is open; a failed write starts recovery. Whether the bytes went out."""
@@ -133,6 +142,10 @@ class LinkDriver(Driver):
             self._relost = False
             try:
                 await self._open_and_handshake()
+            except ControllerChanged:
+                # Not ours: stay FAULTED and send nothing more (a person re-checks the wiring).
+                self._on_controller_changed()
+                return
             except DriverError:
                 await backoff.sleep()
                 continue
@@ -154,6 +167,7 @@ class LinkDriver(Driver):
         self._link = link
         try:
             await self._handshake()
+            self.check_identity(await self._identify())
         except BaseException:
             await self._drop_link()
             raise

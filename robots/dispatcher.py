@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from hardware.driver import CellJob, DriverError, JobRejected, JobResult
+from hardware.driver import CellJob, ControllerChanged, DriverError, JobRejected, JobResult
 from plant.spec import FactorySpec
 from robots.fleet import CellHandle, Fleet
 from robots.journal import (
@@ -20,8 +20,9 @@ from robots.journal import (
     Journal, new_owner, owner_alive,
 )
 from robots.packml import State
+from robots.plans import wait_out_downtime
 from robots.rework import ReworkRounds
-from scheduler.problem import Problem
+from scheduler.problem import Problem, recorded_downtime
 from scheduler.schedule import Assignment, Schedule
 
 EventSink = Callable[[dict], None]
@@ -158,6 +159,7 @@ class _Run(ReworkRounds):
         self.sent = self.duplicates = self.retries = self.others = 0
         self.completion_order: list[str] = []
         self.epoch = self.journal.epoch(plan)
+        self.downtime = recorded_downtime(schedule.kpis)  # a repaired plan's down cells get nothing inside their windows
         cells = {c.id: c for c in problem.cells}
         # Each cell's queue in planned order, on the cell the journal binds the job to now
         # (a job a decision moved, in this run or an earlier one, stays moved).
@@ -233,6 +235,7 @@ class _Run(ReworkRounds):
                 continue
             await self._release_gate(self.assignment[jid])
             await capacity.acquire()
+            await wait_out_downtime(self.downtime.get(cell, ()), self.epoch, self.owner.speed, self.assignment[jid])
             if not queue or queue[0] != jid or cell in self.down:
                 capacity.release()
                 continue
@@ -277,6 +280,9 @@ class _Run(ReworkRounds):
             try:
                 # Connected before the claim: a job whose cell cannot be reached is never marked sent.
                 await owner.fleet.ensure_connected(handle)
+            except ControllerChanged as exc:  # another controller on the cell's link: nothing goes to it
+                self._record(jid, cell, ATTENTION, str(exc))
+                return
             except DriverError as exc:
                 self.unreachable_since.setdefault(cell, time.monotonic())
                 last_error = str(exc)
@@ -304,6 +310,11 @@ class _Run(ReworkRounds):
             self.sent += 1
             try:
                 result = await handle.driver.execute(job, owner.timeout)
+            except ControllerChanged as exc:
+                # A reconnect reached another controller: not re-sent there; what ran where is a person's call.
+                self._packml(handle, "abort")
+                self._record(jid, cell, ATTENTION, str(exc))
+                return
             except JobRejected as exc:
                 # Refused before it ran (bad parameters, interlock, alarm): not re-sent blindly.
                 self._packml(handle, "abort")

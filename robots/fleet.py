@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from hardware.driver import Driver, DriverError, DriverState
+from hardware.driver import ControllerChanged, Driver, DriverError, DriverState
 from hardware.registry import driver_for_url
 from plant.spec import FactorySpec
 from robots.packml import PackML
@@ -111,6 +111,8 @@ class Fleet:
                 await handle.driver.connect()
                 _bring_to_idle(handle.packml)
                 return
+            except ControllerChanged:
+                raise  # another controller on the link: trying again reaches it again
             except (DriverError, OSError) as exc:
                 last = exc
                 await asyncio.sleep(delay)

@@ -23,7 +23,7 @@ from typing import Any
 from scheduler.bounds import Heads, heads_and_tails
 from scheduler.calendars import CellCalendar
 from scheduler.capacity import earliest_finish
-from scheduler import insertion
+from scheduler import chains, insertion
 from scheduler.construct import list_schedule
 from scheduler.delivery import delivered_mw
 from scheduler.distributed import Tasks
@@ -59,6 +59,8 @@ LARGE_TABU_SHARE = 0.3
 # least STALL_NEIGHBOURHOODS neighbourhoods in a row brought nothing.
 STALL_SHARE = 0.3
 STALL_NEIGHBOURHOODS = 8
+# Share of the time limit the deadline search may use where chains are critical (scheduler/chains.py).
+DEADLINE_SHARE = 0.4
 STARTS = (("slack", 4.0), ("fifo", 4.0), ("slack", 2.0), ("slack", 8.0), ("edd", 4.0), ("mwkr", 1.0))
 
 
@@ -88,8 +90,11 @@ def search(problem: Problem, objective: str, bound: float, *, time_limit: float,
     best = _best_start(problem, objective, deadline, time_limit, report)
     kpis: dict[str, Any] = {"start": best.name, "start_value": best.value, "operations": problem.n_operations}
     status, solver_bound = "heuristic", None
+    if objective == "makespan" and problem.n_operations > DIRECT_MAX_OPERATIONS and not meets(objective, best.value, bound) and chains.critical_chains(problem, bound):
+        report(0.2, "CP-SAT on deadlines along the chains")
+        best, solver_bound = _by_deadlines(problem, best, bound, DEADLINE_SHARE * (deadline - time.perf_counter()), workers, seed, kpis)
     if meets(objective, best.value, bound):
-        method = "dispatch"  # nothing left to gain: do not spend the time limit
+        method = best.kpis.get("builder", "dispatch")  # nothing left to gain: do not spend the time limit
     elif problem.n_operations <= DIRECT_MAX_OPERATIONS:
         best, status, solver_bound = _direct(problem, best, objective, deadline, workers, seed, report)
         method = "cp-sat"
@@ -119,6 +124,16 @@ def search(problem: Problem, objective: str, bound: float, *, time_limit: float,
         kpis.update(lns)
     report(0.98, "validating")
     return Found(best, method, status, solver_bound, kpis)
+
+
+def _by_deadlines(problem: Problem, best: Schedule, bound: float, seconds: float, workers: int, seed: int, kpis: dict[str, Any]) -> tuple[Schedule, float | None]:
+    """The better of `best` and the deadline search's plan (chains too long for dispatching to
+    get right), and the makespan that search proved impossible plus one, if any."""
+    found = chains.deadline_search(problem, bound, seconds, upper=best.value, workers=workers, seed=seed)
+    kpis["deadline_attempts"] = [(target, status) for target, status, _ in found.attempts]
+    if found.schedule is not None and found.schedule.makespan < best.value:
+        best = found.schedule
+    return best, (float(found.lower_bound) if found.lower_bound else None)
 
 
 def value_of(problem: Problem, schedule: Schedule, objective: str) -> float:

@@ -62,7 +62,7 @@ def serial_schedule(problem: Problem, priority: Sequence[float], objective: str 
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
     n = len(tasks)
     # Per cell: starts and ends of its intervals in time order (work placed and windows).
-    windows = [_merged(c.unavailable) for c in cells]
+    windows = [merged_windows(c.unavailable) for c in cells]
     starts: list[list[int]] = [[s for s, _ in w] for w in windows]
     ends: list[list[int]] = [[e for _, e in w] for w in windows]
     options = [problem.cells_for(t) for t in tasks]
@@ -104,7 +104,7 @@ def serial_schedule(problem: Problem, priority: Sequence[float], objective: str 
     return schedule
 
 
-def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merged_windows(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for s, e in sorted(w for w in windows if w[1] > w[0]):
         if out and s <= out[-1][1]:

@@ -140,3 +140,39 @@ def expand_windows(windows: list[Window], horizon: int, clock: int = 0) -> list[
             if s + w.duration > clock and s < end_of_view:
                 out.append((int(max(0, s - clock)), int(min(horizon, s + w.duration - clock))))
     return sorted(out)
+
+
+def recorded_downtime(kpis: dict) -> dict[str, list[tuple[int, int]]]:
+    """The downtime a repaired plan was made around (`kpis.down`: cell id -> [[start, end], …]
+    in plan seconds, written by `gwf schedule --repair`), checked: ValueError names the entry."""
+    down = (kpis or {}).get("down") or {}
+    if not isinstance(down, dict):
+        raise ValueError(f"kpis.down: expected an object of cell id -> [[start, end], ...], got {type(down).__name__}")
+    out: dict[str, list[tuple[int, int]]] = {}
+    for cell, windows in down.items():
+        for k, window in enumerate(windows if isinstance(windows, list) else [None]):
+            try:
+                start, end = (int(v) for v in window)
+            except (TypeError, ValueError):
+                raise ValueError(f"kpis.down.{cell}[{k}]: expected [start, end] in whole plan seconds, got {window!r}") from None
+            if end <= start:
+                raise ValueError(f"kpis.down.{cell}[{k}]: end {end} must be after start {start}")
+            out.setdefault(str(cell), []).append((start, end))
+    return out
+
+
+def with_recorded_downtime(problem: Problem, kpis: dict) -> Problem:
+    """`problem` with the downtime windows a repaired plan records (`kpis.down`) on its cells, so
+    every reader of the plan (repair, dispatch, twin, views) sees the cell down where the repair did."""
+    from dataclasses import replace
+
+    down = recorded_downtime(kpis)
+    if not down:
+        return problem
+    known = {c.id for c in problem.cells}
+    for cell in down:
+        if cell not in known:
+            some = sorted(known)
+            raise ValueError(f"kpis.down.{cell}: not a cell of the plan's floor (cells: {', '.join(some[:8])}{', …' if len(some) > 8 else ''})")
+    cells = [replace(c, unavailable=sorted(set(c.unavailable) | set(down[c.id]))) if c.id in down else c for c in problem.cells]
+    return replace(problem, cells=cells)

@@ -48,7 +48,9 @@ class ControlBridge:
             for cell in floor.cells.values():
                 d = cell.station.defn
                 wall_clock = d.mttf is not None and (d.fails_when == "always" or d.capacity > 1)
-                if wall_clock and cell.name in (cell.cell_id, f"{cell.cell_id}/1"):  # one watcher per cell: slots share its calendar
+                # A repaired plan's downtime (StationDef.cell_down) is told as a failure is.
+                told = wall_clock or cell.cell_id in d.cell_down
+                if told and cell.name in (cell.cell_id, f"{cell.cell_id}/1"):  # one watcher per cell: slots share its calendar
                     self.env.process(self._watch_calendar(cell))
 
     # ------------------------------------------------------------------ floor -> controller

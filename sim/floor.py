@@ -63,6 +63,8 @@ class Floor:
             failures = streams(f"failures/{cell_id}") if d.mttf is not None else None
             if wall_clock_failures:
                 sources.append((CAL_DOWN, failure_windows(d.mttf, d.mttr, d.repair_cv, failures)))
+            if cell_id in d.cell_down:  # a repaired plan's downtime: the cell is down then
+                sources.append((CAL_DOWN, iter(d.cell_down[cell_id])))
             # Slots of one bay share its calendar: a failed bay stops every unit in it.
             calendar = Calendar(sources) if sources else None
             for k in range(d.capacity):

@@ -24,6 +24,9 @@ class StationDef:
     repair_cv: float
     fails_when: str
     windows: list = field(default_factory=list)
+    # One-off downtime of single cells, cell id -> [(start, end)] in seconds: what a repaired
+    # plan was made around (`kpis.down`); the cell is down then, whatever the failure draws say.
+    cell_down: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def slots(self) -> int:
@@ -70,15 +73,18 @@ class Layout:
         return {s.name: s.index for s in self.stations}
 
 
-def compile_layout(spec: FactorySpec) -> Layout:
+def compile_layout(spec: FactorySpec, cell_down: dict[str, list[tuple[int, int]]] | None = None) -> Layout:
+    """`cell_down`: cell id -> one-off downtime windows (a repaired plan's `kpis.down`)."""
     stations: list[StationDef] = []
+    cell_down = cell_down or {}
     for ctype in spec.cell_types:
         cells = [c.id for c in spec.all_cells if c.type == ctype.name]
         if not cells:
             continue
         places = None if ctype.buffer is None else ctype.buffer * len(cells)
+        down = {c: sorted((float(s), float(e)) for s, e in cell_down[c]) for c in cells if c in cell_down}
         stations.append(StationDef(len(stations), ctype.name, cells, ctype.capacity, places, ctype.setup, ctype.mttf,
-                                   ctype.mttr, ctype.repair_cv, ctype.fails_when, list(ctype.unavailable)))
+                                   ctype.mttr, ctype.repair_cv, ctype.fails_when, list(ctype.unavailable), down))
     products = [_compile_product(spec, p_index, stations) for p_index in range(len(spec.products))]
     return Layout(stations, products, {p.name: p.index for p in products})
 

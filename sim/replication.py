@@ -14,6 +14,7 @@ from scheduler.control import POLICIES as CONTROLS
 from scheduler.control import ControlConfig, ControlPlan, FloorController, cached_control_plan
 from sim.execution import ControlBridge, plan_units
 from sim.floor import Floor
+from scheduler.problem import recorded_downtime
 from sim.layout import compile_layout
 from sim.observer import Observer, Trace
 from sim.release import start_release
@@ -52,7 +53,8 @@ def run_replication(config: RunConfig, replication: int) -> Trace:
     started = time.perf_counter()
     cpu_started = time.process_time()
     spec = config.spec
-    layout = compile_layout(spec)
+    # A repaired plan's cells are down where the repair said (kpis.down), in every replication.
+    layout = compile_layout(spec, recorded_downtime(config.schedule.kpis) if config.schedule is not None else None)
     env = simpy.Environment()
 
     def streams(source: str) -> Stream:

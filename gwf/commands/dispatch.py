@@ -14,8 +14,9 @@ from gwf.plans.loaded import recorded_spec
 from gwf.progress import progress_bar
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.dispatcher import RELEASE_RULES
-from robots.plans import first_assignments, problem_for_schedule
+from robots.plans import CarriedIn, problem_for_schedule, to_dispatch
 from robots.rework import rework_sets
+from scheduler.problem import recorded_downtime
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
 
@@ -28,24 +29,35 @@ def dispatch(
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
     timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer"),
     release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
-    speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned and for measuring delivery by the horizon (default: a sim:// URL's speed, 1/time_scale for a URL with one, else 1)"),
+    speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned, a repaired plan's downtime and measuring delivery by the horizon (default: a sim:// URL's speed, 1/time_scale for a URL with one, else 1)"),
     down_after: float = typer.Option(60.0, "--down-after", help="seconds a cell may stay unreachable before its queued work moves to other cells of its pool (0: at once)"),
+    carry_in: str = typer.Option("skip", "--carry-in", help="a steady-state plan's units carried in from its warm-up (PRODUCT#N-wip): 'skip' (default: already on the floor, run by the plan that started them) or 'send' (a simulated floor that starts with exactly that work)"),
     decide: list[str] = typer.Option([], "--decide", help="JOB_ID=done|redo: a person's decision on a job waiting in 'attention' (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would go to which cell and controller; send nothing"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Dispatch a schedule to the fleet; every job ends completed, failed or canceled, never twice."""
+    """Dispatch a schedule to the fleet; every job ends completed, failed or canceled, never twice.
+
+    Stated on every run (and by --dry-run): the release rule; what happens to work a steady-state
+    plan carries in from its warm-up (-wip units: skipped unless --carry-in send); the downtime a
+    repaired plan records (its cells get nothing inside it). A controller that answers after a
+    reconnect but is not the one the driver talked to before gets nothing; its jobs wait in
+    'attention' with the reason. Errors in options, the plan or a URL: one line, exit 2."""
     if release not in RELEASE_RULES:
         raise ValueError(f"--release: {release!r} is not a release rule; valid: {', '.join(RELEASE_RULES)}")
     register_all()
     speed = speed if speed is not None else _url_speed(url)
     if down_after < 0:
-        raise ValueError(f"--down-after: must be >= 0 seconds, got {down_after}")
+        raise ValueError(f"--down-after: must be >= 0 seconds (0: at once), got {down_after:g}")
+    if not timeout > 0:
+        raise ValueError(f"--timeout: must be > 0 seconds, got {timeout:g}")
     if speed <= 0:
         raise ValueError(f"--speed: must be > 0 plan seconds per wall second, got {speed}")
     whole = Schedule.from_json(plan)
     factory, spec_source = recorded_spec(plan, whole, spec)
-    schedule = first_assignments(whole, jobs) if jobs is not None else whole
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"--jobs: must be >= 1, got {jobs}")
+    schedule, carried = to_dispatch(whole, carry_in, jobs)
     problem = problem_for_schedule(factory, schedule)
     validate(problem, schedule, complete=False)
     planned_cells = {a.cell for a in schedule.assignments}
@@ -58,8 +70,9 @@ def dispatch(
         use_spec(factory)  # sim:// cells model the plan's floor
     content = plan_id(whole)
     rule = f"release: {release} — {RELEASE_RULES[release]}" + (f" at speed {speed:g}" if release == "planned" else "")
+    stated = [rule, carried.sentence(), *_downtime_lines(whole)]
     if dry_run:
-        _print_dry_run(schedule, fleet, content, spec_source, rule, as_json)
+        _print_dry_run(schedule, fleet, content, spec_source, stated, carried, as_json)
         return
     journal.parent.mkdir(parents=True, exist_ok=True)
     store = Journal(journal)
@@ -79,29 +92,43 @@ def dispatch(
         store.close()
     summary = {"plan": report.plan, "spec": spec_source, "jobs": len(schedule.assignments), "counts": report.counts,
                "sent": report.sent, "duplicates": report.duplicates, "retries": report.retries,
-               "followed": report.others, "release": release, "speed": speed,
+               "followed": report.others, "release": release, "speed": speed, "carry_in": _carried_json(carried),
                "delivered_mw_by_category": {k: round(v, 6) for k, v in sorted(report.delivered_mw_by_category.items())},
                "decisions": dict(Counter(d[0] for d in report.decisions)), "seconds": round(report.seconds, 3)}
     if as_json:
         typer.echo(json.dumps({**summary, "release_rule": RELEASE_RULES[release]}))
     else:
-        typer.echo(rule)
+        for line in stated:
+            typer.echo(line)
         typer.echo("  ".join(f"{k}={v}" for k, v in summary.items()))
     if not report.all_terminal or report.counts.get("failed") or report.counts.get("canceled"):  # reworked is not a failure
         raise typer.Exit(1)
 
 
-def _print_dry_run(schedule: Schedule, fleet: Fleet, content: str, spec_source: str, rule: str, as_json: bool) -> None:
+def _carried_json(carried: CarriedIn) -> dict[str, Any]:
+    return {"rule": carried.rule, "units": carried.units, "operations": carried.operations}
+
+
+def _downtime_lines(schedule: Schedule) -> list[str]:
+    """One line per cell a repair took down (`kpis.down`): nothing is sent to it inside the window."""
+    return [f"downtime: {cell} down {', '.join(f'{_hours(s).strip()}..{_hours(e).strip()}' for s, e in windows)} of plan time "
+            f"(the repair's kpis.down): nothing is sent to it then"
+            for cell, windows in sorted(recorded_downtime(schedule.kpis).items())]
+
+
+def _print_dry_run(schedule: Schedule, fleet: Fleet, content: str, spec_source: str, stated: list[str], carried: CarriedIn,
+                   as_json: bool) -> None:
     cells: dict[str, dict[str, Any]] = {}
     for cell, sequence in sorted(schedule.by_cell().items()):  # cells only standing by for moved work are not listed
         cells[cell] = {"url": fleet[cell].url, "jobs": len(sequence), "first_start_s": sequence[0].start,
                        "last_end_s": max(a.end for a in sequence), "first": f"{sequence[0].job}/{sequence[0].op}"}
     if as_json:
         typer.echo(json.dumps({"dry_run": True, "plan": content, "spec": spec_source, "jobs": len(schedule.assignments),
-                               "release": rule, "cells": cells}))
+                               "release": stated[0], "carry_in": _carried_json(carried), "stated": stated, "cells": cells}))
         return
     typer.echo(f"plan {content} ({spec_source}): {len(schedule.assignments)} jobs on {len(cells)} cells; nothing sent")
-    typer.echo(rule)
+    for line in stated:
+        typer.echo(line)
     width = max((len(c) for c in cells), default=4)
     for cell, row in cells.items():
         typer.echo(f"{cell:<{width}}  {row['jobs']:>6} jobs  {_hours(row['first_start_s'])} .. {_hours(row['last_end_s'])}  "

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from gwf.options import load_for_target, resolve_spec, spec_alias_option, spec_argument, target_option
+from scheduler.problem import recorded_downtime
 
 
 def _load(spec_path: Path | None, load: float | None, target: str | None = None):
@@ -80,13 +81,20 @@ def register(app: typer.Typer) -> None:
 
             report_path.parent.mkdir(parents=True, exist_ok=True)
             report_path.write_text(render_html(report, limits=limits), encoding="utf-8")
+        # A repaired plan's recorded downtime: the replications take those cells down then (sim.replication).
+        downtime = recorded_downtime(schedule.kpis) if schedule is not None else {}
         if as_json:
             out = report.to_dict()
             if limits is not None:
                 out["limits"] = limits.to_dict()
+            if downtime:
+                out["downtime"] = {cell: [list(w) for w in windows] for cell, windows in downtime.items()}
             typer.echo(json.dumps(out, allow_nan=False))
             return
         _print_twin(report, limits)
+        for cell, windows in sorted(downtime.items()):
+            spans = ", ".join(f"{s / 3600:.2f} h..{e / 3600:.2f} h" for s, e in windows)
+            typer.echo(f"downtime: {cell} down {spans} of plan time (the repair's kpis.down): taken down in every replication")
 
 
 def _print_twin(report, limits=None) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from plant.spec import FactorySpec
-from scheduler.problem import Problem
+from scheduler.problem import Problem, with_recorded_downtime  # noqa: F401 (readers of plan files import it here)
 from scheduler.schedule import Schedule
 
 
@@ -95,18 +95,6 @@ def downtime_added(base: Problem, repaired: Problem) -> dict[str, list[list[int]
         if extra:
             added[after.id] = extra
     return added
-
-
-def with_recorded_downtime(problem: Problem, kpis: dict) -> Problem:
-    """`problem` with the downtime windows a repaired plan records (`kpis.down`) on its cells."""
-    from dataclasses import replace
-
-    down = kpis.get("down") or {}
-    if not down:
-        return problem
-    cells = [replace(c, unavailable=sorted(list(c.unavailable) + [(int(s), int(e)) for s, e in down.get(c.id, [])]))
-             if c.id in down else c for c in problem.cells]
-    return replace(problem, cells=cells)
 
 
 def load_plan(path: str | Path, spec_path: str | Path | None = None, start: str | None = None) -> LoadedPlan:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # A spec in a request: YAML text, a JSON object, or omitted for the server's default spec.
 SpecBody = dict[str, Any] | str | None
 # What the planning engine optimises: MW finished inside the horizon, or the makespan.
 Objective = Literal["mw", "makespan"]
 WEEK_H = 168.0
+# A cell unreachable this long is declared down and its queue moves (as `gwf dispatch`'s default).
+# Past an hour a dead cell would hold its whole queue back for most of a shift.
+DOWN_AFTER_S = 60.0
+DOWN_AFTER_RANGE = (0.0, 3600.0)
 
 
 class Request(BaseModel):
@@ -46,6 +50,18 @@ class DispatchRequest(Request):
     schedule_id: str = Field(min_length=1, max_length=64)
     first: int | None = Field(None, ge=1, description="dispatch only the first N assignments by start time")
     timeout: float = Field(30.0, gt=0, le=3600, description="seconds to wait for a controller's answer")
+    down_after: float = Field(DOWN_AFTER_S, description=f"seconds a cell may stay unreachable before its queued work moves to "
+                                                         f"other cells of its pool, {DOWN_AFTER_RANGE[0]:g} (at once) to {DOWN_AFTER_RANGE[1]:g}; `gwf dispatch --down-after`")
+    carry_in: Literal["skip", "send"] = Field(
+        "skip", description="a steady-state plan's units carried in from its warm-up (-wip): skip (already on the floor) or send; `gwf dispatch --carry-in`")
+
+    @field_validator("down_after")
+    @classmethod
+    def _down_after_in_range(cls, value: float) -> float:
+        low, high = DOWN_AFTER_RANGE
+        if not low <= value <= high:  # NaN fails too
+            raise ValueError(f"must be between {low:g} and {high:g} seconds (0: at once), got {value:g}")
+        return value
 
 
 class Problem(BaseModel):

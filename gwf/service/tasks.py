@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from gwf.service import work
 from gwf.service.jobs import Handler, JobWork, Progress
+from gwf.service.models import DOWN_AFTER_S
 from plant.loader import spec_from_dict
 from plant.spec import FactorySpec
 
@@ -63,5 +64,7 @@ def _dispatch(svc: "Service", job: JobWork, progress: Progress) -> dict[str, Any
     return work.dispatch_schedule(
         _stored(svc, p["schedule_id"]), floor=svc.spec, url_template=svc.settings.dispatch_url, first=p["first"],
         timeout=p["timeout"], journal_path=svc.journal_path, progress=progress,
+        # Jobs stored before these options existed run as the CLI's defaults.
+        down_after=p.get("down_after", DOWN_AFTER_S), carry_in=p.get("carry_in", "skip"),
         publish=lambda data: svc.bus.publish("dispatch", data), run_id=job.id,
     )

@@ -10,14 +10,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from robots.plans import first_assignments
 from gwf.service.store import ScheduleStore, StoredSchedule
 from gwf.service.views import jsonable, schedule_summary
 from plant import Order, orders_for
 from plant.spec import FactorySpec
 from robots import Dispatcher, Fleet, Journal, plan_id
 from robots.journal import TERMINAL
-from robots.plans import problem_for_schedule
+from robots.plans import problem_for_schedule, to_dispatch
 from robots.rework import rework_sets
 from scheduler.planning import Limits, plan
 from scheduler.schedule import Schedule
@@ -100,22 +99,29 @@ def run_twin(spec: FactorySpec, *, weeks: float, replications: int, seed: int, p
 def dispatch_schedule(
     stored: StoredSchedule, *, floor: FactorySpec, url_template: str | None, first: int | None, timeout: float,
     journal_path: Path, progress: Progress, publish: Callable[[dict[str, Any]], None], run_id: str,
+    down_after: float = 60.0, carry_in: str = "skip",
 ) -> dict[str, Any]:
     """Send the stored plan (or its first N assignments) to the cells of `floor`, the server's
     own spec (at their URLs, or all at the operator-configured `url_template`), journaled;
-    live counts and recent transitions go to `publish` in batches."""
+    live counts and recent transitions go to `publish` in batches. As `gwf dispatch`: work
+    carried in from a warm-up is skipped unless `carry_in` is "send"; a cell unreachable for
+    `down_after` seconds has its queue moved to the other cells of its pool."""
     check_dispatchable(stored, floor)
-    schedule = first_assignments(stored.schedule, first) if first is not None else stored.schedule
+    schedule, carried = to_dispatch(stored.schedule, carry_in, first)
     problem = problem_for_schedule(floor, schedule)
     validate(problem, schedule, complete=False)
-    fleet = Fleet.from_spec(floor, cells={a.cell for a in schedule.assignments}, url_template=url_template)
+    planned = {a.cell for a in schedule.assignments}
+    # The other cells of each pool the plan uses are where a down cell's work can go.
+    pools = {c.pool for c in problem.cells if c.id in planned}
+    fleet = Fleet.from_spec(floor, cells={c.id for c in problem.cells if c.pool in pools}, url_template=url_template)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path)
     total = len(schedule.assignments)
     feed = _DispatchFeed(run_id, stored.id, total, progress, publish)
     try:
         # Claims are keyed by the whole plan's content: a part of it, or another stored copy, shares them.
-        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event, rework=rework_sets(stored.spec)).run(problem, schedule, content=plan_id(stored.schedule)))
+        report = asyncio.run(Dispatcher(fleet, journal, timeout=timeout, on_event=feed.on_event, rework=rework_sets(stored.spec),
+                                        down_after=down_after, spec=floor).run(problem, schedule, content=plan_id(stored.schedule)))
         feed.counts = dict(report.counts)
         feed.flush()
     finally:
@@ -123,7 +129,8 @@ def dispatch_schedule(
     return {
         "schedule_id": stored.id, "plan": report.plan, "jobs": total, "counts": report.counts, "sent": report.sent,
         "duplicates": report.duplicates, "retries": report.retries, "seconds": round(report.seconds, 3),
-        "all_terminal": report.all_terminal,
+        "all_terminal": report.all_terminal, "down_after": down_after,
+        "carry_in": {"rule": carried.rule, "units": carried.units, "operations": carried.operations, "stated": carried.sentence()},
     }
 
 

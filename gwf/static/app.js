@@ -438,7 +438,7 @@ function wire() {
   const dispatchForm = $("#dispatch-form");
   dispatchForm.addEventListener("submit", e => {
     e.preventDefault();
-    const body = formBody(dispatchForm, ["first"]);
+    const body = formBody(dispatchForm, ["first", "down_after"]);
     body.schedule_id = $("#schedule-picker").value;
     if (!body.schedule_id) { showError(dispatchForm, "dispatch", { detail: "schedule_id: plan a schedule first" }); return; }
     submitJob(dispatchForm, "dispatch", "/api/dispatch", body);

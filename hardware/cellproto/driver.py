@@ -20,7 +20,7 @@ from typing import Any
 
 from hardware.cellproto import frames as f
 from hardware.backoff import Backoff
-from hardware.driver import CellJob, DriverError, DriverTimeout, JobRejected, JobResult
+from hardware.driver import CellJob, ControllerChanged, DriverError, DriverTimeout, JobRejected, JobResult
 from hardware.link_driver import LinkDriver, _positive
 from hardware.registry import register
 
@@ -67,6 +67,10 @@ class CellDriver(LinkDriver):
         self._status_waiters: list[asyncio.Future[f.Status]] = []
         self._ticker: asyncio.Task[None] | None = None
         self.counters = {"resent": 0, "bad_frames": 0, "unexpected": 0, "naks": 0}
+        self.executed_seen = 0  # highest `executed` count the controller reported (never goes down on one controller)
+        # Jobs it ran successfully for this driver (our own submissions) since the first connect: it
+        # executed at least that many, even if no STATUS has been asked since.
+        self.ran_here = 0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -87,8 +91,26 @@ class CellDriver(LinkDriver):
     async def _handshake(self) -> None:
         # A lone delimiter ends whatever half frame the controller's decoder holds from before.
         self._write(f.DELIMITER)
-        if await self._query_status(self.settings["connect_timeout"]) is None:
+        status = await self._query_status(self.settings["connect_timeout"])
+        if status is None:
             raise DriverError(f"{self.url}: no STATUS answer within {self.settings['connect_timeout']}s; is a cell controller there?")
+        # Protocol version 1 has no identity message (docs/protocol.md). What it does give: STATUS
+        # counts the jobs the controller ever executed, and a controller keeps that record (it is
+        # what makes re-sending safe), so the count never goes down. After a reconnect, a lower
+        # count is another controller, or one that lost its record: re-sending to either could
+        # run a job twice. A controller with a higher count cannot be told from ours.
+        seen = max(self.executed_seen, self.ran_here)
+        if status.executed < seen:
+            self.changed = (f"{self.url}: after a reconnect the controller reports {status.executed} executed jobs, fewer than the "
+                            f"{seen} seen before: another controller, or one that lost its record of job ids; "
+                            f"nothing re-sent: check the cable or device path, then decide what ran where")
+            raise ControllerChanged(self.changed)
+        self.executed_seen = status.executed
+
+    def _on_controller_changed(self) -> None:
+        for item in list(self._by_id.values()):
+            if not item.future.done():
+                item.future.set_exception(ControllerChanged(self.changed or f"{self.url}: another controller answers"))
 
     def _on_link_down(self) -> None:
         self._decoder = f.FrameDecoder()
@@ -176,6 +198,7 @@ class CellDriver(LinkDriver):
             elif isinstance(msg, f.Nak):
                 self._on_nak(msg)
             elif isinstance(msg, f.Status):
+                self.executed_seen = max(self.executed_seen, msg.executed)
                 waiters, self._status_waiters = self._status_waiters, []
                 for waiter in waiters:
                     if not waiter.done():
@@ -205,6 +228,8 @@ class CellDriver(LinkDriver):
         if item is None or item.future.done():
             return
         item.future.set_result(JobResult(msg.job_id, msg.ok, msg.detail, msg.started_at, msg.finished_at, msg.duplicate))
+        # Only a success proves execution: an ABORT answers queued jobs with a failed RESULT it never journals.
+        self.ran_here += msg.ok and not msg.duplicate
         for other in list(self._by_id.values()):
             # Queued before this job (last sent before this one was first sent) and executed in order:
             # its RESULT, or the answer to its last re-send, would have come first. It was lost.

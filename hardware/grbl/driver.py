@@ -75,7 +75,8 @@ class GrblDriver(LinkDriver):
         self._in_flight: collections.deque[_Line] = collections.deque()
         self._in_flight_bytes = 0
         self._status_waiters: list[asyncio.Future[g.StatusReport]] = []
-        self._gated: _Line | None = None  # the `$G` whose `ok` only counts after its `[GC:…]` line
+        self._gated: _Line | None = None  # the `$G`/`$I` whose `ok` only counts after its feedback line
+        self._gated_kind = "GC"  # that feedback line's kind (`[GC:…]`, or `[OPT:…]`, the last line of `$I`)
         self._banner_waiters: list[asyncio.Future[None]] = []
         self._reset_done = asyncio.Event()  # clear between a reset we sent and its banner
         self._reset_done.set()
@@ -125,7 +126,7 @@ class GrblDriver(LinkDriver):
                 self.counters["unparsed_lines"] += 1
                 continue
             if isinstance(msg, (g.Ok, g.Error)):
-                if not self._in_flight or (self._gated is self._in_flight[0] and "GC" not in self.feedback):
+                if not self._in_flight or (self._gated is self._in_flight[0] and self._gated_kind not in self.feedback):
                     self.counters["stray_replies"] += 1  # e.g. an answer to a line sent before a reconnect
                     continue
                 item = self._in_flight.popleft()
@@ -243,23 +244,35 @@ class GrblDriver(LinkDriver):
         return await waiter
 
     async def _read_parser_state(self, timeout: float) -> None:
+        self.parser_state = await self._ask("$G", "GC", timeout)
+
+    async def _identify(self) -> str | None:
+        """Which controller this is, from `$I` (allowed in Idle and Alarm, which the handshake has
+        ensured): `[VER:1.1h.20190825:BUILD_INFO]` then `[OPT:…]` (report.c, report_build_info).
+        BUILD_INFO is the string `$I=…` stores in the board's EEPROM: set it per machine at
+        commissioning, or two boards with the same firmware build cannot be told apart."""
+        options = await self._ask("$I", "OPT", self.settings["connect_timeout"])
+        return f"VER:{self.feedback.get('VER', '')} OPT:{options}"
+
+    async def _ask(self, command: str, kind: str, timeout: float) -> str:
+        """Send a `$` command and return its `[KIND:…]` feedback line, taking as its answer only the
+        `ok` that follows that line (replies carry no id; strays from before a reconnect come first)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            self.feedback.pop("GC", None)
-            (item,) = self._submit(["$G"])
-            self._gated = item
+            self.feedback.pop(kind, None)
+            (item,) = self._submit([command])
+            self._gated, self._gated_kind = item, kind
             try:
                 reply = await asyncio.wait_for(asyncio.shield(item.future), max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
-                raise DriverError(f"{self.url}: no answer to $G within {timeout:.3f}s") from None
+                raise DriverError(f"{self.url}: no answer to {command} within {timeout:.3f}s") from None
             finally:
                 self._gated = None
             if isinstance(reply, g.Ok):
-                self.parser_state = self.feedback["GC"]
-                return
+                return self.feedback[kind]
             if not (isinstance(reply, _Interrupted) and not reply.link_lost):
-                raise DriverError(f"{self.url}: $G answered {reply}")
+                raise DriverError(f"{self.url}: {command} answered {reply}")
             # A reset (the power-up banner of a board that reboots when the port opens) ate it: ask again.
 
     def _on_link_down(self) -> None:

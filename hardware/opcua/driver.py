@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from asyncua import Client, ua
 
-from hardware.backoff import Backoff, wait_until
-from hardware.driver import CellJob, Driver, DriverError, DriverState, DriverTimeout, JobRejected, JobResult
+from hardware.backoff import Backoff
+from hardware.driver import CellJob, ControllerChanged, Driver, DriverError, DriverState, DriverTimeout, JobRejected, JobResult
 from hardware.link_driver import _positive
 from hardware.opcua.packml import PACKML_NS
 from hardware.registry import register
@@ -94,6 +94,10 @@ class OpcUaDriver(Driver):
         client = Client(self.endpoint, timeout=self.settings["connect_timeout"])
         try:
             await asyncio.wait_for(client.connect(), self.settings["connect_timeout"])
+            # Before anything subscribes: which server this is. ServerArray[0] is the server's own
+            # ApplicationUri (OPC UA Part 5 §6.3.1), globally unique per application instance.
+            uris = await client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerArray)).read_value()
+            self.check_identity(str(uris[0]) if uris else None)
             ns = await client.get_namespace_index(PACKML_NS)
             unit = await client.nodes.objects.get_child([f"{ns}:{self.settings['unit']}"])
             nodes = {
@@ -109,7 +113,7 @@ class OpcUaDriver(Driver):
             await subscription.subscribe_data_change([nodes["last_result"], nodes["state"]])
         except Exception as exc:
             await self._discard(client)
-            if isinstance(exc, asyncio.CancelledError):
+            if isinstance(exc, (asyncio.CancelledError, ControllerChanged)):
                 raise
             raise DriverError(f"{self.url}: cannot reach unit {self.settings['unit']!r} at {self.endpoint}: {exc or type(exc).__name__}") from exc
         self._client, self._nodes = client, nodes
@@ -176,6 +180,12 @@ class OpcUaDriver(Driver):
             try:
                 await self._open_client()
                 break
+            except ControllerChanged as exc:
+                # Not ours: stay FAULTED, call nothing on it, and end what waited for the old server.
+                for item in list(self._open.values()):
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                return
             except DriverError:
                 await backoff.sleep()
         if self._closing:
@@ -293,7 +303,7 @@ class OpcUaDriver(Driver):
                     await self._start(item)  # the controller forgot a queued job (restart before it ran)
 
     async def _wait_link(self, deadline: float) -> bool:
-        return await wait_until(self._link_up, deadline)
+        return await self._until_link(self._link_up, deadline)
 
     # --- status, heartbeat, abort ----------------------------------------------------------
 

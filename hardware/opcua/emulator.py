@@ -15,6 +15,10 @@ with the job methods a dispatcher needs, all idempotent by job id:
 Jobs run one at a time in arrival order, taking durationS × time-scale; params `{"fail": "why"}` makes one fail.
 The journal (JSON lines) keeps every executed id with its result and is reloaded on start, as a controller's
 memory outlives a restart: a job id is never executed twice.
+
+Its ApplicationUri (also ServerArray[0]) names this controller instance, as OPC UA requires of every
+application instance (globally unique): `urn:gwfactory:cell-emulator:UNIT:ID`, ID fixed by the journal's path
+(a restarted controller with its memory is the same controller), or new per process without a journal.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import os
 import signal
 import socket
 import time
+import uuid
 from dataclasses import asdict, dataclass
 
 from asyncua import Server, ua
@@ -67,6 +72,7 @@ class CellServer:
         self.server = Server()
         self.nodes: UnitNodes | None = None
         self.last_result = None
+        self._instance = uuid.uuid4()  # without a journal: a new controller every process
         if journal and os.path.exists(journal):
             with open(journal, encoding="utf-8") as fh:
                 for line in fh:
@@ -76,6 +82,11 @@ class CellServer:
                     self.defective += not stored.ok
 
     @property
+    def application_uri(self) -> str:
+        instance = uuid.uuid5(uuid.NAMESPACE_URL, os.path.abspath(self.journal)) if self.journal else self._instance
+        return f"urn:gwfactory:cell-emulator:{self.unit_name}:{instance}"
+
+    @property
     def endpoint(self) -> str:
         return f"opc.tcp://127.0.0.1:{self.port}/gwf/"
 
@@ -83,6 +94,7 @@ class CellServer:
         await self.server.init()
         self.server.set_endpoint(self.endpoint)
         self.server.set_server_name("gwfactory OPC UA cell emulator")
+        await self.server.set_application_uri(self.application_uri)
         self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         ns = await self.server.register_namespace(PACKML_NS)
         self.nodes = await add_unit(self.server.nodes.objects, ns, self.unit_name, state="Idle")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from plant.rework import rework_set
 from plant.spec import FactorySpec
-from scheduler.problem import Job, Problem, Task, build_problem
+from scheduler.problem import Job, Problem, Task, build_problem, with_recorded_downtime
 from scheduler.schedule import Schedule
 from scheduler.validate import validate
 
@@ -113,7 +113,8 @@ def control_plan(spec: FactorySpec, schedule: Schedule) -> ControlPlan:
     horizon = int(schedule.kpis.get("horizon_s", schedule.horizon) or schedule.horizon or schedule.makespan)
     # Cell windows up to the horizon, as the planner saw them (work it put beyond the horizon
     # may cross a later window; the floor pauses it there).
-    floor = build_problem(spec, [], max(horizon, 1))
+    # and the downtime a repaired plan was made around (kpis.down): moved work keeps off it.
+    floor = with_recorded_downtime(build_problem(spec, [], max(horizon, 1)), schedule.kpis)
     cell_index = {c.id: i for i, c in enumerate(floor.cells)}
     pool_index = {p.name: i for i, p in enumerate(floor.pools)}
     ctypes = {t.name: t for t in spec.cell_types}

@@ -109,10 +109,13 @@ def test_cli_chain(tmp_path: Path, mode: list[str]) -> None:
 
     # 5. dispatch the plan, interrupted after a few jobs, then its repair on the same journal
     journal = elsewhere / "journal.sqlite"
-    first = gwf(elsewhere, "dispatch", str(plan_path), "--url", "mock://{id}", "--journal", str(journal), "--jobs", "6")
+    # Carried-in work sent too (every operation of both plans, as a simulated floor would run them);
+    # the plan clock fast, so the repaired arm's downtime is over by the time the second run starts.
+    fast = ("--url", "mock://{id}", "--carry-in", "send", "--speed", "100000", "--journal", str(journal))
+    first = gwf(elsewhere, "dispatch", str(plan_path), *fast, "--jobs", "6")
     sent_first = {(job, op): cell for job, op, cell, state, _ in journal_rows(journal) if state != "queued"}
     assert first["counts"] == {"completed": 6} and len(sent_first) == 6
-    second = gwf(elsewhere, "dispatch", str(repaired_path), "--url", "mock://{id}", "--journal", str(journal))
+    second = gwf(elsewhere, "dispatch", str(repaired_path), *fast)
     repaired_ops = {(a["job"], a["op"]): a["cell"] for a in json.loads(repaired_path.read_text())["assignments"]}
     rows = journal_rows(journal)
     assert second["counts"] == {"completed": len(repaired_ops)}
@@ -158,7 +161,7 @@ def test_api_chain_agrees_with_the_cli(tmp_path: Path, mode: str, availability: 
         for cat, mw in run["delivered_mw_by_category"].items():
             assert mw <= summary["bound_mw"][cat] + 1e-3
 
-        dispatch = client.post("/api/dispatch", json={"schedule_id": schedule_id})
+        dispatch = client.post("/api/dispatch", json={"schedule_id": schedule_id, "carry_in": "send"})
         assert dispatch.status_code == 202, dispatch.text
         job = wait_for_job(client, dispatch.json()["id"])
         assert job["status"] == "done", job

@@ -13,19 +13,28 @@ import pytest
 @contextlib.contextmanager
 def run_emulator(module: str, *args: str) -> Iterator[str]:
     """Yields the device path an emulator prints on its first line; stops it afterwards."""
+    with emulator_process(module, *args) as (_, path):
+        yield path
+
+
+@contextlib.contextmanager
+def emulator_process(module: str, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """(process, device path or endpoint) of an emulator, for tests that kill it themselves;
+    stopped afterwards if it still runs."""
     proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         path = proc.stdout.readline().strip()
         assert path, f"{module} printed no device path (exit code {proc.poll()})"
-        yield path
+        yield proc, path
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def test_a_dispatch_request_cannot_name_a_driver_url(client: TestClient, tmp_pat
         url = url.replace("LEDGER", str(ledger)).replace("PORT", str(listener.getsockname()[1]))
     response = client.post("/api/dispatch", json={"schedule_id": schedule_id, "url": url})
     assert response.status_code == 422
-    assert response.json()["detail"] == "url: unknown field; valid: schedule_id, first, timeout"
+    assert response.json()["detail"] == "url: unknown field; valid: schedule_id, first, timeout, down_after, carry_in"
     assert client.get("/api/jobs", params={"kind": "dispatch"}).json() == []
     assert not ledger.exists() and _nobody_connected(listener)
 
