@@ -4,12 +4,14 @@ durations and yields, stream by stream):
 
   rule    the twin's best dispatch rule (fifo, edd, sq) on the plan's own units, no plan
   blind   the plan as written: each cell's sequence strictly, no repair
-  repair  the floor controller: look-ahead, a long-stopped cell's work moved by scheduler.repair
-  replan  repair plus the rolling re-plan
+  repair  the floor controller: look-ahead, early starts, twin-cell help, routing, and a
+          long-stopped cell's queue moved by scheduler.repair_pool
+  replan  repair plus the rolling re-plan (moves only what it starts sooner)
 
 Prints GW/week delivered by the plan's horizon (95% CI), delivered/planned MW, start lateness,
 share of operations on their planned cell, controller decision times (p50/p95, and for cell-down
-decisions), re-plan CPU seconds; the targets checked in the same run. The last line is one JSON
+decisions wall and CPU), re-plans and their CPU seconds, the load average and the run's CPU
+seconds; the targets checked in the same run. The last line is one JSON
 object: gw_per_week -> {rule, blind, repair, replan} -> {mean, ci_low, ci_high};
 delivered_over_planned (replan); decision_ms_p95.
 
