@@ -57,6 +57,7 @@ class ControlConfig:
     early_s: float = 0.0
     pool_help: bool = True
     route: bool = True  # a unit bound for a pool that is behind goes to another eligible pool that is not
+    help_wait_s: float = 0.0  # a unit whose own (single-job) cell should be free this soon waits for it, not a twin
     repair: bool = True
     move_threshold_s: float = 2 * 3600.0
     repair_window_s: float = 8 * 3600.0
@@ -69,7 +70,7 @@ class ControlConfig:
     def __post_init__(self) -> None:
         if self.lookahead < 1:
             raise ValueError(f"lookahead: must be >= 1 (1 follows the sequence strictly), got {self.lookahead}")
-        for name in ("early_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "replan_gain_s"):
+        for name in ("early_s", "help_wait_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "replan_gain_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         for name in ("replan_every_s", "replan_lateness_s"):
@@ -119,6 +120,7 @@ class FloorController:
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
+        self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self._wakes: list[tuple[float, int]] = []
@@ -216,7 +218,7 @@ class FloorController:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
             self._dispatch_task(t)
             if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
-                    and self.preds_left[t] == 0:
+                    and self.preds_left[t] == 0 and not self._own_cell_soon(t):
                 # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
                 # cell, when free, takes it out of order (the plan's cell before a twin's); else a
                 # free twin cell does: a free cell has nothing of its own to start (it would have).
@@ -232,6 +234,16 @@ class FloorController:
                 self._begin(t, c, "help: earliest due ready task of the pool")
         else:
             self._dispatch_task(t)
+
+    def _own_cell_soon(self, t: int) -> bool:
+        """Whether t should wait for its own cell rather than go to a free twin now: that cell is
+        up, runs one job, t is next in its sequence, and its work should end within help_wait_s.
+        A twin that frees first still takes t (the pool's help); only the hand-over at arrival waits."""
+        wait = self.config.help_wait_s
+        c = self.cell[t]
+        if not wait or c < 0 or not self.up[c] or self.plan.cell_capacity[c] != 1 or self.busy_until[c] - self.now > wait:
+            return False
+        return next(self.queue(c), -1) == t
 
     def _dispatch_task(self, t: int) -> None:
         pool = self.pool_of(t)
@@ -477,6 +489,8 @@ class FloorController:
         self.family[c] = self.plan.t_family[t]
         self.started_at[t] = self.now
         self.ran_on[t] = c
+        if self.config.help_wait_s:
+            self.busy_until[c] = self.now + self.plan.t_end[t] - self.plan.t_start[t]
         self.waiting_in_pool[self.plan.cell_pool[c]].discard(t)
         self.starts += 1
         if c == self.plan.t_cell[t]:
