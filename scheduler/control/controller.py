@@ -85,9 +85,9 @@ class ControlConfig:
         if name == "blind":
             base = cls(lookahead=1, pool_help=False, repair=False, route=False)
         elif name == "repair":
-            base = cls(early_s=2 * 3600.0)
+            base = cls(early_s=2 * 3600.0, help_wait_s=600.0)
         elif name == "replan":
-            base = cls(early_s=2 * 3600.0, replan_every_s=8 * 3600.0, replan_lateness_s=2 * 3600.0)
+            base = cls(early_s=2 * 3600.0, help_wait_s=600.0, replan_every_s=8 * 3600.0, replan_lateness_s=2 * 3600.0)
         else:
             raise ValueError(f"control: {name!r} is not a control policy; valid: blind, repair, replan")
         return replace(base, **overrides)
