@@ -1,14 +1,27 @@
 """Twin speed and the default floor's answer, measured in one run:
 
-1. One simulated week of the default 1 GW floor on one core, against a bare SimPy loop that
-   pushes the same number of operations through the same cells (one Resource per cell type
-   with as many slots as cells, the idiomatic SimPy job-process style). Target: <= 10 s,
-   and twin / bare <= 3x.
-2. R replications on 1 process and on 2 processes: the speed-up, and that both give the same
-   numbers. Those replications are also the answer: deployable GW/week with its 95% CI, the
-   bottleneck, P(week >= target).
+1. The bare SimPy loop: the same operations through the same cells, SimPy's textbook way (a
+   process per unit, one Resource per cell type with as many slots as cells, nominal times,
+   nothing else). Its CPU seconds per operation are the baseline of every ratio below.
+2. One simulated week of the default 1 GW floor under the twin's dispatch rule. Target: <= 10 s
+   and <= 3x the bare loop.
+3. A week's plan (steady state, planned for real availability; `--plan schedule.json` or
+   planned here) executed in the twin: its units under the dispatch rule (`rule`), and through
+   the floor controller (`blind`, `repair`, `replan`). CPU seconds, operations, ratio to the
+   bare loop for as many operations; for repair and replan also the CPU seconds of the heavy
+   decisions inside (cell-down repairs: scheduler.repair; re-plans: the list scheduler) and the
+   ratio without them. Target: <= 3x for the controller runs.
+4. Linearity: CPU microseconds per operation at 1 GW and at `--scale` x the floor over
+   `--scale-hours` from empty; their ratio is 1.00 when the twin scales linearly.
+5. R replications on 1 process and on 2 processes: the speed-up, that both give the same
+   numbers, and the answer: deployable GW/week with its 95% CI, the bottleneck, P(week >= target).
 
-Usage: python benchmarks/twin.py [--replications 30] [--spec PATH]"""
+Every figure is CPU seconds of this process (the host is shared; wall time would count other
+people's work), best of `--repeat` runs, runs of different kinds interleaved so all see the
+same conditions; the load average is printed with them.
+
+Usage: python benchmarks/twin.py [--plan PLAN.json] [--time-limit 10] [--repeat 2]
+       [--scale 10] [--scale-hours 72] [--replications 30] [--spec PATH]"""
 from __future__ import annotations
 
 import argparse
@@ -24,13 +37,21 @@ import simpy  # noqa: E402
 from plant import load_spec  # noqa: E402
 from plant.demand import WEEK_S, orders_for  # noqa: E402
 from sim import Twin  # noqa: E402
+from sim import collector  # noqa: E402
 from sim.layout import compile_layout  # noqa: E402
 from sim.replication import RunConfig, run_replication  # noqa: E402
 
+CONTROLS = ("rule", "blind", "repair", "replan")
 
-def twin_week(spec) -> tuple[float, int, int]:
-    """CPU seconds for one simulated week, operations started, cell slots."""
-    config = RunConfig(spec, end_s=WEEK_S, bin_s=WEEK_S / 250, seed=0)  # as Twin bins a run
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def twin_run(spec, end_s: float) -> tuple[float, int, int]:
+    """CPU seconds of one replication under the dispatch rule from an empty floor, operations
+    started, cell slots."""
+    config = RunConfig(spec, end_s=end_s, bin_s=end_s / 250, seed=0)  # as Twin bins a run
     started = time.process_time()
     trace = run_replication(config, 0)
     seconds = time.process_time() - started
@@ -40,7 +61,7 @@ def twin_week(spec) -> tuple[float, int, int]:
 def bare_simpy(spec, operations: int) -> tuple[float, int]:
     """The same operations through the same slots, SimPy's textbook way: a process per unit,
     a request per operation, nominal durations, nothing else (no failures, setups, buffers,
-    transport, statistics)."""
+    transport, statistics). Under the same collector settings as a replication."""
     layout = compile_layout(spec)
     env = simpy.Environment()
     resources = [simpy.Resource(env, capacity=s.slots) for s in layout.stations]
@@ -68,30 +89,37 @@ def bare_simpy(spec, operations: int) -> tuple[float, int]:
 
     env.process(source())
     started = time.process_time()
-    while done[0] < operations and env.peek() != float("inf"):
-        env.step()
+    with collector.quiet():
+        while done[0] < operations and env.peek() != float("inf"):
+            env.step()
     return time.process_time() - started, done[0]
 
 
-def controlled_week(spec, control: str) -> tuple[float, int, float]:
-    """CPU seconds of one replication executing a week's steady-state plan (10 s of planning, for
-    real availability) under `control`, its operations, and the bare loop's CPU seconds for as many."""
-    from scheduler.control import cached_control_plan
+def week_plan(spec, path: str | None, time_limit: float):
+    """A week's steady-state plan for real availability: read, or planned here."""
+    from scheduler.schedule import Schedule
+
+    if path:
+        return Schedule.from_json(path)
     from scheduler.planning import Limits
     from scheduler.steady import plan_horizon
 
-    schedule = plan_horizon(spec, int(WEEK_S), 168, "steady-state", "mw", Limits(time_limit=10, workers=1), availability=True)[2].schedule
-    cached_control_plan(spec, schedule)  # built once per plan, not per replication: not timed
+    return plan_horizon(spec, int(WEEK_S), 168, "steady-state", "mw", Limits(time_limit=time_limit, workers=1),
+                        availability=True)[2].schedule
+
+
+def controlled_run(spec, schedule, control: str) -> dict:
+    """One replication executing the plan under `control`: CPU seconds, operations started, and
+    the CPU seconds of its heavy decisions (cell-down repairs, re-plans)."""
     end = 4.0 * schedule.makespan
-    best = None
-    for _ in range(2):
-        config = RunConfig(spec, end_s=end, bin_s=end / 250, seed=0, schedule=schedule, control=control)
-        started = time.process_time()
-        trace = run_replication(config, 0)
-        seconds = time.process_time() - started
-        best = seconds if best is None else min(best, seconds)
-    ops = trace.control["starts"]
-    return best, ops, min(bare_simpy(spec, ops)[0] for _ in range(2))
+    config = RunConfig(spec, end_s=end, bin_s=end / 250, seed=0, schedule=schedule, control=control)
+    started = time.process_time()
+    trace = run_replication(config, 0)
+    seconds = time.process_time() - started
+    c = trace.control
+    heavy = c.get("cell_down_cpu_s", 0.0) + c.get("replan_cpu_s", 0.0)
+    return {"cpu_s": seconds, "ops": int(trace.wait_n.sum()), "heavy_s": heavy, "events": len(c.get("decision_s", ())),
+            "replans": c.get("replans", 0), "cell_downs": len(c.get("cell_down_decision_s", ()))}
 
 
 def without_failures_and_agvs(spec):
@@ -103,42 +131,72 @@ def without_failures_and_agvs(spec):
     return spec_from_dict(raw, f"{spec.name} without failures and AGVs")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--replications", type=int, default=30)
-    parser.add_argument("--spec", default=None)
-    args = parser.parse_args()
-    spec = load_spec(args.spec)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work on the host slows every figure alike)")
+def verdict(ratio: float, bound: float = 3.0) -> str:
+    return f"target <= {bound:g}x: {'OK' if ratio <= bound else 'MISSED'}"
 
-    # CPU time of this process (the host is shared; wall time would count other people's work),
-    # best of three runs of each, interleaved so both see the same conditions.
-    runs = []
-    for _ in range(3):
-        twin_s, ops, slots = twin_week(spec)
-        bare_s, bare_ops = bare_simpy(spec, ops)
-        runs.append((twin_s, bare_s))
-    twin_s, bare_s = min(r[0] for r in runs), min(r[1] for r in runs)
-    print(f"one simulated week of {spec.name}: {twin_s:.2f} CPU s on one core ({ops} operations started, {slots} cell slots; "
-          f"{twin_s / ops * 1e6:.1f} us/operation)  target <= 10 s: {'OK' if twin_s <= 10 else 'MISSED'}")
-    print(f"bare SimPy loop, same {bare_ops} operations through {slots} slots: {bare_s:.2f} CPU s ({bare_s / bare_ops * 1e6:.1f} us/operation)")
-    print(f"twin / bare = {twin_s / bare_s:.2f}x  target <= 3x: {'OK' if twin_s / bare_s <= 3 else 'MISSED'}")
-    # What the ratio pays for: the bare loop has no failures and no AGVs; the twin without them
-    # shows the cost of its own machinery (queues, buffers, setups, windows, statistics).
+
+def speed(spec, args) -> None:
+    from scheduler.control import cached_control_plan
+
+    schedule = week_plan(spec, args.plan, args.time_limit)
+    cached_control_plan(spec, schedule)  # built once per plan, not per replication: not timed
+    print(f"plan: {len(schedule.assignments)} operations over {schedule.makespan / 3600:.0f} h "
+          f"({'read from ' + args.plan if args.plan else f'planned here, {args.time_limit:g} s'}); {load()}", flush=True)
+
+    # Interleaved rounds: the bare loop, the dispatch twin, each control; best of the rounds.
+    bare, dispatch, runs = [], [], {c: [] for c in CONTROLS}
+    for _ in range(args.repeat):
+        dispatch.append(twin_run(spec, WEEK_S))
+        bare.append(bare_simpy(spec, dispatch[-1][1]))
+        for control in CONTROLS:
+            runs[control].append(controlled_run(spec, schedule, control))
+    bare_s, bare_ops = min(b[0] for b in bare), bare[0][1]
+    per_op = bare_s / bare_ops
+    twin_s, ops, slots = min(d[0] for d in dispatch), dispatch[0][1], dispatch[0][2]
+    print(f"bare SimPy loop: {bare_s:.3f} CPU s for {bare_ops} operations through {slots} cell slots "
+          f"({per_op * 1e6:.2f} us/operation): the baseline of every ratio; {load()}")
+    print(f"dispatch twin, one simulated week: {twin_s:.2f} CPU s for {ops} operations ({twin_s / ops * 1e6:.1f} us/operation) "
+          f"= {twin_s / (per_op * ops):.2f}x bare  {verdict(twin_s / (per_op * ops))}; target <= 10 s: "
+          f"{'OK' if twin_s <= 10 else 'MISSED'}")
+    print(f"{'executing the week plan':24s} {'CPU s':>7s} {'operations':>10s} {'us/op':>6s} {'x bare':>7s} "
+          f"{'heavy CPU s':>11s} {'x bare w/o heavy':>16s}")
+    for control in CONTROLS:
+        best = min(runs[control], key=lambda r: r["cpu_s"])
+        light = min(r["cpu_s"] - r["heavy_s"] for r in runs[control])
+        base = per_op * best["ops"]
+        heavy = (f"{best['heavy_s']:11.2f} {light / base:15.2f}x" if control in ("repair", "replan") else f"{'-':>11s} {'-':>16s}")
+        what = {"rule": "dispatch rule", "blind": "controller, blind", "repair": "controller, repair",
+                "replan": "controller, replan"}[control]
+        extra = ""
+        if control in ("repair", "replan"):
+            extra = f"  ({best['cell_downs']} cell-down repairs, {best['replans']} re-plans)"
+        target = f"  {verdict(best['cpu_s'] / base)}" if control != "rule" else ""
+        print(f"{what:24s} {best['cpu_s']:7.2f} {best['ops']:10d} {best['cpu_s'] / best['ops'] * 1e6:6.1f} "
+              f"{best['cpu_s'] / base:6.2f}x {heavy}{target}{extra}")
+    print(f"  ({best['events']} controller events in the last run; {load()})")
+    # What the dispatch twin's ratio pays for: the bare loop has no failures and no AGVs.
     plain = without_failures_and_agvs(spec)
-    plain_s = min(twin_week(plain)[0] for _ in range(3))
-    print(f"twin without failures and AGVs: {plain_s:.2f} CPU s = {plain_s / bare_s:.2f}x bare; "
-          f"failures and AGVs add {twin_s - plain_s:.2f} s ({(twin_s - plain_s) / twin_s:.0%} of the twin's time)")
+    plain_s = min(twin_run(plain, WEEK_S)[0] for _ in range(args.repeat))
+    print(f"dispatch twin without failures and AGVs: {plain_s:.2f} CPU s = {plain_s / (per_op * ops):.2f}x bare; "
+          f"failures and AGVs add {twin_s - plain_s:.2f} s ({(twin_s - plain_s) / twin_s:.0%} of the twin's time)", flush=True)
 
-    # The same twin executing a week's plan through the floor controller (scheduler.control):
-    # the plan's units, each start decided by the controller, buffers enforced.
-    for control in ("blind", "repair"):
-        loop_s, loop_ops, bare_loop = controlled_week(spec, control)
-        print(f"twin executing a week's plan through the controller ({control}): {loop_s:.2f} CPU s for {loop_ops} operations "
-              f"= {loop_s / bare_loop:.2f}x bare ({bare_loop:.2f} s for the same operations)  target <= 3x: "
-              f"{'OK' if loop_s / bare_loop <= 3 else 'MISSED'}")
 
-    reps = args.replications
+def linearity(spec, factor: float, hours: float) -> None:
+    from sim.sizing import scaled_spec
+
+    big = scaled_spec(spec, spec.target.facility_gw * factor)
+    rows = []
+    for s in (spec, big):
+        cpu, ops, slots = twin_run(s, hours * 3600)
+        rows.append((cpu, ops, slots))
+        print(f"  {s.target.facility_gw:g} GW floor, {hours:g} h from empty: {cpu:.2f} CPU s, {ops} operations on {slots} slots, "
+              f"{cpu / ops * 1e6:.1f} us/operation; {load()}", flush=True)
+    (c1, o1, _), (c2, o2, _) = rows
+    print(f"linearity {factor:g}x floor: {o2 / o1:.2f}x the operations cost {c2 / c1:.2f}x the CPU: "
+          f"{(c2 / o2) / (c1 / o1):.2f}x the CPU per operation (1.00 = linear)")
+
+
+def replications(spec, reps: int) -> None:
     timings = {}
     reports = {}
     for workers in (1, 2):
@@ -151,7 +209,7 @@ def main() -> int:
     for workers in (1, 2):
         cpu = reports[workers].cpu_seconds_per_replication * reps
         print(f"  {workers} process(es): {cpu:.1f} CPU s of replications in {timings[workers]:.1f} s wall = "
-              f"{cpu / timings[workers]:.2f} cores obtained of {workers} asked (load average now {os.getloadavg()[0]:.1f})")
+              f"{cpu / timings[workers]:.2f} cores obtained of {workers} asked ({load()})")
 
     r = reports[1]
     gw = r.gw_per_week
@@ -169,6 +227,25 @@ def main() -> int:
     print(f"  WIP {r.wip.mean:.0f} units; Little's law L={r.littles_law['L']:.1f} vs lambda*W={r.littles_law['lambda_per_h'] * r.littles_law['W_h']:.1f}")
     for warning in r.warnings:
         print(f"  warning: {warning}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spec", default=None)
+    parser.add_argument("--plan", default=None, help="a week's plan (schedule.json) to execute instead of planning one")
+    parser.add_argument("--time-limit", type=float, default=10.0, help="seconds of planning when no --plan is given")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of every timed run (best is reported)")
+    parser.add_argument("--scale", type=float, default=10.0, help="the larger floor of the linearity check (0: skip it)")
+    parser.add_argument("--scale-hours", type=float, default=72.0, help="simulated hours of the linearity check")
+    parser.add_argument("--replications", type=int, default=30, help="replications of the answer (0: skip it)")
+    args = parser.parse_args()
+    spec = load_spec(args.spec)
+    print(f"machine: {os.cpu_count()} cores, {load()} (other work on the host slows every figure alike)", flush=True)
+    speed(spec, args)
+    if args.scale > 0:
+        linearity(spec, args.scale, args.scale_hours)
+    if args.replications > 0:
+        replications(spec, args.replications)
     return 0
 
 

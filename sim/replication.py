@@ -12,6 +12,7 @@ from plant.spec import FactorySpec
 from scheduler.schedule import Assignment, Schedule
 from scheduler.control import POLICIES as CONTROLS
 from scheduler.control import ControlConfig, ControlPlan, FloorController, cached_control_plan
+from sim import collector
 from sim.execution import ControlBridge, plan_units
 from sim.floor import Floor
 from scheduler.problem import recorded_downtime
@@ -50,6 +51,14 @@ class RunConfig:
 
 
 def run_replication(config: RunConfig, replication: int) -> Trace:
+    cpu_started = time.process_time()
+    with collector.quiet():
+        trace = _replication(config, replication)
+    trace.cpu_s = time.process_time() - cpu_started  # with the collection of the run's cycles
+    return trace
+
+
+def _replication(config: RunConfig, replication: int) -> Trace:
     started = time.perf_counter()
     cpu_started = time.process_time()
     spec = config.spec
@@ -93,6 +102,7 @@ def run_replication(config: RunConfig, replication: int) -> Trace:
     trace.executed = floor.executed
     trace.cpu_s = time.process_time() - cpu_started
     trace.control = record if config.schedule is not None else None
+    floor.dismantle()
     return trace
 
 

@@ -38,8 +38,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 
-from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, Failed, PoolFull,
-                                      Ready, Started, Tick)
+from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
+                                      PoolFull, Ready, Started, Tick)
 from scheduler.control.plan import ControlPlan
 
 WAITING, RUNNING, DONE = 0, 1, 2
@@ -93,49 +93,74 @@ class ControlConfig:
         return replace(base, **overrides)
 
 
+def _initial_state(plan: ControlPlan) -> tuple:
+    """Status, open predecessors, sequence stamps and per-cell sequences at the plan's start:
+    the same for every replication of a plan, so built once per plan and copied."""
+    if plan.start_state is None:
+        done = plan.t_done
+        status = [DONE if d else WAITING for d in done]
+        preds_left = [0] * plan.n_tasks
+        for t, preds in enumerate(plan.t_preds):
+            for p in preds:
+                if not done[p]:
+                    preds_left[t] += 1
+        stamp = [0] * plan.n_tasks
+        seq: list[list[tuple[float, int, int]]] = [[] for _ in plan.cell_ids]
+        start, cell = plan.t_start, plan.t_cell
+        for k, t in enumerate(sorted((t for t in range(plan.n_tasks) if cell[t] >= 0 and not done[t]), key=start.__getitem__)):
+            stamp[t] = k + 1
+            seq[cell[t]].append((start[t], k + 1, t))
+        plan.start_state = (status, preds_left, stamp, seq)
+    return plan.start_state
+
+
 class FloorController:
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
         self.config = config or ControlConfig()
         n = plan.n_tasks
-        self.status = [DONE if d else WAITING for d in plan.t_done]
-        self.preds_left = [sum(1 for p in plan.t_preds[t] if not plan.t_done[p]) for t in range(n)]
+        status, preds_left, stamp, seq = _initial_state(plan)
+        self.status = list(status)
+        self.preds_left = list(preds_left)
         self.arrived = [False] * n
         self.cell = list(plan.t_cell)
         self.start = list(plan.t_start)
         self.started_at = [0.0] * n
         self.ran_on = [-1] * n
         self.in_rework = [False] * n
-        self.stamp = [0] * n
+        self.stamp = list(stamp)
         n_cells = len(plan.cell_ids)
         self.running = [0] * n_cells
         self.up = [True] * n_cells
         self.family: list[str | None] = [None] * n_cells
         self.down_until = [0.0] * n_cells
-        self.seq: list[list[tuple[float, int, int]]] = [[] for _ in range(n_cells)]
+        self.seq: list[list[tuple[float, int, int]]] = [list(s) for s in seq]
         self.ptr = [0] * n_cells
         self.rework_queue = [deque() for _ in plan.pool_names]
         self.full = [False] * len(plan.pool_names)
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
+        # The same tasks by planned start, for the full-buffer rule (earliest planned first):
+        # entries (start, task) are dropped lazily once the task left the set or was re-timed.
+        self.buffer_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
+        self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
         self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
+        self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
         self._wakes: list[tuple[float, int]] = []
-        self._stamps = 0
-        for t in sorted((t for t in range(n) if self.cell[t] >= 0 and self.status[t] == WAITING), key=lambda t: self.start[t]):
-            self._stamps += 1
-            self.stamp[t] = self._stamps
-            self.seq[self.cell[t]].append((self.start[t], self._stamps, t))
+        self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
         self.last_replan = -INF
+        self._late_s = INF if self.config.replan_lateness_s is None else self.config.replan_lateness_s
+        self._wake_of = [INF] * n_cells  # the last wake-up pushed per cell: an equal one is not pushed twice
         self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
         self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
-        self.log: list[Decision] = []
+        self.log = DecisionLog()
         self._out: list[Decision] = []
         self.now = 0.0
         self.starts = 0
@@ -169,8 +194,7 @@ class FloorController:
             self._started(event.task, event.cell)
         else:
             raise TypeError(f"not a controller event: {event!r}")
-        if now >= self.next_replan or (self.config.replan_lateness_s is not None and self.lateness > self.config.replan_lateness_s
-                                       and now - self.last_replan >= self.replan_gap):
+        if now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
             self._replan("interval" if now >= self.next_replan else "lateness")
         return out
 
@@ -201,19 +225,20 @@ class FloorController:
     def summary(self) -> dict:
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}
-        for d in self.log:
-            counts[d.kind] = counts.get(d.kind, 0) + 1
-            key = d.reason.split(":", 1)[0]
-            reasons[f"{d.kind}/{key}"] = reasons.get(f"{d.kind}/{key}", 0) + 1
+        for _, kind, reason, *_ in self.log.rows:
+            counts[kind] = counts.get(kind, 0) + 1
+            key = f"{kind}/{reason.split(':', 1)[0]}"
+            reasons[key] = reasons.get(key, 0) + 1
         return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
                 "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell,
-                "cell_down_cpu_s": self.down_cpu_s}
+                "cell_down_cpu_each_s": self.down_cpu_s}
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
         self.arrived[t] = True
-        pool = self.pool_of(t)
-        self.waiting_in_pool[pool].add(t)
+        c = self.cell[t]
+        pool = self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
+        self._wait_in(pool, t)
         if self.config.pool_help and not self.in_rework[t]:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
             self._dispatch_task(t)
@@ -227,7 +252,7 @@ class FloorController:
                     self.stamp[t] = 0
                     self._begin(t, own, OWN_CELL)
                     return
-                c = min(self.idle[pool])
+                c = self._first_idle(pool)
                 self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[own]})
                 self.cell[t] = c
                 self.stamp[t] = 0
@@ -246,13 +271,12 @@ class FloorController:
         return next(self.queue(c), -1) == t
 
     def _dispatch_task(self, t: int) -> None:
-        pool = self.pool_of(t)
+        c = self.cell[t]
+        pool = self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool)
-        else:
-            c = self.cell[t]
-            if self.running[c] < self.plan.cell_capacity[c] and self.up[c]:
-                self._dispatch(c)
+        elif self.running[c] < self.plan.cell_capacity[c] and self.up[c]:
+            self._dispatch(c)
 
     def _started(self, t: int, c: int) -> None:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
@@ -263,13 +287,31 @@ class FloorController:
 
     def _freed(self, c: int) -> None:
         if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
-            self.idle[self.plan.cell_pool[c]].add(c)
+            self._idle(self.plan.cell_pool[c], c)
+
+    def _idle(self, pool: int, c: int) -> None:
+        idle = self.idle[pool]
+        if c not in idle:
+            idle.add(c)
+            heap = self.idle_heap[pool]
+            heapq.heappush(heap, c)
+            if len(heap) > 4 * len(idle) + 64:  # mostly cells busy again: rebuild
+                heap[:] = sorted(idle)
+
+    def _first_idle(self, pool: int) -> int:
+        """The lowest-numbered idle cell of the pool (which must have one), without a scan: on a
+        10 GW floor a pool has hundreds of cells."""
+        heap, idle = self.idle_heap[pool], self.idle[pool]
+        while heap[0] not in idle:
+            heapq.heappop(heap)
+        return heap[0]
 
     def _completed(self, t: int, c: int) -> None:
         self.status[t] = DONE
         self.running[c] -= 1
         self.pool_busy[self.plan.cell_pool[c]] -= 1
-        self._freed(c)
+        if self.up[c]:  # _freed: after a completion the cell has a free slot
+            self._idle(self.plan.cell_pool[c], c)
         status, left, arrived, pools = self.status, self.preds_left, self.arrived, self.plan.t_pools
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
@@ -315,7 +357,7 @@ class FloorController:
         # A free cell of that pool if there is one; else its cells in turn (any free cell of the
         # pool helps with due work, so which one queues it matters little).
         if self.idle[best]:
-            c = min(self.idle[best])
+            c = self._first_idle(best)
         else:
             cells = plan.pool_cells[best]
             self._turn[best] = (self._turn[best] + 1) % len(cells)
@@ -346,7 +388,7 @@ class FloorController:
             self.arrived[o] = False
             self.stamp[o] = -1  # out of any sequence
             self.in_rework[o] = True
-            self.waiting_in_pool[self.pool_of(o)].discard(o)
+            self._leave_pool(o)
             self.rework_queue[self.pool_of(o)].append(o)
         left[redo[0]] = 0
         self._emit(REWORK, f"rework: {plan.t_op[t]} failed its check; redo {len(redo)} operation(s) from {plan.t_op[redo[0]]}",
@@ -436,15 +478,16 @@ class FloorController:
                     stamp[t] = 0
                     self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
                     return True
-                wake = min(wake, gate)
+                if gate < wake:
+                    wake = gate
         if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
             k = self.ptr[c]
             seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
         if self.config.pool_help:
-            heap, status, in_rework = self.ready_heap[pool], self.status, self.in_rework
+            heap, status, in_rework, cell_pool, cells = self.ready_heap[pool], self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
-                if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or self.pool_of(t) != pool:
+                if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
                     heapq.heappop(heap)
                     continue
                 if plan.t_start[t] - early <= now and left[t] == 0:
@@ -458,14 +501,16 @@ class FloorController:
                     self.cell[t] = c
                     self._begin(t, c, "help: earliest due ready task of the pool")
                     return True
-                if plan.t_start[t] - early > now:
-                    wake = min(wake, plan.t_start[t] - early)
+                if plan.t_start[t] - early > now and plan.t_start[t] - early < wake:
+                    wake = plan.t_start[t] - early
                 break
-        if wake < INF:
+        if wake < INF and wake != self._wake_of[c]:
+            # Every wake is later than now, so an equal one pushed before is still queued: a
+            # second copy would only wake the same cell at the same tick again.
+            self._wake_of[c] = wake
             heapq.heappush(self._wakes, (wake, c))
         if self.full[pool]:
-            best = min((t for t in self.waiting_in_pool[pool] if left[t] == 0 and self.status[t] == WAITING),
-                       key=lambda t: self.start[t], default=-1)
+            best = self._earliest_waiting(pool)
             if best >= 0:
                 frm = self.cell[best]
                 if frm != c:
@@ -481,28 +526,78 @@ class FloorController:
         return False
 
     def _begin(self, t: int, c: int, reason: str) -> None:
+        plan, now = self.plan, self.now
         self.status[t] = RUNNING
         self.running[c] += 1
-        self.pool_busy[self.plan.cell_pool[c]] += 1
-        if self.running[c] >= self.plan.cell_capacity[c]:
-            self.idle[self.plan.cell_pool[c]].discard(c)
-        self.family[c] = self.plan.t_family[t]
-        self.started_at[t] = self.now
+        self.pool_busy[plan.cell_pool[c]] += 1
+        if self.running[c] >= plan.cell_capacity[c]:
+            self.idle[plan.cell_pool[c]].discard(c)
+        self.family[c] = plan.t_family[t]
+        self.started_at[t] = now
         self.ran_on[t] = c
         if self.config.help_wait_s:
-            self.busy_until[c] = self.now + self.plan.t_end[t] - self.plan.t_start[t]
-        self.waiting_in_pool[self.plan.cell_pool[c]].discard(t)
+            self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
+        pool = self.waiting_pool[t]
+        if pool >= 0:  # started: it waits in no pool (wherever it was reported ready)
+            self.waiting_in_pool[pool].discard(t)
+            self.waiting_pool[t] = -1
         self.starts += 1
-        if c == self.plan.t_cell[t]:
+        if c == plan.t_cell[t]:
             self.on_planned_cell += 1
         if not self.in_rework[t]:
-            self.lateness += _LATENESS_ALPHA * (max(0.0, self.now - self.start[t]) - self.lateness)
-        self._emit(START, reason, t, c)
+            late = now - self.start[t]
+            self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
+        self.log.rows.append((now, START, reason, t, c, None))
+        self._out.append(Decision(now, START, reason, t, c))
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         d = Decision(self.now, kind, reason, t, c, detail)
         self.log.append(d)
         self._out.append(d)
+
+    # ------------------------------------------------------------------ waiting units per pool
+    def _wait_in(self, pool: int, t: int) -> None:
+        if self.waiting_pool[t] != pool:
+            self._leave_pool(t)  # one unit waits in one place
+        self.waiting_in_pool[pool].add(t)
+        self.waiting_pool[t] = pool
+        heap = self.buffer_heap[pool]
+        heapq.heappush(heap, (self.start[t], t))
+        if len(heap) > 4 * len(self.waiting_in_pool[pool]) + 256:  # mostly entries of tasks long gone: rebuild
+            start = self.start
+            heap[:] = [(start[w], w) for w in self.waiting_in_pool[pool]]
+            heapq.heapify(heap)
+
+    def _leave_pool(self, t: int) -> None:
+        pool = self.waiting_pool[t]
+        if pool >= 0:
+            self.waiting_in_pool[pool].discard(t)
+            self.waiting_pool[t] = -1
+
+    def _retimed(self, t: int) -> None:
+        """The task's planned start changed: its place in the full-buffer order too."""
+        pool = self.waiting_pool[t]
+        if pool >= 0:
+            heapq.heappush(self.buffer_heap[pool], (self.start[t], t))
+
+    def _earliest_waiting(self, pool: int) -> int:
+        """The ready task waiting in the pool with the earliest planned start (ties: lowest task
+        id), or -1. Tasks still waiting for a predecessor keep their entries."""
+        heap, members, start = self.buffer_heap[pool], self.waiting_in_pool[pool], self.start
+        left, status = self.preds_left, self.status
+        kept, best = [], -1
+        while heap:
+            s, t = heap[0]
+            if t not in members or start[t] != s:
+                heapq.heappop(heap)
+            elif left[t] == 0 and status[t] == WAITING:
+                best = t
+                break
+            else:
+                kept.append(heapq.heappop(heap))
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return best
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
@@ -513,6 +608,7 @@ class FloorController:
         self._stamps += 1
         self.stamp[t] = self._stamps
         self.in_rework[t] = False
+        self._retimed(t)
         seq = self.seq[c]
         k = bisect.bisect_left(seq, (start, self._stamps, t))
         seq.insert(max(k, self.ptr[c]), (start, self._stamps, t))

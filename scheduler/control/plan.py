@@ -52,6 +52,7 @@ class ControlPlan:
     t_scale: list[float] = field(default_factory=list)  # share of the nominal work left (< 1 for work running at the cut)
     t_problem: list[int] = field(default_factory=list)  # task index in `problem`, -1 when not planned
     _keys: dict | None = field(default=None, repr=False)
+    start_state: tuple | None = field(default=None, repr=False)  # the controller's state at time 0, built once per plan
 
     @property
     def n_tasks(self) -> int:

@@ -33,13 +33,10 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, dict[int, int]]:
     cut = int(now)
     base = plan.problem
     status, in_rework = ctrl.status, ctrl.in_rework
-    keep: set[int] = set()
     limit = now + span
-    for t in range(plan.n_tasks):
-        if plan.t_problem[t] < 0:
-            continue
-        if status[t] == RUNNING or (status[t] == WAITING and not in_rework[t] and ctrl.start[t] < limit):
-            keep.add(t)
+    # One pass over every task of the plan (75,000 on the 1 GW week) at each call: zipped, not indexed.
+    keep = {t for t, (planned, st, rework, start) in enumerate(zip(plan.t_problem, status, in_rework, ctrl.start))
+            if planned >= 0 and (st == RUNNING or (st == WAITING and not rework and start < limit))}
     todo = list(keep)
     while todo:
         for p in plan.t_preds[todo.pop()]:

@@ -1,0 +1,158 @@
+"""The controller's bookkeeping, checked after every event on random floors: the indexes its hot
+path keeps (waiting units per pool and their heap, wake-ups, the decision log) always say what
+a scan of the plain state would say; and state built once per plan is never shared."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tests.scheduler.test_control as hand
+from plant.demand import orders_for
+from scheduler.construct import list_schedule
+from scheduler.control import ControlConfig, DecisionLog, FloorController, PoolFull, control_plan
+from scheduler.control.controller import WAITING
+from scheduler.control.events import START, Decision
+from scheduler.problem import build_problem
+
+H = 3600
+
+
+class EveryWake(list):
+    """A controller's `_wake_of` that never matches: every wake-up is pushed, duplicates too."""
+
+    def __getitem__(self, c):
+        return math.nan
+
+    def __setitem__(self, c, wake):
+        pass
+
+
+def scan_earliest(ctrl: FloorController, pool: int) -> int:
+    """The full-buffer rule's choice by a scan of the waiting set (earliest start, then task id)."""
+    members, left, status, start = ctrl.waiting_in_pool[pool], ctrl.preds_left, ctrl.status, ctrl.start
+    return min((t for t in members if left[t] == 0 and status[t] == WAITING), key=lambda t: (start[t], t), default=-1)
+
+
+class Checked(FloorController):
+    """A controller that checks its indexes against a scan after each event, runs in lockstep
+    with a shadow controller that scans instead of using them (and pushes every wake-up), and
+    now and then hears that a pool's input is full (so the full-buffer rule runs here too)."""
+
+    rng = random.Random(0)
+
+    def __init__(self, plan, config=None):
+        super().__init__(plan, config)
+        self.shadow = FloorController(plan, config)
+        self.shadow._wake_of = EveryWake()
+        self.shadow._earliest_waiting = lambda pool: scan_earliest(self.shadow, pool)
+
+    def handle(self, event):
+        out = []
+        if self.rng.random() < 0.2:
+            pool = self.rng.randrange(len(self.plan.pool_names))
+            out += self._checked(PoolFull(event.time, pool, not self.full[pool]))
+        return out + self._checked(event)
+
+    def _checked(self, event):
+        before = len(self.log)
+        out = super().handle(event)
+        assert [astuple(d) for d in self.log[before:]] == [astuple(d) for d in out], "the log is what handle returned"
+        # The same decisions as the scanning shadow (cpu_s in a detail is a timing, not a decision).
+        assert [astuple(d)[:5] for d in out] == [astuple(d)[:5] for d in self.shadow.handle(event)]
+        assert {w for w in self._wakes if w[0] > self.now} == {w for w in self.shadow._wakes if w[0] > self.now}
+        check_indexes(self)
+        return out
+
+
+def astuple(d: Decision) -> tuple:
+    return (d.time, d.kind, d.reason, d.task, d.cell, d.detail)
+
+
+def check_indexes(ctrl: FloorController) -> None:
+    status, left, start = ctrl.status, ctrl.preds_left, ctrl.start
+    for pool, members in enumerate(ctrl.waiting_in_pool):
+        for t in members:
+            assert ctrl.waiting_pool[t] == pool, "a task in a pool's waiting set is recorded elsewhere"
+            assert status[t] == WAITING, "a started or finished task still waits in a pool"
+        assert ctrl._earliest_waiting(pool) == scan_earliest(ctrl, pool), "the full-buffer heap disagrees with a scan"
+    for pool, idle in enumerate(ctrl.idle):
+        assert not idle or ctrl._first_idle(pool) == min(idle), "the idle-cell heap disagrees with the idle set"
+    for t, pool in enumerate(ctrl.waiting_pool):
+        assert pool < 0 or t in ctrl.waiting_in_pool[pool]
+    queued = set(ctrl._wakes)
+    for c, wake in enumerate(ctrl._wake_of):
+        if wake > ctrl.now and wake != float("inf"):
+            assert (wake, c) in queued, "a wake-up skipped as a duplicate is not queued"
+    assert ctrl.starts == sum(1 for d in ctrl.log if d.kind == START)
+
+
+@pytest.mark.parametrize("policy", ["blind", "repair", "replan"])
+@pytest.mark.parametrize("seed", [4, 5])
+def test_indexes_agree_with_a_scan_after_every_event(policy, seed, monkeypatch):
+    spec = hand.loop_floor()
+    problem = build_problem(spec, orders_for(spec, 24), 24 * H)
+    # Re-plans on lateness only: a re-plan every few hours would keep the host's clock running forever.
+    config = ControlConfig.policy(policy, move_threshold_s=H, replan_every_s=None, replan_lateness_s=600.0)
+    Checked.rng = random.Random(seed)
+    monkeypatch.setattr(hand, "FloorController", Checked)
+    plan, ctrl, done = hand.random_host(spec, list_schedule(problem), config, seed)
+    assert isinstance(ctrl, Checked)
+    assert done == set(range(plan.n_tasks))
+    assert any(d.reason.startswith("buffer full") for d in ctrl.log) or policy != "blind"
+
+
+def test_a_controller_starts_from_the_plan_whatever_ran_before_on_it():
+    """The state at time 0 is built once per plan and copied: running one controller must not
+    change what the next one starts from."""
+    spec = hand.loop_floor()
+    schedule = list_schedule(build_problem(spec, orders_for(spec, 12), 12 * H))
+    plan = control_plan(spec, schedule)
+    fresh = FloorController(control_plan(spec, schedule))
+    used = FloorController(plan)
+    for t in sorted(range(plan.n_tasks), key=lambda t: plan.t_start[t]):
+        if not plan.t_preds[t]:
+            used.handle(hand.Ready(plan.t_start[t], t))
+    assert used.starts > 0
+    again = FloorController(plan)
+    for name in ("status", "preds_left", "stamp", "seq", "cell", "start"):
+        assert getattr(again, name) == getattr(fresh, name), name
+
+
+def test_the_decision_log_reads_back_as_decisions():
+    log = DecisionLog()
+    decisions = [Decision(1.0, START, "plan", 3, 4), Decision(2.0, "move", "help", 5, 6, {"from": "a"})]
+    for d in decisions:
+        log.append(d)
+    assert len(log) == 2 and list(log) == decisions and log[-1] == decisions[-1] and log[1:] == decisions[1:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["wait", "start", "retime", "block", "unblock"]), st.integers(0, 4),
+                          st.integers(0, 1), st.integers(0, 5)), max_size=40))
+def test_the_full_buffer_heap_follows_arrivals_starts_and_new_times(steps):
+    """Units arrive in pools, start, get new planned starts (repair, re-plan) and wait for a
+    predecessor again (rework), in any order: the heap's choice is always the scan's."""
+    spec = hand.loop_floor()
+    plan = control_plan(spec, list_schedule(build_problem(spec, orders_for(spec, 8), 8 * H)))
+    ctrl = FloorController(plan)
+    tasks = [t for t in range(plan.n_tasks) if not plan.t_preds[t]][:5]  # units' first operations: ready unless blocked
+    for kind, k, pool, value in steps:
+        t, pool = tasks[k % len(tasks)], pool % len(plan.pool_names)
+        if kind == "wait" and ctrl.status[t] == WAITING:
+            ctrl._wait_in(pool, t)
+        elif kind == "start" and ctrl.status[t] == WAITING:
+            ctrl.status[t] = 1
+            ctrl._leave_pool(t)
+        elif kind == "retime":
+            ctrl.start[t] = float(value * 600)
+            ctrl._retimed(t)
+        elif kind == "block":
+            ctrl.preds_left[t] += 1
+        elif kind == "unblock" and ctrl.preds_left[t] > 0:
+            ctrl.preds_left[t] -= 1
+        for p in range(len(plan.pool_names)):
+            assert ctrl._earliest_waiting(p) == scan_earliest(ctrl, p)
