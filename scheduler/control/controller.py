@@ -147,6 +147,7 @@ class FloorController:
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
         self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
+        self._calendars = None  # each cell's planned windows, built on the first early start
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
@@ -248,17 +249,40 @@ class FloorController:
                 # cell, when free, takes it out of order (the plan's cell before a twin's); else a
                 # free twin cell does: a free cell has nothing of its own to start (it would have).
                 own = self.cell[t]
-                if own in self.idle[pool]:
+                c = own if own in self.idle[pool] else self._first_idle(pool)
+                if self._window_wait(t, c):
+                    return
+                if c == own:
                     self.stamp[t] = 0
                     self._begin(t, own, OWN_CELL)
                     return
-                c = self._first_idle(pool)
                 self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[own]})
                 self.cell[t] = c
                 self.stamp[t] = 0
                 self._begin(t, c, "help: earliest due ready task of the pool")
         else:
             self._dispatch_task(t)
+
+    def _window_wait(self, t: int, c: int) -> float:
+        """0 when t may start on cell c now; else the end of the planned window of c (maintenance,
+        a repaired plan's downtime) its work would run into: a cell does not take up work it
+        would hold through a known stop. The work is its planned time on c's pool, twice that
+        when it starts early or off its planned cell (its time varies, the plan did not time it there)."""
+        plan = self.plan
+        if self._calendars is None:
+            from scheduler.calendars import CellCalendar
+
+            self._calendars = [CellCalendar(cell.unavailable) if cell.unavailable else None for cell in plan.problem.cells]
+        calendar = self._calendars[c]
+        if calendar is None:
+            return 0.0
+        pool = plan.cell_pool[c]
+        planned = plan.t_end[t] - plan.t_start[t]
+        duration = next((d for p, d in plan.problem.tasks[plan.t_problem[t]].modes if p == pool), planned) if plan.t_problem[t] >= 0 else planned
+        if self.now < plan.t_start[t] or c != plan.t_cell[t]:
+            duration *= 2
+        w = calendar.blocking(int(self.now), int(self.now + duration) + 1)
+        return 0.0 if w < 0 else float(calendar.ends[w])
 
     def _own_cell_soon(self, t: int) -> bool:
         """Whether t should wait for its own cell rather than go to a free twin now: that cell is
@@ -475,9 +499,11 @@ class FloorController:
                 # repair or re-plan reorders and re-assigns, it does not hold work back.
                 gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
                 if gate <= now:
-                    stamp[t] = 0
-                    self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
-                    return True
+                    gate = self._window_wait(t, c)
+                    if not gate:
+                        stamp[t] = 0
+                        self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                        return True
                 if gate < wake:
                     wake = gate
         if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
@@ -490,7 +516,10 @@ class FloorController:
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
                     heapq.heappop(heap)
                     continue
-                if plan.t_start[t] - early <= now and left[t] == 0:
+                due = plan.t_start[t] - early
+                if due <= now and left[t] == 0:
+                    due = self._window_wait(t, c)
+                if due <= now and left[t] == 0:
                     heapq.heappop(heap)
                     frm = self.cell[t]
                     stamp[t] = 0
@@ -501,8 +530,8 @@ class FloorController:
                     self.cell[t] = c
                     self._begin(t, c, "help: earliest due ready task of the pool")
                     return True
-                if plan.t_start[t] - early > now and plan.t_start[t] - early < wake:
-                    wake = plan.t_start[t] - early
+                if now < due < wake:  # not due yet, or it would run into this cell's planned window
+                    wake = due
                 break
         if wake < INF and wake != self._wake_of[c]:
             # Every wake is later than now, so an equal one pushed before is still queued: a
