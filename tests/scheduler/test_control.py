@@ -364,13 +364,13 @@ def test_a_due_task_beyond_the_look_ahead_runs_on_its_own_free_cell_before_a_twi
 def test_a_unit_waits_for_its_own_cell_when_it_frees_within_help_wait(wait):
     spec = floor_spec()
     plan = control_plan(spec, sequence_plan(spec, 2))
-    ctrl = FloorController(plan, ControlConfig.policy("repair", early_s=H, help_wait_s=wait))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", early_s=0.0, help_wait_s=wait))
     b1, b2 = plan.task_of("rack#00001", "build"), plan.task_of("rack#00002", "build")
     arm1 = plan.cell_ids.index("arm-001")
     assert [d.cell for d in starts(ctrl.handle(Ready(0, b1)))] == [arm1]
-    out = starts(ctrl.handle(Ready(0.9 * H, b2)))  # arm-001 should be done in 0.1 h; arm-002 is free
+    out = starts(ctrl.handle(Ready(H, b2)))  # due; arm-001 should be done about now (b1 runs late); arm-002 is free
     if wait:
         assert not out
-        assert [(d.task, d.cell) for d in starts(ctrl.handle(Completed(H, b1, arm1)))] == [(b2, arm1)]
+        assert [(d.task, d.cell) for d in starts(ctrl.handle(Completed(H + 300, b1, arm1)))] == [(b2, arm1)]
     else:
         assert [(d.task, plan.cell_ids[d.cell]) for d in out] == [(b2, "arm-002")]
