@@ -243,7 +243,7 @@ class FloorController:
         if self.config.pool_help and not self.in_rework[t]:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
             self._dispatch_task(t)
-            if self.status[t] == WAITING and self.plan.t_start[t] <= self.now and self.idle[pool] \
+            if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
                     and self.preds_left[t] == 0 and not self._own_cell_soon(t):
                 # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
                 # cell, when free, takes it out of order (the plan's cell before a twin's); else a
@@ -497,9 +497,7 @@ class FloorController:
             if arrived[t] and left[t] == 0:
                 # The gate is the plan's own start (when the unit may begin, as planned); a
                 # repair or re-plan reorders and re-assigns, it does not hold work back.
-                # Early (`early_s`) only for the head: a look-ahead task started early could keep the
-                # head, arriving on time, waiting.
-                gate = plan.t_start[t] - (early if t == head else 0.0) - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
+                gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
                 if gate <= now:
                     gate = self._window_wait(t, c)
                     if not gate:
@@ -518,7 +516,7 @@ class FloorController:
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
                     heapq.heappop(heap)
                     continue
-                due = plan.t_start[t]  # help takes due work only (early starts are a cell's own head's)
+                due = plan.t_start[t] - early
                 if due <= now and left[t] == 0:
                     due = self._window_wait(t, c)
                 if due <= now and left[t] == 0:
