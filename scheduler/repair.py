@@ -191,3 +191,109 @@ def _recover_lost_units(problem: Problem, plan: Schedule, shifted: Schedule, now
         return shifted
     validate(problem, candidate)
     return candidate
+
+
+# ---------------------------------------------------------------------------------------------
+# One pool's repair, for the floor controller: a cell stops, only its pool's queues are read.
+
+
+@dataclass
+class QueuedTask:
+    """An unstarted task in a cell's queue: `ready` is the earliest it may start (the unit there,
+    its planned start come), `planned` its planned start, `duration` on this pool's cells."""
+    key: int
+    ready: int
+    planned: int
+    duration: int
+    family: str | None = None
+
+
+@dataclass
+class PoolCell:
+    """One cell of the pool as the controller sees it now: when each slot's running work ends
+    (`free`, one entry per slot), the family it last ran, its unavailability and its queue in
+    sequence order."""
+    capacity: int
+    free: list[int]
+    queue: list[QueuedTask]
+    setup: int = 0
+    family: str | None = None
+    windows: list[tuple[int, int]] = field(default_factory=list)
+
+
+def repair_pool(cells: list[PoolCell], down: int, until: int, now: int) -> list[tuple[int, int, int]]:
+    """The right-shift repair of one pool when cell `down` stops from `now` until `until`:
+    (key, cell, start) for every task of the down cell's queue that another cell of the pool
+    can start sooner than the stopped cell could.
+
+    The other cells' queues are projected forward in their order (each task on the slot free
+    first, after its ready time and any changeover, outside windows); the stopped cell's queue
+    is then taken in its order and each task either stays (when the stop does not delay it
+    past its ready time) or goes to the earliest gap of a twin cell's projection it fits in
+    without moving anything there, if that start is earlier than the stopped cell's. Cost:
+    the pool's queues only, so a decision does not grow with the floor."""
+    if not 0 <= down < len(cells):
+        raise ValueError(f"down: {down} is not a cell of the pool (0..{len(cells) - 1})")
+    if until < now:
+        raise ValueError(f"until: the stop ends at {until}, before now ({now})")
+    calendars = [CellCalendar(c.windows + ([(now, until)] if k == down else [])) for k, c in enumerate(cells)]
+    # Per twin slot, its projected work: sorted (start, end, family).
+    slots: dict[tuple[int, int], list[tuple[int, int, str | None]]] = {}
+    for k, cell in enumerate(cells):
+        if k == down:
+            continue
+        free = _slot_starts(cell, now)
+        last = [cell.family] * len(free)
+        for task in cell.queue:
+            i = min(range(len(free)), key=free.__getitem__)
+            setup = cell.setup if cell.capacity == 1 and last[i] not in (None, task.family) else 0
+            start = calendars[k].earliest_fit(max(task.ready, free[i] + setup), task.duration)
+            slots.setdefault((k, i), []).append((start, start + task.duration, task.family))
+            free[i], last[i] = start + task.duration, task.family
+        for i, at in enumerate(_slot_starts(cell, now)):
+            slots.setdefault((k, i), []).insert(0, (now, at, cell.family))  # running work (or nothing) first
+    cell = cells[down]
+    free = [max(at, until) for at in _slot_starts(cell, now)]
+    last = [cell.family] * len(free)
+    moves = []
+    for task in cell.queue:
+        i = min(range(len(free)), key=free.__getitem__)
+        setup = cell.setup if cell.capacity == 1 and last[i] not in (None, task.family) else 0
+        here = calendars[down].earliest_fit(max(task.ready, free[i] + setup), task.duration)
+        if here > max(task.ready, task.planned):
+            best = None
+            for (k, j), work in slots.items():
+                start = _earliest_gap(work, cells[k], calendars[k], task)
+                if start < here and (best is None or start < best[0]):
+                    best = (start, k, j)
+            if best is not None:
+                start, k, j = best
+                bisect.insort(slots[(k, j)], (start, start + task.duration, task.family))
+                moves.append((task.key, k, start))
+                continue
+        free[i], last[i] = here + task.duration, task.family
+    return moves
+
+
+def _slot_starts(cell: PoolCell, now: int) -> list[int]:
+    """When each slot of the cell can take new work: its running work's end, or now."""
+    free = sorted(max(now, at) for at in cell.free)[:max(1, cell.capacity)]
+    return free + [now] * (max(1, cell.capacity) - len(free))
+
+
+def _earliest_gap(work: list[tuple[int, int, str | None]], cell: PoolCell, calendar: CellCalendar, task: QueuedTask) -> int:
+    """Earliest start >= task.ready on a slot holding `work` (sorted) at which the task fits
+    between two pieces of work (changeovers included) without moving either."""
+    single = cell.capacity == 1 and cell.setup > 0
+
+    def setup(a: str | None, b: str | None) -> int:
+        return cell.setup if single and a is not None and b is not None and a != b else 0
+
+    prev_end, prev_family = None, None
+    for start, end, family in work:
+        if prev_end is not None:
+            at = calendar.earliest_fit(max(task.ready, prev_end + setup(prev_family, task.family)), task.duration)
+            if at + task.duration + setup(task.family, family) <= start:
+                return at
+        prev_end, prev_family = end if prev_end is None else max(prev_end, end), family
+    return calendar.earliest_fit(max(task.ready, (prev_end or 0) + setup(prev_family, task.family)), task.duration)

@@ -217,6 +217,7 @@ def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> di
     ratio = [sum(d.values()) / total_planned for d in delivered] if total_planned > 0 else [math.nan] * len(traces)
     handle = np.concatenate([np.asarray(t.control.get("decision_s", []), dtype=float) for t in traces]) * 1000
     down = np.concatenate([np.asarray(t.control.get("cell_down_decision_s", []), dtype=float) for t in traces]) * 1000
+    down_cpu = np.concatenate([np.asarray(t.control.get("cell_down_cpu_each_s", []), dtype=float) for t in traces]) * 1000
     out = {
         "control": control,
         "horizon_h": round(horizon / 3600, 3),
@@ -243,6 +244,7 @@ def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> di
             "replan_cpu_s_per_replication": round(float(np.mean([t.control["replan_cpu_s"] for t in traces])), 4),
             "decision_ms": {"p50": _pct(handle, 50), "p95": _pct(handle, 95), "max": _pct(handle, 100), "n": int(handle.size)},
             "cell_down_decision_ms": {"p50": _pct(down, 50), "p95": _pct(down, 95), "max": _pct(down, 100), "n": int(down.size)},
+            "cell_down_cpu_ms": {"p50": _pct(down_cpu, 50), "p95": _pct(down_cpu, 95), "max": _pct(down_cpu, 100), "n": int(down_cpu.size)},
             "buffers_respected": bool(min(t.control["min_places_free"] for t in traces) >= 0),
         })
     return out

@@ -3,23 +3,30 @@
 Rules (docs/loop.md):
 - Sequence. Each cell works through its planned sequence. A free cell takes the head of its
   sequence when the unit is there (every predecessor completed and the unit arrived) and its
-  planned start, less `early_s` and any changeover, has come.
+  planned start, less `early_s` and any changeover, has come (a plan made for availability
+  holds repair time as slack: a unit that met no failure is ahead of it and may go on).
 - Look-ahead. If the head is not ready, the cell takes the first ready task among its next
   `lookahead` planned tasks whose start has come, rather than idle behind a late unit. Only a
   task whose every predecessor has completed can start, so no rule here breaks precedence.
 - Twin cells help. A free cell with nothing of its own to start takes the ready task of its
   pool whose planned start is earliest, once that start has come (its planned cell is busy,
   down or working through other late work): the plan's order, the pool's flexibility.
+- Routing. When a task's last predecessor completes (the unit is about to travel), it goes to
+  its planned pool unless that pool has no free cell and another eligible pool would start it
+  sooner (due work waiting and running per slot, times the task's duration there).
 - Rework first. A task that fails its check sends its rework set back to the floor; those tasks
   are in no sequence and any free cell of their pool takes them first.
 - Full buffer. While a pool's input buffer is full and units wait to enter it, a free cell of
   that pool takes any ready task of the pool, earliest planned first: with finite buffers a
   fixed sequence could otherwise wait for a unit that cannot enter (deadlock).
-- Cell down. A stop expected to last `move_threshold_s` or more moves the cell's unstarted
-  work inside `repair_window_s` to other cells of its pool with scheduler.repair.
+- Cell down. A stop expected to last `move_threshold_s` or more moves the tasks of the cell's
+  queue inside `repair_window_s` that the stop delays into gaps of twin cells that start them
+  sooner (scheduler.repair_pool, reading only the cell's pool).
 - Re-plan. Every `replan_every_s`, or when the mean start lateness (moving average over about
   50 starts) exceeds `replan_lateness_s`, the open work inside `replan_window_s` is planned
-  again from the current state; running work stays pinned (scheduler.carryin).
+  again from the current state (running work pinned, scheduler.carryin); a task moves only if
+  its new cell starts it `replan_gain_s` sooner. A lateness re-plan that moved nothing doubles
+  the wait before the next one.
 Every decision goes to `log` with its reason. The host calls `handle(event)`, carries out the
 returned decisions, and calls `handle(Tick(t))` at `next_wake`.
 """
@@ -40,6 +47,7 @@ INF = math.inf
 # Start reasons (interned: a week of the 1 GW floor records ~75,000 starts)
 PLAN = "plan: next in the cell's sequence"
 REWORK_FIRST = "rework: failed check, served first by any cell of the pool"
+OWN_CELL = "own cell: due and ready beyond the look-ahead, its cell free"
 _LATENESS_ALPHA = 1 / 50
 
 
@@ -48,19 +56,21 @@ class ControlConfig:
     lookahead: int = 4
     early_s: float = 0.0
     pool_help: bool = True
+    route: bool = True  # a unit bound for a pool that is behind goes to another eligible pool that is not
+    help_wait_s: float = 0.0  # a unit whose own (single-job) cell should be free this soon waits for it, not a twin
     repair: bool = True
     move_threshold_s: float = 2 * 3600.0
     repair_window_s: float = 8 * 3600.0
-    repair_time_limit: float = 0.0  # CP-SAT seconds for units the repair would lose (0: right-shift and twin cells only)
     replan_every_s: float | None = None
     replan_lateness_s: float | None = None
     replan_window_s: float = 24 * 3600.0
     replan_min_gap_s: float = 3600.0
+    replan_gain_s: float = 1800.0  # a re-plan moves a task only if its new cell starts it this much sooner
 
     def __post_init__(self) -> None:
         if self.lookahead < 1:
             raise ValueError(f"lookahead: must be >= 1 (1 follows the sequence strictly), got {self.lookahead}")
-        for name in ("early_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "repair_time_limit"):
+        for name in ("early_s", "help_wait_s", "move_threshold_s", "repair_window_s", "replan_window_s", "replan_min_gap_s", "replan_gain_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         for name in ("replan_every_s", "replan_lateness_s"):
@@ -73,11 +83,11 @@ class ControlConfig:
         """blind: the plan as written (head of sequence only, no repair); repair: look-ahead and
         moving a down cell's work; replan: repair plus a rolling re-plan."""
         if name == "blind":
-            base = cls(lookahead=1, pool_help=False, repair=False)
+            base = cls(lookahead=1, pool_help=False, repair=False, route=False)
         elif name == "repair":
-            base = cls()
+            base = cls(early_s=2 * 3600.0, help_wait_s=600.0)
         elif name == "replan":
-            base = cls(replan_every_s=8 * 3600.0, replan_lateness_s=2 * 3600.0)
+            base = cls(early_s=2 * 3600.0, help_wait_s=600.0, replan_every_s=8 * 3600.0, replan_lateness_s=2 * 3600.0)
         else:
             raise ValueError(f"control: {name!r} is not a control policy; valid: blind, repair, replan")
         return replace(base, **overrides)
@@ -135,6 +145,11 @@ class FloorController:
         self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
+        self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
+        self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
+        self._calendars = None  # each cell's planned windows, built on the first early start
+        self._turn = [0] * len(plan.pool_names)
+        self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
         self._wakes: list[tuple[float, int]] = []
         self._stamps = n  # above every stamp of the initial sequences
@@ -143,7 +158,9 @@ class FloorController:
         self.last_replan = -INF
         self._late_s = INF if self.config.replan_lateness_s is None else self.config.replan_lateness_s
         self._wake_of = [INF] * n_cells  # the last wake-up pushed per cell: an equal one is not pushed twice
+        self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
+        self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
         self.log = DecisionLog()
         self._out: list[Decision] = []
         self.now = 0.0
@@ -178,7 +195,7 @@ class FloorController:
             self._started(event.task, event.cell)
         else:
             raise TypeError(f"not a controller event: {event!r}")
-        if now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.config.replan_min_gap_s):
+        if now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
             self._replan("interval" if now >= self.next_replan else "lateness")
         return out
 
@@ -192,6 +209,20 @@ class FloorController:
         c = self.cell[t]
         return self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
 
+    def queue(self, c: int):
+        """Cell c's open sequence, in order (the tasks it is still to run, as planned now)."""
+        seq, stamp, status = self.seq[c], self.stamp, self.status
+        for k in range(self.ptr[c], len(seq)):
+            s, st, t = seq[k]
+            if stamp[t] == st and status[t] == WAITING:
+                yield t
+
+    def running_tasks(self, cells) -> list[int]:
+        """The tasks running now on any of `cells`."""
+        wanted = set(cells)
+        ran_on = self.ran_on
+        return [t for t, st in enumerate(self.status) if st == RUNNING and ran_on[t] in wanted]
+
     def summary(self) -> dict:
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}
@@ -200,7 +231,8 @@ class FloorController:
             key = f"{kind}/{reason.split(':', 1)[0]}"
             reasons[key] = reasons.get(key, 0) + 1
         return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
-                "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell}
+                "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell,
+                "cell_down_cpu_each_s": self.down_cpu_s}
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
@@ -212,16 +244,59 @@ class FloorController:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
             self._dispatch_task(t)
             if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
-                    and self.preds_left[t] == 0:
-                # Due, and its cell cannot take it: a free twin cell does. A free cell has nothing
-                # of its own to start (it would have), so this is what its own pick would choose.
-                c = self._first_idle(pool)
-                self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[self.cell[t]]})
+                    and self.preds_left[t] == 0 and not self._own_cell_soon(t):
+                # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
+                # cell, when free, takes it out of order (the plan's cell before a twin's); else a
+                # free twin cell does: a free cell has nothing of its own to start (it would have).
+                own = self.cell[t]
+                c = own if own in self.idle[pool] else self._first_idle(pool)
+                if self._window_wait(t, c):
+                    return
+                if c == own:
+                    self.stamp[t] = 0
+                    self._begin(t, own, OWN_CELL)
+                    return
+                self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[own]})
                 self.cell[t] = c
                 self.stamp[t] = 0
                 self._begin(t, c, "help: earliest due ready task of the pool")
         else:
             self._dispatch_task(t)
+
+    def _window_wait(self, t: int, c: int) -> float:
+        """0 when t may start on cell c now; else the end of the recorded stop of c (a repaired
+        plan's downtime, kpis.down) its work would run into: a cell does not take up work it
+        would hold through a known stop. The work is its planned time on c's pool, twice that
+        when it starts early or off its planned cell (its time varies, the plan did not time it there)."""
+        plan = self.plan
+        if self._calendars is None:
+            from scheduler.calendars import CellCalendar
+            from scheduler.problem import recorded_downtime
+
+            # Recorded stops only: routine windows (maintenance) pause work and the plan times
+            # around them; holding work back from them cost ~1% of a week's output.
+            down = recorded_downtime(plan.schedule.kpis)
+            self._calendars = [CellCalendar(down[cid]) if down.get(cid) else None for cid in plan.cell_ids]
+        calendar = self._calendars[c]
+        if calendar is None:
+            return 0.0
+        pool = plan.cell_pool[c]
+        planned = plan.t_end[t] - plan.t_start[t]
+        duration = next((d for p, d in plan.problem.tasks[plan.t_problem[t]].modes if p == pool), planned) if plan.t_problem[t] >= 0 else planned
+        if self.now < plan.t_start[t] or c != plan.t_cell[t]:
+            duration *= 2
+        w = calendar.blocking(int(self.now), int(self.now + duration) + 1)
+        return 0.0 if w < 0 else float(calendar.ends[w])
+
+    def _own_cell_soon(self, t: int) -> bool:
+        """Whether t should wait for its own cell rather than go to a free twin now: that cell is
+        up, runs one job, t is next in its sequence, and its work should end within help_wait_s.
+        A twin that frees first still takes t (the pool's help); only the hand-over at arrival waits."""
+        wait = self.config.help_wait_s
+        c = self.cell[t]
+        if not wait or c < 0 or not self.up[c] or self.plan.cell_capacity[c] != 1 or self.busy_until[c] - self.now > wait:
+            return False
+        return next(self.queue(c), -1) == t
 
     def _dispatch_task(self, t: int) -> None:
         c = self.cell[t]
@@ -235,6 +310,7 @@ class FloorController:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
             if self.cell[t] != c:
                 self._assign(t, c, self.start[t])
+            self.stamp[t] = 0  # out of its sequence: it runs
             self._begin(t, c, "reported: the cell started it")
 
     def _freed(self, c: int) -> None:
@@ -261,20 +337,69 @@ class FloorController:
     def _completed(self, t: int, c: int) -> None:
         self.status[t] = DONE
         self.running[c] -= 1
+        self.pool_busy[self.plan.cell_pool[c]] -= 1
         if self.up[c]:  # _freed: after a completion the cell has a free slot
             self._idle(self.plan.cell_pool[c], c)
-        status, left, arrived = self.status, self.preds_left, self.arrived
+        status, left, arrived, pools = self.status, self.preds_left, self.arrived, self.plan.t_pools
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
                 left[s] -= 1
-                if left[s] == 0 and arrived[s]:  # reported there before its last predecessor completed
-                    self._dispatch_task(s)
+                if left[s] == 0:
+                    if arrived[s]:  # reported there before its last predecessor completed
+                        self._dispatch_task(s)
+                    elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
+                        self._route(s)  # the host routes the unit next (it asks pool_of)
         self._dispatch(c)
+
+    def _route(self, t: int) -> None:
+        """Routing: the unit is about to go to task t's station. It goes to its planned pool
+        unless that pool has no free cell and another eligible pool would start it sooner: fewer
+        tasks due and waiting or running per slot, scaled by how long the task takes there (the
+        join-the-shortest-queue measure, counting only work whose planned start has come)."""
+        plan = self.plan
+        here = self.pool_of(t)
+        modes = plan.problem.tasks[plan.t_problem[t]].modes if plan.t_problem[t] >= 0 else None
+        if not modes:
+            return
+        duration = dict(modes)
+        if here not in duration or self.idle[here]:  # a free cell of its own pool: as planned
+            return
+
+        due = self.now + self.config.early_s
+        start = plan.t_start
+
+        def load(pool: int) -> float:
+            # Units waiting there for a later planned start do not compete for its cells yet.
+            waiting = sum(1 for w in self.waiting_in_pool[pool] if start[w] <= due)
+            return (waiting + self.pool_busy[pool] + 1) / self.pool_slots[pool] * duration[pool]
+
+        mine = load(here)
+        best, best_load = here, mine
+        for pool in plan.t_pools[t]:
+            if pool != here and pool in duration:
+                value = load(pool)
+                if value < best_load:
+                    best, best_load = pool, value
+        if best == here:
+            return
+        # A free cell of that pool if there is one; else its cells in turn (any free cell of the
+        # pool helps with due work, so which one queues it matters little).
+        if self.idle[best]:
+            c = self._first_idle(best)
+        else:
+            cells = plan.pool_cells[best]
+            self._turn[best] = (self._turn[best] + 1) % len(cells)
+            c = cells[self._turn[best]]
+        frm = self.cell[t]
+        self._emit(MOVE, f"route: {plan.pool_names[here]} more loaded ({mine:.0f} s/slot) than {plan.pool_names[best]} ({best_load:.0f})",
+                   t, c, {"from": plan.cell_ids[frm]})
+        self._assign(t, c, self.start[t])
 
     def _failed(self, t: int, c: int) -> None:
         """The spec's rework routing: every task on a path from the rework target to the failed
         one is redone; they leave their sequences and go to their pool's rework queue."""
         self.running[c] -= 1
+        self.pool_busy[self.plan.cell_pool[c]] -= 1
         self._freed(c)
         plan = self.plan
         redo = plan.t_rework[t]
@@ -312,7 +437,9 @@ class FloorController:
             except ValueError as exc:  # a controller never stops the floor: record why nothing moved
                 self._emit(MOVE, f"repair failed: {exc}", -1, c)
                 return
-            seconds = time.process_time() - began
+            finally:
+                self.down_cpu_s.append(time.process_time() - began)
+            seconds = self.down_cpu_s[-1]
             for t, to, start in moves:
                 frm = self.cell[t]
                 self._assign(t, to, start)
@@ -376,9 +503,11 @@ class FloorController:
                 # repair or re-plan reorders and re-assigns, it does not hold work back.
                 gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
                 if gate <= now:
-                    stamp[t] = 0
-                    self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
-                    return True
+                    gate = self._window_wait(t, c)
+                    if not gate:
+                        stamp[t] = 0
+                        self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                        return True
                 if gate < wake:
                     wake = gate
         if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
@@ -391,16 +520,22 @@ class FloorController:
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
                     heapq.heappop(heap)
                     continue
-                if plan.t_start[t] - early <= now and left[t] == 0:
+                due = plan.t_start[t] - early
+                if due <= now and left[t] == 0:
+                    due = self._window_wait(t, c)
+                if due <= now and left[t] == 0:
                     heapq.heappop(heap)
                     frm = self.cell[t]
+                    stamp[t] = 0
+                    if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
+                        self._begin(t, c, OWN_CELL)
+                        return True
                     self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": plan.cell_ids[frm]})
                     self.cell[t] = c
-                    stamp[t] = 0
                     self._begin(t, c, "help: earliest due ready task of the pool")
                     return True
-                if plan.t_start[t] - early > now and plan.t_start[t] - early < wake:
-                    wake = plan.t_start[t] - early
+                if now < due < wake:  # not due yet, or it would run into this cell's planned window
+                    wake = due
                 break
         if wake < INF and wake != self._wake_of[c]:
             # Every wake is later than now, so an equal one pushed before is still queued: a
@@ -427,11 +562,14 @@ class FloorController:
         plan, now = self.plan, self.now
         self.status[t] = RUNNING
         self.running[c] += 1
+        self.pool_busy[plan.cell_pool[c]] += 1
         if self.running[c] >= plan.cell_capacity[c]:
             self.idle[plan.cell_pool[c]].discard(c)
         self.family[c] = plan.t_family[t]
         self.started_at[t] = now
         self.ran_on[t] = c
+        if self.config.help_wait_s:
+            self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
         pool = self.waiting_pool[t]
         if pool >= 0:  # started: it waits in no pool (wherever it was reported ready)
             self.waiting_in_pool[pool].discard(t)
@@ -508,17 +646,6 @@ class FloorController:
         k = bisect.bisect_left(seq, (start, self._stamps, t))
         seq.insert(max(k, self.ptr[c]), (start, self._stamps, t))
 
-    def rebuild_sequences(self) -> None:
-        """Every cell's sequence again from the current assignments (after a re-plan)."""
-        for c in range(len(self.seq)):
-            self.seq[c] = []
-            self.ptr[c] = 0
-        for t in range(self.plan.n_tasks):
-            if self.status[t] == WAITING and self.stamp[t] > 0:
-                self.seq[self.cell[t]].append((self.start[t], self.stamp[t], t))
-        for s in self.seq:
-            s.sort()
-
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan
 
@@ -535,18 +662,16 @@ class FloorController:
             self._emit(REPLAN, f"replan failed ({trigger}): {exc}")
             return
         moved = 0
-        for t, c, start in changes:
-            if c != self.cell[t]:
+        for t, c, start in changes:  # only what the re-plan starts sooner elsewhere moves
+            if self.status[t] == WAITING and not self.in_rework[t]:
+                self._assign(t, c, start)
                 moved += 1
-            self.cell[t] = c
-            self.start[t] = start
-            self._stamps += 1
-            self.stamp[t] = self._stamps
-            self._retimed(t)
-        self.rebuild_sequences()
         seconds = time.process_time() - began
         self.replan_cpu_s += seconds
         self.lateness = 0.0
+        # Fire when it helps: a re-plan that found nothing to gain makes the next lateness
+        # trigger wait twice as long (up to a day); one that moved work resets the wait.
+        self.replan_gap = cfg.replan_min_gap_s if moved else min(2 * self.replan_gap, 24 * 3600.0)
         why = "every %.0f h" % (cfg.replan_every_s / 3600) if trigger == "interval" else f"mean start lateness above {cfg.replan_lateness_s:.0f}s"
         self._emit(REPLAN, f"replan: {why}", detail={**figures, "moved": moved, "cpu_s": round(seconds, 4)})
         for c in range(len(self.seq)):

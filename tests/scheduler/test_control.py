@@ -55,7 +55,7 @@ def starts(decisions):
 def test_a_down_cell_moves_its_waiting_work_to_a_twin_cell():
     spec = floor_spec()
     plan = control_plan(spec, sequence_plan(spec, 3))
-    ctrl = FloorController(plan, ControlConfig.policy("repair", move_threshold_s=H))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", move_threshold_s=H, early_s=0.0))
     first = [ctrl.handle(Ready(0, plan.task_of(f"rack#{k:05d}", "build"))) for k in (1, 2, 3)]
     assert [plan.cell_ids[d.cell] for d in starts(first[0])] == ["arm-001"] and not starts(first[1] + first[2])
     out = ctrl.handle(CellDown(600, plan.cell_ids.index("arm-001"), expected_up=10 * H))
@@ -76,7 +76,7 @@ def test_a_down_cell_moves_its_waiting_work_to_a_twin_cell():
 def test_a_short_stop_moves_nothing_and_the_cell_resumes():
     spec = floor_spec()
     plan = control_plan(spec, sequence_plan(spec, 2))
-    ctrl = FloorController(plan, ControlConfig.policy("repair", move_threshold_s=H))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", move_threshold_s=H, early_s=0.0))
     t1, t2 = plan.task_of("rack#00001", "build"), plan.task_of("rack#00002", "build")
     ctrl.handle(Ready(0, t1))
     ctrl.handle(Ready(0, t2))
@@ -108,7 +108,7 @@ def test_a_failed_check_inserts_its_rework_before_the_unit_goes_on():
 def test_look_ahead_passes_a_late_head_but_never_a_waiting_predecessor():
     spec = floor_spec()
     plan = control_plan(spec, sequence_plan(spec, 3))
-    ctrl = FloorController(plan, ControlConfig.policy("repair", lookahead=3))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", lookahead=3, early_s=0.0))
     arm = plan.cell_ids.index("arm-001")
     b2, b3 = plan.task_of("rack#00002", "build"), plan.task_of("rack#00003", "build")
     # Unit 1 is late (not here); unit 2's build is due at 1 h and ready: the cell does not idle.
@@ -150,6 +150,13 @@ def random_host(spec, schedule, config, seed: int, downs: bool = True):
 
     def apply(decisions, now):
         for d in decisions:
+            if d.kind == MOVE and d.task >= 0:
+                assert plan.cell_pool[d.cell] in plan.t_pools[d.task], f"{plan.task_name(d.task)} moved to a cell that cannot do it"
+                if d.reason.startswith(("repair", "help", "replan")):  # inside the pool; only routing changes it
+                    assert plan.cell_ids.index(d.detail["from"]) >= 0
+                    assert plan.cell_pool[plan.cell_ids.index(d.detail["from"])] == plan.cell_pool[d.cell]
+                if d.reason.startswith("route"):
+                    assert not ctrl.arrived[d.task], "a unit is routed before it reaches a station, never after"
             if d.kind != START:
                 continue
             t, c = d.task, d.cell
@@ -234,14 +241,21 @@ def test_random_floors_finish_every_task_without_breaking_precedence_or_capacity
         assert any(d.kind == MOVE for d in ctrl.log)  # stops of hours moved some work
 
 
-def test_a_replan_keeps_started_work_where_it_runs():
+def started_loop_floor(config: ControlConfig, until: float):
+    """The loop floor's 24-unit plan under `config`, every unit's first operations reported
+    ready at their planned start before `until`."""
     spec = loop_floor()
     problem = build_problem(spec, orders_for(spec, 24), 24 * H)
     plan = control_plan(spec, list_schedule(problem))
-    ctrl = FloorController(plan, ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None))
+    ctrl = FloorController(plan, config)
     for t in sorted(range(plan.n_tasks), key=lambda t: plan.t_start[t]):
-        if not plan.t_preds[t] and plan.t_start[t] < 2 * H:
+        if not plan.t_preds[t] and plan.t_start[t] < until:
             ctrl.handle(Ready(plan.t_start[t], t))
+    return plan, ctrl
+
+
+def test_a_replan_keeps_started_work_where_it_runs():
+    plan, ctrl = started_loop_floor(ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None), 2 * H)
     running = {t: ctrl.ran_on[t] for t in range(plan.n_tasks) if ctrl.status[t] == 1}
     assert running
     out = ctrl.handle(Tick(2 * H))
@@ -250,3 +264,113 @@ def test_a_replan_keeps_started_work_where_it_runs():
     for t, c in running.items():
         assert ctrl.status[t] == 1 and ctrl.ran_on[t] == c  # pinned: still running, same cell
     assert all(d.task not in running for d in out if d.kind == START)
+
+
+def two_pool_spec():
+    """Cabling is done by cablers (planned) or, slower, by arms: a unit bound for busy cablers
+    is routed to a free arm."""
+    return floor_spec(
+        products=[{"name": "rack", "family": "rack", "category": "compute", "mw": 0.1, "routing": [
+            {"id": "build", "capability": "assemble", "duration": "1h"},
+            {"id": "cable", "capability": "cable", "duration": "1h", "predecessors": ["build"]},
+        ]}],
+        cell_types=[{"name": "arm", "capabilities": {"assemble": 1.0, "cable": 1.5}}, {"name": "cabler", "capabilities": {"cable": 1.0}}],
+        cells=[{"type": "arm", "count": 2}, {"type": "cabler", "count": 1}])
+
+
+def test_a_unit_bound_for_a_loaded_pool_is_routed_to_a_free_eligible_one():
+    spec = two_pool_spec()
+    rows = []
+    for k in range(3):
+        job = f"rack#{k + 1:05d}"
+        rows.append(Assignment(job, "build", "arm-001", k * H, (k + 1) * H))
+        rows.append(Assignment(job, "cable", "cabler-001", (k + 1) * H, (k + 2) * H))
+    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
+    ctrl = FloorController(plan, ControlConfig.policy("repair"))
+    arm1, cabler = plan.cell_ids.index("arm-001"), plan.cell_ids.index("cabler-001")
+    b = [plan.task_of(f"rack#{k:05d}", "build") for k in (1, 2, 3)]
+    c = [plan.task_of(f"rack#{k:05d}", "cable") for k in (1, 2, 3)]
+    ctrl.handle(Ready(0, b[0]))
+    ctrl.handle(Completed(H, b[0], arm1))
+    assert ctrl.pool_of(c[0]) == plan.cell_pool[cabler]  # cablers idle: it stays as planned
+    assert [d.task for d in starts(ctrl.handle(Ready(H, c[0])))] == [c[0]]
+    ctrl.handle(Ready(H, b[1]))
+    ctrl.handle(Ready(H, b[2]))
+    out = ctrl.handle(Completed(2 * H, b[1], arm1))
+    # The only cabler is busy and a second arm is free: the unit goes to the arms instead.
+    [route] = [d for d in out if d.kind == MOVE and d.reason.startswith("route")]
+    assert route.task == c[1] and plan.cell_pool[route.cell] == plan.cell_pool[arm1]
+    assert ctrl.pool_of(c[1]) == plan.cell_pool[arm1]
+    assert [d.task for d in starts(ctrl.handle(Ready(2 * H, c[1])))] == [c[1]]
+
+
+def test_a_unit_ahead_of_plan_starts_early_within_early_s_and_never_before_its_predecessor():
+    spec = floor_spec()
+    plan = control_plan(spec, sequence_plan(spec, 2))
+    build, test = plan.task_of("rack#00002", "build"), plan.task_of("rack#00002", "test")
+    arm = plan.cell_ids.index("arm-001")
+    strict = FloorController(plan, ControlConfig.policy("repair", early_s=0.0, pool_help=False))
+    strict.handle(Ready(0, plan.task_of("rack#00001", "build")))
+    strict.handle(Completed(0.5 * H, plan.task_of("rack#00001", "build"), arm))
+    assert not starts(strict.handle(Ready(0.5 * H, build)))  # planned at 1 h: waits
+    early = FloorController(plan, ControlConfig.policy("repair", early_s=H, pool_help=False))
+    early.handle(Ready(0, plan.task_of("rack#00001", "build")))
+    early.handle(Completed(0.5 * H, plan.task_of("rack#00001", "build"), arm))
+    assert not starts(early.handle(Ready(0.5 * H, test)))  # its build has not run
+    assert [d.task for d in starts(early.handle(Ready(0.5 * H, build)))] == [build]
+
+
+def test_a_replan_moves_only_what_it_starts_sooner_and_never_onto_a_stopped_cell():
+    plan, ctrl = started_loop_floor(ControlConfig.policy("replan", replan_every_s=2 * H, replan_lateness_s=None), H)
+    stopped = next(c for c in range(len(plan.cell_ids)) if ctrl.running[c] == 0 and plan.cell_capacity[c] == 1
+                   and any(ctrl.cell[t] == c for t in range(plan.n_tasks) if ctrl.status[t] == 0))
+    ctrl.handle(CellDown(H, stopped, expected_up=20 * H))
+    before = list(ctrl.cell)
+    out = ctrl.handle(Tick(2 * H))
+    [replan] = [d for d in out if d.kind == REPLAN]
+    moved = [t for t in range(plan.n_tasks) if ctrl.cell[t] != before[t]]
+    assert replan.detail["moved"] == len(moved) and replan.detail["moved"] < replan.detail["tasks"]
+    assert all(ctrl.cell[t] != stopped for t in moved)
+    for t in moved:
+        assert plan.cell_pool[ctrl.cell[t]] in plan.t_pools[t]
+
+
+def test_a_lateness_replan_that_moves_nothing_waits_longer_before_the_next():
+    _, ctrl = started_loop_floor(ControlConfig.policy("replan", replan_every_s=None, replan_lateness_s=600.0, replan_min_gap_s=H), H)
+    fired = []
+    for k in range(1, 12):  # the floor keeps drifting: the trigger stays armed
+        ctrl.lateness = 2 * H
+        fired += [(k, d.detail["moved"]) for d in ctrl.handle(Tick(k * H)) if d.kind == REPLAN]
+    assert fired and fired[0][0] == 1, fired
+    assert len(fired) < 11 or all(m for _, m in fired), fired  # not every hour unless every re-plan gained
+    for (k1, moved), (k2, _) in zip(fired, fired[1:]):
+        # after a re-plan that moved nothing the gap doubles; after one that moved work it is back to 1 h
+        assert k2 - k1 >= (1 if moved else 2)
+
+
+def test_a_due_task_beyond_the_look_ahead_runs_on_its_own_free_cell_before_a_twin():
+    spec = floor_spec()
+    rows = [Assignment(f"rack#{k + 1:05d}", "build", "arm-002", k * H, (k + 1) * H) for k in range(3)]
+    rows += [Assignment(f"rack#{k + 1:05d}", "test", "tester-001", (k + 1) * H, (k + 2) * H) for k in range(3)]
+    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", lookahead=1, early_s=0.0))
+    b2 = plan.task_of("rack#00002", "build")
+    out = ctrl.handle(Ready(H, b2))  # its head (unit 1) is late; both arms are free
+    [start] = starts(out)
+    assert start.task == b2 and plan.cell_ids[start.cell] == "arm-002" and not [d for d in out if d.kind == MOVE]
+
+
+@pytest.mark.parametrize("wait", [0.0, 600.0])
+def test_a_unit_waits_for_its_own_cell_when_it_frees_within_help_wait(wait):
+    spec = floor_spec()
+    plan = control_plan(spec, sequence_plan(spec, 2))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", early_s=0.0, help_wait_s=wait))
+    b1, b2 = plan.task_of("rack#00001", "build"), plan.task_of("rack#00002", "build")
+    arm1 = plan.cell_ids.index("arm-001")
+    assert [d.cell for d in starts(ctrl.handle(Ready(0, b1)))] == [arm1]
+    out = starts(ctrl.handle(Ready(H, b2)))  # due; arm-001 should be done about now (b1 runs late); arm-002 is free
+    if wait:
+        assert not out
+        assert [(d.task, d.cell) for d in starts(ctrl.handle(Completed(H + 300, b1, arm1)))] == [(b2, arm1)]
+    else:
+        assert [(d.task, plan.cell_ids[d.cell]) for d in out] == [(b2, "arm-002")]

@@ -70,7 +70,9 @@ def test_a_plan_made_by_the_twin_is_valid_and_replays_exactly():
     assert len(finished) > 20
     problem = build_problem(spec, orders_for(spec, WEEK_S / 3600), int(WEEK_S))
     validate(problem, plan, complete=False)  # the independent checker: capacity, precedence, setups
-    replay = twin.run(schedule=plan)
+    # Replayed on time (no early starts: the controller would otherwise run ahead of the plan).
+    on_time = Twin(spec, weeks=60 / 168, warmup_h=0, replications=2, seed=1, control_options={"early_s": 0.0})
+    replay = on_time.run(schedule=plan)
     assert replay.schedule["start_delay_max_s"] == pytest.approx(0.0, abs=1e-6)
     assert replay.schedule["makespan_ratio"] == pytest.approx(1.0, abs=1e-9)
     # The same plan on the real, random floor (same maintenance windows: the plan must fit the
