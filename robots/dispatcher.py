@@ -31,7 +31,7 @@ EventSink = Callable[[dict], None]
 
 RELEASE_RULES = {
     "predecessors": "a job leaves as soon as its predecessors are complete and the controller gives it a cell (planned times are not waited for)",
-    "planned": "a job leaves when its predecessors are complete and its planned start, less the changeover it needs, has come (plan seconds / speed after the first dispatch), as the twin runs a plan",
+    "planned": "a job leaves when its predecessors are complete and its planned start, less the changeover it needs and the control policy's early allowance (repair/replan: up to 2 h early; blind: none), has come (plan seconds / speed after the first dispatch), as the twin runs a plan",
 }
 # A job may take this many times its planned length (at the run's speed) beyond --timeout before
 # its controller counts as not answering: a 24 h burn-in is not a lost link at the 25th hour.

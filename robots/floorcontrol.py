@@ -334,8 +334,8 @@ class ControlledFloor:
 def control_config(name: str | ControlConfig, release: str, **overrides) -> ControlConfig:
     """The controller's configuration for a dispatch run: a policy by name (blind | repair |
     replan, as the twin's `--control`) and the release rule: `planned` gates each start at its
-    planned start less the changeover it needs (the twin's rule); `predecessors` does not wait
-    for planned times at all."""
+    planned start less the changeover it needs and the policy's early allowance (the twin's
+    rule); `predecessors` does not wait for planned times at all."""
     config = name if isinstance(name, ControlConfig) else ControlConfig.policy(name, **overrides)
     if release == "predecessors":
         from dataclasses import replace

@@ -29,7 +29,7 @@ def dispatch(
     url: Optional[str] = typer.Option(None, help="override every cell's driver URL, e.g. 'mock://{id}?time_scale=0.001'"),
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
     timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer beyond the job's own length: a job may take --timeout + 2 x its planned length (at --speed) before its controller counts as not answering, so a 24 h burn-in never times out"),
-    release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start)"),
+    release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start, less the changeover and the --control policy's early allowance: 2 h for repair/replan, none for blind)"),
     speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned, a repaired plan's downtime and measuring delivery by the horizon (default: a sim:// URL's speed, 1/time_scale for a URL with one, else 1)"),
     control: str = typer.Option("repair", "--control", help="floor controller policy, as `gwf twin --control`: blind (each cell's planned sequence as written) | repair (look-ahead, twin cells help, a lost cell's work moved) | replan (repair + rolling re-plan)"),
     replan_every: Optional[str] = typer.Option(None, "--replan-every", help="with --control replan: re-plan interval, e.g. 8h (default 8h; a re-plan also comes when starts run 2 h late on average)"),
