@@ -31,7 +31,7 @@ EventSink = Callable[[dict], None]
 
 RELEASE_RULES = {
     "predecessors": "a job leaves as soon as its predecessors are complete and the controller gives it a cell (planned times are not waited for)",
-    "planned": "a job leaves when its predecessors are complete and its planned start, less the changeover it needs and the control policy's early allowance (repair/replan: up to 2 h early; blind: none), has come (plan seconds / speed after the first dispatch), as the twin runs a plan",
+    "planned": "a job leaves when its predecessors are complete and its planned start, less the changeover it needs and the early allowance (--early; by default the control policy's, as in the twin: 2 h for repair/replan, none for blind), has come (plan seconds / speed after the first dispatch), as the twin runs a plan",
 }
 # A job may take this many times its planned length (at the run's speed) beyond --timeout before
 # its controller counts as not answering: a 24 h burn-in is not a lost link at the 25th hour.
@@ -91,6 +91,7 @@ class Dispatcher:
         rework: dict[tuple[str, str], list[str]] | None = None,
         control: str | ControlConfig = "repair",
         replan_every_s: float | None = None,
+        early_s: float | None = None,
         on_clock: Callable[[float], None] | None = None,
         downtime: dict[str, list[tuple[float, float]]] | None = None,
     ) -> None:
@@ -100,7 +101,8 @@ class Dispatcher:
         `rework`: (product, operation) -> operations redone when a check fails
         (robots.rework.rework_sets(spec)); without it a failed check fails the unit's remaining
         work. `control`: the floor controller's policy, blind | repair | replan (as `gwf twin
-        --control`), or a ControlConfig; `replan_every_s` overrides the re-plan interval.
+        --control`), or a ControlConfig; `replan_every_s` overrides the re-plan interval,
+        `early_s` how long before its planned start a job may leave under release 'planned'.
         `on_clock(epoch)`: told the wall time of plan time 0 before the first job leaves (a
         simulated floor runs on the plan's clock: sim.driver.use_clock). `downtime`: cell ->
         (start, end) plan seconds it is planned down (a repaired plan's): the controller hears
@@ -113,7 +115,7 @@ class Dispatcher:
             raise ValueError(f"down_after: must be >= 0 seconds, got {down_after}")
         if timeout <= 0:
             raise ValueError(f"timeout: must be > 0 seconds, got {timeout}")
-        overrides = {} if replan_every_s is None else {"replan_every_s": replan_every_s}
+        overrides = {name: value for name, value in (("replan_every_s", replan_every_s), ("early_s", early_s)) if value is not None}
         self.fleet = fleet
         self.journal = journal
         self.timeout = timeout

@@ -29,10 +29,11 @@ def dispatch(
     url: Optional[str] = typer.Option(None, help="override every cell's driver URL, e.g. 'mock://{id}?time_scale=0.001'"),
     jobs: Optional[int] = typer.Option(None, help="dispatch only the first N assignments by start time"),
     timeout: float = typer.Option(30.0, help="seconds to wait for a controller's answer beyond the job's own length: a job may take --timeout + 2 x its planned length (at --speed) before its controller counts as not answering, so a 24 h burn-in never times out"),
-    release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start, less the changeover and the --control policy's early allowance: 2 h for repair/replan, none for blind)"),
+    release: str = typer.Option("predecessors", help="release rule: 'predecessors' (as soon as predecessors are done) or 'planned' (also not before the planned start, less the changeover and --early)"),
     speed: Optional[float] = typer.Option(None, help="plan seconds per wall-clock second, for --release planned, a repaired plan's downtime and measuring delivery by the horizon (default: a sim:// URL's speed, 1/time_scale for a URL with one, else 1)"),
     control: str = typer.Option("repair", "--control", help="floor controller policy, as `gwf twin --control`: blind (each cell's planned sequence as written) | repair (look-ahead, twin cells help, a lost cell's work moved) | replan (repair + rolling re-plan)"),
     replan_every: Optional[str] = typer.Option(None, "--replan-every", help="with --control replan: re-plan interval, e.g. 8h (default 8h; a re-plan also comes when starts run 2 h late on average)"),
+    early: Optional[str] = typer.Option(None, "--early", help="with --release planned: how long before its planned start a job may leave, e.g. 0 or 2h (default: the --control policy's, as in the twin: 2h for repair/replan, whose plans made for availability hold mean repair time as slack; 0 for blind)"),
     down_after: float = typer.Option(60.0, "--down-after", help="seconds a cell may stay unreachable before its queued work moves to other cells of its pool (0: at once)"),
     carry_in: str = typer.Option("skip", "--carry-in", help="a steady-state plan's units carried in from its warm-up (PRODUCT#N-wip): 'skip' (default: already on the floor, run by the plan that started them) or 'send' (a simulated floor that starts with exactly that work)"),
     decide: list[str] = typer.Option([], "--decide", help="JOB_ID=done|redo: a person's decision on a job waiting in 'attention' (repeatable)"),
@@ -51,6 +52,7 @@ def dispatch(
     if control not in ("blind", "repair", "replan"):
         raise ValueError(f"--control: {control!r} is not a control policy; valid: blind, repair, replan")
     replan_every_s = _replan_every(replan_every)
+    early_s = _duration("--early", early, low=0.0)
     register_all()
     speed = speed if speed is not None else _url_speed(url)
     if down_after < 0:
@@ -92,7 +94,7 @@ def dispatch(
 
             dispatcher = Dispatcher(fleet, store, timeout=timeout, on_event=on_event, release=release, speed=speed,
                                     down_after=down_after, rework=rework_sets(factory), control=control,
-                                    replan_every_s=replan_every_s, on_clock=on_clock)
+                                    replan_every_s=replan_every_s, early_s=early_s, on_clock=on_clock)
             report = asyncio.run(dispatcher.run(problem, schedule, content=content))
     finally:
         store.close()
@@ -166,14 +168,18 @@ def _url_speed(url: str | None) -> float:
 
 
 def _replan_every(text: str | None) -> float | None:
+    return _duration("--replan-every", text, low=1.0)
+
+
+def _duration(option: str, text: str | None, low: float) -> float | None:
     if text is None:
         return None
     from plant.units import parse_duration
 
     try:
-        return parse_duration(text, low=1.0)
+        return parse_duration(text, low=low)
     except ValueError as exc:
-        raise ValueError(f"--replan-every: {exc}") from None
+        raise ValueError(f"{option}: {exc}") from None
 
 
 def _hours(seconds: int) -> str:

@@ -78,7 +78,7 @@ def test_planned_release_never_sends_before_the_planned_start(own_spec_plan, tmp
     plan, schedule = own_spec_plan
     speed = 40000.0  # plan seconds per wall second: the tiny plan's ~9 h in under a second
     done = gwf("dispatch", str(plan), "--journal", "j.sqlite", "--url", "mock://{id}", "--release", "planned",
-               "--speed", str(speed), "--json", cwd=tmp_path)
+               "--early", "0", "--speed", str(speed), "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["release"] == "planned"
     with sqlite3.connect(tmp_path / "j.sqlite") as db:

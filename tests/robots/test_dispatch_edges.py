@@ -86,6 +86,8 @@ def test_plain_output_and_help_state_the_carry_in_rule(steady_plan, tmp_path):
     ("--down-after", "-1", ">= 0 seconds"),
     ("--timeout", "0", "> 0 seconds"),
     ("--jobs", "0", ">= 1"),
+    ("--early", "-2h", "cannot be negative"),
+    ("--early", "soon", "not a duration"),
 ])
 def test_bad_options_are_one_line_naming_the_option_and_exit_2(steady_plan, tmp_path, option, value, words):
     bad = gwf("dispatch", str(steady_plan), "--url", "mock://{id}", "--journal", "j.sqlite", option, value, cwd=tmp_path)

@@ -61,7 +61,7 @@ def test_a_controller_down_for_good_has_its_queue_moved_and_every_job_runs_once(
         # The emulators run 10,000 plan seconds a second; released at planned times, arm-b does
         # not take arm-a's work early (twin-cell help waits for a job to be due).
         cmd = [sys.executable, "-m", "gwf", "dispatch", str(plan), "--spec", str(spec_path), "--journal", str(journal),
-               "--timeout", "2", "--down-after", "1", "--speed", "10000", "--release", "planned", "--json"]
+               "--timeout", "2", "--down-after", "1", "--speed", "10000", "--release", "planned", "--early", "0", "--json"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
         first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
