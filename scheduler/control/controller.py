@@ -161,6 +161,7 @@ class FloorController:
         self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
         self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
+        self._unfinished: list[int] | None = None  # see unfinished()
         self.log = DecisionLog()
         self._out: list[Decision] = []
         self.now = 0.0
@@ -216,6 +217,16 @@ class FloorController:
             s, st, t = seq[k]
             if stamp[t] == st and status[t] == WAITING:
                 yield t
+
+    def unfinished(self) -> list[int]:
+        """The planned tasks not done (in some order, maybe twice), for the re-plan's snapshot:
+        pruned at each call, so it shrinks as the week goes on; `_failed` puts a failed check's
+        rework set back."""
+        status, planned = self.status, self.plan.t_problem
+        if self._unfinished is None:
+            self._unfinished = [t for t, p in enumerate(planned) if p >= 0]
+        self._unfinished = [t for t in self._unfinished if status[t] != DONE and planned[t] >= 0]
+        return self._unfinished
 
     def running_tasks(self, cells) -> list[int]:
         """The tasks running now on any of `cells`."""
@@ -405,6 +416,8 @@ class FloorController:
         redo = plan.t_rework[t]
         inside = set(redo)
         status, left = self.status, self.preds_left
+        if self._unfinished is not None:
+            self._unfinished += redo
         for o in redo:
             if status[o] == DONE:
                 for s in plan.t_succs[o]:
