@@ -48,6 +48,8 @@ INF = math.inf
 PLAN = "plan: next in the cell's sequence"
 REWORK_FIRST = "rework: failed check, served first by any cell of the pool"
 OWN_CELL = "own cell: due and ready beyond the look-ahead, its cell free"
+HELP = "help: earliest due ready task of the pool"
+HELP_MOVE = "help: due, its planned cell cannot take it now"
 _LATENESS_ALPHA = 1 / 50
 
 
@@ -114,6 +116,19 @@ def _initial_state(plan: ControlPlan) -> tuple:
     return plan.start_state
 
 
+def _recorded_stops(plan: ControlPlan) -> list:
+    """Each cell's recorded stops as a calendar (None where none), built once per plan.
+    Recorded stops only: routine windows (maintenance) pause work and the plan times around
+    them; holding work back from them cost ~1% of a week's output."""
+    if plan.stop_calendars is None:
+        from scheduler.calendars import CellCalendar
+        from scheduler.problem import recorded_downtime
+
+        down = recorded_downtime(plan.schedule.kpis)
+        plan.stop_calendars = [CellCalendar(down[cid]) if down.get(cid) else None for cid in plan.cell_ids]
+    return plan.stop_calendars
+
+
 class FloorController:
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
@@ -135,6 +150,10 @@ class FloorController:
         self.family: list[str | None] = [None] * n_cells
         self.down_until = [0.0] * n_cells
         self.seq: list[list[tuple[float, int, int]]] = [list(s) for s in seq]
+        # Per cell, how many tasks of its open sequence could start but for their planned start
+        # (the unit is there, every predecessor done): a free cell with none skips the look-ahead
+        # scan. Kept by _startable/_unsequence at every change of those three facts.
+        self.seq_ready = [0] * n_cells
         self.ptr = [0] * n_cells
         self.rework_queue = [deque() for _ in plan.pool_names]
         self.full = [False] * len(plan.pool_names)
@@ -147,7 +166,7 @@ class FloorController:
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
         self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
-        self._calendars = None  # each cell's planned windows, built on the first early start
+        self._calendars = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
@@ -203,7 +222,8 @@ class FloorController:
     @property
     def next_wake(self) -> float:
         """When the host should send Tick next (inf: only events can change anything)."""
-        return min(self._wakes[0][0] if self._wakes else INF, self.next_replan)
+        wake = self._wakes[0][0] if self._wakes else INF
+        return wake if wake < self.next_replan else self.next_replan
 
     def pool_of(self, t: int) -> int:
         """The pool (cell type) the task is to run in: its cell's, or for unsequenced rework the fastest."""
@@ -247,32 +267,54 @@ class FloorController:
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
-        self.arrived[t] = True
-        c = self.cell[t]
-        pool = self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
-        self._wait_in(pool, t)
-        if self.config.pool_help and not self.in_rework[t]:
+        # The hot path (one call per operation): _wait_in and _dispatch_task inlined.
+        plan, c, left = self.plan, self.cell[t], self.preds_left
+        if not self.arrived[t]:
+            self.arrived[t] = True
+            if self.stamp[t] > 0 and left[t] == 0:
+                self.seq_ready[c] += 1
+        pool = plan.cell_pool[c] if c >= 0 else plan.t_pools[t][0]
+        if self.waiting_pool[t] != pool:
+            self._leave_pool(t)  # one unit waits in one place
+            self.waiting_pool[t] = pool
+        members = self.waiting_in_pool[pool]
+        members.add(t)
+        heap = self.buffer_heap[pool]
+        heapq.heappush(heap, (self.start[t], t))
+        if len(heap) > 4 * len(members) + 256:  # mostly entries of tasks long gone: rebuild
+            start = self.start
+            heap[:] = [(start[w], w) for w in members]
+            heapq.heapify(heap)
+        rework = self.in_rework[t]
+        if rework or self.full[pool]:
+            dispatch = self._dispatch_pool
+            arg = pool
+        elif self.running[c] < plan.cell_capacity[c] and self.up[c]:
+            dispatch, arg = self._dispatch, c
+        else:
+            dispatch = None
+        if self.config.pool_help and not rework:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
-            self._dispatch_task(t)
-            if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
-                    and self.preds_left[t] == 0 and not self._own_cell_soon(t):
+            if dispatch is not None:
+                dispatch(arg)
+            if self.status[t] == WAITING and plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
+                    and left[t] == 0 and not self._own_cell_soon(t):
                 # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
                 # cell, when free, takes it out of order (the plan's cell before a twin's); else a
                 # free twin cell does: a free cell has nothing of its own to start (it would have).
                 own = self.cell[t]
                 c = own if own in self.idle[pool] else self._first_idle(pool)
-                if self._window_wait(t, c):
+                if self._calendars[c] is not None and self._window_wait(t, c):
                     return
+                self._unsequence(t)
                 if c == own:
-                    self.stamp[t] = 0
                     self._begin(t, own, OWN_CELL)
                     return
-                self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[own]})
+                self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
                 self.cell[t] = c
-                self.stamp[t] = 0
-                self._begin(t, c, "help: earliest due ready task of the pool")
-        else:
-            self._dispatch_task(t)
+                self._begin(t, c, HELP)
+        elif dispatch is not None:
+            dispatch(arg)
 
     def _window_wait(self, t: int, c: int) -> float:
         """0 when t may start on cell c now; else the end of the recorded stop of c (a repaired
@@ -280,14 +322,6 @@ class FloorController:
         would hold through a known stop. The work is its planned time on c's pool, twice that
         when it starts early or off its planned cell (its time varies, the plan did not time it there)."""
         plan = self.plan
-        if self._calendars is None:
-            from scheduler.calendars import CellCalendar
-            from scheduler.problem import recorded_downtime
-
-            # Recorded stops only: routine windows (maintenance) pause work and the plan times
-            # around them; holding work back from them cost ~1% of a week's output.
-            down = recorded_downtime(plan.schedule.kpis)
-            self._calendars = [CellCalendar(down[cid]) if down.get(cid) else None for cid in plan.cell_ids]
         calendar = self._calendars[c]
         if calendar is None:
             return 0.0
@@ -321,7 +355,7 @@ class FloorController:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
             if self.cell[t] != c:
                 self._assign(t, c, self.start[t])
-            self.stamp[t] = 0  # out of its sequence: it runs
+            self._unsequence(t)  # out of its sequence: it runs
             self._begin(t, c, "reported: the cell started it")
 
     def _freed(self, c: int) -> None:
@@ -346,21 +380,29 @@ class FloorController:
         return heap[0]
 
     def _completed(self, t: int, c: int) -> None:
-        self.status[t] = DONE
+        plan = self.plan
+        status = self.status
+        status[t] = DONE
         self.running[c] -= 1
-        self.pool_busy[self.plan.cell_pool[c]] -= 1
+        pool = plan.cell_pool[c]
+        self.pool_busy[pool] -= 1
         if self.up[c]:  # _freed: after a completion the cell has a free slot
-            self._idle(self.plan.cell_pool[c], c)
-        status, left, arrived, pools = self.status, self.preds_left, self.arrived, self.plan.t_pools
-        for s in self.plan.t_succs[t]:
+            self._idle(pool, c)
+        left, arrived, pools = self.preds_left, self.arrived, plan.t_pools
+        for s in plan.t_succs[t]:
             if status[s] == WAITING:
                 left[s] -= 1
                 if left[s] == 0:
                     if arrived[s]:  # reported there before its last predecessor completed
+                        if self.stamp[s] > 0:
+                            self.seq_ready[self.cell[s]] += 1
                         self._dispatch_task(s)
                     elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
-        self._dispatch(c)
+        cap = plan.cell_capacity[c]  # _dispatch(c), inline
+        while self.up[c] and self.running[c] < cap:
+            if not self._pick(c):
+                return
 
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
@@ -418,12 +460,16 @@ class FloorController:
         status, left = self.status, self.preds_left
         if self._unfinished is not None:
             self._unfinished += redo
+        stamp, arrived, ready = self.stamp, self.arrived, self.seq_ready
         for o in redo:
             if status[o] == DONE:
                 for s in plan.t_succs[o]:
                     if s not in inside and status[s] == WAITING:
+                        if left[s] == 0 and arrived[s] and stamp[s] > 0:
+                            ready[self.cell[s]] -= 1
                         left[s] += 1
         for o in redo:
+            self._unsequence(o)
             status[o] = WAITING
             left[o] = sum(1 for p in plan.t_preds[o] if p in inside)
             self.arrived[o] = False
@@ -493,41 +539,46 @@ class FloorController:
                     self.cell[t] = c
                     self._begin(t, c, REWORK_FIRST)
                     return True
-        seq, stamp = self.seq[c], self.stamp
-        i, n = self.ptr[c], len(seq)
-        while i < n and stamp[seq[i][2]] != seq[i][1]:
-            i += 1
-        self.ptr[c] = i
         now, early = self.now, self.config.early_s
-        setup, fam = plan.cell_setup[c], self.family[c]
-        seen, wake, head, stale = 0, INF, -1, 0
-        lookahead = self.config.lookahead
-        while i < n and seen < lookahead:
-            s, st, t = seq[i]
-            i += 1
-            if stamp[t] != st:
-                stale += 1
-                continue
-            seen += 1
-            if head < 0:
-                head = t
-            if arrived[t] and left[t] == 0:
-                # The gate is the plan's own start (when the unit may begin, as planned); a
-                # repair or re-plan reorders and re-assigns, it does not hold work back.
-                gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
-                if gate <= now:
-                    gate = self._window_wait(t, c)
-                    if not gate:
-                        stamp[t] = 0
-                        self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
-                        return True
-                if gate < wake:
-                    wake = gate
-        if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-            k = self.ptr[c]
-            seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
-        if self.config.pool_help:
-            heap, status, in_rework, cell_pool, cells = self.ready_heap[pool], self.status, self.in_rework, plan.cell_pool, self.cell
+        stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
+        stamp = self.stamp
+        wake = INF
+        if self.seq_ready[c]:  # else nothing of its own could start: no scan
+            seq = self.seq[c]
+            i, n = self.ptr[c], len(seq)
+            while i < n and stamp[seq[i][2]] != seq[i][1]:
+                i += 1
+            self.ptr[c] = i
+            setup, fam = plan.cell_setup[c], self.family[c]
+            seen, head, stale = 0, -1, 0
+            lookahead = self.config.lookahead
+            while i < n and seen < lookahead:
+                s, st, t = seq[i]
+                i += 1
+                if stamp[t] != st:
+                    stale += 1
+                    continue
+                seen += 1
+                if head < 0:
+                    head = t
+                if arrived[t] and left[t] == 0:
+                    # The gate is the plan's own start (when the unit may begin, as planned); a
+                    # repair or re-plan reorders and re-assigns, it does not hold work back.
+                    gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
+                    if gate <= now:
+                        gate = self._window_wait(t, c) if stops is not None else 0.0
+                        if not gate:
+                            self._unsequence(t)
+                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                            return True
+                    if gate < wake:
+                        wake = gate
+            if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
+                k = self.ptr[c]
+                seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+        heap = self.ready_heap[pool]
+        if heap and self.config.pool_help:
+            status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
@@ -535,17 +586,17 @@ class FloorController:
                     continue
                 due = plan.t_start[t] - early
                 if due <= now and left[t] == 0:
-                    due = self._window_wait(t, c)
+                    due = self._window_wait(t, c) if stops is not None else 0.0
                 if due <= now and left[t] == 0:
                     heapq.heappop(heap)
-                    frm = self.cell[t]
-                    stamp[t] = 0
+                    frm = cells[t]
+                    self._unsequence(t)
                     if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
                         self._begin(t, c, OWN_CELL)
                         return True
-                    self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": plan.cell_ids[frm]})
-                    self.cell[t] = c
-                    self._begin(t, c, "help: earliest due ready task of the pool")
+                    self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[frm]})
+                    cells[t] = c
+                    self._begin(t, c, HELP)
                     return True
                 if now < due < wake:  # not due yet, or it would run into this cell's planned window
                     wake = due
@@ -564,8 +615,8 @@ class FloorController:
                                best, c, {"from": plan.cell_ids[frm] if frm >= 0 else None})
                 if self.in_rework[best]:
                     self.rework_queue[pool].remove(best)
+                self._unsequence(best)
                 self.cell[best] = c
-                self.stamp[best] = 0
                 self.in_rework[best] = False
                 self._begin(best, c, "buffer full: earliest planned ready task of the pool")
                 return True
@@ -595,6 +646,14 @@ class FloorController:
             self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
         self.log.rows.append((now, START, reason, t, c, None))
         self._out.append(Decision(now, START, reason, t, c))
+
+    def _unsequence(self, t: int) -> None:
+        """t leaves its cell's sequence (it starts, moves or is redone): stamp 0, seq_ready kept."""
+        stamp = self.stamp
+        if stamp[t] > 0:
+            if self.arrived[t] and self.preds_left[t] == 0:
+                self.seq_ready[self.cell[t]] -= 1
+            stamp[t] = 0
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         d = Decision(self.now, kind, reason, t, c, detail)
@@ -649,11 +708,14 @@ class FloorController:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
         import bisect
 
+        self._unsequence(t)
         self.cell[t] = c
         self.start[t] = start
         self._stamps += 1
         self.stamp[t] = self._stamps
         self.in_rework[t] = False
+        if self.arrived[t] and self.preds_left[t] == 0:
+            self.seq_ready[c] += 1
         self._retimed(t)
         seq = self.seq[c]
         k = bisect.bisect_left(seq, (start, self._stamps, t))
