@@ -28,7 +28,8 @@ Rules (docs/loop.md):
   its new cell starts it `replan_gain_s` sooner. A lateness re-plan that moved nothing doubles
   the wait before the next one.
 Every decision goes to `log` with its reason. The host calls `handle(event)`, carries out the
-returned decisions, and calls `handle(Tick(t))` at `next_wake`.
+returned decisions, and calls `handle(Tick(t))` at `next_wake`. (`on_ready` and `on_completed` do
+what handle(Ready) and handle(Completed) do, without building the event: the twin's hot path.)
 """
 from __future__ import annotations
 
@@ -174,6 +175,7 @@ class FloorController:
         self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
+        self.next_wake = self.next_replan  # see _settle
         self.last_replan = -INF
         self._late_s = INF if self.config.replan_lateness_s is None else self.config.replan_lateness_s
         self._wake_of = [INF] * n_cells  # the last wake-up pushed per cell: an equal one is not pushed twice
@@ -190,14 +192,14 @@ class FloorController:
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
         """Take one event, return the decisions it causes (also appended to `log`)."""
-        self._out = out = []
-        self.now = now = event.time
         kind = type(event)
         if kind is Ready:
-            self._ready(event.task)
-        elif kind is Completed:
-            self._completed(event.task, event.cell)
-        elif kind is Failed:
+            return self.on_ready(event.time, event.task)
+        if kind is Completed:
+            return self.on_completed(event.time, event.task, event.cell)
+        self._out = out = []
+        self.now = event.time
+        if kind is Failed:
             self._failed(event.task, event.cell)
         elif kind is Tick:
             self._tick()
@@ -215,15 +217,31 @@ class FloorController:
             self._started(event.task, event.cell)
         else:
             raise TypeError(f"not a controller event: {event!r}")
+        return self._settle(out)
+
+    # The two events of every operation, without an event record (the twin's hot path): the
+    # same as handle(Ready(now, t)) and handle(Completed(now, t, c)).
+    def on_ready(self, now: float, t: int) -> list[Decision]:
+        self._out = out = []
+        self.now = now
+        self._ready(t)
+        return self._settle(out)
+
+    def on_completed(self, now: float, t: int, c: int) -> list[Decision]:
+        self._out = out = []
+        self.now = now
+        self._completed(t, c)
+        return self._settle(out)
+
+    def _settle(self, out: list[Decision]) -> list[Decision]:
+        """After an event: a re-plan if one is due, and `next_wake`, when the host should send
+        Tick next (inf: only events can change anything), kept as a plain attribute."""
+        now = self.now
         if now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
             self._replan("interval" if now >= self.next_replan else "lateness")
-        return out
-
-    @property
-    def next_wake(self) -> float:
-        """When the host should send Tick next (inf: only events can change anything)."""
         wake = self._wakes[0][0] if self._wakes else INF
-        return wake if wake < self.next_replan else self.next_replan
+        self.next_wake = wake if wake < self.next_replan else self.next_replan
+        return out
 
     def pool_of(self, t: int) -> int:
         """The pool (cell type) the task is to run in: its cell's, or for unsequenced rework the fastest."""
