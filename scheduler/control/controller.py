@@ -151,10 +151,6 @@ class FloorController:
         self.family: list[str | None] = [None] * n_cells
         self.down_until = [0.0] * n_cells
         self.seq: list[list[tuple[float, int, int]]] = [list(s) for s in seq]
-        # Per cell, how many tasks of its open sequence could start but for their planned start
-        # (the unit is there, every predecessor done): a free cell with none skips the look-ahead
-        # scan. Kept by _startable/_unsequence at every change of those three facts.
-        self.seq_ready = [0] * n_cells
         self.ptr = [0] * n_cells
         self.rework_queue = [deque() for _ in plan.pool_names]
         self.full = [False] * len(plan.pool_names)
@@ -287,10 +283,7 @@ class FloorController:
     def _ready(self, t: int) -> None:
         # The hot path (one call per operation): _wait_in and _dispatch_task inlined.
         plan, c, left = self.plan, self.cell[t], self.preds_left
-        if not self.arrived[t]:
-            self.arrived[t] = True
-            if self.stamp[t] > 0 and left[t] == 0:
-                self.seq_ready[c] += 1
+        self.arrived[t] = True
         pool = plan.cell_pool[c] if c >= 0 else plan.t_pools[t][0]
         if self.waiting_pool[t] != pool:
             self._leave_pool(t)  # one unit waits in one place
@@ -324,7 +317,7 @@ class FloorController:
                 c = own if own in self.idle[pool] else self._first_idle(pool)
                 if self._calendars[c] is not None and self._window_wait(t, c):
                     return
-                self._unsequence(t)
+                self.stamp[t] = 0
                 if c == own:
                     self._begin(t, own, OWN_CELL)
                     return
@@ -373,7 +366,7 @@ class FloorController:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
             if self.cell[t] != c:
                 self._assign(t, c, self.start[t])
-            self._unsequence(t)  # out of its sequence: it runs
+            self.stamp[t] = 0  # out of its sequence: it runs
             self._begin(t, c, "reported: the cell started it")
 
     def _freed(self, c: int) -> None:
@@ -412,8 +405,6 @@ class FloorController:
                 left[s] -= 1
                 if left[s] == 0:
                     if arrived[s]:  # reported there before its last predecessor completed
-                        if self.stamp[s] > 0:
-                            self.seq_ready[self.cell[s]] += 1
                         self._dispatch_task(s)
                     elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
@@ -478,16 +469,12 @@ class FloorController:
         status, left = self.status, self.preds_left
         if self._unfinished is not None:
             self._unfinished += redo
-        stamp, arrived, ready = self.stamp, self.arrived, self.seq_ready
         for o in redo:
             if status[o] == DONE:
                 for s in plan.t_succs[o]:
                     if s not in inside and status[s] == WAITING:
-                        if left[s] == 0 and arrived[s] and stamp[s] > 0:
-                            ready[self.cell[s]] -= 1
                         left[s] += 1
         for o in redo:
-            self._unsequence(o)
             status[o] = WAITING
             left[o] = sum(1 for p in plan.t_preds[o] if p in inside)
             self.arrived[o] = False
@@ -561,39 +548,38 @@ class FloorController:
         stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
         stamp = self.stamp
         wake = INF
-        if self.seq_ready[c]:  # else nothing of its own could start: no scan
-            seq = self.seq[c]
-            i, n = self.ptr[c], len(seq)
-            while i < n and stamp[seq[i][2]] != seq[i][1]:
-                i += 1
-            self.ptr[c] = i
-            setup, fam = plan.cell_setup[c], self.family[c]
-            seen, head, stale = 0, -1, 0
-            lookahead = self.config.lookahead
-            while i < n and seen < lookahead:
-                s, st, t = seq[i]
-                i += 1
-                if stamp[t] != st:
-                    stale += 1
-                    continue
-                seen += 1
-                if head < 0:
-                    head = t
-                if arrived[t] and left[t] == 0:
-                    # The gate is the plan's own start (when the unit may begin, as planned); a
-                    # repair or re-plan reorders and re-assigns, it does not hold work back.
-                    gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
-                    if gate <= now:
-                        gate = self._window_wait(t, c) if stops is not None else 0.0
-                        if not gate:
-                            self._unsequence(t)
-                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
-                            return True
-                    if gate < wake:
-                        wake = gate
-            if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-                k = self.ptr[c]
-                seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+        seq = self.seq[c]
+        i, n = self.ptr[c], len(seq)
+        while i < n and stamp[seq[i][2]] != seq[i][1]:
+            i += 1
+        self.ptr[c] = i
+        setup, fam = plan.cell_setup[c], self.family[c]
+        seen, head, stale = 0, -1, 0
+        lookahead = self.config.lookahead
+        while i < n and seen < lookahead:
+            s, st, t = seq[i]
+            i += 1
+            if stamp[t] != st:
+                stale += 1
+                continue
+            seen += 1
+            if head < 0:
+                head = t
+            if arrived[t] and left[t] == 0:
+                # The gate is the plan's own start (when the unit may begin, as planned); a
+                # repair or re-plan reorders and re-assigns, it does not hold work back.
+                gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
+                if gate <= now:
+                    gate = self._window_wait(t, c) if stops is not None else 0.0
+                    if not gate:
+                        stamp[t] = 0
+                        self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                        return True
+                if gate < wake:
+                    wake = gate
+        if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
+            k = self.ptr[c]
+            seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
         heap = self.ready_heap[pool]
         if heap and self.config.pool_help:
             status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
@@ -608,7 +594,7 @@ class FloorController:
                 if due <= now and left[t] == 0:
                     heapq.heappop(heap)
                     frm = cells[t]
-                    self._unsequence(t)
+                    stamp[t] = 0
                     if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
                         self._begin(t, c, OWN_CELL)
                         return True
@@ -633,8 +619,8 @@ class FloorController:
                                best, c, {"from": plan.cell_ids[frm] if frm >= 0 else None})
                 if self.in_rework[best]:
                     self.rework_queue[pool].remove(best)
-                self._unsequence(best)
                 self.cell[best] = c
+                self.stamp[best] = 0
                 self.in_rework[best] = False
                 self._begin(best, c, "buffer full: earliest planned ready task of the pool")
                 return True
@@ -664,14 +650,6 @@ class FloorController:
             self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
         self.log.rows.append((now, START, reason, t, c, None))
         self._out.append(Decision(now, START, reason, t, c))
-
-    def _unsequence(self, t: int) -> None:
-        """t leaves its cell's sequence (it starts, moves or is redone): stamp 0, seq_ready kept."""
-        stamp = self.stamp
-        if stamp[t] > 0:
-            if self.arrived[t] and self.preds_left[t] == 0:
-                self.seq_ready[self.cell[t]] -= 1
-            stamp[t] = 0
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         d = Decision(self.now, kind, reason, t, c, detail)
@@ -726,14 +704,11 @@ class FloorController:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
         import bisect
 
-        self._unsequence(t)
         self.cell[t] = c
         self.start[t] = start
         self._stamps += 1
         self.stamp[t] = self._stamps
         self.in_rework[t] = False
-        if self.arrived[t] and self.preds_left[t] == 0:
-            self.seq_ready[c] += 1
         self._retimed(t)
         seq = self.seq[c]
         k = bisect.bisect_left(seq, (start, self._stamps, t))

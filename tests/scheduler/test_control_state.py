@@ -33,17 +33,6 @@ class EveryWake(list):
         pass
 
 
-class AlwaysScan(list):
-    """A controller's `seq_ready` that always says a cell may have work of its own: every pick
-    scans the look-ahead."""
-
-    def __getitem__(self, c):
-        return 1
-
-    def __setitem__(self, c, n):
-        pass
-
-
 def scan_earliest(ctrl: FloorController, pool: int) -> int:
     """The full-buffer rule's choice by a scan of the waiting set (earliest start, then task id)."""
     members, left, status, start = ctrl.waiting_in_pool[pool], ctrl.preds_left, ctrl.status, ctrl.start
@@ -66,7 +55,6 @@ class Checked(FloorController):
         self.shadow = FloorController(plan, config)
         self.shadow._wake_of = EveryWake()
         self.shadow._earliest_waiting = lambda pool: scan_earliest(self.shadow, pool)
-        self.shadow.seq_ready = AlwaysScan()
 
     def handle(self, event):
         out = []
@@ -121,13 +109,10 @@ def check_indexes(ctrl: FloorController) -> None:
         assert not idle or ctrl._first_idle(pool) == min(idle), "the idle-cell heap disagrees with the idle set"
     for t, pool in enumerate(ctrl.waiting_pool):
         assert pool < 0 or t in ctrl.waiting_in_pool[pool]
-    ready = [0] * len(ctrl.seq)
     for c, seq in enumerate(ctrl.seq):
         for _, st, t in seq:
             if ctrl.stamp[t] == st:
                 assert ctrl.cell[t] == c and status[t] == WAITING, "a task lives in a sequence not its cell's, or has started"
-                ready[c] += ctrl.arrived[t] and left[t] == 0
-    assert ctrl.seq_ready == ready, "seq_ready disagrees with a scan of the sequences"
     queued = set(ctrl._wakes)
     for c, wake in enumerate(ctrl._wake_of):
         if wake > ctrl.now and wake != float("inf"):
@@ -154,7 +139,7 @@ def test_indexes_agree_with_a_scan_after_every_event(policy, seed, monkeypatch):
 @pytest.mark.parametrize("seed", range(6))
 def test_indexes_hold_when_cells_report_early_or_start_work_themselves(policy, seed, monkeypatch):
     """The same lockstep, with many early arrivals and hand-started tasks: the paths that move
-    a unit that is there and ready between sequences (seq_ready's bookkeeping)."""
+    a unit that is there and ready between sequences and pools."""
     spec = hand.loop_floor()
     problem = build_problem(spec, orders_for(spec, 48), 48 * H)
     config = ControlConfig.policy(policy, move_threshold_s=H, replan_every_s=None, replan_lateness_s=600.0)
@@ -220,7 +205,7 @@ def test_the_full_buffer_heap_follows_arrivals_starts_and_new_times(steps):
             assert ctrl._earliest_waiting(p) == scan_earliest(ctrl, p)
 
 
-def test_a_redone_predecessor_takes_a_waiting_successor_out_of_the_ready_count():
+def test_a_redone_predecessor_holds_back_a_successor_that_is_there():
     """build -> test (rework to build) and build -> pack: pack is there and ready, waiting for its
     planned start, when test fails its check; build is redone, so pack is no longer ready."""
     spec = hand.floor_spec(products=[{"name": "rack", "family": "rack", "category": "compute", "mw": 0.1, "routing": [
@@ -232,14 +217,13 @@ def test_a_redone_predecessor_takes_a_waiting_successor_out_of_the_ready_count()
                                         Assignment("rack#00001", "pack", "arm-002", 5 * H, 6 * H)], horizon=24 * H))
     ctrl = FloorController(plan, ControlConfig.policy("blind"))
     build, test, pack = (plan.task_of("rack#00001", op) for op in ("build", "test", "pack"))
-    arm1, arm2, tester = (plan.cell_ids.index(c) for c in ("arm-001", "arm-002", "tester-001"))
+    arm1, tester = plan.cell_ids.index("arm-001"), plan.cell_ids.index("tester-001")
     ctrl.handle(Ready(0, build))
     ctrl.handle(Completed(H, build, arm1))
     ctrl.handle(Ready(H, test))
     ctrl.handle(Ready(H, pack))  # there and ready; its planned start is 5 h
-    assert ctrl.seq_ready[arm2] == 1
     check_indexes(ctrl)
     ctrl.handle(Failed(2 * H, test, tester))
-    assert ctrl.seq_ready[arm2] == 0 and ctrl.preds_left[pack] == 1
+    assert ctrl.preds_left[pack] == 1
     check_indexes(ctrl)
     assert not [d for d in ctrl.handle(Tick(5 * H)) if d.kind == START and d.task == pack]
