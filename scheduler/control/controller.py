@@ -66,7 +66,10 @@ class ControlConfig:
     repair_window_s: float = 8 * 3600.0
     replan_every_s: float | None = None
     replan_lateness_s: float | None = None
-    replan_window_s: float = 24 * 3600.0
+    # The re-plan's look-ahead: as long as its interval, since work beyond is planned again at
+    # the next re-plan anyway. (A 4-replication screen of windows 4-24 h: the same GW/week within
+    # noise, 0.978-0.981; re-plan CPU per week 2.3 s at 4 h, 3.0 s at 8 h, 7.1 s at 24 h.)
+    replan_window_s: float = 8 * 3600.0
     replan_min_gap_s: float = 3600.0
     replan_gain_s: float = 1800.0  # a re-plan moves a task only if its new cell starts it this much sooner
 
