@@ -33,6 +33,7 @@ what handle(Ready) and handle(Completed) do, without building the event: the twi
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import time
@@ -181,7 +182,11 @@ class FloorController:
         self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
         self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
-        self._unfinished: list[int] | None = None  # see unfinished()
+        # open_before's index: the planned tasks not done, in planned-start order (built on the
+        # first re-plan), and those that may be out of that order: re-timed, redone, or started
+        # ahead of their planned start (pruned of finished ones at each call).
+        self._by_start: list[int] | None = None
+        self._off_order: list[int] = []
         self.log = DecisionLog()
         self._out: list[Decision] = []
         self.now = 0.0
@@ -255,15 +260,26 @@ class FloorController:
             if stamp[t] == st and status[t] == WAITING:
                 yield t
 
-    def unfinished(self) -> list[int]:
-        """The planned tasks not done (in some order, maybe twice), for the re-plan's snapshot:
-        pruned at each call, so it shrinks as the week goes on; `_failed` puts a failed check's
-        rework set back."""
-        status, planned = self.status, self.plan.t_problem
-        if self._unfinished is None:
-            self._unfinished = [t for t, p in enumerate(planned) if p >= 0]
-        self._unfinished = [t for t in self._unfinished if status[t] != DONE and planned[t] >= 0]
-        return self._unfinished
+    def open_before(self, limit: float) -> set[int]:
+        """The planned tasks running now, or waiting (not redone) with a planned start before
+        `limit` (>= now): what a re-plan's snapshot starts from. Reads the not-done tasks whose original
+        planned start is before `limit` and the few out of that order, not the whole plan."""
+        plan, status, in_rework, start = self.plan, self.status, self.in_rework, self.start
+        planned = plan.t_problem
+        if self._by_start is None:
+            self._by_start = sorted((t for t, p in enumerate(planned) if p >= 0 and status[t] != DONE), key=plan.t_start.__getitem__)
+        tasks = self._by_start
+        k = bisect.bisect_left(tasks, limit, key=plan.t_start.__getitem__)
+        head = [t for t in tasks[:k] if status[t] != DONE]
+        self._by_start = head + tasks[k:]  # still in planned-start order
+        self._off_order = off = [t for t in self._off_order if status[t] != DONE and planned[t] >= 0]
+        out = set()
+        for group in (head, off):
+            for t in group:
+                st = status[t]
+                if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
+                    out.add(t)
+        return out
 
     def running_tasks(self, cells) -> list[int]:
         """The tasks running now on any of `cells`."""
@@ -470,8 +486,7 @@ class FloorController:
         redo = plan.t_rework[t]
         inside = set(redo)
         status, left = self.status, self.preds_left
-        if self._unfinished is not None:
-            self._unfinished += redo
+        self._off_order += redo
         for o in redo:
             if status[o] == DONE:
                 for s in plan.t_succs[o]:
@@ -639,6 +654,8 @@ class FloorController:
         self.family[c] = plan.t_family[t]
         self.started_at[t] = now
         self.ran_on[t] = c
+        if self.start[t] >= now:  # not behind its plan: maybe out of open_before's order
+            self._off_order.append(t)
         if self.config.help_wait_s:
             self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
         pool = self.waiting_pool[t]
@@ -705,10 +722,9 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
-        import bisect
-
         self.cell[t] = c
         self.start[t] = start
+        self._off_order.append(t)  # re-timed: out of open_before's order
         self._stamps += 1
         self.stamp[t] = self._stamps
         self.in_rework[t] = False

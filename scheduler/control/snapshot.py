@@ -37,16 +37,9 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     plan, now = ctrl.plan, ctrl.now
     cut = int(now)
     base = plan.problem
-    status, in_rework, start = ctrl.status, ctrl.in_rework, ctrl.start
+    status, in_rework = ctrl.status, ctrl.in_rework
     t_problem, t_preds = plan.t_problem, plan.t_preds
-    limit = now + span
-    keep = set()
-    # Only the plan's unfinished tasks are read (the list shrinks as the week goes on; rework
-    # puts finished tasks back on it, see FloorController._failed).
-    for t in ctrl.unfinished():
-        st = status[t]
-        if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
-            keep.add(t)
+    keep = ctrl.open_before(now + span)
     todo = list(keep)
     while todo:
         for p in t_preds[todo.pop()]:

@@ -15,7 +15,7 @@ from plant.demand import orders_for
 from scheduler.construct import list_schedule
 from scheduler.control import (Completed, ControlConfig, DecisionLog, Failed, FloorController, PoolFull, Ready, Started, Tick,
                                control_plan)
-from scheduler.control.controller import WAITING
+from scheduler.control.controller import RUNNING, WAITING
 from scheduler.control.events import START, Decision
 from scheduler.problem import build_problem
 from scheduler.schedule import Assignment, Schedule
@@ -98,8 +98,16 @@ def astuple(d: Decision) -> tuple:
     return (d.time, d.kind, d.reason, d.task, d.cell, d.detail)
 
 
+def scan_open(ctrl: FloorController, limit: float) -> set[int]:
+    """open_before by a scan of every task."""
+    return {t for t in range(ctrl.plan.n_tasks) if ctrl.plan.t_problem[t] >= 0 and (
+        ctrl.status[t] == RUNNING or (ctrl.status[t] == WAITING and not ctrl.in_rework[t] and ctrl.start[t] < limit))}
+
+
 def check_indexes(ctrl: FloorController) -> None:
     status, left, start = ctrl.status, ctrl.preds_left, ctrl.start
+    for ahead in (0.0, H, 8 * H, math.inf):
+        assert ctrl.open_before(ctrl.now + ahead) == scan_open(ctrl, ctrl.now + ahead), "open_before disagrees with a scan"
     for pool, members in enumerate(ctrl.waiting_in_pool):
         for t in members:
             assert ctrl.waiting_pool[t] == pool, "a task in a pool's waiting set is recorded elsewhere"
