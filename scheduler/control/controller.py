@@ -371,7 +371,12 @@ class FloorController:
         c = self.cell[t]
         if not wait or c < 0 or not self.up[c] or self.plan.cell_capacity[c] != 1 or self.busy_until[c] - self.now > wait:
             return False
-        return next(self.queue(c), -1) == t
+        seq, stamp, status = self.seq[c], self.stamp, self.status
+        for k in range(self.ptr[c], len(seq)):  # next(self.queue(c)), without the generator
+            _, st, head = seq[k]
+            if stamp[head] == st and status[head] == WAITING:
+                return head == t
+        return False
 
     def _dispatch_task(self, t: int) -> None:
         c = self.cell[t]
@@ -645,16 +650,18 @@ class FloorController:
         return False
 
     def _begin(self, t: int, c: int, reason: str) -> None:
-        plan, now = self.plan, self.now
+        plan, now, running = self.plan, self.now, self.running
         self.status[t] = RUNNING
-        self.running[c] += 1
-        self.pool_busy[plan.cell_pool[c]] += 1
-        if self.running[c] >= plan.cell_capacity[c]:
-            self.idle[plan.cell_pool[c]].discard(c)
+        running[c] += 1
+        pool = plan.cell_pool[c]
+        self.pool_busy[pool] += 1
+        if running[c] >= plan.cell_capacity[c]:
+            self.idle[pool].discard(c)
         self.family[c] = plan.t_family[t]
         self.started_at[t] = now
         self.ran_on[t] = c
-        if self.start[t] >= now:  # not behind its plan: maybe out of open_before's order
+        start = self.start[t]
+        if start >= now:  # not behind its plan: maybe out of open_before's order
             self._off_order.append(t)
         if self.config.help_wait_s:
             self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
@@ -666,15 +673,15 @@ class FloorController:
         if c == plan.t_cell[t]:
             self.on_planned_cell += 1
         if not self.in_rework[t]:
-            late = now - self.start[t]
+            late = now - start
             self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
         self.log.rows.append((now, START, reason, t, c, None))
         self._out.append(Decision(now, START, reason, t, c))
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
-        d = Decision(self.now, kind, reason, t, c, detail)
-        self.log.append(d)
-        self._out.append(d)
+        now = self.now
+        self.log.rows.append((now, kind, reason, t, c, detail))
+        self._out.append(Decision(now, kind, reason, t, c, detail))
 
     # ------------------------------------------------------------------ waiting units per pool
     def _wait_in(self, pool: int, t: int) -> None:
