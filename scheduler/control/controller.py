@@ -37,8 +37,9 @@ import bisect
 import heapq
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, replace
+from operator import itemgetter
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
                                       PoolFull, Ready, Started, Tick)
@@ -290,10 +291,14 @@ class FloorController:
     def summary(self) -> dict:
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}
-        for _, kind, reason, *_ in self.log.rows:
-            counts[kind] = counts.get(kind, 0) + 1
+        # Distinct (kind, reason) pairs first, counted in C: a week logs 80,000-140,000 decisions
+        # but a few thousand distinct reasons. Pairs come in order of first appearance, so both
+        # dicts keep the log's order of first appearance.
+        rows = self.log.rows
+        for (kind, reason), n in Counter(zip(map(itemgetter(1), rows), map(itemgetter(2), rows))).items():
+            counts[kind] = counts.get(kind, 0) + n
             key = f"{kind}/{reason.split(':', 1)[0]}"
-            reasons[key] = reasons.get(key, 0) + 1
+            reasons[key] = reasons.get(key, 0) + n
         return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
                 "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell,
                 "cell_down_cpu_each_s": self.down_cpu_s}
