@@ -305,33 +305,13 @@ class FloorController:
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
-        # The hot path (one call per operation): _wait_in and _dispatch_task inlined.
         plan, c, left = self.plan, self.cell[t], self.preds_left
         self.arrived[t] = True
         pool = plan.cell_pool[c] if c >= 0 else plan.t_pools[t][0]
-        if self.waiting_pool[t] != pool:
-            self._leave_pool(t)  # one unit waits in one place
-            self.waiting_pool[t] = pool
-        members = self.waiting_in_pool[pool]
-        members.add(t)
-        heap = self.buffer_heap[pool]
-        heapq.heappush(heap, (self.start[t], t))
-        if len(heap) > 4 * len(members) + 256:  # mostly entries of tasks long gone: rebuild
-            start = self.start
-            heap[:] = [(start[w], w) for w in members]
-            heapq.heapify(heap)
-        rework = self.in_rework[t]
-        if rework or self.full[pool]:
-            dispatch = self._dispatch_pool
-            arg = pool
-        elif self.running[c] < plan.cell_capacity[c] and self.up[c]:
-            dispatch, arg = self._dispatch, c
-        else:
-            dispatch = None
-        if self.config.pool_help and not rework:
+        self._wait_in(pool, t)
+        if self.config.pool_help and not self.in_rework[t]:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
-            if dispatch is not None:
-                dispatch(arg)
+            self._dispatch_task(t)
             if self.status[t] == WAITING and plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
                     and left[t] == 0 and not self._own_cell_soon(t):
                 # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
@@ -348,8 +328,8 @@ class FloorController:
                 self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
                 self.cell[t] = c
                 self._begin(t, c, HELP)
-        elif dispatch is not None:
-            dispatch(arg)
+        else:
+            self._dispatch_task(t)
 
     def _window_wait(self, t: int, c: int) -> float:
         """0 when t may start on cell c now; else the end of the recorded stop of c (a repaired
