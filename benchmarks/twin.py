@@ -20,11 +20,16 @@ Every figure is CPU seconds of this process (the host is shared; wall time would
 people's work), best of `--repeat` runs, runs of different kinds interleaved so all see the
 same conditions; the load average is printed with them.
 
+`--fingerprint` instead prints, per control, a digest of the executed schedule (job, op, cell,
+start, end of every operation) and of the decision log (CPU-time fields left out): a change
+that makes the twin faster must leave both unchanged, or explain each difference.
+
 Usage: python benchmarks/twin.py [--plan PLAN.json] [--time-limit 10] [--repeat 2]
-       [--scale 10] [--scale-hours 72] [--replications 30] [--spec PATH]"""
+       [--scale 10] [--scale-hours 72] [--replications 30] [--spec PATH] [--fingerprint]"""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -120,6 +125,39 @@ def controlled_run(spec, schedule, control: str) -> dict:
     heavy = c.get("cell_down_cpu_s", 0.0) + c.get("replan_cpu_s", 0.0)
     return {"cpu_s": seconds, "ops": int(trace.wait_n.sum()), "heavy_s": heavy, "events": len(c.get("decision_s", ())),
             "replans": c.get("replans", 0), "cell_downs": len(c.get("cell_down_decision_s", ()))}
+
+
+def fingerprints(spec, schedule, controls=CONTROLS) -> dict[str, tuple[str, str, int]]:
+    """control -> (digest of the executed schedule, digest of the decision log, operations)."""
+    from sim import execution
+
+    logs = []
+    record = execution.ControlBridge.record
+
+    def keep_log(bridge):  # the log stays with the controller; the trace only has its counts
+        logs.append(bridge.ctrl.log.rows)
+        return record(bridge)
+
+    out = {}
+    execution.ControlBridge.record = keep_log
+    try:
+        for control in controls:
+            logs.clear()
+            end = 4.0 * schedule.makespan
+            config = RunConfig(spec, end_s=end, bin_s=end / 250, seed=0, schedule=schedule, control=control, record=True)
+            trace = run_replication(config, 0)
+            executed = hashlib.sha256(repr(trace.executed).encode()).hexdigest()[:16]
+            rows = [row[:5] + (_without_cpu(row[5]),) for row in (logs[0] if logs else [])]
+            out[control] = (executed, hashlib.sha256(repr(rows).encode()).hexdigest()[:16], len(trace.executed))
+    finally:
+        execution.ControlBridge.record = record
+    return out
+
+
+def _without_cpu(detail):
+    if isinstance(detail, dict):
+        return {k: v for k, v in detail.items() if "cpu" not in k}
+    return detail
 
 
 def without_failures_and_agvs(spec):
@@ -238,8 +276,14 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=10.0, help="the larger floor of the linearity check (0: skip it)")
     parser.add_argument("--scale-hours", type=float, default=72.0, help="simulated hours of the linearity check")
     parser.add_argument("--replications", type=int, default=30, help="replications of the answer (0: skip it)")
+    parser.add_argument("--fingerprint", action="store_true",
+                        help="only print digests of each control's executed schedule and decision log")
     args = parser.parse_args()
     spec = load_spec(args.spec)
+    if args.fingerprint:
+        for control, (executed, log, ops) in fingerprints(spec, week_plan(spec, args.plan, args.time_limit)).items():
+            print(f"{control:7s} executed {executed}  decisions {log}  ({ops} operations)", flush=True)
+        return 0
     print(f"machine: {os.cpu_count()} cores, {load()} (other work on the host slows every figure alike)", flush=True)
     speed(spec, args)
     if args.scale > 0:
