@@ -70,7 +70,7 @@ class CellRun:
     """The run-time state of one cell slot."""
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
-                 "calendar", "family", "wait_ev", "setup")
+                 "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -87,6 +87,9 @@ class CellRun:
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
         self.setup = _setup_of(station.defn)
+        self.ahead = False  # the operation is worked out when it starts (its calendar is read by it alone)
+        self.watched = False  # the controller bridge reads its calendar too
+        self.log: list[tuple[int, float]] = []  # state changes worked out ahead, not yet told to the observer
 
 
 def _setup_of(defn: StationDef) -> float:

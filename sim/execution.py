@@ -52,6 +52,8 @@ class ControlBridge:
                 wall_clock = d.mttf is not None and (d.fails_when == "always" or d.capacity > 1)
                 # A repaired plan's downtime (StationDef.cell_down) is told as a failure is.
                 told = wall_clock or cell.cell_id in d.cell_down
+                if told:
+                    cell.watched = True
                 if told and cell.name in (cell.cell_id, f"{cell.cell_id}/1"):  # one watcher per cell: slots share its calendar
                     self.env.process(self._watch_calendar(cell))
 

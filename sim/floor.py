@@ -50,6 +50,9 @@ class Floor:
         if control is not None:
             control.attach(self)
         for cell in self.cells.values():
+            # A bay's slots share its calendar, and the bridge watches some calendars: reading
+            # a shared one ahead would skip windows the others still have to see.
+            cell.ahead = cell.calendar is None or (cell.station.defn.capacity == 1 and not cell.watched)
             env.process(self._cell(cell))
 
     # ----------------------------------------------------------------- construction
@@ -80,7 +83,10 @@ class Floor:
                 self.cells[name] = cell
 
     def close(self) -> None:
-        """Tell the observer about operations still waiting when the run stops."""
+        """Tell the observer about operations still waiting when the run stops, and what the
+        operations under way had worked out ahead up to now."""
+        for cell in self.cells.values():
+            self._told(cell)
         for station in self.stations:
             for _, _, task in station.heap:
                 self.obs.still_waiting(station.index, task.since)
@@ -231,7 +237,8 @@ class Floor:
                         if task is None:
                             continue
             # The common case inline (no changeover, no window, no failure due, room downstream),
-            # sparing a generator per operation; anything else goes the general way.
+            # sparing a generator per operation; a cell whose calendar only it reads works out
+            # the rest ahead (one timeout per operation); anything else goes the general way.
             setup = self._take_up(cell, task)
             duration = None if setup else self._work_time(cell, task)
             if duration is not None and cell.calendar is None and duration < cell.ttf_left:
@@ -242,6 +249,8 @@ class Floor:
                 blocked = self._finish(cell, task, started)
                 if blocked is not None:
                     yield from self._blocked(cell, task, blocked)
+            elif cell.ahead:
+                yield from self._operation(cell, task, setup, duration)
             else:
                 yield from self._process_rest(cell, task, setup, duration)
 
@@ -286,6 +295,106 @@ class Floor:
         if blocked is not None:
             yield from self._blocked(cell, task, blocked)
 
+    def _operation(self, cell: CellRun, task: Task, setup: bool, duration: float | None):
+        """`_process_rest` computed ahead: the changeover, the work, the planned windows and the
+        failures it meets are worked out when the operation starts, and the cell waits once, to
+        the same float time the step-by-step way reaches (the same additions, in the same order,
+        the same draws from the cell's own streams). Only a stop the controller must hear of as
+        it begins makes the cell wait on the way. State changes after now are told to the
+        observer when the operation ends (all are active states: no other cell's record depends
+        on them in between). For cells whose calendar no one else reads (`CellRun.ahead`)."""
+        env = self.env
+        at, stop = env.now, None
+        waits = False  # whether the step-by-step way would have waited at all (zero work does not)
+        if setup:
+            waits = True
+            self.obs.state(cell.obs_id, SETUP)
+            at, left, stop = self._ahead(cell, at, cell.setup, SETUP)
+            while stop is not None:
+                at = yield from self._long_stop(cell, at, stop, SETUP)
+                at, left, stop = self._ahead(cell, at, left, SETUP)
+            duration = self._work_time(cell, task, at)
+        started = at
+        if setup and cell.calendar is None and duration < cell.ttf_left:
+            at += duration  # as _process_rest: one timeout, even of zero length
+            if cell.failures is not None:
+                cell.ttf_left -= duration
+        else:
+            waits = waits or duration > _EPS
+            at, left, stop = self._ahead(cell, at, duration, BUSY)
+            while stop is not None:
+                at = yield from self._long_stop(cell, at, stop, BUSY)
+                at, left, stop = self._ahead(cell, at, left, BUSY)
+        if waits:
+            yield _at(env, at)
+        self._told(cell)
+        blocked = self._finish(cell, task, started)
+        if blocked is not None:
+            yield from self._blocked(cell, task, blocked)
+
+    def _ahead(self, cell: CellRun, at: float, work: float, state: int) -> tuple[float, float, tuple | None]:
+        """`_run` without waiting: from time `at`, work `work` seconds of the cell's time through
+        windows and failures. (end, 0, None), or (time, work left, (chunk, repair)) at a failure
+        whose repair the controller must hear of when it begins."""
+        calendar, log = cell.calendar, cell.log
+        while work > _EPS:
+            chunk = work
+            if calendar is not None:
+                start, end, kind = calendar.block(at)
+                if start <= at:
+                    log.append((DOWN if kind == CAL_DOWN else OFF, at))
+                    at += end - at
+                    log.append((state, at))
+                    continue
+                if start - at < chunk:
+                    chunk = start - at
+            if chunk < cell.ttf_left:
+                at += chunk
+                work -= chunk
+                if cell.failures is not None:
+                    cell.ttf_left -= chunk
+                continue
+            chunk = cell.ttf_left
+            repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
+            if self.control is not None and repair >= self.control.notice_s:
+                return at, work - chunk, (chunk, repair)
+            at += chunk + repair
+            work -= chunk
+            log.append((DOWN, at - repair))
+            log.append((state, at))
+            cell.ttf_left = cell.mttf * cell.failures.exponential()
+        return at, 0.0, None
+
+    def _long_stop(self, cell: CellRun, at: float, stop: tuple[float, float], state: int):
+        """A failure the controller hears of as it begins, as `_run` has it; returns the time
+        the cell works again."""
+        env = self.env
+        chunk, repair = stop
+        if at != env.now:
+            yield _at(env, at)
+        self._told(cell)
+        env.timeout(chunk).callbacks.append(partial(self.control.cell_down, cell, env.now + chunk + repair))
+        yield env.timeout(chunk + repair)
+        self.control.cell_up(cell)
+        self.obs.state(cell.obs_id, DOWN, at=env.now - repair)
+        self.obs.state(cell.obs_id, state)
+        cell.ttf_left = cell.mttf * cell.failures.exponential()
+        return env.now
+
+    def _told(self, cell: CellRun) -> None:
+        """Tell the observer the state changes an operation worked out ahead, up to now."""
+        log = cell.log
+        if log:
+            now, state = self.env.now, self.obs.state
+            k = 0
+            for k, (s, at) in enumerate(log):
+                if at > now:
+                    break
+                state(cell.obs_id, s, at=at)
+            else:
+                k = len(log)
+            del log[:k]
+
     def _take_up(self, cell: CellRun, task: Task) -> bool:
         """The cell takes the task; whether it must change over first."""
         station, unit = cell.station, task.unit
@@ -295,12 +404,17 @@ class Floor:
             self.on_first_start(unit)
         return cell.setup > 0 and cell.family is not None and cell.family != unit.product.family
 
-    def _work_time(self, cell: CellRun, task: Task) -> float:
-        """Start the work proper (after any changeover); its duration on this cell."""
+    def _work_time(self, cell: CellRun, task: Task, at: float | None = None) -> float:
+        """Start the work proper (after any changeover; at `at` when worked out ahead); its
+        duration on this cell."""
         unit = task.unit
         op = unit.product.ops[task.op]
         cell.family = unit.product.family
-        self.obs.state(cell.obs_id, BUSY)
+        if at is None:
+            at = self.env.now
+            self.obs.state(cell.obs_id, BUSY)
+        else:
+            cell.log.append((BUSY, at))
         duration = op.duration * op.factor[cell.station.index]
         shape = op.shape
         if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
@@ -308,7 +422,7 @@ class Floor:
         elif shape.kind:
             duration *= cell.times.multiplier(shape)
         if task.planned is not None:
-            self.obs.start_delay(task.planned, self.env.now - task.planned)
+            self.obs.start_delay(task.planned, at - task.planned)
             if self.control is not None:
                 duration *= self.control.work_share(task)
         return duration
@@ -530,6 +644,15 @@ class Floor:
             fleet.waiters.popleft().succeed()
         else:
             fleet.free += 1
+
+
+def _at(env: simpy.Environment, at: float) -> simpy.Event:
+    """An event at absolute time `at`: a timeout would add now + (at - now), which can differ
+    from `at` in the last bit. Pushed into SimPy's queue as Environment.schedule does."""
+    ev = simpy.Event(env)
+    ev._ok, ev._value = True, None
+    heapq.heappush(env._queue, (at, simpy.events.NORMAL, next(env._eid), ev))
+    return ev
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:
