@@ -26,13 +26,14 @@ class ControlBridge:
         # (it would record them and do nothing: a failed single-job cell is busy anyway).
         self.notice_s = controller.config.move_threshold_s if controller.config.repair else math.inf
         self.ready_tasks: dict[int, object] = {}
-        self.pending: dict[str, deque] = {cid: deque() for cid in plan.cell_ids}
+        self.pending: list[deque] = [deque() for _ in plan.cell_ids]  # per cell: started tasks no slot has taken yet
         self.cell_index = {cid: i for i, cid in enumerate(plan.cell_ids)}
+        # Work running across the plan's cut does its planned share of the work, once.
+        self._partial = {t for t in range(plan.n_tasks) if plan.t_scale[t] < 1.0}
         self.handle_s: list[float] = []
         self.down_s: list[float] = []
         self.down_cpu_s = 0.0  # CPU seconds of the cell-down decisions (the repairs), for the speed benchmark
         self.min_places_free = math.inf
-        self._scale_used: set[int] = set()
         self._started_once = bytearray(plan.n_tasks)  # 1: started before (a re-run is rework, not the plan's start)
         self._wake_at = math.inf
         self.floor = None
@@ -45,7 +46,8 @@ class ControlBridge:
         self.pool_of_station = {st.index: self.plan.pool_names.index(st.defn.name) for st in floor.stations}
         self.slots: list[list] = [[] for _ in self.plan.cell_ids]
         for cell in floor.cells.values():
-            self.slots[self.cell_index[cell.cell_id]].append(cell)
+            cell.index = self.cell_index[cell.cell_id]
+            self.slots[cell.index].append(cell)
         if self.notice_s < math.inf:
             for cell in floor.cells.values():
                 d = cell.station.defn
@@ -64,18 +66,16 @@ class ControlBridge:
     def station(self, unit: Unit, op: int):
         return self.station_of_pool[self.ctrl.pool_of(self.plan.job_first[unit.key] + op)]
 
-    def ready(self, task) -> None:
-        tid = self.plan.job_first[task.unit.key] + task.op
+    def ready(self, task, station) -> None:
+        """The unit is at `station` for the task (the station `station()` named)."""
+        task.tid = tid = self.plan.job_first[task.unit.key] + task.op
         self.ready_tasks[tid] = task
-        free = self.station_of_pool[self.ctrl.pool_of(tid)].places_free
-        if free < self.min_places_free:
-            self.min_places_free = free
+        if station.places_free < self.min_places_free:
+            self.min_places_free = station.places_free
         self._handle(Ready(self.env.now, tid))
 
     def finished(self, cell, task, rework: bool) -> None:
-        tid = self.plan.job_first[task.unit.key] + task.op
-        c = self.cell_index[cell.cell_id]
-        self._handle(Failed(self.env.now, tid, c) if rework else Completed(self.env.now, tid, c))
+        self._handle(Failed(self.env.now, task.tid, cell.index) if rework else Completed(self.env.now, task.tid, cell.index))
 
     def full(self, station, is_full: bool) -> None:
         self._handle(PoolFull(self.env.now, self.pool_of_station[station.index], is_full))
@@ -91,11 +91,10 @@ class ControlBridge:
 
     def work_share(self, task) -> float:
         """Share of the nominal work the task still needs: < 1 only for work running at the cut, once."""
-        tid = self.plan.job_first[task.unit.key] + task.op
-        share = self.plan.t_scale[tid]
-        if share < 1.0 and tid not in self._scale_used:
-            self._scale_used.add(tid)
-            return share
+        tid = task.tid
+        if tid in self._partial:
+            self._partial.discard(tid)
+            return self.plan.t_scale[tid]
         return 1.0
 
     def _watch_calendar(self, slot):
@@ -149,7 +148,7 @@ class ControlBridge:
                 ev, slot.wait_ev = slot.wait_ev, None
                 ev.succeed(task)
                 return
-        self.pending[self.plan.cell_ids[c]].append(task)
+        self.pending[c].append(task)
 
     def record(self) -> dict:
         """This replication's controller figures, for the report."""

@@ -178,7 +178,7 @@ class Floor:
 
     def _enqueue(self, station: Station, task: Task) -> None:
         if self.control is not None:
-            self.control.ready(task)
+            self.control.ready(task, station)
             return
         while station.waiting:
             cell = station.waiting.popleft()
@@ -214,7 +214,7 @@ class Floor:
         or, executing a plan, what the floor controller hands this cell (its planned sequence,
         with look-ahead, rework and moved work), in the order handed."""
         station, env = cell.station, self.env
-        pending = self.control.pending[cell.cell_id] if self.control is not None else None
+        pending = self.control.pending[cell.index] if self.control is not None else None
         while True:
             if pending is not None:
                 if pending:
@@ -382,18 +382,19 @@ class Floor:
         return env.now
 
     def _told(self, cell: CellRun) -> None:
-        """Tell the observer the state changes an operation worked out ahead, up to now."""
+        """Tell the observer the state changes an operation worked out ahead, up to now (all of
+        them, except when the run stops during the operation)."""
         log = cell.log
         if log:
-            now, state = self.env.now, self.obs.state
-            k = 0
-            for k, (s, at) in enumerate(log):
-                if at > now:
-                    break
-                state(cell.obs_id, s, at=at)
+            now, state, obs_id = self.env.now, self.obs.state, cell.obs_id
+            if log[-1][1] <= now:
+                for s, at in log:
+                    state(obs_id, s, at)
+                log.clear()
             else:
-                k = len(log)
-            del log[:k]
+                while log and log[0][1] <= now:
+                    s, at = log.pop(0)
+                    state(obs_id, s, at)
 
     def _take_up(self, cell: CellRun, task: Task) -> bool:
         """The cell takes the task; whether it must change over first."""
