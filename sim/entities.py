@@ -71,7 +71,8 @@ class CellRun:
     """The run-time state of one cell slot."""
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
-                 "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index")
+                 "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
+                 "waiting_slots")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -92,6 +93,8 @@ class CellRun:
         self.watched = False  # the controller bridge reads its calendar too
         self.log: list[tuple[int, float]] = []  # state changes worked out ahead, not yet told to the observer
         self.index = -1  # the cell's index in an executed plan (its slots share it)
+        self.slot = 0  # which slot of its cell
+        self.waiting_slots: list[int] | None = None  # executing a plan, a bay's slots waiting for work (a heap, shared)
 
 
 def _setup_of(defn: StationDef) -> float:

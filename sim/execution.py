@@ -5,6 +5,7 @@ into controller events and Start decisions into work handed to cell slots; it ke
 report needs per replication (delivered by the horizon, decisions, decision times)."""
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from time import perf_counter
@@ -48,6 +49,11 @@ class ControlBridge:
         for cell in floor.cells.values():
             cell.index = self.cell_index[cell.cell_id]
             self.slots[cell.index].append(cell)
+        for slots in self.slots:
+            if len(slots) > 1:  # a bay: its waiting slots by number, so a start finds the first without a scan
+                heap: list[int] = []
+                for k, slot in enumerate(slots):
+                    slot.waiting_slots, slot.slot = heap, k
         if self.notice_s < math.inf:
             for cell in floor.cells.values():
                 d = cell.station.defn
@@ -143,11 +149,17 @@ class ControlBridge:
         else:
             task.planned = self.plan.t_start[tid]
             self._started_once[tid] = 1
-        for slot in self.slots[c]:
-            if slot.wait_ev is not None:
-                ev, slot.wait_ev = slot.wait_ev, None
-                ev.succeed(task)
-                return
+        # The first waiting slot, lowest number first (a slot's durations are its own stream).
+        slots = self.slots[c]
+        if len(slots) == 1:
+            slot = slots[0]
+        else:  # a slot leaves the heap only here, when it is handed work
+            heap = slots[0].waiting_slots
+            slot = slots[heapq.heappop(heap)] if heap else None
+        if slot is not None and slot.wait_ev is not None:
+            ev, slot.wait_ev = slot.wait_ev, None
+            ev.succeed(task)
+            return
         self.pending[c].append(task)
 
     def record(self) -> dict:

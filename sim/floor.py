@@ -222,6 +222,8 @@ class Floor:
                 else:
                     self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
                     cell.wait_ev = ev = env.event()
+                    if cell.waiting_slots is not None:
+                        heapq.heappush(cell.waiting_slots, cell.slot)
                     task = yield ev
                     cell.wait_ev = None
             else:
