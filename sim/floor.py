@@ -559,10 +559,14 @@ class Floor:
         here = cell.station
         kept = leaves = False
         moves = []
-        direct = self.control is None and self.policy != "sq"
+        control = self.control
+        direct = control is None and self.policy != "sq"
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
-            station = self.stations[unit.product.ops[op].options[0][0]] if direct else self._route(unit, op)
+            if direct:
+                station = self.stations[unit.product.ops[op].options[0][0]]
+            else:
+                station = control.station(unit, op) if control is not None else self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
