@@ -8,6 +8,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+import weakref
 from time import perf_counter
 from collections import deque
 from functools import partial
@@ -176,35 +177,68 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
     """Create the plan's units in plan order (unit key = job index), mark what a carried-in unit
     had done before the plan, and let each onto the floor at the planned start of its first open
     operations (less the changeover the plan puts before it)."""
+    units = []
+    for j, (index, due, done) in enumerate(_plan_jobs(plan, layout)):
+        product = layout.products[index]
+        unit = floor.new_unit(index, due, plan.jobs[j])
+        if unit.key != j:
+            raise AssertionError("plan units must be the floor's first units")
+        for k in done:
+            unit.status[k] = DONE
+            unit.ops_left -= 1
+            for s in product.ops[k].succs:
+                unit.pending[s] -= 1
+        units.append(unit)
+
+    def run():
+        for at, j, start_ops in _plan_releases(plan, layout):
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            yield from floor.enter(units[j], start_ops)
+
+    env.process(run())
+    return units
+
+
+# What plan_units reads from a plan is the same in every replication: worked out once per plan
+# (a plan is made for one spec, so one set of products and changeovers), like the controller's
+# start state. Keyed by the plan object, dropped with it.
+_per_plan: dict[int, tuple] = {}
+
+
+def _plan_jobs(plan: ControlPlan, layout: Layout) -> list[tuple]:
+    return _plan_tables(plan, layout)[0]
+
+
+def _plan_releases(plan: ControlPlan, layout: Layout) -> list[tuple[float, int, list[int]]]:
+    return _plan_tables(plan, layout)[1]
+
+
+def _plan_tables(plan: ControlPlan, layout: Layout) -> tuple[list, list]:
+    key = (tuple(p.name for p in layout.products), tuple((st.name, st.setup) for st in layout.stations))
+    cached = _per_plan.get(id(plan))
+    if cached is not None and cached[0]() is plan and cached[1] == key:
+        return cached[2]
     setup = {st.name: st.setup for st in layout.stations}
-    units, releases = [], []
-    for j, job in enumerate(plan.jobs):
+    jobs, releases = [], []
+    for j in range(len(plan.jobs)):
         product = layout.products[layout.product_index[plan.job_product[j]]]
         first = plan.job_first[j]
         ops = range(len(product.ops))
         due = max(plan.t_end[first + k] for k in ops if not plan.t_done[first + k])
-        unit = floor.new_unit(product.index, due, job)
-        if unit.key != j:
-            raise AssertionError("plan units must be the floor's first units")
-        for k in ops:
-            if plan.t_done[first + k]:
-                unit.status[k] = DONE
-                unit.ops_left -= 1
-                for s in product.ops[k].succs:
-                    unit.pending[s] -= 1
-        start_ops = [k for k in ops if unit.status[k] != DONE and unit.pending[k] == 0]
+        done = [k for k in ops if plan.t_done[first + k]]
+        pending = [len(op.preds) for op in product.ops]
+        for k in done:
+            for s in product.ops[k].succs:
+                pending[s] -= 1
+        start_ops = [k for k in ops if not plan.t_done[first + k] and pending[k] == 0]
         at = min(plan.t_start[first + k] - setup[plan.pool_names[plan.cell_pool[plan.t_cell[first + k]]]] for k in start_ops)
-        units.append(unit)
-        releases.append((max(0.0, at), unit, start_ops))
-
-    def run():
-        for at, unit, start_ops in sorted(releases, key=lambda r: (r[0], r[1].key)):
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            yield from floor.enter(unit, start_ops)
-
-    env.process(run())
-    return units
+        jobs.append((product.index, due, done))
+        releases.append((max(0.0, at), j, start_ops))
+    releases.sort(key=lambda r: (r[0], r[1]))
+    tables = (jobs, releases)
+    _per_plan[id(plan)] = (weakref.ref(plan, lambda _, k=id(plan): _per_plan.pop(k, None)), key, tables)
+    return tables
 
 
 def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> dict:
