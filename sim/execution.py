@@ -13,7 +13,7 @@ from time import perf_counter
 from collections import deque
 from functools import partial
 
-from scheduler.control import CellDown, CellUp, Completed, ControlPlan, Failed, FloorController, PoolFull, Ready, Tick
+from scheduler.control import CellDown, CellUp, ControlPlan, Failed, FloorController, PoolFull, Tick
 from scheduler.control.events import START
 from sim.entities import DONE, Unit
 from sim.layout import Layout
@@ -67,9 +67,6 @@ class ControlBridge:
                     self.env.process(self._watch_calendar(cell))
 
     # ------------------------------------------------------------------ floor -> controller
-    def task_id(self, unit: Unit, op: int) -> int:
-        return self.plan.job_first[unit.key] + op
-
     def station(self, unit: Unit, op: int):
         return self.station_of_pool[self.ctrl.pool_of(self.plan.job_first[unit.key] + op)]
 
@@ -79,10 +76,16 @@ class ControlBridge:
         self.ready_tasks[tid] = task
         if station.places_free < self.min_places_free:
             self.min_places_free = station.places_free
-        self._handle(Ready(self.env.now, tid))
+        began = perf_counter()  # the two events of every operation go in without an event record
+        self._carry_out(self.ctrl.on_ready(self.env.now, tid), began)
 
     def finished(self, cell, task, rework: bool) -> None:
-        self._handle(Failed(self.env.now, task.tid, cell.index) if rework else Completed(self.env.now, task.tid, cell.index))
+        began = perf_counter()
+        if rework:
+            decisions = self.ctrl.handle(Failed(self.env.now, task.tid, cell.index))
+        else:
+            decisions = self.ctrl.on_completed(self.env.now, task.tid, cell.index)
+        self._carry_out(decisions, began)
 
     def full(self, station, is_full: bool) -> None:
         self._handle(PoolFull(self.env.now, self.pool_of_station[station.index], is_full))
@@ -124,14 +127,17 @@ class ControlBridge:
 
     # ------------------------------------------------------------------ controller -> floor
     def _handle(self, event) -> None:
-        ctrl = self.ctrl
         began = perf_counter()
-        decisions = ctrl.handle(event)
+        self._carry_out(self.ctrl.handle(event), began)
+
+    def _carry_out(self, decisions, began: float) -> None:
+        """Record the decision time since `began`, start what the controller started, and ask
+        for a Tick when it wants one sooner than already asked."""
         self.handle_s.append(perf_counter() - began)
         for d in decisions:
             if d.kind is START:
                 self._start(d.task, d.cell)
-        wake = ctrl.next_wake
+        wake = self.ctrl.next_wake
         if wake < self._wake_at:
             self._wake_at = wake
             self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
