@@ -571,7 +571,7 @@ class Floor:
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework:
-                if unit.held.get(station.index) or any(s is station for s, _ in takes):
+                if unit.held.get(station.index) or (takes and any(s is station for s, _ in takes)):
                     has_place = True  # one unit, one place: its parallel operations there share it
                     takes.append((station, False))
                 elif station is not here:
