@@ -338,38 +338,52 @@ class Floor:
         """`_run` without waiting: from time `at`, work `work` seconds of the cell's time through
         windows and failures. (end, 0, None), or (time, work left, (chunk, repair)) at a failure
         whose repair the controller must hear of when it begins."""
-        calendar, log = cell.calendar, cell.log
+        log = cell.log
         while work > _EPS:
-            chunk = work
-            if calendar is not None:
-                start, end, kind = calendar.block(at)
-                if start <= at:
-                    log.append((DOWN if kind == CAL_DOWN else OFF, at))
-                    at += end - at
-                    log.append((state, at))
-                    continue
-                if start - at < chunk:
-                    chunk = start - at
-            if chunk < cell.ttf_left:
+            stop, chunk, repair = self._segment(cell, at, work)
+            if stop is not None:  # a planned window or a wall-clock stop: blocked for `chunk`
+                log.append((stop, at))
+                at += chunk
+                log.append((state, at))
+            elif repair is None:
                 at += chunk
                 work -= chunk
-                if cell.failures is not None:
-                    cell.ttf_left -= chunk
-                continue
-            chunk = cell.ttf_left
-            repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
-            if self.control is not None and repair >= self.control.notice_s:
+            elif self.control is not None and repair >= self.control.notice_s:
                 return at, work - chunk, (chunk, repair)
-            at += chunk + repair
-            work -= chunk
-            log.append((DOWN, at - repair))
-            log.append((state, at))
-            cell.ttf_left = cell.mttf * cell.failures.exponential()
+            else:
+                at += chunk + repair
+                work -= chunk
+                log.append((DOWN, at - repair))
+                log.append((state, at))
         return at, 0.0, None
 
+    def _segment(self, cell: CellRun, at: float, work: float) -> tuple[int | None, float, float | None]:
+        """The next stretch of `work` seconds of work from time `at` (both ways of running an
+        operation step through these): (DOWN or OFF, wait, None) when a calendar window blocks
+        the cell for `wait`; (None, chunk, None) when it works `chunk` seconds; (None, chunk, repair)
+        when it fails after `chunk` seconds of work and is repaired in `repair` (the time to the
+        next failure is drawn already)."""
+        calendar = cell.calendar
+        chunk = work
+        if calendar is not None:
+            start, end, kind = calendar.block(at)
+            if start <= at:
+                return (DOWN if kind == CAL_DOWN else OFF), end - at, None
+            if start - at < chunk:
+                chunk = start - at
+        if chunk < cell.ttf_left:
+            if cell.failures is not None:
+                cell.ttf_left -= chunk
+            return None, chunk, None
+        chunk = cell.ttf_left
+        repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
+        cell.ttf_left = cell.mttf * cell.failures.exponential()
+        return None, chunk, repair
+
     def _long_stop(self, cell: CellRun, at: float, stop: tuple[float, float], state: int):
-        """A failure the controller hears of as it begins, as `_run` has it; returns the time
-        the cell works again."""
+        """A failure the controller hears of as it begins (with the real repair end as the
+        technician's estimate: it may move the cell's waiting work); returns the time the cell
+        works again."""
         env = self.env
         chunk, repair = stop
         if at != env.now:
@@ -380,7 +394,6 @@ class Floor:
         self.control.cell_up(cell)
         self.obs.state(cell.obs_id, DOWN, at=env.now - repair)
         self.obs.state(cell.obs_id, state)
-        cell.ttf_left = cell.mttf * cell.failures.exponential()
         return env.now
 
     def _told(self, cell: CellRun) -> None:
@@ -465,45 +478,26 @@ class Floor:
         """Work for `work` seconds of the cell's time: preempted by failures while working
         (busy-time clock) and by calendar windows, resuming where it stopped."""
         env, obs = self.env, self.obs
-        calendar = cell.calendar
         while work > _EPS:
-            chunk = work
-            if calendar is not None:
-                start, end, kind = calendar.block(env.now)
-                if start <= env.now:
-                    obs.state(cell.obs_id, DOWN if kind == CAL_DOWN else OFF)
-                    yield env.timeout(end - env.now)
-                    obs.state(cell.obs_id, state)
-                    continue
-                if start - env.now < chunk:
-                    chunk = start - env.now
-            if chunk < cell.ttf_left:
+            stop, chunk, repair = self._segment(cell, env.now, work)
+            if stop is not None:
+                obs.state(cell.obs_id, stop)
+                yield env.timeout(chunk)
+                obs.state(cell.obs_id, state)
+            elif repair is None:
                 yield env.timeout(chunk)
                 work -= chunk
-                if cell.failures is not None:
-                    cell.ttf_left -= chunk
-                continue
-            # Works until the failure, then is repaired: one event for both, the observer told
-            # afterwards when the repair began (working and in repair are both active states,
-            # so no other cell's record depends on the moment).
-            chunk = cell.ttf_left
-            repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
-            if self.control is not None and repair >= self.control.notice_s:
-                # A long stop: the controller hears of it when it happens (with the real repair
-                # end as the technician's estimate) and may move the cell's waiting work.
-                env.timeout(chunk).callbacks.append(partial(self.control.cell_down, cell, env.now + chunk + repair))
+            elif self.control is not None and repair >= self.control.notice_s:
+                yield from self._long_stop(cell, env.now, (chunk, repair), state)
+                work -= chunk
+            else:
+                # Works until the failure, then is repaired: one event for both, the observer
+                # told afterwards when the repair began (working and in repair are both active
+                # states, so no other cell's record depends on the moment).
                 yield env.timeout(chunk + repair)
-                self.control.cell_up(cell)
                 work -= chunk
                 obs.state(cell.obs_id, DOWN, at=env.now - repair)
                 obs.state(cell.obs_id, state)
-                cell.ttf_left = cell.mttf * cell.failures.exponential()
-                continue
-            yield env.timeout(chunk + repair)
-            work -= chunk
-            obs.state(cell.obs_id, DOWN, at=env.now - repair)
-            obs.state(cell.obs_id, state)
-            cell.ttf_left = cell.mttf * cell.failures.exponential()
 
     def _complete(self, unit: Unit, op: OpDef) -> tuple[list[int], bool]:
         """Mark the operation done (or failed: back to its rework target); the operations that
