@@ -11,6 +11,8 @@
    bare loop for as many operations; for repair and replan also the CPU seconds of the heavy
    decisions inside (cell-down repairs: scheduler.repair; re-plans: the list scheduler) and the
    ratio without them. Target: <= 3x for the controller runs.
+   Then the floor alone (`--floor-alone`): the same runs with the controller's answers
+   replayed (nothing decided), so the ratio splits into the floor's part and the controller's.
 4. Linearity: CPU microseconds per operation at 1 GW and at `--scale` x the floor over
    `--scale-hours` from empty; their ratio is 1.00 when the twin scales linearly.
 5. R replications on 1 process and on 2 processes: the speed-up, that both give the same
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
 import sys
 import time
@@ -160,6 +163,81 @@ def _without_cpu(detail):
     return detail
 
 
+def floor_alone(spec, schedule, control: str) -> float:
+    """CPU seconds of the floor alone executing the plan under `control`: a first run records
+    every answer the controller gives the floor (decisions, next wake-up, pools), a second run
+    replays them through a stand-in that decides nothing. The same events, starts and moves
+    happen; what is left is the floor model, the bridge and the statistics."""
+    from sim import replication
+
+    answers: list = []
+    real = replication.FloorController
+
+    class Recording:
+        """The real controller, with every answer the floor reads kept (its own calls are not)."""
+
+        def __init__(self, plan, config):
+            self.ctrl = real(plan, config)
+            self.config = self.ctrl.config
+
+        def _event(name):
+            def answer(self, *args):
+                out = getattr(self.ctrl, name)(*args)
+                answers.append((out, self.ctrl.next_wake))
+                return out
+            return answer
+
+        handle, on_ready, on_completed = _event("handle"), _event("on_ready"), _event("on_completed")
+
+        @property
+        def next_wake(self):
+            return self.ctrl.next_wake
+
+        def pool_of(self, t):
+            answers.append(self.ctrl.pool_of(t))
+            return answers[-1]
+
+        def summary(self):
+            return self.ctrl.summary()
+
+    end = 4.0 * schedule.makespan
+    config = RunConfig(spec, end_s=end, bin_s=end / 250, seed=0, schedule=schedule, control=control)
+    replication.FloorController = Recording
+    try:
+        ops = int(run_replication(config, 0).wait_n.sum())
+    finally:
+        replication.FloorController = real
+    summary = {}
+
+    class Replayed:
+        """Gives the floor the recorded answers, in order."""
+
+        def __init__(self, plan, config):
+            self.config, self.next_wake, self._next = config, math.inf, replayed.__next__
+
+        def _event(self, *args):
+            out, self.next_wake = self._next()
+            return out
+
+        handle = on_ready = on_completed = _event
+
+        def pool_of(self, t):
+            return self._next()
+
+        def summary(self):
+            return summary
+
+    replayed = iter(answers)
+    replication.FloorController = Replayed
+    try:
+        trace = run_replication(config, 0)
+    finally:
+        replication.FloorController = real
+    if int(trace.wait_n.sum()) != ops or next(replayed, None) is not None:
+        raise AssertionError("the replay went another way than the recorded run")
+    return trace.cpu_s
+
+
 def without_failures_and_agvs(spec):
     from plant.loader import spec_from_dict
 
@@ -212,6 +290,14 @@ def speed(spec, args) -> None:
         print(f"{what:24s} {best['cpu_s']:7.2f} {best['ops']:10d} {best['cpu_s'] / best['ops'] * 1e6:6.1f} "
               f"{best['cpu_s'] / base:6.2f}x {heavy}{target}{extra}")
     print(f"  ({best['events']} controller events in the last run; {load()})")
+    # Which side costs what: the floor with the controller's answers replayed, nothing decided.
+    for control in args.floor_alone:
+        alone = min(floor_alone(spec, schedule, control) for _ in range(args.repeat))
+        best = min(runs[control], key=lambda r: r["cpu_s"])
+        light = min(r["cpu_s"] - r["heavy_s"] for r in runs[control])
+        print(f"floor alone, {control} (the controller's answers replayed): {alone:.2f} CPU s = "
+              f"{alone / (per_op * best['ops']):.2f}x bare; the controller adds {(light - alone) / best['ops'] * 1e6:.1f} us/operation "
+              f"without heavy decisions ({load()})", flush=True)
     # What the dispatch twin's ratio pays for: the bare loop has no failures and no AGVs.
     plain = without_failures_and_agvs(spec)
     plain_s = min(twin_run(plain, WEEK_S)[0] for _ in range(args.repeat))
@@ -276,6 +362,8 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=10.0, help="the larger floor of the linearity check (0: skip it)")
     parser.add_argument("--scale-hours", type=float, default=72.0, help="simulated hours of the linearity check")
     parser.add_argument("--replications", type=int, default=30, help="replications of the answer (0: skip it)")
+    parser.add_argument("--floor-alone", type=lambda v: [c for c in v.split(",") if c], default="blind,repair",
+                        help="controls whose floor is also timed alone, the controller's answers replayed ('' skips)")
     parser.add_argument("--fingerprint", action="store_true",
                         help="only print digests of each control's executed schedule and decision log")
     args = parser.parse_args()
