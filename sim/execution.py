@@ -183,8 +183,9 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
     """Create the plan's units in plan order (unit key = job index), mark what a carried-in unit
     had done before the plan, and let each onto the floor at the planned start of its first open
     operations (less the changeover the plan puts before it)."""
+    jobs, releases = _plan_tables(plan, layout)
     units = []
-    for j, (index, due, done) in enumerate(_plan_jobs(plan, layout)):
+    for j, (index, due, done) in enumerate(jobs):
         product = layout.products[index]
         unit = floor.new_unit(index, due, plan.jobs[j])
         if unit.key != j:
@@ -197,7 +198,7 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
         units.append(unit)
 
     def run():
-        for at, j, start_ops in _plan_releases(plan, layout):
+        for at, j, start_ops in releases:
             if at > env.now:
                 yield env.timeout(at - env.now)
             yield from floor.enter(units[j], start_ops)
@@ -212,15 +213,9 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
 _per_plan: dict[int, tuple] = {}
 
 
-def _plan_jobs(plan: ControlPlan, layout: Layout) -> list[tuple]:
-    return _plan_tables(plan, layout)[0]
-
-
-def _plan_releases(plan: ControlPlan, layout: Layout) -> list[tuple[float, int, list[int]]]:
-    return _plan_tables(plan, layout)[1]
-
-
 def _plan_tables(plan: ControlPlan, layout: Layout) -> tuple[list, list]:
+    """Per job (product index, due, routing indices done before the plan), and the releases
+    (time, job, operations it starts with) in the order units go on the floor."""
     key = (tuple(p.name for p in layout.products), tuple((st.name, st.setup) for st in layout.stations))
     cached = _per_plan.get(id(plan))
     if cached is not None and cached[0]() is plan and cached[1] == key:

@@ -306,7 +306,7 @@ class Floor:
         observer when the operation ends (all are active states: no other cell's record depends
         on them in between). For cells whose calendar no one else reads (`CellRun.ahead`)."""
         env = self.env
-        at, stop = env.now, None
+        at = env.now
         waits = False  # whether the step-by-step way would have waited at all (zero work does not)
         if setup:
             waits = True

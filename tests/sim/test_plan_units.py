@@ -27,7 +27,7 @@ def test_a_plans_units_are_reused_and_dropped_with_the_plan():
     before = len(execution._per_plan)
     from sim.layout import compile_layout
 
-    jobs = execution._plan_jobs(plan, compile_layout(spec))
+    jobs = execution._plan_tables(plan, compile_layout(spec))[0]
     assert len(execution._per_plan) == before + 1
     # A carried-in unit's done operations are those the plan does not list (tasks are job-major).
     bounds = list(plan.job_first) + [plan.n_tasks]
