@@ -36,7 +36,7 @@ class Unit:
 class Task:
     """One operation of one unit waiting for (or on) a cell."""
 
-    __slots__ = ("unit", "op", "since", "has_place", "planned")
+    __slots__ = ("unit", "op", "since", "has_place", "planned", "tid")
 
     def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
         self.unit = unit
@@ -44,6 +44,7 @@ class Task:
         self.since = since
         self.has_place = has_place
         self.planned: float | None = None  # planned start, when executing a plan
+        self.tid = -1  # the plan's task id, when executing a plan (set when the unit is there)
 
 
 class Station:
@@ -70,7 +71,8 @@ class CellRun:
     """The run-time state of one cell slot."""
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
-                 "calendar", "family", "wait_ev", "setup")
+                 "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
+                 "waiting_slots")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -87,6 +89,12 @@ class CellRun:
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
         self.setup = _setup_of(station.defn)
+        self.ahead = False  # the operation is worked out when it starts (its calendar is read by it alone)
+        self.watched = False  # the controller bridge reads its calendar too
+        self.log: list[tuple[int, float]] = []  # state changes worked out ahead, not yet told to the observer
+        self.index = -1  # the cell's index in an executed plan (its slots share it)
+        self.slot = 0  # which slot of its cell
+        self.waiting_slots: list[int] | None = None  # executing a plan, a bay's slots waiting for work (a heap, shared)
 
 
 def _setup_of(defn: StationDef) -> float:

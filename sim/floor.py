@@ -50,6 +50,9 @@ class Floor:
         if control is not None:
             control.attach(self)
         for cell in self.cells.values():
+            # A bay's slots share its calendar, and the bridge watches some calendars: reading
+            # a shared one ahead would skip windows the others still have to see.
+            cell.ahead = cell.calendar is None or (cell.station.defn.capacity == 1 and not cell.watched)
             env.process(self._cell(cell))
 
     # ----------------------------------------------------------------- construction
@@ -80,7 +83,10 @@ class Floor:
                 self.cells[name] = cell
 
     def close(self) -> None:
-        """Tell the observer about operations still waiting when the run stops."""
+        """Tell the observer about operations still waiting when the run stops, and what the
+        operations under way had worked out ahead up to now."""
+        for cell in self.cells.values():
+            self._told(cell)
         for station in self.stations:
             for _, _, task in station.heap:
                 self.obs.still_waiting(station.index, task.since)
@@ -172,7 +178,7 @@ class Floor:
 
     def _enqueue(self, station: Station, task: Task) -> None:
         if self.control is not None:
-            self.control.ready(task)
+            self.control.ready(task, station)
             return
         while station.waiting:
             cell = station.waiting.popleft()
@@ -208,7 +214,7 @@ class Floor:
         or, executing a plan, what the floor controller hands this cell (its planned sequence,
         with look-ahead, rework and moved work), in the order handed."""
         station, env = cell.station, self.env
-        pending = self.control.pending[cell.cell_id] if self.control is not None else None
+        pending = self.control.pending[cell.index] if self.control is not None else None
         while True:
             if pending is not None:
                 if pending:
@@ -216,6 +222,8 @@ class Floor:
                 else:
                     self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
                     cell.wait_ev = ev = env.event()
+                    if cell.waiting_slots is not None:
+                        heapq.heappush(cell.waiting_slots, cell.slot)
                     task = yield ev
                     cell.wait_ev = None
             else:
@@ -231,7 +239,8 @@ class Floor:
                         if task is None:
                             continue
             # The common case inline (no changeover, no window, no failure due, room downstream),
-            # sparing a generator per operation; anything else goes the general way.
+            # sparing a generator per operation; a cell whose calendar only it reads works out
+            # the rest ahead (one timeout per operation); anything else goes the general way.
             setup = self._take_up(cell, task)
             duration = None if setup else self._work_time(cell, task)
             if duration is not None and cell.calendar is None and duration < cell.ttf_left:
@@ -242,6 +251,8 @@ class Floor:
                 blocked = self._finish(cell, task, started)
                 if blocked is not None:
                     yield from self._blocked(cell, task, blocked)
+            elif cell.ahead:
+                yield from self._operation(cell, task, setup, duration)
             else:
                 yield from self._process_rest(cell, task, setup, duration)
 
@@ -286,6 +297,120 @@ class Floor:
         if blocked is not None:
             yield from self._blocked(cell, task, blocked)
 
+    def _operation(self, cell: CellRun, task: Task, setup: bool, duration: float | None):
+        """`_process_rest` computed ahead: the changeover, the work, the planned windows and the
+        failures it meets are worked out when the operation starts, and the cell waits once, to
+        the same float time the step-by-step way reaches (the same additions, in the same order,
+        the same draws from the cell's own streams). Only a stop the controller must hear of as
+        it begins makes the cell wait on the way. State changes after now are told to the
+        observer when the operation ends (all are active states: no other cell's record depends
+        on them in between). For cells whose calendar no one else reads (`CellRun.ahead`)."""
+        env = self.env
+        at = env.now
+        waits = False  # whether the step-by-step way would have waited at all (zero work does not)
+        if setup:
+            waits = True
+            self.obs.state(cell.obs_id, SETUP)
+            at, left, stop = self._ahead(cell, at, cell.setup, SETUP)
+            while stop is not None:
+                at = yield from self._long_stop(cell, at, stop, SETUP)
+                at, left, stop = self._ahead(cell, at, left, SETUP)
+            duration = self._work_time(cell, task, at)
+        started = at
+        if setup and cell.calendar is None and duration < cell.ttf_left:
+            at += duration  # as _process_rest: one timeout, even of zero length
+            if cell.failures is not None:
+                cell.ttf_left -= duration
+        else:
+            waits = waits or duration > _EPS
+            at, left, stop = self._ahead(cell, at, duration, BUSY)
+            while stop is not None:
+                at = yield from self._long_stop(cell, at, stop, BUSY)
+                at, left, stop = self._ahead(cell, at, left, BUSY)
+        if waits:
+            yield _at(env, at)
+        self._told(cell)
+        blocked = self._finish(cell, task, started)
+        if blocked is not None:
+            yield from self._blocked(cell, task, blocked)
+
+    def _ahead(self, cell: CellRun, at: float, work: float, state: int) -> tuple[float, float, tuple | None]:
+        """`_run` without waiting: from time `at`, work `work` seconds of the cell's time through
+        windows and failures. (end, 0, None), or (time, work left, (chunk, repair)) at a failure
+        whose repair the controller must hear of when it begins."""
+        log = cell.log
+        while work > _EPS:
+            stop, chunk, repair = self._segment(cell, at, work)
+            if stop is not None:  # a planned window or a wall-clock stop: blocked for `chunk`
+                log.append((stop, at))
+                at += chunk
+                log.append((state, at))
+            elif repair is None:
+                at += chunk
+                work -= chunk
+            elif self.control is not None and repair >= self.control.notice_s:
+                return at, work - chunk, (chunk, repair)
+            else:
+                at += chunk + repair
+                work -= chunk
+                log.append((DOWN, at - repair))
+                log.append((state, at))
+        return at, 0.0, None
+
+    def _segment(self, cell: CellRun, at: float, work: float) -> tuple[int | None, float, float | None]:
+        """The next stretch of `work` seconds of work from time `at` (both ways of running an
+        operation step through these): (DOWN or OFF, wait, None) when a calendar window blocks
+        the cell for `wait`; (None, chunk, None) when it works `chunk` seconds; (None, chunk, repair)
+        when it fails after `chunk` seconds of work and is repaired in `repair` (the time to the
+        next failure is drawn already)."""
+        calendar = cell.calendar
+        chunk = work
+        if calendar is not None:
+            start, end, kind = calendar.block(at)
+            if start <= at:
+                return (DOWN if kind == CAL_DOWN else OFF), end - at, None
+            if start - at < chunk:
+                chunk = start - at
+        if chunk < cell.ttf_left:
+            if cell.failures is not None:
+                cell.ttf_left -= chunk
+            return None, chunk, None
+        chunk = cell.ttf_left
+        repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
+        cell.ttf_left = cell.mttf * cell.failures.exponential()
+        return None, chunk, repair
+
+    def _long_stop(self, cell: CellRun, at: float, stop: tuple[float, float], state: int):
+        """A failure the controller hears of as it begins (with the real repair end as the
+        technician's estimate: it may move the cell's waiting work); returns the time the cell
+        works again."""
+        env = self.env
+        chunk, repair = stop
+        if at != env.now:
+            yield _at(env, at)
+        self._told(cell)
+        env.timeout(chunk).callbacks.append(partial(self.control.cell_down, cell, env.now + chunk + repair))
+        yield env.timeout(chunk + repair)
+        self.control.cell_up(cell)
+        self.obs.state(cell.obs_id, DOWN, at=env.now - repair)
+        self.obs.state(cell.obs_id, state)
+        return env.now
+
+    def _told(self, cell: CellRun) -> None:
+        """Tell the observer the state changes an operation worked out ahead, up to now (all of
+        them, except when the run stops during the operation)."""
+        log = cell.log
+        if log:
+            now, state, obs_id = self.env.now, self.obs.state, cell.obs_id
+            if log[-1][1] <= now:
+                for s, at in log:
+                    state(obs_id, s, at)
+                log.clear()
+            else:
+                while log and log[0][1] <= now:
+                    s, at = log.pop(0)
+                    state(obs_id, s, at)
+
     def _take_up(self, cell: CellRun, task: Task) -> bool:
         """The cell takes the task; whether it must change over first."""
         station, unit = cell.station, task.unit
@@ -295,12 +420,17 @@ class Floor:
             self.on_first_start(unit)
         return cell.setup > 0 and cell.family is not None and cell.family != unit.product.family
 
-    def _work_time(self, cell: CellRun, task: Task) -> float:
-        """Start the work proper (after any changeover); its duration on this cell."""
+    def _work_time(self, cell: CellRun, task: Task, at: float | None = None) -> float:
+        """Start the work proper (after any changeover; at `at` when worked out ahead); its
+        duration on this cell."""
         unit = task.unit
         op = unit.product.ops[task.op]
         cell.family = unit.product.family
-        self.obs.state(cell.obs_id, BUSY)
+        if at is None:
+            at = self.env.now
+            self.obs.state(cell.obs_id, BUSY)
+        else:
+            cell.log.append((BUSY, at))
         duration = op.duration * op.factor[cell.station.index]
         shape = op.shape
         if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
@@ -308,7 +438,7 @@ class Floor:
         elif shape.kind:
             duration *= cell.times.multiplier(shape)
         if task.planned is not None:
-            self.obs.start_delay(task.planned, self.env.now - task.planned)
+            self.obs.start_delay(task.planned, at - task.planned)
             if self.control is not None:
                 duration *= self.control.work_share(task)
         return duration
@@ -348,45 +478,26 @@ class Floor:
         """Work for `work` seconds of the cell's time: preempted by failures while working
         (busy-time clock) and by calendar windows, resuming where it stopped."""
         env, obs = self.env, self.obs
-        calendar = cell.calendar
         while work > _EPS:
-            chunk = work
-            if calendar is not None:
-                start, end, kind = calendar.block(env.now)
-                if start <= env.now:
-                    obs.state(cell.obs_id, DOWN if kind == CAL_DOWN else OFF)
-                    yield env.timeout(end - env.now)
-                    obs.state(cell.obs_id, state)
-                    continue
-                if start - env.now < chunk:
-                    chunk = start - env.now
-            if chunk < cell.ttf_left:
+            stop, chunk, repair = self._segment(cell, env.now, work)
+            if stop is not None:
+                obs.state(cell.obs_id, stop)
+                yield env.timeout(chunk)
+                obs.state(cell.obs_id, state)
+            elif repair is None:
                 yield env.timeout(chunk)
                 work -= chunk
-                if cell.failures is not None:
-                    cell.ttf_left -= chunk
-                continue
-            # Works until the failure, then is repaired: one event for both, the observer told
-            # afterwards when the repair began (working and in repair are both active states,
-            # so no other cell's record depends on the moment).
-            chunk = cell.ttf_left
-            repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
-            if self.control is not None and repair >= self.control.notice_s:
-                # A long stop: the controller hears of it when it happens (with the real repair
-                # end as the technician's estimate) and may move the cell's waiting work.
-                env.timeout(chunk).callbacks.append(partial(self.control.cell_down, cell, env.now + chunk + repair))
+            elif self.control is not None and repair >= self.control.notice_s:
+                yield from self._long_stop(cell, env.now, (chunk, repair), state)
+                work -= chunk
+            else:
+                # Works until the failure, then is repaired: one event for both, the observer
+                # told afterwards when the repair began (working and in repair are both active
+                # states, so no other cell's record depends on the moment).
                 yield env.timeout(chunk + repair)
-                self.control.cell_up(cell)
                 work -= chunk
                 obs.state(cell.obs_id, DOWN, at=env.now - repair)
                 obs.state(cell.obs_id, state)
-                cell.ttf_left = cell.mttf * cell.failures.exponential()
-                continue
-            yield env.timeout(chunk + repair)
-            work -= chunk
-            obs.state(cell.obs_id, DOWN, at=env.now - repair)
-            obs.state(cell.obs_id, state)
-            cell.ttf_left = cell.mttf * cell.failures.exponential()
 
     def _complete(self, unit: Unit, op: OpDef) -> tuple[list[int], bool]:
         """Mark the operation done (or failed: back to its rework target); the operations that
@@ -442,15 +553,19 @@ class Floor:
         here = cell.station
         kept = leaves = False
         moves = []
-        direct = self.control is None and self.policy != "sq"
+        control = self.control
+        direct = control is None and self.policy != "sq"
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
-            station = self.stations[unit.product.ops[op].options[0][0]] if direct else self._route(unit, op)
+            if direct:
+                station = self.stations[unit.product.ops[op].options[0][0]]
+            else:
+                station = control.station(unit, op) if control is not None else self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework:
-                if unit.held.get(station.index) or any(s is station for s, _ in takes):
+                if unit.held.get(station.index) or (takes and any(s is station for s, _ in takes)):
                     has_place = True  # one unit, one place: its parallel operations there share it
                     takes.append((station, False))
                 elif station is not here:
@@ -530,6 +645,15 @@ class Floor:
             fleet.waiters.popleft().succeed()
         else:
             fleet.free += 1
+
+
+def _at(env: simpy.Environment, at: float) -> simpy.Event:
+    """An event at absolute time `at`: a timeout would add now + (at - now), which can differ
+    from `at` in the last bit. Pushed into SimPy's queue as Environment.schedule does."""
+    ev = simpy.Event(env)
+    ev._ok, ev._value = True, None
+    heapq.heappush(env._queue, (at, simpy.events.NORMAL, next(env._eid), ev))
+    return ev
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:
