@@ -168,6 +168,9 @@ class ControlBridge:
             ev.succeed(task)
             return
         self.pending[c].append(task)
+        station = slots[0].station
+        if station.blocked_slots:  # handed to a cell that may hold a unit waiting downstream: a deadlock can close here
+            self.floor.check_deadlock(station)
 
     def record(self) -> dict:
         """This replication's controller figures, for the report."""
@@ -281,6 +284,8 @@ def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> di
         "units": traces[0].control["units"],
         "units_finished": t_interval([t.control["units_finished"] for t in traces]).to_dict(2),
         "finish_h": t_interval([t.control["last_finish_s"] / 3600 for t in traces]).to_dict(3),
+        # Blocking deadlocks broken by parking a unit off the floor (sim.floor.Floor.check_deadlock).
+        "deadlocks_resolved_per_replication": float(np.mean([t.control.get("deadlocks_resolved", 0) for t in traces])),
     }
     if control != "rule":
         starts = [t.control["starts"] for t in traces]
