@@ -99,6 +99,11 @@ class ControlBridge:
     def cell_up(self, cell) -> None:
         self._handle(CellUp(self.env.now, self.cell_index[cell.cell_id]))
 
+    def startable(self, task) -> bool:
+        """Whether the controller counts every predecessor of the task done (a sibling of a redone
+        operation waits for the redo)."""
+        return self.ctrl.preds_left[task.tid] == 0
+
     def work_share(self, task) -> float:
         """Share of the nominal work the task still needs: < 1 only for work running at the cut, once."""
         tid = task.tid

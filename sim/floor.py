@@ -479,7 +479,12 @@ class Floor:
             if not held[index]:  # the unit's last operation here is done: its place is free
                 del held[index]
                 self._give_place(cell.station)
-        cell.station.engaged -= 1
+                cell.station.engaged -= 1
+                return
+        station = cell.station
+        station.engaged -= 1
+        if station.place_waiters:  # a cell freed, no place: work queued here may be stuck behind others
+            self.check_deadlock(station)
 
     def _run(self, cell: CellRun, work: float, state: int):
         """Work for `work` seconds of the cell's time: preempted by failures while working
@@ -729,14 +734,19 @@ class Floor:
             others = s.places - len({w.unit.key for w in holders})  # queued, on their way, working
             chain = holders
             if others > 0:
-                if not s.blocked_slots:  # a cell there works or is free: the units queued there move
+                # Units holding a place here without waiting move once a cell here takes them: when
+                # one works (it will free or block: both are checked) or, in dispatch mode, is free.
+                if s.engaged > s.blocked_slots or (s.engaged < s.slots and self.control is None):
                     return None
-                on_slots = [w for w in waits if w.at is s]
-                if len(on_slots) < s.slots:
-                    on_slots = self._bound_behind(s, on_slots, holders, others)
-                    if on_slots is None:
-                        return None
-                chain = holders + on_slots
+                if self.control is not None:
+                    behind = self._stuck_behind(s, waits)
+                else:  # every cell here holds a waiting unit
+                    behind = [w for w in waits if w.at is s]
+                    if len(behind) < s.slots:
+                        behind = None
+                if behind is None:
+                    return None
+                chain = holders + behind
             for w in chain:
                 stuck.append(w)
                 if w.wants.index not in seen:
@@ -744,25 +754,54 @@ class Floor:
                     todo.append(w.wants)
         return stuck
 
-    def _bound_behind(self, s: Station, on_slots: list[PlaceWait], holders: list[PlaceWait], others: int):
-        """Executing a plan, a free cell of `s` cannot take work already handed to another cell:
-        the waits on the slots of the cells whose slots all wait, when the units holding a place at
-        `s` without waiting are all work handed to those cells; else None (one can move)."""
+    def _stuck_behind(self, s: Station, waits: list[PlaceWait]) -> list[PlaceWait] | None:
+        """Executing a plan, with no cell of `s` working: the units holding a place at `s` without
+        waiting themselves are work the controller hands to cells. Each is stuck when every open
+        task of it is: handed to a cell whose slots all hold a waiting unit, or not handed yet and
+        either waiting for another task of its unit (a redo) or with every slot of its station
+        holding a waiting unit. Returns the waits those depend on, or None when one can move."""
         control = self.control
-        if control is None:
-            return None
-        blocked = {id(w.cell): w for w in on_slots}
-        waiting_units = {w.unit.key for w in holders}
-        behind, units = [], set()
+        waiting = {w.unit.key for w in waits}
+        on_slot = {id(w.cell): w for w in waits if w.cell is not None}
+        tasks: dict[int, list] = {}  # unit key -> its open tasks (task, cell it is handed to or -1)
+        for task in control.ready_tasks.values():
+            if task.unit.key not in waiting:
+                tasks.setdefault(task.unit.key, []).append((task, -1))
+        for c, queue in enumerate(control.pending):
+            for task in queue:
+                if task.unit.key not in waiting:
+                    tasks.setdefault(task.unit.key, []).append((task, c))
+        holding = [k for k, ts in tasks.items() if s.index in ts[0][0].unit.held]
+        if len(holding) < s.places - len({w.unit.key for w in waits if s.index in w.unit.held}):
+            return None  # a unit holds a place here and is on its way or at work
+        behind: list[PlaceWait] = []
+
+        def blocked(slots) -> bool:
+            if all(id(slot) in on_slot for slot in slots):
+                behind.extend(on_slot[id(slot)] for slot in slots)
+                return True
+            return False
+
+        for key in holding:
+            unit_tasks = tasks[key]
+            unit = unit_tasks[0][0].unit
+            if sum(1 for st in unit.status if st == QUEUED) > len(unit_tasks):
+                return None  # one of its operations is at work or on its way
+            for task, c in unit_tasks:
+                if c >= 0:
+                    if not blocked(control.slots[c]):
+                        return None
+                elif control.startable(task):
+                    station = control.station(unit, task.op)
+                    if not blocked([slot for c2 in self._cells(station) for slot in control.slots[c2]]):
+                        return None
+        return behind
+
+    def _cells(self, s: Station) -> list[int]:
         cells = self._cells_of.get(s.index)
         if cells is None:
             cells = self._cells_of[s.index] = sorted({cell.index for cell in self.cells.values() if cell.station is s})
-        for c in cells:
-            slots = control.slots[c]
-            if all(id(slot) in blocked for slot in slots):
-                behind += [blocked[id(slot)] for slot in slots]
-                units.update(t.unit.key for t in control.pending[c] if t.has_place and t.unit.key not in waiting_units)
-        return behind if len(units) == others else None
+        return cells
 
     def _deliver(self, unit: Unit, moves: list, _event=None) -> None:
         now = self.env.now
