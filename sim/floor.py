@@ -722,21 +722,25 @@ class Floor:
         stuck station; units holding one without waiting (queued, on their way) count as stuck only
         when every cell that could take them holds a stuck unit. Every condition is an 'all', so
         the search stops at the first unit that can still move."""
-        waits = [w for w in self.waits.values() if not w.ev.triggered]  # a granted or parked wait moves
+        waits = None
         seen = {start.index}
         todo = [start]
         stuck: list[PlaceWait] = []
         while todo:
             s = todo.pop()
-            if s.places_free > 0:
+            # A free place, or a cell here at work (it will free a place or a cell, or wait, and
+            # each of those checks again): not stuck.
+            if s.places_free > 0 or s.engaged > s.blocked_slots:
                 return None
+            if waits is None:
+                waits = [w for w in self.waits.values() if not w.ev.triggered]  # a granted or parked wait moves
             holders = [w for w in waits if s.index in w.unit.held]
             others = s.places - len({w.unit.key for w in holders})  # queued, on their way, working
             chain = holders
             if others > 0:
-                # Units holding a place here without waiting move once a cell here takes them: when
-                # one works (it will free or block: both are checked) or, in dispatch mode, is free.
-                if s.engaged > s.blocked_slots or (s.engaged < s.slots and self.control is None):
+                # Units holding a place here without waiting move once a cell here takes them: in
+                # dispatch mode, a free cell takes them at once.
+                if s.engaged < s.slots and self.control is None:
                     return None
                 if self.control is not None:
                     behind = self._stuck_behind(s, waits)
