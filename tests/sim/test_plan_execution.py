@@ -116,6 +116,18 @@ def _assert_executed_in_order(trace, capacity: int = 1) -> None:
             assert load <= capacity
 
 
+def _assert_finished_after_parking(trace, n_rows: int, units: int, capacity: int = 1) -> dict:
+    """Every unit finished, every planned operation ran once, in order, within cell capacity,
+    with at least one unit parked and no buffer over its places."""
+    record = trace.control
+    assert record["units_finished"] == record["units"] == units
+    assert record["deadlocks_resolved"] >= 1
+    assert record.get("min_places_free", 0) >= 0  # parking is off the floor, not an extra place (plan runs record it)
+    assert len(trace.executed) == n_rows
+    _assert_executed_in_order(trace, capacity)
+    return record
+
+
 @pytest.mark.parametrize("control", ["blind", "repair", "rule"])
 def test_two_units_swapping_stations_without_buffer_places_finish(control):
     # A re-entrant routing c0 -> c2 -> c0 and zero buffers. The plan swaps the units at 1200 s:
@@ -125,13 +137,8 @@ def test_two_units_swapping_stations_without_buffer_places_finish(control):
     rows = [Assignment("p0#00001", "o0", "t0-001", 0, 600), Assignment("p0#00001", "o1", "t2-001", 600, 1200),
             Assignment("p0#00001", "o2", "t0-001", 1200, 1800), Assignment("p1#00001", "o0", "t0-001", 600, 1200),
             Assignment("p1#00001", "o1", "t2-001", 1200, 1800)]
-    trace = _run_plan(spec, rows, control)
-    record = trace.control
-    assert record["units_finished"] == record["units"] == 2
+    record = _assert_finished_after_parking(_run_plan(spec, rows, control), len(rows), units=2)
     assert record["deadlocks_resolved"] == 1
-    assert record.get("min_places_free", 0) >= 0  # parking is off the floor, not an extra place
-    assert len(trace.executed) == len(rows)
-    _assert_executed_in_order(trace)
 
 
 @pytest.mark.parametrize("control", ["blind", "repair", "rule"])
@@ -144,13 +151,7 @@ def test_three_units_rotating_through_three_stations_without_buffer_places_finis
     for job, cells in [("pa#00001", ["t0", "t1", "t2"]), ("pb#00001", ["t1", "t2", "t0"]), ("pc#00001", ["t2", "t0", "t1"])]:
         # o0 at 0 on its first cell, o1 at 600 on the next, o2 at 1200 on the last.
         rows += [Assignment(job, f"o{k}", f"{cell}-001", 600 * k, 600 * (k + 1)) for k, cell in enumerate(cells)]
-    trace = _run_plan(spec, rows, control)
-    record = trace.control
-    assert record["units_finished"] == record["units"] == 3
-    assert record["deadlocks_resolved"] >= 1
-    assert record.get("min_places_free", 0) >= 0
-    assert len(trace.executed) == len(rows)
-    _assert_executed_in_order(trace)
+    _assert_finished_after_parking(_run_plan(spec, rows, control), len(rows), units=3)
 
 
 def test_no_deadlock_no_parking():
@@ -174,10 +175,4 @@ def test_four_units_swapping_between_two_bays_without_buffer_places_finish(contr
         rows += [Assignment(f"p0#0000{k}", "o0", "t0-001", 0, 600), Assignment(f"p0#0000{k}", "o1", "t2-001", 600, 1200),
                  Assignment(f"p0#0000{k}", "o2", "t0-001", 1200, 1800), Assignment(f"p1#0000{k}", "o0", "t0-001", 600, 1200),
                  Assignment(f"p1#0000{k}", "o1", "t2-001", 1200, 1800)]
-    trace = _run_plan(spec, rows, control)
-    record = trace.control
-    assert record["units_finished"] == record["units"] == 4
-    assert record["deadlocks_resolved"] >= 1
-    assert record.get("min_places_free", 0) >= 0
-    assert len(trace.executed) == len(rows)
-    _assert_executed_in_order(trace, capacity=2)
+    _assert_finished_after_parking(_run_plan(spec, rows, control), len(rows), units=4, capacity=2)
