@@ -116,6 +116,16 @@ def _assert_executed_in_order(trace, capacity: int = 1) -> None:
             assert load <= capacity
 
 
+def _swap():
+    """Two units exchange two zero-buffer stations at 1200 s: p0 goes back from t2 to t0 while p1
+    goes from t0 to t2 (a re-entrant routing c0 -> c2 -> c0)."""
+    spec = _zero_buffer_spec("swap", ["c0", "c2"], {"p0": ["c0", "c2", "c0"], "p1": ["c0", "c2"]})
+    rows = [Assignment("p0#00001", "o0", "t0-001", 0, 600), Assignment("p0#00001", "o1", "t2-001", 600, 1200),
+            Assignment("p0#00001", "o2", "t0-001", 1200, 1800), Assignment("p1#00001", "o0", "t0-001", 600, 1200),
+            Assignment("p1#00001", "o1", "t2-001", 1200, 1800)]
+    return spec, rows
+
+
 def _assert_finished_after_parking(trace, n_rows: int, units: int, capacity: int = 1) -> dict:
     """Every unit finished, every planned operation ran once, in order, within cell capacity,
     with at least one unit parked and no buffer over its places."""
@@ -133,10 +143,7 @@ def test_two_units_swapping_stations_without_buffer_places_finish(control):
     # A re-entrant routing c0 -> c2 -> c0 and zero buffers. The plan swaps the units at 1200 s:
     # p0 goes back from t2 to t0 while p1 goes from t0 to t2; each finishes and waits (blocking
     # after service) for the place the other holds. One is parked off the floor, then both finish.
-    spec = _zero_buffer_spec("swap", ["c0", "c2"], {"p0": ["c0", "c2", "c0"], "p1": ["c0", "c2"]})
-    rows = [Assignment("p0#00001", "o0", "t0-001", 0, 600), Assignment("p0#00001", "o1", "t2-001", 600, 1200),
-            Assignment("p0#00001", "o2", "t0-001", 1200, 1800), Assignment("p1#00001", "o0", "t0-001", 600, 1200),
-            Assignment("p1#00001", "o1", "t2-001", 1200, 1800)]
+    spec, rows = _swap()
     record = _assert_finished_after_parking(_run_plan(spec, rows, control), len(rows), units=2)
     assert record["deadlocks_resolved"] == 1
 
@@ -176,3 +183,11 @@ def test_four_units_swapping_between_two_bays_without_buffer_places_finish(contr
                  Assignment(f"p0#0000{k}", "o2", "t0-001", 1200, 1800), Assignment(f"p1#0000{k}", "o0", "t0-001", 600, 1200),
                  Assignment(f"p1#0000{k}", "o1", "t2-001", 1200, 1800)]
     _assert_finished_after_parking(_run_plan(spec, rows, control), len(rows), units=4, capacity=2)
+
+
+def test_the_report_counts_the_deadlocks_broken():
+    spec, rows = _swap()
+    x = Twin(spec, replications=2, seed=0, control="repair").run(Schedule(rows, horizon=86400)).execution
+    assert x["units_finished"]["mean"] == x["units"] == 2
+    assert x["deadlocks_resolved_per_replication"] == 1.0
+    assert x["buffers_respected"]
