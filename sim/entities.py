@@ -51,7 +51,8 @@ class Station:
     """The cells of one type: one shared input queue (a heap ordered by the dispatch rule), the
     free places of its input buffer, and the cells waiting for work."""
 
-    __slots__ = ("defn", "index", "heap", "seq", "waiting", "places_free", "place_waiters", "engaged", "slots")
+    __slots__ = ("defn", "index", "heap", "seq", "waiting", "places_free", "place_waiters", "engaged", "slots",
+                 "places", "blocked_slots")
 
     def __init__(self, defn: StationDef) -> None:
         self.defn = defn
@@ -61,10 +62,28 @@ class Station:
         self.waiting: deque = deque()
         # A place is a buffer place or a cell: a unit holds one from entering the station until
         # its cell passes it on, so a cell blocked downstream still fills its own place.
-        self.places_free = math.inf if defn.places is None else defn.places + defn.slots
+        self.places = math.inf if defn.places is None else defn.places + defn.slots
+        self.places_free = self.places
         self.place_waiters: deque = deque()
         self.engaged = 0  # slots holding a unit (working, changing over, down with it, blocked)
         self.slots = defn.slots
+        self.blocked_slots = 0  # slots holding a finished unit that waits for a place downstream
+
+
+class PlaceWait:
+    """A unit waiting for a place at `wants`: on a slot of `at` (`cell`, blocking after service) or
+    off the floor (`at` None: a held-back release, or a unit parked to break a deadlock). Kept only
+    while it waits, so the floor can tell a deadlock when one forms."""
+
+    __slots__ = ("unit", "wants", "at", "cell", "frees", "ev")
+
+    def __init__(self, unit: Unit, wants: Station, at: Station | None, cell, frees: bool, ev: simpy.Event) -> None:
+        self.unit = unit
+        self.wants = wants
+        self.at = at
+        self.cell = cell
+        self.frees = frees  # the unit leaving its slot frees its place at `at` (no next operation keeps it)
+        self.ev = ev
 
 
 class CellRun:
