@@ -23,7 +23,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from scheduler.problem import Problem
+
 INT = np.int64
+
+
+def applies(problem: Problem) -> bool:
+    """Capacity-1 cells, no setups, no windows: the floors this graph models exactly."""
+    return all(c.capacity == 1 and c.setup == 0 and not c.unavailable for c in problem.cells)
 
 
 @njit(cache=True)

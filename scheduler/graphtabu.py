@@ -5,7 +5,7 @@ position where it cannot close a cycle, scored by the Mastrolilli-Gambardella es
 heads and tails), but each move re-computes only the heads and tails it changes, and the loop
 runs compiled. At 100,000 operations that is thousands of moves a second instead of a few.
 
-Scope as scheduler/localsearch.applies: makespan, single-job cells, no setups, no windows.
+Scope as scheduler/graph.applies: makespan, single-job cells, no setups, no windows.
 The result is never worse than the start (the best plan is kept, the start if nothing beats it).
 """
 from __future__ import annotations
@@ -15,9 +15,8 @@ import time
 import numpy as np
 from numba import njit
 
-from scheduler.graph import INT, full_heads_tails, longest_into, makespan_of, propagate_heads, propagate_tails, reassign, swap
+from scheduler.graph import INT, applies, full_heads_tails, longest_into, makespan_of, propagate_heads, propagate_tails, reassign, swap
 from scheduler.construct import list_schedule
-from scheduler.localsearch import applies
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
@@ -192,6 +191,19 @@ class Search:
     def best_makespan(self) -> int:
         return int(self.counters[_BEST])
 
+    @property
+    def iterations(self) -> int:
+        return int(self.counters[_IT])
+
+    @property
+    def found_at(self) -> int:
+        """The iteration that found the best plan (0: the start)."""
+        return int(self.counters[_FOUND_AT])
+
+    def advance(self, iterations: int, lower_bound: int) -> None:
+        """Exactly `iterations` more iterations (fewer once the best plan reaches `lower_bound`)."""
+        run_chunk(self.graph.static(), self.graph.state(), self.best, self.tabu, self.work, self.counters, self.params, iterations, lower_bound)
+
     def run(self, deadline: float, lower_bound: int, patience: float | None = None) -> None:
         """Iterate until `deadline`, the `lower_bound`, or `patience` seconds without a new best."""
         chunk = 50
@@ -202,7 +214,7 @@ class Search:
             elif patience is not None and time.perf_counter() - since > patience:
                 break
             began = time.perf_counter()
-            run_chunk(self.graph.static(), self.graph.state(), self.best, self.tabu, self.work, self.counters, self.params, chunk, lower_bound)
+            self.advance(chunk, lower_bound)
             spent = time.perf_counter() - began
             # About a fifth of a second per chunk: the deadline is checked often, calls stay rare.
             chunk = max(10, min(200_000, int(chunk * 0.2 / max(spent, 1e-4))))
