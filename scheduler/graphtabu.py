@@ -174,7 +174,9 @@ class Search:
     """The tabu search's state between compiled chunks of iterations."""
 
     def __init__(self, graph: Graph, seed: int = 0, tenure: tuple[int, int] = TENURE, stall: int | None = None, kick: int = KICK,
-                 work_weight: float = WORK_WEIGHT, max_extra: int = MAX_EXTRA_PERCENT) -> None:
+                 work_weight: float = WORK_WEIGHT, max_extra: int = MAX_EXTRA_PERCENT, escalate: int = 0, max_kick: int = KICK) -> None:
+        """`escalate`: every this many iterations without a new best a kick applies one more
+        reassignment, up to `max_kick` (0: kicks stay at `kick`)."""
         n = len(graph.release)
         stall = stall if stall is not None else max(STALL, n // STALL_PER_OPERATIONS)
         self.graph = graph
@@ -185,7 +187,7 @@ class Search:
         self.counters = np.zeros(10, INT)
         self.counters[_BEST] = self.counters[_CUR] = graph.makespan
         self.counters[_SEEDED] = 0
-        self.params = np.array([tenure[0], tenure[1], stall, kick, seed, int(round(4 * work_weight)), max_extra], INT)
+        self.params = np.array([tenure[0], tenure[1], stall, kick, seed, int(round(4 * work_weight)), max_extra, escalate, max_kick], INT)
 
     @property
     def best_makespan(self) -> int:
@@ -345,6 +347,7 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
     queue, inq, order, path, head_seeds, tail_seeds = work
     swap_over, swap_until, cell_back, cell_until = tabu
     t_lo, t_hi, stall_limit, kicks, seed, work4, max_extra = params[0], params[1], params[2], params[3], params[4], params[5], params[6]
+    escalate, max_kick = params[7], params[8]
     if counters[_SEEDED] == 0:
         np.random.seed(seed)
         counters[_SEEDED] = 1
@@ -450,7 +453,10 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
             cell_until[:] = 0
             counters[_KICKS] += 1
             counters[_STALL] = 0
-            for _k in range(kicks):
+            strength = kicks
+            if escalate > 0:
+                strength = min(max_kick, kicks + (it - counters[_FOUND_AT]) // escalate)
+            for _k in range(strength):
                 kk = _critical_path(static, state, path)
                 v = path[np.random.randint(kk)]
                 n_opt = opt_ptr[v + 1] - opt_ptr[v]

@@ -38,6 +38,10 @@ __all__ = ["applies", "improve"]
 TENURE = (6, 14)  # tabu tenure range, in iterations
 STALL = 5_000  # iterations without a new best before a kick back to the best plan
 KICK = 3  # random reassignments of critical operations applied by a kick
+# Every this many iterations without a new best, kicks grow by one more reassignment: the
+# search stays close to its best plan first and goes further afield the longer it is stuck.
+ESCALATE = 20_000
+MAX_KICK = 30
 # With `stall_stop` the search ends once it has gone this many iterations, or as many as it took
 # to find its best plan if more, without a new best: on near-job-shops new bests come in a burst
 # and the time after it serves CP-SAT's proofs better (Hurink la16: none after 1,477 of 99,383
@@ -60,7 +64,8 @@ def improve(problem: Problem, start: Schedule, seconds: float, *, lower_bound: i
     # the start plan is then returned unchanged rather than guessed at.
     if not graph.acyclic or graph.makespan <= lower_bound:
         return start
-    search = Search(graph, seed, tenure=TENURE, stall=STALL, kick=KICK, work_weight=0.0, max_extra=ANY_CELL)
+    search = Search(graph, seed, tenure=TENURE, stall=STALL, kick=KICK, work_weight=0.0, max_extra=ANY_CELL,
+                    escalate=ESCALATE, max_kick=MAX_KICK)
     _run(search, time.perf_counter() + seconds, lower_bound, stall_stop, iterations)
     if search.best_makespan >= start.makespan:
         kept = Schedule(list(start.assignments), start.horizon, start.status, start.objective, start.value, name=start.name)
