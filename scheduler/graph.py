@@ -3,7 +3,7 @@ and tail computation and the two move kinds of the large-shop tabu search
 (scheduler/graphtabu.py), compiled with numba.
 
 Why arrays and numba: at 100,000 operations a pure-Python pass over the graph costs ~0.4 s, so
-the Python tabu search (scheduler/localsearch.py) makes a few hundred moves in ten minutes. Here
+the first, pure-Python tabu search made a few hundred moves in ten minutes. Here
 a move re-computes only the heads downstream and the tails upstream of the arcs it changed
 (label-correcting from the changed nodes, stopping where a value stays put), so a move costs
 what it touches, not the whole plan.
