@@ -187,7 +187,8 @@ class Search:
         self.counters = np.zeros(10, INT)
         self.counters[_BEST] = self.counters[_CUR] = graph.makespan
         self.counters[_SEEDED] = 0
-        self.params = np.array([tenure[0], tenure[1], stall, kick, seed, int(round(4 * work_weight)), max_extra, escalate, max_kick], INT)
+        self.params = np.array([tenure[0], tenure[1], stall, kick, seed, int(round(4 * work_weight)), max_extra, escalate, max_kick,
+                                int(graph.opt_d.min(initial=1) == 0)], INT)
 
     @property
     def best_makespan(self) -> int:
@@ -254,7 +255,7 @@ def _critical_path(static, state, path):
             if np.random.randint(seen) == 0:
                 t = s
     k = 0
-    while t >= 0:
+    while t >= 0 and k < path.shape[0]:  # bounded: see _apply on zero-length operations
         path[k] = t
         k += 1
         nxt = -1
@@ -277,9 +278,12 @@ def _critical_path(static, state, path):
 
 
 @njit(cache=True)
-def _apply(static, state, work, counters, kind, a, b, c, d):
+def _apply(static, state, work, counters, kind, a, b, c, d, exact):
     """Make a move (kind 0: swap a, b; kind 1: a to machine b after c at duration d) and bring
-    heads and tails up to date; False when it closed a cycle (the caller restores the best)."""
+    heads and tails up to date; False when it closed a cycle (the caller restores the best).
+    `exact`: always by a full pass. A cycle through zero-length operations raises no head, so the
+    incremental update settles without seeing it (and a critical path walk would go round it);
+    on plans with zero-length operations every move gets the full pass, which sees every cycle."""
     jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks, zeros = static
     mach, dur, mprev, mnext, mfirst, mlast, head, tail = state
     queue, inq, order, path, head_seeds, tail_seeds = work
@@ -288,6 +292,9 @@ def _apply(static, state, work, counters, kind, a, b, c, d):
         count = swap(a, b, mach, mprev, mnext, mfirst, mlast, head_seeds, tail_seeds)
     else:
         count = reassign(a, b, c, d, jp_ptr, jp_idx, js_ptr, js_idx, mach, dur, mprev, mnext, mfirst, mlast, head_seeds, tail_seeds)
+    if exact:
+        counters[_FULL] += 1
+        return full_heads_tails(jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext, head, tail, order)
     limit = 4 * n + 100
     done = propagate_heads(head_seeds, count, jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext, head, queue, inq, limit)
     if done >= 0:
@@ -347,7 +354,7 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
     queue, inq, order, path, head_seeds, tail_seeds = work
     swap_over, swap_until, cell_back, cell_until = tabu
     t_lo, t_hi, stall_limit, kicks, seed, work4, max_extra = params[0], params[1], params[2], params[3], params[4], params[5], params[6]
-    escalate, max_kick = params[7], params[8]
+    escalate, max_kick, exact = params[7], params[8], params[9]
     if counters[_SEEDED] == 0:
         np.random.seed(seed)
         counters[_SEEDED] = 1
@@ -472,7 +479,7 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
                 x = lo_hi[0]
                 for _p in range(np.random.randint(lo_hi[1])):
                     x = mnext[x] if x >= 0 else mfirst[m]
-                if not _apply(static, state, work, counters, 1, v, m, x, opt_d[o]):
+                if not _apply(static, state, work, counters, 1, v, m, x, opt_d[o], exact):
                     _restore(static, state, best, work)
                     break
             counters[_CUR] = makespan_of(sinks, head, dur)
@@ -481,7 +488,7 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
             _save(state, best)  # about to leave the best plan
             counters[_BEST_IS_CURRENT] = 0
         old_cell = mach[ca]
-        if not _apply(static, state, work, counters, ck, ca, cb, cc, cd):
+        if not _apply(static, state, work, counters, ck, ca, cb, cc, cd, exact):
             _restore(static, state, best, work)
             counters[_BEST_IS_CURRENT] = 1
             counters[_CUR] = counters[_BEST]
