@@ -531,25 +531,30 @@ class Floor:
         return ready, False
 
     def _rework(self, unit: Unit, op: OpDef) -> list[int]:
+        """Send the unit back through the failed operation's rework set; the operations ready now.
+        Idempotent, as the controller's redo (scheduler.control): an operation of the set that is
+        not done (queued, running, or waiting, e.g. a sibling target or one an overlapping redo
+        sent back) merges with the redo where it is, never a second copy in a queue (the first
+        would keep its place forever); the failed one and the done ones go back. Predecessor counts
+        are re-derived from the statuses, never incremented, so overlapping redos count once."""
         ops = unit.product.ops
-        redo = op.rework
-        inside = op.in_rework
+        status, pending = unit.status, unit.pending
         unit.reworks += 1
-        for o in redo:
-            if unit.status[o] == DONE:
+        back = [o for o in op.rework if o == op.index or status[o] == DONE]
+        touched = dict.fromkeys(back)
+        for o in back:
+            if status[o] == DONE:
                 unit.ops_left += 1
-                for s in ops[o].succs:
-                    if s not in inside and unit.status[s] == WAITING:
-                        unit.pending[s] += 1
-        for o in redo:
-            unit.status[o] = WAITING
-            unit.pending[o] = sum(1 for p in ops[o].preds if p in inside)
-        unit.pending[redo[0]] = 0
+            status[o] = WAITING
+            touched.update(dict.fromkeys(ops[o].succs))
+        for o in touched:
+            if status[o] == WAITING:
+                pending[o] = sum(1 for p in ops[o].preds if status[p] != DONE)
         # The target, and any redone operation not after it (a rework_to that is not an
         # ancestor of the failed step leaves the failed step waiting on nothing redone).
-        ready = [o for o in redo if unit.pending[o] == 0]
+        ready = [o for o in back if pending[o] == 0]
         for o in ready:
-            unit.status[o] = QUEUED
+            status[o] = QUEUED
         return ready
 
     def _unit_done(self, unit: Unit) -> None:

@@ -468,29 +468,36 @@ class FloorController:
 
     def _failed(self, t: int, c: int) -> None:
         """The spec's rework routing: every task on a path from the rework target to the failed
-        one is redone; they leave their sequences and go to their pool's rework queue."""
+        one is redone; they leave their sequences and go to their pool's rework queue.
+
+        A redo is idempotent: a task of the set that is not done (still waiting, queued, or
+        running, e.g. a sibling target, or a task an overlapping redo already sent back) merges
+        with the redo where it is, never a second copy; the failed task and the done ones go
+        back. Predecessor counts are then re-derived from the statuses (open predecessors), not
+        incremented, so two overlapping redos cannot count a predecessor twice (nor drive a
+        count below zero when it completes)."""
         self.running[c] -= 1
         self.pool_busy[self.plan.cell_pool[c]] -= 1
         self._freed(c)
         plan = self.plan
         redo = plan.t_rework[t]
-        inside = set(redo)
-        status, left = self.status, self.preds_left
-        self._off_order += redo
-        for o in redo:
-            if status[o] == DONE:
-                for s in plan.t_succs[o]:
-                    if s not in inside and status[s] == WAITING:
-                        left[s] += 1
-        for o in redo:
+        status, left, preds = self.status, self.preds_left, plan.t_preds
+        back = [o for o in redo if o == t or status[o] == DONE]
+        self._off_order += back
+        for o in back:
             status[o] = WAITING
-            left[o] = sum(1 for p in plan.t_preds[o] if p in inside)
+        touched = dict.fromkeys(back)
+        for o in back:
+            touched.update(dict.fromkeys(plan.t_succs[o]))
+        for o in touched:
+            if status[o] == WAITING:
+                left[o] = sum(1 for p in preds[o] if status[p] != DONE)
+        for o in back:
             self.arrived[o] = False
             self.stamp[o] = -1  # out of any sequence
             self.in_rework[o] = True
             self._leave_pool(o)
             self.rework_queue[self.pool_of(o)].append(o)
-        left[redo[0]] = 0
         self._emit(REWORK, f"rework: {plan.t_op[t]} failed its check; redo {len(redo)} operation(s) from {plan.t_op[redo[0]]}",
                    t, c, [plan.t_op[o] for o in redo])
         self._dispatch(c)

@@ -374,3 +374,87 @@ def test_a_unit_waits_for_its_own_cell_when_it_frees_within_help_wait(wait):
         assert [(d.task, d.cell) for d in starts(ctrl.handle(Completed(H + 300, b1, arm1)))] == [(b2, arm1)]
     else:
         assert [(d.task, plan.cell_ids[d.cell]) for d in out] == [(b2, "arm-002")]
+
+
+def branch_spec():
+    """o0 -> o1 -> {o2, o3}: o2 fails back to o1, o3 repeats itself; one cell type each step."""
+    step = {"duration": "1h", "first_pass_yield": 0.5}
+    return spec_from_dict({
+        "name": "branch", "target": {"facility_gw": 0.001, "mw": {"compute": 1.0}}, "demand": {"rack": 10},
+        "products": [{"name": "rack", "family": "rack", "category": "compute", "mw": 0.1, "routing": [
+            {"id": "o0", "capability": "a", "duration": "1h"},
+            {"id": "o1", "capability": "a", "duration": "1h", "predecessors": ["o0"]},
+            {"id": "o2", "capability": "b", "predecessors": ["o1"], "rework_to": "o1", **step},
+            {"id": "o3", "capability": "c", "predecessors": ["o1"], **step},
+        ]}],
+        "cell_types": [{"name": k, "capabilities": {k: 1.0}} for k in "abc"],
+        "cells": [{"type": k, "count": 1} for k in "abc"]})
+
+
+@pytest.mark.parametrize("policy", ["blind", "repair"])
+def test_two_overlapping_redos_count_the_redone_predecessor_once(policy):
+    """o2 fails (o1 goes back) while o3 runs, then o3 fails too: o3 waits for o1's redo, and when
+    o1 completes it is startable (its open-predecessor count is re-derived, never decremented
+    twice: it was -1 and o3 never started)."""
+    spec = branch_spec()
+    job = "rack#00001"
+    plan = control_plan(spec, Schedule([Assignment(job, "o0", "a-001", 0, H), Assignment(job, "o1", "a-001", H, 2 * H),
+                                        Assignment(job, "o2", "b-001", 2 * H, 3 * H),
+                                        Assignment(job, "o3", "c-001", 2 * H, 3 * H)], horizon=24 * H))
+    ctrl = FloorController(plan, ControlConfig.policy(policy))
+    o0, o1, o2, o3 = (plan.task_of(job, f"o{k}") for k in range(4))
+    a, b, c = (plan.cell_ids.index(f"{k}-001") for k in "abc")
+    ctrl.handle(Ready(0, o0))
+    ctrl.handle(Completed(H, o0, a))
+    ctrl.handle(Ready(H, o1))
+    ctrl.handle(Completed(2 * H, o1, a))
+    assert {d.task for d in starts(ctrl.handle(Ready(2 * H, o2)) + ctrl.handle(Ready(2 * H, o3)))} == {o2, o3}
+    ctrl.handle(Failed(2.5 * H, o2, b))  # o1 goes back; o3 is running
+    ctrl.handle(Failed(2.6 * H, o3, c))  # o3 goes back too, behind o1's redo
+    assert ctrl.preds_left[o3] == 1 and ctrl.preds_left[o2] == 1
+    assert not starts(ctrl.handle(Ready(2.6 * H, o3)))  # there, but o1 is being redone
+    [redo] = starts(ctrl.handle(Ready(2.6 * H, o1)))
+    assert redo.task == o1
+    out = starts(ctrl.handle(Completed(3.6 * H, o1, redo.cell)))
+    assert ctrl.preds_left[o3] == 0 and ctrl.preds_left[o2] == 0
+    assert [d.task for d in out] == [o3]  # there and startable; o2 is not there yet
+    assert [d.task for d in starts(ctrl.handle(Ready(3.6 * H, o2)))] == [o2]
+
+
+def test_a_redo_of_a_sibling_still_waiting_or_running_is_no_second_copy():
+    """o2 fails back to o3, its sibling (rework_to not an ancestor): while o3 runs, that run is
+    the redo (no second start on a free twin cell); a redo of o3 still waiting is the waiting
+    task itself (no second entry in the rework queue, its place in its sequence kept)."""
+    spec = branch_spec()
+    spec = spec.model_copy(update={"products": [spec.products[0].model_copy(update={"routing": [
+        op.model_copy(update={"rework_to": "o3"}) if op.id == "o2" else op for op in spec.products[0].routing]})],
+        "cells": [c.model_copy(update={"count": 2}) for c in spec.cells]})
+    rows = []
+    for k in (1, 2):
+        job, cell = f"rack#0000{k}", f"-00{k}"
+        rows += [Assignment(job, "o0", "a" + cell, 0, H), Assignment(job, "o1", "a" + cell, H, 2 * H),
+                 Assignment(job, "o2", "b" + cell, 2 * H, 3 * H), Assignment(job, "o3", "c" + cell, 2 * H, 3 * H)]
+    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
+    ctrl = FloorController(plan, ControlConfig.policy("repair"))
+    units = []
+    for k in (1, 2):
+        o0, o1, o2, o3 = tasks = [plan.task_of(f"rack#0000{k}", f"o{i}") for i in range(4)]
+        a = plan.cell_ids.index(f"a-00{k}")
+        assert [d.task for d in starts(ctrl.handle(Ready(0, o0)))] == [o0]
+        ctrl.handle(Completed(H, o0, a))
+        assert [d.task for d in starts(ctrl.handle(Ready(H, o1)))] == [o1]
+        ctrl.handle(Completed(2 * H, o1, a))
+        units.append(tasks)
+    u1, u2 = units
+    b1, b2 = plan.cell_ids.index("b-001"), plan.cell_ids.index("b-002")
+    # Unit 1: o2 and o3 run; o2 fails back to o3, which is running (c-002 is free).
+    assert {d.task for d in starts(ctrl.handle(Ready(2 * H, u1[2])) + ctrl.handle(Ready(2 * H, u1[3])))} == {u1[2], u1[3]}
+    out = ctrl.handle(Failed(2.5 * H, u1[2], b1))
+    assert u1[3] not in [d.task for d in starts(out)] and ctrl.status[u1[3]] == 1  # o3 runs on, started once
+    # Unit 2: o3 not there yet (waiting) when o2 fails back to it.
+    assert [d.task for d in starts(ctrl.handle(Ready(2 * H, u2[2])))] == [u2[2]]
+    ctrl.handle(Failed(2.5 * H, u2[2], b2))
+    pool_c = plan.cell_pool[plan.cell_ids.index("c-002")]
+    assert u2[3] not in ctrl.rework_queue[pool_c] and ctrl.stamp[u2[3]] > 0  # still in its sequence, once
+    assert [ctrl.preds_left[t] for t in (u1[2], u1[3], u2[2], u2[3])] == [0, 0, 0, 0]
+    assert [d.task for d in starts(ctrl.handle(Ready(2.5 * H, u2[3])))] == [u2[3]]

@@ -16,6 +16,7 @@ from sim import Twin
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOP = ROOT / "tests" / "specs" / "loop.yaml"
+H = 3600
 
 
 def gwf(*args: str) -> subprocess.CompletedProcess:
@@ -191,3 +192,103 @@ def test_the_report_counts_the_deadlocks_broken():
     assert x["units_finished"]["mean"] == x["units"] == 2
     assert x["deadlocks_resolved_per_replication"] == 1.0
     assert x["buffers_respected"]
+
+
+# ---------------------------------------------------------------- rework: a redo is idempotent
+class _Checks:
+    """The floor's yield draws, scripted: the first checks fail or pass as listed, then all pass."""
+
+    def __init__(self, draws):
+        self.draws = list(draws)
+
+    def uniform(self) -> float:
+        return self.draws.pop(0) if self.draws else 0.0
+
+
+@pytest.fixture
+def first_check_fails(monkeypatch):
+    import sim.floor as floor_module
+
+    init = floor_module.Floor.__init__
+
+    def scripted(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.yields = _Checks([0.99])  # >= any first_pass_yield below 1: the first check fails
+
+    monkeypatch.setattr(floor_module.Floor, "__init__", scripted)
+
+
+def _sibling_rework_spec(t1_cells: int, o1_s: int = 600, o3: bool = False):
+    """o0 -> {o1, o2 (-> o3)}: o2 fails back to o1, its sibling (not an ancestor). One zero-buffer
+    cell per capability (t1: `t1_cells`); only o2 is checked."""
+    from plant.loader import spec_from_dict
+
+    lv = {"distribution": "lognormal", "cv": 0.3}
+    routing = [{"id": "o0", "capability": "c0", "duration": 600, "variability": lv},
+               {"id": "o1", "capability": "c1", "duration": o1_s, "predecessors": ["o0"], "variability": lv},
+               {"id": "o2", "capability": "c2", "duration": 600, "predecessors": ["o0"], "variability": lv,
+                "first_pass_yield": 0.5, "rework_to": "o1"}]
+    if o3:
+        routing.append({"id": "o3", "capability": "c2", "duration": 600, "predecessors": ["o2"], "variability": lv})
+    return spec_from_dict({
+        "name": "sibling", "target": {"facility_gw": 0.001, "mw": {"compute": 1.0}}, "demand": {"p0": 10},
+        "products": [{"name": "p0", "family": "f0", "category": "compute", "mw": 0.1, "routing": routing}],
+        "cell_types": [{"name": f"t{k}", "capabilities": {f"c{k}": 1.0}, "buffer": 0} for k in range(3)],
+        "cells": [{"type": "t0", "count": 1}, {"type": "t1", "count": t1_cells}, {"type": "t2", "count": 1}]})
+
+
+@pytest.mark.parametrize("control", ["blind", "repair"])
+def test_redoing_a_sibling_still_queued_merges_with_it_and_frees_its_place(control, first_check_fails):
+    # Unit 1's o1 waits at t1 (holding t1's only place) for its planned start at 4 h (repair: 2 h
+    # early) when its
+    # sibling o2 fails back to it. The queued o1 is the redo: no second copy (whose run would
+    # leave the first copy's place taken for ever, and unit 2 could never enter t1).
+    spec = _sibling_rework_spec(1)
+    rows = []
+    for k, at in ((1, 0), (2, 6 * H)):
+        job = f"p0#0000{k}"
+        rows += [Assignment(job, "o0", "t0-001", at, at + 600), Assignment(job, "o2", "t2-001", at + 600, at + 1200),
+                 Assignment(job, "o1", "t1-001", at + 4 * H, at + 4 * H + 600)]
+    trace = _run_plan(spec, rows, control)
+    assert trace.control["units_finished"] == trace.control["units"] == 2
+    runs = [(job, op) for job, op, *_ in trace.executed]
+    assert runs.count(("p0#00001", "o1")) == 1 and runs.count(("p0#00001", "o2")) == 2
+    assert len(runs) == len(rows) + 1
+    _assert_executed_in_order_per_op(trace)
+
+
+@pytest.mark.parametrize("control", ["blind", "repair", "rule"])
+def test_redoing_a_sibling_that_is_running_merges_with_its_run(control, first_check_fails):
+    # Unit 1's o1 runs (1 h planned at 600 s on t1-001; t1-002 free) when its sibling o2 fails
+    # back to it. That run is the redo: o1 must not start a second time on the free twin cell
+    # (its two completions counted the unit finished before o3 ran; under the plan, o3 then
+    # stayed at the head of t2's sequence and held unit 2's o3 behind it for ever).
+    spec = _sibling_rework_spec(2, o1_s=3600, o3=True)
+    rows = []
+    for k, at in ((1, 0), (2, 3 * H)):
+        job = f"p0#0000{k}"
+        rows += [Assignment(job, "o0", "t0-001", at, at + 600), Assignment(job, "o1", "t1-001", at + 600, at + 4200),
+                 Assignment(job, "o2", "t2-001", at + 600, at + 1200), Assignment(job, "o3", "t2-001", at + 4200, at + 4800)]
+    trace = _run_plan(spec, rows, control)
+    assert trace.control["units_finished"] == trace.control["units"] == 2
+    runs = [(job, op) for job, op, *_ in trace.executed]
+    assert runs.count(("p0#00001", "o1")) == 1 and runs.count(("p0#00001", "o2")) == 2
+    assert runs.count(("p0#00001", "o3")) == runs.count(("p0#00002", "o3")) == 1
+    _assert_executed_in_order_per_op(trace)
+
+
+def _assert_executed_in_order_per_op(trace) -> None:
+    """Each operation of a unit after the last run of each predecessor that ended before it
+    (o1, o2 after o0; o3 after o2), and each cell one job at a time."""
+    ends: dict = {}
+    for job, op, cell, start, end in sorted(trace.executed, key=lambda r: r[3]):
+        preds = {"o1": "o0", "o2": "o0", "o3": "o2"}.get(op)
+        if preds is not None:
+            assert any(e <= start + 1e-6 for e in ends.get((job, preds), [])), f"{job}/{op} before {preds}"
+        ends.setdefault((job, op), []).append(end)
+    by_cell: dict = {}
+    for _, _, cell, start, end in trace.executed:
+        by_cell.setdefault(cell, []).append((start, end))
+    for spans in by_cell.values():
+        spans.sort()
+        assert all(a[1] <= b[0] + 1e-6 for a, b in zip(spans, spans[1:]))
