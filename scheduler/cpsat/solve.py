@@ -169,7 +169,7 @@ def probe_share(problem: Problem) -> float:
     if PROBE_SHARE <= 0:
         return 0.0
     towards_flexible = min(1.0, flexible_share(problem) / FLEXIBLE_SHOP)
-    return JOB_SHOP_PROBE_SHARE + (PROBE_SHARE - JOB_SHOP_PROBE_SHARE) * towards_flexible
+    return JOB_SHOP_PROBE_SHARE * (1.0 - towards_flexible) + PROBE_SHARE * towards_flexible
 
 
 def status_name(code: int) -> str:

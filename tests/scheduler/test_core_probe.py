@@ -1,0 +1,78 @@
+"""The CP-SAT probe, the run that proves optima: its share of the budget falls from job shops to
+flexible shops, and on small job shops with a known optimum the planner's plan and bound bracket
+that optimum and agree with the textbook model whenever both prove it."""
+from __future__ import annotations
+
+import csv
+import importlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from scheduler.cpsat.reference import solve_reference
+from scheduler.cpsat.solve import JOB_SHOP_PROBE_SHARE, PROBE_SHARE, probe_share
+from scheduler.cpsat.warmstart import FLEXIBLE_SHOP, flexible_share
+from scheduler.fjsplib import read_fjsp
+from scheduler.planning import Limits, plan
+from scheduler.problem import Problem, Task
+from scheduler.validate import validate
+
+from tests.scheduler.test_core_localsearch import job_shops
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROOT = next((p for p in (Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "fjsp",
+                         Path("/work/shared/benchmarks/fjsp")) if p.is_dir()), None)
+
+
+def _rigid(problem: Problem) -> Problem:
+    """The same shop with every operation held to its first eligible pool."""
+    tasks = [Task(t.job, t.op, t.modes[:1], t.predecessors, release=t.release) for t in problem.tasks]
+    return Problem(problem.cells, problem.pools, problem.jobs, tasks, problem.horizon)
+
+
+@SETTINGS
+@given(job_shops())
+def test_probe_share_falls_with_flexibility_within_its_range(problem):
+    share = probe_share(problem)
+    assert PROBE_SHARE <= share <= JOB_SHOP_PROBE_SHARE
+    if flexible_share(problem) >= FLEXIBLE_SHOP:
+        assert share == pytest.approx(PROBE_SHARE)
+    rigid = _rigid(problem)
+    if flexible_share(rigid) == 0:
+        assert probe_share(rigid) == pytest.approx(JOB_SHOP_PROBE_SHARE)
+    assert probe_share(rigid) >= share
+
+
+def test_no_probe_when_switched_off(monkeypatch):
+    problem = read_fjsp("2 2 1\n2 1 1 3 1 2 2\n2 1 2 2 1 1 4\n")  # a job shop: the probe's largest share
+    assert probe_share(problem) == JOB_SHOP_PROBE_SHARE
+    monkeypatch.setattr(importlib.import_module("scheduler.cpsat.solve"), "PROBE_SHARE", 0.0)
+    assert probe_share(problem) == 0.0
+
+
+def _closed() -> dict[str, int]:
+    if ROOT is None or not (ROOT / "bks.csv").is_file():
+        return {}
+    with open(ROOT / "bks.csv") as f:
+        return {row["path"]: int(row["best_known_makespan"]) for row in csv.DictReader(f) if row["status"] == "closed"}
+
+
+CLOSED = _closed()
+SMALL_JOB_SHOPS = ["HurinkJurischThole1994/edata/ft06.txt", "HurinkJurischThole1994/edata/la01.txt", "HurinkJurischThole1994/edata/la05.txt"]
+
+
+@pytest.mark.skipif(not CLOSED, reason="public FJSP instances not found beside the repository")
+@pytest.mark.parametrize("rel", SMALL_JOB_SHOPS)
+def test_small_job_shops_bracket_the_optimum_and_agree_with_the_textbook_model(rel):
+    assert rel in CLOSED, f"{rel} is not closed in bks.csv"
+    problem = read_fjsp(ROOT / rel)
+    assert flexible_share(problem) < FLEXIBLE_SHOP  # the probe's larger share applies here
+    ours = plan(problem, "makespan", Limits(5.0, 2))
+    reference = solve_reference(problem, time_limit=5.0, workers=2)
+    validate(problem, ours.schedule)
+    optimum = CLOSED[rel]
+    assert ours.bound <= optimum <= ours.value
+    assert reference.bound <= optimum <= reference.makespan
+    if ours.status == "optimal" and reference.status == "optimal":
+        assert ours.value == reference.makespan == optimum
