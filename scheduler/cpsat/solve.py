@@ -133,11 +133,14 @@ def _probe_then_tabu(
     built: BuiltModel, solver: cp_model.CpSolver, hint: Schedule, note: str, time_limit: float, lower_bound: int, seed: int,
     tasks: Tasks | None, workers: int,
 ) -> tuple[int, Schedule, str]:
-    """A short CP-SAT run from the list schedule, then the tabu search from the better plan.
+    """A CP-SAT run from the list schedule (`probe_share` of the budget), then the tabu search
+    from the better plan.
 
-    The probe returns at once where CP-SAT proves the optimum quickly (small job shops: the
-    tabu search would only delay that proof); elsewhere its plan and bound feed the tabu
-    search, whose result then caps the makespan of the main run."""
+    The probe returns at once where CP-SAT proves the optimum (small job shops: the tabu search
+    would only delay that proof, and the main run, which starts from the tabu search's
+    near-optimal plan, proves far more slowly than a run that finds the optimum itself);
+    elsewhere its plan and bound feed the tabu search, whose result then caps the makespan of
+    the main run."""
     problem = built.problem
     code = cp_model.UNKNOWN
     share = probe_share(problem)
