@@ -76,3 +76,20 @@ def test_small_job_shops_bracket_the_optimum_and_agree_with_the_textbook_model(r
     assert reference.bound <= optimum <= reference.makespan
     if ours.status == "optimal" and reference.status == "optimal":
         assert ours.value == reference.makespan == optimum
+
+
+@pytest.mark.skipif(not CLOSED, reason="public FJSP instances not found beside the repository")
+def test_when_the_tabu_search_finds_nothing_the_main_run_restarts_from_the_list_schedule(monkeypatch):
+    # A near-job-shop whose tabu search brings nothing: the main run starts from the list
+    # schedule, uncapped, and the plan kept aside is returned if CP-SAT ends with nothing better;
+    # either way the plan is valid and never worse than what the probe and the tabu search had.
+    solve_module = importlib.import_module("scheduler.cpsat.solve")
+    monkeypatch.setattr(solve_module, "JOB_SHOP_PROBE_SHARE", 0.001)  # too short to prove anything
+    monkeypatch.setattr(solve_module, "improve_makespan", lambda problem, start, *args, **kwargs: start)
+    rel = "HurinkJurischThole1994/edata/la01.txt"
+    problem = read_fjsp(ROOT / rel)
+    found = solve_module.solve(problem, time_limit=2.0, workers=2)
+    validate(problem, found)
+    assert "main run from the list schedule" in found.kpis["hint"]
+    assert found.makespan <= found.kpis["tabu_makespan"] == found.kpis["probe_makespan"]
+    assert found.bound <= CLOSED[rel] <= found.makespan
