@@ -3,9 +3,7 @@ flexible shops, and on small job shops with a known optimum the planner's plan a
 that optimum and agree with the textbook model whenever both prove it."""
 from __future__ import annotations
 
-import csv
 import importlib
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,11 +16,10 @@ from scheduler.planning import Limits, plan
 from scheduler.problem import Problem, Task
 from scheduler.validate import validate
 
+from tests.scheduler.test_core_known_optima import CLOSED, ROOT
 from tests.scheduler.test_core_localsearch import job_shops
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ROOT = next((p for p in (Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "fjsp",
-                         Path("/work/shared/benchmarks/fjsp")) if p.is_dir()), None)
 
 
 def _rigid(problem: Problem) -> Problem:
@@ -51,14 +48,6 @@ def test_no_probe_when_switched_off(monkeypatch):
     assert probe_share(problem) == 0.0
 
 
-def _closed() -> dict[str, int]:
-    if ROOT is None or not (ROOT / "bks.csv").is_file():
-        return {}
-    with open(ROOT / "bks.csv") as f:
-        return {row["path"]: int(row["best_known_makespan"]) for row in csv.DictReader(f) if row["status"] == "closed"}
-
-
-CLOSED = _closed()
 SMALL_JOB_SHOPS = ["HurinkJurischThole1994/edata/ft06.txt", "HurinkJurischThole1994/edata/la01.txt", "HurinkJurischThole1994/edata/la05.txt"]
 
 
@@ -86,7 +75,7 @@ def test_when_the_tabu_search_finds_nothing_the_main_run_restarts_from_the_list_
     solve_module = importlib.import_module("scheduler.cpsat.solve")
     monkeypatch.setattr(solve_module, "JOB_SHOP_PROBE_SHARE", 0.001)  # too short to prove anything
     monkeypatch.setattr(solve_module, "improve_makespan", lambda problem, start, *args, **kwargs: start)
-    rel = "HurinkJurischThole1994/edata/la01.txt"
+    rel = "HurinkJurischThole1994/edata/ft10.txt"  # closed, but not within the probe's few milliseconds
     problem = read_fjsp(ROOT / rel)
     found = solve_module.solve(problem, time_limit=2.0, workers=2)
     validate(problem, found)
