@@ -11,6 +11,8 @@
    bare loop for as many operations; for repair and replan also the CPU seconds of the heavy
    decisions inside (cell-down repairs: scheduler.repair; re-plans: the list scheduler) and the
    ratio without them. Target: <= 3x for the controller runs.
+   Then the floor alone (`--floor-alone`): the same runs with the controller's answers
+   replayed (nothing decided), so the ratio splits into the floor's part and the controller's.
 4. Linearity: CPU microseconds per operation at 1 GW and at `--scale` x the floor over
    `--scale-hours` from empty; their ratio is 1.00 when the twin scales linearly.
 5. R replications on 1 process and on 2 processes: the speed-up, that both give the same
@@ -20,11 +22,17 @@ Every figure is CPU seconds of this process (the host is shared; wall time would
 people's work), best of `--repeat` runs, runs of different kinds interleaved so all see the
 same conditions; the load average is printed with them.
 
+`--fingerprint` instead prints, per control, a digest of the executed schedule (job, op, cell,
+start, end of every operation) and of the decision log (CPU-time fields left out): a change
+that makes the twin faster must leave both unchanged, or explain each difference.
+
 Usage: python benchmarks/twin.py [--plan PLAN.json] [--time-limit 10] [--repeat 2]
-       [--scale 10] [--scale-hours 72] [--replications 30] [--spec PATH]"""
+       [--scale 10] [--scale-hours 72] [--replications 30] [--spec PATH] [--fingerprint]"""
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
 import os
 import sys
 import time
@@ -122,6 +130,114 @@ def controlled_run(spec, schedule, control: str) -> dict:
             "replans": c.get("replans", 0), "cell_downs": len(c.get("cell_down_decision_s", ()))}
 
 
+def fingerprints(spec, schedule, controls=CONTROLS) -> dict[str, tuple[str, str, int]]:
+    """control -> (digest of the executed schedule, digest of the decision log, operations)."""
+    from sim import execution
+
+    logs = []
+    record = execution.ControlBridge.record
+
+    def keep_log(bridge):  # the log stays with the controller; the trace only has its counts
+        logs.append(bridge.ctrl.log.rows)
+        return record(bridge)
+
+    out = {}
+    execution.ControlBridge.record = keep_log
+    try:
+        for control in controls:
+            logs.clear()
+            end = 4.0 * schedule.makespan
+            config = RunConfig(spec, end_s=end, bin_s=end / 250, seed=0, schedule=schedule, control=control, record=True)
+            trace = run_replication(config, 0)
+            executed = hashlib.sha256(repr(trace.executed).encode()).hexdigest()[:16]
+            rows = [row[:5] + (_without_cpu(row[5]),) for row in (logs[0] if logs else [])]
+            out[control] = (executed, hashlib.sha256(repr(rows).encode()).hexdigest()[:16], len(trace.executed))
+    finally:
+        execution.ControlBridge.record = record
+    return out
+
+
+def _without_cpu(detail):
+    if isinstance(detail, dict):
+        return {k: v for k, v in detail.items() if "cpu" not in k}
+    return detail
+
+
+def floor_alone(spec, schedule, control: str) -> float:
+    """CPU seconds of the floor alone executing the plan under `control`: a first run records
+    every answer the controller gives the floor (decisions, next wake-up, pools), a second run
+    replays them through a stand-in that decides nothing. The same events, starts and moves
+    happen; what is left is the floor model, the bridge and the statistics."""
+    from sim import replication
+
+    answers: list = []
+    real = replication.FloorController
+
+    class Recording:
+        """The real controller, with every answer the floor reads kept (its own calls are not)."""
+
+        def __init__(self, plan, config):
+            self.ctrl = real(plan, config)
+            self.config = self.ctrl.config
+
+        def _event(name):
+            def answer(self, *args):
+                out = getattr(self.ctrl, name)(*args)
+                answers.append((out, self.ctrl.next_wake))
+                return out
+            return answer
+
+        handle, on_ready, on_completed = _event("handle"), _event("on_ready"), _event("on_completed")
+
+        @property
+        def next_wake(self):
+            return self.ctrl.next_wake
+
+        def pool_of(self, t):
+            answers.append(self.ctrl.pool_of(t))
+            return answers[-1]
+
+        def summary(self):
+            return self.ctrl.summary()
+
+    end = 4.0 * schedule.makespan
+    config = RunConfig(spec, end_s=end, bin_s=end / 250, seed=0, schedule=schedule, control=control)
+    replication.FloorController = Recording
+    try:
+        ops = int(run_replication(config, 0).wait_n.sum())
+    finally:
+        replication.FloorController = real
+    summary = {}
+
+    class Replayed:
+        """Gives the floor the recorded answers, in order."""
+
+        def __init__(self, plan, config):
+            self.config, self.next_wake, self._next = config, math.inf, replayed.__next__
+
+        def _event(self, *args):
+            out, self.next_wake = self._next()
+            return out
+
+        handle = on_ready = on_completed = _event
+
+        def pool_of(self, t):
+            return self._next()
+
+        def summary(self):
+            return summary
+
+    replayed = iter(answers)
+    replication.FloorController = Replayed
+    try:
+        trace = run_replication(config, 0)
+    finally:
+        replication.FloorController = real
+    if int(trace.wait_n.sum()) != ops or next(replayed, None) is not None:
+        raise AssertionError("the replay went another way than the recorded run")
+    return trace.cpu_s
+
+
 def without_failures_and_agvs(spec):
     from plant.loader import spec_from_dict
 
@@ -145,11 +261,14 @@ def speed(spec, args) -> None:
 
     # Interleaved rounds: the bare loop, the dispatch twin, each control; best of the rounds.
     bare, dispatch, runs = [], [], {c: [] for c in CONTROLS}
+    alone = {c: [] for c in args.floor_alone}
     for _ in range(args.repeat):
         dispatch.append(twin_run(spec, WEEK_S))
         bare.append(bare_simpy(spec, dispatch[-1][1]))
         for control in CONTROLS:
             runs[control].append(controlled_run(spec, schedule, control))
+        for control in args.floor_alone:
+            alone[control].append(floor_alone(spec, schedule, control))
     bare_s, bare_ops = min(b[0] for b in bare), bare[0][1]
     per_op = bare_s / bare_ops
     twin_s, ops, slots = min(d[0] for d in dispatch), dispatch[0][1], dispatch[0][2]
@@ -174,6 +293,13 @@ def speed(spec, args) -> None:
         print(f"{what:24s} {best['cpu_s']:7.2f} {best['ops']:10d} {best['cpu_s'] / best['ops'] * 1e6:6.1f} "
               f"{best['cpu_s'] / base:6.2f}x {heavy}{target}{extra}")
     print(f"  ({best['events']} controller events in the last run; {load()})")
+    # Which side costs what: the floor with the controller's answers replayed, nothing decided.
+    for control, seconds in alone.items():
+        best, floor_s = min(runs[control], key=lambda r: r["cpu_s"]), min(seconds)
+        light = min(r["cpu_s"] - r["heavy_s"] for r in runs[control])
+        print(f"floor alone, {control} (the controller's answers replayed): {floor_s:.2f} CPU s = "
+              f"{floor_s / (per_op * best['ops']):.2f}x bare; the controller adds {(light - floor_s) / best['ops'] * 1e6:.1f} us/operation "
+              f"without heavy decisions")
     # What the dispatch twin's ratio pays for: the bare loop has no failures and no AGVs.
     plain = without_failures_and_agvs(spec)
     plain_s = min(twin_run(plain, WEEK_S)[0] for _ in range(args.repeat))
@@ -238,8 +364,16 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=10.0, help="the larger floor of the linearity check (0: skip it)")
     parser.add_argument("--scale-hours", type=float, default=72.0, help="simulated hours of the linearity check")
     parser.add_argument("--replications", type=int, default=30, help="replications of the answer (0: skip it)")
+    parser.add_argument("--floor-alone", type=lambda v: [c for c in v.split(",") if c], default="blind,repair",
+                        help="controls whose floor is also timed alone in every round, the controller's answers replayed ('' skips)")
+    parser.add_argument("--fingerprint", action="store_true",
+                        help="only print digests of each control's executed schedule and decision log")
     args = parser.parse_args()
     spec = load_spec(args.spec)
+    if args.fingerprint:
+        for control, (executed, log, ops) in fingerprints(spec, week_plan(spec, args.plan, args.time_limit)).items():
+            print(f"{control:7s} executed {executed}  decisions {log}  ({ops} operations)", flush=True)
+        return 0
     print(f"machine: {os.cpu_count()} cores, {load()} (other work on the host slows every figure alike)", flush=True)
     speed(spec, args)
     if args.scale > 0:

@@ -26,7 +26,7 @@ class Tasks:
     `width` is how many run at once on the cluster (1 without one: the large route's LNS keeps
     one neighbourhood with all CP-SAT workers). `slots(workers)` is how many restarts a step
     that leaves CP-SAT's cores idle may run at once: the cluster's width, or locally `workers`
-    forked processes (the tabu search is pure Python: one core per restart)."""
+    forked processes (the tabu search runs on one core: one core per restart)."""
 
     def __init__(self, cluster: str | object | None = None) -> None:
         self.client, self._own = None, False

@@ -3,7 +3,7 @@ and tail computation and the two move kinds of the large-shop tabu search
 (scheduler/graphtabu.py), compiled with numba.
 
 Why arrays and numba: at 100,000 operations a pure-Python pass over the graph costs ~0.4 s, so
-the Python tabu search (scheduler/localsearch.py) makes a few hundred moves in ten minutes. Here
+the first, pure-Python tabu search made a few hundred moves in ten minutes. Here
 a move re-computes only the heads downstream and the tails upstream of the arcs it changed
 (label-correcting from the changed nodes, stopping where a value stays put), so a move costs
 what it touches, not the whole plan.
@@ -23,7 +23,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from scheduler.problem import Problem
+
 INT = np.int64
+
+
+def applies(problem: Problem) -> bool:
+    """Capacity-1 cells, no setups, no windows: the floors this graph models exactly."""
+    return all(c.capacity == 1 and c.setup == 0 and not c.unavailable for c in problem.cells)
 
 
 @njit(cache=True)

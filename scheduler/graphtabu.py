@@ -5,7 +5,7 @@ position where it cannot close a cycle, scored by the Mastrolilli-Gambardella es
 heads and tails), but each move re-computes only the heads and tails it changes, and the loop
 runs compiled. At 100,000 operations that is thousands of moves a second instead of a few.
 
-Scope as scheduler/localsearch.applies: makespan, single-job cells, no setups, no windows.
+Scope as scheduler/graph.applies: makespan, single-job cells, no setups, no windows.
 The result is never worse than the start (the best plan is kept, the start if nothing beats it).
 """
 from __future__ import annotations
@@ -15,9 +15,8 @@ import time
 import numpy as np
 from numba import njit
 
-from scheduler.graph import INT, full_heads_tails, longest_into, makespan_of, propagate_heads, propagate_tails, reassign, swap
+from scheduler.graph import INT, applies, full_heads_tails, longest_into, makespan_of, propagate_heads, propagate_tails, reassign, swap
 from scheduler.construct import list_schedule
-from scheduler.localsearch import applies
 from scheduler.problem import Problem
 from scheduler.schedule import Assignment, Schedule
 
@@ -175,7 +174,9 @@ class Search:
     """The tabu search's state between compiled chunks of iterations."""
 
     def __init__(self, graph: Graph, seed: int = 0, tenure: tuple[int, int] = TENURE, stall: int | None = None, kick: int = KICK,
-                 work_weight: float = WORK_WEIGHT, max_extra: int = MAX_EXTRA_PERCENT) -> None:
+                 work_weight: float = WORK_WEIGHT, max_extra: int = MAX_EXTRA_PERCENT, escalate: int = 0, max_kick: int = KICK) -> None:
+        """`escalate`: every this many iterations without a new best a kick applies one more
+        reassignment, up to `max_kick` (0: kicks stay at `kick`)."""
         n = len(graph.release)
         stall = stall if stall is not None else max(STALL, n // STALL_PER_OPERATIONS)
         self.graph = graph
@@ -186,11 +187,25 @@ class Search:
         self.counters = np.zeros(10, INT)
         self.counters[_BEST] = self.counters[_CUR] = graph.makespan
         self.counters[_SEEDED] = 0
-        self.params = np.array([tenure[0], tenure[1], stall, kick, seed, int(round(4 * work_weight)), max_extra], INT)
+        self.params = np.array([tenure[0], tenure[1], stall, kick, seed, int(round(4 * work_weight)), max_extra, escalate, max_kick,
+                                int(graph.opt_d.min(initial=1) == 0)], INT)
 
     @property
     def best_makespan(self) -> int:
         return int(self.counters[_BEST])
+
+    @property
+    def iterations(self) -> int:
+        return int(self.counters[_IT])
+
+    @property
+    def found_at(self) -> int:
+        """The iteration that found the best plan (0: the start)."""
+        return int(self.counters[_FOUND_AT])
+
+    def advance(self, iterations: int, lower_bound: int) -> None:
+        """Exactly `iterations` more iterations (fewer once the best plan reaches `lower_bound`)."""
+        run_chunk(self.graph.static(), self.graph.state(), self.best, self.tabu, self.work, self.counters, self.params, iterations, lower_bound)
 
     def run(self, deadline: float, lower_bound: int, patience: float | None = None) -> None:
         """Iterate until `deadline`, the `lower_bound`, or `patience` seconds without a new best."""
@@ -202,7 +217,7 @@ class Search:
             elif patience is not None and time.perf_counter() - since > patience:
                 break
             began = time.perf_counter()
-            run_chunk(self.graph.static(), self.graph.state(), self.best, self.tabu, self.work, self.counters, self.params, chunk, lower_bound)
+            self.advance(chunk, lower_bound)
             spent = time.perf_counter() - began
             # About a fifth of a second per chunk: the deadline is checked often, calls stay rare.
             chunk = max(10, min(200_000, int(chunk * 0.2 / max(spent, 1e-4))))
@@ -240,7 +255,7 @@ def _critical_path(static, state, path):
             if np.random.randint(seen) == 0:
                 t = s
     k = 0
-    while t >= 0:
+    while t >= 0 and k < path.shape[0]:  # bounded: see _apply on zero-length operations
         path[k] = t
         k += 1
         nxt = -1
@@ -263,9 +278,12 @@ def _critical_path(static, state, path):
 
 
 @njit(cache=True)
-def _apply(static, state, work, counters, kind, a, b, c, d):
+def _apply(static, state, work, counters, kind, a, b, c, d, exact):
     """Make a move (kind 0: swap a, b; kind 1: a to machine b after c at duration d) and bring
-    heads and tails up to date; False when it closed a cycle (the caller restores the best)."""
+    heads and tails up to date; False when it closed a cycle (the caller restores the best).
+    `exact`: always by a full pass. A cycle through zero-length operations raises no head, so the
+    incremental update settles without seeing it (and a critical path walk would go round it);
+    on plans with zero-length operations every move gets the full pass, which sees every cycle."""
     jp_ptr, jp_idx, js_ptr, js_idx, opt_ptr, opt_m, opt_d, release, sinks, zeros = static
     mach, dur, mprev, mnext, mfirst, mlast, head, tail = state
     queue, inq, order, path, head_seeds, tail_seeds = work
@@ -274,6 +292,9 @@ def _apply(static, state, work, counters, kind, a, b, c, d):
         count = swap(a, b, mach, mprev, mnext, mfirst, mlast, head_seeds, tail_seeds)
     else:
         count = reassign(a, b, c, d, jp_ptr, jp_idx, js_ptr, js_idx, mach, dur, mprev, mnext, mfirst, mlast, head_seeds, tail_seeds)
+    if exact:
+        counters[_FULL] += 1
+        return full_heads_tails(jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext, head, tail, order)
     limit = 4 * n + 100
     done = propagate_heads(head_seeds, count, jp_ptr, jp_idx, js_ptr, js_idx, release, dur, mprev, mnext, head, queue, inq, limit)
     if done >= 0:
@@ -333,6 +354,7 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
     queue, inq, order, path, head_seeds, tail_seeds = work
     swap_over, swap_until, cell_back, cell_until = tabu
     t_lo, t_hi, stall_limit, kicks, seed, work4, max_extra = params[0], params[1], params[2], params[3], params[4], params[5], params[6]
+    escalate, max_kick, exact = params[7], params[8], params[9]
     if counters[_SEEDED] == 0:
         np.random.seed(seed)
         counters[_SEEDED] = 1
@@ -438,7 +460,10 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
             cell_until[:] = 0
             counters[_KICKS] += 1
             counters[_STALL] = 0
-            for _k in range(kicks):
+            strength = kicks
+            if escalate > 0:
+                strength = min(max_kick, kicks + (it - counters[_FOUND_AT]) // escalate)
+            for _k in range(strength):
                 kk = _critical_path(static, state, path)
                 v = path[np.random.randint(kk)]
                 n_opt = opt_ptr[v + 1] - opt_ptr[v]
@@ -454,7 +479,7 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
                 x = lo_hi[0]
                 for _p in range(np.random.randint(lo_hi[1])):
                     x = mnext[x] if x >= 0 else mfirst[m]
-                if not _apply(static, state, work, counters, 1, v, m, x, opt_d[o]):
+                if not _apply(static, state, work, counters, 1, v, m, x, opt_d[o], exact):
                     _restore(static, state, best, work)
                     break
             counters[_CUR] = makespan_of(sinks, head, dur)
@@ -463,7 +488,7 @@ def run_chunk(static, state, best, tabu, work, counters, params, iterations, low
             _save(state, best)  # about to leave the best plan
             counters[_BEST_IS_CURRENT] = 0
         old_cell = mach[ca]
-        if not _apply(static, state, work, counters, ck, ca, cb, cc, cd):
+        if not _apply(static, state, work, counters, ck, ca, cb, cc, cd, exact):
             _restore(static, state, best, work)
             counters[_BEST_IS_CURRENT] = 1
             counters[_CUR] = counters[_BEST]

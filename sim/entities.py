@@ -36,7 +36,7 @@ class Unit:
 class Task:
     """One operation of one unit waiting for (or on) a cell."""
 
-    __slots__ = ("unit", "op", "since", "has_place", "planned")
+    __slots__ = ("unit", "op", "since", "has_place", "planned", "tid")
 
     def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
         self.unit = unit
@@ -44,13 +44,15 @@ class Task:
         self.since = since
         self.has_place = has_place
         self.planned: float | None = None  # planned start, when executing a plan
+        self.tid = -1  # the plan's task id, when executing a plan (set when the unit is there)
 
 
 class Station:
     """The cells of one type: one shared input queue (a heap ordered by the dispatch rule), the
     free places of its input buffer, and the cells waiting for work."""
 
-    __slots__ = ("defn", "index", "heap", "seq", "waiting", "places_free", "place_waiters", "engaged", "slots")
+    __slots__ = ("defn", "index", "heap", "seq", "waiting", "places_free", "place_waiters", "engaged", "slots",
+                 "places", "blocked_slots")
 
     def __init__(self, defn: StationDef) -> None:
         self.defn = defn
@@ -60,17 +62,36 @@ class Station:
         self.waiting: deque = deque()
         # A place is a buffer place or a cell: a unit holds one from entering the station until
         # its cell passes it on, so a cell blocked downstream still fills its own place.
-        self.places_free = math.inf if defn.places is None else defn.places + defn.slots
+        self.places = math.inf if defn.places is None else defn.places + defn.slots
+        self.places_free = self.places
         self.place_waiters: deque = deque()
         self.engaged = 0  # slots holding a unit (working, changing over, down with it, blocked)
         self.slots = defn.slots
+        self.blocked_slots = 0  # slots holding a finished unit that waits for a place downstream
+
+
+class PlaceWait:
+    """A unit waiting for a place at `wants`: on a slot of `at` (`cell`, blocking after service) or
+    off the floor (`at` None: a held-back release, or a unit parked to break a deadlock). Kept only
+    while it waits, so the floor can tell a deadlock when one forms."""
+
+    __slots__ = ("unit", "wants", "at", "cell", "frees", "ev")
+
+    def __init__(self, unit: Unit, wants: Station, at: Station | None, cell, frees: bool, ev: simpy.Event) -> None:
+        self.unit = unit
+        self.wants = wants
+        self.at = at
+        self.cell = cell
+        self.frees = frees  # the unit leaving its slot frees its place at `at` (no next operation keeps it)
+        self.ev = ev
 
 
 class CellRun:
     """The run-time state of one cell slot."""
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
-                 "calendar", "family", "wait_ev", "setup")
+                 "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
+                 "waiting_slots")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -87,6 +108,12 @@ class CellRun:
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
         self.setup = _setup_of(station.defn)
+        self.ahead = False  # the operation is worked out when it starts (its calendar is read by it alone)
+        self.watched = False  # the controller bridge reads its calendar too
+        self.log: list[tuple[int, float]] = []  # state changes worked out ahead, not yet told to the observer
+        self.index = -1  # the cell's index in an executed plan (its slots share it)
+        self.slot = 0  # which slot of its cell
+        self.waiting_slots: list[int] | None = None  # executing a plan, a bay's slots waiting for work (a heap, shared)
 
 
 def _setup_of(defn: StationDef) -> float:

@@ -5,13 +5,15 @@ into controller events and Start decisions into work handed to cell slots; it ke
 report needs per replication (delivered by the horizon, decisions, decision times)."""
 from __future__ import annotations
 
+import heapq
 import math
 import time
+import weakref
 from time import perf_counter
 from collections import deque
 from functools import partial
 
-from scheduler.control import CellDown, CellUp, Completed, ControlPlan, Failed, FloorController, PoolFull, Ready, Tick
+from scheduler.control import CellDown, CellUp, ControlPlan, Failed, FloorController, PoolFull, Tick
 from scheduler.control.events import START
 from sim.entities import DONE, Unit
 from sim.layout import Layout
@@ -26,13 +28,14 @@ class ControlBridge:
         # (it would record them and do nothing: a failed single-job cell is busy anyway).
         self.notice_s = controller.config.move_threshold_s if controller.config.repair else math.inf
         self.ready_tasks: dict[int, object] = {}
-        self.pending: dict[str, deque] = {cid: deque() for cid in plan.cell_ids}
+        self.pending: list[deque] = [deque() for _ in plan.cell_ids]  # per cell: started tasks no slot has taken yet
         self.cell_index = {cid: i for i, cid in enumerate(plan.cell_ids)}
+        # Work running across the plan's cut does its planned share of the work, once.
+        self._partial = {t for t in range(plan.n_tasks) if plan.t_scale[t] < 1.0}
         self.handle_s: list[float] = []
         self.down_s: list[float] = []
         self.down_cpu_s = 0.0  # CPU seconds of the cell-down decisions (the repairs), for the speed benchmark
         self.min_places_free = math.inf
-        self._scale_used: set[int] = set()
         self._started_once = bytearray(plan.n_tasks)  # 1: started before (a re-run is rework, not the plan's start)
         self._wake_at = math.inf
         self.floor = None
@@ -45,35 +48,44 @@ class ControlBridge:
         self.pool_of_station = {st.index: self.plan.pool_names.index(st.defn.name) for st in floor.stations}
         self.slots: list[list] = [[] for _ in self.plan.cell_ids]
         for cell in floor.cells.values():
-            self.slots[self.cell_index[cell.cell_id]].append(cell)
+            cell.index = self.cell_index[cell.cell_id]
+            self.slots[cell.index].append(cell)
+        for slots in self.slots:
+            if len(slots) > 1:  # a bay: its waiting slots by number, so a start finds the first without a scan
+                heap: list[int] = []
+                for k, slot in enumerate(slots):
+                    slot.waiting_slots, slot.slot = heap, k
         if self.notice_s < math.inf:
             for cell in floor.cells.values():
                 d = cell.station.defn
                 wall_clock = d.mttf is not None and (d.fails_when == "always" or d.capacity > 1)
                 # A repaired plan's downtime (StationDef.cell_down) is told as a failure is.
                 told = wall_clock or cell.cell_id in d.cell_down
+                if told:
+                    cell.watched = True
                 if told and cell.name in (cell.cell_id, f"{cell.cell_id}/1"):  # one watcher per cell: slots share its calendar
                     self.env.process(self._watch_calendar(cell))
 
     # ------------------------------------------------------------------ floor -> controller
-    def task_id(self, unit: Unit, op: int) -> int:
-        return self.plan.job_first[unit.key] + op
-
     def station(self, unit: Unit, op: int):
         return self.station_of_pool[self.ctrl.pool_of(self.plan.job_first[unit.key] + op)]
 
-    def ready(self, task) -> None:
-        tid = self.plan.job_first[task.unit.key] + task.op
+    def ready(self, task, station) -> None:
+        """The unit is at `station` for the task (the station `station()` named)."""
+        task.tid = tid = self.plan.job_first[task.unit.key] + task.op
         self.ready_tasks[tid] = task
-        free = self.station_of_pool[self.ctrl.pool_of(tid)].places_free
-        if free < self.min_places_free:
-            self.min_places_free = free
-        self._handle(Ready(self.env.now, tid))
+        if station.places_free < self.min_places_free:
+            self.min_places_free = station.places_free
+        began = perf_counter()  # the two events of every operation go in without an event record
+        self._carry_out(self.ctrl.on_ready(self.env.now, tid), began)
 
     def finished(self, cell, task, rework: bool) -> None:
-        tid = self.plan.job_first[task.unit.key] + task.op
-        c = self.cell_index[cell.cell_id]
-        self._handle(Failed(self.env.now, tid, c) if rework else Completed(self.env.now, tid, c))
+        began = perf_counter()
+        if rework:
+            decisions = self.ctrl.handle(Failed(self.env.now, task.tid, cell.index))
+        else:
+            decisions = self.ctrl.on_completed(self.env.now, task.tid, cell.index)
+        self._carry_out(decisions, began)
 
     def full(self, station, is_full: bool) -> None:
         self._handle(PoolFull(self.env.now, self.pool_of_station[station.index], is_full))
@@ -87,13 +99,17 @@ class ControlBridge:
     def cell_up(self, cell) -> None:
         self._handle(CellUp(self.env.now, self.cell_index[cell.cell_id]))
 
+    def startable(self, task) -> bool:
+        """Whether the controller counts every predecessor of the task done (a sibling of a redone
+        operation waits for the redo)."""
+        return self.ctrl.preds_left[task.tid] == 0
+
     def work_share(self, task) -> float:
         """Share of the nominal work the task still needs: < 1 only for work running at the cut, once."""
-        tid = self.plan.job_first[task.unit.key] + task.op
-        share = self.plan.t_scale[tid]
-        if share < 1.0 and tid not in self._scale_used:
-            self._scale_used.add(tid)
-            return share
+        tid = task.tid
+        if tid in self._partial:
+            self._partial.discard(tid)
+            return self.plan.t_scale[tid]
         return 1.0
 
     def _watch_calendar(self, slot):
@@ -116,14 +132,17 @@ class ControlBridge:
 
     # ------------------------------------------------------------------ controller -> floor
     def _handle(self, event) -> None:
-        ctrl = self.ctrl
         began = perf_counter()
-        decisions = ctrl.handle(event)
+        self._carry_out(self.ctrl.handle(event), began)
+
+    def _carry_out(self, decisions, began: float) -> None:
+        """Record the decision time since `began`, start what the controller started, and ask
+        for a Tick when it wants one sooner than already asked."""
         self.handle_s.append(perf_counter() - began)
         for d in decisions:
             if d.kind is START:
                 self._start(d.task, d.cell)
-        wake = ctrl.next_wake
+        wake = self.ctrl.next_wake
         if wake < self._wake_at:
             self._wake_at = wake
             self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
@@ -142,12 +161,21 @@ class ControlBridge:
         else:
             task.planned = self.plan.t_start[tid]
             self._started_once[tid] = 1
-        for slot in self.slots[c]:
-            if slot.wait_ev is not None:
-                ev, slot.wait_ev = slot.wait_ev, None
-                ev.succeed(task)
-                return
-        self.pending[self.plan.cell_ids[c]].append(task)
+        # The first waiting slot, lowest number first (a slot's durations are its own stream).
+        slots = self.slots[c]
+        if len(slots) == 1:
+            slot = slots[0]
+        else:  # a slot leaves the heap only here, when it is handed work
+            heap = slots[0].waiting_slots
+            slot = slots[heapq.heappop(heap)] if heap else None
+        if slot is not None and slot.wait_ev is not None:
+            ev, slot.wait_ev = slot.wait_ev, None
+            ev.succeed(task)
+            return
+        self.pending[c].append(task)
+        station = slots[0].station
+        if station.blocked_slots:  # handed to a cell that may hold a unit waiting downstream: a deadlock can close here
+            self.floor.check_deadlock(station)
 
     def record(self) -> dict:
         """This replication's controller figures, for the report."""
@@ -163,35 +191,63 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
     """Create the plan's units in plan order (unit key = job index), mark what a carried-in unit
     had done before the plan, and let each onto the floor at the planned start of its first open
     operations (less the changeover the plan puts before it)."""
+    jobs, releases = _plan_tables(plan, layout)
+    units = []
+    for j, (index, due, done) in enumerate(jobs):
+        product = layout.products[index]
+        unit = floor.new_unit(index, due, plan.jobs[j])
+        if unit.key != j:
+            raise AssertionError("plan units must be the floor's first units")
+        for k in done:
+            unit.status[k] = DONE
+            unit.ops_left -= 1
+            for s in product.ops[k].succs:
+                unit.pending[s] -= 1
+        units.append(unit)
+
+    def run():
+        for at, j, start_ops in releases:
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            yield from floor.enter(units[j], start_ops)
+
+    env.process(run())
+    return units
+
+
+# What plan_units reads from a plan is the same in every replication: worked out once per plan
+# (a plan is made for one spec, so one set of products and changeovers), like the controller's
+# start state. Keyed by the plan object, dropped with it.
+_per_plan: dict[int, tuple] = {}
+
+
+def _plan_tables(plan: ControlPlan, layout: Layout) -> tuple[list, list]:
+    """Per job (product index, due, routing indices done before the plan), and the releases
+    (time, job, operations it starts with) in the order units go on the floor."""
+    key = (tuple(p.name for p in layout.products), tuple((st.name, st.setup) for st in layout.stations))
+    cached = _per_plan.get(id(plan))
+    if cached is not None and cached[0]() is plan and cached[1] == key:
+        return cached[2]
     setup = {st.name: st.setup for st in layout.stations}
-    units, releases = [], []
-    for j, job in enumerate(plan.jobs):
+    jobs, releases = [], []
+    for j in range(len(plan.jobs)):
         product = layout.products[layout.product_index[plan.job_product[j]]]
         first = plan.job_first[j]
         ops = range(len(product.ops))
         due = max(plan.t_end[first + k] for k in ops if not plan.t_done[first + k])
-        unit = floor.new_unit(product.index, due, job)
-        if unit.key != j:
-            raise AssertionError("plan units must be the floor's first units")
-        for k in ops:
-            if plan.t_done[first + k]:
-                unit.status[k] = DONE
-                unit.ops_left -= 1
-                for s in product.ops[k].succs:
-                    unit.pending[s] -= 1
-        start_ops = [k for k in ops if unit.status[k] != DONE and unit.pending[k] == 0]
+        done = [k for k in ops if plan.t_done[first + k]]
+        pending = [len(op.preds) for op in product.ops]
+        for k in done:
+            for s in product.ops[k].succs:
+                pending[s] -= 1
+        start_ops = [k for k in ops if not plan.t_done[first + k] and pending[k] == 0]
         at = min(plan.t_start[first + k] - setup[plan.pool_names[plan.cell_pool[plan.t_cell[first + k]]]] for k in start_ops)
-        units.append(unit)
-        releases.append((max(0.0, at), unit, start_ops))
-
-    def run():
-        for at, unit, start_ops in sorted(releases, key=lambda r: (r[0], r[1].key)):
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            yield from floor.enter(unit, start_ops)
-
-    env.process(run())
-    return units
+        jobs.append((product.index, due, done))
+        releases.append((max(0.0, at), j, start_ops))
+    releases.sort(key=lambda r: (r[0], r[1]))
+    tables = (jobs, releases)
+    _per_plan[id(plan)] = (weakref.ref(plan, lambda _, k=id(plan): _per_plan.pop(k, None)), key, tables)
+    return tables
 
 
 def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> dict:
@@ -233,6 +289,8 @@ def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> di
         "units": traces[0].control["units"],
         "units_finished": t_interval([t.control["units_finished"] for t in traces]).to_dict(2),
         "finish_h": t_interval([t.control["last_finish_s"] / 3600 for t in traces]).to_dict(3),
+        # Blocking deadlocks broken by parking a unit off the floor (sim.floor.Floor.check_deadlock).
+        "deadlocks_resolved_per_replication": float(np.mean([t.control.get("deadlocks_resolved", 0) for t in traces])),
     }
     if control != "rule":
         starts = [t.control["starts"] for t in traces]

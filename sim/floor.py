@@ -14,7 +14,7 @@ import simpy
 
 from sim.calendar import DOWN as CAL_DOWN
 from sim.calendar import Calendar, failure_windows, planned_windows
-from sim.entities import DONE, QUEUED, WAITING, CellRun, Fleet, Station, Task, Unit
+from sim.entities import DONE, QUEUED, WAITING, CellRun, Fleet, PlaceWait, Station, Task, Unit
 from sim.layout import Layout, OpDef
 from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observer
 from sim.streams import Shape, Stream
@@ -43,6 +43,9 @@ class Floor:
         vehicles, travel, cv = transport
         self.fleet = Fleet(vehicles, travel, cv, streams("transport")) if vehicles > 0 else None
         self.control = control
+        self.waits: dict[simpy.Event, PlaceWait] = {}  # units waiting for a place, by their wait event
+        self.deadlocks_resolved = 0  # units parked off the floor to break a blocking deadlock
+        self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         self.cells: dict[str, CellRun] = {}
         for station in self.stations:
@@ -50,6 +53,9 @@ class Floor:
         if control is not None:
             control.attach(self)
         for cell in self.cells.values():
+            # A bay's slots share its calendar, and the bridge watches some calendars: reading
+            # a shared one ahead would skip windows the others still have to see.
+            cell.ahead = cell.calendar is None or (cell.station.defn.capacity == 1 and not cell.watched)
             env.process(self._cell(cell))
 
     # ----------------------------------------------------------------- construction
@@ -80,7 +86,10 @@ class Floor:
                 self.cells[name] = cell
 
     def close(self) -> None:
-        """Tell the observer about operations still waiting when the run stops."""
+        """Tell the observer about operations still waiting when the run stops, and what the
+        operations under way had worked out ahead up to now."""
+        for cell in self.cells.values():
+            self._told(cell)
         for station in self.stations:
             for _, _, task in station.heap:
                 self.obs.still_waiting(station.index, task.since)
@@ -135,7 +144,7 @@ class Floor:
                     else:
                         ev = self.env.event()
                         self._wait_for_place(station, ev)
-                        yield ev
+                        yield from self._wait_off_floor(unit, station, ev)
                 unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             tasks.append((station, op, has_place))
@@ -172,7 +181,9 @@ class Floor:
 
     def _enqueue(self, station: Station, task: Task) -> None:
         if self.control is not None:
-            self.control.ready(task)
+            self.control.ready(task, station)
+            if station.blocked_slots:  # it may have joined units no cell can take: a deadlock can close here
+                self.check_deadlock(station)
             return
         while station.waiting:
             cell = station.waiting.popleft()
@@ -183,6 +194,8 @@ class Floor:
         station.seq += 1
         order = task.unit.due if self.policy == "edd" else station.seq
         heapq.heappush(station.heap, (order, station.seq, task))
+        if station.blocked_slots:
+            self.check_deadlock(station)
 
     def _take(self, station: Station) -> Task | None:
         if not station.heap:
@@ -208,7 +221,7 @@ class Floor:
         or, executing a plan, what the floor controller hands this cell (its planned sequence,
         with look-ahead, rework and moved work), in the order handed."""
         station, env = cell.station, self.env
-        pending = self.control.pending[cell.cell_id] if self.control is not None else None
+        pending = self.control.pending[cell.index] if self.control is not None else None
         while True:
             if pending is not None:
                 if pending:
@@ -216,6 +229,8 @@ class Floor:
                 else:
                     self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
                     cell.wait_ev = ev = env.event()
+                    if cell.waiting_slots is not None:
+                        heapq.heappush(cell.waiting_slots, cell.slot)
                     task = yield ev
                     cell.wait_ev = None
             else:
@@ -231,7 +246,8 @@ class Floor:
                         if task is None:
                             continue
             # The common case inline (no changeover, no window, no failure due, room downstream),
-            # sparing a generator per operation; anything else goes the general way.
+            # sparing a generator per operation; a cell whose calendar only it reads works out
+            # the rest ahead (one timeout per operation); anything else goes the general way.
             setup = self._take_up(cell, task)
             duration = None if setup else self._work_time(cell, task)
             if duration is not None and cell.calendar is None and duration < cell.ttf_left:
@@ -242,6 +258,8 @@ class Floor:
                 blocked = self._finish(cell, task, started)
                 if blocked is not None:
                     yield from self._blocked(cell, task, blocked)
+            elif cell.ahead:
+                yield from self._operation(cell, task, setup, duration)
             else:
                 yield from self._process_rest(cell, task, setup, duration)
 
@@ -286,6 +304,120 @@ class Floor:
         if blocked is not None:
             yield from self._blocked(cell, task, blocked)
 
+    def _operation(self, cell: CellRun, task: Task, setup: bool, duration: float | None):
+        """`_process_rest` computed ahead: the changeover, the work, the planned windows and the
+        failures it meets are worked out when the operation starts, and the cell waits once, to
+        the same float time the step-by-step way reaches (the same additions, in the same order,
+        the same draws from the cell's own streams). Only a stop the controller must hear of as
+        it begins makes the cell wait on the way. State changes after now are told to the
+        observer when the operation ends (all are active states: no other cell's record depends
+        on them in between). For cells whose calendar no one else reads (`CellRun.ahead`)."""
+        env = self.env
+        at = env.now
+        waits = False  # whether the step-by-step way would have waited at all (zero work does not)
+        if setup:
+            waits = True
+            self.obs.state(cell.obs_id, SETUP)
+            at, left, stop = self._ahead(cell, at, cell.setup, SETUP)
+            while stop is not None:
+                at = yield from self._long_stop(cell, at, stop, SETUP)
+                at, left, stop = self._ahead(cell, at, left, SETUP)
+            duration = self._work_time(cell, task, at)
+        started = at
+        if setup and cell.calendar is None and duration < cell.ttf_left:
+            at += duration  # as _process_rest: one timeout, even of zero length
+            if cell.failures is not None:
+                cell.ttf_left -= duration
+        else:
+            waits = waits or duration > _EPS
+            at, left, stop = self._ahead(cell, at, duration, BUSY)
+            while stop is not None:
+                at = yield from self._long_stop(cell, at, stop, BUSY)
+                at, left, stop = self._ahead(cell, at, left, BUSY)
+        if waits:
+            yield _at(env, at)
+        self._told(cell)
+        blocked = self._finish(cell, task, started)
+        if blocked is not None:
+            yield from self._blocked(cell, task, blocked)
+
+    def _ahead(self, cell: CellRun, at: float, work: float, state: int) -> tuple[float, float, tuple | None]:
+        """`_run` without waiting: from time `at`, work `work` seconds of the cell's time through
+        windows and failures. (end, 0, None), or (time, work left, (chunk, repair)) at a failure
+        whose repair the controller must hear of when it begins."""
+        log = cell.log
+        while work > _EPS:
+            stop, chunk, repair = self._segment(cell, at, work)
+            if stop is not None:  # a planned window or a wall-clock stop: blocked for `chunk`
+                log.append((stop, at))
+                at += chunk
+                log.append((state, at))
+            elif repair is None:
+                at += chunk
+                work -= chunk
+            elif self.control is not None and repair >= self.control.notice_s:
+                return at, work - chunk, (chunk, repair)
+            else:
+                at += chunk + repair
+                work -= chunk
+                log.append((DOWN, at - repair))
+                log.append((state, at))
+        return at, 0.0, None
+
+    def _segment(self, cell: CellRun, at: float, work: float) -> tuple[int | None, float, float | None]:
+        """The next stretch of `work` seconds of work from time `at` (both ways of running an
+        operation step through these): (DOWN or OFF, wait, None) when a calendar window blocks
+        the cell for `wait`; (None, chunk, None) when it works `chunk` seconds; (None, chunk, repair)
+        when it fails after `chunk` seconds of work and is repaired in `repair` (the time to the
+        next failure is drawn already)."""
+        calendar = cell.calendar
+        chunk = work
+        if calendar is not None:
+            start, end, kind = calendar.block(at)
+            if start <= at:
+                return (DOWN if kind == CAL_DOWN else OFF), end - at, None
+            if start - at < chunk:
+                chunk = start - at
+        if chunk < cell.ttf_left:
+            if cell.failures is not None:
+                cell.ttf_left -= chunk
+            return None, chunk, None
+        chunk = cell.ttf_left
+        repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
+        cell.ttf_left = cell.mttf * cell.failures.exponential()
+        return None, chunk, repair
+
+    def _long_stop(self, cell: CellRun, at: float, stop: tuple[float, float], state: int):
+        """A failure the controller hears of as it begins (with the real repair end as the
+        technician's estimate: it may move the cell's waiting work); returns the time the cell
+        works again."""
+        env = self.env
+        chunk, repair = stop
+        if at != env.now:
+            yield _at(env, at)
+        self._told(cell)
+        env.timeout(chunk).callbacks.append(partial(self.control.cell_down, cell, env.now + chunk + repair))
+        yield env.timeout(chunk + repair)
+        self.control.cell_up(cell)
+        self.obs.state(cell.obs_id, DOWN, at=env.now - repair)
+        self.obs.state(cell.obs_id, state)
+        return env.now
+
+    def _told(self, cell: CellRun) -> None:
+        """Tell the observer the state changes an operation worked out ahead, up to now (all of
+        them, except when the run stops during the operation)."""
+        log = cell.log
+        if log:
+            now, state, obs_id = self.env.now, self.obs.state, cell.obs_id
+            if log[-1][1] <= now:
+                for s, at in log:
+                    state(obs_id, s, at)
+                log.clear()
+            else:
+                while log and log[0][1] <= now:
+                    s, at = log.pop(0)
+                    state(obs_id, s, at)
+
     def _take_up(self, cell: CellRun, task: Task) -> bool:
         """The cell takes the task; whether it must change over first."""
         station, unit = cell.station, task.unit
@@ -295,12 +427,17 @@ class Floor:
             self.on_first_start(unit)
         return cell.setup > 0 and cell.family is not None and cell.family != unit.product.family
 
-    def _work_time(self, cell: CellRun, task: Task) -> float:
-        """Start the work proper (after any changeover); its duration on this cell."""
+    def _work_time(self, cell: CellRun, task: Task, at: float | None = None) -> float:
+        """Start the work proper (after any changeover; at `at` when worked out ahead); its
+        duration on this cell."""
         unit = task.unit
         op = unit.product.ops[task.op]
         cell.family = unit.product.family
-        self.obs.state(cell.obs_id, BUSY)
+        if at is None:
+            at = self.env.now
+            self.obs.state(cell.obs_id, BUSY)
+        else:
+            cell.log.append((BUSY, at))
         duration = op.duration * op.factor[cell.station.index]
         shape = op.shape
         if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
@@ -308,7 +445,7 @@ class Floor:
         elif shape.kind:
             duration *= cell.times.multiplier(shape)
         if task.planned is not None:
-            self.obs.start_delay(task.planned, self.env.now - task.planned)
+            self.obs.start_delay(task.planned, at - task.planned)
             if self.control is not None:
                 duration *= self.control.work_share(task)
         return duration
@@ -342,51 +479,37 @@ class Floor:
             if not held[index]:  # the unit's last operation here is done: its place is free
                 del held[index]
                 self._give_place(cell.station)
-        cell.station.engaged -= 1
+                cell.station.engaged -= 1
+                return
+        station = cell.station
+        station.engaged -= 1
+        if station.place_waiters:  # a cell freed, no place: work queued here may be stuck behind others
+            self.check_deadlock(station)
 
     def _run(self, cell: CellRun, work: float, state: int):
         """Work for `work` seconds of the cell's time: preempted by failures while working
         (busy-time clock) and by calendar windows, resuming where it stopped."""
         env, obs = self.env, self.obs
-        calendar = cell.calendar
         while work > _EPS:
-            chunk = work
-            if calendar is not None:
-                start, end, kind = calendar.block(env.now)
-                if start <= env.now:
-                    obs.state(cell.obs_id, DOWN if kind == CAL_DOWN else OFF)
-                    yield env.timeout(end - env.now)
-                    obs.state(cell.obs_id, state)
-                    continue
-                if start - env.now < chunk:
-                    chunk = start - env.now
-            if chunk < cell.ttf_left:
+            stop, chunk, repair = self._segment(cell, env.now, work)
+            if stop is not None:
+                obs.state(cell.obs_id, stop)
+                yield env.timeout(chunk)
+                obs.state(cell.obs_id, state)
+            elif repair is None:
                 yield env.timeout(chunk)
                 work -= chunk
-                if cell.failures is not None:
-                    cell.ttf_left -= chunk
-                continue
-            # Works until the failure, then is repaired: one event for both, the observer told
-            # afterwards when the repair began (working and in repair are both active states,
-            # so no other cell's record depends on the moment).
-            chunk = cell.ttf_left
-            repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
-            if self.control is not None and repair >= self.control.notice_s:
-                # A long stop: the controller hears of it when it happens (with the real repair
-                # end as the technician's estimate) and may move the cell's waiting work.
-                env.timeout(chunk).callbacks.append(partial(self.control.cell_down, cell, env.now + chunk + repair))
+            elif self.control is not None and repair >= self.control.notice_s:
+                yield from self._long_stop(cell, env.now, (chunk, repair), state)
+                work -= chunk
+            else:
+                # Works until the failure, then is repaired: one event for both, the observer
+                # told afterwards when the repair began (working and in repair are both active
+                # states, so no other cell's record depends on the moment).
                 yield env.timeout(chunk + repair)
-                self.control.cell_up(cell)
                 work -= chunk
                 obs.state(cell.obs_id, DOWN, at=env.now - repair)
                 obs.state(cell.obs_id, state)
-                cell.ttf_left = cell.mttf * cell.failures.exponential()
-                continue
-            yield env.timeout(chunk + repair)
-            work -= chunk
-            obs.state(cell.obs_id, DOWN, at=env.now - repair)
-            obs.state(cell.obs_id, state)
-            cell.ttf_left = cell.mttf * cell.failures.exponential()
 
     def _complete(self, unit: Unit, op: OpDef) -> tuple[list[int], bool]:
         """Mark the operation done (or failed: back to its rework target); the operations that
@@ -442,15 +565,19 @@ class Floor:
         here = cell.station
         kept = leaves = False
         moves = []
-        direct = self.control is None and self.policy != "sq"
+        control = self.control
+        direct = control is None and self.policy != "sq"
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
-            station = self.stations[unit.product.ops[op].options[0][0]] if direct else self._route(unit, op)
+            if direct:
+                station = self.stations[unit.product.ops[op].options[0][0]]
+            else:
+                station = control.station(unit, op) if control is not None else self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework:
-                if unit.held.get(station.index) or any(s is station for s, _ in takes):
+                if unit.held.get(station.index) or (takes and any(s is station for s, _ in takes)):
                     has_place = True  # one unit, one place: its parallel operations there share it
                     takes.append((station, False))
                 elif station is not here:
@@ -478,29 +605,52 @@ class Floor:
                 self._enqueue(station, Task(unit, op, now, has_place))
         return kept
 
-    def _pass_on(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool):
+    def _pass_on(self, cell: CellRun | None, unit: Unit, ready: list[int], rework: bool, holds_place: bool,
+                 parked: tuple | None = None):
         """Blocking after service: hold the unit until each next station has a free place, then
         wait for an AGV. A next operation in the same station keeps the unit's place; rework
         travels in its own lane and needs none (so a rework loop cannot deadlock the line).
-        Returns whether the unit's place here was kept."""
+        Returns whether the unit's place here was kept. A unit parked off the floor to break a
+        deadlock goes on in its own process (`cell` None, `parked` where it stopped: the
+        operation, its station, the moves so far, whether it kept its place, its wait event)."""
         env = self.env
-        here = cell.station
-        moves = []
-        kept = leaves = False
-        for op in ready:
-            station = self._route(unit, op)
+        here = cell.station if cell is not None else None
+        moves, kept, leaves, first, ev = [], False, False, 0, None
+        if parked is not None:
+            first, parked_at, moves, kept, ev = parked
+            leaves = True  # off the floor: every next station is a trip
+        for i in range(first, len(ready)):
+            op = ready[i]
+            station = parked_at if i == first and parked is not None else self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework and (station is not here or unit.held.get(station.index)):
                 if not unit.held.get(station.index):
-                    if station.places_free > 0:
+                    if ev is not None:  # parked: wait off the floor where it waited on its cell
+                        yield from self._wait_off_floor(unit, station, ev)
+                        ev = None
+                    elif station.places_free > 0:
                         station.places_free -= 1
+                    elif cell is None:
+                        ev = env.event()
+                        self._wait_for_place(station, ev)
+                        yield from self._wait_off_floor(unit, station, ev)
+                        ev = None
                     else:
                         self.obs.state(cell.obs_id, BLOCKED)
                         ev = env.event()
                         self._wait_for_place(station, ev)
-                        yield ev
+                        # Leaving frees its place here only if no next operation keeps it here.
+                        frees = (holds_place and not kept and unit.held.get(here.index) == 1
+                                 and not any(s == here.index for j in ready[i + 1:] for s, _ in unit.product.ops[j].options))
+                        wait = self._add_wait(PlaceWait(unit, station, here, cell, frees, ev))
+                        got = yield ev
+                        self._drop_wait(wait)
+                        if got is not None:  # parked to break a deadlock: the cell is free, the unit goes on off the floor
+                            env.process(self._pass_on(None, unit, ready, rework, False, (i, station, moves, kept, got)))
+                            return kept
+                        ev = None
                 unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             moves.append((station, op, has_place))
@@ -510,7 +660,8 @@ class Floor:
             if fleet.free > 0:
                 fleet.free -= 1
             else:
-                self.obs.state(cell.obs_id, BLOCKED)
+                if cell is not None:
+                    self.obs.state(cell.obs_id, BLOCKED)
                 ev = env.event()
                 fleet.waiters.append(ev)
                 yield ev
@@ -521,6 +672,141 @@ class Floor:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
         return kept
 
+    # ----------------------------------------------------------------- deadlocks
+    # With finite buffers, units can each hold a place and wait for a place held by the next (a
+    # plan swapping two units between two stations without buffer places; the scheduler frees a
+    # machine at an operation's end). A floor breaks such a cycle by taking one unit off its cell
+    # onto a parking place / AGV off the floor; the twin does the same, when the cycle closes.
+
+    def _add_wait(self, wait: PlaceWait) -> PlaceWait:
+        self.waits[wait.ev] = wait
+        if wait.at is not None:
+            wait.at.blocked_slots += 1
+        self.check_deadlock(wait.wants)
+        return wait
+
+    def _drop_wait(self, wait: PlaceWait) -> None:
+        if self.waits.pop(wait.ev, None) is not None and wait.at is not None:
+            wait.at.blocked_slots -= 1
+
+    def _wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event):
+        """Generator: a unit off the floor (held back at release, or parked) waits for a place."""
+        if not unit.held:  # holds no place (a held-back release, most often): it cannot close a cycle
+            yield ev
+            return
+        wait = self._add_wait(PlaceWait(unit, station, None, None, False, ev))
+        yield ev
+        self._drop_wait(wait)
+
+    def check_deadlock(self, station: Station) -> None:
+        """If no place of `station` can ever free (a deadlock has just closed through it), park one
+        unit of the deadlock off the floor: its cell is free again and its place there goes to
+        the next unit waiting for it. It keeps its turn for the place it waits for."""
+        stuck = self._deadlock(station)
+        if not stuck:
+            return
+        on_slot = [w for w in stuck if w.at is not None]
+        victim = next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None)
+        if victim is None:  # only held-back releases: no cell to clear (cannot happen with one root station per unit)
+            return
+        waiters = victim.wants.place_waiters
+        parking = self.env.event()
+        waiters[waiters.index(victim.ev)] = parking
+        self._drop_wait(victim)
+        victim.ev.succeed(parking)
+        self.deadlocks_resolved += 1
+
+    def _deadlock(self, start: Station) -> list[PlaceWait] | None:
+        """The waiting units of a deadlock through `start`, or None while a place there can still
+        free. A full station is stuck when every unit holding a place there waits for a place at a
+        stuck station; units holding one without waiting (queued, on their way) count as stuck only
+        when every cell that could take them holds a stuck unit. Every condition is an 'all', so
+        the search stops at the first unit that can still move."""
+        waits = None
+        seen = {start.index}
+        todo = [start]
+        stuck: list[PlaceWait] = []
+        while todo:
+            s = todo.pop()
+            # A free place, or a cell here at work (it will free a place or a cell, or wait, and
+            # each of those checks again): not stuck.
+            if s.places_free > 0 or s.engaged > s.blocked_slots:
+                return None
+            if waits is None:
+                waits = [w for w in self.waits.values() if not w.ev.triggered]  # a granted or parked wait moves
+            holders = [w for w in waits if s.index in w.unit.held]
+            others = s.places - len({w.unit.key for w in holders})  # queued, on their way, working
+            chain = holders
+            if others > 0:
+                # Units holding a place here without waiting move once a cell here takes them: in
+                # dispatch mode, a free cell takes them at once.
+                if s.engaged < s.slots and self.control is None:
+                    return None
+                if self.control is not None:
+                    behind = self._stuck_behind(s, waits)
+                else:  # every cell here holds a waiting unit
+                    behind = [w for w in waits if w.at is s]
+                    if len(behind) < s.slots:
+                        behind = None
+                if behind is None:
+                    return None
+                chain = holders + behind
+            for w in chain:
+                stuck.append(w)
+                if w.wants.index not in seen:
+                    seen.add(w.wants.index)
+                    todo.append(w.wants)
+        return stuck
+
+    def _stuck_behind(self, s: Station, waits: list[PlaceWait]) -> list[PlaceWait] | None:
+        """Executing a plan, with no cell of `s` working: the units holding a place at `s` without
+        waiting themselves are work the controller hands to cells. Each is stuck when every open
+        task of it is: handed to a cell whose slots all hold a waiting unit, or not handed yet and
+        either waiting for another task of its unit (a redo) or with every slot of its station
+        holding a waiting unit. Returns the waits those depend on, or None when one can move."""
+        control = self.control
+        waiting = {w.unit.key for w in waits}
+        on_slot = {id(w.cell): w for w in waits if w.cell is not None}
+        tasks: dict[int, list] = {}  # unit key -> its open tasks (task, cell it is handed to or -1)
+        for task in control.ready_tasks.values():
+            if task.unit.key not in waiting:
+                tasks.setdefault(task.unit.key, []).append((task, -1))
+        for c, queue in enumerate(control.pending):
+            for task in queue:
+                if task.unit.key not in waiting:
+                    tasks.setdefault(task.unit.key, []).append((task, c))
+        holding = [k for k, ts in tasks.items() if s.index in ts[0][0].unit.held]
+        if len(holding) < s.places - len({w.unit.key for w in waits if s.index in w.unit.held}):
+            return None  # a unit holds a place here and is on its way or at work
+        behind: list[PlaceWait] = []
+
+        def blocked(slots) -> bool:
+            if all(id(slot) in on_slot for slot in slots):
+                behind.extend(on_slot[id(slot)] for slot in slots)
+                return True
+            return False
+
+        for key in holding:
+            unit_tasks = tasks[key]
+            unit = unit_tasks[0][0].unit
+            if sum(1 for st in unit.status if st == QUEUED) > len(unit_tasks):
+                return None  # one of its operations is at work or on its way
+            for task, c in unit_tasks:
+                if c >= 0:
+                    if not blocked(control.slots[c]):
+                        return None
+                elif control.startable(task):
+                    station = control.station(unit, task.op)
+                    if not blocked([slot for c2 in self._cells(station) for slot in control.slots[c2]]):
+                        return None
+        return behind
+
+    def _cells(self, s: Station) -> list[int]:
+        cells = self._cells_of.get(s.index)
+        if cells is None:
+            cells = self._cells_of[s.index] = sorted({cell.index for cell in self.cells.values() if cell.station is s})
+        return cells
+
     def _deliver(self, unit: Unit, moves: list, _event=None) -> None:
         now = self.env.now
         for station, op, has_place in moves:
@@ -530,6 +816,15 @@ class Floor:
             fleet.waiters.popleft().succeed()
         else:
             fleet.free += 1
+
+
+def _at(env: simpy.Environment, at: float) -> simpy.Event:
+    """An event at absolute time `at`: a timeout would add now + (at - now), which can differ
+    from `at` in the last bit. Pushed into SimPy's queue as Environment.schedule does."""
+    ev = simpy.Event(env)
+    ev._ok, ev._value = True, None
+    heapq.heappush(env._queue, (at, simpy.events.NORMAL, next(env._eid), ev))
+    return ev
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:

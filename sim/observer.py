@@ -66,7 +66,7 @@ class Observer:
         self.queue_area = [[0.0] * n_st for _ in range(self.n_bins)]
         self.wait_sum = [[0.0] * n_st for _ in range(self.n_bins)]
         self.wait_n = [[0] * n_st for _ in range(self.n_bins)]
-        self.delays: list[tuple[float, float]] = []
+        self.delays: list[float] = []  # planned start, delay, planned start, delay, ... (flat: one array at the end)
         self.last_end = 0.0
 
     def add_cell(self, station: int, state: int) -> int:
@@ -187,7 +187,7 @@ class Observer:
             self._spread(self.queue_area, station, since, self.env.now, 1.0)
 
     def start_delay(self, planned: float, delay: float) -> None:
-        self.delays.append((planned, delay))
+        self.delays += (planned, delay)
 
     def close(self, wall_s: float) -> Trace:
         """Flush open intervals up to now and return the arrays."""
@@ -214,7 +214,7 @@ class Observer:
             wait_sum=np.array(self.wait_sum),
             wait_n=np.array(self.wait_n, dtype=float),
             active=self.active,
-            start_delays=np.array(self.delays).reshape(-1, 2),
+            start_delays=np.array(self.delays, dtype=float).reshape(-1, 2),
             last_end_s=self.last_end,
             wall_s=wall_s,
         )

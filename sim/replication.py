@@ -96,7 +96,8 @@ def _replication(config: RunConfig, replication: int) -> Trace:
         floor.on_finish = finish
         env.run(until=simpy.events.AnyOf(env, [done, env.timeout(config.end_s)]))
         record = control.record() if control is not None else {}
-        record.update(delivered_by_horizon(plan, finished_at), units=len(units), units_finished=len(finished_at))
+        record.update(delivered_by_horizon(plan, finished_at), units=len(units), units_finished=len(finished_at),
+                      deadlocks_resolved=floor.deadlocks_resolved)
     floor.close()
     trace = observer.close(time.perf_counter() - started)
     trace.executed = floor.executed

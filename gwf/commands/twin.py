@@ -147,4 +147,7 @@ def _print_execution(console, x: dict, ref: float) -> None:
         console.print(f"on planned cell {x['share_on_planned_cell']['mean']:.1%}; decisions per replication "
                       f"{x['decisions_per_replication']}; re-plans {x['replans_per_replication']:g} "
                       f"({x['replan_cpu_s_per_replication']:.2f} CPU s); decision time p95 {x['decision_ms']['p95']} ms")
+    if x.get("deadlocks_resolved_per_replication"):
+        console.print(f"blocking deadlocks broken by parking a unit off the floor: "
+                      f"{x['deadlocks_resolved_per_replication']:g} per replication")
 

@@ -28,15 +28,18 @@ Rules (docs/loop.md):
   its new cell starts it `replan_gain_s` sooner. A lateness re-plan that moved nothing doubles
   the wait before the next one.
 Every decision goes to `log` with its reason. The host calls `handle(event)`, carries out the
-returned decisions, and calls `handle(Tick(t))` at `next_wake`.
+returned decisions, and calls `handle(Tick(t))` at `next_wake`. (`on_ready` and `on_completed` do
+what handle(Ready) and handle(Completed) do, without building the event: the twin's hot path.)
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, replace
+from operator import itemgetter
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
                                       PoolFull, Ready, Started, Tick)
@@ -48,6 +51,8 @@ INF = math.inf
 PLAN = "plan: next in the cell's sequence"
 REWORK_FIRST = "rework: failed check, served first by any cell of the pool"
 OWN_CELL = "own cell: due and ready beyond the look-ahead, its cell free"
+HELP = "help: earliest due ready task of the pool"
+HELP_MOVE = "help: due, its planned cell cannot take it now"
 _LATENESS_ALPHA = 1 / 50
 
 
@@ -63,7 +68,10 @@ class ControlConfig:
     repair_window_s: float = 8 * 3600.0
     replan_every_s: float | None = None
     replan_lateness_s: float | None = None
-    replan_window_s: float = 24 * 3600.0
+    # The re-plan's look-ahead: as long as its interval, since work beyond is planned again at
+    # the next re-plan anyway. (A 4-replication screen of windows 4-24 h: the same GW/week within
+    # noise, 0.978-0.981; re-plan CPU per week 2.3 s at 4 h, 3.0 s at 8 h, 7.1 s at 24 h.)
+    replan_window_s: float = 8 * 3600.0
     replan_min_gap_s: float = 3600.0
     replan_gain_s: float = 1800.0  # a re-plan moves a task only if its new cell starts it this much sooner
 
@@ -114,6 +122,19 @@ def _initial_state(plan: ControlPlan) -> tuple:
     return plan.start_state
 
 
+def _recorded_stops(plan: ControlPlan) -> list:
+    """Each cell's recorded stops as a calendar (None where none), built once per plan.
+    Recorded stops only: routine windows (maintenance) pause work and the plan times around
+    them; holding work back from them cost ~1% of a week's output."""
+    if plan.stop_calendars is None:
+        from scheduler.calendars import CellCalendar
+        from scheduler.problem import recorded_downtime
+
+        down = recorded_downtime(plan.schedule.kpis)
+        plan.stop_calendars = [CellCalendar(down[cid]) if down.get(cid) else None for cid in plan.cell_ids]
+    return plan.stop_calendars
+
+
 class FloorController:
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
@@ -147,7 +168,7 @@ class FloorController:
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
         self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
-        self._calendars = None  # each cell's planned windows, built on the first early start
+        self._calendars = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
@@ -155,12 +176,18 @@ class FloorController:
         self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
+        self.next_wake = self.next_replan  # see _settle
         self.last_replan = -INF
         self._late_s = INF if self.config.replan_lateness_s is None else self.config.replan_lateness_s
         self._wake_of = [INF] * n_cells  # the last wake-up pushed per cell: an equal one is not pushed twice
         self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
         self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
+        # open_before's index: the planned tasks not done, in planned-start order (built on the
+        # first re-plan), and those that may be out of that order: re-timed, redone, or started
+        # ahead of their planned start (pruned of finished ones at each call).
+        self._by_start: list[int] | None = None
+        self._off_order: list[int] = []
         self.log = DecisionLog()
         self._out: list[Decision] = []
         self.now = 0.0
@@ -170,14 +197,14 @@ class FloorController:
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
         """Take one event, return the decisions it causes (also appended to `log`)."""
-        self._out = out = []
-        self.now = now = event.time
         kind = type(event)
         if kind is Ready:
-            self._ready(event.task)
-        elif kind is Completed:
-            self._completed(event.task, event.cell)
-        elif kind is Failed:
+            return self.on_ready(event.time, event.task)
+        if kind is Completed:
+            return self.on_completed(event.time, event.task, event.cell)
+        self._out = out = []
+        self.now = event.time
+        if kind is Failed:
             self._failed(event.task, event.cell)
         elif kind is Tick:
             self._tick()
@@ -195,14 +222,31 @@ class FloorController:
             self._started(event.task, event.cell)
         else:
             raise TypeError(f"not a controller event: {event!r}")
+        return self._settle(out)
+
+    # The two events of every operation, without an event record (the twin's hot path): the
+    # same as handle(Ready(now, t)) and handle(Completed(now, t, c)).
+    def on_ready(self, now: float, t: int) -> list[Decision]:
+        self._out = out = []
+        self.now = now
+        self._ready(t)
+        return self._settle(out)
+
+    def on_completed(self, now: float, t: int, c: int) -> list[Decision]:
+        self._out = out = []
+        self.now = now
+        self._completed(t, c)
+        return self._settle(out)
+
+    def _settle(self, out: list[Decision]) -> list[Decision]:
+        """After an event: a re-plan if one is due, and `next_wake`, when the host should send
+        Tick next (inf: only events can change anything), kept as a plain attribute."""
+        now = self.now
         if now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
             self._replan("interval" if now >= self.next_replan else "lateness")
+        wake = self._wakes[0][0] if self._wakes else INF
+        self.next_wake = wake if wake < self.next_replan else self.next_replan
         return out
-
-    @property
-    def next_wake(self) -> float:
-        """When the host should send Tick next (inf: only events can change anything)."""
-        return min(self._wakes[0][0] if self._wakes else INF, self.next_replan)
 
     def pool_of(self, t: int) -> int:
         """The pool (cell type) the task is to run in: its cell's, or for unsequenced rework the fastest."""
@@ -217,6 +261,27 @@ class FloorController:
             if stamp[t] == st and status[t] == WAITING:
                 yield t
 
+    def open_before(self, limit: float) -> set[int]:
+        """The planned tasks running now, or waiting (not redone) with a planned start before
+        `limit` (>= now): what a re-plan's snapshot starts from. Reads the not-done tasks whose original
+        planned start is before `limit` and the few out of that order, not the whole plan."""
+        plan, status, in_rework, start = self.plan, self.status, self.in_rework, self.start
+        planned = plan.t_problem
+        if self._by_start is None:
+            self._by_start = sorted((t for t, p in enumerate(planned) if p >= 0 and status[t] != DONE), key=plan.t_start.__getitem__)
+        tasks = self._by_start
+        k = bisect.bisect_left(tasks, limit, key=plan.t_start.__getitem__)
+        head = [t for t in tasks[:k] if status[t] != DONE]
+        self._by_start = head + tasks[k:]  # still in planned-start order
+        self._off_order = off = [t for t in self._off_order if status[t] != DONE and planned[t] >= 0]
+        out = set()
+        for group in (head, off):
+            for t in group:
+                st = status[t]
+                if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
+                    out.add(t)
+        return out
+
     def running_tasks(self, cells) -> list[int]:
         """The tasks running now on any of `cells`."""
         wanted = set(cells)
@@ -226,40 +291,43 @@ class FloorController:
     def summary(self) -> dict:
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}
-        for _, kind, reason, *_ in self.log.rows:
-            counts[kind] = counts.get(kind, 0) + 1
+        # Distinct (kind, reason) pairs first, counted in C: a week logs 80,000-140,000 decisions
+        # but a few thousand distinct reasons. Pairs come in order of first appearance, so both
+        # dicts keep the log's order of first appearance.
+        rows = self.log.rows
+        for (kind, reason), n in Counter(zip(map(itemgetter(1), rows), map(itemgetter(2), rows))).items():
+            counts[kind] = counts.get(kind, 0) + n
             key = f"{kind}/{reason.split(':', 1)[0]}"
-            reasons[key] = reasons.get(key, 0) + 1
+            reasons[key] = reasons.get(key, 0) + n
         return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
                 "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell,
                 "cell_down_cpu_each_s": self.down_cpu_s}
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
+        plan, c, left = self.plan, self.cell[t], self.preds_left
         self.arrived[t] = True
-        c = self.cell[t]
-        pool = self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
+        pool = plan.cell_pool[c] if c >= 0 else plan.t_pools[t][0]
         self._wait_in(pool, t)
         if self.config.pool_help and not self.in_rework[t]:
             heapq.heappush(self.ready_heap[pool], (self.start[t], t))
             self._dispatch_task(t)
-            if self.status[t] == WAITING and self.plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
-                    and self.preds_left[t] == 0 and not self._own_cell_soon(t):
+            if self.status[t] == WAITING and plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
+                    and left[t] == 0 and not self._own_cell_soon(t):
                 # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
                 # cell, when free, takes it out of order (the plan's cell before a twin's); else a
                 # free twin cell does: a free cell has nothing of its own to start (it would have).
                 own = self.cell[t]
                 c = own if own in self.idle[pool] else self._first_idle(pool)
-                if self._window_wait(t, c):
+                if self._calendars[c] is not None and self._window_wait(t, c):
                     return
+                self.stamp[t] = 0
                 if c == own:
-                    self.stamp[t] = 0
                     self._begin(t, own, OWN_CELL)
                     return
-                self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": self.plan.cell_ids[own]})
+                self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
                 self.cell[t] = c
-                self.stamp[t] = 0
-                self._begin(t, c, "help: earliest due ready task of the pool")
+                self._begin(t, c, HELP)
         else:
             self._dispatch_task(t)
 
@@ -269,14 +337,6 @@ class FloorController:
         would hold through a known stop. The work is its planned time on c's pool, twice that
         when it starts early or off its planned cell (its time varies, the plan did not time it there)."""
         plan = self.plan
-        if self._calendars is None:
-            from scheduler.calendars import CellCalendar
-            from scheduler.problem import recorded_downtime
-
-            # Recorded stops only: routine windows (maintenance) pause work and the plan times
-            # around them; holding work back from them cost ~1% of a week's output.
-            down = recorded_downtime(plan.schedule.kpis)
-            self._calendars = [CellCalendar(down[cid]) if down.get(cid) else None for cid in plan.cell_ids]
         calendar = self._calendars[c]
         if calendar is None:
             return 0.0
@@ -296,7 +356,12 @@ class FloorController:
         c = self.cell[t]
         if not wait or c < 0 or not self.up[c] or self.plan.cell_capacity[c] != 1 or self.busy_until[c] - self.now > wait:
             return False
-        return next(self.queue(c), -1) == t
+        seq, stamp, status = self.seq[c], self.stamp, self.status
+        for k in range(self.ptr[c], len(seq)):  # next(self.queue(c)), without the generator
+            _, st, head = seq[k]
+            if stamp[head] == st and status[head] == WAITING:
+                return head == t
+        return False
 
     def _dispatch_task(self, t: int) -> None:
         c = self.cell[t]
@@ -335,13 +400,16 @@ class FloorController:
         return heap[0]
 
     def _completed(self, t: int, c: int) -> None:
-        self.status[t] = DONE
+        plan = self.plan
+        status = self.status
+        status[t] = DONE
         self.running[c] -= 1
-        self.pool_busy[self.plan.cell_pool[c]] -= 1
+        pool = plan.cell_pool[c]
+        self.pool_busy[pool] -= 1
         if self.up[c]:  # _freed: after a completion the cell has a free slot
-            self._idle(self.plan.cell_pool[c], c)
-        status, left, arrived, pools = self.status, self.preds_left, self.arrived, self.plan.t_pools
-        for s in self.plan.t_succs[t]:
+            self._idle(pool, c)
+        left, arrived, pools = self.preds_left, self.arrived, plan.t_pools
+        for s in plan.t_succs[t]:
             if status[s] == WAITING:
                 left[s] -= 1
                 if left[s] == 0:
@@ -349,7 +417,10 @@ class FloorController:
                         self._dispatch_task(s)
                     elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
-        self._dispatch(c)
+        cap = plan.cell_capacity[c]  # _dispatch(c), inline
+        while self.up[c] and self.running[c] < cap:
+            if not self._pick(c):
+                return
 
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
@@ -405,6 +476,7 @@ class FloorController:
         redo = plan.t_rework[t]
         inside = set(redo)
         status, left = self.status, self.preds_left
+        self._off_order += redo
         for o in redo:
             if status[o] == DONE:
                 for s in plan.t_succs[o]:
@@ -480,14 +552,17 @@ class FloorController:
                     self.cell[t] = c
                     self._begin(t, c, REWORK_FIRST)
                     return True
-        seq, stamp = self.seq[c], self.stamp
+        now, early = self.now, self.config.early_s
+        stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
+        stamp = self.stamp
+        wake = INF
+        seq = self.seq[c]
         i, n = self.ptr[c], len(seq)
         while i < n and stamp[seq[i][2]] != seq[i][1]:
             i += 1
         self.ptr[c] = i
-        now, early = self.now, self.config.early_s
         setup, fam = plan.cell_setup[c], self.family[c]
-        seen, wake, head, stale = 0, INF, -1, 0
+        seen, head, stale = 0, -1, 0
         lookahead = self.config.lookahead
         while i < n and seen < lookahead:
             s, st, t = seq[i]
@@ -503,7 +578,7 @@ class FloorController:
                 # repair or re-plan reorders and re-assigns, it does not hold work back.
                 gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
                 if gate <= now:
-                    gate = self._window_wait(t, c)
+                    gate = self._window_wait(t, c) if stops is not None else 0.0
                     if not gate:
                         stamp[t] = 0
                         self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
@@ -513,8 +588,9 @@ class FloorController:
         if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
             k = self.ptr[c]
             seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
-        if self.config.pool_help:
-            heap, status, in_rework, cell_pool, cells = self.ready_heap[pool], self.status, self.in_rework, plan.cell_pool, self.cell
+        heap = self.ready_heap[pool]
+        if heap and self.config.pool_help:
+            status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
@@ -522,17 +598,17 @@ class FloorController:
                     continue
                 due = plan.t_start[t] - early
                 if due <= now and left[t] == 0:
-                    due = self._window_wait(t, c)
+                    due = self._window_wait(t, c) if stops is not None else 0.0
                 if due <= now and left[t] == 0:
                     heapq.heappop(heap)
-                    frm = self.cell[t]
+                    frm = cells[t]
                     stamp[t] = 0
                     if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
                         self._begin(t, c, OWN_CELL)
                         return True
-                    self._emit(MOVE, "help: due, its planned cell cannot take it now", t, c, {"from": plan.cell_ids[frm]})
-                    self.cell[t] = c
-                    self._begin(t, c, "help: earliest due ready task of the pool")
+                    self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[frm]})
+                    cells[t] = c
+                    self._begin(t, c, HELP)
                     return True
                 if now < due < wake:  # not due yet, or it would run into this cell's planned window
                     wake = due
@@ -559,15 +635,19 @@ class FloorController:
         return False
 
     def _begin(self, t: int, c: int, reason: str) -> None:
-        plan, now = self.plan, self.now
+        plan, now, running = self.plan, self.now, self.running
         self.status[t] = RUNNING
-        self.running[c] += 1
-        self.pool_busy[plan.cell_pool[c]] += 1
-        if self.running[c] >= plan.cell_capacity[c]:
-            self.idle[plan.cell_pool[c]].discard(c)
+        running[c] += 1
+        pool = plan.cell_pool[c]
+        self.pool_busy[pool] += 1
+        if running[c] >= plan.cell_capacity[c]:
+            self.idle[pool].discard(c)
         self.family[c] = plan.t_family[t]
         self.started_at[t] = now
         self.ran_on[t] = c
+        start = self.start[t]
+        if start >= now:  # not behind its plan: maybe out of open_before's order
+            self._off_order.append(t)
         if self.config.help_wait_s:
             self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
         pool = self.waiting_pool[t]
@@ -578,15 +658,15 @@ class FloorController:
         if c == plan.t_cell[t]:
             self.on_planned_cell += 1
         if not self.in_rework[t]:
-            late = now - self.start[t]
+            late = now - start
             self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
         self.log.rows.append((now, START, reason, t, c, None))
         self._out.append(Decision(now, START, reason, t, c))
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
-        d = Decision(self.now, kind, reason, t, c, detail)
-        self.log.append(d)
-        self._out.append(d)
+        now = self.now
+        self.log.rows.append((now, kind, reason, t, c, detail))
+        self._out.append(Decision(now, kind, reason, t, c, detail))
 
     # ------------------------------------------------------------------ waiting units per pool
     def _wait_in(self, pool: int, t: int) -> None:
@@ -634,10 +714,9 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
-        import bisect
-
         self.cell[t] = c
         self.start[t] = start
+        self._off_order.append(t)  # re-timed: out of open_before's order
         self._stamps += 1
         self.stamp[t] = self._stamps
         self.in_rework[t] = False

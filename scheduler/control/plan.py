@@ -53,6 +53,7 @@ class ControlPlan:
     t_problem: list[int] = field(default_factory=list)  # task index in `problem`, -1 when not planned
     _keys: dict | None = field(default=None, repr=False)
     start_state: tuple | None = field(default=None, repr=False)  # the controller's state at time 0, built once per plan
+    stop_calendars: list | None = field(default=None, repr=False)  # per cell, its recorded stops (controller._recorded_stops)
 
     @property
     def n_tasks(self) -> int:

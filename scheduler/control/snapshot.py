@@ -16,83 +16,93 @@ from __future__ import annotations
 
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
-from scheduler.carryin import CarriedIn, carry_in, plan_around
+from scheduler.carryin import CARRIED_MARK, CarriedIn, plan_around
 from scheduler.construct import list_schedule
-from scheduler.problem import Cell, Job, Problem, Task
+from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.schedule import Assignment, Schedule
+from scheduler.schedule import Schedule
 
-RUNNING = 1
-WAITING = 0
+WAITING, RUNNING, DONE = 0, 1, 2
 
 
-def open_work(ctrl, span: float) -> tuple[CarriedIn, dict[int, int]]:
+def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     """The carried-in problem of the open work planned to start before now + span (closed under
-    predecessors), and carried task index -> controller task."""
+    predecessors), and carried task index -> controller task.
+
+    Built directly in the form scheduler.carryin.carry_in gives (units marked carried, time 0 at
+    the cut, running work pinned from 0 with its expected rest): every task kept here is open or
+    running, so carry_in's general path (placements of a previous plan, units finished by the
+    cut, changeovers owed by finished work) has nothing to do, and a re-plan costs the window's
+    tasks, not three copies of them."""
     plan, now = ctrl.plan, ctrl.now
     cut = int(now)
     base = plan.problem
     status, in_rework = ctrl.status, ctrl.in_rework
-    limit = now + span
-    # One pass over every task of the plan (75,000 on the 1 GW week) at each call: zipped, not indexed.
-    keep = {t for t, (planned, st, rework, start) in enumerate(zip(plan.t_problem, status, in_rework, ctrl.start))
-            if planned >= 0 and (st == RUNNING or (st == WAITING and not rework and start < limit))}
+    t_problem, t_preds = plan.t_problem, plan.t_preds
+    keep = ctrl.open_before(now + span)
     todo = list(keep)
     while todo:
-        for p in plan.t_preds[todo.pop()]:
-            if p not in keep and plan.t_problem[p] >= 0 and status[p] != 2 and not in_rework[p]:
+        for p in t_preds[todo.pop()]:
+            if p not in keep and t_problem[p] >= 0 and status[p] != DONE and not in_rework[p]:
                 keep.add(p)
                 todo.append(p)
+    order = sorted(keep)  # job-major, routing order: each unit's tasks together, predecessors first
+    local = {t: i for i, t in enumerate(order)}
     jobs: list[Job] = []
     job_new: dict[int, int] = {}
     tasks: list[Task] = []
-    local: dict[int, int] = {}
-    history: list[Assignment] = []
-    for t in sorted(keep):
-        j = plan.t_job[t]
-        if j not in job_new:
-            src = base.jobs[base.tasks[plan.t_problem[t]].job]
-            job_new[j] = len(jobs)
-            jobs.append(Job(src.id, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
-        task = base.tasks[plan.t_problem[t]]
-        local[t] = len(tasks)
-        jobs[job_new[j]].tasks.append(len(tasks))
+    pinned: dict[int, tuple[int, int, int]] = {}
+    pinned_end: dict[int, int] = {}
+    source: dict[str, str] = {}
+    t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
+    for i, t in enumerate(order):
+        task = base.tasks[t_problem[t]]
+        k = job_new.get(t_job[t])
+        if k is None:
+            src = base.jobs[task.job]
+            k = job_new[t_job[t]] = len(jobs)
+            jobs.append(Job(src.id + CARRIED_MARK, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
+            source[src.id + CARRIED_MARK] = src.id
+        job = jobs[k]
+        job.tasks.append(i)
         modes = task.modes
-        if ctrl.arrived[t] or ctrl.preds_left[t] == 0:  # the unit is (or is on its way) in this pool: it stays there
-            modes = [m for m in modes if m[0] == ctrl.pool_of(t)] or modes
-        tasks.append(Task(job_new[j], task.op, modes, [], task.capability))
         if status[t] == RUNNING:
             # Started this very second still counts as running at the cut (pinned), not as open work.
             began = max(0, min(int(ctrl.started_at[t]), cut - 1))
             # A unit may start a little before its plan (a changeover's lead, a free twin cell).
-            jobs[job_new[j]].release = min(jobs[job_new[j]].release, began)
+            if began < job.release:
+                job.release = began
             cell = ctrl.ran_on[t]
-            pool = plan.cell_pool[cell]
-            duration = next((d for p, d in task.modes if p == pool), task.modes[0][1])
-            end = max(cut + 1, int(ctrl.started_at[t] + duration))
-            history.append(Assignment(jobs[job_new[j]].id, task.op, plan.cell_ids[cell], began, end))
-    for t, i in local.items():
-        tasks[i].predecessors = [local[p] for p in plan.t_preds[t] if p in local]
-    previous = Problem(base.cells, base.pools, jobs, tasks, base.horizon, name=f"{base.name}@{cut}")
-    pinned_end: dict[str, int] = {}
-    for a in history:
-        pinned_end[a.cell] = max(pinned_end.get(a.cell, 0), a.end - cut)
+            pool = cell_pool[cell]
+            duration = next((d for p, d in modes if p == pool), modes[0][1])
+            rest = max(cut + 1, int(ctrl.started_at[t] + duration)) - cut
+            modes = [(pool, rest)]
+            pinned[i] = (cell, 0, rest)
+            if rest > pinned_end.get(cell, 0):
+                pinned_end[cell] = rest
+        elif arrived[t] or left[t] == 0:  # the unit is (or is on its way) in this pool: it stays there
+            here = ctrl.pool_of(t)
+            modes = [m for m in modes if m[0] == here] or modes
+        tasks.append(Task(k, task.op, modes, [local[p] for p in t_preds[t] if p in local], task.capability))
+    for job in jobs:  # into the carried frame: time 0 is the cut
+        job.release = max(0, job.release - cut)
+        if job.due is not None:
+            job.due -= cut
     cells = []
     for c, cell in enumerate(base.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
-        clear = pinned_end.get(cell.id, 0)
+        clear = pinned_end.get(c, 0)
         windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)]
         if not ctrl.up[c] and ctrl.down_until[c] > now:  # a stopped cell takes nothing new before it is back
             windows.append((clear, max(clear, int(ctrl.down_until[c]) - cut)))
         cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
-    following = Problem(cells, base.pools, [], [], max(int(span), base.horizon - cut, 1), name=f"{base.name}@{cut}/next")
-    carried = carry_in(previous, Schedule(history, base.horizon), cut, following)
-    to_ctrl = {}
-    for i, task in enumerate(carried.problem.tasks):
-        job_id = carried.source.get(carried.problem.jobs[task.job].id)
-        to_ctrl[i] = plan.task_of(job_id, task.op)
-    return carried, to_ctrl
+    pools = [Pool(p.name, list(p.cells)) for p in base.pools]
+    horizon = max(int(span), base.horizon - cut, 1)
+    # Running work that clashed with a window would fail plan_around's validate (a ValueError,
+    # which the controller logs as a failed re-plan).
+    problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
+    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
@@ -105,26 +115,32 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     carried, to_ctrl = open_work(ctrl, ctrl.config.replan_window_s)
     problem = carried.problem
     now = ctrl.now
-    index = {(j.id, problem.tasks[t].op): t for j in problem.jobs for t in j.tasks}
+    pinned = carried.pinned
+    # The open tasks in carried order: the sub-problem plan_around hands the planner lists them
+    # so (scheduler.subproblem.restrict sorts them), and its plan assigns them so after the pinned.
+    free = [t for t in range(len(problem.tasks)) if t not in pinned]
+    # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
+    order = [ctrl.start[to_ctrl[t]] - now for t in free]
 
     def planner(sub: Problem) -> Schedule:
-        # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
-        order = [ctrl.start[to_ctrl[index[(sub.jobs[task.job].id, task.op)]]] - now for task in sub.tasks]
+        if len(sub.tasks) != len(order):
+            raise RuntimeError("replan: the open sub-problem does not list the open tasks")
         return list_schedule(sub, objective="mw", priority=order)
 
     schedule = plan_around(carried, planner)
-    current = {index[(a.job, a.op)]: a.start for a in _project(ctrl, carried, to_ctrl).assignments}
+    current = _project(ctrl, carried, to_ctrl)
     cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
     gain = ctrl.config.replan_gain_s
+    cell_now = ctrl.cell
+    assigned = schedule.assignments[len(pinned):]
     changes = []
-    for a in schedule.assignments:
-        t = index[(a.job, a.op)]
+    for t, a in zip(free, assigned):
+        if a.op != problem.tasks[t].op:
+            raise RuntimeError(f"replan: the plan's assignments are not in the open tasks' order ({a.job}/{a.op})")
         c = cell_index[a.cell]
-        if t in carried.pinned or c == ctrl.cell[to_ctrl[t]]:
-            continue
-        if a.start + gain <= current.get(t, a.start):
+        if c != cell_now[to_ctrl[t]] and a.start + gain <= current[t]:
             changes.append((to_ctrl[t], c, float(a.start) + int(now)))
-    return changes, {"tasks": len(schedule.assignments) - len(carried.pinned), "pinned": len(carried.pinned)}
+    return changes, {"tasks": len(schedule.assignments) - len(pinned), "pinned": len(pinned)}
 
 
 def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, float]]:
@@ -178,47 +194,63 @@ def _ready(ctrl, t: int) -> float:
     return at
 
 
-def _project(ctrl, carried: CarriedIn, to_ctrl: dict[int, int]) -> Schedule:
-    """The current sequences timed forward from now (time 1 of the carried frame; 0 is the
-    pinned work's): each task on its cell in planned order, after its predecessors, the cell's
-    previous work (and changeover) and outside its windows."""
+def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
+    """Each carried task's start in the current sequences timed forward from now (time 1 of the
+    carried frame; 0 is the pinned work's): each task on its cell in planned order, after its
+    predecessors, the cell's previous work (and changeover) and outside its windows."""
     problem = carried.problem
-    rank = {t: i for i, t in enumerate(topological_order(problem))}
-    cal = [CellCalendar(c.unavailable) for c in problem.cells]
-    lanes: dict[int, list[float]] = {}
+    tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
+    n = len(tasks)
+    order = topological_order(problem)
+    rank = [0] * n
+    for i, t in enumerate(order):
+        rank[t] = i
+    calendars: dict[int, CellCalendar] = {}  # only the cells the window's work is on
+    lanes: dict[int, list[int]] = {}
     family: dict[int, str] = {}
-    end: dict[int, int] = {}
-    out: list[Assignment] = []
+    end = [1] * n
+    starts = [0] * n
     for t, (c, s, e) in carried.pinned.items():
-        end[t] = e
-        lanes.setdefault(c, [0] * max(1, problem.cells[c].capacity))
-        k = min(range(len(lanes[c])), key=lanes[c].__getitem__)
-        lanes[c][k] = max(lanes[c][k], e)
-        family[c] = problem.jobs[problem.tasks[t].job].family
-        out.append(Assignment(problem.jobs[problem.tasks[t].job].id, problem.tasks[t].op, problem.cells[c].id, s, e))
+        end[t], starts[t] = e, s
+        free = lanes.setdefault(c, [0] * max(1, cells[c].capacity))
+        k = min(range(len(free)), key=free.__getitem__)
+        free[k] = max(free[k], e)
+        family[c] = jobs[tasks[t].job].family
     # Planned starts, raised where a predecessor was moved later (repair only re-times what it
     # moves), so the pass meets every predecessor first.
-    order = sorted(rank, key=rank.__getitem__)
-    eff: dict[int, float] = {}
+    planned = ctrl.start
+    eff = [0.0] * n
     for t in order:
-        eff[t] = max([ctrl.start[to_ctrl[t]]] + [eff[p] + 1e-3 for p in problem.tasks[t].predecessors])
-    open_tasks = sorted((t for t in order if t not in carried.pinned), key=lambda t: (eff[t], rank[t]))
-    for t in open_tasks:
-        task = problem.tasks[t]
-        c = ctrl.cell[to_ctrl[t]]
-        cell = problem.cells[c]
+        at = planned[to_ctrl[t]]
+        for p in tasks[t].predecessors:
+            if eff[p] + 1e-3 > at:
+                at = eff[p] + 1e-3
+        eff[t] = at
+    pinned = carried.pinned
+    cell_now = ctrl.cell
+    for t in sorted((t for t in order if t not in pinned), key=lambda t: (eff[t], rank[t])):
+        task = tasks[t]
+        c = cell_now[to_ctrl[t]]
+        cell = cells[c]
         duration = next((d for p, d in task.modes if p == cell.pool), None)
         if duration is None:
             c = problem.pools[task.modes[0][0]].cells[0]
-            cell, duration = problem.cells[c], task.modes[0][1]
-        job = problem.jobs[task.job]
-        ready = max([1, job.release, task.release] + [end.get(p, 1) for p in task.predecessors])
-        free = lanes.setdefault(c, [1] * max(1, cell.capacity))
-        k = min(range(len(free)), key=free.__getitem__)
+            cell, duration = cells[c], task.modes[0][1]
+        job = jobs[task.job]
+        ready = max(1, job.release, task.release)
+        for p in task.predecessors:
+            if end[p] > ready:
+                ready = end[p]
+        free = lanes.get(c)
+        if free is None:
+            free = lanes[c] = [1] * max(1, cell.capacity)
+        k = 0 if len(free) == 1 else min(range(len(free)), key=free.__getitem__)
         setup = cell.setup if cell.capacity == 1 and family.get(c) not in (None, job.family) else 0
-        start = cal[c].earliest_fit(int(max(ready, free[k] + setup)), duration)
-        end[t] = start + duration
-        free[k] = end[t]
+        calendar = calendars.get(c)
+        if calendar is None:
+            calendar = calendars[c] = CellCalendar(cell.unavailable)
+        at = calendar.earliest_fit(int(max(ready, free[k] + setup)), duration)
+        starts[t] = at
+        end[t] = free[k] = at + duration
         family[c] = job.family
-        out.append(Assignment(job.id, task.op, cell.id, start, end[t]))
-    return Schedule(out, problem.horizon, "projected")
+    return starts

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 import tests.scheduler.test_control as hand
 from plant.demand import orders_for
 from scheduler.construct import list_schedule
-from scheduler.control import ControlConfig, DecisionLog, FloorController, PoolFull, control_plan
-from scheduler.control.controller import WAITING
+from scheduler.control import (Completed, ControlConfig, DecisionLog, Failed, FloorController, PoolFull, Ready, Started, Tick,
+                               control_plan)
+from scheduler.control.controller import RUNNING, WAITING
 from scheduler.control.events import START, Decision
 from scheduler.problem import build_problem
+from scheduler.schedule import Assignment, Schedule
 
 H = 3600
 
@@ -40,9 +42,13 @@ def scan_earliest(ctrl: FloorController, pool: int) -> int:
 class Checked(FloorController):
     """A controller that checks its indexes against a scan after each event, runs in lockstep
     with a shadow controller that scans instead of using them (and pushes every wake-up), and
-    now and then hears that a pool's input is full (so the full-buffer rule runs here too)."""
+    now and then hears that a pool's input is full (so the full-buffer rule runs here too) or
+    that a unit is at its station before its last predecessor's completion is reported, or
+    that a person started a waiting task on another free cell of its pool."""
 
     rng = random.Random(0)
+    early_ready = 0.1  # chance per event of an early Ready, and of a Started by hand
+    started_by_hand = 0.05
 
     def __init__(self, plan, config=None):
         super().__init__(plan, config)
@@ -55,6 +61,26 @@ class Checked(FloorController):
         if self.rng.random() < 0.2:
             pool = self.rng.randrange(len(self.plan.pool_names))
             out += self._checked(PoolFull(event.time, pool, not self.full[pool]))
+        if self.rng.random() < self.early_ready:
+            # A unit reported at its next station early (a real cell may see it before the
+            # completion upstream is reported): arrived, it starts once the predecessor is done.
+            early = [t for t in range(self.plan.n_tasks) if self.status[t] == WAITING and self.preds_left[t] == 1
+                     and not self.arrived[t] and all(self.status[p] != WAITING for p in self.plan.t_preds[t])]
+            if early:
+                out += self._checked(Ready(event.time, self.rng.choice(early)))
+        if self.rng.random() < self.started_by_hand:
+            # Work a person started on a free cell of its pool, not its planned one (the host
+            # treats the returned start as its own).
+            plan = self.plan
+            waiting = [t for t in range(plan.n_tasks) if self.status[t] == WAITING and self.preds_left[t] == 0 and self.arrived[t]]
+            if waiting:
+                t = self.rng.choice(waiting)
+                free = [c for c in plan.pool_cells[self.pool_of(t)]
+                        if c != self.cell[t] and self.up[c] and self.running[c] < plan.cell_capacity[c]]
+                if free:
+                    out += self._checked(Started(event.time, t, self.rng.choice(free)))
+        if type(event) is Ready and self.status[event.task] != WAITING:
+            return out  # the host's own report of a unit reported early (or started by hand) since: a duplicate
         return out + self._checked(event)
 
     def _checked(self, event):
@@ -72,8 +98,16 @@ def astuple(d: Decision) -> tuple:
     return (d.time, d.kind, d.reason, d.task, d.cell, d.detail)
 
 
+def scan_open(ctrl: FloorController, limit: float) -> set[int]:
+    """open_before by a scan of every task."""
+    return {t for t in range(ctrl.plan.n_tasks) if ctrl.plan.t_problem[t] >= 0 and (
+        ctrl.status[t] == RUNNING or (ctrl.status[t] == WAITING and not ctrl.in_rework[t] and ctrl.start[t] < limit))}
+
+
 def check_indexes(ctrl: FloorController) -> None:
     status, left, start = ctrl.status, ctrl.preds_left, ctrl.start
+    for ahead in (0.0, H, 8 * H, math.inf):
+        assert ctrl.open_before(ctrl.now + ahead) == scan_open(ctrl, ctrl.now + ahead), "open_before disagrees with a scan"
     for pool, members in enumerate(ctrl.waiting_in_pool):
         for t in members:
             assert ctrl.waiting_pool[t] == pool, "a task in a pool's waiting set is recorded elsewhere"
@@ -83,6 +117,10 @@ def check_indexes(ctrl: FloorController) -> None:
         assert not idle or ctrl._first_idle(pool) == min(idle), "the idle-cell heap disagrees with the idle set"
     for t, pool in enumerate(ctrl.waiting_pool):
         assert pool < 0 or t in ctrl.waiting_in_pool[pool]
+    for c, seq in enumerate(ctrl.seq):
+        for _, st, t in seq:
+            if ctrl.stamp[t] == st:
+                assert ctrl.cell[t] == c and status[t] == WAITING, "a task lives in a sequence not its cell's, or has started"
     queued = set(ctrl._wakes)
     for c, wake in enumerate(ctrl._wake_of):
         if wake > ctrl.now and wake != float("inf"):
@@ -103,6 +141,23 @@ def test_indexes_agree_with_a_scan_after_every_event(policy, seed, monkeypatch):
     assert isinstance(ctrl, Checked)
     assert done == set(range(plan.n_tasks))
     assert any(d.reason.startswith("buffer full") for d in ctrl.log) or policy != "blind"
+
+
+@pytest.mark.parametrize("policy", ["blind", "repair", "replan"])
+@pytest.mark.parametrize("seed", range(6))
+def test_indexes_hold_when_cells_report_early_or_start_work_themselves(policy, seed, monkeypatch):
+    """The same lockstep, with many early arrivals and hand-started tasks: the paths that move
+    a unit that is there and ready between sequences and pools."""
+    spec = hand.loop_floor()
+    problem = build_problem(spec, orders_for(spec, 48), 48 * H)
+    config = ControlConfig.policy(policy, move_threshold_s=H, replan_every_s=None, replan_lateness_s=600.0)
+    monkeypatch.setattr(Checked, "rng", random.Random(100 + seed))
+    monkeypatch.setattr(Checked, "early_ready", 0.4)
+    monkeypatch.setattr(Checked, "started_by_hand", 0.3)
+    monkeypatch.setattr(hand, "FloorController", Checked)
+    plan, ctrl, done = hand.random_host(spec, list_schedule(problem), config, seed)
+    assert done == set(range(plan.n_tasks))
+    assert any(d.reason.startswith("reported") for d in ctrl.log) or policy != "blind"
 
 
 def test_a_controller_starts_from_the_plan_whatever_ran_before_on_it():
@@ -156,3 +211,27 @@ def test_the_full_buffer_heap_follows_arrivals_starts_and_new_times(steps):
             ctrl.preds_left[t] -= 1
         for p in range(len(plan.pool_names)):
             assert ctrl._earliest_waiting(p) == scan_earliest(ctrl, p)
+
+
+def test_a_redone_predecessor_holds_back_a_successor_that_is_there():
+    """build -> test (rework to build) and build -> pack: pack is there and ready, waiting for its
+    planned start, when test fails its check; build is redone, so pack is no longer ready."""
+    spec = hand.floor_spec(products=[{"name": "rack", "family": "rack", "category": "compute", "mw": 0.1, "routing": [
+        {"id": "build", "capability": "assemble", "duration": "1h"},
+        {"id": "test", "capability": "test", "duration": "1h", "predecessors": ["build"], "first_pass_yield": 0.5, "rework_to": "build"},
+        {"id": "pack", "capability": "assemble", "duration": "1h", "predecessors": ["build"]}]}])
+    plan = control_plan(spec, Schedule([Assignment("rack#00001", "build", "arm-001", 0, H),
+                                        Assignment("rack#00001", "test", "tester-001", H, 2 * H),
+                                        Assignment("rack#00001", "pack", "arm-002", 5 * H, 6 * H)], horizon=24 * H))
+    ctrl = FloorController(plan, ControlConfig.policy("blind"))
+    build, test, pack = (plan.task_of("rack#00001", op) for op in ("build", "test", "pack"))
+    arm1, tester = plan.cell_ids.index("arm-001"), plan.cell_ids.index("tester-001")
+    ctrl.handle(Ready(0, build))
+    ctrl.handle(Completed(H, build, arm1))
+    ctrl.handle(Ready(H, test))
+    ctrl.handle(Ready(H, pack))  # there and ready; its planned start is 5 h
+    check_indexes(ctrl)
+    ctrl.handle(Failed(2 * H, test, tester))
+    assert ctrl.preds_left[pack] == 1
+    check_indexes(ctrl)
+    assert not [d for d in ctrl.handle(Tick(5 * H)) if d.kind == START and d.task == pack]
