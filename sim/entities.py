@@ -36,7 +36,7 @@ class Unit:
 class Task:
     """One operation of one unit waiting for (or on) a cell."""
 
-    __slots__ = ("unit", "op", "since", "has_place", "planned", "tid")
+    __slots__ = ("unit", "op", "since", "has_place", "planned", "tid", "share")
 
     def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
         self.unit = unit
@@ -45,6 +45,7 @@ class Task:
         self.has_place = has_place
         self.planned: float | None = None  # planned start, when executing a plan
         self.tid = -1  # the plan's task id, when executing a plan (set when the unit is there)
+        self.share = 1.0  # of the nominal work still to do: < 1 for work running at a plan's cut, on its first start
 
 
 class Station:
@@ -91,7 +92,7 @@ class CellRun:
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
-                 "waiting_slots")
+                 "waiting_slots", "ev", "task", "started", "idle")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -114,6 +115,13 @@ class CellRun:
         self.index = -1  # the cell's index in an executed plan (its slots share it)
         self.slot = 0  # which slot of its cell
         self.waiting_slots: list[int] | None = None  # executing a plan, a bay's slots waiting for work (a heap, shared)
+        # Executing a plan, a cell is no process (sim.floor.Floor._begin): its one reusable event
+        # (the hand-over, then the operation's end), the task on it, when its work started, and
+        # whether it waits for work.
+        self.ev: simpy.Event | None = None
+        self.task = None
+        self.started = 0.0
+        self.idle = False
 
 
 def _setup_of(defn: StationDef) -> float:

@@ -30,8 +30,7 @@ class ControlBridge:
         self.ready_tasks: dict[int, object] = {}
         self.pending: list[deque] = [deque() for _ in plan.cell_ids]  # per cell: started tasks no slot has taken yet
         self.cell_index = {cid: i for i, cid in enumerate(plan.cell_ids)}
-        # Work running across the plan's cut does its planned share of the work, once.
-        self._partial = {t for t in range(plan.n_tasks) if plan.t_scale[t] < 1.0}
+        self._partial = {t for t in range(plan.n_tasks) if plan.t_scale[t] < 1.0}  # work running at the cut
         self.handle_s: list[float] = []
         self.down_s: list[float] = []
         self.down_cpu_s = 0.0  # CPU seconds of the cell-down decisions (the repairs), for the speed benchmark
@@ -71,21 +70,34 @@ class ControlBridge:
         return self.station_of_pool[self.ctrl.pool_of(self.plan.job_first[unit.key] + op)]
 
     def ready(self, task, station) -> None:
-        """The unit is at `station` for the task (the station `station()` named)."""
+        """The unit is at `station` for the task (the station `station()` named). The two events
+        of every operation (this and `finished`) go in without an event record and are carried
+        out here, one call each (the same as `_carry_out`)."""
         task.tid = tid = self.plan.job_first[task.unit.key] + task.op
         self.ready_tasks[tid] = task
         if station.places_free < self.min_places_free:
             self.min_places_free = station.places_free
-        began = perf_counter()  # the two events of every operation go in without an event record
-        self._carry_out(self.ctrl.on_ready(self.env.now, tid), began)
+        began = perf_counter()
+        decisions = self.ctrl.on_ready(self.env._now, tid)
+        self.handle_s.append(perf_counter() - began)
+        for d in decisions:
+            if d.kind is START:
+                self._start(d.task, d.cell)
+        if self.ctrl.next_wake < self._wake_at:
+            self._wake()
 
     def finished(self, cell, task, rework: bool) -> None:
         began = perf_counter()
         if rework:
-            decisions = self.ctrl.handle(Failed(self.env.now, task.tid, cell.index))
+            decisions = self.ctrl.handle(Failed(self.env._now, task.tid, cell.index))
         else:
-            decisions = self.ctrl.on_completed(self.env.now, task.tid, cell.index)
-        self._carry_out(decisions, began)
+            decisions = self.ctrl.on_completed(self.env._now, task.tid, cell.index)
+        self.handle_s.append(perf_counter() - began)
+        for d in decisions:
+            if d.kind is START:
+                self._start(d.task, d.cell)
+        if self.ctrl.next_wake < self._wake_at:
+            self._wake()
 
     def full(self, station, is_full: bool) -> None:
         self._handle(PoolFull(self.env.now, self.pool_of_station[station.index], is_full))
@@ -103,14 +115,6 @@ class ControlBridge:
         """Whether the controller counts every predecessor of the task done (a sibling of a redone
         operation waits for the redo)."""
         return self.ctrl.preds_left[task.tid] == 0
-
-    def work_share(self, task) -> float:
-        """Share of the nominal work the task still needs: < 1 only for work running at the cut, once."""
-        tid = task.tid
-        if tid in self._partial:
-            self._partial.discard(tid)
-            return self.plan.t_scale[tid]
-        return 1.0
 
     def _watch_calendar(self, slot):
         """Wall-clock failures (bays): tell the controller of each long stop as it begins."""
@@ -142,10 +146,13 @@ class ControlBridge:
         for d in decisions:
             if d.kind is START:
                 self._start(d.task, d.cell)
-        wake = self.ctrl.next_wake
-        if wake < self._wake_at:
-            self._wake_at = wake
-            self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
+        if self.ctrl.next_wake < self._wake_at:
+            self._wake()
+
+    def _wake(self) -> None:
+        """The controller wants a Tick sooner than already asked."""
+        self._wake_at = wake = self.ctrl.next_wake
+        self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
 
     def _tick(self, at: float, _event=None) -> None:
         if at != self._wake_at:  # superseded by an earlier wake-up that has already run
@@ -156,11 +163,14 @@ class ControlBridge:
     def _start(self, tid: int, c: int) -> None:
         task = self.ready_tasks.pop(tid)
         # First execution only: a re-run after a failed check is rework, not the plan's start.
+        # Work running across the plan's cut does its planned share of the work, once.
         if self._started_once[tid]:
             task.planned = None
         else:
             task.planned = self.plan.t_start[tid]
             self._started_once[tid] = 1
+            if tid in self._partial:
+                task.share = self.plan.t_scale[tid]
         # The first waiting slot, lowest number first (a slot's durations are its own stream).
         slots = self.slots[c]
         if len(slots) == 1:
@@ -168,9 +178,8 @@ class ControlBridge:
         else:  # a slot leaves the heap only here, when it is handed work
             heap = slots[0].waiting_slots
             slot = slots[heapq.heappop(heap)] if heap else None
-        if slot is not None and slot.wait_ev is not None:
-            ev, slot.wait_ev = slot.wait_ev, None
-            ev.succeed(task)
+        if slot is not None and slot.idle:
+            self.floor.hand(slot, task)
             return
         self.pending[c].append(task)
         station = slots[0].station
