@@ -18,7 +18,7 @@ WAITING, QUEUED, DONE = 0, 1, 2
 class Unit:
     """One order on the floor (a rack, a CDU ...): where each of its operations stands."""
 
-    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks", "held")
+    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks", "held", "first")
 
     def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
         self.key = key
@@ -31,6 +31,7 @@ class Unit:
         self.ops_left = len(product.ops)
         self.reworks = 0
         self.held: dict[int, int] = {}  # station index -> this unit's operations sharing its one place there
+        self.first = -1  # executing a plan: the plan's task id of its first operation (the others follow)
 
 
 class Task:

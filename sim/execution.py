@@ -30,12 +30,13 @@ class ControlBridge:
         self.ready_tasks: dict[int, object] = {}
         self.pending: list[deque] = [deque() for _ in plan.cell_ids]  # per cell: started tasks no slot has taken yet
         self.cell_index = {cid: i for i, cid in enumerate(plan.cell_ids)}
-        self._partial = {t for t in range(plan.n_tasks) if plan.t_scale[t] < 1.0}  # work running at the cut
         self.handle_s: list[float] = []
         self.down_s: list[float] = []
         self.down_cpu_s = 0.0  # CPU seconds of the cell-down decisions (the repairs), for the speed benchmark
         self.min_places_free = math.inf
-        self._started_once = bytearray(plan.n_tasks)  # 1: started before (a re-run is rework, not the plan's start)
+        # Per task: 1 not started yet, 2 not started yet and running across the plan's cut (it does
+        # its planned share of the work, once), 0 started before (a re-run is rework, not the plan's start).
+        self._first = bytearray(1 if scale >= 1.0 else 2 for scale in plan.t_scale)
         self._wake_at = math.inf
         self.floor = None
 
@@ -49,6 +50,7 @@ class ControlBridge:
         for cell in floor.cells.values():
             cell.index = self.cell_index[cell.cell_id]
             self.slots[cell.index].append(cell)
+        self.only_slot = [slots[0] if len(slots) == 1 else None for slots in self.slots]
         for slots in self.slots:
             if len(slots) > 1:  # a bay: its waiting slots by number, so a start finds the first without a scan
                 heap: list[int] = []
@@ -67,13 +69,13 @@ class ControlBridge:
 
     # ------------------------------------------------------------------ floor -> controller
     def station(self, unit: Unit, op: int):
-        return self.station_of_pool[self.ctrl.pool_of(self.plan.job_first[unit.key] + op)]
+        return self.station_of_pool[self.ctrl.pool_of(unit.first + op)]
 
     def ready(self, task, station) -> None:
         """The unit is at `station` for the task (the station `station()` named). The two events
         of every operation (this and `finished`) go in without an event record and are carried
         out here, one call each (the same as `_carry_out`)."""
-        task.tid = tid = self.plan.job_first[task.unit.key] + task.op
+        task.tid = tid = task.unit.first + task.op
         self.ready_tasks[tid] = task
         if station.places_free < self.min_places_free:
             self.min_places_free = station.places_free
@@ -162,27 +164,23 @@ class ControlBridge:
 
     def _start(self, tid: int, c: int) -> None:
         task = self.ready_tasks.pop(tid)
-        # First execution only: a re-run after a failed check is rework, not the plan's start.
-        # Work running across the plan's cut does its planned share of the work, once.
-        if self._started_once[tid]:
-            task.planned = None
-        else:
+        first = self._first[tid]
+        if first:  # the plan's start of the task (planned stays None for a re-run: rework)
             task.planned = self.plan.t_start[tid]
-            self._started_once[tid] = 1
-            if tid in self._partial:
+            self._first[tid] = 0
+            if first == 2:
                 task.share = self.plan.t_scale[tid]
         # The first waiting slot, lowest number first (a slot's durations are its own stream).
-        slots = self.slots[c]
-        if len(slots) == 1:
-            slot = slots[0]
-        else:  # a slot leaves the heap only here, when it is handed work
+        slot = self.only_slot[c]
+        if slot is None:  # a bay: a slot leaves the heap only here, when it is handed work
+            slots = self.slots[c]
             heap = slots[0].waiting_slots
             slot = slots[heapq.heappop(heap)] if heap else None
         if slot is not None and slot.idle:
             self.floor.hand(slot, task)
             return
         self.pending[c].append(task)
-        station = slots[0].station
+        station = self.slots[c][0].station
         if station.blocked_slots:  # handed to a cell that may hold a unit waiting downstream: a deadlock can close here
             self.floor.check_deadlock(station)
 
@@ -207,6 +205,7 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
         unit = floor.new_unit(index, due, plan.jobs[j])
         if unit.key != j:
             raise AssertionError("plan units must be the floor's first units")
+        unit.first = plan.job_first[j]
         for k in done:
             unit.status[k] = DONE
             unit.ops_left -= 1
