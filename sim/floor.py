@@ -50,6 +50,8 @@ class Floor:
         self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         self.cells: dict[str, CellRun] = {}
+        # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
+        self._on_handed, self._on_end, self._on_end_told = [self._handed], [self._ended], [self._ended_ahead]
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
@@ -60,7 +62,7 @@ class Floor:
             cell.ahead = cell.calendar is None or (cell.station.defn.capacity == 1 and not cell.watched)
             if control is None:
                 env.process(self._cell(cell))
-            else:  # executing a plan, a cell is no process: it waits to be handed work (see _hand)
+            else:  # executing a plan, a cell is no process: it waits to be handed work (see hand)
                 cell.ev = ev = simpy.Event(env)
                 ev._ok, ev._value, ev.cell = True, None, cell
                 self._wait(cell)
@@ -126,6 +128,7 @@ class Floor:
                     callback.args[1].close()
         for cell in self.cells.values():
             cell.ev = cell.task = None
+        self._on_handed = self._on_end = self._on_end_told = None  # they hold the floor's own methods
         env._queue.clear()
         if self.control is not None:
             self.control.floor = None
@@ -282,7 +285,7 @@ class Floor:
         cell.idle = False
         cell.task = task
         env, ev = self.env, cell.ev
-        ev.callbacks = [self._handed]
+        ev.callbacks = self._on_handed
         heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
 
     def _handed(self, ev: simpy.Event) -> None:
@@ -306,7 +309,7 @@ class Floor:
                 cell.ttf_left -= duration
             cell.task, cell.started = task, env._now
             ev = cell.ev
-            ev.callbacks = [self._ended]
+            ev.callbacks = self._on_end
             heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
         elif cell.ahead:
             stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
@@ -316,7 +319,7 @@ class Floor:
             cell.task, cell.started = task, started
             if waits:
                 ev = cell.ev
-                ev.callbacks = [self._ended_ahead]
+                ev.callbacks = self._on_end_told if cell.log else self._on_end
                 heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
             else:  # no work to wait for: done at once, as the process did
                 self._ended_ahead(cell.ev)
@@ -704,7 +707,7 @@ class Floor:
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework:
-                if unit.held.get(station.index) or (takes and any(s is station for s, _ in takes)):
+                if unit.held.get(station.index) or (takes and station in [s for s, _ in takes]):
                     has_place = True  # one unit, one place: its parallel operations there share it
                     takes.append((station, False))
                 elif station is not here:
