@@ -93,7 +93,7 @@ class CellRun:
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
-                 "waiting_slots", "ev", "task", "started", "idle")
+                 "waiting_slots", "ev", "task", "started", "idle", "pending")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -123,6 +123,7 @@ class CellRun:
         self.task = None
         self.started = 0.0
         self.idle = False
+        self.pending = None  # executing a plan, the tasks started on the cell that no slot has taken yet (the bridge's)
 
 
 def _setup_of(defn: StationDef) -> float:

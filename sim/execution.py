@@ -71,10 +71,10 @@ class ControlBridge:
     def station(self, unit: Unit, op: int):
         return self.station_of_pool[self.ctrl.pool_of(unit.first + op)]
 
-    def ready(self, task, station) -> None:
-        """The unit is at `station` for the task (the station `station()` named). The two events
-        of every operation (this and `finished`) go in without an event record and are carried
-        out here, one call each (the same as `_carry_out`)."""
+    def ready(self, station, task) -> None:
+        """The unit is at `station` for the task (the station `station()` named): the floor's
+        `_enqueue` executing a plan. The two events of every operation (this and `finished`) go
+        in without an event record and are carried out here, one call each (as `_carry_out`)."""
         task.tid = tid = task.unit.first + task.op
         self.ready_tasks[tid] = task
         if station.places_free < self.min_places_free:
@@ -87,6 +87,8 @@ class ControlBridge:
                 self._start(d.task, d.cell)
         if self.ctrl.next_wake < self._wake_at:
             self._wake()
+        if station.blocked_slots:  # it may have joined units no cell can take: a deadlock can close here
+            self.floor.check_deadlock(station)
 
     def finished(self, cell, task, rework: bool) -> None:
         began = perf_counter()

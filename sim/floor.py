@@ -56,6 +56,7 @@ class Floor:
             self._build_cells(station, streams)
         if control is not None:
             control.attach(self)
+            self._enqueue = control.ready  # a unit at a station for a task is the controller's to place
         for cell in self.cells.values():
             # A bay's slots share its calendar, and the bridge watches some calendars: reading
             # a shared one ahead would skip windows the others still have to see.
@@ -65,6 +66,7 @@ class Floor:
             else:  # executing a plan, a cell is no process: it waits to be handed work (see hand)
                 cell.ev = ev = simpy.Event(env)
                 ev._ok, ev._value, ev.cell = True, None, cell
+                cell.pending = control.pending[cell.index]
                 self._wait(cell)
 
     # ----------------------------------------------------------------- construction
@@ -194,11 +196,7 @@ class Floor:
         return best
 
     def _enqueue(self, station: Station, task: Task) -> None:
-        if self.control is not None:
-            self.control.ready(task, station)
-            if station.blocked_slots:  # it may have joined units no cell can take: a deadlock can close here
-                self.check_deadlock(station)
-            return
+        """The unit is at `station` for the task (executing a plan, the bridge's `ready` stands in for this)."""
         while station.waiting:
             cell = station.waiting.popleft()
             if cell.wait_ev is not None:
@@ -293,9 +291,8 @@ class Floor:
 
     def _next(self, cell: CellRun) -> None:
         """The cell is free: the next task the controller started on it, or wait."""
-        pending = self.control.pending[cell.index]
-        if pending:
-            self._begin(cell, pending.popleft())
+        if cell.pending:
+            self._begin(cell, cell.pending.popleft())
         else:
             self._wait(cell)
 
@@ -332,8 +329,10 @@ class Floor:
         blocked = self._finish(cell, task, cell.started)
         if blocked is not None:
             self._drive(cell, self._blocked(cell, task, blocked))
+        elif cell.pending:  # _next, inline
+            self._begin(cell, cell.pending.popleft())
         else:
-            self._next(cell)
+            self._wait(cell)
 
     def _ended_ahead(self, ev: simpy.Event) -> None:
         self._told(ev.cell)
@@ -581,7 +580,26 @@ class Floor:
         op = unit.product.ops[task.op]
         if self.executed is not None:
             self.executed.append((unit.name, op.id, cell.cell_id, started, self.env._now))
-        ready, rework = self._complete(unit, op)
+        # Mark the operation done (or failed: back to its rework target); the operations that
+        # became ready, and whether they are rework.
+        rework = op.fpy < 1.0 and self.yields.uniform() >= op.fpy
+        if rework:
+            ready = self._rework(unit, op)
+        else:
+            status = unit.status
+            status[op.index] = DONE
+            unit.ops_left -= 1
+            ready = []
+            if unit.ops_left == 0:
+                self._unit_done(unit)
+            else:
+                pending = unit.pending
+                for s in op.succs:
+                    if status[s] == WAITING:
+                        pending[s] -= 1
+                        if pending[s] == 0:
+                            status[s] = QUEUED
+                            ready.append(s)
         if self.control is not None:
             self.control.finished(cell, task, rework)
         kept = False
@@ -635,25 +653,6 @@ class Floor:
                 work -= chunk
                 obs.state(cell.obs_id, DOWN, at=env.now - repair)
                 obs.state(cell.obs_id, state)
-
-    def _complete(self, unit: Unit, op: OpDef) -> tuple[list[int], bool]:
-        """Mark the operation done (or failed: back to its rework target); the operations that
-        became ready, and whether they are rework."""
-        if op.fpy < 1.0 and self.yields.uniform() >= op.fpy:
-            return self._rework(unit, op), True
-        unit.status[op.index] = DONE
-        unit.ops_left -= 1
-        if unit.ops_left == 0:
-            self._unit_done(unit)
-            return [], False
-        ready = []
-        for s in op.succs:
-            if unit.status[s] == WAITING:
-                unit.pending[s] -= 1
-                if unit.pending[s] == 0:
-                    unit.status[s] = QUEUED
-                    ready.append(s)
-        return ready, False
 
     def _rework(self, unit: Unit, op: OpDef) -> list[int]:
         """Send the unit back through the failed operation's rework set; the operations ready now.
