@@ -6,6 +6,7 @@ report needs per replication (delivered by the horizon, decisions, decision time
 from __future__ import annotations
 
 import heapq
+from array import array
 import math
 import time
 import weakref
@@ -37,6 +38,7 @@ class ControlBridge:
         # Per task: 1 not started yet, 2 not started yet and running across the plan's cut (it does
         # its planned share of the work, once), 0 started before (a re-run is rework, not the plan's start).
         self._first = bytearray(1 if scale >= 1.0 else 2 for scale in plan.t_scale)
+        self._planned = array("d", plan.t_start)  # the planned starts, contiguous: read once per start
         self._wake_at = math.inf
         self.floor = None
 
@@ -168,7 +170,7 @@ class ControlBridge:
         task = self.ready_tasks.pop(tid)
         first = self._first[tid]
         if first:  # the plan's start of the task (planned stays None for a re-run: rework)
-            task.planned = self.plan.t_start[tid]
+            task.planned = self._planned[tid]
             self._first[tid] = 0
             if first == 2:
                 task.share = self.plan.t_scale[tid]
