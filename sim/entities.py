@@ -93,7 +93,7 @@ class CellRun:
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
-                 "waiting_slots", "ev", "task", "started", "idle", "pending")
+                 "waiting_slots", "ev", "task", "started", "idle", "pending", "free_until")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -107,6 +107,7 @@ class CellRun:
         self.mttr = 0.0
         self.repair_shape = Shape(0)
         self.calendar: Calendar | None = None
+        self.free_until = -math.inf  # no calendar window starts before this (the next one's start when last read)
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
         self.setup = _setup_of(station.defn)

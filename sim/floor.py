@@ -499,9 +499,14 @@ class Floor:
         calendar = cell.calendar
         chunk = work
         if calendar is not None:
-            start, end, kind = calendar.block(at)
-            if start <= at:
-                return (DOWN if kind == CAL_DOWN else OFF), end - at, None
+            # The next window's start, as last read, holds until then: a cell's time only moves
+            # on, and nothing can start before the earliest next window of every source.
+            start = cell.free_until
+            if at >= start:
+                start, end, kind = calendar.block(at)
+                if start <= at:
+                    return (DOWN if kind == CAL_DOWN else OFF), end - at, None
+                cell.free_until = start
             if start - at < chunk:
                 chunk = start - at
         if chunk < cell.ttf_left:
