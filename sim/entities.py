@@ -93,7 +93,7 @@ class CellRun:
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
-                 "waiting_slots", "ev", "task", "started", "idle", "pending", "free_until")
+                 "waiting_slots", "ev", "task", "started", "idle", "pending", "free_until", "windows")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -111,8 +111,9 @@ class CellRun:
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
         self.setup = _setup_of(station.defn)
-        self.ahead = False  # the operation is worked out when it starts (its calendar is read by it alone)
-        self.watched = False  # the controller bridge reads its calendar too
+        self.ahead = True  # the operation is worked out when it starts (False: step by step, the reference way)
+        self.watched = False  # the controller bridge hears of its calendar's stops (through a reader of its own)
+        self.windows: list = []  # (kind, iterator) per source of its calendar: readers copy them (sim.floor.Floor.calendar_of)
         self.log: list[tuple[int, float]] = []  # state changes worked out ahead, not yet told to the observer
         self.index = -1  # the cell's index in an executed plan (its slots share it)
         self.slot = 0  # which slot of its cell

@@ -126,7 +126,7 @@ class ControlBridge:
         """Wall-clock failures (bays): tell the controller of each long stop as it begins."""
         from sim.calendar import DOWN
 
-        env, calendar = self.env, slot.calendar
+        env, calendar = self.env, self.floor.calendar_of(slot)
         while True:
             start, end, kind = calendar.block(env.now)
             if start == math.inf:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from copy import copy
 from functools import partial
+from itertools import tee
 from typing import Callable
 
 import simpy
@@ -58,9 +60,6 @@ class Floor:
             control.attach(self)
             self._enqueue = control.ready  # a unit at a station for a task is the controller's to place
         for cell in self.cells.values():
-            # A bay's slots share its calendar, and the bridge watches some calendars: reading
-            # a shared one ahead would skip windows the others still have to see.
-            cell.ahead = cell.calendar is None or (cell.station.defn.capacity == 1 and not cell.watched)
             if control is None:
                 env.process(self._cell(cell))
             else:  # executing a plan, a cell is no process: it waits to be handed work (see hand)
@@ -82,19 +81,29 @@ class Floor:
                 sources.append((CAL_DOWN, failure_windows(d.mttf, d.mttr, d.repair_cv, failures)))
             if cell_id in d.cell_down:  # a repaired plan's downtime: the cell is down then
                 sources.append((CAL_DOWN, iter(d.cell_down[cell_id])))
-            # Slots of one bay share its calendar: a failed bay stops every unit in it.
-            calendar = Calendar(sources) if sources else None
+            # Slots of one bay see the same windows (a failed bay stops every unit in it), each
+            # through its own reader of them: a slot works its operations out ahead, reading its
+            # calendar past windows the other slots (and the bridge's watcher) have still to see.
+            windows = [(kind, tee(it, 1)[0]) for kind, it in sources]
             for k in range(d.capacity):
                 name = cell_id if d.capacity == 1 else f"{cell_id}/{k + 1}"
                 cell = CellRun(name, station, self.obs.add_cell(station.index, STARVED))
                 cell.times = streams(f"times/{name}")
-                cell.calendar = calendar
+                cell.windows = windows
+                cell.calendar = self.calendar_of(cell)
                 if d.mttf is not None and not wall_clock_failures:
                     cell.failures = failures
                     cell.mttf, cell.mttr = d.mttf, d.mttr
                     cell.repair_shape = Shape.of("gamma", d.repair_cv)
                     cell.ttf_left = d.mttf * failures.exponential()
                 self.cells[name] = cell
+
+    @staticmethod
+    def calendar_of(cell: CellRun) -> Calendar | None:
+        """A new reader of the cell's calendar, from its first window on (None: the cell has none)."""
+        if not cell.windows:
+            return None
+        return Calendar([(kind, copy(it)) for kind, it in cell.windows])
 
     def close(self) -> None:
         """Tell the observer about operations still waiting when the run stops, and what the
@@ -404,8 +413,7 @@ class Floor:
         the same order, the same draws from the cell's own streams). Only a stop the controller
         must hear of as it begins makes the cell wait on the way (`_after_stop`). State changes
         after now are told to the observer when the operation ends (all are active states: no
-        other cell's record depends on them in between). For cells whose calendar no one else
-        reads (`CellRun.ahead`)."""
+        other cell's record depends on them in between)."""
         stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
         if stopped is not None:
             yield from self._after_stop(cell, task, stopped, at, left, stop, started)
