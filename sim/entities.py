@@ -113,7 +113,9 @@ class CellRun:
         self.setup = _setup_of(station.defn)
         self.ahead = True  # the operation is worked out when it starts (False: step by step, the reference way)
         self.watched = False  # the controller bridge hears of its calendar's stops (through a reader of its own)
-        self.windows: list = []  # (kind, iterator) per source of its calendar: readers copy them (sim.floor.Floor.calendar_of)
+        # (kind, iterator) per source of its calendar while the floor is built: readers copy them
+        # (sim.floor.Floor.calendar_of); None after.
+        self.windows: list | None = []
         self.log: list[tuple[int, float]] = []  # state changes worked out ahead, not yet told to the observer
         self.index = -1  # the cell's index in an executed plan (its slots share it)
         self.slot = 0  # which slot of its cell

@@ -67,7 +67,7 @@ class ControlBridge:
                 if told:
                     cell.watched = True
                 if told and cell.name in (cell.cell_id, f"{cell.cell_id}/1"):  # one watcher per cell: slots share its calendar
-                    self.env.process(self._watch_calendar(cell))
+                    self.env.process(self._watch_calendar(cell, floor.calendar_of(cell)))
 
     # ------------------------------------------------------------------ floor -> controller
     def station(self, unit: Unit, op: int):
@@ -122,11 +122,12 @@ class ControlBridge:
         operation waits for the redo)."""
         return self.ctrl.preds_left[task.tid] == 0
 
-    def _watch_calendar(self, slot):
-        """Wall-clock failures (bays): tell the controller of each long stop as it begins."""
+    def _watch_calendar(self, slot, calendar):
+        """Wall-clock failures (bays): tell the controller of each long stop as it begins
+        (`calendar`: a reader of the slot's windows of its own)."""
         from sim.calendar import DOWN
 
-        env, calendar = self.env, self.floor.calendar_of(slot)
+        env = self.env
         while True:
             start, end, kind = calendar.block(env.now)
             if start == math.inf:

@@ -60,6 +60,7 @@ class Floor:
             control.attach(self)
             self._enqueue = control.ready  # a unit at a station for a task is the controller's to place
         for cell in self.cells.values():
+            cell.windows = None  # every reader is made: the copies alone hold what some reader has still to see
             if control is None:
                 env.process(self._cell(cell))
             else:  # executing a plan, a cell is no process: it waits to be handed work (see hand)
@@ -100,7 +101,10 @@ class Floor:
 
     @staticmethod
     def calendar_of(cell: CellRun) -> Calendar | None:
-        """A new reader of the cell's calendar, from its first window on (None: the cell has none)."""
+        """A new reader of the cell's calendar, from its first window on (None: the cell has none).
+        Only while the floor is built (the bridge's watchers are made then too)."""
+        if cell.windows is None:
+            raise RuntimeError(f"{cell.name}: a calendar's readers are made while the floor is built")
         if not cell.windows:
             return None
         return Calendar([(kind, copy(it)) for kind, it in cell.windows])

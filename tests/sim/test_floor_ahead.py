@@ -120,7 +120,7 @@ def test_an_event_at_an_absolute_time_lands_on_it():
     assert seen == [at]
 
 
-def test_the_slots_of_a_bay_and_a_watcher_each_read_the_same_windows_on_their_own():
+def test_the_slots_of_a_bay_each_read_the_same_windows_on_their_own():
     # A bay's slots work their operations out ahead, each reading the bay's calendar past
     # windows the others have still to see: each reads through its own copy of the windows.
     import simpy
@@ -151,4 +151,3 @@ def test_the_slots_of_a_bay_and_a_watcher_each_read_the_same_windows_on_their_ow
     ahead = blocks(first.calendar, years)  # one slot reads years ahead first
     assert len(ahead) >= 5 and all(kind == "down" for _, _, kind in ahead)
     assert blocks(second.calendar, years) == ahead  # the other still sees every window from time 0
-    assert blocks(Floor.calendar_of(first), years) == ahead  # and so does a reader made later (the bridge's watcher)
