@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 import zlib
+from functools import partial
+from itertools import chain, repeat
+from typing import Callable
 
 import numpy as np
 
@@ -19,48 +22,32 @@ def stream_seed(seed: int, replication: int, source: str) -> np.random.SeedSeque
     return np.random.SeedSequence(entropy=seed, spawn_key=(replication, zlib.crc32(source.encode())))
 
 
-class Stream:
-    """Batched draws from one source's generator."""
+def _draws(batch: Callable[[int], np.ndarray]) -> Callable[[], float]:
+    """One value at a time from `batch(_BATCH)` arrays, drawn when the previous one is used up
+    (not before: a source drawing several kinds from one generator gets them in the order it
+    asks). Iterators all the way down, so a draw is one call into C, no Python frame."""
+    return chain.from_iterable(map(np.ndarray.tolist, map(batch, repeat(_BATCH)))).__next__
 
-    __slots__ = ("_rng", "_normal", "_ni", "_expo", "_ei", "_unif", "_ui", "_gamma")
+
+class Stream:
+    """Batched draws from one source's generator: `normal()`, `exponential()` (mean 1),
+    `uniform()` are attributes holding the draw of each kind."""
+
+    __slots__ = ("_rng", "normal", "exponential", "uniform", "_gamma")
 
     def __init__(self, seed: np.random.SeedSequence) -> None:
-        self._rng = np.random.Generator(np.random.PCG64(seed))
-        self._normal: list[float] = []
-        self._ni = 0
-        self._expo: list[float] = []
-        self._ei = 0
-        self._unif: list[float] = []
-        self._ui = 0
-        self._gamma: dict[float, tuple[list[float], list[int]]] = {}
-
-    def normal(self) -> float:
-        if self._ni >= len(self._normal):
-            self._normal, self._ni = self._rng.standard_normal(_BATCH).tolist(), 0
-        self._ni += 1
-        return self._normal[self._ni - 1]
-
-    def exponential(self) -> float:
-        """Exponential with mean 1."""
-        if self._ei >= len(self._expo):
-            self._expo, self._ei = self._rng.standard_exponential(_BATCH).tolist(), 0
-        self._ei += 1
-        return self._expo[self._ei - 1]
-
-    def uniform(self) -> float:
-        if self._ui >= len(self._unif):
-            self._unif, self._ui = self._rng.random(_BATCH).tolist(), 0
-        self._ui += 1
-        return self._unif[self._ui - 1]
+        self._rng = rng = np.random.Generator(np.random.PCG64(seed))
+        self.normal = _draws(rng.standard_normal)
+        self.exponential = _draws(rng.standard_exponential)
+        self.uniform = _draws(rng.random)
+        self._gamma: dict[float, Callable[[], float]] = {}
 
     def gamma(self, shape: float) -> float:
         """Gamma with mean 1 and the given shape (cv = 1/sqrt(shape))."""
-        entry = self._gamma.get(shape)
-        if entry is None or entry[1][0] >= len(entry[0]):
-            entry = (self._rng.gamma(shape, 1.0 / shape, _BATCH).tolist(), [0])
-            self._gamma[shape] = entry
-        entry[1][0] += 1
-        return entry[0][entry[1][0] - 1]
+        draw = self._gamma.get(shape)
+        if draw is None:
+            draw = self._gamma[shape] = _draws(partial(self._rng.gamma, shape, 1.0 / shape))
+        return draw()
 
     def scaled(self, mean: float, cv: float, distribution: str = "lognormal") -> float:
         """One draw with the given mean and coefficient of variation."""
@@ -71,12 +58,12 @@ class Stream:
     def multiplier(self, shape: "Shape") -> float:
         """A draw with mean 1 and the shape's spread, to multiply a nominal duration by."""
         kind = shape.kind
-        if kind == 0:
-            return 1.0
-        if kind == 1:
-            return self.exponential()
         if kind == 2:
             return math.exp(shape.sigma * self.normal() - shape.half_var)
+        if kind == 1:
+            return self.exponential()
+        if kind == 0:
+            return 1.0
         return self.gamma(shape.gamma_shape)
 
 
