@@ -11,6 +11,7 @@ did (see `_spread_all`)."""
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,7 +60,8 @@ class Observer:
     Only what the floor itself asks back (a cell's state, the units on the floor) is kept live."""
 
     __slots__ = ("env", "bin_s", "n_bins", "n_products", "cell_state", "cell_station", "station_size", "wip",
-                 "last_end", "delays", "_changes", "_init_state", "_waits", "_units")
+                 "last_end", "_init_state", "_changes", "_changed_at", "_waits", "_waits_t", "_still", "_units",
+                 "_delays", "_at", "_waited", "_waited_t", "_delay")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
         self.env = env
@@ -70,11 +72,20 @@ class Observer:
         self.cell_state: list[int] = []  # live: the floor's starved/idle switch reads it
         self.cell_station: list[int] = []
         self._init_state: list[int] = []  # what each cell's first logged change changes from (since time 0)
-        self._changes: list = []  # cell, new state, time, cell, new state, time, ... (flat)
-        self._waits: list = []  # station, since, now, counted (0: still waiting at the end), ...
-        self._units: list = []  # time, kind (_MOVED, _IN, _OUT), product, floor time, units on the floor before, ...
+        # The logs, flat: small ints in lists (cells, states and stations are a few long-lived
+        # objects), times in arrays of doubles, so a time goes in as a double while it is fresh
+        # in the cache (a million float objects kept to the end would be read back from all
+        # over memory).
+        self._changes: list[int] = []  # cell, new state, cell, new state, ...
+        self._changed_at = array("d")  # when, per change
+        self._waits: list[int] = []  # station, per operation taken from a queue
+        self._waits_t = array("d")  # since, now, since, now, ...
+        self._still: list = []  # (station, since) of operations still queued at the end
+        self._units = array("d")  # time, kind (_MOVED, _IN, _OUT), product, floor time, units on the floor before, ...
+        self._delays = array("d")  # planned start, delay, planned start, delay, ...
+        self._at, self._waited, self._waited_t = self._changed_at.append, self._waits.append, self._waits_t.extend
+        self._delay = self._delays.extend
         self.wip = 0
-        self.delays: list[float] = []  # planned start, delay, planned start, delay, ...
         self.last_end = 0.0
 
     def add_cell(self, station: int, state: int) -> int:
@@ -83,7 +94,8 @@ class Observer:
         self.cell_station.append(station)
         if ACTIVE[state]:  # every cell counts as waiting until added: this one turns active at time 0
             self._init_state.append(STARVED)
-            self._changes += (cell, state, 0.0)
+            self._changes += (cell, state)
+            self._at(0.0)
         else:
             self._init_state.append(state)
         return cell
@@ -94,10 +106,11 @@ class Observer:
         states = self.cell_state
         if states[cell] != state:
             states[cell] = state
-            self._changes += (cell, state, self.env.now if at is None else at)
+            self._changes += (cell, state)
+            self._at(self.env.now if at is None else at)
 
     def wip_change(self, delta: int) -> None:
-        self._units += (self.env.now, _MOVED, 0, 0.0, self.wip)
+        self._units.extend((self.env.now, _MOVED, 0, 0.0, self.wip))
         self._wip(delta)
 
     def _wip(self, delta: int) -> None:
@@ -117,12 +130,12 @@ class Observer:
                 self.state(cell, new, now)
 
     def released_unit(self, product: int) -> None:
-        self._units += (self.env.now, _IN, product, 0.0, self.wip)
+        self._units.extend((self.env.now, _IN, product, 0.0, self.wip))
         self._wip(1)
 
     def finished_unit(self, product: int, floor_time: float) -> None:
         now = self.env.now
-        self._units += (now, _OUT, product, floor_time, self.wip)
+        self._units.extend((now, _OUT, product, floor_time, self.wip))
         self.last_end = now
         self._wip(-1)
 
@@ -130,14 +143,15 @@ class Observer:
         """An operation leaves the queue for a cell. Its wait [since, now) is also its share of
         the queue-length integral, so the queue needs no bookkeeping of its own (Lq = lambda Wq
         holds by construction, bin by bin)."""
-        self._waits += (station, since, self.env.now, 1)
+        self._waited(station)
+        self._waited_t((since, self.env.now))
 
     def still_waiting(self, station: int, since: float) -> None:
         """At the end of the run: an operation still queued adds its wait so far to the queue."""
-        self._waits += (station, since, self.env.now, 0)
+        self._still.append((station, since, self.env.now))
 
     def start_delay(self, planned: float, delay: float) -> None:
-        self.delays += (planned, delay)
+        self._delay((planned, delay))
 
     # ------------------------------------------------------------------ the end of the run
     def close(self, wall_s: float) -> Trace:
@@ -159,7 +173,7 @@ class Observer:
             wait_sum=wait_sum,
             wait_n=wait_n,
             active=active,
-            start_delays=np.array(self.delays, dtype=float).reshape(-1, 2),
+            start_delays=np.frombuffer(self._delays, dtype=float).reshape(-1, 2).copy(),
             last_end_s=self.last_end,
             wall_s=wall_s,
         )
@@ -167,14 +181,14 @@ class Observer:
     def _states(self, now: float) -> tuple[np.ndarray, list]:
         """Time per (bin, station x state) and the stations' all-active periods, from the log of
         state changes: each change closes its cell's interval since the cell's previous change."""
-        log = np.array(self._changes, dtype=float).reshape(-1, 3)
-        cell, new, at = log[:, 0].astype(np.intp), log[:, 1].astype(np.intp), log[:, 2]
+        log = np.array(self._changes, dtype=np.intp).reshape(-1, 2)
+        cell, new, at = log[:, 0], log[:, 1], np.frombuffer(self._changed_at, dtype=float)
         n_cells = len(self.cell_state)
         station_of = np.array(self.cell_station, dtype=np.intp)
         init_state = np.array(self._init_state, dtype=np.intp)
         # Each change's previous state and time: the cell's previous change (a stable sort by
         # cell keeps each cell's changes in log order), or its state at time 0.
-        by_cell = np.argsort(cell, kind="stable")
+        by_cell = np.argsort(cell.astype(_small_int(n_cells)), kind="stable")  # radix sort on 16 bits
         c_sorted = cell[by_cell]
         first = np.ones(c_sorted.size, dtype=bool)
         first[1:] = c_sorted[1:] != c_sorted[:-1]
@@ -206,7 +220,7 @@ class Observer:
         n_st = len(self.station_size)
         flips = np.flatnonzero(_ACTIVE[old] != _ACTIVE[new])
         st = station[flips]
-        order = np.argsort(st, kind="stable")
+        order = np.argsort(st.astype(_small_int(n_st)), kind="stable")
         st, at = st[order], at[flips][order]
         pos = flips[order]  # where in the log each flip happened
         delta = np.where(_ACTIVE[new[pos]], -1, 1)
@@ -236,8 +250,11 @@ class Observer:
         return periods
 
     def _queues(self, n_st: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        log = np.array(self._waits, dtype=float).reshape(-1, 4)
-        station, since, at, counted = log[:, 0].astype(np.intp), log[:, 1], log[:, 2], log[:, 3] > 0
+        times = np.frombuffer(self._waits_t, dtype=float).reshape(-1, 2)
+        still = np.array(self._still, dtype=float).reshape(-1, 3)  # after the waits, as they were told
+        station = np.concatenate([np.array(self._waits, dtype=np.intp), still[:, 0].astype(np.intp)])
+        since, at = np.concatenate([times[:, 0], still[:, 1]]), np.concatenate([times[:, 1], still[:, 2]])
+        counted = np.arange(station.size) < len(self._waits)
         last = self.n_bins - 1
         b = np.minimum((at / self.bin_s).astype(np.int64), last)
         size = self.n_bins * n_st
@@ -249,7 +266,7 @@ class Observer:
         return queue_area, wait_sum, wait_n
 
     def _unit_records(self, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        log = np.array(self._units, dtype=float).reshape(-1, 5)
+        log = np.frombuffer(self._units, dtype=float).reshape(-1, 5)
         at, kind, product, floor_time, wip_before = log[:, 0], log[:, 1], log[:, 2].astype(np.intp), log[:, 3], log[:, 4]
         last = self.n_bins - 1
         n_p = self.n_products
@@ -267,6 +284,11 @@ class Observer:
         wip_area = _spread_all(t0[keep], t1[keep], np.zeros(int(keep.sum()), dtype=np.intp), level[keep],
                                np.full(int(keep.sum()), _GENERAL), self.bin_s, self.n_bins, 1)
         return completed, released, cycle_sum, wip_area[:, 0]
+
+
+def _small_int(n: int) -> type:
+    """The narrowest integer type for values below n: numpy sorts 16-bit integers stably by radix."""
+    return np.int16 if n <= np.iinfo(np.int16).max else np.int64
 
 
 def _spread_all(t0: np.ndarray, t1: np.ndarray, col: np.ndarray, level: np.ndarray | None, mode: np.ndarray,
