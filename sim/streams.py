@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import zlib
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain
 from typing import Callable
 
 import numpy as np
@@ -14,6 +14,7 @@ import numpy as np
 from plant.spec import Variability
 
 _BATCH = 512  # numpy draws one at a time cost ~1 us each; a batch amortises the call
+_FIRST = 32  # the first piece of a kind's batch; pieces double up to what the batch has left
 
 
 def stream_seed(seed: int, replication: int, source: str) -> np.random.SeedSequence:
@@ -22,31 +23,83 @@ def stream_seed(seed: int, replication: int, source: str) -> np.random.SeedSeque
     return np.random.SeedSequence(entropy=seed, spawn_key=(replication, zlib.crc32(source.encode())))
 
 
-def _draws(batch: Callable[[int], np.ndarray]) -> Callable[[], float]:
-    """One value at a time from `batch(_BATCH)` arrays, drawn when the previous one is used up
-    (not before: a source drawing several kinds from one generator gets them in the order it
-    asks). Iterators all the way down, so a draw is one call into C, no Python frame."""
-    return chain.from_iterable(map(np.ndarray.tolist, map(batch, repeat(_BATCH)))).__next__
+class _Kind:
+    """One kind of draw of a stream (normal, exponential, uniform, gamma of one shape)."""
+
+    __slots__ = ("batch", "piece", "pending")
+
+    def __init__(self, batch: Callable[[int], np.ndarray]) -> None:
+        self.batch = batch  # n -> n draws of this kind from the stream's generator
+        self.piece = _FIRST
+        self.pending: list[float] = []  # the rest of its batch, drawn when another kind needed the generator
+
+
+class _Generator:
+    """A source's generator and which kind's batch is partly drawn from it. (Apart from the
+    Stream, so the draw iterators that refer to it make no reference cycle with the Stream.)"""
+
+    __slots__ = ("rng", "open", "owed")
+
+    def __init__(self, seed: np.random.SeedSequence) -> None:
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.open: _Kind | None = None  # the kind whose batch is partly drawn
+        self.owed = 0  # draws of the open kind's batch not drawn yet
+
+    def draws(self, batch: Callable[[int], np.ndarray]) -> Callable[[], float]:
+        """One draw of a kind at a time: an iterator's `__next__`, one call into C per draw."""
+        return chain.from_iterable(iter(partial(self.piece, _Kind(batch)), None)).__next__
+
+    def piece(self, kind: _Kind) -> list[float]:
+        """The next values of `kind`, when the previous ones are used up."""
+        if kind.pending:
+            out, kind.pending = kind.pending, []
+            return out
+        if self.open is not kind:
+            self.close()
+            self.open, self.owed = kind, _BATCH
+            kind.piece = _FIRST
+        n = min(kind.piece, self.owed)
+        kind.piece *= 2
+        self.owed -= n
+        if not self.owed:
+            self.open = None
+        return kind.batch(n).tolist()
+
+    def close(self) -> None:
+        """Draw the rest of the open batch (another kind needs the generator now)."""
+        kind = self.open
+        if kind is not None:
+            kind.pending = kind.batch(self.owed).tolist()
+            self.open, self.owed = None, 0
 
 
 class Stream:
-    """Batched draws from one source's generator: `normal()`, `exponential()` (mean 1),
-    `uniform()` are attributes holding the draw of each kind."""
+    """Draws from one source's generator, as if each kind were drawn in batches of 512 when its
+    previous batch is used up (the numbers every run of the twin has used). Most sources use few
+    draws of a kind in a run (a cell's work times: ~75 a week; its repair times: ~15), so a batch
+    is drawn in pieces, as they are needed: numpy fills an array one draw after another, so n
+    draws then m more are the n + m draws of one call. Only when another kind of the same source
+    needs the generator is the rest of the open batch drawn first, so each kind's values and
+    their order stay those of whole batches.
 
-    __slots__ = ("_rng", "normal", "exponential", "uniform", "_gamma")
+    `normal()`, `exponential()` (mean 1) and `uniform()` are attributes holding the draw of each
+    kind: an iterator's `__next__`, one call into C per draw."""
+
+    __slots__ = ("_gen", "normal", "exponential", "uniform", "_gamma")
 
     def __init__(self, seed: np.random.SeedSequence) -> None:
-        self._rng = rng = np.random.Generator(np.random.PCG64(seed))
-        self.normal = _draws(rng.standard_normal)
-        self.exponential = _draws(rng.standard_exponential)
-        self.uniform = _draws(rng.random)
+        self._gen = gen = _Generator(seed)
+        self.normal = gen.draws(gen.rng.standard_normal)
+        self.exponential = gen.draws(gen.rng.standard_exponential)
+        self.uniform = gen.draws(gen.rng.random)
         self._gamma: dict[float, Callable[[], float]] = {}
 
     def gamma(self, shape: float) -> float:
         """Gamma with mean 1 and the given shape (cv = 1/sqrt(shape))."""
         draw = self._gamma.get(shape)
         if draw is None:
-            draw = self._gamma[shape] = _draws(partial(self._rng.gamma, shape, 1.0 / shape))
+            gen = self._gen
+            draw = self._gamma[shape] = gen.draws(partial(gen.rng.gamma, shape, 1.0 / shape))
         return draw()
 
     def scaled(self, mean: float, cv: float, distribution: str = "lognormal") -> float:
