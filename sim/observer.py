@@ -64,7 +64,7 @@ class Observer:
                  "_delays", "_at", "_waited", "_waited_t", "_delay")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
-        self.env = env
+        self.env = env  # the hot calls read SimPy's clock as `env._now`: `env.now` is a property, a call each time
         self.bin_s = bin_s
         self.n_bins = max(1, int(math.ceil(end_s / bin_s - 1e-9)))
         self.n_products = n_products
@@ -107,7 +107,7 @@ class Observer:
         if states[cell] != state:
             states[cell] = state
             self._changes += (cell, state)
-            self._at(self.env.now if at is None else at)
+            self._at(self.env._now if at is None else at)
 
     def wip_change(self, delta: int) -> None:
         self._units.extend((self.env.now, _MOVED, 0, 0.0, self.wip))
@@ -144,7 +144,7 @@ class Observer:
         the queue-length integral, so the queue needs no bookkeeping of its own (Lq = lambda Wq
         holds by construction, bin by bin)."""
         self._waited(station)
-        self._waited_t((since, self.env.now))
+        self._waited_t((since, self.env._now))
 
     def still_waiting(self, station: int, since: float) -> None:
         """At the end of the run: an operation still queued adds its wait so far to the queue."""
@@ -336,32 +336,22 @@ def _spread_all(t0: np.ndarray, t1: np.ndarray, col: np.ndarray, level: np.ndarr
         stop[up] += 1
     end_b = np.minimum(stop, last)
     m = end_b - first_b + 1
-    # Pieces per interval, laid out in interval order.
-    count = np.zeros(t0.size, dtype=np.int64)
-    count[one | one_q] = 1
+    # Pieces per interval, laid out in interval order: piece k of an interval is bin first + k,
+    # from t0 (k = 0) or the bin's start, to t1 (the last piece) or the bin's end.
+    count = valid.astype(np.int64)
     count[two] = 2
     count[g] = m
-    start = np.cumsum(count) - count
+    first = np.minimum(b1, last)  # one piece: t1's bin (the last bin at most)
+    first[two] = b0[two]
+    first[g] = first_b
     total = int(count.sum())
-    rows = np.empty(total, dtype=np.int64)
-    vals = np.empty(total)
-    for mask in (one, one_q):
-        i = start[mask]
-        rows[i] = np.minimum(b1[mask], last)
-        vals[i] = t1[mask] - t0[mask]
-    i = start[two]
-    edge = b1[two] * bin_s
-    rows[i], vals[i] = b0[two], edge - t0[two]
-    rows[i + 1], vals[i + 1] = b1[two], t1[two] - edge
-    rep = np.repeat(np.arange(g.size), m)
-    offset = np.arange(rep.size) - np.repeat(np.cumsum(m) - m, m)
-    b = first_b[rep] + offset
-    lo = np.where(offset == 0, gt0[rep], b * bin_s)
-    hi = np.where(b == end_b[rep], gt1[rep], (b + 1) * bin_s)
-    piece = hi - lo
+    start = np.cumsum(count) - count
+    offset = np.arange(total) - np.repeat(start, count)
+    rows = np.repeat(first, count) + offset
+    lo = np.where(offset == 0, np.repeat(t0, count), rows * bin_s)
+    hi = np.where(offset == np.repeat(count - 1, count), np.repeat(t1, count), (rows + 1) * bin_s)
+    vals = hi - lo
     if level is not None:
-        piece = level[g][rep] * piece
-    i = start[g][rep] + offset
-    rows[i], vals[i] = b, piece
+        vals *= np.repeat(level, count)
     cols = np.repeat(col, count)
     return np.bincount(rows * width + cols, weights=vals, minlength=out_size).reshape(n_bins, width)

@@ -83,16 +83,24 @@ class Stream:
     their order stay those of whole batches.
 
     `normal()`, `exponential()` (mean 1) and `uniform()` are attributes holding the draw of each
-    kind: an iterator's `__next__`, one call into C per draw."""
+    kind: an iterator's `__next__`, one call into C per draw, set up when first asked for (most
+    sources draw one or two kinds)."""
 
     __slots__ = ("_gen", "normal", "exponential", "uniform", "_gamma")
+    _KINDS = {"normal": "standard_normal", "exponential": "standard_exponential", "uniform": "random"}
 
     def __init__(self, seed: np.random.SeedSequence) -> None:
-        self._gen = gen = _Generator(seed)
-        self.normal = gen.draws(gen.rng.standard_normal)
-        self.exponential = gen.draws(gen.rng.standard_exponential)
-        self.uniform = gen.draws(gen.rng.random)
+        self._gen = _Generator(seed)
         self._gamma: dict[float, Callable[[], float]] = {}
+
+    def __getattr__(self, name: str) -> Callable[[], float]:
+        """The first `normal`, `exponential` or `uniform` of this stream: set the slot up."""
+        method = self._KINDS.get(name)
+        if method is None:
+            raise AttributeError(name)
+        draw = self._gen.draws(getattr(self._gen.rng, method))
+        setattr(self, name, draw)
+        return draw
 
     def gamma(self, shape: float) -> float:
         """Gamma with mean 1 and the given shape (cv = 1/sqrt(shape))."""

@@ -13,7 +13,13 @@ from sim.streams import Shape, Stream, stream_seed
 
 
 class _Clock:
-    now = 0
+    """A SimPy clock as the observer reads it."""
+
+    _now = 0
+
+    @property
+    def now(self):
+        return self._now
 
 
 class _Reference:
@@ -187,7 +193,7 @@ def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
     since_of: list[tuple[int, float]] = []
     for now in times:
         for clock in clocks:
-            clock.now = now
+            clock._now = now
         r = rng.random()
         if r < 0.45:
             cell = rng.choice(cells)
