@@ -60,8 +60,8 @@ class Observer:
     Only what the floor itself asks back (a cell's state, the units on the floor) is kept live."""
 
     __slots__ = ("env", "bin_s", "n_bins", "n_products", "cell_state", "cell_station", "station_size", "wip",
-                 "last_end", "_init_state", "_changes", "_changed_at", "_waits", "_waits_t", "_still", "_units",
-                 "_delays", "_at", "_waited", "_waited_t", "_delay")
+                 "last_end", "_init_state", "_changes", "_changed_at", "_waits", "_still", "_units",
+                 "_delays", "_at", "_waited", "_delay")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
         self.env = env  # the hot calls read SimPy's clock as `env._now`: `env.now` is a property, a call each time
@@ -72,18 +72,16 @@ class Observer:
         self.cell_state: list[int] = []  # live: the floor's starved/idle switch reads it
         self.cell_station: list[int] = []
         self._init_state: list[int] = []  # what each cell's first logged change changes from (since time 0)
-        # The logs, flat: small ints in lists (cells, states and stations are a few long-lived
-        # objects), times in arrays of doubles, so a time goes in as a double while it is fresh
-        # in the cache (a million float objects kept to the end would be read back from all
-        # over memory).
+        # The logs, flat, mostly arrays of doubles: a time goes in as a double while it is fresh
+        # in the cache (a million float objects kept to the end would be read back from all over
+        # memory). Cells and states, the most frequent, go into a list (a few long-lived ints).
         self._changes: list[int] = []  # cell, new state, cell, new state, ...
         self._changed_at = array("d")  # when, per change
-        self._waits: list[int] = []  # station, per operation taken from a queue
-        self._waits_t = array("d")  # since, now, since, now, ...
-        self._still: list = []  # (station, since) of operations still queued at the end
+        self._waits = array("d")  # station, since, now, per operation taken from a queue
+        self._still: list = []  # (station, since, now) of operations still queued at the end
         self._units = array("d")  # time, kind (_MOVED, _IN, _OUT), product, floor time, units on the floor before, ...
         self._delays = array("d")  # planned start, delay, planned start, delay, ...
-        self._at, self._waited, self._waited_t = self._changed_at.append, self._waits.append, self._waits_t.extend
+        self._at, self._waited = self._changed_at.append, self._waits.extend
         self._delay = self._delays.extend
         self.wip = 0
         self.last_end = 0.0
@@ -143,8 +141,7 @@ class Observer:
         """An operation leaves the queue for a cell. Its wait [since, now) is also its share of
         the queue-length integral, so the queue needs no bookkeeping of its own (Lq = lambda Wq
         holds by construction, bin by bin)."""
-        self._waited(station)
-        self._waited_t((since, self.env._now))
+        self._waited((station, since, self.env._now))
 
     def still_waiting(self, station: int, since: float) -> None:
         """At the end of the run: an operation still queued adds its wait so far to the queue."""
@@ -250,11 +247,10 @@ class Observer:
         return periods
 
     def _queues(self, n_st: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        times = np.frombuffer(self._waits_t, dtype=float).reshape(-1, 2)
-        still = np.array(self._still, dtype=float).reshape(-1, 3)  # after the waits, as they were told
-        station = np.concatenate([np.array(self._waits, dtype=np.intp), still[:, 0].astype(np.intp)])
-        since, at = np.concatenate([times[:, 0], still[:, 1]]), np.concatenate([times[:, 1], still[:, 2]])
-        counted = np.arange(station.size) < len(self._waits)
+        waits = np.frombuffer(self._waits, dtype=float).reshape(-1, 3)
+        log = np.concatenate([waits, np.array(self._still, dtype=float).reshape(-1, 3)])  # still waiting: after the waits, as told
+        station, since, at = log[:, 0].astype(np.intp), log[:, 1], log[:, 2]
+        counted = np.arange(station.size) < waits.shape[0]
         last = self.n_bins - 1
         b = np.minimum((at / self.bin_s).astype(np.int64), last)
         size = self.n_bins * n_st
