@@ -23,6 +23,107 @@ def stream_seed(seed: int, replication: int, source: str) -> np.random.SeedSeque
     return np.random.SeedSequence(entropy=seed, spawn_key=(replication, zlib.crc32(source.encode())))
 
 
+# SeedSequence's hash (numpy.random.bit_generator, after M. E. O'Neill's seed_seq): 32-bit words.
+_M32 = 0xFFFFFFFF
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
+_crcs: dict[str, int] = {}
+
+
+class _Hash:
+    """The running hash constant of SeedSequence's mixing, and its two steps."""
+
+    def __init__(self) -> None:
+        self.const = _INIT_A
+
+    def mix_in(self, value):  # hashmix: works on Python ints and uint32 arrays alike
+        value = value ^ self.const
+        self.const = (self.const * _MULT_A) & _M32
+        value = (value * self.const) & _M32
+        return value ^ (value >> 16)
+
+
+def _mix(x, y):
+    r = (_MIX_L * x - _MIX_R * y) & _M32
+    return r ^ (r >> 16)
+
+
+def _words(n: int) -> list[int]:
+    words = [n & _M32]
+    while n > _M32:
+        n >>= 32
+        words.append(n & _M32)
+    return words
+
+
+class _Seeded(np.random.bit_generator.ISeedSequence):
+    """What a SeedSequence gives a PCG64 (`generate_state(4, uint64)`), worked out beforehand."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: np.ndarray) -> None:
+        self._state = state
+
+    def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
+        if n_words != 4 or np.dtype(dtype) != np.uint64:
+            raise ValueError("worked out for a PCG64 only (4 words of 64 bits)")
+        return self._state
+
+
+def pcg64_seeds(seed: int, replication: int, sources: list[str]) -> list[np.random.bit_generator.ISeedSequence]:
+    """`stream_seed(seed, replication, source)` of every source, as a PCG64 reads it, worked out
+    together: the sources share the seed and the replication, so the hash runs once up to the
+    source's word and then on an array of them. The same 64-bit words as SeedSequence (checked
+    in tests/sim/test_twin_observer.py); outside what this handles (a seed of more than 128
+    bits, a negative one), SeedSequence itself."""
+    if not 0 <= seed < 1 << 128 or not 0 <= replication < 1 << 32:
+        return [stream_seed(seed, replication, source) for source in sources]
+    run = _words(seed)
+    entropy = run + [0] * (4 - len(run)) + [replication]  # then the source's CRC: one word
+    h = _Hash()
+    pool = [h.mix_in(entropy[i]) for i in range(4)]
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                pool[dst] = _mix(pool[dst], h.mix_in(pool[src]))
+    for word in entropy[4:]:
+        for dst in range(4):
+            pool[dst] = _mix(pool[dst], h.mix_in(word))
+    crc = np.array([_crcs.get(s) or _crcs.setdefault(s, zlib.crc32(s.encode())) for s in sources], dtype=np.uint64)
+    lanes = [_mix(np.uint64(pool[dst]), h.mix_in(crc)) for dst in range(4)]  # uint64 holds the 32-bit words' products
+    const, words = _INIT_B, []
+    for i in range(8):  # generate_state: 8 words of 32 bits, read as 4 of 64 (little end first)
+        value = lanes[i % 4] ^ np.uint64(const)
+        const = (const * _MULT_B) & _M32
+        value = (value * np.uint64(const)) & np.uint64(_M32)
+        words.append(value ^ (value >> np.uint64(16)))
+    state = np.empty((len(sources), 4), dtype=np.uint64)
+    for k in range(4):
+        state[:, k] = words[2 * k] | (words[2 * k + 1] << np.uint64(32))
+    return [_Seeded(row) for row in state]
+
+
+class Seeds:
+    """The seeds of one replication's sources, by name (`stream_seed`). The sources the previous
+    replication asked for (the same floor, as a rule) are worked out together when this one
+    starts (`pcg64_seeds`: a SeedSequence each costs ~4 us, 2,000 sources a week); any other
+    the usual way."""
+
+    _last: list[str] = []  # what the previous replication asked for, in order
+
+    def __init__(self, seed: int, replication: int) -> None:
+        self.seed, self.replication = seed, replication
+        known = list(Seeds._last)
+        self._ready = dict(zip(known, pcg64_seeds(seed, replication, known))) if known else {}
+        self._asked: list[str] = []
+        Seeds._last = self._asked
+
+    def __call__(self, source: str):
+        self._asked.append(source)
+        ready = self._ready.pop(source, None)
+        return ready if ready is not None else stream_seed(self.seed, self.replication, source)
+
+
 class _Kind:
     """One kind of draw of a stream (normal, exponential, uniform, gamma of one shape)."""
 

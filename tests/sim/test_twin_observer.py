@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from sim.observer import ACTIVE, BLOCKED, BUSY, DOWN, IDLE, N_STATES, STARVED, Observer
-from sim.streams import Shape, Stream, stream_seed
 
 
 class _Clock:
@@ -231,50 +230,3 @@ def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
             assert got.shape == value.shape and got.dtype == value.dtype, key
             assert np.array_equal(got, value), (key, np.abs(got - value).max())
     assert trace.state_time.sum() > 0 and trace.wait_n.sum() > 0
-
-
-class _WholeBatches:
-    """Each kind drawn 512 at a time when its previous batch is used up (the former sim.streams.Stream)."""
-
-    def __init__(self, seed):
-        self.rng = np.random.Generator(np.random.PCG64(seed))
-        self.left = {}
-
-    def draw(self, kind):
-        values = self.left.get(kind)
-        if not values:
-            if kind == "normal":
-                values = self.rng.standard_normal(512).tolist()
-            elif kind == "exponential":
-                values = self.rng.standard_exponential(512).tolist()
-            elif kind == "uniform":
-                values = self.rng.random(512).tolist()
-            else:
-                values = self.rng.gamma(kind, 1.0 / kind, 512).tolist()
-            self.left[kind] = values = values[::-1]
-        return values.pop()
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_a_stream_draws_what_whole_batches_of_each_kind_draw(seed):
-    # A batch is drawn in pieces, as needed, and finished first when another kind needs the
-    # generator: every kind's values, in order, are those of 512-batches drawn when needed.
-    rng = random.Random(seed)
-    kinds = ["normal", "exponential", "uniform", 4.0, 0.7]
-    weights = [rng.random() ** 3 for _ in kinds]  # mostly one or two kinds, as sources are
-    stream, whole = Stream(stream_seed(seed, 1, "times/x")), _WholeBatches(stream_seed(seed, 1, "times/x"))
-    for _ in range(rng.choice((40, 700, 3000))):
-        kind = rng.choices(kinds, weights)[0]
-        got = stream.gamma(kind) if isinstance(kind, float) else getattr(stream, kind)()
-        assert got == whole.draw(kind), kind
-
-
-def test_multiplier_and_scaled_draw_their_shape():
-    seed = stream_seed(5, 2, "failures/x")
-    stream, whole = Stream(seed), _WholeBatches(stream_seed(5, 2, "failures/x"))
-    assert stream.multiplier(Shape(0)) == 1.0
-    assert stream.multiplier(Shape(1)) == whole.draw("exponential")
-    assert stream.multiplier(Shape(3, gamma_shape=4.0)) == whole.draw(4.0)
-    assert stream.multiplier(Shape(2, sigma=0.5)) == math.exp(0.5 * whole.draw("normal") - 0.125)
-    assert stream.scaled(60.0, 0.5, "gamma") == 60.0 * whole.draw(4.0)
-    assert stream.scaled(0.0, 0.5) == 0.0
