@@ -191,7 +191,7 @@ class FloorController:
         self._by_start: list[int] | None = None
         self._off_order: list[int] = []
         self.log = DecisionLog()
-        self._out: list[Decision] = []
+        self._out: list[tuple] = []  # this event's decisions, as log rows
         self.now = 0.0
         self.starts = 0
         self.on_planned_cell = 0
@@ -218,6 +218,12 @@ class FloorController:
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
         """Take one event, return the decisions it causes (also appended to `log`)."""
+        return [Decision(*row) for row in self.handle_rows(event)]
+
+    def handle_rows(self, event) -> list[tuple]:
+        """handle(event) for a host that reads the decisions as the log keeps them: tuples
+        (time, kind, reason, task, cell, detail), the objects appended to `log.rows` (a week
+        of the twin takes ~150,000 decisions; it builds no Decision for them)."""
         kind = type(event)
         if kind is Ready:
             return self.on_ready(event.time, event.task)
@@ -253,8 +259,8 @@ class FloorController:
         return self._settle(out)
 
     # The two events of every operation, without an event record (the twin's hot path): the
-    # same as handle(Ready(now, t)) and handle(Completed(now, t, c)).
-    def on_ready(self, now: float, t: int) -> list[Decision]:
+    # same as handle_rows(Ready(now, t)) and handle_rows(Completed(now, t, c)), decision rows out.
+    def on_ready(self, now: float, t: int) -> list[tuple]:
         self._out = out = []
         self.now = now
         self._ready(t)
@@ -264,7 +270,7 @@ class FloorController:
         self.next_wake = wakes[0][0] if wakes else INF
         return out
 
-    def on_completed(self, now: float, t: int, c: int) -> list[Decision]:
+    def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
         self._out = out = []
         self.now = now
         self._completed(t, c)
@@ -274,7 +280,7 @@ class FloorController:
         self.next_wake = wakes[0][0] if wakes else INF
         return out
 
-    def _settle(self, out: list[Decision]) -> list[Decision]:
+    def _settle(self, out: list[tuple]) -> list[tuple]:
         """After an event: a re-plan if one is due, and `next_wake`, when the host should send
         Tick next (inf: only events can change anything), kept as a plain attribute."""
         now = self.now
@@ -769,13 +775,15 @@ class FloorController:
         self.starts += 1
         if c == plan.t_cell[t]:
             self.on_planned_cell += 1
-        self.log.rows.append((now, START, reason, t, c, None))
-        self._out.append(Decision(now, START, reason, t, c))
+        row = (now, START, reason, t, c, None)
+        self.log.rows.append(row)
+        self._out.append(row)
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         now = self.now
-        self.log.rows.append((now, kind, reason, t, c, detail))
-        self._out.append(Decision(now, kind, reason, t, c, detail))
+        row = (now, kind, reason, t, c, detail)
+        self.log.rows.append(row)
+        self._out.append(row)
 
     # ------------------------------------------------------------------ waiting units per pool
     def _wait_in(self, pool: int, t: int) -> None:
