@@ -170,6 +170,7 @@ class FloorController:
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
         self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
+        self._began_on: list[list[int]] = [[] for _ in range(n_cells)]  # tasks started per cell (running_tasks prunes)
         self._calendars = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
@@ -328,10 +329,16 @@ class FloorController:
         return out
 
     def running_tasks(self, cells) -> list[int]:
-        """The tasks running now on any of `cells`."""
-        wanted = set(cells)
-        ran_on = self.ran_on
-        return [t for t, st in enumerate(self.status) if st == RUNNING and ran_on[t] in wanted]
+        """The tasks running now on any of `cells`, in task order. Read from each cell's starts
+        since the last call (pruned here), not from every task: a cell-down repair asks for
+        one pool's cells on a floor of ~75,000 tasks."""
+        status, ran_on, out = self.status, self.ran_on, []
+        for c in cells:
+            began = self._began_on[c]
+            if began:
+                began[:] = [t for t in dict.fromkeys(began) if status[t] == RUNNING and ran_on[t] == c]
+                out += began
+        return sorted(out)
 
     def summary(self) -> dict:
         counts: dict[str, int] = {}
@@ -761,6 +768,7 @@ class FloorController:
         self.family[c] = plan.t_family[t]
         self.started_at[t] = now
         self.ran_on[t] = c
+        self._began_on[c].append(t)
         start = self.start[t]
         if self._replans:
             if start >= now:  # not behind its plan: maybe out of open_before's order

@@ -127,6 +127,8 @@ def check_indexes(ctrl: FloorController) -> None:
         if wake > ctrl.now and wake != float("inf"):
             assert (wake, c) in queued, "a wake-up skipped as a duplicate is not queued"
     assert ctrl.starts == sum(1 for d in ctrl.log if d.kind == START)
+    for cells in ctrl.plan.pool_cells:  # a cell-down repair's question, from the cells' starts
+        assert ctrl.running_tasks(cells) == [t for t, st in enumerate(status) if st == RUNNING and ctrl.ran_on[t] in cells]
 
 
 @pytest.mark.parametrize("policy", ["blind", "repair", "replan"])
