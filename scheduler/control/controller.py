@@ -213,6 +213,10 @@ class FloorController:
         self._armed = [0] * n_cells
         self._armed_top = [0] * n_cells
         self._armed_until = [0.0] * n_cells
+        # The window memo, kept while the cell works too: the token of its window's last scan
+        # (0: void) and that scan's wake-up (the earliest gate of a ready task in the window).
+        self._wtok = [0] * n_cells
+        self._wwake = [INF] * n_cells
         self._win_tag = [0] * n
         self._top_ver = [0] * len(plan.pool_names)
 
@@ -387,8 +391,8 @@ class FloorController:
                 if c == own:
                     self._begin(t, own, OWN_CELL)
                     return
-                if self._win_tag[t] == self._armed[own]:  # its cell's window lost a task
-                    self._armed[own] = 0
+                if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
+                    self._wtok[own] = self._armed[own] = 0
                 self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
                 self.cell[t] = c
                 self._begin(t, c, HELP)
@@ -435,6 +439,8 @@ class FloorController:
         candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
         that pick pushed, and a Tick picks for real."""
         c = self.cell[t]
+        if self._win_tag[t] == self._wtok[c]:  # a task of its cell's window got ready: that window's scan is void
+            self._wtok[c] = self._armed[c] = 0
         pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool, t)
@@ -567,9 +573,12 @@ class FloorController:
         touched = dict.fromkeys(back)
         for o in back:
             touched.update(dict.fromkeys(plan.t_succs[o]))
+        tag, wtok, cells = self._win_tag, self._wtok, self.cell
         for o in touched:
             if status[o] == WAITING:
                 left[o] = sum(1 for p in preds[o] if status[p] != DONE)
+            if tag[o] == wtok[cells[o]]:  # less ready now: its cell's window scan is void
+                wtok[cells[o]] = self._armed[cells[o]] = 0
         for o in back:
             self.arrived[o] = False
             self.stamp[o] = -1  # out of any sequence
@@ -655,43 +664,51 @@ class FloorController:
         stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
         stamp = self.stamp
         wake = INF
-        seq = self.seq[c]
-        i, n = self.ptr[c], len(seq)
-        while i < n and stamp[seq[i][2]] != seq[i][1]:
-            i += 1
-        self.ptr[c] = i
-        self._tok = tok = self._tok + 1
-        tag = self._win_tag  # the window's tasks carry this pick's token (the memo, _dispatch_task)
-        fam = self.family[c]
-        seen, head, stale = 0, -1, 0
-        lookahead = self._lookahead
-        while i < n and seen < lookahead:
-            s, st, t = seq[i]
-            i += 1
-            if stamp[t] != st:
-                stale += 1
-                continue
-            seen += 1
-            tag[t] = tok
-            if head < 0:
-                head = t
-            if arrived[t] and left[t] == 0:
-                # The gate is the plan's own start (when the unit may begin, as planned); a
-                # repair or re-plan reorders and re-assigns, it does not hold work back.
-                gate = plan.t_start[t] - early
-                if fam is not None and fam != plan.t_family[t]:
-                    gate -= plan.cell_setup[c]
-                if gate <= now:
-                    gate = self._window_wait(t, c) if stops is not None else 0.0
-                    if not gate:
-                        stamp[t] = 0
-                        self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
-                        return True
-                if gate < wake:
-                    wake = gate
-        if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-            k = self.ptr[c]
-            seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+        tok = self._wtok[c]
+        if tok >= self._valid_from and now < self._wwake[c]:
+            # The window memo: no task of the window got ready or left it, no gate passed and
+            # no changeover changed since its last scan, which found nothing to start.
+            wake = self._wwake[c]
+        else:
+            self._tok = tok = self._tok + 1
+            tag = self._win_tag  # the window's tasks carry this scan's token
+            seq = self.seq[c]
+            i, n = self.ptr[c], len(seq)
+            while i < n and stamp[seq[i][2]] != seq[i][1]:
+                i += 1
+            self.ptr[c] = i
+            fam = self.family[c]
+            seen, head, stale = 0, -1, 0
+            lookahead = self._lookahead
+            while i < n and seen < lookahead:
+                s, st, t = seq[i]
+                i += 1
+                if stamp[t] != st:
+                    stale += 1
+                    continue
+                seen += 1
+                tag[t] = tok
+                if head < 0:
+                    head = t
+                if arrived[t] and left[t] == 0:
+                    # The gate is the plan's own start (when the unit may begin, as planned); a
+                    # repair or re-plan reorders and re-assigns, it does not hold work back.
+                    gate = plan.t_start[t] - early
+                    if fam is not None and fam != plan.t_family[t]:
+                        gate -= plan.cell_setup[c]
+                    if gate <= now:
+                        gate = self._window_wait(t, c) if stops is not None else 0.0
+                        if not gate:
+                            stamp[t] = 0
+                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                            return True
+                    if gate < wake:
+                        wake = gate
+            if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
+                k = self.ptr[c]
+                seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+            if stops is None and self._memo:
+                self._wtok[c], self._wwake[c] = tok, wake
         heap = self.ready_heap[pool]
         if heap:  # only filled with pool_help
             status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
@@ -710,8 +727,8 @@ class FloorController:
                     if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
                         self._begin(t, c, OWN_CELL)
                         return True
-                    if tag[t] == self._armed[frm]:  # its cell's window lost a task
-                        self._armed[frm] = 0
+                    if self._win_tag[t] == self._wtok[frm]:  # its cell's window lost a task
+                        self._wtok[frm] = self._armed[frm] = 0
                     self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[frm]})
                     cells[t] = c
                     self._begin(t, c, HELP)
@@ -731,8 +748,8 @@ class FloorController:
                 if frm != c:
                     self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
                                best, c, {"from": plan.cell_ids[frm] if frm >= 0 else None})
-                if frm >= 0 and self._win_tag[best] == self._armed[frm]:  # its cell's window lost a task
-                    self._armed[frm] = 0
+                if frm >= 0 and self._win_tag[best] == self._wtok[frm]:  # its cell's window lost a task
+                    self._wtok[frm] = self._armed[frm] = 0
                 if self.in_rework[best]:
                     self.rework_queue[pool].remove(best)
                 self.cell[best] = c
@@ -753,7 +770,9 @@ class FloorController:
         now, running = self.now, self.running
         self.status[t] = RUNNING
         running[c] += 1
-        self._armed[c] = 0  # its window changed (a bay may still have a free slot)
+        self._armed[c] = 0  # it started something: its last pick does not stand
+        if self._win_tag[t] == self._wtok[c]:  # from its window: the window changed
+            self._wtok[c] = 0
         pool = self._cpool[c]
         self.pool_busy[pool] += 1
         if running[c] >= self._cap[c]:
@@ -765,7 +784,11 @@ class FloorController:
             if self.config.help_wait_s:
                 self.busy_until[c] = now + self.plan.t_end[t] - self.plan.t_start[t]
         plan = self.plan
-        self.family[c] = plan.t_family[t]
+        fam = plan.t_family[t]
+        if fam != self.family[c]:
+            if plan.cell_setup[c]:  # the window's gates count a changeover from the family it runs
+                self._wtok[c] = 0
+            self.family[c] = fam
         self.started_at[t] = now
         self.ran_on[t] = c
         self._began_on[c].append(t)
@@ -861,9 +884,15 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
+        old = self.cell[t]
         self.cell[t] = c
         self.start[t] = start
-        self._valid_from = self._tok + 1  # sequences changed: no free cell's last pick stands
+        # Two sequences change: neither cell's last scan stands. A unit that is there may change
+        # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
+        self._wtok[old] = self._armed[old] = self._wtok[c] = self._armed[c] = 0
+        if self.arrived[t]:
+            self._top_ver[self._cpool[old]] += 1
+            self._top_ver[self._cpool[c]] += 1
         self._off_order.append(t)  # re-timed: out of open_before's order
         self._stamps += 1
         self.stamp[t] = self._stamps
@@ -877,6 +906,7 @@ class FloorController:
         from scheduler.control.snapshot import replan
 
         cfg = self.config
+        self._valid_from = self._tok + 1  # the sequences may all change: every free cell picks for real
         self.last_replan = self.now
         if cfg.replan_every_s:
             self.next_replan = self.now + cfg.replan_every_s

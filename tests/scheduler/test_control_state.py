@@ -303,3 +303,33 @@ def test_a_help_candidate_made_ready_by_its_predecessor_is_taken_by_a_free_twin_
     outs = lockstep(plan, config, [Ready(0.0, b[1]), Completed(H, b[1], arm), Ready(H, b[2]), Ready(H, t[1]),
                                    Ready(1.5 * H, t[2]), Ready(2.1 * H, t[3]), Completed(2.2 * H, b[2], arm), Ready(2.3 * H, t[4])])
     assert [(d.task, d.cell) for d in outs[-1] if d.kind == START] == [(t[2], twin)]
+
+
+def test_a_changeover_moves_the_gate_of_a_waiting_head_after_the_cell_ran_other_work():
+    """arm-002's head (a tray, planned at 5 h) is there early; arm-002 then helps with a rack.
+    After that rack the head's gate counts the 1 h changeover back to trays (4 h, not 5 h): what
+    the cell's window looked like before it worked must not stand."""
+    spec = hand.floor_spec(
+        demand={"rack": 2, "tray": 1},
+        products=[{"name": name, "family": name, "category": "compute", "mw": 0.1, "routing": [
+            {"id": "build", "capability": "assemble", "duration": "1h"}]} for name in ("rack", "tray")],
+        cell_types=[{"name": "arm", "capabilities": {"assemble": 1.0}, "setup": "1h"}],
+        cells=[{"type": "arm", "count": 2}])
+    plan = control_plan(spec, Schedule([Assignment("rack#00001", "build", "arm-001", 0, H),
+                                        Assignment("rack#00002", "build", "arm-001", H, 2 * H),
+                                        Assignment("tray#00001", "build", "arm-002", 5 * H, 6 * H)], horizon=24 * H))
+    r1, r2, head = (plan.task_of(job, "build") for job in ("rack#00001", "rack#00002", "tray#00001"))
+    twin = plan.cell_ids.index("arm-002")
+    config = ControlConfig.policy("repair", early_s=0.0, lookahead=1, help_wait_s=0.0)
+    fast, plain = FloorController(plan, config), FloorController(plan, config)
+    plain._memo = False
+    for event in [Ready(0.0, head), Ready(0.0, r1), Ready(H, r2), Completed(2 * H, r2, twin)]:
+        out = fast.handle(event)
+        assert [astuple(d) for d in out] == [astuple(d) for d in plain.handle(event)], event
+    assert fast.ran_on[r2] == twin and fast.family[twin] == plan.t_family[r2]  # it helped with the rack
+    assert fast.next_wake == 4 * H == plain.next_wake
+    assert [(d.task, d.cell) for d in starts(fast.handle(Tick(4 * H)))] == [(head, twin)]
+
+
+def starts(decisions):
+    return [d for d in decisions if d.kind == START]
