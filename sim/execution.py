@@ -82,7 +82,7 @@ class ControlBridge:
     def finished(self, cell, task, rework: bool) -> None:
         began = perf_counter()
         if rework:
-            decisions = self.ctrl.handle(Failed(self.env.now, task.tid, cell.index))
+            decisions = self.ctrl.handle_rows(Failed(self.env.now, task.tid, cell.index))
         else:
             decisions = self.ctrl.on_completed(self.env.now, task.tid, cell.index)
         self._carry_out(decisions, began)
@@ -133,15 +133,15 @@ class ControlBridge:
     # ------------------------------------------------------------------ controller -> floor
     def _handle(self, event) -> None:
         began = perf_counter()
-        self._carry_out(self.ctrl.handle(event), began)
+        self._carry_out(self.ctrl.handle_rows(event), began)
 
     def _carry_out(self, decisions, began: float) -> None:
         """Record the decision time since `began`, start what the controller started, and ask
         for a Tick when it wants one sooner than already asked."""
         self.handle_s.append(perf_counter() - began)
-        for d in decisions:
-            if d.kind is START:
-                self._start(d.task, d.cell)
+        for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
+            if row[1] is START:
+                self._start(row[3], row[4])
         wake = self.ctrl.next_wake
         if wake < self._wake_at:
             self._wake_at = wake
