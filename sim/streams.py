@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import math
 import zlib
+from functools import partial
+from itertools import chain
+from typing import Callable
 
 import numpy as np
 
 from plant.spec import Variability
 
 _BATCH = 512  # numpy draws one at a time cost ~1 us each; a batch amortises the call
+_FIRST = 32  # the first piece of a kind's batch; pieces double up to what the batch has left
 
 
 def stream_seed(seed: int, replication: int, source: str) -> np.random.SeedSequence:
@@ -19,48 +23,84 @@ def stream_seed(seed: int, replication: int, source: str) -> np.random.SeedSeque
     return np.random.SeedSequence(entropy=seed, spawn_key=(replication, zlib.crc32(source.encode())))
 
 
-class Stream:
-    """Batched draws from one source's generator."""
+class _Kind:
+    """One kind of draw of a stream (normal, exponential, uniform, gamma of one shape)."""
 
-    __slots__ = ("_rng", "_normal", "_ni", "_expo", "_ei", "_unif", "_ui", "_gamma")
+    __slots__ = ("batch", "piece", "pending")
+
+    def __init__(self, batch: Callable[[int], np.ndarray]) -> None:
+        self.batch = batch  # n -> n draws of this kind from the stream's generator
+        self.piece = _FIRST
+        self.pending: list[float] = []  # the rest of its batch, drawn when another kind needed the generator
+
+
+class _Generator:
+    """A source's generator and which kind's batch is partly drawn from it. (Apart from the
+    Stream, so the draw iterators that refer to it make no reference cycle with the Stream.)"""
+
+    __slots__ = ("rng", "open", "owed")
 
     def __init__(self, seed: np.random.SeedSequence) -> None:
-        self._rng = np.random.Generator(np.random.PCG64(seed))
-        self._normal: list[float] = []
-        self._ni = 0
-        self._expo: list[float] = []
-        self._ei = 0
-        self._unif: list[float] = []
-        self._ui = 0
-        self._gamma: dict[float, tuple[list[float], list[int]]] = {}
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.open: _Kind | None = None  # the kind whose batch is partly drawn
+        self.owed = 0  # draws of the open kind's batch not drawn yet
 
-    def normal(self) -> float:
-        if self._ni >= len(self._normal):
-            self._normal, self._ni = self._rng.standard_normal(_BATCH).tolist(), 0
-        self._ni += 1
-        return self._normal[self._ni - 1]
+    def draws(self, batch: Callable[[int], np.ndarray]) -> Callable[[], float]:
+        """One draw of a kind at a time: an iterator's `__next__`, one call into C per draw."""
+        return chain.from_iterable(iter(partial(self.piece, _Kind(batch)), None)).__next__
 
-    def exponential(self) -> float:
-        """Exponential with mean 1."""
-        if self._ei >= len(self._expo):
-            self._expo, self._ei = self._rng.standard_exponential(_BATCH).tolist(), 0
-        self._ei += 1
-        return self._expo[self._ei - 1]
+    def piece(self, kind: _Kind) -> list[float]:
+        """The next values of `kind`, when the previous ones are used up."""
+        if kind.pending:
+            out, kind.pending = kind.pending, []
+            return out
+        if self.open is not kind:
+            self.close()
+            self.open, self.owed = kind, _BATCH
+            kind.piece = _FIRST
+        n = min(kind.piece, self.owed)
+        kind.piece *= 2
+        self.owed -= n
+        if not self.owed:
+            self.open = None
+        return kind.batch(n).tolist()
 
-    def uniform(self) -> float:
-        if self._ui >= len(self._unif):
-            self._unif, self._ui = self._rng.random(_BATCH).tolist(), 0
-        self._ui += 1
-        return self._unif[self._ui - 1]
+    def close(self) -> None:
+        """Draw the rest of the open batch (another kind needs the generator now)."""
+        kind = self.open
+        if kind is not None:
+            kind.pending = kind.batch(self.owed).tolist()
+            self.open, self.owed = None, 0
+
+
+class Stream:
+    """Draws from one source's generator, as if each kind were drawn in batches of 512 when its
+    previous batch is used up (the numbers every run of the twin has used). Most sources use few
+    draws of a kind in a run (a cell's work times: ~75 a week; its repair times: ~15), so a batch
+    is drawn in pieces, as they are needed: numpy fills an array one draw after another, so n
+    draws then m more are the n + m draws of one call. Only when another kind of the same source
+    needs the generator is the rest of the open batch drawn first, so each kind's values and
+    their order stay those of whole batches.
+
+    `normal()`, `exponential()` (mean 1) and `uniform()` are attributes holding the draw of each
+    kind: an iterator's `__next__`, one call into C per draw."""
+
+    __slots__ = ("_gen", "normal", "exponential", "uniform", "_gamma")
+
+    def __init__(self, seed: np.random.SeedSequence) -> None:
+        self._gen = gen = _Generator(seed)
+        self.normal = gen.draws(gen.rng.standard_normal)
+        self.exponential = gen.draws(gen.rng.standard_exponential)
+        self.uniform = gen.draws(gen.rng.random)
+        self._gamma: dict[float, Callable[[], float]] = {}
 
     def gamma(self, shape: float) -> float:
         """Gamma with mean 1 and the given shape (cv = 1/sqrt(shape))."""
-        entry = self._gamma.get(shape)
-        if entry is None or entry[1][0] >= len(entry[0]):
-            entry = (self._rng.gamma(shape, 1.0 / shape, _BATCH).tolist(), [0])
-            self._gamma[shape] = entry
-        entry[1][0] += 1
-        return entry[0][entry[1][0] - 1]
+        draw = self._gamma.get(shape)
+        if draw is None:
+            gen = self._gen
+            draw = self._gamma[shape] = gen.draws(partial(gen.rng.gamma, shape, 1.0 / shape))
+        return draw()
 
     def scaled(self, mean: float, cv: float, distribution: str = "lognormal") -> float:
         """One draw with the given mean and coefficient of variation."""
@@ -71,12 +111,12 @@ class Stream:
     def multiplier(self, shape: "Shape") -> float:
         """A draw with mean 1 and the shape's spread, to multiply a nominal duration by."""
         kind = shape.kind
-        if kind == 0:
-            return 1.0
-        if kind == 1:
-            return self.exponential()
         if kind == 2:
             return math.exp(shape.sigma * self.normal() - shape.half_var)
+        if kind == 1:
+            return self.exponential()
+        if kind == 0:
+            return 1.0
         return self.gamma(shape.gamma_shape)
 
 
