@@ -107,6 +107,13 @@ def list_schedule(
     idle: list[dict[str | None, set[int]]] = [{} for _ in problem.pools]
     for lane, c in enumerate(lane_cell):
         idle[cells[c].pool].setdefault(None, set()).add(lane)
+    # A pool whose idle lanes find_lane tried were all inside a window at `now` (the first four
+    # of each bucket, in the sets' order) starts nothing, whatever the task, until a lane joins
+    # its idle sets: a window's end does so (its wake-up event), and so does a lane freeing up.
+    # Its dispatches until then would only pop and push back the same queue: skipped, the queue's
+    # lazy parts (demotion, placed entries) happen at its next real dispatch, the same way.
+    idle_version = [0] * len(problem.pools)
+    asleep_at = [(-1, 0)] * len(problem.pools)  # (idle_version, now) when the pool was found asleep
 
     duration = [dict(reversed(task.modes)) for task in tasks]  # first mode per pool wins, as in validate
     family = [jobs[task.job].family for task in tasks]
@@ -135,6 +142,7 @@ def list_schedule(
         fam = family[t]
         d = duration[t][pool]
         buckets = idle[pool]
+        asleep = True  # every lane tried is inside a window right now: no task could start
         for bucket_family in (fam, None, *[f for f in buckets if f not in (fam, None)]):
             bucket = buckets.get(bucket_family)
             if not bucket:
@@ -149,6 +157,8 @@ def list_schedule(
                 w = windows[c].blocking(now, now + setup + max(d, 1))
                 if w < 0:
                     return lane, now + setup
+                if asleep and windows[c].starts[w] > now:
+                    asleep = False
                 wake = windows[c].ends[w]
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
@@ -156,6 +166,8 @@ def list_schedule(
                 tried += 1
                 if tried >= 4:
                     break
+        if asleep:
+            asleep_at[pool] = (idle_version[pool], now)
         return None
 
     def assign(t: int, lane: int, start: int, pool: int) -> None:
@@ -193,6 +205,9 @@ def list_schedule(
         return any(other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine for other, d in tasks[t].modes)
 
     def dispatch(pool: int, now: int) -> None:
+        version, at = asleep_at[pool]
+        if version == idle_version[pool] and now >= at:
+            return  # as below, every entry would find no lane (see asleep_at)
         queue = queues[pool]
         deferred = []
         while queue and any(idle[pool].values()):
@@ -208,7 +223,7 @@ def list_schedule(
                 choice = find_lane(pool, t, now)
             if choice is None:
                 deferred.append(entry)
-                if len(deferred) >= _LOOKAHEAD:
+                if len(deferred) >= _LOOKAHEAD or asleep_at[pool][0] == idle_version[pool]:
                     break
                 continue
             assign(t, choice[0], choice[1], pool)
@@ -240,6 +255,7 @@ def list_schedule(
             elif now >= lane_busy_until[x]:  # a stale window wake-up for a lane busy since
                 pool = cells[lane_cell[x]].pool
                 idle[pool].setdefault(lane_family[x], set()).add(x)
+                idle_version[pool] += 1
                 touched.add(pool)
         for pool in sorted(touched):
             dispatch(pool, now)
