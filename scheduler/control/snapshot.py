@@ -28,29 +28,26 @@ WAITING, RUNNING, DONE = 0, 1, 2
 
 
 class _PlanTasks:
-    """What every re-plan of one plan reads of its planned tasks, built once per plan: each
-    task's modes (one shared list per distinct set, so the sub-problem maps each set once),
-    operation, capability and job fields, and per modes list its duration by pool (first wins)."""
+    """What the re-plans of one plan read of its planned tasks, kept from one re-plan to the
+    next: each task's modes as one shared list per distinct set (so the sub-problem and the
+    list scheduler map each set once), and per such list its duration by pool (first wins).
+    Filled as re-plans first meet each task: a week's plan has ~80k, a re-plan reads ~3k."""
 
     def __init__(self, plan) -> None:
-        base = plan.problem
-        interned: dict[tuple, list] = {}
-        self.modes: list[list | None] = []
-        self.op: list[str] = []
-        self.capability: list[str] = []
-        for k in plan.t_problem:
-            if k < 0:
-                self.modes.append(None)
-                self.op.append("")
-                self.capability.append("")
-                continue
-            task = base.tasks[k]
-            self.modes.append(interned.setdefault(tuple(task.modes), list(task.modes)))
-            self.op.append(task.op)
-            self.capability.append(task.capability)
-        self.duration_on: dict[int, dict[int, int]] = {id(m): dict(reversed(m)) for m in interned.values()}
-        # Per cell: its windows (most cells have none), read at every cut.
-        self.windows = [cell.unavailable for cell in base.cells]
+        self.base_tasks = plan.problem.tasks
+        self.t_problem = plan.t_problem
+        self.modes: list[list | None] = [None] * len(plan.t_problem)
+        self.interned: dict[tuple, list] = {}
+        self.duration_on: dict[int, dict[int, int]] = {}
+
+    def modes_of(self, t: int) -> list:
+        modes = self.base_tasks[self.t_problem[t]].modes
+        shared = self.interned.get(key := tuple(modes))
+        if shared is None:
+            shared = self.interned[key] = list(modes)
+            self.duration_on[id(shared)] = dict(reversed(shared))
+        self.modes[t] = shared
+        return shared
 
 
 _PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
@@ -94,18 +91,19 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     pinned_end: dict[int, int] = {}
     source: dict[str, str] = {}
     t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
-    s_modes, s_op, s_capability, duration_on = static.modes, static.op, static.capability, static.duration_on
+    s_modes, duration_on, base_tasks = static.modes, static.duration_on, base.tasks
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
     for i, t in enumerate(order):
+        task = base_tasks[t_problem[t]]
         k = job_new.get(t_job[t])
         if k is None:
-            src = base.jobs[base.tasks[t_problem[t]].job]
+            src = base.jobs[task.job]
             k = job_new[t_job[t]] = len(jobs)
             jobs.append(Job(src.id + CARRIED_MARK, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
             source[src.id + CARRIED_MARK] = src.id
         job = jobs[k]
         job.tasks.append(i)
-        modes = s_modes[t]
+        modes = s_modes[t] or static.modes_of(t)
         st = status[t]
         if st == RUNNING:
             # Started this very second still counts as running at the cut (pinned), not as open work.
@@ -125,7 +123,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             here = ctrl.pool_of(t)
             modes = [m for m in modes if m[0] == here] or modes
         preds = t_preds[t]
-        tasks.append(Task(k, s_op[t], modes, [local[p] for p in preds if p in local] if preds else [], s_capability[t]))
+        tasks.append(Task(k, task.op, modes, [local[p] for p in preds if p in local] if preds else [], task.capability))
     for job in jobs:  # into the carried frame: time 0 is the cut
         job.release = max(0, job.release - cut)
         if job.due is not None:
