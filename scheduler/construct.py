@@ -140,6 +140,7 @@ def list_schedule(
         shortest.append(made[1])
     family = [jobs[task.job].family for task in tasks]
     flexible = [len(task.modes) > 1 for task in tasks]
+    any_flexible = any(flexible)
     successors: list[list[int]] = [[] for _ in range(n)]
     waiting: list[int] = []
     in_order = True  # every predecessor has a lower index (a built problem's routing order)
@@ -206,7 +207,8 @@ def list_schedule(
             lane_family[lane] = family[t]
         end = start + duration[t][pool]
         placed[t] = (c, start, end)
-        heapq.heappush(busy[pool], (end, lane))
+        if any_flexible:  # only free_from reads it, for flexible operations
+            heapq.heappush(busy[pool], (end, lane))
         lane_busy_until[lane] = end
         heapq.heappush(events, (end, _LANE_FREE, lane))
         for s in successors[t]:
