@@ -94,6 +94,7 @@ def list_schedule(
     `priority` (one number per task, smaller first) replaces the rule, e.g. times from an
     earlier plan."""
     began = time.perf_counter()
+    heappush, heappop = heapq.heappush, heapq.heappop
     horizon = problem.horizon
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
@@ -191,7 +192,7 @@ def list_schedule(
                 wake = calendar.ends[w]
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
-                    heapq.heappush(events, (wake, _LANE_FREE, lane))
+                    heappush(events, (wake, _LANE_FREE, lane))
                 tried += 1
                 if tried >= 4:
                     break
@@ -208,15 +209,15 @@ def list_schedule(
         end = start + duration[t][pool]
         placed[t] = (c, start, end)
         if any_flexible:  # only free_from reads it, for flexible operations
-            heapq.heappush(busy[pool], (end, lane))
+            heappush(busy[pool], (end, lane))
         lane_busy_until[lane] = end
-        heapq.heappush(events, (end, _LANE_FREE, lane))
+        heappush(events, (end, _LANE_FREE, lane))
         for s in successors[t]:
             waiting[s] -= 1
             if end > ready_at[s]:
                 ready_at[s] = end
             if waiting[s] == 0:
-                heapq.heappush(events, (ready_at[s], _TASK_READY, s))
+                heappush(events, (ready_at[s], _TASK_READY, s))
 
     def free_from(pool: int, now: int) -> int:
         """When the pool's first lane is free: now if one is idle, else its earliest end."""
@@ -224,7 +225,7 @@ def list_schedule(
             return now
         heap = busy[pool]
         while heap and lane_busy_until[heap[0][1]] != heap[0][0]:
-            heapq.heappop(heap)  # the lane has been given later work since
+            heappop(heap)  # the lane has been given later work since
         return max(now, heap[0][0]) if heap else now
 
     def finishes_sooner_elsewhere(t: int, pool: int, now: int) -> bool:
@@ -245,12 +246,12 @@ def list_schedule(
         queue = queues[pool]
         deferred = []
         while queue and idle_count[pool]:
-            entry = heapq.heappop(queue)
+            entry = heappop(queue)
             t = entry[3]
             if placed[t] is not None:
                 continue
             if demote_lost and not entry[0] and now + tails[t] > horizon:
-                heapq.heappush(queue, (1, *entry[1:]))
+                heappush(queue, (1, *entry[1:]))
                 continue
             choice = None
             if not (eft and flexible[t] and finishes_sooner_elsewhere(t, pool, now)):
@@ -262,7 +263,7 @@ def list_schedule(
                 continue
             assign(t, choice[0], choice[1], pool)
         for entry in deferred:
-            heapq.heappush(queue, entry)
+            heappush(queue, entry)
 
     eft = True
     while True:
@@ -280,11 +281,11 @@ def list_schedule(
         now = events[0][0]
         touched: set[int] = set()
         while events and events[0][0] == now:
-            _, kind, x = heapq.heappop(events)
+            _, kind, x = heappop(events)
             if kind == _TASK_READY:
                 key = (0, key_of(x), rng.random() if seed else x, x)
                 for pool, _ in tasks[x].modes:
-                    heapq.heappush(queues[pool], key)
+                    heappush(queues[pool], key)
                     touched.add(pool)
             elif now >= lane_busy_until[x]:  # a stale window wake-up for a lane busy since
                 pool = lane_pool[x]
