@@ -124,7 +124,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             here = ctrl.pool_of(t)
             modes = [m for m in modes if m[0] == here] or modes
         preds = t_preds[t]
-        tasks.append(Task(k, task.op, modes, [local[p] for p in preds if p in local] if preds else [], task.capability))
+        tasks.append(Task(k, task.op, modes, [i for p in preds if (i := local.get(p)) is not None] if preds else [], task.capability))
     for job in jobs:  # into the carried frame: time 0 is the cut
         job.release = max(0, job.release - cut)
         if job.due is not None:
