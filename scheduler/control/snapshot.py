@@ -108,14 +108,19 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
         st = status[t]
         if st == RUNNING:
             # Started this very second still counts as running at the cut (pinned), not as open work.
-            began = max(0, min(int(started_at[t]), cut - 1))
+            began = int(started_at[t])
+            if began > cut - 1:
+                began = cut - 1
+            if began < 0:
+                began = 0
             # A unit may start a little before its plan (a changeover's lead, a free twin cell).
             if began < job.release:
                 job.release = began
             cell = ran_on[t]
             pool = cell_pool[cell]
             duration = duration_on[id(modes)].get(pool, modes[0][1])
-            rest = max(cut + 1, int(started_at[t] + duration)) - cut
+            rest = int(started_at[t] + duration)
+            rest = (rest if rest > cut + 1 else cut + 1) - cut
             modes = [(pool, rest)]
             pinned[i] = (cell, 0, rest)
             if rest > pinned_end.get(cell, 0):
@@ -124,7 +129,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             here = ctrl.pool_of(t)
             modes = [m for m in modes if m[0] == here] or modes
         preds = t_preds[t]
-        tasks.append(Task(k, task.op, modes, [i for p in preds if (i := local.get(p)) is not None] if preds else [], task.capability))
+        tasks.append(Task(k, task.op, modes, [q for p in preds if (q := local.get(p)) is not None] if preds else [], task.capability))
     for job in jobs:  # into the carried frame: time 0 is the cut
         job.release = max(0, job.release - cut)
         if job.due is not None:
