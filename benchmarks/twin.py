@@ -187,7 +187,8 @@ def floor_alone(spec, schedule, control: str) -> float:
                 return out
             return answer
 
-        handle, on_ready, on_completed = _event("handle"), _event("on_ready"), _event("on_completed")
+        handle, handle_rows = _event("handle"), _event("handle_rows")
+        on_ready, on_completed = _event("on_ready"), _event("on_completed")
 
         @property
         def next_wake(self):
@@ -219,7 +220,7 @@ def floor_alone(spec, schedule, control: str) -> float:
             out, self.next_wake = self._next()
             return out
 
-        handle = on_ready = on_completed = _event
+        handle = handle_rows = on_ready = on_completed = _event
 
         def pool_of(self, t):
             return self._next()

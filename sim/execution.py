@@ -84,9 +84,9 @@ class ControlBridge:
         began = perf_counter()
         decisions = self.ctrl.on_ready(self.env._now, tid)
         self.handle_s.append(perf_counter() - began)
-        for d in decisions:
-            if d.kind is START:
-                self._start(d.task, d.cell)
+        for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
+            if row[1] is START:
+                self._start(row[3], row[4])
         if self.ctrl.next_wake < self._wake_at:
             self._wake()
         if station.blocked_slots:  # it may have joined units no cell can take: a deadlock can close here
@@ -95,13 +95,13 @@ class ControlBridge:
     def finished(self, cell, task, rework: bool) -> None:
         began = perf_counter()
         if rework:
-            decisions = self.ctrl.handle(Failed(self.env._now, task.tid, cell.index))
+            decisions = self.ctrl.handle_rows(Failed(self.env._now, task.tid, cell.index))
         else:
             decisions = self.ctrl.on_completed(self.env._now, task.tid, cell.index)
         self.handle_s.append(perf_counter() - began)
-        for d in decisions:
-            if d.kind is START:
-                self._start(d.task, d.cell)
+        for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
+            if row[1] is START:
+                self._start(row[3], row[4])
         if self.ctrl.next_wake < self._wake_at:
             self._wake()
 
@@ -144,15 +144,15 @@ class ControlBridge:
     # ------------------------------------------------------------------ controller -> floor
     def _handle(self, event) -> None:
         began = perf_counter()
-        self._carry_out(self.ctrl.handle(event), began)
+        self._carry_out(self.ctrl.handle_rows(event), began)
 
     def _carry_out(self, decisions, began: float) -> None:
         """Record the decision time since `began`, start what the controller started, and ask
         for a Tick when it wants one sooner than already asked."""
         self.handle_s.append(perf_counter() - began)
-        for d in decisions:
-            if d.kind is START:
-                self._start(d.task, d.cell)
+        for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
+            if row[1] is START:
+                self._start(row[3], row[4])
         if self.ctrl.next_wake < self._wake_at:
             self._wake()
 

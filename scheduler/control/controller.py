@@ -136,6 +136,8 @@ def _recorded_stops(plan: ControlPlan) -> list:
 
 
 class FloorController:
+    _memo = True  # tests turn the pick memo off in a shadow controller to check it changes no decision
+
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
         self.config = config or ControlConfig()
@@ -168,6 +170,7 @@ class FloorController:
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
         self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
+        self._began_on: list[list[int]] = [[] for _ in range(n_cells)]  # tasks started per cell (running_tasks prunes)
         self._calendars = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
@@ -189,14 +192,43 @@ class FloorController:
         self._by_start: list[int] | None = None
         self._off_order: list[int] = []
         self.log = DecisionLog()
-        self._out: list[Decision] = []
+        self._out: list[tuple] = []  # this event's decisions, as log rows
         self.now = 0.0
         self.starts = 0
         self.on_planned_cell = 0
+        # What each policy needs, chosen once: the per-event paths do only the bookkeeping some
+        # rule of this configuration reads (open_before's order for a re-plan, the lateness
+        # mean for a lateness re-plan, expected ends for help_wait_s).
+        cfg = self.config
+        self._cap, self._cpool = plan.cell_capacity, plan.cell_pool
+        self._help, self._early, self._lookahead = cfg.pool_help, cfg.early_s, cfg.lookahead
+        self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
+        self._track_late = cfg.replan_lateness_s is not None
+        # The pick memo (see _dispatch_task): a free cell whose last pick found nothing holds
+        # that pick's token in _armed; window tasks carry it in _win_tag. A token is void once
+        # below _valid_from (any rare event: rework, moves, stops, full buffers, re-plans) or
+        # once the cell's entry is reset (its window or its pool's help candidate changed).
+        self._tok = 0
+        self._valid_from = 1
+        self._armed = [0] * n_cells
+        self._armed_top = [0] * n_cells
+        self._armed_until = [0.0] * n_cells
+        # The window memo, kept while the cell works too: the token of its window's last scan
+        # (0: void) and that scan's wake-up (the earliest gate of a ready task in the window).
+        self._wtok = [0] * n_cells
+        self._wwake = [INF] * n_cells
+        self._win_tag = [0] * n
+        self._top_ver = [0] * len(plan.pool_names)
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
         """Take one event, return the decisions it causes (also appended to `log`)."""
+        return [Decision(*row) for row in self.handle_rows(event)]
+
+    def handle_rows(self, event) -> list[tuple]:
+        """handle(event) for a host that reads the decisions as the log keeps them: tuples
+        (time, kind, reason, task, cell, detail), the objects appended to `log.rows` (a week
+        of the twin takes ~150,000 decisions; it builds no Decision for them)."""
         kind = type(event)
         if kind is Ready:
             return self.on_ready(event.time, event.task)
@@ -204,20 +236,27 @@ class FloorController:
             return self.on_completed(event.time, event.task, event.cell)
         self._out = out = []
         self.now = event.time
-        if kind is Failed:
-            self._failed(event.task, event.cell)
-        elif kind is Tick:
+        if kind is Tick:
             self._tick()
-        elif kind is CellDown:
+            return self._settle(out)
+        if kind is PoolFull:
+            pool = event.pool
+            self._set_full(pool, event.full)
+            if event.full:
+                self._dispatch_pool(pool)
+            return self._settle(out)
+        if kind is Failed:
+            # A redo makes tasks less ready (sent back, or waiting for a redone predecessor) and
+            # puts them in no sequence: no other free cell can start anything it could not.
+            self._failed(event.task, event.cell)
+            return self._settle(out)
+        self._valid_from = self._tok + 1  # rare: any free cell picks for real next time
+        if kind is CellDown:
             self._down(event.cell, event.expected_up)
         elif kind is CellUp:
             self.up[event.cell] = True
             self._freed(event.cell)
             self._dispatch(event.cell)
-        elif kind is PoolFull:
-            self.full[event.pool] = event.full
-            if event.full:
-                self._dispatch_pool(event.pool)
         elif kind is Started:
             self._started(event.task, event.cell)
         else:
@@ -225,20 +264,28 @@ class FloorController:
         return self._settle(out)
 
     # The two events of every operation, without an event record (the twin's hot path): the
-    # same as handle(Ready(now, t)) and handle(Completed(now, t, c)).
-    def on_ready(self, now: float, t: int) -> list[Decision]:
+    # same as handle_rows(Ready(now, t)) and handle_rows(Completed(now, t, c)), decision rows out.
+    def on_ready(self, now: float, t: int) -> list[tuple]:
         self._out = out = []
         self.now = now
         self._ready(t)
-        return self._settle(out)
+        if self._replans:
+            return self._settle(out)
+        wakes = self._wakes  # _settle without a re-plan to check (next_replan is inf)
+        self.next_wake = wakes[0][0] if wakes else INF
+        return out
 
-    def on_completed(self, now: float, t: int, c: int) -> list[Decision]:
+    def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
         self._out = out = []
         self.now = now
         self._completed(t, c)
-        return self._settle(out)
+        if self._replans:
+            return self._settle(out)
+        wakes = self._wakes
+        self.next_wake = wakes[0][0] if wakes else INF
+        return out
 
-    def _settle(self, out: list[Decision]) -> list[Decision]:
+    def _settle(self, out: list[tuple]) -> list[tuple]:
         """After an event: a re-plan if one is due, and `next_wake`, when the host should send
         Tick next (inf: only events can change anything), kept as a plain attribute."""
         now = self.now
@@ -267,6 +314,9 @@ class FloorController:
         planned start is before `limit` and the few out of that order, not the whole plan."""
         plan, status, in_rework, start = self.plan, self.status, self.in_rework, self.start
         planned = plan.t_problem
+        if not self._replans:  # the index is kept for the re-plan only: a scan
+            return {t for t, p in enumerate(planned) if p >= 0 and (status[t] == RUNNING or (
+                status[t] == WAITING and not in_rework[t] and start[t] < limit))}
         if self._by_start is None:
             self._by_start = sorted((t for t, p in enumerate(planned) if p >= 0 and status[t] != DONE), key=plan.t_start.__getitem__)
         tasks = self._by_start
@@ -283,10 +333,16 @@ class FloorController:
         return out
 
     def running_tasks(self, cells) -> list[int]:
-        """The tasks running now on any of `cells`."""
-        wanted = set(cells)
-        ran_on = self.ran_on
-        return [t for t, st in enumerate(self.status) if st == RUNNING and ran_on[t] in wanted]
+        """The tasks running now on any of `cells`, in task order. Read from each cell's starts
+        since the last call (pruned here), not from every task: a cell-down repair asks for
+        one pool's cells on a floor of ~75,000 tasks."""
+        status, ran_on, out = self.status, self.ran_on, []
+        for c in cells:
+            began = self._began_on[c]
+            if began:
+                began[:] = [t for t in dict.fromkeys(began) if status[t] == RUNNING and ran_on[t] == c]
+                out += began
+        return sorted(out)
 
     def summary(self) -> dict:
         counts: dict[str, int] = {}
@@ -307,12 +363,22 @@ class FloorController:
     def _ready(self, t: int) -> None:
         plan, c, left = self.plan, self.cell[t], self.preds_left
         self.arrived[t] = True
-        pool = plan.cell_pool[c] if c >= 0 else plan.t_pools[t][0]
-        self._wait_in(pool, t)
-        if self.config.pool_help and not self.in_rework[t]:
-            heapq.heappush(self.ready_heap[pool], (self.start[t], t))
+        pool = self._cpool[c] if c >= 0 else plan.t_pools[t][0]
+        wp = self.waiting_pool[t]  # _wait_in, inline
+        if wp != pool:
+            if wp >= 0:  # one unit waits in one place
+                self.waiting_in_pool[wp].discard(t)
+            self.waiting_pool[t] = pool
+        self.waiting_in_pool[pool].add(t)
+        if self.full[pool]:
+            self._push_waiting(pool, t)
+        if self._help and not self.in_rework[t]:
+            heap = self.ready_heap[pool]
+            heapq.heappush(heap, (self.start[t], t))
+            if heap[0][1] == t:  # the pool's help candidate changed
+                self._top_ver[pool] += 1
             self._dispatch_task(t)
-            if self.status[t] == WAITING and plan.t_start[t] - self.config.early_s <= self.now and self.idle[pool] \
+            if self.status[t] == WAITING and plan.t_start[t] - self._early <= self.now and self.idle[pool] \
                     and left[t] == 0 and not self._own_cell_soon(t):
                 # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
                 # cell, when free, takes it out of order (the plan's cell before a twin's); else a
@@ -325,6 +391,8 @@ class FloorController:
                 if c == own:
                     self._begin(t, own, OWN_CELL)
                     return
+                if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
+                    self._wtok[own] = self._armed[own] = 0
                 self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
                 self.cell[t] = c
                 self._begin(t, c, HELP)
@@ -364,11 +432,23 @@ class FloorController:
         return False
 
     def _dispatch_task(self, t: int) -> None:
+        """Task t just got ready (arrived, every predecessor done): let its cell pick, unless the
+        memo shows the pick would find what the cell's last pick found. That pick failed, so
+        it can only succeed now through something it read that changed since: a task of its
+        window getting ready (t itself, when it carries the pick's token), the pool's help
+        candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
+        that pick pushed, and a Tick picks for real."""
         c = self.cell[t]
-        pool = self.plan.cell_pool[c] if c >= 0 else self.plan.t_pools[t][0]
+        if self._win_tag[t] == self._wtok[c]:  # a task of its cell's window got ready: that window's scan is void
+            self._wtok[c] = self._armed[c] = 0
+        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
         if self.in_rework[t] or self.full[pool]:
-            self._dispatch_pool(pool)
-        elif self.running[c] < self.plan.cell_capacity[c] and self.up[c]:
+            self._dispatch_pool(pool, t)
+        elif self.running[c] < self._cap[c] and self.up[c]:
+            tok = self._armed[c]
+            if tok >= self._valid_from and self._win_tag[t] != tok and self._armed_top[c] == self._top_ver[pool] \
+                    and self.now < self._armed_until[c]:
+                return
             self._dispatch(c)
 
     def _started(self, t: int, c: int) -> None:
@@ -414,6 +494,10 @@ class FloorController:
                 left[s] -= 1
                 if left[s] == 0:
                     if arrived[s]:  # reported there before its last predecessor completed
+                        if self._help:
+                            heap = self.ready_heap[self.pool_of(s)]
+                            if heap and heap[0][1] == s:  # the help candidate is now ready
+                                self._top_ver[self.pool_of(s)] += 1
                         self._dispatch_task(s)
                     elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
@@ -489,9 +573,12 @@ class FloorController:
         touched = dict.fromkeys(back)
         for o in back:
             touched.update(dict.fromkeys(plan.t_succs[o]))
+        tag, wtok, cells = self._win_tag, self._wtok, self.cell
         for o in touched:
             if status[o] == WAITING:
                 left[o] = sum(1 for p in preds[o] if status[p] != DONE)
+            if tag[o] == wtok[cells[o]]:  # less ready now: its cell's window scan is void
+                wtok[cells[o]] = self._armed[cells[o]] = 0
         for o in back:
             self.arrived[o] = False
             self.stamp[o] = -1  # out of any sequence
@@ -536,9 +623,23 @@ class FloorController:
             self._dispatch(c)
 
     # ------------------------------------------------------------------ dispatching
-    def _dispatch_pool(self, pool: int) -> None:
+    def _dispatch_pool(self, pool: int, t: int = -1) -> None:
+        """Let every free cell of the pool pick (t: the task whose readiness is the cause, or -1).
+        The rework, help and full-buffer rules read only the pool's state, so once one cell
+        without recorded stops has found nothing, a cell whose memo stands (see _dispatch_task)
+        would find nothing either: only its own window could have changed, and it has not."""
+        shared, armed, tag, cap = False, self._armed, self._win_tag, self._cap
         for c in list(self.idle[pool]):
-            self._dispatch(c)
+            if shared:
+                tok = armed[c]
+                if tok >= self._valid_from and (t < 0 or tag[t] != tok) and self._armed_top[c] == self._top_ver[pool] \
+                        and self.now < self._armed_until[c]:
+                    continue
+            while self.up[c] and self.running[c] < cap[c]:
+                if not self._pick(c):
+                    if self._calendars[c] is None and self._memo:
+                        shared = True
+                    break
 
     def _dispatch(self, c: int) -> None:
         cap = self.plan.cell_capacity[c]
@@ -549,7 +650,7 @@ class FloorController:
     def _pick(self, c: int) -> bool:
         """Start one task on free cell c if the rules allow one; False when none may start."""
         plan = self.plan
-        pool = plan.cell_pool[c]
+        pool = self._cpool[c]
         arrived, left = self.arrived, self.preds_left
         queue = self.rework_queue[pool]
         if queue:
@@ -559,44 +660,57 @@ class FloorController:
                     self.cell[t] = c
                     self._begin(t, c, REWORK_FIRST)
                     return True
-        now, early = self.now, self.config.early_s
+        now, early = self.now, self._early
         stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
         stamp = self.stamp
         wake = INF
-        seq = self.seq[c]
-        i, n = self.ptr[c], len(seq)
-        while i < n and stamp[seq[i][2]] != seq[i][1]:
-            i += 1
-        self.ptr[c] = i
-        setup, fam = plan.cell_setup[c], self.family[c]
-        seen, head, stale = 0, -1, 0
-        lookahead = self.config.lookahead
-        while i < n and seen < lookahead:
-            s, st, t = seq[i]
-            i += 1
-            if stamp[t] != st:
-                stale += 1
-                continue
-            seen += 1
-            if head < 0:
-                head = t
-            if arrived[t] and left[t] == 0:
-                # The gate is the plan's own start (when the unit may begin, as planned); a
-                # repair or re-plan reorders and re-assigns, it does not hold work back.
-                gate = plan.t_start[t] - early - (setup if fam is not None and fam != plan.t_family[t] else 0.0)
-                if gate <= now:
-                    gate = self._window_wait(t, c) if stops is not None else 0.0
-                    if not gate:
-                        stamp[t] = 0
-                        self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
-                        return True
-                if gate < wake:
-                    wake = gate
-        if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-            k = self.ptr[c]
-            seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+        tok = self._wtok[c]
+        if tok >= self._valid_from and now < self._wwake[c]:
+            # The window memo: no task of the window got ready or left it, no gate passed and
+            # no changeover changed since its last scan, which found nothing to start.
+            wake = self._wwake[c]
+        else:
+            self._tok = tok = self._tok + 1
+            tag = self._win_tag  # the window's tasks carry this scan's token
+            seq = self.seq[c]
+            i, n = self.ptr[c], len(seq)
+            while i < n and stamp[seq[i][2]] != seq[i][1]:
+                i += 1
+            self.ptr[c] = i
+            fam = self.family[c]
+            seen, head, stale = 0, -1, 0
+            lookahead = self._lookahead
+            while i < n and seen < lookahead:
+                s, st, t = seq[i]
+                i += 1
+                if stamp[t] != st:
+                    stale += 1
+                    continue
+                seen += 1
+                tag[t] = tok
+                if head < 0:
+                    head = t
+                if arrived[t] and left[t] == 0:
+                    # The gate is the plan's own start (when the unit may begin, as planned); a
+                    # repair or re-plan reorders and re-assigns, it does not hold work back.
+                    gate = plan.t_start[t] - early
+                    if fam is not None and fam != plan.t_family[t]:
+                        gate -= plan.cell_setup[c]
+                    if gate <= now:
+                        gate = self._window_wait(t, c) if stops is not None else 0.0
+                        if not gate:
+                            stamp[t] = 0
+                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                            return True
+                    if gate < wake:
+                        wake = gate
+            if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
+                k = self.ptr[c]
+                seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+            if stops is None and self._memo:
+                self._wtok[c], self._wwake[c] = tok, wake
         heap = self.ready_heap[pool]
-        if heap and self.config.pool_help:
+        if heap:  # only filled with pool_help
             status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
@@ -613,6 +727,8 @@ class FloorController:
                     if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
                         self._begin(t, c, OWN_CELL)
                         return True
+                    if self._win_tag[t] == self._wtok[frm]:  # its cell's window lost a task
+                        self._wtok[frm] = self._armed[frm] = 0
                     self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[frm]})
                     cells[t] = c
                     self._begin(t, c, HELP)
@@ -632,6 +748,8 @@ class FloorController:
                 if frm != c:
                     self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
                                best, c, {"from": plan.cell_ids[frm] if frm >= 0 else None})
+                if frm >= 0 and self._win_tag[best] == self._wtok[frm]:  # its cell's window lost a task
+                    self._wtok[frm] = self._armed[frm] = 0
                 if self.in_rework[best]:
                     self.rework_queue[pool].remove(best)
                 self.cell[best] = c
@@ -639,41 +757,64 @@ class FloorController:
                 self.in_rework[best] = False
                 self._begin(best, c, "buffer full: earliest planned ready task of the pool")
                 return True
+        if stops is None and self._memo:
+            # Nothing may start: until something this pick read changes (a task of its window
+            # gets ready or leaves it, the pool's help candidate changes, a rare event, or the
+            # wake-up just pushed comes), another pick here would find the same.
+            self._armed[c] = tok
+            self._armed_top[c] = self._top_ver[pool]
+            self._armed_until[c] = wake  # at the wake-up a gate passes: the memo ends there
         return False
 
     def _begin(self, t: int, c: int, reason: str) -> None:
-        plan, now, running = self.plan, self.now, self.running
+        now, running = self.now, self.running
         self.status[t] = RUNNING
         running[c] += 1
-        pool = plan.cell_pool[c]
+        self._armed[c] = 0  # it started something: its last pick does not stand
+        if self._win_tag[t] == self._wtok[c]:  # from its window: the window changed
+            self._wtok[c] = 0
+        pool = self._cpool[c]
         self.pool_busy[pool] += 1
-        if running[c] >= plan.cell_capacity[c]:
+        if running[c] >= self._cap[c]:
             self.idle[pool].discard(c)
-        self.family[c] = plan.t_family[t]
+        if self._help:
+            heap = self.ready_heap[pool]
+            if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
+                self._top_ver[pool] += 1
+            if self.config.help_wait_s:
+                self.busy_until[c] = now + self.plan.t_end[t] - self.plan.t_start[t]
+        plan = self.plan
+        fam = plan.t_family[t]
+        if fam != self.family[c]:
+            if plan.cell_setup[c]:  # the window's gates count a changeover from the family it runs
+                self._wtok[c] = 0
+            self.family[c] = fam
         self.started_at[t] = now
         self.ran_on[t] = c
+        self._began_on[c].append(t)
         start = self.start[t]
-        if start >= now:  # not behind its plan: maybe out of open_before's order
-            self._off_order.append(t)
-        if self.config.help_wait_s:
-            self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
-        pool = self.waiting_pool[t]
-        if pool >= 0:  # started: it waits in no pool (wherever it was reported ready)
-            self.waiting_in_pool[pool].discard(t)
+        if self._replans:
+            if start >= now:  # not behind its plan: maybe out of open_before's order
+                self._off_order.append(t)
+            if self._track_late and not self.in_rework[t]:
+                late = now - start
+                self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
+        wp = self.waiting_pool[t]
+        if wp >= 0:  # started: it waits in no pool (wherever it was reported ready)
+            self.waiting_in_pool[wp].discard(t)
             self.waiting_pool[t] = -1
         self.starts += 1
         if c == plan.t_cell[t]:
             self.on_planned_cell += 1
-        if not self.in_rework[t]:
-            late = now - start
-            self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
-        self.log.rows.append((now, START, reason, t, c, None))
-        self._out.append(Decision(now, START, reason, t, c))
+        row = (now, START, reason, t, c, None)
+        self.log.rows.append(row)
+        self._out.append(row)
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         now = self.now
-        self.log.rows.append((now, kind, reason, t, c, detail))
-        self._out.append(Decision(now, kind, reason, t, c, detail))
+        row = (now, kind, reason, t, c, detail)
+        self.log.rows.append(row)
+        self._out.append(row)
 
     # ------------------------------------------------------------------ waiting units per pool
     def _wait_in(self, pool: int, t: int) -> None:
@@ -681,6 +822,25 @@ class FloorController:
             self._leave_pool(t)  # one unit waits in one place
         self.waiting_in_pool[pool].add(t)
         self.waiting_pool[t] = pool
+        if self.full[pool]:
+            self._push_waiting(pool, t)
+
+    def _set_full(self, pool: int, full: bool) -> None:
+        """The pool's input buffer is full (or not). The full-buffer order is kept only while
+        it is: built from the waiting set when the buffer fills, dropped when it has room."""
+        self._top_ver[pool] += 1  # the full-buffer rule turns on or off for the pool's free cells
+        if full != self.full[pool]:
+            self.full[pool] = full
+            heap = self.buffer_heap[pool]
+            if full:
+                start = self.start
+                heap[:] = [(start[w], w) for w in self.waiting_in_pool[pool]]
+                heapq.heapify(heap)
+            else:
+                heap.clear()
+
+    def _push_waiting(self, pool: int, t: int) -> None:
+        """A unit waits in a full pool: its place in the full-buffer order (kept only while full)."""
         heap = self.buffer_heap[pool]
         heapq.heappush(heap, (self.start[t], t))
         if len(heap) > 4 * len(self.waiting_in_pool[pool]) + 256:  # mostly entries of tasks long gone: rebuild
@@ -697,14 +857,17 @@ class FloorController:
     def _retimed(self, t: int) -> None:
         """The task's planned start changed: its place in the full-buffer order too."""
         pool = self.waiting_pool[t]
-        if pool >= 0:
+        if pool >= 0 and self.full[pool]:
             heapq.heappush(self.buffer_heap[pool], (self.start[t], t))
 
     def _earliest_waiting(self, pool: int) -> int:
         """The ready task waiting in the pool with the earliest planned start (ties: lowest task
-        id), or -1. Tasks still waiting for a predecessor keep their entries."""
+        id), or -1. Tasks still waiting for a predecessor keep their entries. The heap is kept
+        only while the pool is full (the only time the rule reads it); otherwise a scan."""
         heap, members, start = self.buffer_heap[pool], self.waiting_in_pool[pool], self.start
         left, status = self.preds_left, self.status
+        if not self.full[pool]:
+            return min(((start[t], t) for t in members if left[t] == 0 and status[t] == WAITING), default=(0.0, -1))[1]
         kept, best = [], -1
         while heap:
             s, t = heap[0]
@@ -721,8 +884,15 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
+        old = self.cell[t]
         self.cell[t] = c
         self.start[t] = start
+        # Two sequences change: neither cell's last scan stands. A unit that is there may change
+        # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
+        self._wtok[old] = self._armed[old] = self._wtok[c] = self._armed[c] = 0
+        if self.arrived[t]:
+            self._top_ver[self._cpool[old]] += 1
+            self._top_ver[self._cpool[c]] += 1
         self._off_order.append(t)  # re-timed: out of open_before's order
         self._stamps += 1
         self.stamp[t] = self._stamps
@@ -736,6 +906,7 @@ class FloorController:
         from scheduler.control.snapshot import replan
 
         cfg = self.config
+        self._valid_from = self._tok + 1  # the sequences may all change: every free cell picks for real
         self.last_replan = self.now
         if cfg.replan_every_s:
             self.next_replan = self.now + cfg.replan_every_s

@@ -126,9 +126,10 @@ def test_look_ahead_passes_a_late_head_but_never_a_waiting_predecessor():
     assert ctrl.status[t3] == 0 and arm >= 0
 
 
-def random_host(spec, schedule, config, seed: int, downs: bool = True):
+def random_host(spec, schedule, config, seed: int, downs: bool = True, early_s: float = 0.0):
     """Drive a controller with random durations, failed checks and stops; check on every
-    decision that precedence and capacity hold and nothing runs twice at once."""
+    decision that precedence and capacity hold and nothing runs twice at once. Units enter
+    up to `early_s` before their planned start (0: at it)."""
     rng = random.Random(seed)
     plan = control_plan(spec, schedule)
     ctrl = FloorController(plan, config)
@@ -173,7 +174,8 @@ def random_host(spec, schedule, config, seed: int, downs: bool = True):
     for j in range(len(plan.jobs)):
         for t in range(plan.job_first[j], plan.n_tasks if j + 1 == len(plan.jobs) else plan.job_first[j + 1]):
             if not plan.t_done[t] and all(p in done for p in plan.t_preds[t]):
-                push(max(0.0, plan.t_start[t]), Ready(max(0.0, plan.t_start[t]), t))
+                at = max(0.0, plan.t_start[t] - rng.uniform(0, early_s))
+                push(at, Ready(at, t))
     if downs:
         for c in range(len(plan.cell_ids)):
             at = rng.uniform(0, 6 * H)

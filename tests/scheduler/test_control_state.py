@@ -55,6 +55,7 @@ class Checked(FloorController):
         self.shadow = FloorController(plan, config)
         self.shadow._wake_of = EveryWake()
         self.shadow._earliest_waiting = lambda pool: scan_earliest(self.shadow, pool)
+        self.shadow._memo = False  # every pick runs: the memo must change no decision
 
     def handle(self, event):
         out = []
@@ -126,6 +127,8 @@ def check_indexes(ctrl: FloorController) -> None:
         if wake > ctrl.now and wake != float("inf"):
             assert (wake, c) in queued, "a wake-up skipped as a duplicate is not queued"
     assert ctrl.starts == sum(1 for d in ctrl.log if d.kind == START)
+    for cells in ctrl.plan.pool_cells:  # a cell-down repair's question, from the cells' starts
+        assert ctrl.running_tasks(cells) == [t for t, st in enumerate(status) if st == RUNNING and ctrl.ran_on[t] in cells]
 
 
 @pytest.mark.parametrize("policy", ["blind", "repair", "replan"])
@@ -160,6 +163,24 @@ def test_indexes_hold_when_cells_report_early_or_start_work_themselves(policy, s
     assert any(d.reason.startswith("reported") for d in ctrl.log) or policy != "blind"
 
 
+@pytest.mark.parametrize("policy", ["blind", "repair"])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_pick_memo_changes_no_decision_when_units_come_early(policy, seed, monkeypatch):
+    """Units entering hours before their planned start, with no early-start allowance: work
+    waits in the pools' help order and cells stay free with nothing to start, so the memo of a
+    free cell's last pick (skipped picks on arrivals, shared pool results) is used most; the
+    shadow picks every time."""
+    spec = hand.loop_floor()
+    problem = build_problem(spec, orders_for(spec, 36), 36 * H)
+    config = ControlConfig.policy(policy, early_s=0.0, move_threshold_s=H, replan_every_s=None)
+    monkeypatch.setattr(Checked, "rng", random.Random(200 + seed))
+    monkeypatch.setattr(Checked, "early_ready", 0.3)
+    monkeypatch.setattr(Checked, "started_by_hand", 0.0)
+    monkeypatch.setattr(hand, "FloorController", Checked)
+    plan, ctrl, done = hand.random_host(spec, list_schedule(problem), config, seed, early_s=6 * H)
+    assert done == set(range(plan.n_tasks))
+
+
 def test_a_controller_starts_from_the_plan_whatever_ran_before_on_it():
     """The state at time 0 is built once per plan and copied: running one controller must not
     change what the next one starts from."""
@@ -186,11 +207,13 @@ def test_the_decision_log_reads_back_as_decisions():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["wait", "start", "retime", "block", "unblock"]), st.integers(0, 4),
+@given(st.lists(st.tuples(st.sampled_from(["wait", "start", "retime", "block", "unblock", "fill", "drain"]), st.integers(0, 4),
                           st.integers(0, 1), st.integers(0, 5)), max_size=40))
 def test_the_full_buffer_heap_follows_arrivals_starts_and_new_times(steps):
     """Units arrive in pools, start, get new planned starts (repair, re-plan) and wait for a
-    predecessor again (rework), in any order: the heap's choice is always the scan's."""
+    predecessor again (rework), and buffers fill and drain (the heap is kept only while full,
+    built from the waiting set when the buffer fills), in any order: the heap's choice is always
+    the scan's."""
     spec = hand.loop_floor()
     plan = control_plan(spec, list_schedule(build_problem(spec, orders_for(spec, 8), 8 * H)))
     ctrl = FloorController(plan)
@@ -209,8 +232,11 @@ def test_the_full_buffer_heap_follows_arrivals_starts_and_new_times(steps):
             ctrl.preds_left[t] += 1
         elif kind == "unblock" and ctrl.preds_left[t] > 0:
             ctrl.preds_left[t] -= 1
+        elif kind in ("fill", "drain"):
+            ctrl._set_full(pool, kind == "fill")
         for p in range(len(plan.pool_names)):
             assert ctrl._earliest_waiting(p) == scan_earliest(ctrl, p)
+    assert not any(ctrl.buffer_heap[p] for p in range(len(plan.pool_names)) if not ctrl.full[p]), "a heap kept for a pool with room"
 
 
 def test_a_redone_predecessor_holds_back_a_successor_that_is_there():
@@ -235,3 +261,75 @@ def test_a_redone_predecessor_holds_back_a_successor_that_is_there():
     assert ctrl.preds_left[pack] == 1
     check_indexes(ctrl)
     assert not [d for d in ctrl.handle(Tick(5 * H)) if d.kind == START and d.task == pack]
+
+
+def lockstep(plan, config, events):
+    """Each event into a controller with the pick memo and one without: the same decisions."""
+    fast, plain = FloorController(plan, config), FloorController(plan, config)
+    plain._memo = False
+    outs = []
+    for event in events:
+        out = fast.handle(event)
+        assert [astuple(d) for d in out] == [astuple(d) for d in plain.handle(event)], event
+        outs.append(out)
+    return outs
+
+
+def test_a_head_whose_start_has_come_starts_at_the_first_event_then_not_only_at_the_tick():
+    """A free cell found its head there but early (the memo of that pick lasts until the head's
+    planned start): another unit arriving for the cell at exactly that time starts the head."""
+    spec = hand.floor_spec()
+    plan = control_plan(spec, hand.sequence_plan(spec, 3))
+    b1, b2, b3 = (plan.task_of(f"rack#{k:05d}", "build") for k in (1, 2, 3))
+    arm = plan.cell_ids.index("arm-001")
+    outs = lockstep(plan, ControlConfig.policy("blind"), [Ready(0.0, b1), Completed(0.5 * H, b1, arm), Ready(0.6 * H, b2), Ready(H, b3)])
+    assert not outs[2]  # there, but its planned start is 1 h
+    assert [(d.kind, d.task) for d in outs[3]] == [(START, b2)]
+
+
+def test_a_help_candidate_made_ready_by_its_predecessor_is_taken_by_a_free_twin_at_its_next_event():
+    """test r2 is there before its build is done and due; the other tester, free, looks at the
+    pool's help order (r2 first, not startable) and finds nothing. Once the build completes (r2's
+    own tester is busy), the free tester's next pick takes r2: the memo of its last pick is void."""
+    spec = hand.floor_spec(cells=[{"type": "arm", "count": 1}, {"type": "tester", "count": 2}])
+    rows = [Assignment(f"rack#{k:05d}", "build", "arm-001", (k - 1) * H, k * H) for k in (1, 2, 3, 4)]
+    rows += [Assignment("rack#00001", "test", "tester-001", H, 2 * H), Assignment("rack#00002", "test", "tester-001", 2 * H, 3 * H),
+             Assignment("rack#00003", "test", "tester-002", 10 * H, 11 * H), Assignment("rack#00004", "test", "tester-002", 11 * H, 12 * H)]
+    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
+    b = {k: plan.task_of(f"rack#{k:05d}", "build") for k in (1, 2)}
+    t = {k: plan.task_of(f"rack#{k:05d}", "test") for k in (1, 2, 3, 4)}
+    arm, twin = plan.cell_ids.index("arm-001"), plan.cell_ids.index("tester-002")
+    config = ControlConfig.policy("repair", early_s=0.0, lookahead=1, help_wait_s=0.0)
+    outs = lockstep(plan, config, [Ready(0.0, b[1]), Completed(H, b[1], arm), Ready(H, b[2]), Ready(H, t[1]),
+                                   Ready(1.5 * H, t[2]), Ready(2.1 * H, t[3]), Completed(2.2 * H, b[2], arm), Ready(2.3 * H, t[4])])
+    assert [(d.task, d.cell) for d in outs[-1] if d.kind == START] == [(t[2], twin)]
+
+
+def test_a_changeover_moves_the_gate_of_a_waiting_head_after_the_cell_ran_other_work():
+    """arm-002's head (a tray, planned at 5 h) is there early; arm-002 then helps with a rack.
+    After that rack the head's gate counts the 1 h changeover back to trays (4 h, not 5 h): what
+    the cell's window looked like before it worked must not stand."""
+    spec = hand.floor_spec(
+        demand={"rack": 2, "tray": 1},
+        products=[{"name": name, "family": name, "category": "compute", "mw": 0.1, "routing": [
+            {"id": "build", "capability": "assemble", "duration": "1h"}]} for name in ("rack", "tray")],
+        cell_types=[{"name": "arm", "capabilities": {"assemble": 1.0}, "setup": "1h"}],
+        cells=[{"type": "arm", "count": 2}])
+    plan = control_plan(spec, Schedule([Assignment("rack#00001", "build", "arm-001", 0, H),
+                                        Assignment("rack#00002", "build", "arm-001", H, 2 * H),
+                                        Assignment("tray#00001", "build", "arm-002", 5 * H, 6 * H)], horizon=24 * H))
+    r1, r2, head = (plan.task_of(job, "build") for job in ("rack#00001", "rack#00002", "tray#00001"))
+    twin = plan.cell_ids.index("arm-002")
+    config = ControlConfig.policy("repair", early_s=0.0, lookahead=1, help_wait_s=0.0)
+    fast, plain = FloorController(plan, config), FloorController(plan, config)
+    plain._memo = False
+    for event in [Ready(0.0, head), Ready(0.0, r1), Ready(H, r2), Completed(2 * H, r2, twin)]:
+        out = fast.handle(event)
+        assert [astuple(d) for d in out] == [astuple(d) for d in plain.handle(event)], event
+    assert fast.ran_on[r2] == twin and fast.family[twin] == plan.t_family[r2]  # it helped with the rack
+    assert fast.next_wake == 4 * H == plain.next_wake
+    assert [(d.task, d.cell) for d in starts(fast.handle(Tick(4 * H)))] == [(head, twin)]
+
+
+def starts(decisions):
+    return [d for d in decisions if d.kind == START]
