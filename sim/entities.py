@@ -20,15 +20,19 @@ class Unit:
 
     __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks", "held", "first")
 
-    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
+    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float, state: tuple | None = None) -> None:
         self.key = key
         self.name = name
         self.product = product
         self.due = due
         self.released = now
-        self.pending = [len(op.preds) for op in product.ops]
-        self.status = [WAITING] * len(product.ops)
-        self.ops_left = len(product.ops)
+        if state is None:  # nothing done yet
+            self.pending = [len(op.preds) for op in product.ops]
+            self.status = [WAITING] * len(product.ops)
+            self.ops_left = len(product.ops)
+        else:  # (pending, status, ops_left) to start from, copied: a plan's unit carried in half built
+            pending, status, self.ops_left = state
+            self.pending, self.status = pending.copy(), status.copy()
         self.reworks = 0
         self.held: dict[int, int] = {}  # station index -> this unit's operations sharing its one place there
         self.first = -1  # executing a plan: the plan's task id of its first operation (the others follow)

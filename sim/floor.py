@@ -150,9 +150,10 @@ class Floor:
         self.on_finish = self.on_first_start = None
 
     # ----------------------------------------------------------------- units
-    def new_unit(self, product: int, due: float, name: str | None = None) -> Unit:
+    def new_unit(self, product: int, due: float, name: str | None = None, state: tuple | None = None) -> Unit:
+        """A new unit (`state`: its (pending, status, ops_left) to start from, see Unit)."""
         defn = self.layout.products[product]
-        unit = Unit(self.next_key, name or f"{defn.name}#{self.next_key + 1:05d}", defn, due, self.env.now)
+        unit = Unit(self.next_key, name or f"{defn.name}#{self.next_key + 1:05d}", defn, due, self.env.now, state)
         self.next_key += 1
         return unit
 
