@@ -1,8 +1,9 @@
-"""The floor as SimPy processes: every cell (every slot of a multi-job cell) is one long-lived
-process that takes the next operation from its station's shared queue (or, executing a plan,
-what the floor controller hands it), changes over, works through failures and planned windows, then passes the unit on:
-waiting for room in the next station's input buffer (blocked) and for an AGV. Units are data,
-not processes; statistics go to the observer at every state change."""
+"""The floor in SimPy: every cell (every slot of a multi-job cell) takes the next operation from
+its station's shared queue (or, executing a plan, what the floor controller hands it), changes
+over, works through failures and planned windows, then passes the unit on: waiting for room in
+the next station's input buffer (blocked) and for an AGV. Under a dispatch rule a cell is one
+long-lived process; executing a plan it is callbacks on one reusable event (`Floor._begin`).
+Units are data, not processes; statistics go to the observer at every state change."""
 from __future__ import annotations
 
 import heapq
