@@ -94,6 +94,27 @@ def list_schedule(
     `priority` (one number per task, smaller first) replaces the rule, e.g. times from an
     earlier plan."""
     began = time.perf_counter()
+    tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
+    placed = dispatch_placements(problem, rule, seed, objective, work_weight, priority)
+    assignments = [Assignment(jobs[task.job].id, task.op, cells[p[0]].id, p[1], p[2]) for task, p in zip(tasks, placed)]
+    schedule = Schedule(assignments, problem.horizon, status="heuristic", objective=objective, name=f"{problem.name}/{rule}")
+    schedule.value = delivered_mw(problem, schedule) if objective == "mw" else schedule.makespan
+    schedule.seconds = time.perf_counter() - began
+    schedule.kpis["rule"] = rule
+    return schedule
+
+
+def dispatch_placements(
+    problem: Problem,
+    rule: str = "slack",
+    seed: int = 0,
+    objective: str = "mw",
+    work_weight: float = WORK_WEIGHT,
+    priority: Sequence[float] | None = None,
+) -> list[tuple[int, int, int]]:
+    """list_schedule's plan as (cell index, start, end) per task, in task order, without the
+    Schedule around it: for callers that map the plan onto another problem anyway (a re-plan
+    glues it to pinned work and validates the whole)."""
     heappush, heappop = heapq.heappush, heapq.heappop
     horizon = problem.horizon
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
@@ -301,11 +322,6 @@ def list_schedule(
             if idle_count[pool]:  # else dispatch would start nothing and change nothing
                 dispatch(pool, now)
 
-    if any(p is None for p in placed):
+    if None in placed:
         raise RuntimeError("list_schedule: some operations were never dispatched (a bug)")
-    assignments = [Assignment(jobs[task.job].id, task.op, cells[p[0]].id, p[1], p[2]) for task, p in zip(tasks, placed)]  # type: ignore[index]
-    schedule = Schedule(assignments, problem.horizon, status="heuristic", objective=objective, name=f"{problem.name}/{rule}")
-    schedule.value = delivered_mw(problem, schedule) if objective == "mw" else schedule.makespan
-    schedule.seconds = time.perf_counter() - began
-    schedule.kpis["rule"] = rule
-    return schedule
+    return placed  # type: ignore[return-value]

@@ -19,11 +19,12 @@ import weakref
 
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
-from scheduler.carryin import CARRIED_MARK, CarriedIn, plan_around
-from scheduler.construct import list_schedule
+from scheduler.carryin import CARRIED_MARK, CarriedIn
+from scheduler.construct import dispatch_placements
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.schedule import Schedule
+from scheduler.subproblem import restrict
+from scheduler.validate import validate_placed
 
 WAITING, RUNNING, DONE = 0, 1, 2
 
@@ -146,7 +147,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
         cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
     pools = [Pool(p.name, list(p.cells)) for p in base.pools]
     horizon = max(int(span), base.horizon - cut, 1)
-    # Running work that clashed with a window would fail plan_around's validate (a ValueError,
+    # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
     # which the controller logs as a failed re-plan).
     problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
     return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order
@@ -178,31 +179,38 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     problem = carried.problem
     now = ctrl.now
     pinned = carried.pinned
-    # The open tasks in carried order: the sub-problem plan_around hands the planner lists them
-    # so (scheduler.subproblem.restrict sorts them), and its plan assigns them so after the pinned.
+    # The open tasks in carried order, as scheduler.subproblem.restrict lists them.
     free = [t for t in range(len(problem.tasks)) if t not in pinned]
     # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
     order = [ctrl.start[to_ctrl[t]] - now for t in free]
-
-    def planner(sub: Problem) -> Schedule:
-        if len(sub.tasks) != len(order):
+    # What scheduler.carryin.plan_around does, with the plan held as placements per task rather
+    # than as named Assignments three times over (the sub-plan's, the glued plan's, the check's):
+    # the open work as a sub-problem around the pinned work, the list scheduler, the lanes mapped
+    # back to their cells, and the whole checked by scheduler.validate against the carried problem.
+    placed: list[tuple[int, int, int] | None] = [None] * len(problem.tasks)
+    for t, where in pinned.items():
+        placed[t] = where
+    if free:
+        sub = restrict(problem, pinned, set(free), name=f"{problem.name}/open")
+        if sub.task_of != free:
             raise RuntimeError("replan: the open sub-problem does not list the open tasks")
-        return list_schedule(sub, objective="mw", priority=order)
-
-    schedule = plan_around(carried, planner)
+        carried_cell = {c.id: i for i, c in enumerate(problem.cells)}
+        lane_cell = [carried_cell[sub.cell_of[lane.id]] for lane in sub.problem.cells]
+        for t, (lane, start, end) in zip(free, dispatch_placements(sub.problem, objective="mw", priority=order)):
+            placed[t] = (lane_cell[lane], start, end)
+    validate_placed(problem, placed)
     current = _project(ctrl, carried, to_ctrl)
     cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
+    plan_cell = [cell_index[c.id] for c in problem.cells]
     gain = ctrl.config.replan_gain_s
     cell_now = ctrl.cell
-    assigned = schedule.assignments[len(pinned):]
     changes = []
-    for t, a in zip(free, assigned):
-        if a.op != problem.tasks[t].op:
-            raise RuntimeError(f"replan: the plan's assignments are not in the open tasks' order ({a.job}/{a.op})")
-        c = cell_index[a.cell]
-        if c != cell_now[to_ctrl[t]] and a.start + gain <= current[t]:
-            changes.append((to_ctrl[t], c, float(a.start) + int(now)))
-    return changes, {"tasks": len(schedule.assignments) - len(pinned), "pinned": len(pinned)}
+    for t in free:
+        c, start, _ = placed[t]  # type: ignore[misc]
+        c = plan_cell[c]
+        if c != cell_now[to_ctrl[t]] and start + gain <= current[t]:
+            changes.append((to_ctrl[t], c, float(start) + int(now)))
+    return changes, {"tasks": len(free), "pinned": len(pinned)}
 
 
 def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, float]]:
