@@ -36,6 +36,7 @@ _LOOKAHEAD = 16
 WORK_WEIGHT = 4.0
 
 _TASK_READY = 0
+_NO_WINDOWS = CellCalendar([])
 _LANE_FREE = 1
 
 
@@ -128,7 +129,7 @@ def dispatch_placements(
     lane_cell: list[int] = []
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
-    windows = [CellCalendar(cell.unavailable) for cell in cells]
+    windows = [CellCalendar(cell.unavailable) if cell.unavailable else _NO_WINDOWS for cell in cells]  # only read
     has_windows = [bool(w.starts) for w in windows]
     # Setups only exist on single-job cells (that is how validate reads them).
     lane_setup = [cells[c].setup if cells[c].capacity == 1 else 0 for c in lane_cell]

@@ -30,26 +30,31 @@ WAITING, RUNNING, DONE = 0, 1, 2
 
 
 class _PlanTasks:
-    """What the re-plans of one plan read of its planned tasks, kept from one re-plan to the
-    next: each task's modes as one shared list per distinct set (so the sub-problem and the
-    list scheduler map each set once), and per such list its duration by pool (first wins).
-    Filled as re-plans first meet each task: a week's plan has ~80k, a re-plan reads ~3k."""
+    """What the re-plans of one plan read of its planned tasks, kept from one re-plan (and one
+    replication) to the next: each task's modes as one shared list per distinct set (so the
+    sub-problem and the list scheduler map each set once), and per such list its duration by
+    pool (first wins). Made once per plan: a plan's tasks share a few modes lists (one per
+    capability), so this is one dict look-up per task."""
 
     def __init__(self, plan) -> None:
-        self.base_tasks = plan.problem.tasks
-        self.t_problem = plan.t_problem
-        self.modes: list[list | None] = [None] * len(plan.t_problem)
-        self.interned: dict[tuple, list] = {}
+        base_tasks = plan.problem.tasks
+        interned: dict[tuple, list] = {}
+        by_list: dict[int, list] = {}
         self.duration_on: dict[int, dict[int, int]] = {}
-
-    def modes_of(self, t: int) -> list:
-        modes = self.base_tasks[self.t_problem[t]].modes
-        shared = self.interned.get(key := tuple(modes))
-        if shared is None:
-            shared = self.interned[key] = list(modes)
-            self.duration_on[id(shared)] = dict(reversed(shared))
-        self.modes[t] = shared
-        return shared
+        self.modes: list[list | None] = []
+        for p in plan.t_problem:
+            if p < 0:
+                self.modes.append(None)
+                continue
+            modes = base_tasks[p].modes
+            shared = by_list.get(id(modes))
+            if shared is None:
+                shared = interned.get(key := tuple(modes))
+                if shared is None:
+                    shared = interned[key] = list(modes)
+                    self.duration_on[id(shared)] = dict(reversed(shared))
+                by_list[id(modes)] = shared
+            self.modes.append(shared)
 
 
 _PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
@@ -105,7 +110,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             source[src.id + CARRIED_MARK] = src.id
         job = jobs[k]
         job.tasks.append(i)
-        modes = s_modes[t] or static.modes_of(t)
+        modes = s_modes[t]
         st = status[t]
         if st == RUNNING:
             # Started this very second still counts as running at the cut (pinned), not as open work.
@@ -353,12 +358,13 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
             free = lanes[c] = [1] * max(1, cell.capacity)
         k = 0 if len(free) == 1 else min(range(len(free)), key=free.__getitem__)
         setup = cell.setup if cell.capacity == 1 and family.get(c) not in (None, job.family) else 0
-        calendar = calendars.get(c)
-        if calendar is None:
-            calendar = calendars[c] = CellCalendar(cell.unavailable)
         at = int(max(ready, free[k] + setup))
-        if calendar.starts:
-            at = calendar.earliest_fit(at, duration)
+        if cell.unavailable:
+            calendar = calendars.get(c)
+            if calendar is None:
+                calendar = calendars[c] = CellCalendar(cell.unavailable)
+            if calendar.starts:
+                at = calendar.earliest_fit(at, duration)
         starts[t] = at
         end[t] = free[k] = at + duration
         family[c] = job.family
