@@ -222,25 +222,6 @@ def dispatch_placements(
             asleep_at[pool] = (idle_version[pool], now)
         return None
 
-    def assign(t: int, lane: int, start: int, pool: int) -> None:
-        c = lane_cell[lane]
-        idle[pool][lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
-        idle_count[pool] -= 1
-        if lane_setup[lane]:
-            lane_family[lane] = family[t]
-        end = start + duration[t][pool]
-        placed[t] = (c, start, end)
-        if any_flexible:  # only free_from reads it, for flexible operations
-            heappush(busy[pool], (end, lane))
-        lane_busy_until[lane] = end
-        heappush(events, (end, _LANE_FREE, lane))
-        for s in successors[t]:
-            waiting[s] -= 1
-            if end > ready_at[s]:
-                ready_at[s] = end
-            if waiting[s] == 0:
-                heappush(events, (ready_at[s], _TASK_READY, s))
-
     def free_from(pool: int, now: int) -> int:
         """When the pool's first lane is free: now if one is idle, else its earliest end."""
         if idle_count[pool]:
@@ -283,7 +264,24 @@ def dispatch_placements(
                 if len(deferred) >= _LOOKAHEAD or asleep_at[pool][0] == idle_version[pool]:
                     break
                 continue
-            assign(t, choice[0], choice[1], pool)
+            # Assign t to the lane (inline: once per task, the hottest path of a re-plan).
+            lane, start = choice
+            idle[pool][lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
+            idle_count[pool] -= 1
+            if lane_setup[lane]:
+                lane_family[lane] = family[t]
+            end = start + duration[t][pool]
+            placed[t] = (lane_cell[lane], start, end)
+            if any_flexible:  # only free_from reads it, for flexible operations
+                heappush(busy[pool], (end, lane))
+            lane_busy_until[lane] = end
+            heappush(events, (end, _LANE_FREE, lane))
+            for s in successors[t]:
+                waiting[s] -= 1
+                if end > ready_at[s]:
+                    ready_at[s] = end
+                if waiting[s] == 0:
+                    heappush(events, (ready_at[s], _TASK_READY, s))
         for entry in deferred:
             heappush(queue, entry)
 
