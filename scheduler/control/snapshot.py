@@ -55,6 +55,9 @@ class _PlanTasks:
                     self.duration_on[id(shared)] = dict(reversed(shared))
                 by_list[id(modes)] = shared
             self.modes.append(shared)
+        # Cells without windows look the same in every re-plan's frame: one object each, read only.
+        self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
+        self.carried_ids = [job.id + CARRIED_MARK for job in plan.problem.jobs]
 
 
 _PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
@@ -98,7 +101,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     pinned_end: dict[int, int] = {}
     source: dict[str, str] = {}
     t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
-    s_modes, duration_on, base_tasks = static.modes, static.duration_on, base.tasks
+    s_modes, duration_on, base_tasks, carried_ids = static.modes, static.duration_on, base.tasks, static.carried_ids
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
     for i, t in enumerate(order):
         task = base_tasks[t_problem[t]]
@@ -106,8 +109,9 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
         if k is None:
             src = base.jobs[task.job]
             k = job_new[t_job[t]] = len(jobs)
-            jobs.append(Job(src.id + CARRIED_MARK, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
-            source[src.id + CARRIED_MARK] = src.id
+            carried_id = carried_ids[task.job]
+            jobs.append(Job(carried_id, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
+            source[carried_id] = src.id
         job = jobs[k]
         job.tasks.append(i)
         modes = s_modes[t]
@@ -142,6 +146,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             job.due -= cut
     cells = []
     up, down_until = ctrl.up, ctrl.down_until
+    clear_cells = static.clear_cells
     for c, cell in enumerate(base.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
@@ -149,7 +154,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
         windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)] if cell.unavailable else []
         if not up[c] and down_until[c] > now:  # a stopped cell takes nothing new before it is back
             windows.append((clear, max(clear, int(down_until[c]) - cut)))
-        cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
+        cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows) if windows else clear_cells[c])
     pools = [Pool(p.name, list(p.cells)) for p in base.pools]
     horizon = max(int(span), base.horizon - cut, 1)
     # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
@@ -277,7 +282,6 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
     n = len(tasks)
     pinned = carried.pinned
-    calendars: dict[int, CellCalendar] = {}  # only the cells the window's work is on
     lanes: dict[int, list[int]] = {}
     family: dict[int, str] = {}
     end = [1] * n
@@ -341,11 +345,10 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
                 rank[t] = i
             free_tasks.sort(key=lambda t: (eff[t], rank[t]))
             break
+    per_cell: dict[int, tuple[list[int], int, CellCalendar | None]] = {}  # lanes, setup, windows
     for t in free_tasks:
         task = tasks[t]
         c = on[t]
-        cell = cells[c]
-        duration = lasts[t]
         job = jobs[task.job]
         ready = job.release if job.release > task.release else task.release
         if ready < 1:
@@ -353,19 +356,24 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
         for p in task.predecessors:
             if end[p] > ready:
                 ready = end[p]
-        free = lanes.get(c)
-        if free is None:
-            free = lanes[c] = [1] * max(1, cell.capacity)
+        state = per_cell.get(c)
+        if state is None:
+            cell = cells[c]
+            free = lanes.get(c)
+            if free is None:
+                free = lanes[c] = [1] * max(1, cell.capacity)
+            state = per_cell[c] = (free, cell.setup if cell.capacity == 1 else 0, CellCalendar(cell.unavailable) if cell.unavailable else None)
+        free, setup, calendar = state
         k = 0 if len(free) == 1 else min(range(len(free)), key=free.__getitem__)
-        setup = cell.setup if cell.capacity == 1 and family.get(c) not in (None, job.family) else 0
-        at = int(max(ready, free[k] + setup))
-        if cell.unavailable:
-            calendar = calendars.get(c)
-            if calendar is None:
-                calendar = calendars[c] = CellCalendar(cell.unavailable)
-            if calendar.starts:
-                at = calendar.earliest_fit(at, duration)
+        at = free[k]
+        if setup and family.get(c) not in (None, job.family):
+            at += setup
+        if ready > at:
+            at = ready
+        at = int(at)
+        if calendar is not None and calendar.starts:
+            at = calendar.earliest_fit(at, lasts[t])
         starts[t] = at
-        end[t] = free[k] = at + duration
+        end[t] = free[k] = at + lasts[t]
         family[c] = job.family
     return starts
