@@ -152,31 +152,36 @@ def dispatch_placements(
 
     # Per task: duration by pool (first mode per pool wins, as in validate) and shortest, made
     # once per distinct modes list (tasks of one capability share theirs in a built problem).
+    # One pass over the tasks for everything the dispatcher reads of them.
     duration: list[dict[int, int]] = []
     shortest: list[int] = []
     per_modes: dict[int, tuple[dict[int, int], int]] = {}
-    for task in tasks:
-        made = per_modes.get(id(task.modes))
-        if made is None:
-            made = per_modes[id(task.modes)] = (dict(reversed(task.modes)), min(d for _, d in task.modes))
-        duration.append(made[0])
-        shortest.append(made[1])
-    family = [jobs[task.job].family for task in tasks]
-    flexible = [len(task.modes) > 1 for task in tasks]
-    any_flexible = any(flexible)
+    family: list[str] = []
+    flexible: list[bool] = []
+    ready_at: list[int] = []
     successors: list[list[int]] = [[] for _ in range(n)]
     waiting: list[int] = []
     in_order = True  # every predecessor has a lower index (a built problem's routing order)
     for t, task in enumerate(tasks):
+        modes = task.modes
+        made = per_modes.get(id(modes))
+        if made is None:
+            made = per_modes[id(modes)] = (dict(reversed(modes)), min(d for _, d in modes))
+        duration.append(made[0])
+        shortest.append(made[1])
+        flexible.append(len(modes) > 1)
+        job = jobs[task.job]
+        family.append(job.family)
+        ready_at.append(job.release if job.release >= task.release else task.release)
         preds = task.predecessors
         waiting.append(len(preds))
         for p in preds:
             successors[p].append(t)
             if p >= t:
                 in_order = False
+    any_flexible = True in flexible
     tails = _tails(successors, shortest) if in_order else task_tails(problem)
     key_of = priority.__getitem__ if priority is not None else _priority(problem, rule, tails)
-    ready_at = [max(jobs[task.job].release, task.release) for task in tasks]
     placed: list[tuple[int, int, int] | None] = [None] * n
     queues: list[list[tuple[int, float, float, int]]] = [[] for _ in problem.pools]
     busy: list[list[tuple[int, int]]] = [[] for _ in problem.pools]  # (end, lane) of work handed out
