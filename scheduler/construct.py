@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
 from scheduler.bounds import heads_and_tails
-from scheduler.problem import Problem
+from scheduler.problem import Cell, Problem
 from scheduler.schedule import Assignment, Schedule
 
 RULES = ("slack", "fifo", "edd", "mwkr", "spt", "lpt")
@@ -116,14 +116,45 @@ def dispatch_placements(
     """list_schedule's plan as (cell index, start, end) per task, in task order, without the
     Schedule around it: for callers that map the plan onto another problem anyway (a re-plan
     glues it to pinned work and validates the whole)."""
+    tasks, jobs = problem.tasks, problem.jobs
+    family: list[str] = []
+    ready_at: list[int] = []
+    for task in tasks:
+        job = jobs[task.job]
+        family.append(job.family)
+        ready_at.append(job.release if job.release >= task.release else task.release)
+    return dispatch_lists(problem.cells, len(problem.pools), [task.modes for task in tasks], [task.predecessors for task in tasks], ready_at, family,
+                          problem.horizon, seed, objective, work_weight, priority,
+                          rule_key=lambda tails: _priority(problem, rule, tails), tails_of=lambda: task_tails(problem))
+
+
+def dispatch_lists(
+    cells: Sequence[Cell],
+    n_pools: int,
+    t_modes: Sequence[list[tuple[int, int]]],
+    t_preds: Sequence[list[int]],
+    ready_at: list[int],
+    family: Sequence[str],
+    horizon: int,
+    seed: int = 0,
+    objective: str = "mw",
+    work_weight: float = WORK_WEIGHT,
+    priority: Sequence[float] | None = None,
+    rule_key: Callable[[list[int]], Callable[[int], float]] | None = None,
+    tails_of: Callable[[], list[int]] | None = None,
+) -> list[tuple[int, int, int]]:
+    """The dispatcher itself, on the problem as lists per task (eligible (pool, duration) modes,
+    predecessors, earliest start: the job's and the task's release, product family) and its
+    cells, so a caller that holds the work so (a re-plan's open window) builds no Problem for it.
+    `priority` (smaller first) or `rule_key(tails)` orders the queues; `tails_of()` gives the
+    tails when predecessors are not in index order (else they come from one backward pass).
+    `ready_at` is used as working space."""
     heappush, heappop = heapq.heappush, heapq.heappop
-    horizon = problem.horizon
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
     demote_lost = objective == "mw"
     rng = random.Random(seed)
-    tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
-    n = len(tasks)
+    n = len(t_modes)
 
     # Lanes: one per job a cell can hold at once; a capacity-k bay is k lanes sharing windows.
     lane_cell: list[int] = []
@@ -137,7 +168,7 @@ def dispatch_placements(
     lane_wake = [-1] * len(lane_cell)
     lane_busy_until = [0] * len(lane_cell)
     # Idle lanes per pool, bucketed by the family they last ran, to pick a setup-free one in O(1).
-    idle: list[dict[str | None, set[int]]] = [{} for _ in problem.pools]
+    idle: list[dict[str | None, set[int]]] = [{} for _ in range(n_pools)]
     lane_pool = [cells[c].pool for c in lane_cell]
     for lane, pool in enumerate(lane_pool):
         idle[pool].setdefault(None, set()).add(lane)
@@ -147,44 +178,41 @@ def dispatch_placements(
     # its idle sets: a window's end does so (its wake-up event), and so does a lane freeing up.
     # Its dispatches until then would only pop and push back the same queue: skipped, the queue's
     # lazy parts (demotion, placed entries) happen at its next real dispatch, the same way.
-    idle_version = [0] * len(problem.pools)
-    asleep_at = [(-1, 0)] * len(problem.pools)  # (idle_version, now) when the pool was found asleep
+    idle_version = [0] * n_pools
+    asleep_at = [(-1, 0)] * n_pools  # (idle_version, now) when the pool was found asleep
 
-    # Per task: duration by pool (first mode per pool wins, as in validate) and shortest, made
-    # once per distinct modes list (tasks of one capability share theirs in a built problem).
-    # One pass over the tasks for everything the dispatcher reads of them.
+    # One pass over the tasks. Duration by pool (first mode per pool wins, as in validate) and
+    # shortest are made once per distinct modes list (a capability's tasks share theirs).
     duration: list[dict[int, int]] = []
     shortest: list[int] = []
     per_modes: dict[int, tuple[dict[int, int], int]] = {}
-    family: list[str] = []
     flexible: list[bool] = []
-    ready_at: list[int] = []
     successors: list[list[int]] = [[] for _ in range(n)]
     waiting: list[int] = []
     in_order = True  # every predecessor has a lower index (a built problem's routing order)
-    for t, task in enumerate(tasks):
-        modes = task.modes
+    for t, modes in enumerate(t_modes):
         made = per_modes.get(id(modes))
         if made is None:
             made = per_modes[id(modes)] = (dict(reversed(modes)), min(d for _, d in modes))
         duration.append(made[0])
         shortest.append(made[1])
         flexible.append(len(modes) > 1)
-        job = jobs[task.job]
-        family.append(job.family)
-        ready_at.append(job.release if job.release >= task.release else task.release)
-        preds = task.predecessors
+        preds = t_preds[t]
         waiting.append(len(preds))
         for p in preds:
             successors[p].append(t)
             if p >= t:
                 in_order = False
     any_flexible = True in flexible
-    tails = _tails(successors, shortest) if in_order else task_tails(problem)
-    key_of = priority.__getitem__ if priority is not None else _priority(problem, rule, tails)
+    if not in_order and tails_of is None:
+        raise ValueError("t_preds: a predecessor after its task needs tails_of")
+    tails = _tails(successors, shortest) if in_order else tails_of()  # type: ignore[misc]
+    if priority is None and rule_key is None:
+        raise ValueError("priority: give priority or rule_key")
+    key_of = priority.__getitem__ if priority is not None else rule_key(tails)  # type: ignore[misc]
     placed: list[tuple[int, int, int] | None] = [None] * n
-    queues: list[list[tuple[int, float, float, int]]] = [[] for _ in problem.pools]
-    busy: list[list[tuple[int, int]]] = [[] for _ in problem.pools]  # (end, lane) of work handed out
+    queues: list[list[tuple[int, float, float, int]]] = [[] for _ in range(n_pools)]
+    busy: list[list[tuple[int, int]]] = [[] for _ in range(n_pools)]  # (end, lane) of work handed out
 
     events = [(ready_at[t], _TASK_READY, t) for t in range(n) if waiting[t] == 0]
     heapq.heapify(events)  # entries are unique, so the pops come in the same order as pushes would
@@ -242,7 +270,7 @@ def dispatch_placements(
         slower cell counts `work_weight` times more, since it is capacity lost to everyone."""
         fastest = shortest[t]
         mine = now + duration[t][pool] + work_weight * (duration[t][pool] - fastest)
-        for other, d in tasks[t].modes:
+        for other, d in t_modes[t]:
             if other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine:
                 return True
         return False
@@ -309,7 +337,7 @@ def dispatch_placements(
             _, kind, x = heappop(events)
             if kind == _TASK_READY:
                 key = (0, key_of(x), rng.random() if seed else x, x)
-                for pool, _ in tasks[x].modes:
+                for pool, _ in t_modes[x]:
                     heappush(queues[pool], key)
                     touched.add(pool)
             elif now >= lane_busy_until[x]:  # a stale window wake-up for a lane busy since

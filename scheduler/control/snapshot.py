@@ -20,10 +20,10 @@ import weakref
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
 from scheduler.carryin import CARRIED_MARK, CarriedIn
-from scheduler.construct import dispatch_placements
+from scheduler.construct import dispatch_lists, task_tails
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.subproblem import restrict
+from scheduler.subproblem import open_work_lists, restrict
 from scheduler.validate import validate_placed
 
 WAITING, RUNNING, DONE = 0, 1, 2
@@ -194,19 +194,28 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
     order = [ctrl.start[to_ctrl[t]] - now for t in free]
     # What scheduler.carryin.plan_around does, with the plan held as placements per task rather
-    # than as named Assignments three times over (the sub-plan's, the glued plan's, the check's):
-    # the open work as a sub-problem around the pinned work, the list scheduler, the lanes mapped
-    # back to their cells, and the whole checked by scheduler.validate against the carried problem.
+    # than as Problems and named Assignments several times over: the open work around the pinned
+    # work, the list scheduler, the lanes mapped back to their cells, and the whole checked by
+    # scheduler.validate against the carried problem.
     placed: list[tuple[int, int, int] | None] = [None] * len(problem.tasks)
     for t, where in pinned.items():
         placed[t] = where
     if free:
-        sub = restrict(problem, pinned, set(free), name=f"{problem.name}/open")
-        if sub.task_of != free:
-            raise RuntimeError("replan: the open sub-problem does not list the open tasks")
+        # The sub-problem as the list scheduler's lists (scheduler.subproblem.restrict without
+        # the Problem around them): the open tasks' modes, predecessors and releases, and the
+        # cells with the pinned work as windows.
+        sub = open_work_lists(problem, pinned, free)
+        jobs, tasks = problem.jobs, problem.tasks
+        ready_at, family = [], []
+        for t, release in zip(free, sub.release):
+            job = jobs[tasks[t].job]
+            family.append(job.family)
+            ready_at.append(job.release if job.release >= release else release)
         carried_cell = {c.id: i for i, c in enumerate(problem.cells)}
-        lane_cell = [carried_cell[sub.cell_of[lane.id]] for lane in sub.problem.cells]
-        for t, (lane, start, end) in zip(free, dispatch_placements(sub.problem, objective="mw", priority=order)):
+        lane_cell = [carried_cell[sub.cell_of[lane.id]] for lane in sub.cells]
+        plan = dispatch_lists(sub.cells, len(sub.pools), sub.modes, sub.predecessors, ready_at, family, problem.horizon, objective="mw", priority=order,
+                              tails_of=lambda: task_tails(restrict(problem, pinned, set(free)).problem))
+        for t, (lane, start, end) in zip(free, plan):
             placed[t] = (lane_cell[lane], start, end)
     validate_placed(problem, placed)
     current = _project(ctrl, carried, to_ctrl)
