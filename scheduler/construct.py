@@ -96,36 +96,21 @@ def list_schedule(
     earlier plan."""
     began = time.perf_counter()
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
-    placed = dispatch_placements(problem, rule, seed, objective, work_weight, priority)
-    assignments = [Assignment(jobs[task.job].id, task.op, cells[p[0]].id, p[1], p[2]) for task, p in zip(tasks, placed)]
-    schedule = Schedule(assignments, problem.horizon, status="heuristic", objective=objective, name=f"{problem.name}/{rule}")
-    schedule.value = delivered_mw(problem, schedule) if objective == "mw" else schedule.makespan
-    schedule.seconds = time.perf_counter() - began
-    schedule.kpis["rule"] = rule
-    return schedule
-
-
-def dispatch_placements(
-    problem: Problem,
-    rule: str = "slack",
-    seed: int = 0,
-    objective: str = "mw",
-    work_weight: float = WORK_WEIGHT,
-    priority: Sequence[float] | None = None,
-) -> list[tuple[int, int, int]]:
-    """list_schedule's plan as (cell index, start, end) per task, in task order, without the
-    Schedule around it: for callers that map the plan onto another problem anyway (a re-plan
-    glues it to pinned work and validates the whole)."""
-    tasks, jobs = problem.tasks, problem.jobs
     family: list[str] = []
     ready_at: list[int] = []
     for task in tasks:
         job = jobs[task.job]
         family.append(job.family)
         ready_at.append(job.release if job.release >= task.release else task.release)
-    return dispatch_lists(problem.cells, len(problem.pools), [task.modes for task in tasks], [task.predecessors for task in tasks], ready_at, family,
-                          problem.horizon, seed, objective, work_weight, priority,
-                          rule_key=lambda tails: _priority(problem, rule, tails), tails_of=lambda: task_tails(problem))
+    placed = dispatch_lists(cells, len(problem.pools), [task.modes for task in tasks], [task.predecessors for task in tasks], ready_at, family,
+                            problem.horizon, seed, objective, work_weight, priority,
+                            rule_key=lambda tails: _priority(problem, rule, tails), tails_of=lambda: task_tails(problem))
+    assignments = [Assignment(jobs[task.job].id, task.op, cells[p[0]].id, p[1], p[2]) for task, p in zip(tasks, placed)]
+    schedule = Schedule(assignments, problem.horizon, status="heuristic", objective=objective, name=f"{problem.name}/{rule}")
+    schedule.value = delivered_mw(problem, schedule) if objective == "mw" else schedule.makespan
+    schedule.seconds = time.perf_counter() - began
+    schedule.kpis["rule"] = rule
+    return schedule
 
 
 def dispatch_lists(
