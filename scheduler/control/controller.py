@@ -201,7 +201,7 @@ class FloorController:
         # mean for a lateness re-plan, expected ends for help_wait_s).
         cfg = self.config
         self._cap, self._cpool = plan.cell_capacity, plan.cell_pool
-        self._help, self._early, self._lookahead = cfg.pool_help, cfg.early_s, cfg.lookahead
+        self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
         self._track_late = cfg.replan_lateness_s is not None
         # The pick memo (see _dispatch_task): a free cell whose last pick found nothing holds
@@ -219,6 +219,11 @@ class FloorController:
         self._wwake = [INF] * n_cells
         self._win_tag = [0] * n
         self._top_ver = [0] * len(plan.pool_names)
+        # The help memo, per pool: the version of its help candidate when last looked at (-1:
+        # never) and when that candidate becomes due (inf: no candidate, or one that waits for a
+        # predecessor, whose completion bumps the version).
+        self._hver = [-1] * len(plan.pool_names)
+        self._hdue = [INF] * len(plan.pool_names)
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
@@ -361,14 +366,15 @@ class FloorController:
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
-        plan, c, left = self.plan, self.cell[t], self.preds_left
+        c = self.cell[t]
         self.arrived[t] = True
-        pool = self._cpool[c] if c >= 0 else plan.t_pools[t][0]
-        wp = self.waiting_pool[t]  # _wait_in, inline
+        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
+        waiting_pool = self.waiting_pool
+        wp = waiting_pool[t]  # _wait_in, inline
         if wp != pool:
             if wp >= 0:  # one unit waits in one place
                 self.waiting_in_pool[wp].discard(t)
-            self.waiting_pool[t] = pool
+            waiting_pool[t] = pool
         self.waiting_in_pool[pool].add(t)
         if self.full[pool]:
             self._push_waiting(pool, t)
@@ -378,8 +384,9 @@ class FloorController:
             if heap[0][1] == t:  # the pool's help candidate changed
                 self._top_ver[pool] += 1
             self._dispatch_task(t)
+            plan = self.plan
             if self.status[t] == WAITING and plan.t_start[t] - self._early <= self.now and self.idle[pool] \
-                    and left[t] == 0 and not self._own_cell_soon(t):
+                    and self.preds_left[t] == 0 and not self._own_cell_soon(t):
                 # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
                 # cell, when free, takes it out of order (the plan's cell before a twin's); else a
                 # free twin cell does: a free cell has nothing of its own to start (it would have).
@@ -439,8 +446,20 @@ class FloorController:
         candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
         that pick pushed, and a Tick picks for real."""
         c = self.cell[t]
-        if self._win_tag[t] == self._wtok[c]:  # a task of its cell's window got ready: that window's scan is void
-            self._wtok[c] = self._armed[c] = 0
+        tok = self._wtok[c]
+        if self._win_tag[t] == tok and tok and self.preds_left[t] == 0:
+            # A task of its cell's window is ready now. If its gate is still ahead, the window's
+            # scan would find what it found and this gate: keep the memo, with the earlier wake.
+            plan = self.plan
+            gate = plan.t_start[t] - self._early
+            fam = self.family[c]
+            if fam is not None and fam != plan.t_family[t]:
+                gate -= plan.cell_setup[c]
+            if gate > self.now:
+                if gate < self._wwake[c]:
+                    self._wwake[c] = gate
+            else:
+                self._wtok[c] = self._armed[c] = 0
         pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool, t)
@@ -481,30 +500,38 @@ class FloorController:
 
     def _completed(self, t: int, c: int) -> None:
         plan = self.plan
-        status = self.status
+        status, running = self.status, self.running
         status[t] = DONE
-        self.running[c] -= 1
-        pool = plan.cell_pool[c]
+        running[c] -= 1
+        pool = self._cpool[c]
         self.pool_busy[pool] -= 1
-        if self.up[c]:  # _freed: after a completion the cell has a free slot
-            self._idle(pool, c)
-        left, arrived, pools = self.preds_left, self.arrived, plan.t_pools
+        up = self.up[c]
+        if up:  # _freed, _idle inline: after a completion the cell has a free slot
+            idle = self.idle[pool]
+            if c not in idle:
+                idle.add(c)
+                heap = self.idle_heap[pool]
+                heapq.heappush(heap, c)
+                if len(heap) > 4 * len(idle) + 64:  # mostly cells busy again: rebuild
+                    heap[:] = sorted(idle)
+        left = self.preds_left
         for s in plan.t_succs[t]:
             if status[s] == WAITING:
-                left[s] -= 1
-                if left[s] == 0:
-                    if arrived[s]:  # reported there before its last predecessor completed
+                n = left[s] = left[s] - 1
+                if n == 0:
+                    if self.arrived[s]:  # reported there before its last predecessor completed
                         if self._help:
                             heap = self.ready_heap[self.pool_of(s)]
                             if heap and heap[0][1] == s:  # the help candidate is now ready
                                 self._top_ver[self.pool_of(s)] += 1
                         self._dispatch_task(s)
-                    elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
+                    elif self._route_on and len(plan.t_pools[s]) > 1 and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
-        cap = plan.cell_capacity[c]  # _dispatch(c), inline
-        while self.up[c] and self.running[c] < cap:
-            if not self._pick(c):
-                return
+        if up:  # _dispatch(c), inline
+            cap = self._cap[c]
+            while running[c] < cap:
+                if not self._pick(c):
+                    return
 
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
@@ -710,7 +737,15 @@ class FloorController:
             if stops is None and self._memo:
                 self._wtok[c], self._wwake[c] = tok, wake
         heap = self.ready_heap[pool]
-        if heap:  # only filled with pool_help
+        if not heap:  # only filled with pool_help
+            pass
+        elif self._hver[pool] == self._top_ver[pool] and now < self._hdue[pool] and stops is None:
+            # The help memo: the pool's candidate is the one the last look found not due (or due
+            # but waiting for a predecessor: its completion changes the version).
+            due = self._hdue[pool]
+            if due < wake:
+                wake = due
+        else:
             status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
@@ -735,7 +770,12 @@ class FloorController:
                     return True
                 if now < due < wake:  # not due yet, or it would run into this cell's planned window
                     wake = due
+                if stops is None and self._memo:
+                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], due if due > now else INF
                 break
+            else:
+                if stops is None and self._memo:  # nothing waits for help
+                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], INF
         if wake < INF and wake != self._wake_of[c]:
             # Every wake is later than now, so an equal one pushed before is still queued: a
             # second copy would only wake the same cell at the same tick again.
@@ -769,13 +809,13 @@ class FloorController:
     def _begin(self, t: int, c: int, reason: str) -> None:
         now, running = self.now, self.running
         self.status[t] = RUNNING
-        running[c] += 1
+        n = running[c] = running[c] + 1
         self._armed[c] = 0  # it started something: its last pick does not stand
         if self._win_tag[t] == self._wtok[c]:  # from its window: the window changed
             self._wtok[c] = 0
         pool = self._cpool[c]
         self.pool_busy[pool] += 1
-        if running[c] >= self._cap[c]:
+        if n >= self._cap[c]:
             self.idle[pool].discard(c)
         if self._help:
             heap = self.ready_heap[pool]
