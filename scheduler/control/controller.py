@@ -370,41 +370,58 @@ class FloorController:
         self.arrived[t] = True
         pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
         waiting_pool = self.waiting_pool
-        wp = waiting_pool[t]  # _wait_in, inline
-        if wp != pool:
-            if wp >= 0:  # one unit waits in one place
-                self.waiting_in_pool[wp].discard(t)
-            waiting_pool[t] = pool
-        self.waiting_in_pool[pool].add(t)
-        if self.full[pool]:
-            self._push_waiting(pool, t)
-        if self._help and not self.in_rework[t]:
+        wp = waiting_pool[t]
+        if wp != pool and wp >= 0:  # one unit waits in one place
+            self.waiting_in_pool[wp].discard(t)
+            waiting_pool[t] = -1
+        if not self._help or self.in_rework[t]:
+            self._wait_in(pool, t)
+            self._dispatch_task(t)
+            return
+        if c >= 0 and not self.full[pool] and (self.running[c] >= self._cap[c] or not self.up[c]):
+            # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
+            # before the hand-over below: the unit joins them only if it is not handed over (most
+            # units a twin takes on arrival never enter them; the same decisions).
+            self._window_ready(t, c)
+            if self._hand_over(t, pool):
+                return
+            self._wait_in(pool, t)
             heap = self.ready_heap[pool]
             heapq.heappush(heap, (self.start[t], t))
             if heap[0][1] == t:  # the pool's help candidate changed
                 self._top_ver[pool] += 1
-            self._dispatch_task(t)
-            plan = self.plan
-            if self.status[t] == WAITING and plan.t_start[t] - self._early <= self.now and self.idle[pool] \
-                    and self.preds_left[t] == 0 and not self._own_cell_soon(t):
-                # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
-                # cell, when free, takes it out of order (the plan's cell before a twin's); else a
-                # free twin cell does: a free cell has nothing of its own to start (it would have).
-                own = self.cell[t]
-                c = own if own in self.idle[pool] else self._first_idle(pool)
-                if self._calendars[c] is not None and self._window_wait(t, c):
-                    return
-                self.stamp[t] = 0
-                if c == own:
-                    self._begin(t, own, OWN_CELL)
-                    return
-                if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
-                    self._wtok[own] = self._armed[own] = 0
-                self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
-                self.cell[t] = c
-                self._begin(t, c, HELP)
-        else:
-            self._dispatch_task(t)
+            return
+        self._wait_in(pool, t)
+        heap = self.ready_heap[pool]
+        heapq.heappush(heap, (self.start[t], t))
+        if heap[0][1] == t:  # the pool's help candidate changed
+            self._top_ver[pool] += 1
+        self._dispatch_task(t)
+        self._hand_over(t, pool)
+
+    def _hand_over(self, t: int, pool: int) -> bool:
+        """A unit just there, due, not taken by its own cell's pick: if its cell is busy or down,
+        or it is beyond that cell's look-ahead, its own cell when free takes it out of order (the
+        plan's cell before a twin's), else the lowest free twin does (a free cell has nothing of
+        its own to start: it would have). True when it started."""
+        plan = self.plan
+        if self.status[t] == WAITING and plan.t_start[t] - self._early <= self.now and self.idle[pool] \
+                and self.preds_left[t] == 0 and not self._own_cell_soon(t):
+            own = self.cell[t]
+            c = own if own in self.idle[pool] else self._first_idle(pool)
+            if self._calendars[c] is not None and self._window_wait(t, c):
+                return False
+            self.stamp[t] = 0
+            if c == own:
+                self._begin(t, own, OWN_CELL)
+                return True
+            if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
+                self._wtok[own] = self._armed[own] = 0
+            self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
+            self.cell[t] = c
+            self._begin(t, c, HELP)
+            return True
+        return False
 
     def _window_wait(self, t: int, c: int) -> float:
         """0 when t may start on cell c now; else the end of the recorded stop of c (a repaired
@@ -446,10 +463,22 @@ class FloorController:
         candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
         that pick pushed, and a Tick picks for real."""
         c = self.cell[t]
+        self._window_ready(t, c)
+        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
+        if self.in_rework[t] or self.full[pool]:
+            self._dispatch_pool(pool, t)
+        elif self.running[c] < self._cap[c] and self.up[c]:
+            tok = self._armed[c]
+            if tok >= self._valid_from and self._win_tag[t] != tok and self._armed_top[c] == self._top_ver[pool] \
+                    and self.now < self._armed_until[c]:
+                return
+            self._dispatch(c)
+
+    def _window_ready(self, t: int, c: int) -> None:
+        """Task t of cell c is there now: if it is in c's window as last scanned and ready, that
+        scan stands only while t's gate is ahead (with the earlier wake-up); else it is void."""
         tok = self._wtok[c]
         if self._win_tag[t] == tok and tok and self.preds_left[t] == 0:
-            # A task of its cell's window is ready now. If its gate is still ahead, the window's
-            # scan would find what it found and this gate: keep the memo, with the earlier wake.
             plan = self.plan
             gate = plan.t_start[t] - self._early
             fam = self.family[c]
@@ -460,15 +489,6 @@ class FloorController:
                     self._wwake[c] = gate
             else:
                 self._wtok[c] = self._armed[c] = 0
-        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
-        if self.in_rework[t] or self.full[pool]:
-            self._dispatch_pool(pool, t)
-        elif self.running[c] < self._cap[c] and self.up[c]:
-            tok = self._armed[c]
-            if tok >= self._valid_from and self._win_tag[t] != tok and self._armed_top[c] == self._top_ver[pool] \
-                    and self.now < self._armed_until[c]:
-                return
-            self._dispatch(c)
 
     def _started(self, t: int, c: int) -> None:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
