@@ -29,7 +29,10 @@ Rules (docs/loop.md):
   the wait before the next one.
 Every decision goes to `log` with its reason. The host calls `handle(event)`, carries out the
 returned decisions, and calls `handle(Tick(t))` at `next_wake`. (`on_ready` and `on_completed` do
-what handle(Ready) and handle(Completed) do, without building the event: the twin's hot path.)
+what handle(Ready) and handle(Completed) do, without building the event, and like `handle_rows`
+return the decisions as the log's rows: the twin's hot path.)
+A free cell's pick remembers what it found (window, help candidate, the whole pick; see
+_dispatch_task and docs/loop.md): the same decisions with fewer picks.
 """
 from __future__ import annotations
 
