@@ -195,6 +195,7 @@ class FloorController:
         self._by_start: list[int] | None = None
         self._off_order: list[int] = []
         self.log = DecisionLog()
+        self._log_rows = self.log.rows
         self._out: list[tuple] = []  # this event's decisions, as log rows
         self.now = 0.0
         self.starts = 0
@@ -206,6 +207,7 @@ class FloorController:
         self._cap, self._cpool = plan.cell_capacity, plan.cell_pool
         self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
+        self._help_wait = cfg.help_wait_s
         self._track_late = cfg.replan_lateness_s is not None
         # The pick memo (see _dispatch_task): a free cell whose last pick found nothing holds
         # that pick's token in _armed; window tasks carry it in _win_tag. A token is void once
@@ -840,13 +842,13 @@ class FloorController:
         self.pool_busy[pool] += 1
         if n >= self._cap[c]:
             self.idle[pool].discard(c)
+        plan = self.plan
         if self._help:
             heap = self.ready_heap[pool]
             if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
                 self._top_ver[pool] += 1
-            if self.config.help_wait_s:
-                self.busy_until[c] = now + self.plan.t_end[t] - self.plan.t_start[t]
-        plan = self.plan
+            if self._help_wait:
+                self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
         fam = plan.t_family[t]
         if fam != self.family[c]:
             if plan.cell_setup[c]:  # the window's gates count a changeover from the family it runs
@@ -855,8 +857,8 @@ class FloorController:
         self.started_at[t] = now
         self.ran_on[t] = c
         self._began_on[c].append(t)
-        start = self.start[t]
         if self._replans:
+            start = self.start[t]
             if start >= now:  # not behind its plan: maybe out of open_before's order
                 self._off_order.append(t)
             if self._track_late and not self.in_rework[t]:
@@ -870,13 +872,13 @@ class FloorController:
         if c == plan.t_cell[t]:
             self.on_planned_cell += 1
         row = (now, START, reason, t, c, None)
-        self.log.rows.append(row)
+        self._log_rows.append(row)
         self._out.append(row)
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         now = self.now
         row = (now, kind, reason, t, c, detail)
-        self.log.rows.append(row)
+        self._log_rows.append(row)
         self._out.append(row)
 
     # ------------------------------------------------------------------ waiting units per pool
