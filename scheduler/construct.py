@@ -46,6 +46,18 @@ def task_tails(problem: Problem) -> list[int]:
     return [s + q for s, q in zip(heads.shortest, heads.tail)]
 
 
+def _tails(successors: list[list[int]], shortest: list[int]) -> list[int]:
+    """task_tails for tasks whose successors all have higher indices: one backward pass."""
+    tails = list(shortest)
+    for t in range(len(tails) - 1, -1, -1):
+        after = successors[t]
+        if after:
+            longest = max(tails[s] for s in after)
+            if longest > 0:
+                tails[t] += longest
+    return tails
+
+
 def _priority(problem: Problem, rule: str, tails: list[int]) -> Callable[[int], float]:
     """Smaller key = dispatched first."""
     jobs, tasks, horizon = problem.jobs, problem.tasks, problem.horizon
@@ -82,8 +94,7 @@ def list_schedule(
     `priority` (one number per task, smaller first) replaces the rule, e.g. times from an
     earlier plan."""
     began = time.perf_counter()
-    tails = task_tails(problem)
-    key_of = priority.__getitem__ if priority is not None else _priority(problem, rule, tails)
+    heappush, heappop = heapq.heappush, heapq.heappop
     horizon = problem.horizon
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
@@ -105,83 +116,116 @@ def list_schedule(
     lane_busy_until = [0] * len(lane_cell)
     # Idle lanes per pool, bucketed by the family they last ran, to pick a setup-free one in O(1).
     idle: list[dict[str | None, set[int]]] = [{} for _ in problem.pools]
-    for lane, c in enumerate(lane_cell):
-        idle[cells[c].pool].setdefault(None, set()).add(lane)
+    lane_pool = [cells[c].pool for c in lane_cell]
+    for lane, pool in enumerate(lane_pool):
+        idle[pool].setdefault(None, set()).add(lane)
+    idle_count = [sum(len(b) for b in buckets.values()) for buckets in idle]  # idle lanes per pool
+    # A pool whose idle lanes find_lane tried were all inside a window at `now` (the first four
+    # of each bucket, in the sets' order) starts nothing, whatever the task, until a lane joins
+    # its idle sets: a window's end does so (its wake-up event), and so does a lane freeing up.
+    # Its dispatches until then would only pop and push back the same queue: skipped, the queue's
+    # lazy parts (demotion, placed entries) happen at its next real dispatch, the same way.
+    idle_version = [0] * len(problem.pools)
+    asleep_at = [(-1, 0)] * len(problem.pools)  # (idle_version, now) when the pool was found asleep
 
-    duration = [dict(reversed(task.modes)) for task in tasks]  # first mode per pool wins, as in validate
+    # Per task: duration by pool (first mode per pool wins, as in validate) and shortest, made
+    # once per distinct modes list (tasks of one capability share theirs in a built problem).
+    duration: list[dict[int, int]] = []
+    shortest: list[int] = []
+    per_modes: dict[int, tuple[dict[int, int], int]] = {}
+    for task in tasks:
+        made = per_modes.get(id(task.modes))
+        if made is None:
+            made = per_modes[id(task.modes)] = (dict(reversed(task.modes)), min(d for _, d in task.modes))
+        duration.append(made[0])
+        shortest.append(made[1])
     family = [jobs[task.job].family for task in tasks]
-    shortest = [min(d for _, d in task.modes) for task in tasks]
+    flexible = [len(task.modes) > 1 for task in tasks]
+    any_flexible = any(flexible)
     successors: list[list[int]] = [[] for _ in range(n)]
+    waiting: list[int] = []
+    in_order = True  # every predecessor has a lower index (a built problem's routing order)
     for t, task in enumerate(tasks):
-        for p in task.predecessors:
+        preds = task.predecessors
+        waiting.append(len(preds))
+        for p in preds:
             successors[p].append(t)
-    waiting = [len(task.predecessors) for task in tasks]
+            if p >= t:
+                in_order = False
+    tails = _tails(successors, shortest) if in_order else task_tails(problem)
+    key_of = priority.__getitem__ if priority is not None else _priority(problem, rule, tails)
     ready_at = [max(jobs[task.job].release, task.release) for task in tasks]
     placed: list[tuple[int, int, int] | None] = [None] * n
     queues: list[list[tuple[int, float, float, int]]] = [[] for _ in problem.pools]
     busy: list[list[tuple[int, int]]] = [[] for _ in problem.pools]  # (end, lane) of work handed out
 
-    events: list[tuple[int, int, int]] = []
-    for t in range(n):
-        if waiting[t] == 0:
-            heapq.heappush(events, (ready_at[t], _TASK_READY, t))
-
-    def tie(t: int) -> float:
-        return rng.random() if seed else t
+    events = [(ready_at[t], _TASK_READY, t) for t in range(n) if waiting[t] == 0]
+    heapq.heapify(events)  # entries are unique, so the pops come in the same order as pushes would
 
     def find_lane(pool: int, t: int, now: int) -> tuple[int, int] | None:
         """An idle lane of `pool` that can run task t from `now` without crossing a window,
         preferring one that needs no setup; returns (lane, start)."""
         fam = family[t]
         d = duration[t][pool]
+        if d < 1:
+            d = 1  # even zero-length work keeps out of windows: a sub-problem's windows are other work
         buckets = idle[pool]
-        for bucket_family in (fam, None, *[f for f in buckets if f not in (fam, None)]):
+        asleep = True  # every lane tried is inside a window right now: no task could start
+        # Same-family lanes first, then fresh ones, then the others (with a setup).
+        for bucket_family in buckets if len(buckets) == 1 else (fam, None, *[f for f in buckets if f not in (fam, None)]):
             bucket = buckets.get(bucket_family)
             if not bucket:
                 continue
+            setup = 0 if bucket_family is None or bucket_family == fam else -1
             tried = 0
             for lane in bucket:
-                setup = lane_setup[lane] if bucket_family not in (None, fam) else 0
                 c = lane_cell[lane]
+                lane_setup_s = lane_setup[lane] if setup else 0
                 if not has_windows[c]:
-                    return lane, now + setup
-                # Even zero-length work keeps out of windows: a sub-problem's windows are other work.
-                w = windows[c].blocking(now, now + setup + max(d, 1))
+                    return lane, now + lane_setup_s
+                calendar = windows[c]
+                w = calendar.blocking(now, now + lane_setup_s + d)
                 if w < 0:
-                    return lane, now + setup
-                wake = windows[c].ends[w]
+                    return lane, now + lane_setup_s
+                if asleep and calendar.starts[w] > now:
+                    asleep = False
+                wake = calendar.ends[w]
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
-                    heapq.heappush(events, (wake, _LANE_FREE, lane))
+                    heappush(events, (wake, _LANE_FREE, lane))
                 tried += 1
                 if tried >= 4:
                     break
+        if asleep:
+            asleep_at[pool] = (idle_version[pool], now)
         return None
 
     def assign(t: int, lane: int, start: int, pool: int) -> None:
         c = lane_cell[lane]
-        idle[pool][lane_family[lane]].discard(lane)
+        idle[pool][lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
+        idle_count[pool] -= 1
         if lane_setup[lane]:
             lane_family[lane] = family[t]
         end = start + duration[t][pool]
         placed[t] = (c, start, end)
-        heapq.heappush(busy[pool], (end, lane))
+        if any_flexible:  # only free_from reads it, for flexible operations
+            heappush(busy[pool], (end, lane))
         lane_busy_until[lane] = end
-        heapq.heappush(events, (end, _LANE_FREE, lane))
+        heappush(events, (end, _LANE_FREE, lane))
         for s in successors[t]:
             waiting[s] -= 1
             if end > ready_at[s]:
                 ready_at[s] = end
             if waiting[s] == 0:
-                heapq.heappush(events, (ready_at[s], _TASK_READY, s))
+                heappush(events, (ready_at[s], _TASK_READY, s))
 
     def free_from(pool: int, now: int) -> int:
         """When the pool's first lane is free: now if one is idle, else its earliest end."""
-        if any(idle[pool].values()):
+        if idle_count[pool]:
             return now
         heap = busy[pool]
         while heap and lane_busy_until[heap[0][1]] != heap[0][0]:
-            heapq.heappop(heap)  # the lane has been given later work since
+            heappop(heap)  # the lane has been given later work since
         return max(now, heap[0][0]) if heap else now
 
     def finishes_sooner_elsewhere(t: int, pool: int, now: int) -> bool:
@@ -190,30 +234,36 @@ def list_schedule(
         slower cell counts `work_weight` times more, since it is capacity lost to everyone."""
         fastest = shortest[t]
         mine = now + duration[t][pool] + work_weight * (duration[t][pool] - fastest)
-        return any(other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine for other, d in tasks[t].modes)
+        for other, d in tasks[t].modes:
+            if other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine:
+                return True
+        return False
 
     def dispatch(pool: int, now: int) -> None:
+        version, at = asleep_at[pool]
+        if version == idle_version[pool] and now >= at:
+            return  # as below, every entry would find no lane (see asleep_at)
         queue = queues[pool]
         deferred = []
-        while queue and any(idle[pool].values()):
-            entry = heapq.heappop(queue)
+        while queue and idle_count[pool]:
+            entry = heappop(queue)
             t = entry[3]
             if placed[t] is not None:
                 continue
             if demote_lost and not entry[0] and now + tails[t] > horizon:
-                heapq.heappush(queue, (1, *entry[1:]))
+                heappush(queue, (1, *entry[1:]))
                 continue
             choice = None
-            if not (eft and len(tasks[t].modes) > 1 and finishes_sooner_elsewhere(t, pool, now)):
+            if not (eft and flexible[t] and finishes_sooner_elsewhere(t, pool, now)):
                 choice = find_lane(pool, t, now)
             if choice is None:
                 deferred.append(entry)
-                if len(deferred) >= _LOOKAHEAD:
+                if len(deferred) >= _LOOKAHEAD or asleep_at[pool][0] == idle_version[pool]:
                     break
                 continue
             assign(t, choice[0], choice[1], pool)
         for entry in deferred:
-            heapq.heappush(queue, entry)
+            heappush(queue, entry)
 
     eft = True
     while True:
@@ -231,18 +281,25 @@ def list_schedule(
         now = events[0][0]
         touched: set[int] = set()
         while events and events[0][0] == now:
-            _, kind, x = heapq.heappop(events)
+            _, kind, x = heappop(events)
             if kind == _TASK_READY:
-                key = (0, key_of(x), tie(x), x)
+                key = (0, key_of(x), rng.random() if seed else x, x)
                 for pool, _ in tasks[x].modes:
-                    heapq.heappush(queues[pool], key)
+                    heappush(queues[pool], key)
                     touched.add(pool)
             elif now >= lane_busy_until[x]:  # a stale window wake-up for a lane busy since
-                pool = cells[lane_cell[x]].pool
-                idle[pool].setdefault(lane_family[x], set()).add(x)
+                pool = lane_pool[x]
+                bucket = idle[pool].get(lane_family[x])
+                if bucket is None:
+                    bucket = idle[pool][lane_family[x]] = set()
+                if x not in bucket:  # a window's end for a lane idle all along: it is there
+                    bucket.add(x)
+                    idle_count[pool] += 1
+                idle_version[pool] += 1
                 touched.add(pool)
-        for pool in sorted(touched):
-            dispatch(pool, now)
+        for pool in sorted(touched) if len(touched) > 1 else touched:
+            if idle_count[pool]:  # else dispatch would start nothing and change nothing
+                dispatch(pool, now)
 
     if any(p is None for p in placed):
         raise RuntimeError("list_schedule: some operations were never dispatched (a bug)")

@@ -58,12 +58,18 @@ class Problem:
     name: str = "problem"
 
     def __post_init__(self) -> None:
+        pools = len(self.pools)
+        checked: set[int] = set()  # tasks often share one modes list: check each list once
         for t, task in enumerate(self.tasks):
-            if not task.modes:
+            modes = task.modes
+            if id(modes) in checked:
+                continue
+            if not modes:
                 raise ValueError(f"task {t} ({self.jobs[task.job].id}/{task.op}): no eligible cell")
-            for pool, duration in task.modes:
-                if not 0 <= pool < len(self.pools) or duration < 0:
+            for pool, duration in modes:
+                if not 0 <= pool < pools or duration < 0:
                     raise ValueError(f"task {t}: mode ({pool}, {duration}) is not a valid pool/duration")
+            checked.add(id(modes))
 
     @property
     def n_operations(self) -> int:

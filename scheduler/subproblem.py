@@ -10,6 +10,7 @@ the sub-problem, glued to the fixed work, is a valid plan of the whole.
 """
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,13 +55,16 @@ def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cell
     every sub-plan valid for the whole); fixed work that ends by then is left out of the model."""
     tasks = sorted(free)
     local = {t: i for i, t in enumerate(tasks)}
-    families = {problem.jobs[problem.tasks[t].job].family for t in tasks}
+    all_tasks, all_jobs, all_cells = problem.tasks, problem.jobs, problem.cells
+    families = {all_jobs[all_tasks[t].job].family for t in tasks}
     fixed_on: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     for t, (c, s, e) in fixed.items():
-        if e + problem.cells[c].setup >= not_before:
-            fixed_on[c].append((s, e, problem.jobs[problem.tasks[t].job].family))
+        if e + all_cells[c].setup >= not_before:
+            fixed_on[c].append((s, e, all_jobs[all_tasks[t].job].family))
 
-    pools_used = sorted({pool for t in tasks for pool, _ in problem.tasks[t].modes})
+    # Many tasks share one modes list (one per capability in a built problem): collect and map each once.
+    modes_of = {id(m): m for m in (all_tasks[t].modes for t in tasks)}
+    pools_used = sorted({pool for modes in modes_of.values() for pool, _ in modes})
     sub_cells: list[Cell] = []
     sub_pools: list[Pool] = []
     pool_map: dict[int, int] = {}
@@ -68,43 +72,49 @@ def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cell
     for pool in pools_used:
         ids: list[int] = []
         for c in (cells_allowed or {}).get(pool, problem.pools[pool].cells):
-            cell = problem.cells[c]
-            for lane_id, busy in _lanes(cell, fixed_on.get(c, []), families):
+            cell = all_cells[c]
+            capacity, setup = (1, 0) if cell.capacity > 1 else (1, cell.setup)
+            open_windows = [w for w in cell.unavailable if w[1] > not_before]
+            for lane_id, busy in _lanes(cell, fixed_on.get(c, ()), families):
                 ids.append(len(sub_cells))
-                capacity, setup = (1, 0) if cell.capacity > 1 else (1, cell.setup)
-                windows = [w for w in cell.unavailable if w[1] > not_before] + busy
-                sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, sorted(windows)))
+                windows = open_windows + busy if busy else list(open_windows)
+                windows.sort()
+                sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, windows))
                 cell_of[lane_id] = cell.id
         if ids:
             pool_map[pool] = len(sub_pools)
             sub_pools.append(Pool(problem.pools[pool].name, ids))
+    sub_modes = {k: [(pool_map[pool], d) for pool, d in modes if pool in pool_map] for k, modes in modes_of.items()}
 
     jobs: list[Job] = []
     job_map: dict[int, int] = {}
     sub_tasks: list[Task] = []
     for t in tasks:
-        task = problem.tasks[t]
-        if task.job not in job_map:
-            job = problem.jobs[task.job]
-            job_map[task.job] = len(jobs)
+        task = all_tasks[t]
+        j = job_map.get(task.job)
+        if j is None:
+            job = all_jobs[task.job]
+            j = job_map[task.job] = len(jobs)
             jobs.append(Job(job.id, job.product, job.family, job.category, job.mw, job.release, job.due, job.weight))
-        release = max(task.release, not_before)
+        release = task.release if task.release > not_before else not_before
         preds = []
         for p in task.predecessors:
-            if p in local:
-                preds.append(local[p])
+            k = local.get(p)
+            if k is not None:
+                preds.append(k)
             elif p in fixed:
-                release = max(release, fixed[p][2])
+                end = fixed[p][2]
+                if end > release:
+                    release = end
             else:
                 raise ValueError(f"restrict: predecessor {p} of free task {t} is neither free nor fixed")
-        modes = [(pool_map[pool], d) for pool, d in task.modes if pool in pool_map]
-        jobs[job_map[task.job]].tasks.append(len(sub_tasks))
-        sub_tasks.append(Task(job_map[task.job], task.op, modes, preds, task.capability, release))
+        jobs[j].tasks.append(len(sub_tasks))
+        sub_tasks.append(Task(j, task.op, sub_modes[id(task.modes)], preds, task.capability, release))
     sub = Problem(sub_cells, sub_pools, jobs, sub_tasks, problem.horizon, name or f"{problem.name}/sub")
     return SubProblem(sub, tasks, cell_of)
 
 
-def _lanes(cell: Cell, busy: list[tuple[int, int, str]], free_families: set[str]) -> list[tuple[str, list[tuple[int, int]]]]:
+def _lanes(cell: Cell, busy, free_families: set[str]) -> list[tuple[str, list[tuple[int, int]]]]:
     """(sub cell id, fixed intervals) for each lane of a cell."""
     if cell.capacity <= 1:
         out = []
@@ -115,13 +125,21 @@ def _lanes(cell: Cell, busy: list[tuple[int, int, str]], free_families: set[str]
             out.append((max(0, s - pad), max(e + pad, s + 1)))
         return [(cell.id, out)]
     lanes: list[list[tuple[int, int]]] = [[] for _ in range(cell.capacity)]
+    # Interval graphs colour greedily in start order: a lane whose last job has ended exists
+    # whenever the cell never held more than its capacity. The lowest such lane takes the job:
+    # `free` holds the lanes whose last job has ended by now, `taken` (end, lane) the others.
+    free = list(range(cell.capacity))
+    taken: list[tuple[int, int]] = []
     for s, e, _ in sorted(busy):
         if e <= s:
             continue
-        # Interval graphs colour greedily in start order: a lane whose last job has ended exists
-        # whenever the cell never held more than its capacity.
-        lane = next(k for k, items in enumerate(lanes) if not items or items[-1][1] <= s)
+        while taken and taken[0][0] <= s:
+            heapq.heappush(free, heapq.heappop(taken)[1])
+        if not free:
+            raise ValueError(f"fixed: more work at time {s} on cell {cell.id} than its {cell.capacity} places")
+        lane = heapq.heappop(free)
         lanes[lane].append((s, e))
+        heapq.heappush(taken, (e, lane))
     return [(f"{cell.id}#{k}", items) for k, items in enumerate(lanes)]
 
 

@@ -3,7 +3,6 @@ it re-derives every rule from the problem data and trusts nothing the solver say
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
@@ -16,12 +15,9 @@ class InvalidSchedule(ValueError):
         super().__init__("; ".join(violations[:5]) + more)
 
 
-@dataclass(frozen=True)
-class _Placed:
-    task: int
-    cell: int
-    start: int
-    end: int
+# A placed task: (task, cell index, start, end). Plain tuples: a re-plan inside the twin checks
+# thousands of them a few dozen times a week, and every schedule is checked in full.
+_Placed = tuple[int, int, int, int]
 
 
 def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> list[str]:
@@ -29,21 +25,22 @@ def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> l
     (a partial plan) as long as nothing scheduled depends on an unscheduled task."""
     out: list[str] = []
     cell_index = {c.id: i for i, c in enumerate(problem.cells)}
-    task_index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
+    job_ids = [job.id for job in problem.jobs]
+    task_index = {(job_ids[t.job], t.op): i for i, t in enumerate(problem.tasks)}
     placed: dict[int, _Placed] = {}
     for a in schedule.assignments:
-        key = (a.job, a.op)
-        if key not in task_index:
+        t = task_index.get((a.job, a.op))
+        if t is None:
             out.append(f"{a.job}/{a.op}: no such operation in the problem")
             continue
-        if a.cell not in cell_index:
+        c = cell_index.get(a.cell)
+        if c is None:
             out.append(f"{a.job}/{a.op}: unknown cell {a.cell!r}")
             continue
-        t = task_index[key]
         if t in placed:
             out.append(f"{a.job}/{a.op}: scheduled more than once")
             continue
-        placed[t] = _Placed(t, cell_index[a.cell], a.start, a.end)
+        placed[t] = (t, c, a.start, a.end)
     out += _check_modes(problem, placed)
     out += _check_precedence_and_release(problem, placed, complete)
     out += _check_cells(problem, placed)
@@ -63,35 +60,42 @@ def _name(problem: Problem, t: int) -> str:
 
 def _check_modes(problem: Problem, placed: dict[int, _Placed]) -> list[str]:
     out = []
-    for t, p in placed.items():
-        pool = problem.cells[p.cell].pool
-        durations = [d for mp, d in problem.tasks[t].modes if mp == pool]
-        if not durations:
-            out.append(f"{_name(problem, t)}: cell {problem.cells[p.cell].id} is not eligible")
-        elif p.end - p.start != durations[0]:
-            out.append(f"{_name(problem, t)}: lasts {p.end - p.start}s on {problem.cells[p.cell].id}, must be {durations[0]}s")
-        if p.start < 0:
+    tasks, cells = problem.tasks, problem.cells
+    for t, c, start, end in placed.values():
+        pool = cells[c].pool
+        for mp, d in tasks[t].modes:
+            if mp == pool:  # the first mode of the cell's pool is the one that counts
+                if end - start != d:
+                    out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
+                break
+        else:
+            out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
+        if start < 0:
             out.append(f"{_name(problem, t)}: starts before time 0")
     return out
 
 
 def _check_precedence_and_release(problem: Problem, placed: dict[int, _Placed], complete: bool) -> list[str]:
     out = []
+    jobs = problem.jobs
     for t, task in enumerate(problem.tasks):
         p = placed.get(t)
         if p is None:
             if complete:
                 out.append(f"{_name(problem, t)}: not scheduled")
             continue
-        release = max(problem.jobs[task.job].release, task.release)
-        if p.start < release:
-            out.append(f"{_name(problem, t)}: starts at {p.start} before its release {release}")
+        start = p[2]
+        release = jobs[task.job].release
+        if task.release > release:
+            release = task.release
+        if start < release:
+            out.append(f"{_name(problem, t)}: starts at {start} before its release {release}")
         for pred in task.predecessors:
             q = placed.get(pred)
             if q is None:
                 out.append(f"{_name(problem, t)}: scheduled but its predecessor {_name(problem, pred)} is not")
-            elif q.end > p.start:
-                out.append(f"{_name(problem, t)}: starts at {p.start} before predecessor {_name(problem, pred)} ends at {q.end}")
+            elif q[3] > start:
+                out.append(f"{_name(problem, t)}: starts at {start} before predecessor {_name(problem, pred)} ends at {q[3]}")
     return out
 
 
@@ -100,22 +104,25 @@ def _check_cells(problem: Problem, placed: dict[int, _Placed]) -> list[str]:
     out = []
     per_cell: dict[int, list[_Placed]] = defaultdict(list)
     for p in placed.values():
-        per_cell[p.cell].append(p)
+        per_cell[p[1]].append(p)
+    jobs, tasks = problem.jobs, problem.tasks
     for c, items in per_cell.items():
         cell = problem.cells[c]
-        for p in items:
-            for w_start, w_end in cell.unavailable:
-                if p.start < w_end and w_start < p.end and p.end > p.start:
-                    out.append(f"{_name(problem, p.task)}: runs on {cell.id} during its unavailability [{w_start}, {w_end})")
+        windows = cell.unavailable
+        for t, _, start, end in items if windows else ():
+            for w_start, w_end in windows:
+                if start < w_end and w_start < end and end > start:
+                    out.append(f"{_name(problem, t)}: runs on {cell.id} during its unavailability [{w_start}, {w_end})")
         if cell.capacity == 1:
-            items.sort(key=lambda p: (p.start, p.end))
+            items.sort(key=_start_end)  # stable: equal intervals keep the schedule's order
+            setup = cell.setup
             for a, b in zip(items, items[1:]):
-                gap = cell.setup if problem.jobs[problem.tasks[a.task].job].family != problem.jobs[problem.tasks[b.task].job].family else 0
-                if b.start < a.end + gap:
-                    what = "overlaps" if b.start < a.end else f"leaves less than the {gap}s setup after"
-                    out.append(f"{cell.id}: {_name(problem, b.task)} {what} {_name(problem, a.task)}")
+                gap = setup if setup and jobs[tasks[a[0]].job].family != jobs[tasks[b[0]].job].family else 0
+                if b[2] < a[3] + gap:
+                    what = "overlaps" if b[2] < a[3] else f"leaves less than the {gap}s setup after"
+                    out.append(f"{cell.id}: {_name(problem, b[0])} {what} {_name(problem, a[0])}")
         else:
-            events = sorted([(p.start, 1) for p in items] + [(p.end, -1) for p in items], key=lambda e: (e[0], e[1]))
+            events = sorted([(p[2], 1) for p in items] + [(p[3], -1) for p in items])
             load = 0
             for time, delta in events:
                 load += delta
@@ -123,3 +130,7 @@ def _check_cells(problem: Problem, placed: dict[int, _Placed]) -> list[str]:
                     out.append(f"{cell.id}: {load} jobs at time {time}, capacity {cell.capacity}")
                     break
     return out
+
+
+def _start_end(p: _Placed) -> tuple[int, int]:
+    return p[2], p[3]

@@ -18,7 +18,7 @@ WAITING, QUEUED, DONE = 0, 1, 2
 class Unit:
     """One order on the floor (a rack, a CDU ...): where each of its operations stands."""
 
-    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks", "held")
+    __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks", "held", "first")
 
     def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
         self.key = key
@@ -31,12 +31,13 @@ class Unit:
         self.ops_left = len(product.ops)
         self.reworks = 0
         self.held: dict[int, int] = {}  # station index -> this unit's operations sharing its one place there
+        self.first = -1  # executing a plan: the plan's task id of its first operation (the others follow)
 
 
 class Task:
     """One operation of one unit waiting for (or on) a cell."""
 
-    __slots__ = ("unit", "op", "since", "has_place", "planned", "tid")
+    __slots__ = ("unit", "op", "since", "has_place", "planned", "tid", "share")
 
     def __init__(self, unit: Unit, op: int, since: float, has_place: bool) -> None:
         self.unit = unit
@@ -45,6 +46,7 @@ class Task:
         self.has_place = has_place
         self.planned: float | None = None  # planned start, when executing a plan
         self.tid = -1  # the plan's task id, when executing a plan (set when the unit is there)
+        self.share = 1.0  # of the nominal work still to do: < 1 for work running at a plan's cut, on its first start
 
 
 class Station:
@@ -91,7 +93,7 @@ class CellRun:
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
-                 "waiting_slots")
+                 "waiting_slots", "ev", "task", "started", "idle", "pending")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -114,6 +116,14 @@ class CellRun:
         self.index = -1  # the cell's index in an executed plan (its slots share it)
         self.slot = 0  # which slot of its cell
         self.waiting_slots: list[int] | None = None  # executing a plan, a bay's slots waiting for work (a heap, shared)
+        # Executing a plan, a cell is no process (sim.floor.Floor._begin): its one reusable event
+        # (the hand-over, then the operation's end), the task on it, when its work started, and
+        # whether it waits for work.
+        self.ev: simpy.Event | None = None
+        self.task = None
+        self.started = 0.0
+        self.idle = False
+        self.pending = None  # executing a plan, the tasks started on the cell that no slot has taken yet (the bridge's)
 
 
 def _setup_of(defn: StationDef) -> float:

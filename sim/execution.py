@@ -6,6 +6,7 @@ report needs per replication (delivered by the horizon, decisions, decision time
 from __future__ import annotations
 
 import heapq
+from array import array
 import math
 import time
 import weakref
@@ -30,13 +31,14 @@ class ControlBridge:
         self.ready_tasks: dict[int, object] = {}
         self.pending: list[deque] = [deque() for _ in plan.cell_ids]  # per cell: started tasks no slot has taken yet
         self.cell_index = {cid: i for i, cid in enumerate(plan.cell_ids)}
-        # Work running across the plan's cut does its planned share of the work, once.
-        self._partial = {t for t in range(plan.n_tasks) if plan.t_scale[t] < 1.0}
         self.handle_s: list[float] = []
         self.down_s: list[float] = []
         self.down_cpu_s = 0.0  # CPU seconds of the cell-down decisions (the repairs), for the speed benchmark
         self.min_places_free = math.inf
-        self._started_once = bytearray(plan.n_tasks)  # 1: started before (a re-run is rework, not the plan's start)
+        # Per task: 1 not started yet, 2 not started yet and running across the plan's cut (it does
+        # its planned share of the work, once), 0 started before (a re-run is rework, not the plan's start).
+        self._first = bytearray(1 if scale >= 1.0 else 2 for scale in plan.t_scale)
+        self._planned = array("d", plan.t_start)  # the planned starts, contiguous: read once per start
         self._wake_at = math.inf
         self.floor = None
 
@@ -50,6 +52,7 @@ class ControlBridge:
         for cell in floor.cells.values():
             cell.index = self.cell_index[cell.cell_id]
             self.slots[cell.index].append(cell)
+        self.only_slot = [slots[0] if len(slots) == 1 else None for slots in self.slots]
         for slots in self.slots:
             if len(slots) > 1:  # a bay: its waiting slots by number, so a start finds the first without a scan
                 heap: list[int] = []
@@ -68,24 +71,39 @@ class ControlBridge:
 
     # ------------------------------------------------------------------ floor -> controller
     def station(self, unit: Unit, op: int):
-        return self.station_of_pool[self.ctrl.pool_of(self.plan.job_first[unit.key] + op)]
+        return self.station_of_pool[self.ctrl.pool_of(unit.first + op)]
 
-    def ready(self, task, station) -> None:
-        """The unit is at `station` for the task (the station `station()` named)."""
-        task.tid = tid = self.plan.job_first[task.unit.key] + task.op
+    def ready(self, station, task) -> None:
+        """The unit is at `station` for the task (the station `station()` named): the floor's
+        `_enqueue` executing a plan. The two events of every operation (this and `finished`) go
+        in without an event record and are carried out here, one call each (as `_carry_out`)."""
+        task.tid = tid = task.unit.first + task.op
         self.ready_tasks[tid] = task
         if station.places_free < self.min_places_free:
             self.min_places_free = station.places_free
-        began = perf_counter()  # the two events of every operation go in without an event record
-        self._carry_out(self.ctrl.on_ready(self.env.now, tid), began)
+        began = perf_counter()
+        decisions = self.ctrl.on_ready(self.env._now, tid)
+        self.handle_s.append(perf_counter() - began)
+        for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
+            if row[1] is START:
+                self._start(row[3], row[4])
+        if self.ctrl.next_wake < self._wake_at:
+            self._wake()
+        if station.blocked_slots:  # it may have joined units no cell can take: a deadlock can close here
+            self.floor.check_deadlock(station)
 
     def finished(self, cell, task, rework: bool) -> None:
         began = perf_counter()
         if rework:
-            decisions = self.ctrl.handle_rows(Failed(self.env.now, task.tid, cell.index))
+            decisions = self.ctrl.handle_rows(Failed(self.env._now, task.tid, cell.index))
         else:
-            decisions = self.ctrl.on_completed(self.env.now, task.tid, cell.index)
-        self._carry_out(decisions, began)
+            decisions = self.ctrl.on_completed(self.env._now, task.tid, cell.index)
+        self.handle_s.append(perf_counter() - began)
+        for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
+            if row[1] is START:
+                self._start(row[3], row[4])
+        if self.ctrl.next_wake < self._wake_at:
+            self._wake()
 
     def full(self, station, is_full: bool) -> None:
         self._handle(PoolFull(self.env.now, self.pool_of_station[station.index], is_full))
@@ -103,14 +121,6 @@ class ControlBridge:
         """Whether the controller counts every predecessor of the task done (a sibling of a redone
         operation waits for the redo)."""
         return self.ctrl.preds_left[task.tid] == 0
-
-    def work_share(self, task) -> float:
-        """Share of the nominal work the task still needs: < 1 only for work running at the cut, once."""
-        tid = task.tid
-        if tid in self._partial:
-            self._partial.discard(tid)
-            return self.plan.t_scale[tid]
-        return 1.0
 
     def _watch_calendar(self, slot):
         """Wall-clock failures (bays): tell the controller of each long stop as it begins."""
@@ -142,10 +152,13 @@ class ControlBridge:
         for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
             if row[1] is START:
                 self._start(row[3], row[4])
-        wake = self.ctrl.next_wake
-        if wake < self._wake_at:
-            self._wake_at = wake
-            self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
+        if self.ctrl.next_wake < self._wake_at:
+            self._wake()
+
+    def _wake(self) -> None:
+        """The controller wants a Tick sooner than already asked."""
+        self._wake_at = wake = self.ctrl.next_wake
+        self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(partial(self._tick, wake))
 
     def _tick(self, at: float, _event=None) -> None:
         if at != self._wake_at:  # superseded by an earlier wake-up that has already run
@@ -155,25 +168,23 @@ class ControlBridge:
 
     def _start(self, tid: int, c: int) -> None:
         task = self.ready_tasks.pop(tid)
-        # First execution only: a re-run after a failed check is rework, not the plan's start.
-        if self._started_once[tid]:
-            task.planned = None
-        else:
-            task.planned = self.plan.t_start[tid]
-            self._started_once[tid] = 1
+        first = self._first[tid]
+        if first:  # the plan's start of the task (planned stays None for a re-run: rework)
+            task.planned = self._planned[tid]
+            self._first[tid] = 0
+            if first == 2:
+                task.share = self.plan.t_scale[tid]
         # The first waiting slot, lowest number first (a slot's durations are its own stream).
-        slots = self.slots[c]
-        if len(slots) == 1:
-            slot = slots[0]
-        else:  # a slot leaves the heap only here, when it is handed work
+        slot = self.only_slot[c]
+        if slot is None:  # a bay: a slot leaves the heap only here, when it is handed work
+            slots = self.slots[c]
             heap = slots[0].waiting_slots
             slot = slots[heapq.heappop(heap)] if heap else None
-        if slot is not None and slot.wait_ev is not None:
-            ev, slot.wait_ev = slot.wait_ev, None
-            ev.succeed(task)
+        if slot is not None and slot.idle:
+            self.floor.hand(slot, task)
             return
         self.pending[c].append(task)
-        station = slots[0].station
+        station = self.slots[c][0].station
         if station.blocked_slots:  # handed to a cell that may hold a unit waiting downstream: a deadlock can close here
             self.floor.check_deadlock(station)
 
@@ -198,6 +209,7 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
         unit = floor.new_unit(index, due, plan.jobs[j])
         if unit.key != j:
             raise AssertionError("plan units must be the floor's first units")
+        unit.first = plan.job_first[j]
         for k in done:
             unit.status[k] = DONE
             unit.ops_left -= 1

@@ -19,6 +19,8 @@ from sim.layout import Layout, OpDef
 from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observer
 from sim.streams import Shape, Stream
 
+NORMAL = simpy.events.NORMAL
+
 WAKE = object()  # a waiting cell is woken to look again (window starts, planned start reached)
 _EPS = 1e-9
 
@@ -48,15 +50,24 @@ class Floor:
         self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         self.cells: dict[str, CellRun] = {}
+        # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
+        self._on_handed, self._on_end, self._on_end_told = [self._handed], [self._ended], [self._ended_ahead]
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
             control.attach(self)
+            self._enqueue = control.ready  # a unit at a station for a task is the controller's to place
         for cell in self.cells.values():
             # A bay's slots share its calendar, and the bridge watches some calendars: reading
             # a shared one ahead would skip windows the others still have to see.
             cell.ahead = cell.calendar is None or (cell.station.defn.capacity == 1 and not cell.watched)
-            env.process(self._cell(cell))
+            if control is None:
+                env.process(self._cell(cell))
+            else:  # executing a plan, a cell is no process: it waits to be handed work (see hand)
+                cell.ev = ev = simpy.Event(env)
+                ev._ok, ev._value, ev.cell = True, None, cell
+                cell.pending = control.pending[cell.index]
+                self._wait(cell)
 
     # ----------------------------------------------------------------- construction
     def _build_cells(self, station: Station, streams: Callable[[str], Stream]) -> None:
@@ -115,6 +126,11 @@ class Floor:
                 process = getattr(callback, "__self__", None)
                 if isinstance(process, simpy.events.Process) and process.is_alive:
                     process._generator.close()
+                elif isinstance(callback, partial) and callback.func == self._resume:  # an operation driven by hand
+                    callback.args[1].close()
+        for cell in self.cells.values():
+            cell.ev = cell.task = None
+        self._on_handed = self._on_end = self._on_end_told = None  # they hold the floor's own methods
         env._queue.clear()
         if self.control is not None:
             self.control.floor = None
@@ -180,11 +196,7 @@ class Floor:
         return best
 
     def _enqueue(self, station: Station, task: Task) -> None:
-        if self.control is not None:
-            self.control.ready(task, station)
-            if station.blocked_slots:  # it may have joined units no cell can take: a deadlock can close here
-                self.check_deadlock(station)
-            return
+        """The unit is at `station` for the task (executing a plan, the bridge's `ready` stands in for this)."""
         while station.waiting:
             cell = station.waiting.popleft()
             if cell.wait_ev is not None:
@@ -217,34 +229,20 @@ class Floor:
 
     # ----------------------------------------------------------------- cells
     def _cell(self, cell: CellRun):
-        """Take the next operation and run it, forever: from the station's queue (dispatch mode)
-        or, executing a plan, what the floor controller hands this cell (its planned sequence,
-        with look-ahead, rework and moved work), in the order handed."""
+        """Dispatch mode: take the next operation from the station's queue and run it, forever."""
         station, env = cell.station, self.env
-        pending = self.control.pending[cell.index] if self.control is not None else None
         while True:
-            if pending is not None:
-                if pending:
-                    task = pending.popleft()
-                else:
+            task = self._take(station)
+            if task is None:
+                if cell.calendar is None:  # the common case, inline: wait to be handed a task
                     self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
                     cell.wait_ev = ev = env.event()
-                    if cell.waiting_slots is not None:
-                        heapq.heappush(cell.waiting_slots, cell.slot)
+                    station.waiting.append(cell)
                     task = yield ev
-                    cell.wait_ev = None
-            else:
-                task = self._take(station)
-                if task is None:
-                    if cell.calendar is None:  # the common case, inline: wait to be handed a task
-                        self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
-                        cell.wait_ev = ev = env.event()
-                        station.waiting.append(cell)
-                        task = yield ev
-                    else:
-                        task = yield from self._wait_for_work(cell)
-                        if task is None:
-                            continue
+                else:
+                    task = yield from self._wait_for_work(cell)
+                    if task is None:
+                        continue
             # The common case inline (no changeover, no window, no failure due, room downstream),
             # sparing a generator per operation; a cell whose calendar only it reads works out
             # the rest ahead (one timeout per operation); anything else goes the general way.
@@ -262,6 +260,101 @@ class Floor:
                 yield from self._operation(cell, task, setup, duration)
             else:
                 yield from self._process_rest(cell, task, setup, duration)
+
+    # ----------------------------------------------------------------- cells executing a plan
+    # No process per cell: a cell is a few callbacks on its own reusable event. Handed work while
+    # waiting, it starts at the event the process would have been resumed by (same time, same
+    # place in SimPy's queue, so same-instant events keep their order); the operation's end is
+    # one event whose callback finishes it and takes the next task the controller started for
+    # the cell. Only the rare operations that must wait on the way (a long stop the controller
+    # hears of, a cell whose calendar others read, a changeover or failure on a cell without
+    # calendar, blocking downstream, an AGV) run as a generator, driven by hand from its events
+    # in the same order a SimPy process would be (see _drive).
+
+    def _wait(self, cell: CellRun) -> None:
+        """The cell has no work: it waits for the controller to start some on it (ControlBridge._start)."""
+        self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
+        cell.idle = True
+        if cell.waiting_slots is not None:
+            heapq.heappush(cell.waiting_slots, cell.slot)
+
+    def hand(self, cell: CellRun, task: Task) -> None:
+        """Hand a waiting cell a task: it starts at an event now (where a process's wake-up would be)."""
+        cell.idle = False
+        cell.task = task
+        env, ev = self.env, cell.ev
+        ev.callbacks = self._on_handed
+        heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
+
+    def _handed(self, ev: simpy.Event) -> None:
+        self._begin(ev.cell, ev.cell.task)
+
+    def _next(self, cell: CellRun) -> None:
+        """The cell is free: the next task the controller started on it, or wait."""
+        if cell.pending:
+            self._begin(cell, cell.pending.popleft())
+        else:
+            self._wait(cell)
+
+    def _begin(self, cell: CellRun, task: Task) -> None:
+        """Take up the task: the common cases end in one event at the operation's end (_ended)."""
+        setup = self._take_up(cell, task)
+        duration = None if setup else self._work_time(cell, task)
+        env = self.env
+        if duration is not None and cell.calendar is None and duration < cell.ttf_left:
+            if cell.failures is not None:
+                cell.ttf_left -= duration
+            cell.task, cell.started = task, env._now
+            ev = cell.ev
+            ev.callbacks = self._on_end
+            heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
+        elif cell.ahead:
+            stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
+            if stopped is not None:
+                self._drive(cell, self._after_stop(cell, task, stopped, at, left, stop, started))
+                return
+            cell.task, cell.started = task, started
+            if waits:
+                ev = cell.ev
+                ev.callbacks = self._on_end_told if cell.log else self._on_end
+                heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
+            else:  # no work to wait for: done at once, as the process did
+                self._ended_ahead(cell.ev)
+        else:
+            self._drive(cell, self._process_rest(cell, task, setup, duration))
+
+    def _ended(self, ev: simpy.Event) -> None:
+        cell = ev.cell
+        task, cell.task = cell.task, None
+        blocked = self._finish(cell, task, cell.started)
+        if blocked is not None:
+            self._drive(cell, self._blocked(cell, task, blocked))
+        elif cell.pending:  # _next, inline
+            self._begin(cell, cell.pending.popleft())
+        else:
+            self._wait(cell)
+
+    def _ended_ahead(self, ev: simpy.Event) -> None:
+        self._told(ev.cell)
+        self._ended(ev)
+
+    def _drive(self, cell: CellRun, gen, value=None) -> None:
+        """Run an operation's generator until it waits, resuming it from the event it waits for
+        (as simpy.Process does, without its wake-up event to start); when it is done, the cell
+        takes its next task."""
+        while True:
+            try:
+                ev = gen.send(value)
+            except StopIteration:
+                self._next(cell)
+                return
+            if ev.callbacks is not None:
+                ev.callbacks.append(partial(self._resume, cell, gen))
+                return
+            value = ev._value  # already processed: go on at once
+
+    def _resume(self, cell: CellRun, gen, ev: simpy.Event) -> None:
+        self._drive(cell, gen, ev._value)
 
     def _wait_for_work(self, cell: CellRun):
         """Wait for the station to hand this cell a task; sleep through planned windows and
@@ -306,22 +399,37 @@ class Floor:
 
     def _operation(self, cell: CellRun, task: Task, setup: bool, duration: float | None):
         """`_process_rest` computed ahead: the changeover, the work, the planned windows and the
-        failures it meets are worked out when the operation starts, and the cell waits once, to
-        the same float time the step-by-step way reaches (the same additions, in the same order,
-        the same draws from the cell's own streams). Only a stop the controller must hear of as
-        it begins makes the cell wait on the way. State changes after now are told to the
-        observer when the operation ends (all are active states: no other cell's record depends
-        on them in between). For cells whose calendar no one else reads (`CellRun.ahead`)."""
-        env = self.env
-        at = env.now
-        waits = False  # whether the step-by-step way would have waited at all (zero work does not)
+        failures it meets are worked out when the operation starts (`_work_out`), and the cell
+        waits once, to the same float time the step-by-step way reaches (the same additions, in
+        the same order, the same draws from the cell's own streams). Only a stop the controller
+        must hear of as it begins makes the cell wait on the way (`_after_stop`). State changes
+        after now are told to the observer when the operation ends (all are active states: no
+        other cell's record depends on them in between). For cells whose calendar no one else
+        reads (`CellRun.ahead`)."""
+        stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
+        if stopped is not None:
+            yield from self._after_stop(cell, task, stopped, at, left, stop, started)
+            return
+        if waits:
+            yield _at(self.env, at)
+        self._told(cell)
+        blocked = self._finish(cell, task, started)
+        if blocked is not None:
+            yield from self._blocked(cell, task, blocked)
+
+    def _work_out(self, cell: CellRun, task: Task, setup: bool, duration: float | None) -> tuple:
+        """The operation worked out ahead, from now: (None, end, 0, None, started, waits) when
+        nothing makes it wait on the way (`waits`: whether the step-by-step way would have
+        waited at all; zero work does not), else (SETUP or BUSY, time, work left, stop, started
+        or None, True) at the first stop the controller must hear of as it begins."""
+        at = self.env._now
+        waits = False
         if setup:
             waits = True
             self.obs.state(cell.obs_id, SETUP)
             at, left, stop = self._ahead(cell, at, cell.setup, SETUP)
-            while stop is not None:
-                at = yield from self._long_stop(cell, at, stop, SETUP)
-                at, left, stop = self._ahead(cell, at, left, SETUP)
+            if stop is not None:
+                return SETUP, at, left, stop, None, True
             duration = self._work_time(cell, task, at)
         started = at
         if setup and cell.calendar is None and duration < cell.ttf_left:
@@ -331,11 +439,29 @@ class Floor:
         else:
             waits = waits or duration > _EPS
             at, left, stop = self._ahead(cell, at, duration, BUSY)
-            while stop is not None:
-                at = yield from self._long_stop(cell, at, stop, BUSY)
-                at, left, stop = self._ahead(cell, at, left, BUSY)
-        if waits:
-            yield _at(env, at)
+            if stop is not None:
+                return BUSY, at, left, stop, started, True
+        return None, at, 0.0, None, started, waits
+
+    def _after_stop(self, cell: CellRun, task: Task, state: int, at: float, left: float, stop: tuple,
+                    started: float | None):
+        """The rest of an operation worked out ahead from a long stop on (`_work_out`'s stop)."""
+        while stop is not None:
+            at = yield from self._long_stop(cell, at, stop, state)
+            at, left, stop = self._ahead(cell, at, left, state)
+        if state == SETUP:
+            duration = self._work_time(cell, task, at)
+            started = at
+            if cell.calendar is None and duration < cell.ttf_left:
+                at += duration
+                if cell.failures is not None:
+                    cell.ttf_left -= duration
+            else:
+                at, left, stop = self._ahead(cell, at, duration, BUSY)
+                while stop is not None:
+                    at = yield from self._long_stop(cell, at, stop, BUSY)
+                    at, left, stop = self._ahead(cell, at, left, BUSY)
+        yield _at(self.env, at)
         self._told(cell)
         blocked = self._finish(cell, task, started)
         if blocked is not None:
@@ -408,7 +534,7 @@ class Floor:
         them, except when the run stops during the operation)."""
         log = cell.log
         if log:
-            now, state, obs_id = self.env.now, self.obs.state, cell.obs_id
+            now, state, obs_id = self.env._now, self.obs.state, cell.obs_id
             if log[-1][1] <= now:
                 for s, at in log:
                     state(obs_id, s, at)
@@ -434,7 +560,7 @@ class Floor:
         op = unit.product.ops[task.op]
         cell.family = unit.product.family
         if at is None:
-            at = self.env.now
+            at = self.env._now
             self.obs.state(cell.obs_id, BUSY)
         else:
             cell.log.append((BUSY, at))
@@ -446,17 +572,34 @@ class Floor:
             duration *= cell.times.multiplier(shape)
         if task.planned is not None:
             self.obs.start_delay(task.planned, at - task.planned)
-            if self.control is not None:
-                duration *= self.control.work_share(task)
-        return duration
+        return duration * task.share
 
     def _finish(self, cell: CellRun, task: Task, started: float) -> tuple[list[int], bool] | None:
         """Complete the operation and pass the unit on; (ready, rework) when that must wait."""
         unit = task.unit
         op = unit.product.ops[task.op]
         if self.executed is not None:
-            self.executed.append((unit.name, op.id, cell.cell_id, started, self.env.now))
-        ready, rework = self._complete(unit, op)
+            self.executed.append((unit.name, op.id, cell.cell_id, started, self.env._now))
+        # Mark the operation done (or failed: back to its rework target); the operations that
+        # became ready, and whether they are rework.
+        rework = op.fpy < 1.0 and self.yields.uniform() >= op.fpy
+        if rework:
+            ready = self._rework(unit, op)
+        else:
+            status = unit.status
+            status[op.index] = DONE
+            unit.ops_left -= 1
+            ready = []
+            if unit.ops_left == 0:
+                self._unit_done(unit)
+            else:
+                pending = unit.pending
+                for s in op.succs:
+                    if status[s] == WAITING:
+                        pending[s] -= 1
+                        if pending[s] == 0:
+                            status[s] = QUEUED
+                            ready.append(s)
         if self.control is not None:
             self.control.finished(cell, task, rework)
         kept = False
@@ -511,25 +654,6 @@ class Floor:
                 obs.state(cell.obs_id, DOWN, at=env.now - repair)
                 obs.state(cell.obs_id, state)
 
-    def _complete(self, unit: Unit, op: OpDef) -> tuple[list[int], bool]:
-        """Mark the operation done (or failed: back to its rework target); the operations that
-        became ready, and whether they are rework."""
-        if op.fpy < 1.0 and self.yields.uniform() >= op.fpy:
-            return self._rework(unit, op), True
-        unit.status[op.index] = DONE
-        unit.ops_left -= 1
-        if unit.ops_left == 0:
-            self._unit_done(unit)
-            return [], False
-        ready = []
-        for s in op.succs:
-            if unit.status[s] == WAITING:
-                unit.pending[s] -= 1
-                if unit.pending[s] == 0:
-                    unit.status[s] = QUEUED
-                    ready.append(s)
-        return ready, False
-
     def _rework(self, unit: Unit, op: OpDef) -> list[int]:
         """Send the unit back through the failed operation's rework set; the operations ready now.
         Idempotent, as the controller's redo (scheduler.control): an operation of the set that is
@@ -560,7 +684,7 @@ class Floor:
     def _unit_done(self, unit: Unit) -> None:
         self.wip -= 1
         self.units_done += 1
-        self.obs.finished_unit(unit.product.index, self.env.now - unit.released)
+        self.obs.finished_unit(unit.product.index, self.env._now - unit.released)
         if self.on_finish is not None:
             self.on_finish(unit)
 
@@ -582,7 +706,7 @@ class Floor:
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework:
-                if unit.held.get(station.index) or (takes and any(s is station for s, _ in takes)):
+                if unit.held.get(station.index) or (takes and station in [s for s, _ in takes]):
                     has_place = True  # one unit, one place: its parallel operations there share it
                     takes.append((station, False))
                 elif station is not here:
@@ -603,9 +727,9 @@ class Floor:
         if fleet is not None and leaves:
             fleet.free -= 1
             travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
-            self.env.timeout(travel).callbacks.append(partial(self._deliver, unit, moves))
+            _call_in(self.env, travel, partial(self._deliver, unit, moves))
         else:
-            now = self.env.now
+            now = self.env._now
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, now, has_place))
         return kept
@@ -671,7 +795,7 @@ class Floor:
                 fleet.waiters.append(ev)
                 yield ev
             travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
-            env.timeout(travel).callbacks.append(partial(self._deliver, unit, moves))
+            _call_in(env, travel, partial(self._deliver, unit, moves))
         else:
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
@@ -813,7 +937,7 @@ class Floor:
         return cells
 
     def _deliver(self, unit: Unit, moves: list, _event=None) -> None:
-        now = self.env.now
+        now = self.env._now
         for station, op, has_place in moves:
             self._enqueue(station, Task(unit, op, now, has_place))
         fleet = self.fleet
@@ -830,6 +954,20 @@ def _at(env: simpy.Environment, at: float) -> simpy.Event:
     ev._ok, ev._value = True, None
     heapq.heappush(env._queue, (at, simpy.events.NORMAL, next(env._eid), ev))
     return ev
+
+
+class _Call:
+    """What SimPy's Environment.step reads of an event (its callbacks, and that it did not fail),
+    for the AGV trips: lighter than a Timeout."""
+
+    __slots__ = ("callbacks", "_ok")
+
+
+def _call_in(env: simpy.Environment, delay: float, callback) -> None:
+    """Call `callback` after `delay`, scheduled as a timeout would be (now + delay, in turn)."""
+    ev = _Call()
+    ev.callbacks, ev._ok = [callback], True
+    heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:

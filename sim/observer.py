@@ -1,9 +1,17 @@
-"""The thin observer the floor model calls at state changes. It keeps everything in time bins
-(so the warm-up can be cut after the run, by Welch's method or a configured length) and hands
-back plain arrays: a `Trace` per replication."""
+"""The thin observer the floor model calls at state changes. During the run it only writes down
+what happened, in the order it happened (a flat log per kind: cell state changes, waits, units
+in and out); when the run ends, `close` bins it all at once with numpy into time bins (so the
+warm-up can be cut after the run, by Welch's method or a configured length) and hands back
+plain arrays: a `Trace` per replication.
+
+Binning at the end gives the same floats, bit for bit, as adding into the bins at every change:
+every interval is cut at the bin edges by the same float operations, and `np.bincount` adds
+the pieces into each bin one after another in log order, starting from 0.0, as the running sums
+did (see `_spread_all`)."""
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +23,13 @@ N_STATES = len(STATES)
 # Roser's active states: the cell is the one holding the flow back (working, changing over, in
 # repair or planned maintenance). Waiting for work or for room downstream is inactive.
 ACTIVE = (True, True, False, False, False, True, True)
+_ACTIVE = np.array(ACTIVE)
+
+# How an interval is cut at bin edges: as the running sums of the former observer did, which
+# took shortcuts for the common cases (a cell's state inside one bin or across one edge, a wait
+# inside one bin) that can differ from the general loop in the last bit. Kept, so numbers stay.
+_GENERAL, _STATE, _QUEUE = 0, 1, 2
+_MOVED, _IN, _OUT = 0, 1, 2  # a unit record: WIP changed / a unit released / a unit finished
 
 
 @dataclass
@@ -40,104 +55,67 @@ class Trace:
 
 
 class Observer:
-    __slots__ = ("env", "bin_s", "n_bins", "state_time", "cell_state", "cell_since", "cell_station", "inactive",
-                 "station_size", "active_since", "active", "completed", "released", "cycle_sum", "wip", "wip_since",
-                 "_wip_rows", "queue_area", "wait_sum", "wait_n", "delays", "last_end")
+    """Called by the floor: `add_cell` while it is built, then `state`, `waited`, `start_delay`,
+    `released_unit`, `finished_unit` as things happen, `still_waiting` at the end, then `close`.
+    Only what the floor itself asks back (a cell's state, the units on the floor) is kept live."""
+
+    __slots__ = ("env", "bin_s", "n_bins", "n_products", "cell_state", "cell_station", "station_size", "wip",
+                 "last_end", "_init_state", "_changes", "_changed_at", "_waits", "_still", "_units",
+                 "_delays", "_at", "_waited", "_delay")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
-        self.env = env
+        self.env = env  # the hot calls read SimPy's clock as `env._now`: `env.now` is a property, a call each time
         self.bin_s = bin_s
         self.n_bins = max(1, int(math.ceil(end_s / bin_s - 1e-9)))
-        n_st = len(station_sizes)
-        self.state_time = [[0.0] * (n_st * N_STATES) for _ in range(self.n_bins)]
-        self.cell_state: list[int] = []
-        self.cell_since: list[float] = []
+        self.n_products = n_products
+        self.station_size = list(station_sizes)  # a station's cells not yet added count as waiting
+        self.cell_state: list[int] = []  # live: the floor's starved/idle switch reads it
         self.cell_station: list[int] = []
-        self.station_size = list(station_sizes)
-        self.inactive = list(station_sizes)  # every cell starts waiting
-        self.active_since = [math.nan] * n_st
-        self.active: list[tuple[int, float, float]] = []
-        self.completed = [[0] * n_products for _ in range(self.n_bins)]
-        self.released = [[0] * n_products for _ in range(self.n_bins)]
-        self.cycle_sum = [[0.0] * n_products for _ in range(self.n_bins)]
+        self._init_state: list[int] = []  # what each cell's first logged change changes from (since time 0)
+        # The logs, flat, mostly arrays of doubles: a time goes in as a double while it is fresh
+        # in the cache (a million float objects kept to the end would be read back from all over
+        # memory). Cells and states, the most frequent, go into a list (a few long-lived ints).
+        self._changes: list[int] = []  # cell, new state, cell, new state, ...
+        self._changed_at = array("d")  # when, per change
+        self._waits = array("d")  # station, since, now, per operation taken from a queue
+        self._still: list = []  # (station, since, now) of operations still queued at the end
+        self._units = array("d")  # time, kind (_MOVED, _IN, _OUT), product, floor time, units on the floor before, ...
+        self._delays = array("d")  # planned start, delay, planned start, delay, ...
+        self._at, self._waited = self._changed_at.append, self._waits.extend
+        self._delay = self._delays.extend
         self.wip = 0
-        self.wip_since = 0.0
-        self._wip_rows = [[0.0] for _ in range(self.n_bins)]
-        self.queue_area = [[0.0] * n_st for _ in range(self.n_bins)]
-        self.wait_sum = [[0.0] * n_st for _ in range(self.n_bins)]
-        self.wait_n = [[0] * n_st for _ in range(self.n_bins)]
-        self.delays: list[float] = []  # planned start, delay, planned start, delay, ... (flat: one array at the end)
         self.last_end = 0.0
 
     def add_cell(self, station: int, state: int) -> int:
+        cell = len(self.cell_state)
         self.cell_state.append(state)
-        self.cell_since.append(0.0)
         self.cell_station.append(station)
-        if ACTIVE[state]:
-            self._activity(station, -1, 0.0)
-        return len(self.cell_state) - 1
-
-    def _bin(self, t: float) -> int:
-        b = int(t / self.bin_s)
-        return b if b < self.n_bins else self.n_bins - 1
-
-    def _spread(self, rows: list, col: int, t0: float, t1: float, level: float) -> None:
-        """Add level x time over [t0, t1) into the bins it spans."""
-        bin_s, last = self.bin_s, self.n_bins - 1
-        b = int(t0 / bin_s)
-        while t0 < t1:
-            if b >= last:
-                rows[last][col] += level * (t1 - t0)
-                return
-            edge = (b + 1) * bin_s  # counting bins, not dividing times: float edges never stall
-            if edge > t1:
-                edge = t1
-            if edge > t0:
-                rows[b][col] += level * (edge - t0)
-                t0 = edge
-            b += 1
+        if ACTIVE[state]:  # every cell counts as waiting until added: this one turns active at time 0
+            self._init_state.append(STARVED)
+            self._changes += (cell, state)
+            self._at(0.0)
+        else:
+            self._init_state.append(state)
+        return cell
 
     def state(self, cell: int, state: int, at: float | None = None) -> None:
         """The cell enters `state` now (or at `at`, a moment since its last change, when the
         change does not alter whether the cell is active)."""
-        old = self.cell_state[cell]
-        if old == state:
-            return
-        now = self.env.now if at is None else at
-        station = self.cell_station[cell]
-        since = self.cell_since[cell]
-        if now > since:
-            b0 = int(since / self.bin_s)
-            b1 = int(now / self.bin_s)
-            col = station * N_STATES + old
-            if b1 < self.n_bins and b0 == b1:
-                self.state_time[b1][col] += now - since
-            elif b1 < self.n_bins and b1 == b0 + 1:  # one bin edge crossed: split there
-                edge = b1 * self.bin_s
-                self.state_time[b0][col] += edge - since
-                self.state_time[b1][col] += now - edge
-            else:
-                self._spread(self.state_time, col, since, now, 1.0)
-        self.cell_state[cell] = state
-        self.cell_since[cell] = now
-        if ACTIVE[old] != ACTIVE[state]:
-            self._activity(station, -1 if ACTIVE[state] else 1, now)
-
-    def _activity(self, station: int, delta: int, now: float) -> None:
-        before = self.inactive[station]
-        self.inactive[station] = before + delta
-        if before > 0 and before + delta == 0:
-            self.active_since[station] = now
-        elif before == 0 and delta > 0:
-            self.active.append((station, self.active_since[station], now))
+        states = self.cell_state
+        if states[cell] != state:
+            states[cell] = state
+            self._changes += (cell, state)
+            self._at(self.env._now if at is None else at)
 
     def wip_change(self, delta: int) -> None:
-        now = self.env.now
-        self._wip_spread(now)
+        self._units.extend((self.env.now, _MOVED, 0, 0.0, self.wip))
+        self._wip(delta)
+
+    def _wip(self, delta: int) -> None:
         before = self.wip
-        self.wip += delta
+        self.wip = before + delta
         if (before == 0) != (self.wip == 0):
-            self._waiting_cells_follow(now)
+            self._waiting_cells_follow(self.env.now)
 
     def _waiting_cells_follow(self, now: float) -> None:
         """The floor just emptied or got its first unit: every waiting cell changes between
@@ -149,72 +127,227 @@ class Observer:
             if states[cell] == old:
                 self.state(cell, new, now)
 
-    def _wip_spread(self, now: float) -> None:
-        if now > self.wip_since and self.wip:
-            self._spread(self._wip_rows, 0, self.wip_since, now, float(self.wip))
-        self.wip_since = now
-
     def released_unit(self, product: int) -> None:
-        self.released[self._bin(self.env.now)][product] += 1
-        self.wip_change(1)
+        self._units.extend((self.env.now, _IN, product, 0.0, self.wip))
+        self._wip(1)
 
     def finished_unit(self, product: int, floor_time: float) -> None:
-        b = self._bin(self.env.now)
-        self.completed[b][product] += 1
-        self.cycle_sum[b][product] += floor_time
-        self.last_end = self.env.now
-        self.wip_change(-1)
+        now = self.env.now
+        self._units.extend((now, _OUT, product, floor_time, self.wip))
+        self.last_end = now
+        self._wip(-1)
 
     def waited(self, station: int, since: float) -> None:
         """An operation leaves the queue for a cell. Its wait [since, now) is also its share of
         the queue-length integral, so the queue needs no bookkeeping of its own (Lq = lambda Wq
         holds by construction, bin by bin)."""
-        now = self.env.now
-        b = int(now / self.bin_s)
-        if b >= self.n_bins:
-            b = self.n_bins - 1
-        self.wait_sum[b][station] += now - since
-        self.wait_n[b][station] += 1
-        if now > since:
-            if int(since / self.bin_s) == b:
-                self.queue_area[b][station] += now - since
-            else:
-                self._spread(self.queue_area, station, since, now, 1.0)
+        self._waited((station, since, self.env._now))
 
     def still_waiting(self, station: int, since: float) -> None:
         """At the end of the run: an operation still queued adds its wait so far to the queue."""
-        if self.env.now > since:
-            self._spread(self.queue_area, station, since, self.env.now, 1.0)
+        self._still.append((station, since, self.env.now))
 
     def start_delay(self, planned: float, delay: float) -> None:
-        self.delays += (planned, delay)
+        self._delay((planned, delay))
 
+    # ------------------------------------------------------------------ the end of the run
     def close(self, wall_s: float) -> Trace:
-        """Flush open intervals up to now and return the arrays."""
-        now = self.env.now
-        for cell, state in enumerate(self.cell_state):
-            since = self.cell_since[cell]
-            if now > since:
-                self._spread(self.state_time, self.cell_station[cell] * N_STATES + state, since, now, 1.0)
-            self.cell_since[cell] = now
-        for st, since in enumerate(self.active_since):
-            if self.inactive[st] == 0:
-                self.active.append((st, since, now))
-        self._wip_spread(now)
+        """Close the open intervals at now, bin the logs and return the arrays."""
+        now = float(self.env.now)
         n_st = len(self.station_size)
+        state_time, active = self._states(now)
+        queue_area, wait_sum, wait_n = self._queues(n_st)
+        completed, released, cycle_sum, wip_area = self._unit_records(now)
         return Trace(
             bin_s=self.bin_s,
-            end_s=now,
-            state_time=np.array(self.state_time).reshape(self.n_bins, n_st, N_STATES),
-            completed=np.array(self.completed, dtype=float),
-            released=np.array(self.released, dtype=float),
-            cycle_sum=np.array(self.cycle_sum),
-            wip_area=np.array(self._wip_rows)[:, 0],
-            queue_area=np.array(self.queue_area),
-            wait_sum=np.array(self.wait_sum),
-            wait_n=np.array(self.wait_n, dtype=float),
-            active=self.active,
-            start_delays=np.array(self.delays, dtype=float).reshape(-1, 2),
+            end_s=self.env.now,
+            state_time=state_time.reshape(self.n_bins, n_st, N_STATES),
+            completed=completed,
+            released=released,
+            cycle_sum=cycle_sum,
+            wip_area=wip_area,
+            queue_area=queue_area,
+            wait_sum=wait_sum,
+            wait_n=wait_n,
+            active=active,
+            start_delays=np.frombuffer(self._delays, dtype=float).reshape(-1, 2).copy(),
             last_end_s=self.last_end,
             wall_s=wall_s,
         )
+
+    def _states(self, now: float) -> tuple[np.ndarray, list]:
+        """Time per (bin, station x state) and the stations' all-active periods, from the log of
+        state changes: each change closes its cell's interval since the cell's previous change."""
+        log = np.array(self._changes, dtype=np.intp).reshape(-1, 2)
+        cell, new, at = log[:, 0], log[:, 1], np.frombuffer(self._changed_at, dtype=float)
+        n_cells = len(self.cell_state)
+        station_of = np.array(self.cell_station, dtype=np.intp)
+        init_state = np.array(self._init_state, dtype=np.intp)
+        # Each change's previous state and time: the cell's previous change (a stable sort by
+        # cell keeps each cell's changes in log order), or its state at time 0.
+        by_cell = np.argsort(cell.astype(_small_int(n_cells)), kind="stable")  # radix sort on 16 bits
+        c_sorted = cell[by_cell]
+        first = np.ones(c_sorted.size, dtype=bool)
+        first[1:] = c_sorted[1:] != c_sorted[:-1]
+        old = np.empty_like(new)
+        since = np.empty_like(at)
+        old[by_cell[1:]] = new[by_cell[:-1]]
+        since[by_cell[1:]] = at[by_cell[:-1]]
+        old[by_cell[first]] = init_state[c_sorted[first]]
+        since[by_cell[first]] = 0.0
+        # Where each cell is at the end: its last change (or time 0), open until now.
+        final_state, final_since = init_state.copy(), np.zeros(n_cells)
+        last = np.ones(c_sorted.size, dtype=bool)
+        last[:-1] = c_sorted[:-1] != c_sorted[1:]
+        final_state[c_sorted[last]] = new[by_cell[last]]
+        final_since[c_sorted[last]] = at[by_cell[last]]
+        t0 = np.concatenate([since, final_since])
+        t1 = np.concatenate([at, np.full(n_cells, now)])
+        col = np.concatenate([station_of[cell] * N_STATES + old, station_of * N_STATES + final_state])
+        mode = np.concatenate([np.full(at.size, _STATE), np.full(n_cells, _GENERAL)])
+        width = len(self.station_size) * N_STATES
+        state_time = _spread_all(t0, t1, col, None, mode, self.bin_s, self.n_bins, width)
+        return state_time, self._active_periods(station_of[cell], old, new, at)
+
+    def _active_periods(self, station: np.ndarray, old: np.ndarray, new: np.ndarray,
+                        at: np.ndarray) -> list[tuple[int, float, float]]:
+        """(station, start, end) of every period in which no cell of the station waited, in the
+        order the periods ended (those still open at the end last, by station): a station's count
+        of waiting cells, followed through the changes that switch a cell between active and not."""
+        n_st = len(self.station_size)
+        flips = np.flatnonzero(_ACTIVE[old] != _ACTIVE[new])
+        st = station[flips]
+        order = np.argsort(st.astype(_small_int(n_st)), kind="stable")
+        st, at = st[order], at[flips][order]
+        pos = flips[order]  # where in the log each flip happened
+        delta = np.where(_ACTIVE[new[pos]], -1, 1)
+        n = st.size
+        idx = np.arange(n)
+        group_first = np.ones(n, dtype=bool)
+        group_first[1:] = st[1:] != st[:-1]
+        head = np.maximum.accumulate(np.where(group_first, idx, 0))  # first flip of the station's group
+        run = np.cumsum(delta)
+        before = np.array(self.station_size, dtype=np.int64)[st] + (run - delta) - (run - delta)[head]
+        starts = (before > 0) & (before + delta == 0)
+        ends = (before == 0) & (delta > 0)
+        last_start = np.maximum.accumulate(np.where(starts, idx, -1))
+        opened = last_start >= head  # a start earlier in the same station's group
+        began = np.where(opened, at[np.maximum(last_start, 0)], math.nan)
+        e = np.flatnonzero(ends)
+        e = e[np.argsort(pos[e], kind="stable")]
+        periods = list(zip(st[e].tolist(), began[e].tolist(), at[e].tolist()))
+        # Stations active at the end: their period is open until now.
+        count = np.array(self.station_size, dtype=np.int64) + np.bincount(st, weights=delta, minlength=n_st).astype(np.int64)
+        since = np.full(n_st, math.nan)
+        if n:
+            tail = np.ones(n, dtype=bool)
+            tail[:-1] = group_first[1:]  # each station's last flip
+            since[st[tail]] = began[tail]  # the last start at or before it (a start is its own), if any
+        periods += [(s, float(since[s]), self.env.now) for s in range(n_st) if count[s] == 0]
+        return periods
+
+    def _queues(self, n_st: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        waits = np.frombuffer(self._waits, dtype=float).reshape(-1, 3)
+        log = np.concatenate([waits, np.array(self._still, dtype=float).reshape(-1, 3)])  # still waiting: after the waits, as told
+        station, since, at = log[:, 0].astype(np.intp), log[:, 1], log[:, 2]
+        counted = np.arange(station.size) < waits.shape[0]
+        last = self.n_bins - 1
+        b = np.minimum((at / self.bin_s).astype(np.int64), last)
+        size = self.n_bins * n_st
+        flat = b[counted] * n_st + station[counted]
+        wait_sum = np.bincount(flat, weights=(at - since)[counted], minlength=size).reshape(self.n_bins, n_st)
+        wait_n = np.bincount(flat, minlength=size).astype(float).reshape(self.n_bins, n_st)
+        mode = np.where(counted, _QUEUE, _GENERAL)
+        queue_area = _spread_all(since, at, station, None, mode, self.bin_s, self.n_bins, n_st)
+        return queue_area, wait_sum, wait_n
+
+    def _unit_records(self, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        log = np.frombuffer(self._units, dtype=float).reshape(-1, 5)
+        at, kind, product, floor_time, wip_before = log[:, 0], log[:, 1], log[:, 2].astype(np.intp), log[:, 3], log[:, 4]
+        last = self.n_bins - 1
+        n_p = self.n_products
+        size = self.n_bins * n_p
+        flat = np.minimum((at / self.bin_s).astype(np.int64), last) * n_p + product
+        is_in, is_out = kind == _IN, kind == _OUT
+        released = np.bincount(flat[is_in], minlength=size).astype(float).reshape(self.n_bins, n_p)
+        completed = np.bincount(flat[is_out], minlength=size).astype(float).reshape(self.n_bins, n_p)
+        cycle_sum = np.bincount(flat[is_out], weights=floor_time[is_out], minlength=size).reshape(self.n_bins, n_p)
+        # WIP: between consecutive changes (and the last one and now), the level before the change.
+        t1 = np.append(at, now)
+        t0 = np.concatenate([[0.0], at])
+        level = np.append(wip_before, float(self.wip))
+        keep = (t1 > t0) & (level != 0)
+        wip_area = _spread_all(t0[keep], t1[keep], np.zeros(int(keep.sum()), dtype=np.intp), level[keep],
+                               np.full(int(keep.sum()), _GENERAL), self.bin_s, self.n_bins, 1)
+        return completed, released, cycle_sum, wip_area[:, 0]
+
+
+def _small_int(n: int) -> type:
+    """The narrowest integer type for values below n: numpy sorts 16-bit integers stably by radix."""
+    return np.int16 if n <= np.iinfo(np.int16).max else np.int64
+
+
+def _spread_all(t0: np.ndarray, t1: np.ndarray, col: np.ndarray, level: np.ndarray | None, mode: np.ndarray,
+                bin_s: float, n_bins: int, width: int) -> np.ndarray:
+    """[bin, width] sums of level x the time each interval [t0, t1) spends in each bin (level 1
+    when None), into column `col`; intervals with t1 <= t0 add nothing. The same floats as adding
+    interval after interval, piece by piece in time order, into running sums:
+
+    - `_GENERAL`: from bin int(t0 / bin_s), pieces up to each edge (b + 1) x bin_s (counting
+      bins, not dividing times: float edges never stall), the last piece to t1; a first edge
+      that float rounding puts at or before t0 is skipped; everything from the last bin on
+      goes into the last bin;
+    - `_STATE`: t1 - t0 into its bin when both ends fall in the same bin, or split at b1 x bin_s
+      when they fall in neighbouring bins (before the last); otherwise as `_GENERAL`;
+    - `_QUEUE`: t1 - t0 into t1's bin (the last bin at most) when t0 falls in that bin; otherwise
+      as `_GENERAL`.
+    np.bincount adds its weights one after another in input order, so pieces are laid out in
+    interval order, each interval's in time order."""
+    last = n_bins - 1
+    out_size = n_bins * width
+    valid = t1 > t0
+    b0 = (t0 / bin_s).astype(np.int64)
+    b1 = (t1 / bin_s).astype(np.int64)
+    state, queue = valid & (mode == _STATE), valid & (mode == _QUEUE)
+    one = state & (b1 < n_bins) & (b0 == b1)
+    two = state & (b1 < n_bins) & (b1 == b0 + 1)
+    one_q = queue & (b0 == np.minimum(b1, last))
+    general = valid & ~(one | two | one_q)
+    g = np.flatnonzero(general)
+    gt0, gt1, bs = t0[g], t1[g], b0[g]
+    beyond = bs >= last
+    skip = ~beyond & ((bs + 1) * bin_s <= gt0)
+    first_b = np.minimum(np.where(beyond, last, bs + skip), last)
+    # The piece that reaches t1: the first bin b from first_b whose edge (b + 1) x bin_s >= t1.
+    stop = np.maximum(first_b, np.ceil(gt1 / bin_s).astype(np.int64) - 1)
+    while True:
+        down = (stop > first_b) & (stop * bin_s >= gt1)
+        if not down.any():
+            break
+        stop[down] -= 1
+    while True:
+        up = (stop < last) & ((stop + 1) * bin_s < gt1)
+        if not up.any():
+            break
+        stop[up] += 1
+    end_b = np.minimum(stop, last)
+    m = end_b - first_b + 1
+    # Pieces per interval, laid out in interval order: piece k of an interval is bin first + k,
+    # from t0 (k = 0) or the bin's start, to t1 (the last piece) or the bin's end.
+    count = valid.astype(np.int64)
+    count[two] = 2
+    count[g] = m
+    first = np.minimum(b1, last)  # one piece: t1's bin (the last bin at most)
+    first[two] = b0[two]
+    first[g] = first_b
+    total = int(count.sum())
+    start = np.cumsum(count) - count
+    offset = np.arange(total) - np.repeat(start, count)
+    rows = np.repeat(first, count) + offset
+    lo = np.where(offset == 0, np.repeat(t0, count), rows * bin_s)
+    hi = np.where(offset == np.repeat(count - 1, count), np.repeat(t1, count), (rows + 1) * bin_s)
+    vals = hi - lo
+    if level is not None:
+        vals *= np.repeat(level, count)
+    cols = np.repeat(col, count)
+    return np.bincount(rows * width + cols, weights=vals, minlength=out_size).reshape(n_bins, width)

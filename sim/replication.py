@@ -19,7 +19,7 @@ from scheduler.problem import recorded_downtime
 from sim.layout import compile_layout
 from sim.observer import Observer, Trace
 from sim.release import start_release
-from sim.streams import Stream, stream_seed
+from sim.streams import Seeds, Stream
 
 POLICIES = ("fifo", "edd", "sq")
 
@@ -66,8 +66,10 @@ def _replication(config: RunConfig, replication: int) -> Trace:
     layout = compile_layout(spec, recorded_downtime(config.schedule.kpis) if config.schedule is not None else None)
     env = simpy.Environment()
 
+    seeds = Seeds(config.seed, replication)
+
     def streams(source: str) -> Stream:
-        return Stream(stream_seed(config.seed, replication, source))
+        return Stream(seeds(source))
 
     observer = Observer(env, config.end_s, config.bin_s, [s.slots for s in layout.stations], len(layout.products))
     transport = (spec.transport.vehicles, spec.transport.travel_time, spec.transport.travel_cv)

@@ -14,6 +14,9 @@ a window only bounds the work (and the decision time) of one call.
 """
 from __future__ import annotations
 
+import gc
+import weakref
+
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
 from scheduler.carryin import CARRIED_MARK, CarriedIn, plan_around
@@ -23,6 +26,39 @@ from scheduler.repair import PoolCell, QueuedTask, repair_pool
 from scheduler.schedule import Schedule
 
 WAITING, RUNNING, DONE = 0, 1, 2
+
+
+class _PlanTasks:
+    """What the re-plans of one plan read of its planned tasks, kept from one re-plan to the
+    next: each task's modes as one shared list per distinct set (so the sub-problem and the
+    list scheduler map each set once), and per such list its duration by pool (first wins).
+    Filled as re-plans first meet each task: a week's plan has ~80k, a re-plan reads ~3k."""
+
+    def __init__(self, plan) -> None:
+        self.base_tasks = plan.problem.tasks
+        self.t_problem = plan.t_problem
+        self.modes: list[list | None] = [None] * len(plan.t_problem)
+        self.interned: dict[tuple, list] = {}
+        self.duration_on: dict[int, dict[int, int]] = {}
+
+    def modes_of(self, t: int) -> list:
+        modes = self.base_tasks[self.t_problem[t]].modes
+        shared = self.interned.get(key := tuple(modes))
+        if shared is None:
+            shared = self.interned[key] = list(modes)
+            self.duration_on[id(shared)] = dict(reversed(shared))
+        self.modes[t] = shared
+        return shared
+
+
+_PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
+
+
+def _plan_tasks(plan) -> _PlanTasks:
+    entry = _PLANS.get(id(plan))
+    if entry is None or entry[0]() is not plan:
+        entry = _PLANS[id(plan)] = (weakref.ref(plan, lambda _, key=id(plan): _PLANS.pop(key, None)), _PlanTasks(plan))
+    return entry[1]
 
 
 def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
@@ -35,6 +71,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     cut, changeovers owed by finished work) has nothing to do, and a re-plan costs the window's
     tasks, not three copies of them."""
     plan, now = ctrl.plan, ctrl.now
+    static = _plan_tasks(plan)
     cut = int(now)
     base = plan.problem
     status, in_rework = ctrl.status, ctrl.in_rework
@@ -55,8 +92,10 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     pinned_end: dict[int, int] = {}
     source: dict[str, str] = {}
     t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
+    s_modes, duration_on, base_tasks = static.modes, static.duration_on, base.tasks
+    started_at, ran_on = ctrl.started_at, ctrl.ran_on
     for i, t in enumerate(order):
-        task = base.tasks[t_problem[t]]
+        task = base_tasks[t_problem[t]]
         k = job_new.get(t_job[t])
         if k is None:
             src = base.jobs[task.job]
@@ -65,37 +104,45 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             source[src.id + CARRIED_MARK] = src.id
         job = jobs[k]
         job.tasks.append(i)
-        modes = task.modes
-        if status[t] == RUNNING:
+        modes = s_modes[t] or static.modes_of(t)
+        st = status[t]
+        if st == RUNNING:
             # Started this very second still counts as running at the cut (pinned), not as open work.
-            began = max(0, min(int(ctrl.started_at[t]), cut - 1))
+            began = int(started_at[t])
+            if began > cut - 1:
+                began = cut - 1
+            if began < 0:
+                began = 0
             # A unit may start a little before its plan (a changeover's lead, a free twin cell).
             if began < job.release:
                 job.release = began
-            cell = ctrl.ran_on[t]
+            cell = ran_on[t]
             pool = cell_pool[cell]
-            duration = next((d for p, d in modes if p == pool), modes[0][1])
-            rest = max(cut + 1, int(ctrl.started_at[t] + duration)) - cut
+            duration = duration_on[id(modes)].get(pool, modes[0][1])
+            rest = int(started_at[t] + duration)
+            rest = (rest if rest > cut + 1 else cut + 1) - cut
             modes = [(pool, rest)]
             pinned[i] = (cell, 0, rest)
             if rest > pinned_end.get(cell, 0):
                 pinned_end[cell] = rest
-        elif arrived[t] or left[t] == 0:  # the unit is (or is on its way) in this pool: it stays there
+        elif (arrived[t] or left[t] == 0) and len(modes) > 1:  # the unit is (or is on its way) in this pool: it stays there
             here = ctrl.pool_of(t)
             modes = [m for m in modes if m[0] == here] or modes
-        tasks.append(Task(k, task.op, modes, [local[p] for p in t_preds[t] if p in local], task.capability))
+        preds = t_preds[t]
+        tasks.append(Task(k, task.op, modes, [q for p in preds if (q := local.get(p)) is not None] if preds else [], task.capability))
     for job in jobs:  # into the carried frame: time 0 is the cut
         job.release = max(0, job.release - cut)
         if job.due is not None:
             job.due -= cut
     cells = []
+    up, down_until = ctrl.up, ctrl.down_until
     for c, cell in enumerate(base.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
         clear = pinned_end.get(c, 0)
-        windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)]
-        if not ctrl.up[c] and ctrl.down_until[c] > now:  # a stopped cell takes nothing new before it is back
-            windows.append((clear, max(clear, int(ctrl.down_until[c]) - cut)))
+        windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)] if cell.unavailable else []
+        if not up[c] and down_until[c] > now:  # a stopped cell takes nothing new before it is back
+            windows.append((clear, max(clear, int(down_until[c]) - cut)))
         cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
     pools = [Pool(p.name, list(p.cells)) for p in base.pools]
     horizon = max(int(span), base.horizon - cut, 1)
@@ -112,6 +159,21 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     in the old plan's order; a task takes its re-planned cell only when that starts it at least
     `replan_gain_s` sooner than its current cell's sequence, timed forward the same way, would:
     a re-plan moves what it gains by and leaves the rest of the plan, and its cells, alone."""
+    # A re-plan builds ~20k short-lived objects without cycles (problems, plans), freed by
+    # reference counting when it returns; inside a twin's run a young collection during it would
+    # trace them all again for nothing (measured: ~9% of a re-plan). Whatever it leaves in
+    # cycles waits for the next collection, as it would anyway.
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        return _replan(ctrl)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     carried, to_ctrl = open_work(ctrl, ctrl.config.replan_window_s)
     problem = carried.problem
     now = ctrl.now
@@ -201,43 +263,80 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     problem = carried.problem
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
     n = len(tasks)
-    order = topological_order(problem)
-    rank = [0] * n
-    for i, t in enumerate(order):
-        rank[t] = i
+    pinned = carried.pinned
     calendars: dict[int, CellCalendar] = {}  # only the cells the window's work is on
     lanes: dict[int, list[int]] = {}
     family: dict[int, str] = {}
     end = [1] * n
     starts = [0] * n
-    for t, (c, s, e) in carried.pinned.items():
+    for t, (c, s, e) in pinned.items():
         end[t], starts[t] = e, s
-        free = lanes.setdefault(c, [0] * max(1, cells[c].capacity))
-        k = min(range(len(free)), key=free.__getitem__)
-        free[k] = max(free[k], e)
+        free = lanes.get(c)
+        if free is None:
+            free = lanes[c] = [0] * max(1, cells[c].capacity)
+        k = min(range(len(free)), key=free.__getitem__) if len(free) > 1 else 0
+        if e > free[k]:
+            free[k] = e
         family[c] = jobs[tasks[t].job].family
     # Planned starts, raised where a predecessor was moved later (repair only re-times what it
-    # moves), so the pass meets every predecessor first.
+    # moves), so the pass meets every predecessor first. Carried tasks are in controller order
+    # (job-major, routing order), so every predecessor comes first.
     planned = ctrl.start
-    eff = [0.0] * n
-    for t in order:
-        at = planned[to_ctrl[t]]
-        for p in tasks[t].predecessors:
-            if eff[p] + 1e-3 > at:
-                at = eff[p] + 1e-3
-        eff[t] = at
-    pinned = carried.pinned
+    eff = [planned[x] for x in to_ctrl]
+    order = None
+    for t, task in enumerate(tasks):
+        for p in task.predecessors:
+            if p > t:  # not in routing order after all: take the general path
+                order = topological_order(problem)
+                break
+            if eff[p] + 1e-3 > eff[t]:
+                eff[t] = eff[p] + 1e-3
+        if order is not None:
+            eff = [planned[x] for x in to_ctrl]
+            for u in order:
+                for p in tasks[u].predecessors:
+                    if eff[p] + 1e-3 > eff[u]:
+                        eff[u] = eff[p] + 1e-3
+            break
+    # Each open task's cell and duration: its current cell's, else (not eligible there) the
+    # first cell of its first pool.
     cell_now = ctrl.cell
-    for t in sorted((t for t in order if t not in pinned), key=lambda t: (eff[t], rank[t])):
-        task = tasks[t]
+    free_tasks = []
+    on = [0] * n
+    lasts = [0] * n
+    for t, task in enumerate(tasks):
+        if t in pinned:
+            continue
+        free_tasks.append(t)
         c = cell_now[to_ctrl[t]]
-        cell = cells[c]
-        duration = next((d for p, d in task.modes if p == cell.pool), None)
-        if duration is None:
+        pool = cells[c].pool
+        for p, duration in task.modes:
+            if p == pool:
+                break
+        else:
             c = problem.pools[task.modes[0][0]].cells[0]
-            cell, duration = cells[c], task.modes[0][1]
+            duration = task.modes[0][1]
+        on[t], lasts[t] = c, duration
+    free_tasks.sort(key=eff.__getitem__)
+    # Equal planned starts go in topological order (the tie-break it always had); only tasks on
+    # one cell see each other's order, so the order is needed only when a tie shares a cell.
+    ties: dict[tuple[float, int], int] = {}
+    for a, b in zip(free_tasks, free_tasks[1:]):
+        if eff[a] == eff[b] and (ties.setdefault((eff[a], on[a]), a) != a or (eff[b], on[b]) in ties):
+            rank = [0] * n
+            for i, t in enumerate(order or topological_order(problem)):
+                rank[t] = i
+            free_tasks.sort(key=lambda t: (eff[t], rank[t]))
+            break
+    for t in free_tasks:
+        task = tasks[t]
+        c = on[t]
+        cell = cells[c]
+        duration = lasts[t]
         job = jobs[task.job]
-        ready = max(1, job.release, task.release)
+        ready = job.release if job.release > task.release else task.release
+        if ready < 1:
+            ready = 1
         for p in task.predecessors:
             if end[p] > ready:
                 ready = end[p]
@@ -249,7 +348,9 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
         calendar = calendars.get(c)
         if calendar is None:
             calendar = calendars[c] = CellCalendar(cell.unavailable)
-        at = calendar.earliest_fit(int(max(ready, free[k] + setup)), duration)
+        at = int(max(ready, free[k] + setup))
+        if calendar.starts:
+            at = calendar.earliest_fit(at, duration)
         starts[t] = at
         end[t] = free[k] = at + duration
         family[c] = job.family

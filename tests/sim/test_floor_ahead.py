@@ -20,13 +20,13 @@ LOOP = Path(__file__).resolve().parents[2] / "tests" / "specs" / "loop.yaml"
 def _runs(monkeypatch, config: RunConfig) -> tuple[dict, object, object]:
     """(calls of the ahead path by kind, the run worked out ahead, the same run step by step)."""
     calls = {"operation": 0, "told": 0, "long_stop": 0}
-    operation, long_stop, told = Floor._operation, Floor._long_stop, Floor._told
+    work_out, long_stop, told, init = Floor._work_out, Floor._long_stop, Floor._told, Floor.__init__
     logs: list = []
     handle = FloorController.handle
 
-    def counted_operation(self, *args):
+    def counted_work_out(self, *args):
         calls["operation"] += 1
-        return operation(self, *args)
+        return work_out(self, *args)
 
     def counted_long_stop(self, *args):
         calls["long_stop"] += 1
@@ -43,13 +43,19 @@ def _runs(monkeypatch, config: RunConfig) -> tuple[dict, object, object]:
 
     monkeypatch.setattr(FloorController, "handle", logged)
     with monkeypatch.context() as m:
-        m.setattr(Floor, "_operation", counted_operation)
+        m.setattr(Floor, "_work_out", counted_work_out)
         m.setattr(Floor, "_long_stop", counted_long_stop)
         m.setattr(Floor, "_told", counted_told)
         ahead = run_replication(config, 0)
     ahead_log, logs[:] = list(logs), []
+    def step_by_step(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        for cell in self.cells.values():
+            cell.ahead = False
+
     with monkeypatch.context() as m:  # the step-by-step way for every operation
-        m.setattr(Floor, "_operation", lambda self, cell, task, setup, duration: self._process_rest(cell, task, setup, duration))
+        m.setattr(Floor, "__init__", step_by_step)
+        m.setattr(Floor, "_work_out", None)  # never reached
         step = run_replication(config, 0)
     assert ahead_log == logs
     return calls, ahead, step
