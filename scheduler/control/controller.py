@@ -380,14 +380,19 @@ class FloorController:
             self.waiting_in_pool[wp].discard(t)
             waiting_pool[t] = -1
         if not self._help or self.in_rework[t]:
-            self._wait_in(pool, t)
+            waiting_pool[t] = pool  # _wait_in, inline
+            self.waiting_in_pool[pool].add(t)
+            if self.full[pool]:
+                self._push_waiting(pool, t)
             self._dispatch_task(t)
             return
         if c >= 0 and not self.full[pool] and (self.running[c] >= self._cap[c] or not self.up[c]):
             # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
             # before the hand-over below: the unit joins them only if it is not handed over (most
             # units a twin takes on arrival never enter them; the same decisions).
-            self._window_ready(t, c)
+            tok = self._wtok[c]
+            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
+                self._window_ready(t, c)
             if self._hand_over(t, pool):
                 return
             self._wait_in(pool, t)
@@ -468,7 +473,9 @@ class FloorController:
         candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
         that pick pushed, and a Tick picks for real."""
         c = self.cell[t]
-        self._window_ready(t, c)
+        tok = self._wtok[c]
+        if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
+            self._window_ready(t, c)
         pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool, t)
@@ -480,10 +487,9 @@ class FloorController:
             self._dispatch(c)
 
     def _window_ready(self, t: int, c: int) -> None:
-        """Task t of cell c is there now: if it is in c's window as last scanned and ready, that
-        scan stands only while t's gate is ahead (with the earlier wake-up); else it is void."""
-        tok = self._wtok[c]
-        if self._win_tag[t] == tok and tok and self.preds_left[t] == 0:
+        """Task t of c's window as last scanned is there now: if it is ready, that scan stands
+        only while t's gate is ahead (with the earlier wake-up); else it is void."""
+        if self.preds_left[t] == 0:
             plan = self.plan
             gate = plan.t_start[t] - self._early
             fam = self.family[c]
