@@ -209,17 +209,24 @@ class FloorController:
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
         self._help_wait = cfg.help_wait_s
         self._track_late = cfg.replan_lateness_s is not None
-        # The pick memo (see _dispatch_task): a free cell whose last pick found nothing holds
-        # that pick's token in _armed; window tasks carry it in _win_tag. A token is void once
-        # below _valid_from (any rare event: rework, moves, stops, full buffers, re-plans) or
-        # once the cell's entry is reset (its window or its pool's help candidate changed).
+        # The pick memo (docs/loop.md; the same decisions with fewer picks), in three parts:
+        # - the window memo, kept while the cell works too: the token of its window's last scan
+        #   (0: void; the window's tasks carry it in _win_tag) and that scan's wake-up (the
+        #   earliest gate of a ready task in the window). Void when a window task gets ready
+        #   with its gate come, leaves the sequence, the cell changes family on a cell with
+        #   changeovers, a move touches the cell, or a token is below _valid_from (stops,
+        #   re-plans, tasks started by hand);
+        # - the help memo per pool (_hver, _hdue below), by the version of the pool's help
+        #   candidate (_top_ver: bumped when a new unit tops the help order, the top starts or
+        #   its last predecessor completes, the pool's buffer fills or drains, a move);
+        # - a free cell's whole failed pick (_armed: its window token, 0 once it started
+        #   something), with the help version it saw and its wake-up (_armed_top, _armed_until).
+        # Cells with recorded stops never keep one: their gates are not monotone in time.
         self._tok = 0
         self._valid_from = 1
         self._armed = [0] * n_cells
         self._armed_top = [0] * n_cells
         self._armed_until = [0.0] * n_cells
-        # The window memo, kept while the cell works too: the token of its window's last scan
-        # (0: void) and that scan's wake-up (the earliest gate of a ready task in the window).
         self._wtok = [0] * n_cells
         self._wwake = [INF] * n_cells
         self._win_tag = [0] * n
@@ -396,18 +403,19 @@ class FloorController:
             if self._hand_over(t, pool):
                 return
             self._wait_in(pool, t)
-            heap = self.ready_heap[pool]
-            heapq.heappush(heap, (self.start[t], t))
-            if heap[0][1] == t:  # the pool's help candidate changed
-                self._top_ver[pool] += 1
+            self._join_help(pool, t)
             return
         self._wait_in(pool, t)
+        self._join_help(pool, t)
+        self._dispatch_task(t)
+        self._hand_over(t, pool)
+
+    def _join_help(self, pool: int, t: int) -> None:
+        """The unit waits in the pool's help order (by planned start)."""
         heap = self.ready_heap[pool]
         heapq.heappush(heap, (self.start[t], t))
         if heap[0][1] == t:  # the pool's help candidate changed
             self._top_ver[pool] += 1
-        self._dispatch_task(t)
-        self._hand_over(t, pool)
 
     def _hand_over(self, t: int, pool: int) -> bool:
         """A unit just there, due, not taken by its own cell's pick: if its cell is busy or down,
@@ -471,7 +479,9 @@ class FloorController:
         it can only succeed now through something it read that changed since: a task of its
         window getting ready (t itself, when it carries the pick's token), the pool's help
         candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
-        that pick pushed, and a Tick picks for real."""
+        that pick pushed (_armed_until), and a Tick picks for real. A skipped pick would not
+        even have compacted the sequence: its window, and so its count of stale entries, is
+        the one the last pick saw."""
         c = self.cell[t]
         tok = self._wtok[c]
         if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
@@ -537,14 +547,8 @@ class FloorController:
         pool = self._cpool[c]
         self.pool_busy[pool] -= 1
         up = self.up[c]
-        if up:  # _freed, _idle inline: after a completion the cell has a free slot
-            idle = self.idle[pool]
-            if c not in idle:
-                idle.add(c)
-                heap = self.idle_heap[pool]
-                heapq.heappush(heap, c)
-                if len(heap) > 4 * len(idle) + 64:  # mostly cells busy again: rebuild
-                    heap[:] = sorted(idle)
+        if up:  # _freed: after a completion the cell has a free slot
+            self._idle(pool, c)
         left = self.preds_left
         for s in plan.t_succs[t]:
             if status[s] == WAITING:
