@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from scheduler.calendars import CellCalendar
 from scheduler.delivery import delivered_mw
 from scheduler.bounds import heads_and_tails
-from scheduler.problem import Problem
+from scheduler.problem import Cell, Problem
 from scheduler.schedule import Assignment, Schedule
 
 RULES = ("slack", "fifo", "edd", "mwkr", "spt", "lpt")
@@ -36,6 +36,7 @@ _LOOKAHEAD = 16
 WORK_WEIGHT = 4.0
 
 _TASK_READY = 0
+_NO_WINDOWS = CellCalendar([])
 _LANE_FREE = 1
 
 
@@ -94,20 +95,57 @@ def list_schedule(
     `priority` (one number per task, smaller first) replaces the rule, e.g. times from an
     earlier plan."""
     began = time.perf_counter()
+    tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
+    family: list[str] = []
+    ready_at: list[int] = []
+    for task in tasks:
+        job = jobs[task.job]
+        family.append(job.family)
+        ready_at.append(job.release if job.release >= task.release else task.release)
+    placed = dispatch_lists(cells, len(problem.pools), [task.modes for task in tasks], [task.predecessors for task in tasks], ready_at, family,
+                            problem.horizon, seed, objective, work_weight, priority,
+                            rule_key=lambda tails: _priority(problem, rule, tails), tails_of=lambda: task_tails(problem))
+    assignments = [Assignment(jobs[task.job].id, task.op, cells[p[0]].id, p[1], p[2]) for task, p in zip(tasks, placed)]
+    schedule = Schedule(assignments, problem.horizon, status="heuristic", objective=objective, name=f"{problem.name}/{rule}")
+    schedule.value = delivered_mw(problem, schedule) if objective == "mw" else schedule.makespan
+    schedule.seconds = time.perf_counter() - began
+    schedule.kpis["rule"] = rule
+    return schedule
+
+
+def dispatch_lists(
+    cells: Sequence[Cell],
+    n_pools: int,
+    t_modes: Sequence[list[tuple[int, int]]],
+    t_preds: Sequence[list[int]],
+    ready_at: list[int],
+    family: Sequence[str],
+    horizon: int,
+    seed: int = 0,
+    objective: str = "mw",
+    work_weight: float = WORK_WEIGHT,
+    priority: Sequence[float] | None = None,
+    rule_key: Callable[[list[int]], Callable[[int], float]] | None = None,
+    tails_of: Callable[[], list[int]] | None = None,
+) -> list[tuple[int, int, int]]:
+    """The dispatcher itself, on the problem as lists per task (eligible (pool, duration) modes,
+    predecessors, earliest start: the job's and the task's release, product family) and its
+    cells, so a caller that holds the work so (a re-plan's open window) builds no Problem for it.
+    `priority` (smaller first) or `rule_key(tails)` orders the queues; `tails_of()` gives the
+    tails when predecessors are not in index order (else they come from one backward pass).
+    `ready_at` is used as working space."""
     heappush, heappop = heapq.heappush, heapq.heappop
-    horizon = problem.horizon
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
     demote_lost = objective == "mw"
     rng = random.Random(seed)
-    tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
-    n = len(tasks)
+    n = len(t_modes)
 
     # Lanes: one per job a cell can hold at once; a capacity-k bay is k lanes sharing windows.
     lane_cell: list[int] = []
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
-    windows = [CellCalendar(cell.unavailable) for cell in cells]
+    windows = [CellCalendar(cell.unavailable) if cell.unavailable else _NO_WINDOWS for cell in cells]  # only read
     has_windows = [bool(w.starts) for w in windows]
     # Setups only exist on single-job cells (that is how validate reads them).
     lane_setup = [cells[c].setup if cells[c].capacity == 1 else 0 for c in lane_cell]
@@ -115,7 +153,7 @@ def list_schedule(
     lane_wake = [-1] * len(lane_cell)
     lane_busy_until = [0] * len(lane_cell)
     # Idle lanes per pool, bucketed by the family they last ran, to pick a setup-free one in O(1).
-    idle: list[dict[str | None, set[int]]] = [{} for _ in problem.pools]
+    idle: list[dict[str | None, set[int]]] = [{} for _ in range(n_pools)]
     lane_pool = [cells[c].pool for c in lane_cell]
     for lane, pool in enumerate(lane_pool):
         idle[pool].setdefault(None, set()).add(lane)
@@ -125,39 +163,41 @@ def list_schedule(
     # its idle sets: a window's end does so (its wake-up event), and so does a lane freeing up.
     # Its dispatches until then would only pop and push back the same queue: skipped, the queue's
     # lazy parts (demotion, placed entries) happen at its next real dispatch, the same way.
-    idle_version = [0] * len(problem.pools)
-    asleep_at = [(-1, 0)] * len(problem.pools)  # (idle_version, now) when the pool was found asleep
+    idle_version = [0] * n_pools
+    asleep_at = [(-1, 0)] * n_pools  # (idle_version, now) when the pool was found asleep
 
-    # Per task: duration by pool (first mode per pool wins, as in validate) and shortest, made
-    # once per distinct modes list (tasks of one capability share theirs in a built problem).
+    # One pass over the tasks. Duration by pool (first mode per pool wins, as in validate) and
+    # shortest are made once per distinct modes list (a capability's tasks share theirs).
     duration: list[dict[int, int]] = []
     shortest: list[int] = []
     per_modes: dict[int, tuple[dict[int, int], int]] = {}
-    for task in tasks:
-        made = per_modes.get(id(task.modes))
-        if made is None:
-            made = per_modes[id(task.modes)] = (dict(reversed(task.modes)), min(d for _, d in task.modes))
-        duration.append(made[0])
-        shortest.append(made[1])
-    family = [jobs[task.job].family for task in tasks]
-    flexible = [len(task.modes) > 1 for task in tasks]
-    any_flexible = any(flexible)
+    flexible: list[bool] = []
     successors: list[list[int]] = [[] for _ in range(n)]
     waiting: list[int] = []
     in_order = True  # every predecessor has a lower index (a built problem's routing order)
-    for t, task in enumerate(tasks):
-        preds = task.predecessors
+    for t, modes in enumerate(t_modes):
+        made = per_modes.get(id(modes))
+        if made is None:
+            made = per_modes[id(modes)] = (dict(reversed(modes)), min(d for _, d in modes))
+        duration.append(made[0])
+        shortest.append(made[1])
+        flexible.append(len(modes) > 1)
+        preds = t_preds[t]
         waiting.append(len(preds))
         for p in preds:
             successors[p].append(t)
             if p >= t:
                 in_order = False
-    tails = _tails(successors, shortest) if in_order else task_tails(problem)
-    key_of = priority.__getitem__ if priority is not None else _priority(problem, rule, tails)
-    ready_at = [max(jobs[task.job].release, task.release) for task in tasks]
+    any_flexible = True in flexible
+    if not in_order and tails_of is None:
+        raise ValueError("t_preds: a predecessor after its task needs tails_of")
+    tails = _tails(successors, shortest) if in_order else tails_of()  # type: ignore[misc]
+    if priority is None and rule_key is None:
+        raise ValueError("priority: give priority or rule_key")
+    key_of = priority.__getitem__ if priority is not None else rule_key(tails)  # type: ignore[misc]
     placed: list[tuple[int, int, int] | None] = [None] * n
-    queues: list[list[tuple[int, float, float, int]]] = [[] for _ in problem.pools]
-    busy: list[list[tuple[int, int]]] = [[] for _ in problem.pools]  # (end, lane) of work handed out
+    queues: list[list[tuple[int, float, float, int]]] = [[] for _ in range(n_pools)]
+    busy: list[list[tuple[int, int]]] = [[] for _ in range(n_pools)]  # (end, lane) of work handed out
 
     events = [(ready_at[t], _TASK_READY, t) for t in range(n) if waiting[t] == 0]
     heapq.heapify(events)  # entries are unique, so the pops come in the same order as pushes would
@@ -200,25 +240,6 @@ def list_schedule(
             asleep_at[pool] = (idle_version[pool], now)
         return None
 
-    def assign(t: int, lane: int, start: int, pool: int) -> None:
-        c = lane_cell[lane]
-        idle[pool][lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
-        idle_count[pool] -= 1
-        if lane_setup[lane]:
-            lane_family[lane] = family[t]
-        end = start + duration[t][pool]
-        placed[t] = (c, start, end)
-        if any_flexible:  # only free_from reads it, for flexible operations
-            heappush(busy[pool], (end, lane))
-        lane_busy_until[lane] = end
-        heappush(events, (end, _LANE_FREE, lane))
-        for s in successors[t]:
-            waiting[s] -= 1
-            if end > ready_at[s]:
-                ready_at[s] = end
-            if waiting[s] == 0:
-                heappush(events, (ready_at[s], _TASK_READY, s))
-
     def free_from(pool: int, now: int) -> int:
         """When the pool's first lane is free: now if one is idle, else its earliest end."""
         if idle_count[pool]:
@@ -234,7 +255,7 @@ def list_schedule(
         slower cell counts `work_weight` times more, since it is capacity lost to everyone."""
         fastest = shortest[t]
         mine = now + duration[t][pool] + work_weight * (duration[t][pool] - fastest)
-        for other, d in tasks[t].modes:
+        for other, d in t_modes[t]:
             if other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine:
                 return True
         return False
@@ -261,7 +282,24 @@ def list_schedule(
                 if len(deferred) >= _LOOKAHEAD or asleep_at[pool][0] == idle_version[pool]:
                     break
                 continue
-            assign(t, choice[0], choice[1], pool)
+            # Assign t to the lane (inline: once per task, the hottest path of a re-plan).
+            lane, start = choice
+            idle[pool][lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
+            idle_count[pool] -= 1
+            if lane_setup[lane]:
+                lane_family[lane] = family[t]
+            end = start + duration[t][pool]
+            placed[t] = (lane_cell[lane], start, end)
+            if any_flexible:  # only free_from reads it, for flexible operations
+                heappush(busy[pool], (end, lane))
+            lane_busy_until[lane] = end
+            heappush(events, (end, _LANE_FREE, lane))
+            for s in successors[t]:
+                waiting[s] -= 1
+                if end > ready_at[s]:
+                    ready_at[s] = end
+                if waiting[s] == 0:
+                    heappush(events, (ready_at[s], _TASK_READY, s))
         for entry in deferred:
             heappush(queue, entry)
 
@@ -284,7 +322,7 @@ def list_schedule(
             _, kind, x = heappop(events)
             if kind == _TASK_READY:
                 key = (0, key_of(x), rng.random() if seed else x, x)
-                for pool, _ in tasks[x].modes:
+                for pool, _ in t_modes[x]:
                     heappush(queues[pool], key)
                     touched.add(pool)
             elif now >= lane_busy_until[x]:  # a stale window wake-up for a lane busy since
@@ -301,11 +339,6 @@ def list_schedule(
             if idle_count[pool]:  # else dispatch would start nothing and change nothing
                 dispatch(pool, now)
 
-    if any(p is None for p in placed):
+    if None in placed:
         raise RuntimeError("list_schedule: some operations were never dispatched (a bug)")
-    assignments = [Assignment(jobs[task.job].id, task.op, cells[p[0]].id, p[1], p[2]) for task, p in zip(tasks, placed)]  # type: ignore[index]
-    schedule = Schedule(assignments, problem.horizon, status="heuristic", objective=objective, name=f"{problem.name}/{rule}")
-    schedule.value = delivered_mw(problem, schedule) if objective == "mw" else schedule.makespan
-    schedule.seconds = time.perf_counter() - began
-    schedule.kpis["rule"] = rule
-    return schedule
+    return placed  # type: ignore[return-value]

@@ -49,11 +49,23 @@ def close_under_successors(problem: Problem, free: set[int]) -> set[int]:
     return out
 
 
-def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:
-    """The free tasks as a Problem around the `fixed` placements. `cells_allowed` may narrow a
-    pool to some of its cells, and `not_before` keeps free work after a time (restrictions keep
-    every sub-plan valid for the whole); fixed work that ends by then is left out of the model."""
-    tasks = sorted(free)
+@dataclass
+class OpenWork:
+    """The free tasks around fixed work as lists per sub task, what the list scheduler reads
+    (scheduler.construct.dispatch_lists): `restrict` wraps them into a Problem."""
+
+    cells: list[Cell]  # the sub-problem's cells: a capacity-k cell's lanes are cells of their own
+    pools: list[Pool]
+    cell_of: dict[str, str]  # sub cell id -> cell id in the whole problem
+    task_of: list[int]  # sub task index -> task index in the whole problem
+    modes: list[list[tuple[int, int]]]  # in sub pool indices (one shared list per distinct set)
+    predecessors: list[list[int]]  # sub task indices
+    release: list[int]  # the task's own release, raised to its fixed predecessors' ends
+
+
+def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int] | list[int], cells_allowed: dict[int, list[int]] | None = None, not_before: int = 0) -> OpenWork:
+    """restrict's sub-problem as lists (see OpenWork); `free` may be given sorted already."""
+    tasks = free if isinstance(free, list) else sorted(free)
     local = {t: i for i, t in enumerate(tasks)}
     all_tasks, all_jobs, all_cells = problem.tasks, problem.jobs, problem.cells
     families = {all_jobs[all_tasks[t].job].family for t in tasks}
@@ -86,16 +98,11 @@ def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cell
             sub_pools.append(Pool(problem.pools[pool].name, ids))
     sub_modes = {k: [(pool_map[pool], d) for pool, d in modes if pool in pool_map] for k, modes in modes_of.items()}
 
-    jobs: list[Job] = []
-    job_map: dict[int, int] = {}
-    sub_tasks: list[Task] = []
+    modes_out: list[list[tuple[int, int]]] = []
+    preds_out: list[list[int]] = []
+    releases: list[int] = []
     for t in tasks:
         task = all_tasks[t]
-        j = job_map.get(task.job)
-        if j is None:
-            job = all_jobs[task.job]
-            j = job_map[task.job] = len(jobs)
-            jobs.append(Job(job.id, job.product, job.family, job.category, job.mw, job.release, job.due, job.weight))
         release = task.release if task.release > not_before else not_before
         preds = []
         for p in task.predecessors:
@@ -108,10 +115,32 @@ def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cell
                     release = end
             else:
                 raise ValueError(f"restrict: predecessor {p} of free task {t} is neither free nor fixed")
-        jobs[j].tasks.append(len(sub_tasks))
-        sub_tasks.append(Task(j, task.op, sub_modes[id(task.modes)], preds, task.capability, release))
-    sub = Problem(sub_cells, sub_pools, jobs, sub_tasks, problem.horizon, name or f"{problem.name}/sub")
-    return SubProblem(sub, tasks, cell_of)
+        modes_out.append(sub_modes[id(task.modes)])
+        preds_out.append(preds)
+        releases.append(release)
+    return OpenWork(sub_cells, sub_pools, cell_of, tasks, modes_out, preds_out, releases)
+
+
+def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:
+    """The free tasks as a Problem around the `fixed` placements. `cells_allowed` may narrow a
+    pool to some of its cells, and `not_before` keeps free work after a time (restrictions keep
+    every sub-plan valid for the whole); fixed work that ends by then is left out of the model."""
+    lists = open_work_lists(problem, fixed, free, cells_allowed, not_before)
+    all_tasks, all_jobs = problem.tasks, problem.jobs
+    jobs: list[Job] = []
+    job_map: dict[int, int] = {}
+    sub_tasks: list[Task] = []
+    for i, t in enumerate(lists.task_of):
+        task = all_tasks[t]
+        j = job_map.get(task.job)
+        if j is None:
+            job = all_jobs[task.job]
+            j = job_map[task.job] = len(jobs)
+            jobs.append(Job(job.id, job.product, job.family, job.category, job.mw, job.release, job.due, job.weight))
+        jobs[j].tasks.append(i)
+        sub_tasks.append(Task(j, task.op, lists.modes[i], lists.predecessors[i], task.capability, lists.release[i]))
+    sub = Problem(lists.cells, lists.pools, jobs, sub_tasks, problem.horizon, name or f"{problem.name}/sub")
+    return SubProblem(sub, lists.task_of, lists.cell_of)
 
 
 def _lanes(cell: Cell, busy, free_families: set[str]) -> list[tuple[str, list[tuple[int, int]]]]:

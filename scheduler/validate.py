@@ -3,6 +3,7 @@ it re-derives every rule from the problem data and trusts nothing the solver say
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from scheduler.problem import Problem
 from scheduler.schedule import Schedule
@@ -41,10 +42,34 @@ def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> l
             out.append(f"{a.job}/{a.op}: scheduled more than once")
             continue
         placed[t] = (t, c, a.start, a.end)
-    out += _check_modes(problem, placed)
-    out += _check_precedence_and_release(problem, placed, complete)
-    out += _check_cells(problem, placed)
-    return out
+    return out + _check_placed(problem, placed, complete)
+
+
+def placed_violations(problem: Problem, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> list[str]:
+    """violations() of a plan given as (cell index, start, end) per task (None: not placed), in
+    the problem's task order: the same checks, without naming each operation by its ids first
+    (a re-plan inside the twin holds its plan so, and checks it a few dozen times a week)."""
+    out: list[str] = []
+    if len(placements) != len(problem.tasks):
+        return [f"placements: {len(placements)} entries for {len(problem.tasks)} operations"]
+    n_cells = len(problem.cells)
+    placed: dict[int, _Placed] = {}
+    for t, p in enumerate(placements):
+        if p is None:
+            continue
+        c, start, end = p
+        if not 0 <= c < n_cells:
+            out.append(f"{_name(problem, t)}: unknown cell index {c}")
+            continue
+        placed[t] = (t, c, start, end)
+    return out + _check_placed(problem, placed, complete)
+
+
+def validate_placed(problem: Problem, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> None:
+    """validate() for a plan held as placements per task (see placed_violations)."""
+    found = placed_violations(problem, placements, complete)
+    if found:
+        raise InvalidSchedule(found)
 
 
 def validate(problem: Problem, schedule: Schedule, complete: bool = True) -> None:
@@ -52,6 +77,10 @@ def validate(problem: Problem, schedule: Schedule, complete: bool = True) -> Non
     found = violations(problem, schedule, complete)
     if found:
         raise InvalidSchedule(found)
+
+
+def _check_placed(problem: Problem, placed: dict[int, _Placed], complete: bool) -> list[str]:
+    return _check_modes(problem, placed) + _check_precedence_and_release(problem, placed, complete) + _check_cells(problem, placed)
 
 
 def _name(problem: Problem, t: int) -> str:

@@ -20,15 +20,19 @@ class Unit:
 
     __slots__ = ("key", "name", "product", "due", "released", "pending", "status", "ops_left", "reworks", "held", "first")
 
-    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float) -> None:
+    def __init__(self, key: int, name: str, product: ProductDef, due: float, now: float, state: tuple | None = None) -> None:
         self.key = key
         self.name = name
         self.product = product
         self.due = due
         self.released = now
-        self.pending = [len(op.preds) for op in product.ops]
-        self.status = [WAITING] * len(product.ops)
-        self.ops_left = len(product.ops)
+        if state is None:  # nothing done yet
+            self.pending = [len(op.preds) for op in product.ops]
+            self.status = [WAITING] * len(product.ops)
+            self.ops_left = len(product.ops)
+        else:  # (pending, status, ops_left) to start from, copied: a plan's unit carried in half built
+            pending, status, self.ops_left = state
+            self.pending, self.status = pending.copy(), status.copy()
         self.reworks = 0
         self.held: dict[int, int] = {}  # station index -> this unit's operations sharing its one place there
         self.first = -1  # executing a plan: the plan's task id of its first operation (the others follow)
@@ -93,7 +97,7 @@ class CellRun:
 
     __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
-                 "waiting_slots", "ev", "task", "started", "idle", "pending")
+                 "waiting_slots", "ev", "task", "started", "idle", "pending", "free_until", "windows")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -107,11 +111,15 @@ class CellRun:
         self.mttr = 0.0
         self.repair_shape = Shape(0)
         self.calendar: Calendar | None = None
+        self.free_until = -math.inf  # no calendar window starts before this (the next one's start when last read)
         self.family: str | None = None
         self.wait_ev: simpy.Event | None = None
         self.setup = _setup_of(station.defn)
-        self.ahead = False  # the operation is worked out when it starts (its calendar is read by it alone)
-        self.watched = False  # the controller bridge reads its calendar too
+        self.ahead = True  # the operation is worked out when it starts (False: step by step, the reference way)
+        self.watched = False  # the controller bridge hears of its calendar's stops (through a reader of its own)
+        # (kind, iterator) per source of its calendar while the floor is built: readers copy them
+        # (sim.floor.Floor.calendar_of); None after.
+        self.windows: list | None = []
         self.log: list[tuple[int, float]] = []  # state changes worked out ahead, not yet told to the observer
         self.index = -1  # the cell's index in an executed plan (its slots share it)
         self.slot = 0  # which slot of its cell

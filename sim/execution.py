@@ -16,7 +16,7 @@ from functools import partial
 
 from scheduler.control import CellDown, CellUp, ControlPlan, Failed, FloorController, PoolFull, Tick
 from scheduler.control.events import START
-from sim.entities import DONE, Unit
+from sim.entities import DONE, WAITING, Unit
 from sim.layout import Layout
 
 
@@ -67,7 +67,7 @@ class ControlBridge:
                 if told:
                     cell.watched = True
                 if told and cell.name in (cell.cell_id, f"{cell.cell_id}/1"):  # one watcher per cell: slots share its calendar
-                    self.env.process(self._watch_calendar(cell))
+                    self.env.process(self._watch_calendar(cell, floor.calendar_of(cell)))
 
     # ------------------------------------------------------------------ floor -> controller
     def station(self, unit: Unit, op: int):
@@ -122,11 +122,12 @@ class ControlBridge:
         operation waits for the redo)."""
         return self.ctrl.preds_left[task.tid] == 0
 
-    def _watch_calendar(self, slot):
-        """Wall-clock failures (bays): tell the controller of each long stop as it begins."""
+    def _watch_calendar(self, slot, calendar):
+        """Wall-clock failures (bays): tell the controller of each long stop as it begins
+        (`calendar`: a reader of the slot's windows of its own)."""
         from sim.calendar import DOWN
 
-        env, calendar = self.env, slot.calendar
+        env = self.env
         while True:
             start, end, kind = calendar.block(env.now)
             if start == math.inf:
@@ -204,17 +205,12 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
     operations (less the changeover the plan puts before it)."""
     jobs, releases = _plan_tables(plan, layout)
     units = []
-    for j, (index, due, done) in enumerate(jobs):
-        product = layout.products[index]
-        unit = floor.new_unit(index, due, plan.jobs[j])
+    names, first = plan.jobs, plan.job_first
+    for j, (index, due, state) in enumerate(jobs):
+        unit = floor.new_unit(index, due, names[j], state)
         if unit.key != j:
             raise AssertionError("plan units must be the floor's first units")
-        unit.first = plan.job_first[j]
-        for k in done:
-            unit.status[k] = DONE
-            unit.ops_left -= 1
-            for s in product.ops[k].succs:
-                unit.pending[s] -= 1
+        unit.first = first[j]
         units.append(unit)
 
     def run():
@@ -234,8 +230,9 @@ _per_plan: dict[int, tuple] = {}
 
 
 def _plan_tables(plan: ControlPlan, layout: Layout) -> tuple[list, list]:
-    """Per job (product index, due, routing indices done before the plan), and the releases
-    (time, job, operations it starts with) in the order units go on the floor."""
+    """Per job (product index, due, its unit's state at the start: (pending, status, ops_left)
+    with what a carried-in unit had done before the plan marked done), and the releases (time,
+    job, operations it starts with) in the order units go on the floor."""
     key = (tuple(p.name for p in layout.products), tuple((st.name, st.setup) for st in layout.stations))
     cached = _per_plan.get(id(plan))
     if cached is not None and cached[0]() is plan and cached[1] == key:
@@ -254,7 +251,10 @@ def _plan_tables(plan: ControlPlan, layout: Layout) -> tuple[list, list]:
                 pending[s] -= 1
         start_ops = [k for k in ops if not plan.t_done[first + k] and pending[k] == 0]
         at = min(plan.t_start[first + k] - setup[plan.pool_names[plan.cell_pool[plan.t_cell[first + k]]]] for k in start_ops)
-        jobs.append((product.index, due, done))
+        status = [WAITING] * len(product.ops)
+        for k in done:
+            status[k] = DONE
+        jobs.append((product.index, due, (pending, status, len(product.ops) - len(done))))
         releases.append((max(0.0, at), j, start_ops))
     releases.sort(key=lambda r: (r[0], r[1]))
     tables = (jobs, releases)

@@ -1,13 +1,16 @@
-"""The floor as SimPy processes: every cell (every slot of a multi-job cell) is one long-lived
-process that takes the next operation from its station's shared queue (or, executing a plan,
-what the floor controller hands it), changes over, works through failures and planned windows, then passes the unit on:
-waiting for room in the next station's input buffer (blocked) and for an AGV. Units are data,
-not processes; statistics go to the observer at every state change."""
+"""The floor in SimPy: every cell (every slot of a multi-job cell) takes the next operation from
+its station's shared queue (or, executing a plan, what the floor controller hands it), changes
+over, works through failures and planned windows, then passes the unit on: waiting for room in
+the next station's input buffer (blocked) and for an AGV. Under a dispatch rule a cell is one
+long-lived process; executing a plan it is callbacks on one reusable event (`Floor._begin`).
+Units are data, not processes; statistics go to the observer at every state change."""
 from __future__ import annotations
 
 import heapq
 import math
+from copy import copy
 from functools import partial
+from itertools import tee
 from typing import Callable
 
 import simpy
@@ -58,9 +61,7 @@ class Floor:
             control.attach(self)
             self._enqueue = control.ready  # a unit at a station for a task is the controller's to place
         for cell in self.cells.values():
-            # A bay's slots share its calendar, and the bridge watches some calendars: reading
-            # a shared one ahead would skip windows the others still have to see.
-            cell.ahead = cell.calendar is None or (cell.station.defn.capacity == 1 and not cell.watched)
+            cell.windows = None  # every reader is made: the copies alone hold what some reader has still to see
             if control is None:
                 env.process(self._cell(cell))
             else:  # executing a plan, a cell is no process: it waits to be handed work (see hand)
@@ -82,19 +83,32 @@ class Floor:
                 sources.append((CAL_DOWN, failure_windows(d.mttf, d.mttr, d.repair_cv, failures)))
             if cell_id in d.cell_down:  # a repaired plan's downtime: the cell is down then
                 sources.append((CAL_DOWN, iter(d.cell_down[cell_id])))
-            # Slots of one bay share its calendar: a failed bay stops every unit in it.
-            calendar = Calendar(sources) if sources else None
+            # Slots of one bay see the same windows (a failed bay stops every unit in it), each
+            # through its own reader of them: a slot works its operations out ahead, reading its
+            # calendar past windows the other slots (and the bridge's watcher) have still to see.
+            windows = [(kind, tee(it, 1)[0]) for kind, it in sources]
             for k in range(d.capacity):
                 name = cell_id if d.capacity == 1 else f"{cell_id}/{k + 1}"
                 cell = CellRun(name, station, self.obs.add_cell(station.index, STARVED))
                 cell.times = streams(f"times/{name}")
-                cell.calendar = calendar
+                cell.windows = windows
+                cell.calendar = self.calendar_of(cell)
                 if d.mttf is not None and not wall_clock_failures:
                     cell.failures = failures
                     cell.mttf, cell.mttr = d.mttf, d.mttr
                     cell.repair_shape = Shape.of("gamma", d.repair_cv)
                     cell.ttf_left = d.mttf * failures.exponential()
                 self.cells[name] = cell
+
+    @staticmethod
+    def calendar_of(cell: CellRun) -> Calendar | None:
+        """A new reader of the cell's calendar, from its first window on (None: the cell has none).
+        Only while the floor is built (the bridge's watchers are made then too)."""
+        if cell.windows is None:
+            raise RuntimeError(f"{cell.name}: a calendar's readers are made while the floor is built")
+        if not cell.windows:
+            return None
+        return Calendar([(kind, copy(it)) for kind, it in cell.windows])
 
     def close(self) -> None:
         """Tell the observer about operations still waiting when the run stops, and what the
@@ -137,9 +151,10 @@ class Floor:
         self.on_finish = self.on_first_start = None
 
     # ----------------------------------------------------------------- units
-    def new_unit(self, product: int, due: float, name: str | None = None) -> Unit:
+    def new_unit(self, product: int, due: float, name: str | None = None, state: tuple | None = None) -> Unit:
+        """A new unit (`state`: its (pending, status, ops_left) to start from, see Unit)."""
         defn = self.layout.products[product]
-        unit = Unit(self.next_key, name or f"{defn.name}#{self.next_key + 1:05d}", defn, due, self.env.now)
+        unit = Unit(self.next_key, name or f"{defn.name}#{self.next_key + 1:05d}", defn, due, self.env.now, state)
         self.next_key += 1
         return unit
 
@@ -404,8 +419,7 @@ class Floor:
         the same order, the same draws from the cell's own streams). Only a stop the controller
         must hear of as it begins makes the cell wait on the way (`_after_stop`). State changes
         after now are told to the observer when the operation ends (all are active states: no
-        other cell's record depends on them in between). For cells whose calendar no one else
-        reads (`CellRun.ahead`)."""
+        other cell's record depends on them in between)."""
         stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
         if stopped is not None:
             yield from self._after_stop(cell, task, stopped, at, left, stop, started)
@@ -499,9 +513,14 @@ class Floor:
         calendar = cell.calendar
         chunk = work
         if calendar is not None:
-            start, end, kind = calendar.block(at)
-            if start <= at:
-                return (DOWN if kind == CAL_DOWN else OFF), end - at, None
+            # The next window's start, as last read, holds until then: a cell's time only moves
+            # on, and nothing can start before the earliest next window of every source.
+            start = cell.free_until
+            if at >= start:
+                start, end, kind = calendar.block(at)
+                if start <= at:
+                    return (DOWN if kind == CAL_DOWN else OFF), end - at, None
+                cell.free_until = start
             if start - at < chunk:
                 chunk = start - at
         if chunk < cell.ttf_left:

@@ -19,36 +19,45 @@ import weakref
 
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
-from scheduler.carryin import CARRIED_MARK, CarriedIn, plan_around
-from scheduler.construct import list_schedule
+from scheduler.carryin import CARRIED_MARK, CarriedIn
+from scheduler.construct import dispatch_lists, task_tails
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.schedule import Schedule
+from scheduler.subproblem import open_work_lists, restrict
+from scheduler.validate import validate_placed
 
 WAITING, RUNNING, DONE = 0, 1, 2
 
 
 class _PlanTasks:
-    """What the re-plans of one plan read of its planned tasks, kept from one re-plan to the
-    next: each task's modes as one shared list per distinct set (so the sub-problem and the
-    list scheduler map each set once), and per such list its duration by pool (first wins).
-    Filled as re-plans first meet each task: a week's plan has ~80k, a re-plan reads ~3k."""
+    """What the re-plans of one plan read of its planned tasks, kept from one re-plan (and one
+    replication) to the next: each task's modes as one shared list per distinct set (so the
+    sub-problem and the list scheduler map each set once), and per such list its duration by
+    pool (first wins). Made once per plan: a plan's tasks share a few modes lists (one per
+    capability), so this is one dict look-up per task."""
 
     def __init__(self, plan) -> None:
-        self.base_tasks = plan.problem.tasks
-        self.t_problem = plan.t_problem
-        self.modes: list[list | None] = [None] * len(plan.t_problem)
-        self.interned: dict[tuple, list] = {}
+        base_tasks = plan.problem.tasks
+        interned: dict[tuple, list] = {}
+        by_list: dict[int, list] = {}
         self.duration_on: dict[int, dict[int, int]] = {}
-
-    def modes_of(self, t: int) -> list:
-        modes = self.base_tasks[self.t_problem[t]].modes
-        shared = self.interned.get(key := tuple(modes))
-        if shared is None:
-            shared = self.interned[key] = list(modes)
-            self.duration_on[id(shared)] = dict(reversed(shared))
-        self.modes[t] = shared
-        return shared
+        self.modes: list[list | None] = []
+        for p in plan.t_problem:
+            if p < 0:
+                self.modes.append(None)
+                continue
+            modes = base_tasks[p].modes
+            shared = by_list.get(id(modes))
+            if shared is None:
+                shared = interned.get(key := tuple(modes))
+                if shared is None:
+                    shared = interned[key] = list(modes)
+                    self.duration_on[id(shared)] = dict(reversed(shared))
+                by_list[id(modes)] = shared
+            self.modes.append(shared)
+        # Cells without windows look the same in every re-plan's frame: one object each, read only.
+        self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
+        self.carried_ids = [job.id + CARRIED_MARK for job in plan.problem.jobs]
 
 
 _PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
@@ -92,7 +101,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     pinned_end: dict[int, int] = {}
     source: dict[str, str] = {}
     t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
-    s_modes, duration_on, base_tasks = static.modes, static.duration_on, base.tasks
+    s_modes, duration_on, base_tasks, carried_ids = static.modes, static.duration_on, base.tasks, static.carried_ids
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
     for i, t in enumerate(order):
         task = base_tasks[t_problem[t]]
@@ -100,11 +109,12 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
         if k is None:
             src = base.jobs[task.job]
             k = job_new[t_job[t]] = len(jobs)
-            jobs.append(Job(src.id + CARRIED_MARK, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
-            source[src.id + CARRIED_MARK] = src.id
+            carried_id = carried_ids[task.job]
+            jobs.append(Job(carried_id, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
+            source[carried_id] = src.id
         job = jobs[k]
         job.tasks.append(i)
-        modes = s_modes[t] or static.modes_of(t)
+        modes = s_modes[t]
         st = status[t]
         if st == RUNNING:
             # Started this very second still counts as running at the cut (pinned), not as open work.
@@ -136,6 +146,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             job.due -= cut
     cells = []
     up, down_until = ctrl.up, ctrl.down_until
+    clear_cells = static.clear_cells
     for c, cell in enumerate(base.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
@@ -143,10 +154,10 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
         windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)] if cell.unavailable else []
         if not up[c] and down_until[c] > now:  # a stopped cell takes nothing new before it is back
             windows.append((clear, max(clear, int(down_until[c]) - cut)))
-        cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
+        cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows) if windows else clear_cells[c])
     pools = [Pool(p.name, list(p.cells)) for p in base.pools]
     horizon = max(int(span), base.horizon - cut, 1)
-    # Running work that clashed with a window would fail plan_around's validate (a ValueError,
+    # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
     # which the controller logs as a failed re-plan).
     problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
     return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order
@@ -178,31 +189,47 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     problem = carried.problem
     now = ctrl.now
     pinned = carried.pinned
-    # The open tasks in carried order: the sub-problem plan_around hands the planner lists them
-    # so (scheduler.subproblem.restrict sorts them), and its plan assigns them so after the pinned.
+    # The open tasks in carried order, as scheduler.subproblem.restrict lists them.
     free = [t for t in range(len(problem.tasks)) if t not in pinned]
     # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
     order = [ctrl.start[to_ctrl[t]] - now for t in free]
-
-    def planner(sub: Problem) -> Schedule:
-        if len(sub.tasks) != len(order):
-            raise RuntimeError("replan: the open sub-problem does not list the open tasks")
-        return list_schedule(sub, objective="mw", priority=order)
-
-    schedule = plan_around(carried, planner)
+    # What scheduler.carryin.plan_around does, with the plan held as placements per task rather
+    # than as Problems and named Assignments several times over: the open work around the pinned
+    # work, the list scheduler, the lanes mapped back to their cells, and the whole checked by
+    # scheduler.validate against the carried problem.
+    placed: list[tuple[int, int, int] | None] = [None] * len(problem.tasks)
+    for t, where in pinned.items():
+        placed[t] = where
+    if free:
+        # The sub-problem as the list scheduler's lists (scheduler.subproblem.restrict without
+        # the Problem around them): the open tasks' modes, predecessors and releases, and the
+        # cells with the pinned work as windows.
+        sub = open_work_lists(problem, pinned, free)
+        jobs, tasks = problem.jobs, problem.tasks
+        ready_at, family = [], []
+        for t, release in zip(free, sub.release):
+            job = jobs[tasks[t].job]
+            family.append(job.family)
+            ready_at.append(job.release if job.release >= release else release)
+        carried_cell = {c.id: i for i, c in enumerate(problem.cells)}
+        lane_cell = [carried_cell[sub.cell_of[lane.id]] for lane in sub.cells]
+        plan = dispatch_lists(sub.cells, len(sub.pools), sub.modes, sub.predecessors, ready_at, family, problem.horizon, objective="mw", priority=order,
+                              tails_of=lambda: task_tails(restrict(problem, pinned, set(free)).problem))
+        for t, (lane, start, end) in zip(free, plan):
+            placed[t] = (lane_cell[lane], start, end)
+    validate_placed(problem, placed)
     current = _project(ctrl, carried, to_ctrl)
     cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
+    plan_cell = [cell_index[c.id] for c in problem.cells]
     gain = ctrl.config.replan_gain_s
     cell_now = ctrl.cell
-    assigned = schedule.assignments[len(pinned):]
     changes = []
-    for t, a in zip(free, assigned):
-        if a.op != problem.tasks[t].op:
-            raise RuntimeError(f"replan: the plan's assignments are not in the open tasks' order ({a.job}/{a.op})")
-        c = cell_index[a.cell]
-        if c != cell_now[to_ctrl[t]] and a.start + gain <= current[t]:
-            changes.append((to_ctrl[t], c, float(a.start) + int(now)))
-    return changes, {"tasks": len(schedule.assignments) - len(pinned), "pinned": len(pinned)}
+    for t in free:
+        c, start, _ = placed[t]  # type: ignore[misc]
+        c = plan_cell[c]
+        if c != cell_now[to_ctrl[t]] and start + gain <= current[t]:
+            changes.append((to_ctrl[t], c, float(start) + int(now)))
+    return changes, {"tasks": len(free), "pinned": len(pinned)}
 
 
 def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, float]]:
@@ -264,7 +291,6 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
     n = len(tasks)
     pinned = carried.pinned
-    calendars: dict[int, CellCalendar] = {}  # only the cells the window's work is on
     lanes: dict[int, list[int]] = {}
     family: dict[int, str] = {}
     end = [1] * n
@@ -328,11 +354,10 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
                 rank[t] = i
             free_tasks.sort(key=lambda t: (eff[t], rank[t]))
             break
+    per_cell: dict[int, tuple[list[int], int, CellCalendar | None]] = {}  # lanes, setup, windows
     for t in free_tasks:
         task = tasks[t]
         c = on[t]
-        cell = cells[c]
-        duration = lasts[t]
         job = jobs[task.job]
         ready = job.release if job.release > task.release else task.release
         if ready < 1:
@@ -340,18 +365,24 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
         for p in task.predecessors:
             if end[p] > ready:
                 ready = end[p]
-        free = lanes.get(c)
-        if free is None:
-            free = lanes[c] = [1] * max(1, cell.capacity)
+        state = per_cell.get(c)
+        if state is None:
+            cell = cells[c]
+            free = lanes.get(c)
+            if free is None:
+                free = lanes[c] = [1] * max(1, cell.capacity)
+            state = per_cell[c] = (free, cell.setup if cell.capacity == 1 else 0, CellCalendar(cell.unavailable) if cell.unavailable else None)
+        free, setup, calendar = state
         k = 0 if len(free) == 1 else min(range(len(free)), key=free.__getitem__)
-        setup = cell.setup if cell.capacity == 1 and family.get(c) not in (None, job.family) else 0
-        calendar = calendars.get(c)
-        if calendar is None:
-            calendar = calendars[c] = CellCalendar(cell.unavailable)
-        at = int(max(ready, free[k] + setup))
-        if calendar.starts:
-            at = calendar.earliest_fit(at, duration)
+        at = free[k]
+        if setup and family.get(c) not in (None, job.family):
+            at += setup
+        if ready > at:
+            at = ready
+        at = int(at)
+        if calendar is not None and calendar.starts:
+            at = calendar.earliest_fit(at, lasts[t])
         starts[t] = at
-        end[t] = free[k] = at + duration
+        end[t] = free[k] = at + lasts[t]
         family[c] = job.family
     return starts

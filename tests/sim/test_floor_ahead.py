@@ -118,3 +118,36 @@ def test_an_event_at_an_absolute_time_lands_on_it():
     floor_module._at(env, at).callbacks.append(lambda ev: seen.append(env.now))
     env.run()
     assert seen == [at]
+
+
+def test_the_slots_of_a_bay_each_read_the_same_windows_on_their_own():
+    # A bay's slots work their operations out ahead, each reading the bay's calendar past
+    # windows the others have still to see: each reads through its own copy of the windows.
+    import simpy
+
+    from sim.layout import compile_layout
+    from sim.observer import Observer
+    from sim.streams import Stream, stream_seed
+
+    spec = mini_floor()
+    layout = compile_layout(spec)
+    env = simpy.Environment()
+    observer = Observer(env, 86400.0, 3600.0, [s.slots for s in layout.stations], len(layout.products))
+    floor = Floor(env, layout, observer, lambda source: Stream(stream_seed(0, 0, source)))
+    bay = next(st for st in floor.stations if st.defn.capacity > 1 and st.defn.mttf is not None)
+    first, second = [c for c in floor.cells.values() if c.station is bay][:2]
+    assert first.calendar is not second.calendar
+
+    def blocks(calendar, until: float) -> list:
+        out, t = [], 0.0
+        while True:
+            start, end, kind = calendar.block(t)
+            if start >= until:
+                return out
+            out.append((start, end, kind))
+            t = end
+
+    years = 5 * 365 * 86400.0  # a bay fails every ~2,000 h of the wall clock
+    ahead = blocks(first.calendar, years)  # one slot reads years ahead first
+    assert len(ahead) >= 5 and all(kind == "down" for _, _, kind in ahead)
+    assert blocks(second.calendar, years) == ahead  # the other still sees every window from time 0

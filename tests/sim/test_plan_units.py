@@ -6,6 +6,7 @@ from pathlib import Path
 from plant import load_spec
 from scheduler.control import control_plan
 from sim import execution
+from sim.entities import DONE
 from sim.replication import RunConfig, run_replication
 
 LOOP = Path(__file__).resolve().parents[2] / "tests" / "specs" / "loop.yaml"
@@ -31,9 +32,13 @@ def test_a_plans_units_are_reused_and_dropped_with_the_plan():
     assert len(execution._per_plan) == before + 1
     # A carried-in unit's done operations are those the plan does not list (tasks are job-major).
     bounds = list(plan.job_first) + [plan.n_tasks]
-    for j, (_, _, done) in enumerate(jobs):
+    carried = 0
+    for j, (_, _, (pending, status, ops_left)) in enumerate(jobs):
+        done = [k for k, st in enumerate(status) if st == DONE]
         assert done == [t - bounds[j] for t in range(bounds[j], bounds[j + 1]) if plan.t_done[t]]
-    assert any(done for _, _, done in jobs)
+        assert ops_left == len(status) - len(done) and len(pending) == len(status)
+        carried += bool(done)
+    assert carried
     del plan, jobs
     gc.collect()
     assert len(execution._per_plan) == before
