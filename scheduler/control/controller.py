@@ -981,7 +981,6 @@ class FloorController:
         from scheduler.control.snapshot import replan
 
         cfg = self.config
-        self._valid_from = self._tok + 1  # the sequences may all change: every free cell picks for real
         self.last_replan = self.now
         if cfg.replan_every_s:
             self.next_replan = self.now + cfg.replan_every_s
@@ -1006,6 +1005,12 @@ class FloorController:
         self.replan_gap = cfg.replan_min_gap_s if moved else min(2 * self.replan_gap, 24 * 3600.0)
         why = "every %.0f h" % (cfg.replan_every_s / 3600) if trigger == "interval" else f"mean start lateness above {cfg.replan_lateness_s:.0f}s"
         self._emit(REPLAN, f"replan: {why}", detail={**figures, "moved": moved, "cpu_s": round(seconds, 4)})
+        # Every free cell looks again; one whose last pick stands (the re-plan moved nothing of
+        # its window or its pool's help candidate: _assign voids what it touches) would find
+        # the same.
+        armed, top, pools, now = self._armed, self._top_ver, self._cpool, self.now
         for c in range(len(self.seq)):
-            if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
+            if self.up[c] and self.running[c] < self._cap[c]:
+                if armed[c] >= self._valid_from and self._armed_top[c] == top[pools[c]] and now < self._armed_until[c]:
+                    continue
                 self._dispatch(c)
