@@ -29,7 +29,10 @@ Rules (docs/loop.md):
   the wait before the next one.
 Every decision goes to `log` with its reason. The host calls `handle(event)`, carries out the
 returned decisions, and calls `handle(Tick(t))` at `next_wake`. (`on_ready` and `on_completed` do
-what handle(Ready) and handle(Completed) do, without building the event: the twin's hot path.)
+what handle(Ready) and handle(Completed) do, without building the event, and like `handle_rows`
+return the decisions as the log's rows: the twin's hot path.)
+A free cell's pick remembers what it found (window, help candidate, the whole pick; see
+_dispatch_task and docs/loop.md): the same decisions with fewer picks.
 """
 from __future__ import annotations
 
@@ -192,6 +195,7 @@ class FloorController:
         self._by_start: list[int] | None = None
         self._off_order: list[int] = []
         self.log = DecisionLog()
+        self._log_rows = self.log.rows
         self._out: list[tuple] = []  # this event's decisions, as log rows
         self.now = 0.0
         self.starts = 0
@@ -201,24 +205,37 @@ class FloorController:
         # mean for a lateness re-plan, expected ends for help_wait_s).
         cfg = self.config
         self._cap, self._cpool = plan.cell_capacity, plan.cell_pool
-        self._help, self._early, self._lookahead = cfg.pool_help, cfg.early_s, cfg.lookahead
+        self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
+        self._help_wait = cfg.help_wait_s
         self._track_late = cfg.replan_lateness_s is not None
-        # The pick memo (see _dispatch_task): a free cell whose last pick found nothing holds
-        # that pick's token in _armed; window tasks carry it in _win_tag. A token is void once
-        # below _valid_from (any rare event: rework, moves, stops, full buffers, re-plans) or
-        # once the cell's entry is reset (its window or its pool's help candidate changed).
+        # The pick memo (docs/loop.md; the same decisions with fewer picks), in three parts:
+        # - the window memo, kept while the cell works too: the token of its window's last scan
+        #   (0: void; the window's tasks carry it in _win_tag) and that scan's wake-up (the
+        #   earliest gate of a ready task in the window). Void when a window task gets ready
+        #   with its gate come, leaves the sequence, the cell changes family on a cell with
+        #   changeovers, a move touches the cell, or a token is below _valid_from (stops,
+        #   re-plans, tasks started by hand);
+        # - the help memo per pool (_hver, _hdue below), by the version of the pool's help
+        #   candidate (_top_ver: bumped when a new unit tops the help order, the top starts or
+        #   its last predecessor completes, the pool's buffer fills or drains, a move);
+        # - a free cell's whole failed pick (_armed: its window token, 0 once it started
+        #   something), with the help version it saw and its wake-up (_armed_top, _armed_until).
+        # Cells with recorded stops never keep one: their gates are not monotone in time.
         self._tok = 0
         self._valid_from = 1
         self._armed = [0] * n_cells
         self._armed_top = [0] * n_cells
         self._armed_until = [0.0] * n_cells
-        # The window memo, kept while the cell works too: the token of its window's last scan
-        # (0: void) and that scan's wake-up (the earliest gate of a ready task in the window).
         self._wtok = [0] * n_cells
         self._wwake = [INF] * n_cells
         self._win_tag = [0] * n
         self._top_ver = [0] * len(plan.pool_names)
+        # The help memo, per pool: the version of its help candidate when last looked at (-1:
+        # never) and when that candidate becomes due (inf: no candidate, or one that waits for a
+        # predecessor, whose completion bumps the version).
+        self._hver = [-1] * len(plan.pool_names)
+        self._hdue = [INF] * len(plan.pool_names)
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
@@ -361,43 +378,68 @@ class FloorController:
 
     # ------------------------------------------------------------------ events
     def _ready(self, t: int) -> None:
-        plan, c, left = self.plan, self.cell[t], self.preds_left
+        c = self.cell[t]
         self.arrived[t] = True
-        pool = self._cpool[c] if c >= 0 else plan.t_pools[t][0]
-        wp = self.waiting_pool[t]  # _wait_in, inline
-        if wp != pool:
-            if wp >= 0:  # one unit waits in one place
-                self.waiting_in_pool[wp].discard(t)
-            self.waiting_pool[t] = pool
-        self.waiting_in_pool[pool].add(t)
-        if self.full[pool]:
-            self._push_waiting(pool, t)
-        if self._help and not self.in_rework[t]:
-            heap = self.ready_heap[pool]
-            heapq.heappush(heap, (self.start[t], t))
-            if heap[0][1] == t:  # the pool's help candidate changed
-                self._top_ver[pool] += 1
+        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
+        waiting_pool = self.waiting_pool
+        wp = waiting_pool[t]
+        if wp != pool and wp >= 0:  # one unit waits in one place
+            self.waiting_in_pool[wp].discard(t)
+            waiting_pool[t] = -1
+        if not self._help or self.in_rework[t]:
+            waiting_pool[t] = pool  # _wait_in, inline
+            self.waiting_in_pool[pool].add(t)
+            if self.full[pool]:
+                self._push_waiting(pool, t)
             self._dispatch_task(t)
-            if self.status[t] == WAITING and plan.t_start[t] - self._early <= self.now and self.idle[pool] \
-                    and left[t] == 0 and not self._own_cell_soon(t):
-                # Due, and not within its cell's look-ahead or its cell is busy or down. Its own
-                # cell, when free, takes it out of order (the plan's cell before a twin's); else a
-                # free twin cell does: a free cell has nothing of its own to start (it would have).
-                own = self.cell[t]
-                c = own if own in self.idle[pool] else self._first_idle(pool)
-                if self._calendars[c] is not None and self._window_wait(t, c):
-                    return
-                self.stamp[t] = 0
-                if c == own:
-                    self._begin(t, own, OWN_CELL)
-                    return
-                if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
-                    self._wtok[own] = self._armed[own] = 0
-                self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
-                self.cell[t] = c
-                self._begin(t, c, HELP)
-        else:
-            self._dispatch_task(t)
+            return
+        if c >= 0 and not self.full[pool] and (self.running[c] >= self._cap[c] or not self.up[c]):
+            # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
+            # before the hand-over below: the unit joins them only if it is not handed over (most
+            # units a twin takes on arrival never enter them; the same decisions).
+            tok = self._wtok[c]
+            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
+                self._window_ready(t, c)
+            if self._hand_over(t, pool):
+                return
+            self._wait_in(pool, t)
+            self._join_help(pool, t)
+            return
+        self._wait_in(pool, t)
+        self._join_help(pool, t)
+        self._dispatch_task(t)
+        self._hand_over(t, pool)
+
+    def _join_help(self, pool: int, t: int) -> None:
+        """The unit waits in the pool's help order (by planned start)."""
+        heap = self.ready_heap[pool]
+        heapq.heappush(heap, (self.start[t], t))
+        if heap[0][1] == t:  # the pool's help candidate changed
+            self._top_ver[pool] += 1
+
+    def _hand_over(self, t: int, pool: int) -> bool:
+        """A unit just there, due, not taken by its own cell's pick: if its cell is busy or down,
+        or it is beyond that cell's look-ahead, its own cell when free takes it out of order (the
+        plan's cell before a twin's), else the lowest free twin does (a free cell has nothing of
+        its own to start: it would have). True when it started."""
+        plan = self.plan
+        if self.status[t] == WAITING and plan.t_start[t] - self._early <= self.now and self.idle[pool] \
+                and self.preds_left[t] == 0 and not self._own_cell_soon(t):
+            own = self.cell[t]
+            c = own if own in self.idle[pool] else self._first_idle(pool)
+            if self._calendars[c] is not None and self._window_wait(t, c):
+                return False
+            self.stamp[t] = 0
+            if c == own:
+                self._begin(t, own, OWN_CELL)
+                return True
+            if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
+                self._wtok[own] = self._armed[own] = 0
+            self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
+            self.cell[t] = c
+            self._begin(t, c, HELP)
+            return True
+        return False
 
     def _window_wait(self, t: int, c: int) -> float:
         """0 when t may start on cell c now; else the end of the recorded stop of c (a repaired
@@ -437,10 +479,13 @@ class FloorController:
         it can only succeed now through something it read that changed since: a task of its
         window getting ready (t itself, when it carries the pick's token), the pool's help
         candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
-        that pick pushed, and a Tick picks for real."""
+        that pick pushed (_armed_until), and a Tick picks for real. A skipped pick would not
+        even have compacted the sequence: its window, and so its count of stale entries, is
+        the one the last pick saw."""
         c = self.cell[t]
-        if self._win_tag[t] == self._wtok[c]:  # a task of its cell's window got ready: that window's scan is void
-            self._wtok[c] = self._armed[c] = 0
+        tok = self._wtok[c]
+        if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
+            self._window_ready(t, c)
         pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool, t)
@@ -450,6 +495,21 @@ class FloorController:
                     and self.now < self._armed_until[c]:
                 return
             self._dispatch(c)
+
+    def _window_ready(self, t: int, c: int) -> None:
+        """Task t of c's window as last scanned is there now: if it is ready, that scan stands
+        only while t's gate is ahead (with the earlier wake-up); else it is void."""
+        if self.preds_left[t] == 0:
+            plan = self.plan
+            gate = plan.t_start[t] - self._early
+            fam = self.family[c]
+            if fam is not None and fam != plan.t_family[t]:
+                gate -= plan.cell_setup[c]
+            if gate > self.now:
+                if gate < self._wwake[c]:
+                    self._wwake[c] = gate
+            else:
+                self._wtok[c] = self._armed[c] = 0
 
     def _started(self, t: int, c: int) -> None:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
@@ -481,30 +541,32 @@ class FloorController:
 
     def _completed(self, t: int, c: int) -> None:
         plan = self.plan
-        status = self.status
+        status, running = self.status, self.running
         status[t] = DONE
-        self.running[c] -= 1
-        pool = plan.cell_pool[c]
+        running[c] -= 1
+        pool = self._cpool[c]
         self.pool_busy[pool] -= 1
-        if self.up[c]:  # _freed: after a completion the cell has a free slot
+        up = self.up[c]
+        if up:  # _freed: after a completion the cell has a free slot
             self._idle(pool, c)
-        left, arrived, pools = self.preds_left, self.arrived, plan.t_pools
+        left = self.preds_left
         for s in plan.t_succs[t]:
             if status[s] == WAITING:
-                left[s] -= 1
-                if left[s] == 0:
-                    if arrived[s]:  # reported there before its last predecessor completed
+                n = left[s] = left[s] - 1
+                if n == 0:
+                    if self.arrived[s]:  # reported there before its last predecessor completed
                         if self._help:
                             heap = self.ready_heap[self.pool_of(s)]
                             if heap and heap[0][1] == s:  # the help candidate is now ready
                                 self._top_ver[self.pool_of(s)] += 1
                         self._dispatch_task(s)
-                    elif len(pools[s]) > 1 and self.config.route and not self.in_rework[s]:
+                    elif self._route_on and len(plan.t_pools[s]) > 1 and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
-        cap = plan.cell_capacity[c]  # _dispatch(c), inline
-        while self.up[c] and self.running[c] < cap:
-            if not self._pick(c):
-                return
+        if up:  # _dispatch(c), inline
+            cap = self._cap[c]
+            while running[c] < cap:
+                if not self._pick(c):
+                    return
 
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
@@ -710,7 +772,15 @@ class FloorController:
             if stops is None and self._memo:
                 self._wtok[c], self._wwake[c] = tok, wake
         heap = self.ready_heap[pool]
-        if heap:  # only filled with pool_help
+        if not heap:  # only filled with pool_help
+            pass
+        elif self._hver[pool] == self._top_ver[pool] and now < self._hdue[pool] and stops is None:
+            # The help memo: the pool's candidate is the one the last look found not due (or due
+            # but waiting for a predecessor: its completion changes the version).
+            due = self._hdue[pool]
+            if due < wake:
+                wake = due
+        else:
             status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
@@ -735,7 +805,12 @@ class FloorController:
                     return True
                 if now < due < wake:  # not due yet, or it would run into this cell's planned window
                     wake = due
+                if stops is None and self._memo:
+                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], due if due > now else INF
                 break
+            else:
+                if stops is None and self._memo:  # nothing waits for help
+                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], INF
         if wake < INF and wake != self._wake_of[c]:
             # Every wake is later than now, so an equal one pushed before is still queued: a
             # second copy would only wake the same cell at the same tick again.
@@ -769,21 +844,21 @@ class FloorController:
     def _begin(self, t: int, c: int, reason: str) -> None:
         now, running = self.now, self.running
         self.status[t] = RUNNING
-        running[c] += 1
+        n = running[c] = running[c] + 1
         self._armed[c] = 0  # it started something: its last pick does not stand
         if self._win_tag[t] == self._wtok[c]:  # from its window: the window changed
             self._wtok[c] = 0
         pool = self._cpool[c]
         self.pool_busy[pool] += 1
-        if running[c] >= self._cap[c]:
+        if n >= self._cap[c]:
             self.idle[pool].discard(c)
+        plan = self.plan
         if self._help:
             heap = self.ready_heap[pool]
             if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
                 self._top_ver[pool] += 1
-            if self.config.help_wait_s:
-                self.busy_until[c] = now + self.plan.t_end[t] - self.plan.t_start[t]
-        plan = self.plan
+            if self._help_wait:
+                self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
         fam = plan.t_family[t]
         if fam != self.family[c]:
             if plan.cell_setup[c]:  # the window's gates count a changeover from the family it runs
@@ -792,8 +867,8 @@ class FloorController:
         self.started_at[t] = now
         self.ran_on[t] = c
         self._began_on[c].append(t)
-        start = self.start[t]
         if self._replans:
+            start = self.start[t]
             if start >= now:  # not behind its plan: maybe out of open_before's order
                 self._off_order.append(t)
             if self._track_late and not self.in_rework[t]:
@@ -807,13 +882,13 @@ class FloorController:
         if c == plan.t_cell[t]:
             self.on_planned_cell += 1
         row = (now, START, reason, t, c, None)
-        self.log.rows.append(row)
+        self._log_rows.append(row)
         self._out.append(row)
 
     def _emit(self, kind: str, reason: str, t: int = -1, c: int = -1, detail=None) -> None:
         now = self.now
         row = (now, kind, reason, t, c, detail)
-        self.log.rows.append(row)
+        self._log_rows.append(row)
         self._out.append(row)
 
     # ------------------------------------------------------------------ waiting units per pool
@@ -906,7 +981,6 @@ class FloorController:
         from scheduler.control.snapshot import replan
 
         cfg = self.config
-        self._valid_from = self._tok + 1  # the sequences may all change: every free cell picks for real
         self.last_replan = self.now
         if cfg.replan_every_s:
             self.next_replan = self.now + cfg.replan_every_s
@@ -931,6 +1005,12 @@ class FloorController:
         self.replan_gap = cfg.replan_min_gap_s if moved else min(2 * self.replan_gap, 24 * 3600.0)
         why = "every %.0f h" % (cfg.replan_every_s / 3600) if trigger == "interval" else f"mean start lateness above {cfg.replan_lateness_s:.0f}s"
         self._emit(REPLAN, f"replan: {why}", detail={**figures, "moved": moved, "cpu_s": round(seconds, 4)})
+        # Every free cell looks again; one whose last pick stands (the re-plan moved nothing of
+        # its window or its pool's help candidate: _assign voids what it touches) would find
+        # the same.
+        armed, top, pools, now = self._armed, self._top_ver, self._cpool, self.now
         for c in range(len(self.seq)):
-            if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
+            if self.up[c] and self.running[c] < self._cap[c]:
+                if armed[c] >= self._valid_from and self._armed_top[c] == top[pools[c]] and now < self._armed_until[c]:
+                    continue
                 self._dispatch(c)

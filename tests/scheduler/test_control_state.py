@@ -118,6 +118,12 @@ def check_indexes(ctrl: FloorController) -> None:
         assert not idle or ctrl._first_idle(pool) == min(idle), "the idle-cell heap disagrees with the idle set"
     for t, pool in enumerate(ctrl.waiting_pool):
         assert pool < 0 or t in ctrl.waiting_in_pool[pool]
+        if ctrl.arrived[t] and status[t] == WAITING:
+            assert pool >= 0, "a unit that is there and waits is in no pool's waiting set"
+    if ctrl.config.pool_help:  # every unit there, waiting in a sequence, is in its pool's help order
+        queued = {t for heap in ctrl.ready_heap for _, t in heap}
+        assert all(t in queued for t in range(ctrl.plan.n_tasks)
+                   if ctrl.arrived[t] and status[t] == WAITING and not ctrl.in_rework[t] and ctrl.stamp[t] > 0)
     for c, seq in enumerate(ctrl.seq):
         for _, st, t in seq:
             if ctrl.stamp[t] == st:
