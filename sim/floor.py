@@ -302,17 +302,26 @@ class Floor:
         heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
 
     def _handed(self, ev: simpy.Event) -> None:
-        self._begin(ev.cell, ev.cell.task)
+        cell = ev.cell
+        task = cell.task
+        while task is not None:  # an operation that ended at once hands back the next (_begin)
+            task = self._begin(cell, task)
 
     def _next(self, cell: CellRun) -> None:
         """The cell is free: the next task the controller started on it, or wait."""
         if cell.pending:
-            self._begin(cell, cell.pending.popleft())
+            task = cell.pending.popleft()
+            while task is not None:  # an operation that ended at once hands back the next (_begin)
+                task = self._begin(cell, task)
         else:
             self._wait(cell)
 
-    def _begin(self, cell: CellRun, task: Task) -> None:
-        """Take up the task: the common cases end in one event at the operation's end (_ended)."""
+    def _begin(self, cell: CellRun, task: Task) -> Task | None:
+        """Take up the task: the common cases end in one event at the operation's end (_ended).
+        An operation worked out ahead with nothing to wait for ends at once: then the next task
+        the cell takes up is returned for the caller to begin, in a loop, as the last thing it
+        does (the same order as a nested call; a run of zero-length operations on a cell would
+        otherwise nest three calls per operation, up to a RecursionError)."""
         setup = self._take_up(cell, task)
         duration = None if setup else self._work_time(cell, task)
         env = self.env
@@ -333,21 +342,31 @@ class Floor:
                 ev = cell.ev
                 ev.callbacks = self._on_end_told if cell.log else self._on_end
                 heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
-            else:  # no work to wait for: done at once, as the process did
-                self._ended_ahead(cell.ev)
+            else:  # no work to wait for: done at once, as the process did (_ended_ahead, unnested)
+                self._told(cell)
+                return self._end(cell)
         else:
             self._drive(cell, self._process_rest(cell, task, setup, duration))
+        return None
 
     def _ended(self, ev: simpy.Event) -> None:
         cell = ev.cell
+        task = self._end(cell)
+        while task is not None:  # an operation that ended at once hands back the next (_begin)
+            task = self._begin(cell, task)
+
+    def _end(self, cell: CellRun) -> Task | None:
+        """The cell's operation ends now: finish it; the task the cell takes up next, now, for
+        the caller to begin (None: the cell blocks or waits)."""
         task, cell.task = cell.task, None
         blocked = self._finish(cell, task, cell.started)
         if blocked is not None:
             self._drive(cell, self._blocked(cell, task, blocked))
         elif cell.pending:  # _next, inline
-            self._begin(cell, cell.pending.popleft())
+            return cell.pending.popleft()
         else:
             self._wait(cell)
+        return None
 
     def _ended_ahead(self, ev: simpy.Event) -> None:
         self._told(ev.cell)
