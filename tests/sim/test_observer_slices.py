@@ -86,3 +86,32 @@ def test_binning_in_slices_gives_the_same_trace_as_at_once(seed):
         assert np.array_equal(a, b), (key, np.abs(a - b).max())
     assert got.active == expected.active
     assert expected.state_time.sum() > 0 and expected.wait_n.sum() > 0 and len(expected.active) > 0
+
+
+def test_a_floor_run_sliced_small_gives_the_same_trace(monkeypatch):
+    """The floor's own calls, sliced every few unit moves, against one slice at the end."""
+    from pathlib import Path
+
+    from plant import load_spec
+    from sim import observer
+    from sim.replication import RunConfig, run_replication
+
+    spec = load_spec(str(Path(__file__).resolve().parents[2] / "tests" / "specs" / "loop.yaml"))
+    config = RunConfig(spec, end_s=3 * 86400, bin_s=3 * 86400 / 40, seed=3)
+    traces, slices = [], []
+    slice_ = Observer._slice
+
+    def counted(self, now=None):
+        slices.append(now)
+        slice_(self, now)
+
+    monkeypatch.setattr(Observer, "_slice", counted)
+    for size in (10 ** 9, 10):
+        monkeypatch.setattr(observer, "SLICE", size)
+        slices.clear()
+        traces.append(run_replication(config, 0))
+    assert len(slices) > 10  # the run was binned in many slices, not only at close
+    expected, got = traces
+    for key in ARRAYS:
+        assert np.array_equal(getattr(expected, key), getattr(got, key)), key
+    assert got.active == expected.active and expected.wait_n.sum() > 0
