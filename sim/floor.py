@@ -96,7 +96,8 @@ class Floor:
                 if d.mttf is not None and not wall_clock_failures:
                     cell.failures = failures
                     cell.mttf, cell.mttr = d.mttf, d.mttr
-                    cell.repair_shape = Shape.of("gamma", d.repair_cv)
+                    cell.repair_draw = failures.draw_of(Shape.of("gamma", d.repair_cv))
+                    cell.failure_draw = failures.exponential
                     cell.ttf_left = d.mttf * failures.exponential()
                 self.cells[name] = cell
 
@@ -262,7 +263,7 @@ class Floor:
             # sparing a generator per operation; a cell whose calendar only it reads works out
             # the rest ahead (one timeout per operation); anything else goes the general way.
             setup = self._take_up(cell, task)
-            duration = None if setup else self._work_time(cell, task)
+            duration = None if setup else self._work_time(cell, task, None, True)
             if duration is not None and cell.calendar is None and duration < cell.ttf_left:
                 started = env.now
                 yield env.timeout(duration)
@@ -314,7 +315,7 @@ class Floor:
     def _begin(self, cell: CellRun, task: Task) -> None:
         """Take up the task: the common cases end in one event at the operation's end (_ended)."""
         setup = self._take_up(cell, task)
-        duration = None if setup else self._work_time(cell, task)
+        duration = None if setup else self._work_time(cell, task, None, True)
         env = self.env
         if duration is not None and cell.calendar is None and duration < cell.ttf_left:
             if cell.failures is not None:
@@ -528,8 +529,8 @@ class Floor:
                 cell.ttf_left -= chunk
             return None, chunk, None
         chunk = cell.ttf_left
-        repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
-        cell.ttf_left = cell.mttf * cell.failures.exponential()
+        repair = cell.mttr * cell.repair_draw()
+        cell.ttf_left = cell.mttf * cell.failure_draw()
         return None, chunk, repair
 
     def _long_stop(self, cell: CellRun, at: float, stop: tuple[float, float], state: int):
@@ -564,33 +565,41 @@ class Floor:
                     state(obs_id, s, at)
 
     def _take_up(self, cell: CellRun, task: Task) -> bool:
-        """The cell takes the task; whether it must change over first."""
+        """The cell takes the task; whether it must change over first. The observer hears of
+        the wait here only then: without a changeover, `_work_time(cell, task, taken=True)`
+        tells it together with the work's start (nothing between the two writes to its log
+        of waits, so the log stays the same)."""
         station, unit = cell.station, task.unit
         station.engaged += 1
-        self.obs.waited(station.index, task.since)
         if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
             self.on_first_start(unit)
-        return cell.setup > 0 and cell.family is not None and cell.family != unit.product.family
+        if cell.setup > 0 and cell.family is not None and cell.family != unit.product.family:
+            self.obs.waited(station.index, task.since)
+            return True
+        return False
 
-    def _work_time(self, cell: CellRun, task: Task, at: float | None = None) -> float:
-        """Start the work proper (after any changeover; at `at` when worked out ahead); its
-        duration on this cell."""
+    def _work_time(self, cell: CellRun, task: Task, at: float | None = None, taken: bool = False) -> float:
+        """Start the work proper (after any changeover; at `at` when worked out ahead; `taken`:
+        now, straight from `_take_up`); its duration on this cell."""
         unit = task.unit
         op = unit.product.ops[task.op]
         cell.family = unit.product.family
-        if at is None:
-            at = self.env._now
-            self.obs.state(cell.obs_id, BUSY)
+        if taken:
+            self.obs.started(cell.obs_id, cell.station.index, task.since, task.planned)
         else:
-            cell.log.append((BUSY, at))
+            if at is None:
+                at = self.env._now
+                self.obs.state(cell.obs_id, BUSY)
+            else:
+                cell.log.append((BUSY, at))
+            if task.planned is not None:
+                self.obs.start_delay(task.planned, at - task.planned)
         duration = op.duration * op.factor[cell.station.index]
         shape = op.shape
         if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
             duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
         elif shape.kind:
             duration *= cell.times.multiplier(shape)
-        if task.planned is not None:
-            self.obs.start_delay(task.planned, at - task.planned)
         return duration * task.share
 
     def _finish(self, cell: CellRun, task: Task, started: float) -> tuple[list[int], bool] | None:
@@ -745,7 +754,8 @@ class Floor:
             held[station.index] = held.get(station.index, 0) + 1
         if fleet is not None and leaves:
             fleet.free -= 1
-            travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
+            normal = fleet.normal  # Fleet.trip, inline
+            travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
             _call_in(self.env, travel, partial(self._deliver, unit, moves))
         else:
             now = self.env._now
@@ -813,8 +823,7 @@ class Floor:
                 ev = env.event()
                 fleet.waiters.append(ev)
                 yield ev
-            travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
-            _call_in(env, travel, partial(self._deliver, unit, moves))
+            _call_in(env, fleet.trip(), partial(self._deliver, unit, moves))
         else:
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))

@@ -143,6 +143,21 @@ class Observer:
         holds by construction, bin by bin)."""
         self._waited((station, since, self.env._now))
 
+    def started(self, cell: int, station: int, since: float, planned: float | None) -> None:
+        """An operation leaves the queue and its work starts now on `cell`, with no changeover:
+        `waited(station, since)`, `state(cell, BUSY)` and, for a planned start,
+        `start_delay(planned, now - planned)`, in one call (each goes to its own log, so one
+        call writes what the three did)."""
+        now = self.env._now
+        self._waited((station, since, now))
+        states = self.cell_state
+        if states[cell] != BUSY:  # from an operation straight to the next, the cell stays busy
+            states[cell] = BUSY
+            self._changes += (cell, BUSY)
+            self._at(now)
+        if planned is not None:
+            self._delay((planned, now - planned))
+
     def still_waiting(self, station: int, since: float) -> None:
         """At the end of the run: an operation still queued adds its wait so far to the queue."""
         self._still.append((station, since, self.env.now))
