@@ -54,7 +54,7 @@ class Floor:
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         self.cells: dict[str, CellRun] = {}
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
-        self._on_handed, self._on_end, self._on_end_told = [self._handed], [self._ended], [self._ended_ahead]
+        self._on_handed, self._on_end, self._on_end_told = [self._begin], [self._ended], [self._ended_ahead]
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
@@ -262,9 +262,9 @@ class Floor:
             # The common case inline (no changeover, no window, no failure due, room downstream),
             # sparing a generator per operation; a cell whose calendar only it reads works out
             # the rest ahead (one timeout per operation); anything else goes the general way.
-            setup = self._take_up(cell, task)
-            duration = None if setup else self._work_time(cell, task, None, True)
-            if duration is not None and cell.calendar is None and duration < cell.ttf_left:
+            duration = self._take_up(cell, task)
+            setup = duration is None
+            if not setup and cell.calendar is None and duration < cell.ttf_left:
                 started = env.now
                 yield env.timeout(duration)
                 if cell.failures is not None:
@@ -302,25 +302,26 @@ class Floor:
         ev.callbacks = self._on_handed
         heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
 
-    def _handed(self, ev: simpy.Event) -> None:
-        self._begin(ev.cell, ev.cell.task)
-
     def _next(self, cell: CellRun) -> None:
         """The cell is free: the next task the controller started on it, or wait."""
         if cell.pending:
-            self._begin(cell, cell.pending.popleft())
+            cell.task = cell.pending.popleft()
+            self._begin(cell.ev)
         else:
             self._wait(cell)
 
-    def _begin(self, cell: CellRun, task: Task) -> None:
-        """Take up the task: the common cases end in one event at the operation's end (_ended)."""
-        setup = self._take_up(cell, task)
-        duration = None if setup else self._work_time(cell, task, None, True)
+    def _begin(self, ev: simpy.Event) -> None:
+        """Take up the cell's task (`ev`: the cell's event, handed work or its next task set as
+        `cell.task`): the common cases end in one event at the operation's end (_ended)."""
+        cell = ev.cell
+        task = cell.task
+        duration = self._take_up(cell, task)
+        setup = duration is None
         env = self.env
-        if duration is not None and cell.calendar is None and duration < cell.ttf_left:
+        if not setup and cell.calendar is None and duration < cell.ttf_left:
             if cell.failures is not None:
                 cell.ttf_left -= duration
-            cell.task, cell.started = task, env._now
+            cell.started = env._now
             ev = cell.ev
             ev.callbacks = self._on_end
             heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
@@ -329,7 +330,7 @@ class Floor:
             if stopped is not None:
                 self._drive(cell, self._after_stop(cell, task, stopped, at, left, stop, started))
                 return
-            cell.task, cell.started = task, started
+            cell.started = started
             if waits:
                 ev = cell.ev
                 ev.callbacks = self._on_end_told if cell.log else self._on_end
@@ -346,7 +347,8 @@ class Floor:
         if blocked is not None:
             self._drive(cell, self._blocked(cell, task, blocked))
         elif cell.pending:  # _next, inline
-            self._begin(cell, cell.pending.popleft())
+            cell.task = cell.pending.popleft()
+            self._begin(ev)
         else:
             self._wait(cell)
 
@@ -564,43 +566,40 @@ class Floor:
                     s, at = log.pop(0)
                     state(obs_id, s, at)
 
-    def _take_up(self, cell: CellRun, task: Task) -> bool:
-        """The cell takes the task; whether it must change over first. The observer hears of
-        the wait here only then: without a changeover, `_work_time(cell, task, taken=True)`
-        tells it together with the work's start (nothing between the two writes to its log
-        of waits, so the log stays the same)."""
+    def _take_up(self, cell: CellRun, task: Task) -> float | None:
+        """The cell takes the task and, unless it must change over first (None; `_work_time`
+        starts the work after the changeover), starts the work now: its duration on this cell.
+        The observer hears of the wait, the work's start and its delay in one call (each goes to
+        a log of its own, and nothing in between writes to the log of waits)."""
         station, unit = cell.station, task.unit
+        product = unit.product
         station.engaged += 1
-        if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
+        if self.on_first_start is not None and task.op == product.roots[0] and unit.reworks == 0:
             self.on_first_start(unit)
-        if cell.setup > 0 and cell.family is not None and cell.family != unit.product.family:
+        if cell.setup > 0 and cell.family is not None and cell.family != product.family:
             self.obs.waited(station.index, task.since)
-            return True
-        return False
-
-    def _work_time(self, cell: CellRun, task: Task, at: float | None = None, taken: bool = False) -> float:
-        """Start the work proper (after any changeover; at `at` when worked out ahead; `taken`:
-        now, straight from `_take_up`); its duration on this cell."""
-        unit = task.unit
-        op = unit.product.ops[task.op]
-        cell.family = unit.product.family
-        if taken:
-            self.obs.started(cell.obs_id, cell.station.index, task.since, task.planned)
-        else:
-            if at is None:
-                at = self.env._now
-                self.obs.state(cell.obs_id, BUSY)
-            else:
-                cell.log.append((BUSY, at))
-            if task.planned is not None:
-                self.obs.start_delay(task.planned, at - task.planned)
-        duration = op.duration * op.factor[cell.station.index]
+            return None
+        self.obs.started(cell.obs_id, station.index, task.since, task.planned)
+        cell.family = product.family
+        op = product.ops[task.op]
         shape = op.shape
-        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
-            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
-        elif shape.kind:
-            duration *= cell.times.multiplier(shape)
-        return duration * task.share
+        if shape.kind == 2:  # _duration inline for the catalog's usual shape (the same products, in the same order)
+            return op.duration * op.factor[station.index] * math.exp(shape.sigma * cell.times.normal() - shape.half_var) * task.share
+        return _duration(cell, op, task.share)
+
+    def _work_time(self, cell: CellRun, task: Task, at: float | None = None) -> float:
+        """Start the work proper after a changeover (at `at` when worked out ahead); its
+        duration on this cell."""
+        unit = task.unit
+        cell.family = unit.product.family
+        if at is None:
+            at = self.env._now
+            self.obs.state(cell.obs_id, BUSY)
+        else:
+            cell.log.append((BUSY, at))
+        if task.planned is not None:
+            self.obs.start_delay(task.planned, at - task.planned)
+        return _duration(cell, unit.product.ops[task.op], task.share)
 
     def _finish(self, cell: CellRun, task: Task, started: float) -> tuple[list[int], bool] | None:
         """Complete the operation and pass the unit on; (ready, rework) when that must wait."""
@@ -996,6 +995,18 @@ def _call_in(env: simpy.Environment, delay: float, callback) -> None:
     ev = _Call()
     ev.callbacks, ev._ok = [callback], True
     heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
+
+
+def _duration(cell: CellRun, op: OpDef, share: float) -> float:
+    """An operation's work time on the cell: nominal x the station's factor x a draw from the
+    cell's own stream x the share of the operation this task does."""
+    duration = op.duration * op.factor[cell.station.index]
+    shape = op.shape
+    if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
+        duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
+    elif shape.kind:
+        duration *= cell.times.multiplier(shape)
+    return duration * share
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:
