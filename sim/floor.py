@@ -634,7 +634,13 @@ class Floor:
             kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
                 return ready, rework
-        self._release(cell, task, kept)
+        if task.has_place and not kept:
+            self._release(cell, task, kept)
+        else:  # _release, inline when the unit holds no place here to give up
+            station = cell.station
+            station.engaged -= 1
+            if station.place_waiters:
+                self.check_deadlock(station)
         return None
 
     def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
@@ -723,12 +729,16 @@ class Floor:
         moves = []
         control = self.control
         direct = control is None and self.policy != "sq"
+        if control is not None:  # ControlBridge.station, inline
+            station_of_pool, pool_of, first = control.station_of_pool, control.ctrl.pool_of, unit.first
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
             if direct:
                 station = self.stations[unit.product.ops[op].options[0][0]]
+            elif control is not None:
+                station = station_of_pool[pool_of(first + op)]
             else:
-                station = control.station(unit, op) if control is not None else self._route(unit, op)
+                station = self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
@@ -755,7 +765,10 @@ class Floor:
             fleet.free -= 1
             normal = fleet.normal  # Fleet.trip, inline
             travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
-            _call_in(self.env, travel, partial(self._deliver, unit, moves))
+            ev = _Call()  # _call_in, inline
+            ev.callbacks, ev._ok = [partial(self._deliver, unit, moves)], True
+            env = self.env
+            heapq.heappush(env._queue, (env._now + travel, NORMAL, next(env._eid), ev))
         else:
             now = self.env._now
             for station, op, has_place in moves:
