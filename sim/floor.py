@@ -556,15 +556,16 @@ class Floor:
         them, except when the run stops during the operation)."""
         log = cell.log
         if log:
-            now, state, obs_id = self.env._now, self.obs.state, cell.obs_id
+            now = self.env._now
             if log[-1][1] <= now:
-                for s, at in log:
-                    state(obs_id, s, at)
+                self.obs.states(cell.obs_id, log)
                 log.clear()
             else:
-                while log and log[0][1] <= now:
-                    s, at = log.pop(0)
-                    state(obs_id, s, at)
+                k = 0
+                while k < len(log) and log[k][1] <= now:
+                    k += 1
+                self.obs.states(cell.obs_id, log[:k])
+                del log[:k]
 
     def _take_up(self, cell: CellRun, task: Task) -> float | None:
         """The cell takes the task and, unless it must change over first (None; `_work_time`
@@ -733,10 +734,10 @@ class Floor:
             station_of_pool, pool_of, first = control.station_of_pool, control.ctrl.pool_of, unit.first
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
-            if direct:
-                station = self.stations[unit.product.ops[op].options[0][0]]
-            elif control is not None:
+            if control is not None:
                 station = station_of_pool[pool_of(first + op)]
+            elif direct:
+                station = self.stations[unit.product.ops[op].options[0][0]]
             else:
                 station = self._route(unit, op)
             has_place = False

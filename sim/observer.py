@@ -107,6 +107,19 @@ class Observer:
             self._changes += (cell, state)
             self._at(self.env._now if at is None else at)
 
+    def states(self, cell: int, changes: list[tuple[int, float]]) -> None:
+        """`state(cell, state, at)` for each (state, at) of `changes`, in order, in one call (an
+        operation worked out ahead tells its changes when it ends: sim.floor.Floor._told)."""
+        states = self.cell_state
+        current = states[cell]
+        log, at_ = self._changes, self._at
+        for state, at in changes:
+            if state != current:
+                current = state
+                log += (cell, state)
+                at_(at)
+        states[cell] = current
+
     def wip_change(self, delta: int) -> None:
         self._units.extend((self.env.now, _MOVED, 0, 0.0, self.wip))
         self._wip(delta)

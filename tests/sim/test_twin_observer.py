@@ -235,7 +235,8 @@ def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
 @pytest.mark.parametrize("seed", range(10))
 def test_a_start_told_in_one_call_logs_what_its_three_calls_log(seed):
     # Observer.started(cell, station, since, planned) = waited + state(cell, BUSY) + start_delay,
-    # among other calls: the same Trace, bit for bit (a cell already busy stays so, unlogged).
+    # and Observer.states(cell, changes) = state(cell, s, at) for each, among other calls: the
+    # same Trace, bit for bit (a cell already in the state stays so, unlogged).
     rng = random.Random(seed)
     bin_s, sizes = 60.0, [2, 1, 3]
     clocks = (_Clock(), _Clock())
@@ -254,6 +255,14 @@ def test_a_start_told_in_one_call_logs_what_its_three_calls_log(seed):
             three.state(cell, BUSY)
             if planned is not None:
                 three.start_delay(planned, now - planned)
+        elif rng.random() < 0.5 and ACTIVE[three.cell_state[cell]]:
+            # Changes worked out ahead, told together (Floor._told): active states since the last change.
+            last = max([t for c, t in zip(three._changes[::2], three._changed_at) if c == cell], default=0.0)
+            times = sorted(rng.uniform(last, now) for _ in range(rng.randint(0, 4)))
+            changes = [(rng.choice((BUSY, DOWN, BUSY)), t) for t in times]
+            one.states(cell, changes)
+            for state, t in changes:
+                three.state(cell, state, t)
         else:
             state = rng.choice((BUSY, STARVED, IDLE, BLOCKED, DOWN))
             for o in (one, three):
