@@ -54,7 +54,7 @@ class Floor:
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         self.cells: dict[str, CellRun] = {}
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
-        self._on_handed, self._on_end, self._on_end_told = [self._begin], [self._ended], [self._ended_ahead]
+        self._on_handed, self._on_end = [self._begin], [self._ended]
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
@@ -145,7 +145,7 @@ class Floor:
                     callback.args[1].close()
         for cell in self.cells.values():
             cell.ev = cell.task = None
-        self._on_handed = self._on_end = self._on_end_told = None  # they hold the floor's own methods
+        self._on_handed = self._on_end = None  # they hold the floor's own methods
         env._queue.clear()
         if self.control is not None:
             self.control.floor = None
@@ -333,15 +333,17 @@ class Floor:
             cell.started = started
             if waits:
                 ev = cell.ev
-                ev.callbacks = self._on_end_told if cell.log else self._on_end
+                ev.callbacks = self._on_end
                 heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
             else:  # no work to wait for: done at once, as the process did
-                self._ended_ahead(cell.ev)
+                self._ended(cell.ev)
         else:
             self._drive(cell, self._process_rest(cell, task, setup, duration))
 
     def _ended(self, ev: simpy.Event) -> None:
         cell = ev.cell
+        if cell.log:  # an operation worked out ahead: its state changes up to now
+            self._told(cell)
         task, cell.task = cell.task, None
         blocked = self._finish(cell, task, cell.started)
         if blocked is not None:
@@ -351,10 +353,6 @@ class Floor:
             self._begin(ev)
         else:
             self._wait(cell)
-
-    def _ended_ahead(self, ev: simpy.Event) -> None:
-        self._told(ev.cell)
-        self._ended(ev)
 
     def _drive(self, cell: CellRun, gen, value=None) -> None:
         """Run an operation's generator until it waits, resuming it from the event it waits for
