@@ -131,6 +131,19 @@ class Observer:
             self._changes += (cell, state)
             self._at(self.env._now if at is None else at)
 
+    def states(self, cell: int, changes: list[tuple[int, float]]) -> None:
+        """`state(cell, state, at)` for each (state, at) of `changes`, in order, in one call (an
+        operation worked out ahead tells its changes when it ends: sim.floor.Floor._told)."""
+        states = self.cell_state
+        current = states[cell]
+        log, at_ = self._changes, self._at
+        for state, at in changes:
+            if state != current:
+                current = state
+                log += (cell, state)
+                at_(at)
+        states[cell] = current
+
     def wip_change(self, delta: int) -> None:
         self._units.extend((self.env.now, _MOVED, 0, 0.0, self.wip))
         self._wip(delta)
@@ -169,6 +182,21 @@ class Observer:
         the queue-length integral, so the queue needs no bookkeeping of its own (Lq = lambda Wq
         holds by construction, bin by bin)."""
         self._waited((station, since, self.env._now))
+
+    def started(self, cell: int, station: int, since: float, planned: float | None) -> None:
+        """An operation leaves the queue and its work starts now on `cell`, with no changeover:
+        `waited(station, since)`, `state(cell, BUSY)` and, for a planned start,
+        `start_delay(planned, now - planned)`, in one call (each goes to its own log, so one
+        call writes what the three did)."""
+        now = self.env._now
+        self._waited((station, since, now))
+        states = self.cell_state
+        if states[cell] != BUSY:  # from an operation straight to the next, the cell stays busy
+            states[cell] = BUSY
+            self._changes += (cell, BUSY)
+            self._at(now)
+        if planned is not None:
+            self._delay((planned, now - planned))
 
     def still_waiting(self, station: int, since: float) -> None:
         """At the end of the run: an operation still queued adds its wait so far to the queue."""

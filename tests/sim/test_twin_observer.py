@@ -252,3 +252,44 @@ def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
             assert got.shape == value.shape and got.dtype == value.dtype, key
             assert np.array_equal(got, value), (key, np.abs(got - value).max())
     assert trace.state_time.sum() > 0 and trace.wait_n.sum() > 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_start_told_in_one_call_logs_what_its_three_calls_log(seed):
+    # Observer.started(cell, station, since, planned) = waited + state(cell, BUSY) + start_delay,
+    # and Observer.states(cell, changes) = state(cell, s, at) for each, among other calls: the
+    # same Trace, bit for bit (a cell already in the state stays so, unlogged).
+    rng = random.Random(seed)
+    bin_s, sizes = 60.0, [2, 1, 3]
+    clocks = (_Clock(), _Clock())
+    one, three = (Observer(clock, 900.0, bin_s, sizes, 2) for clock in clocks)
+    cells = [[o.add_cell(station, STARVED) for station, size in enumerate(sizes) for _ in range(size)] for o in (one, three)][0]
+    station_of = [station for station, size in enumerate(sizes) for _ in range(size)]
+    for now in _times(rng, bin_s, 15, 300):
+        for clock in clocks:
+            clock._now = now
+        cell = rng.choice(cells)
+        if rng.random() < 0.5:
+            since = rng.uniform(max(0.0, now - 200), now)
+            planned = rng.choice((None, now - rng.uniform(0, 50), now + rng.uniform(0, 50)))
+            one.started(cell, station_of[cell], since, planned)
+            three.waited(station_of[cell], since)
+            three.state(cell, BUSY)
+            if planned is not None:
+                three.start_delay(planned, now - planned)
+        elif rng.random() < 0.5 and ACTIVE[three.cell_state[cell]]:
+            # Changes worked out ahead, told together (Floor._told): active states since the last change.
+            last = max([t for c, t in zip(three._changes[::2], three._changed_at) if c == cell], default=0.0)
+            times = sorted(rng.uniform(last, now) for _ in range(rng.randint(0, 4)))
+            changes = [(rng.choice((BUSY, DOWN, BUSY)), t) for t in times]
+            one.states(cell, changes)
+            for state, t in changes:
+                three.state(cell, state, t)
+        else:
+            state = rng.choice((BUSY, STARVED, IDLE, BLOCKED, DOWN))
+            for o in (one, three):
+                o.state(cell, state)
+    a, b = one.close(0.0), three.close(0.0)
+    for key in ("state_time", "queue_area", "wait_sum", "wait_n", "start_delays"):
+        assert np.array_equal(getattr(a, key), getattr(b, key)), key
+    assert a.active == b.active and a.start_delays.size > 0
