@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Callable
 
 import simpy
 
@@ -95,7 +96,7 @@ class PlaceWait:
 class CellRun:
     """The run-time state of one cell slot."""
 
-    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_shape",
+    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_draw", "failure_draw",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
                  "waiting_slots", "ev", "task", "started", "idle", "pending", "free_until", "windows")
 
@@ -109,7 +110,9 @@ class CellRun:
         self.ttf_left = math.inf
         self.mttf = 0.0
         self.mttr = 0.0
-        self.repair_shape = Shape(0)
+        # Its failure stream's draws, bound once (Stream.draw_of): a repair's multiplier, the next time to failure.
+        self.repair_draw: Callable[[], float] | None = None
+        self.failure_draw: Callable[[], float] | None = None
         self.calendar: Calendar | None = None
         self.free_until = -math.inf  # no calendar window starts before this (the next one's start when last read)
         self.family: str | None = None
@@ -142,11 +145,21 @@ def _setup_of(defn: StationDef) -> float:
 class Fleet:
     """The AGV pool: a count of free vehicles and the cells waiting for one."""
 
-    __slots__ = ("free", "waiters", "travel", "shape", "stream")
+    __slots__ = ("free", "waiters", "travel", "shape", "stream", "sigma", "half_var", "normal")
 
     def __init__(self, vehicles: int, travel: float, cv: float, stream: Stream) -> None:
         self.free = vehicles
         self.waiters: deque = deque()
         self.travel = travel
-        self.shape = Shape.of("lognormal", cv)
+        self.shape = shape = Shape.of("lognormal", cv)
         self.stream = stream
+        # A trip's lognormal multiplier, exp(sigma z - sigma^2 / 2) (Stream.multiplier), on the
+        # stream's normal draw bound once; None: every trip takes `travel`.
+        self.sigma, self.half_var = shape.sigma, shape.half_var
+        self.normal: Callable[[], float] | None = stream.normal if shape.kind == 2 else None
+
+    def trip(self) -> float:
+        """The next trip's travel time (Floor._pass_on_now has it inline)."""
+        if self.normal is None:
+            return self.travel
+        return self.travel * math.exp(self.sigma * self.normal() - self.half_var)

@@ -54,7 +54,7 @@ class Floor:
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         self.cells: dict[str, CellRun] = {}
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
-        self._on_handed, self._on_end, self._on_end_told = [self._handed], [self._ended], [self._ended_ahead]
+        self._on_handed, self._on_end = [self._begin], [self._ended]
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
@@ -96,7 +96,8 @@ class Floor:
                 if d.mttf is not None and not wall_clock_failures:
                     cell.failures = failures
                     cell.mttf, cell.mttr = d.mttf, d.mttr
-                    cell.repair_shape = Shape.of("gamma", d.repair_cv)
+                    cell.repair_draw = failures.draw_of(Shape.of("gamma", d.repair_cv))
+                    cell.failure_draw = failures.exponential
                     cell.ttf_left = d.mttf * failures.exponential()
                 self.cells[name] = cell
 
@@ -144,7 +145,7 @@ class Floor:
                     callback.args[1].close()
         for cell in self.cells.values():
             cell.ev = cell.task = None
-        self._on_handed = self._on_end = self._on_end_told = None  # they hold the floor's own methods
+        self._on_handed = self._on_end = None  # they hold the floor's own methods
         env._queue.clear()
         if self.control is not None:
             self.control.floor = None
@@ -261,9 +262,9 @@ class Floor:
             # The common case inline (no changeover, no window, no failure due, room downstream),
             # sparing a generator per operation; a cell whose calendar only it reads works out
             # the rest ahead (one timeout per operation); anything else goes the general way.
-            setup = self._take_up(cell, task)
-            duration = None if setup else self._work_time(cell, task)
-            if duration is not None and cell.calendar is None and duration < cell.ttf_left:
+            duration = self._take_up(cell, task)
+            setup = duration is None
+            if not setup and cell.calendar is None and duration < cell.ttf_left:
                 started = env.now
                 yield env.timeout(duration)
                 if cell.failures is not None:
@@ -301,57 +302,69 @@ class Floor:
         ev.callbacks = self._on_handed
         heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
 
-    def _handed(self, ev: simpy.Event) -> None:
-        self._begin(ev.cell, ev.cell.task)
-
     def _next(self, cell: CellRun) -> None:
         """The cell is free: the next task the controller started on it, or wait."""
         if cell.pending:
-            self._begin(cell, cell.pending.popleft())
+            cell.task = cell.pending.popleft()
+            self._begin(cell.ev)
         else:
             self._wait(cell)
 
-    def _begin(self, cell: CellRun, task: Task) -> None:
-        """Take up the task: the common cases end in one event at the operation's end (_ended)."""
-        setup = self._take_up(cell, task)
-        duration = None if setup else self._work_time(cell, task)
+    def _begin(self, ev: simpy.Event) -> None:
+        """Take up the cell's task (`ev`: the cell's event, handed work or its next task set as
+        `cell.task`): the common cases end in one event at the operation's end (_ended).
+        An operation worked out ahead with nothing to wait for ends at once, and the cell's next
+        task begins in this loop, not in a nested call: a run of zero-length operations on a
+        cell would otherwise nest three calls per operation, up to a RecursionError. Same order
+        as the nested calls, which were each the caller's last act."""
+        cell = ev.cell
         env = self.env
-        if duration is not None and cell.calendar is None and duration < cell.ttf_left:
-            if cell.failures is not None:
-                cell.ttf_left -= duration
-            cell.task, cell.started = task, env._now
-            ev = cell.ev
-            ev.callbacks = self._on_end
-            heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
-        elif cell.ahead:
-            stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
-            if stopped is not None:
-                self._drive(cell, self._after_stop(cell, task, stopped, at, left, stop, started))
-                return
-            cell.task, cell.started = task, started
-            if waits:
+        while True:
+            task = cell.task
+            duration = self._take_up(cell, task)
+            setup = duration is None
+            if not setup and cell.calendar is None and duration < cell.ttf_left:
+                if cell.failures is not None:
+                    cell.ttf_left -= duration
+                cell.started = env._now
                 ev = cell.ev
-                ev.callbacks = self._on_end_told if cell.log else self._on_end
-                heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
-            else:  # no work to wait for: done at once, as the process did
-                self._ended_ahead(cell.ev)
-        else:
-            self._drive(cell, self._process_rest(cell, task, setup, duration))
+                ev.callbacks = self._on_end
+                heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
+            elif cell.ahead:
+                stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
+                if stopped is not None:
+                    self._drive(cell, self._after_stop(cell, task, stopped, at, left, stop, started))
+                    return
+                cell.started = started
+                if waits:
+                    ev = cell.ev
+                    ev.callbacks = self._on_end
+                    heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
+                elif self._end(cell):  # no work to wait for: done at once, as the process did
+                    continue  # the cell's next task, now
+            else:
+                self._drive(cell, self._process_rest(cell, task, setup, duration))
+            return
 
     def _ended(self, ev: simpy.Event) -> None:
-        cell = ev.cell
+        if self._end(ev.cell):
+            self._begin(ev)
+
+    def _end(self, cell: CellRun) -> bool:
+        """The cell's operation ends now: finish it; whether the cell takes up its next task now
+        (set as `cell.task`, for the caller to begin), else it blocks or waits."""
+        if cell.log:  # an operation worked out ahead: its state changes up to now
+            self._told(cell)
         task, cell.task = cell.task, None
         blocked = self._finish(cell, task, cell.started)
         if blocked is not None:
             self._drive(cell, self._blocked(cell, task, blocked))
         elif cell.pending:  # _next, inline
-            self._begin(cell, cell.pending.popleft())
+            cell.task = cell.pending.popleft()
+            return True
         else:
             self._wait(cell)
-
-    def _ended_ahead(self, ev: simpy.Event) -> None:
-        self._told(ev.cell)
-        self._ended(ev)
+        return False
 
     def _drive(self, cell: CellRun, gen, value=None) -> None:
         """Run an operation's generator until it waits, resuming it from the event it waits for
@@ -528,8 +541,8 @@ class Floor:
                 cell.ttf_left -= chunk
             return None, chunk, None
         chunk = cell.ttf_left
-        repair = cell.mttr * cell.failures.multiplier(cell.repair_shape)
-        cell.ttf_left = cell.mttf * cell.failures.exponential()
+        repair = cell.mttr * cell.repair_draw()
+        cell.ttf_left = cell.mttf * cell.failure_draw()
         return None, chunk, repair
 
     def _long_stop(self, cell: CellRun, at: float, stop: tuple[float, float], state: int):
@@ -553,45 +566,51 @@ class Floor:
         them, except when the run stops during the operation)."""
         log = cell.log
         if log:
-            now, state, obs_id = self.env._now, self.obs.state, cell.obs_id
+            now = self.env._now
             if log[-1][1] <= now:
-                for s, at in log:
-                    state(obs_id, s, at)
+                self.obs.states(cell.obs_id, log)
                 log.clear()
             else:
-                while log and log[0][1] <= now:
-                    s, at = log.pop(0)
-                    state(obs_id, s, at)
+                k = 0
+                while k < len(log) and log[k][1] <= now:
+                    k += 1
+                self.obs.states(cell.obs_id, log[:k])
+                del log[:k]
 
-    def _take_up(self, cell: CellRun, task: Task) -> bool:
-        """The cell takes the task; whether it must change over first."""
+    def _take_up(self, cell: CellRun, task: Task) -> float | None:
+        """The cell takes the task and, unless it must change over first (None; `_work_time`
+        starts the work after the changeover), starts the work now: its duration on this cell.
+        The observer hears of the wait, the work's start and its delay in one call (each goes to
+        a log of its own, and nothing in between writes to the log of waits)."""
         station, unit = cell.station, task.unit
+        product = unit.product
         station.engaged += 1
-        self.obs.waited(station.index, task.since)
-        if self.on_first_start is not None and task.op == unit.product.roots[0] and unit.reworks == 0:
+        if self.on_first_start is not None and task.op == product.roots[0] and unit.reworks == 0:
             self.on_first_start(unit)
-        return cell.setup > 0 and cell.family is not None and cell.family != unit.product.family
+        if cell.setup > 0 and cell.family is not None and cell.family != product.family:
+            self.obs.waited(station.index, task.since)
+            return None
+        self.obs.started(cell.obs_id, station.index, task.since, task.planned)
+        cell.family = product.family
+        op = product.ops[task.op]
+        shape = op.shape
+        if shape.kind == 2:  # _duration inline for the catalog's usual shape (the same products, in the same order)
+            return op.duration * op.factor[station.index] * math.exp(shape.sigma * cell.times.normal() - shape.half_var) * task.share
+        return _duration(cell, op, task.share)
 
     def _work_time(self, cell: CellRun, task: Task, at: float | None = None) -> float:
-        """Start the work proper (after any changeover; at `at` when worked out ahead); its
+        """Start the work proper after a changeover (at `at` when worked out ahead); its
         duration on this cell."""
         unit = task.unit
-        op = unit.product.ops[task.op]
         cell.family = unit.product.family
         if at is None:
             at = self.env._now
             self.obs.state(cell.obs_id, BUSY)
         else:
             cell.log.append((BUSY, at))
-        duration = op.duration * op.factor[cell.station.index]
-        shape = op.shape
-        if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
-            duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
-        elif shape.kind:
-            duration *= cell.times.multiplier(shape)
         if task.planned is not None:
             self.obs.start_delay(task.planned, at - task.planned)
-        return duration * task.share
+        return _duration(cell, unit.product.ops[task.op], task.share)
 
     def _finish(self, cell: CellRun, task: Task, started: float) -> tuple[list[int], bool] | None:
         """Complete the operation and pass the unit on; (ready, rework) when that must wait."""
@@ -626,7 +645,13 @@ class Floor:
             kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
                 return ready, rework
-        self._release(cell, task, kept)
+        if task.has_place and not kept:
+            self._release(cell, task, kept)
+        else:  # _release, inline when the unit holds no place here to give up
+            station = cell.station
+            station.engaged -= 1
+            if station.place_waiters:
+                self.check_deadlock(station)
         return None
 
     def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
@@ -715,12 +740,16 @@ class Floor:
         moves = []
         control = self.control
         direct = control is None and self.policy != "sq"
+        if control is not None:  # ControlBridge.station, inline
+            station_of_pool, pool_of, first = control.station_of_pool, control.ctrl.pool_of, unit.first
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
         for op in ready:
-            if direct:
+            if control is not None:
+                station = station_of_pool[pool_of(first + op)]
+            elif direct:
                 station = self.stations[unit.product.ops[op].options[0][0]]
             else:
-                station = control.station(unit, op) if control is not None else self._route(unit, op)
+                station = self._route(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
@@ -745,8 +774,12 @@ class Floor:
             held[station.index] = held.get(station.index, 0) + 1
         if fleet is not None and leaves:
             fleet.free -= 1
-            travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
-            _call_in(self.env, travel, partial(self._deliver, unit, moves))
+            normal = fleet.normal  # Fleet.trip, inline
+            travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
+            ev = _Call()  # _call_in, inline
+            ev.callbacks, ev._ok = [partial(self._deliver, unit, moves)], True
+            env = self.env
+            heapq.heappush(env._queue, (env._now + travel, NORMAL, next(env._eid), ev))
         else:
             now = self.env._now
             for station, op, has_place in moves:
@@ -813,8 +846,7 @@ class Floor:
                 ev = env.event()
                 fleet.waiters.append(ev)
                 yield ev
-            travel = fleet.travel * fleet.stream.multiplier(fleet.shape) if fleet.shape.kind else fleet.travel
-            _call_in(env, travel, partial(self._deliver, unit, moves))
+            _call_in(env, fleet.trip(), partial(self._deliver, unit, moves))
         else:
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
@@ -987,6 +1019,18 @@ def _call_in(env: simpy.Environment, delay: float, callback) -> None:
     ev = _Call()
     ev.callbacks, ev._ok = [callback], True
     heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
+
+
+def _duration(cell: CellRun, op: OpDef, share: float) -> float:
+    """An operation's work time on the cell: nominal x the station's factor x a draw from the
+    cell's own stream x the share of the operation this task does."""
+    duration = op.duration * op.factor[cell.station.index]
+    shape = op.shape
+    if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
+        duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
+    elif shape.kind:
+        duration *= cell.times.multiplier(shape)
+    return duration * share
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:

@@ -1,13 +1,14 @@
 """The thin observer the floor model calls at state changes. During the run it only writes down
 what happened, in the order it happened (a flat log per kind: cell state changes, waits, units
-in and out); when the run ends, `close` bins it all at once with numpy into time bins (so the
-warm-up can be cut after the run, by Welch's method or a configured length) and hands back
-plain arrays: a `Trace` per replication.
+in and out); whenever the logs reach `SLICE` entries, and when the run ends (`close`), it bins
+them with numpy into time bins (so the warm-up can be cut after the run, by Welch's method or a
+configured length), carrying each cell's last state and time on to the next slice, and hands
+back plain arrays: a `Trace` per replication. Memory stays bounded by a slice, not the run.
 
-Binning at the end gives the same floats, bit for bit, as adding into the bins at every change:
+Binning in slices gives the same floats, bit for bit, as adding into the bins at every change:
 every interval is cut at the bin edges by the same float operations, and `np.bincount` adds
 the pieces into each bin one after another in log order, starting from 0.0, as the running sums
-did (see `_spread_all`)."""
+did (see `_spread_all`); a later slice starts each bin from the running total (`_accumulate`)."""
 from __future__ import annotations
 
 import math
@@ -30,6 +31,11 @@ _ACTIVE = np.array(ACTIVE)
 # inside one bin) that can differ from the general loop in the last bit. Kept, so numbers stay.
 _GENERAL, _STATE, _QUEUE = 0, 1, 2
 _MOVED, _IN, _OUT = 0, 1, 2  # a unit record: WIP changed / a unit released / a unit finished
+# Log entries (state changes + waits) binned at once: big enough that numpy's per-call cost is
+# nothing against the run's (a slice is ~30k operations), small enough that a slice's temporaries
+# (a few dozen arrays of its length, ~250 bytes an entry in all) stay near 25 MB whatever the
+# run's length (gw1, 4 weeks: peak 186 MB with this, 258 MB with 500k, 345 MB binning at once).
+SLICE = 100_000
 
 
 @dataclass
@@ -61,7 +67,8 @@ class Observer:
 
     __slots__ = ("env", "bin_s", "n_bins", "n_products", "cell_state", "cell_station", "station_size", "wip",
                  "last_end", "_init_state", "_changes", "_changed_at", "_waits", "_still", "_units",
-                 "_delays", "_at", "_waited", "_delay")
+                 "_delays", "_at", "_waited", "_delay", "slice_size", "_since", "_count", "_open_since",
+                 "_active", "_sums", "_counts", "_wip_since")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
         self.env = env  # the hot calls read SimPy's clock as `env._now`: `env.now` is a property, a call each time
@@ -85,6 +92,23 @@ class Observer:
         self._delay = self._delays.extend
         self.wip = 0
         self.last_end = 0.0
+        # What the slices binned so far carry on: each cell's state is `_init_state` since
+        # `_since` (time 0 until a slice moved it); per station, its cells not active and when
+        # its open all-active period began; the running sums (flat [bin x column] arrays) and
+        # counts; when the unit log's last record was.
+        self.slice_size = SLICE
+        self._since: list[float] = []
+        n_st = len(station_sizes)
+        self._count = np.array(station_sizes, dtype=np.int64)
+        self._open_since = np.full(n_st, math.nan)
+        self._active: list[tuple[int, float, float]] = []
+        self._sums = {"state": np.zeros(self.n_bins * n_st * N_STATES), "queue": np.zeros(self.n_bins * n_st),
+                      "wait": np.zeros(self.n_bins * n_st), "cycle": np.zeros(self.n_bins * n_products),
+                      "wip": np.zeros(self.n_bins)}
+        self._counts = {"wait": np.zeros(self.n_bins * n_st, dtype=np.int64),
+                        "in": np.zeros(self.n_bins * n_products, dtype=np.int64),
+                        "out": np.zeros(self.n_bins * n_products, dtype=np.int64)}
+        self._wip_since = 0.0
 
     def add_cell(self, station: int, state: int) -> int:
         cell = len(self.cell_state)
@@ -107,6 +131,19 @@ class Observer:
             self._changes += (cell, state)
             self._at(self.env._now if at is None else at)
 
+    def states(self, cell: int, changes: list[tuple[int, float]]) -> None:
+        """`state(cell, state, at)` for each (state, at) of `changes`, in order, in one call (an
+        operation worked out ahead tells its changes when it ends: sim.floor.Floor._told)."""
+        states = self.cell_state
+        current = states[cell]
+        log, at_ = self._changes, self._at
+        for state, at in changes:
+            if state != current:
+                current = state
+                log += (cell, state)
+                at_(at)
+        states[cell] = current
+
     def wip_change(self, delta: int) -> None:
         self._units.extend((self.env.now, _MOVED, 0, 0.0, self.wip))
         self._wip(delta)
@@ -116,6 +153,9 @@ class Observer:
         self.wip = before + delta
         if (before == 0) != (self.wip == 0):
             self._waiting_cells_follow(self.env.now)
+        # A unit moves far less often than a cell changes state: checking here costs nothing.
+        if len(self._changed_at) + len(self._waits) // 3 >= self.slice_size:
+            self._slice()
 
     def _waiting_cells_follow(self, now: float) -> None:
         """The floor just emptied or got its first unit: every waiting cell changes between
@@ -143,6 +183,21 @@ class Observer:
         holds by construction, bin by bin)."""
         self._waited((station, since, self.env._now))
 
+    def started(self, cell: int, station: int, since: float, planned: float | None) -> None:
+        """An operation leaves the queue and its work starts now on `cell`, with no changeover:
+        `waited(station, since)`, `state(cell, BUSY)` and, for a planned start,
+        `start_delay(planned, now - planned)`, in one call (each goes to its own log, so one
+        call writes what the three did)."""
+        now = self.env._now
+        self._waited((station, since, now))
+        states = self.cell_state
+        if states[cell] != BUSY:  # from an operation straight to the next, the cell stays busy
+            states[cell] = BUSY
+            self._changes += (cell, BUSY)
+            self._at(now)
+        if planned is not None:
+            self._delay((planned, now - planned))
+
     def still_waiting(self, station: int, since: float) -> None:
         """At the end of the run: an operation still queued adds its wait so far to the queue."""
         self._still.append((station, since, self.env.now))
@@ -150,41 +205,51 @@ class Observer:
     def start_delay(self, planned: float, delay: float) -> None:
         self._delay((planned, delay))
 
-    # ------------------------------------------------------------------ the end of the run
+    # ------------------------------------------------------------------ binning, in slices
+    def _slice(self, now: float | None = None) -> None:
+        """Bin the logs so far into the running sums and empty them; `now`: the run's end, when
+        the intervals still open (cells' states, operations still queued, WIP) close too."""
+        self._states(now)
+        self._queues(now is not None)
+        self._unit_records(now)
+        self._changes.clear()
+        del self._changed_at[:], self._waits[:], self._units[:]  # in place: the bound appends stay valid
+
     def close(self, wall_s: float) -> Trace:
-        """Close the open intervals at now, bin the logs and return the arrays."""
+        """Close the open intervals at now, bin the rest of the logs and return the arrays."""
         now = float(self.env.now)
-        n_st = len(self.station_size)
-        state_time, active = self._states(now)
-        queue_area, wait_sum, wait_n = self._queues(n_st)
-        completed, released, cycle_sum, wip_area = self._unit_records(now)
+        self._slice(now)
+        n_st, n_p, sums, counts = len(self.station_size), self.n_products, self._sums, self._counts
         return Trace(
             bin_s=self.bin_s,
             end_s=self.env.now,
-            state_time=state_time.reshape(self.n_bins, n_st, N_STATES),
-            completed=completed,
-            released=released,
-            cycle_sum=cycle_sum,
-            wip_area=wip_area,
-            queue_area=queue_area,
-            wait_sum=wait_sum,
-            wait_n=wait_n,
-            active=active,
+            state_time=sums["state"].reshape(self.n_bins, n_st, N_STATES),
+            completed=counts["out"].astype(float).reshape(self.n_bins, n_p),
+            released=counts["in"].astype(float).reshape(self.n_bins, n_p),
+            cycle_sum=sums["cycle"].reshape(self.n_bins, n_p),
+            wip_area=sums["wip"],
+            queue_area=sums["queue"].reshape(self.n_bins, n_st),
+            wait_sum=sums["wait"].reshape(self.n_bins, n_st),
+            wait_n=counts["wait"].astype(float).reshape(self.n_bins, n_st),
+            active=self._active,
             start_delays=np.frombuffer(self._delays, dtype=float).reshape(-1, 2).copy(),
             last_end_s=self.last_end,
             wall_s=wall_s,
         )
 
-    def _states(self, now: float) -> tuple[np.ndarray, list]:
+    def _states(self, now: float | None) -> None:
         """Time per (bin, station x state) and the stations' all-active periods, from the log of
-        state changes: each change closes its cell's interval since the cell's previous change."""
+        state changes: each change closes its cell's interval since the cell's previous change
+        (in this slice, or carried from the slices before)."""
         log = np.array(self._changes, dtype=np.intp).reshape(-1, 2)
-        cell, new, at = log[:, 0], log[:, 1], np.frombuffer(self._changed_at, dtype=float)
+        cell, new, at = log[:, 0], log[:, 1], np.frombuffer(self._changed_at, dtype=float).copy()
         n_cells = len(self.cell_state)
         station_of = np.array(self.cell_station, dtype=np.intp)
         init_state = np.array(self._init_state, dtype=np.intp)
+        init_since = np.zeros(n_cells)
+        init_since[:len(self._since)] = self._since
         # Each change's previous state and time: the cell's previous change (a stable sort by
-        # cell keeps each cell's changes in log order), or its state at time 0.
+        # cell keeps each cell's changes in log order), or its state carried into the slice.
         by_cell = np.argsort(cell.astype(_small_int(n_cells)), kind="stable")  # radix sort on 16 bits
         c_sorted = cell[by_cell]
         first = np.ones(c_sorted.size, dtype=bool)
@@ -194,26 +259,34 @@ class Observer:
         old[by_cell[1:]] = new[by_cell[:-1]]
         since[by_cell[1:]] = at[by_cell[:-1]]
         old[by_cell[first]] = init_state[c_sorted[first]]
-        since[by_cell[first]] = 0.0
-        # Where each cell is at the end: its last change (or time 0), open until now.
-        final_state, final_since = init_state.copy(), np.zeros(n_cells)
+        since[by_cell[first]] = init_since[c_sorted[first]]
+        # Where each cell is at the slice's end: its last change (or as carried in), open until now.
+        final_state, final_since = init_state.copy(), init_since
         last = np.ones(c_sorted.size, dtype=bool)
         last[:-1] = c_sorted[:-1] != c_sorted[1:]
         final_state[c_sorted[last]] = new[by_cell[last]]
         final_since[c_sorted[last]] = at[by_cell[last]]
-        t0 = np.concatenate([since, final_since])
-        t1 = np.concatenate([at, np.full(n_cells, now)])
-        col = np.concatenate([station_of[cell] * N_STATES + old, station_of * N_STATES + final_state])
-        mode = np.concatenate([np.full(at.size, _STATE), np.full(n_cells, _GENERAL)])
+        col = station_of[cell] * N_STATES + old
+        mode = np.full(at.size, _STATE)
+        if now is not None:  # the run's end: every cell's last interval closes too
+            since = np.concatenate([since, final_since])
+            at_end = np.concatenate([at, np.full(n_cells, now)])
+            col = np.concatenate([col, station_of * N_STATES + final_state])
+            mode = np.concatenate([mode, np.full(n_cells, _GENERAL)])
+        else:
+            at_end = at
         width = len(self.station_size) * N_STATES
-        state_time = _spread_all(t0, t1, col, None, mode, self.bin_s, self.n_bins, width)
-        return state_time, self._active_periods(station_of[cell], old, new, at)
+        self._sums["state"] = _spread_all(since, at_end, col, None, mode, self.bin_s, self.n_bins, width,
+                                          self._sums["state"])
+        self._active_periods(station_of[cell], old, new, at, now is not None)
+        self._init_state, self._since = final_state.tolist(), final_since.tolist()
 
     def _active_periods(self, station: np.ndarray, old: np.ndarray, new: np.ndarray,
-                        at: np.ndarray) -> list[tuple[int, float, float]]:
+                        at: np.ndarray, final: bool) -> None:
         """(station, start, end) of every period in which no cell of the station waited, in the
         order the periods ended (those still open at the end last, by station): a station's count
-        of waiting cells, followed through the changes that switch a cell between active and not."""
+        of waiting cells, followed through the changes that switch a cell between active and not,
+        from the count and open period carried from the slices before."""
         n_st = len(self.station_size)
         flips = np.flatnonzero(_ACTIVE[old] != _ACTIVE[new])
         st = station[flips]
@@ -227,59 +300,75 @@ class Observer:
         group_first[1:] = st[1:] != st[:-1]
         head = np.maximum.accumulate(np.where(group_first, idx, 0))  # first flip of the station's group
         run = np.cumsum(delta)
-        before = np.array(self.station_size, dtype=np.int64)[st] + (run - delta) - (run - delta)[head]
+        before = self._count[st] + (run - delta) - (run - delta)[head]
         starts = (before > 0) & (before + delta == 0)
         ends = (before == 0) & (delta > 0)
         last_start = np.maximum.accumulate(np.where(starts, idx, -1))
-        opened = last_start >= head  # a start earlier in the same station's group
-        began = np.where(opened, at[np.maximum(last_start, 0)], math.nan)
+        opened = last_start >= head  # a start earlier in the same station's group, else one carried in
+        began = np.where(opened, at[np.maximum(last_start, 0)], self._open_since[st])
         e = np.flatnonzero(ends)
         e = e[np.argsort(pos[e], kind="stable")]
-        periods = list(zip(st[e].tolist(), began[e].tolist(), at[e].tolist()))
-        # Stations active at the end: their period is open until now.
-        count = np.array(self.station_size, dtype=np.int64) + np.bincount(st, weights=delta, minlength=n_st).astype(np.int64)
-        since = np.full(n_st, math.nan)
+        self._active += zip(st[e].tolist(), began[e].tolist(), at[e].tolist())
+        self._count = self._count + np.bincount(st, weights=delta, minlength=n_st).astype(np.int64)
         if n:
             tail = np.ones(n, dtype=bool)
             tail[:-1] = group_first[1:]  # each station's last flip
-            since[st[tail]] = began[tail]  # the last start at or before it (a start is its own), if any
-        periods += [(s, float(since[s]), self.env.now) for s in range(n_st) if count[s] == 0]
-        return periods
+            self._open_since[st[tail]] = began[tail]  # the last start at or before it (a start is its own), if any
+        if final:  # stations active at the end: their period is open until now
+            count, since = self._count, self._open_since
+            self._active += [(s, float(since[s]), self.env.now) for s in range(n_st) if count[s] == 0]
 
-    def _queues(self, n_st: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        waits = np.frombuffer(self._waits, dtype=float).reshape(-1, 3)
-        log = np.concatenate([waits, np.array(self._still, dtype=float).reshape(-1, 3)])  # still waiting: after the waits, as told
+    def _queues(self, final: bool) -> None:
+        waits = np.frombuffer(self._waits, dtype=float).reshape(-1, 3).copy()
+        still = self._still if final else []
+        log = np.concatenate([waits, np.array(still, dtype=float).reshape(-1, 3)])  # still waiting: after the waits, as told
         station, since, at = log[:, 0].astype(np.intp), log[:, 1], log[:, 2]
         counted = np.arange(station.size) < waits.shape[0]
+        n_st = len(self.station_size)
         last = self.n_bins - 1
         b = np.minimum((at / self.bin_s).astype(np.int64), last)
-        size = self.n_bins * n_st
         flat = b[counted] * n_st + station[counted]
-        wait_sum = np.bincount(flat, weights=(at - since)[counted], minlength=size).reshape(self.n_bins, n_st)
-        wait_n = np.bincount(flat, minlength=size).astype(float).reshape(self.n_bins, n_st)
+        sums = self._sums
+        sums["wait"] = _accumulate(sums["wait"], flat, (at - since)[counted])
+        self._counts["wait"] += np.bincount(flat, minlength=self.n_bins * n_st)
         mode = np.where(counted, _QUEUE, _GENERAL)
-        queue_area = _spread_all(since, at, station, None, mode, self.bin_s, self.n_bins, n_st)
-        return queue_area, wait_sum, wait_n
+        sums["queue"] = _spread_all(since, at, station, None, mode, self.bin_s, self.n_bins, n_st, sums["queue"])
 
-    def _unit_records(self, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        log = np.frombuffer(self._units, dtype=float).reshape(-1, 5)
+    def _unit_records(self, now: float | None) -> None:
+        log = np.frombuffer(self._units, dtype=float).reshape(-1, 5).copy()
         at, kind, product, floor_time, wip_before = log[:, 0], log[:, 1], log[:, 2].astype(np.intp), log[:, 3], log[:, 4]
         last = self.n_bins - 1
         n_p = self.n_products
         size = self.n_bins * n_p
         flat = np.minimum((at / self.bin_s).astype(np.int64), last) * n_p + product
         is_in, is_out = kind == _IN, kind == _OUT
-        released = np.bincount(flat[is_in], minlength=size).astype(float).reshape(self.n_bins, n_p)
-        completed = np.bincount(flat[is_out], minlength=size).astype(float).reshape(self.n_bins, n_p)
-        cycle_sum = np.bincount(flat[is_out], weights=floor_time[is_out], minlength=size).reshape(self.n_bins, n_p)
-        # WIP: between consecutive changes (and the last one and now), the level before the change.
-        t1 = np.append(at, now)
-        t0 = np.concatenate([[0.0], at])
-        level = np.append(wip_before, float(self.wip))
+        counts, sums = self._counts, self._sums
+        counts["in"] += np.bincount(flat[is_in], minlength=size)
+        counts["out"] += np.bincount(flat[is_out], minlength=size)
+        sums["cycle"] = _accumulate(sums["cycle"], flat[is_out], floor_time[is_out])
+        # WIP: between consecutive changes (from the last one of the slices before; at the run's
+        # end, from the last one to now), the level before the change.
+        t0 = np.concatenate([[self._wip_since], at])
+        if now is not None:
+            t1 = np.append(at, now)
+            level = np.append(wip_before, float(self.wip))
+        else:
+            t0, t1, level = t0[:-1], at, wip_before
+        if at.size:
+            self._wip_since = float(at[-1])
         keep = (t1 > t0) & (level != 0)
-        wip_area = _spread_all(t0[keep], t1[keep], np.zeros(int(keep.sum()), dtype=np.intp), level[keep],
-                               np.full(int(keep.sum()), _GENERAL), self.bin_s, self.n_bins, 1)
-        return completed, released, cycle_sum, wip_area[:, 0]
+        n = int(keep.sum())
+        sums["wip"] = _spread_all(t0[keep], t1[keep], np.zeros(n, dtype=np.intp), level[keep],
+                                  np.full(n, _GENERAL), self.bin_s, self.n_bins, 1, sums["wip"])
+
+
+def _accumulate(totals: np.ndarray, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """totals plus the weights added into their indices one after another, in order: the running
+    totals go in first as weights of their own, so each sum goes on from where the slice before
+    left it (0.0 + total is the total) exactly as one bincount over every slice would."""
+    size = totals.size
+    return np.bincount(np.concatenate([np.arange(size), idx]), weights=np.concatenate([totals, weights]),
+                       minlength=size)
 
 
 def _small_int(n: int) -> type:
@@ -288,8 +377,8 @@ def _small_int(n: int) -> type:
 
 
 def _spread_all(t0: np.ndarray, t1: np.ndarray, col: np.ndarray, level: np.ndarray | None, mode: np.ndarray,
-                bin_s: float, n_bins: int, width: int) -> np.ndarray:
-    """[bin, width] sums of level x the time each interval [t0, t1) spends in each bin (level 1
+                bin_s: float, n_bins: int, width: int, totals: np.ndarray) -> np.ndarray:
+    """`totals` (flat [bin x width] running sums) plus the sums of level x the time each interval [t0, t1) spends in each bin (level 1
     when None), into column `col`; intervals with t1 <= t0 add nothing. The same floats as adding
     interval after interval, piece by piece in time order, into running sums:
 
@@ -304,7 +393,6 @@ def _spread_all(t0: np.ndarray, t1: np.ndarray, col: np.ndarray, level: np.ndarr
     np.bincount adds its weights one after another in input order, so pieces are laid out in
     interval order, each interval's in time order."""
     last = n_bins - 1
-    out_size = n_bins * width
     valid = t1 > t0
     b0 = (t0 / bin_s).astype(np.int64)
     b1 = (t1 / bin_s).astype(np.int64)
@@ -350,4 +438,4 @@ def _spread_all(t0: np.ndarray, t1: np.ndarray, col: np.ndarray, level: np.ndarr
     if level is not None:
         vals *= np.repeat(level, count)
     cols = np.repeat(col, count)
-    return np.bincount(rows * width + cols, weights=vals, minlength=out_size).reshape(n_bins, width)
+    return _accumulate(totals, rows * width + cols, vals)

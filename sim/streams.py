@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import zlib
 from functools import partial
-from itertools import chain
+from itertools import chain, repeat
 from typing import Callable
 
 import numpy as np
@@ -205,11 +205,28 @@ class Stream:
 
     def gamma(self, shape: float) -> float:
         """Gamma with mean 1 and the given shape (cv = 1/sqrt(shape))."""
+        return self._gamma_draw(shape)()
+
+    def _gamma_draw(self, shape: float) -> Callable[[], float]:
         draw = self._gamma.get(shape)
         if draw is None:
             gen = self._gen
             draw = self._gamma[shape] = gen.draws(partial(gen.rng.gamma, shape, 1.0 / shape))
-        return draw()
+        return draw
+
+    def draw_of(self, shape: "Shape") -> Callable[[], float] | None:
+        """`multiplier(shape)` as one call into C, to bind once where a source draws one shape
+        again and again (a cell's repairs): the same draw of the same kind, so the values and
+        their order are those of `multiplier`. None for a lognormal shape, whose exp(sigma z -
+        sigma^2/2) takes Python arithmetic (inline it on `normal`, as Floor._work_time does)."""
+        kind = shape.kind
+        if kind == 1:
+            return self.exponential
+        if kind == 3:
+            return self._gamma_draw(shape.gamma_shape)
+        if kind == 0:
+            return repeat(1.0).__next__
+        return None
 
     def scaled(self, mean: float, cv: float, distribution: str = "lognormal") -> float:
         """One draw with the given mean and coefficient of variation."""

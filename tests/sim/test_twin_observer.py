@@ -169,24 +169,29 @@ def _times(rng: random.Random, bin_s: float, n_bins: int, count: int) -> list[fl
     return out
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
+def case(seed: int) -> tuple:
+    """A random case: (rng, bin width, cells per station, products, call times, end of the run)."""
     rng = random.Random(seed)
     bin_s = rng.choice((3600.0, 0.1, 1 / 3, 7.3, 1e-3 * math.pi))
     n_bins = rng.choice((1, 2, 7, 40))
     sizes = [rng.randint(1, 3) for _ in range(rng.randint(1, 4))]
-    n_products = 3
     times = _times(rng, bin_s, n_bins, 400)
     end = times[-1] * rng.choice((0.5, 1.0, 1.5))  # runs past the last bin too: it collects the rest
-    clocks = (_Clock(), _Clock())
-    new = Observer(clocks[0], end, bin_s, sizes, n_products)
-    ref = _Reference(clocks[1], end, bin_s, sizes, n_products)
-    both = (new, ref)
+    return rng, bin_s, sizes, 3, times, end
+
+
+def drive(rng: random.Random, observers: tuple, clocks: tuple, sizes: list[int], n_products: int,
+          times: list[float], since, more: bool = False, between=None) -> None:
+    """The same random calls to every observer, one per time in `times`, then those still
+    waiting: cells added, state changes (some told afterwards, from `since(cell)` on), waits,
+    units released and finished; `more`: also WIP moves and start delays; `between()` after
+    each call."""
+    first_obs = observers[0]
     cells = []
     for station, size in enumerate(sizes):
         for _ in range(size):
             first = rng.choice((STARVED, STARVED, BUSY))
-            ids = {o.add_cell(station, first) for o in both}
+            ids = {o.add_cell(station, first) for o in observers}
             assert len(ids) == 1
             cells.append(ids.pop())
     since_of: list[tuple[int, float]] = []
@@ -198,29 +203,46 @@ def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
             cell = rng.choice(cells)
             state = rng.choice((BUSY, BUSY, STARVED, IDLE, BLOCKED, DOWN))
             at = None
-            if ACTIVE[state] and ACTIVE[new.cell_state[cell]] and rng.random() < 0.3:
-                at = rng.uniform(ref.cell_since[cell], now)  # told afterwards, as the floor does for work worked out ahead
-            for o in both:
+            if ACTIVE[state] and ACTIVE[first_obs.cell_state[cell]] and rng.random() < 0.3:
+                at = rng.uniform(since(cell), now)  # told afterwards, as the floor does for work worked out ahead
+            for o in observers:
                 o.state(cell, state, at)
         elif r < 0.7:
             station = rng.randrange(len(sizes))
-            since = rng.choice([t for t in times if t <= now][-30:] + [now])
+            since_q = rng.choice([t for t in times if t <= now][-30:] + [now])
             if rng.random() < 0.8:
-                for o in both:
-                    o.waited(station, since)
+                for o in observers:
+                    o.waited(station, since_q)
+                    if more:
+                        o.start_delay(since_q, now - since_q)
             else:
-                since_of.append((station, since))
-        elif r < 0.85 or new.wip == 0:
+                since_of.append((station, since_q))
+        elif r < 0.85 or first_obs.wip == 0:
             product = rng.randrange(n_products)
-            for o in both:
+            for o in observers:
                 o.released_unit(product)
+        elif more and rng.random() < 0.4:
+            delta = rng.choice((-1, 1)) if first_obs.wip > 1 else 1
+            for o in observers:
+                o.wip_change(delta)
         else:
-            product, floor_time = rng.randrange(n_products), rng.uniform(0, 3 * bin_s)
-            for o in both:
+            product, floor_time = rng.randrange(n_products), rng.uniform(0, 3 * first_obs.bin_s)
+            for o in observers:
                 o.finished_unit(product, floor_time)
-    for station, since in since_of:
-        for o in both:
-            o.still_waiting(station, since)
+        if between is not None:
+            between()
+    for station, since_q in since_of:
+        for o in observers:
+            o.still_waiting(station, since_q)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
+    rng, bin_s, sizes, n_products, times, end = case(seed)
+    clocks = (_Clock(), _Clock())
+    new = Observer(clocks[0], end, bin_s, sizes, n_products)
+    ref = _Reference(clocks[1], end, bin_s, sizes, n_products)
+    drive(rng, (new, ref), clocks, sizes, n_products, times, lambda cell: ref.cell_since[cell])
     trace, expected = new.close(0.0), ref.close()
     for key, value in expected.items():
         got = getattr(trace, key)
@@ -230,3 +252,44 @@ def test_binning_at_the_end_gives_the_running_sums_bit_for_bit(seed):
             assert got.shape == value.shape and got.dtype == value.dtype, key
             assert np.array_equal(got, value), (key, np.abs(got - value).max())
     assert trace.state_time.sum() > 0 and trace.wait_n.sum() > 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_start_told_in_one_call_logs_what_its_three_calls_log(seed):
+    # Observer.started(cell, station, since, planned) = waited + state(cell, BUSY) + start_delay,
+    # and Observer.states(cell, changes) = state(cell, s, at) for each, among other calls: the
+    # same Trace, bit for bit (a cell already in the state stays so, unlogged).
+    rng = random.Random(seed)
+    bin_s, sizes = 60.0, [2, 1, 3]
+    clocks = (_Clock(), _Clock())
+    one, three = (Observer(clock, 900.0, bin_s, sizes, 2) for clock in clocks)
+    cells = [[o.add_cell(station, STARVED) for station, size in enumerate(sizes) for _ in range(size)] for o in (one, three)][0]
+    station_of = [station for station, size in enumerate(sizes) for _ in range(size)]
+    for now in _times(rng, bin_s, 15, 300):
+        for clock in clocks:
+            clock._now = now
+        cell = rng.choice(cells)
+        if rng.random() < 0.5:
+            since = rng.uniform(max(0.0, now - 200), now)
+            planned = rng.choice((None, now - rng.uniform(0, 50), now + rng.uniform(0, 50)))
+            one.started(cell, station_of[cell], since, planned)
+            three.waited(station_of[cell], since)
+            three.state(cell, BUSY)
+            if planned is not None:
+                three.start_delay(planned, now - planned)
+        elif rng.random() < 0.5 and ACTIVE[three.cell_state[cell]]:
+            # Changes worked out ahead, told together (Floor._told): active states since the last change.
+            last = max([t for c, t in zip(three._changes[::2], three._changed_at) if c == cell], default=0.0)
+            times = sorted(rng.uniform(last, now) for _ in range(rng.randint(0, 4)))
+            changes = [(rng.choice((BUSY, DOWN, BUSY)), t) for t in times]
+            one.states(cell, changes)
+            for state, t in changes:
+                three.state(cell, state, t)
+        else:
+            state = rng.choice((BUSY, STARVED, IDLE, BLOCKED, DOWN))
+            for o in (one, three):
+                o.state(cell, state)
+    a, b = one.close(0.0), three.close(0.0)
+    for key in ("state_time", "queue_area", "wait_sum", "wait_n", "start_delays"):
+        assert np.array_equal(getattr(a, key), getattr(b, key)), key
+    assert a.active == b.active and a.start_delays.size > 0

@@ -72,3 +72,20 @@ def test_a_replication_seeds_every_source_as_stream_seed_whatever_the_previous_a
     second = Seeds(4, 1)  # worked out ahead: a, b (what the first asked); c the usual way; a asked twice
     names = ("b", "c", "a", "a")
     assert [np.random.PCG64(second(n)).state for n in names] == [np.random.PCG64(stream_seed(4, 1, n)).state for n in names]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_shapes_bound_draw_draws_what_its_multiplier_draws(seed):
+    # Stream.draw_of(shape), bound once (a cell's repairs), then drawn among the stream's other
+    # kinds, gives the values multiplier(shape) gives in the same place of the same sequence.
+    rng = random.Random(seed)
+    shapes = [Shape.of("gamma", 0.5), Shape.of("gamma", 1.0), Shape.of("gamma", 0.0), Shape.of("gamma", 1.3)]
+    bound, plain = Stream(stream_seed(seed, 0, "failures/x")), Stream(stream_seed(seed, 0, "failures/x"))
+    draws = [bound.draw_of(shape) for shape in shapes]  # bound before any draw: nothing drawn yet
+    assert bound.draw_of(Shape.of("lognormal", 0.3)) is None  # exp(sigma z - s^2/2) stays Python arithmetic
+    for _ in range(rng.choice((50, 900, 2500))):
+        k = rng.randrange(len(shapes) + 1)
+        if k == len(shapes):
+            assert bound.uniform() == plain.uniform()
+        else:
+            assert draws[k]() == plain.multiplier(shapes[k]), shapes[k].kind
