@@ -81,13 +81,14 @@ class ControlBridge:
         self.ready_tasks[tid] = task
         if station.places_free < self.min_places_free:
             self.min_places_free = station.places_free
+        ctrl = self.ctrl
         began = perf_counter()
-        decisions = self.ctrl.on_ready(self.env._now, tid)
+        decisions = ctrl.on_ready(self.env._now, tid)
         self.handle_s.append(perf_counter() - began)
         for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
             if row[1] is START:
                 self._start(row[3], row[4])
-        if self.ctrl.next_wake < self._wake_at:
+        if ctrl.next_wake < self._wake_at:
             self._wake()
         if station.blocked_slots:  # it may have joined units no cell can take: a deadlock can close here
             self.floor.check_deadlock(station)
