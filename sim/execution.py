@@ -76,7 +76,7 @@ class ControlBridge:
     def ready(self, station, task) -> None:
         """The unit is at `station` for the task (the station `station()` named): the floor's
         `_enqueue` executing a plan. The two events of every operation (this and `finished`) go
-        in without an event record and are carried out here, one call each (as `_carry_out`)."""
+        in without an event record; an arrival is carried out here, inline (as `_carry_out`)."""
         task.tid = tid = task.unit.first + task.op
         self.ready_tasks[tid] = task
         if station.places_free < self.min_places_free:
@@ -99,12 +99,7 @@ class ControlBridge:
             decisions = self.ctrl.handle_rows(Failed(self.env._now, task.tid, cell.index))
         else:
             decisions = self.ctrl.on_completed(self.env._now, task.tid, cell.index)
-        self.handle_s.append(perf_counter() - began)
-        for row in decisions:  # (time, kind, reason, task, cell, detail): the controller's log rows
-            if row[1] is START:
-                self._start(row[3], row[4])
-        if self.ctrl.next_wake < self._wake_at:
-            self._wake()
+        self._carry_out(decisions, began)
 
     def full(self, station, is_full: bool) -> None:
         self._handle(PoolFull(self.env.now, self.pool_of_station[station.index], is_full))
