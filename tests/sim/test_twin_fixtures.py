@@ -139,7 +139,8 @@ def fingerprint(config: RunConfig, replication: int) -> dict:
     # Row order of start_delays may differ at equal planned starts (docs/twin.md): sorted first.
     delays = np.asarray(trace.start_delays).reshape(-1, 2)
     out["start_delays"] = _digest(_array_bytes(delays[np.lexsort((delays[:, 1], delays[:, 0]))] if len(delays) else delays))
-    out["active"] = _digest([(s, round(a, 6), round(b, 6)) for s, a, b in trace.active])
+    # float(): the old observer logged a period open since time 0 as int 0, the same value.
+    out["active"] = _digest([(s, round(float(a), 6), round(float(b), 6)) for s, a, b in trace.active])
     out["last_end_s"] = round(float(trace.last_end_s), 6)
     control = trace.control or {}
     out["control"] = {k: v for k, v in control.items() if "cpu" not in k and k not in ("decision_s", "cell_down_decision_s")}
