@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from plant import load_spec
-from scheduler.schedule import Assignment, Schedule
+from scheduler.schedule import Schedule
 from sim.replication import RunConfig, run_replication
 from tests.sim.test_plan_execution import _swap, _zero_buffer_spec
 
@@ -47,16 +48,11 @@ def _plan(name: str) -> Schedule:
 
 
 def _bays():
-    """Two bays of two slots, zero buffers: two p0 units go back from t2 to t0 while two p1
-    units go from t0 to t2 (as in test_plan_execution's bay deadlock)."""
-    spec = _zero_buffer_spec("bays", ["c0", "c2"], {"p0": ["c0", "c2", "c0"], "p1": ["c0", "c2"]})
+    """The swap on bays of two slots, two units of each product (test_plan_execution's bay
+    deadlock): every slot of both bays must wait before the deadlock holds."""
+    spec, rows = _swap()
     spec = spec.model_copy(update={"cell_types": [t.model_copy(update={"capacity": 2}) for t in spec.cell_types]})
-    rows = []
-    for k in (1, 2):
-        rows += [Assignment(f"p0#0000{k}", "o0", "t0-001", 0, 600), Assignment(f"p0#0000{k}", "o1", "t2-001", 600, 1200),
-                 Assignment(f"p0#0000{k}", "o2", "t0-001", 1200, 1800), Assignment(f"p1#0000{k}", "o0", "t0-001", 600, 1200),
-                 Assignment(f"p1#0000{k}", "o1", "t2-001", 1200, 1800)]
-    return spec, rows
+    return spec, [replace(a, job=f"{a.job[:-1]}{k}") for k in (1, 2) for a in rows]
 
 
 def _stored_plan_case(variant: str, control: str, mid: bool = False, seed: int = 3) -> RunConfig:
