@@ -17,6 +17,7 @@ import simpy
 
 from sim.calendar import DOWN as CAL_DOWN
 from sim.calendar import Calendar, failure_windows, planned_windows
+from sim.deadlock import Deadlocks
 from sim.entities import DONE, QUEUED, WAITING, CellRun, Fleet, PlaceWait, Station, Task, Unit
 from sim.layout import Layout, OpDef
 from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observer
@@ -48,11 +49,11 @@ class Floor:
         vehicles, travel, cv = transport
         self.fleet = Fleet(vehicles, travel, cv, streams("transport")) if vehicles > 0 else None
         self.control = control
-        self.waits: dict[simpy.Event, PlaceWait] = {}  # units waiting for a place, by their wait event
-        self.deadlocks_resolved = 0  # units parked off the floor to break a blocking deadlock
-        self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
         self.executed: list[tuple[str, str, str, float, float]] | None = None  # (job, op, cell, start, end) when recording
         self.cells: dict[str, CellRun] = {}
+        self.deadlocks = Deadlocks(env, self.cells, control)
+        # Public (the bridge calls it): bound here, not wrapped, as _enqueue calls it when a unit blocks.
+        self.check_deadlock = self.deadlocks.check
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
         self._on_handed, self._on_end = [self._begin], [self._ended]
         for station in self.stations:
@@ -69,6 +70,11 @@ class Floor:
                 ev._ok, ev._value, ev.cell = True, None, cell
                 cell.pending = control.pending[cell.index]
                 self._wait(cell)
+
+    @property
+    def deadlocks_resolved(self) -> int:
+        """Units parked off the floor to break a blocking deadlock (sim.deadlock)."""
+        return self.deadlocks.resolved
 
     # ----------------------------------------------------------------- construction
     def _build_cells(self, station: Station, streams: Callable[[str], Stream]) -> None:
@@ -176,7 +182,7 @@ class Floor:
                     else:
                         ev = self.env.event()
                         self._wait_for_place(station, ev)
-                        yield from self._wait_off_floor(unit, station, ev)
+                        yield from self.deadlocks.wait_off_floor(unit, station, ev)
                 unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             tasks.append((station, op, has_place))
@@ -809,14 +815,14 @@ class Floor:
             elif station.places_free != math.inf and not rework and (station is not here or unit.held.get(station.index)):
                 if not unit.held.get(station.index):
                     if ev is not None:  # parked: wait off the floor where it waited on its cell
-                        yield from self._wait_off_floor(unit, station, ev)
+                        yield from self.deadlocks.wait_off_floor(unit, station, ev)
                         ev = None
                     elif station.places_free > 0:
                         station.places_free -= 1
                     elif cell is None:
                         ev = env.event()
                         self._wait_for_place(station, ev)
-                        yield from self._wait_off_floor(unit, station, ev)
+                        yield from self.deadlocks.wait_off_floor(unit, station, ev)
                         ev = None
                     else:
                         self.obs.state(cell.obs_id, BLOCKED)
@@ -825,9 +831,9 @@ class Floor:
                         # Leaving frees its place here only if no next operation keeps it here.
                         frees = (holds_place and not kept and unit.held.get(here.index) == 1
                                  and not any(s == here.index for j in ready[i + 1:] for s, _ in unit.product.ops[j].options))
-                        wait = self._add_wait(PlaceWait(unit, station, here, cell, frees, ev))
+                        wait = self.deadlocks.add(PlaceWait(unit, station, here, cell, frees, ev))
                         got = yield ev
-                        self._drop_wait(wait)
+                        self.deadlocks.drop(wait)
                         if got is not None:  # parked to break a deadlock: the cell is free, the unit goes on off the floor
                             env.process(self._pass_on(None, unit, ready, rework, False, (i, station, moves, kept, got)))
                             return kept
@@ -851,141 +857,6 @@ class Floor:
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
         return kept
-
-    # ----------------------------------------------------------------- deadlocks
-    # With finite buffers, units can each hold a place and wait for a place held by the next (a
-    # plan swapping two units between two stations without buffer places; the scheduler frees a
-    # machine at an operation's end). A floor breaks such a cycle by taking one unit off its cell
-    # onto a parking place / AGV off the floor; the twin does the same, when the cycle closes.
-
-    def _add_wait(self, wait: PlaceWait) -> PlaceWait:
-        self.waits[wait.ev] = wait
-        if wait.at is not None:
-            wait.at.blocked_slots += 1
-        self.check_deadlock(wait.wants)
-        return wait
-
-    def _drop_wait(self, wait: PlaceWait) -> None:
-        if self.waits.pop(wait.ev, None) is not None and wait.at is not None:
-            wait.at.blocked_slots -= 1
-
-    def _wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event):
-        """Generator: a unit off the floor (held back at release, or parked) waits for a place."""
-        if not unit.held:  # holds no place (a held-back release, most often): it cannot close a cycle
-            yield ev
-            return
-        wait = self._add_wait(PlaceWait(unit, station, None, None, False, ev))
-        yield ev
-        self._drop_wait(wait)
-
-    def check_deadlock(self, station: Station) -> None:
-        """If no place of `station` can ever free (a deadlock has just closed through it), park one
-        unit of the deadlock off the floor: its cell is free again and its place there goes to
-        the next unit waiting for it. It keeps its turn for the place it waits for."""
-        stuck = self._deadlock(station)
-        if not stuck:
-            return
-        on_slot = [w for w in stuck if w.at is not None]
-        victim = next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None)
-        if victim is None:  # only held-back releases: no cell to clear (cannot happen with one root station per unit)
-            return
-        waiters = victim.wants.place_waiters
-        parking = self.env.event()
-        waiters[waiters.index(victim.ev)] = parking
-        self._drop_wait(victim)
-        victim.ev.succeed(parking)
-        self.deadlocks_resolved += 1
-
-    def _deadlock(self, start: Station) -> list[PlaceWait] | None:
-        """The waiting units of a deadlock through `start`, or None while a place there can still
-        free. A full station is stuck when every unit holding a place there waits for a place at a
-        stuck station; units holding one without waiting (queued, on their way) count as stuck only
-        when every cell that could take them holds a stuck unit. Every condition is an 'all', so
-        the search stops at the first unit that can still move."""
-        waits = None
-        seen = {start.index}
-        todo = [start]
-        stuck: list[PlaceWait] = []
-        while todo:
-            s = todo.pop()
-            # A free place, or a cell here at work (it will free a place or a cell, or wait, and
-            # each of those checks again): not stuck.
-            if s.places_free > 0 or s.engaged > s.blocked_slots:
-                return None
-            if waits is None:
-                waits = [w for w in self.waits.values() if not w.ev.triggered]  # a granted or parked wait moves
-            holders = [w for w in waits if s.index in w.unit.held]
-            others = s.places - len({w.unit.key for w in holders})  # queued, on their way, working
-            chain = holders
-            if others > 0:
-                # Units holding a place here without waiting move once a cell here takes them: in
-                # dispatch mode, a free cell takes them at once.
-                if s.engaged < s.slots and self.control is None:
-                    return None
-                if self.control is not None:
-                    behind = self._stuck_behind(s, waits)
-                else:  # every cell here holds a waiting unit
-                    behind = [w for w in waits if w.at is s]
-                    if len(behind) < s.slots:
-                        behind = None
-                if behind is None:
-                    return None
-                chain = holders + behind
-            for w in chain:
-                stuck.append(w)
-                if w.wants.index not in seen:
-                    seen.add(w.wants.index)
-                    todo.append(w.wants)
-        return stuck
-
-    def _stuck_behind(self, s: Station, waits: list[PlaceWait]) -> list[PlaceWait] | None:
-        """Executing a plan, with no cell of `s` working: the units holding a place at `s` without
-        waiting themselves are work the controller hands to cells. Each is stuck when every open
-        task of it is: handed to a cell whose slots all hold a waiting unit, or not handed yet and
-        either waiting for another task of its unit (a redo) or with every slot of its station
-        holding a waiting unit. Returns the waits those depend on, or None when one can move."""
-        control = self.control
-        waiting = {w.unit.key for w in waits}
-        on_slot = {id(w.cell): w for w in waits if w.cell is not None}
-        tasks: dict[int, list] = {}  # unit key -> its open tasks (task, cell it is handed to or -1)
-        for task in control.ready_tasks.values():
-            if task.unit.key not in waiting:
-                tasks.setdefault(task.unit.key, []).append((task, -1))
-        for c, queue in enumerate(control.pending):
-            for task in queue:
-                if task.unit.key not in waiting:
-                    tasks.setdefault(task.unit.key, []).append((task, c))
-        holding = [k for k, ts in tasks.items() if s.index in ts[0][0].unit.held]
-        if len(holding) < s.places - len({w.unit.key for w in waits if s.index in w.unit.held}):
-            return None  # a unit holds a place here and is on its way or at work
-        behind: list[PlaceWait] = []
-
-        def blocked(slots) -> bool:
-            if all(id(slot) in on_slot for slot in slots):
-                behind.extend(on_slot[id(slot)] for slot in slots)
-                return True
-            return False
-
-        for key in holding:
-            unit_tasks = tasks[key]
-            unit = unit_tasks[0][0].unit
-            if sum(1 for st in unit.status if st == QUEUED) > len(unit_tasks):
-                return None  # one of its operations is at work or on its way
-            for task, c in unit_tasks:
-                if c >= 0:
-                    if not blocked(control.slots[c]):
-                        return None
-                elif control.startable(task):
-                    station = control.station(unit, task.op)
-                    if not blocked([slot for c2 in self._cells(station) for slot in control.slots[c2]]):
-                        return None
-        return behind
-
-    def _cells(self, s: Station) -> list[int]:
-        cells = self._cells_of.get(s.index)
-        if cells is None:
-            cells = self._cells_of[s.index] = sorted({cell.index for cell in self.cells.values() if cell.station is s})
-        return cells
 
     def _deliver(self, unit: Unit, moves: list, _event=None) -> None:
         now = self.env._now

@@ -1,0 +1,156 @@
+"""Blocking deadlocks on the floor: the units waiting for a place, a check (run only when a unit
+blocks or a place or cell frees with units waiting) whether a cycle of them has closed, and the
+way a floor breaks one, by parking one unit of the cycle off the floor.
+
+With finite buffers, units can each hold a place and wait for a place held by the next (a plan
+swapping two units between two stations without buffer places; the scheduler frees a machine at
+an operation's end). A floor breaks such a cycle by taking one unit off its cell onto a parking
+place / AGV off the floor; the twin does the same, when the cycle closes."""
+from __future__ import annotations
+
+import simpy
+
+from sim.entities import QUEUED, CellRun, PlaceWait, Station, Unit
+
+
+class Deadlocks:
+    """The floor's units waiting for a place and the deadlocks among them (`cells`: the floor's
+    cell slots by name; `control`: the plan's bridge, None under a dispatch rule)."""
+
+    def __init__(self, env: simpy.Environment, cells: dict[str, CellRun], control=None) -> None:
+        self.env = env
+        self.cells = cells
+        self.control = control
+        self.waits: dict[simpy.Event, PlaceWait] = {}  # units waiting for a place, by their wait event
+        self.resolved = 0  # units parked off the floor to break a blocking deadlock
+        self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
+
+    def add(self, wait: PlaceWait) -> PlaceWait:
+        """A unit starts waiting for a place: a deadlock may close through the place it wants."""
+        self.waits[wait.ev] = wait
+        if wait.at is not None:
+            wait.at.blocked_slots += 1
+        self.check(wait.wants)
+        return wait
+
+    def drop(self, wait: PlaceWait) -> None:
+        if self.waits.pop(wait.ev, None) is not None and wait.at is not None:
+            wait.at.blocked_slots -= 1
+
+    def wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event):
+        """Generator: a unit off the floor (held back at release, or parked) waits for a place."""
+        if not unit.held:  # holds no place (a held-back release, most often): it cannot close a cycle
+            yield ev
+            return
+        wait = self.add(PlaceWait(unit, station, None, None, False, ev))
+        yield ev
+        self.drop(wait)
+
+    def check(self, station: Station) -> None:
+        """If no place of `station` can ever free (a deadlock has just closed through it), park one
+        unit of the deadlock off the floor: its cell is free again and its place there goes to
+        the next unit waiting for it. It keeps its turn for the place it waits for."""
+        stuck = self._deadlock(station)
+        if not stuck:
+            return
+        on_slot = [w for w in stuck if w.at is not None]
+        victim = next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None)
+        if victim is None:  # only held-back releases: no cell to clear (cannot happen with one root station per unit)
+            return
+        waiters = victim.wants.place_waiters
+        parking = self.env.event()
+        waiters[waiters.index(victim.ev)] = parking
+        self.drop(victim)
+        victim.ev.succeed(parking)
+        self.resolved += 1
+
+    def _deadlock(self, start: Station) -> list[PlaceWait] | None:
+        """The waiting units of a deadlock through `start`, or None while a place there can still
+        free. A full station is stuck when every unit holding a place there waits for a place at a
+        stuck station; units holding one without waiting (queued, on their way) count as stuck only
+        when every cell that could take them holds a stuck unit. Every condition is an 'all', so
+        the search stops at the first unit that can still move."""
+        waits = None
+        seen = {start.index}
+        todo = [start]
+        stuck: list[PlaceWait] = []
+        while todo:
+            s = todo.pop()
+            # A free place, or a cell here at work (it will free a place or a cell, or wait, and
+            # each of those checks again): not stuck.
+            if s.places_free > 0 or s.engaged > s.blocked_slots:
+                return None
+            if waits is None:
+                waits = [w for w in self.waits.values() if not w.ev.triggered]  # a granted or parked wait moves
+            holders = [w for w in waits if s.index in w.unit.held]
+            others = s.places - len({w.unit.key for w in holders})  # queued, on their way, working
+            chain = holders
+            if others > 0:
+                # Units holding a place here without waiting move once a cell here takes them: in
+                # dispatch mode, a free cell takes them at once.
+                if s.engaged < s.slots and self.control is None:
+                    return None
+                if self.control is not None:
+                    behind = self._stuck_behind(s, waits)
+                else:  # every cell here holds a waiting unit
+                    behind = [w for w in waits if w.at is s]
+                    if len(behind) < s.slots:
+                        behind = None
+                if behind is None:
+                    return None
+                chain = holders + behind
+            for w in chain:
+                stuck.append(w)
+                if w.wants.index not in seen:
+                    seen.add(w.wants.index)
+                    todo.append(w.wants)
+        return stuck
+
+    def _stuck_behind(self, s: Station, waits: list[PlaceWait]) -> list[PlaceWait] | None:
+        """Executing a plan, with no cell of `s` working: the units holding a place at `s` without
+        waiting themselves are work the controller hands to cells. Each is stuck when every open
+        task of it is: handed to a cell whose slots all hold a waiting unit, or not handed yet and
+        either waiting for another task of its unit (a redo) or with every slot of its station
+        holding a waiting unit. Returns the waits those depend on, or None when one can move."""
+        control = self.control
+        waiting = {w.unit.key for w in waits}
+        on_slot = {id(w.cell): w for w in waits if w.cell is not None}
+        tasks: dict[int, list] = {}  # unit key -> its open tasks (task, cell it is handed to or -1)
+        for task in control.ready_tasks.values():
+            if task.unit.key not in waiting:
+                tasks.setdefault(task.unit.key, []).append((task, -1))
+        for c, queue in enumerate(control.pending):
+            for task in queue:
+                if task.unit.key not in waiting:
+                    tasks.setdefault(task.unit.key, []).append((task, c))
+        holding = [k for k, ts in tasks.items() if s.index in ts[0][0].unit.held]
+        if len(holding) < s.places - len({w.unit.key for w in waits if s.index in w.unit.held}):
+            return None  # a unit holds a place here and is on its way or at work
+        behind: list[PlaceWait] = []
+
+        def blocked(slots) -> bool:
+            if all(id(slot) in on_slot for slot in slots):
+                behind.extend(on_slot[id(slot)] for slot in slots)
+                return True
+            return False
+
+        for key in holding:
+            unit_tasks = tasks[key]
+            unit = unit_tasks[0][0].unit
+            if sum(1 for st in unit.status if st == QUEUED) > len(unit_tasks):
+                return None  # one of its operations is at work or on its way
+            for task, c in unit_tasks:
+                if c >= 0:
+                    if not blocked(control.slots[c]):
+                        return None
+                elif control.startable(task):
+                    station = control.station(unit, task.op)
+                    if not blocked([slot for c2 in self._cells(station) for slot in control.slots[c2]]):
+                        return None
+        return behind
+
+    def _cells(self, s: Station) -> list[int]:
+        cells = self._cells_of.get(s.index)
+        if cells is None:
+            cells = self._cells_of[s.index] = sorted({cell.index for cell in self.cells.values() if cell.station is s})
+        return cells
