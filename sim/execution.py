@@ -297,7 +297,7 @@ def execution_summary(plan: ControlPlan, traces: list, spec, control: str) -> di
         "units": traces[0].control["units"],
         "units_finished": t_interval([t.control["units_finished"] for t in traces]).to_dict(2),
         "finish_h": t_interval([t.control["last_finish_s"] / 3600 for t in traces]).to_dict(3),
-        # Blocking deadlocks broken by parking a unit off the floor (sim.floor.Floor.check_deadlock).
+        # Blocking deadlocks broken by parking a unit off the floor (sim.deadlock.Deadlocks.check).
         "deadlocks_resolved_per_replication": float(np.mean([t.control.get("deadlocks_resolved", 0) for t in traces])),
     }
     if control != "rule":
