@@ -4,7 +4,7 @@ the twin does on any of these paths fails here, even when every property test st
 
 When a difference is intended (a model change, a fixed bug), re-record and say why in the commit:
 
-    GWF_RECORD_FIXTURES=1 pytest tests/sim/test_twin_fixtures.py -n 0
+    python -m tests.sim.test_twin_fixtures
 
 A change that only makes the twin faster must leave every digest as it is.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +32,6 @@ HERE = Path(__file__).resolve().parent
 SPECS = HERE / "specs"
 FIXTURES = HERE / "fixtures"
 DIGESTS = FIXTURES / "twin_digests.json"
-RECORD = os.environ.get("GWF_RECORD_FIXTURES") == "1"
 H = 3600
 MID_S = 13.7 * H  # inside the carried-in plans' work: the run ends with operations running
 ARRAYS = ("state_time", "completed", "released", "cycle_sum", "wip_area", "queue_area", "wait_sum", "wait_n")
@@ -148,27 +146,36 @@ def _stored() -> dict:
 
 
 def test_every_case_is_stored():
-    if RECORD:
-        pytest.skip("recording")
     assert sorted(_stored().get("cases", {})) == sorted(CASES), \
-        f"re-record with GWF_RECORD_FIXTURES=1 (stored cases differ from {DIGESTS.name})"
+        f"re-record with `python -m tests.sim.test_twin_fixtures` (stored cases differ from {DIGESTS.name})"
+
+
+def _reached(case: str) -> dict:
+    """The case's digests, after checking it still reaches its path (a fixture that misses its
+    path is no fixture)."""
+    build, replication, reaches = CASES[case]
+    got = fingerprint(build(), replication)
+    for check in reaches:
+        assert check(got["control"]), f"{case}: the run no longer reaches its path ({check.__name__[1:]}): {got['control']}"
+    return got
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_twin_matches_its_stored_digests(case):
-    build, replication, reaches = CASES[case]
-    got = fingerprint(build(), replication)
-    for check in reaches:  # before recording too: a fixture that misses its path is no fixture
-        assert check(got["control"]), f"{case}: the run no longer reaches its path ({check.__name__[1:]}): {got['control']}"
-    if RECORD:
-        data = _stored() or {"how": "GWF_RECORD_FIXTURES=1 pytest tests/sim/test_twin_fixtures.py -n 0", "cases": {}}
-        data["cases"][case] = got
-        data["cases"] = {k: v for k, v in sorted(data["cases"].items()) if k in CASES}  # a dropped case goes
-        DIGESTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-        return
+    got = _reached(case)
     want = _stored().get("cases", {}).get(case)
-    assert want is not None, f"{case}: no stored digests; record with GWF_RECORD_FIXTURES=1"
+    assert want is not None, f"{case}: no stored digests; record with `python -m tests.sim.test_twin_fixtures`"
     changed = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
     assert not changed, (f"{case}: the twin's results changed in {', '.join(changed)}; fix the change, or re-record "
-                         f"(GWF_RECORD_FIXTURES=1) and give the reason in the commit. "
+                         f"(`python -m tests.sim.test_twin_fixtures`) and give the reason in the commit. "
                          + "; ".join(f"{k}: {want.get(k)!r} -> {got.get(k)!r}" for k in changed)[:2000])
+
+
+def record() -> None:
+    """Write every case's digests (the documented re-recording; never run by pytest)."""
+    data = {"how": "python -m tests.sim.test_twin_fixtures", "cases": {case: _reached(case) for case in sorted(CASES)}}
+    DIGESTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    record()
