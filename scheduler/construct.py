@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 from scheduler.calendars import CellCalendar
@@ -36,7 +37,6 @@ _LOOKAHEAD = 16
 WORK_WEIGHT = 4.0
 
 _TASK_READY = 0
-_NO_WINDOWS = CellCalendar([])
 _LANE_FREE = 1
 
 
@@ -53,7 +53,7 @@ def _tails(successors: list[list[int]], shortest: list[int]) -> list[int]:
     for t in range(len(tails) - 1, -1, -1):
         after = successors[t]
         if after:
-            longest = max(tails[s] for s in after)
+            longest = tails[after[0]] if len(after) == 1 else max([tails[s] for s in after])
             if longest > 0:
                 tails[t] += longest
     return tails
@@ -138,26 +138,47 @@ def dispatch_lists(
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
     demote_lost = objective == "mw"
-    rng = random.Random(seed)
+    rng = random.Random(seed) if seed else None
     n = len(t_modes)
 
     # Lanes: one per job a cell can hold at once; a capacity-k bay is k lanes sharing windows.
-    lane_cell: list[int] = []
-    for c, cell in enumerate(cells):
-        lane_cell.extend([c] * max(1, cell.capacity))
-    windows = [CellCalendar(cell.unavailable) if cell.unavailable else _NO_WINDOWS for cell in cells]  # only read
-    has_windows = [bool(w.starts) for w in windows]
+    # A re-plan's cells are mostly lanes of bays, each with one window (its pinned work), so the
+    # per-cell set-up is kept to a few list passes.
+    if all(cell.capacity <= 1 for cell in cells):
+        lane_cell = list(range(len(cells)))
+    else:
+        lane_cell = []
+        for c, cell in enumerate(cells):
+            lane_cell.extend([c] * max(1, cell.capacity))
+    # Each cell's merged windows as CellCalendar holds them (starts, ends; None: no window), one
+    # window taken as it is: find_lane asks CellCalendar.blocking's question inline.
+    w_starts: list[list[int] | None] = []
+    w_ends: list[list[int] | None] = []
+    for cell in cells:
+        unavailable = cell.unavailable
+        if not unavailable:
+            w_starts.append(None)
+            w_ends.append(None)
+        elif len(unavailable) == 1:
+            s, e = unavailable[0]
+            w_starts.append([s] if e > s else None)
+            w_ends.append([e])
+        else:
+            calendar = CellCalendar(unavailable)
+            w_starts.append(calendar.starts or None)
+            w_ends.append(calendar.ends)
     # Setups only exist on single-job cells (that is how validate reads them).
-    lane_setup = [cells[c].setup if cells[c].capacity == 1 else 0 for c in lane_cell]
+    lane_setup = [cell.setup if cell.capacity == 1 else 0 for cell in map(cells.__getitem__, lane_cell)]
     lane_family: list[str | None] = [None] * len(lane_cell)
     lane_wake = [-1] * len(lane_cell)
     lane_busy_until = [0] * len(lane_cell)
     # Idle lanes per pool, bucketed by the family they last ran, to pick a setup-free one in O(1).
-    idle: list[dict[str | None, set[int]]] = [{} for _ in range(n_pools)]
     lane_pool = [cells[c].pool for c in lane_cell]
+    fresh: list[set[int]] = [set() for _ in range(n_pools)]
     for lane, pool in enumerate(lane_pool):
-        idle[pool].setdefault(None, set()).add(lane)
-    idle_count = [sum(len(b) for b in buckets.values()) for buckets in idle]  # idle lanes per pool
+        fresh[pool].add(lane)
+    idle: list[dict[str | None, set[int]]] = [{None: lanes} if lanes else {} for lanes in fresh]
+    idle_count = [len(lanes) for lanes in fresh]  # idle lanes per pool
     # A pool whose idle lanes find_lane tried were all inside a window at `now` (the first four
     # of each bucket, in the sets' order) starts nothing, whatever the task, until a lane joins
     # its idle sets: a window's end does so (its wake-up event), and so does a lane freeing up.
@@ -168,22 +189,18 @@ def dispatch_lists(
 
     # One pass over the tasks. Duration by pool (first mode per pool wins, as in validate) and
     # shortest are made once per distinct modes list (a capability's tasks share theirs).
-    duration: list[dict[int, int]] = []
-    shortest: list[int] = []
     per_modes: dict[int, tuple[dict[int, int], int]] = {}
-    flexible: list[bool] = []
+    for modes in t_modes:
+        if id(modes) not in per_modes:
+            per_modes[id(modes)] = (dict(reversed(modes)), min(d for _, d in modes))
+    made = [per_modes[id(modes)] for modes in t_modes]
+    duration: list[dict[int, int]] = [m[0] for m in made]
+    shortest: list[int] = [m[1] for m in made]
+    flexible: list[bool] = [len(modes) > 1 for modes in t_modes]
     successors: list[list[int]] = [[] for _ in range(n)]
-    waiting: list[int] = []
+    waiting: list[int] = [len(preds) for preds in t_preds]
     in_order = True  # every predecessor has a lower index (a built problem's routing order)
-    for t, modes in enumerate(t_modes):
-        made = per_modes.get(id(modes))
-        if made is None:
-            made = per_modes[id(modes)] = (dict(reversed(modes)), min(d for _, d in modes))
-        duration.append(made[0])
-        shortest.append(made[1])
-        flexible.append(len(modes) > 1)
-        preds = t_preds[t]
-        waiting.append(len(preds))
+    for t, preds in enumerate(t_preds):
         for p in preds:
             successors[p].append(t)
             if p >= t:
@@ -221,15 +238,16 @@ def dispatch_lists(
             for lane in bucket:
                 c = lane_cell[lane]
                 lane_setup_s = lane_setup[lane] if setup else 0
-                if not has_windows[c]:
+                starts = w_starts[c]
+                if starts is None:
                     return lane, now + lane_setup_s
-                calendar = windows[c]
-                w = calendar.blocking(now, now + lane_setup_s + d)
-                if w < 0:
+                ends = w_ends[c]
+                w = bisect_right(ends, now)  # the first window not over by now (CellCalendar.blocking)
+                if w == len(starts) or starts[w] >= now + lane_setup_s + d:
                     return lane, now + lane_setup_s
-                if asleep and calendar.starts[w] > now:
+                if asleep and starts[w] > now:
                     asleep = False
-                wake = calendar.ends[w]
+                wake = ends[w]  # type: ignore[index]
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
                     heappush(events, (wake, _LANE_FREE, lane))
@@ -321,7 +339,7 @@ def dispatch_lists(
         while events and events[0][0] == now:
             _, kind, x = heappop(events)
             if kind == _TASK_READY:
-                key = (0, key_of(x), rng.random() if seed else x, x)
+                key = (0, key_of(x), rng.random() if rng else x, x)
                 for pool, _ in t_modes[x]:
                     heappush(queues[pool], key)
                     touched.add(pool)
@@ -336,7 +354,7 @@ def dispatch_lists(
                 idle_version[pool] += 1
                 touched.add(pool)
         for pool in sorted(touched) if len(touched) > 1 else touched:
-            if idle_count[pool]:  # else dispatch would start nothing and change nothing
+            if idle_count[pool] and queues[pool]:  # else dispatch would start nothing and change nothing
                 dispatch(pool, now)
 
     if None in placed:

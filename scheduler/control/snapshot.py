@@ -42,6 +42,7 @@ class _PlanTasks:
         by_list: dict[int, list] = {}
         self.duration_on: dict[int, dict[int, int]] = {}
         self.modes: list[list | None] = []
+        self.base_tasks = [base_tasks[p] if p >= 0 else None for p in plan.t_problem]  # controller task -> planned Task
         for p in plan.t_problem:
             if p < 0:
                 self.modes.append(None)
@@ -86,14 +87,14 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     status, in_rework = ctrl.status, ctrl.in_rework
     t_problem, t_preds = plan.t_problem, plan.t_preds
     keep = ctrl.open_before(now + span)
-    todo = list(keep)
-    while todo:
-        for p in t_preds[todo.pop()]:
-            if p not in keep and t_problem[p] >= 0 and status[p] != DONE and not in_rework[p]:
-                keep.add(p)
-                todo.append(p)
+    # Closed under predecessors: the few open predecessors outside the window come along (one
+    # set expression per round instead of a walk: almost every predecessor is kept or done).
+    new = keep
+    while new:
+        new = {p for p in {p for t in new for p in t_preds[t]} - keep if t_problem[p] >= 0 and status[p] != DONE and not in_rework[p]}
+        keep |= new
     order = sorted(keep)  # job-major, routing order: each unit's tasks together, predecessors first
-    local = {t: i for i, t in enumerate(order)}
+    local = dict(zip(order, range(len(order))))
     jobs: list[Job] = []
     job_new: dict[int, int] = {}
     tasks: list[Task] = []
@@ -101,22 +102,24 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     pinned_end: dict[int, int] = {}
     source: dict[str, str] = {}
     t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
-    s_modes, duration_on, base_tasks, carried_ids = static.modes, static.duration_on, base.tasks, static.carried_ids
+    s_modes, duration_on, base_tasks, carried_ids = static.modes, static.duration_on, static.base_tasks, static.carried_ids
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
+    last_job, job = -1, None
     for i, t in enumerate(order):
-        task = base_tasks[t_problem[t]]
-        k = job_new.get(t_job[t])
-        if k is None:
-            src = base.jobs[task.job]
-            k = job_new[t_job[t]] = len(jobs)
-            carried_id = carried_ids[task.job]
-            jobs.append(Job(carried_id, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
-            source[carried_id] = src.id
-        job = jobs[k]
-        job.tasks.append(i)
+        task = base_tasks[t]
+        if t_job[t] != last_job:  # a unit's tasks come together (the general case below keeps any order)
+            last_job = t_job[t]
+            k = job_new.get(last_job)
+            if k is None:
+                src = base.jobs[task.job]
+                k = job_new[last_job] = len(jobs)
+                carried_id = carried_ids[task.job]
+                jobs.append(Job(carried_id, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
+                source[carried_id] = src.id
+            job = jobs[k]
+        job.tasks.append(i)  # type: ignore[union-attr]
         modes = s_modes[t]
-        st = status[t]
-        if st == RUNNING:
+        if status[t] == RUNNING:
             # Started this very second still counts as running at the cut (pinned), not as open work.
             began = int(started_at[t])
             if began > cut - 1:
@@ -124,8 +127,8 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             if began < 0:
                 began = 0
             # A unit may start a little before its plan (a changeover's lead, a free twin cell).
-            if began < job.release:
-                job.release = began
+            if began < job.release:  # type: ignore[union-attr]
+                job.release = began  # type: ignore[union-attr]
             cell = ran_on[t]
             pool = cell_pool[cell]
             duration = duration_on[id(modes)].get(pool, modes[0][1])
@@ -139,7 +142,13 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             here = ctrl.pool_of(t)
             modes = [m for m in modes if m[0] == here] or modes
         preds = t_preds[t]
-        tasks.append(Task(k, task.op, modes, [q for p in preds if (q := local.get(p)) is not None] if preds else [], task.capability))
+        if not preds:
+            preds = []
+        elif len(preds) == 1:
+            preds = [q] if (q := local.get(preds[0])) is not None else []
+        else:
+            preds = [q for p in preds if (q := local.get(p)) is not None]
+        tasks.append(Task(k, task.op, modes, preds, task.capability))
     for job in jobs:  # into the carried frame: time 0 is the cut
         job.release = max(0, job.release - cut)
         if job.due is not None:
