@@ -37,6 +37,7 @@ _LOOKAHEAD = 16
 WORK_WEIGHT = 4.0
 
 _TASK_READY = 0
+_TIE = 2**53  # random.random() returns k / 2**53
 _LANE_FREE = 1
 
 
@@ -205,19 +206,46 @@ def dispatch_lists(
             successors[p].append(t)
             if p >= t:
                 in_order = False
-    any_flexible = True in flexible
+    # free_from reads a pool's work in hand only as another pool of a flexible operation.
+    watched = [False] * n_pools
+    for modes in t_modes:
+        if len(modes) > 1:
+            for pool, _ in modes:
+                watched[pool] = True
     if not in_order and tails_of is None:
         raise ValueError("t_preds: a predecessor after its task needs tails_of")
     tails = _tails(successors, shortest) if in_order else tails_of()  # type: ignore[misc]
     if priority is None and rule_key is None:
         raise ValueError("priority: give priority or rule_key")
-    key_of = priority.__getitem__ if priority is not None else rule_key(tails)  # type: ignore[misc]
+    keys = priority if priority is not None else list(map(rule_key(tails), range(n)))  # type: ignore[misc]
+    # A queue entry is one int ordered as (lost, key, tie-break, task) would be: the key's rank
+    # among the distinct keys, the seeded tie-break (random() is k/2**53: its k, drawn when the
+    # task gets ready, as ever) and the task; a lost unit's entry is moved past every other.
+    # Ints keep the queues' heaps cheap: they are popped ~2 times per task.
+    rank_of = {key: r for r, key in enumerate(sorted(set(keys)))}
+    if rng is None:
+        entry_of = [rank_of[key] * n + t for t, key in enumerate(keys)]
+        lost = len(rank_of) * n
+    else:
+        key_rank = [rank_of[key] for key in keys]
+        lost = len(rank_of) * _TIE * n
     placed: list[tuple[int, int, int] | None] = [None] * n
-    queues: list[list[tuple[int, float, float, int]]] = [[] for _ in range(n_pools)]
+    queues: list[list[int]] = [[] for _ in range(n_pools)]
     busy: list[list[tuple[int, int]]] = [[] for _ in range(n_pools)]  # (end, lane) of work handed out
 
-    events = [(ready_at[t], _TASK_READY, t) for t in range(n) if waiting[t] == 0]
-    heapq.heapify(events)  # entries are unique, so the pops come in the same order as pushes would
+    # Events by time: a heap of the distinct times, and per time the tasks that become ready and
+    # the lanes that free up or leave a window then. Handled as a heap of (time, kind, task or
+    # lane) would pop them: ready tasks first, each group in index order (the order lanes join
+    # the idle sets, which the sets' iteration order keeps, and seeded tie-breaks are drawn).
+    due: dict[int, tuple[list[int], list[int]]] = {}
+    for t in range(n):
+        if waiting[t] == 0:
+            at = due.get(ready_at[t])
+            if at is None:
+                at = due[ready_at[t]] = ([], [])
+            at[_TASK_READY].append(t)
+    times = list(due)
+    heapq.heapify(times)
 
     def find_lane(pool: int, t: int, now: int) -> tuple[int, int] | None:
         """An idle lane of `pool` that can run task t from `now` without crossing a window,
@@ -250,7 +278,11 @@ def dispatch_lists(
                 wake = ends[w]  # type: ignore[index]
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
-                    heappush(events, (wake, _LANE_FREE, lane))
+                    at = due.get(wake)
+                    if at is None:
+                        at = due[wake] = ([], [])
+                        heappush(times, wake)
+                    at[_LANE_FREE].append(lane)
                 tried += 1
                 if tried >= 4:
                     break
@@ -286,11 +318,11 @@ def dispatch_lists(
         deferred = []
         while queue and idle_count[pool]:
             entry = heappop(queue)
-            t = entry[3]
+            t = entry % n
             if placed[t] is not None:
                 continue
-            if demote_lost and not entry[0] and now + tails[t] > horizon:
-                heappush(queue, (1, *entry[1:]))
+            if demote_lost and entry < lost and now + tails[t] > horizon:
+                heappush(queue, entry + lost)
                 continue
             choice = None
             if not (eft and flexible[t] and finishes_sooner_elsewhere(t, pool, now)):
@@ -308,25 +340,33 @@ def dispatch_lists(
                 lane_family[lane] = family[t]
             end = start + duration[t][pool]
             placed[t] = (lane_cell[lane], start, end)
-            if any_flexible:  # only free_from reads it, for flexible operations
+            if watched[pool]:
                 heappush(busy[pool], (end, lane))
             lane_busy_until[lane] = end
-            heappush(events, (end, _LANE_FREE, lane))
+            at = due.get(end)
+            if at is None:
+                at = due[end] = ([], [])
+                heappush(times, end)
+            at[_LANE_FREE].append(lane)
             for s in successors[t]:
                 waiting[s] -= 1
                 if end > ready_at[s]:
                     ready_at[s] = end
                 if waiting[s] == 0:
-                    heappush(events, (ready_at[s], _TASK_READY, s))
+                    at = due.get(ready_at[s])
+                    if at is None:
+                        at = due[ready_at[s]] = ([], [])
+                        heappush(times, ready_at[s])
+                    at[_TASK_READY].append(s)
         for entry in deferred:
             heappush(queue, entry)
 
     eft = True
     while True:
-        if not events:
+        if not times:
             # Every cell is idle yet work waits: it was all left to pools that never came back
             # for it. Dispatch it plainly to whichever eligible cell takes it.
-            stranded = [p for p, q in enumerate(queues) if any(placed[e[3]] is None for e in q)]
+            stranded = [p for p, q in enumerate(queues) if any(placed[e % n] is None for e in q)]
             if not stranded:
                 break
             eft = False
@@ -334,16 +374,20 @@ def dispatch_lists(
             for pool in stranded:
                 dispatch(pool, now)
             continue
-        now = events[0][0]
+        now = heappop(times)
+        ready, lanes = due.pop(now)  # popped first: work of zero length ends at `now` again, a batch of its own
         touched: set[int] = set()
-        while events and events[0][0] == now:
-            _, kind, x = heappop(events)
-            if kind == _TASK_READY:
-                key = (0, key_of(x), rng.random() if rng else x, x)
-                for pool, _ in t_modes[x]:
-                    heappush(queues[pool], key)
-                    touched.add(pool)
-            elif now >= lane_busy_until[x]:  # a stale window wake-up for a lane busy since
+        if len(ready) > 1:
+            ready.sort()
+        for x in ready:
+            key = entry_of[x] if rng is None else (key_rank[x] * _TIE + int(rng.random() * _TIE)) * n + x
+            for pool, _ in t_modes[x]:
+                heappush(queues[pool], key)
+                touched.add(pool)
+        if len(lanes) > 1:
+            lanes.sort()
+        for x in lanes:
+            if now >= lane_busy_until[x]:  # else a stale window wake-up for a lane busy since
                 pool = lane_pool[x]
                 bucket = idle[pool].get(lane_family[x])
                 if bucket is None:
