@@ -128,13 +128,15 @@ def dispatch_lists(
     priority: Sequence[float] | None = None,
     rule_key: Callable[[list[int]], Callable[[int], float]] | None = None,
     tails_of: Callable[[], list[int]] | None = None,
+    report_cell: Sequence[int] | None = None,
 ) -> list[tuple[int, int, int]]:
     """The dispatcher itself, on the problem as lists per task (eligible (pool, duration) modes,
     predecessors, earliest start: the job's and the task's release, product family) and its
     cells, so a caller that holds the work so (a re-plan's open window) builds no Problem for it.
     `priority` (smaller first) or `rule_key(tails)` orders the queues; `tails_of()` gives the
     tails when predecessors are not in index order (else they come from one backward pass).
-    `ready_at` is used as working space."""
+    Placements name `cells` by index, or by `report_cell[index]` when given (a sub-problem's
+    lanes as the whole problem's cells). `ready_at` is used as working space."""
     heappush, heappop = heapq.heappush, heapq.heappop
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
@@ -173,6 +175,7 @@ def dispatch_lists(
     lane_family: list[str | None] = [None] * len(lane_cell)
     lane_wake = [-1] * len(lane_cell)
     lane_busy_until = [0] * len(lane_cell)
+    lane_report = lane_cell if report_cell is None else [report_cell[c] for c in lane_cell]  # what a placement names
     # Idle lanes per pool, bucketed by the family they last ran, to pick a setup-free one in O(1).
     lane_pool = [cells[c].pool for c in lane_cell]
     fresh: list[set[int]] = [set() for _ in range(n_pools)]
@@ -339,7 +342,7 @@ def dispatch_lists(
             if lane_setup[lane]:
                 lane_family[lane] = family[t]
             end = start + duration[t][pool]
-            placed[t] = (lane_cell[lane], start, end)
+            placed[t] = (lane_report[lane], start, end)
             if watched[pool]:
                 heappush(busy[pool], (end, lane))
             lane_busy_until[lane] = end

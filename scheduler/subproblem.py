@@ -57,6 +57,7 @@ class OpenWork:
     cells: list[Cell]  # the sub-problem's cells: a capacity-k cell's lanes are cells of their own
     pools: list[Pool]
     cell_of: dict[str, str]  # sub cell id -> cell id in the whole problem
+    cell_index: list[int]  # sub cell index -> cell index in the whole problem
     task_of: list[int]  # sub task index -> task index in the whole problem
     modes: list[list[tuple[int, int]]]  # in sub pool indices (one shared list per distinct set)
     predecessors: list[list[int]]  # sub task indices
@@ -81,6 +82,7 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
     sub_pools: list[Pool] = []
     pool_map: dict[int, int] = {}
     cell_of: dict[str, str] = {}
+    cell_index: list[int] = []
     for pool in pools_used:
         ids: list[int] = []
         for c in (cells_allowed or {}).get(pool, problem.pools[pool].cells):
@@ -93,6 +95,7 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
                 windows.sort()
                 sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, windows))
                 cell_of[lane_id] = cell.id
+                cell_index.append(c)
         if ids:
             pool_map[pool] = len(sub_pools)
             sub_pools.append(Pool(problem.pools[pool].name, ids))
@@ -118,7 +121,7 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
         modes_out.append(sub_modes[id(task.modes)])
         preds_out.append(preds)
         releases.append(release)
-    return OpenWork(sub_cells, sub_pools, cell_of, tasks, modes_out, preds_out, releases)
+    return OpenWork(sub_cells, sub_pools, cell_of, cell_index, tasks, modes_out, preds_out, releases)
 
 
 def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:

@@ -71,9 +71,10 @@ def _plan_tasks(plan) -> _PlanTasks:
     return entry[1]
 
 
-def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
+def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
     """The carried-in problem of the open work planned to start before now + span (closed under
-    predecessors), and carried task index -> controller task.
+    predecessors), carried task index -> controller task, and the carried tasks not pinned (in
+    carried order, as scheduler.subproblem.restrict lists them).
 
     Built directly in the form scheduler.carryin.carry_in gives (units marked carried, time 0 at
     the cut, running work pinned from 0 with its expected rest): every task kept here is open or
@@ -104,6 +105,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
     s_modes, duration_on, base_tasks, carried_ids = static.modes, static.duration_on, static.base_tasks, static.carried_ids
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
+    free: list[int] = []
     last_job, job = -1, None
     for i, t in enumerate(order):
         task = base_tasks[t]
@@ -138,9 +140,11 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
             pinned[i] = (cell, 0, rest)
             if rest > pinned_end.get(cell, 0):
                 pinned_end[cell] = rest
-        elif (arrived[t] or left[t] == 0) and len(modes) > 1:  # the unit is (or is on its way) in this pool: it stays there
-            here = ctrl.pool_of(t)
-            modes = [m for m in modes if m[0] == here] or modes
+        else:
+            free.append(i)
+            if (arrived[t] or left[t] == 0) and len(modes) > 1:  # the unit is (or is on its way) in this pool: it stays there
+                here = ctrl.pool_of(t)
+                modes = [m for m in modes if m[0] == here] or modes
         preds = t_preds[t]
         if not preds:
             preds = []
@@ -169,7 +173,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
     # which the controller logs as a failed re-plan).
     problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
-    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order
+    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order, free
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
@@ -194,14 +198,13 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
 
 
 def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
-    carried, to_ctrl = open_work(ctrl, ctrl.config.replan_window_s)
+    carried, to_ctrl, free = open_work(ctrl, ctrl.config.replan_window_s)
     problem = carried.problem
     now = ctrl.now
     pinned = carried.pinned
-    # The open tasks in carried order, as scheduler.subproblem.restrict lists them.
-    free = [t for t in range(len(problem.tasks)) if t not in pinned]
     # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
-    order = [ctrl.start[to_ctrl[t]] - now for t in free]
+    start = ctrl.start
+    order = [start[to_ctrl[t]] - now for t in free]
     # What scheduler.carryin.plan_around does, with the plan held as placements per task rather
     # than as Problems and named Assignments several times over: the open work around the pinned
     # work, the list scheduler, the lanes mapped back to their cells, and the whole checked by
@@ -215,29 +218,26 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
         # cells with the pinned work as windows.
         sub = open_work_lists(problem, pinned, free)
         jobs, tasks = problem.jobs, problem.tasks
-        ready_at, family = [], []
-        for t, release in zip(free, sub.release):
-            job = jobs[tasks[t].job]
-            family.append(job.family)
-            ready_at.append(job.release if job.release >= release else release)
-        carried_cell = {c.id: i for i, c in enumerate(problem.cells)}
-        lane_cell = [carried_cell[sub.cell_of[lane.id]] for lane in sub.cells]
+        free_jobs = [jobs[tasks[t].job] for t in free]
+        family = [job.family for job in free_jobs]
+        ready_at = [job.release if job.release >= release else release for job, release in zip(free_jobs, sub.release)]
+        # Placed on the carried cells (the lanes mapped back) by the list scheduler itself.
         plan = dispatch_lists(sub.cells, len(sub.pools), sub.modes, sub.predecessors, ready_at, family, problem.horizon, objective="mw", priority=order,
-                              tails_of=lambda: task_tails(restrict(problem, pinned, set(free)).problem))
-        for t, (lane, start, end) in zip(free, plan):
-            placed[t] = (lane_cell[lane], start, end)
+                              tails_of=lambda: task_tails(restrict(problem, pinned, set(free)).problem), report_cell=sub.cell_index)
+        for t, where in zip(free, plan):
+            placed[t] = where
     validate_placed(problem, placed)
-    current = _project(ctrl, carried, to_ctrl)
+    current = _project(ctrl, carried, to_ctrl, free)
     cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
     plan_cell = [cell_index[c.id] for c in problem.cells]
     gain = ctrl.config.replan_gain_s
     cell_now = ctrl.cell
     changes = []
     for t in free:
-        c, start, _ = placed[t]  # type: ignore[misc]
+        c, at, _ = placed[t]  # type: ignore[misc]
         c = plan_cell[c]
-        if c != cell_now[to_ctrl[t]] and start + gain <= current[t]:
-            changes.append((to_ctrl[t], c, float(start) + int(now)))
+        if c != cell_now[to_ctrl[t]] and at + gain <= current[t]:
+            changes.append((to_ctrl[t], c, float(at) + int(now)))
     return changes, {"tasks": len(free), "pinned": len(pinned)}
 
 
@@ -292,10 +292,11 @@ def _ready(ctrl, t: int) -> float:
     return at
 
 
-def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
+def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]) -> list[int]:
     """Each carried task's start in the current sequences timed forward from now (time 1 of the
     carried frame; 0 is the pinned work's): each task on its cell in planned order, after its
-    predecessors, the cell's previous work (and changeover) and outside its windows."""
+    predecessors, the cell's previous work (and changeover) and outside its windows. `open_tasks`:
+    the tasks not pinned, in carried order."""
     problem = carried.problem
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
     n = len(tasks)
@@ -309,7 +310,7 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
         free = lanes.get(c)
         if free is None:
             free = lanes[c] = [0] * max(1, cells[c].capacity)
-        k = min(range(len(free)), key=free.__getitem__) if len(free) > 1 else 0
+        k = free.index(min(free)) if len(free) > 1 else 0  # the first lane free soonest
         if e > free[k]:
             free[k] = e
         family[c] = jobs[tasks[t].job].family
@@ -319,8 +320,8 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     planned = ctrl.start
     eff = [planned[x] for x in to_ctrl]
     order = None
-    for t, task in enumerate(tasks):
-        for p in task.predecessors:
+    for t, preds in enumerate([task.predecessors for task in tasks]):
+        for p in preds:
             if p > t:  # not in routing order after all: take the general path
                 order = topological_order(problem)
                 break
@@ -336,13 +337,11 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     # Each open task's cell and duration: its current cell's, else (not eligible there) the
     # first cell of its first pool.
     cell_now = ctrl.cell
-    free_tasks = []
+    free_tasks = list(open_tasks)
     on = [0] * n
     lasts = [0] * n
-    for t, task in enumerate(tasks):
-        if t in pinned:
-            continue
-        free_tasks.append(t)
+    for t in open_tasks:
+        task = tasks[t]
         c = cell_now[to_ctrl[t]]
         pool = cells[c].pool
         for p, duration in task.modes:
@@ -382,7 +381,7 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
                 free = lanes[c] = [1] * max(1, cell.capacity)
             state = per_cell[c] = (free, cell.setup if cell.capacity == 1 else 0, CellCalendar(cell.unavailable) if cell.unavailable else None)
         free, setup, calendar = state
-        k = 0 if len(free) == 1 else min(range(len(free)), key=free.__getitem__)
+        k = 0 if len(free) == 1 else free.index(min(free))
         at = free[k]
         if setup and family.get(c) not in (None, job.family):
             at += setup

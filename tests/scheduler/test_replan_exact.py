@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+import scheduler.validate as checker
 from scheduler.construct import RULES, dispatch_lists, list_schedule
 from scheduler.problem import Cell, Job, Pool, Problem, Task
+from scheduler.schedule import Assignment, Schedule
 from scheduler.subproblem import open_work_lists
 
 DIGESTS = Path(__file__).resolve().parent / "fixtures" / "replan_digests.json"
@@ -125,6 +127,50 @@ def open_work_cases():
         yield f"open/{seed}", [(lists.cells[c].id, s, e) for c, s, e in got]
 
 
+def check_cases():
+    """case name -> the validator's sentences, in order, for plans broken at random (moved
+    earlier or later, stretched, onto another cell, into a window, dropped, a unit's operations
+    swapped), given as placements per task and as a schedule listing its assignments shuffled."""
+    for seed in range(60):
+        problem = random_floor(2_000 + seed)
+        rng = random.Random(seed)
+        cell_index = {c.id: i for i, c in enumerate(problem.cells)}
+        task_index = {(problem.jobs[t.job].id, t.op): i for i, t in enumerate(problem.tasks)}
+        placed: list = [None] * problem.n_operations
+        for a in list_schedule(problem, rule="fifo").assignments:
+            placed[task_index[(a.job, a.op)]] = (cell_index[a.cell], a.start, a.end)
+        for _ in range(rng.randint(1, 6)):
+            t = rng.randrange(len(placed))
+            if placed[t] is None:
+                continue
+            c, start, end = placed[t]
+            kind = rng.randrange(7)
+            if kind == 0:
+                shift = rng.randint(1, 400)
+                placed[t] = (c, start - shift, end - shift)
+            elif kind == 1:
+                shift = rng.randint(1, 400)
+                placed[t] = (c, start + shift, end + shift)
+            elif kind == 2:
+                placed[t] = (c, start, end + rng.randint(1, 50))
+            elif kind == 3:
+                placed[t] = (rng.randrange(len(problem.cells)), start, end)
+            elif kind == 4 and problem.cells[c].unavailable:
+                w_start, w_end = rng.choice(problem.cells[c].unavailable)
+                placed[t] = (c, w_start, w_start + end - start)
+            elif kind == 5:
+                placed[t] = None
+            else:
+                u = rng.randrange(len(placed))
+                if placed[u] is not None:
+                    placed[t], placed[u] = (placed[u][0], start, end), (c, placed[u][1], placed[u][2])
+        tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
+        rows = [Assignment(jobs[tasks[t].job].id, tasks[t].op, cells[p[0]].id, p[1], p[2]) for t, p in enumerate(placed) if p is not None]
+        rng.shuffle(rows)
+        yield f"check/{seed}", (checker.placed_violations(problem, placed), checker.placed_violations(problem, placed, complete=False),
+                                checker.violations(problem, Schedule(rows, problem.horizon)))
+
+
 def replan_cases():
     """case name -> every re-plan's answer (tasks moved, their cells and starts) in a random
     host's run of a small floor with stops, rework and re-plans every hour or two."""
@@ -158,6 +204,7 @@ def replan_cases():
 def all_cases():
     yield from list_cases()
     yield from open_work_cases()
+    yield from check_cases()
     yield from replan_cases()
 
 
@@ -165,7 +212,7 @@ def _stored() -> dict[str, str]:
     return json.loads(DIGESTS.read_text())
 
 
-@pytest.mark.parametrize("cases", [list_cases, open_work_cases, replan_cases], ids=["list_schedule", "open_work", "replan"])
+@pytest.mark.parametrize("cases", [list_cases, open_work_cases, check_cases, replan_cases], ids=["list_schedule", "open_work", "validate", "replan"])
 def test_decisions_are_what_they_were(cases):
     stored = _stored()
     seen = 0
