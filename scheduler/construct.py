@@ -170,6 +170,8 @@ def dispatch_lists(
             calendar = CellCalendar(unavailable)
             w_starts.append(calendar.starts or None)
             w_ends.append(calendar.ends)
+    lane_starts = [w_starts[c] for c in lane_cell]
+    lane_ends = [w_ends[c] for c in lane_cell]
     # Setups only exist on single-job cells (that is how validate reads them).
     lane_setup = [cell.setup if cell.capacity == 1 else 0 for cell in map(cells.__getitem__, lane_cell)]
     lane_family: list[str | None] = [None] * len(lane_cell)
@@ -183,6 +185,7 @@ def dispatch_lists(
         fresh[pool].add(lane)
     idle: list[dict[str | None, set[int]]] = [{None: lanes} if lanes else {} for lanes in fresh]
     idle_count = [len(lanes) for lanes in fresh]  # idle lanes per pool
+    family_order: list[dict[str | None, tuple]] = [{} for _ in range(n_pools)]  # see find_lane
     # A pool whose idle lanes find_lane tried were all inside a window at `now` (the first four
     # of each bucket, in the sets' order) starts nothing, whatever the task, until a lane joins
     # its idle sets: a window's end does so (its wake-up event), and so does a lane freeing up.
@@ -259,20 +262,26 @@ def dispatch_lists(
             d = 1  # even zero-length work keeps out of windows: a sub-problem's windows are other work
         buckets = idle[pool]
         asleep = True  # every lane tried is inside a window right now: no task could start
-        # Same-family lanes first, then fresh ones, then the others (with a setup).
-        for bucket_family in buckets if len(buckets) == 1 else (fam, None, *[f for f in buckets if f not in (fam, None)]):
+        # Same-family lanes first, then fresh ones, then the others (with a setup), in the
+        # buckets' order: kept per family until the pool gets a bucket for a new family.
+        if len(buckets) == 1:
+            families = buckets
+        else:
+            families = family_order[pool].get(fam)  # type: ignore[assignment]
+            if families is None:
+                families = family_order[pool][fam] = (fam, None, *[f for f in buckets if f not in (fam, None)])
+        for bucket_family in families:
             bucket = buckets.get(bucket_family)
             if not bucket:
                 continue
             setup = 0 if bucket_family is None or bucket_family == fam else -1
             tried = 0
             for lane in bucket:
-                c = lane_cell[lane]
                 lane_setup_s = lane_setup[lane] if setup else 0
-                starts = w_starts[c]
+                starts = lane_starts[lane]
                 if starts is None:
                     return lane, now + lane_setup_s
-                ends = w_ends[c]
+                ends = lane_ends[lane]
                 w = bisect_right(ends, now)  # the first window not over by now (CellCalendar.blocking)
                 if w == len(starts) or starts[w] >= now + lane_setup_s + d:
                     return lane, now + lane_setup_s
@@ -395,6 +404,7 @@ def dispatch_lists(
                 bucket = idle[pool].get(lane_family[x])
                 if bucket is None:
                     bucket = idle[pool][lane_family[x]] = set()
+                    family_order[pool].clear()
                 if x not in bucket:  # a window's end for a lane idle all along: it is there
                     bucket.add(x)
                     idle_count[pool] += 1
