@@ -36,9 +36,7 @@ _LOOKAHEAD = 16
 # generated job shops, see docs/scheduling.md "Scale").
 WORK_WEIGHT = 4.0
 
-_TASK_READY = 0
 _TIE = 2**53  # random.random() returns k / 2**53
-_LANE_FREE = 1
 
 
 def task_tails(problem: Problem) -> list[int]:
@@ -48,7 +46,7 @@ def task_tails(problem: Problem) -> list[int]:
     return [s + q for s, q in zip(heads.shortest, heads.tail)]
 
 
-def _tails(successors: list[list[int]], shortest: list[int]) -> list[int]:
+def _tails(successors: list[list[int] | None], shortest: list[int]) -> list[int]:
     """task_tails for tasks whose successors all have higher indices: one backward pass."""
     tails = list(shortest)
     for t in range(len(tails) - 1, -1, -1):
@@ -204,12 +202,16 @@ def dispatch_lists(
     duration: list[dict[int, int]] = [m[0] for m in made]
     shortest: list[int] = [m[1] for m in made]
     flexible: list[bool] = [len(modes) > 1 for modes in t_modes]
-    successors: list[list[int]] = [[] for _ in range(n)]
+    successors: list[list[int] | None] = [None] * n  # a list only where there are some
     waiting: list[int] = [len(preds) for preds in t_preds]
     in_order = True  # every predecessor has a lower index (a built problem's routing order)
     for t, preds in enumerate(t_preds):
         for p in preds:
-            successors[p].append(t)
+            after = successors[p]
+            if after is None:
+                successors[p] = [t]
+            else:
+                after.append(t)
             if p >= t:
                 in_order = False
     # free_from reads a pool's work in hand only as another pool of a flexible operation.
@@ -240,17 +242,20 @@ def dispatch_lists(
     busy: list[list[tuple[int, int]]] = [[] for _ in range(n_pools)]  # (end, lane) of work handed out
 
     # Events by time: a heap of the distinct times, and per time the tasks that become ready and
-    # the lanes that free up or leave a window then. Handled as a heap of (time, kind, task or
-    # lane) would pop them: ready tasks first, each group in index order (the order lanes join
-    # the idle sets, which the sets' iteration order keeps, and seeded tie-breaks are drawn).
-    due: dict[int, tuple[list[int], list[int]]] = {}
+    # the lanes that free up or leave a window then (a list only for the kinds that happen).
+    # Handled as a heap of (time, kind, task or lane) would pop them: ready tasks first, each
+    # group in index order (the order lanes join the idle sets, which the sets' iteration order
+    # keeps, and seeded tie-breaks are drawn).
+    ready_due: dict[int, list[int]] = {}
+    lanes_due: dict[int, list[int]] = {}
     for t in range(n):
         if waiting[t] == 0:
-            at = due.get(ready_at[t])
+            at = ready_due.get(ready_at[t])
             if at is None:
-                at = due[ready_at[t]] = ([], [])
-            at[_TASK_READY].append(t)
-    times = list(due)
+                ready_due[ready_at[t]] = [t]
+            else:
+                at.append(t)
+    times = list(ready_due)
     heapq.heapify(times)
 
     def find_lane(pool: int, t: int, now: int) -> tuple[int, int] | None:
@@ -290,11 +295,13 @@ def dispatch_lists(
                 wake = ends[w]  # type: ignore[index]
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
-                    at = due.get(wake)
-                    if at is None:
-                        at = due[wake] = ([], [])
-                        heappush(times, wake)
-                    at[_LANE_FREE].append(lane)
+                    at = lanes_due.get(wake)
+                    if at is not None:
+                        at.append(lane)
+                    else:
+                        lanes_due[wake] = [lane]
+                        if wake not in ready_due:
+                            heappush(times, wake)
                 tried += 1
                 if tried >= 4:
                     break
@@ -355,21 +362,25 @@ def dispatch_lists(
             if watched[pool]:
                 heappush(busy[pool], (end, lane))
             lane_busy_until[lane] = end
-            at = due.get(end)
-            if at is None:
-                at = due[end] = ([], [])
-                heappush(times, end)
-            at[_LANE_FREE].append(lane)
-            for s in successors[t]:
+            at = lanes_due.get(end)
+            if at is not None:
+                at.append(lane)
+            else:
+                lanes_due[end] = [lane]
+                if end not in ready_due:
+                    heappush(times, end)
+            for s in successors[t] or ():
                 waiting[s] -= 1
                 if end > ready_at[s]:
                     ready_at[s] = end
                 if waiting[s] == 0:
-                    at = due.get(ready_at[s])
-                    if at is None:
-                        at = due[ready_at[s]] = ([], [])
-                        heappush(times, ready_at[s])
-                    at[_TASK_READY].append(s)
+                    at = ready_due.get(ready_at[s])
+                    if at is not None:
+                        at.append(s)
+                    else:
+                        ready_due[ready_at[s]] = [s]
+                        if ready_at[s] not in lanes_due:
+                            heappush(times, ready_at[s])
         for entry in deferred:
             heappush(queue, entry)
 
@@ -387,17 +398,19 @@ def dispatch_lists(
                 dispatch(pool, now)
             continue
         now = heappop(times)
-        ready, lanes = due.pop(now)  # popped first: work of zero length ends at `now` again, a batch of its own
+        # Popped first: work of zero length ends at `now` again, a batch of its own.
+        ready = ready_due.pop(now, ())
+        lanes = lanes_due.pop(now, ())
         touched: set[int] = set()
         if len(ready) > 1:
-            ready.sort()
+            ready.sort()  # type: ignore[union-attr]
         for x in ready:
             key = entry_of[x] if rng is None else (key_rank[x] * _TIE + int(rng.random() * _TIE)) * n + x
             for pool, _ in t_modes[x]:
                 heappush(queues[pool], key)
                 touched.add(pool)
         if len(lanes) > 1:
-            lanes.sort()
+            lanes.sort()  # type: ignore[union-attr]
         for x in lanes:
             if now >= lane_busy_until[x]:  # else a stale window wake-up for a lane busy since
                 pool = lane_pool[x]
