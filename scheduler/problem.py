@@ -62,8 +62,11 @@ class Problem:
         # once, and only a failing check looks for the first task that holds it, to name it.
         pools = len(self.pools)
         for modes in {id(task.modes): task.modes for task in self.tasks}.values():
-            if not modes or not all(0 <= pool < pools and duration >= 0 for pool, duration in modes):
+            if not modes:
                 self._name_bad_modes()
+            for pool, duration in modes:
+                if not 0 <= pool < pools or duration < 0:
+                    self._name_bad_modes()
 
     def _name_bad_modes(self) -> None:
         pools = len(self.pools)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from itertools import chain
 
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
@@ -43,6 +44,8 @@ class _PlanTasks:
         self.duration_on: dict[int, dict[int, int]] = {}
         self.modes: list[list | None] = []
         self.base_tasks = [base_tasks[p] if p >= 0 else None for p in plan.t_problem]  # controller task -> planned Task
+        self.ops = [task.op if task is not None else "" for task in self.base_tasks]
+        self.capabilities = [task.capability if task is not None else "" for task in self.base_tasks]
         for p in plan.t_problem:
             if p < 0:
                 self.modes.append(None)
@@ -92,71 +95,76 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
     # set expression per round instead of a walk: almost every predecessor is kept or done).
     new = keep
     while new:
-        new = {p for p in {p for t in new for p in t_preds[t]} - keep if t_problem[p] >= 0 and status[p] != DONE and not in_rework[p]}
+        new = {p for p in set(chain.from_iterable(map(t_preds.__getitem__, new))) - keep if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]}
         keep |= new
     order = sorted(keep)  # job-major, routing order: each unit's tasks together, predecessors first
-    local = dict(zip(order, range(len(order))))
-    jobs: list[Job] = []
-    job_new: dict[int, int] = {}
-    tasks: list[Task] = []
+    n = len(order)
+    local = dict(zip(order, range(n)))
+    # Mostly whole-list passes (maps and comprehensions): a re-plan carries ~2,700 tasks.
+    # Units in order of their first task; each unit's source is its first task's planned job.
+    job_of = list(map(plan.t_job.__getitem__, order))
+    units = list(dict.fromkeys(job_of))
+    first_task = dict(zip(reversed(job_of), reversed(order)))
+    unit_of = list(map(dict(zip(units, range(len(units)))).__getitem__, job_of))
+    base_tasks, base_jobs = static.base_tasks, base.jobs
+    src_job = [base_tasks[first_task[j]].job for j in units]
+    release = [base_jobs[b].release for b in src_job]
+    modes_of = list(map(static.modes.__getitem__, order))
+    state = list(map(status.__getitem__, order))
+    running = [i for i, st in enumerate(state) if st == RUNNING]
+    free = [i for i, st in enumerate(state) if st != RUNNING]
     pinned: dict[int, tuple[int, int, int]] = {}
     pinned_end: dict[int, int] = {}
-    source: dict[str, str] = {}
-    t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
-    s_modes, duration_on, base_tasks, carried_ids = static.modes, static.duration_on, static.base_tasks, static.carried_ids
+    cell_pool, duration_on = plan.cell_pool, static.duration_on
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
-    free: list[int] = []
-    last_job, job = -1, None
-    for i, t in enumerate(order):
-        task = base_tasks[t]
-        if t_job[t] != last_job:  # a unit's tasks come together (the general case below keeps any order)
-            last_job = t_job[t]
-            k = job_new.get(last_job)
-            if k is None:
-                src = base.jobs[task.job]
-                k = job_new[last_job] = len(jobs)
-                carried_id = carried_ids[task.job]
-                jobs.append(Job(carried_id, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
-                source[carried_id] = src.id
-            job = jobs[k]
-        job.tasks.append(i)  # type: ignore[union-attr]
-        modes = s_modes[t]
-        if status[t] == RUNNING:
-            # Started this very second still counts as running at the cut (pinned), not as open work.
-            began = int(started_at[t])
-            if began > cut - 1:
-                began = cut - 1
-            if began < 0:
-                began = 0
-            # A unit may start a little before its plan (a changeover's lead, a free twin cell).
-            if began < job.release:  # type: ignore[union-attr]
-                job.release = began  # type: ignore[union-attr]
-            cell = ran_on[t]
-            pool = cell_pool[cell]
-            duration = duration_on[id(modes)].get(pool, modes[0][1])
-            rest = int(started_at[t] + duration)
-            rest = (rest if rest > cut + 1 else cut + 1) - cut
-            modes = [(pool, rest)]
-            pinned[i] = (cell, 0, rest)
-            if rest > pinned_end.get(cell, 0):
-                pinned_end[cell] = rest
-        else:
-            free.append(i)
-            if (arrived[t] or left[t] == 0) and len(modes) > 1:  # the unit is (or is on its way) in this pool: it stays there
-                here = ctrl.pool_of(t)
-                modes = [m for m in modes if m[0] == here] or modes
-        preds = t_preds[t]
+    for i in running:
+        t = order[i]
+        # Started this very second still counts as running at the cut (pinned), not as open work.
+        began = int(started_at[t])
+        if began > cut - 1:
+            began = cut - 1
+        if began < 0:
+            began = 0
+        # A unit may start a little before its plan (a changeover's lead, a free twin cell).
+        if began < release[unit_of[i]]:
+            release[unit_of[i]] = began
+        cell = ran_on[t]
+        pool = cell_pool[cell]
+        modes = modes_of[i]
+        duration = duration_on[id(modes)].get(pool, modes[0][1])
+        rest = int(started_at[t] + duration)
+        rest = (rest if rest > cut + 1 else cut + 1) - cut
+        modes_of[i] = [(pool, rest)]
+        pinned[i] = (cell, 0, rest)
+        if rest > pinned_end.get(cell, 0):
+            pinned_end[cell] = rest
+    arrived, left = ctrl.arrived, ctrl.preds_left
+    for i in free:
+        modes = modes_of[i]
+        if len(modes) > 1 and (arrived[t := order[i]] or left[t] == 0):  # the unit is (or is on its way) in this pool: it stays there
+            here = ctrl.pool_of(t)
+            modes_of[i] = [m for m in modes if m[0] == here] or modes
+    get = local.get
+    preds_of: list[list[int]] = []
+    for preds in map(plan.t_preds.__getitem__, order):
         if not preds:
-            preds = []
+            preds_of.append([])
         elif len(preds) == 1:
-            preds = [q] if (q := local.get(preds[0])) is not None else []
+            preds_of.append([q] if (q := get(preds[0])) is not None else [])
         else:
-            preds = [q for p in preds if (q := local.get(p)) is not None]
-        tasks.append(Task(k, task.op, modes, preds, task.capability))
-    for job in jobs:  # into the carried frame: time 0 is the cut
-        job.release = max(0, job.release - cut)
-        if job.due is not None:
-            job.due -= cut
+            preds_of.append([q for p in preds if (q := get(p)) is not None])
+    tasks = list(map(Task, unit_of, map(static.ops.__getitem__, order), modes_of, preds_of, map(static.capabilities.__getitem__, order)))
+    unit_tasks: list[list[int]] = [[] for _ in units]
+    for i, k in enumerate(unit_of):
+        unit_tasks[k].append(i)
+    jobs: list[Job] = []
+    source: dict[str, str] = {}
+    carried_ids = static.carried_ids
+    for k, b in enumerate(src_job):  # into the carried frame: time 0 is the cut
+        src = base_jobs[b]
+        jobs.append(Job(carried_ids[b], src.product, src.family, src.category, src.mw, max(0, release[k] - cut),
+                        None if src.due is None else src.due - cut, src.weight, unit_tasks[k]))
+        source[carried_ids[b]] = src.id
     cells = []
     up, down_until = ctrl.up, ctrl.down_until
     clear_cells = static.clear_cells
