@@ -97,13 +97,21 @@ def _check_modes(problem: Problem, order: list[int], at: _At) -> list[str]:
     for t in order:
         c, start, end = at[t]  # type: ignore[misc]
         pool = cell_pool[c]
-        for mp, d in tasks[t].modes:
-            if mp == pool:  # the first mode of the cell's pool is the one that counts
-                if end - start != d:
-                    out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
-                break
+        modes = tasks[t].modes
+        if len(modes) == 1:  # most tasks, and all running work
+            mp, d = modes[0]
+            if mp != pool:
+                out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
+            elif end - start != d:
+                out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
         else:
-            out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
+            for mp, d in modes:
+                if mp == pool:  # the first mode of the cell's pool is the one that counts
+                    if end - start != d:
+                        out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
+                    break
+            else:
+                out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
         if start < 0:
             out.append(f"{_name(problem, t)}: starts before time 0")
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from heapq import heapreplace
 from itertools import chain
 
 from scheduler.bounds import topological_order
@@ -309,6 +310,8 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
     n = len(tasks)
     pinned = carried.pinned
+    # Each cell's lanes as a heap of the times they are free from: work goes to the lane free
+    # soonest, and lanes are alike, so which lane holds which time never matters.
     lanes: dict[int, list[int]] = {}
     family: dict[int, str] = {}
     end = [1] * n
@@ -318,9 +321,8 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
         free = lanes.get(c)
         if free is None:
             free = lanes[c] = [0] * max(1, cells[c].capacity)
-        k = free.index(min(free)) if len(free) > 1 else 0  # the first lane free soonest
-        if e > free[k]:
-            free[k] = e
+        if e > free[0]:
+            heapreplace(free, e)
         family[c] = jobs[tasks[t].job].family
     # Planned starts, raised where a predecessor was moved later (repair only re-times what it
     # moves), so the pass meets every predecessor first. Carried tasks are in controller order
@@ -389,8 +391,7 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
                 free = lanes[c] = [1] * max(1, cell.capacity)
             state = per_cell[c] = (free, cell.setup if cell.capacity == 1 else 0, CellCalendar(cell.unavailable) if cell.unavailable else None)
         free, setup, calendar = state
-        k = 0 if len(free) == 1 else free.index(min(free))
-        at = free[k]
+        at = free[0]
         if setup and family.get(c) not in (None, job.family):
             at += setup
         if ready > at:
@@ -399,6 +400,7 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
         if calendar is not None and calendar.starts:
             at = calendar.earliest_fit(at, lasts[t])
         starts[t] = at
-        end[t] = free[k] = at + lasts[t]
+        end[t] = at + lasts[t]
+        heapreplace(free, end[t])
         family[c] = job.family
     return starts
