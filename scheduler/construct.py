@@ -214,7 +214,7 @@ def dispatch_lists(
                 after.append(t)
             if p >= t:
                 in_order = False
-    # free_from reads a pool's work in hand only as another pool of a flexible operation.
+    # finishes_sooner_elsewhere reads a pool's work in hand only as another pool of a flexible operation.
     watched = [False] * n_pools
     for modes in t_modes:
         if len(modes) > 1:
@@ -309,15 +309,6 @@ def dispatch_lists(
             asleep_at[pool] = (idle_version[pool], now)
         return None
 
-    def free_from(pool: int, now: int) -> int:
-        """When the pool's first lane is free: now if one is idle, else its earliest end."""
-        if idle_count[pool]:
-            return now
-        heap = busy[pool]
-        while heap and lane_busy_until[heap[0][1]] != heap[0][0]:
-            heappop(heap)  # the lane has been given later work since
-        return max(now, heap[0][0]) if heap else now
-
     def finishes_sooner_elsewhere(t: int, pool: int, now: int) -> bool:
         """Earliest-finish choice for flexible operations: leave t to another eligible pool
         that will finish it earlier, even if that pool is busy right now. Extra duration on a
@@ -325,7 +316,17 @@ def dispatch_lists(
         fastest = shortest[t]
         mine = now + duration[t][pool] + work_weight * (duration[t][pool] - fastest)
         for other, d in t_modes[t]:
-            if other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine:
+            if other == pool:
+                continue
+            # When the other pool's first lane is free: now if one is idle, else its earliest end.
+            if idle_count[other]:
+                free = now
+            else:
+                heap = busy[other]
+                while heap and lane_busy_until[heap[0][1]] != heap[0][0]:
+                    heappop(heap)  # the lane has been given later work since
+                free = max(now, heap[0][0]) if heap else now
+            if free + d + work_weight * (d - fastest) < mine:
                 return True
         return False
 
@@ -334,6 +335,7 @@ def dispatch_lists(
         if version == idle_version[pool] and now >= at:
             return  # as below, every entry would find no lane (see asleep_at)
         queue = queues[pool]
+        pool_idle, pool_busy = idle[pool], busy[pool] if watched[pool] else None
         deferred = []
         while queue and idle_count[pool]:
             entry = heappop(queue)
@@ -353,14 +355,14 @@ def dispatch_lists(
                 continue
             # Assign t to the lane (inline: once per task, the hottest path of a re-plan).
             lane, start = choice
-            idle[pool][lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
+            pool_idle[lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
             idle_count[pool] -= 1
             if lane_setup[lane]:
                 lane_family[lane] = family[t]
             end = start + duration[t][pool]
             placed[t] = (lane_report[lane], start, end)
-            if watched[pool]:
-                heappush(busy[pool], (end, lane))
+            if pool_busy is not None:
+                heappush(pool_busy, (end, lane))
             lane_busy_until[lane] = end
             at = lanes_due.get(end)
             if at is not None:
