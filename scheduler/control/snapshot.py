@@ -89,16 +89,8 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
     static = _plan_tasks(plan)
     cut = int(now)
     base = plan.problem
-    status, in_rework = ctrl.status, ctrl.in_rework
-    t_problem, t_preds = plan.t_problem, plan.t_preds
-    keep = ctrl.open_before(now + span)
-    # Closed under predecessors: the few open predecessors outside the window come along (one
-    # set expression per round instead of a walk: almost every predecessor is kept or done).
-    new = keep
-    while new:
-        new = {p for p in set(chain.from_iterable(map(t_preds.__getitem__, new))) - keep if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]}
-        keep |= new
-    order = sorted(keep)  # job-major, routing order: each unit's tasks together, predecessors first
+    status = ctrl.status
+    order = _window(ctrl, now + span)
     n = len(order)
     local = dict(zip(order, range(n)))
     # Mostly whole-list passes (maps and comprehensions): a re-plan carries ~2,700 tasks.
@@ -166,10 +158,37 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
         jobs.append(Job(carried_ids[b], src.product, src.family, src.category, src.mw, max(0, release[k] - cut),
                         None if src.due is None else src.due - cut, src.weight, unit_tasks[k]))
         source[carried_ids[b]] = src.id
-    cells = []
+    cells = _carried_cells(ctrl, static, pinned_end, cut)
+    pools = [Pool(p.name, list(p.cells)) for p in base.pools]
+    horizon = max(int(span), base.horizon - cut, 1)
+    # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
+    # which the controller logs as a failed re-plan).
+    problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
+    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order, free
+
+
+def _window(ctrl, limit: float) -> list[int]:
+    """The controller tasks running now or open with a planned start before `limit`, closed
+    under predecessors (the few open ones outside the window come along), in task order:
+    job-major, routing order, so each unit's tasks come together, predecessors first."""
+    plan, status, in_rework = ctrl.plan, ctrl.status, ctrl.in_rework
+    t_problem, t_preds = plan.t_problem, plan.t_preds
+    keep = ctrl.open_before(limit)
+    new = keep
+    while new:  # one set expression per round, not a walk: almost every predecessor is kept or done
+        new = {p for p in set(chain.from_iterable(map(t_preds.__getitem__, new))) - keep if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]}
+        keep |= new
+    return sorted(keep)
+
+
+def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int) -> list[Cell]:
+    """The floor's cells in the carried frame: their windows after the cut, a stopped cell out
+    until its expected return, nothing in the way of the work pinned on them."""
+    now = ctrl.now
     up, down_until = ctrl.up, ctrl.down_until
     clear_cells = static.clear_cells
-    for c, cell in enumerate(base.cells):
+    cells = []
+    for c, cell in enumerate(ctrl.plan.problem.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
         clear = pinned_end.get(c, 0)
@@ -177,12 +196,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
         if not up[c] and down_until[c] > now:  # a stopped cell takes nothing new before it is back
             windows.append((clear, max(clear, int(down_until[c]) - cut)))
         cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows) if windows else clear_cells[c])
-    pools = [Pool(p.name, list(p.cells)) for p in base.pools]
-    horizon = max(int(span), base.horizon - cut, 1)
-    # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
-    # which the controller logs as a failed re-plan).
-    problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
-    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order, free
+    return cells
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
