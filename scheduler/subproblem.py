@@ -109,6 +109,10 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
     for t, task in zip(tasks, free_tasks):
         release = task.release if task.release > not_before else not_before
         preds: list[int] = []
+        if not task.predecessors:  # a re-plan's tasks whose predecessors are done: about half
+            preds_out.append(preds)
+            releases.append(release)
+            continue
         for p in task.predecessors:
             k = local.get(p)
             if k is not None:

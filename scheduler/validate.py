@@ -119,7 +119,7 @@ def _check_modes(problem: Problem, order: list[int], at: _At) -> list[str]:
 
 def _check_precedence_and_release(problem: Problem, at: _At, complete: bool) -> list[str]:
     out = []
-    jobs = problem.jobs
+    job_release = [job.release for job in problem.jobs]
     for t, task in enumerate(problem.tasks):
         p = at[t]
         if p is None:
@@ -127,7 +127,7 @@ def _check_precedence_and_release(problem: Problem, at: _At, complete: bool) -> 
                 out.append(f"{_name(problem, t)}: not scheduled")
             continue
         start = p[1]
-        release = jobs[task.job].release
+        release = job_release[task.job]
         if task.release > release:
             release = task.release
         if start < release:
