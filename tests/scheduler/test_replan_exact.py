@@ -25,6 +25,7 @@ from scheduler.construct import RULES, dispatch_lists, list_schedule
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.schedule import Assignment, Schedule
 from scheduler.subproblem import open_work_lists
+from tests.scheduler.test_validate_placed import _perturb
 
 DIGESTS = Path(__file__).resolve().parent / "fixtures" / "replan_digests.json"
 H = 3600
@@ -129,8 +130,9 @@ def open_work_cases():
 
 def check_cases():
     """case name -> the validator's sentences, in order, for plans broken at random (moved
-    earlier or later, stretched, onto another cell, into a window, dropped, a unit's operations
-    swapped), given as placements per task and as a schedule listing its assignments shuffled."""
+    earlier or later, stretched, onto another cell, into a window, dropped, two operations'
+    places swapped), given as placements per task and as a schedule listing its assignments
+    shuffled."""
     for seed in range(60):
         problem = random_floor(2_000 + seed)
         rng = random.Random(seed)
@@ -139,31 +141,17 @@ def check_cases():
         placed: list = [None] * problem.n_operations
         for a in list_schedule(problem, rule="fifo").assignments:
             placed[task_index[(a.job, a.op)]] = (cell_index[a.cell], a.start, a.end)
-        for _ in range(rng.randint(1, 6)):
-            t = rng.randrange(len(placed))
-            if placed[t] is None:
+        placed = _perturb(problem, placed, rng)  # moved earlier or later, stretched, onto another cell, dropped
+        for _ in range(rng.randint(0, 2)):  # and into a window, or two tasks' places swapped
+            t, u = rng.randrange(len(placed)), rng.randrange(len(placed))
+            if placed[t] is None or placed[u] is None:
                 continue
             c, start, end = placed[t]
-            kind = rng.randrange(7)
-            if kind == 0:
-                shift = rng.randint(1, 400)
-                placed[t] = (c, start - shift, end - shift)
-            elif kind == 1:
-                shift = rng.randint(1, 400)
-                placed[t] = (c, start + shift, end + shift)
-            elif kind == 2:
-                placed[t] = (c, start, end + rng.randint(1, 50))
-            elif kind == 3:
-                placed[t] = (rng.randrange(len(problem.cells)), start, end)
-            elif kind == 4 and problem.cells[c].unavailable:
-                w_start, w_end = rng.choice(problem.cells[c].unavailable)
+            if rng.random() < 0.5 and problem.cells[c].unavailable:
+                w_start, _ = rng.choice(problem.cells[c].unavailable)
                 placed[t] = (c, w_start, w_start + end - start)
-            elif kind == 5:
-                placed[t] = None
             else:
-                u = rng.randrange(len(placed))
-                if placed[u] is not None:
-                    placed[t], placed[u] = (placed[u][0], start, end), (c, placed[u][1], placed[u][2])
+                placed[t], placed[u] = (placed[u][0], start, end), (c, placed[u][1], placed[u][2])
         tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
         rows = [Assignment(jobs[tasks[t].job].id, tasks[t].op, cells[p[0]].id, p[1], p[2]) for t, p in enumerate(placed) if p is not None]
         rng.shuffle(rows)
