@@ -93,8 +93,11 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
             open_windows = [w for w in cell.unavailable if w[1] > not_before]
             for lane_id, busy in _lanes(cell, fixed_on.get(c, ()), families):
                 ids.append(len(sub_cells))
-                windows = open_windows + busy if busy else list(open_windows)
-                windows.sort()
+                if busy:
+                    windows = open_windows + busy
+                    windows.sort()
+                else:  # a bay's lanes are mostly free of fixed work and windows
+                    windows = sorted(open_windows) if open_windows else []
                 sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, windows))
                 cell_of[lane_id] = cell.id
                 cell_index.append(c)
