@@ -17,7 +17,8 @@ from __future__ import annotations
 import gc
 import weakref
 from heapq import heapreplace
-from itertools import chain
+from itertools import chain, compress
+from operator import eq
 
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
@@ -379,8 +380,10 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
     # Equal planned starts go in topological order (the tie-break it always had); only tasks on
     # one cell see each other's order, so the order is needed only when a tie shares a cell.
     ties: dict[tuple[float, int], int] = {}
-    for a, b in zip(free_tasks, free_tasks[1:]):
-        if eff[a] == eff[b] and (ties.setdefault((eff[a], on[a]), a) != a or (eff[b], on[b]) in ties):
+    effs = list(map(eff.__getitem__, free_tasks))
+    for k in compress(range(len(effs) - 1), map(eq, effs, effs[1:])):  # the neighbours with equal starts
+        a, b = free_tasks[k], free_tasks[k + 1]
+        if ties.setdefault((eff[a], on[a]), a) != a or (eff[b], on[b]) in ties:
             rank = [0] * n
             for i, t in enumerate(order or topological_order(problem)):
                 rank[t] = i
