@@ -159,31 +159,46 @@ def check_cases():
                                 checker.violations(problem, Schedule(rows, problem.horizon)))
 
 
+class _Finished(Exception):
+    """Every task is done: the host would only tick on (re-plans of nothing) to its step limit."""
+
+
 def replan_cases():
-    """case name -> every re-plan's answer (tasks moved, their cells and starts) in a random
-    host's run of a small floor with stops, rework and re-plans every hour or two."""
+    """case name -> every re-plan's answer (tasks moved, their cells and starts, sizes) in a
+    random host's run (tests.scheduler.test_control.random_host: stops, rework, units early) of
+    the loop floor and of the pipeline floor, re-planning every one to three hours, some on
+    lateness, with gains from none (everything that starts sooner moves) to half an hour."""
     from plant.demand import orders_for
     from scheduler.control import ControlConfig
     from scheduler.control import snapshot
     from scheduler.problem import build_problem
     from tests.scheduler import test_control as hand
 
-    spec = hand.loop_floor()
-    for hours, seed, every in ((24, 1, 1), (24, 2, 2), (36, 3, 1), (36, 4, 2), (30, 5, 1)):
+    from plant import load_spec
+
+    pipeline = load_spec(str(Path(__file__).resolve().parents[1] / "specs" / "pipeline.yaml"))  # windows, setups, 8-place bays
+    runs = ((hand.loop_floor(), 96, 1, 1, None, 600, 60.0), (hand.loop_floor(), 168, 2, 2, 1800.0, 0, 300.0),
+            (hand.loop_floor(), 120, 3, 1, None, 3600, 0.0), (hand.loop_floor(), 168, 4, 3, None, 1200, 1800.0),
+            (hand.loop_floor(), 72, 5, 1, 900.0, 600, 120.0), (pipeline, 96, 6, 1, None, 1200, 0.0), (pipeline, 168, 7, 2, 1800.0, 0, 600.0))
+    for spec, hours, seed, every, lateness, early, gain in runs:
         problem = build_problem(spec, orders_for(spec, hours), hours * H)
         schedule = list_schedule(problem, rule=("slack", "fifo")[seed % 2])
-        config = ControlConfig.policy("replan", move_threshold_s=H, replan_every_s=every * H, replan_lateness_s=1800.0)
+        config = ControlConfig.policy("replan", move_threshold_s=H, replan_every_s=every * H, replan_lateness_s=lateness, replan_gain_s=gain)
         answers = []
         real = snapshot.replan
 
         def keep(ctrl, real=real, answers=answers):
+            if all(status == 2 for status in ctrl.status):  # DONE
+                raise _Finished
             out = real(ctrl)
             answers.append(out)
             return out
 
         snapshot.replan = keep
         try:
-            hand.random_host(spec, schedule, config, seed, early_s=seed * 600.0)
+            hand.random_host(spec, schedule, config, seed, early_s=early)
+        except _Finished:
+            pass
         finally:
             snapshot.replan = real
         yield f"replan/{seed}", answers
@@ -214,11 +229,13 @@ def test_the_cases_reach_the_rare_paths():
     """The random floors hit what they are there for: work stranded by the earliest-finish rule,
     lost units demoted, bays inside windows, predecessors after their task, re-plans that move."""
     problems = [random_floor(seed) for seed in range(120)]
+    moved = [sum(len(changes) for changes, _ in answers) for _, answers in replan_cases()]
+    assert min(moved) >= 1 and max(moved) >= 100, moved
     assert any(c.capacity >= 24 and c.unavailable for p in problems for c in p.cells)
     assert any(d == 0 for p in problems for t in p.tasks for _, d in t.modes)
     assert any(q > t for p in problems for t, task in enumerate(p.tasks) for q in task.predecessors)
     stored = _stored()
-    assert sum(1 for k in stored if k.startswith("replan/")) == 5
+    assert sum(1 for k in stored if k.startswith("replan/")) == 7
 
 
 def record() -> None:
