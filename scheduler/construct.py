@@ -131,7 +131,7 @@ def dispatch_lists(
     """The dispatcher itself, on the problem as lists per task (eligible (pool, duration) modes,
     predecessors, earliest start: the job's and the task's release, product family) and its
     cells, so a caller that holds the work so (a re-plan's open window) builds no Problem for it.
-    `priority` (smaller first) or `rule_key(tails)` orders the queues; `tails_of()` gives the
+    `priority` (numbers, smaller first) or `rule_key(tails)` orders the queues; `tails_of()` gives the
     tails when predecessors are not in index order (else they come from one backward pass).
     Placements name `cells` by index, or by `report_cell[index]` when given (a sub-problem's
     lanes as the whole problem's cells). `ready_at` is used as working space."""
