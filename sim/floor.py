@@ -336,6 +336,17 @@ class Floor:
                 ev = cell.ev
                 ev.callbacks = self._on_end
                 heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
+            elif not setup and cell.calendar is None and cell.ahead and duration > _EPS:
+                # A failure on the way (busy-time clock), worked out now: `_work_out` without a changeover.
+                started = env._now
+                at, left, stop = self._ahead(cell, started, duration, BUSY)
+                if stop is not None:
+                    self._drive(cell, self._after_stop(cell, task, BUSY, at, left, stop, started))
+                    return
+                cell.started = started
+                ev = cell.ev
+                ev.callbacks = self._on_end
+                heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
             elif cell.ahead:
                 stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
                 if stopped is not None:
@@ -505,6 +516,8 @@ class Floor:
         windows and failures. (end, 0, None), or (time, work left, (chunk, repair)) at a failure
         whose repair the controller must hear of when it begins."""
         log = cell.log
+        if cell.calendar is None:  # failures on the busy-time clock only: `_segment`'s steps, inline
+            return self._fails_ahead(cell, at, work, state, log)
         while work > _EPS:
             stop, chunk, repair = self._segment(cell, at, work)
             if stop is not None:  # a planned window or a wall-clock stop: blocked for `chunk`
@@ -521,6 +534,30 @@ class Floor:
                 work -= chunk
                 log.append((DOWN, at - repair))
                 log.append((state, at))
+        return at, 0.0, None
+
+    def _fails_ahead(self, cell: CellRun, at: float, work: float, state: int, log: list) -> tuple[float, float, tuple | None]:
+        """`_ahead` for a cell without calendar: the same float steps and draws as through
+        `_segment` (a third of a week's operations meet a failure: one call for them all)."""
+        notice = self.control.notice_s if self.control is not None else math.inf
+        ttf = cell.ttf_left
+        while work > _EPS:
+            if work < ttf:  # the rest of the work, before the next failure
+                if cell.failures is not None:
+                    ttf -= work
+                at += work
+                break
+            chunk = ttf
+            repair = cell.mttr * cell.repair_draw()
+            ttf = cell.mttf * cell.failure_draw()
+            if repair >= notice:
+                cell.ttf_left = ttf
+                return at, work - chunk, (chunk, repair)
+            at += chunk + repair
+            work -= chunk
+            log.append((DOWN, at - repair))
+            log.append((state, at))
+        cell.ttf_left = ttf
         return at, 0.0, None
 
     def _segment(self, cell: CellRun, at: float, work: float) -> tuple[int | None, float, float | None]:
