@@ -364,12 +364,24 @@ class Floor:
             return
 
     def _ended(self, ev: simpy.Event) -> None:
-        if self._end(ev.cell):
+        """The operation's end event: `_end` (inline: once per operation), then the next task."""
+        cell = ev.cell
+        if cell.log:
+            self._told(cell)
+        task, cell.task = cell.task, None
+        blocked = self._finish(cell, task, cell.started)
+        if blocked is not None:
+            self._drive(cell, self._blocked(cell, task, blocked))
+        elif cell.pending:
+            cell.task = cell.pending.popleft()
             self._begin(ev)
+        else:
+            self._wait(cell)
 
     def _end(self, cell: CellRun) -> bool:
         """The cell's operation ends now: finish it; whether the cell takes up its next task now
-        (set as `cell.task`, for the caller to begin), else it blocks or waits."""
+        (set as `cell.task`, for the caller to begin), else it blocks or waits. (`_ended` has
+        it inline.)"""
         if cell.log:  # an operation worked out ahead: its state changes up to now
             self._told(cell)
         task, cell.task = cell.task, None
@@ -685,7 +697,10 @@ class Floor:
             self.control.finished(cell, task, rework)
         kept = False
         if ready:
-            kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
+            if len(ready) == 1:  # most often
+                kept = self._pass_on_one(cell, unit, ready[0], rework, task.has_place)
+            else:
+                kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
                 return ready, rework
         if task.has_place and not kept:
@@ -777,9 +792,7 @@ class Floor:
 
     def _pass_on_now(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool) -> bool | None:
         """`_pass_on` without a generator when nothing has to wait (most of the time); None when
-        something would, having changed nothing."""
-        if len(ready) == 1:
-            return self._pass_on_one(cell, unit, ready[0], rework, holds_place)
+        something would, having changed nothing. (`_pass_on_one` for one next operation.)"""
         here = cell.station
         kept = leaves = False
         moves = []
