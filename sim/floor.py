@@ -324,28 +324,10 @@ class Floor:
         cell would otherwise nest three calls per operation, up to a RecursionError. Same order
         as the nested calls, which were each the caller's last act."""
         cell = ev.cell
-        env, obs, station = self.env, self.obs, cell.station
+        env = self.env
         while True:
-            # _take_up, inline (once per operation, as in the dispatch mode's process)
             task = cell.task
-            unit = task.unit
-            product = unit.product
-            station.engaged += 1
-            if self.on_first_start is not None and task.op == product.roots[0] and unit.reworks == 0:
-                self.on_first_start(unit)
-            if cell.setup > 0 and cell.family is not None and cell.family != product.family:
-                obs.waited(station.index, task.since)
-                duration = None
-            else:
-                obs.started(cell.obs_id, station.index, task.since, task.planned)
-                cell.family = product.family
-                op = product.ops[task.op]
-                shape = op.shape
-                if shape.kind == 2:
-                    duration = (op.duration * op.factor[station.index]
-                                * math.exp(shape.sigma * cell.times.normal() - shape.half_var) * task.share)
-                else:
-                    duration = _duration(cell, op, task.share)
+            duration = self._take_up(cell, task)
             setup = duration is None
             if not setup and cell.calendar is None and duration < cell.ttf_left:
                 if cell.failures is not None:
@@ -721,20 +703,13 @@ class Floor:
                 kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
                 return ready, rework
-        # _release, inline
-        station = cell.station
         if task.has_place and not kept:
-            held = unit.held
-            index = station.index
-            held[index] -= 1
-            if not held[index]:  # the unit's last operation here is done: its place is free
-                del held[index]
-                self._give_place(station)
-                station.engaged -= 1
-                return None
-        station.engaged -= 1
-        if station.place_waiters:  # a cell freed, no place: work queued here may be stuck behind others
-            self.check_deadlock(station)
+            self._release(cell, task, kept)
+        else:  # _release, inline when the unit holds no place here to give up
+            station = cell.station
+            station.engaged -= 1
+            if station.place_waiters:
+                self.check_deadlock(station)
         return None
 
     def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
@@ -742,7 +717,6 @@ class Floor:
         self._release(cell, task, kept)
 
     def _release(self, cell: CellRun, task: Task, kept: bool) -> None:
-        """The cell lets go of the finished unit (`_finish` has this inline)."""
         if task.has_place and not kept:
             held = task.unit.held
             index = cell.station.index
