@@ -14,6 +14,7 @@ from sim.layout import ProductDef, StationDef
 from sim.streams import Shape, Stream
 
 WAITING, QUEUED, DONE = 0, 1, 2
+EPS = 1e-9  # seconds of work below this are none (what float sums leave of a finished piece)
 
 
 class Unit:
