@@ -662,30 +662,32 @@ class Floor(PlanCells):
     def _pass_on_now(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool) -> bool | None:
         """`_pass_on` without a generator when nothing has to wait (most of the time); None when
         something would, having changed nothing. (`_pass_on_one` for one next operation.)"""
-        here = cell.station
+        here, held = cell.station, unit.held
         kept = leaves = False
         moves = []
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
+        took = []  # their stations
         for op in ready:
             station = self._station(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework:
-                if unit.held.get(station.index) or (takes and station in [s for s, _ in takes]):
+                if held.get(station.index) or station in took:
                     has_place = True  # one unit, one place: its parallel operations there share it
                     takes.append((station, False))
+                    took.append(station)
                 elif station is not here:
                     if station.places_free < 1:
                         return None
                     has_place = True
                     takes.append((station, True))
+                    took.append(station)
             moves.append((station, op, has_place))
             leaves = leaves or station is not here
         fleet = self.fleet
         if fleet is not None and leaves and fleet.free <= 0:
             return None
-        held = unit.held
         for station, new in takes:
             if new:
                 station.places_free -= 1
