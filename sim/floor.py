@@ -751,7 +751,7 @@ class Floor(PlanCells):
         there when the trip ends (`_arrive`). The trip is a light entry in SimPy's queue, as a
         timeout of its travel time would be."""
         fleet = self.fleet
-        normal = fleet.normal  # Fleet.trip, inline
+        normal = fleet.normal  # the trip's travel time: lognormal around the fleet's mean
         travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
         trip = _Trip()
         trip.callbacks, trip._ok, trip.unit, trip.moves = self._on_arrival, True, unit, moves
@@ -845,24 +845,12 @@ def _at(env: simpy.Environment, at: float) -> simpy.Event:
     return ev
 
 
-class _Call:
-    """What SimPy's Environment.step reads of an event (its callbacks, and that it did not fail):
-    lighter than a Timeout."""
+class _Trip:
+    """An AGV trip in SimPy's queue: what Environment.step reads of an event (its callbacks, and
+    that it did not fail; lighter than a Timeout), and the unit and its moves (station,
+    operation, has a place)."""
 
-    __slots__ = ("callbacks", "_ok")
-
-
-class _Trip(_Call):
-    """An AGV trip in SimPy's queue: the unit and its moves (station, operation, has a place)."""
-
-    __slots__ = ("unit", "moves")
-
-
-def _call_in(env: simpy.Environment, delay: float, callback) -> None:
-    """Call `callback` after `delay`, scheduled as a timeout would be (now + delay, in turn)."""
-    ev = _Call()
-    ev.callbacks, ev._ok = [callback], True
-    heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
+    __slots__ = ("callbacks", "_ok", "unit", "moves")
 
 
 def _duration(cell: CellRun, op: OpDef, share: float) -> float:
