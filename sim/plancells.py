@@ -96,8 +96,10 @@ class PlanCells:
     def _ended(self, ev: simpy.Event) -> None:
         """The operation's end event: `_end` (inline: once per operation), then the next task."""
         cell = ev.cell
-        if cell.log:
-            self._told(cell)
+        log = cell.log
+        if log:  # worked out ahead: its state changes, all up to now (`_told` at the operation's end)
+            self.obs.states(cell.obs_id, log)
+            log.clear()
         task, cell.task = cell.task, None
         blocked = self._finish(cell, task, cell.started)
         if blocked is not None:
