@@ -25,7 +25,6 @@ from sim.plancells import NORMAL, PlanCells
 from sim.streams import Shape, Stream
 
 WAKE = object()  # a waiting cell is woken to look again (window starts, planned start reached)
-_EPS = EPS
 
 
 class Floor(PlanCells):
@@ -362,7 +361,7 @@ class Floor(PlanCells):
             if cell.failures is not None:
                 cell.ttf_left -= duration
         else:
-            waits = waits or duration > _EPS
+            waits = waits or duration > EPS
             at, left, stop = self._ahead(cell, at, duration, BUSY)
             if stop is not None:
                 return BUSY, at, left, stop, started, True
@@ -399,7 +398,7 @@ class Floor(PlanCells):
         log = cell.log
         if cell.calendar is None:  # failures on the busy-time clock only: `_segment`'s steps, inline
             return self._fails_ahead(cell, at, work, state, log)
-        while work > _EPS:
+        while work > EPS:
             stop, chunk, repair = self._segment(cell, at, work)
             if stop is not None:  # a planned window or a wall-clock stop: blocked for `chunk`
                 log.append((stop, at))
@@ -422,7 +421,7 @@ class Floor(PlanCells):
         `_segment` (a third of a week's operations meet a failure: one call for them all)."""
         notice = self.control.notice_s if self.control is not None else math.inf
         ttf = cell.ttf_left
-        while work > _EPS:
+        while work > EPS:
             if work < ttf:  # the rest of the work, before the next failure
                 if cell.failures is not None:
                     ttf -= work
@@ -604,7 +603,7 @@ class Floor(PlanCells):
         """Work for `work` seconds of the cell's time: preempted by failures while working
         (busy-time clock) and by calendar windows, resuming where it stopped."""
         env, obs = self.env, self.obs
-        while work > _EPS:
+        while work > EPS:
             stop, chunk, repair = self._segment(cell, env.now, work)
             if stop is not None:
                 obs.state(cell.obs_id, stop)
