@@ -230,6 +230,8 @@ def dispatch_lists(
     # among the distinct keys, the seeded tie-break (random() is k/2**53: its k, drawn when the
     # task gets ready, as ever) and the task; a lost unit's entry is moved past every other.
     # Ints keep the queues' heaps cheap: they are popped ~2 times per task.
+    if any(key != key for key in keys):  # a NaN has no rank: sorted() would place it by chance
+        raise ValueError(f"priority: task {next(t for t, key in enumerate(keys) if key != key)} has a NaN key; keys must be ordered numbers")
     rank_of = {key: r for r, key in enumerate(sorted(set(keys)))}
     if rng is None:
         entry_of = [rank_of[key] * n + t for t, key in enumerate(keys)]

@@ -111,20 +111,21 @@ def _replication(config: RunConfig, replication: int) -> Trace:
     return trace
 
 
-def run_until(env: simpy.Environment, until: simpy.Event | float) -> None:
+def run_until(env: simpy.Environment, until: simpy.Event | float):
     """`env.run(until=until)` (an event, or a time), with SimPy's step inline: a week's plan
     runs ~150,000 events, and a call of `step` per event was a tenth of the floor's time. The
     same steps in the same order (Environment.run and step, SimPy 4.1): pop the next event, run
-    its callbacks, crash on a failed event nobody defused, stop when `until` is processed."""
+    its callbacks, crash on a failed event nobody defused, stop when `until` is processed and
+    return its value. A whole-number time stays an int, as run keeps it (env.now, Trace.end_s)."""
     if not isinstance(until, simpy.Event):  # as run: an event at that time, before the others then
-        at = float(until)
+        at = until if isinstance(until, int) else float(until)
         if at <= env.now:
             raise ValueError(f"until ({at}) must be greater than the current simulation time")
         until = simpy.Event(env)
         until._ok, until._value = True, None
         env.schedule(until, simpy.events.URGENT, at - env.now)
     elif until.callbacks is None:  # already processed
-        return
+        return until.value
     until.callbacks.append(StopSimulation.callback)
     queue, pop = env._queue, heapq.heappop
     try:
@@ -142,8 +143,8 @@ def run_until(env: simpy.Environment, until: simpy.Event | float) -> None:
                 exc = type(event._value)(*event._value.args)
                 exc.__cause__ = event._value
                 raise exc
-    except StopSimulation:
-        return
+    except StopSimulation as stop:
+        return stop.args[0]  # == until.value
     raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {until}')
 
 

@@ -226,8 +226,8 @@ def test_decisions_are_what_they_were(cases):
 
 
 def test_the_cases_reach_the_rare_paths():
-    """The random floors hit what they are there for: work stranded by the earliest-finish rule,
-    lost units demoted, bays inside windows, predecessors after their task, re-plans that move."""
+    """The random floors hit what they are there for: bays inside windows, zero-length work,
+    predecessors after their task, re-plans that move (stranded work: the test below)."""
     problems = [random_floor(seed) for seed in range(120)]
     moved = [sum(len(changes) for changes, _ in answers) for _, answers in replan_cases()]
     assert min(moved) >= 1 and max(moved) >= 100, moved
@@ -236,6 +236,49 @@ def test_the_cases_reach_the_rare_paths():
     assert any(q > t for p in problems for t, task in enumerate(p.tasks) for q in task.predecessors)
     stored = _stored()
     assert sum(1 for k in stored if k.startswith("replan/")) == 7
+
+
+def test_one_stored_case_strands_work():
+    """The dispatcher's last resort (work every pool left to another, dispatched plainly once all
+    cells are idle) is reached by a stored case: its line runs under a trace."""
+    import inspect
+    import sys
+
+    import scheduler.construct as construct
+
+    lines, first = inspect.getsourcelines(construct.dispatch_lists)
+    last_resort = first + next(i for i, line in enumerate(lines) if line.strip() == "eft = False")
+    reached = []
+
+    def trace(frame, event, arg):
+        if frame.f_code is not construct.dispatch_lists.__code__:
+            return None
+
+        def line(frame, event, arg):
+            if event == "line" and frame.f_lineno == last_resort:
+                reached.append(True)
+            return line
+        return line
+
+    stored = _stored()
+    problem = random_floor(97)
+    for k, rule in enumerate(RULES):
+        if f"list/97/{rule}" in stored:
+            sys.settrace(trace)
+            try:
+                list_schedule(problem, rule=rule, seed=97 % 3, objective="makespan")
+            finally:
+                sys.settrace(None)
+    assert reached
+
+
+def test_a_nan_priority_is_refused():
+    """A NaN key has no place in the order (a set would place it by its address): refused."""
+    problem = random_floor(3)
+    ties = [1.0] * len(problem.tasks)
+    ties[2] = float("nan")
+    with pytest.raises(ValueError, match="priority: task 2 has a NaN key"):
+        list_schedule(problem, priority=ties)
 
 
 def record() -> None:
