@@ -42,6 +42,7 @@ import math
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, replace
+from itertools import islice
 from operator import itemgetter
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
@@ -171,9 +172,9 @@ class FloorController:
         self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
-        self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
+        self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool (kept when routing, which reads it)
         self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
-        self._began_on: list[list[int]] = [[] for _ in range(n_cells)]  # tasks started per cell (running_tasks prunes)
+        self._began_on: list[list[int]] = [[] for _ in range(n_cells)]  # tasks started per cell (running_tasks prunes; kept with repair or re-plan)
         self._calendars = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
@@ -198,15 +199,16 @@ class FloorController:
         self._log_rows = self.log.rows
         self._out: list[tuple] = []  # this event's decisions, as log rows
         self.now = 0.0
-        self.starts = 0
-        self.on_planned_cell = 0
+        self._from = [{"from": cid} for cid in plan.cell_ids]  # a move's detail, one per cell: read-only, shared by its rows
         # What each policy needs, chosen once: the per-event paths do only the bookkeeping some
         # rule of this configuration reads (open_before's order for a re-plan, the lateness
         # mean for a lateness re-plan, expected ends for help_wait_s).
         cfg = self.config
         self._cap, self._cpool = plan.cell_capacity, plan.cell_pool
         self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
+        self._heaped = cfg.pool_help or cfg.route  # the idle cells' heap: only a hand-over to a twin reads it
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
+        self._moves = cfg.repair or self._replans  # the starts per cell: only a cell-down repair or a re-plan reads them
         self._help_wait = cfg.help_wait_s
         self._track_late = cfg.replan_lateness_s is not None
         # The pick memo (docs/loop.md; the same decisions with fewer picks), in three parts:
@@ -282,10 +284,41 @@ class FloorController:
 
     # The two events of every operation, without an event record (the twin's hot path): the
     # same as handle_rows(Ready(now, t)) and handle_rows(Completed(now, t, c)), decision rows out.
+    # Each is one call that does the whole event (the bookkeeping and the picks it causes) with
+    # the state it reads fetched once: a week of the 1 GW floor sends ~75,000 of each.
     def on_ready(self, now: float, t: int) -> list[tuple]:
+        """The unit is at its station for task t (arrived; ready once no predecessor is open)."""
         self._out = out = []
         self.now = now
-        self._ready(t)
+        c = self.cell[t]
+        self.arrived[t] = True
+        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
+        waiting_pool = self.waiting_pool
+        wp = waiting_pool[t]
+        if wp != pool and wp >= 0:  # one unit waits in one place
+            self.waiting_in_pool[wp].discard(t)
+            waiting_pool[t] = -1
+        if not self._help or self.in_rework[t]:
+            waiting_pool[t] = pool  # _wait_in, inline
+            self.waiting_in_pool[pool].add(t)
+            if self.full[pool]:
+                self._push_waiting(pool, t)
+            self._dispatch_task(t)
+        elif c >= 0 and not self.full[pool] and (self.running[c] >= self._cap[c] or not self.up[c]):
+            # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
+            # before the hand-over below: the unit joins them only if it is not handed over (most
+            # units a twin takes on arrival never enter them; the same decisions).
+            tok = self._wtok[c]
+            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
+                self._window_ready(t, c)
+            if not self._hand_over(t, pool):
+                self._wait_in(pool, t)
+                self._join_help(pool, t)
+        else:
+            self._wait_in(pool, t)
+            self._join_help(pool, t)
+            self._dispatch_task(t)
+            self._hand_over(t, pool)
         if self._replans:
             return self._settle(out)
         wakes = self._wakes  # _settle without a re-plan to check (next_replan is inf)
@@ -293,9 +326,40 @@ class FloorController:
         return out
 
     def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
+        """Task t is done on cell c and passed its check: its successors are a predecessor
+        nearer, and the cell, which has a free slot now, picks."""
         self._out = out = []
         self.now = now
-        self._completed(t, c)
+        status, running = self.status, self.running
+        status[t] = DONE
+        running[c] -= 1
+        pool = self._cpool[c]
+        if self._route_on:
+            self.pool_busy[pool] -= 1
+        up = self.up[c]
+        if up:  # after a completion the cell has a free slot: _idle, inline
+            idle = self.idle[pool]
+            if c not in idle:
+                idle.add(c)
+                if self._heaped:
+                    self._push_idle(pool, c)
+        left = self.preds_left
+        for s in self.plan.t_succs[t]:
+            if status[s] == WAITING:
+                n = left[s] = left[s] - 1
+                if n == 0:
+                    if self.arrived[s]:  # reported there before its last predecessor completed
+                        if self._help:
+                            heap = self.ready_heap[self.pool_of(s)]
+                            if heap and heap[0][1] == s:  # the help candidate is now ready
+                                self._top_ver[self.pool_of(s)] += 1
+                        self._dispatch_task(s)
+                    elif self._route_on and len(self.plan.t_pools[s]) > 1 and not self.in_rework[s]:
+                        self._route(s)  # the host routes the unit next (it asks pool_of)
+        if up:  # _dispatch(c), inline
+            cap = self._cap[c]
+            while running[c] < cap and self._pick(c):
+                pass
         if self._replans:
             return self._settle(out)
         wakes = self._wakes
@@ -354,12 +418,26 @@ class FloorController:
         since the last call (pruned here), not from every task: a cell-down repair asks for
         one pool's cells on a floor of ~75,000 tasks."""
         status, ran_on, out = self.status, self.ran_on, []
+        if not self._moves:  # the starts per cell are not kept: a scan (no policy without them asks)
+            cells = set(cells)
+            return [t for t, st in enumerate(status) if st == RUNNING and ran_on[t] in cells]
         for c in cells:
             began = self._began_on[c]
             if began:
                 began[:] = [t for t in dict.fromkeys(began) if status[t] == RUNNING and ran_on[t] == c]
                 out += began
         return sorted(out)
+
+    @property
+    def starts(self) -> int:
+        """Tasks started so far: the log's START rows, counted when asked (summary, tests)."""
+        return sum(1 for row in self.log.rows if row[1] == START)
+
+    @property
+    def on_planned_cell(self) -> int:
+        """Starts on the task's planned cell."""
+        cell = self.plan.t_cell
+        return sum(1 for row in self.log.rows if row[1] == START and row[4] == cell[row[3]])
 
     def summary(self) -> dict:
         counts: dict[str, int] = {}
@@ -377,39 +455,6 @@ class FloorController:
                 "cell_down_cpu_each_s": self.down_cpu_s}
 
     # ------------------------------------------------------------------ events
-    def _ready(self, t: int) -> None:
-        c = self.cell[t]
-        self.arrived[t] = True
-        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
-        waiting_pool = self.waiting_pool
-        wp = waiting_pool[t]
-        if wp != pool and wp >= 0:  # one unit waits in one place
-            self.waiting_in_pool[wp].discard(t)
-            waiting_pool[t] = -1
-        if not self._help or self.in_rework[t]:
-            waiting_pool[t] = pool  # _wait_in, inline
-            self.waiting_in_pool[pool].add(t)
-            if self.full[pool]:
-                self._push_waiting(pool, t)
-            self._dispatch_task(t)
-            return
-        if c >= 0 and not self.full[pool] and (self.running[c] >= self._cap[c] or not self.up[c]):
-            # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
-            # before the hand-over below: the unit joins them only if it is not handed over (most
-            # units a twin takes on arrival never enter them; the same decisions).
-            tok = self._wtok[c]
-            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
-                self._window_ready(t, c)
-            if self._hand_over(t, pool):
-                return
-            self._wait_in(pool, t)
-            self._join_help(pool, t)
-            return
-        self._wait_in(pool, t)
-        self._join_help(pool, t)
-        self._dispatch_task(t)
-        self._hand_over(t, pool)
-
     def _join_help(self, pool: int, t: int) -> None:
         """The unit waits in the pool's help order (by planned start)."""
         heap = self.ready_heap[pool]
@@ -435,7 +480,7 @@ class FloorController:
                 return True
             if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
                 self._wtok[own] = self._armed[own] = 0
-            self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
+            self._emit(MOVE, HELP_MOVE, t, c, self._from[own])
             self.cell[t] = c
             self._begin(t, c, HELP)
             return True
@@ -526,47 +571,26 @@ class FloorController:
         idle = self.idle[pool]
         if c not in idle:
             idle.add(c)
-            heap = self.idle_heap[pool]
-            heapq.heappush(heap, c)
-            if len(heap) > 4 * len(idle) + 64:  # mostly cells busy again: rebuild
-                heap[:] = sorted(idle)
+            if self._heaped:
+                self._push_idle(pool, c)
+
+    def _push_idle(self, pool: int, c: int) -> None:
+        heap = self.idle_heap[pool]
+        heapq.heappush(heap, c)
+        if len(heap) > 4 * len(self.idle[pool]) + 64:  # mostly cells busy again: rebuild
+            heap[:] = sorted(self.idle[pool])
 
     def _first_idle(self, pool: int) -> int:
         """The lowest-numbered idle cell of the pool (which must have one), without a scan: on a
-        10 GW floor a pool has hundreds of cells."""
-        heap, idle = self.idle_heap[pool], self.idle[pool]
+        10 GW floor a pool has hundreds of cells. The heap is kept only by the policies that
+        hand work to twins (help, routing); the others never ask but here, so a scan."""
+        idle = self.idle[pool]
+        if not self._heaped:
+            return min(idle)
+        heap = self.idle_heap[pool]
         while heap[0] not in idle:
             heapq.heappop(heap)
         return heap[0]
-
-    def _completed(self, t: int, c: int) -> None:
-        plan = self.plan
-        status, running = self.status, self.running
-        status[t] = DONE
-        running[c] -= 1
-        pool = self._cpool[c]
-        self.pool_busy[pool] -= 1
-        up = self.up[c]
-        if up:  # _freed: after a completion the cell has a free slot
-            self._idle(pool, c)
-        left = self.preds_left
-        for s in plan.t_succs[t]:
-            if status[s] == WAITING:
-                n = left[s] = left[s] - 1
-                if n == 0:
-                    if self.arrived[s]:  # reported there before its last predecessor completed
-                        if self._help:
-                            heap = self.ready_heap[self.pool_of(s)]
-                            if heap and heap[0][1] == s:  # the help candidate is now ready
-                                self._top_ver[self.pool_of(s)] += 1
-                        self._dispatch_task(s)
-                    elif self._route_on and len(plan.t_pools[s]) > 1 and not self.in_rework[s]:
-                        self._route(s)  # the host routes the unit next (it asks pool_of)
-        if up:  # _dispatch(c), inline
-            cap = self._cap[c]
-            while running[c] < cap:
-                if not self._pick(c):
-                    return
 
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
@@ -609,7 +633,7 @@ class FloorController:
             c = cells[self._turn[best]]
         frm = self.cell[t]
         self._emit(MOVE, f"route: {plan.pool_names[here]} more loaded ({mine:.0f} s/slot) than {plan.pool_names[best]} ({best_load:.0f})",
-                   t, c, {"from": plan.cell_ids[frm]})
+                   t, c, self._from[frm])
         self._assign(t, c, self.start[t])
 
     def _failed(self, t: int, c: int) -> None:
@@ -623,7 +647,8 @@ class FloorController:
         incremented, so two overlapping redos cannot count a predecessor twice (nor drive a
         count below zero when it completes)."""
         self.running[c] -= 1
-        self.pool_busy[self.plan.cell_pool[c]] -= 1
+        if self._route_on:
+            self.pool_busy[self.plan.cell_pool[c]] -= 1
         self._freed(c)
         plan = self.plan
         redo = plan.t_rework[t]
@@ -710,22 +735,14 @@ class FloorController:
                 return
 
     def _pick(self, c: int) -> bool:
-        """Start one task on free cell c if the rules allow one; False when none may start."""
-        plan = self.plan
+        """Start one task on free cell c if the rules allow one; False when none may start.
+        (Every free cell's look at work goes through here, ~100,000 a week: state is read
+        where a branch needs it, not up front.)"""
         pool = self._cpool[c]
-        arrived, left = self.arrived, self.preds_left
-        queue = self.rework_queue[pool]
-        if queue:
-            for t in queue:
-                if arrived[t] and left[t] == 0 and self.status[t] == WAITING:
-                    queue.remove(t)
-                    self.cell[t] = c
-                    self._begin(t, c, REWORK_FIRST)
-                    return True
-        now, early = self.now, self._early
+        if self.rework_queue[pool] and self._rework_first(c, pool):
+            return True
+        now = self.now
         stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
-        stamp = self.stamp
-        wake = INF
         tok = self._wtok[c]
         if tok >= self._valid_from and now < self._wwake[c]:
             # The window memo: no task of the window got ready or left it, no gate passed and
@@ -733,29 +750,26 @@ class FloorController:
             wake = self._wwake[c]
         else:
             self._tok = tok = self._tok + 1
-            tag = self._win_tag  # the window's tasks carry this scan's token
-            seq = self.seq[c]
+            seq, stamp = self.seq[c], self.stamp
             i, n = self.ptr[c], len(seq)
             while i < n and stamp[seq[i][2]] != seq[i][1]:
                 i += 1
             self.ptr[c] = i
-            fam = self.family[c]
-            seen, head, stale = 0, -1, 0
-            lookahead = self._lookahead
-            while i < n and seen < lookahead:
-                s, st, t = seq[i]
-                i += 1
+            tag, arrived, left = self._win_tag, self.arrived, self.preds_left  # the window's tasks carry this scan's token
+            wake, head, seen, stale, lookahead = INF, -1, 0, 0, self._lookahead
+            for _, st, t in islice(seq, i, None):
                 if stamp[t] != st:
                     stale += 1
                     continue
-                seen += 1
                 tag[t] = tok
                 if head < 0:
                     head = t
                 if arrived[t] and left[t] == 0:
                     # The gate is the plan's own start (when the unit may begin, as planned); a
                     # repair or re-plan reorders and re-assigns, it does not hold work back.
-                    gate = plan.t_start[t] - early
+                    plan = self.plan
+                    gate = plan.t_start[t] - self._early
+                    fam = self.family[c]
                     if fam is not None and fam != plan.t_family[t]:
                         gate -= plan.cell_setup[c]
                     if gate <= now:
@@ -766,6 +780,9 @@ class FloorController:
                             return True
                     if gate < wake:
                         wake = gate
+                seen += 1
+                if seen == lookahead:
+                    break
             if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
                 k = self.ptr[c]
                 seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
@@ -781,6 +798,8 @@ class FloorController:
             if due < wake:
                 wake = due
         else:
+            plan = self.plan
+            early, left, arrived, stamp = self._early, self.preds_left, self.arrived, self.stamp
             status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
@@ -799,7 +818,7 @@ class FloorController:
                         return True
                     if self._win_tag[t] == self._wtok[frm]:  # its cell's window lost a task
                         self._wtok[frm] = self._armed[frm] = 0
-                    self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[frm]})
+                    self._emit(MOVE, HELP_MOVE, t, c, self._from[frm])
                     cells[t] = c
                     self._begin(t, c, HELP)
                     return True
@@ -816,22 +835,8 @@ class FloorController:
             # second copy would only wake the same cell at the same tick again.
             self._wake_of[c] = wake
             heapq.heappush(self._wakes, (wake, c))
-        if self.full[pool]:
-            best = self._earliest_waiting(pool)
-            if best >= 0:
-                frm = self.cell[best]
-                if frm != c:
-                    self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
-                               best, c, {"from": plan.cell_ids[frm] if frm >= 0 else None})
-                if frm >= 0 and self._win_tag[best] == self._wtok[frm]:  # its cell's window lost a task
-                    self._wtok[frm] = self._armed[frm] = 0
-                if self.in_rework[best]:
-                    self.rework_queue[pool].remove(best)
-                self.cell[best] = c
-                self.stamp[best] = 0
-                self.in_rework[best] = False
-                self._begin(best, c, "buffer full: earliest planned ready task of the pool")
-                return True
+        if self.full[pool] and self._take_for_full(c, pool):
+            return True
         if stops is None and self._memo:
             # Nothing may start: until something this pick read changes (a task of its window
             # gets ready or leaves it, the pool's help candidate changes, a rare event, or the
@@ -841,15 +846,49 @@ class FloorController:
             self._armed_until[c] = wake  # at the wake-up a gate passes: the memo ends there
         return False
 
+    def _rework_first(self, c: int, pool: int) -> bool:
+        """The pick's first rule: a ready task of the pool's rework queue starts on c."""
+        queue, arrived, left, status = self.rework_queue[pool], self.arrived, self.preds_left, self.status
+        for t in queue:
+            if arrived[t] and left[t] == 0 and status[t] == WAITING:
+                queue.remove(t)
+                self.cell[t] = c
+                self._begin(t, c, REWORK_FIRST)
+                return True
+        return False
+
+    def _take_for_full(self, c: int, pool: int) -> bool:
+        """The pick's last rule, while the pool's input is full: its earliest planned ready task
+        starts on c, whichever cell it was planned on."""
+        best = self._earliest_waiting(pool)
+        if best < 0:
+            return False
+        plan = self.plan
+        frm = self.cell[best]
+        if frm != c:
+            self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
+                       best, c, self._from[frm] if frm >= 0 else {"from": None})
+        if frm >= 0 and self._win_tag[best] == self._wtok[frm]:  # its cell's window lost a task
+            self._wtok[frm] = self._armed[frm] = 0
+        if self.in_rework[best]:
+            self.rework_queue[pool].remove(best)
+        self.cell[best] = c
+        self.stamp[best] = 0
+        self.in_rework[best] = False
+        self._begin(best, c, "buffer full: earliest planned ready task of the pool")
+        return True
+
     def _begin(self, t: int, c: int, reason: str) -> None:
-        now, running = self.now, self.running
+        """Task t starts on cell c now: the decision row, and what the rules read of a start.
+        (The count of starts and of starts on the planned cell is the log's: see summary.)"""
+        now = self.now
         self.status[t] = RUNNING
+        running = self.running
         n = running[c] = running[c] + 1
         self._armed[c] = 0  # it started something: its last pick does not stand
         if self._win_tag[t] == self._wtok[c]:  # from its window: the window changed
             self._wtok[c] = 0
         pool = self._cpool[c]
-        self.pool_busy[pool] += 1
         if n >= self._cap[c]:
             self.idle[pool].discard(c)
         plan = self.plan
@@ -859,6 +898,8 @@ class FloorController:
                 self._top_ver[pool] += 1
             if self._help_wait:
                 self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
+        if self._route_on:  # only routing reads the pools' running counts
+            self.pool_busy[pool] += 1
         fam = plan.t_family[t]
         if fam != self.family[c]:
             if plan.cell_setup[c]:  # the window's gates count a changeover from the family it runs
@@ -866,21 +907,19 @@ class FloorController:
             self.family[c] = fam
         self.started_at[t] = now
         self.ran_on[t] = c
-        self._began_on[c].append(t)
-        if self._replans:
-            start = self.start[t]
-            if start >= now:  # not behind its plan: maybe out of open_before's order
-                self._off_order.append(t)
-            if self._track_late and not self.in_rework[t]:
-                late = now - start
-                self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
+        if self._moves:
+            self._began_on[c].append(t)
+            if self._replans:
+                start = self.start[t]
+                if start >= now:  # not behind its plan: maybe out of open_before's order
+                    self._off_order.append(t)
+                if self._track_late and not self.in_rework[t]:
+                    late = now - start
+                    self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
         wp = self.waiting_pool[t]
         if wp >= 0:  # started: it waits in no pool (wherever it was reported ready)
             self.waiting_in_pool[wp].discard(t)
             self.waiting_pool[t] = -1
-        self.starts += 1
-        if c == plan.t_cell[t]:
-            self.on_planned_cell += 1
         row = (now, START, reason, t, c, None)
         self._log_rows.append(row)
         self._out.append(row)
