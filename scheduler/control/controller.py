@@ -139,6 +139,26 @@ def _recorded_stops(plan: ControlPlan) -> list:
     return plan.stop_calendars
 
 
+class _Cell:
+    """One cell's state as the per-event paths read and write it, in one object. In the twin
+    the floor's work between two controller events evicts what the controller touched, and
+    each entry read from a per-cell list is a cache miss of its own (the list, then its item):
+    a pick and a start read ~15 of them per cell. `up` and `family` are also kept in the
+    controller's per-cell lists, which other modules read (scheduler.control.snapshot)."""
+
+    __slots__ = ("pool", "cap", "setup", "stops", "seq", "running", "up", "family", "ptr", "wtok", "wwake", "armed",
+                 "armed_top", "armed_until", "busy_until", "began_on")
+
+    def __init__(self, plan: ControlPlan, c: int, seq: list, stops) -> None:
+        self.pool, self.cap, self.setup, self.stops = plan.cell_pool[c], plan.cell_capacity[c], plan.cell_setup[c], stops
+        self.seq, self.ptr = seq, 0  # its planned sequence (start, stamp, task), and where the open part begins
+        self.running, self.up, self.family = 0, True, None
+        # The pick memo's per-cell part (see FloorController.__init__).
+        self.wtok, self.wwake, self.armed, self.armed_top, self.armed_until = 0, INF, 0, 0, 0.0
+        self.busy_until = 0.0  # a single-job cell's expected end of its running task (planned time)
+        self.began_on: list[int] = []  # tasks started here (running_tasks prunes; kept with repair or re-plan)
+
+
 class FloorController:
     _memo = True  # tests turn the pick memo off in a shadow controller to check it changes no decision
 
@@ -157,12 +177,12 @@ class FloorController:
         self.in_rework = [False] * n
         self.stamp = list(stamp)
         n_cells = len(plan.cell_ids)
-        self.running = [0] * n_cells
         self.up = [True] * n_cells
         self.family: list[str | None] = [None] * n_cells
         self.down_until = [0.0] * n_cells
         self.seq: list[list[tuple[float, int, int]]] = [list(s) for s in seq]
-        self.ptr = [0] * n_cells
+        stops = _recorded_stops(plan)  # per cell, None where nothing was recorded
+        self._cells = [_Cell(plan, c, self.seq[c], stops[c]) for c in range(n_cells)]
         self.rework_queue = [deque() for _ in plan.pool_names]
         self.full = [False] * len(plan.pool_names)
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
@@ -173,9 +193,6 @@ class FloorController:
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
         self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool (kept when routing, which reads it)
-        self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
-        self._began_on: list[list[int]] = [[] for _ in range(n_cells)]  # tasks started per cell (running_tasks prunes; kept with repair or re-plan)
-        self._calendars = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
@@ -204,7 +221,7 @@ class FloorController:
         # rule of this configuration reads (open_before's order for a re-plan, the lateness
         # mean for a lateness re-plan, expected ends for help_wait_s).
         cfg = self.config
-        self._cap, self._cpool = plan.cell_capacity, plan.cell_pool
+        self._cpool = plan.cell_pool
         self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
         self._heaped = cfg.pool_help or cfg.route  # the idle cells' heap: only a hand-over to a twin reads it
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
@@ -212,8 +229,8 @@ class FloorController:
         self._help_wait = cfg.help_wait_s
         self._track_late = cfg.replan_lateness_s is not None
         # The pick memo (docs/loop.md; the same decisions with fewer picks), in three parts:
-        # - the window memo, kept while the cell works too: the token of its window's last scan
-        #   (0: void; the window's tasks carry it in _win_tag) and that scan's wake-up (the
+        # - the window memo (in each cell's _Cell), kept while the cell works too: the token of
+        #   its window's last scan (wtok; 0: void; the window's tasks carry it in _win_tag) and that scan's wake-up (the
         #   earliest gate of a ready task in the window). Void when a window task gets ready
         #   with its gate come, leaves the sequence, the cell changes family on a cell with
         #   changeovers, a move touches the cell, or a token is below _valid_from (stops,
@@ -221,16 +238,11 @@ class FloorController:
         # - the help memo per pool (_hver, _hdue below), by the version of the pool's help
         #   candidate (_top_ver: bumped when a new unit tops the help order, the top starts or
         #   its last predecessor completes, the pool's buffer fills or drains, a move);
-        # - a free cell's whole failed pick (_armed: its window token, 0 once it started
-        #   something), with the help version it saw and its wake-up (_armed_top, _armed_until).
+        # - a free cell's whole failed pick (armed: its window token, 0 once it started
+        #   something), with the help version it saw and its wake-up (armed_top, armed_until).
         # Cells with recorded stops never keep one: their gates are not monotone in time.
         self._tok = 0
         self._valid_from = 1
-        self._armed = [0] * n_cells
-        self._armed_top = [0] * n_cells
-        self._armed_until = [0.0] * n_cells
-        self._wtok = [0] * n_cells
-        self._wwake = [INF] * n_cells
         self._win_tag = [0] * n
         self._top_ver = [0] * len(plan.pool_names)
         # The help memo, per pool: the version of its help candidate when last looked at (-1:
@@ -273,7 +285,7 @@ class FloorController:
         if kind is CellDown:
             self._down(event.cell, event.expected_up)
         elif kind is CellUp:
-            self.up[event.cell] = True
+            self.up[event.cell] = self._cells[event.cell].up = True
             self._freed(event.cell)
             self._dispatch(event.cell)
         elif kind is Started:
@@ -304,13 +316,13 @@ class FloorController:
             if self.full[pool]:
                 self._push_waiting(pool, t)
             self._dispatch_task(t)
-        elif c >= 0 and not self.full[pool] and (self.running[c] >= self._cap[c] or not self.up[c]):
+        elif c >= 0 and not self.full[pool] and ((cs := self._cells[c]).running >= cs.cap or not cs.up):
             # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
             # before the hand-over below: the unit joins them only if it is not handed over (most
             # units a twin takes on arrival never enter them; the same decisions).
-            tok = self._wtok[c]
+            tok = cs.wtok
             if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
-                self._window_ready(t, c)
+                self._window_ready(t, cs)
             if not self._hand_over(t, pool):
                 self._wait_in(pool, t)
                 self._join_help(pool, t)
@@ -330,13 +342,14 @@ class FloorController:
         nearer, and the cell, which has a free slot now, picks."""
         self._out = out = []
         self.now = now
-        status, running = self.status, self.running
+        status = self.status
         status[t] = DONE
-        running[c] -= 1
-        pool = self._cpool[c]
+        cs = self._cells[c]
+        cs.running -= 1
+        pool = cs.pool
         if self._route_on:
             self.pool_busy[pool] -= 1
-        up = self.up[c]
+        up = cs.up
         if up:  # after a completion the cell has a free slot: _idle, inline
             idle = self.idle[pool]
             if c not in idle:
@@ -357,8 +370,7 @@ class FloorController:
                     elif self._route_on and len(self.plan.t_pools[s]) > 1 and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
         if up:  # _dispatch(c), inline
-            cap = self._cap[c]
-            while running[c] < cap and self._pick(c):
+            while cs.running < cs.cap and self._pick(c, cs):
                 pass
         if self._replans:
             return self._settle(out)
@@ -383,8 +395,9 @@ class FloorController:
 
     def queue(self, c: int):
         """Cell c's open sequence, in order (the tasks it is still to run, as planned now)."""
-        seq, stamp, status = self.seq[c], self.stamp, self.status
-        for k in range(self.ptr[c], len(seq)):
+        cs, stamp, status = self._cells[c], self.stamp, self.status
+        seq = cs.seq
+        for k in range(cs.ptr, len(seq)):
             s, st, t = seq[k]
             if stamp[t] == st and status[t] == WAITING:
                 yield t
@@ -422,11 +435,16 @@ class FloorController:
             cells = set(cells)
             return [t for t, st in enumerate(status) if st == RUNNING and ran_on[t] in cells]
         for c in cells:
-            began = self._began_on[c]
+            began = self._cells[c].began_on
             if began:
                 began[:] = [t for t in dict.fromkeys(began) if status[t] == RUNNING and ran_on[t] == c]
                 out += began
         return sorted(out)
+
+    @property
+    def running(self) -> list[int]:
+        """Tasks running per cell (read by tests; the controller keeps the count per _Cell)."""
+        return [cs.running for cs in self._cells]
 
     @property
     def starts(self) -> int:
@@ -472,14 +490,15 @@ class FloorController:
                 and self.preds_left[t] == 0 and not self._own_cell_soon(t):
             own = self.cell[t]
             c = own if own in self.idle[pool] else self._first_idle(pool)
-            if self._calendars[c] is not None and self._window_wait(t, c):
+            if self._cells[c].stops is not None and self._window_wait(t, c):
                 return False
             self.stamp[t] = 0
             if c == own:
                 self._begin(t, own, OWN_CELL)
                 return True
-            if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
-                self._wtok[own] = self._armed[own] = 0
+            oc = self._cells[own]
+            if self._win_tag[t] == oc.wtok:  # its cell's window lost a task
+                oc.wtok = oc.armed = 0
             self._emit(MOVE, HELP_MOVE, t, c, self._from[own])
             self.cell[t] = c
             self._begin(t, c, HELP)
@@ -492,7 +511,7 @@ class FloorController:
         would hold through a known stop. The work is its planned time on c's pool, twice that
         when it starts early or off its planned cell (its time varies, the plan did not time it there)."""
         plan = self.plan
-        calendar = self._calendars[c]
+        calendar = self._cells[c].stops
         if calendar is None:
             return 0.0
         pool = plan.cell_pool[c]
@@ -509,10 +528,13 @@ class FloorController:
         A twin that frees first still takes t (the pool's help); only the hand-over at arrival waits."""
         wait = self.config.help_wait_s
         c = self.cell[t]
-        if not wait or c < 0 or not self.up[c] or self.plan.cell_capacity[c] != 1 or self.busy_until[c] - self.now > wait:
+        if not wait or c < 0:
             return False
-        seq, stamp, status = self.seq[c], self.stamp, self.status
-        for k in range(self.ptr[c], len(seq)):  # next(self.queue(c)), without the generator
+        cs = self._cells[c]
+        if not cs.up or cs.cap != 1 or cs.busy_until - self.now > wait:
+            return False
+        seq, stamp, status = cs.seq, self.stamp, self.status
+        for k in range(cs.ptr, len(seq)):  # next(self.queue(c)), without the generator
             _, st, head = seq[k]
             if stamp[head] == st and status[head] == WAITING:
                 return head == t
@@ -528,33 +550,38 @@ class FloorController:
         even have compacted the sequence: its window, and so its count of stale entries, is
         the one the last pick saw."""
         c = self.cell[t]
-        tok = self._wtok[c]
+        if c < 0:  # unsequenced rework: any free cell of its pool
+            self._dispatch_pool(self.plan.t_pools[t][0], t)
+            return
+        cs = self._cells[c]
+        tok = cs.wtok
         if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
-            self._window_ready(t, c)
-        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
+            self._window_ready(t, cs)
+        pool = cs.pool
         if self.in_rework[t] or self.full[pool]:
             self._dispatch_pool(pool, t)
-        elif self.running[c] < self._cap[c] and self.up[c]:
-            tok = self._armed[c]
-            if tok >= self._valid_from and self._win_tag[t] != tok and self._armed_top[c] == self._top_ver[pool] \
-                    and self.now < self._armed_until[c]:
+        elif cs.running < cs.cap and cs.up:
+            tok = cs.armed
+            if tok >= self._valid_from and self._win_tag[t] != tok and cs.armed_top == self._top_ver[pool] \
+                    and self.now < cs.armed_until:
                 return
-            self._dispatch(c)
+            while cs.running < cs.cap and self._pick(c, cs):  # _dispatch(c), inline
+                pass
 
-    def _window_ready(self, t: int, c: int) -> None:
+    def _window_ready(self, t: int, cs: _Cell) -> None:
         """Task t of c's window as last scanned is there now: if it is ready, that scan stands
         only while t's gate is ahead (with the earlier wake-up); else it is void."""
         if self.preds_left[t] == 0:
             plan = self.plan
             gate = plan.t_start[t] - self._early
-            fam = self.family[c]
+            fam = cs.family
             if fam is not None and fam != plan.t_family[t]:
-                gate -= plan.cell_setup[c]
+                gate -= cs.setup
             if gate > self.now:
-                if gate < self._wwake[c]:
-                    self._wwake[c] = gate
+                if gate < cs.wwake:
+                    cs.wwake = gate
             else:
-                self._wtok[c] = self._armed[c] = 0
+                cs.wtok = cs.armed = 0
 
     def _started(self, t: int, c: int) -> None:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
@@ -564,8 +591,9 @@ class FloorController:
             self._begin(t, c, "reported: the cell started it")
 
     def _freed(self, c: int) -> None:
-        if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
-            self._idle(self.plan.cell_pool[c], c)
+        cs = self._cells[c]
+        if cs.up and cs.running < cs.cap:
+            self._idle(cs.pool, c)
 
     def _idle(self, pool: int, c: int) -> None:
         idle = self.idle[pool]
@@ -646,7 +674,7 @@ class FloorController:
         back. Predecessor counts are then re-derived from the statuses (open predecessors), not
         incremented, so two overlapping redos cannot count a predecessor twice (nor drive a
         count below zero when it completes)."""
-        self.running[c] -= 1
+        self._cells[c].running -= 1
         if self._route_on:
             self.pool_busy[self.plan.cell_pool[c]] -= 1
         self._freed(c)
@@ -660,12 +688,13 @@ class FloorController:
         touched = dict.fromkeys(back)
         for o in back:
             touched.update(dict.fromkeys(plan.t_succs[o]))
-        tag, wtok, cells = self._win_tag, self._wtok, self.cell
+        tag, cells = self._win_tag, self.cell
         for o in touched:
             if status[o] == WAITING:
                 left[o] = sum(1 for p in preds[o] if status[p] != DONE)
-            if tag[o] == wtok[cells[o]]:  # less ready now: its cell's window scan is void
-                wtok[cells[o]] = self._armed[cells[o]] = 0
+            oc = self._cells[cells[o]]  # (-1: the last cell's; its token is never a task's tag then)
+            if tag[o] == oc.wtok:  # less ready now: its cell's window scan is void
+                oc.wtok = oc.armed = 0
         for o in back:
             self.arrived[o] = False
             self.stamp[o] = -1  # out of any sequence
@@ -677,7 +706,7 @@ class FloorController:
         self._dispatch(c)
 
     def _down(self, c: int, expected_up: float) -> None:
-        self.up[c] = False
+        self.up[c] = self._cells[c].up = False
         self.idle[self.plan.cell_pool[c]].discard(c)
         self.down_until[c] = expected_up
         cfg = self.config
@@ -715,46 +744,47 @@ class FloorController:
         The rework, help and full-buffer rules read only the pool's state, so once one cell
         without recorded stops has found nothing, a cell whose memo stands (see _dispatch_task)
         would find nothing either: only its own window could have changed, and it has not."""
-        shared, armed, tag, cap = False, self._armed, self._win_tag, self._cap
+        shared, tag, cells = False, self._win_tag, self._cells
         for c in list(self.idle[pool]):
+            cs = cells[c]
             if shared:
-                tok = armed[c]
-                if tok >= self._valid_from and (t < 0 or tag[t] != tok) and self._armed_top[c] == self._top_ver[pool] \
-                        and self.now < self._armed_until[c]:
+                tok = cs.armed
+                if tok >= self._valid_from and (t < 0 or tag[t] != tok) and cs.armed_top == self._top_ver[pool] \
+                        and self.now < cs.armed_until:
                     continue
-            while self.up[c] and self.running[c] < cap[c]:
-                if not self._pick(c):
-                    if self._calendars[c] is None and self._memo:
+            while cs.up and cs.running < cs.cap:
+                if not self._pick(c, cs):
+                    if cs.stops is None and self._memo:
                         shared = True
                     break
 
     def _dispatch(self, c: int) -> None:
-        cap = self.plan.cell_capacity[c]
-        while self.up[c] and self.running[c] < cap:
-            if not self._pick(c):
+        cs = self._cells[c]
+        while cs.up and cs.running < cs.cap:
+            if not self._pick(c, cs):
                 return
 
-    def _pick(self, c: int) -> bool:
+    def _pick(self, c: int, cs: _Cell) -> bool:
         """Start one task on free cell c if the rules allow one; False when none may start.
         (Every free cell's look at work goes through here, ~100,000 a week: state is read
-        where a branch needs it, not up front.)"""
-        pool = self._cpool[c]
+        where a branch needs it, not up front; `cs` is cell c's _Cell.)"""
+        pool = cs.pool
         if self.rework_queue[pool] and self._rework_first(c, pool):
             return True
         now = self.now
-        stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
-        tok = self._wtok[c]
-        if tok >= self._valid_from and now < self._wwake[c]:
+        stops = cs.stops  # None: no recorded stop on this cell, nothing to wait out
+        tok = cs.wtok
+        if tok >= self._valid_from and now < cs.wwake:
             # The window memo: no task of the window got ready or left it, no gate passed and
             # no changeover changed since its last scan, which found nothing to start.
-            wake = self._wwake[c]
+            wake = cs.wwake
         else:
             self._tok = tok = self._tok + 1
-            seq, stamp = self.seq[c], self.stamp
-            i, n = self.ptr[c], len(seq)
+            seq, stamp = cs.seq, self.stamp
+            i, n = cs.ptr, len(seq)
             while i < n and stamp[seq[i][2]] != seq[i][1]:
                 i += 1
-            self.ptr[c] = i
+            cs.ptr = i
             tag, arrived, left = self._win_tag, self.arrived, self.preds_left  # the window's tasks carry this scan's token
             wake, head, seen, stale, lookahead = INF, -1, 0, 0, self._lookahead
             for _, st, t in islice(seq, i, None):
@@ -769,9 +799,9 @@ class FloorController:
                     # repair or re-plan reorders and re-assigns, it does not hold work back.
                     plan = self.plan
                     gate = plan.t_start[t] - self._early
-                    fam = self.family[c]
+                    fam = cs.family
                     if fam is not None and fam != plan.t_family[t]:
-                        gate -= plan.cell_setup[c]
+                        gate -= cs.setup
                     if gate <= now:
                         gate = self._window_wait(t, c) if stops is not None else 0.0
                         if not gate:
@@ -784,10 +814,9 @@ class FloorController:
                 if seen == lookahead:
                     break
             if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-                k = self.ptr[c]
-                seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+                seq[i:] = [e for e in seq[i:] if stamp[e[2]] == e[1]]
             if stops is None and self._memo:
-                self._wtok[c], self._wwake[c] = tok, wake
+                cs.wtok, cs.wwake = tok, wake
         heap = self.ready_heap[pool]
         if not heap:  # only filled with pool_help
             pass
@@ -816,8 +845,9 @@ class FloorController:
                     if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
                         self._begin(t, c, OWN_CELL)
                         return True
-                    if self._win_tag[t] == self._wtok[frm]:  # its cell's window lost a task
-                        self._wtok[frm] = self._armed[frm] = 0
+                    fc = self._cells[frm]
+                    if self._win_tag[t] == fc.wtok:  # its cell's window lost a task
+                        fc.wtok = fc.armed = 0
                     self._emit(MOVE, HELP_MOVE, t, c, self._from[frm])
                     cells[t] = c
                     self._begin(t, c, HELP)
@@ -841,9 +871,9 @@ class FloorController:
             # Nothing may start: until something this pick read changes (a task of its window
             # gets ready or leaves it, the pool's help candidate changes, a rare event, or the
             # wake-up just pushed comes), another pick here would find the same.
-            self._armed[c] = tok
-            self._armed_top[c] = self._top_ver[pool]
-            self._armed_until[c] = wake  # at the wake-up a gate passes: the memo ends there
+            cs.armed = tok
+            cs.armed_top = self._top_ver[pool]
+            cs.armed_until = wake  # at the wake-up a gate passes: the memo ends there
         return False
 
     def _rework_first(self, c: int, pool: int) -> bool:
@@ -868,8 +898,8 @@ class FloorController:
         if frm != c:
             self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
                        best, c, self._from[frm] if frm >= 0 else {"from": None})
-        if frm >= 0 and self._win_tag[best] == self._wtok[frm]:  # its cell's window lost a task
-            self._wtok[frm] = self._armed[frm] = 0
+        if frm >= 0 and self._win_tag[best] == (fc := self._cells[frm]).wtok:  # its cell's window lost a task
+            fc.wtok = fc.armed = 0
         if self.in_rework[best]:
             self.rework_queue[pool].remove(best)
         self.cell[best] = c
@@ -883,13 +913,13 @@ class FloorController:
         (The count of starts and of starts on the planned cell is the log's: see summary.)"""
         now = self.now
         self.status[t] = RUNNING
-        running = self.running
-        n = running[c] = running[c] + 1
-        self._armed[c] = 0  # it started something: its last pick does not stand
-        if self._win_tag[t] == self._wtok[c]:  # from its window: the window changed
-            self._wtok[c] = 0
-        pool = self._cpool[c]
-        if n >= self._cap[c]:
+        cs = self._cells[c]
+        cs.running += 1
+        cs.armed = 0  # it started something: its last pick does not stand
+        if self._win_tag[t] == cs.wtok:  # from its window: the window changed
+            cs.wtok = 0
+        pool = cs.pool
+        if cs.running >= cs.cap:
             self.idle[pool].discard(c)
         plan = self.plan
         if self._help:
@@ -897,18 +927,18 @@ class FloorController:
             if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
                 self._top_ver[pool] += 1
             if self._help_wait:
-                self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
+                cs.busy_until = now + plan.t_end[t] - plan.t_start[t]
         if self._route_on:  # only routing reads the pools' running counts
             self.pool_busy[pool] += 1
         fam = plan.t_family[t]
-        if fam != self.family[c]:
-            if plan.cell_setup[c]:  # the window's gates count a changeover from the family it runs
-                self._wtok[c] = 0
-            self.family[c] = fam
+        if fam != cs.family:
+            if cs.setup:  # the window's gates count a changeover from the family it runs
+                cs.wtok = 0
+            self.family[c] = cs.family = fam
         self.started_at[t] = now
         self.ran_on[t] = c
         if self._moves:
-            self._began_on[c].append(t)
+            cs.began_on.append(t)
             if self._replans:
                 start = self.start[t]
                 if start >= now:  # not behind its plan: maybe out of open_before's order
@@ -1003,7 +1033,8 @@ class FloorController:
         self.start[t] = start
         # Two sequences change: neither cell's last scan stands. A unit that is there may change
         # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
-        self._wtok[old] = self._armed[old] = self._wtok[c] = self._armed[c] = 0
+        oc, cs = self._cells[old], self._cells[c]
+        oc.wtok = oc.armed = cs.wtok = cs.armed = 0
         if self.arrived[t]:
             self._top_ver[self._cpool[old]] += 1
             self._top_ver[self._cpool[c]] += 1
@@ -1012,9 +1043,9 @@ class FloorController:
         self.stamp[t] = self._stamps
         self.in_rework[t] = False
         self._retimed(t)
-        seq = self.seq[c]
+        seq = cs.seq
         k = bisect.bisect_left(seq, (start, self._stamps, t))
-        seq.insert(max(k, self.ptr[c]), (start, self._stamps, t))
+        seq.insert(max(k, cs.ptr), (start, self._stamps, t))
 
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan
@@ -1047,9 +1078,9 @@ class FloorController:
         # Every free cell looks again; one whose last pick stands (the re-plan moved nothing of
         # its window or its pool's help candidate: _assign voids what it touches) would find
         # the same.
-        armed, top, pools, now = self._armed, self._top_ver, self._cpool, self.now
-        for c in range(len(self.seq)):
-            if self.up[c] and self.running[c] < self._cap[c]:
-                if armed[c] >= self._valid_from and self._armed_top[c] == top[pools[c]] and now < self._armed_until[c]:
+        top, now = self._top_ver, self.now
+        for c, cs in enumerate(self._cells):
+            if cs.up and cs.running < cs.cap:
+                if cs.armed >= self._valid_from and cs.armed_top == top[cs.pool] and now < cs.armed_until:
                     continue
                 self._dispatch(c)
