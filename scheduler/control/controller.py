@@ -184,6 +184,11 @@ class FloorController:
         stops = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._cells = [_Cell(plan, c, self.seq[c], stops[c]) for c in range(n_cells)]
         self.rework_queue = [deque() for _ in plan.pool_names]
+        # The rework rule's memo: a version bumped whenever a redone task may have got ready
+        # (it arrived, or its last predecessor completed once it was there; a redo sends tasks
+        # back not there yet), and per pool the version its queue was last found without a
+        # ready task at (under repair, picks read a non-empty queue ~100,000 times a week).
+        self._rq_ver, self._rq_seen = 0, [-1] * len(plan.pool_names)
         self.full = [False] * len(plan.pool_names)
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
         # The same tasks by planned start, for the full-buffer rule (earliest planned first):
@@ -311,6 +316,8 @@ class FloorController:
             self.waiting_in_pool[wp].discard(t)
             waiting_pool[t] = -1
         if not self._help or self.in_rework[t]:
+            if self.in_rework[t]:
+                self._rq_ver += 1  # a redone task arrived: the rework queues' last look is void
             waiting_pool[t] = pool  # _wait_in, inline
             self.waiting_in_pool[pool].add(t)
             if self.full[pool]:
@@ -362,6 +369,8 @@ class FloorController:
                 n = left[s] = left[s] - 1
                 if n == 0:
                     if self.arrived[s]:  # reported there before its last predecessor completed
+                        if self.in_rework[s]:
+                            self._rq_ver += 1
                         if self._help:
                             heap = self.ready_heap[self.pool_of(s)]
                             if heap and heap[0][1] == s:  # the help candidate is now ready
@@ -769,7 +778,7 @@ class FloorController:
         (Every free cell's look at work goes through here, ~100,000 a week: state is read
         where a branch needs it, not up front; `cs` is cell c's _Cell.)"""
         pool = cs.pool
-        if self.rework_queue[pool] and self._rework_first(c, pool):
+        if self.rework_queue[pool] and self._rq_seen[pool] != self._rq_ver and self._rework_first(c, pool):
             return True
         now = self.now
         stops = cs.stops  # None: no recorded stop on this cell, nothing to wait out
@@ -885,6 +894,8 @@ class FloorController:
                 self.cell[t] = c
                 self._begin(t, c, REWORK_FIRST)
                 return True
+        if self._memo:  # none is ready: none can be until a redone task arrives or gets ready (_rq_ver)
+            self._rq_seen[pool] = self._rq_ver
         return False
 
     def _take_for_full(self, c: int, pool: int) -> bool:
