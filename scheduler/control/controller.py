@@ -146,17 +146,36 @@ class _Cell:
     a pick and a start read ~15 of them per cell. `up` and `family` are also kept in the
     controller's per-cell lists, which other modules read (scheduler.control.snapshot)."""
 
-    __slots__ = ("pool", "cap", "setup", "stops", "seq", "running", "up", "family", "ptr", "wtok", "wwake", "armed",
+    __slots__ = ("pool", "pl", "cap", "setup", "stops", "seq", "running", "up", "family", "ptr", "wtok", "wwake", "armed",
                  "armed_top", "armed_until", "busy_until", "began_on")
 
     def __init__(self, plan: ControlPlan, c: int, seq: list, stops) -> None:
         self.pool, self.cap, self.setup, self.stops = plan.cell_pool[c], plan.cell_capacity[c], plan.cell_setup[c], stops
+        self.pl: _Pool | None = None  # its pool's _Pool
         self.seq, self.ptr = seq, 0  # its planned sequence (start, stamp, task), and where the open part begins
         self.running, self.up, self.family = 0, True, None
         # The pick memo's per-cell part (see FloorController.__init__).
         self.wtok, self.wwake, self.armed, self.armed_top, self.armed_until = 0, INF, 0, 0, 0.0
         self.busy_until = 0.0  # a single-job cell's expected end of its running task (planned time)
         self.began_on: list[int] = []  # tasks started here (running_tasks prunes; kept with repair or re-plan)
+
+
+class _Pool:
+    """One pool's state as the per-event paths read it, in one object (as _Cell): the
+    containers are the ones the controller's per-pool lists hold; the scalars live here only
+    (`full` is also kept in the controller's list, which tests and hosts read)."""
+
+    __slots__ = ("idle", "rework", "waiting", "ready_heap", "full", "top_ver", "hver", "hdue", "rq_seen", "busy")
+
+    def __init__(self, idle: set, rework: deque, waiting: set, ready_heap: list) -> None:
+        self.idle, self.rework, self.waiting, self.ready_heap = idle, rework, waiting, ready_heap
+        self.full = False
+        # The help memo (see FloorController.__init__): the version of the pool's help
+        # candidate, the version when last looked at (-1: never) and when that candidate
+        # becomes due (inf: no candidate, or one that waits for a predecessor, whose completion
+        # bumps the version); and the rework queue's (rq_seen, see _rq_ver).
+        self.top_ver, self.hver, self.hdue, self.rq_seen = 0, -1, INF, -1
+        self.busy = 0  # tasks running in the pool (kept when routing, which reads it)
 
 
 class FloorController:
@@ -188,7 +207,7 @@ class FloorController:
         # (it arrived, or its last predecessor completed once it was there; a redo sends tasks
         # back not there yet), and per pool the version its queue was last found without a
         # ready task at (under repair, picks read a non-empty queue ~100,000 times a week).
-        self._rq_ver, self._rq_seen = 0, [-1] * len(plan.pool_names)
+        self._rq_ver = 0
         self.full = [False] * len(plan.pool_names)
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
         # The same tasks by planned start, for the full-buffer rule (earliest planned first):
@@ -197,7 +216,9 @@ class FloorController:
         self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
-        self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool (kept when routing, which reads it)
+        self._pools = [_Pool(*parts) for parts in zip(self.idle, self.rework_queue, self.waiting_in_pool, self.ready_heap)]
+        for cs in self._cells:
+            cs.pl = self._pools[cs.pool]
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
         self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
@@ -240,8 +261,8 @@ class FloorController:
         #   with its gate come, leaves the sequence, the cell changes family on a cell with
         #   changeovers, a move touches the cell, or a token is below _valid_from (stops,
         #   re-plans, tasks started by hand);
-        # - the help memo per pool (_hver, _hdue below), by the version of the pool's help
-        #   candidate (_top_ver: bumped when a new unit tops the help order, the top starts or
+        # - the help memo per pool (_Pool's hver, hdue), by the version of the pool's help
+        #   candidate (top_ver: bumped when a new unit tops the help order, the top starts or
         #   its last predecessor completes, the pool's buffer fills or drains, a move);
         # - a free cell's whole failed pick (armed: its window token, 0 once it started
         #   something), with the help version it saw and its wake-up (armed_top, armed_until).
@@ -249,12 +270,6 @@ class FloorController:
         self._tok = 0
         self._valid_from = 1
         self._win_tag = [0] * n
-        self._top_ver = [0] * len(plan.pool_names)
-        # The help memo, per pool: the version of its help candidate when last looked at (-1:
-        # never) and when that candidate becomes due (inf: no candidate, or one that waits for a
-        # predecessor, whose completion bumps the version).
-        self._hver = [-1] * len(plan.pool_names)
-        self._hdue = [INF] * len(plan.pool_names)
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
@@ -310,6 +325,7 @@ class FloorController:
         c = self.cell[t]
         self.arrived[t] = True
         pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
+        pl = self._pools[pool]
         waiting_pool = self.waiting_pool
         wp = waiting_pool[t]
         if wp != pool and wp >= 0:  # one unit waits in one place
@@ -319,11 +335,11 @@ class FloorController:
             if self.in_rework[t]:
                 self._rq_ver += 1  # a redone task arrived: the rework queues' last look is void
             waiting_pool[t] = pool  # _wait_in, inline
-            self.waiting_in_pool[pool].add(t)
-            if self.full[pool]:
+            pl.waiting.add(t)
+            if pl.full:
                 self._push_waiting(pool, t)
             self._dispatch_task(t)
-        elif c >= 0 and not self.full[pool] and ((cs := self._cells[c]).running >= cs.cap or not cs.up):
+        elif c >= 0 and not pl.full and ((cs := self._cells[c]).running >= cs.cap or not cs.up):
             # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
             # before the hand-over below: the unit joins them only if it is not handed over (most
             # units a twin takes on arrival never enter them; the same decisions).
@@ -355,10 +371,10 @@ class FloorController:
         cs.running -= 1
         pool = cs.pool
         if self._route_on:
-            self.pool_busy[pool] -= 1
+            cs.pl.busy -= 1
         up = cs.up
         if up:  # after a completion the cell has a free slot: _idle, inline
-            idle = self.idle[pool]
+            idle = cs.pl.idle
             if c not in idle:
                 idle.add(c)
                 if self._heaped:
@@ -374,7 +390,7 @@ class FloorController:
                         if self._help:
                             heap = self.ready_heap[self.pool_of(s)]
                             if heap and heap[0][1] == s:  # the help candidate is now ready
-                                self._top_ver[self.pool_of(s)] += 1
+                                self._pools[self.pool_of(s)].top_ver += 1
                         self._dispatch_task(s)
                     elif self._route_on and len(self.plan.t_pools[s]) > 1 and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
@@ -451,6 +467,11 @@ class FloorController:
         return sorted(out)
 
     @property
+    def pool_busy(self) -> list[int]:
+        """Tasks running per pool, kept when routing (the only rule that reads it)."""
+        return [pl.busy for pl in self._pools]
+
+    @property
     def running(self) -> list[int]:
         """Tasks running per cell (read by tests; the controller keeps the count per _Cell)."""
         return [cs.running for cs in self._cells]
@@ -487,7 +508,7 @@ class FloorController:
         heap = self.ready_heap[pool]
         heapq.heappush(heap, (self.start[t], t))
         if heap[0][1] == t:  # the pool's help candidate changed
-            self._top_ver[pool] += 1
+            self._pools[pool].top_ver += 1
 
     def _hand_over(self, t: int, pool: int) -> bool:
         """A unit just there, due, not taken by its own cell's pick: if its cell is busy or down,
@@ -554,7 +575,7 @@ class FloorController:
         memo shows the pick would find what the cell's last pick found. That pick failed, so
         it can only succeed now through something it read that changed since: a task of its
         window getting ready (t itself, when it carries the pick's token), the pool's help
-        candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
+        candidate (its _Pool.top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
         that pick pushed (_armed_until), and a Tick picks for real. A skipped pick would not
         even have compacted the sequence: its window, and so its count of stale entries, is
         the one the last pick saw."""
@@ -567,11 +588,11 @@ class FloorController:
         if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
             self._window_ready(t, cs)
         pool = cs.pool
-        if self.in_rework[t] or self.full[pool]:
+        if self.in_rework[t] or cs.pl.full:
             self._dispatch_pool(pool, t)
         elif cs.running < cs.cap and cs.up:
             tok = cs.armed
-            if tok >= self._valid_from and self._win_tag[t] != tok and cs.armed_top == self._top_ver[pool] \
+            if tok >= self._valid_from and self._win_tag[t] != tok and cs.armed_top == cs.pl.top_ver \
                     and self.now < cs.armed_until:
                 return
             while cs.running < cs.cap and self._pick(c, cs):  # _dispatch(c), inline
@@ -649,7 +670,7 @@ class FloorController:
         def load(pool: int) -> float:
             # Units waiting there for a later planned start do not compete for its cells yet.
             waiting = sum(1 for w in self.waiting_in_pool[pool] if start[w] <= due)
-            return (waiting + self.pool_busy[pool] + 1) / self.pool_slots[pool] * duration[pool]
+            return (waiting + self._pools[pool].busy + 1) / self.pool_slots[pool] * duration[pool]
 
         mine = load(here)
         best, best_load = here, mine
@@ -685,7 +706,7 @@ class FloorController:
         count below zero when it completes)."""
         self._cells[c].running -= 1
         if self._route_on:
-            self.pool_busy[self.plan.cell_pool[c]] -= 1
+            self._cells[c].pl.busy -= 1
         self._freed(c)
         plan = self.plan
         redo = plan.t_rework[t]
@@ -758,7 +779,7 @@ class FloorController:
             cs = cells[c]
             if shared:
                 tok = cs.armed
-                if tok >= self._valid_from and (t < 0 or tag[t] != tok) and cs.armed_top == self._top_ver[pool] \
+                if tok >= self._valid_from and (t < 0 or tag[t] != tok) and cs.armed_top == cs.pl.top_ver \
                         and self.now < cs.armed_until:
                     continue
             while cs.up and cs.running < cs.cap:
@@ -777,8 +798,8 @@ class FloorController:
         """Start one task on free cell c if the rules allow one; False when none may start.
         (Every free cell's look at work goes through here, ~100,000 a week: state is read
         where a branch needs it, not up front; `cs` is cell c's _Cell.)"""
-        pool = cs.pool
-        if self.rework_queue[pool] and self._rq_seen[pool] != self._rq_ver and self._rework_first(c, pool):
+        pool, pl = cs.pool, cs.pl
+        if pl.rework and pl.rq_seen != self._rq_ver and self._rework_first(c, pool):
             return True
         now = self.now
         stops = cs.stops  # None: no recorded stop on this cell, nothing to wait out
@@ -826,13 +847,13 @@ class FloorController:
                 seq[i:] = [e for e in seq[i:] if stamp[e[2]] == e[1]]
             if stops is None and self._memo:
                 cs.wtok, cs.wwake = tok, wake
-        heap = self.ready_heap[pool]
+        heap = pl.ready_heap
         if not heap:  # only filled with pool_help
             pass
-        elif self._hver[pool] == self._top_ver[pool] and now < self._hdue[pool] and stops is None:
+        elif pl.hver == pl.top_ver and now < pl.hdue and stops is None:
             # The help memo: the pool's candidate is the one the last look found not due (or due
             # but waiting for a predecessor: its completion changes the version).
-            due = self._hdue[pool]
+            due = pl.hdue
             if due < wake:
                 wake = due
         else:
@@ -864,24 +885,24 @@ class FloorController:
                 if now < due < wake:  # not due yet, or it would run into this cell's planned window
                     wake = due
                 if stops is None and self._memo:
-                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], due if due > now else INF
+                    pl.hver, pl.hdue = pl.top_ver, due if due > now else INF
                 break
             else:
                 if stops is None and self._memo:  # nothing waits for help
-                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], INF
+                    pl.hver, pl.hdue = pl.top_ver, INF
         if wake < INF and wake != self._wake_of[c]:
             # Every wake is later than now, so an equal one pushed before is still queued: a
             # second copy would only wake the same cell at the same tick again.
             self._wake_of[c] = wake
             heapq.heappush(self._wakes, (wake, c))
-        if self.full[pool] and self._take_for_full(c, pool):
+        if pl.full and self._take_for_full(c, pool):
             return True
         if stops is None and self._memo:
             # Nothing may start: until something this pick read changes (a task of its window
             # gets ready or leaves it, the pool's help candidate changes, a rare event, or the
             # wake-up just pushed comes), another pick here would find the same.
             cs.armed = tok
-            cs.armed_top = self._top_ver[pool]
+            cs.armed_top = pl.top_ver
             cs.armed_until = wake  # at the wake-up a gate passes: the memo ends there
         return False
 
@@ -895,7 +916,7 @@ class FloorController:
                 self._begin(t, c, REWORK_FIRST)
                 return True
         if self._memo:  # none is ready: none can be until a redone task arrives or gets ready (_rq_ver)
-            self._rq_seen[pool] = self._rq_ver
+            self._pools[pool].rq_seen = self._rq_ver
         return False
 
     def _take_for_full(self, c: int, pool: int) -> bool:
@@ -929,18 +950,18 @@ class FloorController:
         cs.armed = 0  # it started something: its last pick does not stand
         if self._win_tag[t] == cs.wtok:  # from its window: the window changed
             cs.wtok = 0
-        pool = cs.pool
+        pl = cs.pl
         if cs.running >= cs.cap:
-            self.idle[pool].discard(c)
+            pl.idle.discard(c)
         plan = self.plan
         if self._help:
-            heap = self.ready_heap[pool]
+            heap = pl.ready_heap
             if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
-                self._top_ver[pool] += 1
+                pl.top_ver += 1
             if self._help_wait:
                 cs.busy_until = now + plan.t_end[t] - plan.t_start[t]
         if self._route_on:  # only routing reads the pools' running counts
-            self.pool_busy[pool] += 1
+            pl.busy += 1
         fam = plan.t_family[t]
         if fam != cs.family:
             if cs.setup:  # the window's gates count a changeover from the family it runs
@@ -983,9 +1004,10 @@ class FloorController:
     def _set_full(self, pool: int, full: bool) -> None:
         """The pool's input buffer is full (or not). The full-buffer order is kept only while
         it is: built from the waiting set when the buffer fills, dropped when it has room."""
-        self._top_ver[pool] += 1  # the full-buffer rule turns on or off for the pool's free cells
-        if full != self.full[pool]:
-            self.full[pool] = full
+        pl = self._pools[pool]
+        pl.top_ver += 1  # the full-buffer rule turns on or off for the pool's free cells
+        if full != pl.full:
+            self.full[pool] = pl.full = full
             heap = self.buffer_heap[pool]
             if full:
                 start = self.start
@@ -1047,8 +1069,8 @@ class FloorController:
         oc, cs = self._cells[old], self._cells[c]
         oc.wtok = oc.armed = cs.wtok = cs.armed = 0
         if self.arrived[t]:
-            self._top_ver[self._cpool[old]] += 1
-            self._top_ver[self._cpool[c]] += 1
+            self._pools[self._cpool[old]].top_ver += 1
+            self._pools[self._cpool[c]].top_ver += 1
         self._off_order.append(t)  # re-timed: out of open_before's order
         self._stamps += 1
         self.stamp[t] = self._stamps
@@ -1089,9 +1111,9 @@ class FloorController:
         # Every free cell looks again; one whose last pick stands (the re-plan moved nothing of
         # its window or its pool's help candidate: _assign voids what it touches) would find
         # the same.
-        top, now = self._top_ver, self.now
+        now = self.now
         for c, cs in enumerate(self._cells):
             if cs.up and cs.running < cs.cap:
-                if cs.armed >= self._valid_from and cs.armed_top == top[cs.pool] and now < cs.armed_until:
+                if cs.armed >= self._valid_from and cs.armed_top == cs.pl.top_ver and now < cs.armed_until:
                     continue
                 self._dispatch(c)
