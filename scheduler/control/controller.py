@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from heapq import heappush
 import math
 import time
 from collections import Counter, deque
@@ -165,10 +166,14 @@ class _Pool:
     containers are the ones the controller's per-pool lists hold; the scalars live here only
     (`full` is also kept in the controller's list, which tests and hosts read)."""
 
-    __slots__ = ("idle", "rework", "waiting", "ready_heap", "full", "top_ver", "hver", "hdue", "rq_seen", "busy")
+    __slots__ = ("idle", "idle_heap", "heap_cap", "rework", "waiting", "ready_heap", "full", "top_ver", "hver", "hdue", "rq_seen",
+                 "busy")
 
-    def __init__(self, idle: set, rework: deque, waiting: set, ready_heap: list) -> None:
-        self.idle, self.rework, self.waiting, self.ready_heap = idle, rework, waiting, ready_heap
+    def __init__(self, idle: set, idle_heap: list, rework: deque, waiting: set, ready_heap: list) -> None:
+        self.idle, self.idle_heap, self.rework, self.waiting, self.ready_heap = idle, idle_heap, rework, waiting, ready_heap
+        # The idle heap holds every idle cell and, lazily, cells busy again: rebuilt once it is
+        # mostly those (a bound on the pool's size, so a push need not count the idle set).
+        self.heap_cap = 4 * len(idle) + 64
         self.full = False
         # The help memo (see FloorController.__init__): the version of the pool's help
         # candidate, the version when last looked at (-1: never) and when that candidate
@@ -216,12 +221,12 @@ class FloorController:
         self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
-        self._pools = [_Pool(*parts) for parts in zip(self.idle, self.rework_queue, self.waiting_in_pool, self.ready_heap)]
+        self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
+        self._pools = [_Pool(*parts) for parts in zip(self.idle, self.idle_heap, self.rework_queue, self.waiting_in_pool, self.ready_heap)]
         for cs in self._cells:
             cs.pl = self._pools[cs.pool]
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
-        self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
         self._wakes: list[tuple[float, int]] = []
         self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
@@ -248,6 +253,9 @@ class FloorController:
         # mean for a lateness re-plan, expected ends for help_wait_s).
         cfg = self.config
         self._cpool = plan.cell_pool
+        if plan.routable is None:  # tasks with more than one eligible pool, one byte each (read per completion)
+            plan.routable = bytearray(len(pools) > 1 for pools in plan.t_pools)
+        self._routable = plan.routable
         self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
         self._heaped = cfg.pool_help or cfg.route  # the idle cells' heap: only a hand-over to a twin reads it
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
@@ -374,12 +382,16 @@ class FloorController:
             cs.pl.busy -= 1
         up = cs.up
         if up:  # after a completion the cell has a free slot: _idle, inline
-            idle = cs.pl.idle
+            pl = cs.pl
+            idle = pl.idle
             if c not in idle:
                 idle.add(c)
                 if self._heaped:
-                    self._push_idle(pool, c)
-        left = self.preds_left
+                    heap = pl.idle_heap
+                    heappush(heap, c)
+                    if len(heap) > pl.heap_cap:
+                        heap[:] = sorted(idle)
+        left, routable = self.preds_left, self._routable
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
                 n = left[s] = left[s] - 1
@@ -392,7 +404,7 @@ class FloorController:
                             if heap and heap[0][1] == s:  # the help candidate is now ready
                                 self._pools[self.pool_of(s)].top_ver += 1
                         self._dispatch_task(s)
-                    elif self._route_on and len(self.plan.t_pools[s]) > 1 and not self.in_rework[s]:
+                    elif self._route_on and routable[s] and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
         if up:  # _dispatch(c), inline
             while cs.running < cs.cap and self._pick(c, cs):
@@ -633,10 +645,10 @@ class FloorController:
                 self._push_idle(pool, c)
 
     def _push_idle(self, pool: int, c: int) -> None:
-        heap = self.idle_heap[pool]
-        heapq.heappush(heap, c)
-        if len(heap) > 4 * len(self.idle[pool]) + 64:  # mostly cells busy again: rebuild
-            heap[:] = sorted(self.idle[pool])
+        pl = self._pools[pool]
+        heappush(pl.idle_heap, c)
+        if len(pl.idle_heap) > pl.heap_cap:
+            pl.idle_heap[:] = sorted(pl.idle)
 
     def _first_idle(self, pool: int) -> int:
         """The lowest-numbered idle cell of the pool (which must have one), without a scan: on a
