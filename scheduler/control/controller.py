@@ -238,10 +238,10 @@ class FloorController:
         self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
         self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
-        # open_before's index: the planned tasks not done, in planned-start order (built on the
-        # first re-plan), and those that may be out of that order: re-timed, redone, or started
+        # open_before's index: how far it read into the plan's tasks by planned start, the ones
+        # met not done, and those that may be out of that order: re-timed, redone, or started
         # ahead of their planned start (pruned of finished ones at each call).
-        self._by_start: list[int] | None = None
+        self._lo, self._head = 0, []
         self._off_order: list[int] = []
         self.log = DecisionLog()
         self._log_rows = self.log.rows
@@ -448,12 +448,17 @@ class FloorController:
         if not self._replans:  # the index is kept for the re-plan only: a scan
             return {t for t, p in enumerate(planned) if p >= 0 and (status[t] == RUNNING or (
                 status[t] == WAITING and not in_rework[t] and start[t] < limit))}
-        if self._by_start is None:
-            self._by_start = sorted((t for t, p in enumerate(planned) if p >= 0 and status[t] != DONE), key=plan.t_start.__getitem__)
-        tasks = self._by_start
-        k = bisect.bisect_left(tasks, limit, key=plan.t_start.__getitem__)
-        head = [t for t in tasks[:k] if status[t] != DONE]
-        self._by_start = head + tasks[k:]  # still in planned-start order
+        # The planned tasks by original planned start, made once per plan; this controller keeps
+        # how far into it earlier calls read (_lo) and the tasks met so far that are not done
+        # (_head, in that order). A task done there and redone since is among the off-order ones.
+        if plan.by_start is None:
+            plan.by_start = sorted((t for t, p in enumerate(planned) if p >= 0), key=plan.t_start.__getitem__)
+        order, key = plan.by_start, plan.t_start.__getitem__
+        k = bisect.bisect_left(order, limit, lo=self._lo, key=key)
+        self._head = head = [t for t in self._head if status[t] != DONE] + [t for t in order[self._lo:k] if status[t] != DONE]
+        self._lo = k
+        if head and key(head[-1]) >= limit:  # an earlier call read further (a later limit)
+            head = head[:bisect.bisect_left(head, limit, key=key)]
         self._off_order = off = [t for t in self._off_order if status[t] != DONE and planned[t] >= 0]
         out = set()
         for group in (head, off):
