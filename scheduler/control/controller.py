@@ -43,7 +43,6 @@ import math
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, replace
-from itertools import islice
 from operator import itemgetter
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
@@ -830,7 +829,10 @@ class FloorController:
             cs.ptr = i
             tag, arrived, left = self._win_tag, self.arrived, self.preds_left  # the window's tasks carry this scan's token
             wake, head, seen, stale, lookahead = INF, -1, 0, 0, self._lookahead
-            for _, st, t in islice(seq, i, None):
+            j = i
+            while j < n and seen < lookahead:
+                _, st, t = seq[j]
+                j += 1
                 if stamp[t] != st:
                     stale += 1
                     continue
@@ -854,8 +856,6 @@ class FloorController:
                     if gate < wake:
                         wake = gate
                 seen += 1
-                if seen == lookahead:
-                    break
             if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
                 seq[i:] = [e for e in seq[i:] if stamp[e[2]] == e[1]]
             if stops is None and self._memo:
