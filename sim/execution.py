@@ -31,7 +31,9 @@ class ControlBridge:
         self.ready_tasks: dict[int, object] = {}
         self.pending: list[deque] = [deque() for _ in plan.cell_ids]  # per cell: started tasks no slot has taken yet
         self.cell_index = {cid: i for i, cid in enumerate(plan.cell_ids)}
-        self.handle_s: list[float] = []
+        # Each event's decision time, as raw doubles: ~150,000 a week, which as a list would keep
+        # as many float objects alive among the floor's and the controller's own.
+        self.handle_s = array("d")
         self._timed = self.handle_s.append
         # The controller's entries for the two events of every operation, bound once.
         self._on_ready, self._on_completed = controller.on_ready, controller.on_completed
