@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 from scheduler.calendars import CellCalendar
@@ -35,9 +36,7 @@ _LOOKAHEAD = 16
 # generated job shops, see docs/scheduling.md "Scale").
 WORK_WEIGHT = 4.0
 
-_TASK_READY = 0
-_NO_WINDOWS = CellCalendar([])
-_LANE_FREE = 1
+_TIE = 2**53  # random.random() returns k / 2**53
 
 
 def task_tails(problem: Problem) -> list[int]:
@@ -47,13 +46,13 @@ def task_tails(problem: Problem) -> list[int]:
     return [s + q for s, q in zip(heads.shortest, heads.tail)]
 
 
-def _tails(successors: list[list[int]], shortest: list[int]) -> list[int]:
+def _tails(successors: list[list[int] | None], shortest: list[int]) -> list[int]:
     """task_tails for tasks whose successors all have higher indices: one backward pass."""
     tails = list(shortest)
     for t in range(len(tails) - 1, -1, -1):
         after = successors[t]
         if after:
-            longest = max(tails[s] for s in after)
+            longest = tails[after[0]] if len(after) == 1 else max([tails[s] for s in after])
             if longest > 0:
                 tails[t] += longest
     return tails
@@ -127,37 +126,64 @@ def dispatch_lists(
     priority: Sequence[float] | None = None,
     rule_key: Callable[[list[int]], Callable[[int], float]] | None = None,
     tails_of: Callable[[], list[int]] | None = None,
+    report_cell: Sequence[int] | None = None,
 ) -> list[tuple[int, int, int]]:
     """The dispatcher itself, on the problem as lists per task (eligible (pool, duration) modes,
     predecessors, earliest start: the job's and the task's release, product family) and its
     cells, so a caller that holds the work so (a re-plan's open window) builds no Problem for it.
-    `priority` (smaller first) or `rule_key(tails)` orders the queues; `tails_of()` gives the
+    `priority` (numbers, smaller first) or `rule_key(tails)` orders the queues; `tails_of()` gives the
     tails when predecessors are not in index order (else they come from one backward pass).
-    `ready_at` is used as working space."""
+    Placements name `cells` by index, or by `report_cell[index]` when given (a sub-problem's
+    lanes as the whole problem's cells). `ready_at` is used as working space."""
     heappush, heappop = heapq.heappush, heapq.heappop
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
     demote_lost = objective == "mw"
-    rng = random.Random(seed)
+    rng = random.Random(seed) if seed else None
     n = len(t_modes)
 
     # Lanes: one per job a cell can hold at once; a capacity-k bay is k lanes sharing windows.
-    lane_cell: list[int] = []
-    for c, cell in enumerate(cells):
-        lane_cell.extend([c] * max(1, cell.capacity))
-    windows = [CellCalendar(cell.unavailable) if cell.unavailable else _NO_WINDOWS for cell in cells]  # only read
-    has_windows = [bool(w.starts) for w in windows]
+    # A re-plan's cells are mostly lanes of bays, each with one window (its pinned work), so the
+    # per-cell set-up is kept to a few list passes.
+    if all(cell.capacity <= 1 for cell in cells):
+        lane_cell = list(range(len(cells)))
+    else:
+        lane_cell = []
+        for c, cell in enumerate(cells):
+            lane_cell.extend([c] * max(1, cell.capacity))
+    # Each cell's merged windows as CellCalendar holds them (starts, ends; None: no window), one
+    # window taken as it is: find_lane asks CellCalendar.blocking's question inline.
+    w_starts: list[list[int] | None] = []
+    w_ends: list[list[int] | None] = []
+    for cell in cells:
+        unavailable = cell.unavailable
+        if not unavailable:
+            w_starts.append(None)
+            w_ends.append(None)
+        elif len(unavailable) == 1:
+            s, e = unavailable[0]
+            w_starts.append([s] if e > s else None)
+            w_ends.append([e])
+        else:
+            calendar = CellCalendar(unavailable)
+            w_starts.append(calendar.starts or None)
+            w_ends.append(calendar.ends)
+    lane_starts = [w_starts[c] for c in lane_cell]
+    lane_ends = [w_ends[c] for c in lane_cell]
     # Setups only exist on single-job cells (that is how validate reads them).
-    lane_setup = [cells[c].setup if cells[c].capacity == 1 else 0 for c in lane_cell]
+    lane_setup = [cell.setup if cell.capacity == 1 else 0 for cell in map(cells.__getitem__, lane_cell)]
     lane_family: list[str | None] = [None] * len(lane_cell)
     lane_wake = [-1] * len(lane_cell)
     lane_busy_until = [0] * len(lane_cell)
+    lane_report = lane_cell if report_cell is None else [report_cell[c] for c in lane_cell]  # what a placement names
     # Idle lanes per pool, bucketed by the family they last ran, to pick a setup-free one in O(1).
-    idle: list[dict[str | None, set[int]]] = [{} for _ in range(n_pools)]
     lane_pool = [cells[c].pool for c in lane_cell]
+    fresh: list[set[int]] = [set() for _ in range(n_pools)]
     for lane, pool in enumerate(lane_pool):
-        idle[pool].setdefault(None, set()).add(lane)
-    idle_count = [sum(len(b) for b in buckets.values()) for buckets in idle]  # idle lanes per pool
+        fresh[pool].add(lane)
+    idle: list[dict[str | None, set[int]]] = [{None: lanes} if lanes else {} for lanes in fresh]
+    idle_count = [len(lanes) for lanes in fresh]  # idle lanes per pool
+    family_order: list[dict[str | None, tuple]] = [{} for _ in range(n_pools)]  # see find_lane
     # A pool whose idle lanes find_lane tried were all inside a window at `now` (the first four
     # of each bucket, in the sets' order) starts nothing, whatever the task, until a lane joins
     # its idle sets: a window's end does so (its wake-up event), and so does a lane freeing up.
@@ -168,39 +194,69 @@ def dispatch_lists(
 
     # One pass over the tasks. Duration by pool (first mode per pool wins, as in validate) and
     # shortest are made once per distinct modes list (a capability's tasks share theirs).
-    duration: list[dict[int, int]] = []
-    shortest: list[int] = []
     per_modes: dict[int, tuple[dict[int, int], int]] = {}
-    flexible: list[bool] = []
-    successors: list[list[int]] = [[] for _ in range(n)]
-    waiting: list[int] = []
+    for modes in t_modes:
+        if id(modes) not in per_modes:
+            per_modes[id(modes)] = (dict(reversed(modes)), min(d for _, d in modes))
+    made = [per_modes[id(modes)] for modes in t_modes]
+    duration: list[dict[int, int]] = [m[0] for m in made]
+    shortest: list[int] = [m[1] for m in made]
+    flexible: list[bool] = [len(modes) > 1 for modes in t_modes]
+    successors: list[list[int] | None] = [None] * n  # a list only where there are some
+    waiting: list[int] = [len(preds) for preds in t_preds]
     in_order = True  # every predecessor has a lower index (a built problem's routing order)
-    for t, modes in enumerate(t_modes):
-        made = per_modes.get(id(modes))
-        if made is None:
-            made = per_modes[id(modes)] = (dict(reversed(modes)), min(d for _, d in modes))
-        duration.append(made[0])
-        shortest.append(made[1])
-        flexible.append(len(modes) > 1)
-        preds = t_preds[t]
-        waiting.append(len(preds))
+    for t, preds in enumerate(t_preds):
         for p in preds:
-            successors[p].append(t)
+            after = successors[p]
+            if after is None:
+                successors[p] = [t]
+            else:
+                after.append(t)
             if p >= t:
                 in_order = False
-    any_flexible = True in flexible
+    # finishes_sooner_elsewhere reads a pool's work in hand only as another pool of a flexible operation.
+    watched = [False] * n_pools
+    for modes in t_modes:
+        if len(modes) > 1:
+            for pool, _ in modes:
+                watched[pool] = True
     if not in_order and tails_of is None:
         raise ValueError("t_preds: a predecessor after its task needs tails_of")
     tails = _tails(successors, shortest) if in_order else tails_of()  # type: ignore[misc]
     if priority is None and rule_key is None:
         raise ValueError("priority: give priority or rule_key")
-    key_of = priority.__getitem__ if priority is not None else rule_key(tails)  # type: ignore[misc]
+    keys = priority if priority is not None else list(map(rule_key(tails), range(n)))  # type: ignore[misc]
+    # A queue entry is one int ordered as (lost, key, tie-break, task) would be: the key's rank
+    # among the distinct keys, the seeded tie-break (random() is k/2**53: its k, drawn when the
+    # task gets ready, as ever) and the task; a lost unit's entry is moved past every other.
+    # Ints keep the queues' heaps cheap: they are popped ~2 times per task.
+    rank_of = {key: r for r, key in enumerate(sorted(set(keys)))}
+    if rng is None:
+        entry_of = [rank_of[key] * n + t for t, key in enumerate(keys)]
+        lost = len(rank_of) * n
+    else:
+        key_rank = [rank_of[key] for key in keys]
+        lost = len(rank_of) * _TIE * n
     placed: list[tuple[int, int, int] | None] = [None] * n
-    queues: list[list[tuple[int, float, float, int]]] = [[] for _ in range(n_pools)]
+    queues: list[list[int]] = [[] for _ in range(n_pools)]
     busy: list[list[tuple[int, int]]] = [[] for _ in range(n_pools)]  # (end, lane) of work handed out
 
-    events = [(ready_at[t], _TASK_READY, t) for t in range(n) if waiting[t] == 0]
-    heapq.heapify(events)  # entries are unique, so the pops come in the same order as pushes would
+    # Events by time: a heap of the distinct times, and per time the tasks that become ready and
+    # the lanes that free up or leave a window then (a list only for the kinds that happen).
+    # Handled as a heap of (time, kind, task or lane) would pop them: ready tasks first, each
+    # group in index order (the order lanes join the idle sets, which the sets' iteration order
+    # keeps, and seeded tie-breaks are drawn).
+    ready_due: dict[int, list[int]] = {}
+    lanes_due: dict[int, list[int]] = {}
+    for t in range(n):
+        if waiting[t] == 0:
+            at = ready_due.get(ready_at[t])
+            if at is None:
+                ready_due[ready_at[t]] = [t]
+            else:
+                at.append(t)
+    times = list(ready_due)
+    heapq.heapify(times)
 
     def find_lane(pool: int, t: int, now: int) -> tuple[int, int] | None:
         """An idle lane of `pool` that can run task t from `now` without crossing a window,
@@ -211,43 +267,47 @@ def dispatch_lists(
             d = 1  # even zero-length work keeps out of windows: a sub-problem's windows are other work
         buckets = idle[pool]
         asleep = True  # every lane tried is inside a window right now: no task could start
-        # Same-family lanes first, then fresh ones, then the others (with a setup).
-        for bucket_family in buckets if len(buckets) == 1 else (fam, None, *[f for f in buckets if f not in (fam, None)]):
+        # Same-family lanes first, then fresh ones, then the others (with a setup), in the
+        # buckets' order: kept per family until the pool gets a bucket for a new family.
+        if len(buckets) == 1:
+            families = buckets
+        else:
+            families = family_order[pool].get(fam)  # type: ignore[assignment]
+            if families is None:
+                families = family_order[pool][fam] = (fam, None, *[f for f in buckets if f not in (fam, None)])
+        for bucket_family in families:
             bucket = buckets.get(bucket_family)
             if not bucket:
                 continue
             setup = 0 if bucket_family is None or bucket_family == fam else -1
             tried = 0
             for lane in bucket:
-                c = lane_cell[lane]
                 lane_setup_s = lane_setup[lane] if setup else 0
-                if not has_windows[c]:
+                starts = lane_starts[lane]
+                if starts is None:
                     return lane, now + lane_setup_s
-                calendar = windows[c]
-                w = calendar.blocking(now, now + lane_setup_s + d)
-                if w < 0:
+                ends = lane_ends[lane]
+                w = bisect_right(ends, now)  # the first window not over by now (CellCalendar.blocking)
+                if w == len(starts) or starts[w] >= now + lane_setup_s + d:
                     return lane, now + lane_setup_s
-                if asleep and calendar.starts[w] > now:
+                if asleep and starts[w] > now:
                     asleep = False
-                wake = calendar.ends[w]
+                wake = ends[w]  # type: ignore[index]
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
-                    heappush(events, (wake, _LANE_FREE, lane))
+                    at = lanes_due.get(wake)
+                    if at is not None:
+                        at.append(lane)
+                    else:
+                        lanes_due[wake] = [lane]
+                        if wake not in ready_due:
+                            heappush(times, wake)
                 tried += 1
                 if tried >= 4:
                     break
         if asleep:
             asleep_at[pool] = (idle_version[pool], now)
         return None
-
-    def free_from(pool: int, now: int) -> int:
-        """When the pool's first lane is free: now if one is idle, else its earliest end."""
-        if idle_count[pool]:
-            return now
-        heap = busy[pool]
-        while heap and lane_busy_until[heap[0][1]] != heap[0][0]:
-            heappop(heap)  # the lane has been given later work since
-        return max(now, heap[0][0]) if heap else now
 
     def finishes_sooner_elsewhere(t: int, pool: int, now: int) -> bool:
         """Earliest-finish choice for flexible operations: leave t to another eligible pool
@@ -256,7 +316,17 @@ def dispatch_lists(
         fastest = shortest[t]
         mine = now + duration[t][pool] + work_weight * (duration[t][pool] - fastest)
         for other, d in t_modes[t]:
-            if other != pool and free_from(other, now) + d + work_weight * (d - fastest) < mine:
+            if other == pool:
+                continue
+            # When the other pool's first lane is free: now if one is idle, else its earliest end.
+            if idle_count[other]:
+                free = now
+            else:
+                heap = busy[other]
+                while heap and lane_busy_until[heap[0][1]] != heap[0][0]:
+                    heappop(heap)  # the lane has been given later work since
+                free = max(now, heap[0][0]) if heap else now
+            if free + d + work_weight * (d - fastest) < mine:
                 return True
         return False
 
@@ -265,14 +335,15 @@ def dispatch_lists(
         if version == idle_version[pool] and now >= at:
             return  # as below, every entry would find no lane (see asleep_at)
         queue = queues[pool]
+        pool_idle, pool_busy = idle[pool], busy[pool] if watched[pool] else None
         deferred = []
         while queue and idle_count[pool]:
             entry = heappop(queue)
-            t = entry[3]
+            t = entry % n
             if placed[t] is not None:
                 continue
-            if demote_lost and not entry[0] and now + tails[t] > horizon:
-                heappush(queue, (1, *entry[1:]))
+            if demote_lost and entry < lost and now + tails[t] > horizon:
+                heappush(queue, entry + lost)
                 continue
             choice = None
             if not (eft and flexible[t] and finishes_sooner_elsewhere(t, pool, now)):
@@ -284,31 +355,43 @@ def dispatch_lists(
                 continue
             # Assign t to the lane (inline: once per task, the hottest path of a re-plan).
             lane, start = choice
-            idle[pool][lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
+            pool_idle[lane_family[lane]].discard(lane)  # it was idle: in its family's bucket
             idle_count[pool] -= 1
             if lane_setup[lane]:
                 lane_family[lane] = family[t]
             end = start + duration[t][pool]
-            placed[t] = (lane_cell[lane], start, end)
-            if any_flexible:  # only free_from reads it, for flexible operations
-                heappush(busy[pool], (end, lane))
+            placed[t] = (lane_report[lane], start, end)
+            if pool_busy is not None:
+                heappush(pool_busy, (end, lane))
             lane_busy_until[lane] = end
-            heappush(events, (end, _LANE_FREE, lane))
-            for s in successors[t]:
+            at = lanes_due.get(end)
+            if at is not None:
+                at.append(lane)
+            else:
+                lanes_due[end] = [lane]
+                if end not in ready_due:
+                    heappush(times, end)
+            for s in successors[t] or ():
                 waiting[s] -= 1
                 if end > ready_at[s]:
                     ready_at[s] = end
                 if waiting[s] == 0:
-                    heappush(events, (ready_at[s], _TASK_READY, s))
+                    at = ready_due.get(ready_at[s])
+                    if at is not None:
+                        at.append(s)
+                    else:
+                        ready_due[ready_at[s]] = [s]
+                        if ready_at[s] not in lanes_due:
+                            heappush(times, ready_at[s])
         for entry in deferred:
             heappush(queue, entry)
 
     eft = True
     while True:
-        if not events:
+        if not times:
             # Every cell is idle yet work waits: it was all left to pools that never came back
             # for it. Dispatch it plainly to whichever eligible cell takes it.
-            stranded = [p for p, q in enumerate(queues) if any(placed[e[3]] is None for e in q)]
+            stranded = [p for p, q in enumerate(queues) if any(placed[e % n] is None for e in q)]
             if not stranded:
                 break
             eft = False
@@ -316,27 +399,34 @@ def dispatch_lists(
             for pool in stranded:
                 dispatch(pool, now)
             continue
-        now = events[0][0]
+        now = heappop(times)
+        # Popped first: work of zero length ends at `now` again, a batch of its own.
+        ready = ready_due.pop(now, ())
+        lanes = lanes_due.pop(now, ())
         touched: set[int] = set()
-        while events and events[0][0] == now:
-            _, kind, x = heappop(events)
-            if kind == _TASK_READY:
-                key = (0, key_of(x), rng.random() if seed else x, x)
-                for pool, _ in t_modes[x]:
-                    heappush(queues[pool], key)
-                    touched.add(pool)
-            elif now >= lane_busy_until[x]:  # a stale window wake-up for a lane busy since
+        if len(ready) > 1:
+            ready.sort()  # type: ignore[union-attr]
+        for x in ready:
+            key = entry_of[x] if rng is None else (key_rank[x] * _TIE + int(rng.random() * _TIE)) * n + x
+            for pool, _ in t_modes[x]:
+                heappush(queues[pool], key)
+                touched.add(pool)
+        if len(lanes) > 1:
+            lanes.sort()  # type: ignore[union-attr]
+        for x in lanes:
+            if now >= lane_busy_until[x]:  # else a stale window wake-up for a lane busy since
                 pool = lane_pool[x]
                 bucket = idle[pool].get(lane_family[x])
                 if bucket is None:
                     bucket = idle[pool][lane_family[x]] = set()
+                    family_order[pool].clear()
                 if x not in bucket:  # a window's end for a lane idle all along: it is there
                     bucket.add(x)
                     idle_count[pool] += 1
                 idle_version[pool] += 1
                 touched.add(pool)
         for pool in sorted(touched) if len(touched) > 1 else touched:
-            if idle_count[pool]:  # else dispatch would start nothing and change nothing
+            if idle_count[pool] and queues[pool]:  # else dispatch would start nothing and change nothing
                 dispatch(pool, now)
 
     if None in placed:

@@ -58,18 +58,24 @@ class Problem:
     name: str = "problem"
 
     def __post_init__(self) -> None:
+        # Tasks often share one modes list (one per capability): each distinct list is checked
+        # once, and only a failing check looks for the first task that holds it, to name it.
         pools = len(self.pools)
-        checked: set[int] = set()  # tasks often share one modes list: check each list once
-        for t, task in enumerate(self.tasks):
-            modes = task.modes
-            if id(modes) in checked:
-                continue
+        for modes in {id(task.modes): task.modes for task in self.tasks}.values():
             if not modes:
-                raise ValueError(f"task {t} ({self.jobs[task.job].id}/{task.op}): no eligible cell")
+                self._name_bad_modes()
             for pool, duration in modes:
                 if not 0 <= pool < pools or duration < 0:
+                    self._name_bad_modes()
+
+    def _name_bad_modes(self) -> None:
+        pools = len(self.pools)
+        for t, task in enumerate(self.tasks):
+            if not task.modes:
+                raise ValueError(f"task {t} ({self.jobs[task.job].id}/{task.op}): no eligible cell")
+            for pool, duration in task.modes:
+                if not 0 <= pool < pools or duration < 0:
                     raise ValueError(f"task {t}: mode ({pool}, {duration}) is not a valid pool/duration")
-            checked.add(id(modes))
 
     @property
     def n_operations(self) -> int:

@@ -14,6 +14,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.schedule import Assignment, Schedule
@@ -57,6 +58,7 @@ class OpenWork:
     cells: list[Cell]  # the sub-problem's cells: a capacity-k cell's lanes are cells of their own
     pools: list[Pool]
     cell_of: dict[str, str]  # sub cell id -> cell id in the whole problem
+    cell_index: list[int]  # sub cell index -> cell index in the whole problem
     task_of: list[int]  # sub task index -> task index in the whole problem
     modes: list[list[tuple[int, int]]]  # in sub pool indices (one shared list per distinct set)
     predecessors: list[list[int]]  # sub task indices
@@ -66,21 +68,23 @@ class OpenWork:
 def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int] | list[int], cells_allowed: dict[int, list[int]] | None = None, not_before: int = 0) -> OpenWork:
     """restrict's sub-problem as lists (see OpenWork); `free` may be given sorted already."""
     tasks = free if isinstance(free, list) else sorted(free)
-    local = {t: i for i, t in enumerate(tasks)}
+    local = dict(zip(tasks, range(len(tasks))))
     all_tasks, all_jobs, all_cells = problem.tasks, problem.jobs, problem.cells
-    families = {all_jobs[all_tasks[t].job].family for t in tasks}
+    free_tasks = [all_tasks[t] for t in tasks]
+    families = {all_jobs[task.job].family for task in free_tasks}
     fixed_on: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     for t, (c, s, e) in fixed.items():
         if e + all_cells[c].setup >= not_before:
             fixed_on[c].append((s, e, all_jobs[all_tasks[t].job].family))
 
     # Many tasks share one modes list (one per capability in a built problem): collect and map each once.
-    modes_of = {id(m): m for m in (all_tasks[t].modes for t in tasks)}
+    modes_of = {id(task.modes): task.modes for task in free_tasks}
     pools_used = sorted({pool for modes in modes_of.values() for pool, _ in modes})
     sub_cells: list[Cell] = []
     sub_pools: list[Pool] = []
     pool_map: dict[int, int] = {}
     cell_of: dict[str, str] = {}
+    cell_index: list[int] = []
     for pool in pools_used:
         ids: list[int] = []
         for c in (cells_allowed or {}).get(pool, problem.pools[pool].cells):
@@ -89,22 +93,29 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
             open_windows = [w for w in cell.unavailable if w[1] > not_before]
             for lane_id, busy in _lanes(cell, fixed_on.get(c, ()), families):
                 ids.append(len(sub_cells))
-                windows = open_windows + busy if busy else list(open_windows)
-                windows.sort()
+                if busy:
+                    windows = open_windows + busy
+                    windows.sort()
+                else:  # a bay's lanes are mostly free of fixed work and windows
+                    windows = sorted(open_windows) if open_windows else []
                 sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, windows))
                 cell_of[lane_id] = cell.id
+                cell_index.append(c)
         if ids:
             pool_map[pool] = len(sub_pools)
             sub_pools.append(Pool(problem.pools[pool].name, ids))
     sub_modes = {k: [(pool_map[pool], d) for pool, d in modes if pool in pool_map] for k, modes in modes_of.items()}
 
-    modes_out: list[list[tuple[int, int]]] = []
+    modes_out = [sub_modes[id(task.modes)] for task in free_tasks]
     preds_out: list[list[int]] = []
     releases: list[int] = []
-    for t in tasks:
-        task = all_tasks[t]
+    for t, task in zip(tasks, free_tasks):
         release = task.release if task.release > not_before else not_before
-        preds = []
+        preds: list[int] = []
+        if not task.predecessors:  # a re-plan's tasks whose predecessors are done: about half
+            preds_out.append(preds)
+            releases.append(release)
+            continue
         for p in task.predecessors:
             k = local.get(p)
             if k is not None:
@@ -115,10 +126,9 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
                     release = end
             else:
                 raise ValueError(f"restrict: predecessor {p} of free task {t} is neither free nor fixed")
-        modes_out.append(sub_modes[id(task.modes)])
         preds_out.append(preds)
         releases.append(release)
-    return OpenWork(sub_cells, sub_pools, cell_of, tasks, modes_out, preds_out, releases)
+    return OpenWork(sub_cells, sub_pools, cell_of, cell_index, tasks, modes_out, preds_out, releases)
 
 
 def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:
@@ -169,7 +179,13 @@ def _lanes(cell: Cell, busy, free_families: set[str]) -> list[tuple[str, list[tu
         lane = heapq.heappop(free)
         lanes[lane].append((s, e))
         heapq.heappush(taken, (e, lane))
-    return [(f"{cell.id}#{k}", items) for k, items in enumerate(lanes)]
+    return list(zip(_lane_ids(cell.id, cell.capacity), lanes))
+
+
+@lru_cache(maxsize=4096)
+def _lane_ids(cell_id: str, capacity: int) -> tuple[str, ...]:
+    """A capacity-k cell's lanes' ids: made once per cell, not once per re-plan."""
+    return tuple(f"{cell_id}#{k}" for k in range(capacity))
 
 
 def around(problem: Problem, fixed: dict[int, Placement], plan_open: Callable[[Problem], Schedule]) -> list[Assignment]:

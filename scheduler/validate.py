@@ -16,9 +16,11 @@ class InvalidSchedule(ValueError):
         super().__init__("; ".join(violations[:5]) + more)
 
 
-# A placed task: (task, cell index, start, end). Plain tuples: a re-plan inside the twin checks
-# thousands of them a few dozen times a week, and every schedule is checked in full.
-_Placed = tuple[int, int, int, int]
+# A plan as the checks read it: `at[t]` is (cell index, start, end) of task t or None, and
+# `order` lists the placed tasks in the order their sentences come (the schedule's order). Plain
+# lists and tuples: a re-plan inside the twin checks thousands of tasks a few dozen times a
+# week, and every schedule is checked in full.
+_At = Sequence[tuple[int, int, int] | None]
 
 
 def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> list[str]:
@@ -28,7 +30,8 @@ def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> l
     cell_index = {c.id: i for i, c in enumerate(problem.cells)}
     job_ids = [job.id for job in problem.jobs]
     task_index = {(job_ids[t.job], t.op): i for i, t in enumerate(problem.tasks)}
-    placed: dict[int, _Placed] = {}
+    at: list[tuple[int, int, int] | None] = [None] * len(problem.tasks)
+    order: list[int] = []
     for a in schedule.assignments:
         t = task_index.get((a.job, a.op))
         if t is None:
@@ -38,11 +41,12 @@ def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> l
         if c is None:
             out.append(f"{a.job}/{a.op}: unknown cell {a.cell!r}")
             continue
-        if t in placed:
+        if at[t] is not None:
             out.append(f"{a.job}/{a.op}: scheduled more than once")
             continue
-        placed[t] = (t, c, a.start, a.end)
-    return out + _check_placed(problem, placed, complete)
+        at[t] = (c, a.start, a.end)
+        order.append(t)
+    return out + _check_placed(problem, order, at, complete)
 
 
 def placed_violations(problem: Problem, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> list[str]:
@@ -53,16 +57,15 @@ def placed_violations(problem: Problem, placements: Sequence[tuple[int, int, int
     if len(placements) != len(problem.tasks):
         return [f"placements: {len(placements)} entries for {len(problem.tasks)} operations"]
     n_cells = len(problem.cells)
-    placed: dict[int, _Placed] = {}
+    at = placements
     for t, p in enumerate(placements):
-        if p is None:
-            continue
-        c, start, end = p
-        if not 0 <= c < n_cells:
-            out.append(f"{_name(problem, t)}: unknown cell index {c}")
-            continue
-        placed[t] = (t, c, start, end)
-    return out + _check_placed(problem, placed, complete)
+        if p is not None and not 0 <= p[0] < n_cells:
+            if at is placements:
+                at = list(placements)
+            out.append(f"{_name(problem, t)}: unknown cell index {p[0]}")
+            at[t] = None  # type: ignore[index]
+    order = [t for t, p in enumerate(at) if p is not None]
+    return out + _check_placed(problem, order, at, complete)
 
 
 def validate_placed(problem: Problem, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> None:
@@ -79,79 +82,93 @@ def validate(problem: Problem, schedule: Schedule, complete: bool = True) -> Non
         raise InvalidSchedule(found)
 
 
-def _check_placed(problem: Problem, placed: dict[int, _Placed], complete: bool) -> list[str]:
-    return _check_modes(problem, placed) + _check_precedence_and_release(problem, placed, complete) + _check_cells(problem, placed)
+def _check_placed(problem: Problem, order: list[int], at: _At, complete: bool) -> list[str]:
+    return _check_modes(problem, order, at) + _check_precedence_and_release(problem, at, complete) + _check_cells(problem, order, at)
 
 
 def _name(problem: Problem, t: int) -> str:
     return f"{problem.jobs[problem.tasks[t].job].id}/{problem.tasks[t].op}"
 
 
-def _check_modes(problem: Problem, placed: dict[int, _Placed]) -> list[str]:
+def _check_modes(problem: Problem, order: list[int], at: _At) -> list[str]:
     out = []
     tasks, cells = problem.tasks, problem.cells
-    for t, c, start, end in placed.values():
-        pool = cells[c].pool
-        for mp, d in tasks[t].modes:
-            if mp == pool:  # the first mode of the cell's pool is the one that counts
-                if end - start != d:
-                    out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
-                break
+    cell_pool = [cell.pool for cell in cells]
+    for t in order:
+        c, start, end = at[t]  # type: ignore[misc]
+        pool = cell_pool[c]
+        modes = tasks[t].modes
+        if len(modes) == 1:  # most tasks, and all running work
+            mp, d = modes[0]
+            if mp != pool:
+                out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
+            elif end - start != d:
+                out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
         else:
-            out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
+            for mp, d in modes:
+                if mp == pool:  # the first mode of the cell's pool is the one that counts
+                    if end - start != d:
+                        out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
+                    break
+            else:
+                out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
         if start < 0:
             out.append(f"{_name(problem, t)}: starts before time 0")
     return out
 
 
-def _check_precedence_and_release(problem: Problem, placed: dict[int, _Placed], complete: bool) -> list[str]:
+def _check_precedence_and_release(problem: Problem, at: _At, complete: bool) -> list[str]:
     out = []
-    jobs = problem.jobs
+    job_release = [job.release for job in problem.jobs]
     for t, task in enumerate(problem.tasks):
-        p = placed.get(t)
+        p = at[t]
         if p is None:
             if complete:
                 out.append(f"{_name(problem, t)}: not scheduled")
             continue
-        start = p[2]
-        release = jobs[task.job].release
+        start = p[1]
+        release = job_release[task.job]
         if task.release > release:
             release = task.release
         if start < release:
             out.append(f"{_name(problem, t)}: starts at {start} before its release {release}")
         for pred in task.predecessors:
-            q = placed.get(pred)
+            q = at[pred]
             if q is None:
                 out.append(f"{_name(problem, t)}: scheduled but its predecessor {_name(problem, pred)} is not")
-            elif q[3] > start:
-                out.append(f"{_name(problem, t)}: starts at {start} before predecessor {_name(problem, pred)} ends at {q[3]}")
+            elif q[2] > start:
+                out.append(f"{_name(problem, t)}: starts at {start} before predecessor {_name(problem, pred)} ends at {q[2]}")
     return out
 
 
-def _check_cells(problem: Problem, placed: dict[int, _Placed]) -> list[str]:
+def _check_cells(problem: Problem, order: list[int], at: _At) -> list[str]:
     """Capacity (with setups between families on single-job cells) and unavailability."""
     out = []
-    per_cell: dict[int, list[_Placed]] = defaultdict(list)
-    for p in placed.values():
-        per_cell[p[1]].append(p)
+    per_cell: dict[int, list[int]] = defaultdict(list)
+    for t in order:
+        per_cell[at[t][0]].append(t)  # type: ignore[index]
     jobs, tasks = problem.jobs, problem.tasks
     for c, items in per_cell.items():
         cell = problem.cells[c]
         windows = cell.unavailable
-        for t, _, start, end in items if windows else ():
+        for t in items if windows else ():
+            _, start, end = at[t]  # type: ignore[misc]
             for w_start, w_end in windows:
                 if start < w_end and w_start < end and end > start:
                     out.append(f"{_name(problem, t)}: runs on {cell.id} during its unavailability [{w_start}, {w_end})")
         if cell.capacity == 1:
-            items.sort(key=_start_end)  # stable: equal intervals keep the schedule's order
+            # By (start, end): the cell is the same for all, and the sort is stable, so equal
+            # intervals keep the schedule's order.
+            items.sort(key=at.__getitem__)
             setup = cell.setup
             for a, b in zip(items, items[1:]):
-                gap = setup if setup and jobs[tasks[a[0]].job].family != jobs[tasks[b[0]].job].family else 0
-                if b[2] < a[3] + gap:
-                    what = "overlaps" if b[2] < a[3] else f"leaves less than the {gap}s setup after"
-                    out.append(f"{cell.id}: {_name(problem, b[0])} {what} {_name(problem, a[0])}")
+                a_end, b_start = at[a][2], at[b][1]  # type: ignore[index]
+                gap = setup if setup and jobs[tasks[a].job].family != jobs[tasks[b].job].family else 0
+                if b_start < a_end + gap:
+                    what = "overlaps" if b_start < a_end else f"leaves less than the {gap}s setup after"
+                    out.append(f"{cell.id}: {_name(problem, b)} {what} {_name(problem, a)}")
         else:
-            events = sorted([(p[2], 1) for p in items] + [(p[3], -1) for p in items])
+            events = sorted([(at[t][1], 1) for t in items] + [(at[t][2], -1) for t in items])  # type: ignore[index]
             load = 0
             for time, delta in events:
                 load += delta
@@ -159,7 +176,3 @@ def _check_cells(problem: Problem, placed: dict[int, _Placed]) -> list[str]:
                     out.append(f"{cell.id}: {load} jobs at time {time}, capacity {cell.capacity}")
                     break
     return out
-
-
-def _start_end(p: _Placed) -> tuple[int, int]:
-    return p[2], p[3]

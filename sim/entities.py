@@ -14,6 +14,7 @@ from sim.layout import ProductDef, StationDef
 from sim.streams import Shape, Stream
 
 WAITING, QUEUED, DONE = 0, 1, 2
+EPS = 1e-9  # seconds of work below this are none (what float sums leave of a finished piece)
 
 
 class Unit:
@@ -157,9 +158,4 @@ class Fleet:
         # stream's normal draw bound once; None: every trip takes `travel`.
         self.sigma, self.half_var = shape.sigma, shape.half_var
         self.normal: Callable[[], float] | None = stream.normal if shape.kind == 2 else None
-
-    def trip(self) -> float:
-        """The next trip's travel time (Floor._pass_on_now has it inline)."""
-        if self.normal is None:
-            return self.travel
-        return self.travel * math.exp(self.sigma * self.normal() - self.half_var)
+        # (Floor._send draws a trip's travel time from these, inline.)

@@ -2,7 +2,7 @@
 its station's shared queue (or, executing a plan, what the floor controller hands it), changes
 over, works through failures and planned windows, then passes the unit on: waiting for room in
 the next station's input buffer (blocked) and for an AGV. Under a dispatch rule a cell is one
-long-lived process; executing a plan it is callbacks on one reusable event (`Floor._begin`).
+long-lived process; executing a plan it is callbacks on one reusable event (sim.plancells).
 Units are data, not processes; statistics go to the observer at every state change."""
 from __future__ import annotations
 
@@ -18,18 +18,16 @@ import simpy
 from sim.calendar import DOWN as CAL_DOWN
 from sim.calendar import Calendar, failure_windows, planned_windows
 from sim.deadlock import Deadlocks
-from sim.entities import DONE, QUEUED, WAITING, CellRun, Fleet, PlaceWait, Station, Task, Unit
+from sim.entities import DONE, EPS, QUEUED, WAITING, CellRun, Fleet, PlaceWait, Station, Task, Unit
 from sim.layout import Layout, OpDef
 from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observer
+from sim.plancells import NORMAL, PlanCells
 from sim.streams import Shape, Stream
 
-NORMAL = simpy.events.NORMAL
-
 WAKE = object()  # a waiting cell is woken to look again (window starts, planned start reached)
-_EPS = 1e-9
 
 
-class Floor:
+class Floor(PlanCells):
     """The floor model for one replication. `policy` is fifo | edd | sq; `control` (a
     sim.execution.ControlBridge) hands the cells their work when a plan is executed."""
 
@@ -55,7 +53,7 @@ class Floor:
         # Public (the bridge calls it): bound here, not wrapped, as _enqueue calls it when a unit blocks.
         self.check_deadlock = self.deadlocks.check
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
-        self._on_handed, self._on_end = [self._begin], [self._ended]
+        self._on_handed, self._on_end, self._on_arrival = [self._begin], [self._ended], [self._arrive]
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
@@ -151,7 +149,7 @@ class Floor:
                     callback.args[1].close()
         for cell in self.cells.values():
             cell.ev = cell.task = None
-        self._on_handed = self._on_end = None  # they hold the floor's own methods
+        self._on_handed = self._on_end = self._on_arrival = None  # they hold the floor's own methods
         env._queue.clear()
         if self.control is not None:
             self.control.floor = None
@@ -283,113 +281,6 @@ class Floor:
             else:
                 yield from self._process_rest(cell, task, setup, duration)
 
-    # ----------------------------------------------------------------- cells executing a plan
-    # No process per cell: a cell is a few callbacks on its own reusable event. Handed work while
-    # waiting, it starts at the event the process would have been resumed by (same time, same
-    # place in SimPy's queue, so same-instant events keep their order); the operation's end is
-    # one event whose callback finishes it and takes the next task the controller started for
-    # the cell. Only the rare operations that must wait on the way (a long stop the controller
-    # hears of, a cell whose calendar others read, a changeover or failure on a cell without
-    # calendar, blocking downstream, an AGV) run as a generator, driven by hand from its events
-    # in the same order a SimPy process would be (see _drive).
-
-    def _wait(self, cell: CellRun) -> None:
-        """The cell has no work: it waits for the controller to start some on it (ControlBridge._start)."""
-        self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
-        cell.idle = True
-        if cell.waiting_slots is not None:
-            heapq.heappush(cell.waiting_slots, cell.slot)
-
-    def hand(self, cell: CellRun, task: Task) -> None:
-        """Hand a waiting cell a task: it starts at an event now (where a process's wake-up would be)."""
-        cell.idle = False
-        cell.task = task
-        env, ev = self.env, cell.ev
-        ev.callbacks = self._on_handed
-        heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
-
-    def _next(self, cell: CellRun) -> None:
-        """The cell is free: the next task the controller started on it, or wait."""
-        if cell.pending:
-            cell.task = cell.pending.popleft()
-            self._begin(cell.ev)
-        else:
-            self._wait(cell)
-
-    def _begin(self, ev: simpy.Event) -> None:
-        """Take up the cell's task (`ev`: the cell's event, handed work or its next task set as
-        `cell.task`): the common cases end in one event at the operation's end (_ended).
-        An operation worked out ahead with nothing to wait for ends at once, and the cell's next
-        task begins in this loop, not in a nested call: a run of zero-length operations on a
-        cell would otherwise nest three calls per operation, up to a RecursionError. Same order
-        as the nested calls, which were each the caller's last act."""
-        cell = ev.cell
-        env = self.env
-        while True:
-            task = cell.task
-            duration = self._take_up(cell, task)
-            setup = duration is None
-            if not setup and cell.calendar is None and duration < cell.ttf_left:
-                if cell.failures is not None:
-                    cell.ttf_left -= duration
-                cell.started = env._now
-                ev = cell.ev
-                ev.callbacks = self._on_end
-                heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
-            elif cell.ahead:
-                stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
-                if stopped is not None:
-                    self._drive(cell, self._after_stop(cell, task, stopped, at, left, stop, started))
-                    return
-                cell.started = started
-                if waits:
-                    ev = cell.ev
-                    ev.callbacks = self._on_end
-                    heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
-                elif self._end(cell):  # no work to wait for: done at once, as the process did
-                    continue  # the cell's next task, now
-            else:
-                self._drive(cell, self._process_rest(cell, task, setup, duration))
-            return
-
-    def _ended(self, ev: simpy.Event) -> None:
-        if self._end(ev.cell):
-            self._begin(ev)
-
-    def _end(self, cell: CellRun) -> bool:
-        """The cell's operation ends now: finish it; whether the cell takes up its next task now
-        (set as `cell.task`, for the caller to begin), else it blocks or waits."""
-        if cell.log:  # an operation worked out ahead: its state changes up to now
-            self._told(cell)
-        task, cell.task = cell.task, None
-        blocked = self._finish(cell, task, cell.started)
-        if blocked is not None:
-            self._drive(cell, self._blocked(cell, task, blocked))
-        elif cell.pending:  # _next, inline
-            cell.task = cell.pending.popleft()
-            return True
-        else:
-            self._wait(cell)
-        return False
-
-    def _drive(self, cell: CellRun, gen, value=None) -> None:
-        """Run an operation's generator until it waits, resuming it from the event it waits for
-        (as simpy.Process does, without its wake-up event to start); when it is done, the cell
-        takes its next task."""
-        while True:
-            try:
-                ev = gen.send(value)
-            except StopIteration:
-                self._next(cell)
-                return
-            if ev.callbacks is not None:
-                ev.callbacks.append(partial(self._resume, cell, gen))
-                return
-            value = ev._value  # already processed: go on at once
-
-    def _resume(self, cell: CellRun, gen, ev: simpy.Event) -> None:
-        self._drive(cell, gen, ev._value)
-
     def _wait_for_work(self, cell: CellRun):
         """Wait for the station to hand this cell a task; sleep through planned windows and
         wall-clock failures rather than take work it could not start."""
@@ -470,7 +361,7 @@ class Floor:
             if cell.failures is not None:
                 cell.ttf_left -= duration
         else:
-            waits = waits or duration > _EPS
+            waits = waits or duration > EPS
             at, left, stop = self._ahead(cell, at, duration, BUSY)
             if stop is not None:
                 return BUSY, at, left, stop, started, True
@@ -505,7 +396,9 @@ class Floor:
         windows and failures. (end, 0, None), or (time, work left, (chunk, repair)) at a failure
         whose repair the controller must hear of when it begins."""
         log = cell.log
-        while work > _EPS:
+        if cell.calendar is None:  # failures on the busy-time clock only: `_segment`'s steps, inline
+            return self._fails_ahead(cell, at, work, state, log)
+        while work > EPS:
             stop, chunk, repair = self._segment(cell, at, work)
             if stop is not None:  # a planned window or a wall-clock stop: blocked for `chunk`
                 log.append((stop, at))
@@ -521,6 +414,30 @@ class Floor:
                 work -= chunk
                 log.append((DOWN, at - repair))
                 log.append((state, at))
+        return at, 0.0, None
+
+    def _fails_ahead(self, cell: CellRun, at: float, work: float, state: int, log: list) -> tuple[float, float, tuple | None]:
+        """`_ahead` for a cell without calendar: the same float steps and draws as through
+        `_segment` (a third of a week's operations meet a failure: one call for them all)."""
+        notice = self.control.notice_s if self.control is not None else math.inf
+        ttf = cell.ttf_left
+        while work > EPS:
+            if work < ttf:  # the rest of the work, before the next failure
+                if cell.failures is not None:
+                    ttf -= work
+                at += work
+                break
+            chunk = ttf
+            repair = cell.mttr * cell.repair_draw()
+            ttf = cell.mttf * cell.failure_draw()
+            if repair >= notice:
+                cell.ttf_left = ttf
+                return at, work - chunk, (chunk, repair)
+            at += chunk + repair
+            work -= chunk
+            log.append((DOWN, at - repair))
+            log.append((state, at))
+        cell.ttf_left = ttf
         return at, 0.0, None
 
     def _segment(self, cell: CellRun, at: float, work: float) -> tuple[int | None, float, float | None]:
@@ -648,7 +565,10 @@ class Floor:
             self.control.finished(cell, task, rework)
         kept = False
         if ready:
-            kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
+            if len(ready) == 1:  # most often
+                kept = self._pass_on_one(cell, unit, ready[0], rework, task.has_place)
+            else:
+                kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
                 return ready, rework
         if task.has_place and not kept:
@@ -683,7 +603,7 @@ class Floor:
         """Work for `work` seconds of the cell's time: preempted by failures while working
         (busy-time clock) and by calendar windows, resuming where it stopped."""
         env, obs = self.env, self.obs
-        while work > _EPS:
+        while work > EPS:
             stop, chunk, repair = self._segment(cell, env.now, work)
             if stop is not None:
                 obs.state(cell.obs_id, stop)
@@ -740,57 +660,102 @@ class Floor:
 
     def _pass_on_now(self, cell: CellRun, unit: Unit, ready: list[int], rework: bool, holds_place: bool) -> bool | None:
         """`_pass_on` without a generator when nothing has to wait (most of the time); None when
-        something would, having changed nothing."""
-        here = cell.station
+        something would, having changed nothing. (`_pass_on_one` for one next operation.)"""
+        here, held = cell.station, unit.held
         kept = leaves = False
         moves = []
-        control = self.control
-        direct = control is None and self.policy != "sq"
-        if control is not None:  # ControlBridge.station, inline
-            station_of_pool, pool_of, first = control.station_of_pool, control.ctrl.pool_of, unit.first
         takes = []  # stations where the unit takes a new place (True) or shares the one it holds (False)
+        took = []  # their stations
         for op in ready:
-            if control is not None:
-                station = station_of_pool[pool_of(first + op)]
-            elif direct:
-                station = self.stations[unit.product.ops[op].options[0][0]]
-            else:
-                station = self._route(unit, op)
+            station = self._station(unit, op)
             has_place = False
             if station is here and holds_place and not kept:
                 kept = has_place = True
             elif station.places_free != math.inf and not rework:
-                if unit.held.get(station.index) or (takes and station in [s for s, _ in takes]):
+                if held.get(station.index) or station in took:
                     has_place = True  # one unit, one place: its parallel operations there share it
                     takes.append((station, False))
+                    took.append(station)
                 elif station is not here:
                     if station.places_free < 1:
                         return None
                     has_place = True
                     takes.append((station, True))
+                    took.append(station)
             moves.append((station, op, has_place))
             leaves = leaves or station is not here
         fleet = self.fleet
         if fleet is not None and leaves and fleet.free <= 0:
             return None
-        held = unit.held
         for station, new in takes:
             if new:
                 station.places_free -= 1
             held[station.index] = held.get(station.index, 0) + 1
         if fleet is not None and leaves:
             fleet.free -= 1
-            normal = fleet.normal  # Fleet.trip, inline
-            travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
-            ev = _Call()  # _call_in, inline
-            ev.callbacks, ev._ok = [partial(self._deliver, unit, moves)], True
-            env = self.env
-            heapq.heappush(env._queue, (env._now + travel, NORMAL, next(env._eid), ev))
+            self._send(unit, moves)
         else:
             now = self.env._now
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, now, has_place))
         return kept
+
+    def _pass_on_one(self, cell: CellRun, unit: Unit, op: int, rework: bool, holds_place: bool) -> bool | None:
+        """`_pass_on_now` for one next operation (two thirds of a week's completions), without
+        its lists: the same checks, then the same changes."""
+        control = self.control
+        if control is not None:  # ControlBridge.station, inline
+            station = control.station_of_pool[control.ctrl.pool_of(unit.first + op)]
+        else:
+            station = self._station(unit, op)
+        here = cell.station
+        kept = has_place = False
+        take = 0  # 1: shares the place the unit holds there, 2: takes a new one
+        if station is here and holds_place:
+            kept = has_place = True
+        elif station.places_free != math.inf and not rework:
+            if unit.held.get(station.index):
+                has_place, take = True, 1
+            elif station is not here:
+                if station.places_free < 1:
+                    return None
+                has_place, take = True, 2
+        fleet = self.fleet
+        leaves = fleet is not None and station is not here
+        if leaves and fleet.free <= 0:
+            return None
+        if take:
+            if take == 2:
+                station.places_free -= 1
+            held = unit.held
+            held[station.index] = held.get(station.index, 0) + 1
+        if leaves:
+            fleet.free -= 1
+            self._send(unit, [(station, op, has_place)])
+        else:
+            self._enqueue(station, Task(unit, op, self.env._now, has_place))
+        return kept
+
+    def _station(self, unit: Unit, op: int) -> Station:
+        """`_route` without a call for the common cases (the plan's station; a single option)."""
+        control = self.control
+        if control is not None:
+            return control.station_of_pool[control.ctrl.pool_of(unit.first + op)]
+        if self.policy != "sq":
+            return self.stations[unit.product.ops[op].options[0][0]]
+        return self._route(unit, op)
+
+    def _send(self, unit: Unit, moves: list) -> None:
+        """An AGV (counted taken already) carries the unit to its next stations: it is queued
+        there when the trip ends (`_arrive`). The trip is a light entry in SimPy's queue, as a
+        timeout of its travel time would be."""
+        fleet = self.fleet
+        normal = fleet.normal  # the trip's travel time: lognormal around the fleet's mean
+        travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
+        trip = _Trip()
+        trip.callbacks, trip._ok, trip.unit, trip.moves = self._on_arrival, True, unit, moves
+        env = self.env
+        heapq.heappush(env._queue, (env._now + travel, NORMAL, next(env._eid), trip))
 
     def _pass_on(self, cell: CellRun | None, unit: Unit, ready: list[int], rework: bool, holds_place: bool,
                  parked: tuple | None = None):
@@ -852,15 +817,16 @@ class Floor:
                 ev = env.event()
                 fleet.waiters.append(ev)
                 yield ev
-            _call_in(env, fleet.trip(), partial(self._deliver, unit, moves))
+            self._send(unit, moves)
         else:
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
         return kept
 
-    def _deliver(self, unit: Unit, moves: list, _event=None) -> None:
-        now = self.env._now
-        for station, op, has_place in moves:
+    def _arrive(self, trip: _Trip) -> None:
+        """An AGV trip ends: the unit is queued at its next stations, the vehicle is free."""
+        unit, now = trip.unit, self.env._now
+        for station, op, has_place in trip.moves:
             self._enqueue(station, Task(unit, op, now, has_place))
         fleet = self.fleet
         if fleet.waiters:
@@ -878,18 +844,12 @@ def _at(env: simpy.Environment, at: float) -> simpy.Event:
     return ev
 
 
-class _Call:
-    """What SimPy's Environment.step reads of an event (its callbacks, and that it did not fail),
-    for the AGV trips: lighter than a Timeout."""
+class _Trip:
+    """An AGV trip in SimPy's queue: what Environment.step reads of an event (its callbacks, and
+    that it did not fail; lighter than a Timeout), and the unit and its moves (station,
+    operation, has a place)."""
 
-    __slots__ = ("callbacks", "_ok")
-
-
-def _call_in(env: simpy.Environment, delay: float, callback) -> None:
-    """Call `callback` after `delay`, scheduled as a timeout would be (now + delay, in turn)."""
-    ev = _Call()
-    ev.callbacks, ev._ok = [callback], True
-    heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
+    __slots__ = ("callbacks", "_ok", "unit", "moves")
 
 
 def _duration(cell: CellRun, op: OpDef, share: float) -> float:

@@ -12,7 +12,6 @@ did (see `_spread_all`); a later slice starts each bin from the running total (`
 from __future__ import annotations
 
 import math
-from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,7 +66,7 @@ class Observer:
 
     __slots__ = ("env", "bin_s", "n_bins", "n_products", "cell_state", "cell_station", "station_size", "wip",
                  "last_end", "_init_state", "_changes", "_changed_at", "_waits", "_still", "_units",
-                 "_delays", "_at", "_waited", "_delay", "slice_size", "_since", "_count", "_open_since",
+                 "_delays", "_delays_before", "_at", "_waited", "_delay", "slice_size", "_since", "_count", "_open_since",
                  "_active", "_sums", "_counts", "_wip_since")
 
     def __init__(self, env, end_s: float, bin_s: float, station_sizes: list[int], n_products: int) -> None:
@@ -79,15 +78,17 @@ class Observer:
         self.cell_state: list[int] = []  # live: the floor's starved/idle switch reads it
         self.cell_station: list[int] = []
         self._init_state: list[int] = []  # what each cell's first logged change changes from (since time 0)
-        # The logs, flat, mostly arrays of doubles: a time goes in as a double while it is fresh
-        # in the cache (a million float objects kept to the end would be read back from all over
-        # memory). Cells and states, the most frequent, go into a list (a few long-lived ints).
+        # The logs, flat lists: a list takes a tuple of numbers in ~45 ns, an array of doubles in
+        # ~175 (it parses each item), and a week writes ~600,000 numbers. A slice (`SLICE`)
+        # bounds what they hold; numpy reads them back as the same doubles. The start delays,
+        # kept to the end, are moved into a numpy array at each slice.
         self._changes: list[int] = []  # cell, new state, cell, new state, ...
-        self._changed_at = array("d")  # when, per change
-        self._waits = array("d")  # station, since, now, per operation taken from a queue
+        self._changed_at: list[float] = []  # when, per change
+        self._waits: list[float] = []  # station, since, now, per operation taken from a queue
         self._still: list = []  # (station, since, now) of operations still queued at the end
-        self._units = array("d")  # time, kind (_MOVED, _IN, _OUT), product, floor time, units on the floor before, ...
-        self._delays = array("d")  # planned start, delay, planned start, delay, ...
+        self._units: list[float] = []  # time, kind (_MOVED, _IN, _OUT), product, floor time, units on the floor before, ...
+        self._delays: list[float] = []  # planned start, delay, planned start, delay, ... (this slice's)
+        self._delays_before: list[np.ndarray] = []  # the slices' before
         self._at, self._waited = self._changed_at.append, self._waits.extend
         self._delay = self._delays.extend
         self.wip = 0
@@ -212,8 +213,9 @@ class Observer:
         self._states(now)
         self._queues(now is not None)
         self._unit_records(now)
-        self._changes.clear()
-        del self._changed_at[:], self._waits[:], self._units[:]  # in place: the bound appends stay valid
+        self._delays_before.append(np.array(self._delays, dtype=float))
+        # Emptied in place: the bound appends stay valid.
+        del self._changes[:], self._changed_at[:], self._waits[:], self._units[:], self._delays[:]
 
     def close(self, wall_s: float) -> Trace:
         """Close the open intervals at now, bin the rest of the logs and return the arrays."""
@@ -232,7 +234,7 @@ class Observer:
             wait_sum=sums["wait"].reshape(self.n_bins, n_st),
             wait_n=counts["wait"].astype(float).reshape(self.n_bins, n_st),
             active=self._active,
-            start_delays=np.frombuffer(self._delays, dtype=float).reshape(-1, 2).copy(),
+            start_delays=np.concatenate(self._delays_before).reshape(-1, 2),
             last_end_s=self.last_end,
             wall_s=wall_s,
         )
@@ -242,7 +244,7 @@ class Observer:
         state changes: each change closes its cell's interval since the cell's previous change
         (in this slice, or carried from the slices before)."""
         log = np.array(self._changes, dtype=np.intp).reshape(-1, 2)
-        cell, new, at = log[:, 0], log[:, 1], np.frombuffer(self._changed_at, dtype=float).copy()
+        cell, new, at = log[:, 0], log[:, 1], np.array(self._changed_at, dtype=float)
         n_cells = len(self.cell_state)
         station_of = np.array(self.cell_station, dtype=np.intp)
         init_state = np.array(self._init_state, dtype=np.intp)
@@ -319,7 +321,7 @@ class Observer:
             self._active += [(s, float(since[s]), self.env.now) for s in range(n_st) if count[s] == 0]
 
     def _queues(self, final: bool) -> None:
-        waits = np.frombuffer(self._waits, dtype=float).reshape(-1, 3).copy()
+        waits = np.array(self._waits, dtype=float).reshape(-1, 3)
         still = self._still if final else []
         log = np.concatenate([waits, np.array(still, dtype=float).reshape(-1, 3)])  # still waiting: after the waits, as told
         station, since, at = log[:, 0].astype(np.intp), log[:, 1], log[:, 2]
@@ -335,7 +337,7 @@ class Observer:
         sums["queue"] = _spread_all(since, at, station, None, mode, self.bin_s, self.n_bins, n_st, sums["queue"])
 
     def _unit_records(self, now: float | None) -> None:
-        log = np.frombuffer(self._units, dtype=float).reshape(-1, 5).copy()
+        log = np.array(self._units, dtype=float).reshape(-1, 5)
         at, kind, product, floor_time, wip_before = log[:, 0], log[:, 1], log[:, 2].astype(np.intp), log[:, 3], log[:, 4]
         last = self.n_bins - 1
         n_p = self.n_products

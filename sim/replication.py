@@ -2,11 +2,13 @@
 picklable inputs, so a process pool or a Dask worker runs exactly what a local loop runs."""
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass
 
 import simpy
+from simpy.core import StopSimulation
 
 from plant.spec import FactorySpec
 from scheduler.schedule import Assignment, Schedule
@@ -78,7 +80,7 @@ def _replication(config: RunConfig, replication: int) -> Trace:
         floor = Floor(env, layout, observer, streams, config.policy, transport)
         floor.executed = [] if config.record else None
         start_release(env, floor, spec, layout, streams("arrivals"))
-        env.run(until=config.end_s)
+        run_until(env, config.end_s)
     else:
         plan = cached_control_plan(spec, config.schedule)
         if config.control != "rule":
@@ -96,7 +98,7 @@ def _replication(config: RunConfig, replication: int) -> Trace:
                 done.succeed()
 
         floor.on_finish = finish
-        env.run(until=simpy.events.AnyOf(env, [done, env.timeout(config.end_s)]))
+        run_until(env, simpy.events.AnyOf(env, [done, env.timeout(config.end_s)]))
         record = control.record() if control is not None else {}
         record.update(delivered_by_horizon(plan, finished_at), units=len(units), units_finished=len(finished_at),
                       deadlocks_resolved=floor.deadlocks_resolved)
@@ -107,6 +109,42 @@ def _replication(config: RunConfig, replication: int) -> Trace:
     trace.control = record if config.schedule is not None else None
     floor.dismantle()
     return trace
+
+
+def run_until(env: simpy.Environment, until: simpy.Event | float) -> None:
+    """`env.run(until=until)` (an event, or a time), with SimPy's step inline: a week's plan
+    runs ~150,000 events, and a call of `step` per event was a tenth of the floor's time. The
+    same steps in the same order (Environment.run and step, SimPy 4.1): pop the next event, run
+    its callbacks, crash on a failed event nobody defused, stop when `until` is processed."""
+    if not isinstance(until, simpy.Event):  # as run: an event at that time, before the others then
+        at = float(until)
+        if at <= env.now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        until = simpy.Event(env)
+        until._ok, until._value = True, None
+        env.schedule(until, simpy.events.URGENT, at - env.now)
+    elif until.callbacks is None:  # already processed
+        return
+    until.callbacks.append(StopSimulation.callback)
+    queue, pop = env._queue, heapq.heappop
+    try:
+        while queue:
+            env._now, _, _, event = pop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                try:
+                    callback(event)
+                except StopSimulation:  # as step: the rest of its callbacks run if the loop resumes
+                    event.callbacks = callbacks[callbacks.index(callback) + 1:]
+                    env.schedule(event, simpy.core.EventPriority(-1))
+                    raise
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+    except StopSimulation:
+        return
+    raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {until}')
 
 
 def executed_schedule(trace: Trace, name: str = "twin") -> Schedule:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import gc
 import weakref
+from heapq import heapreplace
+from itertools import chain, compress
+from operator import eq
 
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
@@ -42,6 +45,9 @@ class _PlanTasks:
         by_list: dict[int, list] = {}
         self.duration_on: dict[int, dict[int, int]] = {}
         self.modes: list[list | None] = []
+        self.base_tasks = [base_tasks[p] if p >= 0 else None for p in plan.t_problem]  # controller task -> planned Task
+        self.ops = [task.op if task is not None else "" for task in self.base_tasks]
+        self.capabilities = [task.capability if task is not None else "" for task in self.base_tasks]
         for p in plan.t_problem:
             if p < 0:
                 self.modes.append(None)
@@ -70,9 +76,10 @@ def _plan_tasks(plan) -> _PlanTasks:
     return entry[1]
 
 
-def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
+def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
     """The carried-in problem of the open work planned to start before now + span (closed under
-    predecessors), and carried task index -> controller task.
+    predecessors), carried task index -> controller task, and the carried tasks not pinned (in
+    carried order, as scheduler.subproblem.restrict lists them).
 
     Built directly in the form scheduler.carryin.carry_in gives (units marked carried, time 0 at
     the cut, running work pinned from 0 with its expected rest): every task kept here is open or
@@ -83,71 +90,106 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
     static = _plan_tasks(plan)
     cut = int(now)
     base = plan.problem
-    status, in_rework = ctrl.status, ctrl.in_rework
-    t_problem, t_preds = plan.t_problem, plan.t_preds
-    keep = ctrl.open_before(now + span)
-    todo = list(keep)
-    while todo:
-        for p in t_preds[todo.pop()]:
-            if p not in keep and t_problem[p] >= 0 and status[p] != DONE and not in_rework[p]:
-                keep.add(p)
-                todo.append(p)
-    order = sorted(keep)  # job-major, routing order: each unit's tasks together, predecessors first
-    local = {t: i for i, t in enumerate(order)}
-    jobs: list[Job] = []
-    job_new: dict[int, int] = {}
-    tasks: list[Task] = []
+    status = ctrl.status
+    order = _window(ctrl, now + span)
+    n = len(order)
+    local = dict(zip(order, range(n)))
+    # Mostly whole-list passes (maps and comprehensions): a re-plan carries ~2,700 tasks.
+    # Units in order of their first task; each unit's source is its first task's planned job.
+    job_of = list(map(plan.t_job.__getitem__, order))
+    units = list(dict.fromkeys(job_of))
+    first_task = dict(zip(reversed(job_of), reversed(order)))
+    unit_of = list(map(dict(zip(units, range(len(units)))).__getitem__, job_of))
+    base_tasks, base_jobs = static.base_tasks, base.jobs
+    src_job = [base_tasks[first_task[j]].job for j in units]
+    release = [base_jobs[b].release for b in src_job]
+    modes_of = list(map(static.modes.__getitem__, order))
+    state = list(map(status.__getitem__, order))
+    running = [i for i, st in enumerate(state) if st == RUNNING]
+    free = [i for i, st in enumerate(state) if st != RUNNING]
     pinned: dict[int, tuple[int, int, int]] = {}
     pinned_end: dict[int, int] = {}
-    source: dict[str, str] = {}
-    t_job, cell_pool, arrived, left = plan.t_job, plan.cell_pool, ctrl.arrived, ctrl.preds_left
-    s_modes, duration_on, base_tasks, carried_ids = static.modes, static.duration_on, base.tasks, static.carried_ids
+    cell_pool, duration_on = plan.cell_pool, static.duration_on
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
-    for i, t in enumerate(order):
-        task = base_tasks[t_problem[t]]
-        k = job_new.get(t_job[t])
-        if k is None:
-            src = base.jobs[task.job]
-            k = job_new[t_job[t]] = len(jobs)
-            carried_id = carried_ids[task.job]
-            jobs.append(Job(carried_id, src.product, src.family, src.category, src.mw, src.release, src.due, src.weight))
-            source[carried_id] = src.id
-        job = jobs[k]
-        job.tasks.append(i)
-        modes = s_modes[t]
-        st = status[t]
-        if st == RUNNING:
-            # Started this very second still counts as running at the cut (pinned), not as open work.
-            began = int(started_at[t])
-            if began > cut - 1:
-                began = cut - 1
-            if began < 0:
-                began = 0
-            # A unit may start a little before its plan (a changeover's lead, a free twin cell).
-            if began < job.release:
-                job.release = began
-            cell = ran_on[t]
-            pool = cell_pool[cell]
-            duration = duration_on[id(modes)].get(pool, modes[0][1])
-            rest = int(started_at[t] + duration)
-            rest = (rest if rest > cut + 1 else cut + 1) - cut
-            modes = [(pool, rest)]
-            pinned[i] = (cell, 0, rest)
-            if rest > pinned_end.get(cell, 0):
-                pinned_end[cell] = rest
-        elif (arrived[t] or left[t] == 0) and len(modes) > 1:  # the unit is (or is on its way) in this pool: it stays there
+    for i in running:
+        t = order[i]
+        # Started this very second still counts as running at the cut (pinned), not as open work.
+        began = int(started_at[t])
+        if began > cut - 1:
+            began = cut - 1
+        if began < 0:
+            began = 0
+        # A unit may start a little before its plan (a changeover's lead, a free twin cell).
+        if began < release[unit_of[i]]:
+            release[unit_of[i]] = began
+        cell = ran_on[t]
+        pool = cell_pool[cell]
+        modes = modes_of[i]
+        duration = duration_on[id(modes)].get(pool, modes[0][1])
+        rest = int(started_at[t] + duration)
+        rest = (rest if rest > cut + 1 else cut + 1) - cut
+        modes_of[i] = [(pool, rest)]
+        pinned[i] = (cell, 0, rest)
+        if rest > pinned_end.get(cell, 0):
+            pinned_end[cell] = rest
+    arrived, left = ctrl.arrived, ctrl.preds_left
+    for i in free:
+        modes = modes_of[i]
+        if len(modes) > 1 and (arrived[t := order[i]] or left[t] == 0):  # the unit is (or is on its way) in this pool: it stays there
             here = ctrl.pool_of(t)
-            modes = [m for m in modes if m[0] == here] or modes
-        preds = t_preds[t]
-        tasks.append(Task(k, task.op, modes, [q for p in preds if (q := local.get(p)) is not None] if preds else [], task.capability))
-    for job in jobs:  # into the carried frame: time 0 is the cut
-        job.release = max(0, job.release - cut)
-        if job.due is not None:
-            job.due -= cut
-    cells = []
+            modes_of[i] = [m for m in modes if m[0] == here] or modes
+    get = local.get
+    preds_of: list[list[int]] = []
+    for preds in map(plan.t_preds.__getitem__, order):
+        if not preds:
+            preds_of.append([])
+        elif len(preds) == 1:
+            preds_of.append([q] if (q := get(preds[0])) is not None else [])
+        else:
+            preds_of.append([q for p in preds if (q := get(p)) is not None])
+    tasks = list(map(Task, unit_of, map(static.ops.__getitem__, order), modes_of, preds_of, map(static.capabilities.__getitem__, order)))
+    unit_tasks: list[list[int]] = [[] for _ in units]
+    for i, k in enumerate(unit_of):
+        unit_tasks[k].append(i)
+    jobs: list[Job] = []
+    source: dict[str, str] = {}
+    carried_ids = static.carried_ids
+    for k, b in enumerate(src_job):  # into the carried frame: time 0 is the cut
+        src = base_jobs[b]
+        jobs.append(Job(carried_ids[b], src.product, src.family, src.category, src.mw, max(0, release[k] - cut),
+                        None if src.due is None else src.due - cut, src.weight, unit_tasks[k]))
+        source[carried_ids[b]] = src.id
+    cells = _carried_cells(ctrl, static, pinned_end, cut)
+    pools = [Pool(p.name, list(p.cells)) for p in base.pools]
+    horizon = max(int(span), base.horizon - cut, 1)
+    # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
+    # which the controller logs as a failed re-plan).
+    problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
+    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order, free
+
+
+def _window(ctrl, limit: float) -> list[int]:
+    """The controller tasks running now or open with a planned start before `limit`, closed
+    under predecessors (the few open ones outside the window come along), in task order:
+    job-major, routing order, so each unit's tasks come together, predecessors first."""
+    plan, status, in_rework = ctrl.plan, ctrl.status, ctrl.in_rework
+    t_problem, t_preds = plan.t_problem, plan.t_preds
+    keep = ctrl.open_before(limit)
+    new = keep
+    while new:  # one set expression per round, not a walk: almost every predecessor is kept or done
+        new = {p for p in set(chain.from_iterable(map(t_preds.__getitem__, new))) - keep if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]}
+        keep |= new
+    return sorted(keep)
+
+
+def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int) -> list[Cell]:
+    """The floor's cells in the carried frame: their windows after the cut, a stopped cell out
+    until its expected return, nothing in the way of the work pinned on them."""
+    now = ctrl.now
     up, down_until = ctrl.up, ctrl.down_until
     clear_cells = static.clear_cells
-    for c, cell in enumerate(base.cells):
+    cells = []
+    for c, cell in enumerate(ctrl.plan.problem.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
         clear = pinned_end.get(c, 0)
@@ -155,12 +197,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int]]:
         if not up[c] and down_until[c] > now:  # a stopped cell takes nothing new before it is back
             windows.append((clear, max(clear, int(down_until[c]) - cut)))
         cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows) if windows else clear_cells[c])
-    pools = [Pool(p.name, list(p.cells)) for p in base.pools]
-    horizon = max(int(span), base.horizon - cut, 1)
-    # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
-    # which the controller logs as a failed re-plan).
-    problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
-    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order
+    return cells
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
@@ -185,14 +222,13 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
 
 
 def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
-    carried, to_ctrl = open_work(ctrl, ctrl.config.replan_window_s)
+    carried, to_ctrl, free = open_work(ctrl, ctrl.config.replan_window_s)
     problem = carried.problem
     now = ctrl.now
     pinned = carried.pinned
-    # The open tasks in carried order, as scheduler.subproblem.restrict lists them.
-    free = [t for t in range(len(problem.tasks)) if t not in pinned]
     # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
-    order = [ctrl.start[to_ctrl[t]] - now for t in free]
+    start = ctrl.start
+    order = [start[to_ctrl[t]] - now for t in free]
     # What scheduler.carryin.plan_around does, with the plan held as placements per task rather
     # than as Problems and named Assignments several times over: the open work around the pinned
     # work, the list scheduler, the lanes mapped back to their cells, and the whole checked by
@@ -206,29 +242,26 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
         # cells with the pinned work as windows.
         sub = open_work_lists(problem, pinned, free)
         jobs, tasks = problem.jobs, problem.tasks
-        ready_at, family = [], []
-        for t, release in zip(free, sub.release):
-            job = jobs[tasks[t].job]
-            family.append(job.family)
-            ready_at.append(job.release if job.release >= release else release)
-        carried_cell = {c.id: i for i, c in enumerate(problem.cells)}
-        lane_cell = [carried_cell[sub.cell_of[lane.id]] for lane in sub.cells]
+        free_jobs = [jobs[tasks[t].job] for t in free]
+        family = [job.family for job in free_jobs]
+        ready_at = [job.release if job.release >= release else release for job, release in zip(free_jobs, sub.release)]
+        # Placed on the carried cells (the lanes mapped back) by the list scheduler itself.
         plan = dispatch_lists(sub.cells, len(sub.pools), sub.modes, sub.predecessors, ready_at, family, problem.horizon, objective="mw", priority=order,
-                              tails_of=lambda: task_tails(restrict(problem, pinned, set(free)).problem))
-        for t, (lane, start, end) in zip(free, plan):
-            placed[t] = (lane_cell[lane], start, end)
+                              tails_of=lambda: task_tails(restrict(problem, pinned, set(free)).problem), report_cell=sub.cell_index)
+        for t, where in zip(free, plan):
+            placed[t] = where
     validate_placed(problem, placed)
-    current = _project(ctrl, carried, to_ctrl)
+    current = _project(ctrl, carried, to_ctrl, free)
     cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
     plan_cell = [cell_index[c.id] for c in problem.cells]
     gain = ctrl.config.replan_gain_s
     cell_now = ctrl.cell
     changes = []
     for t in free:
-        c, start, _ = placed[t]  # type: ignore[misc]
+        c, at, _ = placed[t]  # type: ignore[misc]
         c = plan_cell[c]
-        if c != cell_now[to_ctrl[t]] and start + gain <= current[t]:
-            changes.append((to_ctrl[t], c, float(start) + int(now)))
+        if c != cell_now[to_ctrl[t]] and at + gain <= current[t]:
+            changes.append((to_ctrl[t], c, float(at) + int(now)))
     return changes, {"tasks": len(free), "pinned": len(pinned)}
 
 
@@ -283,14 +316,17 @@ def _ready(ctrl, t: int) -> float:
     return at
 
 
-def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
+def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]) -> list[int]:
     """Each carried task's start in the current sequences timed forward from now (time 1 of the
     carried frame; 0 is the pinned work's): each task on its cell in planned order, after its
-    predecessors, the cell's previous work (and changeover) and outside its windows."""
+    predecessors, the cell's previous work (and changeover) and outside its windows. `open_tasks`:
+    the tasks not pinned, in carried order."""
     problem = carried.problem
     tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
     n = len(tasks)
     pinned = carried.pinned
+    # Each cell's lanes as a heap of the times they are free from: work goes to the lane free
+    # soonest, and lanes are alike, so which lane holds which time never matters.
     lanes: dict[int, list[int]] = {}
     family: dict[int, str] = {}
     end = [1] * n
@@ -300,9 +336,8 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
         free = lanes.get(c)
         if free is None:
             free = lanes[c] = [0] * max(1, cells[c].capacity)
-        k = min(range(len(free)), key=free.__getitem__) if len(free) > 1 else 0
-        if e > free[k]:
-            free[k] = e
+        if e > free[0]:
+            heapreplace(free, e)
         family[c] = jobs[tasks[t].job].family
     # Planned starts, raised where a predecessor was moved later (repair only re-times what it
     # moves), so the pass meets every predecessor first. Carried tasks are in controller order
@@ -310,8 +345,8 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     planned = ctrl.start
     eff = [planned[x] for x in to_ctrl]
     order = None
-    for t, task in enumerate(tasks):
-        for p in task.predecessors:
+    for t, preds in enumerate([task.predecessors for task in tasks]):
+        for p in preds:
             if p > t:  # not in routing order after all: take the general path
                 order = topological_order(problem)
                 break
@@ -327,13 +362,11 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     # Each open task's cell and duration: its current cell's, else (not eligible there) the
     # first cell of its first pool.
     cell_now = ctrl.cell
-    free_tasks = []
+    free_tasks = list(open_tasks)
     on = [0] * n
     lasts = [0] * n
-    for t, task in enumerate(tasks):
-        if t in pinned:
-            continue
-        free_tasks.append(t)
+    for t in open_tasks:
+        task = tasks[t]
         c = cell_now[to_ctrl[t]]
         pool = cells[c].pool
         for p, duration in task.modes:
@@ -347,8 +380,10 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
     # Equal planned starts go in topological order (the tie-break it always had); only tasks on
     # one cell see each other's order, so the order is needed only when a tie shares a cell.
     ties: dict[tuple[float, int], int] = {}
-    for a, b in zip(free_tasks, free_tasks[1:]):
-        if eff[a] == eff[b] and (ties.setdefault((eff[a], on[a]), a) != a or (eff[b], on[b]) in ties):
+    effs = list(map(eff.__getitem__, free_tasks))
+    for k in compress(range(len(effs) - 1), map(eq, effs, effs[1:])):  # the neighbours with equal starts
+        a, b = free_tasks[k], free_tasks[k + 1]
+        if ties.setdefault((eff[a], on[a]), a) != a or (eff[b], on[b]) in ties:
             rank = [0] * n
             for i, t in enumerate(order or topological_order(problem)):
                 rank[t] = i
@@ -373,8 +408,7 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
                 free = lanes[c] = [1] * max(1, cell.capacity)
             state = per_cell[c] = (free, cell.setup if cell.capacity == 1 else 0, CellCalendar(cell.unavailable) if cell.unavailable else None)
         free, setup, calendar = state
-        k = 0 if len(free) == 1 else min(range(len(free)), key=free.__getitem__)
-        at = free[k]
+        at = free[0]
         if setup and family.get(c) not in (None, job.family):
             at += setup
         if ready > at:
@@ -383,6 +417,7 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int]) -> list[int]:
         if calendar is not None and calendar.starts:
             at = calendar.earliest_fit(at, lasts[t])
         starts[t] = at
-        end[t] = free[k] = at + lasts[t]
+        end[t] = at + lasts[t]
+        heapreplace(free, end[t])
         family[c] = job.family
     return starts

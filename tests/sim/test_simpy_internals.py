@@ -6,7 +6,7 @@ import heapq
 
 import simpy
 
-from sim.floor import _at, _call_in
+from sim.floor import _at, _Trip
 
 
 def test_the_simpy_internals_the_floor_uses_are_there():
@@ -31,7 +31,9 @@ def test_events_pushed_by_hand_run_in_turn_with_simpys_own():
     seen = []
     env.timeout(1.0).callbacks.append(lambda e: seen.append(("timeout", env.now)))
     _at(env, 1.0).callbacks.append(lambda e: seen.append(("at", env.now, e._value)))
-    _call_in(env, 1.0, lambda e: seen.append(("call", env.now)))
+    trip = _Trip()  # an AGV trip, pushed as Floor._send does
+    trip.callbacks, trip._ok = [lambda e: seen.append(("call", env.now))], True
+    heapq.heappush(env._queue, (env._now + 1.0, simpy.events.NORMAL, next(env._eid), trip))
     ev = simpy.Event(env)
     ev._ok, ev._value = True, "handed"
     ev.callbacks.append(lambda e: seen.append(("hand", env.now, e._value)))
