@@ -588,7 +588,7 @@ class FloorController:
         it can only succeed now through something it read that changed since: a task of its
         window getting ready (t itself, when it carries the pick's token), the pool's help
         candidate (its _Pool.top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
-        that pick pushed (_armed_until), and a Tick picks for real. A skipped pick would not
+        that pick pushed (its _Cell.armed_until), and a Tick picks for real. A skipped pick would not
         even have compacted the sequence: its window, and so its count of stale entries, is
         the one the last pick saw."""
         c = self.cell[t]
