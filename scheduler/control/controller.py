@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from heapq import heappush
 import math
 import time
 from collections import Counter, deque
@@ -138,6 +139,49 @@ def _recorded_stops(plan: ControlPlan) -> list:
     return plan.stop_calendars
 
 
+class _Cell:
+    """One cell's state as the per-event paths read and write it, in one object. In the twin
+    the floor's work between two controller events evicts what the controller touched, and
+    each entry read from a per-cell list is a cache miss of its own (the list, then its item):
+    a pick and a start read ~15 of them per cell. `up` and `family` are also kept in the
+    controller's per-cell lists, which other modules read (scheduler.control.snapshot)."""
+
+    __slots__ = ("pool", "pl", "cap", "setup", "stops", "seq", "running", "up", "family", "ptr", "wtok", "wwake", "armed",
+                 "armed_top", "armed_until", "busy_until", "began_on")
+
+    def __init__(self, plan: ControlPlan, c: int, seq: list, stops) -> None:
+        self.pool, self.cap, self.setup, self.stops = plan.cell_pool[c], plan.cell_capacity[c], plan.cell_setup[c], stops
+        self.pl: _Pool | None = None  # its pool's _Pool
+        self.seq, self.ptr = seq, 0  # its planned sequence (start, stamp, task), and where the open part begins
+        self.running, self.up, self.family = 0, True, None
+        # The pick memo's per-cell part (see FloorController.__init__).
+        self.wtok, self.wwake, self.armed, self.armed_top, self.armed_until = 0, INF, 0, 0, 0.0
+        self.busy_until = 0.0  # a single-job cell's expected end of its running task (planned time)
+        self.began_on: list[int] = []  # tasks started here (running_tasks prunes; kept with repair or re-plan)
+
+
+class _Pool:
+    """One pool's state as the per-event paths read it, in one object (as _Cell): the
+    containers are the ones the controller's per-pool lists hold; the scalars live here only
+    (`full` is also kept in the controller's list, which tests and hosts read)."""
+
+    __slots__ = ("idle", "idle_heap", "heap_cap", "rework", "waiting", "ready_heap", "full", "top_ver", "hver", "hdue", "rq_seen",
+                 "busy")
+
+    def __init__(self, idle: set, idle_heap: list, rework: deque, waiting: set, ready_heap: list) -> None:
+        self.idle, self.idle_heap, self.rework, self.waiting, self.ready_heap = idle, idle_heap, rework, waiting, ready_heap
+        # The idle heap holds every idle cell and, lazily, cells busy again: rebuilt once it is
+        # mostly those (a bound on the pool's size, so a push need not count the idle set).
+        self.heap_cap = 4 * len(idle) + 64
+        self.full = False
+        # The help memo (see FloorController.__init__): the version of the pool's help
+        # candidate, the version when last looked at (-1: never) and when that candidate
+        # becomes due (inf: no candidate, or one that waits for a predecessor, whose completion
+        # bumps the version); and the rework queue's (rq_seen, see _rq_ver).
+        self.top_ver, self.hver, self.hdue, self.rq_seen = 0, -1, INF, -1
+        self.busy = 0  # tasks running in the pool (kept when routing, which reads it)
+
+
 class FloorController:
     _memo = True  # tests turn the pick memo off in a shadow controller to check it changes no decision
 
@@ -156,13 +200,18 @@ class FloorController:
         self.in_rework = [False] * n
         self.stamp = list(stamp)
         n_cells = len(plan.cell_ids)
-        self.running = [0] * n_cells
         self.up = [True] * n_cells
         self.family: list[str | None] = [None] * n_cells
         self.down_until = [0.0] * n_cells
         self.seq: list[list[tuple[float, int, int]]] = [list(s) for s in seq]
-        self.ptr = [0] * n_cells
+        stops = _recorded_stops(plan)  # per cell, None where nothing was recorded
+        self._cells = [_Cell(plan, c, self.seq[c], stops[c]) for c in range(n_cells)]
         self.rework_queue = [deque() for _ in plan.pool_names]
+        # The rework rule's memo: a version bumped whenever a redone task may have got ready
+        # (it arrived, or its last predecessor completed once it was there; a redo sends tasks
+        # back not there yet), and per pool the version its queue was last found without a
+        # ready task at (under repair, picks read a non-empty queue ~100,000 times a week).
+        self._rq_ver = 0
         self.full = [False] * len(plan.pool_names)
         self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
         # The same tasks by planned start, for the full-buffer rule (earliest planned first):
@@ -171,13 +220,12 @@ class FloorController:
         self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
         self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
         self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
-        self.pool_busy = [0] * len(plan.pool_names)  # tasks running in each pool
-        self.busy_until = [0.0] * n_cells  # a single-job cell's expected end of its running task (planned time)
-        self._began_on: list[list[int]] = [[] for _ in range(n_cells)]  # tasks started per cell (running_tasks prunes)
-        self._calendars = _recorded_stops(plan)  # per cell, None where nothing was recorded
+        self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
+        self._pools = [_Pool(*parts) for parts in zip(self.idle, self.idle_heap, self.rework_queue, self.waiting_in_pool, self.ready_heap)]
+        for cs in self._cells:
+            cs.pl = self._pools[cs.pool]
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
-        self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
         self._wakes: list[tuple[float, int]] = []
         self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
@@ -189,53 +237,47 @@ class FloorController:
         self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
         self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
-        # open_before's index: the planned tasks not done, in planned-start order (built on the
-        # first re-plan), and those that may be out of that order: re-timed, redone, or started
+        # open_before's index: how far it read into the plan's tasks by planned start, the ones
+        # met not done, and those that may be out of that order: re-timed, redone, or started
         # ahead of their planned start (pruned of finished ones at each call).
-        self._by_start: list[int] | None = None
+        self._lo, self._head = 0, []
         self._off_order: list[int] = []
         self.log = DecisionLog()
         self._log_rows = self.log.rows
         self._out: list[tuple] = []  # this event's decisions, as log rows
         self.now = 0.0
-        self.starts = 0
-        self.on_planned_cell = 0
+        self.on_planned_cell = 0  # starts on the task's planned cell
+        self._from = [{"from": cid} for cid in plan.cell_ids]  # a move's detail, one per cell: read-only, shared by its rows
         # What each policy needs, chosen once: the per-event paths do only the bookkeeping some
         # rule of this configuration reads (open_before's order for a re-plan, the lateness
         # mean for a lateness re-plan, expected ends for help_wait_s).
         cfg = self.config
-        self._cap, self._cpool = plan.cell_capacity, plan.cell_pool
+        self._cpool = plan.cell_pool
+        if plan.routable is None:  # tasks with more than one eligible pool, one byte each (read per completion)
+            plan.routable = bytearray(len(pools) > 1 for pools in plan.t_pools)
+        self._routable = plan.routable
         self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
+        self._heaped = cfg.pool_help or cfg.route  # the idle cells' heap: only a hand-over to a twin reads it
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
+        self._moves = cfg.repair or self._replans  # the starts per cell: only a cell-down repair or a re-plan reads them
         self._help_wait = cfg.help_wait_s
         self._track_late = cfg.replan_lateness_s is not None
         # The pick memo (docs/loop.md; the same decisions with fewer picks), in three parts:
-        # - the window memo, kept while the cell works too: the token of its window's last scan
-        #   (0: void; the window's tasks carry it in _win_tag) and that scan's wake-up (the
+        # - the window memo (in each cell's _Cell), kept while the cell works too: the token of
+        #   its window's last scan (wtok; 0: void; the window's tasks carry it in _win_tag) and that scan's wake-up (the
         #   earliest gate of a ready task in the window). Void when a window task gets ready
         #   with its gate come, leaves the sequence, the cell changes family on a cell with
         #   changeovers, a move touches the cell, or a token is below _valid_from (stops,
         #   re-plans, tasks started by hand);
-        # - the help memo per pool (_hver, _hdue below), by the version of the pool's help
-        #   candidate (_top_ver: bumped when a new unit tops the help order, the top starts or
+        # - the help memo per pool (_Pool's hver, hdue), by the version of the pool's help
+        #   candidate (top_ver: bumped when a new unit tops the help order, the top starts or
         #   its last predecessor completes, the pool's buffer fills or drains, a move);
-        # - a free cell's whole failed pick (_armed: its window token, 0 once it started
-        #   something), with the help version it saw and its wake-up (_armed_top, _armed_until).
+        # - a free cell's whole failed pick (armed: its window token, 0 once it started
+        #   something), with the help version it saw and its wake-up (armed_top, armed_until).
         # Cells with recorded stops never keep one: their gates are not monotone in time.
         self._tok = 0
         self._valid_from = 1
-        self._armed = [0] * n_cells
-        self._armed_top = [0] * n_cells
-        self._armed_until = [0.0] * n_cells
-        self._wtok = [0] * n_cells
-        self._wwake = [INF] * n_cells
         self._win_tag = [0] * n
-        self._top_ver = [0] * len(plan.pool_names)
-        # The help memo, per pool: the version of its help candidate when last looked at (-1:
-        # never) and when that candidate becomes due (inf: no candidate, or one that waits for a
-        # predecessor, whose completion bumps the version).
-        self._hver = [-1] * len(plan.pool_names)
-        self._hdue = [INF] * len(plan.pool_names)
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
@@ -271,7 +313,7 @@ class FloorController:
         if kind is CellDown:
             self._down(event.cell, event.expected_up)
         elif kind is CellUp:
-            self.up[event.cell] = True
+            self.up[event.cell] = self._cells[event.cell].up = True
             self._freed(event.cell)
             self._dispatch(event.cell)
         elif kind is Started:
@@ -282,10 +324,44 @@ class FloorController:
 
     # The two events of every operation, without an event record (the twin's hot path): the
     # same as handle_rows(Ready(now, t)) and handle_rows(Completed(now, t, c)), decision rows out.
+    # Each is one call that does the whole event (the bookkeeping and the picks it causes) with
+    # the state it reads fetched once: a week of the 1 GW floor sends ~75,000 of each.
     def on_ready(self, now: float, t: int) -> list[tuple]:
+        """The unit is at its station for task t (arrived; ready once no predecessor is open)."""
         self._out = out = []
         self.now = now
-        self._ready(t)
+        c = self.cell[t]
+        self.arrived[t] = True
+        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
+        pl = self._pools[pool]
+        waiting_pool = self.waiting_pool
+        wp = waiting_pool[t]
+        if wp != pool and wp >= 0:  # one unit waits in one place
+            self.waiting_in_pool[wp].discard(t)
+            waiting_pool[t] = -1
+        if not self._help or self.in_rework[t]:
+            if self.in_rework[t]:
+                self._rq_ver += 1  # a redone task arrived: the rework queues' last look is void
+            waiting_pool[t] = pool  # _wait_in, inline
+            pl.waiting.add(t)
+            if pl.full:
+                self._push_waiting(pool, t)
+            self._dispatch_task(t)
+        elif c >= 0 and not pl.full and ((cs := self._cells[c]).running >= cs.cap or not cs.up):
+            # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
+            # before the hand-over below: the unit joins them only if it is not handed over (most
+            # units a twin takes on arrival never enter them; the same decisions).
+            tok = cs.wtok
+            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
+                self._window_ready(t, cs)
+            if not self._hand_over(t, pool):
+                self._wait_in(pool, t)
+                self._join_help(pool, t)
+        else:
+            self._wait_in(pool, t)
+            self._join_help(pool, t)
+            self._dispatch_task(t)
+            self._hand_over(t, pool)
         if self._replans:
             return self._settle(out)
         wakes = self._wakes  # _settle without a re-plan to check (next_replan is inf)
@@ -293,9 +369,46 @@ class FloorController:
         return out
 
     def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
+        """Task t is done on cell c and passed its check: its successors are a predecessor
+        nearer, and the cell, which has a free slot now, picks."""
         self._out = out = []
         self.now = now
-        self._completed(t, c)
+        status = self.status
+        status[t] = DONE
+        cs = self._cells[c]
+        cs.running -= 1
+        pool = cs.pool
+        if self._route_on:
+            cs.pl.busy -= 1
+        up = cs.up
+        if up:  # after a completion the cell has a free slot: _idle, inline
+            pl = cs.pl
+            idle = pl.idle
+            if c not in idle:
+                idle.add(c)
+                if self._heaped:
+                    heap = pl.idle_heap
+                    heappush(heap, c)
+                    if len(heap) > pl.heap_cap:
+                        heap[:] = sorted(idle)
+        left, routable = self.preds_left, self._routable
+        for s in self.plan.t_succs[t]:
+            if status[s] == WAITING:
+                n = left[s] = left[s] - 1
+                if n == 0:
+                    if self.arrived[s]:  # reported there before its last predecessor completed
+                        if self.in_rework[s]:
+                            self._rq_ver += 1
+                        if self._help:
+                            heap = self.ready_heap[self.pool_of(s)]
+                            if heap and heap[0][1] == s:  # the help candidate is now ready
+                                self._pools[self.pool_of(s)].top_ver += 1
+                        self._dispatch_task(s)
+                    elif self._route_on and routable[s] and not self.in_rework[s]:
+                        self._route(s)  # the host routes the unit next (it asks pool_of)
+        if up:  # _dispatch(c), inline
+            while cs.running < cs.cap and self._pick(c, cs):
+                pass
         if self._replans:
             return self._settle(out)
         wakes = self._wakes
@@ -319,8 +432,9 @@ class FloorController:
 
     def queue(self, c: int):
         """Cell c's open sequence, in order (the tasks it is still to run, as planned now)."""
-        seq, stamp, status = self.seq[c], self.stamp, self.status
-        for k in range(self.ptr[c], len(seq)):
+        cs, stamp, status = self._cells[c], self.stamp, self.status
+        seq = cs.seq
+        for k in range(cs.ptr, len(seq)):
             s, st, t = seq[k]
             if stamp[t] == st and status[t] == WAITING:
                 yield t
@@ -334,12 +448,17 @@ class FloorController:
         if not self._replans:  # the index is kept for the re-plan only: a scan
             return {t for t, p in enumerate(planned) if p >= 0 and (status[t] == RUNNING or (
                 status[t] == WAITING and not in_rework[t] and start[t] < limit))}
-        if self._by_start is None:
-            self._by_start = sorted((t for t, p in enumerate(planned) if p >= 0 and status[t] != DONE), key=plan.t_start.__getitem__)
-        tasks = self._by_start
-        k = bisect.bisect_left(tasks, limit, key=plan.t_start.__getitem__)
-        head = [t for t in tasks[:k] if status[t] != DONE]
-        self._by_start = head + tasks[k:]  # still in planned-start order
+        # The planned tasks by original planned start, made once per plan; this controller keeps
+        # how far into it earlier calls read (_lo) and the tasks met so far that are not done
+        # (_head, in that order). A task done there and redone since is among the off-order ones.
+        if plan.by_start is None:
+            plan.by_start = sorted((t for t, p in enumerate(planned) if p >= 0), key=plan.t_start.__getitem__)
+        order, key = plan.by_start, plan.t_start.__getitem__
+        k = bisect.bisect_left(order, limit, lo=self._lo, key=key)
+        self._head = head = [t for t in self._head if status[t] != DONE] + [t for t in order[self._lo:k] if status[t] != DONE]
+        self._lo = k
+        if head and key(head[-1]) >= limit:  # an earlier call read further (a later limit)
+            head = head[:bisect.bisect_left(head, limit, key=key)]
         self._off_order = off = [t for t in self._off_order if status[t] != DONE and planned[t] >= 0]
         out = set()
         for group in (head, off):
@@ -354,12 +473,31 @@ class FloorController:
         since the last call (pruned here), not from every task: a cell-down repair asks for
         one pool's cells on a floor of ~75,000 tasks."""
         status, ran_on, out = self.status, self.ran_on, []
+        if not self._moves:  # the starts per cell are not kept: a scan (no policy without them asks)
+            cells = set(cells)
+            return [t for t, st in enumerate(status) if st == RUNNING and ran_on[t] in cells]
         for c in cells:
-            began = self._began_on[c]
+            began = self._cells[c].began_on
             if began:
                 began[:] = [t for t in dict.fromkeys(began) if status[t] == RUNNING and ran_on[t] == c]
                 out += began
         return sorted(out)
+
+    @property
+    def pool_busy(self) -> list[int]:
+        """Tasks running per pool, kept when routing (the only rule that reads it)."""
+        return [pl.busy for pl in self._pools]
+
+    @property
+    def running(self) -> list[int]:
+        """Tasks running per cell (read by tests; the controller keeps the count per _Cell)."""
+        return [cs.running for cs in self._cells]
+
+    @property
+    def starts(self) -> int:
+        """Tasks started so far: the log's START rows, counted when asked (tests; summary()
+        counts the log's kinds anyway) rather than by a counter bumped at every start."""
+        return sum(1 for row in self.log.rows if row[1] == START)
 
     def summary(self) -> dict:
         counts: dict[str, int] = {}
@@ -373,49 +511,16 @@ class FloorController:
             key = f"{kind}/{reason.split(':', 1)[0]}"
             reasons[key] = reasons.get(key, 0) + n
         return {"decisions": counts, "reasons": reasons, "replans": counts.get(REPLAN, 0),
-                "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": self.starts, "on_planned_cell": self.on_planned_cell,
+                "replan_cpu_s": round(self.replan_cpu_s, 4), "starts": counts.get(START, 0), "on_planned_cell": self.on_planned_cell,
                 "cell_down_cpu_each_s": self.down_cpu_s}
 
     # ------------------------------------------------------------------ events
-    def _ready(self, t: int) -> None:
-        c = self.cell[t]
-        self.arrived[t] = True
-        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
-        waiting_pool = self.waiting_pool
-        wp = waiting_pool[t]
-        if wp != pool and wp >= 0:  # one unit waits in one place
-            self.waiting_in_pool[wp].discard(t)
-            waiting_pool[t] = -1
-        if not self._help or self.in_rework[t]:
-            waiting_pool[t] = pool  # _wait_in, inline
-            self.waiting_in_pool[pool].add(t)
-            if self.full[pool]:
-                self._push_waiting(pool, t)
-            self._dispatch_task(t)
-            return
-        if c >= 0 and not self.full[pool] and (self.running[c] >= self._cap[c] or not self.up[c]):
-            # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
-            # before the hand-over below: the unit joins them only if it is not handed over (most
-            # units a twin takes on arrival never enter them; the same decisions).
-            tok = self._wtok[c]
-            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
-                self._window_ready(t, c)
-            if self._hand_over(t, pool):
-                return
-            self._wait_in(pool, t)
-            self._join_help(pool, t)
-            return
-        self._wait_in(pool, t)
-        self._join_help(pool, t)
-        self._dispatch_task(t)
-        self._hand_over(t, pool)
-
     def _join_help(self, pool: int, t: int) -> None:
         """The unit waits in the pool's help order (by planned start)."""
         heap = self.ready_heap[pool]
         heapq.heappush(heap, (self.start[t], t))
         if heap[0][1] == t:  # the pool's help candidate changed
-            self._top_ver[pool] += 1
+            self._pools[pool].top_ver += 1
 
     def _hand_over(self, t: int, pool: int) -> bool:
         """A unit just there, due, not taken by its own cell's pick: if its cell is busy or down,
@@ -427,15 +532,16 @@ class FloorController:
                 and self.preds_left[t] == 0 and not self._own_cell_soon(t):
             own = self.cell[t]
             c = own if own in self.idle[pool] else self._first_idle(pool)
-            if self._calendars[c] is not None and self._window_wait(t, c):
+            if self._cells[c].stops is not None and self._window_wait(t, c):
                 return False
             self.stamp[t] = 0
             if c == own:
                 self._begin(t, own, OWN_CELL)
                 return True
-            if self._win_tag[t] == self._wtok[own]:  # its cell's window lost a task
-                self._wtok[own] = self._armed[own] = 0
-            self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[own]})
+            oc = self._cells[own]
+            if self._win_tag[t] == oc.wtok:  # its cell's window lost a task
+                oc.wtok = oc.armed = 0
+            self._emit(MOVE, HELP_MOVE, t, c, self._from[own])
             self.cell[t] = c
             self._begin(t, c, HELP)
             return True
@@ -447,7 +553,7 @@ class FloorController:
         would hold through a known stop. The work is its planned time on c's pool, twice that
         when it starts early or off its planned cell (its time varies, the plan did not time it there)."""
         plan = self.plan
-        calendar = self._calendars[c]
+        calendar = self._cells[c].stops
         if calendar is None:
             return 0.0
         pool = plan.cell_pool[c]
@@ -464,10 +570,13 @@ class FloorController:
         A twin that frees first still takes t (the pool's help); only the hand-over at arrival waits."""
         wait = self.config.help_wait_s
         c = self.cell[t]
-        if not wait or c < 0 or not self.up[c] or self.plan.cell_capacity[c] != 1 or self.busy_until[c] - self.now > wait:
+        if not wait or c < 0:
             return False
-        seq, stamp, status = self.seq[c], self.stamp, self.status
-        for k in range(self.ptr[c], len(seq)):  # next(self.queue(c)), without the generator
+        cs = self._cells[c]
+        if not cs.up or cs.cap != 1 or cs.busy_until - self.now > wait:
+            return False
+        seq, stamp, status = cs.seq, self.stamp, self.status
+        for k in range(cs.ptr, len(seq)):  # next(self.queue(c)), without the generator
             _, st, head = seq[k]
             if stamp[head] == st and status[head] == WAITING:
                 return head == t
@@ -478,38 +587,43 @@ class FloorController:
         memo shows the pick would find what the cell's last pick found. That pick failed, so
         it can only succeed now through something it read that changed since: a task of its
         window getting ready (t itself, when it carries the pick's token), the pool's help
-        candidate (_top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
-        that pick pushed (_armed_until), and a Tick picks for real. A skipped pick would not
+        candidate (its _Pool.top_ver), or a rare event (_valid_from); a gate passing brings the wake-up
+        that pick pushed (its _Cell.armed_until), and a Tick picks for real. A skipped pick would not
         even have compacted the sequence: its window, and so its count of stale entries, is
         the one the last pick saw."""
         c = self.cell[t]
-        tok = self._wtok[c]
+        if c < 0:  # unsequenced rework: any free cell of its pool
+            self._dispatch_pool(self.plan.t_pools[t][0], t)
+            return
+        cs = self._cells[c]
+        tok = cs.wtok
         if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
-            self._window_ready(t, c)
-        pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
-        if self.in_rework[t] or self.full[pool]:
+            self._window_ready(t, cs)
+        pool = cs.pool
+        if self.in_rework[t] or cs.pl.full:
             self._dispatch_pool(pool, t)
-        elif self.running[c] < self._cap[c] and self.up[c]:
-            tok = self._armed[c]
-            if tok >= self._valid_from and self._win_tag[t] != tok and self._armed_top[c] == self._top_ver[pool] \
-                    and self.now < self._armed_until[c]:
+        elif cs.running < cs.cap and cs.up:
+            tok = cs.armed
+            if tok >= self._valid_from and self._win_tag[t] != tok and cs.armed_top == cs.pl.top_ver \
+                    and self.now < cs.armed_until:
                 return
-            self._dispatch(c)
+            while cs.running < cs.cap and self._pick(c, cs):  # _dispatch(c), inline
+                pass
 
-    def _window_ready(self, t: int, c: int) -> None:
+    def _window_ready(self, t: int, cs: _Cell) -> None:
         """Task t of c's window as last scanned is there now: if it is ready, that scan stands
         only while t's gate is ahead (with the earlier wake-up); else it is void."""
         if self.preds_left[t] == 0:
             plan = self.plan
             gate = plan.t_start[t] - self._early
-            fam = self.family[c]
+            fam = cs.family
             if fam is not None and fam != plan.t_family[t]:
-                gate -= plan.cell_setup[c]
+                gate -= cs.setup
             if gate > self.now:
-                if gate < self._wwake[c]:
-                    self._wwake[c] = gate
+                if gate < cs.wwake:
+                    cs.wwake = gate
             else:
-                self._wtok[c] = self._armed[c] = 0
+                cs.wtok = cs.armed = 0
 
     def _started(self, t: int, c: int) -> None:
         if self.status[t] == WAITING:  # work a cell began on its own: record it as ours
@@ -519,54 +633,34 @@ class FloorController:
             self._begin(t, c, "reported: the cell started it")
 
     def _freed(self, c: int) -> None:
-        if self.up[c] and self.running[c] < self.plan.cell_capacity[c]:
-            self._idle(self.plan.cell_pool[c], c)
+        cs = self._cells[c]
+        if cs.up and cs.running < cs.cap:
+            self._idle(cs.pool, c)
 
     def _idle(self, pool: int, c: int) -> None:
         idle = self.idle[pool]
         if c not in idle:
             idle.add(c)
-            heap = self.idle_heap[pool]
-            heapq.heappush(heap, c)
-            if len(heap) > 4 * len(idle) + 64:  # mostly cells busy again: rebuild
-                heap[:] = sorted(idle)
+            if self._heaped:
+                self._push_idle(pool, c)
+
+    def _push_idle(self, pool: int, c: int) -> None:
+        pl = self._pools[pool]
+        heappush(pl.idle_heap, c)
+        if len(pl.idle_heap) > pl.heap_cap:
+            pl.idle_heap[:] = sorted(pl.idle)
 
     def _first_idle(self, pool: int) -> int:
         """The lowest-numbered idle cell of the pool (which must have one), without a scan: on a
-        10 GW floor a pool has hundreds of cells."""
-        heap, idle = self.idle_heap[pool], self.idle[pool]
+        10 GW floor a pool has hundreds of cells. The heap is kept only by the policies that
+        hand work to twins (help, routing); the others never ask but here, so a scan."""
+        idle = self.idle[pool]
+        if not self._heaped:
+            return min(idle)
+        heap = self.idle_heap[pool]
         while heap[0] not in idle:
             heapq.heappop(heap)
         return heap[0]
-
-    def _completed(self, t: int, c: int) -> None:
-        plan = self.plan
-        status, running = self.status, self.running
-        status[t] = DONE
-        running[c] -= 1
-        pool = self._cpool[c]
-        self.pool_busy[pool] -= 1
-        up = self.up[c]
-        if up:  # _freed: after a completion the cell has a free slot
-            self._idle(pool, c)
-        left = self.preds_left
-        for s in plan.t_succs[t]:
-            if status[s] == WAITING:
-                n = left[s] = left[s] - 1
-                if n == 0:
-                    if self.arrived[s]:  # reported there before its last predecessor completed
-                        if self._help:
-                            heap = self.ready_heap[self.pool_of(s)]
-                            if heap and heap[0][1] == s:  # the help candidate is now ready
-                                self._top_ver[self.pool_of(s)] += 1
-                        self._dispatch_task(s)
-                    elif self._route_on and len(plan.t_pools[s]) > 1 and not self.in_rework[s]:
-                        self._route(s)  # the host routes the unit next (it asks pool_of)
-        if up:  # _dispatch(c), inline
-            cap = self._cap[c]
-            while running[c] < cap:
-                if not self._pick(c):
-                    return
 
     def _route(self, t: int) -> None:
         """Routing: the unit is about to go to task t's station. It goes to its planned pool
@@ -588,7 +682,7 @@ class FloorController:
         def load(pool: int) -> float:
             # Units waiting there for a later planned start do not compete for its cells yet.
             waiting = sum(1 for w in self.waiting_in_pool[pool] if start[w] <= due)
-            return (waiting + self.pool_busy[pool] + 1) / self.pool_slots[pool] * duration[pool]
+            return (waiting + self._pools[pool].busy + 1) / self.pool_slots[pool] * duration[pool]
 
         mine = load(here)
         best, best_load = here, mine
@@ -609,7 +703,7 @@ class FloorController:
             c = cells[self._turn[best]]
         frm = self.cell[t]
         self._emit(MOVE, f"route: {plan.pool_names[here]} more loaded ({mine:.0f} s/slot) than {plan.pool_names[best]} ({best_load:.0f})",
-                   t, c, {"from": plan.cell_ids[frm]})
+                   t, c, self._from[frm])
         self._assign(t, c, self.start[t])
 
     def _failed(self, t: int, c: int) -> None:
@@ -622,8 +716,9 @@ class FloorController:
         back. Predecessor counts are then re-derived from the statuses (open predecessors), not
         incremented, so two overlapping redos cannot count a predecessor twice (nor drive a
         count below zero when it completes)."""
-        self.running[c] -= 1
-        self.pool_busy[self.plan.cell_pool[c]] -= 1
+        self._cells[c].running -= 1
+        if self._route_on:
+            self._cells[c].pl.busy -= 1
         self._freed(c)
         plan = self.plan
         redo = plan.t_rework[t]
@@ -635,12 +730,13 @@ class FloorController:
         touched = dict.fromkeys(back)
         for o in back:
             touched.update(dict.fromkeys(plan.t_succs[o]))
-        tag, wtok, cells = self._win_tag, self._wtok, self.cell
+        tag, cells = self._win_tag, self.cell
         for o in touched:
             if status[o] == WAITING:
                 left[o] = sum(1 for p in preds[o] if status[p] != DONE)
-            if tag[o] == wtok[cells[o]]:  # less ready now: its cell's window scan is void
-                wtok[cells[o]] = self._armed[cells[o]] = 0
+            oc = self._cells[cells[o]]  # (-1: the last cell's; its token is never a task's tag then)
+            if tag[o] == oc.wtok:  # less ready now: its cell's window scan is void
+                oc.wtok = oc.armed = 0
         for o in back:
             self.arrived[o] = False
             self.stamp[o] = -1  # out of any sequence
@@ -652,7 +748,7 @@ class FloorController:
         self._dispatch(c)
 
     def _down(self, c: int, expected_up: float) -> None:
-        self.up[c] = False
+        self.up[c] = self._cells[c].up = False
         self.idle[self.plan.cell_pool[c]].discard(c)
         self.down_until[c] = expected_up
         cfg = self.config
@@ -690,74 +786,67 @@ class FloorController:
         The rework, help and full-buffer rules read only the pool's state, so once one cell
         without recorded stops has found nothing, a cell whose memo stands (see _dispatch_task)
         would find nothing either: only its own window could have changed, and it has not."""
-        shared, armed, tag, cap = False, self._armed, self._win_tag, self._cap
+        shared, tag, cells = False, self._win_tag, self._cells
         for c in list(self.idle[pool]):
+            cs = cells[c]
             if shared:
-                tok = armed[c]
-                if tok >= self._valid_from and (t < 0 or tag[t] != tok) and self._armed_top[c] == self._top_ver[pool] \
-                        and self.now < self._armed_until[c]:
+                tok = cs.armed
+                if tok >= self._valid_from and (t < 0 or tag[t] != tok) and cs.armed_top == cs.pl.top_ver \
+                        and self.now < cs.armed_until:
                     continue
-            while self.up[c] and self.running[c] < cap[c]:
-                if not self._pick(c):
-                    if self._calendars[c] is None and self._memo:
+            while cs.up and cs.running < cs.cap:
+                if not self._pick(c, cs):
+                    if cs.stops is None and self._memo:
                         shared = True
                     break
 
     def _dispatch(self, c: int) -> None:
-        cap = self.plan.cell_capacity[c]
-        while self.up[c] and self.running[c] < cap:
-            if not self._pick(c):
+        cs = self._cells[c]
+        while cs.up and cs.running < cs.cap:
+            if not self._pick(c, cs):
                 return
 
-    def _pick(self, c: int) -> bool:
-        """Start one task on free cell c if the rules allow one; False when none may start."""
-        plan = self.plan
-        pool = self._cpool[c]
-        arrived, left = self.arrived, self.preds_left
-        queue = self.rework_queue[pool]
-        if queue:
-            for t in queue:
-                if arrived[t] and left[t] == 0 and self.status[t] == WAITING:
-                    queue.remove(t)
-                    self.cell[t] = c
-                    self._begin(t, c, REWORK_FIRST)
-                    return True
-        now, early = self.now, self._early
-        stops = self._calendars[c]  # None: no recorded stop on this cell, nothing to wait out
-        stamp = self.stamp
-        wake = INF
-        tok = self._wtok[c]
-        if tok >= self._valid_from and now < self._wwake[c]:
+    def _pick(self, c: int, cs: _Cell) -> bool:
+        """Start one task on free cell c if the rules allow one; False when none may start.
+        (Every free cell's look at work goes through here, ~100,000 a week: state is read
+        where a branch needs it, not up front; `cs` is cell c's _Cell.)"""
+        pool, pl = cs.pool, cs.pl
+        if pl.rework and pl.rq_seen != self._rq_ver and self._rework_first(c, pool):
+            return True
+        now = self.now
+        stops = cs.stops  # None: no recorded stop on this cell, nothing to wait out
+        tok = cs.wtok
+        if tok >= self._valid_from and now < cs.wwake:
             # The window memo: no task of the window got ready or left it, no gate passed and
             # no changeover changed since its last scan, which found nothing to start.
-            wake = self._wwake[c]
+            wake = cs.wwake
         else:
             self._tok = tok = self._tok + 1
-            tag = self._win_tag  # the window's tasks carry this scan's token
-            seq = self.seq[c]
-            i, n = self.ptr[c], len(seq)
+            seq, stamp = cs.seq, self.stamp
+            i, n = cs.ptr, len(seq)
             while i < n and stamp[seq[i][2]] != seq[i][1]:
                 i += 1
-            self.ptr[c] = i
-            fam = self.family[c]
-            seen, head, stale = 0, -1, 0
-            lookahead = self._lookahead
-            while i < n and seen < lookahead:
-                s, st, t = seq[i]
-                i += 1
+            cs.ptr = i
+            tag, arrived, left = self._win_tag, self.arrived, self.preds_left  # the window's tasks carry this scan's token
+            wake, head, seen, stale, lookahead = INF, -1, 0, 0, self._lookahead
+            j = i
+            while j < n and seen < lookahead:
+                _, st, t = seq[j]
+                j += 1
                 if stamp[t] != st:
                     stale += 1
                     continue
-                seen += 1
                 tag[t] = tok
                 if head < 0:
                     head = t
                 if arrived[t] and left[t] == 0:
                     # The gate is the plan's own start (when the unit may begin, as planned); a
                     # repair or re-plan reorders and re-assigns, it does not hold work back.
-                    gate = plan.t_start[t] - early
+                    plan = self.plan
+                    gate = plan.t_start[t] - self._early
+                    fam = cs.family
                     if fam is not None and fam != plan.t_family[t]:
-                        gate -= plan.cell_setup[c]
+                        gate -= cs.setup
                     if gate <= now:
                         gate = self._window_wait(t, c) if stops is not None else 0.0
                         if not gate:
@@ -766,21 +855,23 @@ class FloorController:
                             return True
                     if gate < wake:
                         wake = gate
+                seen += 1
             if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-                k = self.ptr[c]
-                seq[k:] = [e for e in seq[k:] if stamp[e[2]] == e[1]]
+                seq[i:] = [e for e in seq[i:] if stamp[e[2]] == e[1]]
             if stops is None and self._memo:
-                self._wtok[c], self._wwake[c] = tok, wake
-        heap = self.ready_heap[pool]
+                cs.wtok, cs.wwake = tok, wake
+        heap = pl.ready_heap
         if not heap:  # only filled with pool_help
             pass
-        elif self._hver[pool] == self._top_ver[pool] and now < self._hdue[pool] and stops is None:
+        elif pl.hver == pl.top_ver and now < pl.hdue and stops is None:
             # The help memo: the pool's candidate is the one the last look found not due (or due
             # but waiting for a predecessor: its completion changes the version).
-            due = self._hdue[pool]
+            due = pl.hdue
             if due < wake:
                 wake = due
         else:
+            plan = self.plan
+            early, left, arrived, stamp = self._early, self.preds_left, self.arrived, self.stamp
             status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
             while heap:
                 s, t = heap[0]
@@ -797,89 +888,114 @@ class FloorController:
                     if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
                         self._begin(t, c, OWN_CELL)
                         return True
-                    if self._win_tag[t] == self._wtok[frm]:  # its cell's window lost a task
-                        self._wtok[frm] = self._armed[frm] = 0
-                    self._emit(MOVE, HELP_MOVE, t, c, {"from": plan.cell_ids[frm]})
+                    fc = self._cells[frm]
+                    if self._win_tag[t] == fc.wtok:  # its cell's window lost a task
+                        fc.wtok = fc.armed = 0
+                    self._emit(MOVE, HELP_MOVE, t, c, self._from[frm])
                     cells[t] = c
                     self._begin(t, c, HELP)
                     return True
                 if now < due < wake:  # not due yet, or it would run into this cell's planned window
                     wake = due
                 if stops is None and self._memo:
-                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], due if due > now else INF
+                    pl.hver, pl.hdue = pl.top_ver, due if due > now else INF
                 break
             else:
                 if stops is None and self._memo:  # nothing waits for help
-                    self._hver[pool], self._hdue[pool] = self._top_ver[pool], INF
+                    pl.hver, pl.hdue = pl.top_ver, INF
         if wake < INF and wake != self._wake_of[c]:
             # Every wake is later than now, so an equal one pushed before is still queued: a
             # second copy would only wake the same cell at the same tick again.
             self._wake_of[c] = wake
             heapq.heappush(self._wakes, (wake, c))
-        if self.full[pool]:
-            best = self._earliest_waiting(pool)
-            if best >= 0:
-                frm = self.cell[best]
-                if frm != c:
-                    self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
-                               best, c, {"from": plan.cell_ids[frm] if frm >= 0 else None})
-                if frm >= 0 and self._win_tag[best] == self._wtok[frm]:  # its cell's window lost a task
-                    self._wtok[frm] = self._armed[frm] = 0
-                if self.in_rework[best]:
-                    self.rework_queue[pool].remove(best)
-                self.cell[best] = c
-                self.stamp[best] = 0
-                self.in_rework[best] = False
-                self._begin(best, c, "buffer full: earliest planned ready task of the pool")
-                return True
+        if pl.full and self._take_for_full(c, pool):
+            return True
         if stops is None and self._memo:
             # Nothing may start: until something this pick read changes (a task of its window
             # gets ready or leaves it, the pool's help candidate changes, a rare event, or the
             # wake-up just pushed comes), another pick here would find the same.
-            self._armed[c] = tok
-            self._armed_top[c] = self._top_ver[pool]
-            self._armed_until[c] = wake  # at the wake-up a gate passes: the memo ends there
+            cs.armed = tok
+            cs.armed_top = pl.top_ver
+            cs.armed_until = wake  # at the wake-up a gate passes: the memo ends there
         return False
 
+    def _rework_first(self, c: int, pool: int) -> bool:
+        """The pick's first rule: a ready task of the pool's rework queue starts on c."""
+        queue, arrived, left, status = self.rework_queue[pool], self.arrived, self.preds_left, self.status
+        for t in queue:
+            if arrived[t] and left[t] == 0 and status[t] == WAITING:
+                queue.remove(t)
+                self.cell[t] = c
+                self._begin(t, c, REWORK_FIRST)
+                return True
+        if self._memo:  # none is ready: none can be until a redone task arrives or gets ready (_rq_ver)
+            self._pools[pool].rq_seen = self._rq_ver
+        return False
+
+    def _take_for_full(self, c: int, pool: int) -> bool:
+        """The pick's last rule, while the pool's input is full: its earliest planned ready task
+        starts on c, whichever cell it was planned on."""
+        best = self._earliest_waiting(pool)
+        if best < 0:
+            return False
+        plan = self.plan
+        frm = self.cell[best]
+        if frm != c:
+            self._emit(MOVE, f"buffer full: {plan.pool_names[pool]} input is full, a free cell takes it out of sequence",
+                       best, c, self._from[frm] if frm >= 0 else {"from": None})
+        if frm >= 0 and self._win_tag[best] == (fc := self._cells[frm]).wtok:  # its cell's window lost a task
+            fc.wtok = fc.armed = 0
+        if self.in_rework[best]:
+            self.rework_queue[pool].remove(best)
+        self.cell[best] = c
+        self.stamp[best] = 0
+        self.in_rework[best] = False
+        self._begin(best, c, "buffer full: earliest planned ready task of the pool")
+        return True
+
     def _begin(self, t: int, c: int, reason: str) -> None:
-        now, running = self.now, self.running
+        """Task t starts on cell c now: the decision row, and what the rules read of a start.
+        (The count of starts is the log's: see summary.)"""
+        now = self.now
         self.status[t] = RUNNING
-        n = running[c] = running[c] + 1
-        self._armed[c] = 0  # it started something: its last pick does not stand
-        if self._win_tag[t] == self._wtok[c]:  # from its window: the window changed
-            self._wtok[c] = 0
-        pool = self._cpool[c]
-        self.pool_busy[pool] += 1
-        if n >= self._cap[c]:
-            self.idle[pool].discard(c)
+        cs = self._cells[c]
+        cs.running += 1
+        cs.armed = 0  # it started something: its last pick does not stand
+        if self._win_tag[t] == cs.wtok:  # from its window: the window changed
+            cs.wtok = 0
+        pl = cs.pl
+        if cs.running >= cs.cap:
+            pl.idle.discard(c)
         plan = self.plan
         if self._help:
-            heap = self.ready_heap[pool]
+            heap = pl.ready_heap
             if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
-                self._top_ver[pool] += 1
+                pl.top_ver += 1
             if self._help_wait:
-                self.busy_until[c] = now + plan.t_end[t] - plan.t_start[t]
+                cs.busy_until = now + plan.t_end[t] - plan.t_start[t]
+        if self._route_on:  # only routing reads the pools' running counts
+            pl.busy += 1
         fam = plan.t_family[t]
-        if fam != self.family[c]:
-            if plan.cell_setup[c]:  # the window's gates count a changeover from the family it runs
-                self._wtok[c] = 0
-            self.family[c] = fam
+        if fam != cs.family:
+            if cs.setup:  # the window's gates count a changeover from the family it runs
+                cs.wtok = 0
+            self.family[c] = cs.family = fam
         self.started_at[t] = now
         self.ran_on[t] = c
-        self._began_on[c].append(t)
-        if self._replans:
-            start = self.start[t]
-            if start >= now:  # not behind its plan: maybe out of open_before's order
-                self._off_order.append(t)
-            if self._track_late and not self.in_rework[t]:
-                late = now - start
-                self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
+        if self._moves:
+            cs.began_on.append(t)
+            if self._replans:
+                start = self.start[t]
+                if start >= now:  # not behind its plan: maybe out of open_before's order
+                    self._off_order.append(t)
+                if self._track_late and not self.in_rework[t]:
+                    late = now - start
+                    self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
         wp = self.waiting_pool[t]
         if wp >= 0:  # started: it waits in no pool (wherever it was reported ready)
             self.waiting_in_pool[wp].discard(t)
             self.waiting_pool[t] = -1
-        self.starts += 1
-        if c == plan.t_cell[t]:
+        if c == plan.t_cell[t]:  # (a count at summary() would walk the log's ~75,000 starts again: slower)
             self.on_planned_cell += 1
         row = (now, START, reason, t, c, None)
         self._log_rows.append(row)
@@ -903,9 +1019,10 @@ class FloorController:
     def _set_full(self, pool: int, full: bool) -> None:
         """The pool's input buffer is full (or not). The full-buffer order is kept only while
         it is: built from the waiting set when the buffer fills, dropped when it has room."""
-        self._top_ver[pool] += 1  # the full-buffer rule turns on or off for the pool's free cells
-        if full != self.full[pool]:
-            self.full[pool] = full
+        pl = self._pools[pool]
+        pl.top_ver += 1  # the full-buffer rule turns on or off for the pool's free cells
+        if full != pl.full:
+            self.full[pool] = pl.full = full
             heap = self.buffer_heap[pool]
             if full:
                 start = self.start
@@ -964,18 +1081,19 @@ class FloorController:
         self.start[t] = start
         # Two sequences change: neither cell's last scan stands. A unit that is there may change
         # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
-        self._wtok[old] = self._armed[old] = self._wtok[c] = self._armed[c] = 0
+        oc, cs = self._cells[old], self._cells[c]
+        oc.wtok = oc.armed = cs.wtok = cs.armed = 0
         if self.arrived[t]:
-            self._top_ver[self._cpool[old]] += 1
-            self._top_ver[self._cpool[c]] += 1
+            self._pools[self._cpool[old]].top_ver += 1
+            self._pools[self._cpool[c]].top_ver += 1
         self._off_order.append(t)  # re-timed: out of open_before's order
         self._stamps += 1
         self.stamp[t] = self._stamps
         self.in_rework[t] = False
         self._retimed(t)
-        seq = self.seq[c]
+        seq = cs.seq
         k = bisect.bisect_left(seq, (start, self._stamps, t))
-        seq.insert(max(k, self.ptr[c]), (start, self._stamps, t))
+        seq.insert(max(k, cs.ptr), (start, self._stamps, t))
 
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan
@@ -1008,9 +1126,9 @@ class FloorController:
         # Every free cell looks again; one whose last pick stands (the re-plan moved nothing of
         # its window or its pool's help candidate: _assign voids what it touches) would find
         # the same.
-        armed, top, pools, now = self._armed, self._top_ver, self._cpool, self.now
-        for c in range(len(self.seq)):
-            if self.up[c] and self.running[c] < self._cap[c]:
-                if armed[c] >= self._valid_from and self._armed_top[c] == top[pools[c]] and now < self._armed_until[c]:
+        now = self.now
+        for c, cs in enumerate(self._cells):
+            if cs.up and cs.running < cs.cap:
+                if cs.armed >= self._valid_from and cs.armed_top == cs.pl.top_ver and now < cs.armed_until:
                     continue
                 self._dispatch(c)
