@@ -94,8 +94,8 @@ class Decision:
             out["task"] = plan.task_name(self.task) if plan is not None else self.task
         if self.cell >= 0:
             out["cell"] = plan.cell_ids[self.cell] if plan is not None else self.cell
-        if self.detail is not None:
-            out["detail"] = self.detail
+        if self.detail is not None:  # a copy: a move's detail dict is shared by the moves from its cell
+            out["detail"] = dict(self.detail) if type(self.detail) is dict else self.detail
         return out
 
 

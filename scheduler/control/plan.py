@@ -54,8 +54,8 @@ class ControlPlan:
     _keys: dict | None = field(default=None, repr=False)
     start_state: tuple | None = field(default=None, repr=False)  # the controller's state at time 0, built once per plan
     stop_calendars: list | None = field(default=None, repr=False)  # per cell, its recorded stops (controller._recorded_stops)
-    routable: bytearray | None = field(default=None, repr=False)  # per task, 1 when it has more than one eligible pool (controller)
-    by_start: list | None = field(default=None, repr=False)  # the planned tasks by planned start (controller.open_before)
+    routable: tuple | None = field(default=None, repr=False)  # (t_pools, per task 1 when it has more than one eligible pool): controller
+    by_start: tuple | None = field(default=None, repr=False)  # (t_start, t_problem, the planned tasks by planned start): controller.open_before
 
     @property
     def n_tasks(self) -> int:

@@ -133,6 +133,12 @@ def check_indexes(ctrl: FloorController) -> None:
         if wake > ctrl.now and wake != float("inf"):
             assert (wake, c) in queued, "a wake-up skipped as a duplicate is not queued"
     assert ctrl.starts == sum(1 for d in ctrl.log if d.kind == START)
+    on_cell = [0] * len(ctrl.plan.cell_ids)  # the views kept per _Cell and _Pool, against a scan of the tasks
+    for t, st in enumerate(status):
+        if st == RUNNING:
+            on_cell[ctrl.ran_on[t]] += 1
+    assert ctrl.running == on_cell, "a cell's running count disagrees with its running tasks"
+    assert ctrl.pool_busy == [sum(on_cell[c] for c in cells) for cells in ctrl.plan.pool_cells], "pool_busy disagrees"
     for cells in ctrl.plan.pool_cells:  # a cell-down repair's question, from the cells' starts
         assert ctrl.running_tasks(cells) == [t for t, st in enumerate(status) if st == RUNNING and ctrl.ran_on[t] in cells]
 
@@ -202,6 +208,30 @@ def test_a_controller_starts_from_the_plan_whatever_ran_before_on_it():
     again = FloorController(plan)
     for name in ("status", "preds_left", "stamp", "seq", "cell", "start"):
         assert getattr(again, name) == getattr(fresh, name), name
+
+
+def test_a_plan_copied_with_other_starts_sorts_its_own_open_before_order():
+    """open_before's order by planned start is made once per plan: a copy with other starts
+    (dataclasses.replace) must not read the original's."""
+    import dataclasses
+
+    spec = hand.loop_floor()
+    schedule = list_schedule(build_problem(spec, orders_for(spec, 12), 12 * H))
+    plan = control_plan(spec, schedule)
+    replan = ControlConfig.policy("replan")
+    FloorController(plan, replan).open_before(6 * H)  # the original's order is made
+    later = dataclasses.replace(plan, t_start=[s + (5 * H if t % 2 else 0) for t, s in enumerate(plan.t_start)], start_state=None)
+    ctrl = FloorController(later, replan)
+    for limit in (H, 6 * H, 20 * H):
+        assert ctrl.open_before(limit) == scan_open(ctrl, limit)
+
+
+def test_a_decision_as_a_dict_is_a_copy_of_its_detail():
+    """Moves from one cell share their detail dict: a consumer editing one's must not edit all."""
+    shared = {"from": "a"}
+    one, two = Decision(1.0, "move", "help", 5, 6, shared), Decision(2.0, "move", "help", 7, 6, shared)
+    one.to_dict()["detail"]["from"] = "edited"
+    assert two.to_dict()["detail"] == {"from": "a"}
 
 
 def test_the_decision_log_reads_back_as_decisions():
