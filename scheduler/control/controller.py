@@ -543,18 +543,23 @@ class FloorController:
             c = own if own in self.idle[pool] else self._first_idle(pool)
             if self._cells[c].stops is not None and self._window_wait(t, c):
                 return False
-            self.stamp[t] = 0
-            if c == own:
-                self._begin(t, own, OWN_CELL)
-                return True
-            oc = self._cells[own]
-            if self._win_tag[t] == oc.wtok:  # its cell's window lost a task
-                oc.wtok = oc.armed = 0
-            self._emit(MOVE, HELP_MOVE, t, c, self._from[own])
-            self.cell[t] = c
-            self._begin(t, c, HELP)
+            self._take_due(t, own, c)
             return True
         return False
+
+    def _take_due(self, t: int, own: int, c: int) -> None:
+        """Start due task t on free cell c: its own cell's out-of-order take, or a twin's help move
+        (which voids its own cell's window memo if t was in that window)."""
+        self.stamp[t] = 0
+        if c == own:
+            self._begin(t, own, OWN_CELL)
+            return
+        oc = self._cells[own]
+        if self._win_tag[t] == oc.wtok:  # its cell's window lost a task
+            oc.wtok = oc.armed = 0
+        self._emit(MOVE, HELP_MOVE, t, c, self._from[own])
+        self.cell[t] = c
+        self._begin(t, c, HELP)
 
     def _window_wait(self, t: int, c: int) -> float:
         """0 when t may start on cell c now; else the end of the recorded stop of c (a repaired
@@ -892,17 +897,8 @@ class FloorController:
                     due = self._window_wait(t, c) if stops is not None else 0.0
                 if due <= now and left[t] == 0:
                     heapq.heappop(heap)
-                    frm = cells[t]
-                    stamp[t] = 0
-                    if frm == c:  # the pool's most due task is this cell's own, beyond its look-ahead
-                        self._begin(t, c, OWN_CELL)
-                        return True
-                    fc = self._cells[frm]
-                    if self._win_tag[t] == fc.wtok:  # its cell's window lost a task
-                        fc.wtok = fc.armed = 0
-                    self._emit(MOVE, HELP_MOVE, t, c, self._from[frm])
-                    cells[t] = c
-                    self._begin(t, c, HELP)
+                    # The pool's most due task: this cell's own beyond its look-ahead, or a twin's.
+                    self._take_due(t, cells[t], c)
                     return True
                 if now < due < wake:  # not due yet, or it would run into this cell's planned window
                     wake = due

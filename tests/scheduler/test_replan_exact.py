@@ -262,7 +262,7 @@ def test_one_stored_case_strands_work():
 
     stored = _stored()
     problem = random_floor(97)
-    for k, rule in enumerate(RULES):
+    for rule in RULES:
         if f"list/97/{rule}" in stored:
             sys.settrace(trace)
             try:

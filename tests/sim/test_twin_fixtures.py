@@ -26,7 +26,7 @@ import pytest
 from plant import load_spec
 from scheduler.schedule import Schedule
 from sim.replication import RunConfig, run_replication
-from tests.sim.test_plan_execution import _swap, _zero_buffer_spec
+from tests.sim.test_plan_execution import _swap
 
 HERE = Path(__file__).resolve().parent
 SPECS = HERE / "specs"
