@@ -79,32 +79,8 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
 
     # Many tasks share one modes list (one per capability in a built problem): collect and map each once.
     modes_of = {id(task.modes): task.modes for task in free_tasks}
-    pools_used = sorted({pool for modes in modes_of.values() for pool, _ in modes})
-    sub_cells: list[Cell] = []
-    sub_pools: list[Pool] = []
-    pool_map: dict[int, int] = {}
-    cell_of: dict[str, str] = {}
-    cell_index: list[int] = []
-    for pool in pools_used:
-        ids: list[int] = []
-        for c in (cells_allowed or {}).get(pool, problem.pools[pool].cells):
-            cell = all_cells[c]
-            capacity, setup = (1, 0) if cell.capacity > 1 else (1, cell.setup)
-            open_windows = [w for w in cell.unavailable if w[1] > not_before]
-            for lane_id, busy in _lanes(cell, fixed_on.get(c, ()), families):
-                ids.append(len(sub_cells))
-                if busy:
-                    windows = open_windows + busy
-                    windows.sort()
-                else:  # a bay's lanes are mostly free of fixed work and windows
-                    windows = sorted(open_windows) if open_windows else []
-                sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, windows))
-                cell_of[lane_id] = cell.id
-                cell_index.append(c)
-        if ids:
-            pool_map[pool] = len(sub_pools)
-            sub_pools.append(Pool(problem.pools[pool].name, ids))
-    sub_modes = {k: [(pool_map[pool], d) for pool, d in modes if pool in pool_map] for k, modes in modes_of.items()}
+    lanes = pool_lanes(all_cells, problem.pools, fixed_on, families, modes_of.values(), cells_allowed, not_before)
+    sub_modes = {k: lanes.sub_modes(modes) for k, modes in modes_of.items()}
 
     modes_out = [sub_modes[id(task.modes)] for task in free_tasks]
     preds_out: list[list[int]] = []
@@ -128,7 +104,56 @@ def open_work_lists(problem: Problem, fixed: dict[int, Placement], free: set[int
                 raise ValueError(f"restrict: predecessor {p} of free task {t} is neither free nor fixed")
         preds_out.append(preds)
         releases.append(release)
-    return OpenWork(sub_cells, sub_pools, cell_of, cell_index, tasks, modes_out, preds_out, releases)
+    return OpenWork(lanes.cells, lanes.pools, lanes.cell_of, lanes.cell_index, tasks, modes_out, preds_out, releases)
+
+
+@dataclass
+class Lanes:
+    """The cells of a sub-problem (see open_work_lists): the pools its free work may use, each
+    cell's lanes with the fixed work on them as windows."""
+
+    cells: list[Cell]
+    pools: list[Pool]
+    pool_map: dict[int, int]  # pool -> sub pool
+    cell_of: dict[str, str]  # sub cell id -> cell id in the whole problem
+    cell_index: list[int]  # sub cell index -> cell index in the whole problem
+
+    def sub_modes(self, modes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """A free task's modes in sub pool indices."""
+        pool_map = self.pool_map
+        return [(pool_map[pool], d) for pool, d in modes if pool in pool_map]
+
+
+def pool_lanes(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[tuple[int, int, str]]], families: set[str], modes_lists,
+               cells_allowed: dict[int, list[int]] | None = None, not_before: int = 0) -> Lanes:
+    """The sub-problem's cells for free work with these distinct `modes_lists`, of these
+    `families`, around the fixed work on each cell (`fixed_on`: cell -> (start, end, family))."""
+    pools_used = sorted({pool for modes in modes_lists for pool, _ in modes})
+    sub_cells: list[Cell] = []
+    sub_pools: list[Pool] = []
+    pool_map: dict[int, int] = {}
+    cell_of: dict[str, str] = {}
+    cell_index: list[int] = []
+    for pool in pools_used:
+        ids: list[int] = []
+        for c in (cells_allowed or {}).get(pool, pools[pool].cells):
+            cell = cells[c]
+            capacity, setup = (1, 0) if cell.capacity > 1 else (1, cell.setup)
+            open_windows = [w for w in cell.unavailable if w[1] > not_before]
+            for lane_id, busy in _lanes(cell, fixed_on.get(c, ()), families):
+                ids.append(len(sub_cells))
+                if busy:
+                    windows = open_windows + busy
+                    windows.sort()
+                else:  # a bay's lanes are mostly free of fixed work and windows
+                    windows = sorted(open_windows) if open_windows else []
+                sub_cells.append(Cell(lane_id, len(sub_pools), capacity, setup, windows))
+                cell_of[lane_id] = cell.id
+                cell_index.append(c)
+        if ids:
+            pool_map[pool] = len(sub_pools)
+            sub_pools.append(Pool(pools[pool].name, ids))
+    return Lanes(sub_cells, sub_pools, pool_map, cell_of, cell_index)
 
 
 def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:

@@ -3,9 +3,10 @@ it re-derives every rule from the problem data and trusts nothing the solver say
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-from scheduler.problem import Problem
+from scheduler.problem import Cell, Problem
 from scheduler.schedule import Schedule
 
 
@@ -21,6 +22,27 @@ class InvalidSchedule(ValueError):
 # lists and tuples: a re-plan inside the twin checks thousands of tasks a few dozen times a
 # week, and every schedule is checked in full.
 _At = Sequence[tuple[int, int, int] | None]
+
+
+class Columns(NamedTuple):
+    """A Problem as the checks read it: one list per field. A caller that holds its problem so
+    (a re-plan's open work, built from the floor's state a few dozen times a week) is checked
+    without Task and Job objects made for it; `of` reads a Problem."""
+
+    cells: Sequence[Cell]
+    task_job: Sequence[int]
+    task_modes: Sequence[Sequence[tuple[int, int]]]  # (pool, duration); the first mode of a pool counts
+    task_preds: Sequence[Sequence[int]]
+    task_release: Sequence[int]
+    job_release: Sequence[int]
+    job_family: Sequence[str]
+    name: Callable[[int], str]  # task -> "job id/op", for the sentences
+
+    @classmethod
+    def of(cls, problem: Problem) -> Columns:
+        tasks, jobs = problem.tasks, problem.jobs
+        return cls(problem.cells, [t.job for t in tasks], [t.modes for t in tasks], [t.predecessors for t in tasks], [t.release for t in tasks],
+                   [j.release for j in jobs], [j.family for j in jobs], lambda t: _name(problem, t))
 
 
 def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> list[str]:
@@ -46,31 +68,37 @@ def violations(problem: Problem, schedule: Schedule, complete: bool = True) -> l
             continue
         at[t] = (c, a.start, a.end)
         order.append(t)
-    return out + _check_placed(problem, order, at, complete)
+    return out + _check_placed(Columns.of(problem), order, at, complete)
 
 
 def placed_violations(problem: Problem, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> list[str]:
     """violations() of a plan given as (cell index, start, end) per task (None: not placed), in
     the problem's task order: the same checks, without naming each operation by its ids first
     (a re-plan inside the twin holds its plan so, and checks it a few dozen times a week)."""
+    return columns_violations(Columns.of(problem), placements, complete)
+
+
+def columns_violations(problem: Columns, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> list[str]:
+    """placed_violations() of a problem given as Columns."""
     out: list[str] = []
-    if len(placements) != len(problem.tasks):
-        return [f"placements: {len(placements)} entries for {len(problem.tasks)} operations"]
+    if len(placements) != len(problem.task_job):
+        return [f"placements: {len(placements)} entries for {len(problem.task_job)} operations"]
     n_cells = len(problem.cells)
     at = placements
     for t, p in enumerate(placements):
         if p is not None and not 0 <= p[0] < n_cells:
             if at is placements:
                 at = list(placements)
-            out.append(f"{_name(problem, t)}: unknown cell index {p[0]}")
+            out.append(f"{problem.name(t)}: unknown cell index {p[0]}")
             at[t] = None  # type: ignore[index]
     order = [t for t, p in enumerate(at) if p is not None]
     return out + _check_placed(problem, order, at, complete)
 
 
-def validate_placed(problem: Problem, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> None:
-    """validate() for a plan held as placements per task (see placed_violations)."""
-    found = placed_violations(problem, placements, complete)
+def validate_placed(problem: Problem | Columns, placements: Sequence[tuple[int, int, int] | None], complete: bool = True) -> None:
+    """validate() for a plan held as placements per task (see placed_violations), of a Problem
+    or of Columns."""
+    found = columns_violations(problem if isinstance(problem, Columns) else Columns.of(problem), placements, complete)
     if found:
         raise InvalidSchedule(found)
 
@@ -82,7 +110,7 @@ def validate(problem: Problem, schedule: Schedule, complete: bool = True) -> Non
         raise InvalidSchedule(found)
 
 
-def _check_placed(problem: Problem, order: list[int], at: _At, complete: bool) -> list[str]:
+def _check_placed(problem: Columns, order: list[int], at: _At, complete: bool) -> list[str]:
     return _check_modes(problem, order, at) + _check_precedence_and_release(problem, at, complete) + _check_cells(problem, order, at)
 
 
@@ -90,64 +118,64 @@ def _name(problem: Problem, t: int) -> str:
     return f"{problem.jobs[problem.tasks[t].job].id}/{problem.tasks[t].op}"
 
 
-def _check_modes(problem: Problem, order: list[int], at: _At) -> list[str]:
+def _check_modes(problem: Columns, order: list[int], at: _At) -> list[str]:
     out = []
-    tasks, cells = problem.tasks, problem.cells
+    task_modes, cells, name = problem.task_modes, problem.cells, problem.name
     cell_pool = [cell.pool for cell in cells]
     for t in order:
         c, start, end = at[t]  # type: ignore[misc]
         pool = cell_pool[c]
-        modes = tasks[t].modes
+        modes = task_modes[t]
         if len(modes) == 1:  # most tasks, and all running work
             mp, d = modes[0]
             if mp != pool:
-                out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
+                out.append(f"{name(t)}: cell {cells[c].id} is not eligible")
             elif end - start != d:
-                out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
+                out.append(f"{name(t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
         else:
             for mp, d in modes:
                 if mp == pool:  # the first mode of the cell's pool is the one that counts
                     if end - start != d:
-                        out.append(f"{_name(problem, t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
+                        out.append(f"{name(t)}: lasts {end - start}s on {cells[c].id}, must be {d}s")
                     break
             else:
-                out.append(f"{_name(problem, t)}: cell {cells[c].id} is not eligible")
+                out.append(f"{name(t)}: cell {cells[c].id} is not eligible")
         if start < 0:
-            out.append(f"{_name(problem, t)}: starts before time 0")
+            out.append(f"{name(t)}: starts before time 0")
     return out
 
 
-def _check_precedence_and_release(problem: Problem, at: _At, complete: bool) -> list[str]:
+def _check_precedence_and_release(problem: Columns, at: _At, complete: bool) -> list[str]:
     out = []
-    job_release = [job.release for job in problem.jobs]
-    for t, task in enumerate(problem.tasks):
+    job_release, task_release, name = problem.job_release, problem.task_release, problem.name
+    for t, (job, preds) in enumerate(zip(problem.task_job, problem.task_preds)):
         p = at[t]
         if p is None:
             if complete:
-                out.append(f"{_name(problem, t)}: not scheduled")
+                out.append(f"{name(t)}: not scheduled")
             continue
         start = p[1]
-        release = job_release[task.job]
-        if task.release > release:
-            release = task.release
+        release = job_release[job]
+        if task_release[t] > release:
+            release = task_release[t]
         if start < release:
-            out.append(f"{_name(problem, t)}: starts at {start} before its release {release}")
-        for pred in task.predecessors:
+            out.append(f"{name(t)}: starts at {start} before its release {release}")
+        for pred in preds:
             q = at[pred]
             if q is None:
-                out.append(f"{_name(problem, t)}: scheduled but its predecessor {_name(problem, pred)} is not")
+                out.append(f"{name(t)}: scheduled but its predecessor {name(pred)} is not")
             elif q[2] > start:
-                out.append(f"{_name(problem, t)}: starts at {start} before predecessor {_name(problem, pred)} ends at {q[2]}")
+                out.append(f"{name(t)}: starts at {start} before predecessor {name(pred)} ends at {q[2]}")
     return out
 
 
-def _check_cells(problem: Problem, order: list[int], at: _At) -> list[str]:
+def _check_cells(problem: Columns, order: list[int], at: _At) -> list[str]:
     """Capacity (with setups between families on single-job cells) and unavailability."""
     out = []
     per_cell: dict[int, list[int]] = defaultdict(list)
     for t in order:
         per_cell[at[t][0]].append(t)  # type: ignore[index]
-    jobs, tasks = problem.jobs, problem.tasks
+    task_job, job_family, name = problem.task_job, problem.job_family, problem.name
     for c, items in per_cell.items():
         cell = problem.cells[c]
         windows = cell.unavailable
@@ -155,7 +183,7 @@ def _check_cells(problem: Problem, order: list[int], at: _At) -> list[str]:
             _, start, end = at[t]  # type: ignore[misc]
             for w_start, w_end in windows:
                 if start < w_end and w_start < end and end > start:
-                    out.append(f"{_name(problem, t)}: runs on {cell.id} during its unavailability [{w_start}, {w_end})")
+                    out.append(f"{name(t)}: runs on {cell.id} during its unavailability [{w_start}, {w_end})")
         if cell.capacity == 1:
             # By (start, end): the cell is the same for all, and the sort is stable, so equal
             # intervals keep the schedule's order.
@@ -163,10 +191,10 @@ def _check_cells(problem: Problem, order: list[int], at: _At) -> list[str]:
             setup = cell.setup
             for a, b in zip(items, items[1:]):
                 a_end, b_start = at[a][2], at[b][1]  # type: ignore[index]
-                gap = setup if setup and jobs[tasks[a].job].family != jobs[tasks[b].job].family else 0
+                gap = setup if setup and job_family[task_job[a]] != job_family[task_job[b]] else 0
                 if b_start < a_end + gap:
                     what = "overlaps" if b_start < a_end else f"leaves less than the {gap}s setup after"
-                    out.append(f"{cell.id}: {_name(problem, b)} {what} {_name(problem, a)}")
+                    out.append(f"{cell.id}: {name(b)} {what} {name(a)}")
         else:
             events = sorted([(at[t][1], 1) for t in items] + [(at[t][2], -1) for t in items])  # type: ignore[index]
             load = 0

@@ -22,12 +22,12 @@ from operator import eq
 
 from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
-from scheduler.carryin import CARRIED_MARK, CarriedIn
+from scheduler.carryin import CARRIED_MARK
 from scheduler.construct import dispatch_lists, task_tails
-from scheduler.problem import Cell, Job, Pool, Problem, Task
+from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.subproblem import open_work_lists, restrict
-from scheduler.validate import validate_placed
+from scheduler.subproblem import pool_lanes, restrict
+from scheduler.validate import Columns, validate_placed
 
 WAITING, RUNNING, DONE = 0, 1, 2
 
@@ -76,16 +76,39 @@ def _plan_tasks(plan) -> _PlanTasks:
     return entry[1]
 
 
-def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
-    """The carried-in problem of the open work planned to start before now + span (closed under
-    predecessors), carried task index -> controller task, and the carried tasks not pinned (in
-    carried order, as scheduler.subproblem.restrict lists them).
+class _Window:
+    """The open work planned to start before now + span (closed under predecessors) as the
+    carried problem of scheduler.carryin.carry_in's form (units marked carried, time 0 at the cut,
+    running work pinned from 0 with its expected rest), held as lists per carried task and unit
+    (scheduler.validate.Columns reads them as they are), plus the list scheduler's sub-problem of
+    its open tasks (scheduler.subproblem.open_work_lists' lists, built in the same passes).
 
-    Built directly in the form scheduler.carryin.carry_in gives (units marked carried, time 0 at
-    the cut, running work pinned from 0 with its expected rest): every task kept here is open or
-    running, so carry_in's general path (placements of a previous plan, units finished by the
-    cut, changeovers owed by finished work) has nothing to do, and a re-plan costs the window's
-    tasks, not three copies of them."""
+    Every task kept here is open or running, so carry_in's general path (placements of a previous
+    plan, units finished by the cut, changeovers owed by finished work) has nothing to do, and a
+    re-plan costs the window's tasks, not copies of them as Task and Job objects."""
+
+    __slots__ = ("order", "unit_of", "modes", "preds", "pinned", "free", "job_ids", "job_release", "job_family", "cells", "pools",
+                 "horizon", "name", "ops", "sub", "sub_modes", "sub_preds", "ready_at", "family")
+
+    def columns(self) -> Columns:
+        job_ids, unit_of, ops, order = self.job_ids, self.unit_of, self.ops, self.order
+        return Columns(self.cells, unit_of, self.modes, self.preds, [0] * len(unit_of), self.job_release, self.job_family,
+                       lambda t: f"{job_ids[unit_of[t]]}/{ops[order[t]]}")
+
+    def problem(self) -> Problem:
+        """The carried problem as a Problem, for the rare general paths (predecessors out of
+        index order) that read one."""
+        jobs = [Job(job_id, family=family, release=release) for job_id, family, release in zip(self.job_ids, self.job_family, self.job_release)]
+        tasks = []
+        for i, (k, modes, preds) in enumerate(zip(self.unit_of, self.modes, self.preds)):
+            jobs[k].tasks.append(i)
+            tasks.append(Task(k, self.ops[self.order[i]], modes, preds))
+        return Problem(self.cells, self.pools, jobs, tasks, self.horizon, name=self.name)
+
+
+def open_work(ctrl, span: float) -> _Window:
+    """The carried problem of the open work planned to start before now + span and the list
+    scheduler's sub-problem of its open tasks around the running ones (see _Window)."""
     plan, now = ctrl.plan, ctrl.now
     static = _plan_tasks(plan)
     cut = int(now)
@@ -94,7 +117,7 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
     order = _window(ctrl, now + span)
     n = len(order)
     local = dict(zip(order, range(n)))
-    # Mostly whole-list passes (maps and comprehensions): a re-plan carries ~2,700 tasks.
+    # Mostly whole-list passes (maps and comprehensions): a re-plan carries ~4,500 tasks.
     # Units in order of their first task; each unit's source is its first task's planned job.
     job_of = list(map(plan.t_job.__getitem__, order))
     units = list(dict.fromkeys(job_of))
@@ -147,25 +170,56 @@ def open_work(ctrl, span: float) -> tuple[CarriedIn, list[int], list[int]]:
             preds_of.append([q] if (q := get(preds[0])) is not None else [])
         else:
             preds_of.append([q for p in preds if (q := get(p)) is not None])
-    tasks = list(map(Task, unit_of, map(static.ops.__getitem__, order), modes_of, preds_of, map(static.capabilities.__getitem__, order)))
-    unit_tasks: list[list[int]] = [[] for _ in units]
-    for i, k in enumerate(unit_of):
-        unit_tasks[k].append(i)
-    jobs: list[Job] = []
-    source: dict[str, str] = {}
-    carried_ids = static.carried_ids
-    for k, b in enumerate(src_job):  # into the carried frame: time 0 is the cut
-        src = base_jobs[b]
-        jobs.append(Job(carried_ids[b], src.product, src.family, src.category, src.mw, max(0, release[k] - cut),
-                        None if src.due is None else src.due - cut, src.weight, unit_tasks[k]))
-        source[carried_ids[b]] = src.id
-    cells = _carried_cells(ctrl, static, pinned_end, cut)
-    pools = [Pool(p.name, list(p.cells)) for p in base.pools]
-    horizon = max(int(span), base.horizon - cut, 1)
-    # Running work that clashed with a window would fail the re-plan's validate (a ValueError,
-    # which the controller logs as a failed re-plan).
-    problem = Problem(cells, pools, jobs, tasks, horizon, name=f"{base.name}@{cut}/next+carried")
-    return CarriedIn(problem, pinned, list(range(len(jobs))), [], source, cut), order, free
+    w = _Window()
+    w.order, w.unit_of, w.modes, w.preds, w.pinned, w.free = order, unit_of, modes_of, preds_of, pinned, free
+    w.job_ids = list(map(static.carried_ids.__getitem__, src_job))
+    w.job_release = [r - cut if r > cut else 0 for r in release]  # into the carried frame: time 0 is the cut
+    w.job_family = [base_jobs[b].family for b in src_job]
+    w.cells = cells = _carried_cells(ctrl, static, pinned_end, cut)
+    w.pools = base.pools
+    w.horizon = max(int(span), base.horizon - cut, 1)
+    w.name = f"{base.name}@{cut}/next+carried"
+    w.ops = static.ops
+    # Running work that clashed with a window fails the re-plan's validate (a ValueError, which
+    # the controller logs as a failed re-plan).
+    # The open tasks' sub-problem (open_work_lists' lists): the cells' lanes with the pinned work
+    # as windows, the open tasks' modes in the lanes' pools, their open predecessors, and the
+    # pinned ones' ends as releases.
+    job_family = w.job_family
+    family = w.family = [job_family[unit_of[i]] for i in free]
+    fixed_on: dict[int, list[tuple[int, int, str]]] = {}
+    for i, (c, s, e) in pinned.items():
+        if c in fixed_on:
+            fixed_on[c].append((s, e, job_family[unit_of[i]]))
+        else:
+            fixed_on[c] = [(s, e, job_family[unit_of[i]])]
+    distinct = {id(modes): modes for modes in map(modes_of.__getitem__, free)}
+    w.sub = lanes = pool_lanes(cells, base.pools, fixed_on, set(family), distinct.values())
+    sub_modes = {k: lanes.sub_modes(modes) for k, modes in distinct.items()}
+    w.sub_modes = [sub_modes[id(modes_of[i])] for i in free]
+    sub_of = [-1] * n
+    for k, i in enumerate(free):
+        sub_of[i] = k
+    job_release = w.job_release
+    sub_preds: list[list[int]] = []
+    ready_at: list[int] = []
+    for i in free:
+        ready = job_release[unit_of[i]]
+        preds = preds_of[i]
+        if not preds:  # a re-plan's tasks whose predecessors are done: about half
+            sub_preds.append([])
+        else:
+            mine = []
+            for q in preds:
+                k = sub_of[q]
+                if k >= 0:
+                    mine.append(k)
+                elif pinned[q][2] > ready:  # a running predecessor: its expected end
+                    ready = pinned[q][2]
+            sub_preds.append(mine)
+        ready_at.append(ready)
+    w.sub_preds, w.ready_at = sub_preds, ready_at
+    return w
 
 
 def _window(ctrl, limit: float) -> list[int]:
@@ -222,10 +276,9 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
 
 
 def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
-    carried, to_ctrl, free = open_work(ctrl, ctrl.config.replan_window_s)
-    problem = carried.problem
+    w = open_work(ctrl, ctrl.config.replan_window_s)
     now = ctrl.now
-    pinned = carried.pinned
+    pinned, free, to_ctrl = w.pinned, w.free, w.order
     # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
     start = ctrl.start
     order = [start[to_ctrl[t]] - now for t in free]
@@ -233,27 +286,20 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     # than as Problems and named Assignments several times over: the open work around the pinned
     # work, the list scheduler, the lanes mapped back to their cells, and the whole checked by
     # scheduler.validate against the carried problem.
-    placed: list[tuple[int, int, int] | None] = [None] * len(problem.tasks)
+    placed: list[tuple[int, int, int] | None] = [None] * len(to_ctrl)
     for t, where in pinned.items():
         placed[t] = where
     if free:
-        # The sub-problem as the list scheduler's lists (scheduler.subproblem.restrict without
-        # the Problem around them): the open tasks' modes, predecessors and releases, and the
-        # cells with the pinned work as windows.
-        sub = open_work_lists(problem, pinned, free)
-        jobs, tasks = problem.jobs, problem.tasks
-        free_jobs = [jobs[tasks[t].job] for t in free]
-        family = [job.family for job in free_jobs]
-        ready_at = [job.release if job.release >= release else release for job, release in zip(free_jobs, sub.release)]
+        sub = w.sub
         # Placed on the carried cells (the lanes mapped back) by the list scheduler itself.
-        plan = dispatch_lists(sub.cells, len(sub.pools), sub.modes, sub.predecessors, ready_at, family, problem.horizon, objective="mw", priority=order,
-                              tails_of=lambda: task_tails(restrict(problem, pinned, set(free)).problem), report_cell=sub.cell_index)
+        plan = dispatch_lists(sub.cells, len(sub.pools), w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=order,
+                              tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem), report_cell=sub.cell_index)
         for t, where in zip(free, plan):
             placed[t] = where
-    validate_placed(problem, placed)
-    current = _project(ctrl, carried, to_ctrl, free)
+    validate_placed(w.columns(), placed)
+    current = _project(ctrl, w)
     cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
-    plan_cell = [cell_index[c.id] for c in problem.cells]
+    plan_cell = [cell_index[c.id] for c in w.cells]
     gain = ctrl.config.replan_gain_s
     cell_now = ctrl.cell
     changes = []
@@ -316,15 +362,15 @@ def _ready(ctrl, t: int) -> float:
     return at
 
 
-def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]) -> list[int]:
+def _project(ctrl, w: _Window) -> list[int]:
     """Each carried task's start in the current sequences timed forward from now (time 1 of the
     carried frame; 0 is the pinned work's): each task on its cell in planned order, after its
-    predecessors, the cell's previous work (and changeover) and outside its windows. `open_tasks`:
-    the tasks not pinned, in carried order."""
-    problem = carried.problem
-    tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
-    n = len(tasks)
-    pinned = carried.pinned
+    predecessors, the cell's previous work (and changeover) and outside its windows."""
+    to_ctrl, open_tasks, pinned = w.order, w.free, w.pinned
+    cells, t_preds, t_modes, unit_of = w.cells, w.preds, w.modes, w.unit_of
+    job_release, job_family = w.job_release, w.job_family
+    n = len(to_ctrl)
+    problem = None  # the carried problem, made only for the general paths below
     # Each cell's lanes as a heap of the times they are free from: work goes to the lane free
     # soonest, and lanes are alike, so which lane holds which time never matters.
     lanes: dict[int, list[int]] = {}
@@ -338,16 +384,17 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
             free = lanes[c] = [0] * max(1, cells[c].capacity)
         if e > free[0]:
             heapreplace(free, e)
-        family[c] = jobs[tasks[t].job].family
+        family[c] = job_family[unit_of[t]]
     # Planned starts, raised where a predecessor was moved later (repair only re-times what it
     # moves), so the pass meets every predecessor first. Carried tasks are in controller order
     # (job-major, routing order), so every predecessor comes first.
     planned = ctrl.start
     eff = [planned[x] for x in to_ctrl]
     order = None
-    for t, preds in enumerate([task.predecessors for task in tasks]):
+    for t, preds in enumerate(t_preds):
         for p in preds:
             if p > t:  # not in routing order after all: take the general path
+                problem = w.problem()
                 order = topological_order(problem)
                 break
             if eff[p] + 1e-3 > eff[t]:
@@ -355,7 +402,7 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
         if order is not None:
             eff = [planned[x] for x in to_ctrl]
             for u in order:
-                for p in tasks[u].predecessors:
+                for p in t_preds[u]:
                     if eff[p] + 1e-3 > eff[u]:
                         eff[u] = eff[p] + 1e-3
             break
@@ -366,15 +413,15 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
     on = [0] * n
     lasts = [0] * n
     for t in open_tasks:
-        task = tasks[t]
+        modes = t_modes[t]
         c = cell_now[to_ctrl[t]]
         pool = cells[c].pool
-        for p, duration in task.modes:
+        for p, duration in modes:
             if p == pool:
                 break
         else:
-            c = problem.pools[task.modes[0][0]].cells[0]
-            duration = task.modes[0][1]
+            c = w.pools[modes[0][0]].cells[0]
+            duration = modes[0][1]
         on[t], lasts[t] = c, duration
     free_tasks.sort(key=eff.__getitem__)
     # Equal planned starts go in topological order (the tie-break it always had); only tasks on
@@ -385,19 +432,18 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
         a, b = free_tasks[k], free_tasks[k + 1]
         if ties.setdefault((eff[a], on[a]), a) != a or (eff[b], on[b]) in ties:
             rank = [0] * n
-            for i, t in enumerate(order or topological_order(problem)):
+            for i, t in enumerate(order or topological_order(problem or w.problem())):
                 rank[t] = i
             free_tasks.sort(key=lambda t: (eff[t], rank[t]))
             break
     per_cell: dict[int, tuple[list[int], int, CellCalendar | None]] = {}  # lanes, setup, windows
     for t in free_tasks:
-        task = tasks[t]
         c = on[t]
-        job = jobs[task.job]
-        ready = job.release if job.release > task.release else task.release
+        u = unit_of[t]
+        ready = job_release[u]
         if ready < 1:
             ready = 1
-        for p in task.predecessors:
+        for p in t_preds[t]:
             if end[p] > ready:
                 ready = end[p]
         state = per_cell.get(c)
@@ -409,7 +455,8 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
             state = per_cell[c] = (free, cell.setup if cell.capacity == 1 else 0, CellCalendar(cell.unavailable) if cell.unavailable else None)
         free, setup, calendar = state
         at = free[0]
-        if setup and family.get(c) not in (None, job.family):
+        fam = job_family[u]
+        if setup and family.get(c) not in (None, fam):
             at += setup
         if ready > at:
             at = ready
@@ -419,5 +466,5 @@ def _project(ctrl, carried: CarriedIn, to_ctrl: list[int], open_tasks: list[int]
         starts[t] = at
         end[t] = at + lasts[t]
         heapreplace(free, end[t])
-        family[c] = job.family
+        family[c] = fam
     return starts
