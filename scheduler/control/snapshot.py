@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections import deque
 from heapq import heapreplace
 from itertools import chain, compress
 from operator import eq
 
-from scheduler.bounds import topological_order
 from scheduler.calendars import CellCalendar
 from scheduler.carryin import CARRIED_MARK
 from scheduler.construct import dispatch_lists, task_tails
@@ -40,14 +40,17 @@ class _PlanTasks:
     capability), so this is one dict look-up per task."""
 
     def __init__(self, plan) -> None:
-        base_tasks = plan.problem.tasks
+        base_tasks, base_jobs = plan.problem.tasks, plan.problem.jobs
         interned: dict[tuple, list] = {}
         by_list: dict[int, list] = {}
         self.duration_on: dict[int, dict[int, int]] = {}
         self.modes: list[list | None] = []
-        self.base_tasks = [base_tasks[p] if p >= 0 else None for p in plan.t_problem]  # controller task -> planned Task
-        self.ops = [task.op if task is not None else "" for task in self.base_tasks]
-        self.capabilities = [task.capability if task is not None else "" for task in self.base_tasks]
+        planned = [base_tasks[p] if p >= 0 else None for p in plan.t_problem]  # controller task -> planned Task
+        self.ops = [task.op if task is not None else "" for task in planned]
+        self.task_job = [task.job if task is not None else -1 for task in planned]  # controller task -> planned job
+        # Per planned job: its release and family (a carried unit's come from its planned job).
+        self.job_release = [job.release for job in base_jobs]
+        self.job_family = [job.family for job in base_jobs]
         for p in plan.t_problem:
             if p < 0:
                 self.modes.append(None)
@@ -61,6 +64,8 @@ class _PlanTasks:
                     self.duration_on[id(shared)] = dict(reversed(shared))
                 by_list[id(modes)] = shared
             self.modes.append(shared)
+        # Controller task -> more than one eligible pool (the only ones a re-plan may narrow).
+        self.flexible = [modes is not None and len(modes) > 1 for modes in self.modes]
         # Cells without windows look the same in every re-plan's frame: one object each, read only.
         self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
         self.carried_ids = [job.id + CARRIED_MARK for job in plan.problem.jobs]
@@ -123,9 +128,8 @@ def open_work(ctrl, span: float) -> _Window:
     units = list(dict.fromkeys(job_of))
     first_task = dict(zip(reversed(job_of), reversed(order)))
     unit_of = list(map(dict(zip(units, range(len(units)))).__getitem__, job_of))
-    base_tasks, base_jobs = static.base_tasks, base.jobs
-    src_job = [base_tasks[first_task[j]].job for j in units]
-    release = [base_jobs[b].release for b in src_job]
+    src_job = list(map(static.task_job.__getitem__, map(first_task.__getitem__, units)))
+    release = list(map(static.job_release.__getitem__, src_job))
     modes_of = list(map(static.modes.__getitem__, order))
     state = list(map(status.__getitem__, order))
     running = [i for i, st in enumerate(state) if st == RUNNING]
@@ -156,11 +160,10 @@ def open_work(ctrl, span: float) -> _Window:
         if rest > pinned_end.get(cell, 0):
             pinned_end[cell] = rest
     arrived, left = ctrl.arrived, ctrl.preds_left
-    for i in free:
-        modes = modes_of[i]
-        if len(modes) > 1 and (arrived[t := order[i]] or left[t] == 0):  # the unit is (or is on its way) in this pool: it stays there
+    for i in compress(free, map(static.flexible.__getitem__, map(order.__getitem__, free))):
+        if arrived[t := order[i]] or left[t] == 0:  # the unit is (or is on its way) in this pool: it stays there
             here = ctrl.pool_of(t)
-            modes_of[i] = [m for m in modes if m[0] == here] or modes
+            modes_of[i] = [m for m in modes_of[i] if m[0] == here] or modes_of[i]
     get = local.get
     preds_of: list[list[int]] = []
     for preds in map(plan.t_preds.__getitem__, order):
@@ -174,7 +177,7 @@ def open_work(ctrl, span: float) -> _Window:
     w.order, w.unit_of, w.modes, w.preds, w.pinned, w.free = order, unit_of, modes_of, preds_of, pinned, free
     w.job_ids = list(map(static.carried_ids.__getitem__, src_job))
     w.job_release = [r - cut if r > cut else 0 for r in release]  # into the carried frame: time 0 is the cut
-    w.job_family = [base_jobs[b].family for b in src_job]
+    w.job_family = list(map(static.job_family.__getitem__, src_job))
     w.cells = cells = _carried_cells(ctrl, static, pinned_end, cut)
     w.pools = base.pools
     w.horizon = max(int(span), base.horizon - cut, 1)
@@ -370,7 +373,6 @@ def _project(ctrl, w: _Window) -> list[int]:
     cells, t_preds, t_modes, unit_of = w.cells, w.preds, w.modes, w.unit_of
     job_release, job_family = w.job_release, w.job_family
     n = len(to_ctrl)
-    problem = None  # the carried problem, made only for the general paths below
     # Each cell's lanes as a heap of the times they are free from: work goes to the lane free
     # soonest, and lanes are alike, so which lane holds which time never matters.
     lanes: dict[int, list[int]] = {}
@@ -389,38 +391,39 @@ def _project(ctrl, w: _Window) -> list[int]:
     # moves), so the pass meets every predecessor first. Carried tasks are in controller order
     # (job-major, routing order), so every predecessor comes first.
     planned = ctrl.start
-    eff = [planned[x] for x in to_ctrl]
+    eff = list(map(planned.__getitem__, to_ctrl))
     order = None
-    for t, preds in enumerate(t_preds):
-        for p in preds:
+    for t in compress(range(n), t_preds):  # the tasks with predecessors
+        for p in t_preds[t]:
             if p > t:  # not in routing order after all: take the general path
-                problem = w.problem()
-                order = topological_order(problem)
+                order = _topological_order(t_preds)
                 break
             if eff[p] + 1e-3 > eff[t]:
                 eff[t] = eff[p] + 1e-3
         if order is not None:
-            eff = [planned[x] for x in to_ctrl]
+            eff = list(map(planned.__getitem__, to_ctrl))
             for u in order:
                 for p in t_preds[u]:
                     if eff[p] + 1e-3 > eff[u]:
                         eff[u] = eff[p] + 1e-3
             break
     # Each open task's cell and duration: its current cell's, else (not eligible there) the
-    # first cell of its first pool.
-    cell_now = ctrl.cell
+    # first cell of its first pool. Looked up once per distinct modes list and pool.
+    cell_pool = [cell.pool for cell in cells]
+    first_cell = [pool.cells[0] if pool.cells else -1 for pool in w.pools]
     free_tasks = list(open_tasks)
     on = [0] * n
     lasts = [0] * n
-    for t in open_tasks:
+    seen: dict[tuple[int, int], int | None] = {}
+    for t, c in zip(open_tasks, map(ctrl.cell.__getitem__, map(to_ctrl.__getitem__, open_tasks))):
         modes = t_modes[t]
-        c = cell_now[to_ctrl[t]]
-        pool = cells[c].pool
-        for p, duration in modes:
-            if p == pool:
-                break
-        else:
-            c = w.pools[modes[0][0]].cells[0]
+        key = (id(modes), cell_pool[c])
+        duration = seen.get(key, -1)
+        if duration == -1:
+            pool = cell_pool[c]
+            duration = seen[key] = next((d for p, d in modes if p == pool), None)
+        if duration is None:
+            c = first_cell[modes[0][0]]
             duration = modes[0][1]
         on[t], lasts[t] = c, duration
     free_tasks.sort(key=eff.__getitem__)
@@ -432,7 +435,7 @@ def _project(ctrl, w: _Window) -> list[int]:
         a, b = free_tasks[k], free_tasks[k + 1]
         if ties.setdefault((eff[a], on[a]), a) != a or (eff[b], on[b]) in ties:
             rank = [0] * n
-            for i, t in enumerate(order or topological_order(problem or w.problem())):
+            for i, t in enumerate(order or _topological_order(t_preds)):
                 rank[t] = i
             free_tasks.sort(key=lambda t: (eff[t], rank[t]))
             break
@@ -468,3 +471,25 @@ def _project(ctrl, w: _Window) -> list[int]:
         heapreplace(free, end[t])
         family[c] = fam
     return starts
+
+
+def _topological_order(preds: list[list[int]]) -> list[int]:
+    """scheduler.bounds.topological_order of the carried problem, read from its predecessor
+    lists (the same order: Kahn's, successors in task order, first in first out)."""
+    indegree = list(map(len, preds))
+    successors: list[list[int]] = [[] for _ in preds]
+    for t, mine in enumerate(preds):
+        for p in mine:
+            successors[p].append(t)
+    queue = deque(t for t, d in enumerate(indegree) if d == 0)
+    order: list[int] = []
+    while queue:
+        t = queue.popleft()
+        order.append(t)
+        for s in successors[t]:
+            indegree[s] -= 1
+            if indegree[s] == 0:
+                queue.append(s)
+    if len(order) != len(preds):
+        raise ValueError(f"replan: carried task {next(t for t, d in enumerate(indegree) if d > 0)} is on a precedence cycle")
+    return order
