@@ -138,23 +138,26 @@ def open_work(ctrl, span: float) -> _Window:
     pinned_end: dict[int, int] = {}
     cell_pool, duration_on = plan.cell_pool, static.duration_on
     started_at, ran_on = ctrl.started_at, ctrl.ran_on
+    last, soonest = cut - 1, cut + 1
     for i in running:
         t = order[i]
+        began_s = started_at[t]
         # Started this very second still counts as running at the cut (pinned), not as open work.
-        began = int(started_at[t])
-        if began > cut - 1:
-            began = cut - 1
+        began = int(began_s)
+        if began > last:
+            began = last
         if began < 0:
             began = 0
         # A unit may start a little before its plan (a changeover's lead, a free twin cell).
-        if began < release[unit_of[i]]:
-            release[unit_of[i]] = began
+        if began < release[u := unit_of[i]]:
+            release[u] = began
         cell = ran_on[t]
         pool = cell_pool[cell]
-        modes = modes_of[i]
-        duration = duration_on[id(modes)].get(pool, modes[0][1])
-        rest = int(started_at[t] + duration)
-        rest = (rest if rest > cut + 1 else cut + 1) - cut
+        duration = duration_on[id(modes_of[i])].get(pool)
+        if duration is None:
+            duration = modes_of[i][0][1]
+        rest = int(began_s + duration)
+        rest = (rest if rest > soonest else soonest) - cut
         modes_of[i] = [(pool, rest)]
         pinned[i] = (cell, 0, rest)
         if rest > pinned_end.get(cell, 0):
