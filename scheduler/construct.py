@@ -176,6 +176,9 @@ def dispatch_lists(
     lane_setup = [cell.setup if cell.capacity == 1 else 0 for cell in map(cells.__getitem__, lane_cell)]
     lane_family: list[str | None] = [None] * len(lane_cell)
     lane_wake = [-1] * len(lane_cell)
+    # Till when a lane is known to be inside a window (its end, a wake-up already asked for):
+    # a lane tried there again fails whatever the task, so find_lane counts it without a look.
+    lane_inside = [-1] * len(lane_cell)
     lane_busy_until = [0] * len(lane_cell)
     lane_report = lane_cell if report_cell is None else [report_cell[c] for c in lane_cell]  # what a placement names
     # Idle lanes per pool, bucketed by the family they last ran, to pick a setup-free one in O(1).
@@ -285,6 +288,11 @@ def dispatch_lists(
             setup = 0 if bucket_family is None or bucket_family == fam else -1
             tried = 0
             for lane in bucket:
+                if now < lane_inside[lane]:
+                    tried += 1
+                    if tried >= 4:
+                        break
+                    continue
                 lane_setup_s = lane_setup[lane] if setup else 0
                 starts = lane_starts[lane]
                 if starts is None:
@@ -293,9 +301,11 @@ def dispatch_lists(
                 w = bisect_right(ends, now)  # the first window not over by now (CellCalendar.blocking)
                 if w == len(starts) or starts[w] >= now + lane_setup_s + d:
                     return lane, now + lane_setup_s
-                if asleep and starts[w] > now:
-                    asleep = False
                 wake = ends[w]  # type: ignore[index]
+                if starts[w] > now:
+                    asleep = False
+                else:
+                    lane_inside[lane] = wake
                 if lane_wake[lane] < wake:  # retry this lane once the window is over
                     lane_wake[lane] = wake
                     at = lanes_due.get(wake)

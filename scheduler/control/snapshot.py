@@ -69,6 +69,8 @@ class _PlanTasks:
         # Cells without windows look the same in every re-plan's frame: one object each, read only.
         self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
         self.carried_ids = [job.id + CARRIED_MARK for job in plan.problem.jobs]
+        cell_index = {c: i for i, c in enumerate(plan.cell_ids)}
+        self.plan_cell = [cell_index[c.id] for c in plan.problem.cells]  # the carried frame's cell -> the controller's
 
 
 _PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
@@ -304,8 +306,7 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
             placed[t] = where
     validate_placed(w.columns(), placed)
     current = _project(ctrl, w)
-    cell_index = {c: i for i, c in enumerate(ctrl.plan.cell_ids)}
-    plan_cell = [cell_index[c.id] for c in w.cells]
+    plan_cell = _plan_tasks(ctrl.plan).plan_cell
     gain = ctrl.config.replan_gain_s
     cell_now = ctrl.cell
     changes = []
