@@ -35,10 +35,20 @@ class Heads:
 
 def topological_order(problem: Problem) -> list[int]:
     """Task indices with every predecessor first; ValueError names a cycle's task if there is one."""
-    indegree = [len(t.predecessors) for t in problem.tasks]
-    successors: list[list[int]] = [[] for _ in problem.tasks]
-    for t, task in enumerate(problem.tasks):
-        for p in task.predecessors:
+    order = predecessors_order([t.predecessors for t in problem.tasks])
+    if len(order) != len(problem.tasks):
+        stuck = min(set(range(len(problem.tasks))) - set(order))
+        raise ValueError(f"tasks[{stuck}] ({problem.jobs[problem.tasks[stuck].job].id}/{problem.tasks[stuck].op}): precedence cycle")
+    return order
+
+
+def predecessors_order(preds: list[list[int]]) -> list[int]:
+    """topological_order of tasks given as their predecessor lists (Kahn's: successors in task
+    order, first in first out), for callers that hold no Problem; tasks on a cycle are left out."""
+    indegree = [len(mine) for mine in preds]
+    successors: list[list[int]] = [[] for _ in preds]
+    for t, mine in enumerate(preds):
+        for p in mine:
             successors[p].append(t)
     queue = deque(t for t, d in enumerate(indegree) if d == 0)
     order: list[int] = []
@@ -49,9 +59,6 @@ def topological_order(problem: Problem) -> list[int]:
             indegree[s] -= 1
             if indegree[s] == 0:
                 queue.append(s)
-    if len(order) != len(problem.tasks):
-        stuck = next(t for t, d in enumerate(indegree) if d > 0)
-        raise ValueError(f"tasks[{stuck}] ({problem.jobs[problem.tasks[stuck].job].id}/{problem.tasks[stuck].op}): precedence cycle")
     return order
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections import deque
 from heapq import heapreplace
 from itertools import chain, compress
 from operator import eq
 
+from scheduler.bounds import predecessors_order
 from scheduler.calendars import CellCalendar
 from scheduler.carryin import CARRIED_MARK
 from scheduler.construct import dispatch_lists, task_tails
@@ -478,22 +478,8 @@ def _project(ctrl, w: _Window) -> list[int]:
 
 
 def _topological_order(preds: list[list[int]]) -> list[int]:
-    """scheduler.bounds.topological_order of the carried problem, read from its predecessor
-    lists (the same order: Kahn's, successors in task order, first in first out)."""
-    indegree = list(map(len, preds))
-    successors: list[list[int]] = [[] for _ in preds]
-    for t, mine in enumerate(preds):
-        for p in mine:
-            successors[p].append(t)
-    queue = deque(t for t, d in enumerate(indegree) if d == 0)
-    order: list[int] = []
-    while queue:
-        t = queue.popleft()
-        order.append(t)
-        for s in successors[t]:
-            indegree[s] -= 1
-            if indegree[s] == 0:
-                queue.append(s)
+    """scheduler.bounds.topological_order of the carried problem, from its predecessor lists."""
+    order = predecessors_order(preds)
     if len(order) != len(preds):
-        raise ValueError(f"replan: carried task {next(t for t, d in enumerate(indegree) if d > 0)} is on a precedence cycle")
+        raise ValueError(f"replan: carried task {min(set(range(len(preds))) - set(order))} is on a precedence cycle")
     return order

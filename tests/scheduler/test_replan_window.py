@@ -106,6 +106,9 @@ def test_topological_order_from_lists_is_the_bounds_one(seed):
         preds[b].append(a)
         with pytest.raises(ValueError, match="precedence cycle"):
             snapshot._topological_order(preds)
+        with pytest.raises(ValueError, match=r"tasks\[(\d+)\] \(j/op\1\): precedence cycle") as refused:
+            topological_order(problem)  # the same lists, now with the cycle: the first stuck task is named
+        assert int(str(refused.value).split("]")[0].split("[")[1]) <= min(a, b)
 
 
 def test_columns_of_a_problem_are_its_fields():
