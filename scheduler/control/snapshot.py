@@ -37,7 +37,9 @@ class _PlanTasks:
     replication) to the next: each task's modes as one shared list per distinct set (so the
     sub-problem and the list scheduler map each set once), and per such list its duration by
     pool (first wins). Made once per plan: a plan's tasks share a few modes lists (one per
-    capability), so this is one dict look-up per task."""
+    capability), so this is one dict look-up per task. Also per controller task its operation,
+    planned job and whether it has more than one pool, per planned job its release, family and
+    carried id, per cell its clear copy and its index among the controller's cells."""
 
     def __init__(self, plan) -> None:
         base_tasks, base_jobs = plan.problem.tasks, plan.problem.jobs
@@ -94,6 +96,12 @@ class _Window:
     plan, units finished by the cut, changeovers owed by finished work) has nothing to do, and a
     re-plan costs the window's tasks, not copies of them as Task and Job objects."""
 
+    # Per carried task (index i): order[i] its controller task, unit_of[i] its unit, modes[i]
+    # (pool, duration), preds[i] (carried indices); pinned: i -> (cell, 0, rest) of running work;
+    # free: the open tasks, in carried order. Per unit: job_ids, job_release, job_family. The
+    # sub-problem, per open task (in `free` order): sub_modes (the lanes' pools), sub_preds (open
+    # indices), ready_at (the unit's release, the running predecessors' ends), family; sub: the
+    # lanes (scheduler.subproblem.Lanes).
     __slots__ = ("order", "unit_of", "modes", "preds", "pinned", "free", "job_ids", "job_release", "job_family", "cells", "pools",
                  "horizon", "name", "ops", "sub", "sub_modes", "sub_preds", "ready_at", "family")
 
