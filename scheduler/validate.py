@@ -182,7 +182,7 @@ def _check_cells(problem: Columns, order: list[int], at: _At) -> list[str]:
         for t in items if windows else ():
             _, start, end = at[t]  # type: ignore[misc]
             for w_start, w_end in windows:
-                if start < w_end and w_start < end and end > start:
+                if start < w_end and w_start < end and end > start and w_end > w_start:  # [s, s) holds no time
                     out.append(f"{name(t)}: runs on {cell.id} during its unavailability [{w_start}, {w_end})")
         if cell.capacity == 1:
             # By (start, end): the cell is the same for all, and the sort is stable, so equal

@@ -264,8 +264,11 @@ def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: in
         # the pinned rest is one block, so such a window is left out rather than clash.
         clear = pinned_end.get(c, 0)
         windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)] if cell.unavailable else []
-        if not up[c] and down_until[c] > now:  # a stopped cell takes nothing new before it is back
-            windows.append((clear, max(clear, int(down_until[c]) - cut)))
+        back = int(down_until[c]) - cut
+        if not up[c] and back > clear:  # a stopped cell takes nothing new before it is back
+            # (A cell back before the work pinned on it ends has no window at all: an empty one
+            # would be a boundary that neither the list scheduler nor the check should see.)
+            windows.append((clear, back))
         cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows) if windows else clear_cells[c])
     return cells
 

@@ -58,12 +58,11 @@ def _windows_of_a_run(spec, hours: int, seed: int, every: int, limit: int = 12):
     return seen
 
 
-@pytest.mark.parametrize("floor, seed", [("loop", 1), ("loop", 4), ("pipeline", 6)])
+@pytest.mark.parametrize("floor, seed", [("loop", 1), ("loop", 4), ("pipeline", 6), ("pipeline", 2)])
 def test_window_lists_are_the_general_paths(floor, seed):
     spec = hand.loop_floor() if floor == "loop" else load_spec(str(Path(__file__).resolve().parents[1] / "specs" / "pipeline.yaml"))
     seen = _windows_of_a_run(spec, 96, seed, every=2)
     assert len(seen) >= 3 and any(window.pinned and window.free for window, _, _ in seen)
-    valid = 0
     for window, placed, ready_at in seen:
         problem = window.problem()
         assert [t.modes for t in problem.tasks] == window.modes and [t.predecessors for t in problem.tasks] == window.preds
@@ -75,19 +74,18 @@ def test_window_lists_are_the_general_paths(floor, seed):
         jobs, tasks = problem.jobs, problem.tasks
         assert ready_at == [max(jobs[tasks[t].job].release, r) for t, r in zip(window.free, lists.release)]
         assert window.family == [jobs[tasks[t].job].family for t in window.free]
+        # A stopped cell back before the work pinned on it ends gets no window: an empty one was
+        # a boundary the list scheduler did not see and the check did, and the re-plan failed.
+        assert all(e > s for c in sub.cells for s, e in c.unavailable)
         # The columns and the Problem are judged alike, on the re-plan and on a broken copy of it.
-        # (A re-plan can fail its check: a stopped cell's zero-length window that the list
-        # scheduler does not see as one; the controller logs it as a failed re-plan.)
         verdict = columns_violations(window.columns(), placed)
-        assert verdict == placed_violations(problem, placed)
-        valid += not verdict
+        assert verdict == placed_violations(problem, placed) == []
         if window.free:
             broken = list(placed)
             c, s, e = broken[window.free[-1]]
             broken[window.free[-1]] = (c, s - 7, e)
             assert columns_violations(window.columns(), broken) == placed_violations(problem, broken) != []
         assert snapshot._topological_order(window.preds) == topological_order(problem)
-    assert valid >= len(seen) // 2
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -109,6 +109,18 @@ def test_unavailability_window_is_enforced(tmp_path, tiny_spec_path):
     assert any("unavailability" in v for v in violations(problem, bad))
 
 
+def test_an_empty_window_holds_no_time(problem):
+    """[s, s) is no unavailability: work across s is valid (a re-plan's stopped cell back before
+    its pinned work ends once made such a window, and the re-plan failed on it)."""
+    s = serial_schedule(problem)
+    a = next(a for a in s.assignments if a.end - a.start > 1)
+    middle = (a.start + a.end) // 2
+    cells = [dataclasses.replace(c, unavailable=[(middle, middle)]) if c.id == a.cell else c for c in problem.cells]
+    assert violations(dataclasses.replace(problem, cells=cells), s) == []
+    cells = [dataclasses.replace(c, unavailable=[(middle, middle + 1)]) if c.id == a.cell else c for c in problem.cells]
+    assert any("unavailability" in v for v in violations(dataclasses.replace(problem, cells=cells), s))
+
+
 def test_validate_raises_with_readable_message(problem):
     s = serial_schedule(problem)
     with pytest.raises(InvalidSchedule, match="not eligible"):
