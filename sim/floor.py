@@ -54,6 +54,7 @@ class Floor(PlanCells):
         self.check_deadlock = self.deadlocks.check
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
         self._on_handed, self._on_end, self._on_arrival = [self._begin], [self._ended], [self._arrive]
+        self._soon = getattr(env, "soon", None)  # a FloorEnvironment's queue of events due now (see hand)
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
@@ -134,6 +135,9 @@ class Floor(PlanCells):
         (more than ten times the 1 GW floor's); broken up, it is freed as its last reference goes."""
         env = self.env
         pending = [entry[-1] for entry in env._queue]  # SimPy keeps scheduled events in Environment._queue
+        if self._soon is not None:  # and a FloorEnvironment those due now in `soon`
+            pending += [ev for _, ev in self._soon]
+            self._soon.clear()
         pending += [cell.wait_ev for cell in self.cells.values() if cell.wait_ev is not None]
         for station in self.stations:
             pending += station.place_waiters

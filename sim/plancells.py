@@ -31,12 +31,17 @@ class PlanCells:
             heapq.heappush(cell.waiting_slots, cell.slot)
 
     def hand(self, cell: CellRun, task: Task) -> None:
-        """Hand a waiting cell a task: it starts at an event now (where a process's wake-up would be)."""
+        """Hand a waiting cell a task: it starts at an event now (where a process's wake-up would
+        be), in the environment's queue of events due now when it has one
+        (sim.replication.FloorEnvironment.schedule_now, inline)."""
         cell.idle = False
         cell.task = task
         env, ev = self.env, cell.ev
         ev.callbacks = self._on_handed
-        heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
+        if self._soon is not None:
+            self._soon.append((next(env._eid), ev))
+        else:
+            heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
 
     def _next(self, cell: CellRun) -> None:
         """The cell is free: the next task the controller started on it, or wait."""
@@ -67,9 +72,10 @@ class PlanCells:
                 ev.callbacks = self._on_end
                 heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
             elif not setup and cell.calendar is None and cell.ahead and duration > EPS:
-                # A failure on the way (busy-time clock), worked out now: `_work_out` without a changeover.
+                # A failure on the way (busy-time clock), worked out now: `_work_out` without a
+                # changeover, and `_ahead` without its test for a calendar (there is none).
                 started = env._now
-                at, left, stop = self._ahead(cell, started, duration, BUSY)
+                at, left, stop = self._fails_ahead(cell, started, duration, BUSY, cell.log)
                 if stop is not None:
                     self._drive(cell, self._after_stop(cell, task, BUSY, at, left, stop, started))
                     return
