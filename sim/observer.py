@@ -213,7 +213,7 @@ class Observer:
         self._states(now)
         self._queues(now is not None)
         self._unit_records(now)
-        self._delays_before.append(np.array(self._delays, dtype=float))
+        self._delays_before.append(_read(self._delays, float))
         # Emptied in place: the bound appends stay valid.
         del self._changes[:], self._changed_at[:], self._waits[:], self._units[:], self._delays[:]
 
@@ -243,8 +243,8 @@ class Observer:
         """Time per (bin, station x state) and the stations' all-active periods, from the log of
         state changes: each change closes its cell's interval since the cell's previous change
         (in this slice, or carried from the slices before)."""
-        log = np.array(self._changes, dtype=np.intp).reshape(-1, 2)
-        cell, new, at = log[:, 0], log[:, 1], np.array(self._changed_at, dtype=float)
+        log = _read(self._changes, np.intp).reshape(-1, 2)
+        cell, new, at = log[:, 0], log[:, 1], _read(self._changed_at, float)
         n_cells = len(self.cell_state)
         station_of = np.array(self.cell_station, dtype=np.intp)
         init_state = np.array(self._init_state, dtype=np.intp)
@@ -321,7 +321,7 @@ class Observer:
             self._active += [(s, float(since[s]), self.env.now) for s in range(n_st) if count[s] == 0]
 
     def _queues(self, final: bool) -> None:
-        waits = np.array(self._waits, dtype=float).reshape(-1, 3)
+        waits = _read(self._waits, float).reshape(-1, 3)
         still = self._still if final else []
         log = np.concatenate([waits, np.array(still, dtype=float).reshape(-1, 3)])  # still waiting: after the waits, as told
         station, since, at = log[:, 0].astype(np.intp), log[:, 1], log[:, 2]
@@ -337,7 +337,7 @@ class Observer:
         sums["queue"] = _spread_all(since, at, station, None, mode, self.bin_s, self.n_bins, n_st, sums["queue"])
 
     def _unit_records(self, now: float | None) -> None:
-        log = np.array(self._units, dtype=float).reshape(-1, 5)
+        log = _read(self._units, float).reshape(-1, 5)
         at, kind, product, floor_time, wip_before = log[:, 0], log[:, 1], log[:, 2].astype(np.intp), log[:, 3], log[:, 4]
         last = self.n_bins - 1
         n_p = self.n_products
@@ -362,6 +362,13 @@ class Observer:
         n = int(keep.sum())
         sums["wip"] = _spread_all(t0[keep], t1[keep], np.zeros(n, dtype=np.intp), level[keep],
                                   np.full(n, _GENERAL), self.bin_s, self.n_bins, 1, sums["wip"])
+
+
+def _read(log: list, dtype) -> np.ndarray:
+    """A flat log as an array of `dtype`: np.fromiter reads each number once, where np.array
+    first walks the list to find its shape and then reads it again (~400,000 numbers a slice, as
+    objects spread over the heap by then). The same values."""
+    return np.fromiter(log, dtype, len(log))
 
 
 def _accumulate(totals: np.ndarray, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
