@@ -152,7 +152,9 @@ def run_until(env: simpy.Environment, until: simpy.Event | float):
     runs ~150,000 events, and a call of `step` per event was a tenth of the floor's time. The
     same steps in the same order (Environment.run and step, SimPy 4.1): pop the next event, run
     its callbacks, crash on a failed event nobody defused, stop when `until` is processed and
-    return its value. A whole-number time stays an int, as run keeps it (env.now, Trace.end_s)."""
+    return its value. A whole-number time stays an int, as run keeps it (env.now, Trace.end_s).
+    In a FloorEnvironment the next event is the first of `soon` unless the heap's first comes
+    before it (the same time, and an urgent priority or a smaller event id)."""
     if not isinstance(until, simpy.Event):  # as run: an event at that time, before the others then
         at = until if isinstance(until, int) else float(until)
         if at <= env.now:
