@@ -97,9 +97,9 @@ class PlaceWait:
 class CellRun:
     """The run-time state of one cell slot."""
 
-    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "failures", "ttf_left", "mttf", "mttr", "repair_draw", "failure_draw",
+    __slots__ = ("name", "cell_id", "station", "obs_id", "times", "normal", "failures", "ttf_left", "mttf", "mttr", "repair_draw", "failure_draw",
                  "calendar", "family", "wait_ev", "setup", "ahead", "watched", "log", "index", "slot",
-                 "waiting_slots", "ev", "task", "started", "idle", "pending", "free_until", "windows")
+                 "waiting_slots", "callbacks", "_ok", "_value", "task", "started", "idle", "pending", "free_until", "windows")
 
     def __init__(self, name: str, station: Station, obs_id: int) -> None:
         self.name = name
@@ -107,6 +107,7 @@ class CellRun:
         self.station = station
         self.obs_id = obs_id
         self.times: Stream | None = None
+        self.normal: Callable[[], float] | None = None  # times.normal, bound (a draw of the operations' usual shape)
         self.failures: Stream | None = None
         self.ttf_left = math.inf
         self.mttf = 0.0
@@ -128,10 +129,13 @@ class CellRun:
         self.index = -1  # the cell's index in an executed plan (its slots share it)
         self.slot = 0  # which slot of its cell
         self.waiting_slots: list[int] | None = None  # executing a plan, a bay's slots waiting for work (a heap, shared)
-        # Executing a plan, a cell is no process (sim.floor.Floor._begin): its one reusable event
-        # (the hand-over, then the operation's end), the task on it, when its work started, and
+        # Executing a plan, a cell is no process (sim.plancells): it is its own reusable event in
+        # SimPy's queue (the hand-over, then the operation's end: what SimPy's loop reads of an
+        # event, as sim.floor._Trip), and keeps the task on it, when its work started, and
         # whether it waits for work.
-        self.ev: simpy.Event | None = None
+        self.callbacks: list | None = None
+        self._ok = True
+        self._value = None
         self.task = None
         self.started = 0.0
         self.idle = False

@@ -54,6 +54,7 @@ class Floor(PlanCells):
         self.check_deadlock = self.deadlocks.check
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
         self._on_handed, self._on_end, self._on_arrival = [self._begin], [self._ended], [self._arrive]
+        self._soon = getattr(env, "soon", None)  # a FloorEnvironment's queue of events due now (see hand)
         for station in self.stations:
             self._build_cells(station, streams)
         if control is not None:
@@ -64,8 +65,7 @@ class Floor(PlanCells):
             if control is None:
                 env.process(self._cell(cell))
             else:  # executing a plan, a cell is no process: it waits to be handed work (see hand)
-                cell.ev = ev = simpy.Event(env)
-                ev._ok, ev._value, ev.cell = True, None, cell
+                cell.callbacks, cell._ok, cell._value = None, True, None  # the cell's own event: see sim.plancells
                 cell.pending = control.pending[cell.index]
                 self._wait(cell)
 
@@ -95,6 +95,7 @@ class Floor(PlanCells):
                 name = cell_id if d.capacity == 1 else f"{cell_id}/{k + 1}"
                 cell = CellRun(name, station, self.obs.add_cell(station.index, STARVED))
                 cell.times = streams(f"times/{name}")
+                cell.normal = cell.times.normal  # its work times' normal draws, bound (no draw is made here)
                 cell.windows = windows
                 cell.calendar = self.calendar_of(cell)
                 if d.mttf is not None and not wall_clock_failures:
@@ -134,6 +135,9 @@ class Floor(PlanCells):
         (more than ten times the 1 GW floor's); broken up, it is freed as its last reference goes."""
         env = self.env
         pending = [entry[-1] for entry in env._queue]  # SimPy keeps scheduled events in Environment._queue
+        if self._soon is not None:  # and a FloorEnvironment those due now in `soon`
+            pending += [ev for _, ev in self._soon]
+            self._soon.clear()
         pending += [cell.wait_ev for cell in self.cells.values() if cell.wait_ev is not None]
         for station in self.stations:
             pending += station.place_waiters
@@ -148,7 +152,7 @@ class Floor(PlanCells):
                 elif isinstance(callback, partial) and callback.func == self._resume:  # an operation driven by hand
                     callback.args[1].close()
         for cell in self.cells.values():
-            cell.ev = cell.task = None
+            cell.callbacks = cell.task = None
         self._on_handed = self._on_end = self._on_arrival = None  # they hold the floor's own methods
         env._queue.clear()
         if self.control is not None:
@@ -518,7 +522,7 @@ class Floor(PlanCells):
         op = product.ops[task.op]
         shape = op.shape
         if shape.kind == 2:  # _duration inline for the catalog's usual shape (the same products, in the same order)
-            return op.duration * op.factor[station.index] * math.exp(shape.sigma * cell.times.normal() - shape.half_var) * task.share
+            return op.duration * op.factor[station.index] * math.exp(shape.sigma * cell.normal() - shape.half_var) * task.share
         return _duration(cell, op, task.share)
 
     def _work_time(self, cell: CellRun, task: Task, at: float | None = None) -> float:
@@ -591,8 +595,12 @@ class Floor(PlanCells):
             held[index] -= 1
             if not held[index]:  # the unit's last operation here is done: its place is free
                 del held[index]
-                self._give_place(cell.station)
-                cell.station.engaged -= 1
+                station = cell.station
+                if station.place_waiters:
+                    self._give_place(station)
+                else:  # _give_place, inline when nobody waits for the place
+                    station.places_free += 1
+                station.engaged -= 1
                 return
         station = cell.station
         station.engaged -= 1
@@ -858,7 +866,7 @@ def _duration(cell: CellRun, op: OpDef, share: float) -> float:
     duration = op.duration * op.factor[cell.station.index]
     shape = op.shape
     if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
-        duration *= math.exp(shape.sigma * cell.times.normal() - shape.half_var)
+        duration *= math.exp(shape.sigma * cell.normal() - shape.half_var)
     elif shape.kind:
         duration *= cell.times.multiplier(shape)
     return duration * share

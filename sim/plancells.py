@@ -1,6 +1,7 @@
 """Executing a plan, a cell is no SimPy process: it is a few callbacks on its own reusable event
 (the plan-mode half of sim.floor.Floor, a mixin of it: it reads the floor's state and uses its
-steps, `_take_up`, `_work_out`, `_ahead`, `_finish`, `_told` ...). Handed work while waiting, a
+steps, `_take_up`, `_work_out`, `_ahead`, `_finish`, `_told` ...); the cell slot is that event
+itself (what SimPy's loop reads of one: callbacks, _ok, _value). Handed work while waiting, a
 cell starts at the event the process would have been resumed by (same time, same place in
 SimPy's queue, so same-instant events keep their order); the operation's end is one event whose
 callback finishes it and takes the next task the controller started for the cell. Only the rare
@@ -31,29 +32,33 @@ class PlanCells:
             heapq.heappush(cell.waiting_slots, cell.slot)
 
     def hand(self, cell: CellRun, task: Task) -> None:
-        """Hand a waiting cell a task: it starts at an event now (where a process's wake-up would be)."""
+        """Hand a waiting cell a task: it starts at an event now (where a process's wake-up would
+        be), in the environment's queue of events due now when it has one
+        (sim.replication.FloorEnvironment.schedule_now, inline)."""
         cell.idle = False
         cell.task = task
-        env, ev = self.env, cell.ev
-        ev.callbacks = self._on_handed
-        heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
+        cell.callbacks = self._on_handed
+        env = self.env
+        if self._soon is not None:
+            self._soon.append((next(env._eid), cell))
+        else:
+            heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), cell))
 
     def _next(self, cell: CellRun) -> None:
         """The cell is free: the next task the controller started on it, or wait."""
         if cell.pending:
             cell.task = cell.pending.popleft()
-            self._begin(cell.ev)
+            self._begin(cell)
         else:
             self._wait(cell)
 
-    def _begin(self, ev: simpy.Event) -> None:
-        """Take up the cell's task (`ev`: the cell's event, handed work or its next task set as
+    def _begin(self, cell: CellRun) -> None:
+        """Take up the cell's task (handed work, its event now; or its next task set as
         `cell.task`): the common cases end in one event at the operation's end (_ended).
         An operation worked out ahead with nothing to wait for ends at once, and the cell's next
         task begins in this loop, not in a nested call: a run of zero-length operations on a
         cell would otherwise nest three calls per operation, up to a RecursionError. Same order
         as the nested calls, which were each the caller's last act."""
-        cell = ev.cell
         env = self.env
         while True:
             task = cell.task
@@ -63,20 +68,19 @@ class PlanCells:
                 if cell.failures is not None:
                     cell.ttf_left -= duration
                 cell.started = env._now
-                ev = cell.ev
-                ev.callbacks = self._on_end
-                heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), ev))
+                cell.callbacks = self._on_end
+                heapq.heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), cell))
             elif not setup and cell.calendar is None and cell.ahead and duration > EPS:
-                # A failure on the way (busy-time clock), worked out now: `_work_out` without a changeover.
+                # A failure on the way (busy-time clock), worked out now: `_work_out` without a
+                # changeover, and `_ahead` without its test for a calendar (there is none).
                 started = env._now
-                at, left, stop = self._ahead(cell, started, duration, BUSY)
+                at, left, stop = self._fails_ahead(cell, started, duration, BUSY, cell.log)
                 if stop is not None:
                     self._drive(cell, self._after_stop(cell, task, BUSY, at, left, stop, started))
                     return
                 cell.started = started
-                ev = cell.ev
-                ev.callbacks = self._on_end
-                heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
+                cell.callbacks = self._on_end
+                heapq.heappush(env._queue, (at, NORMAL, next(env._eid), cell))
             elif cell.ahead:
                 stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
                 if stopped is not None:
@@ -84,18 +88,16 @@ class PlanCells:
                     return
                 cell.started = started
                 if waits:
-                    ev = cell.ev
-                    ev.callbacks = self._on_end
-                    heapq.heappush(env._queue, (at, NORMAL, next(env._eid), ev))
+                    cell.callbacks = self._on_end
+                    heapq.heappush(env._queue, (at, NORMAL, next(env._eid), cell))
                 elif self._end(cell):  # no work to wait for: done at once, as the process did
                     continue  # the cell's next task, now
             else:
                 self._drive(cell, self._process_rest(cell, task, setup, duration))
             return
 
-    def _ended(self, ev: simpy.Event) -> None:
-        """The operation's end event: `_end` (inline: once per operation), then the next task."""
-        cell = ev.cell
+    def _ended(self, cell: CellRun) -> None:
+        """The operation's end (the cell's event): `_end` (inline: once per operation), then the next task."""
         log = cell.log
         if log:  # worked out ahead: its state changes, all up to now (`_told` at the operation's end)
             self.obs.states(cell.obs_id, log)
@@ -106,7 +108,7 @@ class PlanCells:
             self._drive(cell, self._blocked(cell, task, blocked))
         elif cell.pending:
             cell.task = cell.pending.popleft()
-            self._begin(ev)
+            self._begin(cell)
         else:
             self._wait(cell)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import simpy
 from simpy.core import StopSimulation
+from simpy.events import NORMAL
 
 from plant.spec import FactorySpec
 from scheduler.schedule import Assignment, Schedule
@@ -66,7 +68,7 @@ def _replication(config: RunConfig, replication: int) -> Trace:
     spec = config.spec
     # A repaired plan's cells are down where the repair said (kpis.down), in every replication.
     layout = compile_layout(spec, recorded_downtime(config.schedule.kpis) if config.schedule is not None else None)
-    env = simpy.Environment()
+    env = FloorEnvironment()
 
     seeds = Seeds(config.seed, replication)
 
@@ -111,12 +113,48 @@ def _replication(config: RunConfig, replication: int) -> Trace:
     return trace
 
 
+class FloorEnvironment(simpy.Environment):
+    """SimPy's Environment with a second queue, `soon`: events due now with normal priority, in
+    the order they were scheduled, each with the event id it took (`schedule_now`). Executing a
+    plan, a cell handed work starts at such an event (sim.plancells.PlanCells.hand; in the repair
+    week ~0.7 an operation). In SimPy's heap an entry due now climbs to the top and is taken off
+    again, ~20 tuple comparisons of a thousand-entry heap; here it is a deque's append and
+    popleft. The order is SimPy's: an entry of `soon` runs when no heap entry comes before it by
+    (time, priority, id), which `run_until` checks at every step; `step` and `peek` (SimPy's own
+    `run`) first move `soon` into the heap with the ids it took, so they see what one heap would
+    hold."""
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self.soon: deque = deque()  # (event id, event), due at the current time
+
+    def schedule_now(self, event: simpy.Event) -> None:
+        """`schedule(event)` (now, normal priority)."""
+        self.soon.append((next(self._eid), event))
+
+    def _flush(self) -> None:
+        soon, queue, now = self.soon, self._queue, self._now
+        while soon:
+            eid, event = soon.popleft()
+            heapq.heappush(queue, (now, NORMAL, eid, event))
+
+    def step(self) -> None:
+        self._flush()
+        super().step()
+
+    def peek(self) -> float:
+        self._flush()
+        return super().peek()
+
+
 def run_until(env: simpy.Environment, until: simpy.Event | float):
     """`env.run(until=until)` (an event, or a time), with SimPy's step inline: a week's plan
     runs ~150,000 events, and a call of `step` per event was a tenth of the floor's time. The
     same steps in the same order (Environment.run and step, SimPy 4.1): pop the next event, run
     its callbacks, crash on a failed event nobody defused, stop when `until` is processed and
-    return its value. A whole-number time stays an int, as run keeps it (env.now, Trace.end_s)."""
+    return its value. A whole-number time stays an int, as run keeps it (env.now, Trace.end_s).
+    In a FloorEnvironment the next event is the first of `soon` unless the heap's first comes
+    before it (the same time, and an urgent priority or a smaller event id)."""
     if not isinstance(until, simpy.Event):  # as run: an event at that time, before the others then
         at = until if isinstance(until, int) else float(until)
         if at <= env.now:
@@ -128,9 +166,19 @@ def run_until(env: simpy.Environment, until: simpy.Event | float):
         return until.value
     until.callbacks.append(StopSimulation.callback)
     queue, pop = env._queue, heapq.heappop
+    soon = getattr(env, "soon", ())  # a FloorEnvironment's events due now
     try:
-        while queue:
-            env._now, _, _, event = pop(queue)
+        while True:
+            if soon:  # its first entry, unless a heap entry comes before it by (time, priority, id)
+                top = queue[0] if queue else None
+                if top is not None and top[0] == env._now and (top[1] < NORMAL or top[1] == NORMAL and top[2] < soon[0][0]):
+                    env._now, _, _, event = pop(queue)
+                else:
+                    event = soon.popleft()[1]
+            elif queue:
+                env._now, _, _, event = pop(queue)
+            else:
+                break
             callbacks, event.callbacks = event.callbacks, None
             for callback in callbacks:
                 try:

@@ -21,9 +21,10 @@ def test_binning_in_slices_gives_the_same_trace_as_at_once(seed):
     rng, bin_s, sizes, n_products, times, end = case(seed)
     clocks = (_Clock(), _Clock())
     whole = Observer(clocks[0], end, bin_s, sizes, n_products)
-    whole.slice_size = 10 ** 9  # one slice, at close
+    whole.slice_size = whole.chunk_size = 10 ** 9  # one slice, at close, its logs read then
     sliced = Observer(clocks[1], end, bin_s, sizes, n_products)
-    sliced.slice_size = rng.choice((1, 2, 5, 17))  # checked at every unit moved
+    sliced.slice_size = rng.choice((1, 2, 5, 17, 10 ** 9))  # checked at every unit moved
+    sliced.chunk_size = rng.choice((1, 2, 3))  # logs read into arrays in between (one slice at close with 10 ** 9)
     slices = []
 
     def between():  # a slice between any two calls too, not only when a unit moves
@@ -59,12 +60,16 @@ def test_a_floor_run_sliced_small_gives_the_same_trace(monkeypatch):
         slice_(self, now)
 
     monkeypatch.setattr(Observer, "_slice", counted)
-    for size in (10 ** 9, 10):
+    counts = []
+    for size, chunk in ((10 ** 9, 10 ** 9), (10, 10 ** 9), (10 ** 9, 5)):
         monkeypatch.setattr(observer, "SLICE", size)
+        monkeypatch.setattr(observer, "CHUNK", chunk)
         slices.clear()
         traces.append(run_replication(config, 0))
-    assert len(slices) > 10  # the run was binned in many slices, not only at close
-    expected, got = traces
-    for key in ARRAYS:
-        assert np.array_equal(getattr(expected, key), getattr(got, key)), key
-    assert got.active == expected.active and expected.wait_n.sum() > 0
+        counts.append(len(slices))
+    assert counts[1] > 10 and counts[2] == 1  # binned in many slices; then once, at close, its logs read in many chunks
+    expected = traces[0]
+    for got in traces[1:]:
+        for key in ARRAYS:
+            assert np.array_equal(getattr(expected, key), getattr(got, key)), key
+        assert got.active == expected.active and expected.wait_n.sum() > 0

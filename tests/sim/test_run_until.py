@@ -1,9 +1,11 @@
 """sim.replication.run_until is SimPy's Environment.run with its step inline: the same events in
 the same order, the same stop, the same crash on a failed event nobody defused."""
+import heapq
+
 import pytest
 import simpy
 
-from sim.replication import run_until
+from sim.replication import FloorEnvironment, run_until
 
 
 def _model(env: simpy.Environment, seen: list) -> simpy.Event:
@@ -70,3 +72,75 @@ def test_until_a_time_in_the_past_is_refused():
     env.run(until=2.0)
     with pytest.raises(ValueError, match="must be greater"):
         run_until(env, 1.0)
+
+
+def _handing_model(env: simpy.Environment, seen: list, schedule_now) -> None:
+    """Events due now (`schedule_now`, as PlanCells.hand schedules a cell's start) among SimPy's
+    own at the same instants: zero timeouts, urgent process starts, succeed(), and a handed
+    event's callback that hands another."""
+
+    def mark(name):
+        return lambda ev: seen.append((env.now, name))
+
+    def hand(name, then=None):
+        ev = simpy.Event(env)
+        ev._ok, ev._value = True, None
+        ev.callbacks.append(mark(name))
+        if then is not None:
+            ev.callbacks.append(lambda _: then())
+        schedule_now(env, ev)
+
+    def child(name):
+        seen.append((env.now, f"{name} child starts"))  # an Initialize: urgent, before the handed events
+        yield env.timeout(0)
+        seen.append((env.now, f"{name} child after zero"))
+
+    def worker(name, delays):
+        for d in delays:
+            yield env.timeout(d)
+            hand(f"{name} handed", then=lambda: hand(f"{name} handed again"))
+            env.timeout(0).callbacks.append(mark(f"{name} zero"))
+            env.process(child(name))
+            done = env.event()
+            done.callbacks.append(mark(f"{name} succeeded"))
+            done.succeed()
+            hand(f"{name} handed second")
+
+    for name, delays in (("a", [1.0, 1.0, 0.0, 2.0]), ("b", [2.0, 0.0, 1.0]), ("c", [1.0, 3.0])):
+        env.process(worker(name, delays))
+
+
+def _into_heap(env, ev):  # what SimPy's schedule(ev) does, and what hand does on a plain Environment
+    heapq.heappush(env._queue, (env._now, simpy.events.NORMAL, next(env._eid), ev))
+
+
+@pytest.mark.parametrize("stop", [None, 3.0, 3])
+def test_events_due_now_in_a_floor_environment_run_in_simpys_order(stop):
+    """A FloorEnvironment's second queue (events due now) changes no order: the same steps as one
+    SimPy heap, run by SimPy's own run (step and peek) or by run_until."""
+    runs = []
+    for env, run, now in ((simpy.Environment(), lambda env: env.run(until=stop), _into_heap),
+                          (FloorEnvironment(), lambda env: env.run(until=stop), FloorEnvironment.schedule_now),
+                          (FloorEnvironment(), lambda env: run_until(env, stop) if stop is not None else _run_all(env),
+                           FloorEnvironment.schedule_now)):
+        seen = []
+        _handing_model(env, seen, now)
+        run(env)
+        runs.append((seen, env.now, type(env.now)))
+    assert runs[0] == runs[1] == runs[2]
+    assert sum(1 for _, name in runs[0][0] if "handed" in name) >= 8
+
+
+def _run_all(env):
+    with pytest.raises(RuntimeError, match="No scheduled events left"):  # every event ran
+        run_until(env, env.event())
+
+
+def test_peek_sees_the_events_due_now():
+    env = FloorEnvironment()
+    env.run(until=2.0)
+    ev = simpy.Event(env)
+    ev._ok, ev._value = True, None
+    env.schedule_now(ev)
+    assert env.peek() == 2.0 and not env.soon
+    assert [(t, p) for t, p, _, e in env._queue if e is ev] == [(2.0, simpy.events.NORMAL)]

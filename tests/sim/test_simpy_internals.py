@@ -3,9 +3,11 @@
 SimPy 4.1 lays them out (pyproject pins simpy to 4.1.x). If a SimPy release moves them, this
 fails by name, before any twin result quietly changes."""
 import heapq
+from types import SimpleNamespace
 
 import simpy
 
+from sim.entities import CellRun
 from sim.floor import _at, _Trip
 
 
@@ -38,7 +40,12 @@ def test_events_pushed_by_hand_run_in_turn_with_simpys_own():
     ev._ok, ev._value = True, "handed"
     ev.callbacks.append(lambda e: seen.append(("hand", env.now, e._value)))
     heapq.heappush(env._queue, (env._now + 1.0, simpy.events.NORMAL, next(env._eid), ev))
+    cell = CellRun("c", SimpleNamespace(defn=SimpleNamespace(capacity=1, setup=0.0)), 0)  # a plan's cell: its own event
+    cell.callbacks = [lambda e: seen.append(("cell", env.now, e is cell))]
+    heapq.heappush(env._queue, (env._now + 1.0, simpy.events.NORMAL, next(env._eid), cell))
     env.timeout(1.0).callbacks.append(lambda e: seen.append(("later", env.now)))
     env.run()
-    assert seen == [("timeout", 1.0), ("at", 1.0, None), ("call", 1.0), ("hand", 1.0, "handed"), ("later", 1.0)]
+    assert seen == [("timeout", 1.0), ("at", 1.0, None), ("call", 1.0), ("hand", 1.0, "handed"), ("cell", 1.0, True),
+                    ("later", 1.0)]
+    assert cell.callbacks is None  # processed, as SimPy marks an event: free to be pushed again
     assert env._now == env.now == 1.0
