@@ -183,7 +183,25 @@ class _Pool:
 
 
 class FloorController:
-    _memo = True  # tests turn the pick memo off in a shadow controller to check it changes no decision
+    # Its state in slots. The controller keeps ~60 attributes, more than CPython (3.11) shares
+    # among instances' dicts (30): past that each instance gets a dict of its own, and every
+    # `self._pick(...)` and most `self.x` reads on the per-event paths fall back to a dict
+    # lookup (callgrind: ~8% of the controller's instructions a week). '__dict__' stays for
+    # what a host or a test may hang on a controller; such an instance is only slower.
+    __slots__ = (
+        "plan", "config", "log", "_log_rows", "_out", "now", "next_wake",
+        # per task
+        "status", "preds_left", "arrived", "cell", "start", "started_at", "ran_on", "in_rework", "stamp", "waiting_pool",
+        "_win_tag",
+        # per cell and per pool
+        "up", "family", "down_until", "seq", "_cells", "_pools", "_cpool", "_wake_of", "_from", "rework_queue", "full",
+        "waiting_in_pool", "buffer_heap", "ready_heap", "idle", "idle_heap", "_turn", "pool_slots", "_routable",
+        # what each rule keeps, and the policy's switches (see __init__)
+        "_wakes", "_stamps", "_tok", "_valid_from", "_rq_ver", "lateness", "next_replan", "last_replan", "_late_s",
+        "replan_gap", "replan_cpu_s", "down_cpu_s", "_lo", "_head", "_off_order", "on_planned_cell", "_help", "_early",
+        "_lookahead", "_route_on", "_heaped", "_replans", "_moves", "_help_wait", "_track_late",
+        "_memo",  # tests turn the pick memo off in a shadow controller to check it changes no decision
+        "__dict__")
 
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
@@ -278,6 +296,7 @@ class FloorController:
         # - a free cell's whole failed pick (armed: its window token, 0 once it started
         #   something), with the help version it saw and its wake-up (armed_top, armed_until).
         # Cells with recorded stops never keep one: their gates are not monotone in time.
+        self._memo = True
         self._tok = 0
         self._valid_from = 1
         self._win_tag = [0] * n
@@ -1051,12 +1070,6 @@ class FloorController:
             self.waiting_in_pool[pool].discard(t)
             self.waiting_pool[t] = -1
 
-    def _retimed(self, t: int) -> None:
-        """The task's planned start changed: its place in the full-buffer order too."""
-        pool = self.waiting_pool[t]
-        if pool >= 0 and self.full[pool]:
-            heapq.heappush(self.buffer_heap[pool], (self.start[t], t))
-
     def _earliest_waiting(self, pool: int) -> int:
         """The ready task waiting in the pool with the earliest planned start (ties: lowest task
         id), or -1. Tasks still waiting for a predecessor keep their entries. The heap is kept
@@ -1081,24 +1094,43 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
-        old = self.cell[t]
-        self.cell[t] = c
-        self.start[t] = start
-        # Two sequences change: neither cell's last scan stands. A unit that is there may change
-        # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
-        oc, cs = self._cells[old], self._cells[c]
-        oc.wtok = oc.armed = cs.wtok = cs.armed = 0
-        if self.arrived[t]:
-            self._pools[self._cpool[old]].top_ver += 1
-            self._pools[self._cpool[c]].top_ver += 1
-        self._off_order.append(t)  # re-timed: out of open_before's order
-        self._stamps += 1
-        self.stamp[t] = self._stamps
-        self.in_rework[t] = False
-        self._retimed(t)
-        seq = cs.seq
-        k = bisect.bisect_left(seq, (start, self._stamps, t))
-        seq.insert(max(k, cs.ptr), (start, self._stamps, t))
+        self._assign_all(((t, c, start),))
+
+    def _assign_all(self, moves) -> None:
+        """_assign for each (task, cell, start) of `moves`, in order, as one pass: a re-plan moves
+        800-1,200 tasks at once. Each entry goes where _assign puts it (bisect, not before the
+        cell's open part), so the sequences are the ones the moves one by one make; each touched
+        cell's memo is voided once, after them all."""
+        cell, start_of, stamp, arrived, in_rework = self.cell, self.start, self.stamp, self.arrived, self.in_rework
+        cells, pools, cpool, waiting_pool, full = self._cells, self._pools, self._cpool, self.waiting_pool, self.full
+        off, touched, stamps = self._off_order, set(), self._stamps
+        for t, c, start in moves:
+            old = cell[t]
+            cell[t] = c
+            start_of[t] = start
+            # Two sequences change: neither cell's last scan stands. A unit that is there may change
+            # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
+            touched.add(old)
+            touched.add(c)
+            if arrived[t]:
+                pools[cpool[old]].top_ver += 1
+                pools[cpool[c]].top_ver += 1
+            off.append(t)  # re-timed: out of open_before's order
+            stamps += 1
+            stamp[t] = stamps
+            in_rework[t] = False
+            pool = waiting_pool[t]
+            if pool >= 0 and full[pool]:  # re-timed: its place in the full-buffer order too
+                heapq.heappush(self.buffer_heap[pool], (start, t))
+            cs = cells[c]
+            seq = cs.seq
+            entry = (start, stamps, t)
+            k = bisect.bisect_left(seq, entry)
+            seq.insert(k if k > cs.ptr else cs.ptr, entry)
+        self._stamps = stamps
+        for c in touched:
+            cs = cells[c]
+            cs.wtok = cs.armed = 0
 
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan
@@ -1115,11 +1147,10 @@ class FloorController:
         except ValueError as exc:
             self._emit(REPLAN, f"replan failed ({trigger}): {exc}")
             return
-        moved = 0
-        for t, c, start in changes:  # only what the re-plan starts sooner elsewhere moves
-            if self.status[t] == WAITING and not self.in_rework[t]:
-                self._assign(t, c, start)
-                moved += 1
+        status, in_rework = self.status, self.in_rework
+        moves = [m for m in changes if status[m[0]] == WAITING and not in_rework[m[0]]]  # only what the re-plan starts sooner elsewhere
+        self._assign_all(moves)
+        moved = len(moves)
         seconds = time.process_time() - began
         self.replan_cpu_s += seconds
         self.lateness = 0.0

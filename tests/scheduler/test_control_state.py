@@ -261,9 +261,8 @@ def test_the_full_buffer_heap_follows_arrivals_starts_and_new_times(steps):
         elif kind == "start" and ctrl.status[t] == WAITING:
             ctrl.status[t] = 1
             ctrl._leave_pool(t)
-        elif kind == "retime":
-            ctrl.start[t] = float(value * 600)
-            ctrl._retimed(t)
+        elif kind == "retime":  # as a repair or re-plan re-times it: on its own cell, a new start
+            ctrl._assign(t, ctrl.cell[t], float(value * 600))
         elif kind == "block":
             ctrl.preds_left[t] += 1
         elif kind == "unblock" and ctrl.preds_left[t] > 0:
