@@ -43,7 +43,8 @@ import math
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, replace
-from operator import itemgetter
+from itertools import compress
+from operator import eq, itemgetter
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
                                       PoolFull, Ready, Started, Tick)
@@ -58,6 +59,7 @@ OWN_CELL = "own cell: due and ready beyond the look-ahead, its cell free"
 HELP = "help: earliest due ready task of the pool"
 HELP_MOVE = "help: due, its planned cell cannot take it now"
 _LATENESS_ALPHA = 1 / 50
+_STAMP, _TASK = itemgetter(1), itemgetter(2)  # of a sequence entry (start, stamp, task)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class FloorController:
         "_wakes", "_stamps", "_tok", "_valid_from", "_rq_ver", "lateness", "next_replan", "last_replan", "_late_s",
         "replan_gap", "replan_cpu_s", "down_cpu_s", "_lo", "_head", "_off_order", "on_planned_cell", "_help", "_early",
         "_lookahead", "_route_on", "_heaped", "_replans", "_moves", "_help_wait", "_track_late",
+        "_t_start",  # the plan's planned starts (plan.t_start), read per pick and start
         "_memo",  # tests turn the pick memo off in a shadow controller to check it changes no decision
         "__dict__")
 
@@ -297,6 +300,7 @@ class FloorController:
         #   something), with the help version it saw and its wake-up (armed_top, armed_until).
         # Cells with recorded stops never keep one: their gates are not monotone in time.
         self._memo = True
+        self._t_start = plan.t_start
         self._tok = 0
         self._valid_from = 1
         self._win_tag = [0] * n
@@ -376,7 +380,24 @@ class FloorController:
             tok = cs.wtok
             if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
                 self._window_ready(t, cs)
-            if not self._hand_over(t, pool):
+            # _hand_over, inline (most units under help policies start here): its own cell is
+            # busy or down, so the lowest free twin takes t if it is due and ready, unless t is
+            # next on its own single-job cell, which frees within help_wait_s (_own_cell_soon,
+            # called only when its cheap conditions hold).
+            idle, wait = pl.idle, self._help_wait
+            if idle and self.status[t] == WAITING and self._t_start[t] - self._early <= now and self.preds_left[t] == 0 \
+                    and not (wait and cs.up and cs.cap == 1 and cs.busy_until - now <= wait and self._own_cell_soon(t)):
+                if c in idle:
+                    to = c
+                else:  # _first_idle, inline (help policies keep the heap)
+                    heap = pl.idle_heap
+                    while heap[0] not in idle:
+                        heapq.heappop(heap)
+                    to = heap[0]
+                if self._cells[to].stops is None or not self._window_wait(t, to):
+                    self._take_due(t, c, to)
+                    idle = None  # started
+            if idle is not None:
                 self._wait_in(pool, t)
                 self._join_help(pool, t)
         else:
@@ -875,22 +896,22 @@ class FloorController:
                 if arrived[t] and left[t] == 0:
                     # The gate is the plan's own start (when the unit may begin, as planned); a
                     # repair or re-plan reorders and re-assigns, it does not hold work back.
-                    plan = self.plan
-                    gate = plan.t_start[t] - self._early
+                    gate = self._t_start[t] - self._early
                     fam = cs.family
-                    if fam is not None and fam != plan.t_family[t]:
+                    if fam is not None and fam != self.plan.t_family[t]:
                         gate -= cs.setup
                     if gate <= now:
                         gate = self._window_wait(t, c) if stops is not None else 0.0
                         if not gate:
                             stamp[t] = 0
-                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {self.plan.task_name(head)} not ready")
                             return True
                     if gate < wake:
                         wake = gate
                 seen += 1
             if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-                seq[i:] = [e for e in seq[i:] if stamp[e[2]] == e[1]]
+                tail = seq[i:]  # kept: the entries whose stamp is still the task's (the filter in C, not a comprehension)
+                seq[i:] = compress(tail, map(eq, map(stamp.__getitem__, map(_TASK, tail)), map(_STAMP, tail)))
             if stops is None and self._memo:
                 cs.wtok, cs.wwake = tok, wake
         heap = pl.ready_heap
@@ -905,13 +926,13 @@ class FloorController:
         else:
             plan = self.plan
             early, left, arrived, stamp = self._early, self.preds_left, self.arrived, self.stamp
-            status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
+            status, in_rework, cell_pool, cells, t_start = self.status, self.in_rework, plan.cell_pool, self.cell, self._t_start
             while heap:
                 s, t = heap[0]
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
                     heapq.heappop(heap)
                     continue
-                due = plan.t_start[t] - early
+                due = t_start[t] - early
                 if due <= now and left[t] == 0:
                     due = self._window_wait(t, c) if stops is not None else 0.0
                 if due <= now and left[t] == 0:
