@@ -43,8 +43,7 @@ import math
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, replace
-from itertools import compress
-from operator import eq, itemgetter
+from operator import itemgetter
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
                                       PoolFull, Ready, Started, Tick)
@@ -59,7 +58,6 @@ OWN_CELL = "own cell: due and ready beyond the look-ahead, its cell free"
 HELP = "help: earliest due ready task of the pool"
 HELP_MOVE = "help: due, its planned cell cannot take it now"
 _LATENESS_ALPHA = 1 / 50
-_STAMP, _TASK = itemgetter(1), itemgetter(2)  # of a sequence entry (start, stamp, task)
 
 
 @dataclass(frozen=True)
@@ -910,8 +908,7 @@ class FloorController:
                         wake = gate
                 seen += 1
             if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
-                tail = seq[i:]  # kept: the entries whose stamp is still the task's (the filter in C, not a comprehension)
-                seq[i:] = compress(tail, map(eq, map(stamp.__getitem__, map(_TASK, tail)), map(_STAMP, tail)))
+                seq[i:] = [e for e in seq[i:] if stamp[e[2]] == e[1]]
             if stops is None and self._memo:
                 cs.wtok, cs.wwake = tok, wake
         heap = pl.ready_heap
