@@ -403,10 +403,15 @@ class FloorController:
             self._join_help(pool, t)
             self._dispatch_task(t)
             self._hand_over(t, pool)
+        wakes = self._wakes  # then _settle's work: its re-plan trigger read here, the call only when one is due
+        wake = wakes[0][0] if wakes else INF
         if self._replans:
-            return self._settle(out)
-        wakes = self._wakes  # _settle without a re-plan to check (next_replan is inf)
-        self.next_wake = wakes[0][0] if wakes else INF
+            nxt = self.next_replan
+            if now >= nxt or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
+                return self._settle(out)
+            if nxt <= wake:
+                wake = nxt
+        self.next_wake = wake
         return out
 
     def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
@@ -449,10 +454,15 @@ class FloorController:
         if up:  # _dispatch(c), inline
             while cs.running < cs.cap and self._pick(c, cs):
                 pass
+        wakes = self._wakes  # _settle's work, inline (as in on_ready)
+        wake = wakes[0][0] if wakes else INF
         if self._replans:
-            return self._settle(out)
-        wakes = self._wakes
-        self.next_wake = wakes[0][0] if wakes else INF
+            nxt = self.next_replan
+            if now >= nxt or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
+                return self._settle(out)
+            if nxt <= wake:
+                wake = nxt
+        self.next_wake = wake
         return out
 
     def _settle(self, out: list[tuple]) -> list[tuple]:
