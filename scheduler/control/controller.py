@@ -403,15 +403,11 @@ class FloorController:
             self._join_help(pool, t)
             self._dispatch_task(t)
             self._hand_over(t, pool)
-        wakes = self._wakes  # then _settle's work: its re-plan trigger read here, the call only when one is due
-        wake = wakes[0][0] if wakes else INF
-        if self._replans:
-            nxt = self.next_replan
-            if now >= nxt or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
-                return self._settle(out)
-            if nxt <= wake:
-                wake = nxt
-        self.next_wake = wake
+        # _settle, inline: its re-plan trigger read here (the call only when a re-plan is due), then next_wake.
+        if self._replans and (now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap)):
+            return self._settle(out)
+        wake = self._wakes[0][0] if self._wakes else INF
+        self.next_wake = wake if wake < self.next_replan else self.next_replan
         return out
 
     def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
@@ -454,15 +450,10 @@ class FloorController:
         if up:  # _dispatch(c), inline
             while cs.running < cs.cap and self._pick(c, cs):
                 pass
-        wakes = self._wakes  # _settle's work, inline (as in on_ready)
-        wake = wakes[0][0] if wakes else INF
-        if self._replans:
-            nxt = self.next_replan
-            if now >= nxt or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
-                return self._settle(out)
-            if nxt <= wake:
-                wake = nxt
-        self.next_wake = wake
+        if self._replans and (now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap)):
+            return self._settle(out)  # (as on_ready)
+        wake = self._wakes[0][0] if self._wakes else INF
+        self.next_wake = wake if wake < self.next_replan else self.next_replan
         return out
 
     def _settle(self, out: list[tuple]) -> list[tuple]:
