@@ -375,9 +375,6 @@ class FloorController:
             # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
             # before the hand-over below: the unit joins them only if it is not handed over (most
             # units a twin takes on arrival never enter them; the same decisions).
-            tok = cs.wtok
-            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
-                self._window_ready(t, cs)
             # _hand_over, inline (most units under help policies start here): its own cell is
             # busy or down, so the lowest free twin takes t if it is due and ready, unless t is
             # next on its own single-job cell, which frees within help_wait_s (_own_cell_soon,
@@ -396,6 +393,12 @@ class FloorController:
                     self._take_due(t, c, to)
                     idle = None  # started
             if idle is not None:
+                # Not handed over: if t is in its cell's window as last scanned, that scan may no
+                # longer stand. (Handed over, t leaves the window: _take_due voids the scan; the
+                # hand-over reads nothing of it, so the check waits until here.)
+                tok = cs.wtok
+                if tok and self._win_tag[t] == tok:
+                    self._window_ready(t, cs)
                 self._wait_in(pool, t)
                 self._join_help(pool, t)
         else:
