@@ -886,7 +886,8 @@ class FloorController:
                 i += 1
             cs.ptr = i
             tag, arrived, left = self._win_tag, self.arrived, self.preds_left  # the window's tasks carry this scan's token
-            wake, head, seen, stale, lookahead = INF, -1, 0, 0, self._lookahead
+            wake, seen, stale, lookahead = INF, 0, 0, self._lookahead
+            head = seq[i][2] if i < n else -1  # the sequence's head: the entry the loop above stopped at is live
             j = i
             while j < n and seen < lookahead:
                 _, st, t = seq[j]
@@ -895,8 +896,6 @@ class FloorController:
                     stale += 1
                     continue
                 tag[t] = tok
-                if head < 0:
-                    head = t
                 if arrived[t] and left[t] == 0:
                     # The gate is the plan's own start (when the unit may begin, as planned); a
                     # repair or re-plan reorders and re-assigns, it does not hold work back.
