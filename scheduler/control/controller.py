@@ -183,7 +183,26 @@ class _Pool:
 
 
 class FloorController:
-    _memo = True  # tests turn the pick memo off in a shadow controller to check it changes no decision
+    # Its state in slots. The controller keeps ~60 attributes, more than CPython (3.11) shares
+    # among instances' dicts (30): past that each instance gets a dict of its own, and every
+    # `self._pick(...)` and most `self.x` reads on the per-event paths fall back to a dict
+    # lookup (callgrind: ~8% of the controller's instructions a week). '__dict__' stays for
+    # what a host or a test may hang on a controller; such an instance is only slower.
+    __slots__ = (
+        "plan", "config", "log", "_log_rows", "_out", "now", "next_wake",
+        # per task
+        "status", "preds_left", "arrived", "cell", "start", "started_at", "ran_on", "in_rework", "stamp", "waiting_pool",
+        "_win_tag",
+        # per cell and per pool
+        "up", "family", "down_until", "seq", "_cells", "_pools", "_cpool", "_wake_of", "_from", "rework_queue", "full",
+        "waiting_in_pool", "buffer_heap", "ready_heap", "idle", "idle_heap", "_turn", "pool_slots", "_routable",
+        # what each rule keeps, and the policy's switches (see __init__)
+        "_wakes", "_stamps", "_tok", "_valid_from", "_rq_ver", "lateness", "next_replan", "last_replan", "_late_s",
+        "replan_gap", "replan_cpu_s", "down_cpu_s", "_lo", "_head", "_off_order", "on_planned_cell", "_help", "_early",
+        "_lookahead", "_route_on", "_heaped", "_replans", "_moves", "_help_wait", "_track_late",
+        "_t_start",  # the plan's planned starts (plan.t_start), read per pick and start
+        "_memo",  # tests turn the pick memo off in a shadow controller to check it changes no decision
+        "__dict__")
 
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
@@ -278,6 +297,8 @@ class FloorController:
         # - a free cell's whole failed pick (armed: its window token, 0 once it started
         #   something), with the help version it saw and its wake-up (armed_top, armed_until).
         # Cells with recorded stops never keep one: their gates are not monotone in time.
+        self._memo = True
+        self._t_start = plan.t_start
         self._tok = 0
         self._valid_from = 1
         self._win_tag = [0] * n
@@ -354,10 +375,30 @@ class FloorController:
             # Its own cell cannot pick now, so nothing reads the pool's waiting set or help order
             # before the hand-over below: the unit joins them only if it is not handed over (most
             # units a twin takes on arrival never enter them; the same decisions).
-            tok = cs.wtok
-            if tok and self._win_tag[t] == tok:  # t is in its cell's window as last scanned
-                self._window_ready(t, cs)
-            if not self._hand_over(t, pool):
+            # _hand_over, inline (most units under help policies start here): its own cell is
+            # busy or down, so the lowest free twin takes t if it is due and ready, unless t is
+            # next on its own single-job cell, which frees within help_wait_s (_own_cell_soon,
+            # called only when its cheap conditions hold).
+            idle, wait = pl.idle, self._help_wait
+            if idle and self.status[t] == WAITING and self._t_start[t] - self._early <= now and self.preds_left[t] == 0 \
+                    and not (wait and cs.up and cs.cap == 1 and cs.busy_until - now <= wait and self._own_cell_soon(t)):
+                if c in idle:
+                    to = c
+                else:  # _first_idle, inline (help policies keep the heap)
+                    heap = pl.idle_heap
+                    while heap[0] not in idle:
+                        heapq.heappop(heap)
+                    to = heap[0]
+                if self._cells[to].stops is None or not self._window_wait(t, to):
+                    self._take_due(t, c, to)
+                    idle = None  # started
+            if idle is not None:
+                # Not handed over: if t is in its cell's window as last scanned, that scan may no
+                # longer stand. (Handed over, t leaves the window: _take_due voids the scan; the
+                # hand-over reads nothing of it, so the check waits until here.)
+                tok = cs.wtok
+                if tok and self._win_tag[t] == tok:
+                    self._window_ready(t, cs)
                 self._wait_in(pool, t)
                 self._join_help(pool, t)
         else:
@@ -365,10 +406,11 @@ class FloorController:
             self._join_help(pool, t)
             self._dispatch_task(t)
             self._hand_over(t, pool)
-        if self._replans:
+        # _settle, inline: its re-plan trigger read here (the call only when a re-plan is due), then next_wake.
+        if self._replans and (now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap)):
             return self._settle(out)
-        wakes = self._wakes  # _settle without a re-plan to check (next_replan is inf)
-        self.next_wake = wakes[0][0] if wakes else INF
+        wake = self._wakes[0][0] if self._wakes else INF
+        self.next_wake = wake if wake < self.next_replan else self.next_replan
         return out
 
     def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
@@ -411,10 +453,10 @@ class FloorController:
         if up:  # _dispatch(c), inline
             while cs.running < cs.cap and self._pick(c, cs):
                 pass
-        if self._replans:
-            return self._settle(out)
-        wakes = self._wakes
-        self.next_wake = wakes[0][0] if wakes else INF
+        if self._replans and (now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap)):
+            return self._settle(out)  # (as on_ready)
+        wake = self._wakes[0][0] if self._wakes else INF
+        self.next_wake = wake if wake < self.next_replan else self.next_replan
         return out
 
     def _settle(self, out: list[tuple]) -> list[tuple]:
@@ -557,7 +599,9 @@ class FloorController:
         oc = self._cells[own]
         if self._win_tag[t] == oc.wtok:  # its cell's window lost a task
             oc.wtok = oc.armed = 0
-        self._emit(MOVE, HELP_MOVE, t, c, self._from[own])
+        row = (self.now, MOVE, HELP_MOVE, t, c, self._from[own])  # _emit, inline: ~60,000 help moves a week under repair
+        self._log_rows.append(row)
+        self._out.append(row)
         self.cell[t] = c
         self._begin(t, c, HELP)
 
@@ -842,7 +886,8 @@ class FloorController:
                 i += 1
             cs.ptr = i
             tag, arrived, left = self._win_tag, self.arrived, self.preds_left  # the window's tasks carry this scan's token
-            wake, head, seen, stale, lookahead = INF, -1, 0, 0, self._lookahead
+            wake, seen, stale, lookahead = INF, 0, 0, self._lookahead
+            head = seq[i][2] if i < n else -1  # the sequence's head: the entry the loop above stopped at is live
             j = i
             while j < n and seen < lookahead:
                 _, st, t = seq[j]
@@ -851,21 +896,18 @@ class FloorController:
                     stale += 1
                     continue
                 tag[t] = tok
-                if head < 0:
-                    head = t
                 if arrived[t] and left[t] == 0:
                     # The gate is the plan's own start (when the unit may begin, as planned); a
                     # repair or re-plan reorders and re-assigns, it does not hold work back.
-                    plan = self.plan
-                    gate = plan.t_start[t] - self._early
+                    gate = self._t_start[t] - self._early
                     fam = cs.family
-                    if fam is not None and fam != plan.t_family[t]:
+                    if fam is not None and fam != self.plan.t_family[t]:
                         gate -= cs.setup
                     if gate <= now:
                         gate = self._window_wait(t, c) if stops is not None else 0.0
                         if not gate:
                             stamp[t] = 0
-                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {plan.task_name(head)} not ready")
+                            self._begin(t, c, PLAN if t == head else f"look-ahead: head {self.plan.task_name(head)} not ready")
                             return True
                     if gate < wake:
                         wake = gate
@@ -886,13 +928,13 @@ class FloorController:
         else:
             plan = self.plan
             early, left, arrived, stamp = self._early, self.preds_left, self.arrived, self.stamp
-            status, in_rework, cell_pool, cells = self.status, self.in_rework, plan.cell_pool, self.cell
+            status, in_rework, cell_pool, cells, t_start = self.status, self.in_rework, plan.cell_pool, self.cell, self._t_start
             while heap:
                 s, t = heap[0]
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
                     heapq.heappop(heap)
                     continue
-                due = plan.t_start[t] - early
+                due = t_start[t] - early
                 if due <= now and left[t] == 0:
                     due = self._window_wait(t, c) if stops is not None else 0.0
                 if due <= now and left[t] == 0:
@@ -1051,12 +1093,6 @@ class FloorController:
             self.waiting_in_pool[pool].discard(t)
             self.waiting_pool[t] = -1
 
-    def _retimed(self, t: int) -> None:
-        """The task's planned start changed: its place in the full-buffer order too."""
-        pool = self.waiting_pool[t]
-        if pool >= 0 and self.full[pool]:
-            heapq.heappush(self.buffer_heap[pool], (self.start[t], t))
-
     def _earliest_waiting(self, pool: int) -> int:
         """The ready task waiting in the pool with the earliest planned start (ties: lowest task
         id), or -1. Tasks still waiting for a predecessor keep their entries. The heap is kept
@@ -1081,24 +1117,43 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
-        old = self.cell[t]
-        self.cell[t] = c
-        self.start[t] = start
-        # Two sequences change: neither cell's last scan stands. A unit that is there may change
-        # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
-        oc, cs = self._cells[old], self._cells[c]
-        oc.wtok = oc.armed = cs.wtok = cs.armed = 0
-        if self.arrived[t]:
-            self._pools[self._cpool[old]].top_ver += 1
-            self._pools[self._cpool[c]].top_ver += 1
-        self._off_order.append(t)  # re-timed: out of open_before's order
-        self._stamps += 1
-        self.stamp[t] = self._stamps
-        self.in_rework[t] = False
-        self._retimed(t)
-        seq = cs.seq
-        k = bisect.bisect_left(seq, (start, self._stamps, t))
-        seq.insert(max(k, cs.ptr), (start, self._stamps, t))
+        self._assign_all(((t, c, start),))
+
+    def _assign_all(self, moves) -> None:
+        """_assign for each (task, cell, start) of `moves`, in order, as one pass: a re-plan moves
+        800-1,200 tasks at once. Each entry goes where _assign puts it (bisect, not before the
+        cell's open part), so the sequences are the ones the moves one by one make; each touched
+        cell's memo is voided once, after them all."""
+        cell, start_of, stamp, arrived, in_rework = self.cell, self.start, self.stamp, self.arrived, self.in_rework
+        cells, pools, cpool, waiting_pool, full = self._cells, self._pools, self._cpool, self.waiting_pool, self.full
+        off, touched, stamps = self._off_order, set(), self._stamps
+        for t, c, start in moves:
+            old = cell[t]
+            cell[t] = c
+            start_of[t] = start
+            # Two sequences change: neither cell's last scan stands. A unit that is there may change
+            # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
+            touched.add(old)
+            touched.add(c)
+            if arrived[t]:
+                pools[cpool[old]].top_ver += 1
+                pools[cpool[c]].top_ver += 1
+            off.append(t)  # re-timed: out of open_before's order
+            stamps += 1
+            stamp[t] = stamps
+            in_rework[t] = False
+            pool = waiting_pool[t]
+            if pool >= 0 and full[pool]:  # re-timed: its place in the full-buffer order too
+                heapq.heappush(self.buffer_heap[pool], (start, t))
+            cs = cells[c]
+            seq = cs.seq
+            entry = (start, stamps, t)
+            k = bisect.bisect_left(seq, entry)
+            seq.insert(k if k > cs.ptr else cs.ptr, entry)
+        self._stamps = stamps
+        for c in touched:
+            cs = cells[c]
+            cs.wtok = cs.armed = 0
 
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan
@@ -1115,11 +1170,10 @@ class FloorController:
         except ValueError as exc:
             self._emit(REPLAN, f"replan failed ({trigger}): {exc}")
             return
-        moved = 0
-        for t, c, start in changes:  # only what the re-plan starts sooner elsewhere moves
-            if self.status[t] == WAITING and not self.in_rework[t]:
-                self._assign(t, c, start)
-                moved += 1
+        status, in_rework = self.status, self.in_rework
+        moves = [m for m in changes if status[m[0]] == WAITING and not in_rework[m[0]]]  # only what the re-plan starts sooner elsewhere
+        self._assign_all(moves)
+        moved = len(moves)
         seconds = time.process_time() - began
         self.replan_cpu_s += seconds
         self.lateness = 0.0

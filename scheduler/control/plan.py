@@ -56,6 +56,7 @@ class ControlPlan:
     stop_calendars: list | None = field(default=None, repr=False)  # per cell, its recorded stops (controller._recorded_stops)
     routable: tuple | None = field(default=None, repr=False)  # (t_pools, per task 1 when it has more than one eligible pool): controller
     by_start: tuple | None = field(default=None, repr=False)  # (t_start, t_problem, the planned tasks by planned start): controller.open_before
+    first_starts: tuple | None = field(default=None, repr=False)  # (t_scale, per task 1, or 2 when it runs across the cut): sim.execution's bridge
 
     @property
     def n_tasks(self) -> int:

@@ -3,6 +3,7 @@ path keeps (waiting units per pool and their heap, wake-ups, the decision log) a
 a scan of the plain state would say; and state built once per plan is never shared."""
 from __future__ import annotations
 
+import bisect
 import math
 import random
 
@@ -242,6 +243,71 @@ def test_the_decision_log_reads_back_as_decisions():
     assert len(log) == 2 and list(log) == decisions and log[-1] == decisions[-1] and log[1:] == decisions[1:]
 
 
+def assign_one_by_one(ctrl: FloorController, t: int, c: int, start: float) -> None:
+    """One move as the controller made it before moves were applied in one pass: the reference
+    _assign_all must match (bisect into the cell's sequence, never before its open part)."""
+    old = ctrl.cell[t]
+    ctrl.cell[t] = c
+    ctrl.start[t] = start
+    oc, cs = ctrl._cells[old], ctrl._cells[c]
+    oc.wtok = oc.armed = cs.wtok = cs.armed = 0
+    if ctrl.arrived[t]:
+        ctrl._pools[ctrl._cpool[old]].top_ver += 1
+        ctrl._pools[ctrl._cpool[c]].top_ver += 1
+    ctrl._off_order.append(t)
+    ctrl._stamps += 1
+    ctrl.stamp[t] = ctrl._stamps
+    ctrl.in_rework[t] = False
+    pool = ctrl.waiting_pool[t]
+    if pool >= 0 and ctrl.full[pool]:
+        ctrl.buffer_heap[pool].append((ctrl.start[t], t))  # compared as a multiset below
+    k = bisect.bisect_left(cs.seq, (start, ctrl._stamps, t))
+    cs.seq.insert(max(k, cs.ptr), (start, ctrl._stamps, t))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6))
+def test_a_batch_of_moves_leaves_the_sequences_one_move_at_a_time_would(seed, rounds):
+    """A re-plan's moves applied in one pass (_assign_all) leave every sequence, stamp, memo,
+    help version and full-buffer entry as moving the tasks one by one does, also when cells have
+    a consumed prefix (entries before the open part, where no move may land) and a task moves
+    twice in a batch or back to its own cell."""
+    rng = random.Random(seed)
+    spec = hand.loop_floor()
+    plan = control_plan(spec, list_schedule(build_problem(spec, orders_for(spec, 8), 8 * H)))
+    batch, ref = FloorController(plan), FloorController(plan)
+    pools = plan.cell_pool
+    for ctrl in (batch, ref):
+        r = random.Random(seed)
+        for c, cs in enumerate(ctrl._cells):  # a consumed prefix: the first entries started
+            for _ in range(r.randint(0, min(3, len(cs.seq)))):
+                if cs.ptr < len(cs.seq):
+                    ctrl.stamp[cs.seq[cs.ptr][2]] = 0
+                    cs.ptr += 1
+            cs.wtok = cs.armed = 7
+        for t in r.sample(range(plan.n_tasks), plan.n_tasks // 3):
+            ctrl.arrived[t] = True
+        ctrl._set_full(0, True)
+        for t in r.sample(range(plan.n_tasks), plan.n_tasks // 4):
+            ctrl._wait_in(pools[ctrl.cell[t]], t)
+    movable = [t for t in range(plan.n_tasks) if plan.t_cell[t] >= 0]
+    for _ in range(rounds):
+        moves = []
+        for t in rng.sample(movable, rng.randint(1, min(12, len(movable)))) + rng.sample(movable, 1):
+            twins = plan.pool_cells[pools[batch.cell[t]]]
+            moves.append((t, rng.choice(twins), float(rng.choice([0, rng.randint(0, 8 * H)]))))
+        batch._assign_all(moves)
+        for move in moves:
+            assign_one_by_one(ref, *move)
+        for name in ("cell", "start", "stamp", "in_rework", "_off_order", "_stamps"):
+            assert getattr(batch, name) == getattr(ref, name), name
+        for c, (a, b) in enumerate(zip(batch._cells, ref._cells)):
+            assert a.seq == b.seq and a.ptr == b.ptr, f"cell {c}: sequence"
+            assert (a.wtok, a.armed) == (b.wtok, b.armed), f"cell {c}: memo"
+        assert [p.top_ver for p in batch._pools] == [p.top_ver for p in ref._pools]
+        assert [sorted(h) for h in batch.buffer_heap] == [sorted(h) for h in ref.buffer_heap]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["wait", "start", "retime", "block", "unblock", "fill", "drain"]), st.integers(0, 4),
                           st.integers(0, 1), st.integers(0, 5)), max_size=40))
@@ -261,9 +327,8 @@ def test_the_full_buffer_heap_follows_arrivals_starts_and_new_times(steps):
         elif kind == "start" and ctrl.status[t] == WAITING:
             ctrl.status[t] = 1
             ctrl._leave_pool(t)
-        elif kind == "retime":
-            ctrl.start[t] = float(value * 600)
-            ctrl._retimed(t)
+        elif kind == "retime":  # as a repair or re-plan re-times it: on its own cell, a new start
+            ctrl._assign(t, ctrl.cell[t], float(value * 600))
         elif kind == "block":
             ctrl.preds_left[t] += 1
         elif kind == "unblock" and ctrl.preds_left[t] > 0:
