@@ -143,6 +143,9 @@ def dispatch_lists(
     demote_lost = objective == "mw"
     rng = random.Random(seed) if seed else None
     n = len(t_modes)
+    for name, values in (("t_preds", t_preds), ("ready_at", ready_at), ("family", family), ("priority", priority)):
+        if values is not None and len(values) != n:  # one entry per task, as t_modes
+            raise ValueError(f"dispatch_lists: {name} has {len(values)} entries, t_modes {n}: one per task")
 
     # Lanes: one per job a cell can hold at once; a capacity-k bay is k lanes sharing windows.
     # A re-plan's cells are mostly lanes of bays, each with one window (its pinned work), so the
@@ -409,6 +412,9 @@ def dispatch_lists(
                 break
             eft = False
             now = max(lane_busy_until)
+            # Time may step back here: a lane's "inside a window till" mark was set at a later
+            # time, so every lane is looked at again.
+            lane_inside[:] = [-1] * len(lane_cell)
             for pool in stranded:
                 dispatch(pool, now)
             continue

@@ -66,3 +66,17 @@ def test_restrict_names_the_cell_its_fixed_work_overfills():
     fixed = {0: (0, 0, 10), 1: (0, 2, 12), 2: (0, 5, 15)}  # three at once on two slots
     with pytest.raises(ValueError, match="A0"):
         restrict(problem, fixed, {3})
+
+
+def test_dispatch_lists_names_a_list_of_the_wrong_length():
+    """One entry per task in every per-task list: a list one too long or short is named (it once
+    ran on silently, or failed on an index)."""
+    from scheduler.construct import dispatch_lists
+
+    cells = [Cell("C0", 0, 1, 0, [])]
+    modes = [[(0, 10)], [(0, 10)]]
+    with pytest.raises(ValueError, match="t_preds has 3 entries, t_modes 2"):
+        dispatch_lists(cells, 1, modes, [[], [0], [1]], [0, 0], ["a", "a"], 100, priority=[0.0, 1.0])
+    with pytest.raises(ValueError, match="priority has 1 entries"):
+        dispatch_lists(cells, 1, modes, [[], [0]], [0, 0], ["a", "a"], 100, priority=[0.0])
+    assert dispatch_lists(cells, 1, modes, [[], [0]], [0, 0], ["a", "a"], 100, priority=[0.0, 1.0]) == [(0, 0, 10), (0, 10, 20)]

@@ -119,6 +119,10 @@ def test_an_empty_window_holds_no_time(problem):
     assert violations(dataclasses.replace(problem, cells=cells), s) == []
     cells = [dataclasses.replace(c, unavailable=[(middle, middle + 1)]) if c.id == a.cell else c for c in problem.cells]
     assert any("unavailability" in v for v in violations(dataclasses.replace(problem, cells=cells), s))
+    # An inverted one (end before start; no spec or repair makes one) holds no time either, as
+    # the list scheduler and the CP-SAT model read it.
+    cells = [dataclasses.replace(c, unavailable=[(a.end, a.start)]) if c.id == a.cell else c for c in problem.cells]
+    assert violations(dataclasses.replace(problem, cells=cells), s) == []
 
 
 def test_validate_raises_with_readable_message(problem):
