@@ -136,7 +136,7 @@ class Floor(PlanCells):
         env = self.env
         pending = [entry[-1] for entry in env._queue]  # SimPy keeps scheduled events in Environment._queue
         if self._soon is not None:  # and a FloorEnvironment those due now in `soon`
-            pending += [ev for _, ev in self._soon]
+            pending += [ev for _, _, ev in self._soon]
             self._soon.clear()
         pending += [cell.wait_ev for cell in self.cells.values() if cell.wait_ev is not None]
         for station in self.stations:

@@ -40,7 +40,7 @@ class PlanCells:
         cell.callbacks = self._on_handed
         env = self.env
         if self._soon is not None:
-            self._soon.append((next(env._eid), cell))
+            self._soon.append((next(env._eid), env._now, cell))
         else:
             heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), cell))
 

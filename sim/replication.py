@@ -115,7 +115,7 @@ def _replication(config: RunConfig, replication: int) -> Trace:
 
 class FloorEnvironment(simpy.Environment):
     """SimPy's Environment with a second queue, `soon`: events due now with normal priority, in
-    the order they were scheduled, each with the event id it took (`schedule_now`). Executing a
+    the order they were scheduled, each with the event id and the time it took (`schedule_now`). Executing a
     plan, a cell handed work starts at such an event (sim.plancells.PlanCells.hand; in the repair
     week ~0.7 an operation). In SimPy's heap an entry due now climbs to the top and is taken off
     again, ~20 tuple comparisons of a thousand-entry heap; here it is a deque's append and
@@ -126,17 +126,17 @@ class FloorEnvironment(simpy.Environment):
 
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
-        self.soon: deque = deque()  # (event id, event), due at the current time
+        self.soon: deque = deque()  # (event id, time, event), due at the current time
 
     def schedule_now(self, event: simpy.Event) -> None:
         """`schedule(event)` (now, normal priority)."""
-        self.soon.append((next(self._eid), event))
+        self.soon.append((next(self._eid), self._now, event))
 
     def _flush(self) -> None:
-        soon, queue, now = self.soon, self._queue, self._now
+        soon, queue = self.soon, self._queue
         while soon:
-            eid, event = soon.popleft()
-            heapq.heappush(queue, (now, NORMAL, eid, event))
+            eid, at, event = soon.popleft()
+            heapq.heappush(queue, (at, NORMAL, eid, event))
 
     def step(self) -> None:
         self._flush()
@@ -174,7 +174,9 @@ def run_until(env: simpy.Environment, until: simpy.Event | float):
                 if top is not None and top[0] == env._now and (top[1] < NORMAL or top[1] == NORMAL and top[2] < soon[0][0]):
                     env._now, _, _, event = pop(queue)
                 else:
-                    event = soon.popleft()[1]
+                    # The time it was scheduled at, as a heap pop sets it: equal to now, but an int
+                    # time stays an int and a float a float (env.now's type, as SimPy keeps it).
+                    _, env._now, event = soon.popleft()
             elif queue:
                 env._now, _, _, event = pop(queue)
             else:

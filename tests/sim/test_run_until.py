@@ -1,6 +1,7 @@
 """sim.replication.run_until is SimPy's Environment.run with its step inline: the same events in
 the same order, the same stop, the same crash on a failed event nobody defused."""
 import heapq
+import random
 
 import pytest
 import simpy
@@ -144,3 +145,102 @@ def test_peek_sees_the_events_due_now():
     env.schedule_now(ev)
     assert env.peek() == 2.0 and not env.soon
     assert [(t, p) for t, p, _, e in env._queue if e is ev] == [(2.0, simpy.events.NORMAL)]
+
+
+def _random_model(env: simpy.Environment, seen: list, seed: int, now) -> None:
+    """Random work at shared instants: events due now (`now`: schedule_now, or the same into
+    SimPy's heap), zero and later timeouts, urgent events, process starts, succeed(), events
+    pushed at now or later by hand; some of their callbacks make more. `seen` gets (repr of
+    env.now, name) per callback, so an int time that became a float (or back) shows too."""
+    rng = random.Random(seed)
+    count = [0]
+
+    def mark(name):
+        return lambda ev: seen.append((repr(env.now), name))
+
+    def ready_event(name, depth, p_more):
+        ev = simpy.Event(env)
+        ev._ok, ev._value = True, None
+        ev.callbacks.append(mark(name))
+        if depth < 3 and rng.random() < p_more:
+            ev.callbacks.append(lambda _, d=depth, n=name: act(n, d + 1))
+        return ev
+
+    def child(name, depth):
+        seen.append((repr(env.now), f"{name} starts"))
+        yield env.timeout(0)
+        seen.append((repr(env.now), f"{name} after zero"))
+        if depth < 3:
+            act(name, depth + 1)
+
+    def act(tag, depth):
+        count[0] += 1
+        name, r = f"{tag}.{count[0]}", rng.random()
+        if r < 0.3:
+            now(env, ready_event(f"hand {name}", depth, 0.5))
+        elif r < 0.45:
+            t = env.timeout(rng.choice([0, 0, 1, 0.5]))
+            t.callbacks.append(mark(f"timeout {name}"))
+            if depth < 3 and rng.random() < 0.4:
+                t.callbacks.append(lambda _, d=depth: act(name, d + 1))
+        elif r < 0.6:
+            env.process(child(f"child {name}", depth))
+        elif r < 0.75:
+            ev = env.event()
+            ev.callbacks.append(mark(f"succeed {name}"))
+            ev.succeed()
+        elif r < 0.85:
+            env.schedule(ready_event(f"urgent {name}", depth, 0.5), simpy.events.URGENT, rng.choice([0, 0, 1]))
+        else:
+            ev = ready_event(f"pushed {name}", depth, 0.0)
+            heapq.heappush(env._queue, (env._now + rng.choice([0, 1, 0.5]), simpy.events.NORMAL, next(env._eid), ev))
+
+    def worker(k):
+        for _ in range(rng.randint(1, 6)):
+            yield env.timeout(rng.choice([0, 0.5, 1, 1, 2]))
+            for _ in range(rng.randint(1, 5)):
+                act(f"w{k}", 0)
+
+    for k in range(rng.randint(1, 4)):
+        env.process(worker(k))
+
+
+def _run_in_pieces(env, seed: int) -> list:
+    """Run to random stops (times or timeouts) and resume, by run_until, SimPy's run or step by
+    step (a stop may leave events due now queued), then to the end."""
+    rng = random.Random(seed * 7 + 1)
+    out = []
+    for stop in sorted({rng.choice([0.5, 1, 1, 2, 2, 3, 4, 5.5, 6]) for _ in range(rng.randint(0, 4))}) + [None]:
+        how, by_event = rng.choice(["run_until", "run", "step"]), rng.random() < 0.5
+        if stop is None:
+            if how == "run_until":
+                with pytest.raises(RuntimeError, match="No scheduled events left"):
+                    run_until(env, env.event())
+            else:
+                env.run()
+        elif stop > env.now:
+            until = env.timeout(stop - env.now) if by_event else stop
+            if how == "run_until":
+                run_until(env, until)
+            elif how == "run":
+                env.run(until=until)
+            else:
+                while env.peek() < stop:
+                    env.step()
+        out.append((stop, repr(env.now)))
+    return out
+
+
+@pytest.mark.parametrize("block", range(6))
+def test_random_models_run_in_pieces_as_one_simpy_heap(block):
+    """Random models, run in pieces: a FloorEnvironment (events due now in `soon`, run by
+    run_until, SimPy's run or step) runs every callback at the same time, with the same type of
+    time, in the same order as a plain SimPy environment run the same way."""
+    for seed in range(block * 50, block * 50 + 50):
+        runs = []
+        for env, now in ((simpy.Environment(), _into_heap), (FloorEnvironment(), FloorEnvironment.schedule_now)):
+            seen: list = []
+            _random_model(env, seen, seed, now)
+            runs.append((seen, _run_in_pieces(env, seed)))
+        assert runs[0] == runs[1], f"seed {seed}"
+        assert len(runs[0][0]) > 0
