@@ -42,10 +42,8 @@ class ControlBridge:
         self.min_places_free = math.inf
         # Per task: 1 not started yet, 2 not started yet and running across the plan's cut (it does
         # its planned share of the work, once), 0 started before (a re-run is rework, not the plan's start).
-        # Made once per plan (kept with the list it was made from) and copied per replication.
-        if plan.first_starts is None or plan.first_starts[0] is not plan.t_scale:
-            plan.first_starts = (plan.t_scale, bytes(1 if scale >= 1.0 else 2 for scale in plan.t_scale))
-        self._first = bytearray(plan.first_starts[1])
+        # Made once per plan and copied per replication.
+        self._first = bytearray(plan.derived("first_starts", (plan.t_scale,), lambda: bytes(1 if scale >= 1.0 else 2 for scale in plan.t_scale)))
         self._planned = array("d", plan.t_start)  # the planned starts, contiguous: read once per start
         self._wake_at = math.inf
         self.floor = None

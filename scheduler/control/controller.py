@@ -272,12 +272,8 @@ class FloorController:
         # mean for a lateness re-plan, expected ends for help_wait_s).
         cfg = self.config
         self._cpool = plan.cell_pool
-        # Tasks with more than one eligible pool, one byte each (read per completion), made once
-        # per plan and kept with the list it was made from: a plan copied with other pools
-        # (dataclasses.replace) makes its own.
-        if plan.routable is None or plan.routable[0] is not plan.t_pools:
-            plan.routable = (plan.t_pools, bytearray(len(pools) > 1 for pools in plan.t_pools))
-        self._routable = plan.routable[1]
+        # Tasks with more than one eligible pool, one byte each (read per completion), once per plan.
+        self._routable = plan.derived("routable", (plan.t_pools,), lambda: bytearray(len(pools) > 1 for pools in plan.t_pools))
         self._help, self._early, self._lookahead, self._route_on = cfg.pool_help, cfg.early_s, cfg.lookahead, cfg.route
         self._heaped = cfg.pool_help or cfg.route  # the idle cells' heap: only a hand-over to a twin reads it
         self._replans = cfg.replan_every_s is not None or cfg.replan_lateness_s is not None
@@ -495,10 +491,9 @@ class FloorController:
         # The planned tasks by original planned start, made once per plan; this controller keeps
         # how far into it earlier calls read (_lo) and the tasks met so far that are not done
         # (_head, in that order). A task done there and redone since is among the off-order ones.
-        # Kept with the start list it sorts: a plan copied with other starts sorts its own.
-        if plan.by_start is None or plan.by_start[0] is not plan.t_start or plan.by_start[1] is not planned:
-            plan.by_start = (plan.t_start, planned, sorted((t for t, p in enumerate(planned) if p >= 0), key=plan.t_start.__getitem__))
-        order, key = plan.by_start[2], plan.t_start.__getitem__
+        order = plan.derived("by_start", (plan.t_start, planned),
+                             lambda: sorted((t for t, p in enumerate(planned) if p >= 0), key=plan.t_start.__getitem__))
+        key = plan.t_start.__getitem__
         k = bisect.bisect_left(order, limit, lo=self._lo, key=key)
         self._head = head = [t for t in self._head if status[t] != DONE] + [t for t in order[self._lo:k] if status[t] != DONE]
         self._lo = k

@@ -54,9 +54,20 @@ class ControlPlan:
     _keys: dict | None = field(default=None, repr=False)
     start_state: tuple | None = field(default=None, repr=False)  # the controller's state at time 0, built once per plan
     stop_calendars: list | None = field(default=None, repr=False)  # per cell, its recorded stops (controller._recorded_stops)
-    routable: tuple | None = field(default=None, repr=False)  # (t_pools, per task 1 when it has more than one eligible pool): controller
-    by_start: tuple | None = field(default=None, repr=False)  # (t_start, t_problem, the planned tasks by planned start): controller.open_before
-    first_starts: tuple | None = field(default=None, repr=False)  # (t_scale, per task 1, or 2 when it runs across the cut): sim.execution's bridge
+    # Tables derived from the plan's lists, made once per plan (see `derived`), each kept as
+    # (the lists it was made from, the table):
+    routable: tuple | None = field(default=None, repr=False)  # from t_pools: per task 1 when it has more than one eligible pool (controller)
+    by_start: tuple | None = field(default=None, repr=False)  # from t_start, t_problem: the planned tasks by planned start (controller.open_before)
+    first_starts: tuple | None = field(default=None, repr=False)  # from t_scale: per task 1, or 2 when it runs across the cut (sim.execution's bridge)
+
+    def derived(self, name: str, sources: tuple, make):
+        """The table in field `name`, made by `make()` from the plan's lists `sources` once per
+        plan and kept with them: a plan copied with other lists (dataclasses.replace) makes its own."""
+        kept = getattr(self, name)
+        if kept is None or len(kept[0]) != len(sources) or any(a is not b for a, b in zip(kept[0], sources)):
+            kept = (sources, make())
+            setattr(self, name, kept)
+        return kept[1]
 
     @property
     def n_tasks(self) -> int:
