@@ -97,7 +97,7 @@ def _set_resize(tab, top, meta, b, minused):
     return tab
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _set_add(tab, top, meta, b, k):
     """set.add(k) for an int k >= 0 (its hash is itself); returns the arena."""
     off, mask = meta[b, _OFF], meta[b, _MASK]
@@ -356,81 +356,177 @@ def run(n_pools, n_fam, m_start, m_len, mp, md, succ_ptr, succ_idx, waiting, rea
     touched_list = np.empty(n_pools, np.int64)
     batch = np.empty(ev_cap, np.int64)
     eft = True
+    # One function, no calls taking arrays in the loop: numba counts references to every array
+    # passed to a call (atomically), which cost more than the dispatching itself.
     while True:
+        n_touched = 0
         if ev_size[0] == 0:
-            # Every cell is idle yet work waits (see dispatch_lists).
-            n_stranded = 0
+            # Every cell is idle yet work waits (see dispatch_lists): its pools, in order.
             for p in range(n_pools):
                 o = q_base[p]
                 for k in range(q_size[p]):
                     if placed_c[queue[o + k] % n] < 0:
-                        touched_list[n_stranded] = p
-                        n_stranded += 1
+                        touched_list[n_touched] = p
+                        n_touched += 1
                         break
-            if n_stranded == 0:
+            if n_touched == 0:
                 break
             eft = False
             now = lane_busy_until.max()
             lane_inside[:] = -1
-            for k in range(n_stranded):
-                _dispatch(touched_list[k], now, n, m, eft, demote_lost, lost, horizon, work_weight, lookahead, queue, q_base, q_size, busy, b_size,
-                          watched, placed_c, placed_s, placed_e, tails, flexible, shortest, family, m_start, m_len, mp, md, succ_ptr, succ_idx,
-                          waiting, ready_at, events, ev_base, ev_size, lane_family, lane_wake, lane_inside, lane_busy_until, lane_setup,
-                          lane_report, lane_wlo, lane_whi, w_s, w_e, tab, meta, bucket_of, pool_fams, pool_nf, idle_count, idle_version,
-                          asleep_v, asleep_t, deferred, n_lanes)
-            continue
-        first = _pop(events, ev_base, ev_size, 0)
-        now = first // (2 * m)
-        nb = 0
-        batch[nb] = first
-        nb += 1
-        while ev_size[0] and events[0] // (2 * m) == now:
-            batch[nb] = _pop(events, ev_base, ev_size, 0)
+        else:
+            first = _pop(events, ev_base, ev_size, 0)
+            now = first // (2 * m)
+            nb = 0
+            batch[nb] = first
             nb += 1
-        n_touched = 0
-        for k in range(nb):
-            rest = batch[k] - now * 2 * m
-            if rest < m:  # a task gets ready
-                x = rest
-                key = rank[x] * n + x
-                for j in range(m_start[x], m_start[x] + m_len[x]):
-                    p = mp[j]
-                    _push(queue, q_base, q_size, p, key)
-                    if not touched[p]:
-                        touched[p] = True
-                        touched_list[n_touched] = p
-                        n_touched += 1
-            else:
-                x = rest - m
-                if now >= lane_busy_until[x]:  # else a stale window wake-up for a lane busy since
-                    p = lane_pool[x]
-                    f = lane_family[x]
-                    b = bucket_of[p, f]
-                    if b < 0:
-                        b = bucket_of[p, f] = n_made
-                        pool_fams[p, pool_nf[p]] = f
-                        pool_nf[p] += 1
-                        tab = _set_new(tab, top, meta, b)
-                        n_made += 1
-                    if _set_find(tab, meta, b, x) < 0:
-                        tab = _set_add(tab, top, meta, b, x)
-                        idle_count[p] += 1
-                    idle_version[p] += 1
-                    if not touched[p]:
-                        touched[p] = True
-                        touched_list[n_touched] = p
-                        n_touched += 1
-        if n_touched > 1:
-            touched_list[:n_touched].sort()
+            while ev_size[0] and events[0] // (2 * m) == now:
+                batch[nb] = _pop(events, ev_base, ev_size, 0)
+                nb += 1
+            for k in range(nb):
+                rest = batch[k] - now * 2 * m
+                if rest < m:  # a task gets ready
+                    x = rest
+                    key = rank[x] * n + x
+                    for j in range(m_start[x], m_start[x] + m_len[x]):
+                        p = mp[j]
+                        _push(queue, q_base, q_size, p, key)
+                        if not touched[p]:
+                            touched[p] = True
+                            touched_list[n_touched] = p
+                            n_touched += 1
+                else:
+                    x = rest - m
+                    if now >= lane_busy_until[x]:  # else a stale window wake-up for a lane busy since
+                        p = lane_pool[x]
+                        f = lane_family[x]
+                        b = bucket_of[p, f]
+                        if b < 0:
+                            b = bucket_of[p, f] = n_made
+                            pool_fams[p, pool_nf[p]] = f
+                            pool_nf[p] += 1
+                            tab = _set_new(tab, top, meta, b)
+                            n_made += 1
+                        if _set_find(tab, meta, b, x) < 0:
+                            tab = _set_add(tab, top, meta, b, x)
+                            idle_count[p] += 1
+                        idle_version[p] += 1
+                        if not touched[p]:
+                            touched[p] = True
+                            touched_list[n_touched] = p
+                            n_touched += 1
+            if n_touched > 1:
+                touched_list[:n_touched].sort()
         for k in range(n_touched):
-            p = touched_list[k]
-            touched[p] = False
-            if idle_count[p] and q_size[p]:
-                _dispatch(p, now, n, m, eft, demote_lost, lost, horizon, work_weight, lookahead, queue, q_base, q_size, busy, b_size,
-                          watched, placed_c, placed_s, placed_e, tails, flexible, shortest, family, m_start, m_len, mp, md, succ_ptr, succ_idx,
-                          waiting, ready_at, events, ev_base, ev_size, lane_family, lane_wake, lane_inside, lane_busy_until, lane_setup,
-                          lane_report, lane_wlo, lane_whi, w_s, w_e, tab, meta, bucket_of, pool_fams, pool_nf, idle_count, idle_version,
-                          asleep_v, asleep_t, deferred, n_lanes)
+            pool = touched_list[k]
+            touched[pool] = False
+            if not (idle_count[pool] and q_size[pool]):
+                continue  # dispatch would start nothing and change nothing
+            if asleep_v[pool] == idle_version[pool] and now >= asleep_t[pool]:
+                continue  # every entry would find no lane (see dispatch_lists' asleep_at)
+            # ---- dispatch(pool, now) ----
+            n_def = 0
+            while q_size[pool] and idle_count[pool]:
+                entry = _pop(queue, q_base, q_size, pool)
+                t = entry % n
+                if placed_c[t] >= 0:
+                    continue
+                if demote_lost and entry < lost and now + tails[t] > horizon:
+                    _push(queue, q_base, q_size, pool, entry + lost)
+                    continue
+                lane = -1
+                start = 0
+                if not (eft and flexible[t] and _finishes_sooner_elsewhere(t, pool, now, m_start, m_len, mp, md, shortest, work_weight, idle_count,
+                                                                             busy, q_base, b_size, lane_busy_until, n_lanes)):
+                    # ---- find_lane(pool, t, now): same family first, then fresh lanes, then the others ----
+                    fam = family[t]
+                    d = _duration(m_start, m_len, mp, md, t, pool)
+                    if d < 1:
+                        d = 1
+                    asleep = True
+                    for step in range(pool_nf[pool] + 2):
+                        if step == 0:
+                            bf = fam
+                        elif step == 1:
+                            bf = NONE
+                        else:
+                            bf = pool_fams[pool, step - 2]
+                            if bf == fam or bf == NONE:
+                                continue
+                        b = bucket_of[pool, bf]
+                        if b < 0 or meta[b, _USED] == 0:
+                            continue
+                        with_setup = not (bf == NONE or bf == fam)
+                        tried = 0
+                        off = meta[b, _OFF]
+                        slot = -1
+                        while True:
+                            slot = _set_next(tab, meta, b, slot + 1)
+                            if slot < 0:
+                                break
+                            x = tab[off + slot]
+                            if now < lane_inside[x]:
+                                tried += 1
+                                if tried >= 4:
+                                    break
+                                continue
+                            setup_s = lane_setup[x] if with_setup else 0
+                            lo, hi = lane_wlo[x], lane_whi[x]
+                            if lo == hi:
+                                lane, start = x, now + setup_s
+                                break
+                            a, z = lo, hi  # bisect_right(ends, now): the first window not over by now
+                            while a < z:
+                                mid = (a + z) >> 1
+                                if now < w_e[mid]:
+                                    z = mid
+                                else:
+                                    a = mid + 1
+                            if a == hi or w_s[a] >= now + setup_s + d:
+                                lane, start = x, now + setup_s
+                                break
+                            wake = w_e[a]
+                            if w_s[a] > now:
+                                asleep = False
+                            else:
+                                lane_inside[x] = wake
+                            if lane_wake[x] < wake:  # retry this lane once the window is over
+                                lane_wake[x] = wake
+                                _push(events, ev_base, ev_size, 0, wake * 2 * m + m + x)
+                            tried += 1
+                            if tried >= 4:
+                                break
+                        if lane >= 0:
+                            break
+                    if lane < 0 and asleep:
+                        asleep_v[pool] = idle_version[pool]
+                        asleep_t[pool] = now
+                if lane < 0:
+                    deferred[n_def] = entry
+                    n_def += 1
+                    if n_def >= lookahead or asleep_v[pool] == idle_version[pool]:
+                        break
+                    continue
+                # Assign t to the lane.
+                _set_discard(tab, meta, bucket_of[pool, lane_family[lane]], lane)
+                idle_count[pool] -= 1
+                if lane_setup[lane]:
+                    lane_family[lane] = family[t]
+                end = start + _duration(m_start, m_len, mp, md, t, pool)
+                placed_c[t], placed_s[t], placed_e[t] = lane_report[lane], start, end
+                if watched[pool]:
+                    _push(busy, q_base, b_size, pool, end * n_lanes + lane)
+                lane_busy_until[lane] = end
+                _push(events, ev_base, ev_size, 0, end * 2 * m + m + lane)
+                for k2 in range(succ_ptr[t], succ_ptr[t + 1]):
+                    s = succ_idx[k2]
+                    waiting[s] -= 1
+                    if end > ready_at[s]:
+                        ready_at[s] = end
+                    if waiting[s] == 0:
+                        _push(events, ev_base, ev_size, 0, ready_at[s] * 2 * m + s)
+            for k2 in range(n_def):
+                _push(queue, q_base, q_size, pool, deferred[k2])
     ok = True
     for t in range(n):
         if placed_c[t] < 0:
@@ -438,7 +534,7 @@ def run(n_pools, n_fam, m_start, m_len, mp, md, succ_ptr, succ_idx, waiting, rea
     return placed_c, placed_s, placed_e, ok
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _finishes_sooner_elsewhere(t, pool, now, m_start, m_len, mp, md, shortest, work_weight, idle_count, busy, q_base, b_size, lane_busy_until, n_lanes):
     fastest = shortest[t]
     d0 = _duration(m_start, m_len, mp, md, t, pool)
@@ -462,121 +558,3 @@ def _finishes_sooner_elsewhere(t, pool, now, m_start, m_len, mp, md, shortest, w
         if (free + d) + work_weight * (d - fastest) < mine:
             return True
     return False
-
-
-@njit(cache=True)
-def _find_lane(pool, t, now, m, family, m_start, m_len, mp, md, events, ev_base, ev_size, lane_setup, lane_wake, lane_inside, lane_wlo, lane_whi,
-               w_s, w_e, tab, meta, bucket_of, pool_fams, pool_nf, idle_version, asleep_v, asleep_t, n_fam):
-    """(lane, start) of an idle lane of `pool` that runs t from `now` without crossing a
-    window, same family first, then fresh lanes, then the others; lane -1 if none."""
-    fam = family[t]
-    d = _duration(m_start, m_len, mp, md, t, pool)
-    if d < 1:
-        d = 1
-    asleep = True
-    nf = pool_nf[pool]
-    for step in range(nf + 2):
-        if step == 0:
-            bf = fam
-        elif step == 1:
-            bf = n_fam
-        else:
-            bf = pool_fams[pool, step - 2]
-            if bf == fam or bf == n_fam:
-                continue
-        b = bucket_of[pool, bf]
-        if b < 0 or meta[b, _USED] == 0:
-            continue
-        with_setup = not (bf == n_fam or bf == fam)
-        tried = 0
-        off = meta[b, _OFF]
-        slot = -1
-        while True:
-            slot = _set_next(tab, meta, b, slot + 1)
-            if slot < 0:
-                break
-            lane = tab[off + slot]
-            if now < lane_inside[lane]:
-                tried += 1
-                if tried >= 4:
-                    break
-                continue
-            setup_s = lane_setup[lane] if with_setup else 0
-            lo, hi = lane_wlo[lane], lane_whi[lane]
-            if lo == hi:
-                return lane, now + setup_s
-            a, z = lo, hi  # bisect_right(ends, now)
-            while a < z:
-                mid = (a + z) >> 1
-                if now < w_e[mid]:
-                    z = mid
-                else:
-                    a = mid + 1
-            w = a
-            if w == hi or w_s[w] >= now + setup_s + d:
-                return lane, now + setup_s
-            wake = w_e[w]
-            if w_s[w] > now:
-                asleep = False
-            else:
-                lane_inside[lane] = wake
-            if lane_wake[lane] < wake:  # retry this lane once the window is over
-                lane_wake[lane] = wake
-                _push(events, ev_base, ev_size, 0, wake * 2 * m + m + lane)
-            tried += 1
-            if tried >= 4:
-                break
-    if asleep:
-        asleep_v[pool] = idle_version[pool]
-        asleep_t[pool] = now
-    return -1, 0
-
-
-@njit(cache=True)
-def _dispatch(pool, now, n, m, eft, demote_lost, lost, horizon, work_weight, lookahead, queue, q_base, q_size, busy, b_size, watched,
-              placed_c, placed_s, placed_e, tails, flexible, shortest, family, m_start, m_len, mp, md, succ_ptr, succ_idx, waiting, ready_at,
-              events, ev_base, ev_size, lane_family, lane_wake, lane_inside, lane_busy_until, lane_setup, lane_report, lane_wlo, lane_whi,
-              w_s, w_e, tab, meta, bucket_of, pool_fams, pool_nf, idle_count, idle_version, asleep_v, asleep_t, deferred, n_lanes):
-    if asleep_v[pool] == idle_version[pool] and now >= asleep_t[pool]:
-        return
-    n_fam = bucket_of.shape[1] - 1
-    n_def = 0
-    while q_size[pool] and idle_count[pool]:
-        entry = _pop(queue, q_base, q_size, pool)
-        t = entry % n
-        if placed_c[t] >= 0:
-            continue
-        if demote_lost and entry < lost and now + tails[t] > horizon:
-            _push(queue, q_base, q_size, pool, entry + lost)
-            continue
-        lane = -1
-        start = 0
-        if not (eft and flexible[t] and _finishes_sooner_elsewhere(t, pool, now, m_start, m_len, mp, md, shortest, work_weight, idle_count, busy,
-                                                                     q_base, b_size, lane_busy_until, n_lanes)):
-            lane, start = _find_lane(pool, t, now, m, family, m_start, m_len, mp, md, events, ev_base, ev_size, lane_setup, lane_wake, lane_inside,
-                                     lane_wlo, lane_whi, w_s, w_e, tab, meta, bucket_of, pool_fams, pool_nf, idle_version, asleep_v, asleep_t, n_fam)
-        if lane < 0:
-            deferred[n_def] = entry
-            n_def += 1
-            if n_def >= lookahead or asleep_v[pool] == idle_version[pool]:
-                break
-            continue
-        _set_discard(tab, meta, bucket_of[pool, lane_family[lane]], lane)
-        idle_count[pool] -= 1
-        if lane_setup[lane]:
-            lane_family[lane] = family[t]
-        end = start + _duration(m_start, m_len, mp, md, t, pool)
-        placed_c[t], placed_s[t], placed_e[t] = lane_report[lane], start, end
-        if watched[pool]:
-            _push(busy, q_base, b_size, pool, end * n_lanes + lane)
-        lane_busy_until[lane] = end
-        _push(events, ev_base, ev_size, 0, end * 2 * m + m + lane)
-        for k in range(succ_ptr[t], succ_ptr[t + 1]):
-            s = succ_idx[k]
-            waiting[s] -= 1
-            if end > ready_at[s]:
-                ready_at[s] = end
-            if waiting[s] == 0:
-                _push(events, ev_base, ev_size, 0, ready_at[s] * 2 * m + s)
-    for k in range(n_def):
-        _push(queue, q_base, q_size, pool, deferred[k])
