@@ -448,7 +448,7 @@ def dispatch_lists(
 
 
 # Below this many tasks a dispatch is too short for the compiled one's set-up to pay.
-COMPILED_FROM = 1000
+COMPILED_FROM = 200
 
 
 def _cell_windows(cells: Sequence[Cell]) -> tuple[list[list[int] | None], list[list[int] | None]]:

@@ -20,6 +20,8 @@ from heapq import heapreplace
 from itertools import chain, compress
 from operator import eq
 
+import numpy as np
+
 from scheduler.bounds import predecessors_order
 from scheduler.calendars import CellCalendar
 from scheduler.carryin import CARRIED_MARK
@@ -53,6 +55,8 @@ class _PlanTasks:
         # Per planned job: its release and family (a carried unit's come from its planned job).
         self.job_release = [job.release for job in base_jobs]
         self.job_family = [job.family for job in base_jobs]
+        codes: dict[str, int] = {}
+        self.job_family_code = np.array([codes.setdefault(f, len(codes)) for f in self.job_family], np.int64)  # as small ints, for _project
         for p in plan.t_problem:
             if p < 0:
                 self.modes.append(None)
@@ -73,6 +77,12 @@ class _PlanTasks:
         self.carried_ids = [job.id + CARRIED_MARK for job in plan.problem.jobs]
         cell_index = {c: i for i, c in enumerate(plan.cell_ids)}
         self.plan_cell = [cell_index[c.id] for c in plan.problem.cells]  # the carried frame's cell -> the controller's
+        # The carried frame's cells and pools as _project's arrays.
+        cells = plan.problem.cells
+        self.cell_pool = np.array([c.pool for c in cells], np.int64)
+        self.cell_capacity = np.array([c.capacity for c in cells], np.int64)
+        self.cell_setup = np.array([c.setup for c in cells], np.int64)
+        self.first_cell = np.array([pool.cells[0] if pool.cells else -1 for pool in plan.problem.pools], np.int64)
 
 
 _PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
@@ -98,11 +108,11 @@ class _Window:
 
     # Per carried task (index i): order[i] its controller task, unit_of[i] its unit, modes[i]
     # (pool, duration), preds[i] (carried indices); pinned: i -> (cell, 0, rest) of running work;
-    # free: the open tasks, in carried order. Per unit: job_ids, job_release, job_family. The
+    # free: the open tasks, in carried order. Per unit: job_ids, job_release, job_family, src_job (its planned job). The
     # sub-problem, per open task (in `free` order): sub_modes (the lanes' pools), sub_preds (open
     # indices), ready_at (the unit's release, the running predecessors' ends), family; sub: the
     # lanes (scheduler.subproblem.Lanes).
-    __slots__ = ("order", "unit_of", "modes", "preds", "pinned", "free", "job_ids", "job_release", "job_family", "cells", "pools",
+    __slots__ = ("order", "unit_of", "modes", "preds", "pinned", "free", "job_ids", "job_release", "job_family", "src_job", "cells", "pools",
                  "horizon", "name", "ops", "sub", "sub_modes", "sub_preds", "ready_at", "family")
 
     def columns(self) -> Columns:
@@ -191,6 +201,7 @@ def open_work(ctrl, span: float) -> _Window:
     w.job_ids = list(map(static.carried_ids.__getitem__, src_job))
     w.job_release = [r - cut if r > cut else 0 for r in release]  # into the carried frame: time 0 is the cut
     w.job_family = list(map(static.job_family.__getitem__, src_job))
+    w.src_job = src_job
     w.cells = cells = _carried_cells(ctrl, static, pinned_end, cut)
     w.pools = base.pools
     w.horizon = max(int(span), base.horizon - cut, 1)
@@ -383,7 +394,55 @@ def _ready(ctrl, t: int) -> float:
 def _project(ctrl, w: _Window) -> list[int]:
     """Each carried task's start in the current sequences timed forward from now (time 1 of the
     carried frame; 0 is the pinned work's): each task on its cell in planned order, after its
-    predecessors, the cell's previous work (and changeover) and outside its windows."""
+    predecessors, the cell's previous work (and changeover) and outside its windows.
+    _project_reference's pass, compiled (scheduler.projectjit) on the window's lists as arrays."""
+    from scheduler.projectjit import CYCLE, project  # numba only where a re-plan runs
+
+    static = _plan_tasks(ctrl.plan)
+    to_ctrl, free, pinned, preds = w.order, w.free, w.pinned, w.preds
+    n, n_free = len(to_ctrl), len(free)
+    p_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, preds), np.int64, n), out=p_ptr[1:])
+    p_idx = np.fromiter(chain.from_iterable(preds), np.int64, int(p_ptr[-1]))
+    planned = np.fromiter(map(ctrl.start.__getitem__, to_ctrl), np.float64, n)
+    pin = np.array(list(pinned.values()), np.int64).reshape(-1, 3)
+    free_a = np.array(free, np.int64)
+    cur_cell = np.fromiter(map(ctrl.cell.__getitem__, map(to_ctrl.__getitem__, free)), np.int64, n_free)
+    # The open tasks' modes, one flat run per distinct list.
+    modes_of = list(map(w.modes.__getitem__, free))
+    ids = list(map(id, modes_of))
+    start_of: dict[int, int] = {}
+    flat: list[tuple[int, int]] = []
+    for k, modes in dict(zip(ids, modes_of)).items():
+        start_of[k] = len(flat)
+        flat.extend(modes)
+    mode_arr = np.array(flat, np.int64).reshape(-1, 2)
+    m_start = np.fromiter(map(start_of.__getitem__, ids), np.int64, n_free)
+    m_len = np.fromiter(map(len, modes_of), np.int64, n_free)
+    # Windows (merged as CellCalendar merges them) of the few cells that have any.
+    cell_lo = np.zeros(len(w.cells), np.int64)
+    cell_hi = np.zeros(len(w.cells), np.int64)
+    w_s: list[int] = []
+    w_e: list[int] = []
+    for c, cell in enumerate(w.cells):
+        if cell.unavailable:
+            calendar = CellCalendar(cell.unavailable)
+            cell_lo[c] = len(w_s)
+            w_s.extend(calendar.starts)
+            w_e.extend(calendar.ends)
+            cell_hi[c] = len(w_s)
+    families = static.job_family_code[np.array(w.src_job, np.int64)]
+    starts, status = project(planned, p_ptr, p_idx, np.fromiter(pinned, np.int64, len(pinned)), pin[:, 0].copy(), pin[:, 1].copy(), pin[:, 2].copy(),
+                             free_a, cur_cell, m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), static.cell_pool, static.cell_capacity,
+                             static.cell_setup, cell_lo, cell_hi, np.array(w_s, np.int64), np.array(w_e, np.int64), static.first_cell,
+                             np.array(w.unit_of, np.int64), np.array(w.job_release, np.int64), families)
+    if status == CYCLE:
+        return _project_reference(ctrl, w)  # raises, naming a task on the cycle
+    return starts.tolist()
+
+
+def _project_reference(ctrl, w: _Window) -> list[int]:
+    """_project in Python: the reference the compiled pass is tested against."""
     to_ctrl, open_tasks, pinned = w.order, w.free, w.pinned
     cells, t_preds, t_modes, unit_of = w.cells, w.preds, w.modes, w.unit_of
     job_release, job_family = w.job_release, w.job_family
