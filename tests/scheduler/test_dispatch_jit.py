@@ -1,0 +1,120 @@
+"""The compiled list scheduler (scheduler.dispatchjit) and the compiled projection of a re-plan
+(scheduler.projectjit) decide exactly what their Python references decide.
+
+- The idle-lane buckets iterate as CPython's own sets do (which idle lane a task takes depends
+  on it): compared with real sets after random adds and discards.
+- The dispatcher, forced compiled for every size, gives test_replan_exact's recorded placements
+  on its random floors (windows, bays, setups, flexible modes, zero durations, lost units,
+  stranded work, predecessors out of index order), for every rule and for priorities with ties,
+  whole and as a re-plan's sub-problem; and the Python one's on bigger random floors.
+- The projection equals snapshot._project_reference at every re-plan of random hosts, and the
+  re-plans' answers stay the recorded ones.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import scheduler.construct as construct
+from scheduler.construct import RULES, dispatch_lists, list_schedule
+from scheduler.dispatchjit import set_ops_order
+from tests.scheduler import test_replan_exact as exact
+
+
+@pytest.fixture
+def always_compiled(monkeypatch):
+    monkeypatch.setattr(construct, "COMPILED_FROM", 0)
+
+
+def test_idle_buckets_iterate_as_cpython_sets_do():
+    for seed in range(400):
+        rng = random.Random(seed)
+        high = rng.choice([8, 20, 100, 3_000, 70_000])
+        real: set[int] = set()
+        ops = []
+        for _ in range(rng.randint(1, 1_500)):
+            k = rng.randrange(high)
+            if rng.random() < rng.choice([0.3, 0.55, 0.8]):
+                real.add(k)
+                ops.append(k)
+            else:
+                real.discard(k)
+                ops.append(-k - 1)
+        assert set_ops_order(np.array(ops, np.int64)).tolist() == list(real), f"seed {seed}"
+
+
+def test_lowest_lane_first_is_not_the_sets_order():
+    """The order matters and is not a sorted one: in a table of 8, 1 and 17 collide with 9 and
+    probe on to slots 6 and 7, and 2, added after 9 left, takes slot 2."""
+    real = {9, 1, 17}
+    real.discard(9)
+    real.add(2)
+    assert set_ops_order(np.array([9, 1, 17, -10, 2], np.int64)).tolist() == list(real) == [2, 1, 17]
+
+
+@pytest.mark.parametrize("cases", [exact.list_cases, exact.open_work_cases], ids=["list_schedule", "open_work"])
+def test_compiled_dispatch_gives_the_recorded_placements(cases, always_compiled):
+    stored = exact._stored()
+    seen = 0
+    for name, value in cases():
+        assert exact._digest(value) == stored[name], f"{name}: the compiled dispatcher placed differently"
+        seen += 1
+    assert seen > 90
+
+
+def test_compiled_dispatch_equals_python_on_bigger_floors():
+    """Floors of a few hundred to a few thousand operations (several times the recorded ones):
+    both dispatchers, every rule unseeded, and a priority with many ties."""
+    for seed in range(12):
+        problem = exact.random_floor(5_000 + seed)
+        # A bigger order book: the floor's jobs repeated, releases spread.
+        rng = random.Random(seed)
+        jobs, tasks = list(problem.jobs), list(problem.tasks)
+        for copy in range(rng.randint(4, 20)):
+            for job in problem.jobs:
+                first = len(tasks)
+                clone = type(job)(f"{job.id}c{copy}", job.product, job.family, job.category, job.mw, job.release + rng.randrange(0, 500), job.due, job.weight)
+                offset = first - job.tasks[0]
+                for t in job.tasks:
+                    task = problem.tasks[t]
+                    tasks.append(type(task)(len(jobs), task.op, task.modes, [p + offset for p in task.predecessors], task.capability, task.release))
+                clone.tasks = list(range(first, len(tasks)))
+                jobs.append(clone)
+        big = type(problem)(problem.cells, problem.pools, jobs, tasks, problem.horizon * 4, name=f"big{seed}")
+        ready = [max(jobs[t.job].release, t.release) for t in tasks]
+        family = [jobs[t.job].family for t in tasks]
+        modes, preds = [t.modes for t in tasks], [t.predecessors for t in tasks]
+        ties = [float(rng.randrange(0, 50)) for _ in tasks]
+        runs = [dict(priority=ties, tails_of=lambda: construct.task_tails(big))]
+        for rule in RULES:
+            runs.append(dict(rule_key=lambda tails, rule=rule: construct._priority(big, rule, tails), tails_of=lambda: construct.task_tails(big)))
+        for k, run in enumerate(runs):
+            objective = ("mw", "makespan")[(seed + k) % 2]
+            python = dispatch_lists(big.cells, len(big.pools), modes, preds, list(ready), family, big.horizon, objective=objective, compiled=False, **run)
+            compiled = dispatch_lists(big.cells, len(big.pools), modes, preds, list(ready), family, big.horizon, objective=objective, compiled=True, **run)
+            assert compiled == python, f"floor {seed}, run {k}: {next(i for i, (a, b) in enumerate(zip(compiled, python)) if a != b)}"
+
+
+def test_projection_equals_the_python_pass_at_every_replan(monkeypatch):
+    """Every re-plan of test_replan_exact's random hosts (stops, rework, early units, lateness
+    triggers, windows and setups on the pipeline floor): the compiled projection equals the Python
+    one, and the re-plans' answers (dispatch compiled at every size) are the recorded ones."""
+    from scheduler.control import snapshot
+
+    compared = []
+    real = snapshot._project
+
+    def both(ctrl, w):
+        got = real(ctrl, w)
+        assert got == snapshot._project_reference(ctrl, w), f"projection differs at t={ctrl.now}"
+        compared.append(len(got))
+        return got
+
+    monkeypatch.setattr(snapshot, "_project", both)
+    monkeypatch.setattr(construct, "COMPILED_FROM", 0)
+    stored = exact._stored()
+    for name, value in exact.replan_cases():
+        assert exact._digest(value) == stored[name], f"{name}: a different re-plan than recorded"
+    assert len(compared) > 100 and max(compared) > 200
