@@ -479,17 +479,34 @@ def _key_ranks(keys: Sequence[float]) -> dict[float, int]:
     return dict(zip(sorted(set(keys)), count()))
 
 
+def dispatch_on_lanes(lanes, sub_cells: Callable, t_modes: Sequence[list[tuple[int, int]]], t_preds: Sequence[list[int]], ready_at: list[int],
+                      family: Sequence[str], horizon: int, objective: str = "mw", priority: Sequence[float] | None = None,
+                      tails_of: Callable[[], list[int]] | None = None) -> list[tuple[int, int, int]]:
+    """dispatch_lists on a sub-problem whose cells are given as lanes (scheduler.subproblem.
+    LaneArrays: a re-plan builds no Cell per lane); placements name the whole problem's cells.
+    Where the compiled dispatcher declines, `sub_cells()` makes the lanes as
+    scheduler.subproblem.Lanes for the Python one."""
+    placed = _dispatch_compiled(None, lanes.n_pools, t_modes, t_preds, ready_at, family, horizon, objective, WORK_WEIGHT, priority, None, tails_of,
+                                None, lanes)
+    if placed is None:
+        sub = sub_cells()
+        placed = dispatch_lists(sub.cells, len(sub.pools), t_modes, t_preds, ready_at, family, horizon, objective=objective, priority=priority,
+                                tails_of=tails_of, report_cell=sub.cell_index, compiled=False)
+    return placed
+
+
 def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horizon, objective, work_weight, priority, rule_key, tails_of,
-                       report_cell) -> list[tuple[int, int, int]] | None:
+                       report_cell, lanes=None) -> list[tuple[int, int, int]] | None:
     """dispatch_lists on scheduler.dispatchjit, or None where the problem is outside what it
     holds (no tasks or cells, a task without modes, a time that is not an int: the Python
-    dispatcher takes those, and raises where it should)."""
+    dispatcher takes those, and raises where it should). `lanes` (subproblem.LaneArrays) stand
+    for `cells` and `report_cell` when given."""
     import numpy as np
 
     from scheduler.dispatchjit import run
 
     n = len(t_modes)
-    if not n or not cells:
+    if not n or (not cells if lanes is None else not len(lanes.lane_pool)):
         return None
     for name, values in (("t_preds", t_preds), ("ready_at", ready_at), ("family", family), ("priority", priority)):
         if values is not None and len(values) != n:  # one entry per task, as t_modes
@@ -545,7 +562,24 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
     rank = np.array(list(map(rank_of.__getitem__, keys)), np.int64)
     codes = {f: i for i, f in enumerate(dict.fromkeys(family))}
     fam = np.array(list(map(codes.__getitem__, family)), np.int64)
-    # Lanes (a capacity-k cell is k lanes sharing its windows) and each cell's windows as one run.
+    if lanes is None:
+        lanes = _cell_lanes(cells, report_cell)
+    placed_c, placed_s, placed_e, ok = run(n_pools, len(codes), m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), succ_ptr, succ_idx,
+                                           waiting, ready.astype(np.int64), fam, rank, len(rank_of),
+                                           np.array(tails if tails is not None else [0] * n, np.int64), tails is None, horizon,
+                                           objective == "mw", float(work_weight), lanes.lane_pool, lanes.lane_setup, lanes.lane_report, lanes.lane_wlo,
+                                           lanes.lane_whi, lanes.w_s, lanes.w_e, _LOOKAHEAD)
+    if not ok:
+        raise RuntimeError("list_schedule: some operations were never dispatched (a bug)")
+    return list(zip(placed_c.tolist(), placed_s.tolist(), placed_e.tolist()))
+
+
+def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
+    """The cells as subproblem.LaneArrays: a capacity-k cell is k lanes sharing its windows."""
+    import numpy as np
+
+    from scheduler.subproblem import LaneArrays
+
     lane_cell = []
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
@@ -563,10 +597,4 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
     lane_setup = np.array([cell.setup if cell.capacity == 1 else 0 for cell in cells], np.int64)[lanes]
     lane_report = lanes if report_cell is None else np.array(report_cell, np.int64)[lanes]
     lo, hi = np.array(cell_lo, np.int64)[lanes], np.array(cell_hi, np.int64)[lanes]
-    placed_c, placed_s, placed_e, ok = run(n_pools, len(codes), m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), succ_ptr, succ_idx,
-                                           waiting, ready.astype(np.int64), fam, rank, len(rank_of),
-                                           np.array(tails if tails is not None else [0] * n, np.int64), tails is None, horizon,
-                                           objective == "mw", float(work_weight), lane_pool, lane_setup, lane_report, lo, hi, w_s, w_e, _LOOKAHEAD)
-    if not ok:
-        raise RuntimeError("list_schedule: some operations were never dispatched (a bug)")
-    return list(zip(placed_c.tolist(), placed_s.tolist(), placed_e.tolist()))
+    return LaneArrays(0, {}, lane_pool, lane_setup, lane_report, lo, hi, w_s, w_e)

@@ -15,7 +15,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
+import numpy as np
+
+from scheduler.calendars import CellCalendar
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.schedule import Assignment, Schedule
 
@@ -154,6 +158,79 @@ def pool_lanes(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[tu
             pool_map[pool] = len(sub_pools)
             sub_pools.append(Pool(pools[pool].name, ids))
     return Lanes(sub_cells, sub_pools, pool_map, cell_of, cell_index)
+
+
+class LaneArrays(NamedTuple):
+    """pool_lanes' lanes as the compiled list scheduler reads them (scheduler.dispatchjit.run):
+    per lane its sub pool, setup and cell in the whole problem, and its windows merged (as
+    scheduler.calendars.CellCalendar merges them) as the run w_s/w_e[lo:hi]."""
+
+    n_pools: int
+    pool_map: dict[int, int]  # pool -> sub pool
+    lane_pool: np.ndarray
+    lane_setup: np.ndarray
+    lane_report: np.ndarray
+    lane_wlo: np.ndarray
+    lane_whi: np.ndarray
+    w_s: np.ndarray
+    w_e: np.ndarray
+
+    def sub_modes(self, modes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """A free task's modes in sub pool indices (Lanes.sub_modes)."""
+        pool_map = self.pool_map
+        return [(pool_map[pool], d) for pool, d in modes if pool in pool_map]
+
+
+def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[tuple[int, int, str]]], families: set[str], modes_lists) -> LaneArrays:
+    """pool_lanes(cells, pools, fixed_on, families, modes_lists) as LaneArrays, without a Cell per
+    lane: a re-plan's ~1,500 lanes are mostly bay places with no fixed work and no window."""
+    pools_used = sorted({pool for modes in modes_lists for pool, _ in modes})
+    pool_map: dict[int, int] = {}
+    lane_pool: list[int] = []
+    lane_setup: list[int] = []
+    lane_cell: list[int] = []
+    lane_lo: list[int] = []
+    lane_hi: list[int] = []
+    w_s: list[int] = []
+    w_e: list[int] = []
+    for pool in pools_used:
+        ids = pools[pool].cells
+        if not ids:
+            continue
+        sub = pool_map[pool] = len(pool_map)
+        for c in ids:
+            cell = cells[c]
+            setup = cell.setup if cell.capacity <= 1 else 0
+            busy = fixed_on.get(c, ())
+            open_windows = [w for w in cell.unavailable if w[1] > 0]
+            if not busy and not open_windows:  # the common case: k free places
+                k = max(1, cell.capacity) if cell.capacity > 1 else 1
+                lane_pool.extend([sub] * k)
+                lane_setup.extend([setup] * k)
+                lane_cell.extend([c] * k)
+                at = len(w_s)
+                lane_lo.extend([at] * k)
+                lane_hi.extend([at] * k)
+                continue
+            for _, lane_busy in _lanes(cell, busy, families):
+                lane_pool.append(sub)
+                lane_setup.append(setup)
+                lane_cell.append(c)
+                lane_lo.append(len(w_s))
+                windows = open_windows + lane_busy if lane_busy else open_windows
+                if len(windows) == 1:  # mostly: the work pinned on the lane
+                    s, e = windows[0]
+                    if e > s:
+                        w_s.append(s)
+                        w_e.append(e)
+                elif windows:
+                    calendar = CellCalendar(windows)
+                    w_s.extend(calendar.starts)
+                    w_e.extend(calendar.ends)
+                lane_hi.append(len(w_s))
+    as_array = np.array
+    return LaneArrays(len(pool_map), pool_map, as_array(lane_pool, np.int64), as_array(lane_setup, np.int64), as_array(lane_cell, np.int64),
+                      as_array(lane_lo, np.int64), as_array(lane_hi, np.int64), as_array(w_s, np.int64), as_array(w_e, np.int64))
 
 
 def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:

@@ -25,10 +25,10 @@ import numpy as np
 from scheduler.bounds import predecessors_order
 from scheduler.calendars import CellCalendar
 from scheduler.carryin import CARRIED_MARK
-from scheduler.construct import dispatch_lists, task_tails
+from scheduler.construct import dispatch_on_lanes, task_tails
 from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.subproblem import pool_lanes, restrict
+from scheduler.subproblem import pool_lane_arrays, pool_lanes, restrict
 from scheduler.validate import Columns, validate_placed
 
 WAITING, RUNNING, DONE = 0, 1, 2
@@ -111,9 +111,9 @@ class _Window:
     # free: the open tasks, in carried order. Per unit: job_ids, job_release, job_family, src_job (its planned job). The
     # sub-problem, per open task (in `free` order): sub_modes (the lanes' pools), sub_preds (open
     # indices), ready_at (the unit's release, the running predecessors' ends), family; sub: the
-    # lanes (scheduler.subproblem.Lanes).
+    # lanes (scheduler.subproblem.LaneArrays; sub_lanes() makes them as Lanes, the Python dispatcher's input).
     __slots__ = ("order", "unit_of", "modes", "preds", "pinned", "free", "job_ids", "job_release", "job_family", "src_job", "cells", "pools",
-                 "horizon", "name", "ops", "sub", "sub_modes", "sub_preds", "ready_at", "family")
+                 "horizon", "name", "ops", "sub", "sub_lanes", "sub_modes", "sub_preds", "ready_at", "family")
 
     def columns(self) -> Columns:
         job_ids, unit_of, ops, order = self.job_ids, self.unit_of, self.ops, self.order
@@ -221,7 +221,9 @@ def open_work(ctrl, span: float) -> _Window:
         else:
             fixed_on[c] = [(s, e, job_family[unit_of[i]])]
     distinct = {id(modes): modes for modes in map(modes_of.__getitem__, free)}
-    w.sub = lanes = pool_lanes(cells, base.pools, fixed_on, set(family), distinct.values())
+    families = set(family)
+    w.sub = lanes = pool_lane_arrays(cells, base.pools, fixed_on, families, distinct.values())
+    w.sub_lanes = lambda: pool_lanes(cells, base.pools, fixed_on, families, distinct.values())  # as Cells, for the Python dispatcher
     sub_modes = {k: lanes.sub_modes(modes) for k, modes in distinct.items()}
     w.sub_modes = [sub_modes[id(modes_of[i])] for i in free]
     sub_of = [-1] * n
@@ -322,8 +324,8 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     if free:
         sub = w.sub
         # Placed on the carried cells (the lanes mapped back) by the list scheduler itself.
-        plan = dispatch_lists(sub.cells, len(sub.pools), w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=order,
-                              tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem), report_cell=sub.cell_index)
+        plan = dispatch_on_lanes(sub, w.sub_lanes, w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=order,
+                                 tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem))
         for t, where in zip(free, plan):
             placed[t] = where
     validate_placed(w.columns(), placed)

@@ -118,3 +118,41 @@ def test_projection_equals_the_python_pass_at_every_replan(monkeypatch):
     for name, value in exact.replan_cases():
         assert exact._digest(value) == stored[name], f"{name}: a different re-plan than recorded"
     assert len(compared) > 100 and max(compared) > 200
+
+
+def test_lane_arrays_are_pool_lanes_cells_as_lanes():
+    """A re-plan's lanes built directly (subproblem.pool_lane_arrays) are pool_lanes' cells as the
+    compiled dispatcher reads them: same pools, setups, cells and merged windows, lane by lane,
+    around random fixed work (single-job cells padded by their setups, bays coloured)."""
+    from scheduler.subproblem import pool_lane_arrays, pool_lanes
+
+    checked = 0
+    for seed in range(80):
+        problem = exact.random_floor(3_000 + seed)
+        first = list_schedule(problem, rule="fifo")
+        cell_index = {c.id: i for i, c in enumerate(problem.cells)}
+        rng = random.Random(seed)
+        fixed_on: dict[int, list] = {}
+        for a in first.assignments:
+            if rng.random() < 0.3:
+                fixed_on.setdefault(cell_index[a.cell], []).append((a.start, a.end, rng.choice("ABCD")))
+        families = set(rng.sample("ABCD", rng.randint(1, 4)))
+        modes_lists = [t.modes for t in problem.tasks[: rng.randint(1, len(problem.tasks))]]
+        try:
+            lanes = pool_lanes(problem.cells, problem.pools, fixed_on, families, modes_lists)
+        except ValueError:  # more fixed work than places: both refuse
+            with pytest.raises(ValueError):
+                pool_lane_arrays(problem.cells, problem.pools, fixed_on, families, modes_lists)
+            continue
+        direct = pool_lane_arrays(problem.cells, problem.pools, fixed_on, families, modes_lists)
+        via_cells = construct._cell_lanes(lanes.cells, lanes.cell_index)
+        assert direct.n_pools == len(lanes.pools) and direct.pool_map == lanes.pool_map
+        for field in ("lane_pool", "lane_setup", "lane_report"):
+            assert getattr(direct, field).tolist() == getattr(via_cells, field).tolist(), (seed, field)
+        for lane in range(len(direct.lane_pool)):
+            mine = slice(direct.lane_wlo[lane], direct.lane_whi[lane])
+            theirs = slice(via_cells.lane_wlo[lane], via_cells.lane_whi[lane])
+            assert direct.w_s[mine].tolist() == via_cells.w_s[theirs].tolist(), (seed, lane)
+            assert direct.w_e[mine].tolist() == via_cells.w_e[theirs].tolist(), (seed, lane)
+        checked += 1
+    assert checked > 50
