@@ -181,18 +181,56 @@ class LaneArrays(NamedTuple):
         return [(pool_map[pool], d) for pool, d in modes if pool in pool_map]
 
 
-def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[tuple[int, int, str]]], families: set[str], modes_lists) -> LaneArrays:
+def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[tuple[int, int, str]]], families: set[str], modes_lists,
+                     layouts: dict | None = None) -> LaneArrays:
     """pool_lanes(cells, pools, fixed_on, families, modes_lists) as LaneArrays, without a Cell per
-    lane: a re-plan's ~1,500 lanes are mostly bay places with no fixed work and no window."""
-    pools_used = sorted({pool for modes in modes_lists for pool, _ in modes})
+    lane. The lanes' layout (pools, setups, cells: one lane per single-job cell, k per bay) depends
+    only on the pools used; `layouts` (a dict the caller keeps for one floor) holds it from one
+    call to the next, so a call only fills in the windows of the cells that have any (a re-plan's
+    ~1,500 lanes are mostly bay places with no fixed work and no window)."""
+    pools_used = tuple(sorted({pool for modes in modes_lists for pool, _ in modes}))
+    layout = layouts.get(pools_used) if layouts is not None else None
+    if layout is None:
+        layout = _lane_layout(cells, pools, pools_used)
+        if layouts is not None:
+            layouts[pools_used] = layout
+    pool_map, lane_pool, lane_setup, lane_cell, first_lane = layout
+    n = len(lane_pool)
+    lane_lo = np.zeros(n, np.int64)
+    lane_hi = np.zeros(n, np.int64)
+    w_s: list[int] = []
+    w_e: list[int] = []
+    for c in sorted(set(fixed_on).union([c for c, cell in enumerate(cells) if cell.unavailable])):
+        lane = first_lane.get(c)
+        if lane is None:  # not a cell of the pools used
+            continue
+        cell = cells[c]
+        open_windows = [w for w in cell.unavailable if w[1] > 0]
+        for _, lane_busy in _lanes(cell, fixed_on.get(c, ()), families):
+            lane_lo[lane] = len(w_s)
+            windows = open_windows + lane_busy if lane_busy else open_windows
+            if len(windows) == 1:  # mostly: the work pinned on the lane
+                s, e = windows[0]
+                if e > s:
+                    w_s.append(s)
+                    w_e.append(e)
+            elif windows:
+                calendar = CellCalendar(windows)
+                w_s.extend(calendar.starts)
+                w_e.extend(calendar.ends)
+            lane_hi[lane] = len(w_s)
+            lane += 1
+    return LaneArrays(len(pool_map), pool_map, lane_pool, lane_setup, lane_cell, lane_lo, lane_hi, np.array(w_s, np.int64), np.array(w_e, np.int64))
+
+
+def _lane_layout(cells: list[Cell], pools: list[Pool], pools_used: tuple[int, ...]):
+    """(pool map, per lane its sub pool, setup and cell, each cell's first lane) of pool_lanes'
+    lanes for these pools: a single-job cell is one lane, a capacity-k cell k."""
     pool_map: dict[int, int] = {}
     lane_pool: list[int] = []
     lane_setup: list[int] = []
     lane_cell: list[int] = []
-    lane_lo: list[int] = []
-    lane_hi: list[int] = []
-    w_s: list[int] = []
-    w_e: list[int] = []
+    first_lane: dict[int, int] = {}
     for pool in pools_used:
         ids = pools[pool].cells
         if not ids:
@@ -200,37 +238,13 @@ def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, l
         sub = pool_map[pool] = len(pool_map)
         for c in ids:
             cell = cells[c]
-            setup = cell.setup if cell.capacity <= 1 else 0
-            busy = fixed_on.get(c, ())
-            open_windows = [w for w in cell.unavailable if w[1] > 0]
-            if not busy and not open_windows:  # the common case: k free places
-                k = max(1, cell.capacity) if cell.capacity > 1 else 1
-                lane_pool.extend([sub] * k)
-                lane_setup.extend([setup] * k)
-                lane_cell.extend([c] * k)
-                at = len(w_s)
-                lane_lo.extend([at] * k)
-                lane_hi.extend([at] * k)
-                continue
-            for _, lane_busy in _lanes(cell, busy, families):
-                lane_pool.append(sub)
-                lane_setup.append(setup)
-                lane_cell.append(c)
-                lane_lo.append(len(w_s))
-                windows = open_windows + lane_busy if lane_busy else open_windows
-                if len(windows) == 1:  # mostly: the work pinned on the lane
-                    s, e = windows[0]
-                    if e > s:
-                        w_s.append(s)
-                        w_e.append(e)
-                elif windows:
-                    calendar = CellCalendar(windows)
-                    w_s.extend(calendar.starts)
-                    w_e.extend(calendar.ends)
-                lane_hi.append(len(w_s))
+            k = cell.capacity if cell.capacity > 1 else 1
+            first_lane[c] = len(lane_pool)
+            lane_pool.extend([sub] * k)
+            lane_setup.extend([cell.setup if cell.capacity <= 1 else 0] * k)
+            lane_cell.extend([c] * k)
     as_array = np.array
-    return LaneArrays(len(pool_map), pool_map, as_array(lane_pool, np.int64), as_array(lane_setup, np.int64), as_array(lane_cell, np.int64),
-                      as_array(lane_lo, np.int64), as_array(lane_hi, np.int64), as_array(w_s, np.int64), as_array(w_e, np.int64))
+    return pool_map, as_array(lane_pool, np.int64), as_array(lane_setup, np.int64), as_array(lane_cell, np.int64), first_lane
 
 
 def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:

@@ -82,6 +82,7 @@ class _PlanTasks:
         self.cell_pool = np.array([c.pool for c in cells], np.int64)
         self.cell_capacity = np.array([c.capacity for c in cells], np.int64)
         self.cell_setup = np.array([c.setup for c in cells], np.int64)
+        self.lane_layouts: dict = {}  # subproblem.pool_lane_arrays' layouts of this floor's lanes, by the pools used
         self.first_cell = np.array([pool.cells[0] if pool.cells else -1 for pool in plan.problem.pools], np.int64)
 
 
@@ -222,7 +223,7 @@ def open_work(ctrl, span: float) -> _Window:
             fixed_on[c] = [(s, e, job_family[unit_of[i]])]
     distinct = {id(modes): modes for modes in map(modes_of.__getitem__, free)}
     families = set(family)
-    w.sub = lanes = pool_lane_arrays(cells, base.pools, fixed_on, families, distinct.values())
+    w.sub = lanes = pool_lane_arrays(cells, base.pools, fixed_on, families, distinct.values(), static.lane_layouts)
     w.sub_lanes = lambda: pool_lanes(cells, base.pools, fixed_on, families, distinct.values())  # as Cells, for the Python dispatcher
     sub_modes = {k: lanes.sub_modes(modes) for k, modes in distinct.items()}
     w.sub_modes = [sub_modes[id(modes_of[i])] for i in free]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import scheduler.construct as construct
 from plant import load_spec
 from plant.demand import orders_for
 from scheduler.bounds import topological_order
@@ -67,9 +68,16 @@ def test_window_lists_are_the_general_paths(floor, seed):
         problem = window.problem()
         assert [t.modes for t in problem.tasks] == window.modes and [t.predecessors for t in problem.tasks] == window.preds
         lists = open_work_lists(problem, window.pinned, window.free)
-        sub = window.sub
+        sub = window.sub_lanes()
         assert [(c.id, c.pool, c.capacity, c.setup, c.unavailable) for c in sub.cells] == [(c.id, c.pool, c.capacity, c.setup, c.unavailable) for c in lists.cells]
         assert [p.cells for p in sub.pools] == [p.cells for p in lists.pools] and sub.cell_index == lists.cell_index
+        # The lanes the compiled dispatcher reads (window.sub) are those cells, lane by lane.
+        as_lanes = construct._cell_lanes(sub.cells, sub.cell_index)
+        assert window.sub.pool_map == sub.pool_map and window.sub.n_pools == len(sub.pools)
+        for field in ("lane_pool", "lane_setup", "lane_report"):
+            assert getattr(window.sub, field).tolist() == getattr(as_lanes, field).tolist()
+        assert [(window.sub.w_s[lo:hi].tolist(), window.sub.w_e[lo:hi].tolist()) for lo, hi in zip(window.sub.lane_wlo, window.sub.lane_whi)] == \
+            [(as_lanes.w_s[lo:hi].tolist(), as_lanes.w_e[lo:hi].tolist()) for lo, hi in zip(as_lanes.lane_wlo, as_lanes.lane_whi)]
         assert window.sub_modes == lists.modes and window.sub_preds == lists.predecessors
         jobs, tasks = problem.jobs, problem.tasks
         assert ready_at == [max(jobs[tasks[t].job].release, r) for t, r in zip(window.free, lists.release)]
