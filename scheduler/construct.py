@@ -481,13 +481,14 @@ def _key_ranks(keys: Sequence[float]) -> dict[float, int]:
 
 def dispatch_on_lanes(lanes, sub_cells: Callable, t_modes: Sequence[list[tuple[int, int]]], t_preds: Sequence[list[int]], ready_at: list[int],
                       family: Sequence[str], horizon: int, objective: str = "mw", priority: Sequence[float] | None = None,
-                      tails_of: Callable[[], list[int]] | None = None) -> list[tuple[int, int, int]]:
+                      tails_of: Callable[[], list[int]] | None = None, preds_runs=None) -> list[tuple[int, int, int]]:
     """dispatch_lists on a sub-problem whose cells are given as lanes (scheduler.subproblem.
     LaneArrays: a re-plan builds no Cell per lane); placements name the whole problem's cells.
     Where the compiled dispatcher declines, `sub_cells()` makes the lanes as
-    scheduler.subproblem.Lanes for the Python one."""
+    scheduler.subproblem.Lanes for the Python one. `preds_runs`: t_preds as flat runs (ptr, idx)
+    already, as scheduler.windowjit makes them."""
     placed = _dispatch_compiled(None, lanes.n_pools, t_modes, t_preds, ready_at, family, horizon, objective, WORK_WEIGHT, priority, None, tails_of,
-                                None, lanes)
+                                None, lanes, preds_runs)
     if placed is None:
         sub = sub_cells()
         placed = dispatch_lists(sub.cells, len(sub.pools), t_modes, t_preds, ready_at, family, horizon, objective=objective, priority=priority,
@@ -496,7 +497,7 @@ def dispatch_on_lanes(lanes, sub_cells: Callable, t_modes: Sequence[list[tuple[i
 
 
 def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horizon, objective, work_weight, priority, rule_key, tails_of,
-                       report_cell, lanes=None) -> list[tuple[int, int, int]] | None:
+                       report_cell, lanes=None, preds_runs=None) -> list[tuple[int, int, int]] | None:
     """dispatch_lists on scheduler.dispatchjit, or None where the problem is outside what it
     holds (no tasks or cells, a task without modes, a time that is not an int: the Python
     dispatcher takes those, and raises where it should). `lanes` (subproblem.LaneArrays) stand
@@ -528,9 +529,12 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
         return None
     m_start = np.array(list(map(start_of.__getitem__, modes_ids)), np.int64)
     m_len = np.array(list(map(len, t_modes)), np.int64)
-    waiting = m_len.copy()
-    waiting[:] = list(map(len, t_preds))
-    flat_preds = np.fromiter(chain.from_iterable(t_preds), np.int64, count=int(waiting.sum()))
+    if preds_runs is None:
+        waiting = m_len.copy()
+        waiting[:] = list(map(len, t_preds))
+        flat_preds = np.fromiter(chain.from_iterable(t_preds), np.int64, count=int(waiting.sum()))
+    else:
+        waiting, flat_preds = np.diff(preds_runs[0]), preds_runs[1]
     task_of = np.repeat(np.arange(n, dtype=np.int64), waiting)
     in_order = bool((flat_preds < task_of).all())
     if flat_preds.size and (flat_preds.min() < 0 or flat_preds.max() >= n):

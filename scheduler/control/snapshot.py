@@ -82,6 +82,10 @@ class _PlanTasks:
         self.cell_pool = np.array([c.pool for c in cells], np.int64)
         self.cell_capacity = np.array([c.capacity for c in cells], np.int64)
         self.cell_setup = np.array([c.setup for c in cells], np.int64)
+        # Every controller task's predecessors as flat runs (scheduler.windowjit reads them).
+        self.t_ptr = np.zeros(len(plan.t_preds) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, plan.t_preds), np.int64, len(plan.t_preds)), out=self.t_ptr[1:])
+        self.t_idx = np.fromiter(chain.from_iterable(plan.t_preds), np.int64, int(self.t_ptr[-1]))
         self.lane_layouts: dict = {}  # subproblem.pool_lane_arrays' layouts of this floor's lanes, by the pools used
         self.first_cell = np.array([pool.cells[0] if pool.cells else -1 for pool in plan.problem.pools], np.int64)
 
@@ -114,7 +118,8 @@ class _Window:
     # indices), ready_at (the unit's release, the running predecessors' ends), family; sub: the
     # lanes (scheduler.subproblem.LaneArrays; sub_lanes() makes them as Lanes, the Python dispatcher's input).
     __slots__ = ("order", "unit_of", "modes", "preds", "pinned", "free", "job_ids", "job_release", "job_family", "src_job", "cells", "pools",
-                 "horizon", "name", "ops", "sub", "sub_lanes", "sub_modes", "sub_preds", "ready_at", "family")
+                 "horizon", "name", "ops", "sub", "sub_lanes", "sub_modes", "sub_preds", "ready_at", "family",
+                 "p_ptr", "p_idx", "sub_ptr", "sub_idx", "free_a")
 
     def columns(self) -> Columns:
         job_ids, unit_of, ops, order = self.job_ids, self.unit_of, self.ops, self.order
@@ -142,7 +147,6 @@ def open_work(ctrl, span: float) -> _Window:
     status = ctrl.status
     order = _window(ctrl, now + span)
     n = len(order)
-    local = dict(zip(order, range(n)))
     # Mostly whole-list passes (maps and comprehensions): a re-plan carries ~4,500 tasks.
     # Units in order of their first task; each unit's source is its first task's planned job.
     job_of = list(map(plan.t_job.__getitem__, order))
@@ -188,19 +192,22 @@ def open_work(ctrl, span: float) -> _Window:
         if arrived[t := order[i]] or left[t] == 0:  # the unit is (or is on its way) in this pool: it stays there
             here = ctrl.pool_of(t)
             modes_of[i] = [m for m in modes_of[i] if m[0] == here] or modes_of[i]
-    get = local.get
-    preds_of: list[list[int]] = []
-    for preds in map(plan.t_preds.__getitem__, order):
-        if not preds:
-            preds_of.append([])
-        elif len(preds) == 1:
-            preds_of.append([q] if (q := get(preds[0])) is not None else [])
-        else:
-            preds_of.append([q for p in preds if (q := get(p)) is not None])
     w = _Window()
+    w.job_release = [r - cut if r > cut else 0 for r in release]  # into the carried frame: time 0 is the cut
+    # The predecessors inside the window, and the open tasks' sub-problem's, as flat runs
+    # (scheduler.windowjit); as lists for the checks and the Python paths.
+    from scheduler.windowjit import window_preds  # numba only where a re-plan runs
+
+    pin_end = np.zeros(n, np.int64)
+    for i, (_, _, e) in pinned.items():
+        pin_end[i] = e
+    free_a = np.array(free, np.int64)
+    w.p_ptr, w.p_idx, w.sub_ptr, w.sub_idx, ready_a = window_preds(np.array(order, np.int64), static.t_ptr, static.t_idx, len(static.t_ptr) - 1, free_a,
+                                                                 pin_end, np.array(unit_of, np.int64), np.array(w.job_release, np.int64))
+    w.free_a = free_a
+    preds_of = _runs(w.p_ptr, w.p_idx)
     w.order, w.unit_of, w.modes, w.preds, w.pinned, w.free = order, unit_of, modes_of, preds_of, pinned, free
     w.job_ids = list(map(static.carried_ids.__getitem__, src_job))
-    w.job_release = [r - cut if r > cut else 0 for r in release]  # into the carried frame: time 0 is the cut
     w.job_family = list(map(static.job_family.__getitem__, src_job))
     w.src_job = src_job
     w.cells = cells = _carried_cells(ctrl, static, pinned_end, cut)
@@ -227,29 +234,15 @@ def open_work(ctrl, span: float) -> _Window:
     w.sub_lanes = lambda: pool_lanes(cells, base.pools, fixed_on, families, distinct.values())  # as Cells, for the Python dispatcher
     sub_modes = {k: lanes.sub_modes(modes) for k, modes in distinct.items()}
     w.sub_modes = [sub_modes[id(modes_of[i])] for i in free]
-    sub_of = [-1] * n
-    for k, i in enumerate(free):
-        sub_of[i] = k
-    job_release = w.job_release
-    sub_preds: list[list[int]] = []
-    ready_at: list[int] = []
-    for i in free:
-        ready = job_release[unit_of[i]]
-        preds = preds_of[i]
-        if not preds:  # a re-plan's tasks whose predecessors are done: about half
-            sub_preds.append([])
-        else:
-            mine = []
-            for q in preds:
-                k = sub_of[q]
-                if k >= 0:
-                    mine.append(k)
-                elif pinned[q][2] > ready:  # a running predecessor: its expected end
-                    ready = pinned[q][2]
-            sub_preds.append(mine)
-        ready_at.append(ready)
-    w.sub_preds, w.ready_at = sub_preds, ready_at
+    w.sub_preds, w.ready_at = _runs(w.sub_ptr, w.sub_idx), ready_a.tolist()
     return w
+
+
+def _runs(ptr, idx) -> list[list[int]]:
+    """Flat runs (ptr, idx) as one list per entry."""
+    flat = idx.tolist()
+    bounds = ptr.tolist()
+    return [flat[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def _window(ctrl, limit: float) -> list[int]:
@@ -326,7 +319,7 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
         sub = w.sub
         # Placed on the carried cells (the lanes mapped back) by the list scheduler itself.
         plan = dispatch_on_lanes(sub, w.sub_lanes, w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=order,
-                                 tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem))
+                                 tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem), preds_runs=(w.sub_ptr, w.sub_idx))
         for t, where in zip(free, plan):
             placed[t] = where
     validate_placed(w.columns(), placed)
@@ -399,17 +392,15 @@ def _project(ctrl, w: _Window) -> list[int]:
     carried frame; 0 is the pinned work's): each task on its cell in planned order, after its
     predecessors, the cell's previous work (and changeover) and outside its windows.
     _project_reference's pass, compiled (scheduler.projectjit) on the window's lists as arrays."""
-    from scheduler.projectjit import CYCLE, project  # numba only where a re-plan runs
+    from scheduler.projectjit import CYCLE, project
 
     static = _plan_tasks(ctrl.plan)
-    to_ctrl, free, pinned, preds = w.order, w.free, w.pinned, w.preds
+    to_ctrl, free, pinned = w.order, w.free, w.pinned
     n, n_free = len(to_ctrl), len(free)
-    p_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, preds), np.int64, n), out=p_ptr[1:])
-    p_idx = np.fromiter(chain.from_iterable(preds), np.int64, int(p_ptr[-1]))
+    p_ptr, p_idx = w.p_ptr, w.p_idx
     planned = np.fromiter(map(ctrl.start.__getitem__, to_ctrl), np.float64, n)
     pin = np.array(list(pinned.values()), np.int64).reshape(-1, 3)
-    free_a = np.array(free, np.int64)
+    free_a = w.free_a
     cur_cell = np.fromiter(map(ctrl.cell.__getitem__, map(to_ctrl.__getitem__, free)), np.int64, n_free)
     # The open tasks' modes, one flat run per distinct list.
     modes_of = list(map(w.modes.__getitem__, free))
