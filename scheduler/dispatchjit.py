@@ -98,10 +98,10 @@ def _set_resize(tab, top, meta, b, minused):
 
 
 @njit(cache=True, inline="always")
-def _set_add(tab, top, meta, b, k):
-    """set.add(k) for an int k >= 0 (its hash is itself); returns the arena."""
+def _probe(tab, meta, b, k):
+    """k's probe path in bucket b: (its slot, -1, -1) if there, else (-1, the empty slot that
+    ends the path, the last dummy on it or -1)."""
     off, mask = meta[b, _OFF], meta[b, _MASK]
-    wb = off + meta[b, _CAP]
     i = k & mask
     perturb = k
     free = -1
@@ -111,23 +111,11 @@ def _set_add(tab, top, meta, b, k):
         while True:
             e = tab[off + j]
             if e == _EMPTY:
-                if free >= 0:
-                    tab[off + free] = k
-                    _mark(tab, wb, free, True)
-                    meta[b, _USED] += 1
-                    return tab
-                tab[off + j] = k
-                _mark(tab, wb, j, True)
-                meta[b, _FILL] += 1
-                meta[b, _USED] += 1
-                if meta[b, _FILL] * 5 >= mask * 3:
-                    used = meta[b, _USED]
-                    return _set_resize(tab, top, meta, b, used * 2 if used > 50000 else used * 4)
-                return tab
+                return -1, j, free
             if e == k:
-                return tab
+                return j, -1, -1
             if e == _DUMMY:
-                free = j  # the last dummy on the path is reused (as CPython 3.11 does)
+                free = j
             if probes == 0:
                 break
             probes -= 1
@@ -137,26 +125,32 @@ def _set_add(tab, top, meta, b, k):
 
 
 @njit(cache=True, inline="always")
+def _set_add(tab, top, meta, b, k):
+    """set.add(k) for an int k >= 0 (its hash is itself); returns the arena."""
+    found, empty, free = _probe(tab, meta, b, k)
+    if found >= 0:
+        return tab
+    off, mask = meta[b, _OFF], meta[b, _MASK]
+    wb = off + meta[b, _CAP]
+    if free >= 0:  # the last dummy on the path is reused (as CPython 3.11 does)
+        tab[off + free] = k
+        _mark(tab, wb, free, True)
+        meta[b, _USED] += 1
+        return tab
+    tab[off + empty] = k
+    _mark(tab, wb, empty, True)
+    meta[b, _FILL] += 1
+    meta[b, _USED] += 1
+    if meta[b, _FILL] * 5 >= mask * 3:
+        used = meta[b, _USED]
+        return _set_resize(tab, top, meta, b, used * 2 if used > 50000 else used * 4)
+    return tab
+
+
+@njit(cache=True, inline="always")
 def _set_find(tab, meta, b, k):
     """The slot holding k, or -1."""
-    off, mask = meta[b, _OFF], meta[b, _MASK]
-    i = k & mask
-    perturb = k
-    while True:
-        probes = _LINEAR_PROBES if i + _LINEAR_PROBES <= mask else 0
-        j = i
-        while True:
-            e = tab[off + j]
-            if e == _EMPTY:
-                return -1
-            if e == k:
-                return j
-            if probes == 0:
-                break
-            probes -= 1
-            j += 1
-        perturb >>= _PERTURB_SHIFT
-        i = (i * 5 + 1 + perturb) & mask
+    return _probe(tab, meta, b, k)[0]
 
 
 @njit(cache=True, inline="always")
@@ -223,12 +217,8 @@ def _push(h, base, size, p, x):
 
 
 @njit(cache=True, inline="always")
-def _pop(h, base, size, p):
-    o = base[p]
-    top = h[o]
-    n = size[p] - 1
-    size[p] = n
-    x = h[o + n]
+def sift_down(h, o, n, x):
+    """x into the root of the heap h[o: o + n] (its old root gone), sifted down to its place."""
     i = 0
     while True:
         c = 2 * i + 1
@@ -241,7 +231,28 @@ def _pop(h, base, size, p):
         h[o + i] = h[o + c]
         i = c
     h[o + i] = x
+
+
+@njit(cache=True, inline="always")
+def _pop(h, base, size, p):
+    o = base[p]
+    top = h[o]
+    n = size[p] - 1
+    size[p] = n
+    sift_down(h, o, n, h[o + n])
     return top
+
+
+@njit(cache=True, inline="always")
+def bisect_right(a, lo, hi, x):
+    """bisect.bisect_right(a[lo:hi], x) + lo: the first index whose value is above x."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @njit(cache=True, inline="always")
@@ -475,13 +486,7 @@ def run(n_pools, n_fam, m_start, m_len, mp, md, succ_ptr, succ_idx, waiting, rea
                             if lo == hi:
                                 lane, start = x, now + setup_s
                                 break
-                            a, z = lo, hi  # bisect_right(ends, now): the first window not over by now
-                            while a < z:
-                                mid = (a + z) >> 1
-                                if now < w_e[mid]:
-                                    z = mid
-                                else:
-                                    a = mid + 1
+                            a = bisect_right(w_e, lo, hi, now)  # the first window not over by now
                             if a == hi or w_s[a] >= now + setup_s + d:
                                 lane, start = x, now + setup_s
                                 break

@@ -10,36 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from scheduler.dispatchjit import bisect_right, sift_down
+
 CYCLE = -1  # project's status when the predecessors hold a cycle
-
-
-@njit(cache=True, inline="always")
-def _lane_push(h, o, size, x):
-    i = size
-    while i > 0:
-        q = (i - 1) >> 1
-        if h[o + q] <= x:
-            break
-        h[o + i] = h[o + q]
-        i = q
-    h[o + i] = x
-
-
-@njit(cache=True, inline="always")
-def _lane_replace(h, o, size, x):
-    """heapreplace: the smallest out, x in."""
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= size:
-            break
-        if c + 1 < size and h[o + c + 1] < h[o + c]:
-            c += 1
-        if h[o + c] >= x:
-            break
-        h[o + i] = h[o + c]
-        i = c
-    h[o + i] = x
 
 
 @njit(cache=True)
@@ -101,7 +74,7 @@ def project(planned, p_ptr, p_idx, pin_t, pin_c, pin_s, pin_e, free, cur_cell, m
         made[c] = True
         o = lane_off[c]
         if e > lanes[o]:
-            _lane_replace(lanes, o, lane_off[c + 1] - o, e)
+            sift_down(lanes, o, lane_off[c + 1] - o, e)  # heapreplace
         family[c] = job_family[unit_of[t]]
     # Planned starts raised past every predecessor's (by 1 ms), in routing order when every
     # predecessor comes first, else in topological order.
@@ -200,19 +173,13 @@ def project(planned, p_ptr, p_idx, pin_t, pin_c, pin_s, pin_e, free, cur_cell, m
         lo, hi = cell_wlo[c], cell_whi[c]
         if hi > lo and duration > 0:  # CellCalendar.earliest_fit
             while True:
-                a, z = lo, hi  # bisect_right(ends, at)
-                while a < z:
-                    mid = (a + z) >> 1
-                    if at < w_e[mid]:
-                        z = mid
-                    else:
-                        a = mid + 1
+                a = bisect_right(w_e, lo, hi, at)  # the first window not over by `at`
                 if a < hi and w_s[a] < at + duration:
                     at = w_e[a]
                 else:
                     break
         starts[t] = at
         end[t] = at + duration
-        _lane_replace(lanes, o, size, end[t])
+        sift_down(lanes, o, size, end[t])  # heapreplace
         family[c] = fam
     return starts, 0
