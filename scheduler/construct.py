@@ -504,10 +504,10 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
     for `cells` and `report_cell` when given."""
     import numpy as np
 
-    from scheduler.dispatchjit import run
+    from scheduler.dispatchjit import run, sets_iterate_as_reproduced
 
     n = len(t_modes)
-    if not n or (not cells if lanes is None else not len(lanes.lane_pool)):
+    if not n or (not cells if lanes is None else not len(lanes.lane_pool)) or not sets_iterate_as_reproduced():
         return None
     for name, values in (("t_preds", t_preds), ("ready_at", ready_at), ("family", family), ("priority", priority)):
         if values is not None and len(values) != n:  # one entry per task, as t_modes

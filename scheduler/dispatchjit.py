@@ -200,6 +200,42 @@ def set_ops_order(ops):
     return np.array(out, dtype=np.int64)
 
 
+_SETS_CHECKED: list[bool] = []  # this process's answer of sets_iterate_as_reproduced, once asked
+
+
+def sets_iterate_as_reproduced() -> bool:
+    """Whether this interpreter's sets iterate as the tables above reproduce them (checked on
+    CPython 3.11): asked once per process, on adds and discards that grow, shrink and collide.
+    On an interpreter whose sets differ, construct.dispatch_lists keeps to its Python dispatcher
+    (the same decisions as its own sets give, only slower) and warns once."""
+    if not _SETS_CHECKED:
+        import random
+        import warnings
+
+        same = True
+        for seed in range(24):
+            rng = random.Random(seed)
+            high = (8, 40, 300, 5_000)[seed % 4]
+            real: set[int] = set()
+            ops = []
+            for _ in range(400):
+                k = rng.randrange(high)
+                if rng.random() < 0.6:
+                    real.add(k)
+                    ops.append(k)
+                else:
+                    real.discard(k)
+                    ops.append(-k - 1)
+            if set_ops_order(np.array(ops, np.int64)).tolist() != list(real):
+                same = False
+                break
+        if not same:
+            warnings.warn("scheduler.dispatchjit: this Python's sets iterate otherwise than the compiled dispatcher reproduces "
+                          "(checked on CPython 3.11); the list scheduler runs in Python (same decisions, slower)", RuntimeWarning, stacklevel=2)
+        _SETS_CHECKED.append(same)
+    return _SETS_CHECKED[0]
+
+
 # ---- int heaps in an arena: heap h of pool p is arena[base[p]: base[p] + size[p]] ----
 
 @njit(cache=True, inline="always")

@@ -54,6 +54,34 @@ def test_lowest_lane_first_is_not_the_sets_order():
     assert set_ops_order(np.array([9, 1, 17, -10, 2], np.int64)).tolist() == list(real) == [2, 1, 17]
 
 
+def test_this_python_s_sets_iterate_as_reproduced():
+    """The per-process check the dispatcher asks before it runs compiled passes here, so the tests
+    below compare the compiled dispatcher, not the Python one with itself."""
+    from scheduler import dispatchjit
+
+    assert dispatchjit.sets_iterate_as_reproduced()
+
+
+def test_a_python_whose_sets_iterate_otherwise_keeps_the_python_dispatcher(monkeypatch):
+    """If the reproduced tables disagree with this interpreter's sets, the check says so (with a
+    warning) and every dispatch runs in Python: the decisions of this interpreter's own sets."""
+    from scheduler import dispatchjit
+
+    monkeypatch.setattr(dispatchjit, "_SETS_CHECKED", [])
+    monkeypatch.setattr(dispatchjit, "set_ops_order", lambda ops: np.array([], np.int64))
+    with pytest.warns(RuntimeWarning, match="sets iterate otherwise"):
+        assert not dispatchjit.sets_iterate_as_reproduced()
+
+    def not_called(*args, **kwargs):
+        raise AssertionError("the compiled dispatcher ran")
+
+    monkeypatch.setattr(dispatchjit, "run", not_called)
+    problem = exact.random_floor(5_001)
+    python = list_schedule(problem, rule="fifo")
+    monkeypatch.setattr(construct, "COMPILED_FROM", 0)
+    assert list_schedule(problem, rule="fifo").assignments == python.assignments
+
+
 @pytest.mark.parametrize("cases", [exact.list_cases, exact.open_work_cases], ids=["list_schedule", "open_work"])
 def test_compiled_dispatch_gives_the_recorded_placements(cases, always_compiled):
     stored = exact._stored()
