@@ -140,8 +140,9 @@ def dispatch_lists(
     lanes as the whole problem's cells). `ready_at` is used as working space.
 
     Unseeded runs of COMPILED_FROM tasks or more (or `compiled=True`) run the same dispatcher
-    compiled (scheduler.dispatchjit: same placements, ~20x less time); `compiled=False` keeps
+    compiled (scheduler.dispatchjit: same placements, 1.6-4x less time: random floors to the 1 GW week); `compiled=False` keeps
     this Python one, the reference it is tested against."""
+    _check_pools(cells, n_pools, t_modes)
     if compiled is None:
         compiled = len(t_modes) >= COMPILED_FROM
     if compiled and not seed:
@@ -149,6 +150,8 @@ def dispatch_lists(
                                     report_cell)
         if placed is not None:
             return placed
+    # The loop below is also written compiled, rule for rule: scheduler.dispatchjit.run. A change
+    # to a rule here must be made there too (tests/scheduler/test_dispatch_jit.py compares them).
     heappush, heappop = heapq.heappush, heapq.heappop
     # For MW a unit that can no longer finish inside the horizon is worth nothing this week:
     # it drops behind every unit that still can, and only soaks up otherwise idle cells.
@@ -565,9 +568,15 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
     rank_of = _key_ranks(keys)
     rank = np.array(list(map(rank_of.__getitem__, keys)), np.int64)
     codes = {f: i for i, f in enumerate(dict.fromkeys(family))}
+    if None in codes:  # the Python dispatcher reads a None family as a fresh lane's: a bucket the compiled one keeps apart
+        return None
     fam = np.array(list(map(codes.__getitem__, family)), np.int64)
     if lanes is None:
         lanes = _cell_lanes(cells, report_cell)
+        if lanes is None:
+            return None
+    if not _times_fit(ready, mode_arr[:, 1], lanes, n):
+        return None
     placed_c, placed_s, placed_e, ok = run(n_pools, len(codes), m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), succ_ptr, succ_idx,
                                            waiting, ready.astype(np.int64), fam, rank, len(rank_of),
                                            np.array(tails if tails is not None else [0] * n, np.int64), tails is None, horizon,
@@ -578,8 +587,41 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
     return list(zip(placed_c.tolist(), placed_s.tolist(), placed_e.tolist()))
 
 
+def _check_pools(cells: Sequence[Cell], n_pools: int, t_modes: Sequence[list[tuple[int, int]]]) -> None:
+    """Every task can run somewhere: one of its modes names a pool with a cell. (A task that can
+    run nowhere would wait forever in the stranded-work pass; an unknown pool index would fail
+    on an index in Python, and read past an array compiled.)"""
+    staffed = {cell.pool for cell in cells}
+    for t_id, modes in {id(modes): modes for modes in t_modes}.items():
+        for pool, _ in modes:
+            if not 0 <= pool < n_pools:
+                raise ValueError(f"t_modes: pool {pool} is not one of the {n_pools} pools (0..{n_pools - 1})")
+        if not any(pool in staffed for pool, _ in modes):
+            task = next(t for t, m in enumerate(t_modes) if id(m) == t_id)
+            raise ValueError(f"t_modes[{task}]: its modes {modes} name no pool with a cell (pools with cells: {sorted(staffed)})")
+
+
+def _times_fit(ready, durations, lanes, n: int) -> bool:
+    """Whether every time the compiled dispatcher can meet fits its int64 keys: an event is
+    time * 2m + kind * m + id (m = max(tasks, lanes) + 1) and a busy lane end * lanes + lane, so a
+    time must stay below 2**62 / 2m. Bounded by the largest ready time or window bound plus
+    every task's longest mode and a setup (no lane runs past that); beyond, the Python dispatcher
+    (arbitrary ints) takes the problem. Negative durations go there too."""
+    if durations.min() < 0:
+        return False
+    bounds = [abs(int(ready.min())), abs(int(ready.max()))]
+    for values in (lanes.w_s, lanes.w_e):
+        if values.size:
+            bounds += [abs(int(values.min())), abs(int(values.max()))]
+    setup = int(lanes.lane_setup.max()) if lanes.lane_setup.size else 0
+    top = max(bounds) + n * (int(durations.max()) + setup) + 1
+    m = max(n, len(lanes.lane_pool)) + 1
+    return top * 2 * m + 2 * m < 2**62 and top * (len(lanes.lane_pool) + 1) < 2**62
+
+
 def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
-    """The cells as subproblem.LaneArrays: a capacity-k cell is k lanes sharing its windows."""
+    """The cells as subproblem.LaneArrays: a capacity-k cell is k lanes sharing its windows (None
+    when a window bound does not fit an int64: the Python dispatcher takes that problem)."""
     import numpy as np
 
     from scheduler.subproblem import LaneArrays
@@ -595,10 +637,16 @@ def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
             flat_s.extend(starts)
             flat_e.extend(ends[: len(starts)])  # type: ignore[index]
         cell_hi.append(len(flat_s))
-    w_s, w_e = np.array(flat_s, np.int64), np.array(flat_e, np.int64)
+    try:
+        w_s, w_e = np.array(flat_s, np.int64), np.array(flat_e, np.int64)
+    except OverflowError:
+        return None
     lanes = np.array(lane_cell, np.int64)
     lane_pool = np.array([cell.pool for cell in cells], np.int64)[lanes]
     lane_setup = np.array([cell.setup if cell.capacity == 1 else 0 for cell in cells], np.int64)[lanes]
-    lane_report = lanes if report_cell is None else np.array(report_cell, np.int64)[lanes]
+    try:
+        lane_report = lanes if report_cell is None else np.array(report_cell, np.int64)[lanes]
+    except OverflowError:
+        return None
     lo, hi = np.array(cell_lo, np.int64)[lanes], np.array(cell_hi, np.int64)[lanes]
     return LaneArrays(0, {}, lane_pool, lane_setup, lane_report, lo, hi, w_s, w_e)

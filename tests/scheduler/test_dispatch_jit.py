@@ -181,3 +181,68 @@ def test_lane_arrays_are_pool_lanes_cells_as_lanes():
                 assert direct.w_e[mine].tolist() == via_cells.w_e[theirs].tolist(), (seed, lane)
             checked += 1
     assert checked == 240
+
+
+def _never_compiled(monkeypatch):
+    from scheduler import dispatchjit
+
+    def not_called(*args, **kwargs):
+        raise AssertionError("the compiled dispatcher ran")
+
+    monkeypatch.setattr(dispatchjit, "run", not_called)
+
+
+def _one_bay_problem(n: int, at: int, family=None):
+    from scheduler.problem import Cell
+
+    cells = [Cell("c0", 0, 1, 5, []), Cell("c1", 0)]
+    return (cells, 1, [[(0, 60)]] * n, [[]] * n, [at] * n, family or ["A"] * n, at + 10**9)
+
+
+def test_times_beyond_the_compiled_keys_go_to_the_python_dispatcher(monkeypatch):
+    """Event keys are time * 2m + kind * m + id in an int64: microsecond timestamps (~1.7e15) on
+    5,000 tasks overflow them (the compiled run hung or crashed): such a problem runs in Python."""
+    n = 5_000
+    args = _one_bay_problem(n, 1_700_000_000_000_000)
+    python = dispatch_lists(*args[:4], list(args[4]), *args[5:], priority=list(range(n)), compiled=False)
+    _never_compiled(monkeypatch)
+    assert dispatch_lists(*args[:4], list(args[4]), *args[5:], priority=list(range(n))) == python
+    assert python[-1][2] > 1_700_000_000_000_000
+
+
+def test_times_that_fit_run_compiled(monkeypatch):
+    """The bound is not so tight that ordinary problems leave the compiled path: a week in
+    seconds on 5,000 tasks, and millisecond timestamps, run compiled, as the Python one places."""
+    from scheduler import dispatchjit
+
+    calls = []
+    real = dispatchjit.run
+    monkeypatch.setattr(dispatchjit, "run", lambda *a: calls.append(1) or real(*a))
+    for at in (604_800, 1_700_000_000_000):
+        args = _one_bay_problem(5_000, at)
+        python = dispatch_lists(*args[:4], list(args[4]), *args[5:], priority=list(range(5_000)), compiled=False)
+        assert dispatch_lists(*args[:4], list(args[4]), *args[5:], priority=list(range(5_000))) == python
+    assert len(calls) == 2
+
+
+def test_a_none_family_is_a_fresh_lane_s_as_in_python(monkeypatch):
+    """The Python dispatcher reads a None family as a fresh lane's bucket (no changeover after
+    it); such a problem runs in Python, with that reading."""
+    n = 200
+    args = _one_bay_problem(n, 0, [None] + ["A"] * (n - 1))
+    python = dispatch_lists(*args[:4], list(args[4]), *args[5:], priority=list(range(n)), compiled=False)
+    _never_compiled(monkeypatch)
+    assert dispatch_lists(*args[:4], list(args[4]), *args[5:], priority=list(range(n))) == python
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_task_that_can_run_nowhere_is_named_not_waited_for(compiled):
+    from scheduler.problem import Cell
+
+    cells = [Cell("c0", 0)]
+    n = 300
+    modes = [[(0, 5)]] * (n - 1) + [[(1, 5)]]
+    with pytest.raises(ValueError, match=r"t_modes\[299\]: its modes \[\(1, 5\)\] name no pool with a cell"):
+        dispatch_lists(cells, 2, modes, [[]] * n, [0] * n, ["A"] * n, 10**6, priority=list(range(n)), compiled=compiled)
+    with pytest.raises(ValueError, match="pool 7 is not one of the 2 pools"):
+        dispatch_lists(cells, 2, [[(7, 5)]] * n, [[]] * n, [0] * n, ["A"] * n, 10**6, priority=list(range(n)), compiled=compiled)
