@@ -21,7 +21,7 @@ from sim.deadlock import Deadlocks
 from sim.entities import DONE, EPS, QUEUED, WAITING, CellRun, Fleet, PlaceWait, Station, Task, Unit
 from sim.layout import Layout, OpDef
 from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observer
-from sim.plancells import NORMAL, PlanCells
+from sim.plancells import NORMAL, PlanCells, _duration
 from sim.streams import Shape, Stream
 
 WAKE = object()  # a waiting cell is woken to look again (window starts, planned start reached)
@@ -575,13 +575,22 @@ class Floor(PlanCells):
                 kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
                 return ready, rework
-        if task.has_place and not kept:
-            self._release(cell, task, kept)
-        else:  # _release, inline when the unit holds no place here to give up
-            station = cell.station
-            station.engaged -= 1
-            if station.place_waiters:
-                self.check_deadlock(station)
+        station = cell.station
+        if task.has_place and not kept:  # `_release`, inline: the unit gives its place here up
+            held = unit.held
+            index = station.index
+            held[index] -= 1
+            if not held[index]:  # its last operation here is done: the place is free
+                del held[index]
+                if station.place_waiters:
+                    self._give_place(station)
+                else:
+                    station.places_free += 1
+                station.engaged -= 1
+                return None
+        station.engaged -= 1
+        if station.place_waiters:  # a cell freed, no place: work queued here may be stuck behind others
+            self.check_deadlock(station)
         return None
 
     def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
@@ -737,11 +746,17 @@ class Floor(PlanCells):
                 station.places_free -= 1
             held = unit.held
             held[station.index] = held.get(station.index, 0) + 1
-        if leaves:
+        env = self.env
+        if leaves:  # `_send`, inline, for one move: carried on the trip itself, no list
             fleet.free -= 1
-            self._send(unit, [(station, op, has_place)])
+            normal = fleet.normal
+            travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
+            trip = _Trip()
+            trip.callbacks, trip._ok, trip.unit, trip.moves, trip.station, trip.op, trip.has_place = (
+                self._on_arrival, True, unit, None, station, op, has_place)
+            heapq.heappush(env._queue, (env._now + travel, NORMAL, next(env._eid), trip))
         else:
-            self._enqueue(station, Task(unit, op, self.env._now, has_place))
+            self._enqueue(station, Task(unit, op, env._now, has_place))
         return kept
 
     def _station(self, unit: Unit, op: int) -> Station:
@@ -833,9 +848,12 @@ class Floor(PlanCells):
 
     def _arrive(self, trip: _Trip) -> None:
         """An AGV trip ends: the unit is queued at its next stations, the vehicle is free."""
-        unit, now = trip.unit, self.env._now
-        for station, op, has_place in trip.moves:
-            self._enqueue(station, Task(unit, op, now, has_place))
+        unit, now, moves = trip.unit, self.env._now, trip.moves
+        if moves is None:  # one move (`_pass_on_one`)
+            self._enqueue(trip.station, Task(unit, trip.op, now, trip.has_place))
+        else:
+            for station, op, has_place in moves:
+                self._enqueue(station, Task(unit, op, now, has_place))
         fleet = self.fleet
         if fleet.waiters:
             fleet.waiters.popleft().succeed()
@@ -855,21 +873,10 @@ def _at(env: simpy.Environment, at: float) -> simpy.Event:
 class _Trip:
     """An AGV trip in SimPy's queue: what Environment.step reads of an event (its callbacks, and
     that it did not fail; lighter than a Timeout), and the unit and its moves (station,
-    operation, has a place)."""
+    operation, has a place); a trip of one move (most) holds it in `station`, `op`, `has_place`,
+    with `moves` None."""
 
-    __slots__ = ("callbacks", "_ok", "unit", "moves")
-
-
-def _duration(cell: CellRun, op: OpDef, share: float) -> float:
-    """An operation's work time on the cell: nominal x the station's factor x a draw from the
-    cell's own stream x the share of the operation this task does."""
-    duration = op.duration * op.factor[cell.station.index]
-    shape = op.shape
-    if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
-        duration *= math.exp(shape.sigma * cell.normal() - shape.half_var)
-    elif shape.kind:
-        duration *= cell.times.multiplier(shape)
-    return duration * share
+    __slots__ = ("callbacks", "_ok", "unit", "moves", "station", "op", "has_place")
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:
