@@ -553,16 +553,16 @@ class Floor(PlanCells):
         else:
             status = unit.status
             status[op.index] = DONE
-            unit.ops_left -= 1
+            unit.ops_left = left = unit.ops_left - 1
             ready = []
-            if unit.ops_left == 0:
+            if left == 0:
                 self._unit_done(unit)
             else:
                 pending = unit.pending
                 for s in op.succs:
                     if status[s] == WAITING:
-                        pending[s] -= 1
-                        if pending[s] == 0:
+                        pending[s] = n = pending[s] - 1
+                        if n == 0:
                             status[s] = QUEUED
                             ready.append(s)
         if self.control is not None:
@@ -579,8 +579,10 @@ class Floor(PlanCells):
         if task.has_place and not kept:  # `_release`, inline: the unit gives its place here up
             held = unit.held
             index = station.index
-            held[index] -= 1
-            if not held[index]:  # its last operation here is done: the place is free
+            n = held[index] - 1
+            if n:
+                held[index] = n
+            else:  # its last operation here is done: the place is free
                 del held[index]
                 if station.place_waiters:
                     self._give_place(station)
