@@ -98,6 +98,14 @@ class PlanCells:
                 cell.started = started
                 cell.callbacks = self._on_end
                 heapq.heappush(env._queue, (at, NORMAL, next(env._eid), cell))
+            elif not setup and cell.ahead and EPS < duration < cell.ttf_left and env._now < cell.free_until and not cell.free_until - env._now < duration:
+                # A cell with a calendar (a bay, planned windows) whose next window, as last read,
+                # starts after this work: `_work_out`'s one segment (Floor._segment) inline, the
+                # same float steps (burn-in bays' operations, most of them).
+                cell.ttf_left -= duration
+                cell.started = now = env._now
+                cell.callbacks = self._on_end
+                heapq.heappush(env._queue, (now + duration, NORMAL, next(env._eid), cell))
             elif cell.ahead:
                 stopped, at, left, stop, started, waits = self._work_out(cell, task, setup, duration)
                 if stopped is not None:

@@ -149,3 +149,29 @@ def test_a_cell_without_busy_time_failures_never_reaches_its_time_to_failure():
         for work in (0.0, EPS, 1.0, 1e12):
             cell.ttf_left -= work
         assert cell.ttf_left == math.inf
+
+
+def test_work_before_a_calendar_cells_next_window_is_one_segment():
+    """PlanCells._begin runs an operation of a cell with a calendar (bays, planned windows) as one
+    event at now + work when the cell's next window, as last read (`free_until`), starts after
+    the work and no busy-time failure comes first: what `_ahead` works out then, to the bit."""
+    floor = _floor()
+    cells = [c for c in floor.cells.values() if c.calendar is not None]
+    assert cells
+    rng = random.Random(11)
+    fast = slow = 0
+    for cell in cells:
+        at = rng.uniform(0.0, 3600.0)
+        for _ in range(60):
+            work = rng.choice([rng.uniform(0.0, 3 * 3600.0), rng.uniform(0.0, 60.0), rng.uniform(0.0, 2 * EPS)])
+            one_segment = EPS < work < cell.ttf_left and at < cell.free_until and not cell.free_until - at < work
+            ttf, log = cell.ttf_left, list(cell.log)
+            got = floor._ahead(cell, at, work, BUSY)
+            if one_segment:
+                assert got == (at + work, 0.0, None) and cell.log == log
+                assert cell.ttf_left == (ttf - work if cell.failures is not None else ttf)
+                fast += 1
+            else:
+                slow += 1
+            at = got[0] + rng.choice([0.0, rng.uniform(0.0, 600.0)])
+    assert fast > 50 and slow > 10
