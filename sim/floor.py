@@ -24,6 +24,7 @@ from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observe
 from sim.plancells import NORMAL, PlanCells, _duration
 from sim.streams import Shape, Stream
 
+INF = math.inf
 WAKE = object()  # a waiting cell is woken to look again (window starts, planned start reached)
 
 
@@ -729,25 +730,27 @@ class Floor(PlanCells):
             station = self._station(unit, op)
         here = cell.station
         kept = has_place = False
-        take = 0  # 1: shares the place the unit holds there, 2: takes a new one
+        held = 0  # the unit's operations sharing its place there, +1 (1: it takes a new place); 0: none taken
         if station is here and holds_place:
             kept = has_place = True
-        elif station.places_free != math.inf and not rework:
-            if unit.held.get(station.index):
-                has_place, take = True, 1
+        elif station.places_free != INF and not rework:
+            held = unit.held.get(station.index)
+            if held:  # shares the place it holds there
+                has_place, held = True, held + 1
             elif station is not here:
                 if station.places_free < 1:
                     return None
-                has_place, take = True, 2
+                has_place, held = True, 1
+            else:
+                held = 0
         fleet = self.fleet
         leaves = fleet is not None and station is not here
         if leaves and fleet.free <= 0:
             return None
-        if take:
-            if take == 2:
+        if held:  # (a unit's count of a place is never 0: it is deleted then)
+            if held == 1:
                 station.places_free -= 1
-            held = unit.held
-            held[station.index] = held.get(station.index, 0) + 1
+            unit.held[station.index] = held
         env = self.env
         if leaves:  # `_send`, inline, for one move: carried on the trip itself, no list
             fleet.free -= 1
