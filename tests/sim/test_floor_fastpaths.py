@@ -2,6 +2,7 @@
 an operation meeting busy-time failures worked out in one call (`Floor._fails_ahead`) against
 the step through `_segment` it replaces, and one next operation passed on by `_pass_on_one`
 against the general `_pass_on_now` (same answer, same places, vehicles, queues and trips)."""
+import functools
 import itertools
 import math
 import random
@@ -18,8 +19,13 @@ from sim.streams import Stream, stream_seed
 from twin_cases import mini_floor
 
 
+@functools.lru_cache(maxsize=1)
+def _layout():
+    return compile_layout(mini_floor())  # read only by the floor: one for every floor of this file
+
+
 def _floor(seed: int = 0, transport: tuple[int, float, float] = (0, 0.0, 0.0)) -> Floor:
-    layout = compile_layout(mini_floor())
+    layout = _layout()
     env = simpy.Environment()
     observer = Observer(env, 86400.0, 3600.0, [s.slots for s in layout.stations], len(layout.products))
     return Floor(env, layout, observer, lambda source: Stream(stream_seed(seed, 0, source)), transport=transport)
