@@ -21,9 +21,10 @@ from sim.deadlock import Deadlocks
 from sim.entities import DONE, EPS, QUEUED, WAITING, CellRun, Fleet, PlaceWait, Station, Task, Unit
 from sim.layout import Layout, OpDef
 from sim.observer import BLOCKED, BUSY, DOWN, IDLE, OFF, SETUP, STARVED, Observer
-from sim.plancells import NORMAL, PlanCells
+from sim.plancells import NORMAL, PlanCells, _duration
 from sim.streams import Shape, Stream
 
+INF = math.inf
 WAKE = object()  # a waiting cell is woken to look again (window starts, planned start reached)
 
 
@@ -553,16 +554,16 @@ class Floor(PlanCells):
         else:
             status = unit.status
             status[op.index] = DONE
-            unit.ops_left -= 1
+            unit.ops_left = left = unit.ops_left - 1
             ready = []
-            if unit.ops_left == 0:
+            if left == 0:
                 self._unit_done(unit)
             else:
                 pending = unit.pending
                 for s in op.succs:
                     if status[s] == WAITING:
-                        pending[s] -= 1
-                        if pending[s] == 0:
+                        pending[s] = n = pending[s] - 1
+                        if n == 0:
                             status[s] = QUEUED
                             ready.append(s)
         if self.control is not None:
@@ -575,13 +576,24 @@ class Floor(PlanCells):
                 kept = self._pass_on_now(cell, unit, ready, rework, task.has_place)
             if kept is None:  # something downstream is full or no AGV is free: the cell blocks
                 return ready, rework
-        if task.has_place and not kept:
-            self._release(cell, task, kept)
-        else:  # _release, inline when the unit holds no place here to give up
-            station = cell.station
-            station.engaged -= 1
-            if station.place_waiters:
-                self.check_deadlock(station)
+        station = cell.station
+        if task.has_place and not kept:  # `_release`, inline: the unit gives its place here up
+            held = unit.held
+            index = station.index
+            n = held[index] - 1
+            if n:
+                held[index] = n
+            else:  # its last operation here is done: the place is free
+                del held[index]
+                if station.place_waiters:
+                    self._give_place(station)
+                else:
+                    station.places_free += 1
+                station.engaged -= 1
+                return None
+        station.engaged -= 1
+        if station.place_waiters:  # a cell freed, no place: work queued here may be stuck behind others
+            self.check_deadlock(station)
         return None
 
     def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
@@ -718,30 +730,38 @@ class Floor(PlanCells):
             station = self._station(unit, op)
         here = cell.station
         kept = has_place = False
-        take = 0  # 1: shares the place the unit holds there, 2: takes a new one
+        held = 0  # the unit's operations sharing its place there, +1 (1: it takes a new place); 0: none taken
         if station is here and holds_place:
             kept = has_place = True
-        elif station.places_free != math.inf and not rework:
-            if unit.held.get(station.index):
-                has_place, take = True, 1
+        elif station.places_free != INF and not rework:
+            held = unit.held.get(station.index)
+            if held:  # shares the place it holds there
+                has_place, held = True, held + 1
             elif station is not here:
                 if station.places_free < 1:
                     return None
-                has_place, take = True, 2
+                has_place, held = True, 1
+            else:
+                held = 0
         fleet = self.fleet
         leaves = fleet is not None and station is not here
         if leaves and fleet.free <= 0:
             return None
-        if take:
-            if take == 2:
+        if held:  # (a unit's count of a place is never 0: it is deleted then)
+            if held == 1:
                 station.places_free -= 1
-            held = unit.held
-            held[station.index] = held.get(station.index, 0) + 1
-        if leaves:
+            unit.held[station.index] = held
+        env = self.env
+        if leaves:  # `_send`, inline, for one move: carried on the trip itself, no list
             fleet.free -= 1
-            self._send(unit, [(station, op, has_place)])
+            normal = fleet.normal
+            travel = fleet.travel * math.exp(fleet.sigma * normal() - fleet.half_var) if normal is not None else fleet.travel
+            trip = _Trip()
+            trip.callbacks, trip._ok, trip.unit, trip.moves, trip.station, trip.op, trip.has_place = (
+                self._on_arrival, True, unit, None, station, op, has_place)
+            heapq.heappush(env._queue, (env._now + travel, NORMAL, next(env._eid), trip))
         else:
-            self._enqueue(station, Task(unit, op, self.env._now, has_place))
+            self._enqueue(station, Task(unit, op, env._now, has_place))
         return kept
 
     def _station(self, unit: Unit, op: int) -> Station:
@@ -833,9 +853,12 @@ class Floor(PlanCells):
 
     def _arrive(self, trip: _Trip) -> None:
         """An AGV trip ends: the unit is queued at its next stations, the vehicle is free."""
-        unit, now = trip.unit, self.env._now
-        for station, op, has_place in trip.moves:
-            self._enqueue(station, Task(unit, op, now, has_place))
+        unit, now, moves = trip.unit, self.env._now, trip.moves
+        if moves is None:  # one move (`_pass_on_one`)
+            self._enqueue(trip.station, Task(unit, trip.op, now, trip.has_place))
+        else:
+            for station, op, has_place in moves:
+                self._enqueue(station, Task(unit, op, now, has_place))
         fleet = self.fleet
         if fleet.waiters:
             fleet.waiters.popleft().succeed()
@@ -855,21 +878,10 @@ def _at(env: simpy.Environment, at: float) -> simpy.Event:
 class _Trip:
     """An AGV trip in SimPy's queue: what Environment.step reads of an event (its callbacks, and
     that it did not fail; lighter than a Timeout), and the unit and its moves (station,
-    operation, has a place)."""
+    operation, has a place); a trip of one move (most) holds it in `station`, `op`, `has_place`,
+    with `moves` None."""
 
-    __slots__ = ("callbacks", "_ok", "unit", "moves")
-
-
-def _duration(cell: CellRun, op: OpDef, share: float) -> float:
-    """An operation's work time on the cell: nominal x the station's factor x a draw from the
-    cell's own stream x the share of the operation this task does."""
-    duration = op.duration * op.factor[cell.station.index]
-    shape = op.shape
-    if shape.kind == 2:  # lognormal, the catalog's usual shape: inline
-        duration *= math.exp(shape.sigma * cell.normal() - shape.half_var)
-    elif shape.kind:
-        duration *= cell.times.multiplier(shape)
-    return duration * share
+    __slots__ = ("callbacks", "_ok", "unit", "moves", "station", "op", "has_place")
 
 
 def _wake(cell: CellRun, ev: simpy.Event, _event=None) -> None:

@@ -170,8 +170,7 @@ def run_until(env: simpy.Environment, until: simpy.Event | float):
     try:
         while True:
             if soon:  # its first entry, unless a heap entry comes before it by (time, priority, id)
-                top = queue[0] if queue else None
-                if top is not None and top[0] == env._now and (top[1] < NORMAL or top[1] == NORMAL and top[2] < soon[0][0]):
+                if queue and queue[0][0] == env._now and (queue[0][1] < NORMAL or queue[0][1] == NORMAL and queue[0][2] < soon[0][0]):
                     env._now, _, _, event = pop(queue)
                 else:
                     # The time it was scheduled at, as a heap pop sets it: equal to now, but an int
