@@ -4,6 +4,16 @@ from __future__ import annotations
 import bisect
 
 
+def merged_windows(windows: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Windows merged as CellCalendar merges them, as (starts, ends); a single window, the
+    common case (a lane's pinned work), is taken as it is, without the sort."""
+    if len(windows) == 1:
+        s, e = windows[0]
+        return ([s], [e]) if e > s else ([], [])
+    calendar = CellCalendar(windows)
+    return calendar.starts, calendar.ends
+
+
 class CellCalendar:
     __slots__ = ("starts", "ends")
 

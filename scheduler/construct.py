@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from itertools import chain, compress, count, repeat
 from operator import add, itemgetter, mul, ne, not_
 
-from scheduler.calendars import CellCalendar
+from scheduler.calendars import merged_windows
 from scheduler.delivery import delivered_mw
 from scheduler.bounds import heads_and_tails
 from scheduler.problem import Cell, Problem
@@ -455,24 +455,60 @@ COMPILED_FROM = 200
 
 
 def _cell_windows(cells: Sequence[Cell]) -> tuple[list[list[int] | None], list[list[int] | None]]:
-    """Each cell's merged windows as CellCalendar holds them (starts, ends; None: no window), one
-    window taken as it is: find_lane asks CellCalendar.blocking's question inline."""
+    """Each cell's merged windows as CellCalendar holds them (starts, ends; None: no window):
+    find_lane asks CellCalendar.blocking's question inline."""
     w_starts: list[list[int] | None] = []
     w_ends: list[list[int] | None] = []
     for cell in cells:
-        unavailable = cell.unavailable
-        if not unavailable:
-            w_starts.append(None)
-            w_ends.append(None)
-        elif len(unavailable) == 1:
-            s, e = unavailable[0]
-            w_starts.append([s] if e > s else None)
-            w_ends.append([e])
-        else:
-            calendar = CellCalendar(unavailable)
-            w_starts.append(calendar.starts or None)
-            w_ends.append(calendar.ends)
+        starts, ends = merged_windows(cell.unavailable) if cell.unavailable else ([], [])
+        w_starts.append(starts or None)
+        w_ends.append(ends or None)
     return w_starts, w_ends
+
+
+def flat_cell_windows(cells: Sequence[Cell]):
+    """Each cell's merged windows as one flat run: (lo, hi, w_s, w_e), cell c's windows being
+    w_s/w_e[lo[c]:hi[c]] (the compiled dispatcher's and projection's layout)."""
+    import numpy as np
+
+    lo = np.zeros(len(cells), np.int64)
+    hi = np.zeros(len(cells), np.int64)
+    w_s: list[int] = []
+    w_e: list[int] = []
+    for c, cell in enumerate(cells):
+        if cell.unavailable:
+            starts, ends = merged_windows(cell.unavailable)
+            lo[c] = len(w_s)
+            w_s.extend(starts)
+            w_e.extend(ends)
+            hi[c] = len(w_s)
+    return lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64)
+
+
+def mode_runs(t_modes: Sequence[list[tuple[int, int]]]):
+    """Each task's (pool, duration) modes as one flat run per distinct list (a capability's tasks
+    share theirs): per task its run's start and length, and the runs as a (k, 2) array (of
+    Python objects where a number does not fit an int64)."""
+    import numpy as np
+
+    ids = list(map(id, t_modes))
+    start_of: dict[int, int] = {}
+    flat: list[tuple[int, int]] = []
+    for k, modes in dict(zip(ids, t_modes)).items():
+        start_of[k] = len(flat)
+        flat.extend(modes)
+    m_start = np.fromiter(map(start_of.__getitem__, ids), np.int64, len(ids))
+    m_len = np.fromiter(map(len, t_modes), np.int64, len(ids))
+    return m_start, m_len, np.array(flat).reshape(-1, 2)
+
+
+def pred_runs(t_preds: Sequence[list[int]]):
+    """Each task's predecessors as flat runs (ptr, idx): task t's are idx[ptr[t]:ptr[t + 1]]."""
+    import numpy as np
+
+    ptr = np.zeros(len(t_preds) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, t_preds), np.int64, len(t_preds)), out=ptr[1:])
+    return ptr, np.fromiter(chain.from_iterable(t_preds), np.int64, int(ptr[-1]))
 
 
 def _key_ranks(keys: Sequence[float]) -> dict[float, int]:
@@ -517,27 +553,11 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
             raise ValueError(f"dispatch_lists: {name} has {len(values)} entries, t_modes {n}: one per task")
     if priority is None and rule_key is None:
         raise ValueError("priority: give priority or rule_key")
-    # Modes: one flat run per distinct list (a capability's tasks share theirs).
-    modes_ids = list(map(id, t_modes))
-    distinct = dict(zip(modes_ids, t_modes))
-    start_of: dict[int, int] = {}
-    flat_modes: list[tuple[int, int]] = []
-    for k, modes in distinct.items():
-        if not modes:
-            return None
-        start_of[k] = len(flat_modes)
-        flat_modes.extend(modes)
-    mode_arr = np.array(flat_modes)
-    if mode_arr.dtype.kind != "i":
+    m_start, m_len, mode_arr = mode_runs(t_modes)
+    if not m_len.all() or mode_arr.dtype.kind != "i":
         return None
-    m_start = np.array(list(map(start_of.__getitem__, modes_ids)), np.int64)
-    m_len = np.array(list(map(len, t_modes)), np.int64)
-    if preds_runs is None:
-        waiting = m_len.copy()
-        waiting[:] = list(map(len, t_preds))
-        flat_preds = np.fromiter(chain.from_iterable(t_preds), np.int64, count=int(waiting.sum()))
-    else:
-        waiting, flat_preds = np.diff(preds_runs[0]), preds_runs[1]
+    ptr, flat_preds = preds_runs if preds_runs is not None else pred_runs(t_preds)
+    waiting = np.diff(ptr)
     task_of = np.repeat(np.arange(n, dtype=np.int64), waiting)
     in_order = bool((flat_preds < task_of).all())
     if flat_preds.size and (flat_preds.min() < 0 or flat_preds.max() >= n):
@@ -629,16 +649,8 @@ def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
     lane_cell = []
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
-    w_starts, w_ends = _cell_windows(cells)
-    cell_lo, cell_hi, flat_s, flat_e = [], [], [], []
-    for starts, ends in zip(w_starts, w_ends):
-        cell_lo.append(len(flat_s))
-        if starts is not None:
-            flat_s.extend(starts)
-            flat_e.extend(ends[: len(starts)])  # type: ignore[index]
-        cell_hi.append(len(flat_s))
     try:
-        w_s, w_e = np.array(flat_s, np.int64), np.array(flat_e, np.int64)
+        cell_lo, cell_hi, w_s, w_e = flat_cell_windows(cells)
     except OverflowError:
         return None
     lanes = np.array(lane_cell, np.int64)
@@ -648,5 +660,5 @@ def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
         lane_report = lanes if report_cell is None else np.array(report_cell, np.int64)[lanes]
     except OverflowError:
         return None
-    lo, hi = np.array(cell_lo, np.int64)[lanes], np.array(cell_hi, np.int64)[lanes]
+    lo, hi = cell_lo[lanes], cell_hi[lanes]
     return LaneArrays(0, {}, lane_pool, lane_setup, lane_report, lo, hi, w_s, w_e)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scheduler.calendars import CellCalendar
+from scheduler.calendars import merged_windows
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.schedule import Assignment, Schedule
 
@@ -209,15 +209,10 @@ def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, l
         for _, lane_busy in _lanes(cell, fixed_on.get(c, ()), families):
             lane_lo[lane] = len(w_s)
             windows = open_windows + lane_busy if lane_busy else open_windows
-            if len(windows) == 1:  # mostly: the work pinned on the lane
-                s, e = windows[0]
-                if e > s:
-                    w_s.append(s)
-                    w_e.append(e)
-            elif windows:
-                calendar = CellCalendar(windows)
-                w_s.extend(calendar.starts)
-                w_e.extend(calendar.ends)
+            if windows:
+                starts, ends = merged_windows(windows)
+                w_s.extend(starts)
+                w_e.extend(ends)
             lane_hi[lane] = len(w_s)
             lane += 1
     return LaneArrays(len(pool_map), pool_map, lane_pool, lane_setup, lane_cell, lane_lo, lane_hi, np.array(w_s, np.int64), np.array(w_e, np.int64))

@@ -64,24 +64,8 @@ class PlanCells:
         env = self.env
         while True:
             task = cell.task
-            product = task.unit.product
-            if self.on_first_start is None and not (cell.setup > 0 and cell.family is not None and cell.family != product.family):
-                # `_take_up` without a changeover, inline (the same steps in the same order): one
-                # call fewer for every operation of a plan.
-                station = cell.station
-                station.engaged += 1
-                self.obs.started(cell.obs_id, station.index, task.since, task.planned)
-                cell.family = product.family
-                op = product.ops[task.op]
-                shape = op.shape
-                if shape.kind == 2:
-                    duration = op.duration * op.factor[station.index] * math.exp(shape.sigma * cell.normal() - shape.half_var) * task.share
-                else:
-                    duration = _duration(cell, op, task.share)
-                setup = False
-            else:
-                duration = self._take_up(cell, task)  # a changeover first, or a release to top up
-                setup = duration is None
+            duration = self._take_up(cell, task)
+            setup = duration is None
             if not setup and cell.calendar is None and duration < cell.ttf_left:  # the common case: one event, at its end
                 cell.ttf_left -= duration  # (a cell without failures has ttf_left inf: it stays inf)
                 cell.started = now = env._now
@@ -134,11 +118,8 @@ class PlanCells:
         elif cell.pending:
             cell.task = cell.pending.popleft()
             self._begin(cell)
-        else:  # `_wait`, inline
-            self.obs.state(cell.obs_id, STARVED if self.wip else IDLE)
-            cell.idle = True
-            if cell.waiting_slots is not None:
-                heapq.heappush(cell.waiting_slots, cell.slot)
+        else:
+            self._wait(cell)
 
     def _end(self, cell: CellRun) -> bool:
         """The cell's operation ends now: finish it; whether the cell takes up its next task now

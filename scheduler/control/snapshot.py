@@ -25,7 +25,7 @@ import numpy as np
 from scheduler.bounds import predecessors_order
 from scheduler.calendars import CellCalendar
 from scheduler.carryin import CARRIED_MARK
-from scheduler.construct import dispatch_on_lanes, task_tails
+from scheduler.construct import dispatch_on_lanes, flat_cell_windows, mode_runs, pred_runs, task_tails
 from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
 from scheduler.subproblem import pool_lane_arrays, pool_lanes, restrict
@@ -83,9 +83,7 @@ class _PlanTasks:
         self.cell_capacity = np.array([c.capacity for c in cells], np.int64)
         self.cell_setup = np.array([c.setup for c in cells], np.int64)
         # Every controller task's predecessors as flat runs (scheduler.windowjit reads them).
-        self.t_ptr = np.zeros(len(plan.t_preds) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, plan.t_preds), np.int64, len(plan.t_preds)), out=self.t_ptr[1:])
-        self.t_idx = np.fromiter(chain.from_iterable(plan.t_preds), np.int64, int(self.t_ptr[-1]))
+        self.t_ptr, self.t_idx = pred_runs(plan.t_preds)
         self.lane_layouts: dict = {}  # subproblem.pool_lane_arrays' layouts of this floor's lanes, by the pools used
         self.first_cell = np.array([pool.cells[0] if pool.cells else -1 for pool in plan.problem.pools], np.int64)
 
@@ -402,33 +400,13 @@ def _project(ctrl, w: _Window) -> list[int]:
     pin = np.array(list(pinned.values()), np.int64).reshape(-1, 3)
     free_a = w.free_a
     cur_cell = np.fromiter(map(ctrl.cell.__getitem__, map(to_ctrl.__getitem__, free)), np.int64, n_free)
-    # The open tasks' modes, one flat run per distinct list.
-    modes_of = list(map(w.modes.__getitem__, free))
-    ids = list(map(id, modes_of))
-    start_of: dict[int, int] = {}
-    flat: list[tuple[int, int]] = []
-    for k, modes in dict(zip(ids, modes_of)).items():
-        start_of[k] = len(flat)
-        flat.extend(modes)
-    mode_arr = np.array(flat, np.int64).reshape(-1, 2)
-    m_start = np.fromiter(map(start_of.__getitem__, ids), np.int64, n_free)
-    m_len = np.fromiter(map(len, modes_of), np.int64, n_free)
-    # Windows (merged as CellCalendar merges them) of the few cells that have any.
-    cell_lo = np.zeros(len(w.cells), np.int64)
-    cell_hi = np.zeros(len(w.cells), np.int64)
-    w_s: list[int] = []
-    w_e: list[int] = []
-    for c, cell in enumerate(w.cells):
-        if cell.unavailable:
-            calendar = CellCalendar(cell.unavailable)
-            cell_lo[c] = len(w_s)
-            w_s.extend(calendar.starts)
-            w_e.extend(calendar.ends)
-            cell_hi[c] = len(w_s)
+    m_start, m_len, mode_arr = mode_runs(list(map(w.modes.__getitem__, free)))  # the open tasks' modes
+    mode_arr = mode_arr.astype(np.int64, copy=False)
+    cell_lo, cell_hi, w_s, w_e = flat_cell_windows(w.cells)  # the few cells with windows have a run
     families = static.job_family_code[np.array(w.src_job, np.int64)]
     starts, status = project(planned, p_ptr, p_idx, np.fromiter(pinned, np.int64, len(pinned)), pin[:, 0].copy(), pin[:, 1].copy(), pin[:, 2].copy(),
                              free_a, cur_cell, m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), static.cell_pool, static.cell_capacity,
-                             static.cell_setup, cell_lo, cell_hi, np.array(w_s, np.int64), np.array(w_e, np.int64), static.first_cell,
+                             static.cell_setup, cell_lo, cell_hi, w_s, w_e, static.first_cell,
                              np.array(w.unit_of, np.int64), np.array(w.job_release, np.int64), families)
     if status == CYCLE:
         return _project_reference(ctrl, w)  # raises, naming a task on the cycle
