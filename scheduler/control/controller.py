@@ -146,8 +146,8 @@ class _Cell:
     a pick and a start read ~15 of them per cell. `up` and `family` are also kept in the
     controller's per-cell lists, which other modules read (scheduler.control.snapshot)."""
 
-    __slots__ = ("pool", "pl", "cap", "setup", "stops", "seq", "running", "up", "family", "ptr", "wtok", "wwake", "armed",
-                 "armed_top", "armed_until", "busy_until", "began_on")
+    __slots__ = ("pool", "pl", "cap", "setup", "stops", "seq", "running", "up", "family", "ptr", "wtok", "wwake", "wend", "wstale",
+                 "wlost", "armed", "armed_top", "armed_until", "busy_until", "began_on", "inheap")
 
     def __init__(self, plan: ControlPlan, c: int, seq: list, stops) -> None:
         self.pool, self.cap, self.setup, self.stops = plan.cell_pool[c], plan.cell_capacity[c], plan.cell_setup[c], stops
@@ -156,8 +156,12 @@ class _Cell:
         self.running, self.up, self.family = 0, True, None
         # The pick memo's per-cell part (see FloorController.__init__).
         self.wtok, self.wwake, self.armed, self.armed_top, self.armed_until = 0, INF, 0, 0, 0.0
+        # Where the window's last scan ended in seq, the holes it counted there, and how many of
+        # its tasks twins took since (see FloorController._window_kept).
+        self.wend, self.wstale, self.wlost = 0, 0, 0
         self.busy_until = 0.0  # a single-job cell's expected end of its running task (planned time)
         self.began_on: list[int] = []  # tasks started here (running_tasks prunes; kept with repair or re-plan)
+        self.inheap = True  # an entry in its pool's idle heap (every cell is idle at first)
 
 
 class _Pool:
@@ -165,14 +169,13 @@ class _Pool:
     containers are the ones the controller's per-pool lists hold; the scalars live here only
     (`full` is also kept in the controller's list, which tests and hosts read)."""
 
-    __slots__ = ("idle", "idle_heap", "heap_cap", "rework", "waiting", "ready_heap", "full", "top_ver", "hver", "hdue", "rq_seen",
+    __slots__ = ("idle", "idle_heap", "rework", "waiting", "ready_heap", "full", "top_ver", "hver", "hdue", "rq_seen",
                  "busy")
 
     def __init__(self, idle: set, idle_heap: list, rework: deque, waiting: set, ready_heap: list) -> None:
         self.idle, self.idle_heap, self.rework, self.waiting, self.ready_heap = idle, idle_heap, rework, waiting, ready_heap
-        # The idle heap holds every idle cell and, lazily, cells busy again: rebuilt once it is
-        # mostly those (a bound on the pool's size, so a push need not count the idle set).
-        self.heap_cap = 4 * len(idle) + 64
+        # The idle heap holds every idle cell and, lazily, cells busy again, each cell at most once
+        # (_Cell.inheap): a cell idle again whose entry is still there is not pushed twice.
         self.full = False
         # The help memo (see FloorController.__init__): the version of the pool's help
         # candidate, the version when last looked at (-1: never) and when that candidate
@@ -383,7 +386,7 @@ class FloorController:
                 else:  # _first_idle, inline (help policies keep the heap)
                     heap = pl.idle_heap
                     while heap[0] not in idle:
-                        heapq.heappop(heap)
+                        self._cells[heapq.heappop(heap)].inheap = False
                     to = heap[0]
                 if self._cells[to].stops is None or not self._window_wait(t, to):
                     self._take_due(t, c, to)
@@ -426,11 +429,9 @@ class FloorController:
             idle = pl.idle
             if c not in idle:
                 idle.add(c)
-                if self._heaped:
-                    heap = pl.idle_heap
-                    heappush(heap, c)
-                    if len(heap) > pl.heap_cap:
-                        heap[:] = sorted(idle)
+                if self._heaped and not cs.inheap:
+                    cs.inheap = True
+                    heappush(pl.idle_heap, c)
         left, routable = self.preds_left, self._routable
         for s in self.plan.t_succs[t]:
             if status[s] == WAITING:
@@ -592,13 +593,57 @@ class FloorController:
             self._begin(t, own, OWN_CELL)
             return
         oc = self._cells[own]
-        if self._win_tag[t] == oc.wtok:  # its cell's window lost a task
-            oc.wtok = oc.armed = 0
+        if self._win_tag[t] == oc.wtok:  # its cell's window lost a task: its scan stands until its next pick (_window_kept)
+            oc.wlost += 1
+            oc.armed = 0
         row = (self.now, MOVE, HELP_MOVE, t, c, self._from[own])  # _emit, inline: ~60,000 help moves a week under repair
         self._log_rows.append(row)
         self._out.append(row)
         self.cell[t] = c
         self._begin(t, c, HELP)
+
+    def _window_kept(self, cs: _Cell) -> bool:
+        """Whether the window memo of cs stands after twins took `wlost` of its tasks (~31,000
+        times a week under repair, mostly while cs is busy): a rescan would find what this finds.
+        The window gains the next live entries of the sequence past where the last scan ended,
+        read as the scan reads them (a ready one whose gate has come: False, the rescan starts
+        it; one whose gate is ahead brings the wake-up forward). A taken task cannot have set
+        the wake-up: it was due, so its gate here had come, and a memo standing has its wake-up
+        ahead. Then what the rescan does besides: the open pointer past the holes at the head
+        (no longer the window's holes), and with more than 16 holes in the window, dropping them
+        (left to the rescan itself: False). So the sequence's layout, which later moves bisect,
+        changes at the picks where it changed before."""
+        seq, stamp, now = cs.seq, self.stamp, self.now
+        n = len(seq)
+        i = p = cs.ptr
+        while i < n and stamp[seq[i][2]] != seq[i][1]:
+            i += 1
+        j, gain, tok = cs.wend, cs.wlost, cs.wtok
+        stale = cs.wstale + gain - (i - p)
+        tag, arrived, left = self._win_tag, self.arrived, self.preds_left
+        while j < n and gain:
+            _, st, t = seq[j]
+            j += 1
+            if stamp[t] != st:
+                stale += 1
+                continue
+            gain -= 1
+            tag[t] = tok
+            if arrived[t] and left[t] == 0:  # as _pick's scan
+                gate = self._t_start[t] - self._early
+                fam = cs.family
+                if fam is not None and fam != self.plan.t_family[t]:
+                    gate -= cs.setup
+                if gate <= now:
+                    cs.wtok = 0  # void, as the twin's take left it before: the rescan may start a task, and set no memo then
+                    return False
+                if gate < cs.wwake:
+                    cs.wwake = gate
+        if stale > 16:
+            cs.wtok = 0
+            return False
+        cs.ptr, cs.wend, cs.wstale, cs.wlost = i, j, stale, 0
+        return True
 
     def _window_wait(self, t: int, c: int) -> float:
         """0 when t may start on cell c now; else the end of the recorded stop of c (a repaired
@@ -694,14 +739,10 @@ class FloorController:
         idle = self.idle[pool]
         if c not in idle:
             idle.add(c)
-            if self._heaped:
-                self._push_idle(pool, c)
-
-    def _push_idle(self, pool: int, c: int) -> None:
-        pl = self._pools[pool]
-        heappush(pl.idle_heap, c)
-        if len(pl.idle_heap) > pl.heap_cap:
-            pl.idle_heap[:] = sorted(pl.idle)
+            cs = self._cells[c]
+            if self._heaped and not cs.inheap:
+                cs.inheap = True
+                heappush(self.idle_heap[pool], c)
 
     def _first_idle(self, pool: int) -> int:
         """The lowest-numbered idle cell of the pool (which must have one), without a scan: on a
@@ -712,7 +753,7 @@ class FloorController:
             return min(idle)
         heap = self.idle_heap[pool]
         while heap[0] not in idle:
-            heapq.heappop(heap)
+            self._cells[heapq.heappop(heap)].inheap = False
         return heap[0]
 
     def _route(self, t: int) -> None:
@@ -869,9 +910,10 @@ class FloorController:
         now = self.now
         stops = cs.stops  # None: no recorded stop on this cell, nothing to wait out
         tok = cs.wtok
-        if tok >= self._valid_from and now < cs.wwake:
-            # The window memo: no task of the window got ready or left it, no gate passed and
-            # no changeover changed since its last scan, which found nothing to start.
+        if tok >= self._valid_from and now < cs.wwake and (not cs.wlost or self._window_kept(cs)):
+            # The window memo: no task of the window got ready or left it (but to a twin, see
+            # _window_kept), no gate passed and no changeover changed since its last scan, which
+            # found nothing to start.
             wake = cs.wwake
         else:
             self._tok = tok = self._tok + 1
@@ -909,8 +951,9 @@ class FloorController:
                 seen += 1
             if stale > 16:  # work taken by twin cells leaves holes: drop them once rather than scan them every time
                 seq[i:] = [e for e in seq[i:] if stamp[e[2]] == e[1]]
+                j, stale = i + seen, 0
             if stops is None and self._memo:
-                cs.wtok, cs.wwake = tok, wake
+                cs.wtok, cs.wwake, cs.wend, cs.wstale, cs.wlost = tok, wake, j, stale, 0
         heap = pl.ready_heap
         if not heap:  # only filled with pool_help
             pass
