@@ -445,6 +445,22 @@ def starts(decisions):
     return [d for d in decisions if d.kind == START]
 
 
+def arm_one_then_a_long_job(racks: int):
+    """Three arms: racks 1..racks-1 back to back on arm-001, hourly; on arm-002 a 5 h job, then
+    the last rack (its planned cell busy: a free arm helps with it). Returns the plan, the racks'
+    build tasks by number, the long job's, and arm-001's and arm-003's indexes."""
+    spec = hand.floor_spec(
+        demand={"rack": racks, "big": 1},
+        products=[{"name": name, "family": "rack", "category": "compute", "mw": 0.1, "routing": [
+            {"id": "build", "capability": "assemble", "duration": duration}]} for name, duration in (("rack", "1h"), ("big", "5h"))],
+        cell_types=[{"name": "arm", "capabilities": {"assemble": 1.0}}],
+        cells=[{"type": "arm", "count": 3}])
+    rows = [Assignment(f"rack#{k:05d}", "build", "arm-001", (k - 1) * H, k * H) for k in range(1, racks)]
+    rows += [Assignment("big#00001", "build", "arm-002", 0, 5 * H), Assignment(f"rack#{racks:05d}", "build", "arm-002", 5 * H, 6 * H)]
+    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
+    r = {k: plan.task_of(f"rack#{k:05d}", "build") for k in range(1, racks + 1)}
+    return plan, r, plan.task_of("big#00001", "build"), plan.cell_ids.index("arm-001"), plan.cell_ids.index("arm-003")
+
 
 @pytest.mark.parametrize("r4_there", [True, False])
 def test_a_window_that_lost_its_head_to_a_twin_reads_the_next_task_as_a_rescan_would(r4_there):
@@ -452,20 +468,9 @@ def test_a_window_that_lost_its_head_to_a_twin_reads_the_next_task_as_a_rescan_w
     takes r2 as it arrives. Without rescanning, arm-001's window is (r3, r4) at its next pick:
     r4 there starts by look-ahead (not as help for its own cell); r4 not there, the pick finds
     nothing, and the sequence's open pointer has moved past r2 as a rescan moves it."""
-    spec = hand.floor_spec(
-        demand={"rack": 6, "big": 1},
-        products=[{"name": name, "family": "rack", "category": "compute", "mw": 0.1, "routing": [
-            {"id": "build", "capability": "assemble", "duration": duration}]} for name, duration in (("rack", "1h"), ("big", "5h"))],
-        cell_types=[{"name": "arm", "capabilities": {"assemble": 1.0}}],
-        cells=[{"type": "arm", "count": 3}])
-    rows = [Assignment(f"rack#{k:05d}", "build", "arm-001", (k - 1) * H, k * H) for k in range(1, 6)]
-    rows += [Assignment("big#00001", "build", "arm-002", 0, 5 * H), Assignment("rack#00006", "build", "arm-002", 5 * H, 6 * H)]
-    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
-    r = {k: plan.task_of(f"rack#{k:05d}", "build") for k in range(1, 7)}
-    arm1, arm3 = plan.cell_ids.index("arm-001"), plan.cell_ids.index("arm-003")
+    plan, r, big, arm1, arm3 = arm_one_then_a_long_job(6)
     config = ControlConfig.policy("repair", early_s=6 * H, lookahead=2, help_wait_s=0.0)  # every start due at once
-    events = [Ready(0.0, r[1]), Ready(0.0, plan.task_of("big#00001", "build")), Completed(0.5 * H, r[1], arm1),
-              Ready(0.6 * H, r[6]), Ready(0.7 * H, r[2])]
+    events = [Ready(0.0, r[1]), Ready(0.0, big), Completed(0.5 * H, r[1], arm1), Ready(0.6 * H, r[6]), Ready(0.7 * H, r[2])]
     events += [Ready(0.8 * H, r[4])] if r4_there else []
     outs = lockstep(plan, config, events + [Completed(0.9 * H, r[6], arm1), Ready(H, r[3])])
     took = [(d.task, d.cell) for out in outs[3:5] for d in starts(out)]
@@ -480,19 +485,9 @@ def test_holes_a_twin_leaves_behind_a_busy_cells_head_are_dropped_at_the_pick_a_
     """arm-001's head r2 is not there; while arm-001 helps with r23, twins take r3 to r21 from
     behind it. At arm-001's next pick its window (r2, r22) has 19 holes: the scanning controller
     drops them there, and so must the memo (later moves bisect the sequence, holes included)."""
-    spec = hand.floor_spec(
-        demand={"rack": 23, "big": 1},
-        products=[{"name": name, "family": "rack", "category": "compute", "mw": 0.1, "routing": [
-            {"id": "build", "capability": "assemble", "duration": duration}]} for name, duration in (("rack", "1h"), ("big", "5h"))],
-        cell_types=[{"name": "arm", "capabilities": {"assemble": 1.0}}],
-        cells=[{"type": "arm", "count": 3}])
-    rows = [Assignment(f"rack#{k:05d}", "build", "arm-001", (k - 1) * H, k * H) for k in range(1, 23)]
-    rows += [Assignment("big#00001", "build", "arm-002", 0, 5 * H), Assignment("rack#00023", "build", "arm-002", 5 * H, 6 * H)]
-    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
-    r = {k: plan.task_of(f"rack#{k:05d}", "build") for k in range(1, 24)}
-    arm1, arm3 = plan.cell_ids.index("arm-001"), plan.cell_ids.index("arm-003")
+    plan, r, big, arm1, arm3 = arm_one_then_a_long_job(23)
     config = ControlConfig.policy("repair", early_s=24 * H, lookahead=2, help_wait_s=0.0)  # every start due at once
-    events = [Ready(0.0, r[1]), Ready(0.0, plan.task_of("big#00001", "build")), Completed(0.1 * H, r[1], arm1), Ready(0.1 * H, r[23])]
+    events = [Ready(0.0, r[1]), Ready(0.0, big), Completed(0.1 * H, r[1], arm1), Ready(0.1 * H, r[23])]
     for k in range(3, 22):
         events += [Ready(0.1 * H + 0.01 * k * H, r[k]), Completed(0.1 * H + 0.01 * k * H + 1, r[k], arm3)]
     outs = lockstep(plan, config, events + [Completed(0.5 * H, r[23], arm1)])
