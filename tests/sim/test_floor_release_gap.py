@@ -14,13 +14,14 @@ FIXED = {"distribution": "deterministic"}  # every executed time follows from th
 ROUTINGS = {  # product -> its operations (capability, work s, predecessors)
     "pw": [("ca", 500, []), ("cc", 600, ["o0"])],
     "pu": [("ca", 600, []), ("ca", 600, []), ("cb", 600, ["o0"])],  # o0 and o1 in parallel at ta: one place
+    # (`kept`: o1 after o0 instead, so o0's end keeps pu's place for o1 while it waits for a tb place for o2)
     "pz": [("cb", 300, []), ("ca", 600, ["o0"])],
     "pr": [("cc", 400, []), ("ca", 600, ["o0"])],
     "pv": [("cb", 1200, [])],
 }
 PLAN = [  # (job, op, cell, start, end): the plan, in plan order
     ("pw#00001", "o0", "ta-001", 0, 500), ("pw#00001", "o1", "tc-001", 500, 1100),
-    ("pu#00001", "o0", "ta-002", 0, 600), ("pu#00001", "o1", "ta-001", 500, 1100), ("pu#00001", "o2", "tb-001", 600, 1200),
+    ("pu#00001", "o0", "ta-002", 0, 600), ("pu#00001", "o1", "ta-001", 500, 1100), ("pu#00001", "o2", "tb-001", 600, 1200),  # o1 at 600 with `kept`
     ("pz#00001", "o0", "tb-001", 0, 300), ("pz#00001", "o1", "ta-002", 600, 1200),
     ("pr#00001", "o0", "tc-001", 0, 400), ("pr#00001", "o1", "ta-002", 1200, 1800),
     ("pv#00001", "o0", "tb-002", 0, 1200),
@@ -40,43 +41,57 @@ EXECUTED = [
 ]
 
 
-def _held_place_cycle():
+def _routings(kept: bool) -> dict:
+    if not kept:
+        return ROUTINGS
+    return {**ROUTINGS, "pu": [ROUTINGS["pu"][0], ("ca", 600, ["o0"]), ROUTINGS["pu"][2]]}
+
+
+def _held_place_cycle(kept: bool):
     """Zero-buffer cells: ta-001, ta-002 (2 places), tb-001, tb-002 (2 places), tc-001 (1).
-    pu holds one ta place for two parallel operations: o0 on ta-002, o1 planned on ta-001.
+    pu holds one ta place for two parallel operations: o0 on ta-002, o1 planned on ta-001
+    (`kept`: o1 after o0, so o0's end keeps pu's place for it: `_pass_on`'s kept place).
       300  pz finishes o0 on tb-001 and blocks there waiting for ta (full: pw, pu);
       400  pr finishes o0 on tc-001 and blocks waiting for ta;
       500  pw finishes o0 on ta-001 and blocks waiting for tc (pr); pu's o1 is handed to
-           ta-001, queued behind pw;
+           ta-001, queued behind pw (`kept`: at 1200, when pu is passed on; ta is full then, so
+           every free ta cell of the controller's may take it, and ta-001 is asked first);
       600  pu finishes o0 on ta-002 and blocks waiting for tb (pz, pv); its o2 goes to tb-001;
       1200 pv leaves tb-002: pu gets its tb place, its o2 is queued behind pz on tb-001, and
            ta-002 frees, keeping pu's place (its o1 still holds it).
     Every wait began while a cell still worked (pu's own ta-002 until 1200), so no check found
     the cycle then: pw (ta) -> tc (pr) -> ta; pz (tb) -> ta; pu's work waits behind pw and pz.
     It closes only when ta-002 frees at 1200, in `_release` (pu passed on off the generator)."""
+    routings = _routings(kept)
     spec = spec_from_dict({
         "name": "held place", "target": {"facility_gw": 0.001, "mw": {"compute": 1.0}},
-        "demand": {p: 10 for p in ROUTINGS},
+        "demand": {p: 10 for p in routings},
         "products": [{"name": p, "family": "f", "category": "compute", "mw": 0.1, "routing": [
             {"id": f"o{i}", "capability": cap, "duration": work, "predecessors": preds, "variability": FIXED}
-            for i, (cap, work, preds) in enumerate(ops)]} for p, ops in ROUTINGS.items()],
+            for i, (cap, work, preds) in enumerate(ops)]} for p, ops in routings.items()],
         "cell_types": [{"name": f"t{c}", "capabilities": {f"c{c}": 1.0}, "buffer": 0} for c in "abc"],
         "cells": [{"type": "ta", "count": 2}, {"type": "tb", "count": 2}, {"type": "tc", "count": 1}]})
-    return spec, [Assignment(*row) for row in PLAN]
+    plan = [(job, op, cell, 600, 1200) if kept and (job, op) == ("pu#00001", "o1") else (job, op, cell, start, end)
+            for job, op, cell, start, end in PLAN]
+    return spec, [Assignment(*row) for row in plan]
 
 
+@pytest.mark.parametrize("kept", [False, True], ids=["parallel", "kept"])
 @pytest.mark.parametrize("control", ["blind", "repair"])
-def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_broken_then(monkeypatch, control):
+def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_broken_then(monkeypatch, control, kept):
     release = Floor._release
+    kept_at_release = []  # (unit, kept) of each _release: which way pu's place stayed at ta
     parked_in_release = []  # (time, cell, unit) of each _release whose deadlock check parked a unit
 
     def watched(self, cell, task, kept):
         before = self.deadlocks.resolved
+        kept_at_release.append((task.unit.name, kept))
         release(self, cell, task, kept)
         if self.deadlocks.resolved != before:
             parked_in_release.append((self.env.now, cell.name, task.unit.name))
 
     monkeypatch.setattr(Floor, "_release", watched)
-    spec, rows = _held_place_cycle()
+    spec, rows = _held_place_cycle(kept)
     trace = _run_plan(spec, rows, control)
     record = trace.control
     # Broken, not left standing (without the check the floor stops at 1200, pv alone finished).
@@ -84,12 +99,13 @@ def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_bro
     assert record["deadlocks_resolved"] == 1
     # Broken where and when it closed: ta-002 freeing pu's o0 at 1200, in _release.
     assert parked_in_release == [(BROKEN_AT, "ta-002", "pu#00001")]
+    assert kept_at_release[0] == ("pu#00001", kept)  # the place stayed by the way this case means
     assert record.get("min_places_free", 0) >= 0  # parking is off the floor, not an extra place
     # Every planned operation once, each after its predecessors, one at a time per cell.
     assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
     ends = {(job, op): (start, end) for job, op, _, start, end in trace.executed}
     for job, op, *_ in trace.executed:
-        for pred in ROUTINGS[job.split("#")[0]][int(op[1:])][2]:
+        for pred in _routings(kept)[job.split("#")[0]][int(op[1:])][2]:
             assert ends[(job, pred)][1] <= ends[(job, op)][0]
     by_cell = {}
     for _, _, cell, start, end in trace.executed:
