@@ -83,10 +83,10 @@ def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_bro
     kept_at_release = []  # (unit, kept) of each _release: which way pu's place stayed at ta
     parked_in_release = []  # (time, cell, unit) of each _release whose deadlock check parked a unit
 
-    def watched(self, cell, task, kept):
+    def watched(self, cell, task, keeps):
         before = self.deadlocks.resolved
-        kept_at_release.append((task.unit.name, kept))
-        release(self, cell, task, kept)
+        kept_at_release.append((task.unit.name, keeps))
+        release(self, cell, task, keeps)
         if self.deadlocks.resolved != before:
             parked_in_release.append((self.env.now, cell.name, task.unit.name))
 
@@ -100,7 +100,7 @@ def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_bro
     # Broken where and when it closed: ta-002 freeing pu's o0 at 1200, in _release.
     assert parked_in_release == [(BROKEN_AT, "ta-002", "pu#00001")]
     assert kept_at_release[0] == ("pu#00001", kept)  # the place stayed by the way this case means
-    assert record.get("min_places_free", 0) >= 0  # parking is off the floor, not an extra place
+    assert record["min_places_free"] >= 0  # no buffer over its places: parking is off the floor, not an extra place
     # Every planned operation once, each after its predecessors, one at a time per cell.
     assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
     ends = {(job, op): (start, end) for job, op, _, start, end in trace.executed}
@@ -116,7 +116,6 @@ def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_bro
     # The exact times: no work waits past the moment the cycle closed.
     assert sorted(trace.executed) == sorted(EXECUTED)
     assert min(start for *_, start, _ in trace.executed if start > 0) == BROKEN_AT
-
 
 
 # ---------------------------------------------------------------- found on the way: a victim off the cycle
