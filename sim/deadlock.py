@@ -54,7 +54,12 @@ class Deadlocks:
         if not stuck:
             return
         on_slot = [w for w in stuck if w.at is not None]
-        victim = next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None)
+        # The search gathers every unit waiting behind `station`, also ones off the cycle: a
+        # place freed where no stuck unit waits would break nothing, so prefer a unit whose
+        # place a stuck unit wants.
+        wanted = {w.wants.index for w in stuck}
+        victim = next((w for w in on_slot if w.frees and w.at.index in wanted),
+                      next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None))
         if victim is None:  # only held-back releases: no cell to clear (cannot happen with one root station per unit)
             return
         waiters = victim.wants.place_waiters

@@ -119,16 +119,16 @@ def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_bro
 
 
 # ---------------------------------------------------------------- found on the way: a victim off the cycle
-@pytest.mark.xfail(strict=True, reason="sim.deadlock.Deadlocks.check parks the first stuck unit whose leaving frees a "
-                   "place, even where no stuck unit wants that place: pz (tb) is parked, the ta <-> tc cycle stays, "
-                   "nothing checks again (the floor stops at 1500 under blind)")
+# (sim.deadlock parked the first stuck unit whose leaving frees a place, here pz, whose tb place
+# no stuck unit wanted: the ta <-> tc cycle stayed and the floor stopped at 1500 under blind)
 def test_a_deadlock_found_from_a_station_off_its_cycle_is_broken_on_the_cycle():
     """The same floor, pu's o2 planned at 1500 (blind holds it back until then): ta-002 frees at
     1200 with o2 not yet handed to a cell, so nothing is stuck there yet; the cycle closes at 1500,
-    when o2 is queued behind pz on tb-001, and the check runs from tb. Its first stuck unit whose
+    when o2 is queued behind pz on tb-001, and the check runs from tb. The first stuck unit whose
     leaving frees a place is pz, on tb-001; parking it frees a tb place nobody waits for and lets
     pu's o2 run, but pw (ta-001) still waits for tc, pr (tc-001) for ta, and pu's place at ta for
-    its o1, queued on ta-001 behind pw. Parking pw (its ta place is wanted) would break it."""
+    its o1, queued on ta-001 behind pw. Parking pw (its ta place is wanted) breaks it: the check
+    must choose it over pz."""
     spec, rows = _held_place_cycle(False)
     rows = [Assignment(r.job, r.op, r.cell, 1500, 2100) if (r.job, r.op) == ("pu#00001", "o2") else r for r in rows]
     record = _run_plan(spec, rows, "blind").control
