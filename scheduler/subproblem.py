@@ -188,7 +188,12 @@ def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, l
     only on the pools used; `layouts` (a dict the caller keeps for one floor) holds it from one
     call to the next, so a call only fills in the windows of the cells that have any (a re-plan's
     ~1,500 lanes are mostly bay places with no fixed work and no window)."""
-    pools_used = tuple(sorted({pool for modes in modes_lists for pool, _ in modes}))
+    return lane_arrays(cells, pools, fixed_on, families, tuple(sorted({pool for modes in modes_lists for pool, _ in modes})), layouts)
+
+
+def lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[tuple[int, int, str]]], families: set[str], pools_used: tuple[int, ...],
+                layouts: dict | None = None) -> LaneArrays:
+    """pool_lane_arrays for the free work's pools given as they are (sorted, distinct)."""
     layout = layouts.get(pools_used) if layouts is not None else None
     if layout is None:
         layout = _lane_layout(cells, pools, pools_used)

@@ -1,9 +1,14 @@
-"""A re-plan window's predecessor lists, compiled (scheduler.control.snapshot.open_work).
+"""A re-plan window built in one compiled pass (scheduler.control.snapshot.open_work).
 
-The carried tasks' predecessors inside the window (carried indices, in routing order), and for
-the open ones the sub-problem's: their open predecessors (open indices) and the time they are
-ready (the unit's release, raised to the expected ends of running predecessors), as flat runs
-(ptr, idx) that the compiled list scheduler and projection read as they are.
+From the window's controller tasks (in task order) and the plan's per-task arrays: its units
+(in order of their first task, each read from its first task's planned job), the running work
+pinned (cell, expected rest) with its unit's release lowered to its start, every carried task's
+modes as flat runs (running work: its cell's pool and rest; open work that is there or on its
+way: narrowed to its pool), and the predecessors inside the window as flat runs, carried and,
+for the open tasks, the sub-problem's (open indices) with the time each is ready (its unit's
+release, raised to the expected ends of running predecessors). What the list scheduler, the
+check and the projection read, as they read it; snapshot._Window makes lists of it only for the
+general (Python) paths and tests.
 """
 from __future__ import annotations
 
@@ -12,20 +17,115 @@ from numba import njit
 
 
 @njit(cache=True)
-def window_preds(order, t_ptr, t_idx, n_tasks, free, pin_end, unit_of, unit_release):
-    """(p_ptr, p_idx, sub_ptr, sub_idx, ready_at): `order` the carried tasks (controller task
-    each), t_ptr/t_idx every controller task's predecessors, `free` the open carried tasks,
-    pin_end each carried task's expected end if running."""
+def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, fm_pool, fm_dur, t_ptr, t_idx, n_tasks,
+                 free, running, started_at, ran_on, narrow, cur_cell, cell_pool, t_pool0, cut):
+    """`order`: the carried tasks (controller task each); `free`/`running` their open and running
+    positions; per running position its start (`started_at`) and cell (`ran_on`); `narrow`: the
+    open tasks kept to their current pool; `cur_cell`: each carried task's cell (-1: none).
+    Returns (unit_of, src_job, release, pin_cell, pin_rest, m_start, m_len, m_pool, m_dur,
+    p_ptr, p_idx, sub_ptr, sub_idx, ready_at, in_order, sub_in_order): release per unit in the
+    carried frame (time 0 is the cut), pin_* per running position, in_order whether every
+    carried (sub) predecessor comes before its task."""
     n = order.shape[0]
+    # Units in order of their first task.
+    unit_at = np.full(n_jobs, -1, np.int64)
+    unit_of = np.empty(n, np.int64)
+    src = np.empty(n, np.int64)
+    n_units = 0
+    for i in range(n):
+        t = order[i]
+        u = unit_at[t_job[t]]
+        if u < 0:
+            u = n_units
+            unit_at[t_job[t]] = u
+            src[u] = task_job[t]
+            n_units += 1
+        unit_of[i] = u
+    src_job = src[:n_units].copy()
+    release = np.empty(n_units, np.int64)
+    for u in range(n_units):
+        release[u] = job_release[src_job[u]]
+    # Running work: pinned to its cell from 0 with its expected rest (at least a second past the cut).
+    n_run = running.shape[0]
+    pin_cell = np.empty(n_run, np.int64)
+    pin_rest = np.empty(n_run, np.int64)
+    pin_pool = np.full(n, -1, np.int64)
+    pin_end = np.zeros(n, np.int64)
+    last = cut - 1
+    soonest = cut + 1
+    for k in range(n_run):
+        i = running[k]
+        t = order[i]
+        began_s = started_at[k]
+        # Started this very second still counts as running at the cut.
+        began = int(began_s)
+        if began > last:
+            began = last
+        if began < 0:
+            began = 0
+        u = unit_of[i]
+        if began < release[u]:  # a unit may start a little before its plan
+            release[u] = began
+        c = ran_on[k]
+        pool = cell_pool[c]
+        s0 = tm_start[t]
+        duration = fm_dur[s0]  # its first mode's, where its cell's pool has none
+        for q in range(s0, s0 + tm_len[t]):
+            if fm_pool[q] == pool:
+                duration = fm_dur[q]
+                break
+        rest = int(began_s + duration)
+        rest = (rest if rest > soonest else soonest) - cut
+        pin_cell[k] = c
+        pin_rest[k] = rest
+        pin_pool[i] = pool
+        pin_end[i] = rest
+    for u in range(n_units):  # into the carried frame
+        release[u] = release[u] - cut if release[u] > cut else 0
+    # Modes as flat runs.
+    total = 0
+    for i in range(n):
+        total += tm_len[order[i]] + 1
+    m_start = np.empty(n, np.int64)
+    m_len = np.empty(n, np.int64)
+    m_pool = np.empty(total, np.int64)
+    m_dur = np.empty(total, np.int64)
+    f = 0
+    for i in range(n):
+        m_start[i] = f
+        if pin_pool[i] >= 0:
+            m_pool[f] = pin_pool[i]
+            m_dur[f] = pin_end[i]
+            f += 1
+        else:
+            t = order[i]
+            s0 = tm_start[t]
+            e0 = s0 + tm_len[t]
+            if narrow[i]:  # there or on its way: it stays in its current pool (if eligible there)
+                c = cur_cell[i]
+                here = cell_pool[c] if c >= 0 else t_pool0[t]
+                for q in range(s0, e0):
+                    if fm_pool[q] == here:
+                        m_pool[f] = fm_pool[q]
+                        m_dur[f] = fm_dur[q]
+                        f += 1
+            if f == m_start[i]:
+                for q in range(s0, e0):
+                    m_pool[f] = fm_pool[q]
+                    m_dur[f] = fm_dur[q]
+                    f += 1
+        m_len[i] = f - m_start[i]
+    # Predecessors inside the window (carried indices), then the open tasks' (open indices).
     local = np.full(n_tasks, -1, np.int64)
     for i in range(n):
         local[order[i]] = i
     p_ptr = np.zeros(n + 1, np.int64)
-    total = 0
+    size = 0
     for i in range(n):
         t = order[i]
-        total += t_ptr[t + 1] - t_ptr[t]
-    p_idx = np.empty(total, np.int64)
+        size += t_ptr[t + 1] - t_ptr[t]
+    p_idx = np.empty(size, np.int64)
+    in_order = True
     k = 0
     for i in range(n):
         t = order[i]
@@ -34,6 +134,8 @@ def window_preds(order, t_ptr, t_idx, n_tasks, free, pin_end, unit_of, unit_rele
             if q >= 0:
                 p_idx[k] = q
                 k += 1
+                if q >= i:
+                    in_order = False
         p_ptr[i + 1] = k
     p_idx = p_idx[:k]
     n_free = free.shape[0]
@@ -43,17 +145,21 @@ def window_preds(order, t_ptr, t_idx, n_tasks, free, pin_end, unit_of, unit_rele
     sub_ptr = np.zeros(n_free + 1, np.int64)
     sub_idx = np.empty(k, np.int64)
     ready_at = np.empty(n_free, np.int64)
+    sub_in_order = True
     m = 0
     for s in range(n_free):
         i = free[s]
-        ready = unit_release[unit_of[i]]
+        ready = release[unit_of[i]]
         for j in range(p_ptr[i], p_ptr[i + 1]):
             q = p_idx[j]
             if sub_of[q] >= 0:
                 sub_idx[m] = sub_of[q]
+                if sub_of[q] >= s:
+                    sub_in_order = False
                 m += 1
             elif pin_end[q] > ready:  # a running predecessor: its expected end
                 ready = pin_end[q]
         sub_ptr[s + 1] = m
         ready_at[s] = ready
-    return p_ptr, p_idx, sub_ptr, sub_idx[:m], ready_at
+    return (unit_of, src_job, release, pin_cell, pin_rest, m_start, m_len, m_pool[:f], m_dur[:f], p_ptr, p_idx, sub_ptr, sub_idx[:m], ready_at,
+            in_order, sub_in_order)

@@ -134,9 +134,9 @@ def test_projection_equals_the_python_pass_at_every_replan(monkeypatch):
     compared = []
     real = snapshot._project
 
-    def both(ctrl, w):
-        got = real(ctrl, w)
-        assert got == snapshot._project_reference(ctrl, w), f"projection differs at t={ctrl.now}"
+    def both(ctrl, w, planned):
+        got = real(ctrl, w, planned)
+        assert got.tolist() == snapshot._project_reference(ctrl, w), f"projection differs at t={ctrl.now}"
         compared.append(len(got))
         return got
 

@@ -36,26 +36,26 @@ def _windows_of_a_run(spec, hours: int, seed: int, every: int, limit: int = 12):
     schedule = list_schedule(problem, rule="slack")
     config = ControlConfig.policy("replan", move_threshold_s=H, replan_every_s=every * H, replan_gain_s=0.0)
     seen = []
-    real_open, real_validate = snapshot.open_work, snapshot.validate_placed
+    real_open, real_validate = snapshot.open_work, snapshot.validate_arrays
 
     def keep_open(ctrl, span):
         window = real_open(ctrl, span)
         seen.append([window, None, list(window.ready_at)])
         return window
 
-    def keep_placed(columns, placed):
-        seen[-1][1] = list(placed)
-        real_validate(columns, placed)
+    def keep_placed(columns, cell, start, end, *rest):
+        seen[-1][1] = list(zip(cell.tolist(), start.tolist(), end.tolist()))
+        real_validate(columns, cell, start, end, *rest)
         if len(seen) >= limit:
             raise _Finished
 
-    snapshot.open_work, snapshot.validate_placed = keep_open, keep_placed
+    snapshot.open_work, snapshot.validate_arrays = keep_open, keep_placed
     try:
         hand.random_host(spec, schedule, config, seed, early_s=600)
     except _Finished:
         pass
     finally:
-        snapshot.open_work, snapshot.validate_placed = real_open, real_validate
+        snapshot.open_work, snapshot.validate_arrays = real_open, real_validate
     return seen
 
 
