@@ -163,3 +163,103 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
         ready_at[s] = ready
     return (unit_of, src_job, release, pin_cell, pin_rest, m_start, m_len, m_pool[:f], m_dur[:f], p_ptr, p_idx, sub_ptr, sub_idx[:m], ready_at,
             in_order, sub_in_order)
+
+
+@njit(cache=True)
+def lane_windows(n_lanes, first_lane, cell_capacity, cell_setup, cw_lo, cw_hi, cw_s, cw_e, f_cell, f_s, f_e, f_fam, fam_present):
+    """subproblem.lane_arrays' windows per lane, compiled: each lane of a cell of the pools used
+    (first_lane[c] >= 0; a bay's k lanes follow it) gets the cell's windows that end after 0
+    (cw_s/cw_e[cw_lo:cw_hi]) and the fixed work (f_*, in the caller's order) it holds: a
+    single-job cell all of it, padded by the setup where a free family (fam_present) other than
+    its own could sit next to it and at least a second long; a bay's places it coloured greedily
+    in (start, end) order, the lowest free place first, zero-length work left out. Each lane's
+    windows merged as scheduler.calendars.CellCalendar merges them. Returns (lane_lo, lane_hi,
+    w_s, w_e, bad): bad the fixed entry a full bay had no place for, else -1."""
+    n_cells = first_lane.shape[0]
+    n_fixed = f_cell.shape[0]
+    n_present = 0
+    for f in range(fam_present.shape[0]):
+        if fam_present[f]:
+            n_present += 1
+    # The fixed work per cell, in the caller's order.
+    count = np.zeros(n_cells + 1, np.int64)
+    for k in range(n_fixed):
+        count[f_cell[k] + 1] += 1
+    for c in range(n_cells):
+        count[c + 1] += count[c]
+    fill = count[:n_cells].copy()
+    by_cell = np.empty(n_fixed, np.int64)
+    for k in range(n_fixed):
+        by_cell[fill[f_cell[k]]] = k
+        fill[f_cell[k]] += 1
+    size = n_fixed
+    for c in range(n_cells):
+        if first_lane[c] >= 0:
+            size += max(1, cell_capacity[c]) * (cw_hi[c] - cw_lo[c])
+    lane_lo = np.zeros(n_lanes, np.int64)
+    lane_hi = np.zeros(n_lanes, np.int64)
+    w_s = np.empty(size, np.int64)
+    w_e = np.empty(size, np.int64)
+    out = 0
+    b_s = np.empty(size, np.int64)  # one lane's windows before merging
+    b_e = np.empty(size, np.int64)
+    place = np.empty(n_fixed, np.int64)  # a bay's fixed entry -> its lane
+    for c in range(n_cells):
+        first = first_lane[c]
+        lo, hi = count[c], count[c + 1]
+        if first < 0 or (lo == hi and cw_hi[c] == cw_lo[c]):
+            continue
+        k_lanes = cell_capacity[c] if cell_capacity[c] > 1 else 1
+        if k_lanes > 1:  # colour the bay: by (start, end), each on the lowest place free by its start
+            items = by_cell[lo:hi]
+            items = items[np.argsort(f_e[items], kind="mergesort")]
+            items = items[np.argsort(f_s[items], kind="mergesort")]
+            last_end = np.full(k_lanes, -9223372036854775808, np.int64)  # never used
+            for k in items:
+                place[k] = -1
+                if f_e[k] <= f_s[k]:
+                    continue
+                for lane in range(k_lanes):
+                    if last_end[lane] <= f_s[k]:
+                        place[k] = lane
+                        last_end[lane] = f_e[k]
+                        break
+                if place[k] < 0:
+                    return lane_lo, lane_hi, w_s[:0], w_e[:0], k
+        for lane in range(k_lanes):
+            m = 0
+            for j in range(cw_lo[c], cw_hi[c]):
+                if cw_e[j] > 0:
+                    b_s[m] = cw_s[j]
+                    b_e[m] = cw_e[j]
+                    m += 1
+            for j in range(lo, hi):
+                k = by_cell[j]
+                if k_lanes > 1:
+                    if place[k] == lane:
+                        b_s[m] = f_s[k]
+                        b_e[m] = f_e[k]
+                        m += 1
+                else:
+                    other = n_present - (1 if fam_present[f_fam[k]] else 0)  # a free family other than its own
+                    pad = cell_setup[c] if cell_setup[c] and other > 0 else 0
+                    b_s[m] = max(0, f_s[k] - pad)
+                    b_e[m] = max(f_e[k] + pad, f_s[k] + 1)
+                    m += 1
+            lane_lo[first + lane] = out
+            if m:
+                by = np.argsort(b_e[:m], kind="mergesort")
+                by = by[np.argsort(b_s[:m][by], kind="mergesort")]
+                for j in by:
+                    s, e = b_s[j], b_e[j]
+                    if e <= s:
+                        continue
+                    if out > lane_lo[first + lane] and s <= w_e[out - 1]:
+                        if e > w_e[out - 1]:
+                            w_e[out - 1] = e
+                    else:
+                        w_s[out] = s
+                        w_e[out] = e
+                        out += 1
+            lane_hi[first + lane] = out
+    return lane_lo, lane_hi, w_s[:out], w_e[:out], -1

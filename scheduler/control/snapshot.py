@@ -28,7 +28,7 @@ from scheduler.carryin import CARRIED_MARK
 from scheduler.construct import dispatch_on_lanes, flat_cell_windows, pred_runs, task_tails
 from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.subproblem import lane_arrays, pool_lanes, restrict
+from scheduler.subproblem import lanes_of, pool_lanes, restrict
 from scheduler.validate import Columns, validate_arrays
 
 WAITING, RUNNING, DONE = 0, 1, 2
@@ -150,8 +150,7 @@ class _Window:
     # Per open task (in free_a order): its modes in the lanes' pools (s_start, s_len, s_pool,
     # s_dur), open predecessors (sub_ptr, sub_idx), ready_a; sub: the lanes.
     __slots__ = ("order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
-                 "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "fixed_on",
-                 "families", "s_start", "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "in_order", "sub_in_order")
+                 "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start", "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "in_order", "sub_in_order")
 
     # ---- the same problem as lists, on demand
     @property
@@ -213,6 +212,19 @@ class _Window:
     @property
     def ready_at(self) -> list[int]:
         return self.ready_a.tolist()
+
+    @property
+    def fixed_on(self) -> dict[int, list[tuple[int, int, str]]]:
+        """cell -> the running work pinned on it, as (0, rest, family)"""
+        names, out = self.static.family_names, {}
+        for c, e, f in zip(self.pin_cell.tolist(), self.pin_rest.tolist(), self.unit_fam[self.unit_of_a[self.run_a]].tolist()):
+            out.setdefault(c, []).append((0, e, names[f]))
+        return out
+
+    @property
+    def families(self) -> set[str]:
+        """The open tasks' families."""
+        return set(self.family)
 
     def sub_lanes(self):
         """The lanes as scheduler.subproblem.Lanes (Cells), for the Python dispatcher."""
@@ -281,7 +293,7 @@ def open_work(ctrl, span: float) -> _Window:
     for c, e in zip(pin_cell, pin_rest):
         if e > pinned_end.get(c, 0):
             pinned_end[c] = e
-    w.cells = cells = _carried_cells(ctrl, static, pinned_end, cut)
+    w.cells, windows = _carried_cells(ctrl, static, pinned_end, cut)
     w.pools = base.pools
     w.horizon = max(int(span), base.horizon - cut, 1)
     w.name = f"{base.name}@{cut}/next+carried"
@@ -289,19 +301,13 @@ def open_work(ctrl, span: float) -> _Window:
     # the controller logs as a failed re-plan).
     # The open tasks' sub-problem (open_work_lists' form): the cells' lanes with the pinned work
     # as windows, the open tasks' modes in the lanes' pools.
-    names = static.family_names
-    fixed_on: dict[int, list[tuple[int, int, str]]] = {}
-    for c, e, f in zip(pin_cell, pin_rest, w.unit_fam[w.unit_of_a[run_a]].tolist()):
-        if c in fixed_on:
-            fixed_on[c].append((0, e, names[f]))
-        else:
-            fixed_on[c] = [(0, e, names[f])]
-    w.fixed_on = fixed_on
-    w.families = {names[f] for f in np.unique(w.unit_fam[w.unit_of_a[free_a]]).tolist()}
+    present = np.zeros(len(static.family_names), np.bool_)
+    present[w.unit_fam[w.unit_of_a[free_a]]] = True
     open_entry = np.ones(len(w.m_pool), np.bool_)
     open_entry[w.m_start[run_a]] = False  # a running task's one mode
     pools_used = tuple(np.unique(w.m_pool[open_entry]).tolist())
-    w.sub = lanes = lane_arrays(cells, base.pools, fixed_on, w.families, pools_used, static.lane_layouts)
+    w.sub = lanes = lanes_of(w.cells, base.pools, pools_used, windows, w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest,
+                             w.unit_fam[w.unit_of_a[run_a]], present, static.lane_layouts)
     to_sub = np.full(len(base.pools), -1, np.int64)
     for pool, sub in lanes.pool_map.items():
         to_sub[pool] = sub
@@ -336,13 +342,19 @@ def _window(ctrl, limit: float) -> list[int]:
     return sorted(keep)
 
 
-def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int) -> list[Cell]:
+def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int):
     """The floor's cells in the carried frame: their windows after the cut, a stopped cell out
-    until its expected return, nothing in the way of the work pinned on them."""
+    until its expected return, nothing in the way of the work pinned on them; with those windows
+    as subproblem.cell_windows gives them."""
     now = ctrl.now
     up, down_until = ctrl.up, ctrl.down_until
     clear_cells = static.clear_cells
     cells = []
+    n = len(clear_cells)
+    lo = np.zeros(n, np.int64)
+    hi = np.zeros(n, np.int64)
+    w_s: list[int] = []
+    w_e: list[int] = []
     for c, cell in enumerate(ctrl.plan.problem.cells):
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
@@ -353,8 +365,16 @@ def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: in
             # (A cell back before the work pinned on it ends has no window at all: an empty one
             # would be a boundary that neither the list scheduler nor the check should see.)
             windows.append((clear, back))
-        cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows) if windows else clear_cells[c])
-    return cells
+        if windows:
+            cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
+            lo[c] = len(w_s)
+            for s, e in windows:
+                w_s.append(s)
+                w_e.append(e)
+            hi[c] = len(w_s)
+        else:
+            cells.append(clear_cells[c])
+    return cells, (lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64))
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
