@@ -263,3 +263,25 @@ def lane_windows(n_lanes, first_lane, cell_capacity, cell_setup, cw_lo, cw_hi, c
                         out += 1
             lane_hi[first + lane] = out
     return lane_lo, lane_hi, w_s[:out], w_e[:out], -1
+
+
+@njit(cache=True)
+def new_predecessors(mark, tasks, t_ptr, t_idx):
+    """Marks `tasks` kept (mark 1) and returns their predecessors not kept yet, each once."""
+    for t in tasks:
+        mark[t] = 1
+    size = 0
+    for t in tasks:
+        size += t_ptr[t + 1] - t_ptr[t]
+    out = np.empty(size, np.int64)
+    k = 0
+    for t in tasks:
+        for j in range(t_ptr[t], t_ptr[t + 1]):
+            p = t_idx[j]
+            if mark[p] == 0:
+                mark[p] = 2  # met: once
+                out[k] = p
+                k += 1
+    for i in range(k):
+        mark[out[i]] = 0
+    return out[:k]

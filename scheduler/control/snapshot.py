@@ -17,8 +17,8 @@ from __future__ import annotations
 import gc
 import weakref
 from heapq import heapreplace
-from itertools import chain, compress
-from operator import eq
+from itertools import compress
+from operator import eq, not_
 
 import numpy as np
 
@@ -74,6 +74,7 @@ class _PlanTasks:
         self.flexible = [modes is not None and len(modes) > 1 for modes in self.modes]
         # Cells without windows look the same in every re-plan's frame: one object each, read only.
         self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
+        self.windowed = {c for c, cell in enumerate(plan.problem.cells) if cell.unavailable}  # the cells with planned windows
         self.carried_ids = [job.id + CARRIED_MARK for job in plan.problem.jobs]
         cell_index = {c: i for i, c in enumerate(plan.cell_ids)}
         self.plan_cell = [cell_index[c.id] for c in plan.problem.cells]  # the carried frame's cell -> the controller's
@@ -262,12 +263,12 @@ def open_work(ctrl, span: float) -> _Window:
     static = _plan_tasks(plan)
     cut = int(now)
     base = plan.problem
-    order = _window(ctrl, now + span)
+    order_a = _window(ctrl, now + span)
+    order = order_a.tolist()
     n = len(order)
     # Only the window's entries of the controller's per-task lists are read (as arrays): the
     # status and cell of each, when each running task started and where, and for the open tasks
     # with a choice of pools whether they are there or on their way (they then stay).
-    order_a = np.array(order, np.int64)
     state = np.fromiter(map(ctrl.status.__getitem__, order), np.int64, n)
     cur_cell = np.fromiter(map(ctrl.cell.__getitem__, order), np.int64, n)
     is_run = state == RUNNING
@@ -328,34 +329,40 @@ def _runs(ptr, idx) -> list[list[int]]:
     return [flat[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
-def _window(ctrl, limit: float) -> list[int]:
+def _window(ctrl, limit: float) -> np.ndarray:
     """The controller tasks running now or open with a planned start before `limit`, closed
     under predecessors (the few open ones outside the window come along), in task order:
     job-major, routing order, so each unit's tasks come together, predecessors first."""
+    from scheduler.windowjit import new_predecessors
+
     plan, status, in_rework = ctrl.plan, ctrl.status, ctrl.in_rework
-    t_problem, t_preds = plan.t_problem, plan.t_preds
+    t_problem = plan.t_problem
+    static = _plan_tasks(plan)
     keep = ctrl.open_before(limit)
-    new = keep
-    while new:  # one set expression per round, not a walk: almost every predecessor is kept or done
-        new = {p for p in set(chain.from_iterable(map(t_preds.__getitem__, new))) - keep if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]}
-        keep |= new
-    return sorted(keep)
+    mark = np.zeros(len(t_problem), np.int8)
+    new = np.fromiter(keep, np.int64, len(keep))
+    kept = [new]
+    while len(new):  # almost every predecessor met is kept or done: one round, a compiled walk and a filter of the few met
+        met = new_predecessors(mark, new, static.t_ptr, static.t_idx).tolist()
+        new = np.array([p for p in met if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]], np.int64)
+        kept.append(new)
+    return np.sort(np.concatenate(kept))
 
 
 def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int):
     """The floor's cells in the carried frame: their windows after the cut, a stopped cell out
     until its expected return, nothing in the way of the work pinned on them; with those windows
     as subproblem.cell_windows gives them."""
-    now = ctrl.now
     up, down_until = ctrl.up, ctrl.down_until
-    clear_cells = static.clear_cells
-    cells = []
-    n = len(clear_cells)
+    cells = list(static.clear_cells)  # most cells have no window and are up: their clear copy
+    n = len(cells)
     lo = np.zeros(n, np.int64)
     hi = np.zeros(n, np.int64)
     w_s: list[int] = []
     w_e: list[int] = []
-    for c, cell in enumerate(ctrl.plan.problem.cells):
+    plan_cells = ctrl.plan.problem.cells
+    for c in sorted(static.windowed.union(compress(range(n), map(not_, up)))):  # cells with planned windows, stopped cells
+        cell = plan_cells[c]
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
         clear = pinned_end.get(c, 0)
@@ -366,14 +373,12 @@ def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: in
             # would be a boundary that neither the list scheduler nor the check should see.)
             windows.append((clear, back))
         if windows:
-            cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows))
+            cells[c] = Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows)
             lo[c] = len(w_s)
             for s, e in windows:
                 w_s.append(s)
                 w_e.append(e)
             hi[c] = len(w_s)
-        else:
-            cells.append(clear_cells[c])
     return cells, (lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64))
 
 
