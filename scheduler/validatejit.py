@@ -65,8 +65,18 @@ def fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job
             continue
         items = by_cell[lo:hi]
         if cell_capacity[c] == 1:
-            keyed = items[np.argsort(end[items], kind="mergesort")]  # stable: task order within ties
-            keyed = keyed[np.argsort(start[keyed], kind="mergesort")]
+            if hi - lo <= 32:  # most cells: sorted in place (an argsort allocates)
+                keyed = items
+                for j in range(1, hi - lo):
+                    x = keyed[j]
+                    i = j - 1
+                    while i >= 0 and (start[keyed[i]] > start[x] or (start[keyed[i]] == start[x] and end[keyed[i]] > end[x])):
+                        keyed[i + 1] = keyed[i]
+                        i -= 1
+                    keyed[i + 1] = x
+            else:
+                keyed = items[np.argsort(end[items], kind="mergesort")]  # stable: task order within ties
+                keyed = keyed[np.argsort(start[keyed], kind="mergesort")]
             setup = cell_setup[c]
             for k in range(keyed.shape[0] - 1):
                 a, b = keyed[k], keyed[k + 1]

@@ -248,9 +248,18 @@ def lane_windows(n_lanes, first_lane, cell_capacity, cell_setup, cw_lo, cw_hi, c
                     m += 1
             lane_lo[first + lane] = out
             if m:
-                by = np.argsort(b_e[:m], kind="mergesort")
-                by = by[np.argsort(b_s[:m][by], kind="mergesort")]
-                for j in by:
+                # By (start, end): a lane holds a few windows, sorted in place (an argsort
+                # allocates, per lane).
+                for j in range(1, m):
+                    s, e = b_s[j], b_e[j]
+                    i = j - 1
+                    while i >= 0 and (b_s[i] > s or (b_s[i] == s and b_e[i] > e)):
+                        b_s[i + 1] = b_s[i]
+                        b_e[i + 1] = b_e[i]
+                        i -= 1
+                    b_s[i + 1] = s
+                    b_e[i + 1] = e
+                for j in range(m):
                     s, e = b_s[j], b_e[j]
                     if e <= s:
                         continue
