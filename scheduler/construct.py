@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from itertools import chain, compress, count, repeat
 from operator import add, itemgetter, mul, ne, not_
 
-from scheduler.calendars import merged_windows
+from scheduler.calendars import flat_windows, merged_windows
 from scheduler.delivery import delivered_mw
 from scheduler.bounds import heads_and_tails
 from scheduler.problem import Cell, Problem
@@ -466,25 +466,6 @@ def _cell_windows(cells: Sequence[Cell]) -> tuple[list[list[int] | None], list[l
     return w_starts, w_ends
 
 
-def flat_cell_windows(cells: Sequence[Cell]):
-    """Each cell's merged windows as one flat run: (lo, hi, w_s, w_e), cell c's windows being
-    w_s/w_e[lo[c]:hi[c]] (the compiled dispatcher's and projection's layout)."""
-    import numpy as np
-
-    lo = np.zeros(len(cells), np.int64)
-    hi = np.zeros(len(cells), np.int64)
-    w_s: list[int] = []
-    w_e: list[int] = []
-    for c, cell in enumerate(cells):
-        if cell.unavailable:
-            starts, ends = merged_windows(cell.unavailable)
-            lo[c] = len(w_s)
-            w_s.extend(starts)
-            w_e.extend(ends)
-            hi[c] = len(w_s)
-    return lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64)
-
-
 def mode_runs(t_modes: Sequence[list[tuple[int, int]]]):
     """Each task's (pool, duration) modes as one flat run per distinct list (a capability's tasks
     share theirs): per task its run's start and length, and the runs as a (k, 2) array (of
@@ -668,7 +649,7 @@ def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
     try:
-        cell_lo, cell_hi, w_s, w_e = flat_cell_windows(cells)
+        cell_lo, cell_hi, w_s, w_e = flat_windows(cells, merged=True)
     except OverflowError:
         return None
     lanes = np.array(lane_cell, np.int64)

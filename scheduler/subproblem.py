@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scheduler.calendars import flat_windows
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.schedule import Assignment, Schedule
 
@@ -199,29 +200,12 @@ def lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[t
     for family in families:
         present[codes.setdefault(family, len(codes))] = True
     f_cell, f_s, f_e, f_fam = (np.array(column, np.int64) for column in zip(*fixed)) if fixed else (np.empty(0, np.int64),) * 4
-    return lanes_of(cells, pools, pools_used, cell_windows(cells), f_cell, f_s, f_e, f_fam, present, layouts)
-
-
-def cell_windows(cells: list[Cell]):
-    """Each cell's windows as given, as one flat run: (lo, hi, w_s, w_e), cell c's being
-    w_s/w_e[lo[c]:hi[c]]."""
-    lo = np.zeros(len(cells), np.int64)
-    hi = np.zeros(len(cells), np.int64)
-    w_s: list[int] = []
-    w_e: list[int] = []
-    for c, cell in enumerate(cells):
-        if cell.unavailable:
-            lo[c] = len(w_s)
-            for s, e in cell.unavailable:
-                w_s.append(s)
-                w_e.append(e)
-            hi[c] = len(w_s)
-    return lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64)
+    return lanes_of(cells, pools, pools_used, flat_windows(cells), f_cell, f_s, f_e, f_fam, present, layouts)
 
 
 def lanes_of(cells: list[Cell], pools: list[Pool], pools_used: tuple[int, ...], windows, f_cell, f_s, f_e, f_fam, fam_present,
              layouts: dict | None = None) -> LaneArrays:
-    """lane_arrays on arrays: the cells' windows as cell_windows gives them, the fixed work as
+    """lane_arrays on arrays: the cells' windows as calendars.flat_windows gives them, the fixed work as
     (cell, start, end, family code) columns, fam_present[code] whether a free task is of that
     family. The lanes' windows are made in one compiled pass (scheduler.windowjit.lane_windows)."""
     from scheduler.windowjit import lane_windows

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from scheduler.calendars import flat_windows
 from scheduler.problem import Cell, Problem
 from scheduler.schedule import Schedule
 
@@ -208,10 +209,11 @@ def _check_cells(problem: Columns, order: list[int], at: _At) -> list[str]:
 
 def validate_arrays(columns: Callable[[], Columns], cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release,
                     job_family, cells: Sequence[Cell]) -> None:
-    """validate_placed() for a problem and plan held as arrays, a re-plan's: placements
-    (cell, start, end) per task (cell -1: not placed), modes and predecessors as flat runs, per task its job and
-    release, per job its release and family code (see scheduler.validatejit.fine, which re-derives every rule from
-    them). `columns()`: the same problem as Columns, read only to name what is wrong."""
+    """validate_placed() for a problem and plan held as arrays, a re-plan's: placements (cell,
+    start, end) per task (cell -1: not placed), modes and predecessors as flat runs, per task its
+    job and release, per job its release and family code, the cells as they are (see
+    scheduler.validatejit.fine, which re-derives every rule from them). `columns()`: the same
+    problem as Columns, read only to name what is wrong."""
     import numpy as np
 
     from scheduler.validatejit import fine
@@ -219,25 +221,13 @@ def validate_arrays(columns: Callable[[], Columns], cell, start, end, m_start, m
     cell_pool = np.array([c.pool for c in cells], np.int64)
     cell_capacity = np.array([c.capacity for c in cells], np.int64)
     cell_setup = np.array([c.setup for c in cells], np.int64)
-
-    lo = np.zeros(len(cells), np.int64)
-    hi = np.zeros(len(cells), np.int64)
-    w_s: list[int] = []
-    w_e: list[int] = []
-    for c, one in enumerate(cells):
-        if one.unavailable:
-            lo[c] = len(w_s)
-            for s, e in one.unavailable:
-                w_s.append(s)
-                w_e.append(e)
-            hi[c] = len(w_s)
     try:
-        ws, we = np.array(w_s, np.int64), np.array(w_e, np.int64)
+        windows = flat_windows(cells)  # as given, not merged
     except OverflowError:  # a window past int64: the Python check reads it
         verdict = None
     else:
         verdict = fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release, job_family, cell_pool,
-                       cell_capacity, cell_setup, lo, hi, ws, we)
+                       cell_capacity, cell_setup, *windows)
     if verdict:
         return
     found = columns_violations(columns(), [(c, s, e) if c >= 0 else None for c, s, e in zip(cell.tolist(), start.tolist(), end.tolist())])

@@ -47,16 +47,7 @@ def fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job
                     return False
     # Per cell, its tasks by (start, end, task): single-job cells in that order with setups
     # between families, the others by their load over time (ends before starts at a tie).
-    count = np.zeros(n_cells + 1, np.int64)
-    for t in range(n):
-        count[cell[t] + 1] += 1
-    for c in range(n_cells):
-        count[c + 1] += count[c]
-    fill = count[:n_cells].copy()
-    by_cell = np.empty(n, np.int64)
-    for t in range(n):
-        by_cell[fill[cell[t]]] = t
-        fill[cell[t]] += 1
+    count, by_cell = grouped(cell, n_cells)
     for c in range(n_cells):
         lo, hi = count[c], count[c + 1]
         if hi - lo < 2:
@@ -97,3 +88,20 @@ def fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job
                     return False
     return True
 
+
+
+@njit(cache=True)
+def grouped(key, n_keys):
+    """The entries by key, each key's in entry order (a counting sort): key k's entries are
+    order[count[k]:count[k + 1]]. Returns (count, order)."""
+    count = np.zeros(n_keys + 1, np.int64)
+    for i in range(key.shape[0]):
+        count[key[i] + 1] += 1
+    for k in range(n_keys):
+        count[k + 1] += count[k]
+    fill = count[:n_keys].copy()
+    order = np.empty(key.shape[0], np.int64)
+    for i in range(key.shape[0]):
+        order[fill[key[i]]] = i
+        fill[key[i]] += 1
+    return count, order

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from scheduler.validatejit import grouped
+
 
 @njit(cache=True)
 def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, fm_pool, fm_dur, t_ptr, t_idx, n_tasks,
@@ -23,9 +25,9 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
     positions; per running position its start (`started_at`) and cell (`ran_on`); `narrow`: the
     open tasks kept to their current pool; `cur_cell`: each carried task's cell (-1: none).
     Returns (unit_of, src_job, release, pin_cell, pin_rest, m_start, m_len, m_pool, m_dur,
-    p_ptr, p_idx, sub_ptr, sub_idx, ready_at, in_order, sub_in_order): release per unit in the
-    carried frame (time 0 is the cut), pin_* per running position, in_order whether every
-    carried (sub) predecessor comes before its task."""
+    p_ptr, p_idx, sub_ptr, sub_idx, ready_at, sub_in_order): release per unit in the carried
+    frame (time 0 is the cut), pin_* per running position, sub_in_order whether every open
+    predecessor of an open task comes before it."""
     n = order.shape[0]
     # Units in order of their first task.
     unit_at = np.full(n_jobs, -1, np.int64)
@@ -125,7 +127,6 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
         t = order[i]
         size += t_ptr[t + 1] - t_ptr[t]
     p_idx = np.empty(size, np.int64)
-    in_order = True
     k = 0
     for i in range(n):
         t = order[i]
@@ -134,8 +135,6 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
             if q >= 0:
                 p_idx[k] = q
                 k += 1
-                if q >= i:
-                    in_order = False
         p_ptr[i + 1] = k
     p_idx = p_idx[:k]
     n_free = free.shape[0]
@@ -162,7 +161,7 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
         sub_ptr[s + 1] = m
         ready_at[s] = ready
     return (unit_of, src_job, release, pin_cell, pin_rest, m_start, m_len, m_pool[:f], m_dur[:f], p_ptr, p_idx, sub_ptr, sub_idx[:m], ready_at,
-            in_order, sub_in_order)
+            sub_in_order)
 
 
 @njit(cache=True)
@@ -182,16 +181,7 @@ def lane_windows(n_lanes, first_lane, cell_capacity, cell_setup, cw_lo, cw_hi, c
         if fam_present[f]:
             n_present += 1
     # The fixed work per cell, in the caller's order.
-    count = np.zeros(n_cells + 1, np.int64)
-    for k in range(n_fixed):
-        count[f_cell[k] + 1] += 1
-    for c in range(n_cells):
-        count[c + 1] += count[c]
-    fill = count[:n_cells].copy()
-    by_cell = np.empty(n_fixed, np.int64)
-    for k in range(n_fixed):
-        by_cell[fill[f_cell[k]]] = k
-        fill[f_cell[k]] += 1
+    count, by_cell = grouped(f_cell, n_cells)
     size = n_fixed
     for c in range(n_cells):
         if first_lane[c] >= 0:

@@ -8,7 +8,11 @@ cell from time 0 with its expected rest, open tasks keep their eligible pools; t
   run inside the twin every few hours on the 1 GW floor) around the pinned work, and keeps a
   task's new cell only where it starts the task sooner than the current sequences would.
 Tasks beyond the window keep their cells: the controller follows sequences, not clock times, so
-a window only bounds the work (and the decision time) of one call.
+a window only bounds the work (and the decision time) of one call. A re-plan holds its window as
+arrays from end to end: built in one compiled pass from per-plan arrays and the window's entries
+of the controller's lists (scheduler.windowjit), dispatched (construct.run_arrays), checked
+(scheduler.validate.validate_arrays: the check's rules compiled) and projected
+(scheduler.projectjit) as they are; lists of it are made only for the general paths and tests.
 - `repair_cell` needs no problem at all: it reads the stopped cell's pool (running work, queues,
   windows) into scheduler.repair_pool, so a cell-down decision costs one pool's queues.
 """
@@ -23,9 +27,9 @@ from operator import eq, not_
 import numpy as np
 
 from scheduler.bounds import predecessors_order
-from scheduler.calendars import CellCalendar
+from scheduler.calendars import CellCalendar, flat_windows
 from scheduler.carryin import CARRIED_MARK
-from scheduler.construct import dispatch_on_lanes, flat_cell_windows, pred_runs, task_tails
+from scheduler.construct import dispatch_on_lanes, pred_runs, task_tails
 from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
 from scheduler.subproblem import lanes_of, pool_lanes, restrict
@@ -151,7 +155,8 @@ class _Window:
     # Per open task (in free_a order): its modes in the lanes' pools (s_start, s_len, s_pool,
     # s_dur), open predecessors (sub_ptr, sub_idx), ready_a; sub: the lanes.
     __slots__ = ("order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
-                 "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start", "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "in_order", "sub_in_order")
+                 "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start",
+                 "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "sub_in_order")
 
     # ---- the same problem as lists, on demand
     @property
@@ -283,7 +288,7 @@ def open_work(ctrl, span: float) -> _Window:
         narrow[flexible] = [bool(arrived[t]) or left[t] == 0 for t in order_a[flexible].tolist()]
     w = _Window()
     (w.unit_of_a, w.src_job_a, w.release, w.pin_cell, w.pin_rest, w.m_start, w.m_len, w.m_pool, w.m_dur, w.p_ptr, w.p_idx, w.sub_ptr, w.sub_idx,
-     w.ready_a, w.in_order, w.sub_in_order) = window_build(order_a, static.t_job, static.n_jobs, static.task_job_a, static.job_release_a,
+     w.ready_a, w.sub_in_order) = window_build(order_a, static.t_job, static.n_jobs, static.task_job_a, static.job_release_a,
                                                            static.tm_start, static.tm_len, static.fm_pool, static.fm_dur, static.t_ptr, static.t_idx,
                                                            len(static.t_ptr) - 1, free_a, run_a, started, ran_on, narrow, cur_cell,
                                                            static.ctrl_cell_pool, static.t_pool0, cut)
@@ -294,7 +299,7 @@ def open_work(ctrl, span: float) -> _Window:
     for c, e in zip(pin_cell, pin_rest):
         if e > pinned_end.get(c, 0):
             pinned_end[c] = e
-    w.cells, windows = _carried_cells(ctrl, static, pinned_end, cut)
+    w.cells = _carried_cells(ctrl, static, pinned_end, cut)
     w.pools = base.pools
     w.horizon = max(int(span), base.horizon - cut, 1)
     w.name = f"{base.name}@{cut}/next+carried"
@@ -307,7 +312,7 @@ def open_work(ctrl, span: float) -> _Window:
     open_entry = np.ones(len(w.m_pool), np.bool_)
     open_entry[w.m_start[run_a]] = False  # a running task's one mode
     pools_used = tuple(np.unique(w.m_pool[open_entry]).tolist())
-    w.sub = lanes = lanes_of(w.cells, base.pools, pools_used, windows, w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest,
+    w.sub = lanes = lanes_of(w.cells, base.pools, pools_used, flat_windows(w.cells), w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest,
                              w.unit_fam[w.unit_of_a[run_a]], present, static.lane_layouts)
     to_sub = np.full(len(base.pools), -1, np.int64)
     for pool, sub in lanes.pool_map.items():
@@ -349,17 +354,12 @@ def _window(ctrl, limit: float) -> np.ndarray:
     return np.sort(np.concatenate(kept))
 
 
-def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int):
+def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int) -> list[Cell]:
     """The floor's cells in the carried frame: their windows after the cut, a stopped cell out
-    until its expected return, nothing in the way of the work pinned on them; with those windows
-    as subproblem.cell_windows gives them."""
+    until its expected return, nothing in the way of the work pinned on them."""
     up, down_until = ctrl.up, ctrl.down_until
     cells = list(static.clear_cells)  # most cells have no window and are up: their clear copy
     n = len(cells)
-    lo = np.zeros(n, np.int64)
-    hi = np.zeros(n, np.int64)
-    w_s: list[int] = []
-    w_e: list[int] = []
     plan_cells = ctrl.plan.problem.cells
     for c in sorted(static.windowed.union(compress(range(n), map(not_, up)))):  # cells with planned windows, stopped cells
         cell = plan_cells[c]
@@ -374,12 +374,7 @@ def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: in
             windows.append((clear, back))
         if windows:
             cells[c] = Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows)
-            lo[c] = len(w_s)
-            for s, e in windows:
-                w_s.append(s)
-                w_e.append(e)
-            hi[c] = len(w_s)
-    return cells, (lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64))
+    return cells
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
@@ -523,7 +518,7 @@ def _project(ctrl, w: _Window, planned: np.ndarray) -> np.ndarray:
 
     static = w.static
     free, run_a = w.free_a, w.run_a
-    cell_lo, cell_hi, w_s, w_e = flat_cell_windows(w.cells)  # the few cells with windows have a run
+    cell_lo, cell_hi, w_s, w_e = flat_windows(w.cells, merged=True)  # the few cells with windows have a run
     starts, status = project(planned, w.p_ptr, w.p_idx, run_a, w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest, free, w.cur_cell[free],
                              w.m_start[free], w.m_len[free], w.m_pool, w.m_dur, static.cell_pool, static.cell_capacity, static.cell_setup,
                              cell_lo, cell_hi, w_s, w_e, static.first_cell, w.unit_of_a, w.release, w.unit_fam)

@@ -13,8 +13,7 @@ import pytest
 
 from scheduler.construct import list_schedule, mode_runs, pred_runs
 from scheduler.validate import Columns, InvalidSchedule, placed_violations, validate_arrays
-from tests.scheduler.test_replan_exact import random_floor
-from tests.scheduler.test_validate_placed import _perturb
+from tests.scheduler.test_replan_exact import broken_at_random, random_floor
 
 
 def _as_arrays(problem, placed):
@@ -40,21 +39,6 @@ def _judged(problem, placed) -> list[str]:
     return []
 
 
-def _broken(problem, placed, rng):
-    out = _perturb(problem, placed, rng)
-    for _ in range(rng.randint(0, 2)):  # into a window, or two tasks' places swapped
-        t, u = rng.randrange(len(out)), rng.randrange(len(out))
-        if out[t] is None or out[u] is None:
-            continue
-        c, start, end = out[t]
-        if rng.random() < 0.5 and problem.cells[c].unavailable:
-            w_start, _ = rng.choice(problem.cells[c].unavailable)
-            out[t] = (c, w_start, w_start + end - start)
-        else:
-            out[t], out[u] = (out[u][0], start, end), (c, out[u][1], out[u][2])
-    return out
-
-
 @pytest.mark.parametrize("block", range(4))
 def test_the_compiled_check_judges_as_the_python_one(block):
     refused = accepted_broken = 0
@@ -68,7 +52,7 @@ def test_the_compiled_check_judges_as_the_python_one(block):
         assert _judged(problem, placed) == placed_violations(problem, placed)  # the plan as made (lost units: not scheduled)
         rng = random.Random(seed)
         for _ in range(6):
-            broken = _broken(problem, placed, rng)
+            broken = broken_at_random(problem, placed, rng)
             expected = placed_violations(problem, broken)
             assert _judged(problem, broken) == expected, f"floor {seed}"
             refused += bool(expected)
