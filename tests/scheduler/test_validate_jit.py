@@ -85,3 +85,4 @@ def test_each_rule_is_refused():
         expected = placed_violations(problem, broken)
         assert expected, rule
         assert _judged(problem, broken) == expected, rule
+
