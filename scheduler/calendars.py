@@ -14,6 +14,30 @@ def merged_windows(windows: list[tuple[int, int]]) -> tuple[list[int], list[int]
     return calendar.starts, calendar.ends
 
 
+def flat_windows(cells, merged: bool = False):
+    """Each cell's windows as one flat run (lo, hi, w_s, w_e), cell c's being w_s/w_e[lo[c]:hi[c]]:
+    as given, or merged (merged_windows: what the compiled dispatcher and projection read)."""
+    import numpy as np
+
+    lo = np.zeros(len(cells), np.int64)
+    hi = np.zeros(len(cells), np.int64)
+    w_s: list[int] = []
+    w_e: list[int] = []
+    for c, cell in enumerate(cells):
+        if cell.unavailable:
+            lo[c] = len(w_s)
+            if merged:
+                starts, ends = merged_windows(cell.unavailable)
+                w_s.extend(starts)
+                w_e.extend(ends)
+            else:
+                for s, e in cell.unavailable:
+                    w_s.append(s)
+                    w_e.append(e)
+            hi[c] = len(w_s)
+    return lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64)
+
+
 class CellCalendar:
     __slots__ = ("starts", "ends")
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from itertools import chain, compress, count, repeat
 from operator import add, itemgetter, mul, ne, not_
 
-from scheduler.calendars import merged_windows
+from scheduler.calendars import flat_windows, merged_windows
 from scheduler.delivery import delivered_mw
 from scheduler.bounds import heads_and_tails
 from scheduler.problem import Cell, Problem
@@ -466,25 +466,6 @@ def _cell_windows(cells: Sequence[Cell]) -> tuple[list[list[int] | None], list[l
     return w_starts, w_ends
 
 
-def flat_cell_windows(cells: Sequence[Cell]):
-    """Each cell's merged windows as one flat run: (lo, hi, w_s, w_e), cell c's windows being
-    w_s/w_e[lo[c]:hi[c]] (the compiled dispatcher's and projection's layout)."""
-    import numpy as np
-
-    lo = np.zeros(len(cells), np.int64)
-    hi = np.zeros(len(cells), np.int64)
-    w_s: list[int] = []
-    w_e: list[int] = []
-    for c, cell in enumerate(cells):
-        if cell.unavailable:
-            starts, ends = merged_windows(cell.unavailable)
-            lo[c] = len(w_s)
-            w_s.extend(starts)
-            w_e.extend(ends)
-            hi[c] = len(w_s)
-    return lo, hi, np.array(w_s, np.int64), np.array(w_e, np.int64)
-
-
 def mode_runs(t_modes: Sequence[list[tuple[int, int]]]):
     """Each task's (pool, duration) modes as one flat run per distinct list (a capability's tasks
     share theirs): per task its run's start and length, and the runs as a (k, 2) array (of
@@ -543,7 +524,7 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
     for `cells` and `report_cell` when given."""
     import numpy as np
 
-    from scheduler.dispatchjit import run, sets_iterate_as_reproduced
+    from scheduler.dispatchjit import sets_iterate_as_reproduced
 
     n = len(t_modes)
     if not n or (not cells if lanes is None else not len(lanes.lane_pool)) or not sets_iterate_as_reproduced():
@@ -557,14 +538,10 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
     if not m_len.all() or mode_arr.dtype.kind != "i":
         return None
     ptr, flat_preds = preds_runs if preds_runs is not None else pred_runs(t_preds)
-    waiting = np.diff(ptr)
-    task_of = np.repeat(np.arange(n, dtype=np.int64), waiting)
+    task_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
     in_order = bool((flat_preds < task_of).all())
     if flat_preds.size and (flat_preds.min() < 0 or flat_preds.max() >= n):
         return None
-    succ_idx = task_of[np.argsort(flat_preds, kind="stable")]  # per predecessor its tasks, in task order
-    succ_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(flat_preds, minlength=n), out=succ_ptr[1:])
     ready = np.array(ready_at)
     if ready.dtype.kind != "i":
         return None
@@ -595,16 +572,38 @@ def _dispatch_compiled(cells, n_pools, t_modes, t_preds, ready_at, family, horiz
         lanes = _cell_lanes(cells, report_cell)
         if lanes is None:
             return None
-    if not _times_fit(ready, mode_arr[:, 1], lanes, n):
+    placed = run_arrays(n_pools, m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), ptr, flat_preds, task_of, ready.astype(np.int64), fam,
+                        len(codes), rank, len(rank_of), tails, horizon, objective, work_weight, lanes)
+    if placed is None:
         return None
-    placed_c, placed_s, placed_e, ok = run(n_pools, len(codes), m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), succ_ptr, succ_idx,
-                                           waiting, ready.astype(np.int64), fam, rank, len(rank_of),
+    return list(zip(*(a.tolist() for a in placed)))
+
+
+def run_arrays(n_pools, m_start, m_len, mp, md, ptr, flat_preds, task_of, ready, fam, n_fam, rank, n_ranks, tails, horizon, objective, work_weight,
+               lanes):
+    """The compiled dispatcher on a problem held as arrays already (modes and predecessors as flat
+    runs, `task_of` each predecessor entry's task, families and priorities as small ints, the cells
+    as lanes): (cell, start, end) arrays per task, or None when its times do not fit the compiled
+    keys (see _times_fit: the Python dispatcher takes the problem). `tails` None: the dispatcher's
+    own (every predecessor before its task)."""
+    import numpy as np
+
+    from scheduler.dispatchjit import run
+
+    n = m_start.shape[0]
+    if not _times_fit(ready, md, lanes, n):
+        return None
+    waiting = np.diff(ptr)
+    succ_idx = task_of[np.argsort(flat_preds, kind="stable")]  # per predecessor its tasks, in task order
+    succ_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(flat_preds, minlength=n), out=succ_ptr[1:])
+    placed_c, placed_s, placed_e, ok = run(n_pools, n_fam, m_start, m_len, mp, md, succ_ptr, succ_idx, waiting, ready, fam, rank, n_ranks,
                                            np.array(tails if tails is not None else [0] * n, np.int64), tails is None, horizon,
                                            objective == "mw", float(work_weight), lanes.lane_pool, lanes.lane_setup, lanes.lane_report, lanes.lane_wlo,
                                            lanes.lane_whi, lanes.w_s, lanes.w_e, _LOOKAHEAD)
     if not ok:
         raise RuntimeError("list_schedule: some operations were never dispatched (a bug)")
-    return list(zip(placed_c.tolist(), placed_s.tolist(), placed_e.tolist()))
+    return placed_c, placed_s, placed_e
 
 
 def _check_pools(cells: Sequence[Cell], n_pools: int, t_modes: Sequence[list[tuple[int, int]]]) -> None:
@@ -650,7 +649,7 @@ def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
     for c, cell in enumerate(cells):
         lane_cell.extend([c] * max(1, cell.capacity))
     try:
-        cell_lo, cell_hi, w_s, w_e = flat_cell_windows(cells)
+        cell_lo, cell_hi, w_s, w_e = flat_windows(cells, merged=True)
     except OverflowError:
         return None
     lanes = np.array(lane_cell, np.int64)

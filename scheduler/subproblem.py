@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scheduler.calendars import merged_windows
+from scheduler.calendars import flat_windows
 from scheduler.problem import Cell, Job, Pool, Problem, Task
 from scheduler.schedule import Assignment, Schedule
 
@@ -188,39 +188,45 @@ def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, l
     only on the pools used; `layouts` (a dict the caller keeps for one floor) holds it from one
     call to the next, so a call only fills in the windows of the cells that have any (a re-plan's
     ~1,500 lanes are mostly bay places with no fixed work and no window)."""
-    pools_used = tuple(sorted({pool for modes in modes_lists for pool, _ in modes}))
+    return lane_arrays(cells, pools, fixed_on, families, tuple(sorted({pool for modes in modes_lists for pool, _ in modes})), layouts)
+
+
+def lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, list[tuple[int, int, str]]], families: set[str], pools_used: tuple[int, ...],
+                layouts: dict | None = None) -> LaneArrays:
+    """pool_lane_arrays for the free work's pools given as they are (sorted, distinct)."""
+    codes: dict[str, int] = {}
+    fixed = [(c, s, e, codes.setdefault(family, len(codes))) for c, items in fixed_on.items() for s, e, family in items]
+    present = np.zeros(len(codes) + len(families), np.bool_)
+    for family in families:
+        present[codes.setdefault(family, len(codes))] = True
+    f_cell, f_s, f_e, f_fam = (np.array(column, np.int64) for column in zip(*fixed)) if fixed else (np.empty(0, np.int64),) * 4
+    return lanes_of(cells, pools, pools_used, flat_windows(cells), f_cell, f_s, f_e, f_fam, present, layouts)
+
+
+def lanes_of(cells: list[Cell], pools: list[Pool], pools_used: tuple[int, ...], windows, f_cell, f_s, f_e, f_fam, fam_present,
+             layouts: dict | None = None) -> LaneArrays:
+    """lane_arrays on arrays: the cells' windows as calendars.flat_windows gives them, the fixed work as
+    (cell, start, end, family code) columns, fam_present[code] whether a free task is of that
+    family. The lanes' windows are made in one compiled pass (scheduler.windowjit.lane_windows)."""
+    from scheduler.windowjit import lane_windows
+
     layout = layouts.get(pools_used) if layouts is not None else None
     if layout is None:
         layout = _lane_layout(cells, pools, pools_used)
         if layouts is not None:
             layouts[pools_used] = layout
-    pool_map, lane_pool, lane_setup, lane_cell, first_lane = layout
-    n = len(lane_pool)
-    lane_lo = np.zeros(n, np.int64)
-    lane_hi = np.zeros(n, np.int64)
-    w_s: list[int] = []
-    w_e: list[int] = []
-    for c in sorted(set(fixed_on).union([c for c, cell in enumerate(cells) if cell.unavailable])):
-        lane = first_lane.get(c)
-        if lane is None:  # not a cell of the pools used
-            continue
-        cell = cells[c]
-        open_windows = [w for w in cell.unavailable if w[1] > 0]
-        for _, lane_busy in _lanes(cell, fixed_on.get(c, ()), families):
-            lane_lo[lane] = len(w_s)
-            windows = open_windows + lane_busy if lane_busy else open_windows
-            if windows:
-                starts, ends = merged_windows(windows)
-                w_s.extend(starts)
-                w_e.extend(ends)
-            lane_hi[lane] = len(w_s)
-            lane += 1
-    return LaneArrays(len(pool_map), pool_map, lane_pool, lane_setup, lane_cell, lane_lo, lane_hi, np.array(w_s, np.int64), np.array(w_e, np.int64))
+    pool_map, lane_pool, lane_setup, lane_cell, first_lane, capacity, setup = layout
+    lane_lo, lane_hi, w_s, w_e, bad = lane_windows(len(lane_pool), first_lane, capacity, setup, *windows, f_cell, f_s, f_e, f_fam, fam_present)
+    if bad >= 0:
+        cell = cells[f_cell[bad]]
+        raise ValueError(f"fixed: more work at time {f_s[bad]} on cell {cell.id} than its {cell.capacity} places")
+    return LaneArrays(len(pool_map), pool_map, lane_pool, lane_setup, lane_cell, lane_lo, lane_hi, w_s, w_e)
 
 
 def _lane_layout(cells: list[Cell], pools: list[Pool], pools_used: tuple[int, ...]):
-    """(pool map, per lane its sub pool, setup and cell, each cell's first lane) of pool_lanes'
-    lanes for these pools: a single-job cell is one lane, a capacity-k cell k."""
+    """(pool map, per lane its sub pool, setup and cell, each cell's first lane (-1: not in these
+    pools), per cell its capacity and setup) of pool_lanes' lanes for these pools: a single-job
+    cell is one lane, a capacity-k cell k."""
     pool_map: dict[int, int] = {}
     lane_pool: list[int] = []
     lane_setup: list[int] = []
@@ -238,8 +244,12 @@ def _lane_layout(cells: list[Cell], pools: list[Pool], pools_used: tuple[int, ..
             lane_pool.extend([sub] * k)
             lane_setup.extend([cell.setup if cell.capacity <= 1 else 0] * k)
             lane_cell.extend([c] * k)
+    first = np.full(len(cells), -1, np.int64)
+    for c, lane in first_lane.items():
+        first[c] = lane
     as_array = np.array
-    return pool_map, as_array(lane_pool, np.int64), as_array(lane_setup, np.int64), as_array(lane_cell, np.int64), first_lane
+    return (pool_map, as_array(lane_pool, np.int64), as_array(lane_setup, np.int64), as_array(lane_cell, np.int64), first,
+            as_array([cell.capacity for cell in cells], np.int64), as_array([cell.setup for cell in cells], np.int64))
 
 
 def restrict(problem: Problem, fixed: dict[int, Placement], free: set[int], cells_allowed: dict[int, list[int]] | None = None, name: str = "", not_before: int = 0) -> SubProblem:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from scheduler.calendars import flat_windows
 from scheduler.problem import Cell, Problem
 from scheduler.schedule import Schedule
 
@@ -204,3 +205,33 @@ def _check_cells(problem: Columns, order: list[int], at: _At) -> list[str]:
                     out.append(f"{cell.id}: {load} jobs at time {time}, capacity {cell.capacity}")
                     break
     return out
+
+
+def validate_arrays(columns: Callable[[], Columns], cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release,
+                    job_family, cells: Sequence[Cell]) -> None:
+    """validate_placed() for a problem and plan held as arrays, a re-plan's: placements (cell,
+    start, end) per task (cell -1: not placed), modes and predecessors as flat runs, per task its
+    job and release, per job its release and family code, the cells as they are (see
+    scheduler.validatejit.fine, which re-derives every rule from them). `columns()`: the same
+    problem as Columns, read only to name what is wrong."""
+    import numpy as np
+
+    from scheduler.validatejit import fine
+
+    cell_pool = np.array([c.pool for c in cells], np.int64)
+    cell_capacity = np.array([c.capacity for c in cells], np.int64)
+    cell_setup = np.array([c.setup for c in cells], np.int64)
+    try:
+        windows = flat_windows(cells)  # as given, not merged
+    except OverflowError:  # a window past int64: the Python check reads it
+        verdict = None
+    else:
+        verdict = fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release, job_family, cell_pool,
+                       cell_capacity, cell_setup, *windows)
+    if verdict:
+        return
+    found = columns_violations(columns(), [(c, s, e) if c >= 0 else None for c, s, e in zip(cell.tolist(), start.tolist(), end.tolist())])
+    if found:
+        raise InvalidSchedule(found)
+    if verdict is False:
+        raise RuntimeError("validate_arrays: the compiled check refused a plan the Python check accepts (a bug)")

@@ -54,7 +54,10 @@ class Deadlocks:
         if not stuck:
             return
         on_slot = [w for w in stuck if w.at is not None]
-        victim = next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None)
+        # The search gathers every unit waiting behind `station`, also ones off the cycle: a place
+        # freed where the cycle does not pass breaks nothing, and nothing checks again.
+        victim = next((w for w in on_slot if w.frees and _on_cycle(w, stuck)),
+                      next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None))
         if victim is None:  # only held-back releases: no cell to clear (cannot happen with one root station per unit)
             return
         waiters = victim.wants.place_waiters
@@ -154,3 +157,22 @@ class Deadlocks:
         if cells is None:
             cells = self._cells_of[s.index] = sorted({cell.index for cell in self.cells.values() if cell.station is s})
         return cells
+
+
+def _on_cycle(victim: PlaceWait, stuck: list[PlaceWait]) -> bool:
+    """Whether the place `victim` frees at its station is one the cycle waits for: its station
+    is reached again from the station it wants, through the stations the stuck units hold
+    places at (or sit at) and want."""
+    wants: dict[int, set[int]] = {}
+    for w in stuck:
+        for s in (*w.unit.held, w.at.index if w.at is not None else -1):
+            wants.setdefault(s, set()).add(w.wants.index)
+    home, seen, todo = victim.at.index, set(), [victim.wants.index]
+    while todo:
+        s = todo.pop()
+        if s == home:
+            return True
+        if s not in seen:
+            seen.add(s)
+            todo.extend(wants.get(s, ()))
+    return False

@@ -8,7 +8,11 @@ cell from time 0 with its expected rest, open tasks keep their eligible pools; t
   run inside the twin every few hours on the 1 GW floor) around the pinned work, and keeps a
   task's new cell only where it starts the task sooner than the current sequences would.
 Tasks beyond the window keep their cells: the controller follows sequences, not clock times, so
-a window only bounds the work (and the decision time) of one call.
+a window only bounds the work (and the decision time) of one call. A re-plan holds its window as
+arrays from end to end: built in one compiled pass from per-plan arrays and the window's entries
+of the controller's lists (scheduler.windowjit), dispatched (construct.run_arrays), checked
+(scheduler.validate.validate_arrays: the check's rules compiled) and projected
+(scheduler.projectjit) as they are; lists of it are made only for the general paths and tests.
 - `repair_cell` needs no problem at all: it reads the stopped cell's pool (running work, queues,
   windows) into scheduler.repair_pool, so a cell-down decision costs one pool's queues.
 """
@@ -17,19 +21,19 @@ from __future__ import annotations
 import gc
 import weakref
 from heapq import heapreplace
-from itertools import chain, compress
-from operator import eq
+from itertools import compress
+from operator import eq, not_
 
 import numpy as np
 
 from scheduler.bounds import predecessors_order
-from scheduler.calendars import CellCalendar
+from scheduler.calendars import CellCalendar, flat_windows
 from scheduler.carryin import CARRIED_MARK
-from scheduler.construct import dispatch_on_lanes, flat_cell_windows, mode_runs, pred_runs, task_tails
+from scheduler.construct import dispatch_on_lanes, pred_runs, task_tails
 from scheduler.problem import Cell, Job, Problem, Task
 from scheduler.repair import PoolCell, QueuedTask, repair_pool
-from scheduler.subproblem import pool_lane_arrays, pool_lanes, restrict
-from scheduler.validate import Columns, validate_placed
+from scheduler.subproblem import lanes_of, pool_lanes, restrict
+from scheduler.validate import Columns, validate_arrays
 
 WAITING, RUNNING, DONE = 0, 1, 2
 
@@ -74,6 +78,7 @@ class _PlanTasks:
         self.flexible = [modes is not None and len(modes) > 1 for modes in self.modes]
         # Cells without windows look the same in every re-plan's frame: one object each, read only.
         self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
+        self.windowed = {c for c, cell in enumerate(plan.problem.cells) if cell.unavailable}  # the cells with planned windows
         self.carried_ids = [job.id + CARRIED_MARK for job in plan.problem.jobs]
         cell_index = {c: i for i, c in enumerate(plan.cell_ids)}
         self.plan_cell = [cell_index[c.id] for c in plan.problem.cells]  # the carried frame's cell -> the controller's
@@ -86,6 +91,37 @@ class _PlanTasks:
         self.t_ptr, self.t_idx = pred_runs(plan.t_preds)
         self.lane_layouts: dict = {}  # subproblem.pool_lane_arrays' layouts of this floor's lanes, by the pools used
         self.first_cell = np.array([pool.cells[0] if pool.cells else -1 for pool in plan.problem.pools], np.int64)
+        # What scheduler.windowjit.window_build reads: per controller task its unit, planned job,
+        # first eligible pool and modes (a run of the flat (pool, duration) table: one per shared
+        # list), per planned job its release and family code (family_names: code -> family).
+        self.family_names = list(codes)
+        self.none_family = None in codes  # the Python dispatcher's case (see construct._dispatch_compiled)
+        self.t_job = np.array(plan.t_job, np.int64)
+        self.n_jobs = int(self.t_job.max()) + 1 if len(plan.t_job) else 0
+        self.task_job_a = np.array(self.task_job, np.int64)
+        self.job_release_a = _whole(self.job_release, "job release")
+        run_of: dict[int, tuple[int, int]] = {}
+        flat: list[tuple[int, int]] = []
+        for modes in self.modes:
+            if modes is not None and id(modes) not in run_of:
+                run_of[id(modes)] = (len(flat), len(modes))
+                flat.extend(modes)
+        runs = [run_of[id(modes)] if modes is not None else (0, 0) for modes in self.modes]
+        self.tm_start = np.array([r[0] for r in runs], np.int64)
+        self.tm_len = np.array([r[1] for r in runs], np.int64)
+        self.fm_pool = np.array([m[0] for m in flat], np.int64)
+        self.fm_dur = _whole([m[1] for m in flat], "task duration")
+        self.t_pool0 = np.array([pools[0] if pools else -1 for pools in plan.t_pools], np.int64)
+        self.ctrl_cell_pool = np.array(plan.cell_pool, np.int64)
+        self.plan_cell_a = np.array(self.plan_cell, np.int64)
+
+
+def _whole(values, what: str) -> np.ndarray:
+    """Whole seconds as an int64 array (a re-plan's compiled passes read them so)."""
+    out = np.array(values)
+    if len(values) and out.dtype.kind != "i":
+        raise ValueError(f"replan: every {what} must be whole seconds (an int64), got {out.dtype} values")
+    return out.astype(np.int64)
 
 
 _PLANS: dict[int, tuple[weakref.ref, _PlanTasks]] = {}
@@ -101,23 +137,105 @@ def _plan_tasks(plan) -> _PlanTasks:
 class _Window:
     """The open work planned to start before now + span (closed under predecessors) as the
     carried problem of scheduler.carryin.carry_in's form (units marked carried, time 0 at the cut,
-    running work pinned from 0 with its expected rest), held as lists per carried task and unit
-    (scheduler.validate.Columns reads them as they are), plus the list scheduler's sub-problem of
-    its open tasks (scheduler.subproblem.open_work_lists' lists, built in the same passes).
+    running work pinned from 0 with its expected rest), held as the arrays scheduler.windowjit
+    builds (what the list scheduler, the check and the projection read), plus the list
+    scheduler's sub-problem of its open tasks: the lanes (scheduler.subproblem.LaneArrays) and
+    the open tasks' modes in the lanes' pools as flat runs.
 
     Every task kept here is open or running, so carry_in's general path (placements of a previous
     plan, units finished by the cut, changeovers owed by finished work) has nothing to do, and a
-    re-plan costs the window's tasks, not copies of them as Task and Job objects."""
+    re-plan costs the window's tasks, not copies of them as Task and Job objects. The same
+    problem as lists (scheduler.subproblem.open_work_lists' form: `modes`, `preds`, `sub_modes`,
+    ...) is made only on demand: for the general (Python) paths and the tests."""
 
-    # Per carried task (index i): order[i] its controller task, unit_of[i] its unit, modes[i]
-    # (pool, duration), preds[i] (carried indices); pinned: i -> (cell, 0, rest) of running work;
-    # free: the open tasks, in carried order. Per unit: job_ids, job_release, job_family, src_job (its planned job). The
-    # sub-problem, per open task (in `free` order): sub_modes (the lanes' pools), sub_preds (open
-    # indices), ready_at (the unit's release, the running predecessors' ends), family; sub: the
-    # lanes (scheduler.subproblem.LaneArrays; sub_lanes() makes them as Lanes, the Python dispatcher's input).
-    __slots__ = ("order", "unit_of", "modes", "preds", "pinned", "free", "job_ids", "job_release", "job_family", "src_job", "cells", "pools",
-                 "horizon", "name", "ops", "sub", "sub_lanes", "sub_modes", "sub_preds", "ready_at", "family",
-                 "p_ptr", "p_idx", "sub_ptr", "sub_idx", "free_a")
+    # Per carried task i (arrays): order_a its controller task, unit_of_a its unit, cur_cell its
+    # cell now, modes m_pool/m_dur[m_start:m_start + m_len], predecessors p_idx[p_ptr[i]:p_ptr[i + 1]];
+    # free_a the open positions, run_a the running ones with pin_cell, pin_rest (pinned from 0).
+    # Per unit: src_job (its planned job), release (carried frame), unit_fam (family code).
+    # Per open task (in free_a order): its modes in the lanes' pools (s_start, s_len, s_pool,
+    # s_dur), open predecessors (sub_ptr, sub_idx), ready_a; sub: the lanes.
+    __slots__ = ("order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
+                 "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start",
+                 "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "sub_in_order")
+
+    # ---- the same problem as lists, on demand
+    @property
+    def free(self) -> list[int]:
+        return self.free_a.tolist()
+
+    @property
+    def pinned(self) -> dict[int, tuple[int, int, int]]:
+        """running position -> (cell, 0, rest)"""
+        return {i: (c, 0, e) for i, c, e in zip(self.run_a.tolist(), self.pin_cell.tolist(), self.pin_rest.tolist())}
+
+    @property
+    def unit_of(self) -> list[int]:
+        return self.unit_of_a.tolist()
+
+    @property
+    def modes(self) -> list[list[tuple[int, int]]]:
+        return _mode_lists(self.m_start, self.m_len, self.m_pool, self.m_dur)
+
+    @property
+    def preds(self) -> list[list[int]]:
+        return _runs(self.p_ptr, self.p_idx)
+
+    @property
+    def src_job(self) -> list[int]:
+        return self.src_job_a.tolist()
+
+    @property
+    def job_release(self) -> list[int]:
+        return self.release.tolist()
+
+    @property
+    def job_family(self) -> list[str]:
+        names = self.static.family_names
+        return [names[f] for f in self.unit_fam.tolist()]
+
+    @property
+    def job_ids(self) -> list[str]:
+        return list(map(self.static.carried_ids.__getitem__, self.src_job))
+
+    @property
+    def ops(self) -> list[str]:
+        return self.static.ops
+
+    @property
+    def family(self) -> list[str]:
+        """Each open task's unit's family."""
+        names = self.static.family_names
+        return [names[f] for f in self.unit_fam[self.unit_of_a[self.free_a]].tolist()]
+
+    @property
+    def sub_modes(self) -> list[list[tuple[int, int]]]:
+        return _mode_lists(self.s_start, self.s_len, self.s_pool, self.s_dur)
+
+    @property
+    def sub_preds(self) -> list[list[int]]:
+        return _runs(self.sub_ptr, self.sub_idx)
+
+    @property
+    def ready_at(self) -> list[int]:
+        return self.ready_a.tolist()
+
+    @property
+    def fixed_on(self) -> dict[int, list[tuple[int, int, str]]]:
+        """cell -> the running work pinned on it, as (0, rest, family)"""
+        names, out = self.static.family_names, {}
+        for c, e, f in zip(self.pin_cell.tolist(), self.pin_rest.tolist(), self.unit_fam[self.unit_of_a[self.run_a]].tolist()):
+            out.setdefault(c, []).append((0, e, names[f]))
+        return out
+
+    @property
+    def families(self) -> set[str]:
+        """The open tasks' families."""
+        return set(self.family)
+
+    def sub_lanes(self):
+        """The lanes as scheduler.subproblem.Lanes (Cells), for the Python dispatcher."""
+        modes = self.modes
+        return pool_lanes(self.cells, self.pools, self.fixed_on, self.families, [modes[i] for i in self.free_a.tolist()])
 
     def columns(self) -> Columns:
         job_ids, unit_of, ops, order = self.job_ids, self.unit_of, self.ops, self.order
@@ -135,104 +253,77 @@ class _Window:
         return Problem(self.cells, self.pools, jobs, tasks, self.horizon, name=self.name)
 
 
+def _mode_lists(m_start, m_len, m_pool, m_dur) -> list[list[tuple[int, int]]]:
+    """Flat mode runs as one (pool, duration) list per task."""
+    flat = list(zip(m_pool.tolist(), m_dur.tolist()))
+    return [flat[a:a + k] for a, k in zip(m_start.tolist(), m_len.tolist())]
+
+
 def open_work(ctrl, span: float) -> _Window:
     """The carried problem of the open work planned to start before now + span and the list
     scheduler's sub-problem of its open tasks around the running ones (see _Window)."""
+    from scheduler.windowjit import window_build  # numba only where a re-plan runs
+
     plan, now = ctrl.plan, ctrl.now
     static = _plan_tasks(plan)
     cut = int(now)
     base = plan.problem
-    status = ctrl.status
-    order = _window(ctrl, now + span)
+    order_a = _window(ctrl, now + span)
+    order = order_a.tolist()
     n = len(order)
-    # Mostly whole-list passes (maps and comprehensions): a re-plan carries ~4,500 tasks.
-    # Units in order of their first task; each unit's source is its first task's planned job.
-    job_of = list(map(plan.t_job.__getitem__, order))
-    units = list(dict.fromkeys(job_of))
-    first_task = dict(zip(reversed(job_of), reversed(order)))
-    unit_of = list(map(dict(zip(units, range(len(units)))).__getitem__, job_of))
-    src_job = list(map(static.task_job.__getitem__, map(first_task.__getitem__, units)))
-    release = list(map(static.job_release.__getitem__, src_job))
-    modes_of = list(map(static.modes.__getitem__, order))
-    state = list(map(status.__getitem__, order))
-    running = [i for i, st in enumerate(state) if st == RUNNING]
-    free = [i for i, st in enumerate(state) if st != RUNNING]
-    pinned: dict[int, tuple[int, int, int]] = {}
-    pinned_end: dict[int, int] = {}
-    cell_pool, duration_on = plan.cell_pool, static.duration_on
-    started_at, ran_on = ctrl.started_at, ctrl.ran_on
-    last, soonest = cut - 1, cut + 1
-    for i in running:
-        t = order[i]
-        began_s = started_at[t]
-        # Started this very second still counts as running at the cut (pinned), not as open work.
-        began = int(began_s)
-        if began > last:
-            began = last
-        if began < 0:
-            began = 0
-        # A unit may start a little before its plan (a changeover's lead, a free twin cell).
-        if began < release[u := unit_of[i]]:
-            release[u] = began
-        cell = ran_on[t]
-        pool = cell_pool[cell]
-        duration = duration_on[id(modes_of[i])].get(pool)
-        if duration is None:
-            duration = modes_of[i][0][1]
-        rest = int(began_s + duration)
-        rest = (rest if rest > soonest else soonest) - cut
-        modes_of[i] = [(pool, rest)]
-        pinned[i] = (cell, 0, rest)
-        if rest > pinned_end.get(cell, 0):
-            pinned_end[cell] = rest
-    arrived, left = ctrl.arrived, ctrl.preds_left
-    for i in compress(free, map(static.flexible.__getitem__, map(order.__getitem__, free))):
-        if arrived[t := order[i]] or left[t] == 0:  # the unit is (or is on its way) in this pool: it stays there
-            here = ctrl.pool_of(t)
-            modes_of[i] = [m for m in modes_of[i] if m[0] == here] or modes_of[i]
+    # Only the window's entries of the controller's per-task lists are read (as arrays): the
+    # status and cell of each, when each running task started and where, and for the open tasks
+    # with a choice of pools whether they are there or on their way (they then stay).
+    state = np.fromiter(map(ctrl.status.__getitem__, order), np.int64, n)
+    cur_cell = np.fromiter(map(ctrl.cell.__getitem__, order), np.int64, n)
+    is_run = state == RUNNING
+    run_a, free_a = np.flatnonzero(is_run), np.flatnonzero(~is_run)
+    run_tasks = order_a[run_a].tolist()
+    started = np.array(list(map(ctrl.started_at.__getitem__, run_tasks)), np.float64)
+    ran_on = np.array(list(map(ctrl.ran_on.__getitem__, run_tasks)), np.int64)
+    narrow = np.zeros(n, np.bool_)
+    flexible = free_a[static.tm_len[order_a[free_a]] > 1]
+    if flexible.size:
+        arrived, left = ctrl.arrived, ctrl.preds_left
+        narrow[flexible] = [bool(arrived[t]) or left[t] == 0 for t in order_a[flexible].tolist()]
     w = _Window()
-    w.job_release = [r - cut if r > cut else 0 for r in release]  # into the carried frame: time 0 is the cut
-    # The predecessors inside the window, and the open tasks' sub-problem's, as flat runs
-    # (scheduler.windowjit); as lists for the checks and the Python paths.
-    from scheduler.windowjit import window_preds  # numba only where a re-plan runs
-
-    pin_end = np.zeros(n, np.int64)
-    for i, (_, _, e) in pinned.items():
-        pin_end[i] = e
-    free_a = np.array(free, np.int64)
-    w.p_ptr, w.p_idx, w.sub_ptr, w.sub_idx, ready_a = window_preds(np.array(order, np.int64), static.t_ptr, static.t_idx, len(static.t_ptr) - 1, free_a,
-                                                                 pin_end, np.array(unit_of, np.int64), np.array(w.job_release, np.int64))
-    w.free_a = free_a
-    preds_of = _runs(w.p_ptr, w.p_idx)
-    w.order, w.unit_of, w.modes, w.preds, w.pinned, w.free = order, unit_of, modes_of, preds_of, pinned, free
-    w.job_ids = list(map(static.carried_ids.__getitem__, src_job))
-    w.job_family = list(map(static.job_family.__getitem__, src_job))
-    w.src_job = src_job
-    w.cells = cells = _carried_cells(ctrl, static, pinned_end, cut)
+    (w.unit_of_a, w.src_job_a, w.release, w.pin_cell, w.pin_rest, w.m_start, w.m_len, w.m_pool, w.m_dur, w.p_ptr, w.p_idx, w.sub_ptr, w.sub_idx,
+     w.ready_a, w.sub_in_order) = window_build(order_a, static.t_job, static.n_jobs, static.task_job_a, static.job_release_a,
+                                                           static.tm_start, static.tm_len, static.fm_pool, static.fm_dur, static.t_ptr, static.t_idx,
+                                                           len(static.t_ptr) - 1, free_a, run_a, started, ran_on, narrow, cur_cell,
+                                                           static.ctrl_cell_pool, static.t_pool0, cut)
+    w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static = order, order_a, cur_cell, free_a, run_a, static
+    w.unit_fam = static.job_family_code[w.src_job_a]
+    pin_cell, pin_rest = w.pin_cell.tolist(), w.pin_rest.tolist()
+    pinned_end: dict[int, int] = {}
+    for c, e in zip(pin_cell, pin_rest):
+        if e > pinned_end.get(c, 0):
+            pinned_end[c] = e
+    w.cells = _carried_cells(ctrl, static, pinned_end, cut)
     w.pools = base.pools
     w.horizon = max(int(span), base.horizon - cut, 1)
     w.name = f"{base.name}@{cut}/next+carried"
-    w.ops = static.ops
-    # Running work that clashed with a window fails the re-plan's validate (a ValueError, which
+    # Running work that clashed with a window fails the re-plan's check (a ValueError, which
     # the controller logs as a failed re-plan).
-    # The open tasks' sub-problem (open_work_lists' lists): the cells' lanes with the pinned work
-    # as windows, the open tasks' modes in the lanes' pools, their open predecessors, and the
-    # pinned ones' ends as releases.
-    job_family = w.job_family
-    family = w.family = [job_family[unit_of[i]] for i in free]
-    fixed_on: dict[int, list[tuple[int, int, str]]] = {}
-    for i, (c, s, e) in pinned.items():
-        if c in fixed_on:
-            fixed_on[c].append((s, e, job_family[unit_of[i]]))
-        else:
-            fixed_on[c] = [(s, e, job_family[unit_of[i]])]
-    distinct = {id(modes): modes for modes in map(modes_of.__getitem__, free)}
-    families = set(family)
-    w.sub = lanes = pool_lane_arrays(cells, base.pools, fixed_on, families, distinct.values(), static.lane_layouts)
-    w.sub_lanes = lambda: pool_lanes(cells, base.pools, fixed_on, families, distinct.values())  # as Cells, for the Python dispatcher
-    sub_modes = {k: lanes.sub_modes(modes) for k, modes in distinct.items()}
-    w.sub_modes = [sub_modes[id(modes_of[i])] for i in free]
-    w.sub_preds, w.ready_at = _runs(w.sub_ptr, w.sub_idx), ready_a.tolist()
+    # The open tasks' sub-problem (open_work_lists' form): the cells' lanes with the pinned work
+    # as windows, the open tasks' modes in the lanes' pools.
+    present = np.zeros(len(static.family_names), np.bool_)
+    present[w.unit_fam[w.unit_of_a[free_a]]] = True
+    open_entry = np.ones(len(w.m_pool), np.bool_)
+    open_entry[w.m_start[run_a]] = False  # a running task's one mode
+    pools_used = tuple(np.unique(w.m_pool[open_entry]).tolist())
+    w.sub = lanes = lanes_of(w.cells, base.pools, pools_used, flat_windows(w.cells), w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest,
+                             w.unit_fam[w.unit_of_a[run_a]], present, static.lane_layouts)
+    to_sub = np.full(len(base.pools), -1, np.int64)
+    for pool, sub in lanes.pool_map.items():
+        to_sub[pool] = sub
+    sub_pool = to_sub[w.m_pool]
+    keep = open_entry & (sub_pool >= 0)
+    kept = np.zeros(len(keep) + 1, np.int64)
+    np.cumsum(keep, out=kept[1:])
+    w.s_start = kept[w.m_start[free_a]]
+    w.s_len = kept[w.m_start[free_a] + w.m_len[free_a]] - w.s_start
+    w.s_pool, w.s_dur = sub_pool[keep], w.m_dur[keep]
     return w
 
 
@@ -243,28 +334,35 @@ def _runs(ptr, idx) -> list[list[int]]:
     return [flat[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
-def _window(ctrl, limit: float) -> list[int]:
+def _window(ctrl, limit: float) -> np.ndarray:
     """The controller tasks running now or open with a planned start before `limit`, closed
     under predecessors (the few open ones outside the window come along), in task order:
     job-major, routing order, so each unit's tasks come together, predecessors first."""
+    from scheduler.windowjit import new_predecessors
+
     plan, status, in_rework = ctrl.plan, ctrl.status, ctrl.in_rework
-    t_problem, t_preds = plan.t_problem, plan.t_preds
+    t_problem = plan.t_problem
+    static = _plan_tasks(plan)
     keep = ctrl.open_before(limit)
-    new = keep
-    while new:  # one set expression per round, not a walk: almost every predecessor is kept or done
-        new = {p for p in set(chain.from_iterable(map(t_preds.__getitem__, new))) - keep if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]}
-        keep |= new
-    return sorted(keep)
+    mark = np.zeros(len(t_problem), np.int8)
+    new = np.fromiter(keep, np.int64, len(keep))
+    kept = [new]
+    while len(new):  # almost every predecessor met is kept or done: one round, a compiled walk and a filter of the few met
+        met = new_predecessors(mark, new, static.t_ptr, static.t_idx).tolist()
+        new = np.array([p for p in met if status[p] != DONE and t_problem[p] >= 0 and not in_rework[p]], np.int64)
+        kept.append(new)
+    return np.sort(np.concatenate(kept))
 
 
 def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int) -> list[Cell]:
     """The floor's cells in the carried frame: their windows after the cut, a stopped cell out
     until its expected return, nothing in the way of the work pinned on them."""
-    now = ctrl.now
     up, down_until = ctrl.up, ctrl.down_until
-    clear_cells = static.clear_cells
-    cells = []
-    for c, cell in enumerate(ctrl.plan.problem.cells):
+    cells = list(static.clear_cells)  # most cells have no window and are up: their clear copy
+    n = len(cells)
+    plan_cells = ctrl.plan.problem.cells
+    for c in sorted(static.windowed.union(compress(range(n), map(not_, up)))):  # cells with planned windows, stopped cells
+        cell = plan_cells[c]
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
         clear = pinned_end.get(c, 0)
@@ -274,7 +372,8 @@ def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: in
             # (A cell back before the work pinned on it ends has no window at all: an empty one
             # would be a boundary that neither the list scheduler nor the check should see.)
             windows.append((clear, back))
-        cells.append(Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows) if windows else clear_cells[c])
+        if windows:
+            cells[c] = Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows)
     return cells
 
 
@@ -302,36 +401,60 @@ def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
 def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     w = open_work(ctrl, ctrl.config.replan_window_s)
     now = ctrl.now
-    pinned, free, to_ctrl = w.pinned, w.free, w.order
-    # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
-    start = ctrl.start
-    order = [start[to_ctrl[t]] - now for t in free]
-    # What scheduler.carryin.plan_around does, with the plan held as placements per task rather
-    # than as Problems and named Assignments several times over: the open work around the pinned
-    # work, the list scheduler, the lanes mapped back to their cells, and the whole checked by
-    # scheduler.validate against the carried problem.
-    placed: list[tuple[int, int, int] | None] = [None] * len(to_ctrl)
-    for t, where in pinned.items():
-        placed[t] = where
-    if free:
-        sub = w.sub
-        # Placed on the carried cells (the lanes mapped back) by the list scheduler itself.
-        plan = dispatch_on_lanes(sub, w.sub_lanes, w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=order,
+    free, run_a = w.free_a, w.run_a
+    n, n_free = len(w.order), len(free)
+    planned = np.fromiter(map(ctrl.start.__getitem__, w.order), np.float64, n)
+    # What scheduler.carryin.plan_around does, with the plan held as placements per task (arrays)
+    # rather than as Problems and named Assignments several times over: the open work around the
+    # pinned work, the list scheduler, the lanes mapped back to their cells, and the whole checked
+    # against the carried problem (scheduler.validate's rules, compiled).
+    cell = np.empty(n, np.int64)
+    start = np.zeros(n, np.int64)
+    end = np.empty(n, np.int64)
+    cell[run_a], end[run_a] = w.pin_cell, w.pin_rest
+    if n_free:
+        # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
+        cell[free], start[free], end[free] = _dispatch(w, planned[free] - now)
+    validate_arrays(w.columns, cell, start, end, w.m_start, w.m_len, w.m_pool, w.m_dur, w.p_ptr, w.p_idx, w.unit_of_a, np.zeros(n, np.int64),
+                    w.release, w.unit_fam, w.cells)
+    current = _project(ctrl, w, planned)
+    # A task moves where the re-plan starts it on another cell, at least the gain sooner.
+    to_cell = w.static.plan_cell_a[cell[free]]
+    at = start[free]
+    moved = np.flatnonzero((to_cell != w.cur_cell[free]) & (at + ctrl.config.replan_gain_s <= current[free]))
+    cut = int(now)
+    changes = [(t, c, float(a) + cut) for t, c, a in zip(w.order_a[free[moved]].tolist(), to_cell[moved].tolist(), at[moved].tolist())]
+    return changes, {"tasks": n_free, "pinned": len(run_a)}
+
+
+def _dispatch(w: _Window, priority: np.ndarray):
+    """The list scheduler on the window's open tasks, in `priority` order: (cell, start, end)
+    arrays, the cells the carried problem's. Compiled on the window's arrays; the general path
+    (construct.dispatch_on_lanes on lists) where they are outside what that holds: predecessors
+    out of index order, a NaN key, a task with no lane, a None family, another interpreter's sets."""
+    from scheduler.construct import WORK_WEIGHT, run_arrays
+    from scheduler.dispatchjit import sets_iterate_as_reproduced
+
+    lanes, n_free = w.sub, len(w.free_a)
+    placed = None
+    if (w.sub_in_order and len(lanes.lane_pool) and w.s_len.all() and not w.static.none_family and not np.isnan(priority).any()
+            and sets_iterate_as_reproduced()):
+        keys, rank = np.unique(priority, return_inverse=True)  # construct._key_ranks: each distinct key's rank
+        codes = w.unit_fam[w.unit_of_a[w.free_a]]
+        # Families numbered by first appearance among the open tasks, as construct numbers them.
+        seen, first = np.unique(codes, return_index=True)
+        renumber = np.empty(int(seen.max()) + 1, np.int64)
+        renumber[seen[np.argsort(first)]] = np.arange(len(seen))
+        task_of = np.repeat(np.arange(n_free, dtype=np.int64), np.diff(w.sub_ptr))
+        placed = run_arrays(lanes.n_pools, w.s_start, w.s_len, w.s_pool, w.s_dur, w.sub_ptr, w.sub_idx, task_of, w.ready_a, renumber[codes], len(seen),
+                            rank.astype(np.int64), len(keys), None, w.horizon, "mw", WORK_WEIGHT, lanes)
+    if placed is None:
+        free = w.free
+        pinned = w.pinned
+        rows = dispatch_on_lanes(lanes, w.sub_lanes, w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=priority.tolist(),
                                  tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem), preds_runs=(w.sub_ptr, w.sub_idx))
-        for t, where in zip(free, plan):
-            placed[t] = where
-    validate_placed(w.columns(), placed)
-    current = _project(ctrl, w)
-    plan_cell = _plan_tasks(ctrl.plan).plan_cell
-    gain = ctrl.config.replan_gain_s
-    cell_now = ctrl.cell
-    changes = []
-    for t in free:
-        c, at, _ = placed[t]  # type: ignore[misc]
-        c = plan_cell[c]
-        if c != cell_now[to_ctrl[t]] and at + gain <= current[t]:
-            changes.append((to_ctrl[t], c, float(at) + int(now)))
-    return changes, {"tasks": len(free), "pinned": len(pinned)}
+        placed = tuple(np.array(column, np.int64).reshape(n_free) for column in zip(*rows)) if rows else (np.empty(0, np.int64),) * 3
+    return placed
 
 
 def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, float]]:
@@ -385,32 +508,23 @@ def _ready(ctrl, t: int) -> float:
     return at
 
 
-def _project(ctrl, w: _Window) -> list[int]:
+def _project(ctrl, w: _Window, planned: np.ndarray) -> np.ndarray:
     """Each carried task's start in the current sequences timed forward from now (time 1 of the
     carried frame; 0 is the pinned work's): each task on its cell in planned order, after its
     predecessors, the cell's previous work (and changeover) and outside its windows.
-    _project_reference's pass, compiled (scheduler.projectjit) on the window's lists as arrays."""
+    _project_reference's pass, compiled (scheduler.projectjit) on the window's arrays; `planned`
+    the carried tasks' planned starts."""
     from scheduler.projectjit import CYCLE, project
 
-    static = _plan_tasks(ctrl.plan)
-    to_ctrl, free, pinned = w.order, w.free, w.pinned
-    n, n_free = len(to_ctrl), len(free)
-    p_ptr, p_idx = w.p_ptr, w.p_idx
-    planned = np.fromiter(map(ctrl.start.__getitem__, to_ctrl), np.float64, n)
-    pin = np.array(list(pinned.values()), np.int64).reshape(-1, 3)
-    free_a = w.free_a
-    cur_cell = np.fromiter(map(ctrl.cell.__getitem__, map(to_ctrl.__getitem__, free)), np.int64, n_free)
-    m_start, m_len, mode_arr = mode_runs(list(map(w.modes.__getitem__, free)))  # the open tasks' modes
-    mode_arr = mode_arr.astype(np.int64, copy=False)
-    cell_lo, cell_hi, w_s, w_e = flat_cell_windows(w.cells)  # the few cells with windows have a run
-    families = static.job_family_code[np.array(w.src_job, np.int64)]
-    starts, status = project(planned, p_ptr, p_idx, np.fromiter(pinned, np.int64, len(pinned)), pin[:, 0].copy(), pin[:, 1].copy(), pin[:, 2].copy(),
-                             free_a, cur_cell, m_start, m_len, mode_arr[:, 0].copy(), mode_arr[:, 1].copy(), static.cell_pool, static.cell_capacity,
-                             static.cell_setup, cell_lo, cell_hi, w_s, w_e, static.first_cell,
-                             np.array(w.unit_of, np.int64), np.array(w.job_release, np.int64), families)
+    static = w.static
+    free, run_a = w.free_a, w.run_a
+    cell_lo, cell_hi, w_s, w_e = flat_windows(w.cells, merged=True)  # the few cells with windows have a run
+    starts, status = project(planned, w.p_ptr, w.p_idx, run_a, w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest, free, w.cur_cell[free],
+                             w.m_start[free], w.m_len[free], w.m_pool, w.m_dur, static.cell_pool, static.cell_capacity, static.cell_setup,
+                             cell_lo, cell_hi, w_s, w_e, static.first_cell, w.unit_of_a, w.release, w.unit_fam)
     if status == CYCLE:
-        return _project_reference(ctrl, w)  # raises, naming a task on the cycle
-    return starts.tolist()
+        return np.array(_project_reference(ctrl, w), np.int64)  # raises, naming a task on the cycle
+    return starts
 
 
 def _project_reference(ctrl, w: _Window) -> list[int]:

@@ -134,9 +134,9 @@ def test_projection_equals_the_python_pass_at_every_replan(monkeypatch):
     compared = []
     real = snapshot._project
 
-    def both(ctrl, w):
-        got = real(ctrl, w)
-        assert got == snapshot._project_reference(ctrl, w), f"projection differs at t={ctrl.now}"
+    def both(ctrl, w, planned):
+        got = real(ctrl, w, planned)
+        assert got.tolist() == snapshot._project_reference(ctrl, w), f"projection differs at t={ctrl.now}"
         compared.append(len(got))
         return got
 
@@ -181,6 +181,20 @@ def test_lane_arrays_are_pool_lanes_cells_as_lanes():
                 assert direct.w_e[mine].tolist() == via_cells.w_e[theirs].tolist(), (seed, lane)
             checked += 1
     assert checked == 240
+
+
+def test_a_full_bay_is_refused_alike():
+    """More fixed work at once than a bay has places: the compiled lanes name it as pool_lanes does."""
+    from scheduler.problem import Cell, Pool
+    from scheduler.subproblem import pool_lane_arrays, pool_lanes
+
+    cells, pools = [Cell("bay", 0, 2), Cell("c", 0, 1, 5, [(10, 20)])], [Pool("p", [0, 1])]
+    fixed_on = {1: [(0, 5, "A")], 0: [(0, 50, "A"), (10, 30, "B"), (30, 60, "A"), (20, 40, "B")]}
+    with pytest.raises(ValueError) as python:
+        pool_lanes(cells, pools, fixed_on, {"A"}, [[(0, 5)]])
+    with pytest.raises(ValueError) as compiled:
+        pool_lane_arrays(cells, pools, fixed_on, {"A"}, [[(0, 5)]])
+    assert str(compiled.value) == str(python.value) == "fixed: more work at time 20 on cell bay than its 2 places"
 
 
 def _never_compiled(monkeypatch):

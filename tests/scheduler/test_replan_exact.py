@@ -141,22 +141,29 @@ def check_cases():
         placed: list = [None] * problem.n_operations
         for a in list_schedule(problem, rule="fifo").assignments:
             placed[task_index[(a.job, a.op)]] = (cell_index[a.cell], a.start, a.end)
-        placed = _perturb(problem, placed, rng)  # moved earlier or later, stretched, onto another cell, dropped
-        for _ in range(rng.randint(0, 2)):  # and into a window, or two tasks' places swapped
-            t, u = rng.randrange(len(placed)), rng.randrange(len(placed))
-            if placed[t] is None or placed[u] is None:
-                continue
-            c, start, end = placed[t]
-            if rng.random() < 0.5 and problem.cells[c].unavailable:
-                w_start, _ = rng.choice(problem.cells[c].unavailable)
-                placed[t] = (c, w_start, w_start + end - start)
-            else:
-                placed[t], placed[u] = (placed[u][0], start, end), (c, placed[u][1], placed[u][2])
+        placed = broken_at_random(problem, placed, rng)
         tasks, jobs, cells = problem.tasks, problem.jobs, problem.cells
         rows = [Assignment(jobs[tasks[t].job].id, tasks[t].op, cells[p[0]].id, p[1], p[2]) for t, p in enumerate(placed) if p is not None]
         rng.shuffle(rows)
         yield f"check/{seed}", (checker.placed_violations(problem, placed), checker.placed_violations(problem, placed, complete=False),
                                 checker.violations(problem, Schedule(rows, problem.horizon)))
+
+
+def broken_at_random(problem: Problem, placed: list, rng: random.Random) -> list:
+    """Placements per task broken at random: moved earlier or later, stretched, onto another
+    cell, dropped (test_validate_placed._perturb), then into a window or two tasks' places swapped."""
+    placed = _perturb(problem, placed, rng)
+    for _ in range(rng.randint(0, 2)):
+        t, u = rng.randrange(len(placed)), rng.randrange(len(placed))
+        if placed[t] is None or placed[u] is None:
+            continue
+        c, start, end = placed[t]
+        if rng.random() < 0.5 and problem.cells[c].unavailable:
+            w_start, _ = rng.choice(problem.cells[c].unavailable)
+            placed[t] = (c, w_start, w_start + end - start)
+        else:
+            placed[t], placed[u] = (placed[u][0], start, end), (c, placed[u][1], placed[u][2])
+    return placed
 
 
 class _Finished(Exception):

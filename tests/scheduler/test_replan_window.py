@@ -2,7 +2,9 @@
 the general path says about the same floor state: the carried problem it holds as lists, made
 into a Problem, gives open_work_lists the same sub-problem (lanes with the pinned work as
 windows, modes, predecessors, releases), scheduler.validate the same verdict on the re-plan, and
-its topological order from the predecessor lists is scheduler.bounds.topological_order's."""
+its topological order from the predecessor lists is scheduler.bounds.topological_order's; and a
+re-plan on those lists (the general path, where the compiled dispatcher declines) answers as the
+compiled one does."""
 from __future__ import annotations
 
 import random
@@ -36,26 +38,26 @@ def _windows_of_a_run(spec, hours: int, seed: int, every: int, limit: int = 12):
     schedule = list_schedule(problem, rule="slack")
     config = ControlConfig.policy("replan", move_threshold_s=H, replan_every_s=every * H, replan_gain_s=0.0)
     seen = []
-    real_open, real_validate = snapshot.open_work, snapshot.validate_placed
+    real_open, real_validate = snapshot.open_work, snapshot.validate_arrays
 
     def keep_open(ctrl, span):
         window = real_open(ctrl, span)
         seen.append([window, None, list(window.ready_at)])
         return window
 
-    def keep_placed(columns, placed):
-        seen[-1][1] = list(placed)
-        real_validate(columns, placed)
+    def keep_placed(columns, cell, start, end, *rest):
+        seen[-1][1] = list(zip(cell.tolist(), start.tolist(), end.tolist()))
+        real_validate(columns, cell, start, end, *rest)
         if len(seen) >= limit:
             raise _Finished
 
-    snapshot.open_work, snapshot.validate_placed = keep_open, keep_placed
+    snapshot.open_work, snapshot.validate_arrays = keep_open, keep_placed
     try:
         hand.random_host(spec, schedule, config, seed, early_s=600)
     except _Finished:
         pass
     finally:
-        snapshot.open_work, snapshot.validate_placed = real_open, real_validate
+        snapshot.open_work, snapshot.validate_arrays = real_open, real_validate
     return seen
 
 
@@ -94,6 +96,33 @@ def test_window_lists_are_the_general_paths(floor, seed):
             broken[window.free[-1]] = (c, s - 7, e)
             assert columns_violations(window.columns(), broken) == placed_violations(problem, broken) != []
         assert snapshot._topological_order(window.preds) == topological_order(problem)
+
+
+def test_a_replan_on_the_general_path_decides_alike(monkeypatch):
+    """Where the compiled dispatcher declines (here: as on an interpreter whose sets iterate
+    otherwise), a re-plan dispatches its window made into lists (scheduler.control.snapshot's
+    _Window on demand) with the Python dispatcher: every re-plan of test_replan_exact's random
+    hosts answers as recorded, and the compiled check still judges each."""
+    from scheduler import dispatchjit, validatejit
+    from tests.scheduler import test_replan_exact as exact
+
+    judged = []
+    real_fine = validatejit.fine
+
+    def counted(*args):
+        judged.append(True)
+        return real_fine(*args)
+
+    def not_called(*args):
+        raise AssertionError("the compiled dispatcher ran")
+
+    monkeypatch.setattr(dispatchjit, "sets_iterate_as_reproduced", lambda: False)
+    monkeypatch.setattr(dispatchjit, "run", not_called)
+    monkeypatch.setattr(validatejit, "fine", counted)
+    stored = exact._stored()
+    for name, value in exact.replan_cases():
+        assert exact._digest(value) == stored[name], f"{name}: a different re-plan than recorded"
+    assert len(judged) > 100
 
 
 @pytest.mark.parametrize("seed", range(20))
