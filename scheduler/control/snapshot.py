@@ -99,7 +99,7 @@ class _PlanTasks:
         self.t_job = np.array(plan.t_job, np.int64)
         self.n_jobs = int(self.t_job.max()) + 1 if len(plan.t_job) else 0
         self.task_job_a = np.array(self.task_job, np.int64)
-        self.job_release_a = _whole(self.job_release, "job release")
+        self.job_release_a = _whole(self.job_release, "plan.problem.jobs[].release")
         run_of: dict[int, tuple[int, int]] = {}
         flat: list[tuple[int, int]] = []
         for modes in self.modes:
@@ -110,17 +110,23 @@ class _PlanTasks:
         self.tm_start = np.array([r[0] for r in runs], np.int64)
         self.tm_len = np.array([r[1] for r in runs], np.int64)
         self.fm_pool = np.array([m[0] for m in flat], np.int64)
-        self.fm_dur = _whole([m[1] for m in flat], "task duration")
+        self.fm_dur = _whole([m[1] for m in flat], "plan.problem.tasks[].modes duration")
         self.t_pool0 = np.array([pools[0] if pools else -1 for pools in plan.t_pools], np.int64)
         self.ctrl_cell_pool = np.array(plan.cell_pool, np.int64)
         self.plan_cell_a = np.array(self.plan_cell, np.int64)
 
 
-def _whole(values, what: str) -> np.ndarray:
-    """Whole seconds as an int64 array (a re-plan's compiled passes read them so)."""
-    out = np.array(values)
+def _whole(values, field: str) -> np.ndarray:
+    """Whole seconds as an int64 array (a re-plan's compiled passes read them so); else a
+    ValueError naming the field and the first value that is not (the controller logs a failed
+    re-plan). The scheduler writes none such: its plans' times are ints (Schedule reads them so)."""
+    try:
+        out = np.array(values)
+    except OverflowError:
+        out = np.array(values, object)
     if len(values) and out.dtype.kind != "i":
-        raise ValueError(f"replan: every {what} must be whole seconds (an int64), got {out.dtype} values")
+        bad = next((v for v in values if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63)), values[0])
+        raise ValueError(f"replan: {field} must be whole seconds within int64, got {bad!r}")
     return out.astype(np.int64)
 
 
@@ -421,10 +427,26 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     # A task moves where the re-plan starts it on another cell, at least the gain sooner.
     to_cell = w.static.plan_cell_a[cell[free]]
     at = start[free]
-    moved = np.flatnonzero((to_cell != w.cur_cell[free]) & (at + ctrl.config.replan_gain_s <= current[free]))
+    moved = _sooner(np.flatnonzero(to_cell != w.cur_cell[free]), at, current[free], ctrl.config.replan_gain_s)
     cut = int(now)
     changes = [(t, c, float(a) + cut) for t, c, a in zip(w.order_a[free[moved]].tolist(), to_cell[moved].tolist(), at[moved].tolist())]
     return changes, {"tasks": n_free, "pinned": len(run_a)}
+
+
+EXACT = 2 ** 53  # every int of at most this size is a float64 exactly
+
+
+def _sooner(candidates: np.ndarray, at: np.ndarray, current: np.ndarray, gain) -> np.ndarray:
+    """The candidates k with at[k] + gain <= current[k], as Python compares them (the int start
+    plus the gain, then exactly against the int): numpy's compare, exact while every time and the
+    gain are within 2**53, redone in Python for the entries past that (far-off times)."""
+    a, c = at[candidates], current[candidates]
+    if not (isinstance(gain, (int, float)) and -EXACT <= gain <= EXACT):
+        return candidates[[x + gain <= y for x, y in zip(a.tolist(), c.tolist())]]
+    sooner = a + gain <= c
+    for k in np.flatnonzero((a > EXACT) | (a < -EXACT) | (c > EXACT) | (c < -EXACT)).tolist():
+        sooner[k] = int(a[k]) + gain <= int(c[k])
+    return candidates[sooner]
 
 
 def _dispatch(w: _Window, priority: np.ndarray):
@@ -453,7 +475,13 @@ def _dispatch(w: _Window, priority: np.ndarray):
         pinned = w.pinned
         rows = dispatch_on_lanes(lanes, w.sub_lanes, w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=priority.tolist(),
                                  tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem), preds_runs=(w.sub_ptr, w.sub_idx))
-        placed = tuple(np.array(column, np.int64).reshape(n_free) for column in zip(*rows)) if rows else (np.empty(0, np.int64),) * 3
+        try:
+            placed = tuple(np.array(column, np.int64).reshape(n_free) for column in zip(*rows)) if rows else (np.empty(0, np.int64),) * 3
+        except OverflowError:  # the Python dispatcher's ints have no bound; the controller logs a ValueError as a failed re-plan
+            k = next(k for k, row in enumerate(rows) if not all(-2 ** 63 <= x < 2 ** 63 for x in row))
+            i = free[k]
+            raise ValueError(f"replan: open task {w.job_ids[w.unit_of[i]]}/{w.ops[w.order[i]]} is re-planned to {rows[k]} (cell, start, end), past "
+                             f"int64 seconds: its plan's durations (plan.problem.tasks[].modes) and job releases are too large") from None
     return placed
 
 
