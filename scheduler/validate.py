@@ -207,13 +207,14 @@ def _check_cells(problem: Columns, order: list[int], at: _At) -> list[str]:
 
 
 def validate_arrays(columns: Callable[[], Columns], cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release,
-                    job_family, cells: Sequence[Cell]) -> None:
+                    job_family, cells: Sequence[Cell], pinned=None) -> None:
     """validate_placed() for a problem and plan held as arrays, a re-plan's: placements (cell,
     start, end) per task (cell -1: not placed), modes and predecessors as flat runs, per task its
     job and release, per job its release and family code, the cells as they are (see
     scheduler.validatejit.fine, which re-derives every rule from them). `columns()`: the same
-    problem as Columns, read only to name what is wrong. An index out of its range is a
-    ValueError naming the field (the compiled check reads memory unchecked: never handed one)."""
+    problem as Columns, read only to name what is wrong. `pinned`: (tasks, cells) that must stay
+    where they are from time 0 (running work). An index out of its range is a ValueError naming
+    the field (the compiled check reads memory unchecked: never handed one)."""
     import numpy as np
 
     from scheduler.validatejit import fine
@@ -227,13 +228,32 @@ def validate_arrays(columns: Callable[[], Columns], cell, start, end, m_start, m
     if windows is not None and not (len(cell_setup) and cell_setup.min() < 0) and not (len(m_dur) and m_dur.min() < 0):
         verdict = fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release, job_family, cell_pool,
                        cell_capacity, cell_setup, *windows)
-    if verdict:
+    moved = _moved_pins(columns, cell, start, cells, pinned) if pinned is not None and len(pinned[0]) else []
+    if verdict and not moved:
         return
-    found = columns_violations(columns(), [(c, s, e) if c >= 0 else None for c, s, e in zip(cell.tolist(), start.tolist(), end.tolist())])
+    found = moved + columns_violations(columns(), [(c, s, e) if c >= 0 else None for c, s, e in zip(cell.tolist(), start.tolist(), end.tolist())])
     if found:
         raise InvalidSchedule(found)
     if verdict is False:
         raise RuntimeError("validate_arrays: the compiled check refused a plan the Python check accepts (a bug)")
+
+
+def _moved_pins(columns: Callable[[], Columns], cell, start, cells: Sequence[Cell], pinned) -> list[str]:
+    """A sentence per pinned task not on its cell from time 0."""
+    tasks, want = pinned
+    if len(tasks) != len(want):
+        raise ValueError(f"validate_arrays: pinned has {len(tasks)} tasks and {len(want)} cells")
+    _in_range("pinned", tasks, len(cell), lambda k: k)
+    bad = ((cell[tasks] != want) | (start[tasks] != 0)).nonzero()[0]
+    if not len(bad):
+        return []
+    name = columns().name
+
+    def cell_id(c: int) -> str:
+        return cells[c].id if 0 <= c < len(cells) else f"cell index {c}"
+
+    return [f"{name(t)}: runs on {cell_id(c)} from 0, placed on {cell_id(at)} at {s}"
+            for t, c, at, s in zip(tasks[bad].tolist(), want[bad].tolist(), cell[tasks[bad]].tolist(), start[tasks[bad]].tolist())]
 
 
 def _windows(cells: Sequence[Cell]):

@@ -114,6 +114,8 @@ class _PlanTasks:
         self.t_pool0 = np.array([pools[0] if pools else -1 for pools in plan.t_pools], np.int64)
         self.ctrl_cell_pool = np.array(plan.cell_pool, np.int64)
         self.plan_cell_a = np.array(self.plan_cell, np.int64)
+        self.carried_cell = np.full(len(plan.cell_ids), -1, np.int64)  # the controller's cell -> the carried frame's
+        self.carried_cell[self.plan_cell_a] = np.arange(len(self.plan_cell), dtype=np.int64)
 
 
 def _whole(values, field: str) -> np.ndarray:
@@ -160,7 +162,7 @@ class _Window:
     # Per unit: src_job (its planned job), release (carried frame), unit_fam (family code).
     # Per open task (in free_a order): its modes in the lanes' pools (s_start, s_len, s_pool,
     # s_dur), open predecessors (sub_ptr, sub_idx), ready_a; sub: the lanes.
-    __slots__ = ("order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
+    __slots__ = ("narrow", "order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
                  "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start",
                  "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "sub_in_order")
 
@@ -243,9 +245,10 @@ class _Window:
         modes = self.modes
         return pool_lanes(self.cells, self.pools, self.fixed_on, self.families, [modes[i] for i in self.free_a.tolist()])
 
-    def columns(self) -> Columns:
+    def columns(self, modes: list | None = None) -> Columns:
+        """The carried problem as the Python check reads it (`modes`: the check's own, else the window's)."""
         job_ids, unit_of, ops, order = self.job_ids, self.unit_of, self.ops, self.order
-        return Columns(self.cells, unit_of, self.modes, self.preds, [0] * len(unit_of), self.job_release, self.job_family,
+        return Columns(self.cells, unit_of, self.modes if modes is None else modes, self.preds, [0] * len(unit_of), self.job_release, self.job_family,
                        lambda t: f"{job_ids[unit_of[t]]}/{ops[order[t]]}")
 
     def problem(self) -> Problem:
@@ -298,7 +301,7 @@ def open_work(ctrl, span: float) -> _Window:
                                                            static.tm_start, static.tm_len, static.fm_pool, static.fm_dur, static.t_ptr, static.t_idx,
                                                            len(static.t_ptr) - 1, free_a, run_a, started, ran_on, narrow, cur_cell,
                                                            static.ctrl_cell_pool, static.t_pool0, cut)
-    w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static = order, order_a, cur_cell, free_a, run_a, static
+    w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static, w.narrow = order, order_a, cur_cell, free_a, run_a, static, narrow
     w.unit_fam = static.job_family_code[w.src_job_a]
     pin_cell, pin_rest = w.pin_cell.tolist(), w.pin_rest.tolist()
     pinned_end: dict[int, int] = {}
@@ -421,8 +424,9 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     if n_free:
         # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
         cell[free], start[free], end[free] = _dispatch(w, planned[free] - now)
-    validate_arrays(w.columns, cell, start, end, w.m_start, w.m_len, w.m_pool, w.m_dur, w.p_ptr, w.p_idx, w.unit_of_a, np.zeros(n, np.int64),
-                    w.release, w.unit_fam, w.cells)
+    modes, pinned_cell = _check_modes(ctrl, w)
+    validate_arrays(lambda: w.columns(_mode_lists(*modes)), cell, start, end, *modes, w.p_ptr, w.p_idx, w.unit_of_a, np.zeros(n, np.int64),
+                    w.release, w.unit_fam, w.cells, pinned=(run_a, pinned_cell))
     current = _project(ctrl, w, planned)
     # A task moves where the re-plan starts it on another cell, at least the gain sooner.
     to_cell = w.static.plan_cell_a[cell[free]]
@@ -431,6 +435,44 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     cut = int(now)
     changes = [(t, c, float(a) + cut) for t, c, a in zip(w.order_a[free[moved]].tolist(), to_cell[moved].tolist(), at[moved].tolist())]
     return changes, {"tasks": n_free, "pinned": len(run_a)}
+
+
+def _check_modes(ctrl, w: _Window):
+    """Each carried task's modes as the check reads them, from the plan's own (the table
+    _PlanTasks made once from plan.problem.tasks' modes) and the controller's lists, not from
+    window_build's arrays the list scheduler reads: open work its plan's modes (only those of its
+    current pool where it is there or on its way, if it has any there), running work its cell's
+    pool for its expected rest (started + the plan's duration there, else its first mode's; at
+    least a second past the cut). Returns ((m_start, m_len, m_pool, m_dur), each running task's
+    cell in the carried frame: where the check wants it, from time 0)."""
+    static = w.static
+    order_a, cut = w.order_a, int(ctrl.now)
+    m_start, m_len = static.tm_start[order_a], static.tm_len[order_a]
+    size = len(static.fm_pool)
+    pools, durs = [], []
+    fm_pool, fm_dur = static.fm_pool, static.fm_dur
+    for i in np.flatnonzero(w.narrow).tolist():
+        t = int(order_a[i])
+        c = int(w.cur_cell[i])
+        here = int(static.ctrl_cell_pool[c]) if c >= 0 else int(static.t_pool0[t])
+        a = int(static.tm_start[t])
+        run = np.flatnonzero(fm_pool[a:a + static.tm_len[t]] == here) + a
+        if len(run):
+            m_start[i], m_len[i] = size + len(pools), len(run)
+            pools.extend(fm_pool[run].tolist())
+            durs.extend(fm_dur[run].tolist())
+    run_tasks = order_a[w.run_a].tolist()
+    ran_on = list(map(ctrl.ran_on.__getitem__, run_tasks))
+    for i, t, c in zip(w.run_a.tolist(), run_tasks, ran_on):
+        pool = int(static.ctrl_cell_pool[c])
+        a, k = int(static.tm_start[t]), int(static.tm_len[t])
+        there = np.flatnonzero(fm_pool[a:a + k] == pool)
+        duration = int(fm_dur[a + (there[0] if len(there) else 0)])
+        m_start[i], m_len[i] = size + len(pools), 1
+        pools.append(pool)
+        durs.append(max(int(ctrl.started_at[t] + duration), cut + 1) - cut)
+    modes = (m_start, m_len, np.concatenate((fm_pool, np.array(pools, np.int64))), np.concatenate((fm_dur, np.array(durs, np.int64))))
+    return modes, static.carried_cell[np.array(ran_on, np.int64)]
 
 
 EXACT = 2 ** 53  # every int of at most this size is a float64 exactly

@@ -66,12 +66,12 @@ def test_a_window_the_builder_loses_is_refused(monkeypatch):
     real_check = snapshot.validate_arrays
     tally = {"wrong": 0, "refused": 0, "replans": 0}
 
-    def check(columns, cell, start, end, *rest):
+    def check(columns, cell, start, end, *rest, **pins):
         tally["replans"] += 1
         wrong = columns_violations(columns(), [(c, s, e) if c >= 0 else None for c, s, e in zip(cell.tolist(), start.tolist(), end.tolist())])
         tally["wrong"] += bool(wrong)
         try:
-            real_check(columns, cell, start, end, *rest)
+            real_check(columns, cell, start, end, *rest, **pins)
         except InvalidSchedule as refused:
             assert refused.violations == wrong
             tally["refused"] += 1
@@ -183,3 +183,96 @@ def test_a_start_before_time_0_alone_is_refused():
     problem = _floor([Cell("A", 0, 1, 0, [])], [Job("j0", release=-100)], [Task(0, "a", [(0, 10)], [], release=-100)])
     assert _judged(problem, [(0, 0, 10)]) == []
     assert _judged(problem, [(0, -5, 5)]) == ["j0/a: starts before time 0"]
+
+
+def _pipeline_run(monkeypatch, seed: int, hours: int = 48):
+    """A random host on the pipeline floor (windows, setups, bays) re-planning every hour."""
+    from plant import load_spec
+    from plant.demand import orders_for
+    from scheduler.construct import list_schedule
+    from scheduler.control import ControlConfig
+    from scheduler.problem import build_problem
+    from tests.scheduler import test_control as hand
+
+    spec = load_spec(str(ROOT / "tests" / "specs" / "pipeline.yaml"))
+    problem = build_problem(spec, orders_for(spec, hours), hours * H)
+    config = ControlConfig.policy("replan", move_threshold_s=H, replan_every_s=H, replan_gain_s=0.0)
+    from scheduler.control import snapshot
+
+    real = snapshot.replan
+
+    class Finished(Exception):
+        pass
+
+    def until_done(ctrl):
+        if all(status == 2 for status in ctrl.status):  # DONE: the host would re-plan an empty floor on
+            raise Finished
+        return real(ctrl)
+
+    monkeypatch.setattr(snapshot, "replan", until_done)
+    try:
+        hand.random_host(spec, list_schedule(problem, rule="slack"), config, seed, early_s=600)
+    except Finished:
+        pass
+
+
+def test_durations_the_builder_gets_wrong_are_refused(monkeypatch):
+    """The reviewer's inject_build: window_build halves every duration it hands the list
+    scheduler. The check reads the plan's own modes, so every re-plan placing such work is refused."""
+    from scheduler import windowjit
+    from scheduler.control import snapshot
+
+    real_build = windowjit.window_build
+
+    def halved(*args):
+        out = list(real_build(*args))
+        out[8] = np.where(out[8] > 1, out[8] // 2, out[8])  # m_dur
+        return tuple(out)
+
+    monkeypatch.setattr(windowjit, "window_build", halved)
+    real_check = snapshot.validate_arrays
+    tally = {"accepted": 0, "refused": 0}
+
+    def check(*args, **pins):
+        try:
+            real_check(*args, **pins)
+        except InvalidSchedule as refused:
+            assert any(" must be " in v for v in refused.violations), refused.violations[:3]
+            tally["refused"] += 1
+            raise
+        tally["accepted"] += 1
+
+    monkeypatch.setattr(snapshot, "validate_arrays", check)
+    _pipeline_run(monkeypatch, 3)
+    assert tally["refused"] > 5 and tally["accepted"] == 0, tally
+
+
+def test_running_work_is_checked_where_it_runs(monkeypatch):
+    """The reviewer's pinned_gap: a re-plan that moves running work to a twin cell, or starts it
+    later, keeps every other rule; the check refuses it (the work runs where it runs, from 0)."""
+    from scheduler.control import snapshot
+
+    real_check = snapshot.validate_arrays
+    tally = {"moved": 0, "later": 0}
+
+    def check(columns, cell, start, end, *rest, pinned):
+        cells = rest[-1]
+        for i in pinned[0].tolist()[:3]:
+            twins = [k for k, other in enumerate(cells) if other.pool == cells[cell[i]].pool and k != cell[i] and not other.unavailable]
+            if twins:
+                elsewhere = cell.copy()
+                elsewhere[i] = twins[0]
+                with pytest.raises(InvalidSchedule, match=r"runs on \S+ from 0, placed on "):
+                    real_check(columns, elsewhere, start, end, *rest, pinned=pinned)
+                tally["moved"] += 1
+            later_start, later_end = start.copy(), end.copy()
+            later_start[i] += 60
+            later_end[i] += 60
+            with pytest.raises(InvalidSchedule, match=rf"runs on {cells[cell[i]].id} from 0, placed on {cells[cell[i]].id} at 60"):
+                real_check(columns, cell, later_start, later_end, *rest, pinned=pinned)
+            tally["later"] += 1
+        return real_check(columns, cell, start, end, *rest, pinned=pinned)
+
+    monkeypatch.setattr(snapshot, "validate_arrays", check)
+    _pipeline_run(monkeypatch, 5, hours=24)
+    assert tally["moved"] > 3 and tally["later"] > 3, tally
