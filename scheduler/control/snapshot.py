@@ -41,8 +41,7 @@ WAITING, RUNNING, DONE = 0, 1, 2
 class _PlanTasks:
     """What the re-plans of one plan read of its planned tasks, kept from one re-plan (and one
     replication) to the next: each task's modes as one shared list per distinct set (so the
-    sub-problem and the list scheduler map each set once), and per such list its duration by
-    pool (first wins). Made once per plan: a plan's tasks share a few modes lists (one per
+    sub-problem and the list scheduler map each set once). Made once per plan: a plan's tasks share a few modes lists (one per
     capability), so this is one dict look-up per task. Also per controller task its operation,
     planned job and whether it has more than one pool, per planned job its release, family and
     carried id, per cell its clear copy and its index among the controller's cells."""
@@ -51,7 +50,6 @@ class _PlanTasks:
         base_tasks, base_jobs = plan.problem.tasks, plan.problem.jobs
         interned: dict[tuple, list] = {}
         by_list: dict[int, list] = {}
-        self.duration_on: dict[int, dict[int, int]] = {}
         self.modes: list[list | None] = []
         planned = [base_tasks[p] if p >= 0 else None for p in plan.t_problem]  # controller task -> planned Task
         self.ops = [task.op if task is not None else "" for task in planned]
@@ -71,11 +69,8 @@ class _PlanTasks:
                 shared = interned.get(key := tuple(modes))
                 if shared is None:
                     shared = interned[key] = list(modes)
-                    self.duration_on[id(shared)] = dict(reversed(shared))
                 by_list[id(modes)] = shared
             self.modes.append(shared)
-        # Controller task -> more than one eligible pool (the only ones a re-plan may narrow).
-        self.flexible = [modes is not None and len(modes) > 1 for modes in self.modes]
         # Cells without windows look the same in every re-plan's frame: one object each, read only.
         self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
         self.windowed = {c for c, cell in enumerate(plan.problem.cells) if cell.unavailable}  # the cells with planned windows
@@ -111,6 +106,11 @@ class _PlanTasks:
         self.tm_len = np.array([r[1] for r in runs], np.int64)
         self.fm_pool = np.array([m[0] for m in flat], np.int64)
         self.fm_dur = _whole([m[1] for m in flat], "plan.problem.tasks[].modes duration")
+        # Per run start and pool, the run's first mode of that pool (-1: none): what the re-plan's check reads.
+        self.first_mode = np.full((len(flat) + 1, len(plan.problem.pools)), -1, np.int64)
+        for a, k in run_of.values():
+            for q in range(a + k - 1, a - 1, -1):
+                self.first_mode[a, flat[q][0]] = q
         self.t_pool0 = np.array([pools[0] if pools else -1 for pools in plan.t_pools], np.int64)
         self.ctrl_cell_pool = np.array(plan.cell_pool, np.int64)
         self.plan_cell_a = np.array(self.plan_cell, np.int64)
@@ -440,39 +440,34 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
 def _check_modes(ctrl, w: _Window):
     """Each carried task's modes as the check reads them, from the plan's own (the table
     _PlanTasks made once from plan.problem.tasks' modes) and the controller's lists, not from
-    window_build's arrays the list scheduler reads: open work its plan's modes (only those of its
-    current pool where it is there or on its way, if it has any there), running work its cell's
-    pool for its expected rest (started + the plan's duration there, else its first mode's; at
-    least a second past the cut). Returns ((m_start, m_len, m_pool, m_dur), each running task's
-    cell in the carried frame: where the check wants it, from time 0)."""
+    window_build's arrays the list scheduler reads: open work its plan's modes (only its first
+    mode of its current pool where it is there or on its way, if it has one there: the check
+    reads the first mode of a cell's pool only), running work its cell's pool for its expected
+    rest (started + the plan's duration there, else its first mode's; at least a second past the
+    cut). Returns ((m_start, m_len, m_pool, m_dur), each running task's cell in the carried
+    frame: where the check wants it, from time 0)."""
     static = w.static
     order_a, cut = w.order_a, int(ctrl.now)
+    first_mode, ctrl_cell_pool = static.first_mode, static.ctrl_cell_pool
     m_start, m_len = static.tm_start[order_a], static.tm_len[order_a]
+    narrow = np.flatnonzero(w.narrow)
+    if len(narrow):
+        c = w.cur_cell[narrow]
+        here = np.where(c >= 0, ctrl_cell_pool[c], static.t_pool0[order_a[narrow]])
+        q = first_mode[m_start[narrow], here]
+        there = q >= 0
+        m_start[narrow[there]], m_len[narrow[there]] = q[there], 1
+    run_tasks = order_a[w.run_a]
+    ran_on = np.array(list(map(ctrl.ran_on.__getitem__, run_tasks.tolist())), np.int64)
+    started = np.array(list(map(ctrl.started_at.__getitem__, run_tasks.tolist())), np.float64)
+    pool = ctrl_cell_pool[ran_on]
+    q = first_mode[static.tm_start[run_tasks], pool]
+    q = np.where(q >= 0, q, static.tm_start[run_tasks])  # its first mode's, where its cell's pool has none
+    rest = np.maximum((started + static.fm_dur[q]).astype(np.int64), cut + 1) - cut  # int(): toward zero, as astype
     size = len(static.fm_pool)
-    pools, durs = [], []
-    fm_pool, fm_dur = static.fm_pool, static.fm_dur
-    for i in np.flatnonzero(w.narrow).tolist():
-        t = int(order_a[i])
-        c = int(w.cur_cell[i])
-        here = int(static.ctrl_cell_pool[c]) if c >= 0 else int(static.t_pool0[t])
-        a = int(static.tm_start[t])
-        run = np.flatnonzero(fm_pool[a:a + static.tm_len[t]] == here) + a
-        if len(run):
-            m_start[i], m_len[i] = size + len(pools), len(run)
-            pools.extend(fm_pool[run].tolist())
-            durs.extend(fm_dur[run].tolist())
-    run_tasks = order_a[w.run_a].tolist()
-    ran_on = list(map(ctrl.ran_on.__getitem__, run_tasks))
-    for i, t, c in zip(w.run_a.tolist(), run_tasks, ran_on):
-        pool = int(static.ctrl_cell_pool[c])
-        a, k = int(static.tm_start[t]), int(static.tm_len[t])
-        there = np.flatnonzero(fm_pool[a:a + k] == pool)
-        duration = int(fm_dur[a + (there[0] if len(there) else 0)])
-        m_start[i], m_len[i] = size + len(pools), 1
-        pools.append(pool)
-        durs.append(max(int(ctrl.started_at[t] + duration), cut + 1) - cut)
-    modes = (m_start, m_len, np.concatenate((fm_pool, np.array(pools, np.int64))), np.concatenate((fm_dur, np.array(durs, np.int64))))
-    return modes, static.carried_cell[np.array(ran_on, np.int64)]
+    m_start[w.run_a], m_len[w.run_a] = np.arange(size, size + len(run_tasks), dtype=np.int64), 1
+    modes = (m_start, m_len, np.concatenate((static.fm_pool, pool)), np.concatenate((static.fm_dur, rest)))
+    return modes, static.carried_cell[ran_on]
 
 
 EXACT = 2 ** 53  # every int of at most this size is a float64 exactly

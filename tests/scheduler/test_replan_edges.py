@@ -95,3 +95,24 @@ def test_a_plan_not_in_whole_seconds_is_a_value_error_naming_the_field(state):
     c.plan.problem.jobs[3].release = 12.25
     with pytest.raises(ValueError, match=r"plan.problem.jobs\[\].release must be whole seconds within int64, got 12.25"):
         snapshot.replan(c)
+
+
+def test_windows_not_in_whole_seconds_are_refused_by_the_compiled_passes_reader():
+    """calendars.flat_windows (what the compiled dispatcher, lanes and projection read) would
+    truncate 200.5 to 200: it refuses it, naming the cell; the list scheduler then takes the
+    Python path, which reads the window as it is."""
+    from scheduler.calendars import flat_windows
+    from scheduler.construct import list_schedule
+    from scheduler.problem import Cell, Job, Pool, Problem, Task
+    from scheduler.validate import validate
+
+    cells = [Cell("A", 0, 1, 0, [(0, 200.5)])]
+    with pytest.raises(ValueError, match=r"cell A: unavailable window \(0, 200.5\) is not in whole seconds"):
+        flat_windows(cells)
+    with pytest.raises(ValueError, match=r"cell A: unavailable window"):
+        flat_windows(cells, merged=True)
+    job = Job("j0", tasks=[0])
+    problem = Problem(cells, [Pool("p", [0])], [job], [Task(0, "a", [(0, 10)], [])], 1000)
+    schedule = list_schedule(problem, rule="fifo")
+    validate(problem, schedule)
+    assert schedule.assignments[0].start >= 200.5
