@@ -162,7 +162,7 @@ class _Window:
     # Per unit: src_job (its planned job), release (carried frame), unit_fam (family code).
     # Per open task (in free_a order): its modes in the lanes' pools (s_start, s_len, s_pool,
     # s_dur), open predecessors (sub_ptr, sub_idx), ready_a; sub: the lanes.
-    __slots__ = ("narrow", "order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
+    __slots__ = ("narrow", "ran_on", "started", "order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
                  "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start",
                  "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "sub_in_order")
 
@@ -301,7 +301,8 @@ def open_work(ctrl, span: float) -> _Window:
                                                            static.tm_start, static.tm_len, static.fm_pool, static.fm_dur, static.t_ptr, static.t_idx,
                                                            len(static.t_ptr) - 1, free_a, run_a, started, ran_on, narrow, cur_cell,
                                                            static.ctrl_cell_pool, static.t_pool0, cut)
-    w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static, w.narrow = order, order_a, cur_cell, free_a, run_a, static, narrow
+    w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static = order, order_a, cur_cell, free_a, run_a, static
+    w.narrow, w.ran_on, w.started = narrow, ran_on, started  # the controller's, as read (the check reads them too)
     w.unit_fam = static.job_family_code[w.src_job_a]
     pin_cell, pin_rest = w.pin_cell.tolist(), w.pin_rest.tolist()
     pinned_end: dict[int, int] = {}
@@ -458,8 +459,7 @@ def _check_modes(ctrl, w: _Window):
         there = q >= 0
         m_start[narrow[there]], m_len[narrow[there]] = q[there], 1
     run_tasks = order_a[w.run_a]
-    ran_on = np.array(list(map(ctrl.ran_on.__getitem__, run_tasks.tolist())), np.int64)
-    started = np.array(list(map(ctrl.started_at.__getitem__, run_tasks.tolist())), np.float64)
+    ran_on, started = w.ran_on, w.started  # the controller's lists, as open_work read them
     pool = ctrl_cell_pool[ran_on]
     q = first_mode[static.tm_start[run_tasks], pool]
     q = np.where(q >= 0, q, static.tm_start[run_tasks])  # its first mode's, where its cell's pool has none
