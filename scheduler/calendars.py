@@ -16,7 +16,8 @@ def merged_windows(windows: list[tuple[int, int]]) -> tuple[list[int], list[int]
 
 def flat_windows(cells, merged: bool = False):
     """Each cell's windows as one flat run (lo, hi, w_s, w_e), cell c's being w_s/w_e[lo[c]:hi[c]]:
-    as given, or merged (merged_windows: what the compiled dispatcher and projection read)."""
+    as given, or merged (merged_windows: what the compiled dispatcher and projection read). A
+    window not in whole seconds is a ValueError naming its cell; one past int64 an OverflowError."""
     import numpy as np
 
     lo = np.zeros(len(cells), np.int64)
@@ -25,6 +26,9 @@ def flat_windows(cells, merged: bool = False):
     w_e: list[int] = []
     for c, cell in enumerate(cells):
         if cell.unavailable:
+            for s, e in cell.unavailable:  # an int64 would truncate it: the compiled passes read whole seconds only
+                if not (isinstance(s, (int, np.integer)) and isinstance(e, (int, np.integer))):
+                    raise ValueError(f"cell {cell.id}: unavailable window ({s!r}, {e!r}) is not in whole seconds (ints)")
             lo[c] = len(w_s)
             if merged:
                 starts, ends = merged_windows(cell.unavailable)

@@ -640,7 +640,7 @@ def _times_fit(ready, durations, lanes, n: int) -> bool:
 
 def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
     """The cells as subproblem.LaneArrays: a capacity-k cell is k lanes sharing its windows (None
-    when a window bound does not fit an int64: the Python dispatcher takes that problem)."""
+    when a window bound is not whole seconds within int64: the Python dispatcher takes that problem)."""
     import numpy as np
 
     from scheduler.subproblem import LaneArrays
@@ -650,7 +650,7 @@ def _cell_lanes(cells: Sequence[Cell], report_cell: Sequence[int] | None):
         lane_cell.extend([c] * max(1, cell.capacity))
     try:
         cell_lo, cell_hi, w_s, w_e = flat_windows(cells, merged=True)
-    except OverflowError:
+    except (OverflowError, ValueError):  # past int64, or not whole seconds: the Python dispatcher reads them as they are
         return None
     lanes = np.array(lane_cell, np.int64)
     lane_pool = np.array([cell.pool for cell in cells], np.int64)[lanes]

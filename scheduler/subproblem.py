@@ -187,7 +187,8 @@ def pool_lane_arrays(cells: list[Cell], pools: list[Pool], fixed_on: dict[int, l
     lane. The lanes' layout (pools, setups, cells: one lane per single-job cell, k per bay) depends
     only on the pools used; `layouts` (a dict the caller keeps for one floor) holds it from one
     call to the next, so a call only fills in the windows of the cells that have any (a re-plan's
-    ~1,500 lanes are mostly bay places with no fixed work and no window)."""
+    ~1,500 lanes are mostly bay places with no fixed work and no window). A re-plan calls lanes_of
+    on its arrays; this list form is what the tests compare with pool_lanes, input for input."""
     return lane_arrays(cells, pools, fixed_on, families, tuple(sorted({pool for modes in modes_lists for pool, _ in modes})), layouts)
 
 

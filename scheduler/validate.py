@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from scheduler.calendars import flat_windows
 from scheduler.problem import Cell, Problem
 from scheduler.schedule import Schedule
 
@@ -208,30 +207,103 @@ def _check_cells(problem: Columns, order: list[int], at: _At) -> list[str]:
 
 
 def validate_arrays(columns: Callable[[], Columns], cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release,
-                    job_family, cells: Sequence[Cell]) -> None:
+                    job_family, cells: Sequence[Cell], pinned=None) -> None:
     """validate_placed() for a problem and plan held as arrays, a re-plan's: placements (cell,
     start, end) per task (cell -1: not placed), modes and predecessors as flat runs, per task its
     job and release, per job its release and family code, the cells as they are (see
     scheduler.validatejit.fine, which re-derives every rule from them). `columns()`: the same
-    problem as Columns, read only to name what is wrong."""
+    problem as Columns, read only to name what is wrong. `pinned`: (tasks, cells) that must stay
+    where they are from time 0 (running work). An index out of its range is a ValueError naming
+    the field (the compiled check reads memory unchecked: never handed one)."""
     import numpy as np
 
     from scheduler.validatejit import fine
 
+    _check_indices(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release, job_family)
     cell_pool = np.array([c.pool for c in cells], np.int64)
     cell_capacity = np.array([c.capacity for c in cells], np.int64)
     cell_setup = np.array([c.setup for c in cells], np.int64)
-    try:
-        windows = flat_windows(cells)  # as given, not merged
-    except OverflowError:  # a window past int64: the Python check reads it
-        verdict = None
-    else:
+    windows = _windows(cells)
+    verdict = None  # outside what the compiled check holds (a window not in whole int64 seconds, a negative setup or duration): the Python check
+    if windows is not None and not (len(cell_setup) and cell_setup.min() < 0) and not (len(m_dur) and m_dur.min() < 0):
         verdict = fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release, job_family, cell_pool,
                        cell_capacity, cell_setup, *windows)
-    if verdict:
+    moved = _moved_pins(columns, cell, start, cells, pinned) if pinned is not None and len(pinned[0]) else []
+    if verdict and not moved:
         return
-    found = columns_violations(columns(), [(c, s, e) if c >= 0 else None for c, s, e in zip(cell.tolist(), start.tolist(), end.tolist())])
+    found = moved + columns_violations(columns(), [(c, s, e) if c >= 0 else None for c, s, e in zip(cell.tolist(), start.tolist(), end.tolist())])
     if found:
         raise InvalidSchedule(found)
     if verdict is False:
         raise RuntimeError("validate_arrays: the compiled check refused a plan the Python check accepts (a bug)")
+
+
+def _moved_pins(columns: Callable[[], Columns], cell, start, cells: Sequence[Cell], pinned) -> list[str]:
+    """A sentence per pinned task not on its cell from time 0."""
+    tasks, want = pinned
+    if len(tasks) != len(want):
+        raise ValueError(f"validate_arrays: pinned has {len(tasks)} tasks and {len(want)} cells")
+    _in_range("pinned", tasks, len(cell), lambda k: k)
+    bad = ((cell[tasks] != want) | (start[tasks] != 0)).nonzero()[0]
+    if not len(bad):
+        return []
+    name = columns().name
+
+    def cell_id(c: int) -> str:
+        return cells[c].id if 0 <= c < len(cells) else f"cell index {c}"
+
+    return [f"{name(t)}: runs on {cell_id(c)} from 0, placed on {cell_id(at)} at {s}"
+            for t, c, at, s in zip(tasks[bad].tolist(), want[bad].tolist(), cell[tasks[bad]].tolist(), start[tasks[bad]].tolist())]
+
+
+def _windows(cells: Sequence[Cell]):
+    """Each cell's windows as given (not merged) as flat runs (lo, hi, w_s, w_e), cell c's
+    w_s/w_e[lo[c]:hi[c]], read from `cell.unavailable` here: the check shares no helper with what
+    builds the plan (calendars.flat_windows feeds the list scheduler's lanes). None when a bound
+    is not a whole number of seconds within int64 (the Python check reads those as they are)."""
+    import numpy as np
+
+    lo = np.zeros(len(cells), np.int64)
+    hi = np.zeros(len(cells), np.int64)
+    flat: list = []
+    for c, cell in enumerate(cells):
+        if cell.unavailable:
+            lo[c] = len(flat)
+            flat.extend(cell.unavailable)
+            hi[c] = len(flat)
+    if not flat:
+        return lo, hi, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    try:
+        bounds = np.array(flat)
+    except (OverflowError, ValueError):
+        return None
+    if bounds.dtype.kind != "i" or bounds.shape != (len(flat), 2):  # floats, bounds past int64 (uint64, objects), malformed
+        return None
+    return lo, hi, bounds[:, 0].astype(np.int64), bounds[:, 1].astype(np.int64)
+
+
+def _check_indices(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job, task_release, job_release, job_family) -> None:
+    """Every array validate_arrays hands the compiled check sized and every index in its range
+    (vectorised): a ValueError naming the field and the task otherwise."""
+    n = len(cell)
+    for name, values, size in (("start", start, n), ("end", end, n), ("m_start", m_start, n), ("m_len", m_len, n), ("task_job", task_job, n),
+                               ("task_release", task_release, n), ("p_ptr", p_ptr, n + 1), ("m_dur", m_dur, len(m_pool)),
+                               ("job_family", job_family, len(job_release))):
+        if len(values) != size:
+            raise ValueError(f"validate_arrays: {name} has {len(values)} entries, must have {size}")
+    _in_range("task_job", task_job, len(job_release), lambda k: k)
+    _in_range("m_start", m_start, len(m_pool) + 1, lambda k: k)
+    _in_range("m_len", m_len, len(m_pool) - m_start + 1, lambda k: k)  # m_start + m_len <= len(m_pool), without a sum that could wrap
+    _in_range("p_ptr", p_ptr, len(p_idx) + 1, lambda k: max(k - 1, 0))
+    if n and (p_ptr[0] != 0 or (p_ptr[1:] < p_ptr[:-1]).any()):
+        raise ValueError("validate_arrays: p_ptr must start at 0 and never decrease (task t's predecessors are p_idx[p_ptr[t]:p_ptr[t + 1]])")
+    _in_range("p_idx", p_idx, n, lambda k: int(p_ptr.searchsorted(k, "right")) - 1)
+
+
+def _in_range(name: str, values, bound, task_of: Callable[[int], int]) -> None:
+    """0 <= values < bound (a number, or one per entry), else a ValueError naming the entry and its task."""
+    bad = (values < 0) | (values >= bound)
+    if bad.any():
+        k = int(bad.argmax())
+        top = bound if isinstance(bound, int) else int(bound[k])
+        raise ValueError(f"validate_arrays: {name}[{k}] = {int(values[k])} (task {task_of(k)}) is outside 0..{top - 1}")

@@ -6,6 +6,14 @@ scheduler.validate would find nothing wrong with them, re-deriving every rule fr
 (eligibility and duration by the first mode of the cell's pool, time 0, releases, precedence,
 windows, capacity with setups between families on single-job cells) and trusting nothing the
 scheduler says. A plan it refuses is handed to scheduler.validate for the sentences.
+
+Independent of what builds the plan: this module and scheduler.validate read the cells' windows
+from `cell.unavailable` themselves and group tasks by cell with their own counting sort; they
+share no helper with the re-plan's builder (scheduler.windowjit, subproblem, construct,
+calendars, control), so a bug there cannot hide a broken plan from the check
+(tests/scheduler/test_validate_independent.py). Every index `fine` reads is range-checked by
+validate_arrays first (numba does not bound-check), and it does no arithmetic that can wrap:
+times are compared, never summed, except `e - s` with 0 <= s <= e.
 """
 from __future__ import annotations
 
@@ -29,6 +37,8 @@ def fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job
         s, e = start[t], end[t]
         if s < 0 or s < job_release[task_job[t]] or s < task_release[t]:
             return False
+        if e < s:  # durations are >= 0 (validate_arrays sees to it): a wrong duration; also keeps e - s from wrapping
+            return False
         # Eligible, for the duration of the first mode of the cell's pool.
         pool = cell_pool[c]
         eligible = False
@@ -47,11 +57,12 @@ def fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job
                     return False
     # Per cell, its tasks by (start, end, task): single-job cells in that order with setups
     # between families, the others by their load over time (ends before starts at a tie).
-    count, by_cell = grouped(cell, n_cells)
+    count, by_cell = _by_cell(cell, n_cells)
     for c in range(n_cells):
         lo, hi = count[c], count[c + 1]
         if hi - lo < 2:
-            if hi - lo == 1 and cell_capacity[c] < 1:
+            # One task: over capacity only if it holds time (a zero-length one's end comes first).
+            if hi - lo == 1 and (cell_capacity[c] < 0 or (cell_capacity[c] == 0 and end[by_cell[lo]] > start[by_cell[lo]])):
                 return False
             continue
         items = by_cell[lo:hi]
@@ -72,7 +83,7 @@ def fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job
             for k in range(keyed.shape[0] - 1):
                 a, b = keyed[k], keyed[k + 1]
                 gap = setup if setup and job_family[task_job[a]] != job_family[task_job[b]] else 0
-                if start[b] < end[a] + gap:
+                if start[b] - gap < end[a]:  # start[b] >= 0 and 0 <= gap: no wrap (end[a] + gap could)
                     return False
         else:
             starts = np.sort(start[items])
@@ -89,11 +100,11 @@ def fine(cell, start, end, m_start, m_len, m_pool, m_dur, p_ptr, p_idx, task_job
     return True
 
 
-
 @njit(cache=True)
-def grouped(key, n_keys):
-    """The entries by key, each key's in entry order (a counting sort): key k's entries are
-    order[count[k]:count[k + 1]]. Returns (count, order)."""
+def _by_cell(key, n_keys):
+    """The tasks by cell, each cell's in task order (a counting sort): cell k's tasks are
+    order[count[k]:count[k + 1]]. Returns (count, order). The check's own (not shared with the
+    builder's windowjit.grouped: see the module's docstring)."""
     count = np.zeros(n_keys + 1, np.int64)
     for i in range(key.shape[0]):
         count[key[i] + 1] += 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from scheduler.validatejit import grouped
 
 
 @njit(cache=True)
@@ -262,6 +261,24 @@ def lane_windows(n_lanes, first_lane, cell_capacity, cell_setup, cw_lo, cw_hi, c
                         out += 1
             lane_hi[first + lane] = out
     return lane_lo, lane_hi, w_s[:out], w_e[:out], -1
+
+
+@njit(cache=True)
+def grouped(key, n_keys):
+    """The entries by key, each key's in entry order (a counting sort): key k's entries are
+    order[count[k]:count[k + 1]]. Returns (count, order). (scheduler.validatejit has its own:
+    the check shares nothing with what builds the plan.)"""
+    count = np.zeros(n_keys + 1, np.int64)
+    for i in range(key.shape[0]):
+        count[key[i] + 1] += 1
+    for k in range(n_keys):
+        count[k + 1] += count[k]
+    fill = count[:n_keys].copy()
+    order = np.empty(key.shape[0], np.int64)
+    for i in range(key.shape[0]):
+        order[fill[key[i]]] = i
+        fill[key[i]] += 1
+    return count, order
 
 
 @njit(cache=True)

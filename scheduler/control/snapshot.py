@@ -41,8 +41,7 @@ WAITING, RUNNING, DONE = 0, 1, 2
 class _PlanTasks:
     """What the re-plans of one plan read of its planned tasks, kept from one re-plan (and one
     replication) to the next: each task's modes as one shared list per distinct set (so the
-    sub-problem and the list scheduler map each set once), and per such list its duration by
-    pool (first wins). Made once per plan: a plan's tasks share a few modes lists (one per
+    sub-problem and the list scheduler map each set once). Made once per plan: a plan's tasks share a few modes lists (one per
     capability), so this is one dict look-up per task. Also per controller task its operation,
     planned job and whether it has more than one pool, per planned job its release, family and
     carried id, per cell its clear copy and its index among the controller's cells."""
@@ -51,7 +50,6 @@ class _PlanTasks:
         base_tasks, base_jobs = plan.problem.tasks, plan.problem.jobs
         interned: dict[tuple, list] = {}
         by_list: dict[int, list] = {}
-        self.duration_on: dict[int, dict[int, int]] = {}
         self.modes: list[list | None] = []
         planned = [base_tasks[p] if p >= 0 else None for p in plan.t_problem]  # controller task -> planned Task
         self.ops = [task.op if task is not None else "" for task in planned]
@@ -71,11 +69,8 @@ class _PlanTasks:
                 shared = interned.get(key := tuple(modes))
                 if shared is None:
                     shared = interned[key] = list(modes)
-                    self.duration_on[id(shared)] = dict(reversed(shared))
                 by_list[id(modes)] = shared
             self.modes.append(shared)
-        # Controller task -> more than one eligible pool (the only ones a re-plan may narrow).
-        self.flexible = [modes is not None and len(modes) > 1 for modes in self.modes]
         # Cells without windows look the same in every re-plan's frame: one object each, read only.
         self.clear_cells = [Cell(c.id, c.pool, c.capacity, c.setup, []) for c in plan.problem.cells]
         self.windowed = {c for c, cell in enumerate(plan.problem.cells) if cell.unavailable}  # the cells with planned windows
@@ -99,7 +94,7 @@ class _PlanTasks:
         self.t_job = np.array(plan.t_job, np.int64)
         self.n_jobs = int(self.t_job.max()) + 1 if len(plan.t_job) else 0
         self.task_job_a = np.array(self.task_job, np.int64)
-        self.job_release_a = _whole(self.job_release, "job release")
+        self.job_release_a = _whole(self.job_release, "plan.problem.jobs[].release")
         run_of: dict[int, tuple[int, int]] = {}
         flat: list[tuple[int, int]] = []
         for modes in self.modes:
@@ -110,17 +105,30 @@ class _PlanTasks:
         self.tm_start = np.array([r[0] for r in runs], np.int64)
         self.tm_len = np.array([r[1] for r in runs], np.int64)
         self.fm_pool = np.array([m[0] for m in flat], np.int64)
-        self.fm_dur = _whole([m[1] for m in flat], "task duration")
+        self.fm_dur = _whole([m[1] for m in flat], "plan.problem.tasks[].modes duration")
+        # Per run start and pool, the run's first mode of that pool (-1: none): what the re-plan's check reads.
+        self.first_mode = np.full((len(flat) + 1, len(plan.problem.pools)), -1, np.int64)
+        for a, k in run_of.values():
+            for q in range(a + k - 1, a - 1, -1):
+                self.first_mode[a, flat[q][0]] = q
         self.t_pool0 = np.array([pools[0] if pools else -1 for pools in plan.t_pools], np.int64)
         self.ctrl_cell_pool = np.array(plan.cell_pool, np.int64)
         self.plan_cell_a = np.array(self.plan_cell, np.int64)
+        self.carried_cell = np.full(len(plan.cell_ids), -1, np.int64)  # the controller's cell -> the carried frame's
+        self.carried_cell[self.plan_cell_a] = np.arange(len(self.plan_cell), dtype=np.int64)
 
 
-def _whole(values, what: str) -> np.ndarray:
-    """Whole seconds as an int64 array (a re-plan's compiled passes read them so)."""
-    out = np.array(values)
+def _whole(values, field: str) -> np.ndarray:
+    """Whole seconds as an int64 array (a re-plan's compiled passes read them so); else a
+    ValueError naming the field and the first value that is not (the controller logs a failed
+    re-plan). The scheduler writes none such: its plans' times are ints (Schedule reads them so)."""
+    try:
+        out = np.array(values)
+    except OverflowError:
+        out = np.array(values, object)
     if len(values) and out.dtype.kind != "i":
-        raise ValueError(f"replan: every {what} must be whole seconds (an int64), got {out.dtype} values")
+        bad = next((v for v in values if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63)), values[0])
+        raise ValueError(f"replan: {field} must be whole seconds within int64, got {bad!r}")
     return out.astype(np.int64)
 
 
@@ -154,7 +162,7 @@ class _Window:
     # Per unit: src_job (its planned job), release (carried frame), unit_fam (family code).
     # Per open task (in free_a order): its modes in the lanes' pools (s_start, s_len, s_pool,
     # s_dur), open predecessors (sub_ptr, sub_idx), ready_a; sub: the lanes.
-    __slots__ = ("order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
+    __slots__ = ("narrow", "ran_on", "started", "order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
                  "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start",
                  "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "sub_in_order")
 
@@ -237,9 +245,10 @@ class _Window:
         modes = self.modes
         return pool_lanes(self.cells, self.pools, self.fixed_on, self.families, [modes[i] for i in self.free_a.tolist()])
 
-    def columns(self) -> Columns:
+    def columns(self, modes: list | None = None) -> Columns:
+        """The carried problem as the Python check reads it (`modes`: the check's own, else the window's)."""
         job_ids, unit_of, ops, order = self.job_ids, self.unit_of, self.ops, self.order
-        return Columns(self.cells, unit_of, self.modes, self.preds, [0] * len(unit_of), self.job_release, self.job_family,
+        return Columns(self.cells, unit_of, self.modes if modes is None else modes, self.preds, [0] * len(unit_of), self.job_release, self.job_family,
                        lambda t: f"{job_ids[unit_of[t]]}/{ops[order[t]]}")
 
     def problem(self) -> Problem:
@@ -293,6 +302,7 @@ def open_work(ctrl, span: float) -> _Window:
                                                            len(static.t_ptr) - 1, free_a, run_a, started, ran_on, narrow, cur_cell,
                                                            static.ctrl_cell_pool, static.t_pool0, cut)
     w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static = order, order_a, cur_cell, free_a, run_a, static
+    w.narrow, w.ran_on, w.started = narrow, ran_on, started  # the controller's, as read (the check reads them too)
     w.unit_fam = static.job_family_code[w.src_job_a]
     pin_cell, pin_rest = w.pin_cell.tolist(), w.pin_rest.tolist()
     pinned_end: dict[int, int] = {}
@@ -415,16 +425,65 @@ def _replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
     if n_free:
         # The old plan's order first: a re-plan re-times and re-balances, it does not reshuffle.
         cell[free], start[free], end[free] = _dispatch(w, planned[free] - now)
-    validate_arrays(w.columns, cell, start, end, w.m_start, w.m_len, w.m_pool, w.m_dur, w.p_ptr, w.p_idx, w.unit_of_a, np.zeros(n, np.int64),
-                    w.release, w.unit_fam, w.cells)
+    modes, pinned_cell = _check_modes(ctrl, w)
+    validate_arrays(lambda: w.columns(_mode_lists(*modes)), cell, start, end, *modes, w.p_ptr, w.p_idx, w.unit_of_a, np.zeros(n, np.int64),
+                    w.release, w.unit_fam, w.cells, pinned=(run_a, pinned_cell))
     current = _project(ctrl, w, planned)
     # A task moves where the re-plan starts it on another cell, at least the gain sooner.
     to_cell = w.static.plan_cell_a[cell[free]]
     at = start[free]
-    moved = np.flatnonzero((to_cell != w.cur_cell[free]) & (at + ctrl.config.replan_gain_s <= current[free]))
+    moved = _sooner(np.flatnonzero(to_cell != w.cur_cell[free]), at, current[free], ctrl.config.replan_gain_s)
     cut = int(now)
     changes = [(t, c, float(a) + cut) for t, c, a in zip(w.order_a[free[moved]].tolist(), to_cell[moved].tolist(), at[moved].tolist())]
     return changes, {"tasks": n_free, "pinned": len(run_a)}
+
+
+def _check_modes(ctrl, w: _Window):
+    """Each carried task's modes as the check reads them, from the plan's own (the table
+    _PlanTasks made once from plan.problem.tasks' modes) and the controller's lists, not from
+    window_build's arrays the list scheduler reads: open work its plan's modes (only its first
+    mode of its current pool where it is there or on its way, if it has one there: the check
+    reads the first mode of a cell's pool only), running work its cell's pool for its expected
+    rest (started + the plan's duration there, else its first mode's; at least a second past the
+    cut). Returns ((m_start, m_len, m_pool, m_dur), each running task's cell in the carried
+    frame: where the check wants it, from time 0)."""
+    static = w.static
+    order_a, cut = w.order_a, int(ctrl.now)
+    first_mode, ctrl_cell_pool = static.first_mode, static.ctrl_cell_pool
+    m_start, m_len = static.tm_start[order_a], static.tm_len[order_a]
+    narrow = np.flatnonzero(w.narrow)
+    if len(narrow):
+        c = w.cur_cell[narrow]
+        here = np.where(c >= 0, ctrl_cell_pool[c], static.t_pool0[order_a[narrow]])
+        q = first_mode[m_start[narrow], here]
+        there = q >= 0
+        m_start[narrow[there]], m_len[narrow[there]] = q[there], 1
+    run_tasks = order_a[w.run_a]
+    ran_on, started = w.ran_on, w.started  # the controller's lists, as open_work read them
+    pool = ctrl_cell_pool[ran_on]
+    q = first_mode[static.tm_start[run_tasks], pool]
+    q = np.where(q >= 0, q, static.tm_start[run_tasks])  # its first mode's, where its cell's pool has none
+    rest = np.maximum((started + static.fm_dur[q]).astype(np.int64), cut + 1) - cut  # int(): toward zero, as astype
+    size = len(static.fm_pool)
+    m_start[w.run_a], m_len[w.run_a] = np.arange(size, size + len(run_tasks), dtype=np.int64), 1
+    modes = (m_start, m_len, np.concatenate((static.fm_pool, pool)), np.concatenate((static.fm_dur, rest)))
+    return modes, static.carried_cell[ran_on]
+
+
+EXACT = 2 ** 53  # every int of at most this size is a float64 exactly
+
+
+def _sooner(candidates: np.ndarray, at: np.ndarray, current: np.ndarray, gain) -> np.ndarray:
+    """The candidates k with at[k] + gain <= current[k], as Python compares them (the int start
+    plus the gain, then exactly against the int): numpy's compare, exact while every time and the
+    gain are within 2**53, redone in Python for the entries past that (far-off times)."""
+    a, c = at[candidates], current[candidates]
+    if not (isinstance(gain, (int, float)) and -EXACT <= gain <= EXACT):
+        return candidates[[x + gain <= y for x, y in zip(a.tolist(), c.tolist())]]
+    sooner = a + gain <= c
+    for k in np.flatnonzero((a > EXACT) | (a < -EXACT) | (c > EXACT) | (c < -EXACT)).tolist():
+        sooner[k] = int(a[k]) + gain <= int(c[k])
+    return candidates[sooner]
 
 
 def _dispatch(w: _Window, priority: np.ndarray):
@@ -453,7 +512,13 @@ def _dispatch(w: _Window, priority: np.ndarray):
         pinned = w.pinned
         rows = dispatch_on_lanes(lanes, w.sub_lanes, w.sub_modes, w.sub_preds, w.ready_at, w.family, w.horizon, objective="mw", priority=priority.tolist(),
                                  tails_of=lambda: task_tails(restrict(w.problem(), pinned, set(free)).problem), preds_runs=(w.sub_ptr, w.sub_idx))
-        placed = tuple(np.array(column, np.int64).reshape(n_free) for column in zip(*rows)) if rows else (np.empty(0, np.int64),) * 3
+        try:
+            placed = tuple(np.array(column, np.int64).reshape(n_free) for column in zip(*rows)) if rows else (np.empty(0, np.int64),) * 3
+        except OverflowError:  # the Python dispatcher's ints have no bound; the controller logs a ValueError as a failed re-plan
+            k = next(k for k, row in enumerate(rows) if not all(-2 ** 63 <= x < 2 ** 63 for x in row))
+            i = free[k]
+            raise ValueError(f"replan: open task {w.job_ids[w.unit_of[i]]}/{w.ops[w.order[i]]} is re-planned to {rows[k]} (cell, start, end), past "
+                             f"int64 seconds: its plan's durations (plan.problem.tasks[].modes) and job releases are too large") from None
     return placed
 
 

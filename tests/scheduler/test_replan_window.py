@@ -45,9 +45,9 @@ def _windows_of_a_run(spec, hours: int, seed: int, every: int, limit: int = 12):
         seen.append([window, None, list(window.ready_at)])
         return window
 
-    def keep_placed(columns, cell, start, end, *rest):
+    def keep_placed(columns, cell, start, end, *rest, **pins):
         seen[-1][1] = list(zip(cell.tolist(), start.tolist(), end.tolist()))
-        real_validate(columns, cell, start, end, *rest)
+        real_validate(columns, cell, start, end, *rest, **pins)
         if len(seen) >= limit:
             raise _Finished
 
