@@ -16,7 +16,6 @@ import numpy as np
 from numba import njit
 
 
-
 @njit(cache=True)
 def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, fm_pool, fm_dur, t_ptr, t_idx, n_tasks,
                  free, running, started_at, ran_on, narrow, cur_cell, cell_pool, t_pool0, cut):
@@ -83,7 +82,7 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
         pin_end[i] = rest
     for u in range(n_units):  # into the carried frame
         release[u] = release[u] - cut if release[u] > cut else 0
-    # Modes as flat runs.
+    # Modes as flat runs: the list scheduler's sub-problem and the projection read them (the check reads the plan's own).
     total = 0
     for i in range(n):
         total += tm_len[order[i]] + 1
@@ -203,7 +202,7 @@ def lane_windows(n_lanes, first_lane, cell_capacity, cell_setup, cw_lo, cw_hi, c
             items = by_cell[lo:hi]
             items = items[np.argsort(f_e[items], kind="mergesort")]
             items = items[np.argsort(f_s[items], kind="mergesort")]
-            last_end = np.full(k_lanes, -9223372036854775808, np.int64)  # never used
+            last_end = np.full(k_lanes, -9223372036854775808, np.int64)  # per place the end of its last work: none yet
             for k in items:
                 place[k] = -1
                 if f_e[k] <= f_s[k]:

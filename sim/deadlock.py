@@ -56,7 +56,8 @@ class Deadlocks:
         on_slot = [w for w in stuck if w.at is not None]
         # The search gathers every unit waiting behind `station`, also ones off the cycle: a place
         # freed where the cycle does not pass breaks nothing, and nothing checks again.
-        victim = next((w for w in on_slot if w.frees and _on_cycle(w, stuck)),
+        wants = _wants(stuck)
+        victim = next((w for w in on_slot if w.frees and _on_cycle(w, wants)),
                       next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None))
         if victim is None:  # only held-back releases: no cell to clear (cannot happen with one root station per unit)
             return
@@ -159,14 +160,18 @@ class Deadlocks:
         return cells
 
 
-def _on_cycle(victim: PlaceWait, stuck: list[PlaceWait]) -> bool:
-    """Whether the place `victim` frees at its station is one the cycle waits for: its station
-    is reached again from the station it wants, through the stations the stuck units hold
-    places at (or sit at) and want."""
+def _wants(stuck: list[PlaceWait]) -> dict[int, set[int]]:
+    """Station -> the stations the stuck units holding a place there (or sitting there) want."""
     wants: dict[int, set[int]] = {}
     for w in stuck:
         for s in (*w.unit.held, w.at.index if w.at is not None else -1):
             wants.setdefault(s, set()).add(w.wants.index)
+    return wants
+
+
+def _on_cycle(victim: PlaceWait, wants: dict[int, set[int]]) -> bool:
+    """Whether the place `victim` frees at its station is one the cycle waits for: its station
+    is reached again from the station it wants (`wants`: see _wants)."""
     home, seen, todo = victim.at.index, set(), [victim.wants.index]
     while todo:
         s = todo.pop()

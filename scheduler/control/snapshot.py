@@ -41,10 +41,11 @@ WAITING, RUNNING, DONE = 0, 1, 2
 class _PlanTasks:
     """What the re-plans of one plan read of its planned tasks, kept from one re-plan (and one
     replication) to the next: each task's modes as one shared list per distinct set (so the
-    sub-problem and the list scheduler map each set once). Made once per plan: a plan's tasks share a few modes lists (one per
-    capability), so this is one dict look-up per task. Also per controller task its operation,
-    planned job and whether it has more than one pool, per planned job its release, family and
-    carried id, per cell its clear copy and its index among the controller's cells."""
+    sub-problem and the list scheduler map each set once). Made once per plan: a plan's tasks
+    share a few modes lists (one per capability), so this is one dict look-up per task. Also per
+    controller task its operation and planned job, per planned job its release, family and
+    carried id, per cell its clear copy and its index among the controller's cells, and the same
+    as the arrays scheduler.windowjit.window_build and the check read."""
 
     def __init__(self, plan) -> None:
         base_tasks, base_jobs = plan.problem.tasks, plan.problem.jobs
@@ -84,7 +85,7 @@ class _PlanTasks:
         self.cell_setup = np.array([c.setup for c in cells], np.int64)
         # Every controller task's predecessors as flat runs (scheduler.windowjit reads them).
         self.t_ptr, self.t_idx = pred_runs(plan.t_preds)
-        self.lane_layouts: dict = {}  # subproblem.pool_lane_arrays' layouts of this floor's lanes, by the pools used
+        self.lane_layouts: dict = {}  # subproblem.lanes_of's layouts of this floor's lanes, by the pools used
         self.first_cell = np.array([pool.cells[0] if pool.cells else -1 for pool in plan.problem.pools], np.int64)
         # What scheduler.windowjit.window_build reads: per controller task its unit, planned job,
         # first eligible pool and modes (a run of the flat (pool, duration) table: one per shared
