@@ -24,7 +24,7 @@ from scheduler.control import Completed, ControlConfig, FloorController, Ready, 
 from scheduler.control.events import MOVE, START
 from scheduler.schedule import Assignment, Schedule
 from tests.scheduler.test_control import floor_spec
-from tests.scheduler.test_control_state import astuple, same_sequences
+from tests.scheduler.test_control_state import arm_one_then_a_long_job, astuple, lockstep, same_sequences, starts
 
 H = 3600
 INF = math.inf
@@ -162,6 +162,16 @@ def test_a_task_read_on_that_gets_ready_while_its_cell_is_busy_starts_at_the_cel
     assert not r.diffs, "the memo changed what the controller does:\n" + "\n".join(r.diffs)
 
 
+def test_a_task_read_on_that_arrives_due_at_its_free_cell_starts_there_by_look_ahead():
+    """r4, read on at 0.5 h (not there), arrives at 2.1 h, due, while arm-001 is free: it is in
+    arm-001's window (r3, r4), so it starts at once by look-ahead past r3, as a rescan starts it
+    (not as work beyond the look-ahead taken out of order)."""
+    r = run(opening() + [Ready(2.1 * H, T["r4"])])
+    check_opening(r)
+    assert r.start(T["r4"]) == (2.1 * H, "arm-001", "look-ahead"), "r4, due in arm-001's window, must start by look-ahead"
+    assert not r.diffs, "the memo changed what the controller does:\n" + "\n".join(r.diffs)
+
+
 def test_a_second_take_from_the_window_reads_on_from_where_the_first_read_ended():
     """Two takes from arm-001's window with a pick between: r2 (0.4 h; the pick at 0.5 h reads
     on r4, not there), then r3 (1.2 h, by arm-003 again, arm-001 helping with h2). The window
@@ -174,6 +184,36 @@ def test_a_second_take_from_the_window_reads_on_from_where_the_first_read_ended(
     assert r.start(T["r3"]) == (1.2 * H, "arm-003", "help"), "arm-003, free again, takes r3 from arm-001's window"
     assert r.start(T["r5"]) == (3.2 * H, "arm-001", "look-ahead"), "r5, due and ready in arm-001's window (r4, r5), must start"
     assert not r.diffs, "the memo changed what the controller does:\n" + "\n".join(r.diffs)
+
+
+def test_a_read_on_passes_over_a_task_a_twin_took_beyond_the_windows_end():
+    """While arm-001 helps with h1 (until 2.2 h), twins take r2 (0.4 h, from its window) and r4
+    (2.05 h, beyond it: arm-003 free again). r5 arrives at 2.1 h, its gate at 3 h. At 2.2 h
+    arm-001's window is (r3, r5): the read-on passes over r4's hole to r5, so arm-001 asks to
+    be woken at 3 h and starts r5 then."""
+    events = opening()[:-1] + [Completed(1.0 * H, T["r2"], C["arm-003"]), Ready(2.05 * H, T["r4"]), Ready(2.1 * H, T["r5"]),
+                               Completed(2.2 * H, T["h1"], C["arm-001"])]
+    r = run(events)
+    check_opening(r)
+    assert r.start(T["r4"]) == (2.05 * H, "arm-003", "help"), "the free arm-003 takes r4, arm-001 busy"
+    assert r.wake_after(2.2 * H) == 3 * H, "arm-001 must ask to be woken at 3 h, the gate of r5 read on past r4's hole"
+    assert r.start(T["r5"]) == (3 * H, "arm-001", "look-ahead"), "r5 must start on arm-001 at its gate"
+    assert not r.diffs, "the memo changed what the controller does:\n" + "\n".join(r.diffs)
+
+
+def test_holes_twins_leave_inside_a_long_window_are_dropped_at_the_pick_a_rescan_drops_them():
+    """A look-ahead of 20: arm-001's window r2..r21, none there, and while it helps with r45 (its
+    cell busy) a twin takes 17 of them. At arm-001's next pick the window has 17 holes (all lost
+    to the twin, none past its end): the scanning controller drops them there, and so must the
+    memo (the layout is what later moves bisect)."""
+    plan, r, _, arm1, arm3 = arm_one_then_a_long_job(45)
+    config = ControlConfig.policy("repair", early_s=24 * H, lookahead=20, help_wait_s=0.0)  # every start due at once
+    events = [Ready(0.0, r[1]), Ready(0.0, plan.task_of("big#00001", "build")), Completed(0.1 * H, r[1], arm1), Ready(0.1 * H, r[45])]
+    for k in range(3, 20):
+        events += [Ready(0.1 * H + 0.01 * k * H, r[k]), Completed(0.1 * H + 0.01 * k * H + 1, r[k], arm3)]
+    outs = lockstep(plan, config, events + [Completed(0.5 * H, r[45], arm1)])  # asserts the layout after every event
+    assert [d.cell for out in outs[4:-1] for d in starts(out)] == [arm3] * 17, "the twin took r3 to r19"
+    assert not starts(outs[-1]), "r2 and r20 on are not there"
 
 
 def test_a_window_read_on_once_does_not_read_on_again_at_the_next_pick():
