@@ -76,12 +76,12 @@ class Run:
         return [w for t, w in self.wakes if t == at][-1]
 
 
-def run(events, until: float = 12 * H, lookahead: int = 2) -> Run:
+def run(events, until: float = 12 * H) -> Run:
     """Feed `events` (time order) to a controller with the pick memo and one without, ticking
     both whenever the memo's controller asks before the next event (and up to `until` after
     the last); record where they differ."""
     plan, _, _ = FLOOR
-    config = ControlConfig.policy("repair", early_s=H, lookahead=lookahead, help_wait_s=0.0)
+    config = ControlConfig.policy("repair", early_s=H, lookahead=2, help_wait_s=0.0)
     fast, plain = FloorController(plan, config), FloorController(plan, config)
     plain._memo = False
     out = Run(fast, plan)
