@@ -183,8 +183,8 @@ def random_host(spec, schedule, config, seed: int, downs: bool = True, early_s: 
     now = 0.0
     for _ in range(100000):
         wake = ctrl.next_wake
-        if not events and wake == float("inf"):
-            break
+        if not events and (wake == float("inf") or len(done) == plan.n_tasks):
+            break  # (a re-plan interval keeps a wake-up after the last task: nothing is left to decide)
         if events and events[0][0] <= wake:
             now, _, ev = heapq.heappop(events)
         else:
