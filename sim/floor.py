@@ -590,11 +590,25 @@ class Floor(PlanCells):
                 else:
                     station.places_free += 1
                 station.engaged -= 1
+                if held:
+                    self._check_held(unit, station)
                 return None
         station.engaged -= 1
         if station.place_waiters:  # a cell freed, no place: work queued here may be stuck behind others
             self.check_deadlock(station)
+        if unit.held:
+            self._check_held(unit, station)
         return None
+
+    def _check_held(self, unit: Unit, here: Station) -> None:
+        """The unit's work at `here` ended: a station elsewhere where it holds a place, for work
+        queued there, counted that place as one that can still free while this work went on (a
+        unit at work moves); now that it holds the place only for queued work, a deadlock can
+        close there, and only this check sees it. (`here` has its own check.)"""
+        for index in list(unit.held):
+            station = self.stations[index]
+            if station is not here and station.place_waiters:
+                self.check_deadlock(station)
 
     def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
         kept = yield from self._pass_on(cell, task.unit, blocked[0], blocked[1], task.has_place)
@@ -831,6 +845,11 @@ class Floor(PlanCells):
                             env.process(self._pass_on(None, unit, ready, rework, False, (i, station, moves, kept, got)))
                             return kept
                         ev = None
+                    if unit.held.get(station.index):
+                        # Granted while waiting, but a parallel branch of the unit took a place
+                        # there meanwhile: one unit, one place (its operations share it, and only
+                        # the last to leave gives it up), so the second goes back.
+                        self._give_place(station)
                 unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             moves.append((station, op, has_place))

@@ -1,0 +1,166 @@
+"""A unit's places at stations with finite buffers, where it has work in parallel at two stations
+(its routing branches): two paths of the plan-mode floor a random sweep of scheduler plans found
+wrong, each on a small hand-made plan with deterministic work, so every executed time is known
+in advance.
+- A deadlock that closes when the unit's work at one station ends with nothing ready next: its
+  place at another station, for work queued there, counted as one that could still free while
+  that work went on (`Floor._finish` checks the stations it holds).
+- Two branches of one unit waiting, blocked, for places at the same station: the second place
+  granted is one too many (one unit, one place), and must go back (`Floor._pass_on`)."""
+import pytest
+
+from plant.loader import spec_from_dict
+from scheduler.schedule import Assignment
+from sim.floor import Floor
+from test_plan_execution import _run_plan
+
+FIXED = {"distribution": "deterministic"}  # every executed time follows from the plan by hand
+
+
+def _spec(name: str, routings: dict, buffers: dict[str, int], cells: dict[str, int]):
+    """`routings`: product -> its operations (capability, work s, predecessors); cell type tX does
+    capability cX, with `buffers[X]` buffer places and `cells[X]` cells."""
+    return spec_from_dict({
+        "name": name, "target": {"facility_gw": 0.001, "mw": {"compute": 1.0}},
+        "demand": {p: 10 for p in routings},
+        "products": [{"name": p, "family": "f", "category": "compute", "mw": 0.1, "routing": [
+            {"id": f"o{i}", "capability": cap, "duration": work, "predecessors": preds, "variability": FIXED}
+            for i, (cap, work, preds) in enumerate(ops)]} for p, ops in routings.items()],
+        "cell_types": [{"name": f"t{c}", "capabilities": {f"c{c}": 1.0}, "buffer": b} for c, b in buffers.items()],
+        "cells": [{"type": f"t{c}", "count": n} for c, n in cells.items()]})
+
+
+def _watch_floor(monkeypatch) -> list:
+    """The run's floor, kept when it closes (to read its stations' places after the run)."""
+    floors = []
+    close = Floor.close
+
+    def kept(self):
+        floors.append(self)
+        close(self)
+
+    monkeypatch.setattr(Floor, "close", kept)
+    return floors
+
+
+def _assert_plan_order(trace, routings: dict) -> None:
+    """Every operation after its predecessors, one at a time per cell."""
+    ends = {(job, op): (start, end) for job, op, _, start, end in trace.executed}
+    for job, op, *_ in trace.executed:
+        for pred in routings[job.split("#")[0]][int(op[1:])][2]:
+            assert ends[(job, pred)][1] <= ends[(job, op)][0]
+    by_cell = {}
+    for _, _, cell, start, end in trace.executed:
+        by_cell.setdefault(cell, []).append((start, end))
+    for spans in by_cell.values():
+        spans.sort()
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+# ---------------------------------------------------------------- a deadlock closed by work ending elsewhere
+CLOSING = {  # product -> its operations (capability, work s, predecessors)
+    "px": [("ca", 500, []), ("cb", 600, ["o0"])],
+    "py": [("cb", 300, []), ("ca", 600, ["o0"])],
+    "pu": [("cc", 1200, []), ("ca", 600, [])],  # two roots in parallel: o0 at tc, o1 at ta
+}
+CLOSING_PLAN = [
+    ("px#00001", "o0", "ta-001", 0, 500), ("py#00001", "o0", "tb-001", 0, 300),
+    ("pu#00001", "o0", "tc-001", 0, 1200), ("pu#00001", "o1", "ta-001", 600, 1200),
+    ("px#00001", "o1", "tb-001", 1200, 1800), ("py#00001", "o1", "ta-001", 1800, 2400),
+]
+CLOSES_AT = 1200.0  # pu's o0 ends on tc-001
+
+
+def _closing_plan():
+    """ta: one cell and one buffer place (2 places); tb, tc: one cell, no buffer place (1 each).
+      0    px enters ta (o0 on ta-001), pu enters ta (for o1) and tc (o0 on tc-001): ta is full;
+           py enters tb (o0 on tb-001);
+      300  py finishes o0 and blocks tb-001 waiting for a ta place (px's and pu's);
+      500  px finishes o0 and blocks ta-001 waiting for tb's place (py's);
+      600  pu's o1 is handed to ta-001, held by px.
+    A cycle: px (ta) waits for tb, py (tb) for ta, and pu's ta place frees only once its o1 runs
+    on ta-001 behind px. Every check until now saw pu at work on tc (a unit at work moves: its
+    place may free), so none found it. It closes at 1200, when pu's o0 ends with nothing ready
+    next (its o1 waits in ta): pu is then only queued work, at a station whose cell holds a
+    waiting unit. No place frees and no cell at ta or tb: only a check of the stations pu holds
+    a place at (ta, where py waits for a place) sees it."""
+    spec = _spec("closing", CLOSING, {"a": 1, "b": 0, "c": 0}, {"a": 1, "b": 1, "c": 1})
+    return spec, [Assignment(*row) for row in CLOSING_PLAN]
+
+
+@pytest.mark.parametrize("control", ["blind", "repair"])
+def test_a_deadlock_that_closes_when_a_units_work_ends_elsewhere_is_broken_then(monkeypatch, control):
+    finish = Floor._finish
+    parked_in_finish = []  # (time, cell, unit) of each _finish whose deadlock checks parked a unit
+
+    def watched(self, cell, task, started):
+        before = self.deadlocks.resolved
+        out = finish(self, cell, task, started)
+        if self.deadlocks.resolved != before:
+            parked_in_finish.append((self.env.now, cell.name, task.unit.name))
+        return out
+
+    monkeypatch.setattr(Floor, "_finish", watched)
+    floors = _watch_floor(monkeypatch)
+    spec, rows = _closing_plan()
+    trace = _run_plan(spec, rows, control)
+    record = trace.control
+    # Broken, not left standing (without the check the floor stops at 1200: no unit finished).
+    assert record["units_finished"] == record["units"] == len(CLOSING)
+    assert record["deadlocks_resolved"] == 1
+    # Broken where and when it closed: pu's o0 ending on tc-001 at 1200.
+    assert parked_in_finish == [(CLOSES_AT, "tc-001", "pu#00001")]
+    assert record["min_places_free"] >= 0
+    assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
+    _assert_plan_order(trace, CLOSING)
+    # No work waits past the moment the cycle closed (then the floor moves again at once).
+    assert min(start for *_, start, _ in trace.executed if start > 0) == CLOSES_AT
+    # Every place given back at the end.
+    assert all(s.places_free == s.places for s in floors[0].stations)
+
+
+# ---------------------------------------------------------------- one unit, two places at one station
+TWO = {
+    "pb": [("cs", 1000, [])],
+    "pc": [("cs", 1100, [])],
+    "pu": [("ca", 600, []), ("cb", 700, []), ("cs", 600, ["o0"]), ("cs", 600, ["o1"])],  # two branches into ts
+    "pd": [("cs", 600, [])],
+    "pe": [("cs", 600, [])],
+}
+TWO_PLAN = [  # the plan; under blind, with deterministic work, what runs too
+    ("pb#00001", "o0", "ts-001", 0, 1000), ("pc#00001", "o0", "ts-002", 0, 1100),
+    ("pu#00001", "o0", "ta-001", 0, 600), ("pu#00001", "o1", "tb-001", 0, 700),
+    ("pu#00001", "o2", "ts-001", 1000, 1600), ("pu#00001", "o3", "ts-002", 1100, 1700),
+    ("pd#00001", "o0", "ts-001", 2000, 2600), ("pe#00001", "o0", "ts-002", 2000, 2600),
+]
+
+
+def _two_branches_plan():
+    """ts: two cells, no buffer place (2 places), ta, tb: one cell each, no buffer place.
+      0    pb and pc take both ts places (work on ts-001 until 1000, ts-002 until 1100); pu starts
+           its two branches, o0 on ta-001 and o1 on tb-001, both followed by work at ts;
+      600  pu's o0 ends: blocks ta-001 waiting for a ts place;
+      700  pu's o1 ends: blocks tb-001 waiting for a ts place too (pu holds none there yet);
+      1000 pb leaves: its place goes to pu's first wait, o2 runs on ts-001;
+      1100 pc leaves: its place goes to pu's second wait, but pu holds a ts place already (for o2)
+           and its o3 shares it: the second place must go back, or the last of the two to end
+           gives back one place of the two pu took and ts keeps one place short for good;
+      2000 pd and pe each need a ts place: both start as planned only with both places there."""
+    spec = _spec("two branches", TWO, {"a": 0, "b": 0, "s": 0}, {"a": 1, "b": 1, "s": 2})
+    return spec, [Assignment(*row) for row in TWO_PLAN]
+
+
+@pytest.mark.parametrize("control", ["blind", "repair"])
+def test_two_branches_granted_places_at_one_station_give_the_second_back(monkeypatch, control):
+    floors = _watch_floor(monkeypatch)
+    spec, rows = _two_branches_plan()
+    trace = _run_plan(spec, rows, control)
+    record = trace.control
+    assert record["units_finished"] == record["units"] == len(TWO)
+    assert record["min_places_free"] >= 0
+    _assert_plan_order(trace, TWO)
+    # Every place given back at the end (the leak kept one of ts's two).
+    ts = next(s for s in floors[0].stations if s.defn.name == "ts")
+    assert ts.places_free == ts.places == 2
+    # And the plan runs as written: pd and pe both at 2000 (with a ts place lost, pe waits for pd's).
+    assert sorted(trace.executed) == sorted((job, op, cell, float(start), float(end)) for job, op, cell, start, end in TWO_PLAN)
