@@ -842,6 +842,7 @@ class Floor(PlanCells):
                         got = yield ev
                         self.deadlocks.drop(wait)
                         if got is not None:  # parked to break a deadlock: the cell is free, the unit goes on off the floor
+                            moves = self._queue_held(unit, moves)
                             env.process(self._pass_on(None, unit, ready, rework, False, (i, station, moves, kept, got)))
                             return kept
                         ev = None
@@ -869,6 +870,19 @@ class Floor(PlanCells):
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
         return kept
+
+    def _queue_held(self, unit: Unit, moves: list) -> list:
+        """A unit parked off the floor: the next operations it has its places for already (one that
+        keeps its place where it was, one that shares a place it holds) are queued there now, not
+        when it has its last place. Held back, they would hold those places with no work queued for
+        them: the cell it left free, with the unit's place, for nothing, and another unit waiting
+        for that place (a cycle of two, each keeping its place for its next operation) stuck for
+        good, the parked units off the floor where no check can break it. Returns the other moves."""
+        now = self.env.now
+        for station, op, has_place in moves:
+            if has_place:
+                self._enqueue(station, Task(unit, op, now, has_place))
+        return [move for move in moves if not move[2]]
 
     def _arrive(self, trip: _Trip) -> None:
         """An AGV trip ends: the unit is queued at its next stations, the vehicle is free."""

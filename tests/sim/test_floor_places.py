@@ -164,3 +164,41 @@ def test_two_branches_granted_places_at_one_station_give_the_second_back(monkeyp
     assert ts.places_free == ts.places == 2
     # And the plan runs as written: pd and pe both at 2000 (with a ts place lost, pe waits for pd's).
     assert sorted(trace.executed) == sorted((job, op, cell, float(start), float(end)) for job, op, cell, start, end in TWO_PLAN)
+
+
+# ---------------------------------------------------------------- a parked unit's kept place
+KEEPING = {  # each unit's first operation is followed by one at its own station and one at the other's
+    "pa": [("ca", 600, []), ("ca", 600, ["o0"]), ("cb", 600, ["o0"])],
+    "pb": [("cb", 700, []), ("cb", 600, ["o0"]), ("ca", 600, ["o0"])],
+}
+KEEPING_PLAN = [
+    ("pa#00001", "o0", "ta-001", 0, 600), ("pb#00001", "o0", "tb-001", 0, 700),
+    ("pa#00001", "o1", "ta-001", 700, 1300), ("pb#00001", "o1", "tb-001", 700, 1300),
+    ("pb#00001", "o2", "ta-001", 1300, 1900), ("pa#00001", "o2", "tb-001", 1300, 1900),
+]
+
+
+def _keeping_plan():
+    """ta, tb: one cell each, no buffer place (one place each).
+      600  pa finishes o0 on ta-001: o1 keeps its ta place, o2 waits for tb's (pb's);
+      700  pb finishes o0 on tb-001: o1 keeps its tb place, o2 waits for ta's (pa's).
+    A deadlock of two, broken by parking one of them, say pa: its cell is free, but not its place
+    (o1 keeps it). Parked with o1 held back until it has its tb place too, it holds ta's only
+    place for nothing: pb waits for it on tb-001, pa for pb's, off the floor, where no check can
+    park it. Queued at once, o1 runs on the cell pa left; its end frees the place for pb."""
+    spec = _spec("keeping", KEEPING, {"a": 0, "b": 0}, {"a": 1, "b": 1})
+    return spec, [Assignment(*row) for row in KEEPING_PLAN]
+
+
+@pytest.mark.parametrize("control", ["rule", "blind", "repair"])
+def test_a_unit_parked_with_a_kept_place_has_its_work_there_queued(monkeypatch, control):
+    floors = _watch_floor(monkeypatch)
+    spec, rows = _keeping_plan()
+    trace = _run_plan(spec, rows, control)
+    record = trace.control
+    assert record["units_finished"] == record["units"] == len(KEEPING)
+    assert record["deadlocks_resolved"] >= 1
+    assert record.get("min_places_free", 0) >= 0  # (a plan run records it; the rule does not)
+    assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
+    _assert_plan_order(trace, KEEPING)
+    assert all(s.places_free == s.places for s in floors[0].stations)
