@@ -851,6 +851,9 @@ class Floor(PlanCells):
                         # there meanwhile: one unit, one place (its operations share it, and only
                         # the last to leave gives it up), so the second goes back.
                         self._give_place(station)
+                elif ev is not None:  # parked in the line here, and a branch of the unit has taken a place here since
+                    self._leave_line(station, ev)
+                    ev = None
                 unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             moves.append((station, op, has_place))
@@ -870,6 +873,18 @@ class Floor(PlanCells):
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
         return kept
+
+    def _leave_line(self, station: Station, ev: simpy.Event) -> None:
+        """A parked unit's wait for a place at `station` it shares now (a parallel branch of it took
+        one there since it was parked) leaves the line: left there, the next place freed there
+        would go to a wait nobody waits on, and be lost for good. (Granted already: given back.)"""
+        if ev.triggered:
+            self._give_place(station)
+            return
+        waiters = station.place_waiters
+        waiters.remove(ev)
+        if not waiters and self.control is not None:
+            self.control.full(station, False)
 
     def _queue_held(self, unit: Unit, moves: list) -> list:
         """A unit parked off the floor: the next operations it has its places for already (one that

@@ -202,3 +202,50 @@ def test_a_unit_parked_with_a_kept_place_has_its_work_there_queued(monkeypatch, 
     assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
     _assert_plan_order(trace, KEEPING)
     assert all(s.places_free == s.places for s in floors[0].stations)
+
+
+# ---------------------------------------------------------------- a parked unit's wait left in the line
+LINE = {
+    "pz": [("cs", 500, []), ("cr", 600, ["o0"])],
+    "px": [("cr", 100, []), ("cs", 600, ["o0"]), ("cq", 600, ["o1"])],
+    "pu": [("cp", 200, []), ("cq", 300, []), ("cs", 600, ["o0"]), ("cs", 600, ["o1"])],  # two branches into ts
+}
+LINE_PLAN = [  # the plan; under blind, with deterministic work, what runs too
+    ("pz#00001", "o0", "ts-001", 0, 500), ("pz#00001", "o1", "tr-001", 500, 1100),
+    ("px#00001", "o0", "tr-001", 0, 100), ("px#00001", "o1", "ts-001", 500, 1100), ("px#00001", "o2", "tq-001", 1100, 1700),
+    ("pu#00001", "o0", "tp-001", 0, 200), ("pu#00001", "o1", "tq-001", 0, 300),
+    ("pu#00001", "o2", "ts-001", 1100, 1700), ("pu#00001", "o3", "ts-001", 1700, 2300),
+]
+
+
+def _line_plan():
+    """ts: one cell and one buffer place (2 places); tp, tq, tr: one cell each, no buffer place.
+      0    pz takes a ts place (o0 on ts-001 until 500); pu's two branches start, o0 on tp-001
+           and o1 on tq-001, each followed by work at ts;
+      100  px leaves tr-001 for ts's buffer place: ts is full;
+      200  pu's o0 ends: blocks tp-001, first in ts's line;
+      300  pu's o1 ends: blocks tq-001, second in ts's line (pu holds no ts place yet);
+      500  pz leaves ts for tr: its place goes to pu's o0 branch; ts-001 takes px's o1, and pu's
+           o2 waits behind it (the plan's order);
+      1100 px ends on ts-001 and blocks, waiting for tq's place, held by pu's o1 branch, which
+           waits for a ts place: px's or pu's own. The deadlock is broken by parking pu off
+           tq-001; off the floor it has its ts place already (o2's, shared), so it waits no more,
+           but its wait must leave ts's line: px, leaving ts for tq at once, frees a place that
+           would go to that wait, to nobody, and ts would stay one place short for good."""
+    spec = _spec("line", LINE, {"p": 0, "q": 0, "r": 0, "s": 1}, {"p": 1, "q": 1, "r": 1, "s": 1})
+    return spec, [Assignment(*row) for row in LINE_PLAN]
+
+
+@pytest.mark.parametrize("control", ["blind", "repair"])
+def test_a_parked_wait_for_a_place_its_unit_holds_since_leaves_the_line(monkeypatch, control):
+    floors = _watch_floor(monkeypatch)
+    spec, rows = _line_plan()
+    trace = _run_plan(spec, rows, control)
+    record = trace.control
+    assert record["units_finished"] == record["units"] == len(LINE)
+    assert record["deadlocks_resolved"] == 1
+    assert record["min_places_free"] >= 0
+    _assert_plan_order(trace, LINE)
+    assert all(s.places_free == s.places for s in floors[0].stations)  # ts's was lost
+    if control == "blind":  # the plan as written: the deadlock is broken as it closes
+        assert sorted(trace.executed) == sorted((job, op, cell, float(start), float(end)) for job, op, cell, start, end in LINE_PLAN)
