@@ -1,12 +1,16 @@
 """A unit's places at stations with finite buffers, where it has work in parallel at two stations
-(its routing branches): two paths of the plan-mode floor a random sweep of scheduler plans found
-wrong, each on a small hand-made plan with deterministic work, so every executed time is known
-in advance.
+(its routing branches) or is parked off the floor to break a deadlock: four paths of the floor a
+random sweep of scheduler plans found wrong, each on a small hand-made plan with deterministic
+work, so every executed time is known in advance.
 - A deadlock that closes when the unit's work at one station ends with nothing ready next: its
   place at another station, for work queued there, counted as one that could still free while
   that work went on (`Floor._finish` checks the stations it holds).
 - Two branches of one unit waiting, blocked, for places at the same station: the second place
-  granted is one too many (one unit, one place), and must go back (`Floor._pass_on`)."""
+  granted is one too many (one unit, one place), and must go back (`Floor._pass_on`).
+- A unit parked with a place kept for its next operation where it was: that operation is queued
+  there at once (`Floor._queue_held`), not held back until the unit has its other places.
+- A parked unit's wait for a place its unit has taken since (another branch): the wait leaves
+  the station's line (`Floor._leave_line`), or the next place freed there is lost."""
 import pytest
 
 from plant.loader import spec_from_dict
@@ -30,9 +34,12 @@ def _spec(name: str, routings: dict, buffers: dict[str, int], cells: dict[str, i
         "cells": [{"type": f"t{c}", "count": n} for c, n in cells.items()]})
 
 
-def _watch_floor(monkeypatch) -> list:
-    """The run's floor, kept when it closes (to read its stations' places after the run)."""
-    floors = []
+def _run_checked(monkeypatch, plan: tuple, routings: dict, control: str):
+    """Run a hand-made plan (`plan`: its spec and rows) under `control`; check what every case here
+    must hold: every unit finished, every planned operation ran once, each after its
+    predecessors, one at a time per cell, no buffer over its places, and every place given back
+    at the end (a lost place shows there, or only later). Returns the trace."""
+    floors = []  # the run's floor, kept when it closes, to read its stations' places
     close = Floor.close
 
     def kept(self):
@@ -40,11 +47,12 @@ def _watch_floor(monkeypatch) -> list:
         close(self)
 
     monkeypatch.setattr(Floor, "close", kept)
-    return floors
-
-
-def _assert_plan_order(trace, routings: dict) -> None:
-    """Every operation after its predecessors, one at a time per cell."""
+    spec, rows = plan
+    trace = _run_plan(spec, rows, control)
+    record = trace.control
+    assert record["units_finished"] == record["units"] == len(routings)
+    assert record.get("min_places_free", 0) >= 0  # (a plan run records it; the rule does not)
+    assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
     ends = {(job, op): (start, end) for job, op, _, start, end in trace.executed}
     for job, op, *_ in trace.executed:
         for pred in routings[job.split("#")[0]][int(op[1:])][2]:
@@ -55,6 +63,8 @@ def _assert_plan_order(trace, routings: dict) -> None:
     for spans in by_cell.values():
         spans.sort()
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert all(station.places_free == station.places for station in floors[0].stations)
+    return trace
 
 
 # ---------------------------------------------------------------- a deadlock closed by work ending elsewhere
@@ -101,22 +111,13 @@ def test_a_deadlock_that_closes_when_a_units_work_ends_elsewhere_is_broken_then(
         return out
 
     monkeypatch.setattr(Floor, "_finish", watched)
-    floors = _watch_floor(monkeypatch)
-    spec, rows = _closing_plan()
-    trace = _run_plan(spec, rows, control)
-    record = trace.control
     # Broken, not left standing (without the check the floor stops at 1200: no unit finished).
-    assert record["units_finished"] == record["units"] == len(CLOSING)
-    assert record["deadlocks_resolved"] == 1
+    trace = _run_checked(monkeypatch, _closing_plan(), CLOSING, control)
+    assert trace.control["deadlocks_resolved"] == 1
     # Broken where and when it closed: pu's o0 ending on tc-001 at 1200.
     assert parked_in_finish == [(CLOSES_AT, "tc-001", "pu#00001")]
-    assert record["min_places_free"] >= 0
-    assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
-    _assert_plan_order(trace, CLOSING)
     # No work waits past the moment the cycle closed (then the floor moves again at once).
     assert min(start for *_, start, _ in trace.executed if start > 0) == CLOSES_AT
-    # Every place given back at the end.
-    assert all(s.places_free == s.places for s in floors[0].stations)
 
 
 # ---------------------------------------------------------------- one unit, two places at one station
@@ -152,16 +153,7 @@ def _two_branches_plan():
 
 @pytest.mark.parametrize("control", ["blind", "repair"])
 def test_two_branches_granted_places_at_one_station_give_the_second_back(monkeypatch, control):
-    floors = _watch_floor(monkeypatch)
-    spec, rows = _two_branches_plan()
-    trace = _run_plan(spec, rows, control)
-    record = trace.control
-    assert record["units_finished"] == record["units"] == len(TWO)
-    assert record["min_places_free"] >= 0
-    _assert_plan_order(trace, TWO)
-    # Every place given back at the end (the leak kept one of ts's two).
-    ts = next(s for s in floors[0].stations if s.defn.name == "ts")
-    assert ts.places_free == ts.places == 2
+    trace = _run_checked(monkeypatch, _two_branches_plan(), TWO, control)  # the leak kept one of ts's two places
     # And the plan runs as written: pd and pe both at 2000 (with a ts place lost, pe waits for pd's).
     assert sorted(trace.executed) == sorted((job, op, cell, float(start), float(end)) for job, op, cell, start, end in TWO_PLAN)
 
@@ -192,16 +184,8 @@ def _keeping_plan():
 
 @pytest.mark.parametrize("control", ["rule", "blind", "repair"])
 def test_a_unit_parked_with_a_kept_place_has_its_work_there_queued(monkeypatch, control):
-    floors = _watch_floor(monkeypatch)
-    spec, rows = _keeping_plan()
-    trace = _run_plan(spec, rows, control)
-    record = trace.control
-    assert record["units_finished"] == record["units"] == len(KEEPING)
-    assert record["deadlocks_resolved"] >= 1
-    assert record.get("min_places_free", 0) >= 0  # (a plan run records it; the rule does not)
-    assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
-    _assert_plan_order(trace, KEEPING)
-    assert all(s.places_free == s.places for s in floors[0].stations)
+    trace = _run_checked(monkeypatch, _keeping_plan(), KEEPING, control)  # (before: stopped at 700, none finished)
+    assert trace.control["deadlocks_resolved"] >= 1
 
 
 # ---------------------------------------------------------------- a parked unit's wait left in the line
@@ -238,14 +222,7 @@ def _line_plan():
 
 @pytest.mark.parametrize("control", ["blind", "repair"])
 def test_a_parked_wait_for_a_place_its_unit_holds_since_leaves_the_line(monkeypatch, control):
-    floors = _watch_floor(monkeypatch)
-    spec, rows = _line_plan()
-    trace = _run_plan(spec, rows, control)
-    record = trace.control
-    assert record["units_finished"] == record["units"] == len(LINE)
-    assert record["deadlocks_resolved"] == 1
-    assert record["min_places_free"] >= 0
-    _assert_plan_order(trace, LINE)
-    assert all(s.places_free == s.places for s in floors[0].stations)  # ts's was lost
+    trace = _run_checked(monkeypatch, _line_plan(), LINE, control)  # a ts place was lost
+    assert trace.control["deadlocks_resolved"] == 1
     if control == "blind":  # the plan as written: the deadlock is broken as it closes
         assert sorted(trace.executed) == sorted((job, op, cell, float(start), float(end)) for job, op, cell, start, end in LINE_PLAN)
