@@ -59,7 +59,9 @@ class Deadlocks:
         wants = _wants(stuck)
         victim = next((w for w in on_slot if w.frees and _on_cycle(w, wants)),
                       next((w for w in on_slot if w.frees), on_slot[0] if on_slot else None))
-        if victim is None:  # only held-back releases: no cell to clear (cannot happen with one root station per unit)
+        # Only units off the floor (held-back releases; parked units, each holding a place the
+        # other waits for: seen in random plans under blind, rare): no cell to clear.
+        if victim is None:
             return
         waiters = victim.wants.place_waiters
         parking = self.env.event()

@@ -590,11 +590,25 @@ class Floor(PlanCells):
                 else:
                     station.places_free += 1
                 station.engaged -= 1
+                if held:
+                    self._check_held(unit, station)
                 return None
         station.engaged -= 1
         if station.place_waiters:  # a cell freed, no place: work queued here may be stuck behind others
             self.check_deadlock(station)
+        if unit.held:
+            self._check_held(unit, station)
         return None
+
+    def _check_held(self, unit: Unit, here: Station) -> None:
+        """The unit's work at `here` ended: a station elsewhere where it holds a place, for work
+        queued there, counted that place as one that can still free while this work went on (a
+        unit at work moves); now that it holds the place only for queued work, a deadlock can
+        close there, and only this check sees it. (`here` has its own check.)"""
+        for index in list(unit.held):
+            station = self.stations[index]
+            if station is not here and station.place_waiters:
+                self.check_deadlock(station)
 
     def _blocked(self, cell: CellRun, task: Task, blocked: tuple[list[int], bool]):
         kept = yield from self._pass_on(cell, task.unit, blocked[0], blocked[1], task.has_place)
@@ -828,9 +842,18 @@ class Floor(PlanCells):
                         got = yield ev
                         self.deadlocks.drop(wait)
                         if got is not None:  # parked to break a deadlock: the cell is free, the unit goes on off the floor
+                            moves = self._queue_held(unit, moves)
                             env.process(self._pass_on(None, unit, ready, rework, False, (i, station, moves, kept, got)))
                             return kept
                         ev = None
+                    if unit.held.get(station.index):
+                        # Granted while waiting, but a parallel branch of the unit took a place
+                        # there meanwhile: one unit, one place (its operations share it, and only
+                        # the last to leave gives it up), so the second goes back.
+                        self._give_place(station)
+                elif ev is not None:  # parked in the line here, and a branch of the unit has taken a place here since
+                    self._leave_line(station, ev)
+                    ev = None
                 unit.held[station.index] = unit.held.get(station.index, 0) + 1
                 has_place = True
             moves.append((station, op, has_place))
@@ -850,6 +873,31 @@ class Floor(PlanCells):
             for station, op, has_place in moves:
                 self._enqueue(station, Task(unit, op, env.now, has_place))
         return kept
+
+    def _leave_line(self, station: Station, ev: simpy.Event) -> None:
+        """A parked unit's wait for a place at `station` it shares now (a parallel branch of it took
+        one there since it was parked) leaves the line: left there, the next place freed there
+        would go to a wait nobody waits on, and be lost for good. (Granted already: given back.)"""
+        if ev.triggered:
+            self._give_place(station)
+            return
+        waiters = station.place_waiters
+        waiters.remove(ev)
+        if not waiters and self.control is not None:
+            self.control.full(station, False)
+
+    def _queue_held(self, unit: Unit, moves: list) -> list:
+        """A unit parked off the floor: the next operations it has its places for already (one that
+        keeps its place where it was, one that shares a place it holds) are queued there now, not
+        when it has its last place. Held back, they would hold those places with no work queued for
+        them: the cell it left free, with the unit's place, for nothing, and another unit waiting
+        for that place (a cycle of two, each keeping its place for its next operation) stuck for
+        good, the parked units off the floor where no check can break it. Returns the other moves."""
+        now = self.env.now
+        for station, op, has_place in moves:
+            if has_place:
+                self._enqueue(station, Task(unit, op, now, has_place))
+        return [move for move in moves if not move[2]]
 
     def _arrive(self, trip: _Trip) -> None:
         """An AGV trip ends: the unit is queued at its next stations, the vehicle is free."""
