@@ -236,36 +236,31 @@ def repair_pool(cells: list[PoolCell], down: int, until: int, now: int) -> list[
         raise ValueError(f"down: {down} is not a cell of the pool (0..{len(cells) - 1})")
     if until < now:
         raise ValueError(f"until: the stop ends at {until}, before now ({now})")
-    calendars = [CellCalendar(c.windows + ([(now, until)] if k == down else [])) for k, c in enumerate(cells)]
-    # Per twin slot, its projected work: sorted (start, end, family).
-    slots: dict[tuple[int, int], list[tuple[int, int, str | None]]] = {}
-    for k, cell in enumerate(cells):
-        if k == down:
-            continue
-        free = _slot_starts(cell, now)
-        last = [cell.family] * len(free)
-        for task in cell.queue:
-            i = min(range(len(free)), key=free.__getitem__)
-            setup = cell.setup if cell.capacity == 1 and last[i] not in (None, task.family) else 0
-            start = calendars[k].earliest_fit(max(task.ready, free[i] + setup), task.duration)
-            slots.setdefault((k, i), []).append((start, start + task.duration, task.family))
-            free[i], last[i] = start + task.duration, task.family
-        for i, at in enumerate(_slot_starts(cell, now)):
-            slots.setdefault((k, i), []).insert(0, (now, at, cell.family))  # running work (or nothing) first
     cell = cells[down]
+    calendar = CellCalendar(cell.windows + [(now, until)])
+    slots = calendars = None  # the twins' projection: made when a task is first delayed (often none is)
     free = [max(at, until) for at in _slot_starts(cell, now)]
     last = [cell.family] * len(free)
     moves = []
     for task in cell.queue:
-        i = min(range(len(free)), key=free.__getitem__)
+        i = free.index(min(free))  # the slot free first (the first such)
         setup = cell.setup if cell.capacity == 1 and last[i] not in (None, task.family) else 0
-        here = calendars[down].earliest_fit(max(task.ready, free[i] + setup), task.duration)
+        here = calendar.earliest_fit(max(task.ready, free[i] + setup), task.duration)
         if here > max(task.ready, task.planned):
-            best = None
+            if slots is None:
+                calendars, slots = _twin_slots(cells, down, now)
+            best, bound, ready = None, here, task.ready
             for (k, j), work in slots.items():
+                # No gap of a slot starts before its first work ends (nor before the task may):
+                # a slot that cannot start it before the best so far is not searched. Once a gap
+                # at the task's ready time is found, none can be sooner.
+                if work[0][1] >= bound or ready >= bound:
+                    continue
                 start = _earliest_gap(work, cells[k], calendars[k], task)
-                if start < here and (best is None or start < best[0]):
-                    best = (start, k, j)
+                if start < bound:
+                    best, bound = (start, k, j), start
+                    if start == ready:
+                        break
             if best is not None:
                 start, k, j = best
                 bisect.insort(slots[(k, j)], (start, start + task.duration, task.family))
@@ -273,6 +268,35 @@ def repair_pool(cells: list[PoolCell], down: int, until: int, now: int) -> list[
                 continue
         free[i], last[i] = here + task.duration, task.family
     return moves
+
+
+def _twin_slots(cells: list[PoolCell], down: int, now: int) -> tuple[dict, dict]:
+    """The twin cells' calendars and, per twin slot (cell, slot), its projected work: sorted
+    (start, end, family), running work (or nothing) first, then the cell's queue in its order,
+    each task on the slot free first after its ready time and any changeover, outside windows.
+    Slots keyed in the order repair_pool searches them (ties go to the first)."""
+    calendars: dict[int, CellCalendar] = {}
+    slots: dict[tuple[int, int], list[tuple[int, int, str | None]]] = {}
+    for k, cell in enumerate(cells):
+        if k == down:
+            continue
+        calendar = calendars[k] = CellCalendar(cell.windows)
+        starts = _slot_starts(cell, now)
+        work = [[(now, at, cell.family)] for at in starts]
+        free = list(starts)
+        last = [cell.family] * len(free)
+        used = []  # the slots in the order the queue first uses them, then the rest: the order gaps are searched in
+        for task in cell.queue:
+            i = free.index(min(free))
+            setup = cell.setup if cell.capacity == 1 and last[i] not in (None, task.family) else 0
+            start = calendar.earliest_fit(max(task.ready, free[i] + setup), task.duration)
+            if len(work[i]) == 1:
+                used.append(i)
+            work[i].append((start, start + task.duration, task.family))
+            free[i], last[i] = start + task.duration, task.family
+        for i in used + [i for i, w in enumerate(work) if len(w) == 1]:
+            slots[(k, i)] = work[i]
+    return calendars, slots
 
 
 def _slot_starts(cell: PoolCell, now: int) -> list[int]:

@@ -527,25 +527,27 @@ def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, flo
     """(task, new cell, planned start) for the open tasks of `cell`'s queue that
     scheduler.repair_pool moves to twin cells when `cell` stops until `expected_up`: only the
     cell's pool is read (its cells' running work and queues inside the repair window), so the
-    decision costs the pool's queues, not the floor's."""
+    decision costs the pool's queues, not the floor's; and when nothing of the stopped cell's
+    queue is inside the window (nothing to move), only that queue."""
     plan, now = ctrl.plan, ctrl.now
     pool = plan.cell_pool[cell]
     cells = plan.pool_cells[pool]
     limit = now + ctrl.config.repair_window_s
     cut = int(now)
     pause = max(0, int(expected_up) - cut)
+    duration = _durations(plan)
+    own = _queued(ctrl, cell, limit, pool, duration)
+    if not own:
+        return []
     free: dict[int, list[int]] = {c: [] for c in cells}
+    started_at, ran_on = ctrl.started_at, ctrl.ran_on
     for t in ctrl.running_tasks(cells):
-        c = ctrl.ran_on[t]
-        end = int(ctrl.started_at[t] + _duration(plan, t, pool))
+        c = ran_on[t]
+        end = int(started_at[t] + duration(t, pool))
         free[c].append(end + (pause if c == cell else 0))  # work on the stopped cell waits out the stop
     lanes = []
     for c in cells:
-        queue = []
-        for t in ctrl.queue(c):
-            if ctrl.start[t] >= limit:
-                break
-            queue.append(QueuedTask(t, int(_ready(ctrl, t)), int(ctrl.start[t]), _duration(plan, t, pool), plan.t_family[t]))
+        queue = own if c == cell else _queued(ctrl, c, limit, pool, duration)
         windows = [(s, e) for s, e in plan.problem.cells[c].unavailable if e > cut]
         if c != cell and not ctrl.up[c]:
             windows.append((cut, max(cut, int(ctrl.down_until[c]))))
@@ -554,23 +556,52 @@ def repair_cell(ctrl, cell: int, expected_up: float) -> list[tuple[int, int, flo
     return [(t, cells[k], float(start)) for t, k, start in moves]
 
 
-def _duration(plan, t: int, pool: int) -> int:
+def _queued(ctrl, c: int, limit: float, pool: int, duration) -> list[QueuedTask]:
+    """Cell c's open sequence planned to start before `limit`, as repair_pool reads it."""
+    queue, start, family = [], ctrl.start, ctrl.plan.t_family
+    for t in ctrl.queue(c):
+        if start[t] >= limit:
+            break
+        queue.append(QueuedTask(t, int(_ready(ctrl, t, duration)), int(start[t]), duration(t, pool), family[t]))
+    return queue
+
+
+_MISSING = object()
+
+
+def _durations(plan):
     """Planned seconds of task t on a cell of `pool` (the plan's own, for availability if it
-    was planned so)."""
-    modes = plan.problem.tasks[plan.t_problem[t]].modes if plan.t_problem[t] >= 0 else []
-    return next((d for p, d in modes if p == pool), int(plan.t_end[t] - plan.t_start[t]) or 1)
+    was planned so; else its planned time), as a function of (t, pool) that looks each (modes
+    list, pool) up once: a repair reads ~1,000 running and queued tasks of one pool, which share
+    a few modes lists (one per capability)."""
+    tasks, t_problem, t_start, t_end, seen = plan.problem.tasks, plan.t_problem, plan.t_start, plan.t_end, {}
+
+    def duration(t: int, pool: int) -> int:
+        p = t_problem[t]
+        if p >= 0:
+            modes = tasks[p].modes
+            key = (id(modes), pool)
+            d = seen.get(key, _MISSING)
+            if d is _MISSING:
+                d = seen[key] = next((d for q, d in modes if q == pool), None)
+            if d is not None:
+                return d
+        return int(t_end[t] - t_start[t]) or 1
+
+    return duration
 
 
-def _ready(ctrl, t: int) -> float:
+def _ready(ctrl, t: int, duration) -> float:
     """Earliest t may start: now, its planned start (the controller's gate), and its
-    predecessors' expected ends (running: started + planned time; waiting: planned end)."""
+    predecessors' expected ends (running: started + planned time; waiting: planned end);
+    `duration` the planned seconds of a task on a pool (_durations)."""
     plan = ctrl.plan
     at = max(ctrl.now, plan.t_start[t] - ctrl.config.early_s)
     for p in plan.t_preds[t]:
         if ctrl.status[p] == RUNNING:
-            at = max(at, ctrl.started_at[p] + _duration(plan, p, plan.cell_pool[ctrl.ran_on[p]]))
+            at = max(at, ctrl.started_at[p] + duration(p, plan.cell_pool[ctrl.ran_on[p]]))
         elif ctrl.status[p] == WAITING:
-            at = max(at, max(ctrl.now, ctrl.start[p]) + _duration(plan, p, ctrl.pool_of(p)))
+            at = max(at, max(ctrl.now, ctrl.start[p]) + duration(p, ctrl.pool_of(p)))
     return at
 
 
