@@ -152,8 +152,40 @@ class Deadlocks:
                 elif control.startable(task):
                     station = control.station(unit, task.op)
                     if not blocked([slot for c2 in self._cells(station) for slot in control.slots[c2]]):
-                        return None
+                        head = self._behind_head(task, station, waits, on_slot)
+                        if head is None:
+                            return None
+                        behind.extend(head)
         return behind
+
+    def _behind_head(self, task, station: Station, waits: list[PlaceWait], on_slot: dict) -> list[PlaceWait] | None:
+        """Following the plan strictly (blind: look-ahead 1, no help, no routing), a free cell starts
+        only the head of its sequence: a ready task planned behind a head whose unit waits for a
+        place (the head is held back with it, in `Floor._pass_on`) cannot start while that wait
+        lasts, free slot or not. Returns that unit's waits (stuck if they are), or None when the
+        task may start: another control, a full station (a free cell takes its earliest ready
+        task then), its cell at work or down, or the task at the head, or a head that can arrive."""
+        ctrl = self.control.ctrl
+        config = ctrl.config
+        if config.lookahead != 1 or config.pool_help or config.route or station.place_waiters:
+            return None
+        tid = task.tid
+        c = ctrl.cell[tid]
+        if c < 0 or ctrl.in_rework[tid] or self.control.pending[c]:
+            return None
+        cell = ctrl._cells[c]
+        if not cell.up or cell.running > sum(1 for slot in self.control.slots[c] if id(slot) in on_slot):
+            return None  # a slot at work: its end is a new pick (and a new check)
+        head = next(ctrl.queue(c), -1)
+        if head < 0 or head == tid or head in self.control.ready_tasks:
+            return None
+        # With AGVs a next operation held back may be on its way (on a trip, it arrives): only
+        # without them is a queued operation not arrived one its unit holds back.
+        if self.control.floor.fleet is not None:
+            return None
+        held_back = [w for w in waits if 0 <= w.unit.first <= head < w.unit.first + len(w.unit.status)
+                     and w.unit.status[head - w.unit.first] == QUEUED]
+        return held_back or None
 
     def _cells(self, s: Station) -> list[int]:
         cells = self._cells_of.get(s.index)

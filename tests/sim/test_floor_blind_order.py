@@ -1,0 +1,55 @@
+"""Deadlocks that only the plan's strict order closes (blind: a free cell starts the head of its
+sequence and nothing else), on small hand-made plans with deterministic work, as in
+test_floor_places (whose checks they share): a random sweep of scheduler plans found them
+standing for good under blind.
+- A ready task behind its cell's head, whose unit waits on the cycle: the check counted the
+  task as one that moves (its station has a free cell), but under blind that cell waits for the
+  head, which arrives only with its unit (`Deadlocks._behind_head`)."""
+import pytest
+
+from scheduler.schedule import Assignment
+from test_floor_places import _run_checked, _spec
+
+# ---------------------------------------------------------------- a ready task behind a stuck head
+BEHIND = {  # product -> its operations (capability, work s, predecessors)
+    "px": [("ca", 500, []), ("cb", 600, ["o0"])],
+    "py": [("cd", 100, []), ("ca", 600, ["o0"]), ("cc", 600, ["o0"])],  # o1 at ta, o2 at tc after o0
+    "pz": [("cb", 300, []), ("ca", 600, ["o0"]), ("cc", 600, ["o0"])],  # o1 at ta, o2 at tc after o0
+}
+BEHIND_PLAN = [
+    ("py#00001", "o0", "td-001", 0, 100),
+    ("px#00001", "o0", "ta-001", 0, 500), ("py#00001", "o1", "ta-001", 500, 1100),
+    ("pz#00001", "o1", "ta-001", 1100, 1700),
+    ("pz#00001", "o0", "tb-001", 0, 300), ("px#00001", "o1", "tb-001", 500, 1100),
+    ("pz#00001", "o2", "tc-001", 300, 900), ("py#00001", "o2", "tc-001", 900, 1500),
+]
+CLOSES_AT = 500.0  # px's o0 ends on ta-001
+
+
+def _behind_plan():
+    """ta: one cell and one buffer place (2 places); tb: one cell, no buffer place (1 place); tc:
+    one cell and one buffer place; td: one cell.
+      0    px enters ta (o0 on ta-001), pz tb (o0 on tb-001), py td (o0 on td-001);
+      100  py finishes o0 and goes on to ta (for o1) and tc (for o2): ta is full; py's o2 is ready
+           at tc, whose free cell tc-001 is planned to run pz's o2 first;
+      300  pz finishes o0 and blocks tb-001 waiting for a ta place for o1; its o2 (tc's head) is
+           held back with it, as a unit passes on once it has every place;
+      500  px finishes o0 and blocks ta-001 waiting for tb's place (pz's); py's o1 is handed to
+           ta-001, held by px.
+    A cycle: px (ta) waits for tb, pz (tb) for ta, and py's ta place frees only once its o1 runs
+    on ta-001, behind px. py's o2 is ready at tc, where a cell is free, so the check counted py
+    as a unit that moves and the floor stood for good; but under blind tc-001 waits for its head,
+    pz's o2, held back on the cycle. (Under repair the look-ahead starts py's o2 on tc-001 out
+    of order, and the cycle closes when it ends, with nothing ready next: `Floor._finish`.)"""
+    spec = _spec("behind a stuck head", BEHIND, {"a": 1, "b": 0, "c": 1, "d": 0}, {"a": 1, "b": 1, "c": 1, "d": 1})
+    return spec, [Assignment(*row) for row in BEHIND_PLAN]
+
+
+@pytest.mark.parametrize("control", ["blind", "repair"])
+def test_a_ready_task_behind_a_head_held_back_on_the_cycle_is_stuck(monkeypatch, control):
+    # Broken, not left standing (without the check the floor stops at 500 under blind: no unit finished).
+    trace = _run_checked(monkeypatch, _behind_plan(), BEHIND, control)
+    assert trace.control["deadlocks_resolved"] == 1
+    if control == "blind":
+        # Broken when it closed: no work waits past px's o0 ending (ta-001 takes py's o1 then).
+        assert min(start for *_, start, _ in trace.executed if start > 0) == CLOSES_AT
