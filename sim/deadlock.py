@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import simpy
 
+from scheduler.control.controller import RUNNING
 from sim.entities import QUEUED, CellRun, PlaceWait, Station, Unit
 
 
@@ -24,6 +25,10 @@ class Deadlocks:
         self.waits: dict[simpy.Event, PlaceWait] = {}  # units waiting for a place, by their wait event
         self.resolved = 0  # units parked off the floor to break a blocking deadlock
         self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
+        # Executing a plan strictly in its order (blind: look-ahead 1, no help, no routing): a free
+        # cell starts only the head of its sequence (see _behind_head).
+        config = control.ctrl.config if control is not None else None
+        self.strict = config is not None and config.lookahead == 1 and not config.pool_help and not config.route
 
     def add(self, wait: PlaceWait) -> PlaceWait:
         """A unit starts waiting for a place: a deadlock may close through the place it wants."""
@@ -39,7 +44,9 @@ class Deadlocks:
 
     def wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event):
         """Generator: a unit off the floor (held back at release, or parked) waits for a place."""
-        if not unit.held:  # holds no place (a held-back release, most often): it cannot close a cycle
+        if not unit.held and not self.strict:
+            # Holds no place (a held-back release, most often): it cannot close a cycle. (Under
+            # blind it can: cells wait for its work, the heads of their sequences; _behind_head.)
             yield ev
             return
         wait = self.add(PlaceWait(unit, station, None, None, False, ev))
@@ -152,40 +159,42 @@ class Deadlocks:
                 elif control.startable(task):
                     station = control.station(unit, task.op)
                     if not blocked([slot for c2 in self._cells(station) for slot in control.slots[c2]]):
-                        head = self._behind_head(task, station, waits, on_slot)
+                        head = self._behind_head(task, station, waits)
                         if head is None:
                             return None
                         behind.extend(head)
         return behind
 
-    def _behind_head(self, task, station: Station, waits: list[PlaceWait], on_slot: dict) -> list[PlaceWait] | None:
+    def _behind_head(self, task, station: Station, waits: list[PlaceWait]) -> list[PlaceWait] | None:
         """Following the plan strictly (blind: look-ahead 1, no help, no routing), a free cell starts
-        only the head of its sequence: a ready task planned behind a head whose unit waits for a
-        place (the head is held back with it, in `Floor._pass_on`) cannot start while that wait
-        lasts, free slot or not. Returns that unit's waits (stuck if they are), or None when the
-        task may start: another control, a full station (a free cell takes its earliest ready
-        task then), its cell at work or down, or the task at the head, or a head that can arrive."""
-        ctrl = self.control.ctrl
-        config = ctrl.config
-        if config.lookahead != 1 or config.pool_help or config.route or station.place_waiters:
+        only the head of its sequence: a ready task planned behind a head whose unit is held back
+        (it waits for a place, with no operation at work or arrived anywhere: its next operations
+        go on only with it, see `Floor._pass_on`) cannot start while that wait lasts, free cell or
+        not. Returns that unit's waits (the task is stuck if they are), or None when the task may
+        start: another control, a full station (a free cell takes its earliest ready task then),
+        its cell at work or down, the task at the head, or a head that can get ready otherwise."""
+        control = self.control
+        ctrl = control.ctrl
+        if not self.strict or station.place_waiters:
             return None
         tid = task.tid
         c = ctrl.cell[tid]
-        if c < 0 or ctrl.in_rework[tid] or self.control.pending[c]:
+        if c < 0 or ctrl.in_rework[tid] or control.pending[c]:
             return None
         cell = ctrl._cells[c]
-        if not cell.up or cell.running > sum(1 for slot in self.control.slots[c] if id(slot) in on_slot):
+        if not cell.up or cell.running:  # (a slot holding a unit that waits ran a task already done)
             return None  # a slot at work: its end is a new pick (and a new check)
         head = next(ctrl.queue(c), -1)
-        if head < 0 or head == tid or head in self.control.ready_tasks:
+        if head < 0 or head == tid or control.floor.fleet is not None:
+            return None  # with AGVs, a unit's next operations may be on a trip: they arrive
+        held_back = [w for w in waits if 0 <= w.unit.first <= head < w.unit.first + len(w.unit.status)]
+        if not held_back:
             return None
-        # With AGVs a next operation held back may be on its way (on a trip, it arrives): only
-        # without them is a queued operation not arrived one its unit holds back.
-        if self.control.floor.fleet is not None:
-            return None
-        held_back = [w for w in waits if 0 <= w.unit.first <= head < w.unit.first + len(w.unit.status)
-                     and w.unit.status[head - w.unit.first] == QUEUED]
-        return held_back or None
+        first = held_back[0].unit.first
+        tasks = range(first, first + len(held_back[0].unit.status))
+        if any(ctrl.status[t] == RUNNING or t in control.ready_tasks for t in tasks):
+            return None  # at work, handed to a cell, or arrived: it may go on without its waits
+        return held_back
 
     def _cells(self, s: Station) -> list[int]:
         cells = self._cells_of.get(s.index)
