@@ -4,7 +4,9 @@ test_floor_places (whose checks they share): a random sweep of scheduler plans f
 standing for good under blind.
 - A ready task behind its cell's head, whose unit waits on the cycle: the check counted the
   task as one that moves (its station has a free cell), but under blind that cell waits for the
-  head, which arrives only with its unit (`Deadlocks._behind_head`)."""
+  head, which arrives only with its unit (`Deadlocks._behind_head`).
+- The same behind a head whose unit waits off the floor holding no place (a held-back release,
+  or a parked unit): such a unit was not among the waits at all (`Deadlocks.wait_off_floor`)."""
 import pytest
 
 from scheduler.schedule import Assignment
@@ -53,3 +55,42 @@ def test_a_ready_task_behind_a_head_held_back_on_the_cycle_is_stuck(monkeypatch,
     if control == "blind":
         # Broken when it closed: no work waits past px's o0 ending (ta-001 takes py's o1 then).
         assert min(start for *_, start, _ in trace.executed if start > 0) == CLOSES_AT
+
+
+# ---------------------------------------------------------------- a head held back off the floor, holding no place
+OFF = {
+    "px": BEHIND["px"],
+    "py": BEHIND["py"],
+    "pz": BEHIND["pz"][:2],  # o0 at tb, then o1 at ta
+    "pw": [("ca", 600, []), ("cc", 600, [])],  # two roots in parallel: o0 at ta, o1 at tc
+}
+OFF_PLAN = [
+    ("py#00001", "o0", "td-001", 0, 100),
+    ("px#00001", "o0", "ta-001", 0, 500), ("py#00001", "o1", "ta-001", 500, 1100),
+    ("pz#00001", "o1", "ta-001", 1100, 1700), ("pw#00001", "o0", "ta-001", 1700, 2300),
+    ("pz#00001", "o0", "tb-001", 0, 300), ("px#00001", "o1", "tb-001", 500, 1100),
+    ("pw#00001", "o1", "tc-001", 200, 800), ("py#00001", "o2", "tc-001", 900, 1500),
+]
+
+
+def _off_plan():
+    """The stations of _behind_plan; pz's o2 goes, and tc's head is pw's o1 instead, a root of a
+    unit released at 200 (its first planned start) to ta and tc.
+      0    px enters ta (o0 on ta-001), pz tb (o0 on tb-001), py td (o0 on td-001);
+      100  py goes on to ta (for o1) and tc (for o2): ta is full; py's o2 waits behind tc's head;
+      200  pw is due, but ta is full: it waits off the floor for a ta place, holding none, and
+           its o1 (tc's head) waits with it;
+      300  pz finishes o0 and blocks tb-001 waiting for a ta place;
+      500  px finishes o0 and blocks ta-001 waiting for tb's place (pz's).
+    The cycle of the first case, with tc's head held back by a unit off the floor: the check did
+    not count it among the waits at all (a unit holding no place cannot close a cycle, but under
+    blind it can, through the cells waiting for its work)."""
+    spec = _spec("behind a head off the floor", OFF, {"a": 1, "b": 0, "c": 1, "d": 0}, {"a": 1, "b": 1, "c": 1, "d": 1})
+    return spec, [Assignment(*row) for row in OFF_PLAN]
+
+
+def test_a_ready_task_behind_a_head_waiting_off_the_floor_is_stuck(monkeypatch):
+    # Broken, not left standing (without the check the floor stops at 500: no unit finished).
+    trace = _run_checked(monkeypatch, _off_plan(), OFF, "blind")
+    assert trace.control["deadlocks_resolved"] == 1
+    assert min(start for *_, start, _ in trace.executed if start > 0) == CLOSES_AT
