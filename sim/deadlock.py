@@ -8,6 +8,8 @@ an operation's end). A floor breaks such a cycle by taking one unit off its cell
 place / AGV off the floor; the twin does the same, when the cycle closes."""
 from __future__ import annotations
 
+from typing import Callable
+
 import simpy
 
 from scheduler.control.controller import RUNNING
@@ -25,6 +27,8 @@ class Deadlocks:
         self.waits: dict[simpy.Event, PlaceWait] = {}  # units waiting for a place, by their wait event
         self.resolved = 0  # units parked off the floor to break a blocking deadlock
         self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
+        self.parked_moves: dict[simpy.Event, list] = {}  # a parked unit's wait -> its moves held back (see _queue_parked)
+        self.queue_held: Callable[[Unit, list], list] | None = None  # the floor's _queue_held
         # Executing a plan strictly in its order (blind: look-ahead 1, no help, no routing): a free
         # cell starts only the head of its sequence (see _behind_head).
         config = control.ctrl.config if control is not None else None
@@ -42,16 +46,20 @@ class Deadlocks:
         if self.waits.pop(wait.ev, None) is not None and wait.at is not None:
             wait.at.blocked_slots -= 1
 
-    def wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event):
-        """Generator: a unit off the floor (held back at release, or parked) waits for a place."""
+    def wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event, moves: list | None = None):
+        """Generator: a unit off the floor (held back at release, or parked) waits for a place
+        (`moves`: a parked unit's next operations held back with it, see `_queue_parked`)."""
         if not unit.held and not self.strict:
             # Holds no place (a held-back release, most often): it cannot close a cycle. (Under
             # blind it can: cells wait for its work, the heads of their sequences; _behind_head.)
             yield ev
             return
+        if moves is not None:
+            self.parked_moves[ev] = moves
         wait = self.add(PlaceWait(unit, station, None, None, False, ev))
         yield ev
         self.drop(wait)
+        self.parked_moves.pop(ev, None)
 
     def check(self, station: Station) -> None:
         """If no place of `station` can ever free (a deadlock has just closed through it), park one
@@ -69,6 +77,7 @@ class Deadlocks:
         # Only units off the floor (held-back releases; parked units, each holding a place the
         # other waits for: seen in random plans under blind, rare): no cell to clear.
         if victim is None:
+            self._queue_parked(stuck)
             return
         waiters = victim.wants.place_waiters
         parking = self.env.event()
@@ -76,6 +85,21 @@ class Deadlocks:
         self.drop(victim)
         victim.ev.succeed(parking)
         self.resolved += 1
+
+    def _queue_parked(self, stuck: list[PlaceWait]) -> None:
+        """A deadlock of units off the floor only: a parked unit holding a place it took off the
+        floor (its work there held back with it, until it has its last place) has that work
+        queued there now. The cells can run it: the unit then blocks on a slot (a deadlock the
+        floor breaks by parking) or moves on. (Queued at once whenever a parked unit gets a
+        place, rather than only here, it changed other runs: seed 1207 of the sweep stopped.)"""
+        for w in stuck:
+            moves = self.parked_moves.get(w.ev)
+            if moves and any(has_place for *_, has_place in moves):
+                held = list(moves)
+                moves[:] = [move for move in held if not move[2]]  # before queuing: a check it starts sees them gone
+                self.queue_held(w.unit, held)
+                self.resolved += 1
+                return
 
     def _deadlock(self, start: Station) -> list[PlaceWait] | None:
         """The waiting units of a deadlock through `start`, or None while a place there can still
