@@ -25,7 +25,7 @@ class Deadlocks:
         self.cells = cells
         self.control = control
         self.waits: dict[simpy.Event, PlaceWait] = {}  # units waiting for a place, by their wait event
-        self.resolved = 0  # units parked off the floor to break a blocking deadlock
+        self.resolved = 0  # blocking deadlocks broken: a unit parked off the floor (or parked work queued, _queue_parked)
         self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
         self.parked_moves: dict[simpy.Event, list] = {}  # a parked unit's wait -> its moves held back (see _queue_parked)
         self.queue_held: Callable[[Unit, list], list] | None = None  # the floor's _queue_held

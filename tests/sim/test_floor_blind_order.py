@@ -6,7 +6,10 @@ standing for good under blind.
   task as one that moves (its station has a free cell), but under blind that cell waits for the
   head, which arrives only with its unit (`Deadlocks._behind_head`).
 - The same behind a head whose unit waits off the floor holding no place (a held-back release,
-  or a parked unit): such a unit was not among the waits at all (`Deadlocks.wait_off_floor`)."""
+  or a parked unit): such a unit was not among the waits at all (`Deadlocks.wait_off_floor`).
+- Two parked units off the floor, each holding the place the other waits for (its work there held
+  back with it): no unit on a cell to park; one's held-back work is queued where it holds its
+  place (`Deadlocks._queue_parked`)."""
 import pytest
 
 from scheduler.schedule import Assignment
@@ -94,3 +97,50 @@ def test_a_ready_task_behind_a_head_waiting_off_the_floor_is_stuck(monkeypatch):
     trace = _run_checked(monkeypatch, _off_plan(), OFF, "blind")
     assert trace.control["deadlocks_resolved"] == 1
     assert min(start for *_, start, _ in trace.executed if start > 0) == CLOSES_AT
+
+
+# ---------------------------------------------------------------- two parked units, each holding the place the other waits for
+PARKED = {
+    "p0": [("ca", 500, []), ("cb", 300, ["o0"]), ("ca", 200, ["o0"])],  # after o0 at ta: o1 at tb, o2 at ta
+    "p1": [("cb", 100, []), ("ca", 300, ["o0"]), ("cb", 100, ["o0"])],  # after o0 at tb: o1 at ta, o2 at tb
+    "p2": [("ca", 100, []), ("ca", 300, ["o0"]), ("cb", 300, ["o1"])],
+    "p3": [("cb", 200, []), ("cb", 300, ["o0"])],
+    "p4": [("cb", 300, []), ("cb", 500, ["o0"]), ("cb", 300, ["o1"]), ("ca", 100, ["o1"])],
+}
+PARKED_PLAN = [
+    ("p0#00001", "o0", "ta-001", 0, 500), ("p1#00001", "o1", "ta-001", 500, 800),
+    ("p0#00001", "o2", "ta-001", 800, 1000), ("p4#00001", "o3", "ta-001", 1400, 1500),
+    ("p2#00001", "o0", "ta-001", 1500, 1600), ("p2#00001", "o1", "ta-001", 1600, 1900),
+    ("p1#00001", "o0", "tb-001", 0, 100), ("p4#00001", "o0", "tb-001", 100, 400),
+    ("p3#00001", "o0", "tb-001", 400, 600), ("p3#00001", "o1", "tb-001", 600, 900),
+    ("p4#00001", "o1", "tb-001", 900, 1400), ("p4#00001", "o2", "tb-001", 1400, 1700),
+    ("p1#00001", "o2", "tb-001", 1700, 1800), ("p0#00001", "o1", "tb-001", 1800, 2100),
+    ("p2#00001", "o2", "tb-001", 2100, 2400),
+]
+STOOD_AT = 1600.0  # p4's o2 ends on tb-001: the last work before the floor stood
+
+
+def _parked_plan():
+    """ta, tb: one cell each, no buffer place (one place each). (Found by a search of small
+    random plans; each unit's work after its first operation is at both stations.)
+      0    p0 o0 on ta-001, p1 o0 on tb-001;
+      100  p1 blocks tb-001 waiting for a ta place (o1; its o2 keeps its tb place); p4, due, waits
+           off the floor for a tb place;
+      500  p0 blocks ta-001 waiting for tb: a cycle, broken by parking p1, whose tb place goes
+           to the first in tb's line, p4; p1 waits off the floor in ta's line;
+      1300 p4 blocks tb-001 waiting for ta (o3; its o2 keeps tb): p0 (ta) and p4 (tb) close a
+           cycle; p0 is parked and its ta place goes to p1, which now waits off the floor for a tb
+           place for o2, its o1 held back with it; then p4 is parked (its o2 queued on tb-001);
+      1600 p4's o2 ends: tb's place goes to p0, which waits off the floor for a ta place for o2.
+    p1 holds ta and waits for tb, p0 holds tb and waits for ta, both off the floor, their work
+    held back with them: no cell holds a unit of the cycle, so parking one breaks nothing. The
+    check found it but no unit to park: the floor stood for good."""
+    spec = _spec("two parked units", PARKED, {"a": 0, "b": 0}, {"a": 1, "b": 1})
+    return spec, [Assignment(*row) for row in PARKED_PLAN]
+
+
+def test_two_parked_units_each_holding_the_place_the_other_waits_for_go_on(monkeypatch):
+    trace = _run_checked(monkeypatch, _parked_plan(), PARKED, "blind")
+    # Three units parked, then p1's held-back o1 queued at ta, where it holds its place.
+    assert trace.control["deadlocks_resolved"] == 4
+    assert ("p1#00001", "o1", "ta-001", STOOD_AT, STOOD_AT + 300) in trace.executed
