@@ -8,8 +8,11 @@ an operation's end). A floor breaks such a cycle by taking one unit off its cell
 place / AGV off the floor; the twin does the same, when the cycle closes."""
 from __future__ import annotations
 
+from typing import Callable
+
 import simpy
 
+from scheduler.control.controller import RUNNING
 from sim.entities import QUEUED, CellRun, PlaceWait, Station, Unit
 
 
@@ -22,8 +25,14 @@ class Deadlocks:
         self.cells = cells
         self.control = control
         self.waits: dict[simpy.Event, PlaceWait] = {}  # units waiting for a place, by their wait event
-        self.resolved = 0  # units parked off the floor to break a blocking deadlock
+        self.resolved = 0  # blocking deadlocks broken: a unit parked off the floor (or parked work queued, _queue_parked)
         self._cells_of: dict[int, list[int]] = {}  # executing a plan: station index -> its cells' plan indices
+        self.parked_moves: dict[simpy.Event, list] = {}  # a parked unit's wait -> its moves held back (see _queue_parked)
+        self.queue_held: Callable[[Unit, list], list] | None = None  # the floor's _queue_held
+        # Executing a plan strictly in its order (blind: look-ahead 1, no help, no routing): a free
+        # cell starts only the head of its sequence (see _behind_head).
+        config = control.ctrl.config if control is not None else None
+        self.strict = config is not None and config.lookahead == 1 and not config.pool_help and not config.route
 
     def add(self, wait: PlaceWait) -> PlaceWait:
         """A unit starts waiting for a place: a deadlock may close through the place it wants."""
@@ -37,14 +46,20 @@ class Deadlocks:
         if self.waits.pop(wait.ev, None) is not None and wait.at is not None:
             wait.at.blocked_slots -= 1
 
-    def wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event):
-        """Generator: a unit off the floor (held back at release, or parked) waits for a place."""
-        if not unit.held:  # holds no place (a held-back release, most often): it cannot close a cycle
+    def wait_off_floor(self, unit: Unit, station: Station, ev: simpy.Event, moves: list | None = None):
+        """Generator: a unit off the floor (held back at release, or parked) waits for a place
+        (`moves`: a parked unit's next operations held back with it, see `_queue_parked`)."""
+        if not unit.held and not self.strict:
+            # Holds no place (a held-back release, most often): it cannot close a cycle. (Under
+            # blind it can: cells wait for its work, the heads of their sequences; _behind_head.)
             yield ev
             return
+        if moves is not None:
+            self.parked_moves[ev] = moves
         wait = self.add(PlaceWait(unit, station, None, None, False, ev))
         yield ev
         self.drop(wait)
+        self.parked_moves.pop(ev, None)
 
     def check(self, station: Station) -> None:
         """If no place of `station` can ever free (a deadlock has just closed through it), park one
@@ -62,6 +77,7 @@ class Deadlocks:
         # Only units off the floor (held-back releases; parked units, each holding a place the
         # other waits for: seen in random plans under blind, rare): no cell to clear.
         if victim is None:
+            self._queue_parked(stuck)
             return
         waiters = victim.wants.place_waiters
         parking = self.env.event()
@@ -69,6 +85,21 @@ class Deadlocks:
         self.drop(victim)
         victim.ev.succeed(parking)
         self.resolved += 1
+
+    def _queue_parked(self, stuck: list[PlaceWait]) -> None:
+        """A deadlock of units off the floor only: a parked unit holding a place it took off the
+        floor (its work there held back with it, until it has its last place) has that work
+        queued there now. The cells can run it: the unit then blocks on a slot (a deadlock the
+        floor breaks by parking) or moves on. (Queued at once whenever a parked unit gets a
+        place, rather than only here, it changed other runs: seed 1207 of the sweep stopped.)"""
+        for w in stuck:
+            moves = self.parked_moves.get(w.ev)
+            if moves and any(has_place for *_, has_place in moves):
+                held = list(moves)
+                moves[:] = [move for move in held if not move[2]]  # before queuing: a check it starts sees them gone
+                self.queue_held(w.unit, held)
+                self.resolved += 1
+                return
 
     def _deadlock(self, start: Station) -> list[PlaceWait] | None:
         """The waiting units of a deadlock through `start`, or None while a place there can still
@@ -152,8 +183,42 @@ class Deadlocks:
                 elif control.startable(task):
                     station = control.station(unit, task.op)
                     if not blocked([slot for c2 in self._cells(station) for slot in control.slots[c2]]):
-                        return None
+                        head = self._behind_head(task, station, waits)
+                        if head is None:
+                            return None
+                        behind.extend(head)
         return behind
+
+    def _behind_head(self, task, station: Station, waits: list[PlaceWait]) -> list[PlaceWait] | None:
+        """Following the plan strictly (blind: look-ahead 1, no help, no routing), a free cell starts
+        only the head of its sequence: a ready task planned behind a head whose unit is held back
+        (it waits for a place, with no operation at work or arrived anywhere: its next operations
+        go on only with it, see `Floor._pass_on`) cannot start while that wait lasts, free cell or
+        not. Returns that unit's waits (the task is stuck if they are), or None when the task may
+        start: another control, a full station (a free cell takes its earliest ready task then),
+        its cell at work or down, the task at the head, or a head that can get ready otherwise."""
+        control = self.control
+        ctrl = control.ctrl
+        if not self.strict or station.place_waiters:
+            return None
+        tid = task.tid
+        c = ctrl.cell[tid]
+        if c < 0 or ctrl.in_rework[tid] or control.pending[c]:
+            return None
+        cell = ctrl._cells[c]
+        if not cell.up or cell.running:  # (a slot holding a unit that waits ran a task already done)
+            return None  # a slot at work: its end is a new pick (and a new check)
+        head = next(ctrl.queue(c), -1)
+        if head < 0 or head == tid or control.floor.fleet is not None:
+            return None  # with AGVs, a unit's next operations may be on a trip: they arrive
+        held_back = [w for w in waits if 0 <= w.unit.first <= head < w.unit.first + len(w.unit.status)]
+        if not held_back:
+            return None
+        first = held_back[0].unit.first
+        tasks = range(first, first + len(held_back[0].unit.status))
+        if any(ctrl.status[t] == RUNNING or t in control.ready_tasks for t in tasks):
+            return None  # at work, handed to a cell, or arrived: it may go on without its waits
+        return held_back
 
     def _cells(self, s: Station) -> list[int]:
         cells = self._cells_of.get(s.index)

@@ -53,6 +53,7 @@ class Floor(PlanCells):
         self.deadlocks = Deadlocks(env, self.cells, control)
         # Public (the bridge calls it): bound here, not wrapped, as _enqueue calls it when a unit blocks.
         self.check_deadlock = self.deadlocks.check
+        self.deadlocks.queue_held = self._queue_held  # a deadlock of parked units: their held-back work is queued
         # A plan's cells' event callbacks (see _begin): lists SimPy only iterates, shared by all.
         self._on_handed, self._on_end, self._on_arrival = [self._begin], [self._ended], [self._arrive]
         self._soon = getattr(env, "soon", None)  # a FloorEnvironment's queue of events due now (see hand)
@@ -822,14 +823,14 @@ class Floor(PlanCells):
             elif station.places_free != math.inf and not rework and (station is not here or unit.held.get(station.index)):
                 if not unit.held.get(station.index):
                     if ev is not None:  # parked: wait off the floor where it waited on its cell
-                        yield from self.deadlocks.wait_off_floor(unit, station, ev)
+                        yield from self.deadlocks.wait_off_floor(unit, station, ev, moves)
                         ev = None
                     elif station.places_free > 0:
                         station.places_free -= 1
                     elif cell is None:
                         ev = env.event()
                         self._wait_for_place(station, ev)
-                        yield from self.deadlocks.wait_off_floor(unit, station, ev)
+                        yield from self.deadlocks.wait_off_floor(unit, station, ev, moves)
                         ev = None
                     else:
                         self.obs.state(cell.obs_id, BLOCKED)
