@@ -376,6 +376,9 @@ def main() -> int:
             print(f"{control:7s} executed {executed}  decisions {log}  ({ops} operations)", flush=True)
         return 0
     print(f"machine: {os.cpu_count()} cores, {load()} (other work on the host slows every figure alike)", flush=True)
+    from scheduler.control import native
+
+    print(f"floor controller: {native.status()} (scheduler/control/native.py; make builds it)", flush=True)
     speed(spec, args)
     if args.scale > 0:
         linearity(spec, args.scale, args.scale_hours)

@@ -44,20 +44,26 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, replace
 from operator import itemgetter
+from typing import Any, Final
+
+from mypy_extensions import mypyc_attr
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
                                       PoolFull, Ready, Started, Tick)
 from scheduler.control.plan import ControlPlan
 
-WAITING, RUNNING, DONE = 0, 1, 2
-INF = math.inf
+# Final: constants a compiled controller (scheduler.control.native) reads as C values, not globals.
+WAITING: Final = 0
+RUNNING: Final = 1
+DONE: Final = 2
+INF: Final = math.inf
 # Start reasons (interned: a week of the 1 GW floor records ~75,000 starts)
-PLAN = "plan: next in the cell's sequence"
-REWORK_FIRST = "rework: failed check, served first by any cell of the pool"
-OWN_CELL = "own cell: due and ready beyond the look-ahead, its cell free"
-HELP = "help: earliest due ready task of the pool"
-HELP_MOVE = "help: due, its planned cell cannot take it now"
-_LATENESS_ALPHA = 1 / 50
+PLAN: Final = "plan: next in the cell's sequence"
+REWORK_FIRST: Final = "rework: failed check, served first by any cell of the pool"
+OWN_CELL: Final = "own cell: due and ready beyond the look-ahead, its cell free"
+HELP: Final = "help: earliest due ready task of the pool"
+HELP_MOVE: Final = "help: due, its planned cell cannot take it now"
+_LATENESS_ALPHA: Final = 1 / 50
 
 
 @dataclass(frozen=True)
@@ -148,10 +154,31 @@ class _Cell:
 
     __slots__ = ("pool", "pl", "cap", "setup", "stops", "seq", "running", "up", "family", "ptr", "wtok", "wwake", "wend", "wstale",
                  "wlost", "armed", "armed_top", "armed_until", "busy_until", "began_on", "inheap")
+    # Every attribute typed (a compiled controller keeps them as C fields: scheduler.control.native).
+    pool: int
+    pl: _Pool  # its pool's _Pool, set by the controller once the pools are made
+    cap: int
+    setup: float
+    stops: Any  # a scheduler.calendars.CellCalendar, or None
+    seq: list[tuple[float, int, int]]
+    running: int
+    up: bool
+    family: str | None
+    ptr: int
+    wtok: int
+    wwake: float
+    wend: int
+    wstale: int
+    wlost: int
+    armed: int
+    armed_top: int
+    armed_until: float
+    busy_until: float
+    began_on: list[int]
+    inheap: bool
 
-    def __init__(self, plan: ControlPlan, c: int, seq: list, stops) -> None:
+    def __init__(self, plan: ControlPlan, c: int, seq: list[tuple[float, int, int]], stops: Any) -> None:
         self.pool, self.cap, self.setup, self.stops = plan.cell_pool[c], plan.cell_capacity[c], plan.cell_setup[c], stops
-        self.pl: _Pool | None = None  # its pool's _Pool
         self.seq, self.ptr = seq, 0  # its planned sequence (start, stamp, task), and where the open part begins
         self.running, self.up, self.family = 0, True, None
         # The pick memo's per-cell part (see FloorController.__init__).
@@ -171,8 +198,19 @@ class _Pool:
 
     __slots__ = ("idle", "idle_heap", "rework", "waiting", "ready_heap", "full", "top_ver", "hver", "hdue", "rq_seen",
                  "busy")
+    idle: set[int]
+    idle_heap: list[int]
+    rework: deque[int]
+    waiting: set[int]
+    ready_heap: list[tuple[float, int]]
+    full: bool
+    top_ver: int
+    hver: int
+    hdue: float
+    rq_seen: int
+    busy: int
 
-    def __init__(self, idle: set, idle_heap: list, rework: deque, waiting: set, ready_heap: list) -> None:
+    def __init__(self, idle: set[int], idle_heap: list[int], rework: deque[int], waiting: set[int], ready_heap: list[tuple[float, int]]) -> None:
         self.idle, self.idle_heap, self.rework, self.waiting, self.ready_heap = idle, idle_heap, rework, waiting, ready_heap
         # The idle heap holds every idle cell and, lazily, cells busy again, each cell at most once
         # (_Cell.inheap): a cell idle again whose entry is still there is not pushed twice.
@@ -185,6 +223,9 @@ class _Pool:
         self.busy = 0  # tasks running in the pool (kept when routing, which reads it)
 
 
+# Compiled (scheduler.control.native), a native class: Python classes may still subclass it
+# (tests' checking controllers, benchmarks/twin.py's recording one).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FloorController:
     # Its state in slots. The controller keeps ~60 attributes, more than CPython (3.11) shares
     # among instances' dicts (30): past that each instance gets a dict of its own, and every
@@ -204,8 +245,77 @@ class FloorController:
         "replan_gap", "replan_cpu_s", "down_cpu_s", "_lo", "_head", "_off_order", "on_planned_cell", "_help", "_early",
         "_lookahead", "_route_on", "_heaped", "_replans", "_moves", "_help_wait", "_track_late",
         "_t_start",  # the plan's planned starts (plan.t_start), read per pick and start
+        "_t_end", "_t_family", "_t_cell", "_t_succs",  # the plan's lists read per start or completion (as _t_start)
         "_memo",  # tests turn the pick memo off in a shadow controller to check it changes no decision
         "__dict__")
+    plan: ControlPlan
+    config: ControlConfig
+    log: DecisionLog
+    _log_rows: list[tuple]
+    _out: list[tuple]
+    now: Any  # the host's time as it gives it (SimPy's start is the int 0): the decision rows carry it as given
+    next_wake: float
+    status: list[int]
+    preds_left: list[int]
+    arrived: list[bool]
+    cell: list[int]
+    start: list[float]
+    started_at: list[float]
+    ran_on: list[int]
+    in_rework: list[bool]
+    stamp: list[int]
+    waiting_pool: list[int]
+    _win_tag: list[int]
+    up: list[bool]
+    family: list[str | None]
+    down_until: list[float]
+    seq: list[list[tuple[float, int, int]]]
+    _cells: list[_Cell]
+    _pools: list[_Pool]
+    _cpool: list[int]
+    _wake_of: list[float]
+    _from: list[dict[str, Any]]
+    rework_queue: list[deque[int]]
+    full: list[bool]
+    waiting_in_pool: list[set[int]]
+    buffer_heap: list[list[tuple[float, int]]]
+    ready_heap: list[list[tuple[float, int]]]
+    idle: list[set[int]]
+    idle_heap: list[list[int]]
+    _turn: list[int]
+    pool_slots: list[int]
+    _routable: bytearray
+    _wakes: list[tuple[float, int]]
+    _stamps: int
+    _tok: int
+    _valid_from: int
+    _rq_ver: int
+    lateness: float
+    next_replan: float
+    last_replan: float
+    _late_s: float
+    replan_gap: float
+    replan_cpu_s: float
+    down_cpu_s: list[float]
+    _lo: int
+    _head: list[int]
+    _off_order: list[int]
+    on_planned_cell: int
+    _help: bool
+    _early: float
+    _lookahead: int
+    _route_on: bool
+    _heaped: bool
+    _replans: bool
+    _moves: bool
+    _help_wait: float
+    _track_late: bool
+    _t_start: list[float]
+    _t_end: list[float]
+    _t_family: list[str]
+    _t_cell: list[int]
+    _t_succs: list[list[int]]
+    _memo: bool
 
     def __init__(self, plan: ControlPlan, config: ControlConfig | None = None) -> None:
         self.plan = plan
@@ -223,9 +333,9 @@ class FloorController:
         self.stamp = list(stamp)
         n_cells = len(plan.cell_ids)
         self.up = [True] * n_cells
-        self.family: list[str | None] = [None] * n_cells
+        self.family = [None] * n_cells
         self.down_until = [0.0] * n_cells
-        self.seq: list[list[tuple[float, int, int]]] = [list(s) for s in seq]
+        self.seq = [list(s) for s in seq]
         stops = _recorded_stops(plan)  # per cell, None where nothing was recorded
         self._cells = [_Cell(plan, c, self.seq[c], stops[c]) for c in range(n_cells)]
         self.rework_queue = [deque() for _ in plan.pool_names]
@@ -235,20 +345,20 @@ class FloorController:
         # ready task at (under repair, picks read a non-empty queue ~100,000 times a week).
         self._rq_ver = 0
         self.full = [False] * len(plan.pool_names)
-        self.waiting_in_pool: list[set[int]] = [set() for _ in plan.pool_names]
+        self.waiting_in_pool = [set() for _ in plan.pool_names]
         # The same tasks by planned start, for the full-buffer rule (earliest planned first):
         # entries (start, task) are dropped lazily once the task left the set or was re-timed.
-        self.buffer_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
+        self.buffer_heap = [[] for _ in plan.pool_names]
         self.waiting_pool = [-1] * n  # the pool whose waiting set holds the task, -1 when none
-        self.ready_heap: list[list[tuple[float, int]]] = [[] for _ in plan.pool_names]
-        self.idle: list[set[int]] = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
-        self.idle_heap: list[list[int]] = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
+        self.ready_heap = [[] for _ in plan.pool_names]
+        self.idle = [set(cells) for cells in plan.pool_cells]  # up, with a free slot
+        self.idle_heap = [sorted(cells) for cells in plan.pool_cells]  # the same, lazily: lowest first
         self._pools = [_Pool(*parts) for parts in zip(self.idle, self.idle_heap, self.rework_queue, self.waiting_in_pool, self.ready_heap)]
         for cs in self._cells:
             cs.pl = self._pools[cs.pool]
         self._turn = [0] * len(plan.pool_names)
         self.pool_slots = [max(1, sum(plan.cell_capacity[c] for c in cells)) for cells in plan.pool_cells]
-        self._wakes: list[tuple[float, int]] = []
+        self._wakes = []
         self._stamps = n  # above every stamp of the initial sequences
         self.lateness = 0.0
         self.next_replan = self.config.replan_every_s if self.config.replan_every_s else INF
@@ -258,15 +368,15 @@ class FloorController:
         self._wake_of = [INF] * n_cells  # the last wake-up pushed per cell: an equal one is not pushed twice
         self.replan_gap = self.config.replan_min_gap_s  # doubles after a lateness re-plan that moved nothing
         self.replan_cpu_s = 0.0
-        self.down_cpu_s: list[float] = []  # CPU seconds of each cell-down repair decision
+        self.down_cpu_s = []  # CPU seconds of each cell-down repair decision
         # open_before's index: how far it read into the plan's tasks by planned start, the ones
         # met not done, and those that may be out of that order: re-timed, redone, or started
         # ahead of their planned start (pruned of finished ones at each call).
         self._lo, self._head = 0, []
-        self._off_order: list[int] = []
+        self._off_order = []
         self.log = DecisionLog()
         self._log_rows = self.log.rows
-        self._out: list[tuple] = []  # this event's decisions, as log rows
+        self._out = []  # this event's decisions, as log rows
         self.now = 0.0
         self.on_planned_cell = 0  # starts on the task's planned cell
         self._from = [{"from": cid} for cid in plan.cell_ids]  # a move's detail, one per cell: read-only, shared by its rows
@@ -297,7 +407,10 @@ class FloorController:
         #   something), with the help version it saw and its wake-up (armed_top, armed_until).
         # Cells with recorded stops never keep one: their gates are not monotone in time.
         self._memo = True
+        # The plan's lists the per-event paths read, held here: a compiled controller reads its
+        # own typed fields directly, a plan's attributes through a dict (ControlPlan is Python).
         self._t_start = plan.t_start
+        self._t_end, self._t_family, self._t_cell, self._t_succs = plan.t_end, plan.t_family, plan.t_cell, plan.t_succs
         self._tok = 0
         self._valid_from = 1
         self._win_tag = [0] * n
@@ -316,7 +429,8 @@ class FloorController:
             return self.on_ready(event.time, event.task)
         if kind is Completed:
             return self.on_completed(event.time, event.task, event.cell)
-        self._out = out = []
+        out: list[tuple] = []
+        self._out = out
         self.now = event.time
         if kind is Tick:
             self._tick()
@@ -349,9 +463,10 @@ class FloorController:
     # same as handle_rows(Ready(now, t)) and handle_rows(Completed(now, t, c)), decision rows out.
     # Each is one call that does the whole event (the bookkeeping and the picks it causes) with
     # the state it reads fetched once: a week of the 1 GW floor sends ~75,000 of each.
-    def on_ready(self, now: float, t: int) -> list[tuple]:
+    def on_ready(self, now: Any, t: int) -> list[tuple]:
         """The unit is at its station for task t (arrived; ready once no predecessor is open)."""
-        self._out = out = []
+        out: list[tuple] = []
+        self._out = out
         self.now = now
         c = self.cell[t]
         self.arrived[t] = True
@@ -378,7 +493,8 @@ class FloorController:
             # busy or down, so the lowest free twin takes t if it is due and ready, unless t is
             # next on its own single-job cell, which frees within help_wait_s (_own_cell_soon,
             # called only when its cheap conditions hold).
-            idle, wait = pl.idle, self._help_wait
+            idle: set[int] | None = pl.idle  # None once handed over
+            wait = self._help_wait
             if idle and self.status[t] == WAITING and self._t_start[t] - self._early <= now and self.preds_left[t] == 0 \
                     and not (wait and cs.up and cs.cap == 1 and cs.busy_until - now <= wait and self._own_cell_soon(t)):
                 if c in idle:
@@ -412,10 +528,11 @@ class FloorController:
         self.next_wake = wake if wake < self.next_replan else self.next_replan
         return out
 
-    def on_completed(self, now: float, t: int, c: int) -> list[tuple]:
+    def on_completed(self, now: Any, t: int, c: int) -> list[tuple]:
         """Task t is done on cell c and passed its check: its successors are a predecessor
         nearer, and the cell, which has a free slot now, picks."""
-        self._out = out = []
+        out: list[tuple] = []
+        self._out = out
         self.now = now
         status = self.status
         status[t] = DONE
@@ -433,7 +550,7 @@ class FloorController:
                     cs.inheap = True
                     heappush(pl.idle_heap, c)
         left, routable = self.preds_left, self._routable
-        for s in self.plan.t_succs[t]:
+        for s in self._t_succs[t]:
             if status[s] == WAITING:
                 n = left[s] = left[s] - 1
                 if n == 0:
@@ -575,7 +692,7 @@ class FloorController:
         plan's cell before a twin's), else the lowest free twin does (a free cell has nothing of
         its own to start: it would have). True when it started."""
         plan = self.plan
-        if self.status[t] == WAITING and plan.t_start[t] - self._early <= self.now and self.idle[pool] \
+        if self.status[t] == WAITING and self._t_start[t] - self._early <= self.now and self.idle[pool] \
                 and self.preds_left[t] == 0 and not self._own_cell_soon(t):
             own = self.cell[t]
             c = own if own in self.idle[pool] else self._first_idle(pool)
@@ -632,7 +749,7 @@ class FloorController:
             if arrived[t] and left[t] == 0:  # as _pick's scan
                 gate = self._t_start[t] - self._early
                 fam = cs.family
-                if fam is not None and fam != self.plan.t_family[t]:
+                if fam is not None and fam != self._t_family[t]:
                     gate -= cs.setup
                 if gate <= now:
                     cs.wtok = 0  # void, as the twin's take left it before: the rescan may start a task, and set no memo then
@@ -712,10 +829,9 @@ class FloorController:
         """Task t of c's window as last scanned is there now: if it is ready, that scan stands
         only while t's gate is ahead (with the earlier wake-up); else it is void."""
         if self.preds_left[t] == 0:
-            plan = self.plan
-            gate = plan.t_start[t] - self._early
+            gate = self._t_start[t] - self._early
             fam = cs.family
-            if fam is not None and fam != plan.t_family[t]:
+            if fam is not None and fam != self._t_family[t]:
                 gate -= cs.setup
             if gate > self.now:
                 if gate < cs.wwake:
@@ -907,7 +1023,7 @@ class FloorController:
         pool, pl = cs.pool, cs.pl
         if pl.rework and pl.rq_seen != self._rq_ver and self._rework_first(c, pool):
             return True
-        now = self.now
+        now: float = self.now  # only compared here (compiled: a C double; the rows take self.now as given)
         stops = cs.stops  # None: no recorded stop on this cell, nothing to wait out
         tok = cs.wtok
         if tok >= self._valid_from and now < cs.wwake and (not cs.wlost or self._window_kept(cs)):
@@ -938,7 +1054,7 @@ class FloorController:
                     # repair or re-plan reorders and re-assigns, it does not hold work back.
                     gate = self._t_start[t] - self._early
                     fam = cs.family
-                    if fam is not None and fam != self.plan.t_family[t]:
+                    if fam is not None and fam != self._t_family[t]:
                         gate -= cs.setup
                     if gate <= now:
                         gate = self._window_wait(t, c) if stops is not None else 0.0
@@ -964,9 +1080,8 @@ class FloorController:
             if due < wake:
                 wake = due
         else:
-            plan = self.plan
             early, left, arrived, stamp = self._early, self.preds_left, self.arrived, self.stamp
-            status, in_rework, cell_pool, cells, t_start = self.status, self.in_rework, plan.cell_pool, self.cell, self._t_start
+            status, in_rework, cell_pool, cells, t_start = self.status, self.in_rework, self._cpool, self.cell, self._t_start
             while heap:
                 s, t = heap[0]
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
@@ -1051,16 +1166,15 @@ class FloorController:
         pl = cs.pl
         if cs.running >= cs.cap:
             pl.idle.discard(c)
-        plan = self.plan
         if self._help:
             heap = pl.ready_heap
             if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
                 pl.top_ver += 1
             if self._help_wait:
-                cs.busy_until = now + plan.t_end[t] - plan.t_start[t]
+                cs.busy_until = now + self._t_end[t] - self._t_start[t]
         if self._route_on:  # only routing reads the pools' running counts
             pl.busy += 1
-        fam = plan.t_family[t]
+        fam = self._t_family[t]
         if fam != cs.family:
             if cs.setup:  # the window's gates count a changeover from the family it runs
                 cs.wtok = 0
@@ -1080,7 +1194,7 @@ class FloorController:
         if wp >= 0:  # started: it waits in no pool (wherever it was reported ready)
             self.waiting_in_pool[wp].discard(t)
             self.waiting_pool[t] = -1
-        if c == plan.t_cell[t]:  # (a count at summary() would walk the log's ~75,000 starts again: slower)
+        if c == self._t_cell[t]:  # (a count at summary() would walk the log's ~75,000 starts again: slower)
             self.on_planned_cell += 1
         row = (now, START, reason, t, c, None)
         self._log_rows.append(row)
@@ -1218,7 +1332,7 @@ class FloorController:
         # Fire when it helps: a re-plan that found nothing to gain makes the next lateness
         # trigger wait twice as long (up to a day); one that moved work resets the wait.
         self.replan_gap = cfg.replan_min_gap_s if moved else min(2 * self.replan_gap, 24 * 3600.0)
-        why = "every %.0f h" % (cfg.replan_every_s / 3600) if trigger == "interval" else f"mean start lateness above {cfg.replan_lateness_s:.0f}s"
+        why = "every %.0f h" % (cfg.replan_every_s / 3600) if trigger == "interval" else f"mean start lateness above {cfg.replan_lateness_s:.0f}s"  # type: ignore[operator]
         self._emit(REPLAN, f"replan: {why}", detail={**figures, "moved": moved, "cpu_s": round(seconds, 4)})
         # Every free cell looks again; one whose last pick stands (the re-plan moved nothing of
         # its window or its pool's help candidate: _assign voids what it touches) would find
