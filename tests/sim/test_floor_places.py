@@ -52,6 +52,13 @@ def _run_checked(monkeypatch, plan: tuple, routings: dict, control: str):
     record = trace.control
     assert record["units_finished"] == record["units"] == len(routings)
     assert record.get("min_places_free", 0) >= 0  # (a plan run records it; the rule does not)
+    assert_executed_as_planned(trace, rows, routings)
+    assert all(station.places_free == station.places for station in floors[0].stations)
+    return trace
+
+
+def assert_executed_as_planned(trace, rows, routings) -> None:
+    """Every planned operation ran once, each after its predecessors, one at a time per cell."""
     assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
     ends = {(job, op): (start, end) for job, op, _, start, end in trace.executed}
     for job, op, *_ in trace.executed:
@@ -63,8 +70,6 @@ def _run_checked(monkeypatch, plan: tuple, routings: dict, control: str):
     for spans in by_cell.values():
         spans.sort()
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
-    assert all(station.places_free == station.places for station in floors[0].stations)
-    return trace
 
 
 # ---------------------------------------------------------------- a deadlock closed by work ending elsewhere

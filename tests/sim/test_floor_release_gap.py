@@ -8,6 +8,7 @@ import pytest
 from plant.loader import spec_from_dict
 from scheduler.schedule import Assignment
 from sim.floor import Floor
+from test_floor_places import assert_executed_as_planned
 from test_plan_execution import _run_plan
 
 FIXED = {"distribution": "deterministic"}  # every executed time follows from the plan by hand
@@ -101,18 +102,7 @@ def test_a_deadlock_that_closes_when_a_blocked_cell_frees_without_a_place_is_bro
     assert parked_in_release == [(BROKEN_AT, "ta-002", "pu#00001")]
     assert kept_at_release[0] == ("pu#00001", kept)  # the place stayed by the way this case means
     assert record["min_places_free"] >= 0  # no buffer over its places: parking is off the floor, not an extra place
-    # Every planned operation once, each after its predecessors, one at a time per cell.
-    assert sorted((job, op) for job, op, *_ in trace.executed) == sorted((r.job, r.op) for r in rows)
-    ends = {(job, op): (start, end) for job, op, _, start, end in trace.executed}
-    for job, op, *_ in trace.executed:
-        for pred in _routings(kept)[job.split("#")[0]][int(op[1:])][2]:
-            assert ends[(job, pred)][1] <= ends[(job, op)][0]
-    by_cell = {}
-    for _, _, cell, start, end in trace.executed:
-        by_cell.setdefault(cell, []).append((start, end))
-    for spans in by_cell.values():
-        spans.sort()
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert_executed_as_planned(trace, rows, _routings(kept))
     # The exact times: no work waits past the moment the cycle closed.
     assert sorted(trace.executed) == sorted(EXECUTED)
     assert min(start for *_, start, _ in trace.executed if start > 0) == BROKEN_AT
