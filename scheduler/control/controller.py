@@ -550,6 +550,7 @@ class FloorController:
                     cs.inheap = True
                     heappush(pl.idle_heap, c)
         left, routable = self.preds_left, self._routable
+        there: list[int] | None = None  # successors there already that got ready: a twin may take them (below)
         for s in self._t_succs[t]:
             if status[s] == WAITING:
                 n = left[s] = left[s] - 1
@@ -562,11 +563,19 @@ class FloorController:
                             if heap and heap[0][1] == s:  # the help candidate is now ready
                                 self._pools[self.pool_of(s)].top_ver += 1
                         self._dispatch_task(s)
+                        if self._help and not self.in_rework[s]:
+                            there = [s] if there is None else there + [s]
                     elif self._route_on and routable[s] and not self.in_rework[s]:
                         self._route(s)  # the host routes the unit next (it asks pool_of)
         if up:  # _dispatch(c), inline
             while cs.running < cs.cap and self._pick(c, cs):
                 pass
+        if there is not None:
+            # A unit ready now that its own cell, busy or down, did not take: a free twin takes it if
+            # it is due, as on arrival (_hand_over); after c picked, so c runs its own work first.
+            # (Free cells of another pool pick only at their own events.)
+            for s in there:
+                self._hand_over(s, self.pool_of(s))
         if self._replans and (now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap)):
             return self._settle(out)  # (as on_ready)
         wake = self._wakes[0][0] if self._wakes else INF

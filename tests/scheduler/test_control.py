@@ -378,6 +378,35 @@ def test_a_unit_waits_for_its_own_cell_when_it_frees_within_help_wait(wait):
         assert [(d.task, plan.cell_ids[d.cell]) for d in out] == [(b2, "arm-002")]
 
 
+def test_a_unit_there_early_goes_to_a_free_twin_when_its_last_predecessor_completes():
+    """A host may report a unit at its next station before the operation it comes from is done
+    (a dispatcher whose cells say so early). When that operation completes, the unit is ready and
+    due while its own cell is busy: a free twin of its pool takes it, as on arrival, not only when
+    that twin next has an event of its own."""
+    spec = floor_spec(cells=[{"type": "arm", "count": 1}, {"type": "tester", "count": 2}])
+    rows = [Assignment("rack#00002", "build", "arm-001", 0, H), Assignment("rack#00002", "test", "tester-001", H, 2 * H),
+            Assignment("rack#00001", "build", "arm-001", H, 2 * H), Assignment("rack#00001", "test", "tester-001", 2 * H, 3 * H)]
+    plan = control_plan(spec, Schedule(rows, horizon=24 * H))
+    b1, t1 = plan.task_of("rack#00001", "build"), plan.task_of("rack#00001", "test")
+    b2, t2 = plan.task_of("rack#00002", "build"), plan.task_of("rack#00002", "test")
+    arm, tester1 = plan.cell_ids.index("arm-001"), plan.cell_ids.index("tester-001")
+    ctrl = FloorController(plan, ControlConfig.policy("repair", early_s=0.0, help_wait_s=0.0))
+    assert [d.task for d in starts(ctrl.handle(Ready(0, b2)))] == [b2]
+    ctrl.handle(Completed(H, b2, arm))
+    assert [d.task for d in starts(ctrl.handle(Ready(H, t2)))] == [t2]  # tester-001 busy until it completes (late)
+    assert [d.task for d in starts(ctrl.handle(Ready(H, b1)))] == [b1]
+    assert not starts(ctrl.handle(Ready(H + 60, t1)))  # there early: its build still runs
+    out = ctrl.handle(Completed(2 * H, b1, arm))
+    assert [(d.task, plan.cell_ids[d.cell]) for d in starts(out)] == [(t1, "tester-002")]
+    assert [plan.task_name(d.task) for d in out if d.kind == MOVE] == ["rack#00001/test"]
+    # Not due yet (its planned start ahead): it waits for its own cell's sequence, as on arrival.
+    ctrl = FloorController(plan, ControlConfig.policy("repair", early_s=0.0, help_wait_s=0.0))
+    for event in (Ready(0, b2), Completed(H, b2, arm), Ready(H, t2), Ready(H, b1), Ready(H + 60, t1)):
+        ctrl.handle(event)
+    assert not starts(ctrl.handle(Completed(2 * H - 600, b1, arm)))
+    assert ctrl.status[t1] == 0 and tester1 >= 0
+
+
 def branch_spec():
     """o0 -> o1 -> {o2, o3}: o2 fails back to o1, o3 repeats itself; one cell type each step."""
     step = {"duration": "1h", "first_pass_yield": 0.5}

@@ -400,7 +400,8 @@ def test_a_head_whose_start_has_come_starts_at_the_first_event_then_not_only_at_
 def test_a_help_candidate_made_ready_by_its_predecessor_is_taken_by_a_free_twin_at_its_next_event():
     """test r2 is there before its build is done and due; the other tester, free, looks at the
     pool's help order (r2 first, not startable) and finds nothing. Once the build completes (r2's
-    own tester is busy), the free tester's next pick takes r2: the memo of its last pick is void."""
+    own tester is busy but should free within help_wait_s, so r2 is not handed over then), the free
+    tester's next pick takes r2: the memo of its last pick is void."""
     spec = hand.floor_spec(cells=[{"type": "arm", "count": 1}, {"type": "tester", "count": 2}])
     rows = [Assignment(f"rack#{k:05d}", "build", "arm-001", (k - 1) * H, k * H) for k in (1, 2, 3, 4)]
     rows += [Assignment("rack#00001", "test", "tester-001", H, 2 * H), Assignment("rack#00002", "test", "tester-001", 2 * H, 3 * H),
@@ -409,9 +410,10 @@ def test_a_help_candidate_made_ready_by_its_predecessor_is_taken_by_a_free_twin_
     b = {k: plan.task_of(f"rack#{k:05d}", "build") for k in (1, 2)}
     t = {k: plan.task_of(f"rack#{k:05d}", "test") for k in (1, 2, 3, 4)}
     arm, twin = plan.cell_ids.index("arm-001"), plan.cell_ids.index("tester-002")
-    config = ControlConfig.policy("repair", early_s=0.0, lookahead=1, help_wait_s=0.0)
+    config = ControlConfig.policy("repair", early_s=0.0, lookahead=1, help_wait_s=1800.0)
     outs = lockstep(plan, config, [Ready(0.0, b[1]), Completed(H, b[1], arm), Ready(H, b[2]), Ready(H, t[1]),
                                    Ready(1.5 * H, t[2]), Ready(2.1 * H, t[3]), Completed(2.2 * H, b[2], arm), Ready(2.3 * H, t[4])])
+    assert not [d for d in outs[-2] if d.kind == START]
     assert [(d.task, d.cell) for d in outs[-1] if d.kind == START] == [(t[2], twin)]
 
 
