@@ -20,7 +20,8 @@
 
 Every figure is CPU seconds of this process (the host is shared; wall time would count other
 people's work), best of `--repeat` runs, runs of different kinds interleaved so all see the
-same conditions; the load average is printed with them.
+same conditions; the load average is printed with them. With more than one round, each
+round's run is also set against that round's bare loop (median, min, max over the rounds).
 
 `--fingerprint` instead prints, per control, a digest of the executed schedule (job, op, cell,
 start, end of every operation) and of the decision log (CPU-time fields left out): a change
@@ -34,6 +35,7 @@ import argparse
 import hashlib
 import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -248,6 +250,13 @@ def without_failures_and_agvs(spec):
     return spec_from_dict(raw, f"{spec.name} without failures and AGVs")
 
 
+def paired_ratios(bare: list[tuple[float, int]], runs: list[dict]) -> list[float]:
+    """Each round's run against the bare loop of the same round (per operation): on a host whose
+    speed drifts over minutes, runs of one round see about the same conditions, as the best of
+    each kind over the rounds may not."""
+    return [run["cpu_s"] / (seconds / ops * run["ops"]) for (seconds, ops), run in zip(bare, runs)]
+
+
 def verdict(ratio: float, bound: float = 3.0) -> str:
     return f"target <= {bound:g}x: {'OK' if ratio <= bound else 'MISSED'}"
 
@@ -280,6 +289,7 @@ def speed(spec, args) -> None:
           f"{'OK' if twin_s <= 10 else 'MISSED'}")
     print(f"{'executing the week plan':24s} {'CPU s':>7s} {'operations':>10s} {'us/op':>6s} {'x bare':>7s} "
           f"{'heavy CPU s':>11s} {'x bare w/o heavy':>16s}")
+    paired = {c: paired_ratios(bare, runs[c]) for c in CONTROLS}
     for control in CONTROLS:
         best = min(runs[control], key=lambda r: r["cpu_s"])
         light = min(r["cpu_s"] - r["heavy_s"] for r in runs[control])
@@ -294,6 +304,9 @@ def speed(spec, args) -> None:
         print(f"{what:24s} {best['cpu_s']:7.2f} {best['ops']:10d} {best['cpu_s'] / best['ops'] * 1e6:6.1f} "
               f"{best['cpu_s'] / base:6.2f}x {heavy}{target}{extra}")
     print(f"  ({best['events']} controller events in the last run; {load()})")
+    if args.repeat > 1:
+        print(f"  each round's run against that round's bare loop, median [min, max] of {args.repeat} rounds: "
+              + "; ".join(f"{c} {statistics.median(r):.2f}x [{min(r):.2f}, {max(r):.2f}]" for c, r in paired.items()))
     # Which side costs what: the floor with the controller's answers replayed, nothing decided.
     for control, seconds in alone.items():
         best, floor_s = min(runs[control], key=lambda r: r["cpu_s"]), min(seconds)
