@@ -155,7 +155,10 @@ class Floor(PlanCells):
                     callback.args[1].close()
         for cell in self.cells.values():
             cell.callbacks = cell.task = None
+        for station in self.stations:
+            station.waiting.clear()  # its idle cells (under a dispatch rule), which refer to it
         self._on_handed = self._on_end = self._on_arrival = None  # they hold the floor's own methods
+        self.deadlocks.queue_held = None  # the floor's own method too: floor -> deadlocks -> floor
         env._queue.clear()
         if self.control is not None:
             self.control.floor = None
