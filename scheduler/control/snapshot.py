@@ -165,7 +165,7 @@ class _Window:
     # s_dur), open predecessors (sub_ptr, sub_idx), ready_a; sub: the lanes.
     __slots__ = ("narrow", "ran_on", "started", "order", "order_a", "unit_of_a", "cur_cell", "m_start", "m_len", "m_pool", "m_dur", "p_ptr", "p_idx", "free_a", "run_a",
                  "pin_cell", "pin_rest", "src_job_a", "release", "unit_fam", "static", "cells", "pools", "horizon", "name", "sub", "s_start",
-                 "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "sub_in_order")
+                 "s_len", "s_pool", "s_dur", "sub_ptr", "sub_idx", "ready_a", "sub_in_order", "changed")
 
     # ---- the same problem as lists, on demand
     @property
@@ -305,12 +305,9 @@ def open_work(ctrl, span: float) -> _Window:
     w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static = order, order_a, cur_cell, free_a, run_a, static
     w.narrow, w.ran_on, w.started = narrow, ran_on, started  # the controller's, as read (the check reads them too)
     w.unit_fam = static.job_family_code[w.src_job_a]
-    pin_cell, pin_rest = w.pin_cell.tolist(), w.pin_rest.tolist()
-    pinned_end: dict[int, int] = {}
-    for c, e in zip(pin_cell, pin_rest):
-        if e > pinned_end.get(c, 0):
-            pinned_end[c] = e
-    w.cells = _carried_cells(ctrl, static, pinned_end, cut)
+    pinned_end = np.zeros(len(static.clear_cells), np.int64)  # per cell the end of the work pinned on it (0: none)
+    np.maximum.at(pinned_end, w.pin_cell, w.pin_rest)
+    w.cells, w.changed = _carried_cells(ctrl, static, pinned_end, cut)
     w.pools = base.pools
     w.horizon = max(int(span), base.horizon - cut, 1)
     w.name = f"{base.name}@{cut}/next+carried"
@@ -322,8 +319,8 @@ def open_work(ctrl, span: float) -> _Window:
     present[w.unit_fam[w.unit_of_a[free_a]]] = True
     open_entry = np.ones(len(w.m_pool), np.bool_)
     open_entry[w.m_start[run_a]] = False  # a running task's one mode
-    pools_used = tuple(np.unique(w.m_pool[open_entry]).tolist())
-    w.sub = lanes = lanes_of(w.cells, base.pools, pools_used, flat_windows(w.cells), w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest,
+    pools_used = tuple(np.flatnonzero(np.bincount(w.m_pool[open_entry], minlength=len(base.pools))).tolist())  # np.unique's, sorted, without a sort of ~10,000 modes
+    w.sub = lanes = lanes_of(w.cells, base.pools, pools_used, _flat_windows(w), w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest,
                              w.unit_fam[w.unit_of_a[run_a]], present, static.lane_layouts)
     to_sub = np.full(len(base.pools), -1, np.int64)
     for pool, sub in lanes.pool_map.items():
@@ -365,18 +362,21 @@ def _window(ctrl, limit: float) -> np.ndarray:
     return np.sort(np.concatenate(kept))
 
 
-def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: int) -> list[Cell]:
+def _carried_cells(ctrl, static: _PlanTasks, pinned_end: np.ndarray, cut: int) -> tuple[list[Cell], list[int]]:
     """The floor's cells in the carried frame: their windows after the cut, a stopped cell out
-    until its expected return, nothing in the way of the work pinned on them."""
+    until its expected return, nothing in the way of the work pinned on them (`pinned_end`: per
+    cell the end of that work, 0 where none). Also the cells that may have windows (sorted):
+    every other one is its plan's clear copy."""
     up, down_until = ctrl.up, ctrl.down_until
     cells = list(static.clear_cells)  # most cells have no window and are up: their clear copy
     n = len(cells)
     plan_cells = ctrl.plan.problem.cells
-    for c in sorted(static.windowed.union(compress(range(n), map(not_, up)))):  # cells with planned windows, stopped cells
+    changed = sorted(static.windowed.union(compress(range(n), map(not_, up))))  # cells with planned windows, stopped cells
+    for c in changed:
         cell = plan_cells[c]
         # Work running across a planned window pauses through it (the twin and the cells do);
         # the pinned rest is one block, so such a window is left out rather than clash.
-        clear = pinned_end.get(c, 0)
+        clear = int(pinned_end[c])
         windows = [(max(0, s - cut), e - cut) for s, e in cell.unavailable if e > cut and not (clear and s - cut < clear)] if cell.unavailable else []
         back = int(down_until[c]) - cut
         if not up[c] and back > clear:  # a stopped cell takes nothing new before it is back
@@ -385,7 +385,17 @@ def _carried_cells(ctrl, static: _PlanTasks, pinned_end: dict[int, int], cut: in
             windows.append((clear, back))
         if windows:
             cells[c] = Cell(cell.id, cell.pool, cell.capacity, cell.setup, windows)
-    return cells
+    return cells, changed
+
+
+def _flat_windows(w: _Window, merged: bool = False):
+    """calendars.flat_windows of the window's cells, read on the ~25 that may have windows
+    (w.changed) rather than on all ~500: the others are clear copies (no run, lo = hi = 0), and
+    the runs come in cell order either way."""
+    lo, hi = np.zeros(len(w.cells), np.int64), np.zeros(len(w.cells), np.int64)
+    changed = w.changed
+    lo[changed], hi[changed], w_s, w_e = flat_windows([w.cells[c] for c in changed], merged)
+    return lo, hi, w_s, w_e
 
 
 def replan(ctrl) -> tuple[list[tuple[int, int, float]], dict]:
@@ -615,7 +625,7 @@ def _project(ctrl, w: _Window, planned: np.ndarray) -> np.ndarray:
 
     static = w.static
     free, run_a = w.free_a, w.run_a
-    cell_lo, cell_hi, w_s, w_e = flat_windows(w.cells, merged=True)  # the few cells with windows have a run
+    cell_lo, cell_hi, w_s, w_e = _flat_windows(w, merged=True)  # the few cells with windows have a run
     starts, status = project(planned, w.p_ptr, w.p_idx, run_a, w.pin_cell, np.zeros(len(run_a), np.int64), w.pin_rest, free, w.cur_cell[free],
                              w.m_start[free], w.m_len[free], w.m_pool, w.m_dur, static.cell_pool, static.cell_capacity, static.cell_setup,
                              cell_lo, cell_hi, w_s, w_e, static.first_cell, w.unit_of_a, w.release, w.unit_fam)

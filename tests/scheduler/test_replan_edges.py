@@ -116,3 +116,21 @@ def test_windows_not_in_whole_seconds_are_refused_by_the_compiled_passes_reader(
     schedule = list_schedule(problem, rule="fifo")
     validate(problem, schedule)
     assert schedule.assignments[0].start >= 200.5
+
+
+def test_the_windows_read_on_the_few_cells_are_those_of_every_cell(state):
+    """snapshot._flat_windows reads only the cells that may have windows (planned windows, stopped
+    cells): the same runs as calendars.flat_windows of every carried cell, as given and merged,
+    here with a stopped cell that has no planned window (it fails if stopped cells are left out)."""
+    from scheduler.calendars import flat_windows
+
+    c = copy.deepcopy(state)
+    windowed = {k for k, cell in enumerate(c.plan.problem.cells) if cell.unavailable}
+    stopped = next(k for k in range(len(c.up)) if k not in windowed and c.up[k])
+    c.up[stopped], c.down_until[stopped] = False, c.now + 5 * H
+    w = snapshot.open_work(c, c.config.replan_window_s)
+    for merged in (False, True):
+        got, want = snapshot._flat_windows(w, merged), flat_windows(w.cells, merged)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want))
+        lo, hi = got[0], got[1]
+        assert hi[stopped] > lo[stopped] and (hi > lo).sum() > 1  # the stopped cell and a planned window at least
