@@ -37,16 +37,19 @@ _dispatch_task and docs/loop.md): the same decisions with fewer picks.
 from __future__ import annotations
 
 import bisect
+import copyreg
 import heapq
 from heapq import heappush
 import math
 import time
+from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, replace
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from mypy_extensions import mypyc_attr
+from librt.vecs import vec
+from mypy_extensions import i64, mypyc_attr
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
                                       PoolFull, Ready, Started, Tick)
@@ -64,6 +67,18 @@ OWN_CELL: Final = "own cell: due and ready beyond the look-ahead, its cell free"
 HELP: Final = "help: earliest due ready task of the pool"
 HELP_MOVE: Final = "help: due, its planned cell cannot take it now"
 _LATENESS_ALPHA: Final = 1 / 50
+
+
+def _vec_i64(items: list[int]) -> vec[i64]:
+    return vec[i64](items)
+
+
+def _reduce_vec_i64(v: Any) -> tuple:
+    return _vec_i64, (list(v),)
+
+
+# A vec has no pickling of its own: copy.deepcopy of a (pure Python) controller, as tests do, needs this.
+copyreg.pickle(type(vec[i64]()), _reduce_vec_i64)
 
 
 @dataclass(frozen=True)
@@ -265,7 +280,7 @@ class FloorController:
     in_rework: list[bool]
     stamp: list[int]
     waiting_pool: list[int]
-    _win_tag: list[int]
+    _win_tag: vec[i64]  # (why a vec: see __init__)
     up: list[bool]
     family: list[str | None]
     down_until: list[float]
@@ -413,7 +428,11 @@ class FloorController:
         self._t_end, self._t_family, self._t_cell, self._t_succs = plan.t_end, plan.t_family, plan.t_cell, plan.t_succs
         self._tok = 0
         self._valid_from = 1
-        self._win_tag = [0] * n
+        # The window tags as raw 64-bit ints (librt.vecs: compiled, an array read and written in
+        # place). In a list each tag stored was a new int object (tokens pass 256 at once), the one
+        # it replaced freed, and each check read the object behind the slot: ~250,000 stores and
+        # as many checks a week, each a cache miss of its own in the twin.
+        self._win_tag = vec[i64](array("q", bytes(8 * n)))
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
@@ -740,15 +759,20 @@ class FloorController:
         (left to the rescan itself: False). So the sequence's layout, which later moves bisect,
         changes at the picks where it changed before."""
         seq, stamp, now = cs.seq, self.stamp, self.now
+        entries: list[Any] = seq  # the entries' (stamp, task) read without their start (see _pick)
         n = len(seq)
         i = p = cs.ptr
-        while i < n and stamp[seq[i][2]] != seq[i][1]:
+        while i < n:
+            e: tuple[object, ...] = entries[i]
+            if stamp[cast(int, e[2])] == cast(int, e[1]):
+                break
             i += 1
         j, gain, tok = cs.wend, cs.wlost, cs.wtok
         stale = cs.wstale + gain - (i - p)
         tag, arrived, left = self._win_tag, self.arrived, self.preds_left
         while j < n and gain:
-            _, st, t = seq[j]
+            e = entries[j]
+            st, t = cast(int, e[1]), cast(int, e[2])
             j += 1
             if stamp[t] != st:
                 stale += 1
@@ -799,9 +823,11 @@ class FloorController:
         cs = self._cells[c]
         if not cs.up or cs.cap != 1 or cs.busy_until - self.now > wait:
             return False
-        seq, stamp, status = cs.seq, self.stamp, self.status
-        for k in range(cs.ptr, len(seq)):  # next(self.queue(c)), without the generator
-            _, st, head = seq[k]
+        entries: list[Any] = cs.seq  # (as _pick)
+        stamp, status = self.stamp, self.status
+        for k in range(cs.ptr, len(entries)):  # next(self.queue(c)), without the generator
+            e: tuple[object, ...] = entries[k]
+            st, head = cast(int, e[1]), cast(int, e[2])
             if stamp[head] == st and status[head] == WAITING:
                 return head == t
         return False
@@ -1043,16 +1069,27 @@ class FloorController:
         else:
             self._tok = tok = self._tok + 1
             seq, stamp = cs.seq, self.stamp
+            # The entries read as objects: typed (start, stamp, task), each read would convert the
+            # whole tuple, its start too (a float object of its own, a cache miss in the twin,
+            # boxed again for `_` and freed), and the scan reads only stamp and task.
+            entries: list[Any] = seq
             i, n = cs.ptr, len(seq)
-            while i < n and stamp[seq[i][2]] != seq[i][1]:
+            while i < n:
+                e: tuple[object, ...] = entries[i]
+                if stamp[cast(int, e[2])] == cast(int, e[1]):
+                    break
                 i += 1
             cs.ptr = i
             tag, arrived, left = self._win_tag, self.arrived, self.preds_left  # the window's tasks carry this scan's token
             wake, seen, stale, lookahead = INF, 0, 0, self._lookahead
-            head = seq[i][2] if i < n else -1  # the sequence's head: the entry the loop above stopped at is live
+            head = -1  # the sequence's head: the entry the loop above stopped at is live
+            if i < n:
+                e = entries[i]
+                head = cast(int, e[2])
             j = i
             while j < n and seen < lookahead:
-                _, st, t = seq[j]
+                e = entries[j]
+                st, t = cast(int, e[1]), cast(int, e[2])
                 j += 1
                 if stamp[t] != st:
                     stale += 1
