@@ -49,7 +49,7 @@ from operator import itemgetter
 from typing import Any, Final, cast
 
 from librt.vecs import vec
-from mypy_extensions import i64, mypyc_attr
+from mypy_extensions import i64, mypyc_attr, u8
 
 from scheduler.control.events import (MOVE, REPLAN, REWORK, START, CellDown, CellUp, Completed, Decision, DecisionLog, Failed,
                                       PoolFull, Ready, Started, Tick)
@@ -73,12 +73,30 @@ def _vec_i64(items: list[int]) -> vec[i64]:
     return vec[i64](items)
 
 
+def _vec_u8(items: list[int]) -> vec[u8]:
+    return vec[u8](items)
+
+
+def _vec_bool(items: list[bool]) -> vec[bool]:
+    return vec[bool](items)
+
+
 def _reduce_vec_i64(v: Any) -> tuple:
     return _vec_i64, (list(v),)
 
 
+def _reduce_vec_u8(v: Any) -> tuple:
+    return _vec_u8, (list(v),)
+
+
+def _reduce_vec_bool(v: Any) -> tuple:
+    return _vec_bool, (list(v),)
+
+
 # A vec has no pickling of its own: copy.deepcopy of a (pure Python) controller, as tests do, needs this.
 copyreg.pickle(type(vec[i64]()), _reduce_vec_i64)
+copyreg.pickle(type(vec[u8]()), _reduce_vec_u8)
+copyreg.pickle(type(vec[bool]()), _reduce_vec_bool)
 
 
 @dataclass(frozen=True)
@@ -128,7 +146,8 @@ class ControlConfig:
 
 def _initial_state(plan: ControlPlan) -> tuple:
     """Status, open predecessors, sequence stamps and per-cell sequences at the plan's start:
-    the same for every replication of a plan, so built once per plan and copied."""
+    the same for every replication of a plan, so built once per plan and copied (the first
+    three as vecs: a copy is one memcpy, see FloorController.__init__)."""
     if plan.start_state is None:
         done = plan.t_done
         status = [DONE if d else WAITING for d in done]
@@ -143,7 +162,7 @@ def _initial_state(plan: ControlPlan) -> tuple:
         for k, t in enumerate(sorted((t for t in range(plan.n_tasks) if cell[t] >= 0 and not done[t]), key=start.__getitem__)):
             stamp[t] = k + 1
             seq[cell[t]].append((start[t], k + 1, t))
-        plan.start_state = (status, preds_left, stamp, seq)
+        plan.start_state = (vec[u8](bytes(status)), vec[i64](array("q", preds_left)), vec[i64](array("q", stamp)), seq)
     return plan.start_state
 
 
@@ -270,15 +289,17 @@ class FloorController:
     _out: list[tuple]
     now: Any  # the host's time as it gives it (SimPy's start is the int 0): the decision rows carry it as given
     next_wake: float
-    status: list[int]
-    preds_left: list[int]
-    arrived: list[bool]
+    # The per-task state every event reads as vecs (librt.vecs: compiled, raw values in one
+    # array, read and written in place; see __init__), the rest as lists.
+    status: vec[u8]
+    preds_left: vec[i64]
+    arrived: vec[bool]
     cell: list[int]
     start: list[float]
     started_at: list[float]
     ran_on: list[int]
-    in_rework: list[bool]
-    stamp: list[int]
+    in_rework: vec[bool]
+    stamp: vec[i64]
     waiting_pool: list[int]
     _win_tag: vec[i64]  # (why a vec: see __init__)
     up: list[bool]
@@ -337,15 +358,20 @@ class FloorController:
         self.config = config or ControlConfig()
         n = plan.n_tasks
         status, preds_left, stamp, seq = _initial_state(plan)
-        self.status = list(status)
-        self.preds_left = list(preds_left)
-        self.arrived = [False] * n
+        # Per task, the state an event reads for the task and its successors (status, open
+        # predecessors, arrived, redone) and a window scan for each entry (stamp, as _win_tag):
+        # vecs of bytes and 64-bit ints. In lists each entry is a pointer (8 tasks a cache line,
+        # a task's successors are the next ids) and each stamp an int object read behind it:
+        # the floor's work evicts them between two events.
+        self.status = vec[u8](status)
+        self.preds_left = vec[i64](preds_left)
+        self.arrived = vec[bool]([False] * n)
         self.cell = list(plan.t_cell)
         self.start = list(plan.t_start)
         self.started_at = [0.0] * n
         self.ran_on = [-1] * n
-        self.in_rework = [False] * n
-        self.stamp = list(stamp)
+        self.in_rework = vec[bool]([False] * n)
+        self.stamp = vec[i64](stamp)
         n_cells = len(plan.cell_ids)
         self.up = [True] * n_cells
         self.family = [None] * n_cells
