@@ -39,7 +39,6 @@ from __future__ import annotations
 import bisect
 import copyreg
 import heapq
-from heapq import heappush
 import math
 import time
 from array import array
@@ -67,6 +66,12 @@ OWN_CELL: Final = "own cell: due and ready beyond the look-ahead, its cell free"
 HELP: Final = "help: earliest due ready task of the pool"
 HELP_MOVE: Final = "help: due, its planned cell cannot take it now"
 _LATENESS_ALPHA: Final = 1 / 50
+# Imported names the per-event paths use, as Final: compiled, a C constant each, not a lookup in
+# the module's dict (and for heapq's functions, in heapq's) at every use.
+_START: Final = START
+_MOVE: Final = MOVE
+_heappush: Final = heapq.heappush
+_heappop: Final = heapq.heappop
 
 
 def _vec_i64(items: list[int]) -> vec[i64]:
@@ -267,7 +272,7 @@ class FloorController:
     # lookup (callgrind: ~8% of the controller's instructions a week). '__dict__' stays for
     # what a host or a test may hang on a controller; such an instance is only slower.
     __slots__ = (
-        "plan", "config", "log", "_log_rows", "_out", "now", "next_wake",
+        "plan", "config", "log", "_log_rows", "_out", "now", "_nowf", "next_wake",
         # per task
         "status", "preds_left", "arrived", "cell", "start", "started_at", "ran_on", "in_rework", "stamp", "waiting_pool",
         "_win_tag",
@@ -288,6 +293,7 @@ class FloorController:
     _log_rows: list[tuple]
     _out: list[tuple]
     now: Any  # the host's time as it gives it (SimPy's start is the int 0): the decision rows carry it as given
+    _nowf: float  # the same as a float, set with it: what the rules compare and add (compiled: a C double, no boxing)
     next_wake: float
     # The per-task state every event reads as vecs (librt.vecs: compiled, raw values in one
     # array, read and written in place; see __init__), the rest as lists.
@@ -418,7 +424,7 @@ class FloorController:
         self.log = DecisionLog()
         self._log_rows = self.log.rows
         self._out = []  # this event's decisions, as log rows
-        self.now = 0.0
+        self.now = self._nowf = 0.0
         self.on_planned_cell = 0  # starts on the task's planned cell
         self._from = [{"from": cid} for cid in plan.cell_ids]  # a move's detail, one per cell: read-only, shared by its rows
         # What each policy needs, chosen once: the per-event paths do only the bookkeeping some
@@ -476,7 +482,7 @@ class FloorController:
             return self.on_completed(event.time, event.task, event.cell)
         out: list[tuple] = []
         self._out = out
-        self.now = event.time
+        self.now = self._nowf = event.time
         if kind is Tick:
             self._tick()
             return self._settle(out)
@@ -513,6 +519,8 @@ class FloorController:
         out: list[tuple] = []
         self._out = out
         self.now = now
+        nowf: float = now
+        self._nowf = nowf
         c = self.cell[t]
         self.arrived[t] = True
         pool = self._cpool[c] if c >= 0 else self.plan.t_pools[t][0]
@@ -540,14 +548,14 @@ class FloorController:
             # called only when its cheap conditions hold).
             idle: set[int] | None = pl.idle  # None once handed over
             wait = self._help_wait
-            if idle and self.status[t] == WAITING and self._t_start[t] - self._early <= now and self.preds_left[t] == 0 \
-                    and not (wait and cs.up and cs.cap == 1 and cs.busy_until - now <= wait and self._own_cell_soon(t)):
+            if idle and self.status[t] == WAITING and self._t_start[t] - self._early <= nowf and self.preds_left[t] == 0 \
+                    and not (wait and cs.up and cs.cap == 1 and cs.busy_until - nowf <= wait and self._own_cell_soon(t)):
                 if c in idle:
                     to = c
                 else:  # _first_idle, inline (help policies keep the heap)
                     heap = pl.idle_heap
                     while heap[0] not in idle:
-                        self._cells[heapq.heappop(heap)].inheap = False
+                        self._cells[_heappop(heap)].inheap = False
                     to = heap[0]
                 if self._cells[to].stops is None or not self._window_wait(t, to):
                     self._take_due(t, c, to)
@@ -567,7 +575,7 @@ class FloorController:
             self._dispatch_task(t)
             self._hand_over(t, pool)
         # _settle, inline: its re-plan trigger read here (the call only when a re-plan is due), then next_wake.
-        if self._replans and (now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap)):
+        if self._replans and (nowf >= self.next_replan or (self.lateness > self._late_s and nowf - self.last_replan >= self.replan_gap)):
             return self._settle(out)
         wake = self._wakes[0][0] if self._wakes else INF
         self.next_wake = wake if wake < self.next_replan else self.next_replan
@@ -579,6 +587,8 @@ class FloorController:
         out: list[tuple] = []
         self._out = out
         self.now = now
+        nowf: float = now
+        self._nowf = nowf
         status = self.status
         status[t] = DONE
         cs = self._cells[c]
@@ -593,7 +603,7 @@ class FloorController:
                 idle.add(c)
                 if self._heaped and not cs.inheap:
                     cs.inheap = True
-                    heappush(pl.idle_heap, c)
+                    _heappush(pl.idle_heap, c)
         left, routable = self.preds_left, self._routable
         there: list[int] | None = None  # successors there already that got ready: a twin may take them (below)
         for s in self._t_succs[t]:
@@ -621,7 +631,7 @@ class FloorController:
             # (Free cells of another pool pick only at their own events.)
             for s in there:
                 self._hand_over(s, self.pool_of(s))
-        if self._replans and (now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap)):
+        if self._replans and (nowf >= self.next_replan or (self.lateness > self._late_s and nowf - self.last_replan >= self.replan_gap)):
             return self._settle(out)  # (as on_ready)
         wake = self._wakes[0][0] if self._wakes else INF
         self.next_wake = wake if wake < self.next_replan else self.next_replan
@@ -630,7 +640,7 @@ class FloorController:
     def _settle(self, out: list[tuple]) -> list[tuple]:
         """After an event: a re-plan if one is due, and `next_wake`, when the host should send
         Tick next (inf: only events can change anything), kept as a plain attribute."""
-        now = self.now
+        now = self._nowf
         if now >= self.next_replan or (self.lateness > self._late_s and now - self.last_replan >= self.replan_gap):
             self._replan("interval" if now >= self.next_replan else "lateness")
         wake = self._wakes[0][0] if self._wakes else INF
@@ -736,7 +746,7 @@ class FloorController:
     def _join_help(self, pool: int, t: int) -> None:
         """The unit waits in the pool's help order (by planned start)."""
         heap = self.ready_heap[pool]
-        heapq.heappush(heap, (self.start[t], t))
+        _heappush(heap, (self.start[t], t))
         if heap[0][1] == t:  # the pool's help candidate changed
             self._pools[pool].top_ver += 1
 
@@ -746,7 +756,7 @@ class FloorController:
         plan's cell before a twin's), else the lowest free twin does (a free cell has nothing of
         its own to start: it would have). True when it started."""
         plan = self.plan
-        if self.status[t] == WAITING and self._t_start[t] - self._early <= self.now and self.idle[pool] \
+        if self.status[t] == WAITING and self._t_start[t] - self._early <= self._nowf and self.idle[pool] \
                 and self.preds_left[t] == 0 and not self._own_cell_soon(t):
             own = self.cell[t]
             c = own if own in self.idle[pool] else self._first_idle(pool)
@@ -767,7 +777,7 @@ class FloorController:
         if self._win_tag[t] == oc.wtok:  # its cell's window lost a task: its scan stands until its next pick (_window_kept)
             oc.wlost += 1
             oc.armed = 0
-        row = (self.now, MOVE, HELP_MOVE, t, c, self._from[own])  # _emit, inline: ~60,000 help moves a week under repair
+        row = (self.now, _MOVE, HELP_MOVE, t, c, self._from[own])  # _emit, inline: ~60,000 help moves a week under repair
         self._log_rows.append(row)
         self._out.append(row)
         self.cell[t] = c
@@ -784,7 +794,7 @@ class FloorController:
         (no longer the window's holes), and with more than 16 holes in the window, dropping them
         (left to the rescan itself: False). So the sequence's layout, which later moves bisect,
         changes at the picks where it changed before."""
-        seq, stamp, now = cs.seq, self.stamp, self.now
+        seq, stamp, now = cs.seq, self.stamp, self._nowf
         entries: list[Any] = seq  # the entries' (stamp, task) read without their start (see _pick)
         n = len(seq)
         i = p = cs.ptr
@@ -847,7 +857,7 @@ class FloorController:
         if not wait or c < 0:
             return False
         cs = self._cells[c]
-        if not cs.up or cs.cap != 1 or cs.busy_until - self.now > wait:
+        if not cs.up or cs.cap != 1 or cs.busy_until - self._nowf > wait:
             return False
         entries: list[Any] = cs.seq  # (as _pick)
         stamp, status = self.stamp, self.status
@@ -881,7 +891,7 @@ class FloorController:
         elif cs.running < cs.cap and cs.up:
             tok = cs.armed
             if tok >= self._valid_from and self._win_tag[t] != tok and cs.armed_top == cs.pl.top_ver \
-                    and self.now < cs.armed_until:
+                    and self._nowf < cs.armed_until:
                 return
             while cs.running < cs.cap and self._pick(c, cs):  # _dispatch(c), inline
                 pass
@@ -894,7 +904,7 @@ class FloorController:
             fam = cs.family
             if fam is not None and fam != self._t_family[t]:
                 gate -= cs.setup
-            if gate > self.now:
+            if gate > self._nowf:
                 if gate < cs.wwake:
                     cs.wwake = gate
             else:
@@ -919,7 +929,7 @@ class FloorController:
             cs = self._cells[c]
             if self._heaped and not cs.inheap:
                 cs.inheap = True
-                heappush(self.idle_heap[pool], c)
+                _heappush(self.idle_heap[pool], c)
 
     def _first_idle(self, pool: int) -> int:
         """The lowest-numbered idle cell of the pool (which must have one), without a scan: on a
@@ -930,7 +940,7 @@ class FloorController:
             return min(idle)
         heap = self.idle_heap[pool]
         while heap[0] not in idle:
-            self._cells[heapq.heappop(heap)].inheap = False
+            self._cells[_heappop(heap)].inheap = False
         return heap[0]
 
     def _route(self, t: int) -> None:
@@ -1044,10 +1054,10 @@ class FloorController:
                 self._dispatch(to)
 
     def _tick(self) -> None:
-        wakes, now = self._wakes, self.now
+        wakes, now = self._wakes, self._nowf
         cells = set()
         while wakes and wakes[0][0] <= now:
-            cells.add(heapq.heappop(wakes)[1])
+            cells.add(_heappop(wakes)[1])
         for c in cells:
             self._dispatch(c)
 
@@ -1063,7 +1073,7 @@ class FloorController:
             if shared:
                 tok = cs.armed
                 if tok >= self._valid_from and (t < 0 or tag[t] != tok) and cs.armed_top == cs.pl.top_ver \
-                        and self.now < cs.armed_until:
+                        and self._nowf < cs.armed_until:
                     continue
             while cs.up and cs.running < cs.cap:
                 if not self._pick(c, cs):
@@ -1084,7 +1094,7 @@ class FloorController:
         pool, pl = cs.pool, cs.pl
         if pl.rework and pl.rq_seen != self._rq_ver and self._rework_first(c, pool):
             return True
-        now: float = self.now  # only compared here (compiled: a C double; the rows take self.now as given)
+        now = self._nowf  # only compared here (the rows take self.now as given)
         stops = cs.stops  # None: no recorded stop on this cell, nothing to wait out
         tok = cs.wtok
         if tok >= self._valid_from and now < cs.wwake and (not cs.wlost or self._window_kept(cs)):
@@ -1157,13 +1167,13 @@ class FloorController:
             while heap:
                 s, t = heap[0]
                 if status[t] != WAITING or not arrived[t] or in_rework[t] or stamp[t] <= 0 or cell_pool[cells[t]] != pool:
-                    heapq.heappop(heap)
+                    _heappop(heap)
                     continue
                 due = t_start[t] - early
                 if due <= now and left[t] == 0:
                     due = self._window_wait(t, c) if stops is not None else 0.0
                 if due <= now and left[t] == 0:
-                    heapq.heappop(heap)
+                    _heappop(heap)
                     # The pool's most due task: this cell's own beyond its look-ahead, or a twin's.
                     self._take_due(t, cells[t], c)
                     return True
@@ -1179,7 +1189,7 @@ class FloorController:
             # Every wake is later than now, so an equal one pushed before is still queued: a
             # second copy would only wake the same cell at the same tick again.
             self._wake_of[c] = wake
-            heapq.heappush(self._wakes, (wake, c))
+            _heappush(self._wakes, (wake, c))
         if pl.full and self._take_for_full(c, pool):
             return True
         if stops is None and self._memo:
@@ -1243,7 +1253,7 @@ class FloorController:
             if heap and heap[0][1] == t:  # the pool's help candidate starts: the next one is
                 pl.top_ver += 1
             if self._help_wait:
-                cs.busy_until = now + self._t_end[t] - self._t_start[t]
+                cs.busy_until = self._nowf + self._t_end[t] - self._t_start[t]
         if self._route_on:  # only routing reads the pools' running counts
             pl.busy += 1
         fam = self._t_family[t]
@@ -1257,10 +1267,10 @@ class FloorController:
             cs.began_on.append(t)
             if self._replans:
                 start = self.start[t]
-                if start >= now:  # not behind its plan: maybe out of open_before's order
+                if start >= self._nowf:  # not behind its plan: maybe out of open_before's order
                     self._off_order.append(t)
                 if self._track_late and not self.in_rework[t]:
-                    late = now - start
+                    late = self._nowf - start
                     self.lateness += _LATENESS_ALPHA * ((late if late > 0.0 else 0.0) - self.lateness)
         wp = self.waiting_pool[t]
         if wp >= 0:  # started: it waits in no pool (wherever it was reported ready)
@@ -1268,7 +1278,7 @@ class FloorController:
             self.waiting_pool[t] = -1
         if c == self._t_cell[t]:  # (a count at summary() would walk the log's ~75,000 starts again: slower)
             self.on_planned_cell += 1
-        row = (now, START, reason, t, c, None)
+        row = (now, _START, reason, t, c, None)
         self._log_rows.append(row)
         self._out.append(row)
 

@@ -489,3 +489,27 @@ def test_a_redo_of_a_sibling_still_waiting_or_running_is_no_second_copy():
     assert u2[3] not in ctrl.rework_queue[pool_c] and ctrl.stamp[u2[3]] > 0  # still in its sequence, once
     assert [ctrl.preds_left[t] for t in (u1[2], u1[3], u2[2], u2[3])] == [0, 0, 0, 0]
     assert [d.task for d in starts(ctrl.handle(Ready(2.5 * H, u2[3])))] == [u2[3]]
+
+
+def test_the_summary_counts_each_kind_and_reason_as_the_log_has_them():
+    """summary() counts the log's (kind, reason) pairs by reason: the same counts, in the same order
+    of first appearance, as a Counter of the pairs, also when a reason comes with a second kind."""
+    from collections import Counter
+    from operator import itemgetter
+
+    from scheduler.control.controller import _pair_counts
+
+    def reference(rows):
+        return list(Counter(zip(map(itemgetter(1), rows), map(itemgetter(2), rows))).items())
+
+    rows = [(0, START, "plan: a", 1, 2, None), (0, MOVE, "help: b", 1, 3, None), (1, START, "plan: a", 4, 2, None),
+            (2, MOVE, "help: b", 5, 3, None), (3, REWORK, "rework: c", 5, 3, [])]
+    assert _pair_counts(rows) == reference(rows) and _pair_counts([]) == []
+    rows += [(4, START, "help: b", 6, 1, None), (5, START, "plan: a", 7, 2, None)]  # "help: b" a start too
+    assert _pair_counts(rows) == reference(rows)
+    spec = floor_spec()
+    plan = control_plan(spec, sequence_plan(spec, 3))
+    ctrl = FloorController(plan, ControlConfig.policy("repair", early_s=0.0))
+    for k in (1, 2, 3):
+        ctrl.handle(Ready(0, plan.task_of(f"rack#{k:05d}", "build")))
+    assert ctrl.summary()["decisions"] == dict(Counter(row[1] for row in ctrl.log.rows)) and ctrl.log.rows

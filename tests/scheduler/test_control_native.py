@@ -165,3 +165,12 @@ def test_compiled_and_pure_run_the_twin_alike(compiled, control, monkeypatch):
         executed.append(replication.run_replication(config, 0).executed)
     assert executed[0] == executed[1] and len(executed[0]) > 0
     assert logs[0] == logs[1] and len(logs[0]) > 0
+
+
+def test_compiled_summary_counts_as_the_pure(compiled):
+    """The summary's count of the log's (kind, reason) pairs, compiled (a vec of counts), with and
+    without a reason that comes with a second kind."""
+    rows = [(0, "start", f"plan: {k % 7}", k, k % 5, None) for k in range(1000)] + [(1, "move", "help: x", 1, 2, None)] * 300
+    assert compiled._pair_counts(rows) == PURE._pair_counts(rows) and compiled._pair_counts(rows)[0][1] == 143
+    rows.append((2, "start", "help: x", 3, 4, None))
+    assert compiled._pair_counts(rows) == PURE._pair_counts(rows)
