@@ -152,7 +152,7 @@ class ControlConfig:
 def _initial_state(plan: ControlPlan) -> tuple:
     """Status, open predecessors, sequence stamps and per-cell sequences at the plan's start:
     the same for every replication of a plan, so built once per plan and copied (the first
-    three as vecs: a copy is one memcpy, see FloorController.__init__)."""
+    three as vecs, and the window tags' zeros: a copy is one memcpy, see FloorController.__init__)."""
     if plan.start_state is None:
         done = plan.t_done
         status = [DONE if d else WAITING for d in done]
@@ -167,7 +167,8 @@ def _initial_state(plan: ControlPlan) -> tuple:
         for k, t in enumerate(sorted((t for t in range(plan.n_tasks) if cell[t] >= 0 and not done[t]), key=start.__getitem__)):
             stamp[t] = k + 1
             seq[cell[t]].append((start[t], k + 1, t))
-        plan.start_state = (vec[u8](bytes(status)), vec[i64](array("q", preds_left)), vec[i64](array("q", stamp)), seq)
+        plan.start_state = (vec[u8](bytes(status)), vec[i64](array("q", preds_left)), vec[i64](array("q", stamp)), seq,
+                            vec[i64](array("q", bytes(8 * plan.n_tasks))))
     return plan.start_state
 
 
@@ -388,7 +389,7 @@ class FloorController:
         self.plan = plan
         self.config = config or ControlConfig()
         n = plan.n_tasks
-        status, preds_left, stamp, seq = _initial_state(plan)
+        status, preds_left, stamp, seq, zeros = _initial_state(plan)
         # Per task, the state an event reads for the task and its successors (status, open
         # predecessors, arrived, redone) and a window scan for each entry (stamp, as _win_tag):
         # vecs of bytes and 64-bit ints. In lists each entry is a pointer (8 tasks a cache line,
@@ -489,7 +490,7 @@ class FloorController:
         # place). In a list each tag stored was a new int object (tokens pass 256 at once), the one
         # it replaced freed, and each check read the object behind the slot: ~250,000 stores and
         # as many checks a week, each a cache miss of its own in the twin.
-        self._win_tag = vec[i64](array("q", bytes(8 * n)))
+        self._win_tag = vec[i64](zeros)
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event) -> list[Decision]:
