@@ -1278,24 +1278,26 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
-        self._assign_all(((t, c, start),))
+        self._assign_all([(t, c, start)])
 
-    def _assign_all(self, moves) -> None:
+    def _assign_all(self, moves: list[tuple[int, int, float]]) -> None:
         """_assign for each (task, cell, start) of `moves`, in order, as one pass: a re-plan moves
         800-1,200 tasks at once. Each entry goes where _assign puts it (bisect, not before the
-        cell's open part), so the sequences are the ones the moves one by one make; each touched
-        cell's memo is voided once, after them all."""
+        cell's open part), so the sequences are the ones the moves one by one make."""
         cell, start_of, stamp, arrived, in_rework = self.cell, self.start, self.stamp, self.arrived, self.in_rework
         cells, pools, cpool, waiting_pool, full = self._cells, self._pools, self._cpool, self.waiting_pool, self.full
-        off, touched, stamps = self._off_order, set(), self._stamps
+        off, stamps = self._off_order, self._stamps
         for t, c, start in moves:
             old = cell[t]
             cell[t] = c
             start_of[t] = start
-            # Two sequences change: neither cell's last scan stands. A unit that is there may change
-            # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
-            touched.add(old)
-            touched.add(c)
+            # Two sequences change: neither cell's last scan stands (voiding twice is voiding
+            # once: nothing here reads the memo). A unit that is there may change its pool's help
+            # candidate (re-plan, repair; a routed unit is not there yet).
+            cs = cells[old]
+            cs.wtok = cs.armed = 0
+            cs = cells[c]
+            cs.wtok = cs.armed = 0
             if arrived[t]:
                 pools[cpool[old]].top_ver += 1
                 pools[cpool[c]].top_ver += 1
@@ -1306,15 +1308,20 @@ class FloorController:
             pool = waiting_pool[t]
             if pool >= 0 and full[pool]:  # re-timed: its place in the full-buffer order too
                 heapq.heappush(self.buffer_heap[pool], (start, t))
-            cs = cells[c]
+            # bisect.bisect_left(seq, (start, stamps, t)) on the start alone: the new stamp is
+            # above every stamp in a sequence, so an entry sorts before the new one exactly when
+            # its start is not later. The same probes (the sequence's open part may be out of
+            # order, and the probes read that layout), compiled without a tuple comparison each.
             seq = cs.seq
-            entry = (start, stamps, t)
-            k = bisect.bisect_left(seq, entry)
-            seq.insert(k if k > cs.ptr else cs.ptr, entry)
+            lo, hi = 0, len(seq)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if seq[mid][0] <= start:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            seq.insert(lo if lo > cs.ptr else cs.ptr, (start, stamps, t))
         self._stamps = stamps
-        for c in touched:
-            cs = cells[c]
-            cs.wtok = cs.armed = 0
 
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan
