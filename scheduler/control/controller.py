@@ -621,18 +621,46 @@ class FloorController:
         order = plan.derived("by_start", (plan.t_start, planned),
                              lambda: sorted((t for t, p in enumerate(planned) if p >= 0), key=plan.t_start.__getitem__))
         key = plan.t_start.__getitem__
-        k = bisect.bisect_left(order, limit, lo=self._lo, key=key)
-        self._head = head = [t for t in self._head if status[t] != DONE] + [t for t in order[self._lo:k] if status[t] != DONE]
+        lo: int = self._lo
+        k: int = bisect.bisect_left(order, limit, lo=lo, key=key)
+        # Each task is read as the object the lists hold (Any) and as an int for the typed reads
+        # of the controller's lists: compiled, the lists and the set keep those objects rather
+        # than a new int made per entry and call (~6,000 entries a re-plan).
+        t: int
+        obj: Any
+        old_head: list[Any] = self._head
+        old_off: list[Any] = self._off_order
+        head: list[Any] = []
+        for obj in old_head:
+            t = obj
+            if status[t] != DONE:
+                head.append(obj)
+        fresh: list[Any] = order[lo:k]
+        for obj in fresh:
+            t = obj
+            if status[t] != DONE:
+                head.append(obj)
+        self._head = head
         self._lo = k
         if head and key(head[-1]) >= limit:  # an earlier call read further (a later limit)
             head = head[:bisect.bisect_left(head, limit, key=key)]
-        self._off_order = off = [t for t in self._off_order if status[t] != DONE and planned[t] >= 0]
-        out = set()
-        for group in (head, off):
-            for t in group:
-                st = status[t]
-                if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
-                    out.add(t)
+        off: list[Any] = []
+        for obj in old_off:
+            t = obj
+            if status[t] != DONE and planned[t] >= 0:
+                off.append(obj)
+        self._off_order = off
+        out: set[Any] = set()
+        for obj in head:
+            t = obj
+            st = status[t]
+            if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
+                out.add(obj)
+        for obj in off:
+            t = obj
+            st = status[t]
+            if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
+                out.add(obj)
         return out
 
     def running_tasks(self, cells) -> list[int]:
