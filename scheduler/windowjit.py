@@ -17,7 +17,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, fm_pool, fm_dur, t_ptr, t_idx, n_tasks,
+def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, fm_pool, fm_dur, t_ptr, t_idx,
                  free, running, started_at, ran_on, narrow, cur_cell, cell_pool, t_pool0, cut):
     """`order`: the carried tasks (controller task each); `free`/`running` their open and running
     positions; per running position its start (`started_at`) and cell (`ran_on`); `narrow`: the
@@ -116,9 +116,6 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
                     f += 1
         m_len[i] = f - m_start[i]
     # Predecessors inside the window (carried indices), then the open tasks' (open indices).
-    local = np.full(n_tasks, -1, np.int64)
-    for i in range(n):
-        local[order[i]] = i
     p_ptr = np.zeros(n + 1, np.int64)
     size = 0
     for i in range(n):
@@ -129,7 +126,7 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
     for i in range(n):
         t = order[i]
         for j in range(t_ptr[t], t_ptr[t + 1]):
-            q = local[t_idx[j]]
+            q = _position(order, i, t_idx[j])
             if q >= 0:
                 p_idx[k] = q
                 k += 1
@@ -160,6 +157,24 @@ def window_build(order, t_job, n_jobs, task_job, job_release, tm_start, tm_len, 
         ready_at[s] = ready
     return (unit_of, src_job, release, pin_cell, pin_rest, m_start, m_len, m_pool[:f], m_dur[:f], p_ptr, p_idx, sub_ptr, sub_idx[:m], ready_at,
             sub_in_order)
+
+
+@njit(cache=True, inline="always")
+def _position(order, i, p):
+    """Where task p is in `order` (sorted, order[i] its successor), -1 if not there: looked for
+    among the few entries before i first (a task's predecessors are its unit's tasks just
+    before it), else by bisection. (A table of every controller task's position would be
+    ~600 KB filled per re-plan, which evicts the floor's working set from the cache.)"""
+    if p < order[i]:
+        stop = i - 8 if i > 8 else 0
+        k = i - 1
+        while k >= stop:
+            o = order[k]
+            if o <= p:
+                return k if o == p else -1
+            k -= 1
+    q = np.searchsorted(order, p)
+    return q if q < order.shape[0] and order[q] == p else -1
 
 
 @njit(cache=True)

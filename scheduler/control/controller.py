@@ -702,18 +702,46 @@ class FloorController:
         order = plan.derived("by_start", (plan.t_start, planned),
                              lambda: sorted((t for t, p in enumerate(planned) if p >= 0), key=plan.t_start.__getitem__))
         key = plan.t_start.__getitem__
-        k = bisect.bisect_left(order, limit, lo=self._lo, key=key)
-        self._head = head = [t for t in self._head if status[t] != DONE] + [t for t in order[self._lo:k] if status[t] != DONE]
+        lo: int = self._lo
+        k: int = bisect.bisect_left(order, limit, lo=lo, key=key)
+        # Each task is read as the object the lists hold (Any) and as an int for the typed reads
+        # of the controller's lists: compiled, the lists and the set keep those objects rather
+        # than a new int made per entry and call (~6,000 entries a re-plan).
+        t: int
+        obj: Any
+        old_head: list[Any] = self._head
+        old_off: list[Any] = self._off_order
+        head: list[Any] = []
+        for obj in old_head:
+            t = obj
+            if status[t] != DONE:
+                head.append(obj)
+        fresh: list[Any] = order[lo:k]
+        for obj in fresh:
+            t = obj
+            if status[t] != DONE:
+                head.append(obj)
+        self._head = head
         self._lo = k
         if head and key(head[-1]) >= limit:  # an earlier call read further (a later limit)
             head = head[:bisect.bisect_left(head, limit, key=key)]
-        self._off_order = off = [t for t in self._off_order if status[t] != DONE and planned[t] >= 0]
-        out = set()
-        for group in (head, off):
-            for t in group:
-                st = status[t]
-                if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
-                    out.add(t)
+        off: list[Any] = []
+        for obj in old_off:
+            t = obj
+            if status[t] != DONE and planned[t] >= 0:
+                off.append(obj)
+        self._off_order = off
+        out: set[Any] = set()
+        for obj in head:
+            t = obj
+            st = status[t]
+            if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
+                out.add(obj)
+        for obj in off:
+            t = obj
+            st = status[t]
+            if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
+                out.add(obj)
         return out
 
     def running_tasks(self, cells) -> list[int]:
@@ -1376,24 +1404,26 @@ class FloorController:
 
     def _assign(self, t: int, c: int, start: float) -> None:
         """Put an unstarted task into cell c's sequence at its (new) planned start."""
-        self._assign_all(((t, c, start),))
+        self._assign_all([(t, c, start)])
 
-    def _assign_all(self, moves) -> None:
+    def _assign_all(self, moves: list[tuple[int, int, float]]) -> None:
         """_assign for each (task, cell, start) of `moves`, in order, as one pass: a re-plan moves
         800-1,200 tasks at once. Each entry goes where _assign puts it (bisect, not before the
-        cell's open part), so the sequences are the ones the moves one by one make; each touched
-        cell's memo is voided once, after them all."""
+        cell's open part), so the sequences are the ones the moves one by one make."""
         cell, start_of, stamp, arrived, in_rework = self.cell, self.start, self.stamp, self.arrived, self.in_rework
         cells, pools, cpool, waiting_pool, full = self._cells, self._pools, self._cpool, self.waiting_pool, self.full
-        off, touched, stamps = self._off_order, set(), self._stamps
+        off, stamps = self._off_order, self._stamps
         for t, c, start in moves:
             old = cell[t]
             cell[t] = c
             start_of[t] = start
-            # Two sequences change: neither cell's last scan stands. A unit that is there may change
-            # its pool's help candidate (re-plan, repair; a routed unit is not there yet).
-            touched.add(old)
-            touched.add(c)
+            # Two sequences change: neither cell's last scan stands (voiding twice is voiding
+            # once: nothing here reads the memo). A unit that is there may change its pool's help
+            # candidate (re-plan, repair; a routed unit is not there yet).
+            cs = cells[old]
+            cs.wtok = cs.armed = 0
+            cs = cells[c]
+            cs.wtok = cs.armed = 0
             if arrived[t]:
                 pools[cpool[old]].top_ver += 1
                 pools[cpool[c]].top_ver += 1
@@ -1404,15 +1434,25 @@ class FloorController:
             pool = waiting_pool[t]
             if pool >= 0 and full[pool]:  # re-timed: its place in the full-buffer order too
                 heapq.heappush(self.buffer_heap[pool], (start, t))
-            cs = cells[c]
+            # bisect.bisect_left(seq, (start, stamps, t)) on the start alone: the new stamp is
+            # above every stamp in a sequence, so an entry sorts before the new one exactly when
+            # its start is not later. The same probes (the sequence's open part may be out of
+            # order, and the probes read that layout), compiled without a tuple comparison each;
+            # an entry is read as a tuple of objects (its start unboxed alone), not unboxed whole,
+            # which would read its stamp and task objects too (cache misses, ~9 probes a move).
             seq = cs.seq
-            entry = (start, stamps, t)
-            k = bisect.bisect_left(seq, entry)
-            seq.insert(k if k > cs.ptr else cs.ptr, entry)
+            probe: list[Any] = seq
+            lo, hi = 0, len(seq)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                row: tuple[Any, ...] = probe[mid]
+                at: float = row[0]
+                if at <= start:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            seq.insert(lo if lo > cs.ptr else cs.ptr, (start, stamps, t))
         self._stamps = stamps
-        for c in touched:
-            cs = cells[c]
-            cs.wtok = cs.armed = 0
 
     def _replan(self, trigger: str) -> None:
         from scheduler.control.snapshot import replan

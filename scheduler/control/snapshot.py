@@ -300,7 +300,7 @@ def open_work(ctrl, span: float) -> _Window:
     (w.unit_of_a, w.src_job_a, w.release, w.pin_cell, w.pin_rest, w.m_start, w.m_len, w.m_pool, w.m_dur, w.p_ptr, w.p_idx, w.sub_ptr, w.sub_idx,
      w.ready_a, w.sub_in_order) = window_build(order_a, static.t_job, static.n_jobs, static.task_job_a, static.job_release_a,
                                                            static.tm_start, static.tm_len, static.fm_pool, static.fm_dur, static.t_ptr, static.t_idx,
-                                                           len(static.t_ptr) - 1, free_a, run_a, started, ran_on, narrow, cur_cell,
+                                                           free_a, run_a, started, ran_on, narrow, cur_cell,
                                                            static.ctrl_cell_pool, static.t_pool0, cut)
     w.order, w.order_a, w.cur_cell, w.free_a, w.run_a, w.static = order, order_a, cur_cell, free_a, run_a, static
     w.narrow, w.ran_on, w.started = narrow, ran_on, started  # the controller's, as read (the check reads them too)
