@@ -39,7 +39,10 @@ SLICE = 100_000
 # Within a slice the logs are read into arrays every `CHUNK` waits or so (`_read_logs`), while the
 # numbers they hold were made recently and sit in the cache: read at the slice, ~100,000 of them
 # scattered over the heap by then, np.fromiter spent ~40 ns on each (a tenth of that when fresh).
-CHUNK = 6_000
+# Small, too, because an emptied list has given its storage back (CPython frees it) and grows
+# again by reallocations that copy it: lists of a few thousand entries are copied within the
+# cache; at 6,000 waits the copies went through memory (the replan week: ~1.6 million L2 misses).
+CHUNK = 1_000
 
 
 @dataclass
