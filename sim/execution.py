@@ -44,7 +44,9 @@ class ControlBridge:
         # its planned share of the work, once), 0 started before (a re-run is rework, not the plan's start).
         # Made once per plan and copied per replication.
         self._first = bytearray(plan.derived("first_starts", (plan.t_scale,), lambda: bytes(1 if scale >= 1.0 else 2 for scale in plan.t_scale)))
-        self._planned = _planned_starts(plan)  # contiguous, read once per start; only read, so shared by the plan's bridges
+        # The planned starts, contiguous, read once per start; only read, so made once per plan and
+        # shared by its bridges (from ~75,000 float objects, a read of ~2 MB a replication made again).
+        self._planned = plan.derived("planned_starts", (plan.t_start,), lambda: array("d", plan.t_start))
         self._wake_at = math.inf
         self.floor = None
 
@@ -231,23 +233,10 @@ def plan_units(env, floor, plan: ControlPlan, layout: Layout) -> list[Unit]:
     return units
 
 
-# What plan_units and the bridge read from a plan is the same in every replication: worked out
-# once per plan (a plan is made for one spec, so one set of products and changeovers), like the
-# controller's start state. Keyed by the plan object (its id; with "t_start", the bridge's
-# planned starts), dropped with it.
-_per_plan: dict[object, tuple] = {}
-
-
-def _planned_starts(plan: ControlPlan) -> array:
-    """The plan's planned starts as doubles, made once per plan (from its ~75,000 float objects,
-    a read of ~2 MB a replication made again) and kept while the plan and its t_start live."""
-    cached = _per_plan.get((id(plan), "t_start"))
-    if cached is not None and cached[0]() is plan and cached[1] is plan.t_start:
-        return cached[2]
-    starts = array("d", plan.t_start)
-    key = (id(plan), "t_start")
-    _per_plan[key] = (weakref.ref(plan, lambda _, k=key: _per_plan.pop(k, None)), plan.t_start, starts)
-    return starts
+# What plan_units reads from a plan is the same in every replication: worked out once per plan
+# (a plan is made for one spec, so one set of products and changeovers), like the controller's
+# start state. Keyed by the plan object, dropped with it.
+_per_plan: dict[int, tuple] = {}
 
 
 def _plan_tables(plan: ControlPlan, layout: Layout) -> tuple[list, list]:

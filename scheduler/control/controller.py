@@ -45,7 +45,7 @@ from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, replace
 from operator import itemgetter
-from typing import Any, Final, cast
+from typing import Any, Callable, Final, cast
 
 from librt.vecs import append, vec
 from mypy_extensions import i64, mypyc_attr, u8
@@ -74,34 +74,25 @@ _heappush: Final = heapq.heappush
 _heappop: Final = heapq.heappop
 
 
-def _vec_i64(items: list[int]) -> vec[i64]:
+def _vec_of(kind: str, items: list[Any]) -> Any:
+    """A vec of `kind` ("u8", "bool" or "i64") holding `items`: what a pickled vec is made again by."""
+    if kind == "u8":
+        return vec[u8](items)
+    if kind == "bool":
+        return vec[bool](items)
     return vec[i64](items)
 
 
-def _vec_u8(items: list[int]) -> vec[u8]:
-    return vec[u8](items)
-
-
-def _vec_bool(items: list[bool]) -> vec[bool]:
-    return vec[bool](items)
-
-
-def _reduce_vec_i64(v: Any) -> tuple:
-    return _vec_i64, (list(v),)
-
-
-def _reduce_vec_u8(v: Any) -> tuple:
-    return _vec_u8, (list(v),)
-
-
-def _reduce_vec_bool(v: Any) -> tuple:
-    return _vec_bool, (list(v),)
+def _reducer(kind: str) -> Callable[[Any], tuple]:
+    def reduce(v: Any) -> tuple:
+        return _vec_of, (kind, list(v))
+    return reduce
 
 
 # A vec has no pickling of its own: copy.deepcopy of a (pure Python) controller, as tests do, needs this.
-copyreg.pickle(type(vec[i64]()), _reduce_vec_i64)
-copyreg.pickle(type(vec[u8]()), _reduce_vec_u8)
-copyreg.pickle(type(vec[bool]()), _reduce_vec_bool)
+copyreg.pickle(type(vec[i64]()), _reducer("i64"))
+copyreg.pickle(type(vec[u8]()), _reducer("u8"))
+copyreg.pickle(type(vec[bool]()), _reducer("bool"))
 
 
 @dataclass(frozen=True)
@@ -712,12 +703,8 @@ class FloorController:
         old_head: list[Any] = self._head
         old_off: list[Any] = self._off_order
         head: list[Any] = []
-        for obj in old_head:
-            t = obj
-            if status[t] != DONE:
-                head.append(obj)
         fresh: list[Any] = order[lo:k]
-        for obj in fresh:
+        for obj in old_head + fresh:
             t = obj
             if status[t] != DONE:
                 head.append(obj)
@@ -732,12 +719,7 @@ class FloorController:
                 off.append(obj)
         self._off_order = off
         out: set[Any] = set()
-        for obj in head:
-            t = obj
-            st = status[t]
-            if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):
-                out.add(obj)
-        for obj in off:
+        for obj in head + off:
             t = obj
             st = status[t]
             if st == RUNNING or (st == WAITING and not in_rework[t] and start[t] < limit):

@@ -59,6 +59,7 @@ class ControlPlan:
     routable: tuple | None = field(default=None, repr=False)  # from t_pools: per task 1 when it has more than one eligible pool (controller)
     by_start: tuple | None = field(default=None, repr=False)  # from t_start, t_problem: the planned tasks by planned start (controller.open_before)
     first_starts: tuple | None = field(default=None, repr=False)  # from t_scale: per task 1, or 2 when it runs across the cut (sim.execution's bridge)
+    planned_starts: tuple | None = field(default=None, repr=False)  # from t_start: the planned starts as doubles, read only (sim.execution's bridge)
 
     def derived(self, name: str, sources: tuple, make):
         """The table in field `name`, made by `make()` from the plan's lists `sources` once per
